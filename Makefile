@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+# l7top build. Outputs go to build/; the binary is ./l7top.
+#   make            build l7top
+#   make deps       install every Debian package the build, tests and demo need
+#   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
+#   make demo       throw-away NGINX + traffic + l7top attached
+#   V=1             show full commands
+
+OUT        := build
+CC         ?= cc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Werror
+CFLAGS ?= -g -O2
+INCS   := -I$(OUT) -I. -I$(LLHTTP_INC)
+ALL_CFLAGS = $(CFLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -MMD -MP
+LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
+          -lmicrohttpd -lcrypto -lpthread -lm
+
+# Every .c in the module folders is part of the program; main.c is kept out
+# of the library so unit tests can link everything else.
+SRC_DIRS := collector probes storage tui src
+LIB_SRCS := $(filter-out src/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
+LIB_SRCS := $(filter-out %.bpf.c,$(LIB_SRCS))
+LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+LLHTTP_OBJS := $(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
+
+BPF_SRCS := $(wildcard probes/*.bpf.c)
+BPF_OBJS := $(patsubst probes/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst probes/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
+
+.DELETE_ON_ERROR:
+# Skeletons and BPF objects are intermediates make would otherwise delete.
+.SECONDARY:
+.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz
+
+all: l7top
+
+l7top: $(OUT)/src/main.o $(LIB_OBJS) $(LLHTTP_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(OUT)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(OUT)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/%.bpf.o: probes/%.bpf.c probes/%.h $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(OUT) -I. -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# User objects may include any skeleton; generating them first keeps the
+# dependency simple and the build correct from a fresh clone.
+$(OUT)/%.o: %.c $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# llhttp is Debian's node-llhttp sources, compiled here, never copied.
+$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LLHTTP_OBJS)
+	$(call msg,TEST-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# The same unit tests under AddressSanitizer + UBSan, built from scratch in
+# their own folder so the flags never mix with the release objects.
+ASAN_FLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(OUT)/asan/%.o: %.c $(SKELS)
+	$(call msg,ASAN-CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -MMD -MP -c $< -o $@
+
+$(OUT)/asan/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ASAN_FLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
+
+$(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
+		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
+	$(call msg,ASAN-LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
+
+deps:
+	bash scripts/deps.sh
+
+unit: $(UNIT_BINS)
+	@bash tests/run_unit.sh $(UNIT_BINS)
+
+unit-asan: $(ASAN_BINS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/run_unit.sh $(ASAN_BINS)
+
+integration: l7top
+	@bash tests/integration/run.sh
+
+test: deps-check l7top
+	$(MAKE) unit
+	$(MAKE) unit-asan
+	$(MAKE) integration
+
+# Installs missing packages only when something is absent, so a second
+# `make test` does not touch apt.
+.PHONY: deps-check
+deps-check:
+	@bash scripts/deps.sh --if-missing
+
+demo: deps-check l7top
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(OUT) l7top
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

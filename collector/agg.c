@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+#include "collector/agg.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+struct agg {
+	size_t max;             /* distinct endpoints before OTHER */
+	size_t n, cap;          /* endpoints in eps[] (OTHER included once used) */
+	struct ep_stats *eps;
+	uint32_t *slots;        /* open addressing: index + 1, 0 = empty */
+	size_t nslots;          /* power of two, > 2 * (max + 1) */
+	int other;              /* index of the OTHER row, -1 until needed */
+	uint64_t overflow;
+};
+
+static uint32_t ep_hash(const char *method, const char *route)
+{
+	uint32_t h = 2166136261u;             /* FNV-1a */
+	for (const char *p = method; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = route; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+struct agg *agg_new(size_t max_endpoints)
+{
+	struct agg *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->max = max_endpoints ? max_endpoints : 1;
+	a->nslots = 16;
+	while (a->nslots < 2 * (a->max + 1))
+		a->nslots <<= 1;
+	a->slots = calloc(a->nslots, sizeof(*a->slots));
+	if (!a->slots) {
+		free(a);
+		return NULL;
+	}
+	a->other = -1;
+	return a;
+}
+
+void agg_free(struct agg *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		hist_free(&a->eps[i].lat);
+	free(a->eps);
+	free(a->slots);
+	free(a);
+}
+
+static int ep_append(struct agg *a, const char *method, const char *route)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		struct ep_stats *eps = realloc(a->eps, cap * sizeof(*eps));
+		if (!eps)
+			return -1;
+		a->eps = eps;
+		a->cap = cap;
+	}
+	struct ep_stats *e = &a->eps[a->n];
+	memset(e, 0, sizeof(*e));
+	hist_init(&e->lat);
+	snprintf(e->method, sizeof(e->method), "%s", method);
+	snprintf(e->route, sizeof(e->route), "%s", route);
+	return (int)a->n++;
+}
+
+/* Index of the endpoint's row: found, created, or OTHER past the cap. */
+static int ep_index(struct agg *a, const char *method, const char *route)
+{
+	size_t mask = a->nslots - 1, i = ep_hash(method, route) & mask;
+
+	for (; a->slots[i]; i = (i + 1) & mask) {
+		const struct ep_stats *e = &a->eps[a->slots[i] - 1];
+		if ((int)a->slots[i] - 1 != a->other && !strcmp(e->method, method) &&
+		    !strcmp(e->route, route))
+			return (int)a->slots[i] - 1;
+	}
+	size_t distinct = a->n - (a->other >= 0);
+	if (distinct >= a->max) {
+		a->overflow++;
+		if (a->other < 0)
+			a->other = ep_append(a, AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+		return a->other;
+	}
+	int idx = ep_append(a, method, route);
+	if (idx >= 0)
+		a->slots[i] = (uint32_t)idx + 1;
+	return idx;
+}
+
+void agg_add(struct agg *a, const struct agg_sample *s)
+{
+	int idx = ep_index(a, s->method, s->route);
+	if (idx < 0)
+		return;
+	struct ep_stats *e = &a->eps[idx];
+	e->requests++;
+	if (s->status >= 100 && s->status < 600)
+		e->status[s->status / 100 - 1]++;
+	e->bytes_in += s->bytes_in;
+	e->bytes_out += s->bytes_out;
+	e->lat_sum_us += s->lat_us;
+	if (s->lat_us > e->lat_max_us)
+		e->lat_max_us = s->lat_us;
+	hist_add(&e->lat, s->lat_us);
+}
+
+struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += a->eps[i].requests > 0;
+	struct snapshot *s = snapshot_new(n);
+	if (!s)
+		return NULL;
+	s->ts_ms = ts_ms;
+	s->dur_ms = dur_ms;
+	for (size_t i = 0; i < a->n; i++) {
+		struct ep_stats *e = &a->eps[i];
+		if (!e->requests)
+			continue;
+		struct ep_stats *o = &s->eps[k++];
+		*o = *e;
+		hist_init(&o->lat);
+		hist_merge(&o->lat, &e->lat);
+		e->requests = e->bytes_in = e->bytes_out = 0;
+		e->lat_sum_us = e->lat_max_us = 0;
+		memset(e->status, 0, sizeof(e->status));
+		hist_reset(&e->lat);
+	}
+	return s;
+}
+
+size_t agg_endpoints(const struct agg *a)
+{
+	return a->n;
+}
+
+uint64_t agg_overflow(const struct agg *a)
+{
+	return a->overflow;
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+#include "collector/collector.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/agg.h"
+#include "collector/conn_table.h"
+#include "collector/http_stream.h"
+#include "collector/pkt_decode.h"
+#include "collector/route_fold.h"
+#include "collector/tcp_reasm.h"
+
+/* A closed connection lingers this long so late retransmissions are
+ * recognised as duplicates instead of opening a phantom connection. */
+#define CLOSED_LINGER_NS (2ull * 1000000000ull)
+
+struct collector {
+	struct collector_config cfg;
+	struct reasm_limits lim;
+	uint8_t server_port[65536 / 8];
+	struct conn_table *conns;
+	struct agg *agg;
+	struct http_counters http;
+	struct reasm_stats reasm;
+	uint64_t packets, conn_overflow, conns_new;
+	struct snap_counters last;       /* totals at the previous snapshot */
+	struct conn *cur;                /* connection being fed (for callbacks) */
+	struct http_sink sink;
+};
+
+static bool port_is_server(const struct collector *c, uint16_t port)
+{
+	return c->server_port[port >> 3] & (1u << (port & 7));
+}
+
+static void port_mark(struct collector *c, uint16_t port)
+{
+	c->server_port[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+static void on_txn(void *ctx, const struct http_txn *t)
+{
+	struct collector *c = ctx;
+	char route[ROUTE_MAX];
+	route_fold(t->target, t->target_len, route, sizeof(route));
+	struct agg_sample s = {
+		.method = t->method,
+		.route = route,
+		.status = t->status,
+		.bytes_in = t->bytes_in,
+		.bytes_out = t->bytes_out,
+		.lat_us = t->end_ns > t->start_ns ? (t->end_ns - t->start_ns) / 1000 : 0,
+	};
+	agg_add(c->agg, &s);
+}
+
+struct collector *collector_new(const struct collector_config *cfg)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	if (!c->cfg.max_conns)
+		c->cfg.max_conns = 65536;
+	if (!c->cfg.max_endpoints)
+		c->cfg.max_endpoints = 2000;
+	if (!c->cfg.idle_timeout_s)
+		c->cfg.idle_timeout_s = 300;
+	c->lim.max_ooo_bytes = cfg->max_ooo_bytes ? cfg->max_ooo_bytes : 256 * 1024;
+	c->lim.max_ooo_segs = cfg->max_ooo_segs ? cfg->max_ooo_segs : 512;
+	c->conns = conn_table_new(c->cfg.max_conns);
+	c->agg = agg_new(c->cfg.max_endpoints);
+	if (!c->conns || !c->agg) {
+		collector_free(c);
+		return NULL;
+	}
+	c->sink = (struct http_sink){ .txn = on_txn, .ctx = c, .cnt = &c->http };
+	return c;
+}
+
+static void conn_release(struct collector *c, struct conn *cn)
+{
+	reasm_free(&cn->dir[0]);
+	reasm_free(&cn->dir[1]);
+	http_stream_free(&cn->http, &c->sink);
+	conn_table_remove(c->conns, cn);
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	if (c->conns) {
+		struct conn *cn;
+		while ((cn = conn_table_first(c->conns)))
+			conn_release(c, cn);
+		conn_table_free(c->conns);
+	}
+	agg_free(c->agg);
+	free(c);
+}
+
+void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n)
+{
+	memset(c->server_port, 0, sizeof(c->server_port));
+	for (size_t i = 0; i < n; i++)
+		port_mark(c, ports[i]);
+}
+
+/* reasm callbacks: c->cur is the connection, ctx says the direction. */
+static void rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_feed(&c->cur->http, HTTP_DIR_REQ,
+			 buf, len, ts, &c->sink);
+}
+
+static void tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_feed(&c->cur->http, HTTP_DIR_RESP, buf, len, ts, &c->sink);
+}
+
+static void rx_gap(void *ctx, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	(void)ts;
+	http_stream_gap(&c->cur->http, HTTP_DIR_REQ, len, &c->sink);
+}
+
+static void tx_gap(void *ctx, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	(void)ts;
+	http_stream_gap(&c->cur->http, HTTP_DIR_RESP, len, &c->sink);
+}
+
+static void rx_fin(void *ctx, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_eof(&c->cur->http, HTTP_DIR_REQ, ts, &c->sink);
+}
+
+static void tx_fin(void *ctx, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_eof(&c->cur->http, HTTP_DIR_RESP, ts, &c->sink);
+}
+
+static const struct reasm_out DIR_OUT_TEMPLATE[2] = {
+	[HTTP_DIR_REQ] = { .data = rx_data, .gap = rx_gap, .fin = rx_fin },
+	[HTTP_DIR_RESP] = { .data = tx_data, .gap = tx_gap, .fin = tx_fin },
+};
+
+/* Is this the start of an HTTP/1.x message? Used to join connections that
+ * were open before l7top started, without their SYN. */
+static bool looks_like_start(enum http_dir dir, const uint8_t *p, uint32_t n)
+{
+	if (dir == HTTP_DIR_RESP)
+		return n >= 5 && !memcmp(p, "HTTP/", 5);
+	uint32_t i = 0;
+	while (i < n && i < 16 && p[i] >= 'A' && p[i] <= 'Z')
+		i++;
+	return i >= 3 && i < n && p[i] == ' ';
+}
+
+static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
+{
+	struct conn_key k = { .family = s->family };
+	if (dir == HTTP_DIR_REQ) {
+		memcpy(k.srv, s->daddr, 16);
+		memcpy(k.cli, s->saddr, 16);
+		k.srv_port = s->dport;
+		k.cli_port = s->sport;
+	} else {
+		memcpy(k.srv, s->saddr, 16);
+		memcpy(k.cli, s->daddr, 16);
+		k.srv_port = s->sport;
+		k.cli_port = s->dport;
+	}
+	struct conn *cn = conn_table_find(c->conns, &k);
+	bool syn_only = (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	if (cn && syn_only && cn->closed_ns) {
+		conn_release(c, cn);           /* the 4-tuple is being reused */
+		cn = NULL;
+	}
+	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
+		return cn;
+	cn = conn_table_insert(c->conns, &k);
+	if (!cn) {
+		c->conn_overflow++;
+		return NULL;
+	}
+	reasm_init(&cn->dir[0]);
+	reasm_init(&cn->dir[1]);
+	http_stream_init(&cn->http);
+	c->conns_new++;
+	return cn;
+}
+
+static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg *s,
+		      enum http_dir dir, uint64_t ts)
+{
+	struct reasm *r = &cn->dir[dir];
+	struct reasm_out out = DIR_OUT_TEMPLATE[dir];
+
+	cn->last_ns = ts;
+	if (s->flags & TCPF_RST) {
+		if (!cn->closed_ns)
+			cn->closed_ns = ts;
+		return;
+	}
+	if (!r->synced) {
+		if (s->flags & TCPF_SYN)
+			reasm_sync(r, s->seq + 1);
+		else if (s->caplen && looks_like_start(dir, s->payload, s->caplen) &&
+			 (dir == HTTP_DIR_REQ || cn->dir[HTTP_DIR_REQ].synced))
+			reasm_sync(r, s->seq);
+		else
+			return;
+	}
+	out.ctx = c;
+	c->cur = cn;
+	reasm_feed(r, &c->lim, &c->reasm, s->seq, s->flags, s->payload, s->caplen, s->len, ts, &out);
+	c->cur = NULL;
+	if (cn->dir[0].fin_done && cn->dir[1].fin_done && !cn->closed_ns)
+		cn->closed_ns = ts;
+}
+
+void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
+		      uint32_t caplen, uint32_t wirelen)
+{
+	struct tcp_seg s;
+	enum http_dir dir;
+
+	if (pkt_decode(l3, caplen, wirelen, &s))
+		return;
+	if (c->cfg.learn_ports && (s.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		port_mark(c, s.dport);
+	if (port_is_server(c, s.dport))
+		dir = HTTP_DIR_REQ;
+	else if (port_is_server(c, s.sport))
+		dir = HTTP_DIR_RESP;
+	else
+		return;
+	c->packets++;
+	struct conn *cn = conn_lookup(c, &s, dir);
+	if (cn)
+		conn_feed(c, cn, &s, dir, ts_ns);
+}
+
+void collector_expire(struct collector *c, uint64_t now_ns)
+{
+	uint64_t idle = (uint64_t)c->cfg.idle_timeout_s * 1000000000ull;
+	struct conn *cn = conn_table_first(c->conns), *next;
+
+	for (; cn; cn = next) {
+		next = cn->next;
+		bool closed = cn->closed_ns && now_ns > cn->closed_ns + CLOSED_LINGER_NS;
+		if (closed || now_ns > cn->last_ns + idle)
+			conn_release(c, cn);
+	}
+}
+
+void collector_totals(const struct collector *c, struct snap_counters *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->packets = c->packets;
+	t->parse_errors = c->http.parse_errors;
+	t->unpaired = c->http.unpaired;
+	t->reasm_gaps = c->reasm.gaps;
+	t->conn_overflow = c->conn_overflow;
+	t->ep_overflow = agg_overflow(c->agg);
+	t->pending_overflow = c->http.pending_overflow;
+	t->conns_open = conn_table_count(c->conns);
+	t->conns_new = c->conns_new;
+}
+
+struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
+{
+	struct snap_counters now, *l = &c->last;
+	struct snapshot *s = agg_snapshot(c->agg, ts_ms, dur_ms);
+
+	if (!s)
+		return NULL;
+	collector_totals(c, &now);
+	s->c.packets = now.packets - l->packets;
+	s->c.parse_errors = now.parse_errors - l->parse_errors;
+	s->c.unpaired = now.unpaired - l->unpaired;
+	s->c.reasm_gaps = now.reasm_gaps - l->reasm_gaps;
+	s->c.conn_overflow = now.conn_overflow - l->conn_overflow;
+	s->c.ep_overflow = now.ep_overflow - l->ep_overflow;
+	s->c.pending_overflow = now.pending_overflow - l->pending_overflow;
+	s->c.conns_new = now.conns_new - l->conns_new;
+	s->c.conns_open = now.conns_open;
+	*l = now;
+	return s;
+}

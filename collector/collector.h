@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * collector: IP packets in, per-interval snapshots out. Ties together
+ * pkt_decode -> conn_table -> tcp_reasm (per direction) -> http_stream ->
+ * route_fold -> agg. Pure: no I/O, no clock; time comes with each packet
+ * and with collector_expire()/collector_snapshot().
+ */
+#ifndef L7TOP_COLLECTOR_H
+#define L7TOP_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/snapshot.h"
+
+struct collector_config {
+	size_t max_conns;           /* 0 = 65536 */
+	size_t max_endpoints;       /* 0 = 2000 */
+	uint32_t idle_timeout_s;    /* 0 = 300: silent connections are forgotten */
+	uint32_t max_ooo_bytes;     /* 0 = 256 KiB per direction */
+	uint32_t max_ooo_segs;      /* 0 = 512 per direction */
+	bool learn_ports;           /* offline: a SYN's destination port is a server */
+};
+
+struct collector;
+
+struct collector *collector_new(const struct collector_config *cfg);
+/* Releases every connection (unanswered requests counted) and frees. */
+void collector_free(struct collector *c);
+/* The server side of a connection is the one on one of these ports. */
+void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n);
+void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
+		      uint32_t caplen, uint32_t wirelen);
+/* Forgets idle and closed connections; call about once a second. */
+void collector_expire(struct collector *c, uint64_t now_ns);
+/* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */
+struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms);
+/* Counters since start (for headers and exporters). */
+void collector_totals(const struct collector *c, struct snap_counters *out);
+
+#endif

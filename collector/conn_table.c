@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+#include "collector/conn_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct conn_table {
+	size_t max, count, nbuckets;   /* nbuckets: power of two */
+	struct conn **buckets;
+	struct conn *all;
+};
+
+static uint32_t key_hash(const struct conn_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+struct conn_table *conn_table_new(size_t max)
+{
+	struct conn_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->max = max;
+	t->nbuckets = 64;
+	while (t->nbuckets < max && t->nbuckets < (1u << 20))
+		t->nbuckets <<= 1;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void conn_table_free(struct conn_table *t)
+{
+	if (!t)
+		return;
+	while (t->all)
+		conn_table_remove(t, t->all);
+	free(t->buckets);
+	free(t);
+}
+
+struct conn *conn_table_find(struct conn_table *t, const struct conn_key *k)
+{
+	struct conn *c = t->buckets[key_hash(k) & (t->nbuckets - 1)];
+	for (; c; c = c->hnext)
+		if (!memcmp(&c->key, k, sizeof(*k)))
+			return c;
+	return NULL;
+}
+
+struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k)
+{
+	if (t->count >= t->max)
+		return NULL;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->key = *k;
+	struct conn **b = &t->buckets[key_hash(k) & (t->nbuckets - 1)];
+	c->hnext = *b;
+	*b = c;
+	c->next = t->all;
+	if (t->all)
+		t->all->prev = c;
+	t->all = c;
+	t->count++;
+	return c;
+}
+
+void conn_table_remove(struct conn_table *t, struct conn *c)
+{
+	struct conn **pp = &t->buckets[key_hash(&c->key) & (t->nbuckets - 1)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->all = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	t->count--;
+	free(c);
+}
+
+struct conn *conn_table_first(struct conn_table *t)
+{
+	return t->all;
+}
+
+size_t conn_table_count(const struct conn_table *t)
+{
+	return t->count;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn_table: the TCP connections being followed, keyed by
+ * (server addr:port, client addr:port). Bounded: when max connections are
+ * tracked, conn_table_insert() refuses and the caller counts it.
+ */
+#ifndef L7TOP_CONN_TABLE_H
+#define L7TOP_CONN_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/http_stream.h"
+#include "collector/tcp_reasm.h"
+
+struct conn_key {
+	uint8_t family;
+	uint8_t pad;
+	uint16_t srv_port, cli_port;
+	uint8_t srv[16], cli[16];
+};
+
+struct conn {
+	struct conn_key key;
+	struct conn *hnext;          /* hash chain */
+	struct conn *prev, *next;    /* list of all, for expiry */
+	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
+	struct http_stream http;
+	uint64_t last_ns;            /* last segment seen */
+	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+};
+
+struct conn_table;
+
+struct conn_table *conn_table_new(size_t max);
+/* Frees the table; conns must have been released by the caller first
+ * (conn_table_first/remove), since their streams hold counters to report. */
+void conn_table_free(struct conn_table *t);
+struct conn *conn_table_find(struct conn_table *t, const struct conn_key *k);
+/* A zeroed conn with its key set; NULL when full or out of memory. */
+struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
+/* Unlinks and frees c (the caller has released its streams). */
+void conn_table_remove(struct conn_table *t, struct conn *c);
+struct conn *conn_table_first(struct conn_table *t);
+size_t conn_table_count(const struct conn_table *t);
+
+#endif

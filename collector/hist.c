@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+#include "collector/hist.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hist_init(struct hist *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+void hist_free(struct hist *h)
+{
+	for (unsigned i = 0; i < HIST_NCHUNKS; i++)
+		free(h->chunk[i]);
+	memset(h, 0, sizeof(*h));
+}
+
+void hist_reset(struct hist *h)
+{
+	for (unsigned i = 0; i < HIST_NCHUNKS; i++)
+		if (h->chunk[i])
+			memset(h->chunk[i], 0, HIST_CHUNK * sizeof(uint64_t));
+	h->count = h->sum = h->min = h->max = 0;
+}
+
+unsigned hist_bucket_of(uint64_t us)
+{
+	if (us < HIST_LINEAR)
+		return (unsigned)us;
+	if (us >> HIST_MAX_BIT)
+		return HIST_BUCKETS - 1;
+	unsigned msb = 63 - (unsigned)__builtin_clzll(us);   /* >= 7 */
+	unsigned shift = msb - HIST_SUB_BITS;
+	unsigned sub = (unsigned)(us >> shift) - 64;          /* 0..63 */
+	return HIST_LINEAR + (msb - 7) * 64 + sub;
+}
+
+uint64_t hist_bucket_low(unsigned idx)
+{
+	if (idx < HIST_LINEAR)
+		return idx;
+	unsigned oct = (idx - HIST_LINEAR) / 64, sub = (idx - HIST_LINEAR) % 64;
+	unsigned shift = oct + 7 - HIST_SUB_BITS;
+	return (uint64_t)(64 + sub) << shift;
+}
+
+uint64_t hist_bucket_high(unsigned idx)
+{
+	if (idx < HIST_LINEAR)
+		return idx + 1;
+	unsigned oct = (idx - HIST_LINEAR) / 64;
+	return hist_bucket_low(idx) + ((uint64_t)1 << (oct + 7 - HIST_SUB_BITS));
+}
+
+uint64_t hist_bucket_count(const struct hist *h, unsigned idx)
+{
+	const uint64_t *c = idx < HIST_BUCKETS ? h->chunk[idx / HIST_CHUNK] : NULL;
+	return c ? c[idx % HIST_CHUNK] : 0;
+}
+
+static uint64_t *chunk_get(struct hist *h, unsigned idx)
+{
+	uint64_t **slot = &h->chunk[idx / HIST_CHUNK];
+	if (!*slot)
+		*slot = calloc(HIST_CHUNK, sizeof(uint64_t));
+	return *slot;
+}
+
+static void note_range(struct hist *h, uint64_t lo, uint64_t hi)
+{
+	if (h->count == 0 || lo < h->min)
+		h->min = lo;
+	if (hi > h->max)
+		h->max = hi;
+}
+
+int hist_add_n(struct hist *h, uint64_t us, uint64_t n)
+{
+	if (n == 0)
+		return 0;
+	unsigned idx = hist_bucket_of(us);
+	uint64_t *c = chunk_get(h, idx);
+	if (!c)
+		return -ENOMEM;
+	c[idx % HIST_CHUNK] += n;
+	note_range(h, us, us);
+	h->count += n;
+	h->sum += us * n;
+	return 0;
+}
+
+int hist_add(struct hist *h, uint64_t us)
+{
+	return hist_add_n(h, us, 1);
+}
+
+int hist_merge(struct hist *dst, const struct hist *src)
+{
+	if (src->count == 0)
+		return 0;
+	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
+		if (!src->chunk[i])
+			continue;
+		uint64_t *d = chunk_get(dst, i * HIST_CHUNK);
+		if (!d)
+			return -ENOMEM;
+		for (unsigned j = 0; j < HIST_CHUNK; j++)
+			d[j] += src->chunk[i][j];
+	}
+	note_range(dst, src->min, src->max);
+	dst->count += src->count;
+	dst->sum += src->sum;
+	return 0;
+}
+
+uint64_t hist_percentile(const struct hist *h, double q)
+{
+	if (h->count == 0)
+		return 0;
+	if (q <= 0)
+		return h->min;
+	uint64_t rank = (uint64_t)(q * (double)h->count);
+	if ((double)rank < q * (double)h->count)
+		rank++;                      /* ceil without libm */
+	if (rank < 1)
+		rank = 1;
+	if (rank > h->count)
+		rank = h->count;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
+		if (!h->chunk[i])
+			continue;
+		for (unsigned j = 0; j < HIST_CHUNK; j++) {
+			seen += h->chunk[i][j];
+			if (seen < rank)
+				continue;
+			unsigned idx = i * HIST_CHUNK + j;
+			uint64_t lo = hist_bucket_low(idx), hi = hist_bucket_high(idx);
+			uint64_t mid = idx < HIST_LINEAR ? lo : lo + (hi - lo) / 2;
+			if (h->max && mid > h->max)
+				mid = h->max;
+			if (mid < h->min)
+				mid = h->min;
+			return mid;
+		}
+	}
+	return h->max;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		uint8_t b = v & 0x7f;
+		v >>= 7;
+		p[n++] = b | (v ? 0x80 : 0);
+	} while (v);
+	return n;
+}
+
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -EINVAL;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
+{
+	uint8_t tmp[24];
+	size_t n = 0;
+	unsigned prev = 0;
+
+	if (cap < 1)
+		return 0;
+	buf[n++] = 1;                          /* format version */
+	for (unsigned idx = 0; idx < HIST_BUCKETS; idx++) {
+		uint64_t c = hist_bucket_count(h, idx);
+		if (!c)
+			continue;
+		size_t k = put_varint(tmp, idx - prev);
+		k += put_varint(tmp + k, c);
+		if (n + k > cap)
+			return 0;
+		memcpy(buf + n, tmp, k);
+		n += k;
+		prev = idx;
+	}
+	return n;
+}
+
+int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	uint64_t idx = 0, delta, c;
+	struct hist tmp;
+	int err = 0;
+
+	if (len < 1 || buf[0] != 1)
+		return -EINVAL;
+	p++;
+	/* Decode into a scratch histogram first so a bad blob changes nothing. */
+	hist_init(&tmp);
+	while (p < end) {
+		if (get_varint(&p, end, &delta) || get_varint(&p, end, &c)) {
+			err = -EINVAL;
+			break;
+		}
+		idx += delta;
+		if (idx >= HIST_BUCKETS) {
+			err = -EINVAL;
+			break;
+		}
+		uint64_t *ch = chunk_get(&tmp, (unsigned)idx);
+		if (!ch) {
+			err = -ENOMEM;
+			break;
+		}
+		ch[idx % HIST_CHUNK] += c;
+		tmp.count += c;
+	}
+	if (!err) {
+		/* min/max/sum are the caller's; merge buckets and count only. */
+		uint64_t min = dst->min, max = dst->max, sum = dst->sum, cnt = dst->count;
+		err = hist_merge(dst, &tmp);
+		if (!err) {
+			dst->min = cnt ? min : 0;
+			dst->max = max;
+			dst->sum = sum;
+		} else {
+			dst->count = cnt;
+		}
+	}
+	hist_free(&tmp);
+	return err;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hist: a mergeable log-linear latency histogram (HdrHistogram's idea).
+ *
+ * Values are microseconds. Below 128 µs every integer has its own bucket
+ * (exact); above, each power of two is split into 64 equal buckets, so a
+ * bucket is at most 1/64 of its lower bound wide and its midpoint is within
+ * 0.8% of any value in it. Values at or above 2^40 µs (12 days) are clamped.
+ *
+ * Buckets live in 64-bucket chunks allocated on first use: a histogram that
+ * only ever sees 1–20 ms costs a few hundred bytes, not the 18 KB a flat
+ * array would. Percentiles over any range come from hist_merge() of the
+ * interval histograms, never from averaging percentiles.
+ */
+#ifndef L7TOP_HIST_H
+#define L7TOP_HIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HIST_SUB_BITS   6
+#define HIST_LINEAR     128                      /* exact buckets 0..127 */
+#define HIST_MAX_BIT    40                       /* values < 2^40 µs */
+#define HIST_BUCKETS    (HIST_LINEAR + (HIST_MAX_BIT - 7) * 64)
+#define HIST_CHUNK      64
+#define HIST_NCHUNKS    (HIST_BUCKETS / HIST_CHUNK)
+
+struct hist {
+	uint64_t count;
+	uint64_t sum;          /* µs, exact */
+	uint64_t min, max;     /* µs, exact; min is 0 when count is 0 */
+	uint64_t *chunk[HIST_NCHUNKS];
+};
+
+void hist_init(struct hist *h);
+/* Frees the chunks; the struct may be reused after hist_init(). */
+void hist_free(struct hist *h);
+/* Zeroes counts but keeps the chunks allocated for the next interval. */
+void hist_reset(struct hist *h);
+/* Returns 0, or -ENOMEM when a chunk could not be allocated (value lost). */
+int hist_add(struct hist *h, uint64_t us);
+int hist_add_n(struct hist *h, uint64_t us, uint64_t n);
+/* dst += src. Returns 0 or -ENOMEM. */
+int hist_merge(struct hist *dst, const struct hist *src);
+/*
+ * The value at quantile q (0 < q <= 1): the bucket holding the
+ * ceil(q * count)-th smallest value, reported as its midpoint clamped to
+ * [min, max]. 0 for an empty histogram.
+ */
+uint64_t hist_percentile(const struct hist *h, double q);
+
+/* Bucket geometry, exposed for tests and the Prometheus exporter. */
+unsigned hist_bucket_of(uint64_t us);
+uint64_t hist_bucket_low(unsigned idx);
+uint64_t hist_bucket_high(unsigned idx);   /* exclusive */
+uint64_t hist_bucket_count(const struct hist *h, unsigned idx);
+
+/*
+ * Compact serialisation for the DB: a version byte, then for each non-empty
+ * bucket a LEB128 varint of (index - previous index) and one of its count.
+ * min, max and sum are not in the blob (they are columns of their own).
+ * hist_encode() returns the bytes written, or 0 when cap is too small;
+ * HIST_ENCODED_MAX always suffices.
+ */
+#define HIST_ENCODED_MAX (1 + HIST_BUCKETS * 13)
+size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
+/* Adds the blob's buckets to dst (count too; sum/min/max left to the caller).
+ * Returns 0, -EINVAL on a malformed blob (dst unchanged), -ENOMEM. */
+int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+#include "collector/http_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct http_pending {
+	struct http_pending *next;
+	uint64_t start_ns, end_ns;
+	uint64_t bytes_in, bytes_out;
+	uint16_t status;
+	uint8_t method;
+	bool req_done, resp_done;
+	char *target;
+	size_t target_len;
+};
+
+static struct http_stream *stream_of(llhttp_t *p)
+{
+	return p->data;
+}
+
+static void pending_free(struct http_pending *e)
+{
+	free(e->target);
+	free(e);
+}
+
+/* Gives up on the connection; what was waiting is counted, not emitted. */
+static void stream_break(struct http_stream *s, uint64_t *why)
+{
+	struct http_pending *e, *n;
+
+	if (s->broken)
+		return;
+	s->broken = true;
+	if (s->out && why)
+		(*why)++;
+	for (e = s->head; e; e = n) {
+		n = e->next;
+		if (s->out)
+			s->out->cnt->unpaired++;
+		pending_free(e);
+	}
+	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	s->npending = 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	struct http_stream *s = stream_of(p);
+	if (p->type == HTTP_REQUEST)
+		s->target_len = 0;
+	return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_stream *s = stream_of(p);
+	size_t room = HTTP_TARGET_MAX - s->target_len;
+	if (len > room)
+		len = room;                   /* the rest is counted in bytes, not kept */
+	if (!len)
+		return 0;
+	char *t = realloc(s->target, s->target_len + len);
+	if (!t)
+		return 0;
+	memcpy(t + s->target_len, at, len);
+	s->target = t;
+	s->target_len += len;
+	return 0;
+}
+
+/* A request's headers are in: it joins the queue of requests to answer. */
+static int request_headers_complete(struct http_stream *s, llhttp_t *p)
+{
+	struct http_pending *e;
+
+	if (s->npending >= HTTP_PENDING_MAX) {
+		stream_break(s, s->out ? &s->out->cnt->pending_overflow : NULL);
+		return -1;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -1;
+	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
+	e->method = llhttp_get_method(p);
+	e->target = s->target;              /* ownership moves to the entry */
+	e->target_len = s->target_len;
+	s->target = NULL;
+	s->target_len = 0;
+	if (s->tail)
+		s->tail->next = e;
+	else
+		s->head = e;
+	s->tail = e;
+	s->cur_req = e;
+	if (!s->cur_resp)
+		s->cur_resp = e;
+	s->npending++;
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct http_stream *s = stream_of(p);
+
+	if (p->type == HTTP_REQUEST)
+		return request_headers_complete(s, p);
+	if (!s->cur_resp) {
+		if (s->out)
+			s->out->cnt->unpaired++;
+		return 0;
+	}
+	/* A response to HEAD has headers that describe a body it never sends. */
+	return s->cur_resp->method == HTTP_HEAD ? 1 : 0;
+}
+
+/* Pausing here makes llhttp_execute() return at the message's last byte,
+ * which is how message sizes and pipelined boundaries are measured. */
+static int on_message_complete(llhttp_t *p)
+{
+	(void)p;
+	return HPE_PAUSED;
+}
+
+static const llhttp_settings_t http_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_headers_complete = on_headers_complete,
+	.on_message_complete = on_message_complete,
+};
+
+void http_stream_init(struct http_stream *s)
+{
+	memset(s, 0, sizeof(*s));
+	llhttp_init(&s->half[HTTP_DIR_REQ].parser, HTTP_REQUEST, &http_settings);
+	llhttp_init(&s->half[HTTP_DIR_RESP].parser, HTTP_RESPONSE, &http_settings);
+	s->half[HTTP_DIR_REQ].parser.data = s;
+	s->half[HTTP_DIR_RESP].parser.data = s;
+}
+
+void http_stream_free(struct http_stream *s, const struct http_sink *out)
+{
+	s->out = out;
+	for (struct http_pending *e = s->head, *n; e; e = n) {
+		n = e->next;
+		if (out)
+			out->cnt->unpaired++;
+		pending_free(e);
+	}
+	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	free(s->target);
+	s->target = NULL;
+	s->out = NULL;
+}
+
+/* Emits, in request order, every transaction whose two halves are done. */
+static void emit_ready(struct http_stream *s)
+{
+	while (s->head && s->head->req_done && s->head->resp_done) {
+		struct http_pending *e = s->head;
+		struct http_txn t = {
+			.start_ns = e->start_ns,
+			.end_ns = e->end_ns,
+			.bytes_in = e->bytes_in,
+			.bytes_out = e->bytes_out,
+			.status = e->status,
+			.method = llhttp_method_name(e->method),
+			.target = e->target ? e->target : "",
+			.target_len = e->target_len,
+		};
+		s->head = e->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->npending--;
+		s->out->cnt->txns++;
+		s->out->txn(s->out->ctx, &t);
+		pending_free(e);
+	}
+}
+
+static void request_done(struct http_stream *s, uint64_t bytes)
+{
+	struct http_pending *e = s->cur_req;
+	if (!e)
+		return;
+	e->bytes_in = bytes;
+	e->req_done = true;
+	s->cur_req = NULL;
+	emit_ready(s);
+}
+
+static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts)
+{
+	struct http_pending *e = s->cur_resp;
+	int status = llhttp_get_status_code(&s->half[HTTP_DIR_RESP].parser);
+
+	if (!e)
+		return;                       /* counted at its headers */
+	e->bytes_out += bytes;
+	if (status >= 100 && status < 200 && status != 101)
+		return;                       /* interim: the final one follows */
+	e->status = (uint16_t)status;
+	e->end_ns = ts;
+	e->resp_done = true;
+	s->cur_resp = e->next;
+	if (status == 101)
+		s->upgraded = true;
+	emit_ready(s);
+}
+
+static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
+{
+	struct http_half *h = &s->half[dir];
+	if (dir == HTTP_DIR_REQ)
+		request_done(s, h->msg_bytes);
+	else
+		response_done(s, h->msg_bytes, ts);
+	h->in_msg = false;
+	h->msg_bytes = 0;
+}
+
+void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
+		      uint64_t ts_ns, const struct http_sink *out)
+{
+	struct http_half *h = &s->half[dir];
+	const char *p = (const char *)buf, *end = p + len;
+
+	s->out = out;
+	while (p < end && !s->broken && !s->upgraded) {
+		if (!h->in_msg) {
+			h->in_msg = true;
+			h->msg_start_ns = ts_ns;
+			h->msg_bytes = 0;
+		}
+		llhttp_errno_t err = llhttp_execute(&h->parser, p, (size_t)(end - p));
+		if (err == HPE_OK) {
+			h->msg_bytes += (size_t)(end - p);
+			break;
+		}
+		if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
+			if (!s->broken)
+				stream_break(s, &out->cnt->parse_errors);
+			break;
+		}
+		if (err == HPE_PAUSED_UPGRADE) {
+			/* on_message_complete already ran (and paused) for this
+			 * message; what follows is another protocol. */
+			s->upgraded = true;
+			break;
+		}
+		const char *stop = llhttp_get_error_pos(&h->parser);
+		h->msg_bytes += (size_t)(stop - p);
+		p = stop;
+		llhttp_resume(&h->parser);
+		message_done(s, dir, ts_ns);
+	}
+	s->out = NULL;
+}
+
+void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
+		     const struct http_sink *out)
+{
+	struct http_half *h = &s->half[dir];
+
+	if (s->broken || s->upgraded || !h->in_msg)
+		return;
+	s->out = out;
+	/* Only a response delimited by the close completes here; a request cut
+	 * short stays unanswered and is counted when the stream is freed. */
+	if (llhttp_finish(&h->parser) == HPE_PAUSED) {
+		llhttp_resume(&h->parser);
+		message_done(s, dir, ts_ns);
+	}
+	s->out = NULL;
+}
+
+void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len,
+		     const struct http_sink *out)
+{
+	(void)dir;
+	(void)len;
+	s->out = out;
+	stream_break(s, &out->cnt->gaps);
+	s->out = NULL;
+}

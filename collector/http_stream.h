@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_stream: the HTTP/1.x exchange of one TCP connection. Two llhttp
+ * parsers (requests from the client, responses from the server) fed with
+ * reassembled bytes; responses are paired to requests in order, which
+ * covers keep-alive and pipelining. Pure: bytes in, transactions out.
+ *
+ * What a transaction measures:
+ *  - start: timestamp of the chunk holding the request's first byte;
+ *  - end:   timestamp of the chunk holding the final response's last byte;
+ *  - bytes_in / bytes_out: whole messages as they crossed the wire, headers
+ *    and chunk framing included; an interim 1xx (100-continue) counts in
+ *    bytes_out of the request it belongs to and is not a request itself.
+ * A response may finish before its request does (NGINX answers `return`
+ * locations before reading the body): the transaction is emitted once both
+ * have, in request order.
+ *
+ * Non-HTTP bytes break the connection: counted once in parse_errors, and
+ * the stream ignores everything after, never touching other connections.
+ */
+#ifndef L7TOP_HTTP_STREAM_H
+#define L7TOP_HTTP_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#define HTTP_TARGET_MAX   2048   /* request-target bytes kept (rest counted, not kept) */
+#define HTTP_PENDING_MAX  64     /* pipelined requests awaiting answers */
+
+enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
+
+struct http_txn {
+	uint64_t start_ns, end_ns;
+	uint64_t bytes_in, bytes_out;
+	uint16_t status;
+	const char *method;          /* static string */
+	const char *target;          /* raw request-target, valid during the callback */
+	size_t target_len;
+};
+
+struct http_counters {
+	uint64_t txns;
+	uint64_t parse_errors;       /* connections broken by non-HTTP bytes */
+	uint64_t unpaired;           /* responses without request, requests never answered */
+	uint64_t pending_overflow;   /* connections broken by too deep a pipeline */
+	uint64_t gaps;               /* connections broken by lost bytes */
+};
+
+struct http_sink {
+	void (*txn)(void *ctx, const struct http_txn *t);
+	void *ctx;
+	struct http_counters *cnt;
+};
+
+struct http_pending;
+
+struct http_half {
+	llhttp_t parser;
+	bool in_msg;                 /* some bytes of the current message seen */
+	uint64_t msg_start_ns;
+	uint64_t msg_bytes;
+};
+
+struct http_stream {
+	struct http_half half[2];
+	bool broken;                 /* parse error, gap or overflow: ignore the rest */
+	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	/* request target being parsed */
+	char *target;
+	size_t target_len;
+	/* requests in arrival order; cur_req is the one being received,
+	 * cur_resp the oldest without a final response */
+	struct http_pending *head, *tail, *cur_req, *cur_resp;
+	unsigned npending;
+	const struct http_sink *out; /* valid during feed/eof only */
+};
+
+void http_stream_init(struct http_stream *s);
+/* Frees everything; requests still unanswered count as unpaired. */
+void http_stream_free(struct http_stream *s, const struct http_sink *out);
+void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
+		      uint64_t ts_ns, const struct http_sink *out);
+/* The direction ended (FIN): completes a response delimited by close. */
+void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
+		     const struct http_sink *out);
+/* len bytes of the direction were never seen: the stream cannot be trusted. */
+void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len,
+		     const struct http_sink *out);
+
+#endif

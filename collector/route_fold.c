@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+#include "collector/route_fold.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
+static bool is_long_hex(const char *s, size_t n)
+{
+	if (n < 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_hex((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* 8-4-4-4-12 hex digits. */
+static bool is_uuid(const char *s, size_t n)
+{
+	if (n != 36)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !is_hex((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool is_id_segment(const char *s, size_t n)
+{
+	return all_digits(s, n) || is_uuid(s, n) || is_long_hex(s, n);
+}
+
+struct route_buf {
+	char *out;
+	size_t cap, len;
+};
+
+static void put_byte(struct route_buf *b, unsigned char c)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	if (c >= 0x21 && c <= 0x7e) {
+		if (b->len + 1 < b->cap)
+			b->out[b->len++] = (char)c;
+		return;
+	}
+	/* Cut whole escapes only, so a route never ends in half of one. */
+	if (b->len + 3 < b->cap) {
+		b->out[b->len++] = '%';
+		b->out[b->len++] = hexd[c >> 4];
+		b->out[b->len++] = hexd[c & 15];
+	} else {
+		b->cap = b->len + 1;         /* full: stop appending */
+	}
+}
+
+static void put_str(struct route_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put_byte(b, (unsigned char)s[i]);
+}
+
+/* Skips "scheme://authority" of an absolute-form target (RFC 7230 5.3.2). */
+static size_t skip_authority(const char *t, size_t len)
+{
+	const char *sep = memmem(t, len, "://", 3);
+	if (!sep || t[0] == '/')
+		return 0;
+	size_t i = (size_t)(sep - t) + 3;
+	while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
+		i++;
+	return i;
+}
+
+size_t route_fold(const char *target, size_t len, char *out, size_t cap)
+{
+	struct route_buf b = { .out = out, .cap = cap, .len = 0 };
+	size_t i = skip_authority(target, len), end = i;
+
+	while (end < len && target[end] != '?' && target[end] != '#')
+		end++;
+	if (i == end)
+		put_byte(&b, '/');
+	while (i < end) {
+		size_t seg = i;
+		if (target[seg] == '/') {
+			put_byte(&b, '/');
+			seg++;
+		}
+		size_t stop = seg;
+		while (stop < end && target[stop] != '/')
+			stop++;
+		if (is_id_segment(target + seg, stop - seg))
+			put_str(&b, "{id}", 4);
+		else
+			put_str(&b, target + seg, stop - seg);
+		i = stop;
+	}
+	out[b.len] = '\0';
+	return b.len;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * route_fold: turns a request target into the route an endpoint is keyed by.
+ *
+ *   "/users/42?token=x"                       -> "/users/{id}"
+ *   "/users/9b2c...-...-.../orders"           -> "/users/{id}/orders"
+ *   "http://host:80/a/deadbeefdeadbeef00"     -> "/a/{id}"
+ *
+ * The query string and fragment are dropped (they carry tokens), the scheme
+ * and authority of an absolute-form target are dropped, a path segment that
+ * is all digits, a UUID, or 16+ hex digits becomes "{id}", bytes outside
+ * printable ASCII (0x21..0x7e) and '%'-less raw bytes are written as %XX so
+ * a route is always safe for a terminal, CSV and JSON, and the result is cut
+ * at cap - 1 bytes. Pure: no allocation, no globals.
+ */
+#ifndef L7TOP_ROUTE_FOLD_H
+#define L7TOP_ROUTE_FOLD_H
+
+#include <stddef.h>
+
+/* Writes a NUL-terminated route into out (cap >= 2). Returns its length. */
+size_t route_fold(const char *target, size_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include "collector/tcp_reasm.h"
+#include "collector/pkt_decode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct reasm_seg {
+	struct reasm_seg *next;
+	uint32_t seq, len;
+	uint64_t ts_ns;
+	bool fin;
+	uint8_t data[];
+};
+
+/* Sequence arithmetic modulo 2^32 (RFC 1982). */
+static int32_t seq_diff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+void reasm_init(struct reasm *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void reasm_free(struct reasm *r)
+{
+	struct reasm_seg *s = r->ooo, *n;
+	for (; s; s = n) {
+		n = s->next;
+		free(s);
+	}
+	r->ooo = NULL;
+	r->ooo_bytes = r->ooo_segs = 0;
+}
+
+void reasm_sync(struct reasm *r, uint32_t seq)
+{
+	r->synced = true;
+	r->next_seq = seq;
+}
+
+static void note_fin(struct reasm *r, uint32_t fin_seq)
+{
+	if (!r->fin_seen) {
+		r->fin_seen = true;
+		r->fin_seq = fin_seq;
+	}
+}
+
+static void maybe_fin(struct reasm *r, uint64_t ts, const struct reasm_out *out)
+{
+	if (r->fin_seen && !r->fin_done && seq_diff(r->next_seq, r->fin_seq) >= 0) {
+		r->fin_done = true;
+		if (out->fin)
+			out->fin(out->ctx, ts);
+	}
+}
+
+/* Delivers the part of [seq, seq+len) at or after next_seq; seq <= next_seq. */
+static void deliver(struct reasm *r, struct reasm_stats *st, uint32_t seq, const uint8_t *buf,
+		    uint32_t len, uint64_t ts, const struct reasm_out *out)
+{
+	uint32_t skip = (uint32_t)seq_diff(r->next_seq, seq);
+	if (skip >= len) {
+		st->retrans_bytes += len;
+		return;
+	}
+	st->retrans_bytes += skip;
+	r->next_seq += len - skip;
+	if (out->data)
+		out->data(out->ctx, buf + skip, len - skip, ts);
+}
+
+/* Delivers waiting segments that have become contiguous. */
+static void drain(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out)
+{
+	while (r->ooo && seq_diff(r->ooo->seq, r->next_seq) <= 0) {
+		struct reasm_seg *s = r->ooo;
+		r->ooo = s->next;
+		r->ooo_bytes -= s->len;
+		r->ooo_segs--;
+		deliver(r, st, s->seq, s->data, s->len, s->ts_ns, out);
+		if (s->fin)
+			note_fin(r, s->seq + s->len);
+		maybe_fin(r, s->ts_ns, out);
+		free(s);
+	}
+}
+
+/* Gives up on the hole before the first waiting segment. */
+static void skip_hole(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out)
+{
+	uint32_t hole = (uint32_t)seq_diff(r->ooo->seq, r->next_seq);
+	st->gaps++;
+	st->gap_bytes += hole;
+	if (out->gap)
+		out->gap(out->ctx, hole, r->ooo->ts_ns);
+	r->next_seq = r->ooo->seq;
+	drain(r, st, out);
+}
+
+static void enqueue(struct reasm *r, struct reasm_stats *st, uint32_t seq, uint8_t flags,
+		    const uint8_t *buf, uint32_t len, uint64_t ts)
+{
+	struct reasm_seg *s = malloc(sizeof(*s) + len), **pp = &r->ooo;
+	if (!s) {
+		/* Out of memory counts as a lost segment: the hole is found later. */
+		return;
+	}
+	s->seq = seq;
+	s->len = len;
+	s->ts_ns = ts;
+	s->fin = flags & TCPF_FIN;
+	memcpy(s->data, buf, len);
+	while (*pp && seq_diff((*pp)->seq, seq) <= 0)
+		pp = &(*pp)->next;
+	s->next = *pp;
+	*pp = s;
+	r->ooo_bytes += len;
+	r->ooo_segs++;
+	st->ooo_segs++;
+}
+
+void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
+		uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t caplen,
+		uint32_t len, uint64_t ts_ns, const struct reasm_out *out)
+{
+	if (flags & TCPF_SYN)
+		seq++;                 /* the SYN takes one sequence number */
+	if (!r->synced)
+		return;
+	if (caplen > len)
+		caplen = len;
+	if (seq_diff(seq, r->next_seq) > 0) {
+		if (caplen < len)
+			len = caplen;  /* keep what we have; the tail shows as a hole */
+		if (len == 0 && (flags & TCPF_FIN)) {
+			note_fin(r, seq);
+			return;
+		}
+		if (len)
+			enqueue(r, st, seq, flags, payload, len, ts_ns);
+		while (r->ooo && (r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs))
+			skip_hole(r, st, out);
+		return;
+	}
+	deliver(r, st, seq, payload, caplen, ts_ns, out);
+	if (caplen < len && seq_diff(seq + len, r->next_seq) > 0) {
+		/* Snap length cut the segment: what the wire carried but we did
+		 * not capture is a hole of known length. */
+		uint32_t lost = (uint32_t)seq_diff(seq + len, r->next_seq);
+		st->gaps++;
+		st->gap_bytes += lost;
+		if (out->gap)
+			out->gap(out->ctx, lost, ts_ns);
+		r->next_seq += lost;
+	}
+	if (flags & TCPF_FIN)
+		note_fin(r, seq + len);
+	drain(r, st, out);
+	maybe_fin(r, ts_ns, out);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_reasm: one direction of a TCP connection turned back into an ordered
+ * byte stream. Pure: segments in, callbacks out, no I/O, no globals.
+ *
+ * In-order data is delivered at once with its segment's timestamp.
+ * Retransmitted bytes and overlaps are trimmed (the first copy wins).
+ * Segments ahead of the next expected byte wait, copied, in a list sorted by
+ * sequence number, up to the limits; past them the hole is declared lost
+ * (a gap callback with its length) and delivery resumes after it. The FIN is
+ * delivered once every byte before it has been.
+ */
+#ifndef L7TOP_TCP_REASM_H
+#define L7TOP_TCP_REASM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct reasm_seg;
+
+struct reasm_limits {
+	uint32_t max_ooo_bytes;     /* bytes waiting in one direction */
+	uint32_t max_ooo_segs;
+};
+
+struct reasm_out {
+	void (*data)(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts_ns);
+	void (*gap)(void *ctx, uint32_t len, uint64_t ts_ns);  /* bytes never seen */
+	void (*fin)(void *ctx, uint64_t ts_ns);
+	void *ctx;
+};
+
+struct reasm_stats {
+	uint64_t retrans_bytes;     /* duplicate bytes trimmed */
+	uint64_t ooo_segs;          /* segments that had to wait */
+	uint64_t gaps;              /* holes declared lost */
+	uint64_t gap_bytes;
+};
+
+struct reasm {
+	bool synced;                /* next_seq is meaningful */
+	bool fin_seen, fin_done;
+	uint32_t next_seq;
+	uint32_t fin_seq;
+	uint32_t ooo_bytes, ooo_segs;
+	struct reasm_seg *ooo;      /* sorted by seq, may overlap */
+};
+
+void reasm_init(struct reasm *r);
+/* Frees waiting segments. */
+void reasm_free(struct reasm *r);
+/* Starts the stream at seq (after a SYN: its seq + 1). */
+void reasm_sync(struct reasm *r, uint32_t seq);
+/*
+ * Feeds one segment: seq, flags (TCPF_*), the captured payload (caplen
+ * bytes) of a segment that carried len bytes on the wire (the missing tail,
+ * if any, is reported as a gap). Unsynced streams ignore data.
+ */
+void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
+		uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t caplen,
+		uint32_t len, uint64_t ts_ns, const struct reasm_out *out);
+
+#endif

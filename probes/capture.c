@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+#include "probes/capture.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* libpcap's pcap/bpf.h and libbpf both define struct bpf_insn. */
+#define PCAP_DONT_INCLUDE_PCAP_BPF_H
+#include <pcap/pcap.h>
+#include <pcap/dlt.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probes/sockfilter.h"
+#include "sockfilter.skel.h"
+
+#define CAPTURE_DEFAULT_BUFFER_MB 32
+#define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
+#define CAPTURE_DEFAULT_SNAPLEN   262144
+/* TPACKET_V3 hands a block over when full or after this; bounds latency. */
+#define CAPTURE_TIMEOUT_MS        50
+
+struct capture {
+	pcap_t *pcap;
+	struct sockfilter_bpf *skel;   /* NULL for offline captures */
+	int linktype;
+	bool nano;                     /* pcap timestamps are in ns, not us */
+	capture_cb cb;                 /* valid during capture_dispatch only */
+	void *cb_ctx;
+	uint64_t received;
+	uint64_t link_unknown;
+};
+
+/* libbpf's print callback is process-wide, so its sink is too. */
+static FILE *libbpf_log;
+
+__attribute__((format(printf, 2, 0)))
+static int capture_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!libbpf_log || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(libbpf_log, fmt, ap);
+}
+
+void capture_set_libbpf_log(FILE *f)
+{
+	libbpf_log = f;
+	libbpf_set_print(capture_libbpf_print);
+}
+
+/* Root, or the capabilities a socket filter on a packet socket needs. */
+static bool capture_privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+	const int need[] = { CAP_BPF, CAP_NET_RAW };
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(data[CAP_TO_INDEX(need[i])].effective & CAP_TO_MASK(need[i])))
+			return false;
+	return true;
+}
+
+static int capture_load_filter(struct capture *c, char *err, size_t errlen)
+{
+	int ret;
+
+	c->skel = sockfilter_bpf__open();
+	if (!c->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot open the socket filter: %s", strerror(-ret));
+		return ret;
+	}
+	c->skel->rodata->lo_ifindex = if_nametoindex("lo");
+	ret = sockfilter_bpf__load(c->skel);
+	if (ret)
+		snprintf(err, errlen, "l7top: cannot load the socket filter: %s", strerror(-ret));
+	return ret;
+}
+
+static int capture_pcap_errno(int status)
+{
+	switch (status) {
+	case PCAP_ERROR_PERM_DENIED:
+		return -EPERM;
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		return -ENODEV;
+	default:
+		return -EIO;
+	}
+}
+
+static int capture_activate(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	const char *dev = o->device ? o->device : "any";
+	unsigned mb = o->buffer_mb ? o->buffer_mb : CAPTURE_DEFAULT_BUFFER_MB;
+	int st;
+
+	if (mb > CAPTURE_MAX_BUFFER_MB)
+		mb = CAPTURE_MAX_BUFFER_MB;
+
+	c->pcap = pcap_create(dev, ebuf);
+	if (!c->pcap) {
+		snprintf(err, errlen, "l7top: pcap_create %s: %s", dev, ebuf);
+		return -ENODEV;
+	}
+	pcap_set_snaplen(c->pcap, o->snaplen ? (int)o->snaplen : CAPTURE_DEFAULT_SNAPLEN);
+	pcap_set_buffer_size(c->pcap, (int)(mb << 20));
+	pcap_set_timeout(c->pcap, CAPTURE_TIMEOUT_MS);
+	/* Not every device can; microseconds are then converted. */
+	pcap_set_tstamp_precision(c->pcap, PCAP_TSTAMP_PRECISION_NANO);
+	st = pcap_activate(c->pcap);
+	if (st < 0) {
+		snprintf(err, errlen, "l7top: capture on %s: %s", dev,
+			 st == PCAP_ERROR ? pcap_geterr(c->pcap) : pcap_statustostr(st));
+		return capture_pcap_errno(st);
+	}
+	if (pcap_setnonblock(c->pcap, 1, ebuf)) {
+		snprintf(err, errlen, "l7top: pcap_setnonblock: %s", ebuf);
+		return -EIO;
+	}
+	c->linktype = pcap_datalink(c->pcap);
+	c->nano = pcap_get_tstamp_precision(c->pcap) == PCAP_TSTAMP_PRECISION_NANO;
+	return 0;
+}
+
+static void capture_discard(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	(void)user, (void)h, (void)bytes;
+}
+
+/*
+ * The ring filled with unfiltered traffic between pcap_activate and the
+ * attach. Throw away what is already readable; a block still open at attach
+ * time may hold a few more, which callers must tolerate (they ignore ports
+ * they do not watch).
+ */
+static int capture_attach(struct capture *c, char *err, size_t errlen)
+{
+	int prog = bpf_program__fd(c->skel->progs.sockfilter);
+
+	if (setsockopt(pcap_fileno(c->pcap), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog))) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "l7top: SO_ATTACH_BPF: %s", strerror(-ret));
+		return ret;
+	}
+	while (pcap_dispatch(c->pcap, -1, capture_discard, NULL) > 0)
+		;
+	return 0;
+}
+
+int capture_open_live(struct capture **out, const struct capture_opts *o, char *err, size_t errlen)
+{
+	static const struct capture_opts defaults;
+	struct capture *c;
+	int ret;
+
+	*out = NULL;
+	if (!capture_privileged()) {
+		snprintf(err, errlen, "l7top: need root or CAP_BPF+CAP_PERFMON+CAP_NET_RAW");
+		return -EPERM;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	ret = capture_load_filter(c, err, errlen);
+	if (!ret)
+		ret = capture_activate(c, o ? o : &defaults, err, errlen);
+	if (!ret)
+		ret = capture_attach(c, err, errlen);
+	if (ret) {
+		capture_close(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	c->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!c->pcap) {
+		snprintf(err, errlen, "l7top: %s", ebuf);
+		free(c);
+		return -ENOENT;
+	}
+	c->linktype = pcap_datalink(c->pcap);
+	c->nano = true;
+	*out = c;
+	return 0;
+}
+
+/* Adds the new ports before removing stale ones, so kept ports never gap. */
+int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n)
+{
+	int fd;
+	__u16 key, next;
+	__u8 one = 1;
+	bool more;
+
+	if (!c->skel)
+		return -EOPNOTSUPP;
+	if (n > SOCKFILTER_MAX_PORTS)
+		return -E2BIG;
+	fd = bpf_map__fd(c->skel->maps.ports);
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &ports[i], &one, BPF_ANY))
+			return -errno;
+	for (more = !bpf_map_get_next_key(fd, NULL, &key); more; key = next) {
+		bool keep = false;
+
+		/* Fetch the successor first: deleting key would lose our place. */
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = ports[i] == key;
+		if (!keep && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+int capture_fd(const struct capture *c)
+{
+	return c->skel ? pcap_fileno(c->pcap) : -1;
+}
+
+/* IP version nibble: tells IPv4 from IPv6 where the link header does not. */
+static bool capture_is_ip(const uint8_t *l3, uint32_t len)
+{
+	return len > 0 && (l3[0] >> 4 == 4 || l3[0] >> 4 == 6);
+}
+
+static bool capture_ethertype_ip(uint16_t type)
+{
+	return type == 0x0800 || type == 0x86DD;
+}
+
+static uint16_t capture_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Length of the link header in front of the IP header, or -1 when the
+ * packet is not IP or the link type is one we do not know.
+ */
+static int capture_link_len(int linktype, const uint8_t *p, uint32_t len)
+{
+	switch (linktype) {
+	case DLT_LINUX_SLL:     /* 16 bytes, protocol last */
+		return len >= 16 && capture_ethertype_ip(capture_be16(p + 14)) ? 16 : -1;
+	case DLT_LINUX_SLL2:    /* 20 bytes, protocol first */
+		return len >= 20 && capture_ethertype_ip(capture_be16(p)) ? 20 : -1;
+	case DLT_EN10MB:
+		if (len >= 18 && (capture_be16(p + 12) == 0x8100 || capture_be16(p + 12) == 0x88A8))
+			return capture_ethertype_ip(capture_be16(p + 16)) ? 18 : -1;
+		return len >= 14 && capture_ethertype_ip(capture_be16(p + 12)) ? 14 : -1;
+	case DLT_NULL:          /* 4-byte address family, byte order varies */
+	case DLT_LOOP:
+		return len > 4 && capture_is_ip(p + 4, len - 4) ? 4 : -1;
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+		return capture_is_ip(p, len) ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+static void capture_handle(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct capture *c = (struct capture *)user;
+	int off = capture_link_len(c->linktype, bytes, h->caplen);
+	struct capture_pkt p;
+
+	if (off < 0 || h->len < (uint32_t)off) {
+		c->link_unknown++;
+		return;
+	}
+	p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u +
+		  (uint64_t)h->ts.tv_usec * (c->nano ? 1u : 1000u);
+	p.l3 = bytes + off;
+	p.caplen = h->caplen - (uint32_t)off;
+	p.wirelen = h->len - (uint32_t)off;
+	c->received++;
+	c->cb(c->cb_ctx, &p);
+}
+
+int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
+{
+	int n;
+
+	c->cb = cb;
+	c->cb_ctx = ctx;
+	n = pcap_dispatch(c->pcap, max > 0 ? max : -1, capture_handle, (u_char *)c);
+	c->cb = NULL;
+	if (n == PCAP_ERROR_BREAK)
+		return 0;
+	if (n < 0)
+		return -EIO;
+	if (n == 0 && !c->skel)
+		return -ENODATA;
+	return n;
+}
+
+static void capture_filter_stats(struct capture *c, struct capture_stats *st)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(c->skel->maps.stats);
+	__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+
+	if (!v)
+		return;
+	for (__u32 idx = 0; idx < SOCKFILTER_NSTATS; idx++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &idx, v))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i];
+		if (idx == SOCKFILTER_STAT_SEEN)
+			st->filter_seen = sum;
+		else if (idx == SOCKFILTER_STAT_KEPT)
+			st->filter_kept = sum;
+	}
+	free(v);
+}
+
+void capture_get_stats(struct capture *c, struct capture_stats *st)
+{
+	struct pcap_stat ps;
+
+	memset(st, 0, sizeof(*st));
+	st->received = c->received;
+	st->link_unknown = c->link_unknown;
+	if (!c->skel)
+		return;
+	if (pcap_stats(c->pcap, &ps) == 0) {
+		st->kernel_drops = ps.ps_drop;
+		st->if_drops = ps.ps_ifdrop;
+	}
+	capture_filter_stats(c, st);
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	if (c->pcap)
+		pcap_close(c->pcap);
+	sockfilter_bpf__destroy(c->skel);
+	free(c);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture: plaintext packets from the kernel. An eBPF socket filter
+ * (probes/sockfilter.bpf.c) attached to a libpcap live handle on "any" keeps
+ * only TCP segments to or from the target's listening ports that carry data
+ * or SYN/FIN/RST, and drops the PACKET_OUTGOING copy of loopback packets so
+ * each segment reaches user space once, through libpcap's TPACKET_V3 ring.
+ *
+ * The same interface reads a pcap file (--read) so the collector cannot
+ * tell the two apart. Link-layer headers are stripped here: callbacks get
+ * the IP packet.
+ */
+#ifndef L7TOP_CAPTURE_H
+#define L7TOP_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct capture;
+
+struct capture_opts {
+	const char *device;        /* NULL = "any" */
+	unsigned buffer_mb;        /* kernel ring; 0 = 32 */
+	unsigned snaplen;          /* 0 = 262144 */
+};
+
+struct capture_pkt {
+	uint64_t ts_ns;            /* kernel timestamp, unix ns */
+	const uint8_t *l3;         /* IPv4 or IPv6 header */
+	uint32_t caplen;           /* bytes available from l3 */
+	uint32_t wirelen;          /* bytes from l3 as on the wire (>= caplen) */
+};
+
+typedef void (*capture_cb)(void *ctx, const struct capture_pkt *p);
+
+struct capture_stats {
+	uint64_t received;         /* packets handed to the callback */
+	uint64_t kernel_drops;     /* pcap_stats ps_drop: ring full */
+	uint64_t if_drops;         /* pcap_stats ps_ifdrop */
+	uint64_t filter_kept;      /* the BPF program's own counters */
+	uint64_t filter_seen;
+	uint64_t link_unknown;     /* packets whose link header we could not strip */
+};
+
+/* Returns 0 or -errno with a one-line reason in err. */
+int capture_open_live(struct capture **out, const struct capture_opts *o, char *err, size_t errlen);
+int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen);
+/* Replaces the set of server ports the kernel filter keeps. Live only. */
+int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n);
+/* A pollable fd (EPOLLIN when packets wait); -1 for offline captures. */
+int capture_fd(const struct capture *c);
+/*
+ * Hands up to max waiting packets (max <= 0: all) to cb without blocking.
+ * Returns the number handled, 0 when none waited, -ENODATA at the end of
+ * an offline file, or another -errno.
+ */
+int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx);
+void capture_get_stats(struct capture *c, struct capture_stats *st);
+void capture_close(struct capture *c);
+/*
+ * Where libbpf's warnings go (NULL = nowhere), so they never write over a
+ * screen a TUI owns. Process-wide, like libbpf_set_print itself.
+ */
+void capture_set_libbpf_log(FILE *f);
+
+#endif

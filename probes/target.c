@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+#include "probes/target.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_LISTEN 0x0A   /* st column of /proc/net/tcp */
+
+/* A growable array of socket inodes, sorted before lookups. */
+struct inode_set {
+	unsigned long *v;
+	size_t n, cap;
+};
+
+struct proc_pair {
+	pid_t pid, ppid;
+};
+
+static int inode_set_add(struct inode_set *s, unsigned long ino)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		unsigned long *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = ino;
+	return 0;
+}
+
+static int target_cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int target_cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static bool target_has_pid(const struct target *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->npids; i++)
+		if (t->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void target_add_pid(struct target *t, pid_t pid)
+{
+	if (target_has_pid(t, pid))
+		return;
+	if (t->npids == TARGET_MAX_PIDS) {
+		t->pids_truncated = true;
+		return;
+	}
+	t->pids[t->npids++] = pid;
+}
+
+static bool target_is_pid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* ppid from a stat line; comm may hold spaces and ')', so start after the last ')'. */
+static int target_read_ppid(const char *proc_root, const char *pid, pid_t *ppid)
+{
+	char path[PATH_MAX], line[1024];
+	const char *p;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/%s/stat", proc_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	p = ok ? strrchr(line, ')') : NULL;
+	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+/* Every (pid, ppid) under proc_root; processes that vanish meanwhile are skipped. */
+static int target_read_pairs(const char *proc_root, struct proc_pair **out, size_t *n)
+{
+	struct proc_pair *v = NULL, *nv;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(proc_root);
+
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t ppid;
+
+		if (!target_is_pid_name(de->d_name) || target_read_ppid(proc_root, de->d_name, &ppid))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[*n].pid = (pid_t)atoi(de->d_name);
+		v[(*n)++].ppid = ppid;
+	}
+	closedir(d);
+	*out = v;
+	return 0;
+}
+
+/* Breadth-first: pids[] grows while we walk it, so grandchildren follow. */
+static int target_add_descendants(const char *proc_root, struct target *t)
+{
+	struct proc_pair *pairs = NULL;
+	size_t npairs;
+	int err = target_read_pairs(proc_root, &pairs, &npairs);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < t->npids; i++)
+		for (size_t j = 0; j < npairs; j++)
+			if (pairs[j].ppid == t->pids[i])
+				target_add_pid(t, pairs[j].pid);
+	free(pairs);
+	return 0;
+}
+
+/* Socket inodes of one process's fds ("socket:[123]"). Gone fds are not errors. */
+static int target_read_sockets(const char *proc_root, pid_t pid, struct inode_set *s)
+{
+	char path[PATH_MAX], link[64];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
+	d = opendir(path);
+	if (!d)
+		return 0;   /* exited, or not ours to read */
+	while (!err && (de = readdir(d))) {
+		unsigned long ino;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, pid, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) == 1)
+			err = inode_set_add(s, ino);
+	}
+	closedir(d);
+	return err;
+}
+
+static void target_add_port(struct target *t, uint16_t port)
+{
+	for (size_t i = 0; i < t->nports; i++)
+		if (t->ports[i] == port)
+			return;
+	if (t->nports == TARGET_MAX_PORTS) {
+		t->ports_truncated = true;
+		return;
+	}
+	t->ports[t->nports++] = port;
+}
+
+/*
+ * Rows look alike in tcp and tcp6, only the address width differs:
+ *   sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode ...
+ */
+static void target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;   /* no IPv6, or the process exited */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned port, st;
+		unsigned long ino;
+
+		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+			   &port, &st, &ino) != 3)
+			continue;   /* the header line */
+		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+			target_add_port(t, (uint16_t)port);
+	}
+	fclose(f);
+}
+
+/*
+ * /proc/PID/net/tcp lists the sockets of PID's net namespace. Reading it
+ * once per process would be wasteful with many workers: read it for the
+ * roots (which normally share the workers' namespace), then for any
+ * process whose namespace differs from the roots'.
+ */
+static bool target_same_netns(const char *proc_root, pid_t a, pid_t b)
+{
+	char pa[PATH_MAX], pb[PATH_MAX], la[64], lb[64];
+	ssize_t na, nb;
+
+	snprintf(pa, sizeof(pa), "%s/%d/ns/net", proc_root, a);
+	snprintf(pb, sizeof(pb), "%s/%d/ns/net", proc_root, b);
+	na = readlink(pa, la, sizeof(la));
+	nb = readlink(pb, lb, sizeof(lb));
+	return na > 0 && na == nb && !memcmp(la, lb, (size_t)na);
+}
+
+static int target_add_ports(const char *proc_root, struct target *t)
+{
+	struct inode_set s = { 0 };
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < t->npids && !err; i++)
+		err = target_read_sockets(proc_root, t->pids[i], &s);
+	if (!err && s.n) {
+		qsort(s.v, s.n, sizeof(*s.v), target_cmp_ulong);
+		for (size_t i = 0; i < t->npids; i++) {
+			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
+				continue;
+			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
+			target_read_listeners(path, &s, t);
+			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
+			target_read_listeners(path, &s, t);
+		}
+		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
+	}
+	free(s.v);
+	return err;
+}
+
+/* Reads a small /proc file whole; NULs become spaces (cmdline), the trailing newline goes. */
+static void target_read_text(const char *proc_root, pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/%s", proc_root, pid, name);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+}
+
+static bool target_exists(const char *proc_root, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, pid);
+	return pid > 0 && access(path, F_OK) == 0;
+}
+
+int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < nroots; i++)
+		if (target_exists(proc_root, roots[i]))
+			target_add_pid(out, roots[i]);
+	if (out->npids == 0)
+		return -ESRCH;
+	target_read_text(proc_root, out->pids[0], "comm", out->comm, sizeof(out->comm));
+	target_read_text(proc_root, out->pids[0], "cmdline", out->cmdline, sizeof(out->cmdline));
+	err = target_add_descendants(proc_root, out);
+	if (!err)
+		err = target_add_ports(proc_root, out);
+	return err;
+}
+
+int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n)
+{
+	const char *p = arg;
+
+	*n = 0;
+	for (;;) {
+		char *end;
+		long v;
+
+		/* strtol alone would accept " 1", "+1" and "-1". */
+		if (!isdigit((unsigned char)*p) || *n == max)
+			return -EINVAL;
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno || v <= 0 || v > INT_MAX || (*end != ',' && *end != '\0'))
+			return -EINVAL;
+		pids[(*n)++] = (pid_t)v;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * target: which processes and ports l7top watches, from /proc alone.
+ * The roots given with --pid and every descendant (NGINX's master and the
+ * workers it forks), and the TCP ports any of them listens on, IPv4 and
+ * IPv6 (socket inodes in /proc/PID/fd matched against /proc/PID/net/tcp{,6},
+ * read through the target's own net namespace). Rescanned periodically so
+ * new workers and listeners are picked up.
+ */
+#ifndef L7TOP_TARGET_H
+#define L7TOP_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TARGET_MAX_PIDS  1024
+#define TARGET_MAX_PORTS 64
+
+struct target {
+	size_t npids;
+	pid_t pids[TARGET_MAX_PIDS];        /* existing roots first, then descendants */
+	size_t nports;
+	uint16_t ports[TARGET_MAX_PORTS];   /* sorted, no duplicates */
+	char comm[32];                      /* comm of the first existing root */
+	char cmdline[256];                  /* its command line, spaces for NULs */
+	bool pids_truncated, ports_truncated;
+};
+
+/*
+ * Scans proc_root ("/proc", or a fake tree in tests). Returns 0, or -ESRCH
+ * when none of the roots exists. Listening on no port is not an error here;
+ * the caller decides.
+ */
+int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
+/* Parses "123" or "123,456". Returns 0 or -EINVAL. */
+int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n);
+
+#endif

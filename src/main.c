@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: MIT
+/*
+ * l7top: what a running web server is doing at the HTTP level, without
+ * touching it. main() parses the command line and wires the pieces:
+ *
+ *   capture (probes/) -> collector (collector/) -> snapshot per interval
+ *        -> batch output (tui/) and the SQLite writer thread (storage/)
+ *
+ * all driven by one epoll loop (src/loop.c): the capture fd, an interval
+ * timer, a rescan timer and a signalfd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "probes/capture.h"
+#include "probes/target.h"
+#include "src/loop.h"
+#include "storage/query.h"
+#include "storage/store.h"
+#include "tui/batch.h"
+
+#define L7TOP_VERSION      "0.1.0"
+#define DEFAULT_DB         "/var/lib/l7top/l7top.db"
+#define RESCAN_MS          2000
+#define DISPATCH_BATCH     4096
+
+enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+struct options {
+	pid_t roots[64];
+	size_t nroots;
+	const char *db;
+	const char *read_pcap;
+	uint64_t interval_ms;
+	uint64_t duration_ms;      /* 0 = until a signal */
+	size_t max_endpoints;
+	size_t max_conns;
+	bool no_tui;
+	bool no_db;
+	int max_rows;
+	uint16_t ports[TARGET_MAX_PORTS];   /* --port, for --read */
+	size_t nports;
+};
+
+struct app {
+	struct options opt;
+	struct loop *loop;
+	struct capture *cap;
+	struct collector *coll;
+	struct store *store;
+	struct target target;
+	char target_name[64];
+	char ports_str[128];
+	uint64_t start_ms;           /* session start */
+	uint64_t interval_start_ms;
+	uint64_t last_kernel_drops;
+	uint64_t last_pkt_ns;        /* offline: the capture's clock */
+	int exit_code;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: l7top --pid PID[,PID...] [options]\n"
+		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
+		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
+		"                   [--limit N] [--format table|csv|json]\n"
+		"\n"
+		"Shows what a running web server is doing at the HTTP level: one row per\n"
+		"endpoint (method + route) with rates, status classes, latency percentiles\n"
+		"and bytes. Captures with an eBPF socket filter; needs root.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID[,PID]     processes to watch, with all their descendants\n"
+		"  -d, --interval SECONDS  refresh and storage interval (default 1)\n"
+		"      --duration SECONDS  stop by itself after this long\n"
+		"      --no-tui            print batch snapshots (also when stdout is not a tty)\n"
+		"      --db FILE           SQLite file (default " DEFAULT_DB ")\n"
+		"      --no-db             keep nothing on disk\n"
+		"      --max-endpoints N   distinct endpoints before the OTHER row (default 2000)\n"
+		"      --max-conns N       connections followed at once (default 65536)\n"
+		"      --rows N            endpoints per batch snapshot (default all)\n"
+		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
+		"      --port PORT[,PORT]  server ports in --read mode (default: learnt from SYNs)\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           version\n"
+		"\n"
+		"Examples:\n"
+		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
+		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
+		"  l7top query --db /tmp/l7.db --since 14:00 --until 14:10 --sort p99\n"
+		"\n"
+		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Seconds, possibly fractional ("0.5"), to milliseconds. */
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0.1 || v > 86400.0 * 365)
+		return -EINVAL;
+	*ms = (uint64_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+static int parse_ports(const char *arg, struct options *o)
+{
+	char buf[256], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+		if (parse_u64(tok, 1, 65535, &v) || o->nports >= TARGET_MAX_PORTS)
+			return -EINVAL;
+		o->ports[o->nports++] = (uint16_t)v;
+	}
+	return o->nports ? 0 : -EINVAL;
+}
+
+static int bad_arg(const char *opt, const char *val)
+{
+	fprintf(stderr, "l7top: invalid value '%s' for %s (see l7top --help)\n", val, opt);
+	return EXIT_USAGE;
+}
+
+enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CONNS, OPT_ROWS,
+       OPT_PORT };
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'd' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "no-tui", no_argument, NULL, OPT_NO_TUI },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "no-db", no_argument, NULL, OPT_NO_DB },
+		{ "max-endpoints", required_argument, NULL, OPT_MAX_EP },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "rows", required_argument, NULL, OPT_ROWS },
+		{ "read", required_argument, NULL, 'r' },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	o->db = DEFAULT_DB;
+	o->interval_ms = 1000;
+	o->max_endpoints = 2000;
+	o->max_conns = 65536;
+	while ((c = getopt_long(argc, argv, "p:d:r:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (target_parse_pids(optarg, o->roots, 64, &o->nroots))
+				return bad_arg("--pid", optarg);
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->interval_ms))
+				return bad_arg("--interval", optarg);
+			break;
+		case OPT_DURATION:
+			if (parse_seconds(optarg, &o->duration_ms))
+				return bad_arg("--duration", optarg);
+			break;
+		case OPT_NO_TUI:
+			o->no_tui = true;
+			break;
+		case OPT_DB:
+			o->db = optarg;
+			break;
+		case OPT_NO_DB:
+			o->no_db = true;
+			break;
+		case OPT_MAX_EP:
+			if (parse_u64(optarg, 1, 1000000, &v))
+				return bad_arg("--max-endpoints", optarg);
+			o->max_endpoints = v;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_u64(optarg, 1, 10000000, &v))
+				return bad_arg("--max-conns", optarg);
+			o->max_conns = v;
+			break;
+		case OPT_ROWS:
+			if (parse_u64(optarg, 1, 1000000, &v))
+				return bad_arg("--rows", optarg);
+			o->max_rows = (int)v;
+			break;
+		case 'r':
+			o->read_pcap = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_ports(optarg, o))
+				return bad_arg("--port", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("l7top %s\n", L7TOP_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "l7top: see l7top --help\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "l7top: unexpected argument '%s' (see l7top --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!o->nroots && !o->read_pcap) {
+		fprintf(stderr, "l7top: say which server to watch: --pid PID (see l7top --help)\n");
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* ---- target ------------------------------------------------------------ */
+
+static void describe_target(struct app *a)
+{
+	size_t n = 0;
+	snprintf(a->target_name, sizeof(a->target_name), "%s[%d]",
+		 a->target.comm[0] ? a->target.comm : "?", a->target.npids ? a->target.pids[0] : 0);
+	a->ports_str[0] = '\0';
+	for (size_t i = 0; i < a->target.nports && n + 8 < sizeof(a->ports_str); i++)
+		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
+				      i ? "," : "", a->target.ports[i]);
+}
+
+static void apply_ports(struct app *a)
+{
+	collector_set_ports(a->coll, a->target.ports, a->target.nports);
+	if (a->cap && !a->opt.read_pcap)
+		capture_set_ports(a->cap, a->target.ports, a->target.nports);
+	describe_target(a);
+}
+
+/* Initial scan: exit code on a target that cannot be watched, else -1. */
+static int target_init(struct app *a)
+{
+	int err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
+	if (err == -ESRCH) {
+		fprintf(stderr, "l7top: no process with PID %d\n", a->opt.roots[0]);
+		return EXIT_USAGE;
+	}
+	if (err) {
+		fprintf(stderr, "l7top: cannot read /proc for PID %d: %s\n", a->opt.roots[0],
+			strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	if (!a->target.nports) {
+		fprintf(stderr, "l7top: %s[%d] listens on no TCP port: nothing to watch\n",
+			a->target.comm, a->target.pids[0]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+static void rescan(struct app *a)
+{
+	struct target t;
+	if (target_scan("/proc", a->opt.roots, a->opt.nroots, &t))
+		return;                       /* gone for now; keep the last view */
+	bool changed = t.nports != a->target.nports ||
+		       memcmp(t.ports, a->target.ports, t.nports * sizeof(t.ports[0]));
+	a->target = t;
+	if (changed && t.nports)
+		apply_ports(a);
+	else
+		describe_target(a);
+}
+
+/* ---- intervals ----------------------------------------------------------- */
+
+static void on_packet(void *ctx, const struct capture_pkt *p)
+{
+	struct app *a = ctx;
+	a->last_pkt_ns = p->ts_ns;
+	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
+}
+
+/* Ends the current interval at end_ms: snapshot, print, hand to storage. */
+static void interval_close(struct app *a, uint64_t end_ms)
+{
+	struct capture_stats cs = { 0 };
+	struct store_health h = { 0 };
+	struct snapshot *s;
+
+	s = collector_snapshot(a->coll, a->interval_start_ms,
+			       end_ms > a->interval_start_ms ? end_ms - a->interval_start_ms : 0);
+	a->interval_start_ms = end_ms;
+	if (!s) {
+		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
+		return;
+	}
+	if (a->cap) {
+		capture_get_stats(a->cap, &cs);
+		s->c.kernel_drops = cs.kernel_drops - a->last_kernel_drops;
+		a->last_kernel_drops = cs.kernel_drops;
+	}
+	if (a->store)
+		store_get_health(a->store, &h);
+	struct batch_info info = {
+		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
+		.npids = a->target.npids,
+		.ports = a->ports_str,
+		.db_status = h.last_error,
+		.max_rows = a->opt.max_rows,
+	};
+	batch_print(stdout, s, &info);
+	if (a->store)
+		store_push(a->store, s);     /* the store owns s now, even on -EAGAIN */
+	else
+		snapshot_free(s);
+}
+
+static void drain_capture(struct app *a)
+{
+	while (capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a) > 0)
+		;
+}
+
+static void on_capture(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+	(void)fd;
+	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
+	if (n < 0 && n != -EAGAIN) {
+		fprintf(stderr, "l7top: capture failed: %s\n", strerror(-n));
+		a->exit_code = EXIT_RUNTIME;
+		loop_stop(l);
+	}
+}
+
+static void on_interval(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+	loop_timer_ack(fd);
+	drain_capture(a);
+	interval_close(a, now_ms());
+	if (a->opt.duration_ms && now_ms() >= a->start_ms + a->opt.duration_ms)
+		loop_stop(l);
+}
+
+static void on_rescan(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+	(void)l;
+	loop_timer_ack(fd);
+	rescan(a);
+	collector_expire(a->coll, now_ns());
+}
+
+static void on_signal(struct loop *l, int fd, void *ctx)
+{
+	struct signalfd_siginfo si;
+	(void)ctx;
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		loop_stop(l);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int open_store(struct app *a)
+{
+	char err[256], pids[512] = "", settings[128];
+	size_t n = 0;
+
+	if (a->opt.no_db)
+		return 0;
+	if (!strcmp(a->opt.db, DEFAULT_DB))
+		mkdir("/var/lib/l7top", 0700);
+	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(pids); i++)
+		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "",
+				      a->target.pids[i]);
+	snprintf(settings, sizeof(settings), "interval_ms=%lu max_endpoints=%zu capture=plain%s",
+		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
+		 a->opt.read_pcap ? " read=pcap" : "");
+	struct store_session sess = {
+		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
+		.pids = pids,
+		.version = L7TOP_VERSION,
+		.settings = settings,
+		.started_ms = a->start_ms,
+	};
+	if (store_open(&a->store, a->opt.db, &sess, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static int signals_fd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int run_live(struct app *a)
+{
+	char err[256];
+	int rc = target_init(a);
+	if (rc >= 0)
+		return rc;
+	struct capture_opts co = { 0 };
+	int e = capture_open_live(&a->cap, &co, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "%s\n", err);
+		return e == -EPERM ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	apply_ports(a);
+	if ((rc = open_store(a)))
+		return rc;
+
+	int sfd = signals_fd();
+	if (sfd < 0 || loop_add_fd(a->loop, sfd, on_signal, a) ||
+	    loop_add_fd(a->loop, capture_fd(a->cap), on_capture, a) ||
+	    loop_add_timer(a->loop, a->opt.interval_ms, on_interval, a) < 0 ||
+	    loop_add_timer(a->loop, RESCAN_MS, on_rescan, a) < 0) {
+		fprintf(stderr, "l7top: cannot set up the event loop: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	a->interval_start_ms = now_ms();
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s\n", a->target_name,
+		a->target.npids, a->ports_str, a->opt.no_db ? "none" : a->opt.db);
+	if (loop_run(a->loop) < 0) {
+		fprintf(stderr, "l7top: event loop failed: %s\n", strerror(errno));
+		a->exit_code = EXIT_RUNTIME;
+	}
+	drain_capture(a);
+	interval_close(a, now_ms());
+	close(sfd);
+	return a->exit_code;
+}
+
+/* Replays a pcap: intervals follow the capture's own clock. */
+static void on_offline_packet(void *ctx, const struct capture_pkt *p)
+{
+	struct app *a = ctx;
+	uint64_t ms = p->ts_ns / 1000000;
+	if (!a->interval_start_ms)
+		a->interval_start_ms = a->start_ms = ms;
+	while (ms >= a->interval_start_ms + a->opt.interval_ms)
+		interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	on_packet(a, p);
+}
+
+static int run_offline(struct app *a)
+{
+	char err[256];
+	int rc;
+	if (capture_open_offline(&a->cap, a->opt.read_pcap, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	memcpy(a->target.ports, a->opt.ports, a->opt.nports * sizeof(a->opt.ports[0]));
+	a->target.nports = a->opt.nports;
+	apply_ports(a);
+	if ((rc = open_store(a)))
+		return rc;
+	while ((rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
+		;
+	if (rc != -ENODATA && rc != 0) {
+		fprintf(stderr, "l7top: reading %s failed: %s\n", a->opt.read_pcap, strerror(-rc));
+		a->exit_code = EXIT_RUNTIME;
+	}
+	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
+	interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	return a->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a = { 0 };
+	int rc;
+
+	if (argc > 1 && !strcmp(argv[1], "query"))
+		return query_main(argc - 1, argv + 1);
+	if ((rc = parse_args(argc, argv, &a.opt)) >= 0)
+		return rc;
+	/* Until the live view exists, a terminal gets the batch output too. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	struct collector_config cc = {
+		.max_conns = a.opt.max_conns,
+		.max_endpoints = a.opt.max_endpoints,
+		.learn_ports = a.opt.read_pcap && !a.opt.nports,
+	};
+	a.coll = collector_new(&cc);
+	a.loop = loop_new();
+	if (!a.coll || !a.loop) {
+		fprintf(stderr, "l7top: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	a.start_ms = now_ms();
+	rc = a.opt.read_pcap ? run_offline(&a) : run_live(&a);
+
+	if (a.store)
+		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
+	if (a.cap)
+		capture_close(a.cap);
+	collector_free(a.coll);
+	loop_free(a.loop);
+	return rc;
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+#include "storage/schema.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "collector/hist.h"
+#include "storage/store.h"
+
+/*
+ * Version 1. The comments stay in sqlite_master, so `.schema` in the sqlite3
+ * shell shows the same documentation as this file.
+ */
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS sessions (            -- one row per l7top run\n"
+	"  id         INTEGER PRIMARY KEY,\n"
+	"  started_ms INTEGER NOT NULL, -- unix ms when the run started\n"
+	"  ended_ms   INTEGER,          -- unix ms of a clean exit; NULL while running or after a crash\n"
+	"  target     TEXT,             -- command line of the first target process\n"
+	"  pids       TEXT,             -- target pids, \"1234,1240\"\n"
+	"  version    TEXT,             -- l7top version that wrote the session\n"
+	"  settings   TEXT              -- free text, \"interval=1s tls=auto ...\"\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS endpoints (           -- every endpoint ever seen, shared by sessions\n"
+	"  id     INTEGER PRIMARY KEY,\n"
+	"  method TEXT NOT NULL,        -- \"GET\", \"POST\", ...\n"
+	"  route  TEXT NOT NULL,        -- folded route (\"/users/:id\"); no query string; non-printable bytes %XX-encoded\n"
+	"  UNIQUE (method, route)\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS intervals (           -- one row per session and interval\n"
+	"  session_id       INTEGER NOT NULL, -- sessions.id\n"
+	"  ts_ms            INTEGER NOT NULL, -- interval start, unix ms\n"
+	"  dur_ms           INTEGER NOT NULL, -- interval length, ms\n"
+	"  requests         INTEGER NOT NULL, -- requests of all endpoints in the interval\n"
+	"  packets          INTEGER, -- segments that reached user space\n"
+	"  kernel_drops     INTEGER, -- lost between kernel and l7top (ring full)\n"
+	"  parse_errors     INTEGER, -- connections whose bytes were not HTTP/1.x\n"
+	"  unpaired         INTEGER, -- responses without request, requests never answered\n"
+	"  reasm_gaps       INTEGER, -- byte ranges never seen (capture loss, bound hit)\n"
+	"  conn_overflow    INTEGER, -- connections not tracked: table full\n"
+	"  ep_overflow      INTEGER, -- requests folded into the OTHER endpoint\n"
+	"  pending_overflow INTEGER, -- pipelined requests beyond the per-connection bound\n"
+	"  conns_open       INTEGER, -- open connections at the end of the interval\n"
+	"  PRIMARY KEY (session_id, ts_ms)\n"
+	");\n"
+	"CREATE TABLE IF NOT EXISTS endpoint_stats (      -- one row per session, interval and endpoint\n"
+	"  session_id  INTEGER NOT NULL, -- sessions.id\n"
+	"  ts_ms       INTEGER NOT NULL, -- interval start, unix ms (as intervals.ts_ms)\n"
+	"  dur_ms      INTEGER NOT NULL, -- interval length, ms\n"
+	"  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),\n"
+	"  requests    INTEGER, -- requests answered in the interval\n"
+	"  s1xx        INTEGER, -- responses by status class\n"
+	"  s2xx        INTEGER,\n"
+	"  s3xx        INTEGER,\n"
+	"  s4xx        INTEGER,\n"
+	"  s5xx        INTEGER,\n"
+	"  bytes_in    INTEGER, -- request bytes as they crossed the wire\n"
+	"  bytes_out   INTEGER, -- response bytes incl. headers and chunk framing\n"
+	"  lat_sum_us  INTEGER, -- sum of latencies, µs (avg = lat_sum_us / requests)\n"
+	"  lat_max_us  INTEGER, -- largest latency, µs\n"
+	"  hist        BLOB,    -- latency histogram, µs: merge with hist_merge(), read with hist_quantile()\n"
+	"  PRIMARY KEY (session_id, ts_ms, endpoint_id)\n"
+	");\n"
+	"CREATE INDEX IF NOT EXISTS endpoint_stats_ts ON endpoint_stats(ts_ms);\n"
+	"CREATE VIEW IF NOT EXISTS endpoint_stats_v AS    -- endpoint_stats for people; time is UTC\n"
+	"  SELECT datetime(s.ts_ms / 1000, 'unixepoch') AS time, e.method, e.route,\n"
+	"         s.requests, s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.bytes_in, s.bytes_out,\n"
+	"         round(s.lat_sum_us / 1000.0 / nullif(s.requests, 0), 3) AS avg_ms,\n"
+	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
+	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n";
+
+/* steps[v] takes a DB from version v to v + 1. */
+static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
+	schema_v1,
+};
+
+/* ---- SQL functions ---------------------------------------------------- */
+
+static void schema_hist_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	struct hist *h = sqlite3_aggregate_context(ctx, sizeof(*h));   /* zeroed = hist_init */
+	if (!h) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	const void *blob = sqlite3_value_blob(argv[0]);
+	int len = sqlite3_value_bytes(argv[0]);
+	int rc = hist_decode_merge(h, blob, (size_t)len);
+	if (rc == -ENOMEM)
+		sqlite3_result_error_nomem(ctx);
+	else if (rc)
+		sqlite3_result_error(ctx, "hist_merge: not an l7top histogram", -1);
+}
+
+/* SQLite calls this once per group, also after an error, so it always frees. */
+static void schema_hist_merge_final(sqlite3_context *ctx)
+{
+	struct hist *h = sqlite3_aggregate_context(ctx, 0);
+	if (!h) {
+		sqlite3_result_null(ctx);      /* no non-NULL row in the group */
+		return;
+	}
+	uint8_t *buf = sqlite3_malloc(HIST_ENCODED_MAX);
+	if (!buf) {
+		sqlite3_result_error_nomem(ctx);
+	} else {
+		size_t n = hist_encode(h, buf, HIST_ENCODED_MAX);
+		sqlite3_result_blob(ctx, buf, (int)n, sqlite3_free);
+	}
+	hist_free(h);
+}
+
+static void schema_hist_quantile(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	double q = sqlite3_value_double(argv[1]);
+	if (!(q > 0 && q <= 1)) {
+		sqlite3_result_error(ctx, "hist_quantile: q must be in (0, 1]", -1);
+		return;
+	}
+	struct hist h;
+	hist_init(&h);
+	int rc = hist_decode_merge(&h, sqlite3_value_blob(argv[0]),
+				   (size_t)sqlite3_value_bytes(argv[0]));
+	if (rc == -ENOMEM)
+		sqlite3_result_error_nomem(ctx);
+	else if (rc)
+		sqlite3_result_error(ctx, "hist_quantile: not an l7top histogram", -1);
+	else
+		sqlite3_result_int64(ctx, (sqlite3_int64)hist_percentile(&h, q));
+	hist_free(&h);
+}
+
+int schema_register_functions(sqlite3 *db)
+{
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+	if (sqlite3_create_function(db, "hist_merge", 1, flags, NULL, NULL,
+				    schema_hist_merge_step, schema_hist_merge_final) ||
+	    sqlite3_create_function(db, "hist_quantile", 2, flags, NULL,
+				    schema_hist_quantile, NULL, NULL))
+		return -EIO;
+	return 0;
+}
+
+/* ---- identify / migrate ----------------------------------------------- */
+
+/* Runs a query returning one integer (a PRAGMA, a count). SQLite rc. */
+static int schema_get_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size_t errlen)
+{
+	int app = 0, ver = 0, objects = 0;
+
+	if (schema_get_int(db, "PRAGMA application_id", &app) ||
+	    schema_get_int(db, "PRAGMA user_version", &ver) ||
+	    schema_get_int(db, "SELECT count(*) FROM sqlite_master", &objects)) {
+		snprintf(err, errlen, "l7top: DB %s is not an l7top database (%s)", path,
+			 sqlite3_errmsg(db));
+		return -EINVAL;
+	}
+	if (app == 0 && ver == 0 && objects == 0) {
+		*version = 0;                  /* new or empty file: ours to create */
+		return 0;
+	}
+	if ((uint32_t)app != SCHEMA_APP_ID || ver < 1) {
+		snprintf(err, errlen, "l7top: DB %s is not an l7top database "
+			 "(SQLite with application_id %#x, user_version %d, %d objects)",
+			 path, (unsigned)app, ver, objects);
+		return -EINVAL;
+	}
+	if (ver > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "l7top: DB %s has schema version %d, newer than this "
+			 "l7top supports (%d): use a newer l7top", path, ver, STORE_SCHEMA_VERSION);
+		return -ENOTSUP;
+	}
+	*version = ver;
+	return 0;
+}
+
+/* Applies the steps from the version found inside the write transaction. */
+static int schema_apply(sqlite3 *db)
+{
+	int ver = 0, rc;
+
+	rc = schema_get_int(db, "PRAGMA user_version", &ver);
+	if (rc)
+		return rc;
+	if (ver < 0 || ver > STORE_SCHEMA_VERSION)
+		return SQLITE_MISMATCH;
+	for (; ver < STORE_SCHEMA_VERSION; ver++) {
+		rc = sqlite3_exec(db, schema_steps[ver], NULL, NULL, NULL);
+		if (rc)
+			return rc;
+	}
+	/* PRAGMAs take no parameters; both values are our own integers. */
+	char *sql = sqlite3_mprintf("PRAGMA application_id = %d; PRAGMA user_version = %d;",
+				    (int)SCHEMA_APP_ID, STORE_SCHEMA_VERSION);
+	if (!sql)
+		return SQLITE_NOMEM;
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_free(sql);
+	return rc;
+}
+
+int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = schema_apply(db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "l7top: cannot create the schema in %s: %s", path,
+		 rc == SQLITE_MISMATCH ? "unexpected schema version" : sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * schema: the l7top DB layout, shared by the writer (store.c) and the
+ * reader (query.c). An l7top DB is marked by PRAGMA application_id
+ * SCHEMA_APP_ID and versioned by PRAGMA user_version (STORE_SCHEMA_VERSION).
+ *
+ * It also registers two SQL functions so plain sqlite3 sessions can merge
+ * latency histograms the same way l7top does:
+ *   hist_merge(blob)       aggregate: the merged histogram blob (NULL rows
+ *                          skipped; NULL when no row had one)
+ *   hist_quantile(blob, q) scalar: the value at quantile q (0 < q <= 1) in
+ *                          µs, as the bucket midpoint (the blob has no
+ *                          min/max to clamp to; within 0.8% of the value)
+ */
+#ifndef L7TOP_SCHEMA_H
+#define L7TOP_SCHEMA_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#define SCHEMA_APP_ID 0x6c37746f      /* "l7to" */
+
+/* Registers hist_merge and hist_quantile on db. Returns 0 or -EIO. */
+int schema_register_functions(sqlite3 *db);
+
+/*
+ * Tells whether db (opened from path) is an l7top DB this build can use.
+ * Returns 0 with *version = 0 for an empty DB (no tables, not marked), or
+ * with *version = 1..STORE_SCHEMA_VERSION for an l7top DB. Otherwise writes
+ * one line to err and returns -ENOTSUP (made by a newer l7top) or -EINVAL
+ * (unreadable, not SQLite, or someone else's DB). Changes nothing.
+ */
+int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size_t errlen);
+
+/*
+ * Brings an empty or older l7top DB to STORE_SCHEMA_VERSION in one
+ * transaction (so two l7tops starting at once cannot half-create it).
+ * Returns 0, or -EIO with one line in err.
+ */
+int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* http_stream: pairing, byte accounting and timestamps, whatever the split. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/http_stream.h"
+
+#define MAXT 16
+
+struct got {
+	size_t n;
+	struct http_txn t[MAXT];
+	char target[MAXT][64];
+	struct http_counters cnt;
+};
+
+static void on_txn(void *ctx, const struct http_txn *t)
+{
+	struct got *g = ctx;
+	assert_true(g->n < MAXT);
+	g->t[g->n] = *t;
+	snprintf(g->target[g->n], sizeof(g->target[0]), "%.*s", (int)t->target_len, t->target);
+	g->t[g->n].target = g->target[g->n];
+	g->n++;
+}
+
+static const char *const REQ_MSG[] = {
+	"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+	"POST /b?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+	"HEAD /c HTTP/1.1\r\nHost: x\r\n\r\n",
+	"POST /d HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+};
+/* The 100 Continue belongs to the fourth exchange. */
+static const char *const RESP_MSG[] = {
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+	"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+	"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+};
+
+static char REQS[512], RESPS[512];
+static size_t REQ_LEN[4], RESP_LEN[4];
+
+static int build_streams(void **state)
+{
+	(void)state;
+	REQS[0] = RESPS[0] = '\0';
+	for (int i = 0; i < 4; i++) {
+		REQ_LEN[i] = strlen(REQ_MSG[i]);
+		RESP_LEN[i] = strlen(RESP_MSG[i]);
+		strcat(REQS, REQ_MSG[i]);
+		strcat(RESPS, RESP_MSG[i]);
+	}
+	return 0;
+}
+
+/* Offsets where each message starts, to predict timestamps of a split. */
+static size_t msg_start(const size_t *lens, int i)
+{
+	size_t off = 0;
+	for (int k = 0; k < i; k++)
+		off += lens[k];
+	return off;
+}
+
+static void run_split(size_t rq, size_t rs, struct got *g)
+{
+	struct http_stream s;
+	struct http_sink sink = { .txn = on_txn, .ctx = g, .cnt = &g->cnt };
+	size_t nreq = strlen(REQS), nresp = strlen(RESPS);
+
+	memset(g, 0, sizeof(*g));
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)REQS, rq, 10, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)REQS + rq, nreq - rq, 20, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)RESPS, rs, 30, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)RESPS + rs, nresp - rs, 40, &sink);
+	http_stream_free(&s, &sink);
+}
+
+static void check_split(size_t rq, size_t rs, const struct got *g)
+{
+	static const char *methods[] = { "GET", "POST", "HEAD", "POST" };
+	static const char *targets[] = { "/a", "/b?x=1", "/c", "/d" };
+	static const uint16_t status[] = { 200, 201, 200, 204 };
+
+	assert_int_equal(g->n, 4);
+	assert_int_equal(g->cnt.parse_errors, 0);
+	assert_int_equal(g->cnt.unpaired, 0);
+	for (int i = 0; i < 4; i++) {
+		const struct http_txn *t = &g->t[i];
+		assert_string_equal(t->method, methods[i]);
+		assert_string_equal(t->target, targets[i]);
+		assert_int_equal(t->status, status[i]);
+		assert_int_equal(t->bytes_in, REQ_LEN[i]);
+		assert_int_equal(t->bytes_out, RESP_LEN[i]);
+		/* first byte in the first chunk -> its timestamp, else the second's */
+		assert_int_equal(t->start_ns, msg_start(REQ_LEN, i) < rq ? 10 : 20);
+		size_t last = msg_start(RESP_LEN, i) + RESP_LEN[i] - 1;
+		assert_int_equal(t->end_ns, last < rs ? 30 : 40);
+	}
+}
+
+static void test_pipelined_every_split(void **state)
+{
+	(void)state;
+	static struct got g;
+	for (size_t rq = 0; rq <= strlen(REQS); rq++)
+		for (size_t rs = 0; rs <= strlen(RESPS); rs++) {
+			run_split(rq, rs, &g);
+			check_split(rq, rs, &g);
+		}
+}
+
+static void test_byte_at_a_time(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+
+	http_stream_init(&s);
+	for (size_t i = 0; i < strlen(REQS); i++)
+		http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)REQS + i, 1, 100 + i, &sink);
+	for (size_t i = 0; i < strlen(RESPS); i++)
+		http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)RESPS + i, 1, 1000 + i, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 4);
+	assert_int_equal(g.t[1].start_ns, 100 + REQ_LEN[0]);
+	assert_int_equal(g.t[1].end_ns, 1000 + RESP_LEN[0] + RESP_LEN[1] - 1);
+	assert_int_equal(g.t[3].bytes_out, RESP_LEN[3]);
+	assert_int_equal(g.t[3].bytes_in, REQ_LEN[3]);
+}
+
+/* NGINX answers `return 200` before reading a POST body. */
+static void test_response_before_request_body(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *hdr = "POST /up HTTP/1.1\r\nContent-Length: 4\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)hdr, strlen(hdr), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 2, &sink);
+	assert_int_equal(g.n, 0);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)"body", 4, 3, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].bytes_in, strlen(hdr) + 4);
+	assert_int_equal(g.t[0].end_ns, 2);
+	http_stream_free(&s, &sink);
+}
+
+static void test_close_delimited_and_http10(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /old HTTP/1.0\r\n\r\n";
+	const char *resp = "HTTP/1.0 200 OK\r\n\r\nbody until close";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 2, &sink);
+	assert_int_equal(g.n, 0);
+	http_stream_eof(&s, HTTP_DIR_RESP, 3, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].bytes_out, strlen(resp));
+	assert_int_equal(g.t[0].status, 200);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.cnt.unpaired, 0);
+}
+
+static void test_junk_is_one_parse_error(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const uint8_t junk[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0xff, 0xfe };
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, junk, sizeof(junk), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, junk, sizeof(junk), 2, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"HTTP/1.1 400 Bad\r\n\r\n", 20, 3, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(g.cnt.parse_errors, 1);
+}
+
+static void test_unanswered_and_orphan_counted(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 38, 1, &sink);
+	assert_int_equal(g.cnt.unpaired, 1);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 2, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.cnt.unpaired, 2);
+	assert_int_equal(g.n, 0);
+}
+
+static void test_long_target_kept_to_cap(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	static char req[70000];
+	size_t n = 0;
+
+	n += (size_t)sprintf(req, "GET /");
+	memset(req + n, 'a', 65536);
+	n += 65536;
+	n += (size_t)sprintf(req + n, " HTTP/1.1\r\n\r\n");
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, n, 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"HTTP/1.1 414 Too Long\r\nContent-Length: 0\r\n\r\n", 44, 2, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].target_len, HTTP_TARGET_MAX);
+	assert_int_equal(g.t[0].bytes_in, n);
+	assert_int_equal(g.t[0].status, 414);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipelined_every_split),
+		cmocka_unit_test(test_byte_at_a_time),
+		cmocka_unit_test(test_response_before_request_body),
+		cmocka_unit_test(test_close_delimited_and_http10),
+		cmocka_unit_test(test_junk_is_one_parse_error),
+		cmocka_unit_test(test_unanswered_and_orphan_counted),
+		cmocka_unit_test(test_long_target_kept_to_cap),
+	};
+	return cmocka_run_group_tests(tests, build_streams, NULL);
+}

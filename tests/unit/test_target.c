@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * target_scan against a fake /proc tree built in a temp dir (process tree,
+ * fd symlinks whose text is "socket:[N]", net/tcp{,6} in the kernel's
+ * format), then once against the real /proc; target_parse_pids.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "probes/target.h"
+
+static const char TCP_HDR[] =
+	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+/* inode 1001: LISTEN :8080; 1003: ESTABLISHED :9999 (owned, not a listener); 2001: LISTEN :22 (pid 200) */
+static const char TCP_ROWS[] =
+	"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0\n"
+	"   1: 0100007F:270F 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1\n"
+	"   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2001 1 0000000000000000 100 0 0 10 0\n";
+static const char TCP6_HDR[] =
+	"  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+/* inode 1002: LISTEN :8443; 1004: LISTEN :8080 (dup of v4); 1005: LISTEN :80 */
+static const char TCP6_ROWS[] =
+	"   0: 00000000000000000000000000000000:20FB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1002 1 0000000000000000 100 0 0 10 0\n"
+	"   1: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1004 1 0000000000000000 100 0 0 10 0\n"
+	"   2: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1005 1 0000000000000000 100 0 0 10 0\n";
+
+struct fake_proc {
+	char root[PATH_MAX];
+};
+
+static void fake_write(const char *root, const char *rel, const char *data, size_t len)
+{
+	char path[PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (char *p = strchr(path + strlen(root) + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void fake_puts(const char *root, const char *rel, const char *text)
+{
+	fake_write(root, rel, text, strlen(text));
+}
+
+/* A process: stat (comm may hold ") " on purpose), comm, and fds. */
+static void fake_process(const char *root, int pid, int ppid, const char *comm, const int *inodes, size_t n)
+{
+	char rel[64], buf[256], path[PATH_MAX * 2];
+
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	snprintf(buf, sizeof(buf), "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 5\n",
+		 pid, comm, ppid, pid, pid);
+	fake_puts(root, rel, buf);
+	snprintf(rel, sizeof(rel), "%d/comm", pid);
+	snprintf(buf, sizeof(buf), "%s\n", comm);
+	fake_puts(root, rel, buf);
+	snprintf(path, sizeof(path), "%s/%d/fd", root, pid);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%d/fd/0", root, pid);
+	assert_int_equal(symlink("/dev/null", path), 0);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%d/fd/%zu", root, pid, i + 3);
+		snprintf(buf, sizeof(buf), "socket:[%d]", inodes[i]);
+		assert_int_equal(symlink(buf, path), 0);
+	}
+}
+
+static int setup_fake(void **state)
+{
+	static const char cmdline[] = "nginx\0-g\0daemon off;\0";
+	static const int root_fds[] = { 1001, 1002, 1003 }, child_fds[] = { 1004, 1005 };
+	static const int other_fds[] = { 2001 }, all[] = { 1, 100, 101, 102, 200 };
+	struct fake_proc *fp = calloc(1, sizeof(*fp));
+
+	assert_non_null(fp);
+	snprintf(fp->root, sizeof(fp->root), "/tmp/l7top-proc-XXXXXX");
+	assert_non_null(mkdtemp(fp->root));
+	fake_process(fp->root, 1, 0, "init", NULL, 0);
+	fake_process(fp->root, 100, 1, "nginx", root_fds, 3);
+	fake_process(fp->root, 101, 100, "we) ird (x", child_fds, 2);
+	fake_process(fp->root, 102, 101, "grandchild", NULL, 0);
+	fake_process(fp->root, 200, 1, "sshd", other_fds, 1);
+	fake_write(fp->root, "100/cmdline", cmdline, sizeof(cmdline) - 1);
+	/* One net namespace: every process shows the same tables. */
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		int pid = all[i];
+		char rel[64], buf[2048];
+
+		snprintf(rel, sizeof(rel), "%d/net/tcp", pid);
+		snprintf(buf, sizeof(buf), "%s%s", TCP_HDR, TCP_ROWS);
+		fake_puts(fp->root, rel, buf);
+		snprintf(rel, sizeof(rel), "%d/net/tcp6", pid);
+		snprintf(buf, sizeof(buf), "%s%s", TCP6_HDR, TCP6_ROWS);
+		fake_puts(fp->root, rel, buf);
+	}
+	*state = fp;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int teardown_fake(void **state)
+{
+	struct fake_proc *fp = *state;
+
+	nftw(fp->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fp);
+	return 0;
+}
+
+static void test_scan_tree(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(t.npids, 3);
+	assert_int_equal(t.pids[0], 100);
+	assert_int_equal(t.pids[1], 101);   /* comm "we) ird (x" parsed from the last ')' */
+	assert_int_equal(t.pids[2], 102);   /* grandchild */
+	assert_false(t.pids_truncated);
+	/* 1001 v4, 1002/1004/1005 v6; 1003 is ESTABLISHED; 2001 is not ours */
+	assert_int_equal(t.nports, 3);
+	assert_int_equal(t.ports[0], 80);
+	assert_int_equal(t.ports[1], 8080);
+	assert_int_equal(t.ports[2], 8443);
+	assert_string_equal(t.comm, "nginx");
+	assert_string_equal(t.cmdline, "nginx -g daemon off;");
+}
+
+static void test_scan_unrelated(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 200 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(t.npids, 1);
+	assert_int_equal(t.nports, 1);
+	assert_int_equal(t.ports[0], 22);
+	assert_string_equal(t.comm, "sshd");
+	assert_string_equal(t.cmdline, "");
+}
+
+static void test_scan_missing_root(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t gone[] = { 999 }, mixed[] = { 999, 101, 101 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, gone, 1, &t), -ESRCH);
+	assert_int_equal(target_scan(fp->root, NULL, 0, &t), -ESRCH);
+	/* Existing roots count; duplicates collapse; 101's child comes after. */
+	assert_int_equal(target_scan(fp->root, mixed, 3, &t), 0);
+	assert_int_equal(t.npids, 2);
+	assert_int_equal(t.pids[0], 101);
+	assert_int_equal(t.pids[1], 102);
+	assert_int_equal(t.nports, 2);
+	assert_int_equal(t.ports[0], 80);
+	assert_int_equal(t.ports[1], 8080);
+	assert_string_equal(t.comm, "we) ird (x");
+}
+
+/* Real /proc: a socket this process listens on must show up. */
+static void test_scan_real_proc(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sa);
+	pid_t self = getpid();
+	static struct target t;
+	bool found = false;
+	int fd;
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &slen), 0);
+	assert_int_equal(target_scan("/proc", &self, 1, &t), 0);
+	assert_int_equal(t.pids[0], self);
+	for (size_t i = 0; i < t.nports; i++)
+		found |= t.ports[i] == ntohs(sa.sin_port);
+	assert_true(found);
+	close(fd);
+}
+
+static void test_parse_pids(void **state)
+{
+	static const char *const bad[] = {
+		"", "abc", "1,", ",1", "1,,2", "-1", "0", "+1", " 1", "1 ", "1x",
+		"99999999999", "2147483648", "1,2,3,4,5",
+	};
+	pid_t pids[4];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(target_parse_pids("123", pids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pids[0], 123);
+	assert_int_equal(target_parse_pids("1,22,333", pids, 4, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(pids[2], 333);
+	assert_int_equal(target_parse_pids("2147483647", pids, 4, &n), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (target_parse_pids(bad[i], pids, 4, &n) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
+		cmocka_unit_test(test_scan_real_proc),
+		cmocka_unit_test(test_parse_pids),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
