@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* collector: hand-built IPv4/IPv6 packets through reassembly, pairing and
+ * aggregation to a snapshot; junk on one connection never touches another;
+ * the endpoint cap folds the excess into OTHER. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/agg.h"
+#include "collector/collector.h"
+#include "collector/pkt_decode.h"
+
+struct flow {
+	int family;
+	uint16_t cport, sport;
+	uint32_t cseq, sseq;
+};
+
+static size_t build(uint8_t *pkt, const struct flow *f, int to_server, uint8_t flags,
+		    const void *data, size_t len)
+{
+	size_t ip = f->family == 4 ? 20 : 40;
+	uint8_t *t = pkt + ip;
+	memset(pkt, 0, ip + 20);
+	if (f->family == 4) {
+		pkt[0] = 0x45;
+		pkt[2] = (uint8_t)((ip + 20 + len) >> 8);
+		pkt[3] = (uint8_t)(ip + 20 + len);
+		pkt[9] = 6;
+		pkt[12] = 127, pkt[15] = to_server ? 2 : 1;
+		pkt[16] = 127, pkt[19] = to_server ? 1 : 2;
+	} else {
+		pkt[0] = 0x60;
+		pkt[4] = (uint8_t)((20 + len) >> 8);
+		pkt[5] = (uint8_t)(20 + len);
+		pkt[6] = 6;
+		pkt[8 + 15] = to_server ? 2 : 1;
+		pkt[24 + 15] = to_server ? 1 : 2;
+	}
+	uint16_t sp = to_server ? f->cport : f->sport, dp = to_server ? f->sport : f->cport;
+	uint32_t seq = to_server ? f->cseq : f->sseq;
+	t[0] = (uint8_t)(sp >> 8), t[1] = (uint8_t)sp;
+	t[2] = (uint8_t)(dp >> 8), t[3] = (uint8_t)dp;
+	t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+	t[12] = 5 << 4;
+	t[13] = flags;
+	if (len)
+		memcpy(t + 20, data, len);
+	return ip + 20 + len;
+}
+
+static void send_seg(struct collector *c, struct flow *f, int to_server, uint8_t flags,
+		     const char *data, uint64_t ts)
+{
+	uint8_t pkt[2048];
+	size_t len = data ? strlen(data) : 0;
+	size_t n = build(pkt, f, to_server, flags, data, len);
+	collector_packet(c, ts, pkt, (uint32_t)n, (uint32_t)n);
+	uint32_t adv = (uint32_t)len + ((flags & (TCPF_SYN | TCPF_FIN)) ? 1 : 0);
+	if (to_server)
+		f->cseq += adv;
+	else
+		f->sseq += adv;
+}
+
+static void handshake(struct collector *c, struct flow *f, uint64_t ts)
+{
+	send_seg(c, f, 1, TCPF_SYN, NULL, ts);
+	send_seg(c, f, 0, TCPF_SYN | TCPF_ACK, NULL, ts);
+}
+
+static const struct ep_stats *find(const struct snapshot *s, const char *m, const char *r)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->eps[i].method, m) && !strcmp(s->eps[i].route, r))
+			return &s->eps[i];
+	return NULL;
+}
+
+static const uint16_t PORTS[] = { 8080 };
+#define MS 1000000ull
+
+static void test_exchange_v4_and_v6(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const char *req = "GET /users/17?token=x HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *resp = "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnop";
+
+	collector_set_ports(c, PORTS, 1);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct flow f = { fam, (uint16_t)(40000 + fam), 8080, 1000, 0xfffffff0u };
+		handshake(c, &f, 1 * MS);
+		send_seg(c, &f, 1, TCPF_ACK | TCPF_PSH, req, 10 * MS);
+		send_seg(c, &f, 0, TCPF_ACK | TCPF_PSH, resp, 13 * MS);
+		send_seg(c, &f, 1, TCPF_ACK | TCPF_FIN, NULL, 14 * MS);
+		send_seg(c, &f, 0, TCPF_ACK | TCPF_FIN, NULL, 14 * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	const struct ep_stats *e = find(s, "GET", "/users/{id}");
+	assert_non_null(e);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(e->requests, 2);
+	assert_int_equal(e->status[3], 2);
+	assert_int_equal(e->bytes_in, 2 * strlen(req));
+	assert_int_equal(e->bytes_out, 2 * strlen(resp));
+	assert_int_equal(e->lat_max_us, 3000);
+	assert_int_equal(hist_percentile(&e->lat, 0.5), 3000);
+	assert_int_equal(s->c.conns_new, 2);
+	assert_int_equal(s->c.parse_errors, 0);
+	snapshot_free(s);
+	collector_expire(c, 10000 * MS);
+	s = collector_snapshot(c, 1000, 1000);
+	assert_int_equal(s->n, 0);
+	assert_int_equal(s->c.conns_open, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+static void test_junk_isolated_and_unwatched_ports_ignored(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow bad = { 4, 50000, 8080, 1, 1 }, good = { 4, 50001, 8080, 1, 1 };
+	struct flow other = { 4, 50002, 9999, 1, 1 };
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &bad, MS);
+	handshake(c, &good, MS);
+	handshake(c, &other, MS);
+	send_seg(c, &bad, 1, TCPF_ACK, "\x16\x03\x01 garbage \xff\xfe", 2 * MS);
+	send_seg(c, &good, 1, TCPF_ACK, "GET /ok HTTP/1.1\r\n\r\n", 2 * MS);
+	send_seg(c, &other, 1, TCPF_ACK, "GET /no HTTP/1.1\r\n\r\n", 2 * MS);
+	send_seg(c, &bad, 0, TCPF_ACK, "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	send_seg(c, &good, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->n, 1);
+	assert_non_null(find(s, "GET", "/ok"));
+	assert_int_equal(s->c.parse_errors, 1);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/* A connection open before l7top started joins at the next request line. */
+static void test_midstream_join(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50010, 8080, 777, 999 };
+
+	collector_set_ports(c, PORTS, 1);
+	send_seg(c, &f, 0, TCPF_ACK, "tail of an old response body", MS);
+	send_seg(c, &f, 1, TCPF_ACK, "GET /late HTTP/1.1\r\n\r\n", 2 * MS);
+	send_seg(c, &f, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_non_null(find(s, "GET", "/late"));
+	assert_int_equal(s->c.parse_errors, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+static void test_endpoint_cap_folds_into_other(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .max_endpoints = 3 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50020, 8080, 5, 5 };
+	char req[64];
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	for (int i = 0; i < 10; i++) {
+		snprintf(req, sizeof(req), "GET /page%c HTTP/1.1\r\n\r\n", 'a' + i);
+		send_seg(c, &f, 1, TCPF_ACK, req, 2 * MS);
+		send_seg(c, &f, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	const struct ep_stats *o = find(s, AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+	assert_int_equal(s->n, 4);
+	assert_non_null(o);
+	assert_int_equal(o->requests, 7);
+	assert_int_equal(s->c.ep_overflow, 7);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exchange_v4_and_v6),
+		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
+		cmocka_unit_test(test_midstream_join),
+		cmocka_unit_test(test_endpoint_cap_folds_into_other),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

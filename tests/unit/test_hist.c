@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/* hist: percentiles within 1% of the exact ones, merges equal one big
+ * histogram, and the DB encoding round-trips. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "collector/hist.h"
+
+#define N 20000
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t exact(const uint64_t *sorted, size_t n, double q)
+{
+	size_t rank = (size_t)ceil(q * (double)n);
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+/* Log-normal-ish latencies from 20 µs to minutes. */
+static uint64_t draw(void)
+{
+	double u = ((double)rand() + 1) / ((double)RAND_MAX + 2);
+	return (uint64_t)(20 + exp(6 + 4 * u * u * u) * (1 + (double)(rand() % 100)));
+}
+
+static void test_percentiles_vs_exact(void **state)
+{
+	(void)state;
+	static uint64_t v[N];
+	struct hist h;
+	static const double qs[] = { 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0 };
+
+	for (unsigned seed = 1; seed <= 5; seed++) {
+		srand(seed);
+		hist_init(&h);
+		for (size_t i = 0; i < N; i++) {
+			v[i] = draw();
+			assert_int_equal(hist_add(&h, v[i]), 0);
+		}
+		qsort(v, N, sizeof(v[0]), cmp_u64);
+		for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+			double want = (double)exact(v, N, qs[k]);
+			double got = (double)hist_percentile(&h, qs[k]);
+			assert_true(fabs(got - want) <= 0.01 * want);
+		}
+		assert_int_equal(h.count, N);
+		assert_int_equal(h.max, v[N - 1]);
+		assert_int_equal(h.min, v[0]);
+		hist_free(&h);
+	}
+}
+
+static void test_small_values_exact(void **state)
+{
+	(void)state;
+	struct hist h;
+	hist_init(&h);
+	for (uint64_t i = 0; i < 100; i++)
+		hist_add(&h, i);
+	assert_int_equal(hist_percentile(&h, 0.5), 49);
+	assert_int_equal(hist_percentile(&h, 1.0), 99);
+	assert_int_equal(hist_percentile(&h, 0.01), 0);
+	hist_free(&h);
+}
+
+static void test_bucket_geometry(void **state)
+{
+	(void)state;
+	for (uint64_t v = 0; v < (1ull << 30); v = v * 3 / 2 + 1) {
+		unsigned b = hist_bucket_of(v);
+		assert_true(hist_bucket_low(b) <= v && v < hist_bucket_high(b));
+		if (v >= 128)
+			assert_true((double)(hist_bucket_high(b) - hist_bucket_low(b)) <=
+				    (double)hist_bucket_low(b) / 64.0);
+	}
+	assert_int_equal(hist_bucket_of(UINT64_MAX), HIST_BUCKETS - 1);
+}
+
+static void test_merge_and_encode(void **state)
+{
+	(void)state;
+	struct hist a, b, all, dec;
+	static uint8_t blob[HIST_ENCODED_MAX];
+
+	hist_init(&a);
+	hist_init(&b);
+	hist_init(&all);
+	hist_init(&dec);
+	srand(42);
+	for (int i = 0; i < 5000; i++) {
+		uint64_t x = draw();
+		hist_add(i % 2 ? &a : &b, x);
+		hist_add(&all, x);
+	}
+	hist_merge(&a, &b);
+	assert_int_equal(a.count, all.count);
+	assert_int_equal(a.sum, all.sum);
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		assert_int_equal(hist_bucket_count(&a, i), hist_bucket_count(&all, i));
+
+	size_t n = hist_encode(&all, blob, sizeof(blob));
+	assert_true(n > 1);
+	assert_int_equal(hist_decode_merge(&dec, blob, n), 0);
+	assert_int_equal(dec.count, all.count);
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		assert_int_equal(hist_bucket_count(&dec, i), hist_bucket_count(&all, i));
+	dec.max = all.max;
+	assert_int_equal(hist_percentile(&dec, 0.99), hist_percentile(&all, 0.99));
+
+	/* a cut or corrupted blob changes nothing */
+	uint64_t before = dec.count;
+	assert_int_equal(hist_decode_merge(&dec, blob, n - 1 > 1 ? n - 1 : 1) == 0 ||
+			 dec.count == before, 1);
+	blob[0] = 9;
+	assert_int_equal(hist_decode_merge(&dec, blob, n), -EINVAL);
+	assert_int_equal(hist_encode(&all, blob, 3), 0);
+	hist_free(&a);
+	hist_free(&b);
+	hist_free(&all);
+	hist_free(&dec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_percentiles_vs_exact),
+		cmocka_unit_test(test_small_values_exact),
+		cmocka_unit_test(test_bucket_geometry),
+		cmocka_unit_test(test_merge_and_encode),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/route_fold.h"
+#include "collector/snapshot.h"
+
+static void expect(const char *target, const char *route)
+{
+	char out[ROUTE_MAX];
+	size_t n = route_fold(target, strlen(target), out, sizeof(out));
+	assert_string_equal(out, route);
+	assert_int_equal(n, strlen(route));
+}
+
+static void test_ids(void **state)
+{
+	(void)state;
+	expect("/users/17", "/users/{id}");
+	expect("/users/42?token=secret", "/users/{id}");
+	expect("/users/9b2c7d1e-0f3a-4b5c-8d9e-0123456789ab/orders", "/users/{id}/orders");
+	expect("/blob/deadbeefdeadbeef0123", "/blob/{id}");
+	expect("/blob/deadbeefdeadbee", "/blob/deadbeefdeadbee");     /* 15 hex: a word */
+	expect("/v2/items", "/v2/items");
+	expect("/a/123abc", "/a/123abc");
+	expect("/9b2c7d1e-0f3a-4b5c-8d9e-0123456789aZ", "/9b2c7d1e-0f3a-4b5c-8d9e-0123456789aZ");
+}
+
+static void test_shapes(void **state)
+{
+	(void)state;
+	expect("/", "/");
+	expect("", "/");
+	expect("?x=1", "/");
+	expect("*", "*");
+	expect("/a//b/", "/a//b/");
+	expect("/page#frag", "/page");
+	expect("http://example.com:8080/users/5?q", "/users/{id}");
+	expect("http://example.com", "/");
+	expect("/a b\x01\xff", "/a%20b%01%FF");
+}
+
+static void test_cut(void **state)
+{
+	(void)state;
+	char target[5000], out[ROUTE_MAX];
+	target[0] = '/';
+	memset(target + 1, 'g', sizeof(target) - 1);
+	size_t n = route_fold(target, sizeof(target), out, sizeof(out));
+	assert_int_equal(n, ROUTE_MAX - 1);
+	/* escapes are never cut in half */
+	memset(target + 1, 0x01, sizeof(target) - 1);
+	n = route_fold(target, sizeof(target), out, sizeof(out));
+	assert_int_equal((n - 1) % 3, 0);
+	assert_true(n >= ROUTE_MAX - 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_shapes),
+		cmocka_unit_test(test_cut),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
