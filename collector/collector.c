@@ -19,6 +19,7 @@ struct collector {
 	struct collector_config cfg;
 	struct reasm_limits lim;
 	uint8_t server_port[65536 / 8];
+	uint8_t tls_port[65536 / 8];
 	struct conn_table *conns;
 	struct agg *agg;
 	struct http_counters http;
@@ -34,9 +35,9 @@ static bool port_is_server(const struct collector *c, uint16_t port)
 	return c->server_port[port >> 3] & (1u << (port & 7));
 }
 
-static void port_mark(struct collector *c, uint16_t port)
+static void bit_set(uint8_t *map, uint16_t port)
 {
-	c->server_port[port >> 3] |= (uint8_t)(1u << (port & 7));
+	map[port >> 3] |= (uint8_t)(1u << (port & 7));
 }
 
 static void on_txn(void *ctx, const struct http_txn *t)
@@ -105,7 +106,7 @@ void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n)
 {
 	memset(c->server_port, 0, sizeof(c->server_port));
 	for (size_t i = 0; i < n; i++)
-		port_mark(c, ports[i]);
+		bit_set(c->server_port, ports[i]);
 }
 
 /* reasm callbacks: c->cur is the connection, ctx says the direction. */
@@ -125,15 +126,13 @@ static void tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 static void rx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	(void)ts;
-	http_stream_gap(&c->cur->http, HTTP_DIR_REQ, len, &c->sink);
+	http_stream_gap(&c->cur->http, HTTP_DIR_REQ, len, ts, &c->sink);
 }
 
 static void tx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	(void)ts;
-	http_stream_gap(&c->cur->http, HTTP_DIR_RESP, len, &c->sink);
+	http_stream_gap(&c->cur->http, HTTP_DIR_RESP, len, ts, &c->sink);
 }
 
 static void rx_fin(void *ctx, uint64_t ts)
@@ -165,6 +164,20 @@ static bool looks_like_start(enum http_dir dir, const uint8_t *p, uint32_t n)
 	return i >= 3 && i < n && p[i] == ' ';
 }
 
+static struct conn *conn_new(struct collector *c, const struct conn_key *k)
+{
+	struct conn *cn = conn_table_insert(c->conns, k);
+	if (!cn) {
+		c->conn_overflow++;
+		return NULL;
+	}
+	reasm_init(&cn->dir[0]);
+	reasm_init(&cn->dir[1]);
+	http_stream_init(&cn->http);
+	c->conns_new++;
+	return cn;
+}
+
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
 	struct conn_key k = { .family = s->family };
@@ -187,16 +200,24 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	}
 	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
 		return cn;
-	cn = conn_table_insert(c->conns, &k);
-	if (!cn) {
-		c->conn_overflow++;
-		return NULL;
-	}
-	reasm_init(&cn->dir[0]);
-	reasm_init(&cn->dir[1]);
-	http_stream_init(&cn->http);
-	c->conns_new++;
-	return cn;
+	return conn_new(c, &k);
+}
+
+/* A TLS handshake record (content type 22, version 3.x) opening the client
+ * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
+static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
+{
+	if (s->caplen < 3 || s->payload[0] != 0x16 || s->payload[1] != 0x03)
+		return false;
+	cn->tls = true;
+	bit_set(c->tls_port, cn->key.srv_port);
+	return true;
+}
+
+/* Is s the first data segment of a stream started by its SYN? */
+static bool seq_is_first(const struct reasm *r, const struct tcp_seg *s)
+{
+	return r->synced && r->next_seq == s->seq && !r->ooo && !r->fin_seen && !r->delivered;
 }
 
 static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg *s,
@@ -206,6 +227,10 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	struct reasm_out out = DIR_OUT_TEMPLATE[dir];
 
 	cn->last_ns = ts;
+	if (cn->tls)
+		return;
+	if (dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s) && tls_start(c, cn, s))
+		return;
 	if (s->flags & TCPF_RST) {
 		if (!cn->closed_ns)
 			cn->closed_ns = ts;
@@ -237,7 +262,7 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 	if (pkt_decode(l3, caplen, wirelen, &s))
 		return;
 	if (c->cfg.learn_ports && (s.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
-		port_mark(c, s.dport);
+		bit_set(c->server_port, s.dport);
 	if (port_is_server(c, s.dport))
 		dir = HTTP_DIR_REQ;
 	else if (port_is_server(c, s.sport))
@@ -248,6 +273,51 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 	struct conn *cn = conn_lookup(c, &s, dir);
 	if (cn)
 		conn_feed(c, cn, &s, dir, ts_ns);
+}
+
+static struct conn *proc_conn(struct collector *c, uint32_t tgid, uint64_t conn_id, bool create)
+{
+	struct conn_key k = { .family = CONN_FAMILY_PROC };
+	memcpy(k.srv, &tgid, sizeof(tgid));
+	memcpy(k.cli, &conn_id, sizeof(conn_id));
+	struct conn *cn = conn_table_find(c->conns, &k);
+	return cn || !create ? cn : conn_new(c, &k);
+}
+
+void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
+			   const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts_ns)
+{
+	enum http_dir d = dir ? HTTP_DIR_RESP : HTTP_DIR_REQ;
+	struct conn *cn = proc_conn(c, tgid, conn_id, true);
+
+	if (!cn)
+		return;
+	c->packets++;
+	cn->last_ns = ts_ns;
+	if (caplen > len)
+		caplen = len;
+	if (caplen)
+		http_stream_feed(&cn->http, d, buf, caplen, ts_ns, &c->sink);
+	if (caplen < len)
+		http_stream_gap(&cn->http, d, len - caplen, ts_ns, &c->sink);
+}
+
+void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
+{
+	struct conn *cn = proc_conn(c, tgid, conn_id, false);
+	if (!cn)
+		return;
+	http_stream_eof(&cn->http, HTTP_DIR_RESP, ts_ns, &c->sink);
+	conn_release(c, cn);
+}
+
+size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
+{
+	size_t n = 0;
+	for (uint32_t p = 0; p < 65536 && n < max; p++)
+		if (c->tls_port[p >> 3] & (1u << (p & 7)))
+			out[n++] = (uint16_t)p;
+	return n;
 }
 
 void collector_expire(struct collector *c, uint64_t now_ns)

@@ -32,6 +32,22 @@ void collector_free(struct collector *c);
 void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n);
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen);
+/*
+ * Plaintext of a TLS connection read inside the server process (uprobes on
+ * SSL_read/SSL_write): in order per (tgid, conn_id), so it bypasses TCP
+ * reassembly. buf holds caplen of the len bytes the call carried; the rest
+ * is skipped inside bodies of known length, else counted as a gap.
+ * dir: 0 = request (read by the server), 1 = response (written).
+ */
+void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
+			   const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts_ns);
+void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
+/*
+ * Server ports on which a TLS ClientHello was seen on the wire. Such
+ * connections are not parsed from packets (the TLS path reads them); the
+ * caller may stop capturing those ports. Returns how many were written.
+ */
+size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max);
 /* Forgets idle and closed connections; call about once a second. */
 void collector_expire(struct collector *c, uint64_t now_ns);
 /* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */

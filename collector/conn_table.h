@@ -14,6 +14,11 @@
 #include "collector/http_stream.h"
 #include "collector/tcp_reasm.h"
 
+/* family 4/6: a TCP connection seen on the wire; CONN_FAMILY_PROC: a TLS
+ * connection seen inside a process (srv = tgid, cli = the library's
+ * connection pointer), whose bytes arrive already in order. */
+#define CONN_FAMILY_PROC 0xff
+
 struct conn_key {
 	uint8_t family;
 	uint8_t pad;
@@ -29,6 +34,7 @@ struct conn {
 	struct http_stream http;
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+	bool tls;                    /* ciphertext on the wire: not parsed here */
 };
 
 struct conn_table;

@@ -104,7 +104,9 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
 	struct http_stream *s = stream_of(p);
+	struct http_half *h = &s->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP];
 
+	h->in_body = true;
 	if (p->type == HTTP_REQUEST)
 		return request_headers_complete(s, p);
 	if (!s->cur_resp) {
@@ -218,7 +220,40 @@ static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 	else
 		response_done(s, h->msg_bytes, ts);
 	h->in_msg = false;
+	h->in_body = false;
 	h->msg_bytes = 0;
+}
+
+/* Does buf start an HTTP/1.x message of this direction? */
+static bool message_start(enum http_dir dir, const uint8_t *p, size_t n)
+{
+	if (dir == HTTP_DIR_RESP)
+		return n >= 7 && !memcmp(p, "HTTP/1.", 7);
+	size_t i = 0;
+	while (i < n && i < 16 && p[i] >= 'A' && p[i] <= 'Z')
+		i++;
+	return i >= 3 && i < n && p[i] == ' ';
+}
+
+/*
+ * After lost bytes, requests resume at the next chunk that starts with a
+ * request line; responses at the next that starts with a status line once
+ * a request is waiting for one. Returns whether buf is to be parsed.
+ */
+static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len)
+{
+	if (!message_start(dir, buf, len))
+		return false;
+	if (dir == HTTP_DIR_RESP && (s->wait_sync[HTTP_DIR_REQ] || !s->head))
+		return false;
+	struct http_half *h = &s->half[dir];
+	llhttp_reset(&h->parser);
+	h->in_msg = h->in_body = false;
+	h->msg_bytes = 0;
+	if (dir == HTTP_DIR_REQ)
+		s->target_len = 0;
+	s->wait_sync[dir] = false;
+	return true;
 }
 
 void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
@@ -228,6 +263,8 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
+	if (s->wait_sync[dir] && !resync(s, dir, buf, len))
+		goto done;
 	while (p < end && !s->broken && !s->upgraded) {
 		if (!h->in_msg) {
 			h->in_msg = true;
@@ -256,6 +293,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		llhttp_resume(&h->parser);
 		message_done(s, dir, ts_ns);
 	}
+done:
 	s->out = NULL;
 }
 
@@ -276,12 +314,37 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 	s->out = NULL;
 }
 
-void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len,
+/* Zeros stand in for body bytes that were not captured: llhttp only counts
+ * body bytes down (no on_body callback is set), so this is cheap and keeps
+ * the message's framing and byte count exact. */
+static const uint8_t zeros[16384];
+
+void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uint64_t ts_ns,
 		     const struct http_sink *out)
 {
-	(void)dir;
-	(void)len;
+	struct http_half *h = &s->half[dir];
+	llhttp_t *p = &h->parser;
+
+	if (s->broken || s->upgraded || s->wait_sync[dir])
+		return;
+	/* Inside a Content-Length body or one chunk's data, the length is known. */
+	if (h->in_body && p->content_length >= len &&
+	    (p->flags & (F_CONTENT_LENGTH | F_CHUNKED))) {
+		while (len && !s->broken && h->in_body) {
+			size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+			http_stream_feed(s, dir, zeros, n, ts_ns, out);
+			len -= n;
+		}
+		return;
+	}
 	s->out = out;
 	stream_break(s, &out->cnt->gaps);
+	s->broken = false;
+	s->wait_sync[HTTP_DIR_REQ] = s->wait_sync[HTTP_DIR_RESP] = true;
 	s->out = NULL;
+}
+
+bool http_stream_dead(const struct http_stream *s)
+{
+	return s->broken || s->upgraded;
 }

@@ -60,13 +60,15 @@ struct http_pending;
 struct http_half {
 	llhttp_t parser;
 	bool in_msg;                 /* some bytes of the current message seen */
+	bool in_body;                /* between headers and message end */
 	uint64_t msg_start_ns;
 	uint64_t msg_bytes;
 };
 
 struct http_stream {
 	struct http_half half[2];
-	bool broken;                 /* parse error, gap or overflow: ignore the rest */
+	bool broken;                 /* parse error or overflow: ignore the rest */
+	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
 	/* request target being parsed */
 	char *target;
@@ -86,8 +88,16 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 /* The direction ended (FIN): completes a response delimited by close. */
 void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 		     const struct http_sink *out);
-/* len bytes of the direction were never seen: the stream cannot be trusted. */
-void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len,
+/*
+ * len bytes of the direction were not captured (a snap length, a capture
+ * cap, a lost segment). Inside a body of known length they are skipped and
+ * the message is still measured exactly; anywhere else the framing is lost:
+ * what was waiting is counted in gaps/unpaired, and the stream resyncs at
+ * the next chunk that starts with a request line.
+ */
+void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uint64_t ts_ns,
 		     const struct http_sink *out);
+/* True once the stream ignores everything (parse error, overflow). */
+bool http_stream_dead(const struct http_stream *s);
 
 #endif

@@ -69,6 +69,7 @@ static void deliver(struct reasm *r, struct reasm_stats *st, uint32_t seq, const
 	}
 	st->retrans_bytes += skip;
 	r->next_seq += len - skip;
+	r->delivered = true;
 	if (out->data)
 		out->data(out->ctx, buf + skip, len - skip, ts);
 }

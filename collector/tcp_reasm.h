@@ -40,6 +40,7 @@ struct reasm_stats {
 struct reasm {
 	bool synced;                /* next_seq is meaningful */
 	bool fin_seen, fin_done;
+	bool delivered;             /* some byte has gone out */
 	uint32_t next_seq;
 	uint32_t fin_seq;
 	uint32_t ooo_bytes, ooo_segs;

@@ -30,7 +30,7 @@ static const char query_usage[] =
 	"  --until WHEN     count intervals starting before this (default: now and later)\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first\n"
-	"  --limit N        print the first N endpoints only\n"
+	"  --limit N        print the first N endpoints only (0: all, the default)\n"
 	"  --format FMT     table (default), csv or json; csv and json have every column\n"
 	"  --help           this text\n"
 	"\n"

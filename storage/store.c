@@ -247,7 +247,9 @@ static struct snapshot *store_next(struct store *st)
 
 /*
  * A failed snapshot is dropped, not retried: the next one is the retry, so a
- * full disk costs the intervals it lasts and memory stays bounded.
+ * full disk costs the intervals it lasts and memory stays bounded. Once
+ * closing, a failure drops the rest too: with a DB held busy by someone
+ * else, each write would wait STORE_BUSY_MS and exit would take minutes.
  */
 static void store_account(struct store *st, int rc, const char *why)
 {
@@ -260,6 +262,11 @@ static void store_account(struct store *st, int rc, const char *why)
 		st->health.dropped++;
 		snprintf(st->health.last_error, sizeof(st->health.last_error),
 			 "DB write failed: %s — stats kept in memory", why);
+	}
+	for (; rc != SQLITE_OK && st->stopping && st->len; st->len--) {
+		snapshot_free(st->queue[st->head]);
+		st->head = (st->head + 1) % STORE_QUEUE_MAX;
+		st->health.dropped++;
 	}
 	pthread_mutex_unlock(&st->lock);
 }

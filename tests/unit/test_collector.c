@@ -135,7 +135,7 @@ static void test_junk_isolated_and_unwatched_ports_ignored(void **state)
 	handshake(c, &bad, MS);
 	handshake(c, &good, MS);
 	handshake(c, &other, MS);
-	send_seg(c, &bad, 1, TCPF_ACK, "\x16\x03\x01 garbage \xff\xfe", 2 * MS);
+	send_seg(c, &bad, 1, TCPF_ACK, "\x01\x02 garbage \xff\xfe", 2 * MS);
 	send_seg(c, &good, 1, TCPF_ACK, "GET /ok HTTP/1.1\r\n\r\n", 2 * MS);
 	send_seg(c, &other, 1, TCPF_ACK, "GET /no HTTP/1.1\r\n\r\n", 2 * MS);
 	send_seg(c, &bad, 0, TCPF_ACK, "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n", 3 * MS);
@@ -192,6 +192,57 @@ static void test_endpoint_cap_folds_into_other(void **state)
 	collector_free(c);
 }
 
+/* Ciphertext on a watched port is left to the TLS path, not a parse error. */
+static void test_tls_on_the_wire_is_set_aside(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50030, 8080, 9, 9 };
+	uint16_t tls[4];
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	send_seg(c, &f, 1, TCPF_ACK, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 2 * MS);
+	send_seg(c, &f, 0, TCPF_ACK, "\x16\x03\x03\x00\x7a\x02", 3 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_int_equal(s->n, 0);
+	assert_int_equal(collector_tls_ports(c, tls, 4), 1);
+	assert_int_equal(tls[0], 8080);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/* Plaintext from inside the process: no TCP, calls in order, capped. */
+static void test_process_stream(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const char *req = "POST /api/items HTTP/1.1\r\nContent-Length: 20000\r\n\r\n";
+	const char *resp = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+	static uint8_t call[20100];
+
+	memcpy(call, req, strlen(req));
+	uint32_t len = (uint32_t)strlen(req) + 20000;
+	collector_stream_data(c, 42, 0xabc, 0, call, 4096, len, 5 * MS);
+	collector_stream_data(c, 42, 0xabc, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 9 * MS);
+	collector_stream_close(c, 42, 0xabc, 10 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	const struct ep_stats *e = find(s, "POST", "/api/items");
+	assert_non_null(e);
+	assert_int_equal(e->requests, 1);
+	assert_int_equal(e->bytes_in, len);
+	assert_int_equal(e->status[1], 1);
+	assert_int_equal(e->lat_max_us, 4000);
+	assert_int_equal(s->c.conns_open, 0);
+	assert_int_equal(s->c.unpaired + s->c.reasm_gaps, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
+		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),
+		cmocka_unit_test(test_process_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,58 @@ static void test_long_target_kept_to_cap(void **state)
 	assert_int_equal(g.t[0].status, 414);
 }
 
+/* Body bytes that were not captured are skipped with exact accounting. */
+static void test_gap_inside_body_is_skipped(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *hdr = "POST /up HTTP/1.1\r\nContent-Length: 10000\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n";
+	static char body[100];
+
+	memset(body, 'x', sizeof(body));
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)hdr, strlen(hdr), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)body, 100, 1, &sink);
+	http_stream_gap(&s, HTTP_DIR_REQ, 9800, 2, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)body, 100, 3, &sink);
+	/* chunked response: a gap inside one chunk's data is skipped too */
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 4, &sink);
+	http_stream_gap(&s, HTTP_DIR_RESP, 0x2000, 5, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"\r\n0\r\n\r\n", 7, 6, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].bytes_in, strlen(hdr) + 10000);
+	assert_int_equal(g.t[0].bytes_out, strlen(resp) + 0x2000 + 7);
+	assert_int_equal(g.t[0].end_ns, 6);
+	assert_int_equal(g.cnt.gaps, 0);
+	http_stream_free(&s, &sink);
+}
+
+/* Lost framing: counted, then the next request line starts afresh. */
+static void test_gap_in_headers_resyncs(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)"GET /a HTTP/1.1\r\nHo", 19, 1, &sink);
+	http_stream_gap(&s, HTTP_DIR_REQ, 50, 2, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)"rest: x\r\n\r\n", 11, 3, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)ok, strlen(ok), 4, &sink);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)"GET /b HTTP/1.1\r\n\r\n", 19, 5, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)ok, strlen(ok), 6, &sink);
+	assert_int_equal(g.cnt.gaps, 1);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.t[0].target, "/b");
+	assert_int_equal(g.t[0].start_ns, 5);
+	http_stream_free(&s, &sink);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +297,8 @@ int main(void)
 		cmocka_unit_test(test_junk_is_one_parse_error),
 		cmocka_unit_test(test_unanswered_and_orphan_counted),
 		cmocka_unit_test(test_long_target_kept_to_cap),
+		cmocka_unit_test(test_gap_inside_body_is_skipped),
+		cmocka_unit_test(test_gap_in_headers_resyncs),
 	};
 	return cmocka_run_group_tests(tests, build_streams, NULL);
 }

@@ -214,7 +214,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(b->p50_us, hist_percentile(&hb, 0.50));
 	assert_int_equal(b->p90_us, hist_percentile(&hb, 0.90));
 	assert_int_equal(b->p99_us, hist_percentile(&hb, 0.99));
-	assert_int_equal(a->p99_us, 100000);
+	assert_in_range(a->p99_us, 99200, 100000);       /* bucket midpoint, within 0.8% */
 	free(rows);
 
 	/* [since, until): only the middle interval. */
@@ -502,7 +502,6 @@ static void test_sql_functions(void **state)
 	assert_int_equal(db_int(db, "SELECT hist_quantile(hist_merge(h), 0.9) FROM t"),
 			 hist_percentile(&dec, 0.9));
 	/* Merging in SQL groups gives the same blob as merging in C. */
-	assert_int_equal(db_int(db, "SELECT hist_merge(h) = ?1 FROM t") == 0, 1);  /* unbound: NULL */
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT hist_merge(h) FROM"
 					    " (SELECT hist_merge(h) AS h FROM t GROUP BY g)", -1, &q,
 					    NULL), 0);
