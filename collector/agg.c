@@ -7,6 +7,10 @@
 
 struct agg {
 	size_t max;             /* distinct endpoints before OTHER */
+	size_t max_hosts;
+	uint32_t *host_set;     /* hashes of hosts seen (0 = empty slot) */
+	size_t host_slots, nhosts;
+	uint64_t host_overflow;
 	size_t n, cap;          /* endpoints in eps[] (OTHER included once used) */
 	struct ep_stats *eps;
 	uint32_t *slots;        /* open addressing: index + 1, 0 = empty */
@@ -15,28 +19,36 @@ struct agg {
 	uint64_t overflow;
 };
 
-static uint32_t ep_hash(const char *method, const char *route)
+static uint32_t fnv(uint32_t h, const char *s)
 {
-	uint32_t h = 2166136261u;             /* FNV-1a */
-	for (const char *p = method; *p; p++)
+	for (const char *p = s; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (const char *p = route; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
+	return (h ^ 0xff) * 16777619u;
 }
 
-struct agg *agg_new(size_t max_endpoints)
+static uint32_t ep_hash(const char *host, const char *method, const char *route)
+{
+	return fnv(fnv(fnv(2166136261u, host), method), route);
+}
+
+struct agg *agg_new(size_t max_endpoints, size_t max_hosts)
 {
 	struct agg *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	a->max_hosts = max_hosts ? max_hosts : 1;
+	a->host_slots = 16;
+	while (a->host_slots < 2 * a->max_hosts)
+		a->host_slots <<= 1;
+	a->host_set = calloc(a->host_slots, sizeof(*a->host_set));
 	a->max = max_endpoints ? max_endpoints : 1;
 	a->nslots = 16;
 	while (a->nslots < 2 * (a->max + 1))
 		a->nslots <<= 1;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
-	if (!a->slots) {
+	if (!a->slots || !a->host_set) {
+		free(a->slots);
+		free(a->host_set);
 		free(a);
 		return NULL;
 	}
@@ -52,10 +64,11 @@ void agg_free(struct agg *a)
 		hist_free(&a->eps[i].lat);
 	free(a->eps);
 	free(a->slots);
+	free(a->host_set);
 	free(a);
 }
 
-static int ep_append(struct agg *a, const char *method, const char *route)
+static int ep_append(struct agg *a, const char *host, const char *method, const char *route)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -68,30 +81,48 @@ static int ep_append(struct agg *a, const char *method, const char *route)
 	struct ep_stats *e = &a->eps[a->n];
 	memset(e, 0, sizeof(*e));
 	hist_init(&e->lat);
+	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
 	return (int)a->n++;
 }
 
 /* Index of the endpoint's row: found, created, or OTHER past the cap. */
-static int ep_index(struct agg *a, const char *method, const char *route)
+/* The host as counted: itself while fewer than max_hosts were seen, else "*". */
+static const char *host_admit(struct agg *a, const char *host)
 {
-	size_t mask = a->nslots - 1, i = ep_hash(method, route) & mask;
+	uint32_t h = fnv(2166136261u, host) | 1;      /* never 0: 0 marks empty */
+	size_t mask = a->host_slots - 1, i = h & mask;
+	for (; a->host_set[i]; i = (i + 1) & mask)
+		if (a->host_set[i] == h)
+			return host;
+	if (a->nhosts >= a->max_hosts) {
+		a->host_overflow++;
+		return AGG_OTHER_HOST;
+	}
+	a->host_set[i] = h;
+	a->nhosts++;
+	return host;
+}
+
+static int ep_index(struct agg *a, const char *host, const char *method, const char *route)
+{
+	size_t mask = a->nslots - 1, i = ep_hash(host, method, route) & mask;
 
 	for (; a->slots[i]; i = (i + 1) & mask) {
 		const struct ep_stats *e = &a->eps[a->slots[i] - 1];
-		if ((int)a->slots[i] - 1 != a->other && !strcmp(e->method, method) &&
-		    !strcmp(e->route, route))
+		if ((int)a->slots[i] - 1 != a->other && !strcmp(e->route, route) &&
+		    !strcmp(e->method, method) && !strcmp(e->host, host))
 			return (int)a->slots[i] - 1;
 	}
 	size_t distinct = a->n - (a->other >= 0);
 	if (distinct >= a->max) {
 		a->overflow++;
 		if (a->other < 0)
-			a->other = ep_append(a, AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+			a->other = ep_append(a, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
 		return a->other;
 	}
-	int idx = ep_append(a, method, route);
+	int idx = ep_append(a, host, method, route);
 	if (idx >= 0)
 		a->slots[i] = (uint32_t)idx + 1;
 	return idx;
@@ -99,19 +130,23 @@ static int ep_index(struct agg *a, const char *method, const char *route)
 
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
-	int idx = ep_index(a, s->method, s->route);
+	const struct req_sample *r = &s->req;
+	int idx = ep_index(a, host_admit(a, s->host), s->method, s->route);
 	if (idx < 0)
 		return;
 	struct ep_stats *e = &a->eps[idx];
 	e->requests++;
-	if (s->status >= 100 && s->status < 600)
-		e->status[s->status / 100 - 1]++;
-	e->bytes_in += s->bytes_in;
-	e->bytes_out += s->bytes_out;
-	e->lat_sum_us += s->lat_us;
-	if (s->lat_us > e->lat_max_us)
-		e->lat_max_us = s->lat_us;
-	hist_add(&e->lat, s->lat_us);
+	if (r->status >= 100 && r->status < 600)
+		e->status[r->status / 100 - 1]++;
+	e->bytes_in += r->bytes_in;
+	e->bytes_out += r->bytes_out;
+	e->lat_sum_us += r->lat_us;
+	if (r->lat_us > e->lat_max_us)
+		e->lat_max_us = r->lat_us;
+	hist_add(&e->lat, r->lat_us);
+	ep_slowest_offer(e->slowest, r);
+	if (s->client_addr && *s->client_addr)
+		ep_clients_add(e->clients, s->client_addr, 1);
 }
 
 struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
@@ -135,6 +170,8 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		e->requests = e->bytes_in = e->bytes_out = 0;
 		e->lat_sum_us = e->lat_max_us = 0;
 		memset(e->status, 0, sizeof(e->status));
+		memset(e->slowest, 0, sizeof(e->slowest));
+		memset(e->clients, 0, sizeof(e->clients));
 		hist_reset(&e->lat);
 	}
 	return s;
@@ -148,4 +185,9 @@ size_t agg_endpoints(const struct agg *a)
 uint64_t agg_overflow(const struct agg *a)
 {
 	return a->overflow;
+}
+
+uint64_t agg_host_overflow(const struct agg *a)
+{
+	return a->host_overflow;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "collector/collector.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,9 @@ struct collector {
 	uint64_t packets, conn_overflow, conns_new;
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
+	struct req_record *reqs;         /* this interval's request log */
+	size_t nreqs;
+	uint64_t reqs_skipped;
 	struct http_sink sink;
 };
 
@@ -40,20 +45,64 @@ static void bit_set(uint8_t *map, uint16_t port)
 	map[port >> 3] |= (uint8_t)(1u << (port & 7));
 }
 
+/* "addr:port" -> "addr" (for top clients, which count hosts, not ports). */
+static void client_addr(const char *client, char *out, size_t n)
+{
+	const char *colon = strrchr(client, ':');
+	size_t len = colon ? (size_t)(colon - client) : strlen(client);
+	if (client[0] == '[' && len > 2 && client[len - 1] == ']') {
+		client++;
+		len -= 2;
+	}
+	snprintf(out, n, "%.*s", (int)len, client);
+}
+
+/* Errors and slow requests go to the request log, up to max_reqs each
+ * interval; what the cap turns away is counted. */
+static void log_request(struct collector *c, const struct agg_sample *s, const struct http_txn *t)
+{
+	const struct req_sample *r = &s->req;
+	if (r->status < c->cfg.log_status && r->lat_us < (uint64_t)c->cfg.slow_ms * 1000)
+		return;
+	if (c->nreqs >= c->cfg.max_reqs) {
+		c->reqs_skipped++;
+		return;
+	}
+	struct req_record *rec = &c->reqs[c->nreqs++];
+	rec->s = *r;
+	snprintf(rec->host, sizeof(rec->host), "%s", s->host);
+	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
+	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
+	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
+}
+
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
-	char route[ROUTE_MAX];
+	struct conn *cn = c->cur;
+	char route[ROUTE_MAX], host[HOST_MAX], addr[CLIENT_MAX];
+
 	route_fold(t->target, t->target_len, route, sizeof(route));
+	route_host(t->host, t->host_len, host, sizeof(host));
+	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
+		.host = host,
 		.method = t->method,
 		.route = route,
-		.status = t->status,
-		.bytes_in = t->bytes_in,
-		.bytes_out = t->bytes_out,
-		.lat_us = t->end_ns > t->start_ns ? (t->end_ns - t->start_ns) / 1000 : 0,
+		.client_addr = addr,
+		.req = {
+			.ts_ms = t->start_ns / 1000000,
+			.lat_us = t->end_ns > t->start_ns ? (t->end_ns - t->start_ns) / 1000 : 0,
+			.bytes_in = t->bytes_in,
+			.bytes_out = t->bytes_out,
+			.status = t->status,
+			.pid = cn ? cn->pid : 0,
+		},
 	};
+	if (cn)
+		memcpy(s.req.client, cn->client, sizeof(s.req.client));
 	agg_add(c->agg, &s);
+	log_request(c, &s, t);
 }
 
 struct collector *collector_new(const struct collector_config *cfg)
@@ -68,11 +117,20 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.max_endpoints = 2000;
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
+	if (!c->cfg.max_hosts)
+		c->cfg.max_hosts = 200;
+	if (!c->cfg.log_status)
+		c->cfg.log_status = 500;
+	if (!c->cfg.slow_ms)
+		c->cfg.slow_ms = 100;
+	if (!c->cfg.max_reqs)
+		c->cfg.max_reqs = 100;
 	c->lim.max_ooo_bytes = cfg->max_ooo_bytes ? cfg->max_ooo_bytes : 256 * 1024;
 	c->lim.max_ooo_segs = cfg->max_ooo_segs ? cfg->max_ooo_segs : 512;
 	c->conns = conn_table_new(c->cfg.max_conns);
-	c->agg = agg_new(c->cfg.max_endpoints);
-	if (!c->conns || !c->agg) {
+	c->agg = agg_new(c->cfg.max_endpoints, c->cfg.max_hosts);
+	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
+	if (!c->conns || !c->agg || !c->reqs) {
 		collector_free(c);
 		return NULL;
 	}
@@ -99,6 +157,7 @@ void collector_free(struct collector *c)
 		conn_table_free(c->conns);
 	}
 	agg_free(c->agg);
+	free(c->reqs);
 	free(c);
 }
 
@@ -178,6 +237,13 @@ static struct conn *conn_new(struct collector *c, const struct conn_key *k)
 	return cn;
 }
 
+static void format_peer(int family, const uint8_t *addr, uint16_t port, char *out, size_t n)
+{
+	char a[INET6_ADDRSTRLEN] = "";
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(out, n, family == 4 ? "%s:%u" : "[%s]:%u", a, port);
+}
+
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
 	struct conn_key k = { .family = s->family };
@@ -200,7 +266,10 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	}
 	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
 		return cn;
-	return conn_new(c, &k);
+	cn = conn_new(c, &k);
+	if (cn)
+		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
+	return cn;
 }
 
 /* A TLS handshake record (content type 22, version 3.x) opening the client
@@ -294,12 +363,23 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 		return;
 	c->packets++;
 	cn->last_ns = ts_ns;
+	cn->pid = tgid;
 	if (caplen > len)
 		caplen = len;
+	c->cur = cn;
 	if (caplen)
 		http_stream_feed(&cn->http, d, buf, caplen, ts_ns, &c->sink);
 	if (caplen < len)
 		http_stream_gap(&cn->http, d, len - caplen, ts_ns, &c->sink);
+	c->cur = NULL;
+}
+
+void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
+			   const uint8_t *addr, uint16_t port)
+{
+	struct conn *cn = proc_conn(c, tgid, conn_id, true);
+	if (cn)
+		format_peer(family, addr, port, cn->client, sizeof(cn->client));
 }
 
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -307,7 +387,9 @@ void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id
 	struct conn *cn = proc_conn(c, tgid, conn_id, false);
 	if (!cn)
 		return;
+	c->cur = cn;
 	http_stream_eof(&cn->http, HTTP_DIR_RESP, ts_ns, &c->sink);
+	c->cur = NULL;
 	conn_release(c, cn);
 }
 
@@ -333,7 +415,7 @@ void collector_expire(struct collector *c, uint64_t now_ns)
 	}
 }
 
-void collector_totals(const struct collector *c, struct snap_counters *t)
+void collector_totals(struct collector *c, struct snap_counters *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->packets = c->packets;
@@ -343,8 +425,12 @@ void collector_totals(const struct collector *c, struct snap_counters *t)
 	t->conn_overflow = c->conn_overflow;
 	t->ep_overflow = agg_overflow(c->agg);
 	t->pending_overflow = c->http.pending_overflow;
-	t->conns_open = conn_table_count(c->conns);
+	t->conns_open = 0;
+	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
+		t->conns_open += !cn->closed_ns;
 	t->conns_new = c->conns_new;
+	t->reqs_skipped = c->reqs_skipped;
+	t->host_overflow = agg_host_overflow(c->agg);
 }
 
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
@@ -364,6 +450,17 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.pending_overflow = now.pending_overflow - l->pending_overflow;
 	s->c.conns_new = now.conns_new - l->conns_new;
 	s->c.conns_open = now.conns_open;
+	s->c.reqs_skipped = now.reqs_skipped - l->reqs_skipped;
+	s->c.host_overflow = now.host_overflow - l->host_overflow;
 	*l = now;
+	/* hand the request log over; the next interval starts empty */
+	if (c->nreqs) {
+		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));
+		if (s->reqs) {
+			memcpy(s->reqs, c->reqs, c->nreqs * sizeof(*s->reqs));
+			s->nreqs = c->nreqs;
+		}
+		c->nreqs = 0;
+	}
 	return s;
 }

@@ -21,6 +21,10 @@ struct collector_config {
 	uint32_t max_ooo_bytes;     /* 0 = 256 KiB per direction */
 	uint32_t max_ooo_segs;      /* 0 = 512 per direction */
 	bool learn_ports;           /* offline: a SYN's destination port is a server */
+	size_t max_hosts;           /* 0 = 200 distinct virtual hosts, then "*" */
+	uint16_t log_status;        /* 0 = 500: request-log rows for status >= this */
+	uint32_t slow_ms;           /* 0 = 100: request-log rows for latency >= this */
+	uint32_t max_reqs;          /* 0 = 100 request-log rows per interval */
 };
 
 struct collector;
@@ -42,6 +46,10 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
 			   const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts_ns);
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
+/* The peer of a process stream, once known (from the accept tracepoint):
+ * family 4 or 6, addr in network order (4 or 16 bytes), port host order. */
+void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
+			   const uint8_t *addr, uint16_t port);
 /*
  * Server ports on which a TLS ClientHello was seen on the wire. Such
  * connections are not parsed from packets (the TLS path reads them); the
@@ -53,6 +61,6 @@ void collector_expire(struct collector *c, uint64_t now_ns);
 /* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms);
 /* Counters since start (for headers and exporters). */
-void collector_totals(const struct collector *c, struct snap_counters *out);
+void collector_totals(struct collector *c, struct snap_counters *out);
 
 #endif

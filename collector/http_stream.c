@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct http_pending {
 	struct http_pending *next;
@@ -13,6 +14,8 @@ struct http_pending {
 	bool req_done, resp_done;
 	char *target;
 	size_t target_len;
+	size_t host_len;
+	char host[HTTP_HOST_MAX];
 };
 
 static struct http_stream *stream_of(llhttp_t *p)
@@ -50,7 +53,7 @@ static int on_message_begin(llhttp_t *p)
 {
 	struct http_stream *s = stream_of(p);
 	if (p->type == HTTP_REQUEST)
-		s->target_len = 0;
+		s->target_len = s->host_len = 0;
 	return 0;
 }
 
@@ -71,11 +74,45 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_stream *s = stream_of(p);
+	if (p->type != HTTP_REQUEST)
+		return 0;
+	for (size_t i = 0; i < len && s->field_len <= sizeof(s->field); i++, s->field_len++)
+		if (s->field_len < sizeof(s->field))
+			s->field[s->field_len] = at[i];
+	return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+	struct http_stream *s = stream_of(p);
+	s->in_host_value = p->type == HTTP_REQUEST && s->field_len == 4 &&
+			   !strncasecmp(s->field, "host", 4);
+	s->field_len = 0;
+	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_stream *s = stream_of(p);
+	if (!s->in_host_value)
+		return 0;
+	size_t room = sizeof(s->host) - s->host_len;
+	if (len > room)
+		len = room;
+	memcpy(s->host + s->host_len, at, len);
+	s->host_len += len;
+	return 0;
+}
+
 /* A request's headers are in: it joins the queue of requests to answer. */
 static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 {
 	struct http_pending *e;
 
+	s->in_host_value = false;
 	if (s->npending >= HTTP_PENDING_MAX) {
 		stream_break(s, s->out ? &s->out->cnt->pending_overflow : NULL);
 		return -1;
@@ -89,6 +126,9 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 	e->target_len = s->target_len;
 	s->target = NULL;
 	s->target_len = 0;
+	memcpy(e->host, s->host, s->host_len);
+	e->host_len = s->host_len;
+	s->host_len = 0;
 	if (s->tail)
 		s->tail->next = e;
 	else
@@ -129,6 +169,9 @@ static int on_message_complete(llhttp_t *p)
 static const llhttp_settings_t http_settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_field_complete = on_header_field_complete,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_message_complete = on_message_complete,
 };
@@ -171,6 +214,8 @@ static void emit_ready(struct http_stream *s)
 			.method = llhttp_method_name(e->method),
 			.target = e->target ? e->target : "",
 			.target_len = e->target_len,
+			.host = e->host,
+			.host_len = e->host_len,
 		};
 		s->head = e->next;
 		if (!s->head)

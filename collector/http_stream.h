@@ -29,6 +29,7 @@
 
 #define HTTP_TARGET_MAX   2048   /* request-target bytes kept (rest counted, not kept) */
 #define HTTP_PENDING_MAX  64     /* pipelined requests awaiting answers */
+#define HTTP_HOST_MAX     128    /* Host header bytes kept */
 
 enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
 
@@ -39,6 +40,8 @@ struct http_txn {
 	const char *method;          /* static string */
 	const char *target;          /* raw request-target, valid during the callback */
 	size_t target_len;
+	const char *host;            /* Host header as sent ("" if none) */
+	size_t host_len;
 };
 
 struct http_counters {
@@ -70,9 +73,14 @@ struct http_stream {
 	bool broken;                 /* parse error or overflow: ignore the rest */
 	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
-	/* request target being parsed */
+	/* request target and Host header being parsed */
 	char *target;
 	size_t target_len;
+	char host[HTTP_HOST_MAX];
+	size_t host_len;
+	char field[4];               /* header name prefix, to spot "Host" */
+	size_t field_len;
+	bool in_host_value;
 	/* requests in arrival order; cur_req is the one being received,
 	 * cur_resp the oldest without a final response */
 	struct http_pending *head, *tail, *cur_req, *cur_resp;

@@ -86,7 +86,7 @@ static size_t skip_authority(const char *t, size_t len)
 	return i;
 }
 
-size_t route_fold(const char *target, size_t len, char *out, size_t cap)
+static size_t fold(const char *target, size_t len, char *out, size_t cap, bool ids)
 {
 	struct route_buf b = { .out = out, .cap = cap, .len = 0 };
 	size_t i = skip_authority(target, len), end = i;
@@ -104,11 +104,45 @@ size_t route_fold(const char *target, size_t len, char *out, size_t cap)
 		size_t stop = seg;
 		while (stop < end && target[stop] != '/')
 			stop++;
-		if (is_id_segment(target + seg, stop - seg))
+		if (ids && is_id_segment(target + seg, stop - seg))
 			put_str(&b, "{id}", 4);
 		else
 			put_str(&b, target + seg, stop - seg);
 		i = stop;
+	}
+	out[b.len] = '\0';
+	return b.len;
+}
+
+size_t route_fold(const char *target, size_t len, char *out, size_t cap)
+{
+	return fold(target, len, out, cap, true);
+}
+
+size_t route_path(const char *target, size_t len, char *out, size_t cap)
+{
+	return fold(target, len, out, cap, false);
+}
+
+size_t route_host(const char *host, size_t len, char *out, size_t cap)
+{
+	struct route_buf b = { .out = out, .cap = cap, .len = 0 };
+	size_t end = len;
+
+	/* drop the port: after the last ':' unless inside an IPv6 literal */
+	for (size_t i = len; i-- > 0;) {
+		if (host[i] == ']')
+			break;
+		if (host[i] == ':') {
+			end = i;
+			break;
+		}
+	}
+	while (end > 0 && (host[end - 1] == ' ' || host[end - 1] == '\t'))
+		end--;
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)host[i];
+		put_byte(&b, c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c);
 	}
 	out[b.len] = '\0';
 	return b.len;

@@ -20,5 +20,10 @@
 
 /* Writes a NUL-terminated route into out (cap >= 2). Returns its length. */
 size_t route_fold(const char *target, size_t len, char *out, size_t cap);
+/* The same without folding ids: the path as sent, minus query string. */
+size_t route_path(const char *target, size_t len, char *out, size_t cap);
+/* A Host header as a virtual host name: lower case, port dropped, escaped
+ * like routes. "" stays "" (HTTP/1.0 without Host). */
+size_t route_host(const char *host, size_t len, char *out, size_t cap);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "collector/snapshot.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,23 +28,100 @@ void snapshot_free(struct snapshot *s)
 	for (size_t i = 0; i < s->n; i++)
 		hist_free(&s->eps[i].lat);
 	free(s->eps);
+	free(s->reqs);
 	free(s);
+}
+
+void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r)
+{
+	int i = EP_SLOWEST;
+	while (i > 0 && (!slowest[i - 1].ts_ms || slowest[i - 1].lat_us < r->lat_us))
+		i--;
+	if (i == EP_SLOWEST)
+		return;
+	memmove(&slowest[i + 1], &slowest[i], (EP_SLOWEST - 1 - (size_t)i) * sizeof(*slowest));
+	slowest[i] = *r;
+}
+
+/* Space-saving top-k: an unseen client replaces the least counted one and
+ * inherits its count, so heavy hitters are never lost. */
+void ep_clients_add(struct client_count *c, const char *addr, uint64_t n)
+{
+	int min = 0;
+	for (int i = 0; i < EP_CLIENTS; i++) {
+		if (c[i].n && !strcmp(c[i].addr, addr)) {
+			c[i].n += n;
+			return;
+		}
+		if (c[i].n < c[min].n)
+			min = i;
+	}
+	c[min].n += n;
+	snprintf(c[min].addr, sizeof(c[min].addr), "%s", addr);
+}
+
+void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
+{
+	dst->requests += src->requests;
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		dst->status[k] += src->status[k];
+	dst->bytes_in += src->bytes_in;
+	dst->bytes_out += src->bytes_out;
+	dst->lat_sum_us += src->lat_sum_us;
+	if (src->lat_max_us > dst->lat_max_us)
+		dst->lat_max_us = src->lat_max_us;
+	hist_merge(&dst->lat, &src->lat);
+	for (int i = 0; i < EP_SLOWEST && src->slowest[i].ts_ms; i++)
+		ep_slowest_offer(dst->slowest, &src->slowest[i]);
+	for (int i = 0; i < EP_CLIENTS; i++)
+		if (src->clients[i].n)
+			ep_clients_add(dst->clients, src->clients[i].addr, src->clients[i].n);
 }
 
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	hist_init(&out->lat);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct ep_stats *e = &s->eps[i];
-		out->requests += e->requests;
-		for (int k = 0; k < STATUS_CLASSES; k++)
-			out->status[k] += e->status[k];
-		out->bytes_in += e->bytes_in;
-		out->bytes_out += e->bytes_out;
-		out->lat_sum_us += e->lat_sum_us;
-		if (e->lat_max_us > out->lat_max_us)
-			out->lat_max_us = e->lat_max_us;
-		hist_merge(&out->lat, &e->lat);
+	for (size_t i = 0; i < s->n; i++)
+		ep_stats_merge(out, &s->eps[i]);
+}
+
+static int by_method_route(const void *a, const void *b)
+{
+	const struct ep_stats *x = *(const struct ep_stats *const *)a;
+	const struct ep_stats *y = *(const struct ep_stats *const *)b;
+	int c = strcmp(x->route, y->route);
+	return c ? c : strcmp(x->method, y->method);
+}
+
+struct snapshot *snapshot_fold_hosts(const struct snapshot *s)
+{
+	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
+	struct snapshot *out = snapshot_new(s->n);
+	size_t k = 0;
+
+	if (!idx || !out) {
+		free(idx);
+		snapshot_free(out);
+		return NULL;
 	}
+	out->ts_ms = s->ts_ms;
+	out->dur_ms = s->dur_ms;
+	out->c = s->c;
+	for (size_t i = 0; i < s->n; i++)
+		idx[i] = &s->eps[i];
+	qsort(idx, s->n, sizeof(*idx), by_method_route);
+	for (size_t i = 0; i < s->n; i++) {
+		if (!k || by_method_route(&idx[i], &idx[i - 1])) {
+			struct ep_stats *e = &out->eps[k++];
+			memset(e, 0, sizeof(*e));
+			hist_init(&e->lat);
+			memcpy(e->method, idx[i]->method, sizeof(e->method));
+			memcpy(e->route, idx[i]->route, sizeof(e->route));
+		}
+		ep_stats_merge(&out->eps[k - 1], idx[i]);
+	}
+	out->n = k;
+	free(idx);
+	return out;
 }

@@ -16,12 +16,34 @@
 #include "collector/hist.h"
 
 #define METHOD_MAX 24       /* longest method llhttp knows is 22 chars */
-#define ROUTE_MAX  256      /* folded routes longer than this are cut with "..." */
+#define ROUTE_MAX  256      /* folded routes are cut at 255 bytes */
+#define HOST_MAX   128      /* virtual host, lower-cased, no port */
+#define CLIENT_MAX 48       /* "[v6 address]:port" */
+#define EP_SLOWEST 3        /* slowest requests kept per endpoint and interval */
+#define EP_CLIENTS 4        /* top clients per endpoint and interval */
 
 /* Status classes 1xx..5xx; index = status / 100 - 1. */
 #define STATUS_CLASSES 5
 
+/* One request, kept when it is among an endpoint's slowest, or for the
+ * request log (errors and slow requests). No headers, no query string. */
+struct req_sample {
+	uint64_t ts_ms;          /* request start, unix ms */
+	uint64_t lat_us;
+	uint64_t bytes_in, bytes_out;
+	uint16_t status;
+	uint32_t pid;            /* server process, 0 when unknown (packet path) */
+	char client[CLIENT_MAX]; /* "addr:port", "" when unknown */
+};
+
+/* Requests per client address (no port), for "top clients". */
+struct client_count {
+	char addr[CLIENT_MAX];
+	uint64_t n;
+};
+
 struct ep_stats {
+	char host[HOST_MAX];     /* "" when the request had no Host */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
 	uint64_t requests;
@@ -31,6 +53,17 @@ struct ep_stats {
 	uint64_t lat_sum_us;
 	uint64_t lat_max_us;
 	struct hist lat;         /* latency, µs */
+	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
+	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
+};
+
+/* A request-log row: an error or a slow request. */
+struct req_record {
+	struct req_sample s;
+	char host[HOST_MAX];
+	char method[METHOD_MAX];
+	char route[ROUTE_MAX];
+	char path[ROUTE_MAX];    /* the path as sent, without query string */
 };
 
 /*
@@ -48,6 +81,8 @@ struct snap_counters {
 	uint64_t pending_overflow; /* pipelined requests beyond the per-conn bound */
 	uint64_t conns_open;       /* gauge at the end of the interval */
 	uint64_t conns_new;
+	uint64_t reqs_skipped;     /* request-log rows over the rows-per-interval cap */
+	uint64_t host_overflow;    /* requests whose host was folded into "*" */
 };
 
 struct snapshot {
@@ -56,11 +91,22 @@ struct snapshot {
 	struct snap_counters c;
 	size_t n;                  /* endpoints with requests this interval */
 	struct ep_stats *eps;
+	size_t nreqs;              /* request-log rows */
+	struct req_record *reqs;
 };
 
 struct snapshot *snapshot_new(size_t n);
 void snapshot_free(struct snapshot *s);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
+/* Offers r to an endpoint's slowest list (kept slowest first). */
+void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r);
+/* Counts n requests from addr in an approximate top-EP_CLIENTS table. */
+void ep_clients_add(struct client_count *c, const char *addr, uint64_t n);
+/* dst += src: counters, histogram, slowest requests and top clients. */
+void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
+/* A new snapshot whose rows sum s's rows across virtual hosts (host ""),
+ * for views that do not split by host. Request-log rows are not copied. */
+struct snapshot *snapshot_fold_hosts(const struct snapshot *s);
 
 #endif

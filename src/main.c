@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -349,11 +350,19 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		.db_status = h.last_error,
 		.max_rows = a->opt.max_rows,
 	};
-	batch_print(stdout, s, &info);
+	/* Views and storage (schema 1) show endpoints summed across virtual
+	 * hosts; the per-host rows stay in s for the request log. */
+	struct snapshot *merged = snapshot_fold_hosts(s);
+	snapshot_free(s);
+	if (!merged) {
+		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
+		return;
+	}
+	batch_print(stdout, merged, &info);
 	if (a->store)
-		store_push(a->store, s);     /* the store owns s now, even on -EAGAIN */
+		store_push(a->store, merged); /* the store owns it now, even on -EAGAIN */
 	else
-		snapshot_free(s);
+		snapshot_free(merged);
 }
 
 static void drain_capture(struct app *a)
@@ -432,15 +441,29 @@ static int open_store(struct app *a)
 	return 0;
 }
 
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/* Must run before any thread exists (the SQLite writer, libbpf's): threads
+ * inherit the mask, so the stop signals then only ever reach the signalfd
+ * and every exit path flushes the last interval. */
+static void block_signals(void)
+{
+	sigset_t set;
+	stop_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int signals_fd(void)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stop_signals(&set);
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -526,6 +549,7 @@ int main(int argc, char **argv)
 		return query_main(argc - 1, argv + 1);
 	if ((rc = parse_args(argc, argv, &a.opt)) >= 0)
 		return rc;
+	block_signals();
 	/* Until the live view exists, a terminal gets the batch output too. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 

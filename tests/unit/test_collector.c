@@ -243,6 +243,55 @@ static void test_process_stream(void **state)
 	collector_free(c);
 }
 
+/* Hosts are a dimension; slow and failed requests reach the request log
+ * without their query string; slowest requests and top clients are kept. */
+static void test_hosts_request_log_and_detail(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .slow_ms = 50, .max_reqs = 2 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50040, 8080, 5, 5 };
+	static const char *hosts[] = { "A.example:8080", "b.example", "a.example" };
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	for (int i = 0; i < 3; i++) {
+		char req[128];
+		snprintf(req, sizeof(req), "GET /u/%d?secret=1 HTTP/1.1\r\nHost: %s\r\n\r\n", i, hosts[i]);
+		send_seg(c, &f, 1, TCPF_ACK, req, (uint64_t)(10 + 100 * i) * MS);
+		send_seg(c, &f, 0, TCPF_ACK, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+			 (uint64_t)(10 + 100 * i + 60 + i) * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->eps[0].host, "a.example");
+	assert_int_equal(s->eps[0].requests + s->eps[1].requests, 3);
+	assert_int_equal(s->nreqs, 2);
+	assert_int_equal(s->c.reqs_skipped, 1);
+	assert_string_equal(s->reqs[0].path, "/u/0");
+	assert_string_equal(s->reqs[0].route, "/u/{id}");
+	assert_int_equal(s->reqs[0].s.status, 503);
+	assert_string_equal(s->reqs[0].s.client, "127.0.0.2:50040");
+
+	const struct ep_stats *a = !strcmp(s->eps[0].host, "a.example") ? &s->eps[0] : &s->eps[1];
+	assert_int_equal(a->requests, 2);
+	assert_int_equal(a->slowest[0].lat_us, 62000);
+	assert_int_equal(a->slowest[1].lat_us, 60000);
+	assert_int_equal(a->slowest[2].ts_ms, 0);
+	assert_string_equal(a->clients[0].addr, "127.0.0.2");
+	assert_int_equal(a->clients[0].n, 2);
+
+	struct snapshot *m = snapshot_fold_hosts(s);
+	assert_int_equal(m->n, 1);
+	assert_int_equal(m->eps[0].requests, 3);
+	assert_int_equal(m->eps[0].lat.count, 3);
+	assert_int_equal(m->eps[0].slowest[0].lat_us, 62000);
+	assert_int_equal(m->eps[0].clients[0].n, 3);
+	snapshot_free(m);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
 		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),
 		cmocka_unit_test(test_process_stream),
+		cmocka_unit_test(test_hosts_request_log_and_detail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

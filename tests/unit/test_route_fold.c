@@ -59,12 +59,33 @@ static void test_cut(void **state)
 	assert_true(n >= ROUTE_MAX - 3);
 }
 
+static void expect_host(const char *host, const char *want)
+{
+	char out[HOST_MAX];
+	route_host(host, strlen(host), out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void test_hosts_and_paths(void **state)
+{
+	(void)state;
+	char out[ROUTE_MAX];
+	expect_host("Example.COM:8443", "example.com");
+	expect_host("example.com", "example.com");
+	expect_host("[::1]:80", "[::1]");
+	expect_host("[::1]", "[::1]");
+	expect_host("", "");
+	route_path("/users/17?token=x", 17, out, sizeof(out));
+	assert_string_equal(out, "/users/17");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_hosts_and_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Compare `l7top query --format csv` with NGINX's access log (the truth).
+
+The access log is the tab-separated format lib.sh configures:
+
+    method  request_uri  status  bytes_sent  request_length  request_time
+    [msec  connection  connection_requests  discard  content_length]
+
+NGINX writes '"', '\\' and bytes outside 0x20-0x7e as \\xHH (its default log
+escaping); they are decoded back to raw bytes here. `discard` is "1" in
+locations whose request body NGINX discards (e.g. `return 204;`): NGINX does
+not count a discarded body in $request_length although the body crossed the
+wire, so for those requests the truth for bytes_in is
+request_length + content_length.
+
+The log is folded exactly like l7top's route contract: query string
+stripped, each path segment that is all digits, a UUID (8-4-4-4-12 hex) or a
+hex string of 16+ chars replaced by {id}, bytes outside 0x21-0x7e written as
+%XX (uppercase hex), routes longer than 255 bytes cut (l7top may cut to 255
+bytes or to 252 bytes + "..."; both are accepted). Rows are grouped by
+(method, route).
+
+Per endpoint: requests and every status class must be equal, bytes_in and
+bytes_out within 1%, p50 and p99 within max(1.5 ms, 10%) of the log's
+$request_time percentiles (the ceil(q*n)-th smallest value). Endpoints
+present on one side only are failures.
+
+Usage:
+  compare.py --log access.log --csv got.csv [--routes REGEX] [--counts-only]
+  compare.py --log access.log --emit-csv          # the log as l7top's CSV
+Exit status: 0 match, 1 mismatch, 2 usage/input error.
+"""
+
+import argparse
+import csv
+import io
+import math
+import re
+import sys
+
+CSV_HEADER = ["method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
+              "bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
+ROUTE_MAX = 255
+CUT_SUFFIX = "..."
+
+BYTES_TOL = 0.01          # 1 %
+LAT_ABS_MS = 1.5
+LAT_REL = 0.10
+DRAIN_BYTES_PER_MS = 1000000    # see lat_limits()
+DRAIN_MIN_BYTES = 256 * 1024
+
+_HEX_ESC = re.compile(rb"\\x([0-9A-Fa-f]{2})")
+_DIGITS = re.compile(rb"^[0-9]+$")
+_UUID = re.compile(rb"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+_HEX16 = re.compile(rb"^[0-9A-Fa-f]{16,}$")
+
+
+def unescape_nginx(field: bytes) -> bytes:
+    """Undo NGINX's default access-log escaping (\\xHH)."""
+    return _HEX_ESC.sub(lambda m: bytes([int(m.group(1), 16)]), field)
+
+
+def fold_segment(seg: bytes) -> bytes:
+    if _DIGITS.match(seg) or _UUID.match(seg) or _HEX16.match(seg):
+        return b"{id}"
+    return seg
+
+
+def percent_encode(raw: bytes) -> str:
+    out = []
+    for b in raw:
+        if 0x21 <= b <= 0x7E:
+            out.append(chr(b))
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def cut_route(route: str) -> str:
+    """Canonical form of a long route, whichever way l7top cut it."""
+    if len(route) <= ROUTE_MAX:
+        return route
+    return route[:ROUTE_MAX - len(CUT_SUFFIX)] + CUT_SUFFIX
+
+
+def canon_got_route(route: str) -> str:
+    """l7top's route in the same canonical form as cut_route()."""
+    if len(route) > ROUTE_MAX:
+        return cut_route(route)          # should not happen; compared anyway
+    if len(route) == ROUTE_MAX and not route.endswith(CUT_SUFFIX):
+        return route[:ROUTE_MAX - len(CUT_SUFFIX)] + CUT_SUFFIX
+    return route
+
+
+def fold_target(target: bytes) -> str:
+    """Request target (raw bytes, as on the request line) -> l7top route."""
+    path = target.split(b"?", 1)[0]
+    segs = path.split(b"/")
+    return cut_route(percent_encode(b"/".join(fold_segment(s) for s in segs)))
+
+
+def percentile(sorted_vals, q):
+    """The ceil(q*n)-th smallest value."""
+    if not sorted_vals:
+        return 0.0
+    k = max(1, math.ceil(q * len(sorted_vals) - 1e-9))
+    return sorted_vals[min(k, len(sorted_vals)) - 1]
+
+
+class Agg:
+    __slots__ = ("requests", "status", "bytes_in", "bytes_out", "lat_ms", "discarded")
+
+    def __init__(self):
+        self.requests = 0
+        self.status = [0, 0, 0, 0, 0]
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.lat_ms = []
+        self.discarded = 0
+
+
+def read_log(path, route_filter=None):
+    """Returns ({(method, route): Agg}, skipped_lines)."""
+    eps = {}
+    skipped = []
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip(b"\r\n")
+            if not line:
+                continue
+            fields = line.split(b"\t")
+            if len(fields) < 6:
+                skipped.append((lineno, line[:80]))
+                continue
+            method = unescape_nginx(fields[0])
+            target = unescape_nginx(fields[1])
+            try:
+                status = int(fields[2])
+                sent = int(fields[3])
+                reqlen = int(fields[4])
+                rtime = float(fields[5])
+            except ValueError:
+                skipped.append((lineno, line[:80]))
+                continue
+            discard = len(fields) > 9 and fields[9] == b"1"
+            if discard and len(fields) > 10 and fields[10].isdigit():
+                reqlen += int(fields[10])
+            m = percent_encode(method)
+            r = fold_target(target)
+            if route_filter is not None and not route_filter.search(r):
+                continue
+            a = eps.setdefault((m, r), Agg())
+            a.requests += 1
+            if 100 <= status <= 599:
+                a.status[status // 100 - 1] += 1
+            a.bytes_in += reqlen
+            a.bytes_out += sent
+            a.lat_ms.append(rtime * 1000.0)
+            if discard:
+                a.discarded += 1
+    for a in eps.values():
+        a.lat_ms.sort()
+    return eps, skipped
+
+
+def log_row(key, a):
+    lat = a.lat_ms
+    return {
+        "method": key[0], "route": key[1], "requests": a.requests,
+        "s1xx": a.status[0], "s2xx": a.status[1], "s3xx": a.status[2],
+        "s4xx": a.status[3], "s5xx": a.status[4],
+        "bytes_in": a.bytes_in, "bytes_out": a.bytes_out,
+        "p50_ms": percentile(lat, 0.50), "p90_ms": percentile(lat, 0.90),
+        "p99_ms": percentile(lat, 0.99), "max_ms": lat[-1] if lat else 0.0,
+    }
+
+
+def emit_csv(eps, out):
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(CSV_HEADER)
+    for key in sorted(eps, key=lambda k: (-eps[k].requests, k)):
+        row = log_row(key, eps[key])
+        w.writerow([row[c] if not c.endswith("_ms") else "%.3f" % row[c] for c in CSV_HEADER])
+
+
+class InputError(Exception):
+    pass
+
+
+def read_csv(path, route_filter=None):
+    with open(path, "r", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        text = f.read()
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise InputError("%s: empty (no CSV header)" % path)
+    if rows[0] != CSV_HEADER:
+        raise InputError("%s: CSV header is\n    %s\n  want\n    %s"
+                         % (path, ",".join(rows[0]), ",".join(CSV_HEADER)))
+    got = {}
+    problems = []
+    for n, row in enumerate(rows[1:], 2):
+        if not row:
+            continue
+        if len(row) != len(CSV_HEADER):
+            problems.append("CSV line %d has %d fields, want %d: %r" % (n, len(row), len(CSV_HEADER), row))
+            continue
+        d = dict(zip(CSV_HEADER, row))
+        try:
+            rec = {"method": d["method"], "route": d["route"]}
+            for c in CSV_HEADER[2:10]:
+                rec[c] = int(d[c])
+            for c in CSV_HEADER[10:]:
+                rec[c] = float(d[c])
+        except ValueError as e:
+            problems.append("CSV line %d: bad number (%s): %r" % (n, e, row))
+            continue
+        key = (rec["method"], canon_got_route(rec["route"]))
+        if route_filter is not None and not route_filter.search(key[1]):
+            continue
+        if key in got:
+            problems.append("CSV line %d: endpoint %s %s appears twice" % (n, key[0], key[1]))
+            continue
+        got[key] = rec
+    return got, problems
+
+
+def lat_limits(want, mean_bytes_out):
+    """Allowed (below, above) deviation of l7top's latency from the log's.
+
+    NGINX stops $request_time when the last byte is handed to the kernel; on
+    loopback several MB can then still sit in socket buffers until the client
+    has read them, and l7top sees the last byte when it crosses the wire. For
+    large responses l7top may therefore be later than the log by the drain
+    time, allowed here as 1 ms per MB of average response (measured: 5 MB
+    sendfile responses log 1-2 ms, curl sees 3.5-5.8 ms)."""
+    tol = max(LAT_ABS_MS, LAT_REL * want)
+    drain = mean_bytes_out / DRAIN_BYTES_PER_MS if mean_bytes_out > DRAIN_MIN_BYTES else 0.0
+    return tol, tol + drain
+
+
+def lat_ok(want, got, mean_bytes_out=0):
+    below, above = lat_limits(want, mean_bytes_out)
+    return -below <= got - want <= above
+
+
+def bytes_ok(want, got):
+    if want == 0:
+        return got == 0
+    return abs(got - want) <= BYTES_TOL * want
+
+
+def compare(eps, got, counts_only=False, out=None):
+    """Prints the table; returns a list of failure strings."""
+    if out is None:
+        out = sys.stdout
+    fails = []
+    keys = sorted(set(eps) | set(got), key=lambda k: (k[1], k[0]))
+    rw = max([len(k[0]) + 1 + len(k[1]) for k in keys] + [16])
+    rw = min(rw, 60)
+    hdr = ("%-*s %13s %-27s %21s %25s %15s %15s  %s"
+           % (rw, "endpoint", "requests", "status 1xx-5xx (log|l7top)", "bytes_in",
+              "bytes_out", "p50 ms", "p99 ms", "verdict"))
+    print(hdr, file=out)
+    print("%-*s %13s %-27s %21s %25s %15s %15s" % (rw, "", "log/l7top", "", "log/l7top",
+                                                     "log/l7top", "log/l7top", "log/l7top"), file=out)
+    tot_log = tot_got = 0
+    for k in keys:
+        name = (k[0] + " " + k[1])
+        shown = name if len(name) <= rw else name[:rw - 3] + "..."
+        a = eps.get(k)
+        g = got.get(k)
+        if a is None:
+            fails.append("%s: reported by l7top (%d requests) but not in the access log" % (name, g["requests"]))
+            print("%-*s %13s  %s" % (rw, shown, "-/%d" % g["requests"], "ONLY IN L7TOP"), file=out)
+            tot_got += g["requests"]
+            continue
+        w = log_row(k, a)
+        tot_log += w["requests"]
+        if g is None:
+            fails.append("%s: %d requests in the access log, missing from l7top" % (name, w["requests"]))
+            print("%-*s %13s  %s" % (rw, shown, "%d/-" % w["requests"], "MISSING IN L7TOP"), file=out)
+            continue
+        tot_got += g["requests"]
+        bad = []
+        notes = []
+        if w["requests"] != g["requests"]:
+            bad.append("requests %d != %d" % (w["requests"], g["requests"]))
+        ws = [w["s%dxx" % i] for i in range(1, 6)]
+        gs = [g["s%dxx" % i] for i in range(1, 6)]
+        if ws != gs:
+            bad.append("status classes %s != %s" % (ws, gs))
+        if not counts_only:
+            for c in ("bytes_in", "bytes_out"):
+                if not bytes_ok(w[c], g[c]):
+                    bad.append("%s %d vs %d (%+.2f%%, limit 1%%)"
+                               % (c, w[c], g[c], 100.0 * (g[c] - w[c]) / w[c] if w[c] else float("inf")))
+            mean_out = w["bytes_out"] / w["requests"] if w["requests"] else 0
+            for c in ("p50_ms", "p99_ms"):
+                if a.discarded:
+                    # NGINX answers, then reads and drops the body and only
+                    # then logs: $request_time includes the upload, the wire
+                    # latency (last response byte) does not.
+                    notes.append("latency not compared: body discarded by NGINX")
+                    break
+                if not lat_ok(w[c], g[c], mean_out):
+                    below, above = lat_limits(w[c], mean_out)
+                    bad.append("%s %.3f vs %.3f (allowed -%.3f/+%.3f)" % (c, w[c], g[c], below, above))
+        for b in bad:
+            fails.append("%s: %s" % (name, b))
+        st = "%s|%s" % ("/".join(map(str, ws)), "/".join(map(str, gs)))
+        print("%-*s %13s %-27s %21s %25s %15s %15s  %s" % (
+            rw, shown, "%d/%d" % (w["requests"], g["requests"]), st,
+            "%d/%d" % (w["bytes_in"], g["bytes_in"]),
+            "%d/%d" % (w["bytes_out"], g["bytes_out"]),
+            "%.1f/%.1f" % (w["p50_ms"], g["p50_ms"]),
+            "%.1f/%.1f" % (w["p99_ms"], g["p99_ms"]),
+            ("ok" if not bad else "MISMATCH") + "".join(" (%s)" % n for n in notes)), file=out)
+    print("total requests: access log %d, l7top %d; endpoints: access log %d, l7top %d"
+          % (tot_log, tot_got, len(eps), len(got)), file=out)
+    return fails
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--log", required=True, help="NGINX access log (lib.sh's TSV format)")
+    ap.add_argument("--csv", help="output of `l7top query --format csv`")
+    ap.add_argument("--emit-csv", action="store_true",
+                    help="print the log folded into l7top's CSV format and exit")
+    ap.add_argument("--routes", help="compare only routes matching this regex (both sides)")
+    ap.add_argument("--counts-only", action="store_true",
+                    help="compare requests and status classes only")
+    args = ap.parse_args(argv)
+
+    rf = re.compile(args.routes) if args.routes else None
+    try:
+        eps, skipped = read_log(args.log, rf)
+    except OSError as e:
+        print("compare: %s" % e, file=sys.stderr)
+        return 2
+    for lineno, line in skipped:
+        print("compare: %s:%d: unparsable log line skipped: %r" % (args.log, lineno, line), file=sys.stderr)
+    if args.emit_csv:
+        emit_csv(eps, sys.stdout)
+        return 0
+    if not args.csv:
+        ap.error("--csv or --emit-csv is required")
+    try:
+        got, problems = read_csv(args.csv, rf)
+    except (OSError, InputError) as e:
+        print("compare: FAIL: %s" % e, file=sys.stderr)
+        return 1
+    if not eps:
+        print("compare: FAIL: the access log has no requests%s" % (" matching --routes" if rf else ""),
+              file=sys.stderr)
+        return 1
+    fails = problems + compare(eps, got, args.counts_only)
+    if fails:
+        print("compare: FAIL: %d mismatch(es):" % len(fails))
+        for f in fails:
+            print("  - " + f)
+        return 1
+    print("compare: OK: %d endpoints match (%s)"
+          % (len(eps), "requests and status classes" if args.counts_only else
+             "requests, status classes, bytes within 1%, p50/p99 within max(1.5 ms, 10%)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
