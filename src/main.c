@@ -387,10 +387,13 @@ static void on_interval(struct loop *l, int fd, void *ctx)
 {
 	struct app *a = ctx;
 	loop_timer_ack(fd);
+	/* The last interval is closed once, by the exit path. */
+	if (a->opt.duration_ms && now_ms() + 50 >= a->start_ms + a->opt.duration_ms) {
+		loop_stop(l);
+		return;
+	}
 	drain_capture(a);
 	interval_close(a, now_ms());
-	if (a->opt.duration_ms && now_ms() >= a->start_ms + a->opt.duration_ms)
-		loop_stop(l);
 }
 
 static void on_rescan(struct loop *l, int fd, void *ctx)
