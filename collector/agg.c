@@ -138,6 +138,7 @@ void agg_add(struct agg *a, const struct agg_sample *s)
 	e->requests++;
 	if (r->status >= 100 && r->status < 600)
 		e->status[r->status / 100 - 1]++;
+	status_counts_add(e->codes, EP_CODES, r->status, 1);
 	e->bytes_in += r->bytes_in;
 	e->bytes_out += r->bytes_out;
 	e->lat_sum_us += r->lat_us;
@@ -172,6 +173,7 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		memset(e->status, 0, sizeof(e->status));
 		memset(e->slowest, 0, sizeof(e->slowest));
 		memset(e->clients, 0, sizeof(e->clients));
+		memset(e->codes, 0, sizeof(e->codes));
 		hist_reset(&e->lat);
 	}
 	return s;

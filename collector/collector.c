@@ -125,6 +125,8 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.slow_ms = 100;
 	if (!c->cfg.max_reqs)
 		c->cfg.max_reqs = 100;
+	if (!c->cfg.skip_min)
+		c->cfg.skip_min = 16 * 1024;
 	c->lim.max_ooo_bytes = cfg->max_ooo_bytes ? cfg->max_ooo_bytes : 256 * 1024;
 	c->lim.max_ooo_segs = cfg->max_ooo_segs ? cfg->max_ooo_segs : 512;
 	c->conns = conn_table_new(c->cfg.max_conns);
@@ -283,6 +285,27 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	return true;
 }
 
+/*
+ * Past a body's headers the rest of it only needs counting: tell the
+ * capture where it ends, so it stops copying the payload up to there.
+ */
+static void announce_skip(struct collector *c, struct conn *cn, enum http_dir dir)
+{
+	uint64_t left = http_stream_body_left(&cn->http, dir);
+	const struct conn_key *k = &cn->key;
+
+	if (!c->cfg.skip || left < c->cfg.skip_min || left > (1u << 30))
+		return;
+	uint32_t until = cn->dir[dir].next_seq + (uint32_t)left;
+	if (until == cn->skip_until[dir])
+		return;
+	cn->skip_until[dir] = until;
+	if (dir == HTTP_DIR_REQ)
+		c->cfg.skip(c->cfg.skip_ctx, k->family, k->cli, k->srv, k->cli_port, k->srv_port, until);
+	else
+		c->cfg.skip(c->cfg.skip_ctx, k->family, k->srv, k->cli, k->srv_port, k->cli_port, until);
+}
+
 /* Is s the first data segment of a stream started by its SYN? */
 static bool seq_is_first(const struct reasm *r, const struct tcp_seg *s)
 {
@@ -318,6 +341,7 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	c->cur = cn;
 	reasm_feed(r, &c->lim, &c->reasm, s->seq, s->flags, s->payload, s->caplen, s->len, ts, &out);
 	c->cur = NULL;
+	announce_skip(c, cn, dir);
 	if (cn->dir[0].fin_done && cn->dir[1].fin_done && !cn->closed_ns)
 		cn->closed_ns = ts;
 }
@@ -421,7 +445,7 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	t->packets = c->packets;
 	t->parse_errors = c->http.parse_errors;
 	t->unpaired = c->http.unpaired;
-	t->reasm_gaps = c->reasm.gaps;
+	t->reasm_gaps = c->reasm.gaps + c->http.gaps;
 	t->conn_overflow = c->conn_overflow;
 	t->ep_overflow = agg_overflow(c->agg);
 	t->pending_overflow = c->http.pending_overflow;

@@ -25,6 +25,15 @@ struct collector_config {
 	uint16_t log_status;        /* 0 = 500: request-log rows for status >= this */
 	uint32_t slow_ms;           /* 0 = 100: request-log rows for latency >= this */
 	uint32_t max_reqs;          /* 0 = 100 request-log rows per interval */
+	/*
+	 * Called when one direction of a connection (sender -> receiver) needs
+	 * none of its payload before sequence number until: the rest of a body
+	 * of known length. The capture may then copy headers only. Optional.
+	 */
+	void (*skip)(void *ctx, int family, const uint8_t *saddr, const uint8_t *daddr,
+		     uint16_t sport, uint16_t dport, uint32_t until);
+	void *skip_ctx;
+	uint32_t skip_min;          /* 0 = 16 KiB: shorter remainders are not worth it */
 };
 
 struct collector;

@@ -35,6 +35,7 @@ struct conn {
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
 	bool tls;                    /* ciphertext on the wire: not parsed here */
+	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
 };

@@ -389,6 +389,16 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	s->out = NULL;
 }
 
+uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
+{
+	const struct http_half *h = &s->half[dir];
+	if (s->broken || s->upgraded || s->wait_sync[dir] || !h->in_body)
+		return 0;
+	if (!(h->parser.flags & (F_CONTENT_LENGTH | F_CHUNKED)))
+		return 0;
+	return h->parser.content_length;
+}
+
 bool http_stream_dead(const struct http_stream *s)
 {
 	return s->broken || s->upgraded;

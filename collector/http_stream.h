@@ -105,6 +105,12 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
  */
 void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uint64_t ts_ns,
 		     const struct http_sink *out);
+/*
+ * Bytes of the current message body still to come in dir when their count
+ * is known (the rest of a Content-Length body or of one chunk), else 0.
+ * Those bytes only need counting, so the capture may skip them.
+ */
+uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir);
 /* True once the stream ignores everything (parse error, overflow). */
 bool http_stream_dead(const struct http_stream *s);
 

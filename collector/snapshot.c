@@ -60,6 +60,27 @@ void ep_clients_add(struct client_count *c, const char *addr, uint64_t n)
 	snprintf(c[min].addr, sizeof(c[min].addr), "%s", addr);
 }
 
+void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uint64_t n)
+{
+	size_t last = nslots - 1;
+
+	if (code < 100 || code > 599)
+		code = 0;
+	for (size_t i = 0; code && i < last; i++) {
+		if (c[i].n && c[i].code == code) {
+			c[i].n += n;
+			return;
+		}
+		if (!c[i].n) {
+			c[i].code = code;
+			c[i].n = n;
+			return;
+		}
+	}
+	c[last].code = 0;
+	c[last].n += n;
+}
+
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 {
 	dst->requests += src->requests;
@@ -76,6 +97,9 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 	for (int i = 0; i < EP_CLIENTS; i++)
 		if (src->clients[i].n)
 			ep_clients_add(dst->clients, src->clients[i].addr, src->clients[i].n);
+	for (int i = 0; i < EP_CODES; i++)
+		if (src->codes[i].n)
+			status_counts_add(dst->codes, EP_CODES, src->codes[i].code, src->codes[i].n);
 }
 
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)

@@ -21,6 +21,7 @@
 #define CLIENT_MAX 48       /* "[v6 address]:port" */
 #define EP_SLOWEST 3        /* slowest requests kept per endpoint and interval */
 #define EP_CLIENTS 4        /* top clients per endpoint and interval */
+#define EP_CODES   8        /* distinct status codes per endpoint and interval */
 
 /* Status classes 1xx..5xx; index = status / 100 - 1. */
 #define STATUS_CLASSES 5
@@ -42,6 +43,18 @@ struct client_count {
 	uint64_t n;
 };
 
+/*
+ * Requests per full status code, for exporters that label by code
+ * (Prometheus). A table of EP_CODES slots: the first EP_CODES - 1 hold
+ * distinct codes in order of first use (n 0 = free); the last one, code 0,
+ * counts every other code and statuses outside 100..599, so the counts
+ * always add up to requests.
+ */
+struct status_count {
+	uint16_t code;
+	uint64_t n;
+};
+
 struct ep_stats {
 	char host[HOST_MAX];     /* "" when the request had no Host */
 	char method[METHOD_MAX];
@@ -55,6 +68,7 @@ struct ep_stats {
 	struct hist lat;         /* latency, µs */
 	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
 	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
+	struct status_count codes[EP_CODES];     /* per full code; see status_count */
 };
 
 /* A request-log row: an error or a slow request. */
@@ -73,6 +87,7 @@ struct req_record {
 struct snap_counters {
 	uint64_t packets;          /* segments that reached user space */
 	uint64_t kernel_drops;     /* lost between kernel and l7top (ring full) */
+	uint64_t tls_drops;        /* TLS probe records lost (BPF ring buffer full) */
 	uint64_t parse_errors;     /* connections whose bytes were not HTTP/1.x */
 	uint64_t unpaired;         /* responses without request, requests never answered */
 	uint64_t reasm_gaps;       /* byte ranges never seen (capture loss, bound hit) */
@@ -103,6 +118,9 @@ void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r);
 /* Counts n requests from addr in an approximate top-EP_CLIENTS table. */
 void ep_clients_add(struct client_count *c, const char *addr, uint64_t n);
+/* Counts n requests answered with code in a table of nslots slots (the
+ * layout of struct status_count, any size >= 2). */
+void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uint64_t n);
 /* dst += src: counters, histogram, slowest requests and top clients. */
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
 /* A new snapshot whose rows sum s's rows across virtual hosts (host ""),

@@ -7,7 +7,8 @@
 
 struct reasm_seg {
 	struct reasm_seg *next;
-	uint32_t seq, len;
+	uint32_t seq, len;          /* len: bytes on the wire */
+	uint32_t caplen;            /* bytes present in data[] (<= len) */
 	uint64_t ts_ns;
 	bool fin;
 	uint8_t data[];
@@ -74,15 +75,35 @@ static void deliver(struct reasm *r, struct reasm_stats *st, uint32_t seq, const
 		out->data(out->ctx, buf + skip, len - skip, ts);
 }
 
+/*
+ * Delivers [seq, seq+len) of which the first caplen bytes were captured:
+ * the data, then the part that was cut (a snap length, a skipped body) as a
+ * gap of known length.
+ */
+static void deliver_range(struct reasm *r, struct reasm_stats *st, uint32_t seq,
+			  const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts,
+			  const struct reasm_out *out)
+{
+	if (caplen)
+		deliver(r, st, seq, buf, caplen, ts, out);
+	if (caplen < len && seq_diff(seq + len, r->next_seq) > 0) {
+		uint32_t cut = (uint32_t)seq_diff(seq + len, r->next_seq);
+		st->cut_bytes += cut;
+		if (out->gap)
+			out->gap(out->ctx, cut, ts);
+		r->next_seq += cut;
+	}
+}
+
 /* Delivers waiting segments that have become contiguous. */
 static void drain(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out)
 {
 	while (r->ooo && seq_diff(r->ooo->seq, r->next_seq) <= 0) {
 		struct reasm_seg *s = r->ooo;
 		r->ooo = s->next;
-		r->ooo_bytes -= s->len;
+		r->ooo_bytes -= s->caplen;
 		r->ooo_segs--;
-		deliver(r, st, s->seq, s->data, s->len, s->ts_ns, out);
+		deliver_range(r, st, s->seq, s->data, s->caplen, s->len, s->ts_ns, out);
 		if (s->fin)
 			note_fin(r, s->seq + s->len);
 		maybe_fin(r, s->ts_ns, out);
@@ -103,23 +124,24 @@ static void skip_hole(struct reasm *r, struct reasm_stats *st, const struct reas
 }
 
 static void enqueue(struct reasm *r, struct reasm_stats *st, uint32_t seq, uint8_t flags,
-		    const uint8_t *buf, uint32_t len, uint64_t ts)
+		    const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts)
 {
-	struct reasm_seg *s = malloc(sizeof(*s) + len), **pp = &r->ooo;
+	struct reasm_seg *s = malloc(sizeof(*s) + caplen), **pp = &r->ooo;
 	if (!s) {
 		/* Out of memory counts as a lost segment: the hole is found later. */
 		return;
 	}
 	s->seq = seq;
 	s->len = len;
+	s->caplen = caplen;
 	s->ts_ns = ts;
 	s->fin = flags & TCPF_FIN;
-	memcpy(s->data, buf, len);
+	memcpy(s->data, buf, caplen);
 	while (*pp && seq_diff((*pp)->seq, seq) <= 0)
 		pp = &(*pp)->next;
 	s->next = *pp;
 	*pp = s;
-	r->ooo_bytes += len;
+	r->ooo_bytes += caplen;
 	r->ooo_segs++;
 	st->ooo_segs++;
 }
@@ -135,29 +157,17 @@ void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_st
 	if (caplen > len)
 		caplen = len;
 	if (seq_diff(seq, r->next_seq) > 0) {
-		if (caplen < len)
-			len = caplen;  /* keep what we have; the tail shows as a hole */
 		if (len == 0 && (flags & TCPF_FIN)) {
 			note_fin(r, seq);
 			return;
 		}
 		if (len)
-			enqueue(r, st, seq, flags, payload, len, ts_ns);
+			enqueue(r, st, seq, flags, payload, caplen, len, ts_ns);
 		while (r->ooo && (r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs))
 			skip_hole(r, st, out);
 		return;
 	}
-	deliver(r, st, seq, payload, caplen, ts_ns, out);
-	if (caplen < len && seq_diff(seq + len, r->next_seq) > 0) {
-		/* Snap length cut the segment: what the wire carried but we did
-		 * not capture is a hole of known length. */
-		uint32_t lost = (uint32_t)seq_diff(seq + len, r->next_seq);
-		st->gaps++;
-		st->gap_bytes += lost;
-		if (out->gap)
-			out->gap(out->ctx, lost, ts_ns);
-		r->next_seq += lost;
-	}
+	deliver_range(r, st, seq, payload, caplen, len, ts_ns, out);
 	if (flags & TCPF_FIN)
 		note_fin(r, seq + len);
 	drain(r, st, out);

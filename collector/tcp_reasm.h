@@ -35,6 +35,7 @@ struct reasm_stats {
 	uint64_t ooo_segs;          /* segments that had to wait */
 	uint64_t gaps;              /* holes declared lost */
 	uint64_t gap_bytes;
+	uint64_t cut_bytes;         /* not captured on purpose (snap length, skipped body) */
 };
 
 struct reasm {
@@ -54,8 +55,10 @@ void reasm_free(struct reasm *r);
 void reasm_sync(struct reasm *r, uint32_t seq);
 /*
  * Feeds one segment: seq, flags (TCPF_*), the captured payload (caplen
- * bytes) of a segment that carried len bytes on the wire (the missing tail,
- * if any, is reported as a gap). Unsynced streams ignore data.
+ * bytes) of a segment that carried len bytes on the wire. The missing tail,
+ * if any, is reported through the gap callback in its place in the stream
+ * (and counted in cut_bytes, not gaps: it was cut on purpose). Unsynced
+ * streams ignore data.
  */
 void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
 		uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t caplen,

@@ -2,6 +2,7 @@
 #include "probes/capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +37,7 @@ struct capture {
 	struct sockfilter_bpf *skel;   /* NULL for offline captures */
 	int linktype;
 	bool nano;                     /* pcap timestamps are in ns, not us */
+	pcap_dumper_t *dump;           /* --write, NULL when off */
 	capture_cb cb;                 /* valid during capture_dispatch only */
 	void *cb_ctx;
 	uint64_t received;
@@ -300,6 +303,8 @@ static void capture_handle(u_char *user, const struct pcap_pkthdr *h, const u_ch
 	int off = capture_link_len(c->linktype, bytes, h->caplen);
 	struct capture_pkt p;
 
+	if (c->dump)
+		pcap_dump((u_char *)c->dump, h, bytes);
 	if (off < 0 || h->len < (uint32_t)off) {
 		c->link_unknown++;
 		return;
@@ -349,8 +354,26 @@ static void capture_filter_stats(struct capture *c, struct capture_stats *st)
 			st->filter_seen = sum;
 		else if (idx == SOCKFILTER_STAT_KEPT)
 			st->filter_kept = sum;
+		else if (idx == SOCKFILTER_STAT_CUT)
+			st->filter_cut = sum;
+		else if (idx == SOCKFILTER_STAT_CUT_BYTES)
+			st->filter_cut_bytes = sum;
 	}
 	free(v);
+}
+
+int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
+		 uint16_t sport, uint16_t dport, uint32_t until)
+{
+	struct skip_key k = { .family = (__u8)family, .sport = sport, .dport = dport };
+
+	if (!c->skel)
+		return 0;                    /* offline: nothing to tell a kernel */
+	memcpy(k.saddr, saddr, 16);
+	memcpy(k.daddr, daddr, 16);
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.skips), &k, &until, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 void capture_get_stats(struct capture *c, struct capture_stats *st)
@@ -369,10 +392,68 @@ void capture_get_stats(struct capture *c, struct capture_stats *st)
 	capture_filter_stats(c, st);
 }
 
+int capture_dump_open(struct capture *c, const char *path, char *err, size_t errlen)
+{
+	int fd, ret;
+	FILE *f;
+
+	if (c->dump) {
+		snprintf(err, errlen, "l7top: %s: a capture file is already being written", path);
+		return -EBUSY;
+	}
+	/* pcap_dump_open() would fopen() with the umask's mode: packets are
+	 * request and response bytes, so create the file 0600 ourselves, and
+	 * refuse a symlink (root writing into a shared directory). O_CREAT
+	 * keeps an existing file's mode, hence the fchmod. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot write %s: %s", path, strerror(-ret));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	f = fdopen(fd, "wb");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		snprintf(err, errlen, "l7top: cannot write %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	/* libpcap closes f itself when it cannot write the header. */
+	c->dump = pcap_dump_fopen(c->pcap, f);
+	if (!c->dump) {
+		snprintf(err, errlen, "l7top: cannot write %s: %s", path, pcap_geterr(c->pcap));
+		return -EIO;
+	}
+	return 0;
+}
+
+int capture_dump_flush(struct capture *c)
+{
+	if (!c->dump)
+		return 0;
+	return pcap_dump_flush(c->dump) ? -(errno ? errno : EIO) : 0;
+}
+
+int capture_dump_close(struct capture *c)
+{
+	int ret;
+
+	if (!c->dump)
+		return 0;
+	ret = capture_dump_flush(c);
+	/* pcap_dump_close() fcloses without telling; a full disk shows above. */
+	pcap_dump_close(c->dump);
+	c->dump = NULL;
+	return ret;
+}
+
 void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
+	capture_dump_close(c);
 	if (c->pcap)
 		pcap_close(c->pcap);
 	sockfilter_bpf__destroy(c->skel);

@@ -41,6 +41,8 @@ struct capture_stats {
 	uint64_t filter_kept;      /* the BPF program's own counters */
 	uint64_t filter_seen;
 	uint64_t link_unknown;     /* packets whose link header we could not strip */
+	uint64_t filter_cut;       /* packets cut to their headers (skipped body) */
+	uint64_t filter_cut_bytes; /* payload bytes those did not copy */
 };
 
 /* Returns 0 or -errno with a one-line reason in err. */
@@ -56,7 +58,28 @@ int capture_fd(const struct capture *c);
  * an offline file, or another -errno.
  */
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx);
+/*
+ * The sender -> receiver direction's payload before sequence number until
+ * (exclusive) is not needed: the middle of a body of known length. The
+ * kernel filter then copies such segments' headers only. Addresses are 16
+ * bytes (IPv4 in the first 4). Live only; 0 or -errno.
+ */
+int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
+		 uint16_t sport, uint16_t dport, uint32_t until);
 void capture_get_stats(struct capture *c, struct capture_stats *st);
+/*
+ * --write: from now on, every packet capture_dispatch() reads (what the
+ * kernel filter kept, link header included) is also appended to a pcap
+ * file at path, in the handle's link type and timestamp precision, for
+ * Wireshark or a later --read. The file is created or truncated with mode
+ * 0600 (it holds request and response bytes) and never through a symlink.
+ * Returns 0 or -errno with one line in err; -EBUSY when one is open.
+ */
+int capture_dump_open(struct capture *c, const char *path, char *err, size_t errlen);
+/* Pushes buffered packets to the file (call once per interval). 0 or -errno. */
+int capture_dump_flush(struct capture *c);
+/* Flushes and closes the file; capture_close() does this too. 0 or -errno. */
+int capture_dump_close(struct capture *c);
 void capture_close(struct capture *c);
 /*
  * Where libbpf's warnings go (NULL = nowhere), so they never write over a

@@ -29,6 +29,13 @@ struct {
 } ports SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_SKIPS);
+	__type(key, struct skip_key);
+	__type(value, __u32);
+} skips SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SOCKFILTER_NSTATS);
 	__type(key, __u32);
@@ -41,15 +48,22 @@ struct seg {
 	__u32 iplen;    /* IP header + payload; 0 = length field 0 (BIG TCP) */
 	__u32 hdrlen;   /* IP + TCP headers */
 	__u16 sport, dport;   /* host order */
+	__u32 seq;
 	bool syn_fin_rst;
+	struct skip_key key;
 };
 
-static __always_inline void stat_inc(__u32 idx)
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		(*v)++;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
 }
 
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct seg *s)
@@ -68,6 +82,9 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct seg *s)
 		return -1;
 	s->l4off = ip.ihl * 4;
 	s->iplen = bpf_ntohs(ip.tot_len);
+	s->key.family = 4;
+	__builtin_memcpy(s->key.saddr, &ip.saddr, 4);
+	__builtin_memcpy(s->key.daddr, &ip.daddr, 4);
 	return 0;
 }
 
@@ -84,6 +101,9 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct seg *s)
 	plen = bpf_ntohs(ip6.payload_len);
 	s->l4off = sizeof(ip6);
 	s->iplen = plen ? sizeof(ip6) + plen : 0;
+	s->key.family = 6;
+	__builtin_memcpy(s->key.saddr, &ip6.saddr, 16);
+	__builtin_memcpy(s->key.daddr, &ip6.daddr, 16);
 	return 0;
 }
 
@@ -98,7 +118,10 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
 	s->hdrlen = s->l4off + th.doff * 4;
 	s->sport = bpf_ntohs(th.source);
 	s->dport = bpf_ntohs(th.dest);
+	s->seq = bpf_ntohl(th.seq);
 	s->syn_fin_rst = th.syn || th.fin || th.rst;
+	s->key.sport = s->sport;
+	s->key.dport = s->dport;
 	return 0;
 }
 
@@ -135,13 +158,32 @@ static __always_inline bool seg_useful(const struct seg *s)
 }
 
 /*
- * How many bytes of the packet to hand to user space: all of it for now.
- * This is the one place to cut bodies short later (look the connection up
- * in a "skip" map and return only the headers).
+ * How many bytes of the packet to hand to user space: only its headers
+ * when the whole payload lies in a stretch user space said it can skip,
+ * else all of it. A segment past the stretch retires the entry.
  */
-static __always_inline int keep_len(struct __sk_buff *skb, const struct seg *s)
+static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 {
-	return skb->len;
+	/* Both candidates are read into scalars first: clang would otherwise
+	 * share one load between the ctx and the stack pointer, which the
+	 * verifier refuses ("same insn cannot be used with different pointers"). */
+	__u32 full = skb->len, hdr = s->hdrlen, paylen;
+	__u32 *until;
+
+	barrier_var(full);
+	barrier_var(hdr);
+	until = bpf_map_lookup_elem(&skips, &s->key);
+	if (!until || s->iplen == 0 || s->syn_fin_rst)
+		return full;
+	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
+	if ((__s32)(*until - (s->seq + paylen)) >= 0) {
+		stat_inc(SOCKFILTER_STAT_CUT);
+		stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen);
+		return hdr;
+	}
+	if ((__s32)(s->seq - *until) >= 0)
+		bpf_map_delete_elem(&skips, &s->key);
+	return full;
 }
 
 SEC("socket")

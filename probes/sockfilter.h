@@ -11,11 +11,29 @@
 #define L7TOP_SOCKFILTER_H
 
 #define SOCKFILTER_MAX_PORTS 256
+#define SOCKFILTER_MAX_SKIPS 65536
 
 enum sockfilter_stat {
 	SOCKFILTER_STAT_SEEN,   /* packets the program ran on */
 	SOCKFILTER_STAT_KEPT,   /* packets it passed on to the ring */
+	SOCKFILTER_STAT_CUT,    /* of those, cut to their headers (body skipped) */
+	SOCKFILTER_STAT_CUT_BYTES, /* payload bytes not copied because of that */
 	SOCKFILTER_NSTATS,
+};
+
+/*
+ * Map "skips" (LRU): one direction of a connection (sender -> receiver)
+ * whose payload up to sequence number `until` (exclusive) user space does
+ * not need: the middle of a body of known length. Segments that end at or
+ * before `until` reach user space as headers only (the wire length still
+ * says how much they carried), so a 1 MB download costs a few hundred
+ * bytes of copying instead of 1 MB. IPv4 addresses use the first 4 bytes.
+ */
+struct skip_key {
+	__u8 family;            /* 4 or 6 */
+	__u8 pad;
+	__u16 sport, dport;     /* host order */
+	__u8 saddr[16], daddr[16];
 };
 
 #endif

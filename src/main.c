@@ -5,9 +5,10 @@
  *
  *   capture (probes/) -> collector (collector/) -> snapshot per interval
  *        -> batch output (tui/) and the SQLite writer thread (storage/)
+ *   TLS uprobes (probes/tls) ---^ plaintext of HTTPS connections
  *
- * all driven by one epoll loop (src/loop.c): the capture fd, an interval
- * timer, a rescan timer and a signalfd.
+ * all driven by one epoll loop (src/loop.c): the capture fd, the TLS ring
+ * buffer, an interval timer, a rescan timer, a TLS drain timer and a signalfd.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@
 #include "collector/collector.h"
 #include "probes/capture.h"
 #include "probes/target.h"
+#include "probes/tls.h"
 #include "src/loop.h"
 #include "storage/query.h"
 #include "storage/store.h"
@@ -35,6 +37,19 @@
 #define DEFAULT_DB         "/var/lib/l7top/l7top.db"
 #define RESCAN_MS          2000
 #define DISPATCH_BATCH     4096
+/* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
+#define TLS_DRAIN_MS       50
+
+/* How HTTPS is read. A later mode (session keys, auto) is one more row. */
+enum tls_mode { TLS_OFF, TLS_CALLS };
+
+static const struct {
+	const char *name;
+	enum tls_mode mode;
+} TLS_MODES[] = {
+	{ "calls", TLS_CALLS },    /* uprobes on SSL_read/SSL_write: plaintext in the process */
+	{ "off", TLS_OFF },        /* plaintext ports only; TLS connections are set aside */
+};
 
 enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -52,12 +67,16 @@ struct options {
 	int max_rows;
 	uint16_t ports[TARGET_MAX_PORTS];   /* --port, for --read */
 	size_t nports;
+	enum tls_mode tls;
+	const char *ssl_lib;       /* --ssl-lib: NULL = find libssl per process */
+	uint32_t capture_bytes;    /* 0 = the probe's default */
 };
 
 struct app {
 	struct options opt;
 	struct loop *loop;
 	struct capture *cap;
+	struct tls_probe *tls;
 	struct collector *coll;
 	struct store *store;
 	struct target target;
@@ -66,6 +85,10 @@ struct app {
 	uint64_t start_ms;           /* session start */
 	uint64_t interval_start_ms;
 	uint64_t last_kernel_drops;
+	uint64_t last_tls_drops;
+	uint16_t tls_ports[TARGET_MAX_PORTS];   /* ports the TLS path owns (calls mode) */
+	size_t ntls_ports;
+	bool resync_pids;            /* a target process forked: attach at once */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
 	int exit_code;
 };
@@ -94,7 +117,8 @@ static void usage(FILE *f)
 		"\n"
 		"Shows what a running web server is doing at the HTTP level: one row per\n"
 		"endpoint (method + route) with rates, status classes, latency percentiles\n"
-		"and bytes. Captures with an eBPF socket filter; needs root.\n"
+		"and bytes. Captures plaintext HTTP with an eBPF socket filter and HTTPS\n"
+		"with uprobes on the server's OpenSSL calls; needs root.\n"
 		"\n"
 		"Options:\n"
 		"  -p, --pid PID[,PID]     processes to watch, with all their descendants\n"
@@ -108,12 +132,18 @@ static void usage(FILE *f)
 		"      --rows N            endpoints per batch snapshot (default all)\n"
 		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
 		"      --port PORT[,PORT]  server ports in --read mode (default: learnt from SYNs)\n"
+		"      --tls MODE          how HTTPS is read: calls (uprobes on SSL_read/SSL_write,\n"
+		"                          the default) or off (plaintext ports only)\n"
+		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
+		"                          process maps, or SSL_read in its executable)\n"
+		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           version\n"
 		"\n"
 		"Examples:\n"
 		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
 		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
+		"  sudo l7top --pid $(pgrep -o node) --ssl-lib /usr/bin/node\n"
 		"  l7top query --db /tmp/l7.db --since 14:00 --until 14:10 --sort p99\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
@@ -162,7 +192,18 @@ static int bad_arg(const char *opt, const char *val)
 }
 
 enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CONNS, OPT_ROWS,
-       OPT_PORT };
+       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES };
+
+static int parse_tls_mode(const char *s, enum tls_mode *out)
+{
+	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++) {
+		if (!strcmp(s, TLS_MODES[i].name)) {
+			*out = TLS_MODES[i].mode;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
 
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -179,6 +220,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "rows", required_argument, NULL, OPT_ROWS },
 		{ "read", required_argument, NULL, 'r' },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "ssl-lib", required_argument, NULL, OPT_SSL_LIB },
+		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -190,6 +234,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->interval_ms = 1000;
 	o->max_endpoints = 2000;
 	o->max_conns = 65536;
+	o->tls = TLS_CALLS;
 	while ((c = getopt_long(argc, argv, "p:d:r:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -235,6 +280,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_ports(optarg, o))
 				return bad_arg("--port", optarg);
 			break;
+		case OPT_TLS:
+			if (parse_tls_mode(optarg, &o->tls))
+				return bad_arg("--tls", optarg);
+			break;
+		case OPT_SSL_LIB:
+			o->ssl_lib = optarg;
+			break;
+		case OPT_CAPTURE_BYTES:
+			if (parse_u64(optarg, 1, TLS_CAPTURE_BYTES_MAX, &v))
+				return bad_arg("--capture-bytes", optarg);
+			o->capture_bytes = (uint32_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -270,12 +327,54 @@ static void describe_target(struct app *a)
 				      i ? "," : "", a->target.ports[i]);
 }
 
+static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+/*
+ * The socket filter keeps the target's ports, minus those the collector saw
+ * TLS on when the uprobes read them: their requests come through the TLS
+ * path, and ciphertext would only cost ring slots. (With --tls off the
+ * collector sets TLS connections aside itself.)
+ */
+static void apply_capture_ports(struct app *a)
+{
+	uint16_t keep[TARGET_MAX_PORTS];
+	size_t n = 0;
+
+	if (!a->cap || a->opt.read_pcap)
+		return;
+	for (size_t i = 0; i < a->target.nports; i++)
+		if (!a->tls || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
+			keep[n++] = a->target.ports[i];
+	capture_set_ports(a->cap, keep, n);
+}
+
 static void apply_ports(struct app *a)
 {
 	collector_set_ports(a->coll, a->target.ports, a->target.nports);
-	if (a->cap && !a->opt.read_pcap)
-		capture_set_ports(a->cap, a->target.ports, a->target.nports);
+	apply_capture_ports(a);
 	describe_target(a);
+}
+
+/* New TLS ports seen on the wire leave the socket filter (calls mode). */
+static void refresh_tls_ports(struct app *a)
+{
+	uint16_t p[TARGET_MAX_PORTS];
+	size_t n;
+
+	if (!a->tls)
+		return;
+	n = collector_tls_ports(a->coll, p, TARGET_MAX_PORTS);
+	if (n == a->ntls_ports && !memcmp(p, a->tls_ports, n * sizeof(p[0])))
+		return;
+	memcpy(a->tls_ports, p, n * sizeof(p[0]));
+	a->ntls_ports = n;
+	apply_capture_ports(a);
 }
 
 /* Initial scan: exit code on a target that cannot be watched, else -1. */
@@ -307,13 +406,24 @@ static void rescan(struct app *a)
 	bool changed = t.nports != a->target.nports ||
 		       memcmp(t.ports, a->target.ports, t.nports * sizeof(t.ports[0]));
 	a->target = t;
+	if (a->tls)
+		tls_probe_sync_pids(a->tls, t.pids, t.npids);   /* failures are logged per pid */
 	if (changed && t.nports)
 		apply_ports(a);
 	else
 		describe_target(a);
+	refresh_tls_ports(a);
 }
 
 /* ---- intervals ----------------------------------------------------------- */
+
+static void on_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *daddr,
+		    uint16_t sport, uint16_t dport, uint32_t until)
+{
+	struct app *a = ctx;
+	if (a->cap)
+		capture_skip(a->cap, family, saddr, daddr, sport, dport, until);
+}
 
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {
@@ -340,6 +450,12 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		capture_get_stats(a->cap, &cs);
 		s->c.kernel_drops = cs.kernel_drops - a->last_kernel_drops;
 		a->last_kernel_drops = cs.kernel_drops;
+	}
+	if (a->tls) {
+		struct tls_stats ts;
+		tls_probe_stats(a->tls, &ts);
+		s->c.tls_drops = ts.drops - a->last_tls_drops;
+		a->last_tls_drops = ts.drops;
 	}
 	if (a->store)
 		store_get_health(a->store, &h);
@@ -371,6 +487,80 @@ static void drain_capture(struct app *a)
 		;
 }
 
+/* ---- TLS ------------------------------------------------------------------ */
+
+static void on_tls_data(void *ctx, const struct tls_data *d)
+{
+	struct app *a = ctx;
+	collector_stream_data(a->coll, d->tgid, d->conn_id, d->dir, d->buf, d->caplen, d->len,
+			      d->ts_ns);
+}
+
+static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
+{
+	struct app *a = ctx;
+	collector_stream_close(a->coll, tgid, conn_id, ts_ns);
+}
+
+static void on_tls_fork(void *ctx, uint32_t parent, uint32_t child)
+{
+	struct app *a = ctx;
+	(void)parent, (void)child;
+	a->resync_pids = true;
+}
+
+/* Records waiting in the TLS ring to the collector; then follows any fork at
+ * once, so a new NGINX worker is probed before it takes many requests. */
+static void drain_tls(struct app *a)
+{
+	const struct tls_sink sink = {
+		.data = on_tls_data, .close = on_tls_close, .fork = on_tls_fork, .ctx = a,
+	};
+
+	if (!a->tls)
+		return;
+	tls_probe_consume(a->tls, &sink);
+	if (a->resync_pids) {
+		a->resync_pids = false;
+		rescan(a);
+	}
+}
+
+static void on_tls(struct loop *l, int fd, void *ctx)
+{
+	(void)l, (void)fd;
+	drain_tls(ctx);
+}
+
+static void on_tls_timer(struct loop *l, int fd, void *ctx)
+{
+	(void)l;
+	loop_timer_ack(fd);
+	drain_tls(ctx);
+}
+
+/* --tls calls: an error only when BPF itself fails; no OpenSSL is a notice. */
+static int open_tls(struct app *a)
+{
+	char err[256];
+	struct tls_probe_opts o = {
+		.pids = a->target.pids,
+		.npids = a->target.npids,
+		.target_name = a->target_name,
+		.ssl_lib = a->opt.ssl_lib,
+		.capture_bytes = a->opt.capture_bytes,
+		.log = a->opt.no_tui ? stderr : NULL,
+	};
+
+	if (a->opt.tls == TLS_OFF)
+		return 0;
+	if (tls_probe_open(&a->tls, &o, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static void on_capture(struct loop *l, int fd, void *ctx)
 {
 	struct app *a = ctx;
@@ -393,6 +583,8 @@ static void on_interval(struct loop *l, int fd, void *ctx)
 		return;
 	}
 	drain_capture(a);
+	drain_tls(a);
+	refresh_tls_ports(a);
 	interval_close(a, now_ms());
 }
 
@@ -427,9 +619,9 @@ static int open_store(struct app *a)
 	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(pids); i++)
 		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "",
 				      a->target.pids[i]);
-	snprintf(settings, sizeof(settings), "interval_ms=%lu max_endpoints=%zu capture=plain%s",
+	snprintf(settings, sizeof(settings), "interval_ms=%lu max_endpoints=%zu capture=plain%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
-		 a->opt.read_pcap ? " read=pcap" : "");
+		 a->tls ? " tls=calls" : "", a->opt.read_pcap ? " read=pcap" : "");
 	struct store_session sess = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
 		.pids = pids,
@@ -477,12 +669,16 @@ static int run_live(struct app *a)
 	if (rc >= 0)
 		return rc;
 	struct capture_opts co = { 0 };
+	/* libbpf's warnings (both probe families); the live view will hand its log file. */
+	capture_set_libbpf_log(stderr);
 	int e = capture_open_live(&a->cap, &co, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "%s\n", err);
 		return e == -EPERM ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	apply_ports(a);
+	if ((rc = open_tls(a)))
+		return rc;
 	if ((rc = open_store(a)))
 		return rc;
 
@@ -490,7 +686,9 @@ static int run_live(struct app *a)
 	if (sfd < 0 || loop_add_fd(a->loop, sfd, on_signal, a) ||
 	    loop_add_fd(a->loop, capture_fd(a->cap), on_capture, a) ||
 	    loop_add_timer(a->loop, a->opt.interval_ms, on_interval, a) < 0 ||
-	    loop_add_timer(a->loop, RESCAN_MS, on_rescan, a) < 0) {
+	    loop_add_timer(a->loop, RESCAN_MS, on_rescan, a) < 0 ||
+	    (a->tls && (loop_add_fd(a->loop, tls_probe_fd(a->tls), on_tls, a) ||
+			loop_add_timer(a->loop, TLS_DRAIN_MS, on_tls_timer, a) < 0))) {
 		fprintf(stderr, "l7top: cannot set up the event loop: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
@@ -502,6 +700,7 @@ static int run_live(struct app *a)
 		a->exit_code = EXIT_RUNTIME;
 	}
 	drain_capture(a);
+	drain_tls(a);
 	interval_close(a, now_ms());
 	close(sfd);
 	return a->exit_code;
@@ -560,6 +759,8 @@ int main(int argc, char **argv)
 		.max_conns = a.opt.max_conns,
 		.max_endpoints = a.opt.max_endpoints,
 		.learn_ports = a.opt.read_pcap && !a.opt.nports,
+		.skip = on_skip,
+		.skip_ctx = &a,
 	};
 	a.coll = collector_new(&cc);
 	a.loop = loop_new();
@@ -572,6 +773,7 @@ int main(int argc, char **argv)
 
 	if (a.store)
 		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
+	tls_probe_close(a.tls);
 	if (a.cap)
 		capture_close(a.cap);
 	collector_free(a.coll);
