@@ -131,6 +131,27 @@ deps-check:
 demo: deps-check l7top
 	bash scripts/demo.sh
 
+# libFuzzer over reassembly + HTTP parsing (clang; bounded run time).
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(filter collector/%,$(LIB_SRCS))
+$(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard $(LLHTTP_DIR)/*.c)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
+		-w -o $@ $^ -lcrypto -lm
+
+fuzz: $(OUT)/fuzz/fuzz_collector
+	@mkdir -p $(OUT)/fuzz/corpus
+	$(OUT)/fuzz/fuzz_collector -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-print_final_stats=1 $(OUT)/fuzz/corpus tests/fuzz/corpus
+
+$(OUT)/bench/pcapgen: bench/pcapgen.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -Wall -Wextra -o $@ $<
+
+bench: l7top $(OUT)/bench/pcapgen
+	bash bench/run.sh
+
 clean:
 	rm -rf $(OUT) l7top
 
