@@ -142,10 +142,20 @@ struct collector *collector_new(const struct collector_config *cfg)
 
 static void conn_release(struct collector *c, struct conn *cn)
 {
+	struct conn *was = c->cur;
+	c->cur = cn;                     /* transactions emitted now are cn's */
 	reasm_free(&cn->dir[0]);
 	reasm_free(&cn->dir[1]);
 	http_stream_free(&cn->http, &c->sink);
 	conn_table_remove(c->conns, cn);
+	c->cur = was == cn ? NULL : was;
+}
+
+void collector_flush(struct collector *c)
+{
+	struct conn *cn;
+	while ((cn = conn_table_first(c->conns)))
+		conn_release(c, cn);
 }
 
 void collector_free(struct collector *c)
@@ -153,9 +163,7 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	if (c->conns) {
-		struct conn *cn;
-		while ((cn = conn_table_first(c->conns)))
-			conn_release(c, cn);
+		collector_flush(c);
 		conn_table_free(c->conns);
 	}
 	agg_free(c->agg);
@@ -319,8 +327,13 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	struct reasm_out out = DIR_OUT_TEMPLATE[dir];
 
 	cn->last_ns = ts;
-	if (cn->tls)
+	if (cn->tls) {
+		/* Nothing to parse here, but a closed TLS connection must not
+		 * stay in the open-connections gauge until the idle timeout. */
+		if ((s->flags & (TCPF_FIN | TCPF_RST)) && !cn->closed_ns)
+			cn->closed_ns = ts;
 		return;
+	}
 	if (dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s) && tls_start(c, cn, s))
 		return;
 	if (s->flags & TCPF_RST) {

@@ -65,6 +65,9 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
  * caller may stop capturing those ports. Returns how many were written.
  */
 size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max);
+/* Ends every connection now (l7top is stopping): exchanges cut short are
+ * counted as http_stream_free() says, before the last snapshot. */
+void collector_flush(struct collector *c);
 /* Forgets idle and closed connections; call about once a second. */
 void collector_expire(struct collector *c, uint64_t now_ns);
 /* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */

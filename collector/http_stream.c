@@ -12,6 +12,7 @@ struct http_pending {
 	uint16_t status;
 	uint8_t method;
 	bool req_done, resp_done;
+	bool resp_started;           /* final response's headers seen */
 	char *target;
 	size_t target_len;
 	size_t host_len;
@@ -154,6 +155,11 @@ static int on_headers_complete(llhttp_t *p)
 			s->out->cnt->unpaired++;
 		return 0;
 	}
+	int status = llhttp_get_status_code(p);
+	if (status < 100 || status >= 200) {
+		s->cur_resp->status = (uint16_t)status;
+		s->cur_resp->resp_started = true;
+	}
 	/* A response to HEAD has headers that describe a body it never sends. */
 	return s->cur_resp->method == HTTP_HEAD ? 1 : 0;
 }
@@ -185,27 +191,9 @@ void http_stream_init(struct http_stream *s)
 	s->half[HTTP_DIR_RESP].parser.data = s;
 }
 
-void http_stream_free(struct http_stream *s, const struct http_sink *out)
+static void emit_one(struct http_stream *s, struct http_pending *e)
 {
-	s->out = out;
-	for (struct http_pending *e = s->head, *n; e; e = n) {
-		n = e->next;
-		if (out)
-			out->cnt->unpaired++;
-		pending_free(e);
-	}
-	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
-	free(s->target);
-	s->target = NULL;
-	s->out = NULL;
-}
-
-/* Emits, in request order, every transaction whose two halves are done. */
-static void emit_ready(struct http_stream *s)
-{
-	while (s->head && s->head->req_done && s->head->resp_done) {
-		struct http_pending *e = s->head;
-		struct http_txn t = {
+	struct http_txn t = {
 			.start_ns = e->start_ns,
 			.end_ns = e->end_ns,
 			.bytes_in = e->bytes_in,
@@ -216,15 +204,54 @@ static void emit_ready(struct http_stream *s)
 			.target_len = e->target_len,
 			.host = e->host,
 			.host_len = e->host_len,
-		};
+	};
+	s->out->cnt->txns++;
+	s->out->txn(s->out->ctx, &t);
+}
+
+/* Emits, in request order, every transaction whose two halves are done. */
+static void emit_ready(struct http_stream *s)
+{
+	while (s->head && s->head->req_done && s->head->resp_done) {
+		struct http_pending *e = s->head;
 		s->head = e->next;
 		if (!s->head)
 			s->tail = NULL;
 		s->npending--;
-		s->out->cnt->txns++;
-		s->out->txn(s->out->ctx, &t);
+		emit_one(s, e);
 		pending_free(e);
 	}
+}
+
+/*
+ * The connection is gone. An exchange whose response had begun is counted
+ * with what crossed the wire, as the server logs it (the client left, or
+ * l7top stops, mid-body); one that never got a status line is unpaired.
+ */
+void http_stream_free(struct http_stream *s, const struct http_sink *out)
+{
+	const struct http_half *rq = &s->half[HTTP_DIR_REQ], *rs = &s->half[HTTP_DIR_RESP];
+
+	s->out = out;
+	for (struct http_pending *e = s->head, *n; e; e = n) {
+		n = e->next;
+		if (out && !s->broken && (e->resp_done || e->resp_started)) {
+			if (!e->resp_done) {
+				e->bytes_out += rs->msg_bytes;
+				e->end_ns = s->last_resp_ns;
+			}
+			if (!e->req_done)
+				e->bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+			emit_one(s, e);
+		} else if (out) {
+			out->cnt->unpaired++;
+		}
+		pending_free(e);
+	}
+	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	free(s->target);
+	s->target = NULL;
+	s->out = NULL;
 }
 
 static void request_done(struct http_stream *s, uint64_t bytes)
@@ -308,6 +335,8 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
+	if (dir == HTTP_DIR_RESP)
+		s->last_resp_ns = ts_ns;
 	if (s->wait_sync[dir] && !resync(s, dir, buf, len))
 		goto done;
 	while (p < end && !s->broken && !s->upgraded) {

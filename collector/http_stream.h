@@ -85,11 +85,14 @@ struct http_stream {
 	 * cur_resp the oldest without a final response */
 	struct http_pending *head, *tail, *cur_req, *cur_resp;
 	unsigned npending;
+	uint64_t last_resp_ns;       /* last response bytes seen */
 	const struct http_sink *out; /* valid during feed/eof only */
 };
 
 void http_stream_init(struct http_stream *s);
-/* Frees everything; requests still unanswered count as unpaired. */
+/* Frees everything. An exchange whose response had begun is emitted with
+ * the bytes seen (as servers log a client that left mid-body); requests
+ * without a status line count as unpaired. */
 void http_stream_free(struct http_stream *s, const struct http_sink *out);
 void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
 		      uint64_t ts_ns, const struct http_sink *out);

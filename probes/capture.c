@@ -220,32 +220,31 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
 	return 0;
 }
 
-/* Adds the new ports before removing stale ones, so kept ports never gap. */
+/*
+ * Writes the program's port bitmap through the skeleton's mmap of .bss.
+ * Each 64-bit word is stored once with the old and new bits, then with the
+ * new ones only, so a port kept across the change is never unwatched.
+ */
 int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n)
 {
-	int fd;
-	__u16 key, next;
-	__u8 one = 1;
-	bool more;
+	static __u64 want[65536 / 64];
+	volatile __u64 *bits;
 
 	if (!c->skel)
 		return -EOPNOTSUPP;
 	if (n > SOCKFILTER_MAX_PORTS)
 		return -E2BIG;
-	fd = bpf_map__fd(c->skel->maps.ports);
+	bits = c->skel->bss->port_bits;
+	memset(want, 0, sizeof(want));
 	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, &ports[i], &one, BPF_ANY))
-			return -errno;
-	for (more = !bpf_map_get_next_key(fd, NULL, &key); more; key = next) {
-		bool keep = false;
-
-		/* Fetch the successor first: deleting key would lose our place. */
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = ports[i] == key;
-		if (!keep && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
-			return -errno;
-	}
+		want[ports[i] >> 6] |= 1ull << (ports[i] & 63);
+	for (size_t w = 0; w < 65536 / 64; w++)
+		if (want[w] & ~bits[w])
+			bits[w] |= want[w];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (size_t w = 0; w < 65536 / 64; w++)
+		if (bits[w] != want[w])
+			bits[w] = want[w];
 	return 0;
 }
 
@@ -366,12 +365,13 @@ int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint
 		 uint16_t sport, uint16_t dport, uint32_t until)
 {
 	struct skip_key k = { .family = (__u8)family, .sport = sport, .dport = dport };
+	struct skip_val v = { .until = until, .origin = SKIP_USER };
 
 	if (!c->skel)
 		return 0;                    /* offline: nothing to tell a kernel */
 	memcpy(k.saddr, saddr, 16);
 	memcpy(k.daddr, daddr, 16);
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.skips), &k, &until, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.skips), &k, &v, BPF_ANY))
 		return -errno;
 	return 0;
 }

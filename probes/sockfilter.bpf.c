@@ -20,20 +20,57 @@
 
 /* Set through skel->rodata before load. */
 const volatile __u32 lo_ifindex = 0;
+/* Bodies shorter than this are not worth a map update. */
+const volatile __u32 skip_min = 16384;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SOCKFILTER_MAX_PORTS);
-	__type(key, __u16);
-	__type(value, __u8);
-} ports SEC(".maps");
+/*
+ * Watched server ports, one bit each, in .bss: user space writes it through
+ * the skeleton's mmap. Every packet on every interface runs this program
+ * (loopback ones twice), so the test is a load and a mask, not a hash
+ * lookup helper call.
+ */
+__u64 port_bits[65536 / 64];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SOCKFILTER_MAX_SKIPS);
 	__type(key, struct skip_key);
-	__type(value, __u32);
+	__type(value, struct skip_val);
 } skips SEC(".maps");
+
+/* Outstanding HEAD requests per connection, keyed by the response
+ * direction: their responses announce a length they never send. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_SKIPS);
+	__type(key, struct skip_key);
+	__type(value, __u32);
+} heads SEC(".maps");
+
+/*
+ * The header scan's buffer and state live in a per-CPU map value, not on
+ * the stack: the verifier does not track map contents, so bpf_loop()'s
+ * callback converges at once instead of being walked byte by byte.
+ */
+struct scan {
+	__u32 n;                /* bytes in b */
+	__u32 last4;            /* last four bytes, for CRLF CRLF */
+	__u32 line_pos;         /* position in the current header line */
+	__u32 match;            /* bytes of "content-length:" matched */
+	__u32 in_value;         /* reading the Content-Length digits */
+	__u32 have_clen;
+	__u32 hdr_end;          /* offset just past CRLF CRLF; 0 = not seen */
+	__u32 pad;
+	__u64 clen;
+	__u8 b[SOCKFILTER_HDR_SCAN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scan);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -138,11 +175,14 @@ static __always_inline int parse_seg(struct __sk_buff *skb, struct seg *s)
 	return err ? err : parse_tcp(skb, s);
 }
 
+static __always_inline bool port_bit(__u16 port)
+{
+	return port_bits[(port >> 6) & 1023] & (1ull << (port & 63));
+}
+
 static __always_inline bool port_watched(const struct seg *s)
 {
-	__u16 sport = s->sport, dport = s->dport;
-
-	return bpf_map_lookup_elem(&ports, &sport) || bpf_map_lookup_elem(&ports, &dport);
+	return port_bit(s->sport) || port_bit(s->dport);
 }
 
 /*
@@ -162,26 +202,188 @@ static __always_inline bool seg_useful(const struct seg *s)
  * when the whole payload lies in a stretch user space said it can skip,
  * else all of it. A segment past the stretch retires the entry.
  */
+/* ---- a response's first segment: find the body length in the kernel ---- */
+
+
+/* A global, not a static: the kernel refuses the object's BTF when a static
+ * variable shares .rodata (libbpf cannot place it: "Invalid offset"), and
+ * without BTF, bpf_loop()'s callback has no func_info and is refused too. */
+const volatile char cl_name[16] = "content-length:";
+
+/* bpf_loop() wants its context on the stack: a pointer to the map value. */
+struct scan_ctx {
+	struct scan *x;
+};
+
+static long scan_byte(__u32 i, struct scan_ctx *ctx)
+{
+	struct scan *x = ctx->x;
+	__u8 c;
+
+	if (i >= x->n)
+		return 1;
+	/* The mask keeps the verifier's bound: without the barrier clang
+	 * knows i < 512 already and drops it. */
+	barrier_var(i);
+	c = x->b[i & (SOCKFILTER_HDR_SCAN - 1)];
+	x->last4 = x->last4 << 8 | c;
+	if (x->last4 == 0x0d0a0d0a) {
+		x->hdr_end = i + 1;
+		return 1;
+	}
+	if (x->in_value) {
+		if (c >= '0' && c <= '9' && x->clen < (1ull << 40))
+			x->clen = x->clen * 10 + (c - '0');
+		else if (c != ' ' || x->have_clen)
+			x->in_value = 0;
+		if (c >= '0' && c <= '9')
+			x->have_clen = 1;
+	} else if (x->line_pos == x->match && x->match < 15) {
+		__u32 m = x->match;
+		barrier_var(m);
+		__u8 want = cl_name[m & 15];
+		x->match = ((c | 0x20) == want || c == want) ? x->match + 1 : 0;
+		if (x->match == 15)
+			x->in_value = 1;
+	}
+	x->line_pos = c == '\n' ? 0 : x->line_pos + 1;
+	if (c == '\n')
+		x->match = 0;
+	return 0;
+}
+
+/* The 3-digit status of "HTTP/1.x NNN": 1xx, 204 and 304 have no body. */
+static __always_inline bool status_has_body(const struct scan *b)
+{
+	__u8 d0 = b->b[9], d1 = b->b[10], d2 = b->b[11];
+
+	if (d0 == '1')
+		return false;
+	return !((d0 == '2' && d1 == '0' && d2 == '4') || (d0 == '3' && d1 == '0' && d2 == '4'));
+}
+
+static __always_inline bool head_pending(struct seg *s)
+{
+	__u32 *n = bpf_map_lookup_elem(&heads, &s->key);
+
+	if (!n || *n == 0)
+		return false;
+	__sync_fetch_and_add(n, -1);
+	return true;
+}
+
+/*
+ * s starts a response. Reads its headers (when they fit in this segment
+ * and in SOCKFILTER_HDR_SCAN bytes) and, for a body of at least skip_min
+ * bytes, records the skip at once: on loopback a whole 1 MB response
+ * passes before user space could have parsed its headers. Returns the
+ * bytes of this segment to keep, or 0 to decide as usual.
+ */
+static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+{
+	__u32 zero = 0, hdr_end;
+	struct scan *x;
+	long n = paylen;
+
+	x = bpf_map_lookup_elem(&scratch, &zero);
+	if (!x)
+		return 0;
+	if (n > SOCKFILTER_HDR_SCAN)
+		n = SOCKFILTER_HDR_SCAN;
+	if (n < 16)
+		return 0;
+	barrier_var(n);
+	if (bpf_skb_load_bytes_relative(skb, s->hdrlen, x->b, n, BPF_HDR_START_NET))
+		return 0;
+	x->n = n;
+	x->last4 = x->line_pos = x->match = x->in_value = x->have_clen = x->hdr_end = 0;
+	x->clen = 0;
+	if (!status_has_body(x))
+		return 0;
+	struct scan_ctx ctx = { .x = x };
+	bpf_loop(SOCKFILTER_HDR_SCAN, scan_byte, &ctx, 0);
+	hdr_end = x->hdr_end;
+	if (!hdr_end || !x->have_clen || x->clen < skip_min || head_pending(s))
+		return 0;
+	struct skip_val v = {
+		.until = s->seq + hdr_end + (__u32)x->clen,
+		.origin = SKIP_KERNEL,
+	};
+	bpf_map_update_elem(&skips, &s->key, &v, BPF_ANY);
+	stat_inc(SOCKFILTER_STAT_KSKIP);
+	if (paylen <= hdr_end)
+		return 0;
+	stat_inc(SOCKFILTER_STAT_CUT);
+	stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen - hdr_end);
+	return s->hdrlen + hdr_end;
+}
+
+/* A request "HEAD ..." from the client: remember one for its response. */
+static __always_inline void note_head(struct seg *s)
+{
+	struct skip_key rk = s->key;
+	__u32 one = 1, *n;
+
+	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
+	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
+	rk.sport = s->key.dport;
+	rk.dport = s->key.sport;
+	n = bpf_map_lookup_elem(&heads, &rk);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&heads, &rk, &one, BPF_ANY);
+}
+
+/* The first 8 payload bytes, as a number ("HTTP/1." / "HEAD "). */
+static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+{
+	__u64 w = 0;
+
+	if (paylen < 8 || bpf_skb_load_bytes_relative(skb, s->hdrlen, &w, 8, BPF_HDR_START_NET))
+		return 0;
+	return w;
+}
+
+#define WORD_HTTP1 0x2e312f50545448ull   /* "HTTP/1." little endian, 7 bytes */
+#define WORD_HEAD  0x2044414548ull       /* "HEAD " */
+
 static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 {
 	/* Both candidates are read into scalars first: clang would otherwise
 	 * share one load between the ctx and the stack pointer, which the
 	 * verifier refuses ("same insn cannot be used with different pointers"). */
 	__u32 full = skb->len, hdr = s->hdrlen, paylen;
-	__u32 *until;
+	struct skip_val *sk;
+	__u64 head;
+	int keep;
 
 	barrier_var(full);
 	barrier_var(hdr);
-	until = bpf_map_lookup_elem(&skips, &s->key);
-	if (!until || s->iplen == 0 || s->syn_fin_rst)
+	if (s->iplen == 0 || s->syn_fin_rst)
 		return full;
 	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
-	if ((__s32)(*until - (s->seq + paylen)) >= 0) {
+	head = payload_head(skb, s, paylen);
+	if (port_bit(s->dport) && (head & 0xffffffffffull) == WORD_HEAD)
+		note_head(s);
+	sk = bpf_map_lookup_elem(&skips, &s->key);
+	if (port_bit(s->sport) && (head & 0xffffffffffffffull) == WORD_HTTP1) {
+		/* A new response: any guess about the previous one is over. */
+		if (sk && sk->origin == SKIP_KERNEL) {
+			bpf_map_delete_elem(&skips, &s->key);
+			sk = NULL;
+		}
+		if (!sk && (keep = response_start(skb, s, paylen)) > 0)
+			return keep;
+	}
+	if (!sk)
+		return full;
+	if ((__s32)(sk->until - (s->seq + paylen)) >= 0) {
 		stat_inc(SOCKFILTER_STAT_CUT);
 		stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen);
 		return hdr;
 	}
-	if ((__s32)(s->seq - *until) >= 0)
+	if ((__s32)(s->seq - sk->until) >= 0)
 		bpf_map_delete_elem(&skips, &s->key);
 	return full;
 }
@@ -191,14 +393,16 @@ int sockfilter(struct __sk_buff *skb)
 {
 	struct seg s = {};
 
-	stat_inc(SOCKFILTER_STAT_SEEN);
 	/*
 	 * A packet socket sees each loopback segment twice: leaving lo
 	 * (OUTGOING) and coming back in (HOST). Keep the second copy only.
 	 */
 	if (skb->pkt_type == PACKET_OUTGOING && skb->ifindex == lo_ifindex)
 		return 0;
-	if (parse_seg(skb, &s) || !port_watched(&s) || !seg_useful(&s))
+	if (parse_seg(skb, &s))
+		return 0;
+	stat_inc(SOCKFILTER_STAT_SEEN);
+	if (!port_watched(&s) || !seg_useful(&s))
 		return 0;
 	stat_inc(SOCKFILTER_STAT_KEPT);
 	return keep_len(skb, &s);

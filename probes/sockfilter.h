@@ -2,8 +2,8 @@
 /*
  * sockfilter: what probes/sockfilter.bpf.c and probes/capture.c share.
  *
- * Map "ports": key __u16 server port in host order, value __u8 (ignored).
- * A segment is kept when its source or destination port is a key.
+ * port_bits (.bss): bit p set = server port p (host order) is watched.
+ * A segment is kept when its source or destination port is watched.
  * Map "stats": per-CPU __u64 counters indexed by enum sockfilter_stat;
  * user space sums the CPUs.
  */
@@ -14,10 +14,11 @@
 #define SOCKFILTER_MAX_SKIPS 65536
 
 enum sockfilter_stat {
-	SOCKFILTER_STAT_SEEN,   /* packets the program ran on */
+	SOCKFILTER_STAT_SEEN,   /* TCP segments the program looked at */
 	SOCKFILTER_STAT_KEPT,   /* packets it passed on to the ring */
 	SOCKFILTER_STAT_CUT,    /* of those, cut to their headers (body skipped) */
 	SOCKFILTER_STAT_CUT_BYTES, /* payload bytes not copied because of that */
+	SOCKFILTER_STAT_KSKIP,  /* bodies whose length the kernel read itself */
 	SOCKFILTER_NSTATS,
 };
 
@@ -35,5 +36,21 @@ struct skip_key {
 	__u16 sport, dport;     /* host order */
 	__u8 saddr[16], daddr[16];
 };
+
+/*
+ * Where a skip came from. User space knows (it parsed the message); the
+ * kernel guesses from a response's first segment (headers with a
+ * Content-Length, not a HEAD it saw asked) and so gives way: a segment
+ * that starts a new response ends a guessed skip.
+ */
+enum skip_origin { SKIP_USER = 0, SKIP_KERNEL = 1 };
+
+struct skip_val {
+	__u32 until;            /* exclusive end, TCP sequence number */
+	__u32 origin;           /* enum skip_origin */
+};
+
+/* Response headers the kernel reads to find a body's length itself. */
+#define SOCKFILTER_HDR_SCAN 512
 
 #endif

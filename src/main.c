@@ -90,6 +90,7 @@ struct app {
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
+	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	int exit_code;
 };
 
@@ -425,9 +426,25 @@ static void on_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *
 		capture_skip(a->cap, family, saddr, daddr, sport, dport, until);
 }
 
+/* Like tcpdump's closing lines: what crossed from the kernel, and what the
+ * filter spared us by skipping bodies. */
+static void print_capture_summary(struct app *a)
+{
+	struct capture_stats cs;
+	if (!a->cap)
+		return;
+	capture_get_stats(a->cap, &cs);
+	fprintf(stderr, "l7top: %lu packets captured (%lu bytes), %lu cut to headers "
+		"(%lu payload bytes not copied), %lu dropped by the kernel\n",
+		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
+		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
+		(unsigned long)cs.kernel_drops);
+}
+
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {
 	struct app *a = ctx;
+	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
 	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
@@ -532,11 +549,14 @@ static void on_tls(struct loop *l, int fd, void *ctx)
 	drain_tls(ctx);
 }
 
+/* Also takes a TLS port off the socket filter soon after its first
+ * ClientHello, so few handshakes are seen on both paths. */
 static void on_tls_timer(struct loop *l, int fd, void *ctx)
 {
 	(void)l;
 	loop_timer_ack(fd);
 	drain_tls(ctx);
+	refresh_tls_ports(ctx);
 }
 
 /* --tls calls: an error only when BPF itself fails; no OpenSSL is a notice. */
@@ -701,8 +721,10 @@ static int run_live(struct app *a)
 	}
 	drain_capture(a);
 	drain_tls(a);
+	collector_flush(a->coll);
 	interval_close(a, now_ms());
 	close(sfd);
+	print_capture_summary(a);
 	return a->exit_code;
 }
 

@@ -70,9 +70,92 @@ static const char schema_v1[] =
 	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
 	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n";
 
+/*
+ * Version 1 → 2: virtual hosts, the request log, rollup and more counters.
+ *
+ * endpoints gains host and UNIQUE (host, method, route); SQLite cannot change
+ * a UNIQUE constraint in place, so the table is rebuilt keeping every id
+ * (schema_migrate() turns foreign keys off around the transaction, as the
+ * SQLite ALTER TABLE documentation prescribes). endpoint_stats is rebuilt
+ * WITHOUT ROWID keyed by time first: range scans, retention and rollup all
+ * walk it by ts_ms, and the old table paid for a rowid, its primary-key index
+ * and a ts_ms index on every row. The view is dropped first because RENAME
+ * re-checks every view that names a table.
+ */
+static const char schema_v2[] =
+	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
+	"ALTER TABLE sessions ADD COLUMN capture TEXT;  -- \"plain\", \"tls\", \"plain+tls\", \"pcap\"\n"
+	"CREATE TABLE endpoints_v2 (  -- every endpoint ever seen, shared by sessions\n"
+	"  id     INTEGER PRIMARY KEY,\n"
+	"  host   TEXT NOT NULL DEFAULT '', -- virtual host (Host header, lower-cased, no port); '' without Host; '*' = hosts over the bound\n"
+	"  method TEXT NOT NULL,        -- \"GET\", \"POST\", ...\n"
+	"  route  TEXT NOT NULL,        -- folded route (\"/users/{id}\"); no query string; non-printable bytes %XX-encoded\n"
+	"  UNIQUE (host, method, route)\n"
+	");\n"
+	"INSERT INTO endpoints_v2 (id, host, method, route) SELECT id, '', method, route FROM endpoints;\n"
+	"DROP TABLE endpoints;\n"
+	"ALTER TABLE endpoints_v2 RENAME TO endpoints;\n"
+	"ALTER TABLE intervals ADD COLUMN conns_new     INTEGER; -- connections opened in the interval\n"
+	"ALTER TABLE intervals ADD COLUMN tls_drops     INTEGER; -- TLS events lost: ring buffer full\n"
+	"ALTER TABLE intervals ADD COLUMN reqs_skipped  INTEGER; -- request-log rows over the rows-per-interval cap\n"
+	"ALTER TABLE intervals ADD COLUMN host_overflow INTEGER; -- requests whose host was folded into '*'\n"
+	"CREATE INDEX intervals_ts ON intervals(ts_ms);\n"
+	"CREATE INDEX intervals_raw ON intervals(ts_ms) WHERE dur_ms < 60000;  -- rows rollup has yet to merge\n"
+	"CREATE TABLE endpoint_stats_v2 (  -- one row per session, interval (or minute) and endpoint\n"
+	"  session_id  INTEGER NOT NULL, -- sessions.id\n"
+	"  ts_ms       INTEGER NOT NULL, -- interval start, unix ms (as intervals.ts_ms)\n"
+	"  dur_ms      INTEGER NOT NULL, -- interval length, ms; 60000 = a per-minute rollup row\n"
+	"  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),\n"
+	"  requests    INTEGER, -- requests answered in the interval\n"
+	"  s1xx        INTEGER, -- responses by status class\n"
+	"  s2xx        INTEGER,\n"
+	"  s3xx        INTEGER,\n"
+	"  s4xx        INTEGER,\n"
+	"  s5xx        INTEGER,\n"
+	"  bytes_in    INTEGER, -- request bytes as they crossed the wire\n"
+	"  bytes_out   INTEGER, -- response bytes incl. headers and chunk framing\n"
+	"  lat_sum_us  INTEGER, -- sum of latencies, µs (avg = lat_sum_us / requests)\n"
+	"  lat_max_us  INTEGER, -- largest latency, µs\n"
+	"  hist        BLOB,    -- latency histogram, µs: merge with hist_merge(), read with hist_quantile()\n"
+	"  p99_us      INTEGER, -- p99 of this row's histogram, µs, for plain SQL (max() of it over rows is an upper estimate)\n"
+	"  PRIMARY KEY (ts_ms, session_id, endpoint_id)\n"
+	") WITHOUT ROWID;\n"
+	"INSERT INTO endpoint_stats_v2 SELECT session_id, ts_ms, dur_ms, endpoint_id, requests,\n"
+	"  s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist,\n"
+	"  min(hist_quantile(hist, 0.99), lat_max_us) FROM endpoint_stats;\n"
+	"DROP TABLE endpoint_stats;\n"
+	"ALTER TABLE endpoint_stats_v2 RENAME TO endpoint_stats;\n"
+	"CREATE TABLE requests (  -- the request log: errors and slow requests, one row each\n"
+	"  id          INTEGER PRIMARY KEY,\n"
+	"  session_id  INTEGER NOT NULL, -- sessions.id\n"
+	"  ts_ms       INTEGER NOT NULL, -- request start, unix ms\n"
+	"  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id), -- host, method and route\n"
+	"  path        TEXT,    -- the path as sent, never a query string\n"
+	"  status      INTEGER, -- response status code\n"
+	"  latency_us  INTEGER, -- request start to response end, µs\n"
+	"  bytes_in    INTEGER,\n"
+	"  bytes_out   INTEGER,\n"
+	"  client      TEXT,    -- \"addr:port\" of the client, '' when unknown\n"
+	"  pid         INTEGER  -- server worker pid, 0 when unknown\n"
+	");\n"
+	"CREATE INDEX requests_ts ON requests(ts_ms);\n"
+	"CREATE VIEW endpoint_stats_v AS  -- endpoint_stats for people; time is UTC\n"
+	"  SELECT datetime(s.ts_ms / 1000, 'unixepoch') AS time, s.dur_ms, e.host, e.method, e.route,\n"
+	"         s.requests, s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.bytes_in, s.bytes_out,\n"
+	"         round(s.lat_sum_us / 1000.0 / nullif(s.requests, 0), 3) AS avg_ms,\n"
+	"         round(s.p99_us / 1000.0, 3) AS p99_ms,\n"
+	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
+	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n"
+	"CREATE VIEW requests_v AS  -- the request log for people; time is UTC\n"
+	"  SELECT strftime('%Y-%m-%dT%H:%M:%fZ', r.ts_ms / 1000.0, 'unixepoch') AS time, e.host,\n"
+	"         e.method, e.route, r.path, r.status, round(r.latency_us / 1000.0, 3) AS latency_ms,\n"
+	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
+	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
+
 /* steps[v] takes a DB from version v to v + 1. */
 static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
+	schema_v2,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */
@@ -114,6 +197,33 @@ static void schema_hist_merge_final(sqlite3_context *ctx)
 	hist_free(h);
 }
 
+/* hist_merge(a, b): the two blobs merged; a NULL side is the other blob. */
+static void schema_hist_merge2(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct hist h;
+	int rc = 0, n = 0;
+
+	hist_init(&h);
+	for (int i = 0; i < argc && !rc; i++) {
+		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+			continue;
+		n++;
+		rc = hist_decode_merge(&h, sqlite3_value_blob(argv[i]),
+				       (size_t)sqlite3_value_bytes(argv[i]));
+	}
+	uint8_t *buf = rc || !n ? NULL : sqlite3_malloc(HIST_ENCODED_MAX);
+	if (rc == -ENOMEM || (!rc && n && !buf))
+		sqlite3_result_error_nomem(ctx);
+	else if (rc)
+		sqlite3_result_error(ctx, "hist_merge: not an l7top histogram", -1);
+	else if (!n)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_blob(ctx, buf, (int)hist_encode(&h, buf, HIST_ENCODED_MAX),
+				    sqlite3_free);
+	hist_free(&h);
+}
+
 static void schema_hist_quantile(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
@@ -145,6 +255,8 @@ int schema_register_functions(sqlite3 *db)
 
 	if (sqlite3_create_function(db, "hist_merge", 1, flags, NULL, NULL,
 				    schema_hist_merge_step, schema_hist_merge_final) ||
+	    sqlite3_create_function(db, "hist_merge", 2, flags, NULL,
+				    schema_hist_merge2, NULL, NULL) ||
 	    sqlite3_create_function(db, "hist_quantile", 2, flags, NULL,
 				    schema_hist_quantile, NULL, NULL))
 		return -EIO;
@@ -224,17 +336,39 @@ static int schema_apply(sqlite3 *db)
 	return rc;
 }
 
+/*
+ * Foreign keys are switched off around the transaction (the PRAGMA is a no-op
+ * inside one): the v2 step drops and re-creates endpoints, which the other
+ * tables reference, keeping every id. The step uses hist_quantile(), so the
+ * functions are registered here too (registering twice is harmless).
+ */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int fk = 0, from = 0;
+
+	schema_get_int(db, "PRAGMA foreign_keys", &fk);
+	schema_get_int(db, "PRAGMA user_version", &from);
+	int rc = schema_register_functions(db) ? SQLITE_ERROR : SQLITE_OK;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = schema_apply(db);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		return 0;
-	snprintf(err, errlen, "l7top: cannot create the schema in %s: %s", path,
-		 rc == SQLITE_MISMATCH ? "unexpected schema version" : sqlite3_errmsg(db));
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return -EIO;
+	if (rc != SQLITE_OK) {
+		if (from > 0)
+			snprintf(err, errlen, "l7top: cannot migrate %s from schema version %d to %d"
+				 " (left unchanged): %s", path, from, STORE_SCHEMA_VERSION,
+				 rc == SQLITE_MISMATCH ? "unexpected schema version" : sqlite3_errmsg(db));
+		else
+			snprintf(err, errlen, "l7top: cannot create the schema in %s: %s", path,
+				 rc == SQLITE_MISMATCH ? "unexpected schema version" : sqlite3_errmsg(db));
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (fk)
+		sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : -EIO;
 }

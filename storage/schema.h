@@ -8,6 +8,8 @@
  * latency histograms the same way l7top does:
  *   hist_merge(blob)       aggregate: the merged histogram blob (NULL rows
  *                          skipped; NULL when no row had one)
+ *   hist_merge(a, b)       scalar: blobs a and b merged (a NULL side is the
+ *                          other blob; NULL when both are)
  *   hist_quantile(blob, q) scalar: the value at quantile q (0 < q <= 1) in
  *                          µs, as the bucket midpoint (the blob has no
  *                          min/max to clamp to; within 0.8% of the value)
@@ -35,8 +37,15 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
 
 /*
  * Brings an empty or older l7top DB to STORE_SCHEMA_VERSION in one
- * transaction (so two l7tops starting at once cannot half-create it).
- * Returns 0, or -EIO with one line in err.
+ * transaction (so two l7tops starting at once cannot half-create it, and a
+ * failed migration leaves the old version intact). Registers the SQL
+ * functions on db (the v1 → v2 step uses them). Returns 0, or -EIO with one
+ * line in err.
+ *
+ * Version 2 (from 1): endpoints.host with UNIQUE (host, method, route);
+ * intervals.{conns_new, tls_drops, reqs_skipped, host_overflow}; sessions.capture;
+ * endpoint_stats WITHOUT ROWID keyed (ts_ms, session_id, endpoint_id) with
+ * p99_us; the requests table (request log); views endpoint_stats_v and requests_v.
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
 

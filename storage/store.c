@@ -9,23 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "storage/schema.h"
 
-#define STORE_BUSY_MS    5000     /* wait this long for a `l7top query` or sqlite3 shell */
-#define STORE_CACHE_MAX  4096     /* endpoint ids remembered; cleared when full */
+#define STORE_BUSY_MS      5000     /* wait this long for a `l7top query` or sqlite3 shell */
+#define STORE_CACHE_MAX    4096     /* endpoint ids remembered; cleared when full */
+#define STORE_STEP_ROWS    8000     /* endpoint rows one upkeep transaction may touch */
+#define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
+#define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
+#define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
+#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX)
+#define STORE_NCOUNTERS    13       /* struct snap_counters fields stored in intervals */
 
 /*
- * method+route → endpoints.id, owned by the writer thread. Open addressing
- * over a power-of-two table; it is only a cache, so it is simply emptied
- * when full or when a transaction that may have added ids rolls back.
+ * host+method+route → endpoints.id, owned by the writer thread. Open
+ * addressing over a power-of-two table; it is only a cache, so it is simply
+ * emptied when full or when a transaction that may have added ids rolls back.
  */
 struct ep_slot {
-	char *route;                  /* NULL = empty slot */
-	char method[METHOD_MAX];
+	char *key;                    /* "host\x1fmethod\x1froute"; NULL = empty slot */
 	sqlite3_int64 id;
 };
 
@@ -40,16 +46,23 @@ struct store {
 	sqlite3_int64 session_id;
 	pthread_t thread;
 
-	/* Shared with store_push()/store_get_health(); under lock. */
+	/* Shared with store_push()/store_get_health()/store_set_retention(); under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct snapshot *queue[STORE_QUEUE_MAX];   /* ring */
 	size_t head, len;
 	bool stopping;
+	bool upkeep_more;             /* rollup or retention has work left: no need to wait */
+	uint64_t retention_ms, rollup_ms;
 	struct store_health health;
 
 	/* Writer thread only (and store_open/store_close around it). */
-	sqlite3_stmt *ins_interval, *ins_stat, *find_ep, *ins_ep;
+	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req;
+	sqlite3_stmt *roll_find, *roll_stats, *roll_ivs, *roll_del_stats, *roll_del_ivs;
+	sqlite3_stmt *ret_stats, *ret_reqs, *ret_ivs, *ret_sessions;
+	uint64_t newest_ms;           /* end of the newest interval written: upkeep's "now" */
+	uint64_t retained_at_ms;      /* newest_ms when retention last looked */
+	uint64_t avg_rows;            /* running mean of endpoint rows per snapshot */
 	uint8_t blob[HIST_ENCODED_MAX];
 	struct ep_cache cache;
 };
@@ -59,29 +72,33 @@ static sqlite3_int64 store_i64(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
+static uint64_t store_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* ---- endpoint id cache ------------------------------------------------- */
 
-static size_t ep_cache_hash(const char *method, const char *route)
+static size_t ep_cache_hash(const char *key)
 {
 	uint64_t h = 1469598103934665603ULL;          /* FNV-1a */
-	for (const char *p = method; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;            /* separator no method holds */
-	for (const char *p = route; *p; p++)
+	for (const char *p = key; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
 	return (size_t)h;
 }
 
-/* The slot holding method+route, or the empty slot where it would go. */
-static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *method, const char *route)
+/* The slot holding key, or the empty slot where it would go. */
+static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *key)
 {
 	const size_t mask = STORE_CACHE_MAX * 2 - 1;
-	size_t i = ep_cache_hash(method, route) & mask;
+	size_t i = ep_cache_hash(key) & mask;
 
 	/* At most half full, so an empty slot always ends the probe. */
 	for (;; i = (i + 1) & mask) {
 		struct ep_slot *s = &c->slot[i];
-		if (!s->route || (!strcmp(s->route, route) && !strcmp(s->method, method)))
+		if (!s->key || !strcmp(s->key, key))
 			return s;
 	}
 }
@@ -89,25 +106,23 @@ static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *method, con
 static void ep_cache_clear(struct ep_cache *c)
 {
 	for (size_t i = 0; i < STORE_CACHE_MAX * 2; i++) {
-		free(c->slot[i].route);
-		c->slot[i].route = NULL;
+		free(c->slot[i].key);
+		c->slot[i].key = NULL;
 	}
 	c->used = 0;
 }
 
 /* Remembering is best effort: on ENOMEM the id is just looked up again. */
-static void ep_cache_put(struct ep_cache *c, const char *method, const char *route,
-			 sqlite3_int64 id)
+static void ep_cache_put(struct ep_cache *c, const char *key, sqlite3_int64 id)
 {
 	if (c->used >= STORE_CACHE_MAX)
 		ep_cache_clear(c);
-	struct ep_slot *s = ep_cache_slot(c, method, route);
-	if (s->route)
+	struct ep_slot *s = ep_cache_slot(c, key);
+	if (s->key)
 		return;
-	s->route = strdup(route);
-	if (!s->route)
+	s->key = strdup(key);
+	if (!s->key)
 		return;
-	snprintf(s->method, sizeof(s->method), "%s", method);
 	s->id = id;
 	c->used++;
 }
@@ -123,98 +138,168 @@ static int store_step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* endpoints.id for method+route, inserting the row on first sight. */
-static int store_endpoint_id(struct store *st, const char *method, const char *route,
-			     sqlite3_int64 *id)
+/* The collector NUL-terminates; copying with a bound makes that true whatever it did. */
+static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 {
-	struct ep_slot *s = ep_cache_slot(&st->cache, method, route);
-	if (s->route) {
+	snprintf(dst, cap, "%.*s", (int)strnlen(src, srcmax), src);
+}
+
+/* endpoints.id for host+method+route, inserting the row on first sight. */
+static int store_endpoint_id(struct store *st, const char *host_in, const char *method_in,
+			     const char *route_in, sqlite3_int64 *id)
+{
+	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], key[STORE_KEY_MAX];
+
+	store_copy(host, sizeof(host), host_in, HOST_MAX);
+	store_copy(method, sizeof(method), method_in, METHOD_MAX);
+	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", host, method, route);
+	struct ep_slot *s = ep_cache_slot(&st->cache, key);
+	if (s->key) {
 		*id = s->id;
 		return SQLITE_OK;
 	}
-	sqlite3_bind_text(st->find_ep, 1, method, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->find_ep, 2, route, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st->find_ep);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st->find_ep, 0);
 	sqlite3_reset(st->find_ep);
 	sqlite3_clear_bindings(st->find_ep);
 	if (rc == SQLITE_DONE) {
-		sqlite3_bind_text(st->ins_ep, 1, method, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_ep, 2, route, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 1, host, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
 		rc = store_step_done(st->ins_ep);
 		*id = sqlite3_last_insert_rowid(st->db);
 	} else if (rc == SQLITE_ROW) {
 		rc = SQLITE_OK;
 	}
 	if (rc == SQLITE_OK)
-		ep_cache_put(&st->cache, method, route, *id);
+		ep_cache_put(&st->cache, key, *id);
 	return rc;
+}
+
+/*
+ * Upserts one intervals row. c[] is STORE_NCOUNTERS values in the column
+ * order of the statement. A row already there (a minute row, or a clock that
+ * went back) is added to: counters summed, conns_open and dur_ms = max.
+ */
+static int store_put_interval(struct store *st, sqlite3_int64 session, sqlite3_int64 ts_ms,
+			      sqlite3_int64 dur_ms, sqlite3_int64 requests, const sqlite3_int64 *c)
+{
+	sqlite3_stmt *q = st->put_interval;
+
+	sqlite3_bind_int64(q, 1, session);
+	sqlite3_bind_int64(q, 2, ts_ms);
+	sqlite3_bind_int64(q, 3, dur_ms);
+	sqlite3_bind_int64(q, 4, requests);
+	for (int i = 0; i < STORE_NCOUNTERS; i++)
+		sqlite3_bind_int64(q, 5 + i, c[i]);
+	return store_step_done(q);
 }
 
 static int store_write_interval(struct store *st, const struct snapshot *s)
 {
 	const struct snap_counters *c = &s->c;
-	const uint64_t v[] = {
+	const uint64_t v[STORE_NCOUNTERS] = {
 		c->packets, c->kernel_drops, c->parse_errors, c->unpaired, c->reasm_gaps,
 		c->conn_overflow, c->ep_overflow, c->pending_overflow, c->conns_open,
+		c->conns_new, c->tls_drops, c->reqs_skipped, c->host_overflow,
 	};
-	sqlite3_stmt *q = st->ins_interval;
+	sqlite3_int64 cv[STORE_NCOUNTERS];
 	uint64_t requests = 0;
 
 	for (size_t i = 0; i < s->n; i++)
 		requests += s->eps[i].requests;
-	sqlite3_bind_int64(q, 1, st->session_id);
-	sqlite3_bind_int64(q, 2, store_i64(s->ts_ms));
-	sqlite3_bind_int64(q, 3, store_i64(s->dur_ms));
-	sqlite3_bind_int64(q, 4, store_i64(requests));
-	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
-		sqlite3_bind_int64(q, 5 + i, store_i64(v[i]));
+	for (int i = 0; i < STORE_NCOUNTERS; i++)
+		cv[i] = store_i64(v[i]);
+	return store_put_interval(st, st->session_id, store_i64(s->ts_ms), store_i64(s->dur_ms),
+				  store_i64(requests), cv);
+}
+
+/*
+ * Upserts one endpoint_stats row. v[] = requests, s1xx..s5xx, bytes_in,
+ * bytes_out, lat_sum_us, lat_max_us. On conflict the row is added to
+ * (histograms merged) and its p99 recomputed from the merged histogram.
+ */
+static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64 ts_ms,
+			  sqlite3_int64 dur_ms, sqlite3_int64 ep_id, const sqlite3_int64 *v,
+			  const void *blob, int blen, sqlite3_int64 p99_us)
+{
+	sqlite3_stmt *q = st->put_stat;
+
+	sqlite3_bind_int64(q, 1, session);
+	sqlite3_bind_int64(q, 2, ts_ms);
+	sqlite3_bind_int64(q, 3, dur_ms);
+	sqlite3_bind_int64(q, 4, ep_id);
+	for (int i = 0; i < 10; i++)
+		sqlite3_bind_int64(q, 5 + i, v[i]);
+	if (blob)
+		sqlite3_bind_blob(q, 15, blob, blen, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 16, p99_us);
 	return store_step_done(q);
 }
 
 static int store_write_endpoint(struct store *st, const struct snapshot *s,
 				const struct ep_stats *e)
 {
-	char method[METHOD_MAX], route[ROUTE_MAX];
-	sqlite3_int64 id = 0;
-	sqlite3_stmt *q = st->ins_stat;
+	sqlite3_int64 id = 0, v[10];
 
-	/* The collector NUL-terminates; copying makes that true whatever it did. */
-	snprintf(method, sizeof(method), "%.*s", (int)strnlen(e->method, METHOD_MAX), e->method);
-	snprintf(route, sizeof(route), "%.*s", (int)strnlen(e->route, ROUTE_MAX), e->route);
-	int rc = store_endpoint_id(st, method, route, &id);
+	int rc = store_endpoint_id(st, e->host, e->method, e->route, &id);
 	if (rc)
 		return rc;
-	size_t blen = hist_encode(&e->lat, st->blob, sizeof(st->blob));
-	sqlite3_bind_int64(q, 1, st->session_id);
-	sqlite3_bind_int64(q, 2, store_i64(s->ts_ms));
-	sqlite3_bind_int64(q, 3, store_i64(s->dur_ms));
-	sqlite3_bind_int64(q, 4, id);
-	sqlite3_bind_int64(q, 5, store_i64(e->requests));
+	v[0] = store_i64(e->requests);
 	for (int k = 0; k < STATUS_CLASSES; k++)
-		sqlite3_bind_int64(q, 6 + k, store_i64(e->status[k]));
-	sqlite3_bind_int64(q, 11, store_i64(e->bytes_in));
-	sqlite3_bind_int64(q, 12, store_i64(e->bytes_out));
-	sqlite3_bind_int64(q, 13, store_i64(e->lat_sum_us));
-	sqlite3_bind_int64(q, 14, store_i64(e->lat_max_us));
-	sqlite3_bind_blob(q, 15, st->blob, (int)blen, SQLITE_STATIC);
+		v[1 + k] = store_i64(e->status[k]);
+	v[6] = store_i64(e->bytes_in);
+	v[7] = store_i64(e->bytes_out);
+	v[8] = store_i64(e->lat_sum_us);
+	v[9] = store_i64(e->lat_max_us);
+	size_t blen = hist_encode(&e->lat, st->blob, sizeof(st->blob));
+	return store_put_stat(st, st->session_id, store_i64(s->ts_ms), store_i64(s->dur_ms), id,
+			      v, st->blob, (int)blen, store_i64(hist_percentile(&e->lat, 0.99)));
+}
+
+/* One request-log row. The path is cut at '?' or '#' whatever the collector sent. */
+static int store_write_request(struct store *st, const struct req_record *r)
+{
+	char path[ROUTE_MAX], client[CLIENT_MAX];
+	sqlite3_int64 id = 0;
+	sqlite3_stmt *q = st->ins_req;
+
+	int rc = store_endpoint_id(st, r->host, r->method, r->route, &id);
+	if (rc)
+		return rc;
+	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
+	path[strcspn(path, "?#")] = '\0';
+	store_copy(client, sizeof(client), r->s.client, CLIENT_MAX);
+	sqlite3_bind_int64(q, 1, st->session_id);
+	sqlite3_bind_int64(q, 2, store_i64(r->s.ts_ms));
+	sqlite3_bind_int64(q, 3, id);
+	sqlite3_bind_text(q, 4, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, r->s.status);
+	sqlite3_bind_int64(q, 6, store_i64(r->s.lat_us));
+	sqlite3_bind_int64(q, 7, store_i64(r->s.bytes_in));
+	sqlite3_bind_int64(q, 8, store_i64(r->s.bytes_out));
+	sqlite3_bind_text(q, 9, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 10, r->s.pid);
 	return store_step_done(q);
 }
 
 /*
- * One snapshot, one transaction: all of it or none. On failure the
+ * Runs fn in one write transaction: all of it or none. On failure the
  * transaction is rolled back, SQLite's reason copied to why (before the
  * rollback overwrites it) and the cache emptied (it may hold ids of endpoint
  * rows that the rollback removed). Returns a SQLite rc.
  */
-static int store_write(struct store *st, const struct snapshot *s, char *why, size_t whylen)
+static int store_txn(struct store *st, int (*fn)(struct store *, void *), void *ctx,
+		     char *why, size_t whylen)
 {
 	int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = store_write_interval(st, s);
-	for (size_t i = 0; rc == SQLITE_OK && i < s->n; i++)
-		rc = store_write_endpoint(st, s, &s->eps[i]);
+		rc = fn(st, ctx);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
@@ -226,21 +311,298 @@ static int store_write(struct store *st, const struct snapshot *s, char *why, si
 	return rc;
 }
 
+static int store_write_fn(struct store *st, void *ctx)
+{
+	const struct snapshot *s = ctx;
+	int rc = store_write_interval(st, s);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->n; i++)
+		rc = store_write_endpoint(st, s, &s->eps[i]);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
+		rc = store_write_request(st, &s->reqs[i]);
+	return rc;
+}
+
+/* ---- upkeep: rollup and retention (writer thread) ---------------------- */
+
+/* A rollup group: one session, minute and endpoint. */
+struct roll_group {
+	sqlite3_int64 session, minute, ep_id;
+	sqlite3_int64 v[10];            /* as store_put_stat() */
+	void *hist;
+	int hlen;
+};
+
+struct roll_ctx {
+	sqlite3_int64 cutoff;           /* merge raw rows that start before this */
+	sqlite3_int64 nivs;             /* raw intervals to take at most */
+	bool more;                      /* out: raw intervals left before cutoff */
+	uint64_t rolled;                /* out: raw endpoint rows merged */
+};
+
+static void roll_groups_free(struct roll_group *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(g[i].hist);
+	free(g);
+}
+
+/* Reads the merged endpoint groups of [lo, hi]. SQLite rc; *out malloc'd. */
+static int roll_load_stats(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi,
+			   struct roll_group **out, size_t *n, uint64_t *raw)
+{
+	sqlite3_stmt *q = st->roll_stats;
+	struct roll_group *g = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, lo);
+	sqlite3_bind_int64(q, 2, hi);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct roll_group *grown = realloc(g, ncap * sizeof(*g));
+			if (!grown) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			g = grown;
+			cap = ncap;
+		}
+		struct roll_group *r = &g[len];
+		r->session = sqlite3_column_int64(q, 0);
+		r->minute = sqlite3_column_int64(q, 1);
+		r->ep_id = sqlite3_column_int64(q, 2);
+		for (int i = 0; i < 10; i++)
+			r->v[i] = sqlite3_column_int64(q, 3 + i);
+		r->hlen = sqlite3_column_bytes(q, 13);
+		r->hist = NULL;
+		if (r->hlen > 0) {
+			r->hist = malloc((size_t)r->hlen);
+			if (!r->hist) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			memcpy(r->hist, sqlite3_column_blob(q, 13), (size_t)r->hlen);
+		}
+		*raw += (uint64_t)sqlite3_column_int64(q, 14);
+		len++;
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		roll_groups_free(g, len);
+		return rc;
+	}
+	*out = g;
+	*n = len;
+	return SQLITE_OK;
+}
+
+/* p99 of a merged blob, clamped to the group's max (the blob has none). */
+static sqlite3_int64 roll_p99(const void *blob, int len, sqlite3_int64 max_us)
+{
+	struct hist h;
+	uint64_t p = 0;
+
+	hist_init(&h);
+	if (blob && !hist_decode_merge(&h, blob, (size_t)len)) {
+		h.max = max_us > 0 ? (uint64_t)max_us : 0;
+		p = hist_percentile(&h, 0.99);
+	}
+	hist_free(&h);
+	return store_i64(p);
+}
+
+/* The per-minute sums of the raw intervals rows in [lo, hi], upserted after
+ * the raw rows are gone (a raw row starting on the minute has the minute
+ * row's key). */
+static int roll_intervals(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi)
+{
+	enum { W = 3 + STORE_NCOUNTERS };   /* session, minute, requests, counters */
+	sqlite3_stmt *q = st->roll_ivs;
+	sqlite3_int64 (*rows)[W] = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, lo);
+	sqlite3_bind_int64(q, 2, hi);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *grown = realloc(rows, ncap * sizeof(*rows));
+			if (!grown) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = grown;
+			cap = ncap;
+		}
+		for (int i = 0; i < W; i++)
+			rows[len][i] = sqlite3_column_int64(q, i);
+		len++;
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_DONE) {
+		sqlite3_bind_int64(st->roll_del_ivs, 1, lo);
+		sqlite3_bind_int64(st->roll_del_ivs, 2, hi);
+		rc = store_step_done(st->roll_del_ivs);
+	}
+	for (size_t i = 0; rc == SQLITE_OK && i < len; i++)
+		rc = store_put_interval(st, rows[i][0], rows[i][1], (sqlite3_int64)STORE_ROLLUP_STEP_MS,
+					rows[i][2], &rows[i][3]);
+	free(rows);
+	return rc;
+}
+
+/*
+ * One rollup step: the oldest raw intervals before the cutoff (at most
+ * nivs of them, all sessions) and their endpoint rows become minute rows.
+ */
+static int store_rollup_fn(struct store *st, void *ctx)
+{
+	struct roll_ctx *rc_ = ctx;
+	sqlite3_stmt *q = st->roll_find;
+	sqlite3_int64 lo = 0, hi = 0, n = 0;
+	struct roll_group *g = NULL;
+	size_t ng = 0;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, rc_->cutoff);
+	sqlite3_bind_int64(q, 2, rc_->nivs);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		hi = sqlite3_column_int64(q, 0);
+		if (!n++)
+			lo = hi;
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return rc;
+	rc_->more = n == rc_->nivs;
+	if (!n)
+		return SQLITE_OK;
+	rc = roll_load_stats(st, lo, hi, &g, &ng, &rc_->rolled);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st->roll_del_stats, 1, lo);
+	sqlite3_bind_int64(st->roll_del_stats, 2, hi);
+	rc = store_step_done(st->roll_del_stats);
+	for (size_t i = 0; rc == SQLITE_OK && i < ng; i++)
+		rc = store_put_stat(st, g[i].session, g[i].minute, (sqlite3_int64)STORE_ROLLUP_STEP_MS,
+				    g[i].ep_id, g[i].v, g[i].hist, g[i].hlen,
+				    roll_p99(g[i].hist, g[i].hlen, g[i].v[9]));
+	roll_groups_free(g, ng);
+	if (rc == SQLITE_OK)
+		rc = roll_intervals(st, lo, hi);
+	return rc;
+}
+
+struct retain_ctx {
+	sqlite3_int64 cutoff;           /* delete rows that start before this */
+	bool more;                      /* out: a delete hit its limit */
+	uint64_t deleted;               /* out */
+};
+
+static int store_retain_fn(struct store *st, void *ctx)
+{
+	struct retain_ctx *r = ctx;
+	sqlite3_stmt *const del[] = { st->ret_stats, st->ret_reqs, st->ret_ivs };
+
+	for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++) {
+		sqlite3_bind_int64(del[i], 1, r->cutoff);
+		sqlite3_bind_int64(del[i], 2, STORE_STEP_ROWS);
+		int rc = store_step_done(del[i]);
+		if (rc)
+			return rc;
+		int n = sqlite3_changes(st->db);
+		r->deleted += (uint64_t)n;
+		if (n >= STORE_STEP_ROWS)
+			r->more = true;
+	}
+	sqlite3_bind_int64(st->ret_sessions, 1, r->cutoff);
+	sqlite3_bind_int64(st->ret_sessions, 2, st->session_id);
+	return store_step_done(st->ret_sessions);
+}
+
+static void store_upkeep_failed(struct store *st, const char *what, const char *why)
+{
+	pthread_mutex_lock(&st->lock);
+	st->health.errors++;
+	snprintf(st->health.last_error, sizeof(st->health.last_error),
+		 "DB %s failed: %s", what, why);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/*
+ * One bounded step of each kind of upkeep. Sets upkeep_more when either has
+ * work left, so an idle writer keeps going; a failure stops both until the
+ * next snapshot (a full disk must not spin).
+ */
+static void store_upkeep(struct store *st)
+{
+	struct roll_ctx roll = { 0 };
+	struct retain_ctx ret = { 0 };
+	uint64_t retention, rollup;
+	bool more = false;
+	char why[100];
+
+	pthread_mutex_lock(&st->lock);
+	retention = st->retention_ms;
+	rollup = st->rollup_ms;
+	bool stopping = st->stopping;
+	pthread_mutex_unlock(&st->lock);
+	if (stopping || !st->newest_ms)
+		return;
+	uint64_t t0 = store_mono_us();
+
+	if (rollup && st->newest_ms > rollup + STORE_ROLLUP_STEP_MS) {
+		roll.cutoff = store_i64((st->newest_ms - rollup) / STORE_ROLLUP_STEP_MS *
+					STORE_ROLLUP_STEP_MS);
+		uint64_t k = STORE_STEP_ROWS / (st->avg_rows ? st->avg_rows : 1);
+		roll.nivs = k < 1 ? 1 : k > STORE_STEP_IVS_MAX ? STORE_STEP_IVS_MAX : (sqlite3_int64)k;
+		if (store_txn(st, store_rollup_fn, &roll, why, sizeof(why))) {
+			store_upkeep_failed(st, "rollup", why);
+			goto out;
+		}
+		more = roll.more;
+	}
+	if (retention && st->newest_ms > retention &&
+	    (st->upkeep_more || st->newest_ms - st->retained_at_ms >= STORE_RETAIN_EVERY)) {
+		st->retained_at_ms = st->newest_ms;
+		ret.cutoff = store_i64(st->newest_ms - retention);
+		if (store_txn(st, store_retain_fn, &ret, why, sizeof(why))) {
+			store_upkeep_failed(st, "retention", why);
+			more = false;
+			goto out;
+		}
+		more = more || ret.more;
+	}
+out:
+	pthread_mutex_lock(&st->lock);
+	st->health.rolled += roll.rolled;
+	st->health.deleted += ret.deleted;
+	st->health.upkeep_us_total += store_mono_us() - t0;
+	st->upkeep_more = more;
+	pthread_mutex_unlock(&st->lock);
+}
+
 /* ---- the writer thread ------------------------------------------------- */
 
-/* Next snapshot to write, or NULL once stopping and drained. */
-static struct snapshot *store_next(struct store *st)
+/*
+ * Next snapshot to write; NULL with *done false when there is none but
+ * upkeep has work left, NULL with *done true once stopping and drained.
+ */
+static struct snapshot *store_next(struct store *st, bool *done)
 {
 	struct snapshot *s = NULL;
 
 	pthread_mutex_lock(&st->lock);
-	while (!st->len && !st->stopping)
+	while (!st->len && !st->stopping && !st->upkeep_more)
 		pthread_cond_wait(&st->wake, &st->lock);
 	if (st->len) {
 		s = st->queue[st->head];
 		st->head = (st->head + 1) % STORE_QUEUE_MAX;
 		st->len--;
 	}
+	*done = !s && st->stopping;
 	pthread_mutex_unlock(&st->lock);
 	return s;
 }
@@ -251,9 +613,13 @@ static struct snapshot *store_next(struct store *st)
  * closing, a failure drops the rest too: with a DB held busy by someone
  * else, each write would wait STORE_BUSY_MS and exit would take minutes.
  */
-static void store_account(struct store *st, int rc, const char *why)
+static void store_account(struct store *st, int rc, const char *why, uint64_t us)
 {
 	pthread_mutex_lock(&st->lock);
+	st->health.last_write_us = us;
+	st->health.write_us_total += us;
+	if (us > st->health.max_write_us)
+		st->health.max_write_us = us;
 	if (rc == SQLITE_OK) {
 		st->health.written++;
 		st->health.last_error[0] = '\0';
@@ -274,13 +640,27 @@ static void store_account(struct store *st, int rc, const char *why)
 static void *store_thread(void *arg)
 {
 	struct store *st = arg;
-	struct snapshot *s;
 	char why[100];                 /* fits last_error with the wording around it */
+	bool done = false;
 
-	while ((s = store_next(st))) {
-		int rc = store_write(st, s, why, sizeof(why));
-		store_account(st, rc, why);
-		snapshot_free(s);
+	while (!done) {
+		struct snapshot *s = store_next(st, &done);
+		if (s) {
+			uint64_t t0 = store_mono_us();
+			int rc = store_txn(st, store_write_fn, s, why, sizeof(why));
+			store_account(st, rc, why, store_mono_us() - t0);
+			if (rc == SQLITE_OK) {
+				uint64_t end = s->ts_ms + s->dur_ms;
+				if (end > st->newest_ms)
+					st->newest_ms = end;
+				st->avg_rows = (st->avg_rows * 7 + s->n + 7) / 8;
+			}
+			snapshot_free(s);
+			if (rc != SQLITE_OK)
+				continue;           /* no upkeep on a failing DB */
+		}
+		if (!done)
+			store_upkeep(st);
 	}
 	return NULL;
 }
@@ -317,11 +697,27 @@ void store_get_health(struct store *st, struct store_health *h)
 	pthread_mutex_unlock(&st->lock);
 }
 
+void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollup_after_ms)
+{
+	if (rollup_after_ms && rollup_after_ms < STORE_ROLLUP_STEP_MS)
+		rollup_after_ms = STORE_ROLLUP_STEP_MS;
+	pthread_mutex_lock(&st->lock);
+	st->retention_ms = retention_ms;
+	st->rollup_ms = rollup_after_ms;
+	st->upkeep_more = true;        /* look again at once */
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+}
+
 /*
  * Creates the file with mode 0600 ourselves, because SQLite would use
  * 0644 & ~umask. SQLite gives -wal and -shm the mode of the main file, so
  * they are 0600 too; we do not touch the process-wide umask, which other
  * threads may be relying on.
+ *
+ * In WAL mode SQLite creates FILE-wal and FILE-shm beside the file, so a
+ * directory we cannot write to is refused here, in words, rather than as
+ * "unable to open database file" at the first write.
  */
 static int store_create_file(const char *path, char *err, size_t errlen)
 {
@@ -332,36 +728,117 @@ static int store_create_file(const char *path, char *err, size_t errlen)
 		return -e;
 	}
 	close(fd);
+
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK)) {
+		int e = errno;
+		snprintf(err, errlen, "l7top: cannot write to %s: directory %s: %s (the DB needs"
+			 " its -wal and -shm files beside it)", path, dir, strerror(e));
+		return -e;
+	}
 	return 0;
 }
 
 static int store_prepare(struct store *st)
 {
-	static const char ins_interval[] =
+	static const char put_interval[] =
 		"INSERT INTO intervals (session_id, ts_ms, dur_ms, requests, packets, kernel_drops,"
 		" parse_errors, unpaired, reasm_gaps, conn_overflow, ep_overflow, pending_overflow,"
-		" conns_open) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)";
-	static const char ins_stat[] =
+		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+		" ON CONFLICT (session_id, ts_ms) DO UPDATE SET dur_ms = max(dur_ms, excluded.dur_ms),"
+		" requests = requests + excluded.requests, packets = packets + excluded.packets,"
+		" kernel_drops = kernel_drops + excluded.kernel_drops,"
+		" parse_errors = parse_errors + excluded.parse_errors,"
+		" unpaired = unpaired + excluded.unpaired, reasm_gaps = reasm_gaps + excluded.reasm_gaps,"
+		" conn_overflow = conn_overflow + excluded.conn_overflow,"
+		" ep_overflow = ep_overflow + excluded.ep_overflow,"
+		" pending_overflow = pending_overflow + excluded.pending_overflow,"
+		" conns_open = max(conns_open, excluded.conns_open),"
+		" conns_new = coalesce(conns_new, 0) + excluded.conns_new,"
+		" tls_drops = coalesce(tls_drops, 0) + excluded.tls_drops,"
+		" reqs_skipped = coalesce(reqs_skipped, 0) + excluded.reqs_skipped,"
+		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow";
+	static const char put_stat[] =
 		"INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id, requests,"
-		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
-	static const char find_ep[] = "SELECT id FROM endpoints WHERE method = ?1 AND route = ?2";
-	static const char ins_ep[] = "INSERT INTO endpoints (method, route) VALUES (?1, ?2)";
-	const int f = SQLITE_PREPARE_PERSISTENT;
+		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+		" ON CONFLICT (ts_ms, session_id, endpoint_id) DO UPDATE SET"
+		" dur_ms = max(dur_ms, excluded.dur_ms), requests = requests + excluded.requests,"
+		" s1xx = s1xx + excluded.s1xx, s2xx = s2xx + excluded.s2xx, s3xx = s3xx + excluded.s3xx,"
+		" s4xx = s4xx + excluded.s4xx, s5xx = s5xx + excluded.s5xx,"
+		" bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,"
+		" lat_sum_us = lat_sum_us + excluded.lat_sum_us,"
+		" lat_max_us = max(lat_max_us, excluded.lat_max_us),"
+		" hist = hist_merge(hist, excluded.hist),"
+		" p99_us = min(hist_quantile(hist_merge(hist, excluded.hist), 0.99),"
+		"              max(lat_max_us, excluded.lat_max_us))";
+	static const char find_ep[] =
+		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3";
+	static const char ins_ep[] = "INSERT INTO endpoints (host, method, route) VALUES (?1, ?2, ?3)";
+	static const char ins_req[] =
+		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
+		" bytes_in, bytes_out, client, pid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+	static const char roll_find[] =
+		"SELECT ts_ms FROM intervals WHERE dur_ms < 60000 AND ts_ms < ?1"
+		" ORDER BY ts_ms LIMIT ?2";
+	static const char roll_stats[] =
+		"SELECT session_id, ts_ms / 60000 * 60000 AS m, endpoint_id, sum(requests),"
+		" sum(s1xx), sum(s2xx), sum(s3xx), sum(s4xx), sum(s5xx), sum(bytes_in), sum(bytes_out),"
+		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*)"
+		" FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
+		" GROUP BY session_id, m, endpoint_id";
+	static const char roll_ivs[] =
+		"SELECT session_id, ts_ms / 60000 * 60000 AS m, sum(requests), sum(packets),"
+		" sum(kernel_drops), sum(parse_errors), sum(unpaired), sum(reasm_gaps),"
+		" sum(conn_overflow), sum(ep_overflow), sum(pending_overflow), max(conns_open),"
+		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow)"
+		" FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
+		" GROUP BY session_id, m";
+	static const char roll_del_stats[] =
+		"DELETE FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000";
+	static const char roll_del_ivs[] =
+		"DELETE FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000";
+	static const char ret_stats[] =
+		"DELETE FROM endpoint_stats WHERE (ts_ms, session_id, endpoint_id) IN"
+		" (SELECT ts_ms, session_id, endpoint_id FROM endpoint_stats WHERE ts_ms < ?1"
+		"  ORDER BY ts_ms LIMIT ?2)";
+	static const char ret_reqs[] =
+		"DELETE FROM requests WHERE id IN"
+		" (SELECT id FROM requests WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)";
+	static const char ret_ivs[] =
+		"DELETE FROM intervals WHERE rowid IN"
+		" (SELECT rowid FROM intervals WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)";
+	static const char ret_sessions[] =
+		"DELETE FROM sessions WHERE id <> ?2 AND coalesce(ended_ms, started_ms) < ?1"
+		" AND NOT EXISTS (SELECT 1 FROM intervals i WHERE i.session_id = sessions.id)";
+	const struct { const char *sql; sqlite3_stmt **st; } stmts[] = {
+		{ put_interval, &st->put_interval }, { put_stat, &st->put_stat },
+		{ find_ep, &st->find_ep }, { ins_ep, &st->ins_ep }, { ins_req, &st->ins_req },
+		{ roll_find, &st->roll_find }, { roll_stats, &st->roll_stats },
+		{ roll_ivs, &st->roll_ivs }, { roll_del_stats, &st->roll_del_stats },
+		{ roll_del_ivs, &st->roll_del_ivs }, { ret_stats, &st->ret_stats },
+		{ ret_reqs, &st->ret_reqs }, { ret_ivs, &st->ret_ivs },
+		{ ret_sessions, &st->ret_sessions },
+	};
 
-	if (sqlite3_prepare_v3(st->db, ins_interval, -1, f, &st->ins_interval, NULL) ||
-	    sqlite3_prepare_v3(st->db, ins_stat, -1, f, &st->ins_stat, NULL) ||
-	    sqlite3_prepare_v3(st->db, find_ep, -1, f, &st->find_ep, NULL) ||
-	    sqlite3_prepare_v3(st->db, ins_ep, -1, f, &st->ins_ep, NULL))
-		return -EIO;
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		if (sqlite3_prepare_v3(st->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+				       stmts[i].st, NULL))
+			return -EIO;
 	return 0;
 }
 
 static int store_insert_session(struct store *st, const struct store_session *sess)
 {
 	static const char sql[] =
-		"INSERT INTO sessions (started_ms, target, pids, version, settings)"
-		" VALUES (?1, ?2, ?3, ?4, ?5)";
+		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 	sqlite3_stmt *q;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL))
@@ -372,6 +849,7 @@ static int store_insert_session(struct store *st, const struct store_session *se
 		sqlite3_bind_text(q, 3, sess->pids, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, sess->version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sess->settings, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, sess->capture, -1, SQLITE_STATIC);
 	}
 	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);
@@ -379,6 +857,32 @@ static int store_insert_session(struct store *st, const struct store_session *se
 		return -EIO;
 	st->session_id = sqlite3_last_insert_rowid(st->db);
 	return 0;
+}
+
+/* A SQLite failure during setup → -errno and one line. */
+static int store_setup_error(struct store *st, char *err, size_t errlen)
+{
+	int code = sqlite3_errcode(st->db) & 0xff, e = sqlite3_system_errno(st->db);
+	const char *msg = sqlite3_errmsg(st->db);
+
+	switch (code) {
+	case SQLITE_FULL:
+		snprintf(err, errlen, "l7top: DB %s: disk full (%s)", st->path, msg);
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		snprintf(err, errlen, "l7top: DB %s cannot be written: %s", st->path,
+			 e ? strerror(e) : msg);
+		return e == EROFS ? -EROFS : -EACCES;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		snprintf(err, errlen, "l7top: DB %s is corrupt (%s): move it away or use"
+			 " another --db", st->path, msg);
+		return -EINVAL;
+	}
+	snprintf(err, errlen, "l7top: DB %s: %s", st->path, msg);
+	return -EIO;
 }
 
 /* Identify before WAL: a foreign DB must be left exactly as it was. */
@@ -389,32 +893,38 @@ static int store_setup(struct store *st, const struct store_session *sess,
 
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (schema_register_functions(st->db))
-		goto sql_fail;
+		return store_setup_error(st, err, errlen);
 	rc = schema_identify(st->db, st->path, &version, err, errlen);
 	if (rc)
 		return rc;
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			 " PRAGMA foreign_keys = ON;", NULL, NULL, NULL))
-		goto sql_fail;
+	char *sql = sqlite3_mprintf("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+				    " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+				    " PRAGMA journal_size_limit = %d;", STORE_WAL_LIMIT);
+	rc = sql ? sqlite3_exec(st->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+	sqlite3_free(sql);
+	if (rc)
+		return store_setup_error(st, err, errlen);
 	if (version < STORE_SCHEMA_VERSION) {
 		rc = schema_migrate(st->db, st->path, err, errlen);
-		if (rc)
-			return rc;
+		if (rc) {
+			int code = sqlite3_errcode(st->db) & 0xff;
+			return code == SQLITE_FULL ? -ENOSPC : rc;
+		}
 	}
 	if (store_prepare(st) || store_insert_session(st, sess))
-		goto sql_fail;
+		return store_setup_error(st, err, errlen);
 	return 0;
-sql_fail:
-	snprintf(err, errlen, "l7top: DB %s: %s", st->path, sqlite3_errmsg(st->db));
-	return -EIO;
 }
 
 static void store_free(struct store *st)
 {
-	sqlite3_finalize(st->ins_interval);
-	sqlite3_finalize(st->ins_stat);
-	sqlite3_finalize(st->find_ep);
-	sqlite3_finalize(st->ins_ep);
+	sqlite3_stmt *const all[] = {
+		st->put_interval, st->put_stat, st->find_ep, st->ins_ep, st->ins_req,
+		st->roll_find, st->roll_stats, st->roll_ivs, st->roll_del_stats, st->roll_del_ivs,
+		st->ret_stats, st->ret_reqs, st->ret_ivs, st->ret_sessions,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		sqlite3_finalize(all[i]);
 	sqlite3_close(st->db);
 	ep_cache_clear(&st->cache);
 	pthread_cond_destroy(&st->wake);
@@ -438,12 +948,13 @@ int store_open(struct store **out, const char *path, const struct store_session 
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	st->retention_ms = STORE_RETENTION_DEFAULT_MS;
+	st->rollup_ms = STORE_ROLLUP_DEFAULT_MS;
 	rc = store_create_file(path, err, errlen);
 	if (rc)
 		goto fail;
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "l7top: cannot open %s: %s", path, sqlite3_errmsg(st->db));
-		rc = -EIO;
+		rc = store_setup_error(st, err, errlen);
 		goto fail;
 	}
 	rc = store_setup(st, sess, err, errlen);

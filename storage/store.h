@@ -1,11 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * store: the SQLite writer. One thread of its own behind a bounded queue, so
- * capture never waits on disk. One transaction per interval, prepared
- * statements, WAL, file mode 0600, schema version in PRAGMA user_version.
+ * capture never waits on disk. One transaction per interval (its per-host
+ * endpoint rows and its request-log rows together), prepared statements,
+ * WAL, file mode 0600, schema version in PRAGMA user_version.
+ *
+ * The same thread keeps the DB small, in bounded steps between intervals
+ * (each its own short transaction, so neither capture nor a reader waits on
+ * a big delete):
+ *   rollup     per-interval rows older than rollup_after are merged into one
+ *              row per session, minute and endpoint (dur_ms = 60000):
+ *              counters summed, max = max, histograms merged bucket by
+ *              bucket, so totals and percentiles over whole minutes are the
+ *              same before and after;
+ *   retention  rows older than the retention are deleted.
+ * "Now" for both is the end of the newest interval written, not the wall
+ * clock: a replayed pcap from last month is not deleted as it is written.
  *
  * The DB holds no headers, bodies or query strings: only what a snapshot
- * carries (method, folded route, counters, histograms).
+ * carries (host, method, folded route, counters, histograms) and, in the
+ * request log, the path without its query string.
  */
 #ifndef L7TOP_STORE_H
 #define L7TOP_STORE_H
@@ -15,8 +29,11 @@
 
 #include "collector/snapshot.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_QUEUE_MAX      64      /* snapshots waiting for the writer */
+#define STORE_RETENTION_DEFAULT_MS (7 * 86400000ULL)   /* --retention 7d */
+#define STORE_ROLLUP_DEFAULT_MS    (3600000ULL)        /* per-interval rows kept 1 h */
+#define STORE_ROLLUP_STEP_MS       60000ULL            /* rollup row length */
 
 struct store;
 
@@ -24,32 +41,58 @@ struct store_session {
 	const char *target;      /* command line of the first target process */
 	const char *pids;        /* "1234,1240" */
 	const char *version;     /* l7top version */
-	const char *settings;    /* "interval=1s tls=auto ..." free text */
+	const char *settings;    /* "interval_ms=1000 slow_ms=100 ..." free text */
 	uint64_t started_ms;     /* unix ms */
+	const char *capture;     /* "plain", "tls", "plain+tls", "pcap"; NULL = unknown */
 };
 
 struct store_health {
 	uint64_t queued;         /* snapshots waiting now */
 	uint64_t written;        /* snapshots committed */
 	uint64_t dropped;        /* snapshots refused: queue full or DB failing */
-	uint64_t errors;         /* failed transactions */
+	uint64_t errors;         /* failed transactions (writes and upkeep) */
+	uint64_t rolled;         /* per-interval endpoint rows merged into minute rows */
+	uint64_t deleted;        /* rows removed by retention */
+	uint64_t last_write_us;  /* wall time of the last interval's transaction */
+	uint64_t max_write_us;   /* the longest one */
+	uint64_t write_us_total; /* all interval transactions (mean = / (written + errors)) */
+	uint64_t upkeep_us_total;/* all rollup and retention steps */
 	char last_error[160];    /* "" while healthy; one line, for the UI */
 };
 
 /*
- * Opens (creating with mode 0600) or migrates the DB, inserts the session
- * row and starts the writer thread. Returns 0 or -errno with a one-line
- * reason in err (e.g. "l7top: cannot open /x.db: read-only directory").
+ * Opens (creating with mode 0600) or migrates the DB (an older schema is
+ * migrated in place in one transaction), inserts the session row and starts
+ * the writer thread. Returns 0 or -errno with a one-line reason in err:
+ *   -EROFS, -EACCES   the file or its directory cannot be written (SQLite
+ *                     needs to create FILE-wal and FILE-shm beside it)
+ *   -ENOSPC           the disk is full
+ *   -ENOENT           the directory does not exist
+ *   -EINVAL           not an l7top DB, or corrupt
+ *   -ENOTSUP          written by a newer l7top
+ *   -EIO, -ENOMEM     anything else
+ * The first three leave capture unaffected: the caller may go on without a
+ * DB and show err; the others are worth stopping for (the user named a
+ * wrong or broken file).
  */
 int store_open(struct store **out, const char *path, const struct store_session *sess,
 	       char *err, size_t errlen);
 /*
- * Queues a snapshot; the store owns it from here on and frees it. Never
+ * Queues a snapshot; the store owns it from here on and frees it. Give it
+ * the collector's snapshot as it is — per-host rows and request log — not
+ * snapshot_fold_hosts()'s (that one has neither hosts nor requests). Never
  * blocks: when the queue is full the snapshot is freed and counted in
  * store_health.dropped, and -EAGAIN is returned.
  */
 int store_push(struct store *st, struct snapshot *snap);
 void store_get_health(struct store *st, struct store_health *h);
+/*
+ * Sets how long rows are kept (0 = forever; default 7 days) and how long
+ * per-interval rows are kept before they are merged into per-minute rows
+ * (0 = never; default 1 hour; values under a minute are taken as a minute).
+ * Safe from any thread at any time; the writer applies it from its next step.
+ */
+void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollup_after_ms);
 /* Drains the queue, writes the session's end time, joins the thread, closes. */
 void store_close(struct store *st, uint64_t ended_ms);
 

@@ -61,3 +61,57 @@ char *fmt_middle(const char *s, size_t width, char *buf, size_t n)
 	buf[width] = '\0';
 	return buf;
 }
+
+char *fmt_lat_short(uint64_t us, char *buf, size_t n)
+{
+	double v = (double)us;
+	if (us < 1000)
+		snprintf(buf, n, "%lu\u00b5s", (unsigned long)us);
+	else if (us < 9995)
+		snprintf(buf, n, "%.2fms", v / 1e3);
+	else if (us < 99950)
+		snprintf(buf, n, "%.1fms", v / 1e3);
+	else if (us < 999500)
+		snprintf(buf, n, "%.0fms", v / 1e3);
+	else if (us < 9995000)
+		snprintf(buf, n, "%.2fs", v / 1e6);
+	else if (us < 99950000)
+		snprintf(buf, n, "%.1fs", v / 1e6);
+	else if (us < 999500000)
+		snprintf(buf, n, "%.0fs", v / 1e6);
+	else
+		snprintf(buf, n, "%.1fm", v / 6e7);
+	return buf;
+}
+
+char *fmt_count(uint64_t v, char *buf, size_t n)
+{
+	static const char unit[] = "kMGTPE";
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 100000) {
+		snprintf(buf, n, "%lu", (unsigned long)v);
+		return buf;
+	}
+	while (d >= 999.5 && u < 5) {
+		d /= 1000;
+		u++;
+	}
+	snprintf(buf, n, d < 9.995 ? "%.2f%c" : d < 99.95 ? "%.1f%c" : "%.0f%c", d, unit[u]);
+	return buf;
+}
+
+char *fmt_uptime(uint64_t s, char *buf, size_t n)
+{
+	if (s < 60)
+		snprintf(buf, n, "%lus", (unsigned long)s);
+	else if (s < 3600)
+		snprintf(buf, n, "%lum%02lus", (unsigned long)(s / 60), (unsigned long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, n, "%luh%02lum", (unsigned long)(s / 3600), (unsigned long)(s % 3600 / 60));
+	else
+		snprintf(buf, n, "%lud%02luh", (unsigned long)(s / 86400),
+			 (unsigned long)(s % 86400 / 3600));
+	return buf;
+}

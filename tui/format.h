@@ -19,4 +19,15 @@ char *fmt_rate(double per_s, char *buf, size_t n);
  * route's start and end are what tell routes apart. */
 char *fmt_middle(const char *s, size_t width, char *buf, size_t n);
 
+/*
+ * For the live view, where every column counts: at most 6 display columns.
+ * fmt_lat_short: 3 significant digits, "850µs" "4.25ms" "12.3ms" "123ms"
+ * "2.35s" "23.5s" "235s" "12.5m" ("µ" is 2 bytes of UTF-8: give 16).
+ * fmt_count: "12345", "123k", "1.23M", "12.3G".
+ * fmt_uptime: "45s", "12m05s", "3h02m", "2d03h".
+ */
+char *fmt_lat_short(uint64_t us, char *buf, size_t n);
+char *fmt_count(uint64_t v, char *buf, size_t n);
+char *fmt_uptime(uint64_t secs, char *buf, size_t n);
+
 #endif

@@ -287,6 +287,29 @@ static void test_gap_in_headers_resyncs(void **state)
 	http_stream_free(&s, &sink);
 }
 
+/* The client leaves mid-body: counted as the server logs it, with the bytes
+ * that crossed and the status it sent; no status line: unpaired. */
+static void test_cut_response_counted_at_close(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /big HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 7, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.t[0].target, "/big");
+	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.t[0].bytes_out, strlen(resp));
+	assert_int_equal(g.t[0].end_ns, 7);
+	assert_int_equal(g.cnt.unpaired, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_long_target_kept_to_cap),
 		cmocka_unit_test(test_gap_inside_body_is_skipped),
 		cmocka_unit_test(test_gap_in_headers_resyncs),
+		cmocka_unit_test(test_cut_response_counted_at_close),
 	};
 	return cmocka_run_group_tests(tests, build_streams, NULL);
 }

@@ -291,10 +291,13 @@ static void make_db(const char *path)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(schema_migrate(db, path, err, sizeof(err)), 0);
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO sessions(id, started_ms) VALUES (1, 0);"
-				      "INSERT INTO endpoints VALUES (1, 'GET', '/a'), (2, 'GET', '/b,c')",
+				      "INSERT INTO endpoints (id, method, route)"
+				      " VALUES (1, 'GET', '/a'), (2, 'GET', '/b,c')",
 				      NULL, NULL, NULL), 0);
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO endpoint_stats VALUES"
-					    " (1, ?1, 1000, ?2, ?3, 0, ?3, 0, 0, 0, 10, 20, 0, ?4, ?5)",
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO endpoint_stats (session_id, ts_ms,"
+					    " dur_ms, endpoint_id, requests, s1xx, s2xx, s3xx, s4xx,"
+					    " s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist)"
+					    " VALUES (1, ?1, 1000, ?2, ?3, 0, ?3, 0, 0, 0, 10, 20, 0, ?4, ?5)",
 					    -1, &q, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		for (int ep = 1; ep <= 2; ep++) {

@@ -298,7 +298,9 @@ static void test_newer_version_refused(void **state)
 
 	store_close(store_open_ok(t.path), T0);
 	db = db_open(t.path);
-	db_exec(db, "PRAGMA user_version = 2");
+	char *sql = sqlite3_mprintf("PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+	db_exec(db, sql);
+	sqlite3_free(sql);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(&st, t.path, &sess, err, sizeof(err)), -ENOTSUP);

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make bench: what l7top costs the server, side by side with its peers.
+# A benchmark, not a test: it prints figures and ratios and writes
+# bench/RESULTS.md; it asserts nothing.
+#
+# NGINX with one worker and wrk share this 2-core machine over loopback.
+# Configurations alternate (A B C A B C ...) for BENCH_PAIRS rounds; medians
+# and round-by-round ratios against the unobserved run of the same round.
+#
+#   BENCH_PAIRS=3 BENCH_SECONDS=5 make bench
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PAIRS=${BENCH_PAIRS:-3}
+SECS=${BENCH_SECONDS:-5}
+OUT=${BENCH_OUT:-bench/RESULTS.md}
+L7TOP=$PWD/l7top
+PCAPGEN=$PWD/build/bench/pcapgen
+LIBDIR=/usr/lib/x86_64-linux-gnu
+
+[[ $(id -u) -eq 0 ]] || { echo "bench: needs root (BPF, uprobes): sudo make bench" >&2; exit 1; }
+for t in nginx wrk tcpdump openssl python3; do
+	command -v $t >/dev/null || { echo "bench: missing $t (sudo make deps)" >&2; exit 1; }
+done
+
+T=$(mktemp -d /tmp/l7top-bench.XXXXXX)
+chmod 755 "$T"
+NGINX_PID=""
+OBS_PID=""
+cleanup() {
+	[[ -n $OBS_PID ]] && kill -INT "$OBS_PID" 2>/dev/null
+	[[ -n $NGINX_PID ]] && kill -QUIT "$NGINX_PID" 2>/dev/null
+	sleep 0.3
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---- the server -----------------------------------------------------------
+PORT=18480
+TPORT=18443
+mkdir -p "$T/html" "$T/tmp"
+head -c 1048576 /dev/urandom >"$T/html/1m.bin"
+head -c 102400 /dev/urandom >"$T/html/100k.bin"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+	-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+cat >"$T/nginx.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 40000;
+pid $T/nginx.pid;
+error_log $T/error.log;
+events { worker_connections 30000; }
+http {
+    client_body_temp_path $T/tmp/b; proxy_temp_path $T/tmp/p;
+    fastcgi_temp_path $T/tmp/f; uwsgi_temp_path $T/tmp/u; scgi_temp_path $T/tmp/s;
+    log_format bench '\$request_method \$request_uri \$status';
+    access_log $T/access.log bench;
+    sendfile on;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$TPORT ssl;
+        ssl_certificate $T/cert.pem;
+        ssl_certificate_key $T/key.pem;
+        root $T/html;
+        location = /small { return 200 "ok\n"; }
+        location ~ ^/ep/ { return 200 "ok\n"; }
+    }
+}
+EOF
+nginx -c "$T/nginx.conf" -p "$T" || { echo "bench: nginx did not start" >&2; exit 1; }
+sleep 0.5
+NGINX_PID=$(cat "$T/nginx.pid")
+worker() { pgrep -P "$NGINX_PID" | head -1; }
+
+# wrk gets private copies of libssl/libcrypto: uprobes live on the library
+# file's inode, so wrk's own SSL calls never hit a breakpoint, whichever
+# way a configuration attaches.
+mkdir -p "$T/wrklib"
+cp "$LIBDIR/libssl.so.3" "$LIBDIR/libcrypto.so.3" "$T/wrklib/"
+run_wrk() {   # url conns -> "req_per_s p99_ms"
+	local url=$1 c=$2 out
+	out=$(LD_LIBRARY_PATH=$T/wrklib wrk -t1 -c"$c" -d"${SECS}s" --latency "$url" 2>&1)
+	local rps p99
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
+	echo "${rps:-0} ${p99:-0}"
+}
+
+# ---- observers ------------------------------------------------------------
+L7_RUN=0
+start_observer() {   # name
+	OBS_PID=""
+	case $1 in
+	none) ;;
+	l7top|l7top-calls|l7top-keys)
+		local mode=""
+		[[ $1 == l7top-calls ]] && mode="--tls calls"
+		[[ $1 == l7top-keys ]] && mode="--tls keys"
+		L7_RUN=$((L7_RUN + 1))
+		# shellcheck disable=SC2086
+		"$L7TOP" --pid "$NGINX_PID" --no-tui --interval 1 $mode \
+			--db "$T/run$L7_RUN.db" >/dev/null 2>"$T/run$L7_RUN.err" &
+		OBS_PID=$!
+		for _ in $(seq 100); do grep -q '^l7top: watching' "$T/run$L7_RUN.err" && break; sleep 0.05; done
+		;;
+	tcpdump)
+		tcpdump -i lo -w /dev/null -s 262144 "tcp port $PORT" 2>"$T/tcpdump.err" &
+		OBS_PID=$!
+		sleep 1
+		;;
+	floor)
+		# Empty uprobes on exactly what the calls mode probes, worker only.
+		local w lib=$LIBDIR/libssl.so.3
+		w=$(worker)
+		bpftrace -p "$w" -e "uprobe:$lib:SSL_read {} uretprobe:$lib:SSL_read {}
+			uprobe:$lib:SSL_write {} uretprobe:$lib:SSL_write {}" >/dev/null 2>&1 &
+		OBS_PID=$!
+		sleep 3
+		;;
+	bpftrace-copy)
+		local w lib=$LIBDIR/libssl.so.3
+		w=$(worker)
+		bpftrace -p "$w" -e "uprobe:$lib:SSL_write { printf(\"%s\\n\", str(arg1, 64)); }
+			uprobe:$lib:SSL_read { @buf[tid] = arg1; }
+			uretprobe:$lib:SSL_read /@buf[tid] && retval > 0/ { printf(\"%s\\n\", str(@buf[tid], 64)); delete(@buf[tid]); }" \
+			>/dev/null 2>&1 &
+		OBS_PID=$!
+		sleep 3
+		;;
+	esac
+}
+
+stop_observer() {
+	[[ -n $OBS_PID ]] || return 0
+	kill -INT "$OBS_PID" 2>/dev/null
+	wait "$OBS_PID" 2>/dev/null
+	OBS_PID=""
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# l7top's own count of one run vs the access log lines of that run.
+loss_line() {   # run-number log-lines
+	local db=$T/run$1.db seen drops
+	seen=$("$L7TOP" query --db "$db" --format csv 2>/dev/null | awk -F, 'NR>1 {s+=$3} END {print s+0}')
+	drops=$(sqlite3 "$db" "select coalesce(sum(kernel_drops),0) + coalesce(sum(tls_drops),0) from intervals" 2>/dev/null ||
+		sqlite3 "$db" "select coalesce(sum(kernel_drops),0) from intervals" 2>/dev/null)
+	echo "${seen:-0} ${drops:-0} $2"
+}
+
+# bench_series TITLE URL CONNS CONFIG...: alternating rounds, one table.
+RESULT_MD=""
+bench_series() {
+	local title=$1 url=$2 conns=$3
+	shift 3
+	local configs=("$@") round c
+	declare -A rps p99 ratios
+	local losses=""
+	log "$title: ${configs[*]} x $PAIRS rounds of ${SECS}s"
+	for round in $(seq "$PAIRS"); do
+		local base=""
+		for c in "${configs[@]}"; do
+			start_observer "$c"
+			local before after r
+			before=$(wc -l <"$T/access.log")
+			r=$(run_wrk "$url" "$conns")
+			sleep 1.2          # let the last interval close before stopping
+			stop_observer
+			after=$(wc -l <"$T/access.log")
+			rps[$c]+="${r%% *} "
+			p99[$c]+="${r##* } "
+			[[ $c == none ]] && base=${r%% *}
+			if [[ $c != none && -n $base ]]; then
+				ratios[$c]+="$(awk -v a="${r%% *}" -v b="$base" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') "
+			fi
+			if [[ $c == l7top* ]]; then
+				losses+="| $c round $round | $(loss_line "$L7_RUN" $((after - before)) | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : "NO")}') |"$'\n'
+			fi
+			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms"
+		done
+	done
+	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'
+	for c in "${configs[@]}"; do
+		local mr mp ra
+		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
+		mp=$(tr ' ' '\n' <<<"${p99[$c]}" | grep . | median)
+		ra=$(tr ' ' '\n' <<<"${ratios[$c]:-}" | grep . | median)
+		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} |"$'\n'
+	done
+	if [[ -n $losses ]]; then
+		md+=$'\n'"| l7top run | requests seen | counted drops | access log | seen + drops = log |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'"$losses"
+	fi
+	RESULT_MD+="$md"$'\n'
+	printf '%s\n' "$md"
+}
+
+# ---- 1 and 2: server cost ----------------------------------------------------
+bench_series "Plaintext, small responses (return 200), 16 connections" \
+	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump
+bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
+	"http://127.0.0.1:$PORT/1m.bin" 4 none l7top tcpdump
+
+# bytes copied to user space per request for the 1 MB file
+start_observer l7top
+r=$(run_wrk "http://127.0.0.1:$PORT/1m.bin" 4)
+sleep 1.2
+stop_observer
+sumline=$(grep '^l7top: .*packets captured' "$T/run$L7_RUN.err")
+nreq=$("$L7TOP" query --db "$T/run$L7_RUN.db" --format csv | awk -F, 'NR>1 {s+=$3} END {print s+0}')
+bytes=$(sed -n 's/.*(\([0-9]*\) bytes).*/\1/p' <<<"$sumline")
+cut=$(sed -n 's/.*(\([0-9]*\) payload bytes not copied).*/\1/p' <<<"$sumline")
+per_req=$(awk -v b="${bytes:-0}" -v n="${nreq:-0}" 'BEGIN {printf "%.0f", n ? b / n : 0}')
+RESULT_MD+="### Bytes copied to user space, 1 MB file"$'\n\n'"$nreq requests: ${bytes:-?} bytes copied (${per_req} per request); ${cut:-?} payload bytes cut in the kernel. l7top: \`$sumline\`"$'\n\n'
+log "1 MB file: $per_req bytes copied per request"
+
+if "$L7TOP" --help | grep -q -- '--tls'; then
+	modes=(none floor l7top-calls bpftrace-copy)
+	"$L7TOP" --help | grep -q 'keys' && modes+=(l7top-keys)
+	command -v bpftrace >/dev/null || modes=(none l7top-calls)
+	bench_series "TLS, small responses, keep-alive, 16 connections" \
+		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}"
+	bench_series "TLS, 100 KB file, 4 connections" \
+		"https://127.0.0.1:$TPORT/100k.bin" 4 "${modes[@]}"
+fi
+
+# ---- 4: collector speed offline ---------------------------------------------------
+if [[ -x $PCAPGEN ]]; then
+	NREQ=${BENCH_PCAP_REQUESTS:-3000000}
+	"$PCAPGEN" "$T/offline.pcap" "$NREQ" 100 2>/dev/null
+	best=999
+	for _ in 1 2 3; do
+		s=$( { /usr/bin/time -f '%e %U' "$L7TOP" --read "$T/offline.pcap" --no-db --interval 3600 >/dev/null; } 2>&1 | tail -1)
+		wall=${s%% *}
+		best=$(awk -v a="$wall" -v b="$best" 'BEGIN {print (a < b ? a : b)}')
+	done
+	rate=$(awk -v n="$NREQ" -v t="$best" 'BEGIN {printf "%.0f", n / t}')
+	psize=$(du -m "$T/offline.pcap" | cut -f1)
+	prof=""
+	if command -v perf >/dev/null && perf stat -e instructions true >/dev/null 2>&1; then
+		perf record -q -o "$T/perf.data" -g "$L7TOP" --read "$T/offline.pcap" --no-db --interval 3600 >/dev/null 2>&1
+		prof=$(perf report -q -i "$T/perf.data" --no-children --sort symbol 2>/dev/null | grep -v '^$' | head -12)
+	else
+		head -c 200000000 "$T/offline.pcap" >"$T/small.pcap"
+		valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$L7TOP" --read "$T/small.pcap" \
+			--no-db --interval 3600 >/dev/null 2>&1
+		prof=$(callgrind_annotate "$T/cg.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -12)
+	fi
+	RESULT_MD+="### Collector speed offline (\`l7top --read\`)"$'\n\n'"$NREQ keep-alive requests (${psize} MB pcap, 100 per connection, 8 routes): best of 3 = ${best} s, **${rate} requests/s** on one core (target >= 1,000,000)."$'\n\n''Top costs:'$'\n\n''```'$'\n'"$prof"$'\n''```'$'\n\n'
+	log "offline: $rate requests/s"
+fi
+
+# ---- 5: memory --------------------------------------------------------------------
+peak_rss() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+mem_run() {   # title l7top-args... ; traffic from $MEM_TRAFFIC
+	local title=$1
+	shift
+	L7_RUN=$((L7_RUN + 1))
+	"$L7TOP" --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/run$L7_RUN.db" "$@" \
+		>/dev/null 2>"$T/run$L7_RUN.err" &
+	local pid=$!
+	for _ in $(seq 100); do grep -q '^l7top: watching' "$T/run$L7_RUN.err" && break; sleep 0.05; done
+	eval "$MEM_TRAFFIC"
+	sleep 1.5
+	local rss
+	rss=$(peak_rss "$pid")
+	kill -INT "$pid"
+	wait "$pid" 2>/dev/null
+	RESULT_MD+="| $title | $((rss / 1024)) MB |"$'\n'
+	log "memory, $title: $((rss / 1024)) MB"
+}
+cat >"$T/paths.lua" <<'EOF'
+-- Each request a new path of letters only (digits would fold to {id}).
+local n = 0
+local function word(i)
+  local s = ""
+  repeat
+    s = s .. string.char(97 + i % 26)
+    i = math.floor(i / 26)
+  until i == 0
+  return s
+end
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/ep/" .. word(n % LIMIT + LIMIT))
+end
+EOF
+ulimit -n 65536
+RESULT_MD+="### Memory (peak RSS of l7top)"$'\n\n''| workload | peak RSS |'$'\n''| --- | --- |'$'\n'
+MEM_TRAFFIC='LD_LIBRARY_PATH=$T/wrklib wrk -t2 -c10000 -d8s "http://127.0.0.1:$PORT/small" >/dev/null 2>&1'
+mem_run "10,000 concurrent keep-alive connections"
+sed 's/LIMIT/10000/g' "$T/paths.lua" >"$T/p10k.lua"
+MEM_TRAFFIC='wrk -t1 -c32 -d8s -s "$T/p10k.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
+mem_run "10,000 distinct endpoints (--max-endpoints 10000)" --max-endpoints 10000
+sed 's/LIMIT/100000/g' "$T/paths.lua" >"$T/p100k.lua"
+MEM_TRAFFIC='wrk -t1 -c32 -d4s -s "$T/p100k.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
+mem_run "URL scan, 100,000 unique paths (cap 2000)"
+sed 's/LIMIT/1000000/g' "$T/paths.lua" >"$T/p1m.lua"
+MEM_TRAFFIC='wrk -t1 -c32 -d20s -s "$T/p1m.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
+mem_run "URL scan, ~1,000,000 unique paths (cap 2000)"
+RESULT_MD+=$'\n'
+
+# ---- write the report ---------------------------------------------------------------
+{
+	echo "# l7top benchmark results"
+	echo
+	echo "One run of \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r),"
+	echo "NGINX $(nginx -v 2>&1 | sed 's/.*\///') with 1 worker, wrk on loopback; $PAIRS alternating rounds of ${SECS} s."
+	echo "Ratios compare each observed run with the unobserved run of the same round."
+	echo
+	printf '%s' "$RESULT_MD"
+} >"$OUT"
+log "wrote $OUT"

@@ -1,0 +1,1317 @@
+// SPDX-License-Identifier: MIT
+#include "collector/tls_session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#define HDR            5
+#define TAG            16
+#define REC_MAX        (16384u + 2048u)   /* TLS 1.2 ciphertext bound (1.3's is lower) */
+#define REC_MIN        17u                /* 1.3: inner type + tag; 1.2 AEAD records are longer */
+#define HELLO_MAX      (64u * 1024)       /* ClientHello(s) + ServerHello kept for the transcript */
+#define FAIL_MAX       16u                /* consecutive records that fail: give up */
+#define SCAN_CAP       (HDR + REC_MAX)
+
+enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23, CT_HEARTBEAT = 24 };
+enum { HS_CLIENT_HELLO = 1, HS_SERVER_HELLO = 2, HS_FINISHED = 20, HS_KEY_UPDATE = 24 };
+enum { EP_HS = 0, EP_AP = 1 };
+enum { R_PLAIN, R_CIPHER, R_WAIT };
+
+#define V12 0x0303
+#define V13 0x0304
+
+/* SHA-256("HelloRetryRequest"): the ServerHello.random of an HRR (RFC 8446 4.1.3). */
+static const uint8_t HRR_RANDOM[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+struct suite {
+	uint16_t id, version;
+	const char *cipher;          /* EVP name */
+	uint8_t key_len;
+	uint8_t iv_len;              /* fixed IV: 12, or 4 for TLS 1.2 GCM (salt) */
+	uint8_t explicit_len;        /* per-record nonce on the wire: 8 for TLS 1.2 GCM */
+	const char *md;              /* HKDF / PRF / transcript hash */
+};
+
+static const struct suite SUITES[] = {
+	{ 0x1301, V13, "AES-128-GCM", 16, 12, 0, "SHA256" },
+	{ 0x1302, V13, "AES-256-GCM", 32, 12, 0, "SHA384" },
+	{ 0x1303, V13, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
+	{ 0xc02b, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* ECDHE-ECDSA */
+	{ 0xc02c, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
+	{ 0xc02f, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* ECDHE-RSA */
+	{ 0xc030, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
+	{ 0x009c, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* RSA */
+	{ 0x009d, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
+	{ 0x009e, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* DHE-RSA */
+	{ 0x009f, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
+	{ 0xcca8, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
+	{ 0xcca9, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
+	{ 0xccaa, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
+};
+
+struct keys {
+	EVP_CIPHER_CTX *ctx;         /* key set; NULL = no keys */
+	uint8_t iv[12];
+	uint64_t seq;                /* implicit sequence number of the next record */
+};
+
+struct wait_rec {
+	struct wait_rec *next;
+	uint64_t ts;
+	uint32_t len;
+	uint8_t data[];
+};
+
+/* One direction. */
+struct side {
+	/* framing: the record being assembled, header included */
+	uint8_t *rec;
+	uint32_t cap, have, need;    /* need: HDR until the header is read */
+	uint32_t skip;               /* rest of a record broken by a gap */
+	bool resync;                 /* framing lost: rec holds raw bytes to scan */
+	bool resync_counted;         /* what trial mode finds counts as a resync */
+	uint32_t trial_k;            /* >0: seq (and key generation) uncertain by this much */
+	uint64_t lost_cipher;        /* ciphertext bytes lost since the last good record */
+	unsigned fails;              /* consecutive records that did not verify */
+	/* records waiting for keys */
+	struct wait_rec *wait, *wait_tail;
+	bool dropping;
+	uint32_t dropped;
+	/* keys */
+	int epoch;                   /* TLS 1.3 EP_HS / EP_AP */
+	bool ccs;                    /* TLS 1.2 ChangeCipherSpec seen: encrypted from here */
+	struct keys k;
+	uint8_t secret[TLS_SECRET_MAX];  /* TLS 1.3 current traffic secret (KeyUpdate) */
+	uint8_t secret_len;
+	bool switch_ap, update;      /* Finished / KeyUpdate in this record */
+	/* handshake message stream (plaintext and decrypted alike) */
+	uint8_t hs_hdr[4];
+	uint8_t hs_hdr_have;
+	uint32_t hs_left;            /* body bytes of the current message still to come */
+	uint8_t *hello;              /* ClientHello / ServerHello being kept */
+	uint32_t hello_len, hello_have;
+	bool closed;
+	uint64_t records;
+	uint32_t key_updates;
+};
+
+struct tls_session {
+	struct side side[2];
+	const struct suite *suite;
+	uint16_t version, offered_max, suite_id;
+	bool ch_done, ch2_done, sh_done, hrr, ems, early_offered;
+	uint8_t client_random[32], server_random[32];
+	uint8_t thash[EVP_MAX_MD_SIZE];
+	unsigned thash_len;
+	uint8_t *transcript;         /* ClientHello..ServerHello (TLS 1.3 matching) */
+	uint32_t transcript_len;
+	struct tls_secret_set sec;
+	unsigned consumed;           /* TLS_SECRET_BIT()s already turned into keys and wiped */
+	uint32_t wait_bytes, wait_max;
+	bool dead;
+	char reason[TLS_REASON_MAX];
+};
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static void cnt_add(const struct tls_session_sink *out, size_t off, uint64_t n)
+{
+	if (out->cnt)
+		*(uint64_t *)((char *)out->cnt + off) += n;
+}
+#define COUNT(out, field, n) cnt_add(out, offsetof(struct tls_session_counters, field), n)
+
+/* ------------------------------------------------------------ crypto */
+
+static void keys_wipe(struct keys *k)
+{
+	EVP_CIPHER_CTX_free(k->ctx);   /* cleanses the key schedule */
+	OPENSSL_cleanse(k, sizeof(*k));
+}
+
+/* HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1. */
+static int expand_label(const char *md, const uint8_t *secret, size_t slen, const char *label,
+			uint8_t *out, size_t len)
+{
+	uint8_t info[2 + 1 + 6 + 32 + 1];
+	size_t ll = strlen(label), n = 0;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc = -EIO;
+
+	info[n++] = (uint8_t)(len >> 8);
+	info[n++] = (uint8_t)len;
+	info[n++] = (uint8_t)(6 + ll);
+	memcpy(info + n, "tls13 ", 6);
+	memcpy(info + n + 6, label, ll);
+	n += 6 + ll;
+	info[n++] = 0;                 /* empty context */
+
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, slen),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n),
+		OSSL_PARAM_construct_end(),
+	};
+	if (kc && EVP_KDF_derive(kc, out, len, p) > 0)
+		rc = 0;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+/* TLS 1.2 PRF (RFC 5246 5) with the suite's hash: P_SHA256 or P_SHA384. */
+static int prf12(const char *md, const uint8_t *secret, size_t slen, const uint8_t *seed, size_t seedlen,
+		 uint8_t *out, size_t len)
+{
+	int rc = -EIO;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret, slen),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)seed, seedlen),
+		OSSL_PARAM_construct_end(),
+	};
+	if (kc && EVP_KDF_derive(kc, out, len, p) > 0)
+		rc = 0;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+static int keys_set(const struct suite *su, const uint8_t *key, const uint8_t *iv, struct keys *k)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, su->cipher, NULL);
+	keys_wipe(k);
+	k->ctx = EVP_CIPHER_CTX_new();
+	int ok = c && k->ctx && EVP_DecryptInit_ex2(k->ctx, c, key, NULL, NULL);
+	EVP_CIPHER_free(c);
+	if (!ok) {
+		keys_wipe(k);
+		return -EIO;
+	}
+	memcpy(k->iv, iv, su->iv_len);
+	return 0;
+}
+
+/* TLS 1.3 traffic keys from a traffic secret. */
+static int keys_from_secret13(const struct suite *su, const uint8_t *secret, size_t slen, struct keys *k)
+{
+	uint8_t key[32], iv[12];
+	int rc = expand_label(su->md, secret, slen, "key", key, su->key_len);
+	if (!rc)
+		rc = expand_label(su->md, secret, slen, "iv", iv, 12);
+	if (!rc)
+		rc = keys_set(su, key, iv, k);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	return rc;
+}
+
+/* Opens buf[0..len) in place; 0 or -EBADMSG (tag) / -EIO. */
+static int aead_open(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, int aadlen,
+		     uint8_t *buf, int len, const uint8_t *tag)
+{
+	int outl, fl;
+	if (!EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) ||
+	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)tag) ||
+	    !EVP_DecryptUpdate(c, NULL, &outl, aad, aadlen) ||
+	    !EVP_DecryptUpdate(c, buf, &outl, buf, len))
+		return -EIO;
+	return EVP_DecryptFinal_ex(c, buf + outl, &fl) > 0 ? 0 : -EBADMSG;
+}
+
+/* iv XOR the sequence number, left-padded (RFC 8446 5.3, RFC 7905). */
+static void nonce_xor(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
+{
+	memcpy(out, iv, 12);
+	for (int i = 0; i < 8; i++)
+		out[11 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+/*
+ * Decrypts record r (header included, n bytes) in place with k at seq.
+ * Returns the content length, *type the (inner) content type and *off where
+ * the content starts in r; -EBADMSG when it does not verify.
+ */
+static int record_open(const struct tls_session *s, const struct keys *k, uint64_t seq, uint8_t *r,
+		       uint32_t n, uint8_t *type, uint32_t *off)
+{
+	const struct suite *su = s->suite;
+	uint8_t nonce[12], aad[13];
+	uint32_t ex = su->explicit_len, clen;
+
+	if (n < HDR + ex + TAG + (s->version == V13))
+		return -EBADMSG;
+	clen = n - HDR - ex - TAG;
+	if (s->version == V13) {
+		nonce_xor(k->iv, seq, nonce);
+		if (aead_open(k->ctx, nonce, r, HDR, r + HDR, (int)clen, r + n - TAG))
+			return -EBADMSG;
+		while (clen && !r[HDR + clen - 1])    /* zero padding, then the real type */
+			clen--;
+		if (!clen)
+			return -EBADMSG;
+		*type = r[HDR + --clen];
+		*off = HDR;
+		return (int)clen;
+	}
+	if (ex) {
+		memcpy(nonce, k->iv, 4);
+		memcpy(nonce + 4, r + HDR, 8);
+	} else {
+		nonce_xor(k->iv, seq, nonce);
+	}
+	for (int i = 0; i < 8; i++)
+		aad[i] = (uint8_t)(seq >> (56 - 8 * i));
+	memcpy(aad + 8, r, 3);
+	aad[11] = (uint8_t)(clen >> 8);
+	aad[12] = (uint8_t)clen;
+	if (aead_open(k->ctx, nonce, aad, sizeof(aad), r + HDR + ex, (int)clen, r + n - TAG))
+		return -EBADMSG;
+	*type = r[0];
+	*off = HDR + ex;
+	return (int)clen;
+}
+
+/* Bytes a record adds around its content, for reporting lost plaintext. */
+static uint32_t overhead(const struct tls_session *s)
+{
+	return HDR + TAG + (s->suite ? s->suite->explicit_len : 0) + (s->version == V13);
+}
+
+/* ------------------------------------------------------------ session */
+
+static void wait_free(struct tls_session *s, struct side *sd)
+{
+	while (sd->wait) {
+		struct wait_rec *w = sd->wait;
+		sd->wait = w->next;
+		s->wait_bytes -= w->len;
+		free(w);
+	}
+	sd->wait_tail = NULL;
+}
+
+static void side_wipe(struct tls_session *s, struct side *sd)
+{
+	wait_free(s, sd);
+	keys_wipe(&sd->k);
+	OPENSSL_cleanse(sd->secret, sizeof(sd->secret));
+	if (sd->rec)
+		OPENSSL_cleanse(sd->rec, sd->cap);
+	free(sd->rec);
+	free(sd->hello);
+	sd->rec = sd->hello = NULL;
+	sd->cap = sd->have = 0;
+}
+
+/* Stops decrypting for good: counted once, named in s->reason. */
+__attribute__((format(printf, 3, 4)))
+static void give_up(struct tls_session *s, const struct tls_session_sink *out, const char *fmt, ...)
+{
+	va_list ap;
+	if (s->dead)
+		return;
+	s->dead = true;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
+	COUNT(out, undecryptable, 1);
+	for (int d = 0; d < 2; d++)
+		side_wipe(s, &s->side[d]);
+	tls_secret_set_wipe(&s->sec);
+	free(s->transcript);
+	s->transcript = NULL;
+}
+
+struct tls_session *tls_session_new(uint32_t wait_max)
+{
+	struct tls_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (int d = 0; d < 2; d++)
+		s->side[d].need = HDR;
+	s->wait_max = wait_max ? wait_max : TLS_WAIT_MAX;
+	return s;
+}
+
+void tls_session_free(struct tls_session *s, const struct tls_session_sink *out)
+{
+	if (!s)
+		return;
+	if (tls_session_waiting(s))
+		give_up(s, out, "no keys");
+	for (int d = 0; d < 2 && !s->dead; d++) {
+		/* a record cut short, or bytes never framed again: not silent */
+		struct side *sd = &s->side[d];
+		if (!sd->closed && (sd->have || sd->skip || sd->resync))
+			COUNT(out, records_lost, 1);
+	}
+	for (int d = 0; d < 2; d++)
+		side_wipe(s, &s->side[d]);
+	tls_secret_set_wipe(&s->sec);
+	free(s->transcript);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+}
+
+bool tls_session_waiting(const struct tls_session *s)
+{
+	return s->side[0].wait || s->side[1].wait;
+}
+
+bool tls_session_dead(const struct tls_session *s)
+{
+	return s->dead;
+}
+
+void tls_session_get_info(const struct tls_session *s, struct tls_session_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->version = s->version;
+	out->suite = s->suite_id;
+	out->offered_max = s->offered_max;
+	out->ems = s->ems;
+	out->hrr = s->hrr;
+	for (int d = 0; d < 2; d++) {
+		out->keyed[d] = s->side[d].k.ctx != NULL;
+		out->records[d] = s->side[d].records;
+		out->key_updates[d] = s->side[d].key_updates;
+	}
+	out->reason = s->reason;
+}
+
+/* --------------------------------------------------------- secrets */
+
+static unsigned secrets_wanted(const struct tls_session *s)
+{
+	return s->version == V13 ? TLS_SECRETS_13 : TLS_SECRETS_12;
+}
+
+/* Takes from the table whatever this connection's identifiers match. */
+static void secrets_fetch(struct tls_session *s, const struct tls_session_sink *out)
+{
+	unsigned want = secrets_wanted(s);
+	if (!out->secrets || (s->sec.have & want) == want)
+		return;
+	tls_secrets_take(out->secrets, TLS_ID_CLIENT_RANDOM, s->client_random, 32, want, &s->sec);
+	if (s->thash_len && (s->sec.have & want) != want)
+		tls_secrets_take(out->secrets, TLS_ID_TRANSCRIPT, s->thash, s->thash_len, want, &s->sec);
+}
+
+/* Hands out secret kind once; it is wiped from the set as it is used. */
+static const uint8_t *secret_use(struct tls_session *s, enum tls_secret_kind kind, size_t *len)
+{
+	unsigned bit = TLS_SECRET_BIT(kind);
+	if (!(s->sec.have & bit) || (s->consumed & bit))
+		return NULL;
+	*len = s->sec.len[kind];
+	return s->sec.val[kind];
+}
+
+static void secret_done(struct tls_session *s, enum tls_secret_kind kind)
+{
+	OPENSSL_cleanse(s->sec.val[kind], sizeof(s->sec.val[kind]));
+	s->consumed |= TLS_SECRET_BIT(kind);
+}
+
+static enum tls_secret_kind kind13(int d, int epoch)
+{
+	if (epoch == EP_HS)
+		return d == TLS_CLIENT ? TLS_SECRET_CLIENT_HS : TLS_SECRET_SERVER_HS;
+	return d == TLS_CLIENT ? TLS_SECRET_CLIENT_AP : TLS_SECRET_SERVER_AP;
+}
+
+/* TLS 1.2: both directions' keys from the master secret's key block. */
+static int keys12(struct tls_session *s)
+{
+	const struct suite *su = s->suite;
+	uint8_t seed[13 + 64], block[2 * 32 + 2 * 12];
+	size_t mlen, kl = su->key_len, il = su->iv_len;
+	const uint8_t *ms = secret_use(s, TLS_SECRET_MASTER, &mlen);
+	int rc;
+
+	if (!ms)
+		return -ENOKEY;
+	memcpy(seed, "key expansion", 13);
+	memcpy(seed + 13, s->server_random, 32);
+	memcpy(seed + 45, s->client_random, 32);
+	rc = prf12(su->md, ms, mlen, seed, sizeof(seed), block, 2 * kl + 2 * il);
+	if (!rc)
+		rc = keys_set(su, block, block + 2 * kl, &s->side[TLS_CLIENT].k);
+	if (!rc)
+		rc = keys_set(su, block + kl, block + 2 * kl + il, &s->side[TLS_SERVER].k);
+	OPENSSL_cleanse(block, sizeof(block));
+	secret_done(s, TLS_SECRET_MASTER);
+	return rc;
+}
+
+/* TLS 1.3: keys of side d's current epoch. */
+static int keys13(struct tls_session *s, int d)
+{
+	struct side *sd = &s->side[d];
+	enum tls_secret_kind kind = kind13(d, sd->epoch);
+	size_t len;
+	const uint8_t *sec = secret_use(s, kind, &len);
+	if (!sec)
+		return -ENOKEY;
+	uint64_t seq = sd->k.seq;
+	int rc = keys_from_secret13(s->suite, sec, len, &sd->k);
+	sd->k.seq = seq;
+	memcpy(sd->secret, sec, len);
+	sd->secret_len = (uint8_t)len;
+	secret_done(s, kind);
+	return rc;
+}
+
+/* Are side d's keys for its current epoch known (deriving them if the
+ * secrets just arrived)? */
+static bool keys_ready(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	if (s->side[d].k.ctx)
+		return true;
+	if (!s->suite)
+		return false;
+	secrets_fetch(s, out);
+	int rc = s->version == V13 ? keys13(s, d) : keys12(s);
+	if (rc && rc != -ENOKEY)
+		give_up(s, out, "key derivation failed");
+	return !rc;
+}
+
+/* --------------------------------------------------------- handshake */
+
+/* Walks the extensions block ext[0..len); calls fn for each. */
+static int exts_walk(const uint8_t *ext, size_t len,
+		     void (*fn)(struct tls_session *s, int d, uint16_t type, const uint8_t *p, size_t n),
+		     struct tls_session *s, int d)
+{
+	size_t i = 0;
+	while (i + 4 <= len) {
+		uint16_t t = be16(ext + i), n = be16(ext + i + 2);
+		if (i + 4 + n > len)
+			return -EBADMSG;
+		fn(s, d, t, ext + i + 4, n);
+		i += 4 + n;
+	}
+	return i == len ? 0 : -EBADMSG;
+}
+
+static void ch_ext(struct tls_session *s, int d, uint16_t type, const uint8_t *p, size_t n)
+{
+	(void)d;
+	if (type == 0x002a)                 /* early_data */
+		s->early_offered = true;
+	if (type == 0x002b && n >= 1)       /* supported_versions: list */
+		for (size_t i = 1; i + 1 < n && i < 1u + p[0]; i += 2)
+			if ((be16(p + i) & 0x0f0f) != 0x0a0a && be16(p + i) > s->offered_max)
+				s->offered_max = be16(p + i);   /* GREASE values skipped */
+}
+
+static void sh_ext(struct tls_session *s, int d, uint16_t type, const uint8_t *p, size_t n)
+{
+	(void)d;
+	if (type == 0x002b && n == 2)       /* supported_versions: the chosen one */
+		s->version = be16(p);
+	if (type == 0x0017)                 /* extended_master_secret */
+		s->ems = true;
+}
+
+/* Appends a handshake message to the transcript kept for TLS 1.3 matching. */
+static int transcript_add(struct tls_session *s, const uint8_t *msg, uint32_t len)
+{
+	if (s->transcript_len + len > HELLO_MAX)
+		return -E2BIG;
+	if (!s->transcript && !(s->transcript = malloc(HELLO_MAX)))
+		return -ENOMEM;
+	memcpy(s->transcript + s->transcript_len, msg, len);
+	s->transcript_len += len;
+	return 0;
+}
+
+static const EVP_MD *suite_md(const struct suite *su)
+{
+	return su->md[3] == '3' ? EVP_sha384() : EVP_sha256();
+}
+
+/* After an HRR the transcript starts with message_hash(ClientHello1)
+ * (RFC 8446 4.4.1) in place of ClientHello1 itself. */
+static int transcript_hrr(struct tls_session *s)
+{
+	uint8_t mh[4 + EVP_MAX_MD_SIZE];
+	unsigned hl;
+	if (!EVP_Digest(s->transcript, s->transcript_len, mh + 4, &hl, suite_md(s->suite), NULL))
+		return -EIO;
+	mh[0] = 254;
+	mh[1] = mh[2] = 0;
+	mh[3] = (uint8_t)hl;
+	s->transcript_len = 0;
+	return transcript_add(s, mh, 4 + hl);
+}
+
+static const struct suite *suite_find(uint16_t id)
+{
+	for (size_t i = 0; i < sizeof(SUITES) / sizeof(SUITES[0]); i++)
+		if (SUITES[i].id == id)
+			return &SUITES[i];
+	return NULL;
+}
+
+/* legacy_version, random, session id: common to both hellos. Returns the
+ * offset after the session id or -EBADMSG. */
+static int hello_head(const uint8_t *b, uint32_t n, uint8_t random[32])
+{
+	if (n < 2 + 32 + 1 || 35u + b[34] > n)
+		return -EBADMSG;
+	memcpy(random, b + 2, 32);
+	return 35 + b[34];
+}
+
+static int client_hello(struct tls_session *s, const uint8_t *msg, uint32_t len,
+			const struct tls_session_sink *out)
+{
+	const uint8_t *b = msg + 4;
+	size_t n = len - 4;
+	uint8_t random[32];
+	int h = hello_head(b, (uint32_t)n, random);
+	size_t i = h < 0 ? 0 : (size_t)h;
+
+	if (s->ch_done && !s->hrr)
+		return give_up(s, out, "second ClientHello"), -EPROTO;
+	if (h < 0 || i + 2 > n || i + 2 + be16(b + i) + 1 > n)
+		return give_up(s, out, "bad ClientHello"), -EBADMSG;
+	s->offered_max = be16(b);
+	memcpy(s->client_random, random, 32);
+	i += 2 + be16(b + i);                   /* cipher suites */
+	i += 1 + (size_t)b[i];                  /* compression methods */
+	if (i + 2 <= n && i + 2 + be16(b + i) <= n)
+		exts_walk(b + i + 2, be16(b + i), ch_ext, s, TLS_CLIENT);
+	s->ch2_done = s->ch_done;
+	s->ch_done = true;
+	if (transcript_add(s, msg, len))
+		return give_up(s, out, "ClientHello too large"), -E2BIG;
+	return 0;
+}
+
+/* The real ServerHello: version and suite settle what can be decrypted. */
+static int server_hello_final(struct tls_session *s, const uint8_t *msg, uint32_t len,
+			      const struct tls_session_sink *out)
+{
+	if (s->version != V13 && s->version != V12)
+		return give_up(s, out, "version 0x%04x unsupported", s->version), -ENOTSUP;
+	if (!s->suite || s->suite->version != s->version)
+		return give_up(s, out, "suite 0x%04x unsupported", s->suite_id), -ENOTSUP;
+	s->sh_done = true;
+	if (s->version == V13) {
+		if (transcript_add(s, msg, len) ||
+		    !EVP_Digest(s->transcript, s->transcript_len, s->thash, &s->thash_len,
+				suite_md(s->suite), NULL))
+			return give_up(s, out, "transcript"), -EIO;
+	}
+	free(s->transcript);
+	s->transcript = NULL;
+	s->transcript_len = 0;
+	return 0;
+}
+
+static int server_hello(struct tls_session *s, const uint8_t *msg, uint32_t len,
+			const struct tls_session_sink *out)
+{
+	const uint8_t *b = msg + 4;
+	size_t n = len - 4;
+	uint8_t random[32];
+	int h = hello_head(b, (uint32_t)n, random);
+	size_t i = h < 0 ? 0 : (size_t)h;
+
+	if (!s->ch_done || s->sh_done)
+		return give_up(s, out, "unexpected ServerHello"), -EPROTO;
+	if (h < 0 || i + 3 > n)
+		return give_up(s, out, "bad ServerHello"), -EBADMSG;
+	s->version = be16(b);
+	s->suite_id = be16(b + i);
+	s->suite = suite_find(s->suite_id);
+	i += 3;
+	if (i + 2 <= n && i + 2 + be16(b + i) <= n)
+		exts_walk(b + i + 2, be16(b + i), sh_ext, s, TLS_SERVER);
+	if (memcmp(random, HRR_RANDOM, 32)) {
+		memcpy(s->server_random, random, 32);
+		return server_hello_final(s, msg, len, out);
+	}
+	if (s->hrr || s->version != V13 || !s->suite)
+		return give_up(s, out, "bad HelloRetryRequest"), -EPROTO;
+	s->hrr = true;                          /* ClientHello2 and the real ServerHello follow */
+	if (transcript_hrr(s) || transcript_add(s, msg, len))
+		return give_up(s, out, "transcript"), -EIO;
+	return 0;
+}
+
+/* A whole plaintext hello message (header included). */
+static void hello_done(struct tls_session *s, int d, const uint8_t *msg, uint32_t len,
+		       const struct tls_session_sink *out)
+{
+	if (d == TLS_CLIENT && msg[0] == HS_CLIENT_HELLO)
+		client_hello(s, msg, len, out);
+	else if (d == TLS_SERVER && msg[0] == HS_SERVER_HELLO)
+		server_hello(s, msg, len, out);
+	else
+		give_up(s, out, "hello in the wrong direction");
+}
+
+/* A handshake message header: what to keep, what it changes. */
+static void hs_header(struct tls_session *s, int d, bool encrypted, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint8_t type = sd->hs_hdr[0];
+	uint32_t len = be24(sd->hs_hdr + 1);
+
+	sd->hs_left = len;
+	if (!encrypted && (type == HS_CLIENT_HELLO || type == HS_SERVER_HELLO)) {
+		free(sd->hello);
+		sd->hello = len + 4 <= HELLO_MAX ? malloc(len + 4) : NULL;
+		if (!sd->hello) {
+			give_up(s, out, "hello too large");
+			return;
+		}
+		memcpy(sd->hello, sd->hs_hdr, 4);
+		sd->hello_len = len + 4;
+		sd->hello_have = 4;
+	} else if (encrypted && type == HS_FINISHED && s->version == V13) {
+		sd->switch_ap = sd->epoch == EP_HS;
+	} else if (encrypted && type == HS_KEY_UPDATE && s->version == V13) {
+		sd->update = true;
+	} else if (encrypted && type == HS_CLIENT_HELLO) {
+		give_up(s, out, "renegotiation unsupported");
+	}
+}
+
+/*
+ * Handshake bytes of side d (from plaintext records or decrypted ones):
+ * message boundaries are tracked across records; only hello bodies are
+ * kept, the rest is skipped.
+ */
+static void hs_stream(struct tls_session *s, int d, const uint8_t *p, uint32_t n, bool encrypted,
+		      const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	while ((n || (sd->hs_hdr_have == 4 && !sd->hs_left)) && !s->dead) {
+		if (sd->hs_hdr_have < 4) {
+			sd->hs_hdr[sd->hs_hdr_have++] = *p++;
+			n--;
+			if (sd->hs_hdr_have == 4)
+				hs_header(s, d, encrypted, out);
+			continue;
+		}
+		uint32_t take = n < sd->hs_left ? n : sd->hs_left;
+		if (sd->hello) {
+			memcpy(sd->hello + sd->hello_have, p, take);
+			sd->hello_have += take;
+		}
+		p += take;
+		n -= take;
+		sd->hs_left -= take;
+		if (sd->hs_left)
+			break;
+		sd->hs_hdr_have = 0;            /* message complete */
+		if (sd->hello) {
+			uint8_t *m = sd->hello;
+			sd->hello = NULL;
+			hello_done(s, d, m, sd->hello_len, out);
+			free(m);
+		}
+	}
+}
+
+/* --------------------------------------------------------- records */
+
+static void alert(struct tls_session *s, int d, const uint8_t *p, uint32_t n,
+		  const struct tls_session_sink *out)
+{
+	if (n < 2)
+		return;
+	if (p[1] == 0) {
+		COUNT(out, close_notify, 1);
+		s->side[d].closed = true;
+	} else {
+		COUNT(out, alerts, 1);
+		if (p[0] == 2)
+			s->side[d].closed = true;   /* fatal: nothing follows */
+	}
+}
+
+/* Decrypted content of one record. */
+static void content(struct tls_session *s, int d, uint8_t type, const uint8_t *p, uint32_t n,
+		    uint64_t ts, const struct tls_session_sink *out)
+{
+	s->side[d].records++;
+	COUNT(out, records, 1);
+	if (type == CT_APPDATA && n) {
+		COUNT(out, plain_bytes, n);
+		if (out->plain)
+			out->plain(out->ctx, d, p, n, ts);
+	} else if (type == CT_HANDSHAKE) {
+		hs_stream(s, d, p, n, true, out);
+	} else if (type == CT_ALERT) {
+		alert(s, d, p, n, out);
+	}
+}
+
+/* TLS 1.3: the next key generation of side d (its application keys while
+ * in the handshake epoch, the "traffic upd" keys after), into *k and
+ * secret. 0 or -ENOKEY. */
+static int next_gen(struct tls_session *s, int d, struct keys *k, uint8_t *secret, size_t *slen)
+{
+	struct side *sd = &s->side[d];
+	const uint8_t *cur = sd->secret;
+	size_t len = sd->secret_len;
+
+	if (s->version != V13)
+		return -ENOKEY;
+	if (sd->epoch == EP_HS) {
+		cur = secret_use(s, kind13(d, EP_AP), &len);
+		if (!cur)
+			return -ENOKEY;
+		memcpy(secret, cur, len);
+	} else if (!len || expand_label(s->suite->md, cur, len, "traffic upd", secret, len)) {
+		return -ENOKEY;
+	}
+	*slen = len;
+	return keys_from_secret13(s->suite, secret, len, k);
+}
+
+/* Adopts the next key generation (after its Finished or a KeyUpdate). */
+static void gen_adopt(struct tls_session *s, int d, struct keys *k, const uint8_t *secret, size_t len)
+{
+	struct side *sd = &s->side[d];
+	keys_wipe(&sd->k);
+	sd->k = *k;
+	memset(k, 0, sizeof(*k));
+	memcpy(sd->secret, secret, len);
+	sd->secret_len = (uint8_t)len;
+	if (sd->epoch == EP_HS) {
+		secret_done(s, kind13(d, EP_AP));
+		sd->epoch = EP_AP;
+	}
+}
+
+/* What the record just decrypted changed: keys switch on record edges. */
+static void after_record(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	if (!sd->switch_ap && !sd->update)
+		return;
+	if (sd->switch_ap) {
+		keys_wipe(&sd->k);              /* AP keys come when needed (keys_ready) */
+		sd->epoch = EP_AP;
+	} else {
+		struct keys k = { 0 };
+		uint8_t sec[TLS_SECRET_MAX];
+		size_t len;
+		if (next_gen(s, d, &k, sec, &len))
+			give_up(s, out, "KeyUpdate failed");
+		else
+			gen_adopt(s, d, &k, sec, len);
+		sd->key_updates++;
+		keys_wipe(&k);
+		OPENSSL_cleanse(sec, sizeof(sec));
+	}
+	sd->switch_ap = sd->update = false;
+}
+
+/* Plaintext lost on d: told to the consumer so it can skip or resync. */
+static void report_lost(struct tls_session *s, int d, uint64_t records, uint64_t ts,
+			const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint64_t ovh = records * overhead(s);
+	uint64_t len = sd->lost_cipher > ovh ? sd->lost_cipher - ovh : 0;
+	COUNT(out, records_lost, records);
+	if (len && out->lost)
+		out->lost(out->ctx, d, len, ts);
+	sd->lost_cipher = 0;
+}
+
+/*
+ * The record's sequence number or key generation is uncertain (after lost
+ * bytes or dropped records): try seq+0..trial_k with the current keys and
+ * 0..trial_k with the next generation. r is left intact; true when one
+ * verified, its content delivered.
+ */
+static bool trial(struct tls_session *s, int d, const uint8_t *r, uint32_t n, uint32_t kmax, uint64_t ts,
+		  const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	struct keys nk = { 0 };
+	uint8_t sec[TLS_SECRET_MAX], type;
+	size_t slen = 0;
+	uint32_t off;
+	uint8_t *buf = malloc(n);
+	bool have_next = next_gen(s, d, &nk, sec, &slen) == 0, ok = false;
+
+	for (uint32_t k = 0; buf && k <= kmax && k <= TLS_RESYNC_MAX && !ok; k++) {
+		for (int g = 0; g < 2 && !ok; g++) {
+			struct keys *kk = g ? &nk : &sd->k;
+			if (!kk->ctx || (g && !have_next))
+				continue;
+			memcpy(buf, r, n);
+			int len = record_open(s, kk, (g ? 0 : sd->k.seq) + k, buf, n, &type, &off);
+			if (len < 0)
+				continue;
+			ok = true;
+			if (g) {
+				gen_adopt(s, d, &nk, sec, slen);
+				sd->k.seq = 0;
+			}
+			sd->k.seq += k + 1;
+			report_lost(s, d, k, ts, out);
+			content(s, d, type, buf + off, (uint32_t)len, ts, out);
+		}
+	}
+	keys_wipe(&nk);
+	OPENSSL_cleanse(sec, sizeof(sec));
+	if (buf)
+		OPENSSL_cleanse(buf, n);
+	free(buf);
+	return ok;
+}
+
+/* A record that does not verify: its sequence number is used up. */
+static void tag_failure(struct tls_session *s, int d, uint32_t n, uint64_t ts,
+			const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	COUNT(out, tag_failures, 1);
+	if (d == TLS_CLIENT && sd->epoch == EP_HS && s->early_offered && s->version == V13) {
+		give_up(s, out, "0-RTT early data unsupported");
+		return;
+	}
+	if (++sd->fails >= FAIL_MAX) {
+		give_up(s, out, "records do not verify");
+		return;
+	}
+	sd->lost_cipher += n;
+	report_lost(s, d, 1, ts, out);
+	sd->k.seq++;
+	sd->trial_k = 1;    /* a KeyUpdate may have been in it */
+}
+
+static void cipher_record(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint64_t ts,
+			  const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint8_t type;
+	uint32_t off;
+
+	if (sd->trial_k) {
+		if (trial(s, d, r, n, sd->trial_k, ts, out)) {
+			if (sd->resync_counted)
+				COUNT(out, resyncs, 1);
+			sd->resync_counted = false;
+			sd->trial_k = sd->fails = 0;
+		} else if (sd->resync_counted) {
+			sd->lost_cipher += n;   /* still lost: one more record uncertain */
+			sd->trial_k++;
+			if (++sd->fails >= FAIL_MAX)
+				give_up(s, out, "cannot resync");
+		} else {
+			tag_failure(s, d, n, ts, out);
+		}
+	} else {
+		int len = record_open(s, &sd->k, sd->k.seq, r, n, &type, &off);
+		if (len < 0) {
+			tag_failure(s, d, n, ts, out);
+			return;
+		}
+		sd->k.seq++;
+		sd->fails = 0;
+		content(s, d, type, r + off, (uint32_t)len, ts, out);
+	}
+	if (!s->dead)
+		after_record(s, d, out);
+}
+
+static void plain_record(struct tls_session *s, int d, const uint8_t *r, uint32_t n,
+			 const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	switch (r[0]) {
+	case CT_HANDSHAKE:
+		hs_stream(s, d, r + HDR, n - HDR, false, out);
+		break;
+	case CT_CCS:                        /* TLS 1.3: middlebox compatibility, ignored */
+		if (s->version == V12) {
+			sd->ccs = true;
+			sd->k.seq = 0;
+		}
+		break;
+	case CT_ALERT:
+		alert(s, d, r + HDR, n - HDR, out);
+		break;
+	case CT_APPDATA:
+		give_up(s, out, "data before the handshake");
+		break;
+	}
+}
+
+/* Is record type of side d plaintext, encrypted, or unknowable yet? */
+static int classify(const struct tls_session *s, int d, uint8_t type)
+{
+	/* The server answers the client's hello: its records wait for it
+	 * (the two directions may be fed in any order). */
+	if (d == TLS_SERVER && (!s->ch_done || (s->hrr && !s->ch2_done)))
+		return R_WAIT;
+	if (!s->version)       /* what the client sends after its hello depends on the version */
+		return d == TLS_CLIENT && s->ch_done ? R_WAIT : R_PLAIN;
+	if (s->version == V13)
+		return type != CT_APPDATA ? R_PLAIN : s->sh_done ? R_CIPHER : R_WAIT;
+	return s->side[d].ccs ? R_CIPHER : R_PLAIN;
+}
+
+static void enqueue(struct tls_session *s, int d, const uint8_t *r, uint32_t n, uint64_t ts,
+		    const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	struct wait_rec *w = NULL;
+
+	if (!sd->dropping && s->wait_bytes + n <= s->wait_max)
+		w = malloc(sizeof(*w) + n);
+	if (!w) {
+		/* Everything after a dropped record is dropped too until the
+		 * queue is empty: the record after them is then found again by
+		 * trial decryption. */
+		COUNT(out, waiting_overflow, 1);
+		sd->dropping = true;
+		sd->dropped++;
+		sd->lost_cipher += n;
+		return;
+	}
+	w->next = NULL;
+	w->ts = ts;
+	w->len = n;
+	memcpy(w->data, r, n);
+	if (sd->wait_tail)
+		sd->wait_tail->next = w;
+	else
+		sd->wait = w;
+	sd->wait_tail = w;
+	s->wait_bytes += n;
+}
+
+static void dropping_end(struct side *sd)
+{
+	sd->dropping = false;
+	sd->trial_k += sd->dropped;
+	sd->resync_counted = true;
+	sd->dropped = 0;
+}
+
+static void drain(struct tls_session *s, const struct tls_session_sink *out);
+
+/* Processes a record now if it can be, else queues it. */
+static void record_in(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint64_t ts,
+		      const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	if (sd->closed || s->dead)
+		return;
+	/* Records waiting on either side are older than this one: they go
+	 * first, so the two directions keep their order in time. */
+	if (tls_session_waiting(s))
+		drain(s, out);
+	if (s->dead)
+		return;
+	if (sd->dropping && !sd->wait)
+		dropping_end(sd);
+	if (sd->wait || sd->dropping) {
+		enqueue(s, d, r, n, ts, out);
+		return;
+	}
+	int cls = classify(s, d, r[0]);
+	if (cls == R_CIPHER && !keys_ready(s, d, out))
+		cls = R_WAIT;
+	if (s->dead)
+		return;
+	if (cls == R_WAIT)
+		enqueue(s, d, r, n, ts, out);
+	else if (cls == R_PLAIN)
+		plain_record(s, d, r, n, out);
+	else
+		cipher_record(s, d, r, n, ts, out);
+}
+
+/* Processes waiting records of both sides as far as keys allow. */
+static void drain(struct tls_session *s, const struct tls_session_sink *out)
+{
+	bool progress = true;
+	while (progress && !s->dead) {
+		progress = false;
+		for (int d = 0; d < 2 && !s->dead; d++) {
+			struct side *sd = &s->side[d];
+			while (sd->wait && !s->dead) {
+				struct wait_rec *w = sd->wait;
+				int cls = classify(s, d, w->data[0]);
+				if (cls == R_WAIT || (cls == R_CIPHER && !keys_ready(s, d, out)))
+					break;
+				sd->wait = w->next;
+				if (!sd->wait)
+					sd->wait_tail = NULL;
+				s->wait_bytes -= w->len;
+				if (!sd->closed && !s->dead)
+					(cls == R_PLAIN ? plain_record(s, d, w->data, w->len, out)
+							: cipher_record(s, d, w->data, w->len, w->ts, out));
+				free(w);
+				progress = true;
+			}
+			if (!sd->wait && sd->dropping)
+				dropping_end(sd);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ framing */
+
+static bool header_ok(const uint8_t *h)
+{
+	uint16_t len = be16(h + 3);
+	return h[0] >= CT_CCS && h[0] <= CT_HEARTBEAT && h[1] == 3 && len && len <= REC_MAX;
+}
+
+/* Could an encrypted record start at h (while scanning after a gap)? */
+static bool header_cipher(const struct tls_session *s, const uint8_t *h)
+{
+	uint16_t len = be16(h + 3);
+	bool type_ok = h[0] == CT_APPDATA || (s->version == V12 && (h[0] == CT_ALERT || h[0] == CT_HANDSHAKE));
+	return type_ok && h[1] == 3 && h[2] == 3 && len >= REC_MIN && len <= REC_MAX;
+}
+
+static int rec_reserve(struct side *sd, uint32_t need)
+{
+	if (sd->cap >= need)
+		return 0;
+	uint8_t *p = malloc(need);
+	if (!p)
+		return -ENOMEM;
+	if (sd->rec) {
+		memcpy(p, sd->rec, sd->have);
+		OPENSSL_cleanse(sd->rec, sd->cap);
+		free(sd->rec);
+	}
+	sd->rec = p;
+	sd->cap = need;
+	return 0;
+}
+
+/* Framing is lost on d: what is buffered becomes raw bytes to scan. */
+static void resync_start(struct tls_session *s, int d, uint64_t lost, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	sd->lost_cipher += lost;
+	uint64_t k = sd->lost_cipher / (HDR + REC_MIN) + 2;
+	sd->trial_k = k < TLS_RESYNC_MAX ? (uint32_t)k : TLS_RESYNC_MAX;
+	if (!sd->resync)
+		COUNT(out, desyncs, 1);
+	sd->resync = sd->resync_counted = true;
+	sd->need = HDR;
+	sd->skip = 0;
+}
+
+static void frame(struct tls_session *s, int d, const uint8_t *buf, size_t len, uint64_t ts,
+		  const struct tls_session_sink *out);
+
+/*
+ * Scans the raw bytes of d for a record header whose record verifies
+ * (trial). On success framing resumes after it, with the bytes that follow.
+ */
+static void scan(struct tls_session *s, int d, uint64_t ts, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint32_t i = 0;
+
+	while (sd->resync && !s->dead) {
+		while (i + HDR <= sd->have && !header_cipher(s, sd->rec + i))
+			i++;
+		if (i + HDR > sd->have) {       /* keep a possible header's start */
+			i = sd->have > HDR - 1 ? sd->have - (HDR - 1) : 0;
+		} else if (i + HDR + be16(sd->rec + i + 3) <= sd->have) {
+			uint32_t n = HDR + be16(sd->rec + i + 3);
+			sd->lost_cipher += i;
+			if (!trial(s, d, sd->rec + i, n, sd->trial_k, ts, out)) {
+				sd->lost_cipher -= i;
+				i++;
+				continue;
+			}
+			COUNT(out, resyncs, 1);
+			if (s->dead)
+				return;
+			sd->resync = sd->resync_counted = false;
+			sd->trial_k = sd->fails = 0;
+			uint32_t rest = sd->have - i - n;
+			uint8_t *tail = rest ? malloc(rest) : NULL;
+			if (tail)
+				memcpy(tail, sd->rec + i + n, rest);
+			sd->have = 0;
+			if (!s->dead)
+				after_record(s, d, out);
+			if (tail)
+				frame(s, d, tail, rest, ts, out);
+			free(tail);
+			return;
+		}
+		sd->lost_cipher += i;            /* not a record start: discarded */
+		memmove(sd->rec, sd->rec + i, sd->have - i);
+		sd->have -= i;
+		return;
+	}
+}
+
+/* A record whose header was read. */
+static void frame_record(struct tls_session *s, int d, uint64_t ts, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint32_t n = sd->need;
+	sd->have = 0;
+	sd->need = HDR;
+	record_in(s, d, sd->rec, n, ts, out);
+}
+
+/* A header that cannot be: not TLS at all, or framing lost to corruption. */
+static void bad_header(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	if (classify(s, d, CT_APPDATA) != R_CIPHER || sd->wait || !keys_ready(s, d, out)) {
+		give_up(s, out, "not a TLS record");
+		return;
+	}
+	memmove(sd->rec, sd->rec + 1, HDR - 1);
+	sd->have = HDR - 1;
+	resync_start(s, d, 1, out);
+}
+
+static void frame(struct tls_session *s, int d, const uint8_t *buf, size_t len, uint64_t ts,
+		  const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	while (len && !s->dead && !sd->closed) {
+		if (sd->resync) {
+			if (rec_reserve(sd, 2 * SCAN_CAP)) {
+				give_up(s, out, "out of memory");
+				return;
+			}
+			size_t n = len < 2 * SCAN_CAP - sd->have ? len : 2 * SCAN_CAP - sd->have;
+			memcpy(sd->rec + sd->have, buf, n);
+			sd->have += (uint32_t)n;
+			buf += n;
+			len -= n;
+			scan(s, d, ts, out);
+			continue;
+		}
+		if (sd->skip) {                 /* the rest of a record broken by a gap */
+			size_t n = len < sd->skip ? len : sd->skip;
+			sd->skip -= (uint32_t)n;
+			buf += n;
+			len -= n;
+			continue;
+		}
+		if (rec_reserve(sd, sd->need)) {
+			give_up(s, out, "out of memory");
+			return;
+		}
+		size_t n = sd->need - sd->have < len ? sd->need - sd->have : len;
+		memcpy(sd->rec + sd->have, buf, n);
+		sd->have += (uint32_t)n;
+		buf += n;
+		len -= n;
+		if (sd->have == HDR && sd->need == HDR) {
+			if (!header_ok(sd->rec)) {
+				bad_header(s, d, out);
+				continue;
+			}
+			sd->need = HDR + be16(sd->rec + 3);
+		}
+		if (sd->have == sd->need && sd->need > HDR)
+			frame_record(s, d, ts, out);
+	}
+}
+
+void tls_session_feed(struct tls_session *s, int dir, const uint8_t *buf, size_t len, uint64_t ts,
+		      const struct tls_session_sink *out)
+{
+	int d = dir ? TLS_SERVER : TLS_CLIENT;
+	if (s->dead)
+		return;
+	frame(s, d, buf, len, ts, out);
+	drain(s, out);
+}
+
+void tls_session_kick(struct tls_session *s, const struct tls_session_sink *out)
+{
+	if (!s->dead)
+		drain(s, out);
+}
+
+void tls_session_gap(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
+		     const struct tls_session_sink *out)
+{
+	int d = dir ? TLS_SERVER : TLS_CLIENT;
+	struct side *sd = &s->side[d];
+
+	if (s->dead || sd->closed || !len)
+		return;
+	if (classify(s, d, CT_APPDATA) != R_CIPHER || sd->wait || sd->dropping || !keys_ready(s, d, out)) {
+		give_up(s, out, "bytes lost before the keys");
+		return;
+	}
+	if (sd->resync) {
+		resync_start(s, d, len, out);
+		return;
+	}
+	if (sd->skip) {                         /* already broken: the gap eats the rest first */
+		uint64_t n = len < sd->skip ? len : sd->skip;
+		sd->skip -= (uint32_t)n;
+		len -= n;
+		if (!len)
+			return;
+	}
+	if (sd->have >= HDR) {
+		/* The record being read is lost, and told at once: its length is
+		 * known, and the consumer learns of the loss before anything the
+		 * other direction sends next. If the gap ends inside it, the next
+		 * record starts exactly where its header said. */
+		uint32_t rest = sd->need - sd->have;
+		sd->lost_cipher += sd->need;
+		report_lost(s, d, 1, ts, out);
+		sd->k.seq++;
+		sd->trial_k = 1;                    /* a KeyUpdate may have been in it */
+		sd->have = 0;
+		sd->need = HDR;
+		if (len <= rest) {
+			sd->skip = rest - (uint32_t)len;
+			return;
+		}
+		len -= rest;
+	}
+	uint64_t partial = sd->have;            /* part of a header */
+	sd->have = 0;
+	resync_start(s, d, partial + len, out);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * json_lines: `--json`, one JSON object per endpoint per interval, one per
+ * line, for jq and log shippers. The keys are those of the csv/json
+ * contract of `l7top query` (method, route, requests, s1xx..s5xx, bytes_in,
+ * bytes_out, p50_ms, p90_ms, p99_ms, max_ms), preceded by "ts", the
+ * interval start in ISO 8601 UTC with milliseconds:
+ *
+ *   {"ts":"2024-05-01T10:00:00.000Z","method":"GET","route":"/users/:id",...}
+ *
+ * The objects come from query_row_json() and the time from query_iso_time(),
+ * so `--json` and `l7top query --format json` format alike.
+ */
+#ifndef L7TOP_JSON_LINES_H
+#define L7TOP_JSON_LINES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "collector/snapshot.h"
+
+/*
+ * Writes s's endpoints, one line each, in the snapshot's order (nothing for
+ * an idle interval), and flushes f so a pipe sees each interval at once.
+ * Returns 0, -ENOMEM, or -EIO when f failed (e.g. EPIPE: the reader left).
+ */
+int json_lines_write(FILE *f, const struct snapshot *s);
+
+#endif

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: MIT
+#include "export/prom.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "collector/agg.h"
+#include "collector/hist.h"
+
+#define PROM_DEFAULT_SERIES 2001      /* collector's default cap + OTHER */
+#define PROM_CODES          16        /* codes per series since start */
+#define PROM_CONN_LIMIT     16        /* concurrent scrapes */
+#define PROM_CONN_TIMEOUT_S 10
+#define PROM_CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
+
+/* le bounds in µs. Each internal histogram bucket is counted under the
+ * first bound its highest value does not exceed, so a bound never counts a
+ * value above it; a bucket straddling a bound (2.5 ms, 25 ms, ... are not
+ * bucket edges) moves to the next bound, an error under 1/64 of the bound. */
+static const uint64_t prom_le_us[] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+#define PROM_LE_N (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
+
+/* One method + route since start. */
+struct prom_series {
+	char method[METHOD_MAX];
+	char route[ROUTE_MAX];
+	struct status_count codes[PROM_CODES];
+	uint64_t le[PROM_LE_N];       /* per bound, not cumulative; above the last: count - sum */
+	uint64_t count, sum_us;
+	uint64_t bytes_in, bytes_out;
+};
+
+struct prom {
+	pthread_mutex_t lock;         /* guards everything below mhd */
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	char version[32];
+	size_t max;                   /* series before OTHER */
+	size_t n, cap;
+	struct prom_series *s;
+	uint32_t *slots;              /* open addressing: index + 1, 0 = empty */
+	size_t nslots;                /* power of two, >= 2 * (max + 1) */
+	long other;                   /* index of the OTHER series, -1 until used */
+	struct snap_counters c;       /* summed; conns_open is the last gauge */
+};
+
+/* ---- listen address ----------------------------------------------------- */
+
+int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':'), *ps = colon ? colon + 1 : s;
+	size_t hl = colon ? (size_t)(colon - s) : 0;
+	char *end;
+
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {   /* [v6]:port */
+		s++;
+		hl -= 2;
+	} else if (hl && memchr(s, ':', hl)) {
+		return -EINVAL;                             /* v6 without brackets */
+	}
+	errno = 0;
+	unsigned long v = strtoul(ps, &end, 10);
+	if (errno || end == ps || *end || *ps == '-' || *ps == '+' || v > 65535)
+		return -EINVAL;
+	if (!hl) {
+		s = "127.0.0.1";
+		hl = strlen(s);
+	}
+	if (hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* ---- totals --------------------------------------------------------------- */
+
+static uint32_t prom_hash(const char *method, const char *route)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = method; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = route; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static long prom_append(struct prom *p, const char *method, const char *route)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		struct prom_series *s = realloc(p->s, cap * sizeof(*s));
+		if (!s)
+			return -1;
+		p->s = s;
+		p->cap = cap;
+	}
+	struct prom_series *e = &p->s[p->n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->method, sizeof(e->method), "%s", method);
+	snprintf(e->route, sizeof(e->route), "%s", route);
+	return (long)p->n++;
+}
+
+/*
+ * The series of method + route: found, created, or OTHER past the bound.
+ * OTHER is an ordinary entry of the table, so the collector's own OTHER
+ * row and prom's overflow land in one series, never two with equal labels.
+ */
+static long prom_series_of(struct prom *p, const char *method, const char *route)
+{
+	size_t mask = p->nslots - 1, i = prom_hash(method, route) & mask;
+	bool other = !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
+
+	for (; p->slots[i]; i = (i + 1) & mask) {
+		const struct prom_series *e = &p->s[p->slots[i] - 1];
+		if (!strcmp(e->route, route) && !strcmp(e->method, method))
+			return (long)p->slots[i] - 1;
+	}
+	if (!other && p->n - (p->other >= 0) >= p->max)
+		return prom_series_of(p, AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+	long idx = prom_append(p, method, route);
+	if (idx < 0)
+		return -1;
+	p->slots[i] = (uint32_t)idx + 1;
+	if (other)
+		p->other = idx;
+	return idx;
+}
+
+static unsigned prom_le_slot(uint64_t high_us)
+{
+	unsigned k = 0;
+	while (k < PROM_LE_N && high_us > prom_le_us[k])
+		k++;
+	return k;               /* PROM_LE_N: only under +Inf */
+}
+
+/* Only the allocated chunks are walked: most endpoints touch a few. */
+static void prom_add_hist(struct prom_series *e, const struct hist *h)
+{
+	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
+		if (!h->chunk[ch])
+			continue;
+		for (unsigned idx = ch * HIST_CHUNK; idx < (ch + 1) * HIST_CHUNK; idx++) {
+			uint64_t n = hist_bucket_count(h, idx);
+			unsigned k;
+			if (n && (k = prom_le_slot(hist_bucket_high(idx) - 1)) < PROM_LE_N)
+				e->le[k] += n;
+		}
+	}
+}
+
+static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
+{
+	for (int i = 0; i < EP_CODES; i++)
+		if (s->codes[i].n)
+			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
+	prom_add_hist(e, &s->lat);
+	e->count += s->requests;
+	e->sum_us += s->lat_sum_us;
+	e->bytes_in += s->bytes_in;
+	e->bytes_out += s->bytes_out;
+}
+
+/* The loss counters, as named series: one table for updating and rendering. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} prom_counters[] = {
+#define C(field, name, help) { name, help, offsetof(struct snap_counters, field) }
+	C(packets, "l7top_packets_total", "TCP segments that reached l7top."),
+	C(kernel_drops, "l7top_capture_drops_total",
+	  "Packets lost between the kernel and l7top (capture ring full)."),
+	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x."),
+	C(unpaired, "l7top_unpaired_total",
+	  "Responses without a request and requests never answered."),
+	C(reasm_gaps, "l7top_reassembly_gaps_total", "Byte ranges of TCP streams never seen."),
+	C(conn_overflow, "l7top_conn_overflow_total",
+	  "Connections not followed because the connection table was full."),
+	C(ep_overflow, "l7top_endpoint_overflow_total",
+	  "Requests counted in the OTHER row because the endpoint cap was reached."),
+	C(pending_overflow, "l7top_pending_overflow_total",
+	  "Pipelined requests beyond the per-connection bound."),
+	C(host_overflow, "l7top_host_overflow_total",
+	  "Requests whose virtual host was folded into \"*\"."),
+#undef C
+};
+#define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
+
+static uint64_t *prom_counter(struct snap_counters *c, size_t i)
+{
+	return (uint64_t *)((char *)c + prom_counters[i].off);
+}
+
+int prom_update(struct prom *p, const struct snapshot *s)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < s->n; i++) {
+		long idx = prom_series_of(p, s->eps[i].method, s->eps[i].route);
+		if (idx < 0) {
+			rc = -ENOMEM;
+			continue;
+		}
+		prom_add_ep(&p->s[idx], &s->eps[i]);
+	}
+	struct snap_counters c = s->c;
+	for (size_t i = 0; i < PROM_NCOUNTERS; i++)
+		*prom_counter(&p->c, i) += *prom_counter(&c, i);
+	p->c.conns_open = s->c.conns_open;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+/* ---- exposition text ------------------------------------------------------- */
+
+/*
+ * A label value: the format escapes \ " and newline. Other control bytes
+ * and non-ASCII ones (routes are ASCII, but a capture can hold anything)
+ * are %XX-encoded like query's JSON, so the output is always valid UTF-8.
+ */
+static void prom_label(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "%%%02X", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+static void prom_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{method="...",route="..." — the caller closes the brace. */
+static void prom_series_open(FILE *f, const char *name, const struct prom_series *e)
+{
+	fprintf(f, "%s{method=\"", name);
+	prom_label(f, e->method);
+	fputs("\",route=\"", f);
+	prom_label(f, e->route);
+	fputc('"', f);
+}
+
+static void prom_render_requests(const struct prom *p, FILE *f)
+{
+	prom_family(f, "l7top_http_requests_total", "counter",
+		    "HTTP requests by method, route and status code (\"other\": codes past the "
+		    "per-route table, or no valid status).");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct prom_series *e = &p->s[i];
+		for (int k = 0; k < PROM_CODES; k++) {
+			if (!e->codes[k].n)
+				continue;
+			prom_series_open(f, "l7top_http_requests_total", e);
+			if (e->codes[k].code)
+				fprintf(f, ",status=\"%u\"} %" PRIu64 "\n", e->codes[k].code, e->codes[k].n);
+			else
+				fprintf(f, ",status=\"other\"} %" PRIu64 "\n", e->codes[k].n);
+		}
+	}
+}
+
+static void prom_render_hist(const struct prom *p, FILE *f)
+{
+	static const char name[] = "l7top_http_request_duration_seconds";
+
+	prom_family(f, name, "histogram",
+		    "Time from the first byte of a request to the last byte of its response.");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct prom_series *e = &p->s[i];
+		uint64_t cum = 0;
+		for (size_t k = 0; k < PROM_LE_N; k++) {
+			cum += e->le[k];
+			prom_series_open(f, "l7top_http_request_duration_seconds_bucket", e);
+			fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", (double)prom_le_us[k] / 1e6, cum);
+		}
+		prom_series_open(f, "l7top_http_request_duration_seconds_bucket", e);
+		fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", e->count);
+		prom_series_open(f, "l7top_http_request_duration_seconds_sum", e);
+		fprintf(f, "} %.6f\n", (double)e->sum_us / 1e6);
+		prom_series_open(f, "l7top_http_request_duration_seconds_count", e);
+		fprintf(f, "} %" PRIu64 "\n", e->count);
+	}
+}
+
+static void prom_render_bytes(const struct prom *p, FILE *f, bool out)
+{
+	const char *name = out ? "l7top_http_response_bytes_total" : "l7top_http_request_bytes_total";
+
+	prom_family(f, name, "counter", out
+		    ? "Response bytes as they crossed the wire (headers, chunk framing, 1xx)."
+		    : "Request bytes as they crossed the wire (headers and body).");
+	for (size_t i = 0; i < p->n; i++) {
+		prom_series_open(f, name, &p->s[i]);
+		fprintf(f, "} %" PRIu64 "\n", out ? p->s[i].bytes_out : p->s[i].bytes_in);
+	}
+}
+
+static void prom_render_counters(struct prom *p, FILE *f)
+{
+	for (size_t i = 0; i < PROM_NCOUNTERS; i++) {
+		prom_family(f, prom_counters[i].name, "counter", prom_counters[i].help);
+		fprintf(f, "%s %" PRIu64 "\n", prom_counters[i].name, *prom_counter(&p->c, i));
+	}
+	prom_family(f, "l7top_connections_open", "gauge",
+		    "TCP connections followed at the end of the last interval.");
+	fprintf(f, "l7top_connections_open %" PRIu64 "\n", p->c.conns_open);
+	prom_family(f, "l7top_build_info", "gauge", "l7top's version; always 1.");
+	fputs("l7top_build_info{version=\"", f);
+	prom_label(f, p->version);
+	fputs("\"} 1\n", f);
+}
+
+int prom_render(struct prom *p, FILE *f)
+{
+	pthread_mutex_lock(&p->lock);
+	prom_render_requests(p, f);
+	prom_render_hist(p, f);
+	prom_render_bytes(p, f, false);
+	prom_render_bytes(p, f, true);
+	prom_render_counters(p, f);
+	pthread_mutex_unlock(&p->lock);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+static enum MHD_Result prom_reply(struct MHD_Connection *conn, unsigned status,
+				  const char *type, char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result prom_reply_text(struct MHD_Connection *conn, unsigned status,
+				       const char *text)
+{
+	char *body = strdup(text);
+	return body ? prom_reply(conn, status, "text/plain; charset=utf-8", body, strlen(body))
+		    : MHD_NO;
+}
+
+/* Runs in libmicrohttpd's thread. GET and HEAD have no body, so the reply
+ * is queued on the first call. */
+static enum MHD_Result prom_handle(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version, const char *upload,
+				   size_t *upload_size, void **con_cls)
+{
+	struct prom *p = cls;
+	char *body = NULL;
+	size_t len = 0;
+	(void)version, (void)upload, (void)con_cls;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return prom_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n");
+	if (*upload_size)
+		return MHD_NO;
+	if (strcmp(url, "/metrics"))
+		return prom_reply_text(conn, MHD_HTTP_NOT_FOUND, "l7top: try /metrics\n");
+	FILE *f = open_memstream(&body, &len);
+	if (!f)
+		return MHD_NO;
+	int rc = prom_render(p, f);
+	if (fclose(f) || rc) {
+		free(body);
+		return prom_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "l7top: out of memory\n");
+	}
+	return prom_reply(conn, MHD_HTTP_OK, PROM_CONTENT_TYPE, body, len);
+}
+
+static int prom_resolve(const char *listen, struct addrinfo **ai, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	char host[256], port[8];
+	uint16_t pn;
+
+	if (prom_parse_listen(listen, host, sizeof(host), &pn)) {
+		snprintf(err, errlen, "l7top: --prometheus '%s': want PORT, :PORT or ADDR:PORT",
+			 listen);
+		return -EINVAL;
+	}
+	snprintf(port, sizeof(port), "%u", pn);
+	int rc = getaddrinfo(host, port, &hints, ai);
+	if (rc) {
+		snprintf(err, errlen, "l7top: --prometheus '%s': %s", listen, gai_strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int prom_listen(struct prom *p, const char *listen, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int rc = prom_resolve(listen, &ai, err, errlen);
+	if (rc)
+		return rc;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	errno = 0;
+	p->mhd = MHD_start_daemon(flags, 0, NULL, NULL, prom_handle, p,
+				  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)PROM_CONN_LIMIT,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PROM_CONN_TIMEOUT_S,
+				  MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!p->mhd) {
+		rc = errno ? -errno : -EADDRNOTAVAIL;
+		snprintf(err, errlen, "l7top: --prometheus %s: cannot listen: %s", listen,
+			 strerror(-rc));
+		return rc;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	p->port = di ? di->port : 0;
+	return 0;
+}
+
+int prom_open(struct prom **out, const struct prom_config *cfg, char *err, size_t errlen)
+{
+	struct prom *p = calloc(1, sizeof(*p));
+	int rc;
+
+	*out = NULL;
+	if (!p) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	snprintf(p->version, sizeof(p->version), "%s", cfg->version ? cfg->version : "");
+	p->max = cfg->max_series ? cfg->max_series : PROM_DEFAULT_SERIES;
+	p->other = -1;
+	p->nslots = 16;
+	while (p->nslots < 2 * (p->max + 1))
+		p->nslots <<= 1;
+	p->slots = calloc(p->nslots, sizeof(*p->slots));
+	if (!p->slots) {
+		snprintf(err, errlen, "l7top: out of memory");
+		prom_close(p);
+		return -ENOMEM;
+	}
+	if (cfg->listen && (rc = prom_listen(p, cfg->listen, err, errlen))) {
+		prom_close(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+uint16_t prom_port(const struct prom *p)
+{
+	return p->port;
+}
+
+void prom_close(struct prom *p)
+{
+	if (!p)
+		return;
+	if (p->mhd)
+		MHD_stop_daemon(p->mhd);   /* joins the thread: no scrape runs after */
+	pthread_mutex_destroy(&p->lock);
+	free(p->s);
+	free(p->slots);
+	free(p);
+}

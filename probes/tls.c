@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: MIT
+#include "probes/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probes/tls_calls.h"
+#include "tls_calls.skel.h"
+
+_Static_assert(TLS_CAPTURE_BYTES_MAX == TLS_DATA_MAX, "tls.h and tls_calls.h disagree");
+
+/* The OpenSSL functions hooked; index into tls_lib.off. */
+enum tls_func { F_READ, F_WRITE, F_READ_EX, F_WRITE_EX, F_SET_FD, F_FREE, F_COUNT };
+
+static const char *const TLS_FUNC_NAMES[F_COUNT] = {
+	[F_READ] = "SSL_read",       [F_WRITE] = "SSL_write",
+	[F_READ_EX] = "SSL_read_ex", [F_WRITE_EX] = "SSL_write_ex",
+	[F_SET_FD] = "SSL_set_fd",   [F_FREE] = "SSL_free",
+};
+
+/* One uprobe: which function, which program, entry or return. */
+static const struct tls_hook {
+	enum tls_func func;
+	const char *prog;
+	bool retprobe;
+} TLS_HOOKS[] = {
+	{ F_READ, "ssl_read_enter", false },        { F_READ, "ssl_read_exit", true },
+	{ F_WRITE, "ssl_write_enter", false },      { F_WRITE, "ssl_write_exit", true },
+	{ F_READ_EX, "ssl_read_ex_enter", false },  { F_READ_EX, "ssl_read_ex_exit", true },
+	{ F_WRITE_EX, "ssl_write_ex_enter", false }, { F_WRITE_EX, "ssl_write_ex_exit", true },
+	{ F_SET_FD, "ssl_set_fd", false },
+	{ F_FREE, "ssl_free", false },
+};
+#define TLS_NHOOKS (sizeof(TLS_HOOKS) / sizeof(TLS_HOOKS[0]))
+
+/*
+ * What one ELF file offers, by (dev, inode): NGINX's workers all map the
+ * same libssl and node's binary is ~100 MB, so each file is read once.
+ * A file without SSL_read and SSL_write is cached too (ssl = false).
+ */
+struct tls_lib {
+	dev_t dev;
+	ino_t ino;
+	bool ssl;
+	uint64_t off[F_COUNT];
+};
+
+struct tls_proc {
+	pid_t pid;
+	bool seen;                       /* in the latest sync */
+	bool ssl;                        /* probes attached */
+	char lib[112];
+	struct bpf_link *links[TLS_NHOOKS];
+};
+
+struct tls_probe {
+	struct tls_calls_bpf *skel;
+	struct ring_buffer *rb;
+	const char *ssl_lib;
+	char target_name[64];
+	FILE *log;
+	int64_t clock_off;
+	struct tls_proc *procs;
+	size_t nprocs, cap_procs;
+	struct tls_lib *libs;
+	size_t nlibs, cap_libs;
+	const struct tls_sink *sink;     /* valid during tls_probe_consume only */
+	uint64_t events, data_bytes, bad_records;
+};
+
+/* ---- pure helpers ---------------------------------------------------------- */
+
+int tls_event_check(const void *rec, size_t size)
+{
+	const struct tls_event *e = rec;
+
+	if (size < TLS_EVENT_HDR_SZ)
+		return -EINVAL;
+	switch (e->kind) {
+	case TLS_EV_DATA:
+		if (e->data_len > e->len || e->data_len > TLS_DATA_MAX ||
+		    size < TLS_EVENT_HDR_SZ + (size_t)e->data_len || e->dir > TLS_DIR_WRITE)
+			return -EINVAL;
+		return 0;
+	case TLS_EV_CLOSE:
+	case TLS_EV_CONN:
+	case TLS_EV_FORK:
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static uint64_t tls_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The realtime read bracketed by two monotonic ones; the tightest of 5 wins. */
+int64_t tls_clock_offset(void)
+{
+	uint64_t best = UINT64_MAX;
+	int64_t off = 0;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t m1 = tls_clock_ns(CLOCK_MONOTONIC);
+		uint64_t r = tls_clock_ns(CLOCK_REALTIME);
+		uint64_t m2 = tls_clock_ns(CLOCK_MONOTONIC);
+
+		if (m2 - m1 < best) {
+			best = m2 - m1;
+			off = (int64_t)(r - (m1 + (m2 - m1) / 2));
+		}
+	}
+	return off;
+}
+
+uint64_t tls_ktime_to_real(uint64_t ktime_ns, int64_t offset_ns)
+{
+	return ktime_ns ? ktime_ns + (uint64_t)offset_ns : 0;
+}
+
+/* "libssl.so", "libssl.so.3", "libssl.so.1.1" — not libssl3.so (NSS). */
+static bool tls_is_libssl(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libssl.so", 9) && (base[9] == '\0' || base[9] == '.');
+}
+
+int tls_maps_find_libssl(FILE *maps, char *path, size_t pathlen, char *range, size_t rangelen)
+{
+	char line[PATH_MAX + 256];
+
+	while (fgets(line, sizeof(line), maps)) {
+		char rng[64], *p, *nl;
+		int pos = 0;
+
+		/* start-end perms offset dev inode   path (the path may hold spaces) */
+		if (sscanf(line, "%63s %*s %*s %*s %*s %n", rng, &pos) != 1 || !pos)
+			continue;
+		p = line + pos;
+		if ((nl = strchr(p, '\n')))
+			*nl = '\0';
+		if (*p != '/')
+			continue;
+		size_t len = strlen(p);
+		const char *del = " (deleted)";
+		if (len > strlen(del) && !strcmp(p + len - strlen(del), del))
+			p[len - strlen(del)] = '\0';
+		if (!tls_is_libssl(p))
+			continue;
+		if (strlen(p) >= pathlen || strlen(rng) >= rangelen)
+			return -ENAMETOOLONG;
+		strcpy(path, p);
+		strcpy(range, rng);
+		return 0;
+	}
+	return ferror(maps) ? -EIO : -ENOENT;
+}
+
+static void tls_elf_scan(Elf *elf, Elf_Scn *scn, const char *const *names, size_t n,
+			 uint64_t *offs)
+{
+	GElf_Shdr sh;
+	Elf_Data *data = elf_getdata(scn, NULL);
+
+	if (!gelf_getshdr(scn, &sh) || !data || !sh.sh_entsize)
+		return;
+	for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+		GElf_Sym sym;
+		GElf_Shdr text;
+		const char *name;
+
+		if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE || !sym.st_value)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!name)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (offs[k] || strcmp(name, names[k]))
+				continue;
+			/* Virtual address to file offset, through the symbol's section. */
+			if (gelf_getshdr(elf_getscn(elf, sym.st_shndx), &text) &&
+			    sym.st_value >= text.sh_addr)
+				offs[k] = sym.st_value - text.sh_addr + text.sh_offset;
+		}
+	}
+}
+
+int tls_elf_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	size_t found = 0;
+	int fd;
+
+	memset(offs, 0, n * sizeof(*offs));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -ENOEXEC;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM))
+			tls_elf_scan(elf, scn, names, n, offs);
+	}
+	elf_end(elf);
+	close(fd);
+	for (size_t k = 0; k < n; k++)
+		found += offs[k] != 0;
+	return (int)found;
+}
+
+/* ---- libraries and processes ------------------------------------------------ */
+
+/* The cached description of the ELF file at path; NULL on ENOMEM or stat failure. */
+static const struct tls_lib *tls_lib_get(struct tls_probe *t, const char *path)
+{
+	struct stat st;
+	struct tls_lib *l;
+
+	if (stat(path, &st))
+		return NULL;
+	for (size_t i = 0; i < t->nlibs; i++)
+		if (t->libs[i].dev == st.st_dev && t->libs[i].ino == st.st_ino)
+			return &t->libs[i];
+	if (t->nlibs == t->cap_libs) {
+		size_t cap = t->cap_libs ? t->cap_libs * 2 : 8;
+		struct tls_lib *v = realloc(t->libs, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->libs = v;
+		t->cap_libs = cap;
+	}
+	l = &t->libs[t->nlibs++];
+	memset(l, 0, sizeof(*l));
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	if (tls_elf_func_offsets(path, TLS_FUNC_NAMES, F_COUNT, l->off) >= 0)
+		l->ssl = l->off[F_READ] && l->off[F_WRITE];
+	return l;
+}
+
+/* Copies src, cut to fit dst: paths are shown, never opened, from these. */
+static void tls_copy(char *dst, size_t dlen, const char *src)
+{
+	size_t n = strnlen(src, dlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void tls_comm(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	out[0] = '\0';
+	if ((f = fopen(path, "re"))) {
+		if (fgets(out, (int)len, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+	if (!out[0])
+		snprintf(out, len, "?");
+}
+
+/*
+ * Where pid's OpenSSL lives: the forced library, else its mapped libssl
+ * (through /proc/PID/map_files, which reaches the very file mapped even in
+ * another mount namespace or after an upgrade deleted it), else its own
+ * executable. attach gets the path to open, shown the path for people.
+ */
+static int tls_locate(const struct tls_probe *t, pid_t pid, char *attach, size_t alen,
+		      char *shown, size_t slen)
+{
+	char maps[64], range[64];
+	FILE *f;
+	int err;
+
+	if (t->ssl_lib) {
+		snprintf(attach, alen, "%s", t->ssl_lib);
+		snprintf(shown, slen, "%s", t->ssl_lib);
+		return 0;
+	}
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	if (!(f = fopen(maps, "re")))
+		return -errno;
+	err = tls_maps_find_libssl(f, shown, slen, range, sizeof(range));
+	fclose(f);
+	if (!err) {
+		snprintf(attach, alen, "/proc/%d/map_files/%s", pid, range);
+		return 0;
+	}
+	if (err != -ENOENT)
+		return err;
+	snprintf(attach, alen, "/proc/%d/exe", pid);
+	ssize_t n = readlink(attach, shown, slen - 1);
+	if (n < 0)
+		return -errno;
+	shown[n] = '\0';
+	return 0;
+}
+
+static void tls_proc_detach(struct tls_proc *p)
+{
+	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		bpf_link__destroy(p->links[i]);
+		p->links[i] = NULL;
+	}
+	p->ssl = false;
+}
+
+/* Attaches every hook the library has to p->pid. Returns 0, -ENOENT (no OpenSSL) or -errno. */
+static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
+{
+	char attach[PATH_MAX], shown[PATH_MAX];
+	const struct tls_lib *lib;
+	int err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
+
+	if (err)
+		return err;
+	lib = tls_lib_get(t, attach);
+	if (!lib)
+		return -errno ? -errno : -ENOMEM;
+	if (!lib->ssl)
+		return -ENOENT;
+	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		const struct tls_hook *h = &TLS_HOOKS[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe);
+		struct bpf_program *prog;
+
+		if (!lib->off[h->func])
+			continue;       /* OpenSSL 1.1.0 has no _ex calls; that is fine */
+		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
+		/* The pid is what keeps every other process mapping libssl untrapped. */
+		p->links[i] = prog ? bpf_program__attach_uprobe_opts(prog, p->pid, attach,
+								     lib->off[h->func], &uo) : NULL;
+		if (!p->links[i]) {
+			err = prog ? -errno : -ENOENT;
+			tls_proc_detach(p);
+			return err ? err : -EINVAL;
+		}
+	}
+	p->ssl = true;
+	tls_copy(p->lib, sizeof(p->lib), shown);
+	return 0;
+}
+
+static struct tls_proc *tls_proc_find(struct tls_probe *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].pid == pid)
+			return &t->procs[i];
+	return NULL;
+}
+
+static void tls_log_proc(const struct tls_probe *t, const struct tls_proc *p, int err)
+{
+	char comm[32];
+
+	if (!t->log)
+		return;
+	tls_comm(p->pid, comm, sizeof(comm));
+	if (p->ssl)
+		fprintf(t->log, "l7top: tls: probes on %s[%d] in %s\n", comm, p->pid, p->lib);
+	else
+		fprintf(t->log, "l7top: tls: no OpenSSL probes on %s[%d]: %s\n", comm, p->pid,
+			err == -ENOENT ? "no libssl mapped, no SSL_read in the executable"
+				       : strerror(-err));
+}
+
+/* Makes the tracepoints' tgid filter equal to the processes we follow. */
+static int tls_sync_tgids(struct tls_probe *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.tgids);
+	__u32 key, next;
+	__u8 one = 1;
+	bool more;
+
+	for (size_t i = 0; i < t->nprocs; i++) {
+		__u32 k = (__u32)t->procs[i].pid;
+
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+			return -errno;
+	}
+	for (more = !bpf_map_get_next_key(fd, NULL, &key); more; key = next) {
+		/* Fetch the successor first: deleting key would lose our place. */
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (!tls_proc_find(t, (pid_t)key) && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
+{
+	int attached = 0;
+
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i].seen = false;
+	for (size_t i = 0; i < n; i++) {
+		struct tls_proc *p = tls_proc_find(t, pids[i]);
+
+		if (p) {
+			p->seen = true;
+			continue;
+		}
+		if (t->nprocs == t->cap_procs) {
+			size_t cap = t->cap_procs ? t->cap_procs * 2 : 16;
+			struct tls_proc *v = realloc(t->procs, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			t->procs = v;
+			t->cap_procs = cap;
+		}
+		p = &t->procs[t->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pid = pids[i];
+		p->seen = true;
+		int err = tls_proc_attach(t, p);
+		attached += !err;
+		tls_log_proc(t, p, err);
+	}
+	/* Gone processes: their uprobes went with their mm; free the links. */
+	for (size_t i = 0; i < t->nprocs;) {
+		if (t->procs[i].seen) {
+			i++;
+			continue;
+		}
+		tls_proc_detach(&t->procs[i]);
+		t->procs[i] = t->procs[--t->nprocs];
+	}
+	int err = tls_sync_tgids(t);
+	return err ? err : attached;
+}
+
+/* ---- ring buffer ---------------------------------------------------------- */
+
+static int tls_on_record(void *ctx, void *rec, size_t size)
+{
+	struct tls_probe *t = ctx;
+	const struct tls_sink *s = t->sink;
+	const struct tls_event *e = rec;
+
+	t->events++;
+	if (tls_event_check(rec, size)) {
+		t->bad_records++;
+		return 0;
+	}
+	switch (e->kind) {
+	case TLS_EV_DATA: {
+		struct tls_data d = {
+			.tgid = e->tgid, .tid = e->tid, .conn_id = e->conn_id, .dir = (int)e->dir,
+			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
+			.len = e->len, .caplen = e->data_len, .buf = e->data,
+		};
+		t->data_bytes += e->len;
+		if (s->data)
+			s->data(s->ctx, &d);
+		break;
+	}
+	case TLS_EV_CONN: {
+		struct tls_conn c = {
+			.tgid = e->tgid, .conn_id = e->conn_id,
+			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
+			.accept_ns = tls_ktime_to_real(e->accept_ts, t->clock_off),
+			.fd = e->fd, .family = e->family, .port = e->port,
+		};
+		memcpy(c.addr, e->addr, sizeof(c.addr));
+		if (s->conn)
+			s->conn(s->ctx, &c);
+		break;
+	}
+	case TLS_EV_CLOSE:
+		if (s->close)
+			s->close(s->ctx, e->tgid, e->conn_id, tls_ktime_to_real(e->ts, t->clock_off));
+		break;
+	case TLS_EV_FORK:
+		if (s->fork)
+			s->fork(s->ctx, e->tgid, e->tid);
+		break;
+	}
+	return 0;
+}
+
+int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink)
+{
+	int n;
+
+	/* Measured per batch: a stepped wall clock is followed within one drain. */
+	t->clock_off = tls_clock_offset();
+	t->sink = sink;
+	n = ring_buffer__consume(t->rb);
+	t->sink = NULL;
+	return n;
+}
+
+int tls_probe_fd(const struct tls_probe *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
+static uint64_t tls_drops(const struct tls_probe *t)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+	__u32 zero = 0;
+	uint64_t sum = 0;
+
+	if (!v)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.drops), &zero, v))
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->events = t->events;
+	st->data_bytes = t->data_bytes;
+	st->bad_records = t->bad_records;
+	st->drops = tls_drops(t);
+	st->pids = t->nprocs;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		st->pids_ssl += t->procs[i].ssl;
+		if (i < TLS_STATS_PIDS) {
+			st->per_pid[i].pid = t->procs[i].pid;
+			tls_copy(st->per_pid[i].lib, sizeof(st->per_pid[i].lib),
+				 t->procs[i].ssl ? t->procs[i].lib : "");
+		}
+	}
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+/* Tracepoints only: the uprobes are attached per process, never here. */
+static int tls_attach_tracepoints(struct tls_calls_bpf *s)
+{
+	struct { struct bpf_program *prog; struct bpf_link **link; } tp[] = {
+		{ s->progs.accept4_enter, &s->links.accept4_enter },
+		{ s->progs.accept4_exit, &s->links.accept4_exit },
+		{ s->progs.accept_enter_tp, &s->links.accept_enter_tp },
+		{ s->progs.accept_exit_tp, &s->links.accept_exit_tp },
+		{ s->progs.on_fork, &s->links.on_fork },
+	};
+
+	for (size_t i = 0; i < sizeof(tp) / sizeof(tp[0]); i++) {
+		*tp[i].link = bpf_program__attach(tp[i].prog);
+		if (!*tp[i].link)
+			return -errno;
+	}
+	return 0;
+}
+
+int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen)
+{
+	struct tls_probe *t;
+	int ret;
+
+	*out = NULL;
+	if (o->capture_bytes > TLS_DATA_MAX) {
+		snprintf(err, errlen, "l7top: --capture-bytes is at most %d", TLS_DATA_MAX);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	t->ssl_lib = o->ssl_lib;
+	t->log = o->log;
+	tls_copy(t->target_name, sizeof(t->target_name),
+		 o->target_name ? o->target_name : "the target");
+	t->skel = tls_calls_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot open the TLS probes: %s", strerror(-ret));
+		goto fail;
+	}
+	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
+	ret = tls_calls_bpf__load(t->skel);
+	if (ret) {
+		snprintf(err, errlen, "l7top: cannot load the TLS probes: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = tls_attach_tracepoints(t->skel);
+	if (ret) {
+		snprintf(err, errlen, "l7top: cannot attach the accept/fork tracepoints: %s",
+			 strerror(-ret));
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.rb), tls_on_record, t, NULL);
+	if (!t->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot open the TLS ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = tls_probe_sync_pids(t, o->pids, o->npids);
+	if (ret < 0) {
+		snprintf(err, errlen, "l7top: cannot follow %s: %s", t->target_name, strerror(-ret));
+		goto fail;
+	}
+	if (ret == 0)
+		fprintf(stderr, "l7top: no OpenSSL in %s: watching plaintext only\n", t->target_name);
+	*out = t;
+	return 0;
+fail:
+	tls_probe_close(t);
+	return ret;
+}
+
+void tls_probe_close(struct tls_probe *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nprocs; i++)
+		tls_proc_detach(&t->procs[i]);
+	ring_buffer__free(t->rb);
+	tls_calls_bpf__destroy(t->skel);
+	free(t->procs);
+	free(t->libs);
+	free(t);
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls: the loader for probes/tls_calls.bpf.c. Finds OpenSSL in each target
+ * process (a mapped libssl.so*, or SSL_read in the executable itself, as in
+ * node), attaches the uprobes to that process only, follows the processes
+ * the target forks, and hands the ring buffer's records to a sink as
+ * decoded plaintext chunks.
+ *
+ * Only the target pays: every uprobe is attached with the process's PID, so
+ * a curl or wrk mapping the same libssl is never trapped.
+ *
+ * libbpf's own messages follow capture_set_libbpf_log() (libbpf's print
+ * callback is process-wide); tls_probe_opts.log gets this module's notes.
+ */
+#ifndef L7TOP_TLS_H
+#define L7TOP_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct tls_probe;
+
+/* The largest --capture-bytes (TLS_DATA_MAX of tls_calls.h, asserted in tls.c). */
+#define TLS_CAPTURE_BYTES_MAX 16384
+
+struct tls_probe_opts {
+	const pid_t *pids;         /* target processes at start (tls_probe_sync_pids later) */
+	size_t npids;
+	const char *target_name;   /* "nginx[1234]", for notices */
+	const char *ssl_lib;       /* --ssl-lib: use this library everywhere; NULL = find it */
+	uint32_t capture_bytes;    /* payload bytes per call; 0 = default, at most TLS_DATA_MAX */
+	FILE *log;                 /* one line per process attached or not; NULL = none */
+};
+
+/* Plaintext one SSL_read (dir 0, request) or SSL_write (dir 1) moved. */
+struct tls_data {
+	uint32_t tgid, tid;
+	uint64_t conn_id;          /* the SSL* */
+	int dir;
+	uint64_t ts_ns;            /* unix ns */
+	uint32_t len;              /* what the call moved */
+	uint32_t caplen;           /* bytes in buf (<= len) */
+	const uint8_t *buf;        /* valid during the callback only */
+};
+
+/* SSL_set_fd: the connection met its socket. family 0: peer unknown. */
+struct tls_conn {
+	uint32_t tgid;
+	uint64_t conn_id;
+	uint64_t ts_ns;
+	uint64_t accept_ns;        /* unix ns of the accept, 0 if unknown */
+	int fd;
+	uint16_t family;           /* AF_INET, AF_INET6, 0 */
+	uint16_t port;             /* host order */
+	uint8_t addr[16];          /* network order */
+};
+
+/* Callbacks; any may be NULL. */
+struct tls_sink {
+	void (*data)(void *ctx, const struct tls_data *d);
+	void (*conn)(void *ctx, const struct tls_conn *c);
+	void (*close)(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
+	/* A target process forked: resync the pids now (new NGINX workers). */
+	void (*fork)(void *ctx, uint32_t parent_tgid, uint32_t child_tgid);
+	void *ctx;
+};
+
+#define TLS_STATS_PIDS 16
+
+struct tls_stats {
+	uint64_t events;           /* records consumed */
+	uint64_t data_bytes;       /* plaintext bytes the calls moved */
+	uint64_t drops;            /* records the ring could not take (all CPUs) */
+	uint64_t bad_records;      /* records too short for what they claim */
+	size_t pids;               /* processes followed */
+	size_t pids_ssl;           /* ... of which with OpenSSL attached */
+	struct {
+		pid_t pid;
+		char lib[112];     /* library path, "" when no OpenSSL */
+	} per_pid[TLS_STATS_PIDS]; /* the first TLS_STATS_PIDS processes */
+};
+
+/*
+ * Loads the BPF object, attaches the tracepoints and the uprobes of every
+ * pid in o. Returns 0 or -errno with a one-line reason in err. A target
+ * without OpenSSL is not an error: a notice goes to stderr, and the probe
+ * stays open (it follows forks and later syncs).
+ */
+int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen);
+/*
+ * The target's processes now: attaches to new ones, detaches from gone
+ * ones, and refreshes the tracepoint filter. Returns how many processes
+ * got OpenSSL probes in this call, or -errno.
+ */
+int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n);
+/* Pollable: readable when the ring has records (see the wake-up policy). */
+int tls_probe_fd(const struct tls_probe *t);
+/* Hands every waiting record to sink. Returns the number, or -errno. */
+int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink);
+void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st);
+void tls_probe_close(struct tls_probe *t);
+
+/* ---- pure helpers, exposed for the unit tests --------------------------- */
+
+struct tls_event;
+
+/*
+ * Checks that a ring record of size bytes holds a whole event: the header,
+ * a known kind, and for DATA data_len <= len, data_len <= TLS_DATA_MAX and
+ * size >= header + data_len. Returns 0 or -EINVAL.
+ */
+int tls_event_check(const void *rec, size_t size);
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC in ns, from the tightest of a few reads. */
+int64_t tls_clock_offset(void);
+/* A bpf_ktime_get_ns() value to unix ns (0 stays 0: "unknown"). */
+uint64_t tls_ktime_to_real(uint64_t ktime_ns, int64_t offset_ns);
+/*
+ * Finds the first mapping of a libssl.so* in a /proc/PID/maps stream.
+ * Writes its path (without a " (deleted)" suffix) and its "start-end"
+ * range, as used by /proc/PID/map_files. Returns 0, -ENOENT, or -errno.
+ */
+int tls_maps_find_libssl(FILE *maps, char *path, size_t pathlen, char *range, size_t rangelen);
+/*
+ * File offsets, as a uprobe wants them, of the function symbols names[0..n)
+ * in the ELF file at path (.symtab and .dynsym); offs[i] = 0 when names[i]
+ * is absent. Returns how many were found, or -errno.
+ */
+int tls_elf_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs);
+
+#endif

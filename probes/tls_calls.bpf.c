@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+/*
+ * TLS plaintext at the OpenSSL boundary. Uprobes on SSL_read/SSL_write and
+ * their _ex variants save (SSL*, buffer) at entry; the return probe copies
+ * what the call really moved into the ring buffer. SSL_set_fd ties an SSL*
+ * to the socket accepted just before (peer from the accept tracepoints),
+ * SSL_free ends it. A fork of a target process is reported at once so
+ * user space attaches to new NGINX workers before they take traffic.
+ *
+ * Thin on purpose: no parsing here, and no wake-up per event (see emit()).
+ * The uprobes are attached per process by the loader, so they need no tgid
+ * filter; the tracepoints fire for every process and filter on "tgids".
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tls_calls.h"
+
+#define AF_INET  2
+#define AF_INET6 10
+
+/* Set through skel->rodata before load. */
+const volatile __u32 capture_bytes = TLS_CAPTURE_DEFAULT;
+/* Wake the reader only once this much waits; it also drains on a timer. */
+const volatile __u64 wake_bytes = 256 * 1024;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+/* An SSL call in flight, from entry to return, per thread. */
+struct call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 out_sz;   /* _ex: where the call stores its byte count; 0 otherwise */
+	__u32 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);            /* pid_tgid */
+	__type(value, struct call);
+} calls SEC(".maps");
+
+/* accept(2) in flight: the caller's sockaddr buffer, read at exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);            /* pid_tgid */
+	__type(value, __u64);
+} accepts SEC(".maps");
+
+struct peer {
+	__u64 ts;
+	__u16 family;
+	__u16 port;
+	__u8 addr[16];
+};
+
+/*
+ * Accepted sockets waiting for SSL_set_fd, by tgid << 32 | fd. LRU: plain
+ * HTTP connections of the same workers never reach SSL_set_fd, and their
+ * entries must age out instead of filling the map.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct peer);
+} peers SEC(".maps");
+
+/*
+ * Data events are built here and copied out with bpf_ringbuf_output() at
+ * their true size. bpf_ringbuf_reserve() needs a constant size: reserving
+ * TLS_DATA_MAX for every call would spend 16 KiB of ring on a 100-byte
+ * request, so a 16 MiB ring would hold ~1000 events; the extra copy costs
+ * far less than the uprobe trap itself.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tls_event);
+} scratch SEC(".maps");
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&drops, &zero);
+
+	if (v)
+		(*v)++;
+}
+
+/* No wake-up per event: only when the reader has fallen this far behind. */
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) > wake_bytes ? BPF_RB_FORCE_WAKEUP
+								      : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline bool tgid_watched(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&tgids, &tgid) != NULL;
+}
+
+/* A header-only record (CLOSE, CONN, FORK), zeroed; NULL when the ring is full. */
+static __always_inline struct tls_event *reserve_hdr(__u32 kind)
+{
+	struct tls_event *e = bpf_ringbuf_reserve(&rb, TLS_EVENT_HDR_SZ, 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		count_drop();
+		return NULL;
+	}
+	__builtin_memset(e, 0, TLS_EVENT_HDR_SZ);
+	e->kind = kind;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->ts = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline int call_enter(void *ssl, const void *buf, size_t *out_sz, __u32 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call c = {
+		.ssl = (__u64)ssl,
+		.buf = (__u64)buf,
+		.out_sz = (__u64)out_sz,
+		.dir = dir,
+	};
+
+	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* ret: the call's return value; for _ex calls 1 means *out_sz bytes moved. */
+static __always_inline int call_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &id);
+	__u32 zero = 0;
+	struct tls_event *e;
+	__u64 moved = 0;
+	long n;
+
+	if (!c)
+		return 0;
+	if (c->out_sz) {
+		if (ret == 1)
+			bpf_probe_read_user(&moved, sizeof(moved), (void *)c->out_sz);
+	} else if (ret > 0) {
+		moved = ret;
+	}
+	if (!moved || moved > 0xffffffffull)
+		goto out;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		goto out;
+	e->kind = TLS_EV_DATA;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->dir = c->dir;
+	e->conn_id = c->ssl;
+	e->ts = bpf_ktime_get_ns();
+	e->accept_ts = 0;
+	e->len = (__u32)moved;
+	e->fd = -1;
+	e->family = 0;
+	e->port = 0;
+	/*
+	 * A 64-bit clamp plus barrier_var: clang 14 otherwise hands the helper
+	 * the unclamped register and the verifier rejects it. Masking with
+	 * (MAX - 1) would pass but copy nothing for exactly MAX bytes.
+	 */
+	n = moved;
+	if (n > capture_bytes)
+		n = capture_bytes;
+	if (n > TLS_DATA_MAX)
+		n = TLS_DATA_MAX;
+	if (n < 0)
+		n = 0;
+	barrier_var(n);
+	if (bpf_probe_read_user(e->data, n, (void *)c->buf))
+		n = 0;      /* page not present: keep the length, the parser skips the gap */
+	e->data_len = n;
+	if (bpf_ringbuf_output(&rb, e, TLS_EVENT_HDR_SZ + n, wake_flags()))
+		count_drop();
+out:
+	bpf_map_delete_elem(&calls, &id);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, TLS_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int ret)
+{
+	return call_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, TLS_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int ret)
+{
+	return call_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return call_enter(ssl, buf, readbytes, TLS_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
+{
+	return call_exit(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return call_enter(ssl, buf, written, TLS_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
+{
+	return call_exit(ret);
+}
+
+/* The SSL* meets its socket: report the peer the accept left for this fd. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
+{
+	__u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | (__u32)fd;
+	struct peer *p = bpf_map_lookup_elem(&peers, &key);
+	struct tls_event *e = reserve_hdr(TLS_EV_CONN);
+
+	if (e) {
+		e->conn_id = (__u64)ssl;
+		e->fd = fd;
+		if (p) {
+			e->accept_ts = p->ts;
+			e->family = p->family;
+			e->port = p->port;
+			__builtin_memcpy(e->addr, p->addr, sizeof(e->addr));
+		}
+		bpf_ringbuf_submit(e, wake_flags());
+	}
+	if (p)
+		bpf_map_delete_elem(&peers, &key);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free, void *ssl)
+{
+	struct tls_event *e = reserve_hdr(TLS_EV_CLOSE);
+
+	if (e) {
+		e->conn_id = (__u64)ssl;
+		bpf_ringbuf_submit(e, wake_flags());
+	}
+	return 0;
+}
+
+static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 sa = ctx->args[1];
+
+	if (!sa || !tgid_watched(id >> 32))
+		return 0;
+	bpf_map_update_elem(&accepts, &id, &sa, BPF_ANY);
+	return 0;
+}
+
+/* Reads the peer from the caller's buffer, now that the kernel filled it. */
+static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 *sa = bpf_map_lookup_elem(&accepts, &id);
+	struct peer p = {};
+	__u64 key;
+
+	if (!sa)
+		return 0;
+	if (ctx->ret < 0)
+		goto out;
+	if (bpf_probe_read_user(&p.family, sizeof(p.family), (void *)*sa))
+		goto out;
+	if (p.family == AF_INET) {
+		struct sockaddr_in in;
+
+		if (bpf_probe_read_user(&in, sizeof(in), (void *)*sa))
+			goto out;
+		p.port = bpf_ntohs(in.sin_port);
+		__builtin_memcpy(p.addr, &in.sin_addr, 4);
+	} else if (p.family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		if (bpf_probe_read_user(&in6, sizeof(in6), (void *)*sa))
+			goto out;
+		p.port = bpf_ntohs(in6.sin6_port);
+		__builtin_memcpy(p.addr, &in6.sin6_addr, 16);
+	} else {
+		p.family = 0;     /* AF_UNIX and friends: no peer to show */
+	}
+	p.ts = bpf_ktime_get_ns();
+	key = (id & 0xffffffff00000000ull) | (__u32)ctx->ret;
+	bpf_map_update_elem(&peers, &key, &p, BPF_ANY);
+out:
+	bpf_map_delete_elem(&accepts, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int accept4_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int accept_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx);
+}
+
+/*
+ * A target process forked (NGINX reload, a worker respawned). The child is
+ * watched by the tracepoints at once; user space attaches the uprobes when
+ * this event wakes it, which is why it forces a wake-up. New threads share
+ * the process's uprobes and are not reported.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct tls_event *e;
+	__u8 one = 1;
+
+	if (ctgid == ptgid || !tgid_watched(ptgid))
+		return 0;
+	bpf_map_update_elem(&tgids, &ctgid, &one, BPF_ANY);
+	e = bpf_ringbuf_reserve(&rb, TLS_EVENT_HDR_SZ, 0);
+	if (!e) {
+		count_drop();
+		return 0;
+	}
+	__builtin_memset(e, 0, TLS_EVENT_HDR_SZ);
+	e->kind = TLS_EV_FORK;
+	e->tgid = ptgid;
+	e->tid = ctgid;
+	e->ts = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

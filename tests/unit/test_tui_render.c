@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/* tui screen: whole screens rendered into a cellbuf at 80x24, 120x40 and
+ * 200x50 (and smaller), read back as text: header, columns, rows, footer,
+ * detail, help, prompt; nothing past the edges; hostile routes sanitised. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "tui/cellbuf.h"
+#include "tui/keys.h"
+#include "tui/screen.h"
+#include "tui/view.h"
+
+#define LONG_ROUTE "/api/v2/organisations/:id/projects/:id/pipelines/:id/jobs/:id/artifacts/download"
+
+static void push(struct view *v, uint64_t ts)
+{
+	static const struct {
+		const char *m, *r;
+		uint64_t n2, n4, n5, lat;
+	} eps[] = {
+		{ "GET", "/", 120, 0, 0, 300 },
+		{ "GET", "/api/users/:id", 80, 5, 0, 4200 },
+		{ "POST", "/api/orders", 30, 2, 3, 25000 },
+		{ "GET", LONG_ROUTE, 10, 0, 1, 1500000 },
+		{ "OPTIONS", "/healthz", 200, 0, 0, 40 },
+	};
+	size_t n = sizeof(eps) / sizeof(eps[0]);
+	struct snapshot *s = snapshot_new(n);
+	assert_non_null(s);
+	s->ts_ms = ts;
+	s->dur_ms = 1000;
+	s->c.kernel_drops = 3;
+	s->c.conns_open = 17;
+	for (size_t i = 0; i < n; i++) {
+		struct ep_stats *e = &s->eps[i];
+		snprintf(e->method, sizeof(e->method), "%s", eps[i].m);
+		snprintf(e->route, sizeof(e->route), "%s", eps[i].r);
+		e->status[1] = eps[i].n2;
+		e->status[3] = eps[i].n4;
+		e->status[4] = eps[i].n5;
+		e->requests = eps[i].n2 + eps[i].n4 + eps[i].n5;
+		e->bytes_in = e->requests * 300;
+		e->bytes_out = e->requests * 5000;
+		hist_init(&e->lat);
+		for (uint64_t k = 0; k < e->requests; k++)
+			hist_add(&e->lat, eps[i].lat + k * 7);
+		e->lat_max_us = e->lat.max;
+	}
+	const char *warn[] = { "TLS library not found", "DB write failed: disk full \u2014 stats kept in memory" };
+	struct tui_header h = {
+		.target = "nginx[1234]", .npids = 3, .ports = "8080", .db_path = "/tmp/t.db",
+		.start_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
+	};
+	assert_int_equal(view_push(v, s, &h), 0);
+	snapshot_free(s);
+}
+
+static void setup_view(struct view *v)
+{
+	assert_int_equal(view_init(v, 1000, 0), 0);
+	push(v, 0);
+	push(v, 1000);
+}
+
+static const char *line(const struct cellbuf *cb, int row)
+{
+	static char buf[4096];
+	return cellbuf_line(cb, row, buf, sizeof(buf));
+}
+
+/* The screen as text, for failure messages. */
+static void dump(const struct cellbuf *cb)
+{
+	for (int r = 0; r < cb->rows; r++)
+		print_message("|%s\n", line(cb, r));
+}
+
+static int find_row(const struct cellbuf *cb, const char *needle)
+{
+	for (int r = 0; r < cb->rows; r++)
+		if (strstr(line(cb, r), needle))
+			return r;
+	return -1;
+}
+
+static void expect(const struct cellbuf *cb, const char *needle)
+{
+	if (find_row(cb, needle) < 0) {
+		dump(cb);
+		fail_msg("\"%s\" not on screen", needle);
+	}
+}
+
+/* Every cell holds a one-column codepoint; the buffer is exactly the size. */
+static void check_bounds(const struct cellbuf *cb, int rows, int cols)
+{
+	assert_int_equal(cb->rows, rows);
+	assert_int_equal(cb->cols, cols);
+	for (int r = 0; r < rows; r++) {
+		assert_true(utf8_width(line(cb, r)) <= cols);
+		for (int c = 0; c < cols; c++) {
+			uint32_t ch = cb->cells[r * cols + c].ch;
+			assert_true(ch >= 0x20 && ch != 0x7f);
+			assert_true(cb->cells[r * cols + c].style < ST_COUNT);
+		}
+	}
+}
+
+static void render(struct view *v, int rows, int cols, struct cellbuf *cb)
+{
+	view_set_size(v, rows, cols);
+	assert_int_equal(screen_render(v, rows, cols, cb), 0);
+	check_bounds(cb, rows, cols);
+}
+
+static void test_render_80x24(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	render(&v, 24, 80, &cb);
+	assert_non_null(strstr(line(&cb, 0), "l7top"));
+	assert_non_null(strstr(line(&cb, 0), "nginx[1234] 3 pids"));
+	assert_non_null(strstr(line(&cb, 0), "up 1m07s"));
+	assert_non_null(strstr(line(&cb, 0), "window last interval"));
+	assert_non_null(strstr(line(&cb, 1), "req/s 451"));
+	assert_non_null(strstr(line(&cb, 2), "since start"));
+	assert_non_null(strstr(line(&cb, 3), "drops 6"));
+	assert_non_null(strstr(line(&cb, 4), "/tmp/t.db ok"));
+	assert_non_null(strstr(line(&cb, 4), "TLS library not found"));
+	/* At 80 columns: right-most columns dropped, never wrapped. */
+	const char *hdr = line(&cb, 5);
+	assert_non_null(strstr(hdr, "METHOD"));
+	assert_non_null(strstr(hdr, "ROUTE"));
+	assert_non_null(strstr(hdr, "REQ/S"));
+	assert_non_null(strstr(hdr, "P99"));
+	assert_null(strstr(hdr, "OUT/S"));
+	assert_null(strstr(hdr, "IN/S"));
+	/* Busiest first; the long route cut in the middle. */
+	assert_non_null(strstr(line(&cb, 6), "OPTIONS /healthz"));
+	assert_non_null(strstr(line(&cb, 7), "GET     /  "));
+	int r = find_row(&cb, "/api/v2/org");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), ".."));
+	assert_non_null(strstr(line(&cb, r), "/download"));
+	assert_non_null(strstr(line(&cb, r), "1.50s"));
+	/* The selected row is highlighted across the screen. */
+	assert_int_equal(cb.cells[6 * 80 + 79].style, ST_SELECTED);
+	assert_int_equal(cb.cells[5 * 80 + 0].style, ST_COLHDR);
+	/* Footer on the last row. */
+	assert_non_null(strstr(line(&cb, 23), "q Quit"));
+	assert_non_null(strstr(line(&cb, 23), "h Help"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_render_200x50(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	render(&v, 50, 200, &cb);
+	const char *hdr = line(&cb, 5);
+	static const char *const cols[] = { "METHOD", "ROUTE", "REQ/S", "TOTAL", "2XX", "3XX", "4XX", "5XX",
+					    "ERR%", "P50", "P90", "P99", "MAX", "IN/S", "OUT/S" };
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		assert_non_null(strstr(hdr, cols[i]));
+	/* Wide enough for the whole route. */
+	expect(&cb, LONG_ROUTE);
+	/* Units. */
+	int r = find_row(&cb, "/api/users/:id");
+	assert_non_null(strstr(line(&cb, r), "4.51ms"));
+	assert_non_null(strstr(line(&cb, r), "K"));       /* bytes/s */
+	r = find_row(&cb, "OPTIONS");
+	assert_non_null(strstr(line(&cb, r), "\u00b5s"));
+	/* 5 rows, then nothing until the footer. */
+	assert_string_equal(line(&cb, 11), "");
+	assert_non_null(strstr(line(&cb, 49), "q Quit"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_render_sorted_filtered(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	view_set_size(&v, 40, 120);
+	keys_dispatch(&v, 'L');
+	render(&v, 40, 120, &cb);
+	assert_non_null(strstr(line(&cb, 6), "/api/v2/org"));
+	assert_int_equal(cb.cells[5 * 120 + (int)(strstr(line(&cb, 5), "P99") - line(&cb, 5))].style,
+			 ST_COLSORT);
+	keys_dispatch(&v, '/');
+	keys_dispatch(&v, 'a');
+	keys_dispatch(&v, 'p');
+	keys_dispatch(&v, 'i');
+	render(&v, 40, 120, &cb);
+	assert_non_null(strstr(line(&cb, 39), "Filter route: api_"));
+	keys_dispatch(&v, KEYS_ENTER);
+	render(&v, 40, 120, &cb);
+	assert_non_null(strstr(line(&cb, 0), "filter api"));
+	assert_int_equal(find_row(&cb, "/healthz"), -1);
+	expect(&cb, "/api/orders");
+	assert_string_equal(line(&cb, 9), "");            /* 3 rows: 6, 7, 8 */
+	keys_dispatch(&v, '/');
+	keys_dispatch(&v, 'x');
+	keys_dispatch(&v, KEYS_ENTER);
+	render(&v, 40, 120, &cb);
+	expect(&cb, "(no route matches the filter");
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_render_detail(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	view_set_size(&v, 24, 80);
+	keys_dispatch(&v, 'j');                               /* GET / */
+	keys_dispatch(&v, 'j');                               /* GET /api/users/:id */
+	keys_dispatch(&v, KEYS_ENTER);
+	render(&v, 24, 80, &cb);
+	assert_non_null(strstr(line(&cb, 5), "GET /api/users/:id"));
+	assert_non_null(strstr(line(&cb, 5), "last interval"));
+	expect(&cb, "requests 85");
+	expect(&cb, "4xx 5");
+	expect(&cb, "Latency");
+	/* A bar: a range label, blocks, a count and a share. */
+	int r = find_row(&cb, "\u2588");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), "ms"));
+	assert_non_null(strstr(line(&cb, r), "%"));
+	expect(&cb, "Slowest recent requests  (not recorded yet)");
+	expect(&cb, "Top clients  (not recorded yet)");
+	assert_non_null(strstr(line(&cb, 23), "Esc Back"));
+
+	/* With request extras, wide: bars left, requests right. */
+	struct tui_request req = { .ts_ms = 3723000, .latency_us = 98765, .status = 503 };
+	snprintf(req.method, sizeof(req.method), "GET");
+	snprintf(req.route, sizeof(req.route), "/api/users/:id");
+	snprintf(req.client, sizeof(req.client), "203.0.113.7");
+	view_add_requests(&v, &req, 1);
+	setenv("TZ", "UTC", 1);
+	tzset();
+	render(&v, 50, 200, &cb);
+	r = find_row(&cb, "01:02:03 503  98.8ms 203.0.113.7");
+	if (r < 0)
+		dump(&cb);
+	assert_true(r > 0);
+	/* beside the bars, in the right half */
+	assert_true(strstr(line(&cb, r), "01:02:03") - line(&cb, r) >= 110);
+	expect(&cb, "      1 203.0.113.7");
+	keys_dispatch(&v, KEYS_ESC);
+	render(&v, 24, 80, &cb);
+	assert_non_null(strstr(line(&cb, 5), "METHOD"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_render_help_and_pause(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	keys_dispatch(&v, '?');
+	render(&v, 24, 80, &cb);
+	expect(&cb, "l7top keys");
+	expect(&cb, "reverse the sort order");
+	keys_dispatch(&v, 'x');                               /* any key closes */
+	assert_false(v.help);
+	keys_dispatch(&v, 'p');
+	push(&v, 2000);
+	render(&v, 24, 80, &cb);
+	assert_non_null(strstr(line(&cb, 0), "PAUSED (1 new)"));
+	keys_dispatch(&v, 'w');
+	render(&v, 24, 80, &cb);
+	assert_non_null(strstr(line(&cb, 0), "window last 1 min"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_render_small_and_odd_sizes(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	static const int sz[][2] = { { 24, 80 }, { 10, 40 }, { 3, 20 }, { 1, 1 }, { 8, 300 }, { 0, 0 } };
+	for (size_t i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
+		render(&v, sz[i][0], sz[i][1], &cb);
+		view_open_detail(&v);
+		render(&v, sz[i][0], sz[i][1], &cb);
+		v.help = true;
+		render(&v, sz[i][0], sz[i][1], &cb);
+		v.help = false;
+		view_close_detail(&v);
+	}
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_hostile_route(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 0), 0);
+	struct snapshot *s = snapshot_new(1);
+	s->dur_ms = 1000;
+	snprintf(s->eps[0].method, METHOD_MAX, "GET");
+	snprintf(s->eps[0].route, ROUTE_MAX, "/x\x1b[2J\x07\xff\xc3(\xe4\xb8\xad/y");
+	s->eps[0].requests = s->eps[0].status[1] = 1;
+	hist_init(&s->eps[0].lat);
+	hist_add(&s->eps[0].lat, 10);
+	view_push(&v, s, NULL);
+	snapshot_free(s);
+	render(&v, 24, 120, &cb);
+	expect(&cb, "/x?[2J?\?\?(?/y");
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+static void test_cellbuf_clip(void **st)
+{
+	struct cellbuf cb = { 0 };
+	char b[64];
+	(void)st;
+	assert_int_equal(cellbuf_resize(&cb, 2, 5), 0);
+	assert_int_equal(cellbuf_text(&cb, 0, 3, -1, ST_NORMAL, "abcdef"), 2);
+	assert_string_equal(cellbuf_line(&cb, 0, b, sizeof(b)), "   ab");
+	assert_int_equal(cellbuf_text(&cb, 2, 0, -1, ST_NORMAL, "x"), 0);
+	assert_int_equal(cellbuf_text(&cb, 1, 5, -1, ST_NORMAL, "x"), 0);
+	assert_int_equal(cellbuf_text_right(&cb, 1, 0, 5, ST_NORMAL, "\u00b5s"), 2);
+	assert_string_equal(cellbuf_line(&cb, 1, b, sizeof(b)), "   \u00b5s");
+	cellbuf_fill(&cb, 1, -3, 100, ST_BAR, '#');
+	assert_string_equal(cellbuf_line(&cb, 1, b, sizeof(b)), "#####");
+	cellbuf_free(&cb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cellbuf_clip),
+		cmocka_unit_test(test_render_80x24),
+		cmocka_unit_test(test_render_200x50),
+		cmocka_unit_test(test_render_sorted_filtered),
+		cmocka_unit_test(test_render_detail),
+		cmocka_unit_test(test_render_help_and_pause),
+		cmocka_unit_test(test_render_small_and_odd_sizes),
+		cmocka_unit_test(test_hostile_route),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

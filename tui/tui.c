@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+#include "tui/tui.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "tui/cellbuf.h"
+#include "tui/crt.h"
+#include "tui/keys.h"
+#include "tui/screen.h"
+
+struct tui {
+	struct view view;
+	struct cellbuf cb;
+	struct crt *crt;
+	struct loop *loop;
+	bool quit;
+	bool dirty;               /* a frame was skipped: draw at the next chance */
+};
+
+struct tui *tui_new(const struct tui_config *cfg)
+{
+	struct tui *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (view_init(&t->view, cfg ? cfg->interval_ms : 1000, cfg ? cfg->max_endpoints : 0)) {
+		view_free(&t->view);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void on_stdin(struct loop *l, int fd, void *ctx)
+{
+	(void)l;
+	(void)fd;
+	tui_on_input(ctx);
+}
+
+static void on_resize(struct loop *l, int fd, void *ctx)
+{
+	struct tui *t = ctx;
+	(void)l;
+	(void)fd;
+	crt_resize_ack(t->crt);
+	tui_draw(t);               /* crt_size() picks up the new size */
+}
+
+int tui_start(struct tui *t, struct loop *l, char *err, size_t errlen)
+{
+	int rc = crt_open(&t->crt, err, errlen);
+	if (rc)
+		return rc;
+	t->loop = l;
+	if (l && ((rc = loop_add_fd(l, STDIN_FILENO, on_stdin, t)) ||
+		  (rc = loop_add_fd(l, crt_resize_fd(t->crt), on_resize, t)))) {
+		loop_del_fd(l, STDIN_FILENO);
+		crt_close(t->crt);
+		t->crt = NULL;
+		t->loop = NULL;
+		snprintf(err, errlen, "l7top: cannot watch the terminal: %s", strerror(-rc));
+		return rc;
+	}
+	tui_draw(t);
+	return 0;
+}
+
+void tui_push_snapshot(struct tui *t, const struct snapshot *s, const struct tui_header *hdr)
+{
+	view_push(&t->view, s, hdr);
+}
+
+void tui_push_requests(struct tui *t, const struct tui_request *r, size_t n)
+{
+	view_add_requests(&t->view, r, n);
+}
+
+void tui_on_input(struct tui *t)
+{
+	int k, react = 0;
+	if (!t->crt)
+		return;
+	while ((k = crt_read_key(t->crt)) >= 0) {
+		react |= keys_dispatch(&t->view, k);
+		if (react & REACT_QUIT)
+			break;
+	}
+	if (react & REACT_QUIT) {
+		t->quit = true;
+		if (t->loop)
+			loop_stop(t->loop);
+		return;
+	}
+	if (react & (REACT_REDRAW | REACT_RESIZE))
+		tui_draw(t);
+}
+
+void tui_draw(struct tui *t)
+{
+	int rows, cols;
+	if (!t->crt)
+		return;
+	if (crt_output_busy(t->crt)) {
+		t->dirty = true;      /* the terminal is not reading: do not block */
+		return;
+	}
+	crt_size(t->crt, &rows, &cols);
+	view_set_size(&t->view, rows, cols);
+	if (screen_render(&t->view, rows, cols, &t->cb) == 0)
+		crt_show(t->crt, &t->cb);
+	t->dirty = false;
+}
+
+bool tui_quit_requested(const struct tui *t)
+{
+	return t->quit;
+}
+
+void tui_free(struct tui *t)
+{
+	if (!t)
+		return;
+	if (t->crt) {
+		if (t->loop) {
+			loop_del_fd(t->loop, STDIN_FILENO);
+			loop_del_fd(t->loop, crt_resize_fd(t->crt));
+		}
+		crt_close(t->crt);
+	}
+	cellbuf_free(&t->cb);
+	view_free(&t->view);
+	free(t);
+}

@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: MIT
+#include "tui/view.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OTHER_METHOD "*"
+#define OTHER_ROUTE  "(other: view full)"
+
+/* Per-request extras, allocated on the first tui_request for an endpoint. */
+struct view_extra {
+	size_t nslow, nclients, ncodes;
+	struct view_slow slow[VIEW_SLOW_MAX];
+	struct view_client clients[VIEW_CLIENTS_MAX];
+	struct view_code codes[VIEW_CODES_MAX];   /* the last slot (code 0): others */
+};
+
+struct view_ep {
+	char method[METHOD_MAX];
+	char route[ROUTE_MAX];
+	struct win_ep w;
+	struct view_extra *x;
+};
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
+{
+	memset(v, 0, sizeof(*v));
+	v->interval_ms = interval_ms ? interval_ms : 1000;
+	v->max_eps = max_eps ? max_eps : 2000;
+	win_clock_init(&v->clock, v->interval_ms);
+	hist_init(&v->all_lat);
+	v->sort = COL_RATE;
+	v->sort_desc = true;
+	v->win = WIN_LAST;
+	v->rows_term = 24;
+	v->cols_term = 80;
+	v->dense = calloc(WIN_CBUCKETS, sizeof(*v->dense));
+	return v->dense ? 0 : -ENOMEM;
+}
+
+static void free_eps(struct view *v)
+{
+	for (size_t i = 0; i < v->neps; i++) {
+		win_ep_free(&v->eps[i]->w);
+		free(v->eps[i]->x);
+		free(v->eps[i]);
+	}
+	free(v->eps);
+	free(v->hash);
+	v->eps = NULL;
+	v->hash = NULL;
+	v->neps = v->cap = v->hcap = 0;
+}
+
+void view_free(struct view *v)
+{
+	free_eps(v);
+	hist_free(&v->all_lat);
+	free(v->rows);
+	free(v->vis);
+	free(v->dense);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- endpoint table ------------------------------------------------------ */
+
+static uint32_t key_hash(const char *method, const char *route)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = method; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = route; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static int rehash(struct view *v, size_t hcap)
+{
+	uint32_t *h = calloc(hcap, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->neps; i++) {
+		size_t j = key_hash(v->eps[i]->method, v->eps[i]->route) & (hcap - 1);
+		while (h[j])
+			j = (j + 1) & (hcap - 1);
+		h[j] = (uint32_t)i + 1;
+	}
+	free(v->hash);
+	v->hash = h;
+	v->hcap = hcap;
+	return 0;
+}
+
+static struct view_ep *ep_find(const struct view *v, const char *method, const char *route,
+			       size_t *slot)
+{
+	if (!v->hcap)
+		return NULL;
+	size_t j = key_hash(method, route) & (v->hcap - 1);
+	while (v->hash[j]) {
+		struct view_ep *e = v->eps[v->hash[j] - 1];
+		if (!strcmp(e->method, method) && !strcmp(e->route, route))
+			return e;
+		j = (j + 1) & (v->hcap - 1);
+	}
+	if (slot)
+		*slot = j;
+	return NULL;
+}
+
+/* Finds or adds; past max_eps everything new goes to one OTHER row. */
+static struct view_ep *ep_get(struct view *v, const char *method, const char *route)
+{
+	struct view_ep *e = ep_find(v, method, route, NULL);
+	size_t slot;
+
+	if (e)
+		return e;
+	if (v->neps >= v->max_eps) {
+		method = OTHER_METHOD;
+		route = OTHER_ROUTE;
+		if ((e = ep_find(v, method, route, NULL)))
+			return e;
+	}
+	if ((v->neps + 1) * 2 > v->hcap && rehash(v, v->hcap ? v->hcap * 2 : 64))
+		return NULL;
+	if (v->neps == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 32;
+		struct view_ep **p = realloc(v->eps, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		v->eps = p;
+		v->cap = cap;
+	}
+	if (!(e = calloc(1, sizeof(*e))))
+		return NULL;
+	copy_str(e->method, sizeof(e->method), method);
+	copy_str(e->route, sizeof(e->route), route);
+	win_ep_init(&e->w);
+	ep_find(v, method, route, &slot);
+	v->eps[v->neps] = e;
+	v->hash[slot] = (uint32_t)++v->neps;
+	return e;
+}
+
+/* ---- pushing data -------------------------------------------------------- */
+
+static void span_add(struct view_span *d, const struct ep_stats *s)
+{
+	d->requests += s->requests;
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		d->status[k] += s->status[k];
+	d->bytes_in += s->bytes_in;
+	d->bytes_out += s->bytes_out;
+}
+
+static void counters_add(struct snap_counters *d, const struct snap_counters *s)
+{
+	d->packets += s->packets;
+	d->kernel_drops += s->kernel_drops;
+	d->parse_errors += s->parse_errors;
+	d->unpaired += s->unpaired;
+	d->reasm_gaps += s->reasm_gaps;
+	d->conn_overflow += s->conn_overflow;
+	d->ep_overflow += s->ep_overflow;
+	d->pending_overflow += s->pending_overflow;
+	d->conns_new += s->conns_new;
+	d->tls_drops += s->tls_drops;
+	d->reqs_skipped += s->reqs_skipped;
+	d->host_overflow += s->host_overflow;
+	d->conns_open = s->conns_open;
+}
+
+static void header_from(struct view *v, const struct tui_header *h)
+{
+	struct view_header *o = &v->live;
+	if (!h)
+		return;
+	copy_str(o->target, sizeof(o->target), h->target);
+	o->npids = h->npids;
+	copy_str(o->ports, sizeof(o->ports), h->ports);
+	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
+	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
+	o->db_dropped = h->db_dropped;
+	o->uptime_ms = h->now_ms > h->start_ms ? h->now_ms - h->start_ms : 0;
+	o->nwarn = 0;
+	for (size_t i = 0; i < h->nwarnings && o->nwarn < VIEW_WARN_MAX; i++)
+		if (h->warnings[i] && *h->warnings[i])
+			copy_str(o->warn[o->nwarn++], VIEW_WARN_LEN, h->warnings[i]);
+}
+
+static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s);
+
+int view_push(struct view *v, const struct snapshot *s, const struct tui_header *h)
+{
+	struct ep_stats tot;
+	int err = 0;
+
+	win_clock_tick(&v->clock, s->dur_ms ? s->dur_ms : v->interval_ms);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ep_stats *es = &s->eps[i];
+		struct view_ep *e = ep_get(v, es->method, es->route);
+		if (!e) {
+			err = -ENOMEM;
+			continue;
+		}
+		if (!strcmp(e->route, OTHER_ROUTE) && strcmp(es->route, OTHER_ROUTE))
+			v->folded += es->requests;
+		if (win_ep_add(&e->w, &v->clock, es))
+			err = -ENOMEM;
+		extras_from_stats(v, e, es);
+	}
+
+	snapshot_total(s, &tot);
+	memset(&v->live.last, 0, sizeof(v->live.last));
+	span_add(&v->live.last, &tot);
+	v->live.last.p50 = hist_percentile(&tot.lat, 0.50);
+	v->live.last.p99 = hist_percentile(&tot.lat, 0.99);
+	v->live.last.dur_ms = v->clock.last_ms;
+	span_add(&v->all, &tot);
+	if (hist_merge(&v->all_lat, &tot.lat))
+		err = -ENOMEM;
+	hist_free(&tot.lat);
+	v->all.p50 = hist_percentile(&v->all_lat, 0.50);
+	v->all.p99 = hist_percentile(&v->all_lat, 0.99);
+	v->all.dur_ms = v->clock.total_ms;
+	v->live.all = v->all;
+	v->live.c_last = s->c;
+	counters_add(&v->c_all, &s->c);
+	v->live.c_all = v->c_all;
+	v->live.neps = v->neps;
+	v->live.folded = v->folded;
+	v->live.intervals = v->clock.interval_seq;
+	header_from(v, h);
+
+	if (v->paused)
+		v->paused_pushes++;
+	view_refresh(v, false);
+	return err;
+}
+
+/* Keeps the VIEW_SLOW_MAX slowest of the last VIEW_RECENT_MS. */
+static void slow_add(struct view_extra *x, const struct view_slow *r)
+{
+	size_t i, min = 0;
+	for (i = 0; i < x->nslow;) {
+		if (x->slow[i].ts_ms + VIEW_RECENT_MS < r->ts_ms)
+			x->slow[i] = x->slow[--x->nslow];
+		else
+			i++;
+	}
+	struct view_slow s = *r;
+	if (x->nslow < VIEW_SLOW_MAX) {
+		x->slow[x->nslow++] = s;
+		return;
+	}
+	for (i = 1; i < x->nslow; i++)
+		if (x->slow[i].latency_us < x->slow[min].latency_us)
+			min = i;
+	if (r->latency_us > x->slow[min].latency_us)
+		x->slow[min] = s;
+}
+
+/* Space-saving top-k: a full table replaces its smallest counter, which
+ * over-counts the newcomer by at most that counter (Metwally et al.). */
+static void client_add(struct view_extra *x, const char *addr, uint64_t n)
+{
+	size_t i, min = 0;
+	for (i = 0; i < x->nclients; i++) {
+		if (!strcmp(x->clients[i].addr, addr)) {
+			x->clients[i].n += n;
+			return;
+		}
+		if (x->clients[i].n < x->clients[min].n)
+			min = i;
+	}
+	if (x->nclients < VIEW_CLIENTS_MAX) {
+		min = x->nclients++;
+		x->clients[min].n = 0;
+	}
+	copy_str(x->clients[min].addr, TUI_CLIENT_MAX, addr);
+	x->clients[min].n += n;
+}
+
+/* Distinct codes in order of first use; the last slot (code 0) takes the
+ * rest, so the counts always add up. */
+static void code_add(struct view_extra *x, uint16_t code, uint64_t n)
+{
+	size_t i;
+	for (i = 0; i < x->ncodes; i++)
+		if (x->codes[i].code == code)
+			break;
+	if (i == x->ncodes) {
+		if (x->ncodes < VIEW_CODES_MAX - 1 && code)
+			x->codes[x->ncodes++].code = code;
+		else
+			i = VIEW_CODES_MAX - 1;       /* codes[] is zeroed: code 0 */
+	}
+	x->codes[i].n += n;
+}
+
+static struct view_extra *extra_of(struct view_ep *e)
+{
+	if (!e->x)
+		e->x = calloc(1, sizeof(*e->x));
+	return e->x;
+}
+
+/* What the collector kept about single requests this interval. */
+static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s)
+{
+	struct view_extra *x = extra_of(e);
+	if (!x)
+		return;
+	for (int k = 0; k < EP_SLOWEST; k++) {
+		const struct req_sample *r = &s->slowest[k];
+		if (!r->ts_ms)
+			continue;
+		struct view_slow vs = { .ts_ms = r->ts_ms, .latency_us = r->lat_us, .status = r->status };
+		copy_str(vs.client, sizeof(vs.client), r->client);
+		slow_add(x, &vs);
+		v->have_requests = true;
+	}
+	for (int k = 0; k < EP_CLIENTS; k++)
+		if (s->clients[k].n && s->clients[k].addr[0]) {
+			client_add(x, s->clients[k].addr, s->clients[k].n);
+			v->have_requests = true;
+		}
+	for (int k = 0; k < EP_CODES; k++)
+		if (s->codes[k].n)
+			code_add(x, s->codes[k].code, s->codes[k].n);
+}
+
+void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct view_ep *e = ep_get(v, r[i].method, r[i].route);
+		if (!e)
+			continue;
+		if (!extra_of(e))
+			continue;
+		v->have_requests = true;
+		struct view_slow vs = { .ts_ms = r[i].ts_ms, .latency_us = r[i].latency_us,
+					.status = r[i].status };
+		copy_str(vs.client, sizeof(vs.client), r[i].client);
+		slow_add(e->x, &vs);
+		if (r[i].client[0])
+			client_add(e->x, r[i].client, 1);
+	}
+	if (!v->paused && v->mode == VIEW_DETAIL)
+		view_refresh(v, false);
+}
+
+/* ---- rows, filter, sort -------------------------------------------------- */
+
+static int row_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct view *v = ctx;
+	const struct view_row *x = &v->rows[*(const unsigned *)a];
+	const struct view_row *y = &v->rows[*(const unsigned *)b];
+	int c = col_table[v->sort].compare(x, y);
+	if (v->sort_desc)
+		c = -c;
+	if (!c && v->sort != COL_ROUTE)
+		c = strcmp(x->route, y->route);       /* stable, readable ties */
+	if (!c)
+		c = strcmp(x->method, y->method);
+	return c;
+}
+
+static bool row_match(const struct view *v, const struct view_row *r)
+{
+	return !v->filter[0] || strstr(r->route, v->filter);
+}
+
+static void clamp_selection(struct view *v)
+{
+	size_t page = view_page(v);
+	if (v->nvis == 0) {
+		v->sel = v->top = 0;
+		v->sel_valid = false;
+		return;
+	}
+	if (v->sel >= v->nvis)
+		v->sel = v->nvis - 1;
+	if (v->sel < v->top)
+		v->top = v->sel;
+	if (page && v->sel >= v->top + page)
+		v->top = v->sel - page + 1;
+	if (v->top + page > v->nvis)
+		v->top = v->nvis > page ? v->nvis - page : 0;
+	v->sel_ep = v->rows[v->vis[v->sel]].ep;
+	v->sel_valid = true;
+}
+
+/* Filters and sorts rows into vis; the selection follows its endpoint. */
+static void resort(struct view *v)
+{
+	v->nvis = 0;
+	for (size_t i = 0; i < v->nrows; i++)
+		if (row_match(v, &v->rows[i]))
+			v->vis[v->nvis++] = (unsigned)i;
+	qsort_r(v->vis, v->nvis, sizeof(*v->vis), row_cmp, v);
+	if (v->sel_valid)
+		for (size_t i = 0; i < v->nvis; i++)
+			if (v->rows[v->vis[i]].ep == v->sel_ep) {
+				v->sel = i;
+				break;
+			}
+	clamp_selection(v);
+}
+
+static void fill_row(struct view *v, unsigned i, struct view_row *r)
+{
+	const struct view_ep *e = v->eps[i];
+	memset(r, 0, sizeof(*r));
+	r->method = e->method;
+	r->route = e->route;
+	r->ep = i;
+	win_ep_stats(&e->w, &v->clock, v->win, &r->st, v->dense);
+	double secs = r->st.dur_ms ? (double)r->st.dur_ms / 1000.0 : 1.0;
+	r->rate = (double)r->st.requests / secs;
+	r->in_rate = (double)r->st.bytes_in / secs;
+	r->out_rate = (double)r->st.bytes_out / secs;
+	r->err_pct = r->st.requests ? 100.0 * (double)(r->st.status[3] + r->st.status[4]) /
+					      (double)r->st.requests : 0;
+}
+
+/* Latency bars: fixed 1-2.5-5 edges, trimmed to the non-empty span, the
+ * ends merged until at most VIEW_RANGES_MAX remain. */
+static void detail_ranges(struct view_detail *d, const uint64_t *dense)
+{
+	static const uint64_t edge[] = { 0, 100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+					 50000, 100000, 250000, 500000, 1000000, 2500000,
+					 5000000, 10000000, 30000000, 0 };
+	enum { NR = sizeof(edge) / sizeof(edge[0]) - 1 };
+	uint64_t n[NR] = { 0 };
+	size_t lo = 0, hi = NR;        /* [lo, hi) */
+
+	for (unsigned c = 0; c < WIN_CBUCKETS; c++) {
+		if (!dense[c])
+			continue;
+		uint64_t mid = (win_cbucket_low(c) + win_cbucket_high(c)) / 2;
+		size_t r = 0;
+		while (r + 1 < NR && mid >= edge[r + 1])
+			r++;
+		n[r] += dense[c];
+	}
+	while (lo < hi && !n[lo])
+		lo++;
+	while (hi > lo && !n[hi - 1])
+		hi--;
+	d->nranges = 0;
+	if (lo == hi)
+		return;
+	/* Keep some context: one empty range either side when there is room. */
+	if (hi - lo + 2 <= VIEW_RANGES_MAX) {
+		if (lo > 0)
+			lo--;
+		if (hi < NR)
+			hi++;
+	}
+	uint64_t rlo = edge[lo], acc = 0;
+	size_t extra = hi - lo > VIEW_RANGES_MAX ? hi - lo - VIEW_RANGES_MAX : 0;
+	size_t merge_lo = (extra + 1) / 2, merge_hi = extra / 2;
+	for (size_t r = lo; r < hi; r++) {
+		acc += n[r];
+		bool merging = (r < lo + merge_lo) || (r >= hi - merge_hi - 1 && r + 1 < hi);
+		if (merging)
+			continue;
+		d->range[d->nranges].lo = rlo;
+		d->range[d->nranges].hi = edge[r + 1];
+		d->range[d->nranges].n = acc;
+		d->nranges++;
+		acc = 0;
+		rlo = edge[r + 1];
+	}
+}
+
+static int slow_cmp(const void *a, const void *b)
+{
+	const struct view_slow *x = a, *y = b;
+	return x->latency_us < y->latency_us ? 1 : x->latency_us > y->latency_us ? -1 : 0;
+}
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct view_client *x = a, *y = b;
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : strcmp(x->addr, y->addr);
+}
+
+static int code_cmp(const void *a, const void *b)
+{
+	const struct view_code *x = a, *y = b;
+	unsigned cx = x->code ? x->code : 1000, cy = y->code ? y->code : 1000;   /* other: last */
+	return cx < cy ? -1 : cx > cy;
+}
+
+static void detail_fill(struct view *v)
+{
+	struct view_detail *d = &v->detail;
+	if (!v->sel_valid || v->sel_ep >= v->neps) {
+		d->valid = false;
+		return;
+	}
+	const struct view_ep *e = v->eps[v->sel_ep];
+	memset(d, 0, sizeof(*d));
+	d->valid = true;
+	copy_str(d->method, sizeof(d->method), e->method);
+	copy_str(d->route, sizeof(d->route), e->route);
+	win_ep_stats(&e->w, &v->clock, v->win, &d->st, v->dense);
+	detail_ranges(d, v->dense);
+	d->have_requests = v->have_requests;
+	if (e->x) {
+		d->nslow = e->x->nslow;
+		memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
+		qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
+		struct view_client all[VIEW_CLIENTS_MAX];
+		memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
+		qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
+		d->nclients = e->x->nclients < 8 ? e->x->nclients : 8;
+		memcpy(d->clients, all, d->nclients * sizeof(all[0]));
+		for (size_t i = 0; i < VIEW_CODES_MAX; i++)
+			if (e->x->codes[i].n)
+				d->codes[d->ncodes++] = e->x->codes[i];
+		qsort(d->codes, d->ncodes, sizeof(d->codes[0]), code_cmp);
+	}
+}
+
+void view_refresh(struct view *v, bool force)
+{
+	if (v->paused && !force)
+		return;
+	if (v->rows_cap < v->neps) {
+		size_t cap = v->neps + 64;
+		struct view_row *r = realloc(v->rows, cap * sizeof(*r));
+		unsigned *vis = r ? realloc(v->vis, cap * sizeof(*vis)) : NULL;
+		if (r)
+			v->rows = r;
+		if (!vis)
+			return;            /* keep showing the last good rows */
+		v->vis = vis;
+		v->rows_cap = cap;
+	}
+	v->nrows = v->neps;
+	for (unsigned i = 0; i < v->neps; i++)
+		fill_row(v, i, &v->rows[i]);
+	v->shown = v->live;
+	resort(v);
+	if (v->mode == VIEW_DETAIL)
+		detail_fill(v);
+}
+
+/* ---- screen state -------------------------------------------------------- */
+
+void view_set_size(struct view *v, int rows, int cols)
+{
+	v->rows_term = rows;
+	v->cols_term = cols;
+	clamp_selection(v);
+}
+
+size_t view_page(const struct view *v)
+{
+	return v->rows_term > VIEW_CHROME_ROWS ? (size_t)(v->rows_term - VIEW_CHROME_ROWS) : 1;
+}
+
+void view_move(struct view *v, long delta)
+{
+	if (!v->nvis)
+		return;
+	long s = (long)v->sel + delta;
+	if (s < 0)
+		s = 0;
+	if (s >= (long)v->nvis)
+		s = (long)v->nvis - 1;
+	v->sel = (size_t)s;
+	clamp_selection(v);
+}
+
+void view_home(struct view *v)
+{
+	v->sel = 0;
+	clamp_selection(v);
+}
+
+void view_end(struct view *v)
+{
+	v->sel = v->nvis ? v->nvis - 1 : 0;
+	clamp_selection(v);
+}
+
+void view_sort_by(struct view *v, enum col_id col)
+{
+	if (col >= COL_COUNT)
+		return;
+	v->sort = col;
+	v->sort_desc = col_table[col].desc;
+	resort(v);
+}
+
+void view_sort_step(struct view *v, int dir)
+{
+	bool vis[COL_COUNT];
+	col_fit(v->cols_term, vis);
+	int c = (int)v->sort;
+	for (int i = 0; i < COL_COUNT; i++) {
+		c = (c + dir + COL_COUNT) % COL_COUNT;
+		if (vis[c])
+			break;
+	}
+	view_sort_by(v, (enum col_id)c);
+}
+
+void view_sort_reverse(struct view *v)
+{
+	v->sort_desc = !v->sort_desc;
+	resort(v);
+}
+
+void view_set_filter(struct view *v, const char *s)
+{
+	copy_str(v->filter, sizeof(v->filter), s);
+	resort(v);
+}
+
+void view_set_window(struct view *v, enum win_kind k)
+{
+	v->win = k < WIN_KINDS ? k : WIN_LAST;
+	view_refresh(v, true);
+}
+
+void view_cycle_window(struct view *v)
+{
+	view_set_window(v, (enum win_kind)((v->win + 1) % WIN_KINDS));
+}
+
+bool view_open_detail(struct view *v)
+{
+	if (!v->sel_valid)
+		return false;
+	v->mode = VIEW_DETAIL;
+	detail_fill(v);
+	return true;
+}
+
+void view_close_detail(struct view *v)
+{
+	v->mode = VIEW_TABLE;
+}
+
+void view_toggle_pause(struct view *v)
+{
+	v->paused = !v->paused;
+	v->paused_pushes = 0;
+	if (!v->paused)
+		view_refresh(v, true);
+}
+
+void view_clear(struct view *v)
+{
+	free_eps(v);
+	hist_free(&v->all_lat);
+	win_clock_init(&v->clock, v->interval_ms);
+	memset(&v->all, 0, sizeof(v->all));
+	memset(&v->c_all, 0, sizeof(v->c_all));
+	v->folded = 0;
+	v->have_requests = false;
+	memset(&v->live.last, 0, sizeof(v->live.last));
+	memset(&v->live.all, 0, sizeof(v->live.all));
+	memset(&v->live.c_last, 0, sizeof(v->live.c_last));
+	memset(&v->live.c_all, 0, sizeof(v->live.c_all));
+	v->live.neps = 0;
+	v->live.folded = 0;
+	v->live.intervals = 0;
+	v->sel = v->top = 0;
+	v->sel_valid = false;
+	v->mode = VIEW_TABLE;
+	v->paused = false;
+	v->paused_pushes = 0;
+	view_refresh(v, true);
+}
+
+const struct view_row *view_selected(const struct view *v)
+{
+	return v->sel_valid && v->sel < v->nvis ? &v->rows[v->vis[v->sel]] : NULL;
+}
+
+const struct view_row *view_row_at(const struct view *v, size_t i)
+{
+	return i < v->nvis ? &v->rows[v->vis[i]] : NULL;
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+#include "tui/window.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void win_clock_init(struct win_clock *c, uint64_t interval_ms)
+{
+	memset(c, 0, sizeof(*c));
+	if (!interval_ms)
+		interval_ms = 1000;
+	c->ips = (uint32_t)((WIN_SLOT_MS + interval_ms - 1) / interval_ms);
+	if (!c->ips)
+		c->ips = 1;
+}
+
+void win_clock_tick(struct win_clock *c, uint64_t dur_ms)
+{
+	if (c->seq == 0 || c->in_cur >= c->ips) {
+		c->seq++;
+		c->in_cur = 0;
+		c->dur_ms[c->seq % WIN_SLOTS] = 0;
+	}
+	c->in_cur++;
+	c->interval_seq++;
+	c->dur_ms[c->seq % WIN_SLOTS] += dur_ms;
+	c->total_ms += dur_ms;
+	c->last_ms = dur_ms;
+}
+
+const char *win_name(enum win_kind k)
+{
+	static const char *const names[WIN_KINDS] = {
+		[WIN_LAST] = "last interval",
+		[WIN_1MIN] = "last 1 min",
+		[WIN_5MIN] = "last 5 min",
+		[WIN_ALL] = "since start",
+	};
+	return k < WIN_KINDS ? names[k] : "?";
+}
+
+static uint64_t win_len_ms(enum win_kind k)
+{
+	return k == WIN_1MIN ? 60000 : k == WIN_5MIN ? 300000 : 0;
+}
+
+void win_ep_init(struct win_ep *e)
+{
+	memset(e, 0, sizeof(*e));
+	hist_init(&e->last.lat);
+	hist_init(&e->all.lat);
+}
+
+void win_ep_free(struct win_ep *e)
+{
+	hist_free(&e->last.lat);
+	hist_free(&e->all.lat);
+	for (int i = 0; i < WIN_SLOTS; i++)
+		free(e->slot[i].ent);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Coarse bucket c spans fine buckets 4c .. 4c+3. */
+uint64_t win_cbucket_low(unsigned c)
+{
+	return hist_bucket_low(c * 4);
+}
+
+uint64_t win_cbucket_high(unsigned c)
+{
+	unsigned last = c * 4 + 3;
+	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
+}
+
+static void counters_add(struct ep_stats *d, const struct ep_stats *s)
+{
+	d->requests += s->requests;
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		d->status[k] += s->status[k];
+	d->bytes_in += s->bytes_in;
+	d->bytes_out += s->bytes_out;
+	d->lat_sum_us += s->lat_sum_us;
+	if (s->lat_max_us > d->lat_max_us)
+		d->lat_max_us = s->lat_max_us;
+}
+
+static uint32_t sat32(uint64_t a, uint64_t b)
+{
+	uint64_t v = a + b;
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Adds n to coarse bucket idx of a slot's sparse histogram. */
+static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
+{
+	for (unsigned i = 0; i < sl->nent; i++) {
+		if (sl->ent[i].idx == idx) {
+			sl->ent[i].n = sat32(sl->ent[i].n, n);
+			return 0;
+		}
+	}
+	if (sl->nent == sl->cap) {
+		unsigned cap = sl->cap ? sl->cap * 2u : 8u;
+		struct win_ent *e = realloc(sl->ent, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		sl->ent = e;
+		sl->cap = (uint16_t)cap;
+	}
+	sl->ent[sl->nent++] = (struct win_ent){ .n = sat32(0, n), .idx = idx };
+	return 0;
+}
+
+/* Calls fn for every non-empty fine bucket of h. Reads the chunk pointers
+ * only to skip absent chunks quickly. */
+#define HIST_FOREACH(h, i, n)                                                        \
+	for (unsigned i##_c = 0; i##_c < HIST_NCHUNKS; i##_c++)                       \
+		if ((h)->chunk[i##_c])                                               \
+			for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++) \
+				if (((n) = hist_bucket_count((h), i)) != 0)
+
+int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s)
+{
+	struct win_slot *sl = &e->slot[c->seq % WIN_SLOTS];
+	uint64_t n;
+	int err = 0;
+
+	/* The last interval: replaced unless this is the same interval again. */
+	if (e->last_interval != c->interval_seq) {
+		struct hist keep = e->last.lat;
+		memset(&e->last, 0, sizeof(e->last));
+		hist_reset(&keep);
+		e->last.lat = keep;
+		e->last_interval = c->interval_seq;
+	}
+	counters_add(&e->last, s);
+	err |= hist_merge(&e->last.lat, &s->lat);
+	counters_add(&e->all, s);
+	err |= hist_merge(&e->all.lat, &s->lat);
+
+	if (sl->seq != c->seq) {
+		struct win_ent *ent = sl->ent;
+		uint16_t cap = sl->cap;
+		memset(sl, 0, sizeof(*sl));
+		sl->ent = ent;
+		sl->cap = cap;
+		sl->seq = c->seq;
+	}
+	sl->requests = sat32(sl->requests, s->requests);
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		sl->status[k] = sat32(sl->status[k], s->status[k]);
+	sl->bytes_in += s->bytes_in;
+	sl->bytes_out += s->bytes_out;
+	if (s->lat_max_us > sl->lat_max_us)
+		sl->lat_max_us = sat32(0, s->lat_max_us);
+	HIST_FOREACH(&s->lat, i, n)
+		err |= slot_add(sl, (uint16_t)(i / 4), n);
+	return err ? -ENOMEM : 0;
+}
+
+void win_dense_add(uint64_t *dense, const struct hist *h)
+{
+	uint64_t n;
+	HIST_FOREACH(h, i, n)
+		dense[i / 4] += n;
+}
+
+uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, uint64_t max)
+{
+	if (!count)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)count + 0.999999), cum = 0;
+	if (rank < 1)
+		rank = 1;
+	for (unsigned c = 0; c < WIN_CBUCKETS; c++) {
+		cum += dense[c];
+		if (cum >= rank) {
+			uint64_t mid = (win_cbucket_low(c) + win_cbucket_high(c)) / 2;
+			return mid > max ? max : mid;
+		}
+	}
+	return max;
+}
+
+static void stats_from_full(const struct ep_stats *s, struct win_stats *out, uint64_t *dense)
+{
+	out->requests = s->requests;
+	memcpy(out->status, s->status, sizeof(out->status));
+	out->bytes_in = s->bytes_in;
+	out->bytes_out = s->bytes_out;
+	out->lat_max_us = s->lat_max_us;
+	out->p50 = hist_percentile(&s->lat, 0.50);
+	out->p90 = hist_percentile(&s->lat, 0.90);
+	out->p99 = hist_percentile(&s->lat, 0.99);
+	if (dense)
+		win_dense_add(dense, &s->lat);
+}
+
+void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_kind k,
+		  struct win_stats *out, uint64_t *dense)
+{
+	memset(out, 0, sizeof(*out));
+	if (dense)
+		memset(dense, 0, WIN_CBUCKETS * sizeof(*dense));
+	if (k == WIN_LAST) {
+		out->dur_ms = c->last_ms;
+		if (e->last_interval == c->interval_seq && c->interval_seq)
+			stats_from_full(&e->last, out, dense);
+		return;
+	}
+	if (k == WIN_ALL) {
+		out->dur_ms = c->total_ms;
+		stats_from_full(&e->all, out, dense);
+		return;
+	}
+	uint64_t want = win_len_ms(k), hcount = 0;
+	for (uint32_t back = 0; back < WIN_SLOTS - 1 && back < c->seq && out->dur_ms < want; back++) {
+		uint32_t seq = c->seq - back;
+		const struct win_slot *sl = &e->slot[seq % WIN_SLOTS];
+		out->dur_ms += c->dur_ms[seq % WIN_SLOTS];
+		if (sl->seq != seq)
+			continue;                 /* idle in that slot */
+		out->requests += sl->requests;
+		for (int s = 0; s < STATUS_CLASSES; s++)
+			out->status[s] += sl->status[s];
+		out->bytes_in += sl->bytes_in;
+		out->bytes_out += sl->bytes_out;
+		if (sl->lat_max_us > out->lat_max_us)
+			out->lat_max_us = sl->lat_max_us;
+		if (dense)
+			for (unsigned i = 0; i < sl->nent; i++) {
+				dense[sl->ent[i].idx] += sl->ent[i].n;
+				hcount += sl->ent[i].n;
+			}
+	}
+	if (dense) {
+		out->p50 = win_dense_percentile(dense, hcount, 0.50, out->lat_max_us);
+		out->p90 = win_dense_percentile(dense, hcount, 0.90, out->lat_max_us);
+		out->p99 = win_dense_percentile(dense, hcount, 0.99, out->lat_max_us);
+	}
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * window: per-endpoint numbers over sliding windows (last interval, last
+ * 1 min, last 5 min, since start) from per-interval snapshots, without
+ * keeping requests around.
+ *
+ * Time is cut into slots of whole intervals, ~5 s each (one interval when
+ * the interval is longer). Each endpoint keeps a ring of WIN_SLOTS slots:
+ * counters plus a sparse *coarse* latency histogram (16 buckets per power
+ * of two: the reported value is within ~3% of the true one, the full
+ * histograms are within 0.8%). A window is the sum of the newest slots
+ * whose durations reach the window's length, so "1 min" covers 60 s up to
+ * 60 s + one slot, and rates divide by the time actually covered.
+ * "Last interval" and "since start" use full histograms (exact as the
+ * collector's).
+ *
+ * Memory per endpoint: struct win_ep is ~6.9 KB fixed (4 KB slot ring and
+ * two struct ep_stats, 1.4 KB each since they grew samples we do not use
+ * here: a compact counters struct would save ~2.7 KB), plus 8 bytes per
+ * distinct coarse bucket per slot (0 for an idle slot, ~20-40 for a busy
+ * endpoint whose latencies span 2-3 powers of two), plus the chunks of two
+ * full histograms (512 bytes per power of two in use, each).
+ *
+ * Not thread-safe; no globals.
+ */
+#ifndef L7TOP_WINDOW_H
+#define L7TOP_WINDOW_H
+
+#include <stdint.h>
+
+#include "collector/hist.h"
+#include "collector/snapshot.h"
+
+#define WIN_SLOTS     64
+#define WIN_SLOT_MS   5000
+/* Coarse buckets: fine index / 4 (fine = hist_bucket_of()). */
+#define WIN_CBUCKETS  ((HIST_BUCKETS + 3) / 4)
+
+/* Global slot clock, one per view. */
+struct win_clock {
+	uint32_t ips;                  /* intervals per slot */
+	uint32_t seq;                  /* current slot number, from 1 */
+	uint32_t in_cur;               /* intervals already in the current slot */
+	uint32_t interval_seq;         /* intervals pushed since the last clear */
+	uint64_t dur_ms[WIN_SLOTS];    /* by seq % WIN_SLOTS */
+	uint64_t total_ms;             /* since the last clear */
+	uint64_t last_ms;              /* duration of the last interval */
+};
+
+struct win_ent {
+	uint32_t n;
+	uint16_t idx;                  /* coarse bucket */
+};
+
+struct win_slot {
+	uint32_t seq;                  /* slot number this holds; stale if old */
+	uint32_t requests;
+	uint32_t status[STATUS_CLASSES];
+	uint32_t lat_max_us;           /* clamped to 2^32-1 */
+	uint16_t nent, cap;
+	uint64_t bytes_in, bytes_out;
+	struct win_ent *ent;
+};
+
+/* Counters of a window, as the table shows them. */
+struct win_stats {
+	uint64_t requests;
+	uint64_t status[STATUS_CLASSES];
+	uint64_t bytes_in, bytes_out;
+	uint64_t lat_max_us;
+	uint64_t p50, p90, p99;        /* µs */
+	uint64_t dur_ms;               /* time the window covers */
+};
+
+struct win_ep {
+	uint32_t last_interval;        /* clock interval_seq of `last` */
+	struct ep_stats last;          /* the last interval it appeared in */
+	struct ep_stats all;           /* since start (lat merged) */
+	struct win_slot slot[WIN_SLOTS];
+};
+
+enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };
+
+void win_clock_init(struct win_clock *c, uint64_t interval_ms);
+/* Call once per snapshot before win_ep_add() for that snapshot. */
+void win_clock_tick(struct win_clock *c, uint64_t dur_ms);
+/* The window's length in ms (0 for WIN_LAST / WIN_ALL) and its name. */
+const char *win_name(enum win_kind k);
+
+void win_ep_init(struct win_ep *e);
+void win_ep_free(struct win_ep *e);
+/* Adds one endpoint's interval. Returns 0 or -ENOMEM (data partly lost). */
+int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s);
+/*
+ * The window's numbers. dense is scratch of WIN_CBUCKETS counters, and on
+ * return holds the window's coarse histogram (for the detail bars).
+ */
+void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_kind k,
+		  struct win_stats *out, uint64_t *dense);
+
+/* Coarse bucket geometry. */
+uint64_t win_cbucket_low(unsigned c);
+uint64_t win_cbucket_high(unsigned c);   /* exclusive */
+/* Adds a full histogram into a dense coarse one. */
+void win_dense_add(uint64_t *dense, const struct hist *h);
+/* Quantile of a dense coarse histogram: the bucket midpoint, at most max. */
+uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, uint64_t max);
+
+#endif
