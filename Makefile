@@ -4,6 +4,8 @@
 #   make deps       install every Debian package the build, tests and demo need
 #   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
 #   make demo       throw-away NGINX + traffic + l7top attached
+#   make install    binary, man page l7top(8), example systemd unit
+#                   (PREFIX=/usr/local, DESTDIR= for staging); make uninstall
 #   V=1             show full commands
 
 OUT        := build
@@ -12,6 +14,11 @@ CLANG      ?= clang
 BPFTOOL    ?= bpftool
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALL    ?= install
 
 ifeq ($(V),1)
 Q =
@@ -151,6 +158,19 @@ $(OUT)/bench/pcapgen: bench/pcapgen.c
 
 bench: l7top $(OUT)/bench/pcapgen
 	bash bench/run.sh
+
+# The unit is installed, not enabled: it is an example to adapt. Its
+# ExecStart names the binary where this install puts it.
+install: l7top
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 l7top $(DESTDIR)$(SBINDIR)/l7top
+	$(INSTALL) -m 0644 packaging/l7top.8 $(DESTDIR)$(MANDIR)/man8/l7top.8
+	sed 's|/usr/local/sbin/l7top|$(SBINDIR)/l7top|g' packaging/l7top.service > $(OUT)/l7top.service
+	$(INSTALL) -m 0644 $(OUT)/l7top.service $(DESTDIR)$(UNITDIR)/l7top.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/l7top $(DESTDIR)$(MANDIR)/man8/l7top.8 \
+		$(DESTDIR)$(UNITDIR)/l7top.service
 
 clean:
 	rm -rf $(OUT) l7top

@@ -26,7 +26,7 @@
 #include "probes/sockfilter.h"
 #include "sockfilter.skel.h"
 
-#define CAPTURE_DEFAULT_BUFFER_MB 32
+#define CAPTURE_DEFAULT_BUFFER_MB 16  /* bodies are cut in the kernel, so 16 MB holds bursts */
 #define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
 #define CAPTURE_DEFAULT_SNAPLEN   262144
 /* TPACKET_V3 hands a block over when full or after this; bounds latency. */

@@ -9,7 +9,7 @@ PKGS=(
 	libpcap-dev libsqlite3-dev sqlite3 libjansson-dev libcsv-dev
 	libncurses-dev libmicrohttpd-dev libssl-dev node-llhttp
 	libcmocka-dev libclang-rt-14-dev
-	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump
+	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump jq bpftrace valgrind linux-perf
 	prometheus nodejs
 )
 
