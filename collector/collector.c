@@ -2,6 +2,7 @@
 #include "collector/collector.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "collector/pkt_decode.h"
 #include "collector/route_fold.h"
 #include "collector/tcp_reasm.h"
+#include "collector/tls_secrets.h"
+#include "collector/tls_session.h"
 
 /* A closed connection lingers this long so late retransmissions are
  * recognised as duplicates instead of opening a phantom connection. */
@@ -29,6 +32,9 @@ struct collector {
 	uint64_t packets, conn_overflow, conns_new;
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
+	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
+	struct tls_session_counters tls;
+	struct tls_session_sink tls_sink;
 	struct req_record *reqs;         /* this interval's request log */
 	size_t nreqs;
 	uint64_t reqs_skipped;
@@ -105,6 +111,20 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	log_request(c, &s, t);
 }
 
+/* Keys mode: reassembled ciphertext goes to the connection's TLS session,
+ * and what it decrypts goes on to HTTP as if it had been on the wire. */
+static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_feed(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts, &c->sink);
+}
+
+static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	http_stream_gap(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts, &c->sink);
+}
+
 struct collector *collector_new(const struct collector_config *cfg)
 {
 	struct collector *c = calloc(1, sizeof(*c));
@@ -137,6 +157,16 @@ struct collector *collector_new(const struct collector_config *cfg)
 		return NULL;
 	}
 	c->sink = (struct http_sink){ .txn = on_txn, .ctx = c, .cnt = &c->http };
+	if (cfg->tls_decrypt) {
+		/* one entry per handshake in flight; unused secrets live 30 s */
+		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
+		if (!c->secrets) {
+			collector_free(c);
+			return NULL;
+		}
+	}
+	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost, .ctx = c,
+						 .cnt = &c->tls, .secrets = c->secrets };
 	return c;
 }
 
@@ -144,6 +174,8 @@ static void conn_release(struct collector *c, struct conn *cn)
 {
 	struct conn *was = c->cur;
 	c->cur = cn;                     /* transactions emitted now are cn's */
+	if (cn->tlss)
+		tls_session_free(cn->tlss, &c->tls_sink);
 	reasm_free(&cn->dir[0]);
 	reasm_free(&cn->dir[1]);
 	http_stream_free(&cn->http, &c->sink);
@@ -167,6 +199,7 @@ void collector_free(struct collector *c)
 		conn_table_free(c->conns);
 	}
 	agg_free(c->agg);
+	tls_secrets_free(c->secrets);
 	free(c->reqs);
 	free(c);
 }
@@ -215,6 +248,35 @@ static void tx_fin(void *ctx, uint64_t ts)
 	struct collector *c = ctx;
 	http_stream_eof(&c->cur->http, HTTP_DIR_RESP, ts, &c->sink);
 }
+
+static void tls_rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	tls_session_feed(c->cur->tlss, TLS_CLIENT, buf, len, ts, &c->tls_sink);
+}
+
+static void tls_tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	tls_session_feed(c->cur->tlss, TLS_SERVER, buf, len, ts, &c->tls_sink);
+}
+
+static void tls_rx_gap(void *ctx, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	tls_session_gap(c->cur->tlss, TLS_CLIENT, len, ts, &c->tls_sink);
+}
+
+static void tls_tx_gap(void *ctx, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, &c->tls_sink);
+}
+
+static const struct reasm_out TLS_OUT_TEMPLATE[2] = {
+	[HTTP_DIR_REQ] = { .data = tls_rx_data, .gap = tls_rx_gap, .fin = rx_fin },
+	[HTTP_DIR_RESP] = { .data = tls_tx_data, .gap = tls_tx_gap, .fin = tx_fin },
+};
 
 static const struct reasm_out DIR_OUT_TEMPLATE[2] = {
 	[HTTP_DIR_REQ] = { .data = rx_data, .gap = rx_gap, .fin = rx_fin },
@@ -290,6 +352,8 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 		return false;
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
+	if (c->secrets)
+		cn->tlss = tls_session_new(0);
 	return true;
 }
 
@@ -327,15 +391,17 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	struct reasm_out out = DIR_OUT_TEMPLATE[dir];
 
 	cn->last_ns = ts;
-	if (cn->tls) {
+	if (!cn->tls && dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s))
+		tls_start(c, cn, s);
+	if (cn->tls && !cn->tlss) {
 		/* Nothing to parse here, but a closed TLS connection must not
 		 * stay in the open-connections gauge until the idle timeout. */
 		if ((s->flags & (TCPF_FIN | TCPF_RST)) && !cn->closed_ns)
 			cn->closed_ns = ts;
 		return;
 	}
-	if (dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s) && tls_start(c, cn, s))
-		return;
+	if (cn->tlss)
+		out = TLS_OUT_TEMPLATE[dir];
 	if (s->flags & TCPF_RST) {
 		if (!cn->closed_ns)
 			cn->closed_ns = ts;
@@ -354,7 +420,8 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	c->cur = cn;
 	reasm_feed(r, &c->lim, &c->reasm, s->seq, s->flags, s->payload, s->caplen, s->len, ts, &out);
 	c->cur = NULL;
-	announce_skip(c, cn, dir);
+	if (!cn->tlss)
+		announce_skip(c, cn, dir);   /* plaintext lengths are not TCP lengths */
 	if (cn->dir[0].fin_done && cn->dir[1].fin_done && !cn->closed_ns)
 		cn->closed_ns = ts;
 }
@@ -439,8 +506,38 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 	return n;
 }
 
+int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, size_t id_len,
+			 int kind, const uint8_t *secret, size_t len, uint64_t now_ns)
+{
+	if (!c->secrets)
+		return -ENOTSUP;
+	return tls_secrets_add(c->secrets, (enum tls_id_kind)id_kind, id, id_len,
+			       (enum tls_secret_kind)kind, secret, len, now_ns);
+}
+
+int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
+			 size_t *bad_lines)
+{
+	if (!c->secrets)
+		return -ENOTSUP;
+	return tls_keylog_parse(c->secrets, buf, len, now_ns, bad_lines);
+}
+
+void collector_tls_kick(struct collector *c)
+{
+	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
+		if (!cn->tlss || !tls_session_waiting(cn->tlss))
+			continue;
+		c->cur = cn;
+		tls_session_kick(cn->tlss, &c->tls_sink);
+		c->cur = NULL;
+	}
+}
+
 void collector_expire(struct collector *c, uint64_t now_ns)
 {
+	if (c->secrets)
+		tls_secrets_expire(c->secrets, now_ns);
 	uint64_t idle = (uint64_t)c->cfg.idle_timeout_s * 1000000000ull;
 	struct conn *cn = conn_table_first(c->conns), *next;
 
@@ -467,6 +564,13 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 		t->conns_open += !cn->closed_ns;
 	t->conns_new = c->conns_new;
 	t->reqs_skipped = c->reqs_skipped;
+	t->tls_undecryptable = c->tls.undecryptable;
+	t->tls_lost = c->tls.waiting_overflow + c->tls.records_lost + c->tls.tag_failures;
+	if (c->secrets) {
+		struct tls_secrets_stats st;
+		tls_secrets_get_stats(c->secrets, &st);
+		t->tls_secrets_lost = st.full + st.expired;
+	}
 	t->host_overflow = agg_host_overflow(c->agg);
 }
 
@@ -488,6 +592,9 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.conns_new = now.conns_new - l->conns_new;
 	s->c.conns_open = now.conns_open;
 	s->c.reqs_skipped = now.reqs_skipped - l->reqs_skipped;
+	s->c.tls_undecryptable = now.tls_undecryptable - l->tls_undecryptable;
+	s->c.tls_lost = now.tls_lost - l->tls_lost;
+	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
 	s->c.host_overflow = now.host_overflow - l->host_overflow;
 	*l = now;
 	/* hand the request log over; the next interval starts empty */

@@ -34,6 +34,8 @@ struct collector_config {
 		     uint16_t sport, uint16_t dport, uint32_t until);
 	void *skip_ctx;
 	uint32_t skip_min;          /* 0 = 16 KiB: shorter remainders are not worth it */
+	bool tls_decrypt;           /* keys mode: decrypt TLS seen on the wire with the
+				     * secrets given to collector_tls_secret() */
 };
 
 struct collector;
@@ -68,6 +70,19 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 /* Ends every connection now (l7top is stopping): exchanges cut short are
  * counted as http_stream_free() says, before the last snapshot. */
 void collector_flush(struct collector *c);
+/*
+ * Keys mode (cfg.tls_decrypt). A secret caught at a handshake: id_kind and
+ * kind as in collector/tls_secrets.h (TLS 1.3 traffic secrets by transcript
+ * hash, TLS 1.2 master secrets by client_random). Returns 0, -ENOSPC when
+ * the bounded table is full (counted), -EINVAL, or -ENOTSUP without keys
+ * mode. Call collector_tls_kick() after a batch so waiting records decrypt.
+ */
+int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, size_t id_len,
+			 int kind, const uint8_t *secret, size_t len, uint64_t now_ns);
+/* An NSS key log (SSLKEYLOGFILE format): every line becomes a secret. */
+int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
+			 size_t *bad_lines);
+void collector_tls_kick(struct collector *c);
 /* Forgets idle and closed connections; call about once a second. */
 void collector_expire(struct collector *c, uint64_t now_ns);
 /* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */

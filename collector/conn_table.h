@@ -14,6 +14,8 @@
 #include "collector/http_stream.h"
 #include "collector/tcp_reasm.h"
 
+struct tls_session;
+
 /* family 4/6: a TCP connection seen on the wire; CONN_FAMILY_PROC: a TLS
  * connection seen inside a process (srv = tgid, cli = the library's
  * connection pointer), whose bytes arrive already in order. */
@@ -34,7 +36,8 @@ struct conn {
 	struct http_stream http;
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
-	bool tls;                    /* ciphertext on the wire: not parsed here */
+	bool tls;                    /* ciphertext on the wire */
+	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */

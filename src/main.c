@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "export/json_lines.h"
+#include "export/prom.h"
 #include "probes/capture.h"
 #include "probes/target.h"
 #include "probes/tls.h"
@@ -32,6 +34,7 @@
 #include "storage/query.h"
 #include "storage/store.h"
 #include "tui/batch.h"
+#include "tui/tui.h"
 
 #define L7TOP_VERSION      "0.1.0"
 #define DEFAULT_DB         "/var/lib/l7top/l7top.db"
@@ -70,6 +73,9 @@ struct options {
 	enum tls_mode tls;
 	const char *ssl_lib;       /* --ssl-lib: NULL = find libssl per process */
 	uint32_t capture_bytes;    /* 0 = the probe's default */
+	bool json;                 /* --json: JSON lines on stdout instead of batch */
+	const char *prometheus;    /* --prometheus [ADDR:]PORT, NULL = off */
+	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
 };
 
 struct app {
@@ -79,6 +85,8 @@ struct app {
 	struct tls_probe *tls;
 	struct collector *coll;
 	struct store *store;
+	struct tui *tui;             /* NULL: batch output */
+	struct prom *prom;           /* --prometheus, NULL when off */
 	struct target target;
 	char target_name[64];
 	char ports_str[128];
@@ -138,6 +146,11 @@ static void usage(FILE *f)
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
+		"      --json              one JSON object per endpoint per interval on stdout,\n"
+		"                          nothing else there (implies --no-tui)\n"
+		"      --prometheus [ADDR:]PORT\n"
+		"                          serve /metrics for Prometheus (ADDR default 127.0.0.1)\n"
+		"  -w, --write FILE.pcap   also save the packets the filter kept (mode 0600)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           version\n"
 		"\n"
@@ -145,6 +158,9 @@ static void usage(FILE *f)
 		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
 		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
 		"  sudo l7top --pid $(pgrep -o node) --ssl-lib /usr/bin/node\n"
+		"  sudo l7top --pid $(cat /run/nginx.pid) --no-db --json | jq 'select(.s5xx > 0)'\n"
+		"  sudo l7top --pid $(cat /run/nginx.pid) --no-tui --prometheus 9464\n"
+		"  sudo l7top --pid 1234 --no-tui --write /tmp/web.pcap; l7top --read /tmp/web.pcap\n"
 		"  l7top query --db /tmp/l7.db --since 14:00 --until 14:10 --sort p99\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
@@ -193,7 +209,7 @@ static int bad_arg(const char *opt, const char *val)
 }
 
 enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CONNS, OPT_ROWS,
-       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES };
+       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES, OPT_JSON, OPT_PROMETHEUS };
 
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
@@ -224,6 +240,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "ssl-lib", required_argument, NULL, OPT_SSL_LIB },
 		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "write", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -236,7 +255,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->max_endpoints = 2000;
 	o->max_conns = 65536;
 	o->tls = TLS_CALLS;
-	while ((c = getopt_long(argc, argv, "p:d:r:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (target_parse_pids(optarg, o->roots, 64, &o->nroots))
@@ -292,6 +311,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_u64(optarg, 1, TLS_CAPTURE_BYTES_MAX, &v))
 				return bad_arg("--capture-bytes", optarg);
 			o->capture_bytes = (uint32_t)v;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			o->no_tui = true;
+			break;
+		case OPT_PROMETHEUS: {
+			char host[256];
+			uint16_t port;
+			if (prom_parse_listen(optarg, host, sizeof(host), &port) || !port)
+				return bad_arg("--prometheus", optarg);
+			o->prometheus = optarg;
+			break;
+		}
+		case 'w':
+			o->write_pcap = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -449,6 +483,28 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
 
+/* --json: a reader that went away (EPIPE) or a full disk ends the run. */
+static void emit_json(struct app *a, const struct snapshot *s)
+{
+	if (!json_lines_write(stdout, s) || a->exit_code)
+		return;
+	fprintf(stderr, "l7top: cannot write the JSON lines to stdout: %s\n", strerror(errno));
+	a->exit_code = EXIT_RUNTIME;
+	loop_stop(a->loop);
+}
+
+/* --write: each interval reaches the disk; on a write error the file is
+ * closed (what it holds stays readable) and monitoring goes on. */
+static void flush_dump(struct app *a)
+{
+	int rc = a->cap ? capture_dump_flush(a->cap) : 0;
+	if (!rc)
+		return;
+	fprintf(stderr, "l7top: --write %s: %s; no more packets are saved\n", a->opt.write_pcap,
+		strerror(-rc));
+	capture_dump_close(a->cap);
+}
+
 /* Ends the current interval at end_ms: snapshot, print, hand to storage. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
@@ -491,7 +547,27 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
-	batch_print(stdout, merged, &info);
+	if (a->prom)
+		prom_update(a->prom, merged);       /* -ENOMEM: the row is missing from scrapes */
+	if (a->opt.json) {
+		emit_json(a, merged);
+	} else if (a->tui) {
+		struct tui_header th = {
+			.target = info.target,
+			.npids = a->target.npids,
+			.ports = a->ports_str,
+			.db_path = a->store ? a->opt.db : NULL,
+			.db_error = h.last_error,
+			.db_dropped = h.dropped,
+			.start_ms = a->start_ms,
+			.now_ms = now_ms(),
+		};
+		tui_push_snapshot(a->tui, merged, &th);
+		tui_draw(a->tui);
+	} else {
+		batch_print(stdout, merged, &info);
+	}
+	flush_dump(a);
 	if (a->store)
 		store_push(a->store, merged); /* the store owns it now, even on -EAGAIN */
 	else
@@ -682,6 +758,39 @@ static int signals_fd(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* --write: right after the capture opens, so no kept packet is missed. */
+static int open_dump(struct app *a)
+{
+	char err[320];
+
+	if (!a->opt.write_pcap)
+		return 0;
+	if (capture_dump_open(a->cap, a->opt.write_pcap, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* --prometheus: after block_signals(), since the server thread inherits the mask. */
+static int open_prom(struct app *a)
+{
+	char err[320];
+	struct prom_config pc = {
+		.listen = a->opt.prometheus,
+		.version = L7TOP_VERSION,
+		.max_series = a->opt.max_endpoints + 1,
+	};
+
+	if (!a->opt.prometheus)
+		return 0;
+	if (prom_open(&a->prom, &pc, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static int run_live(struct app *a)
 {
 	char err[256];
@@ -696,6 +805,8 @@ static int run_live(struct app *a)
 		fprintf(stderr, "%s\n", err);
 		return e == -EPERM ? EXIT_USAGE : EXIT_RUNTIME;
 	}
+	if ((rc = open_dump(a)))
+		return rc;
 	apply_ports(a);
 	if ((rc = open_tls(a)))
 		return rc;
@@ -715,6 +826,18 @@ static int run_live(struct app *a)
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s\n", a->target_name,
 		a->target.npids, a->ports_str, a->opt.no_db ? "none" : a->opt.db);
+	/* After the last line on stderr: curses owns the terminal from here. */
+	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
+					 .max_endpoints = a->opt.max_endpoints };
+		err[0] = '\0';
+		a->tui = tui_new(&tc);
+		if (!a->tui || tui_start(a->tui, a->loop, err, sizeof(err))) {
+			fprintf(stderr, "%s; batch output instead\n", err[0] ? err : "l7top: out of memory");
+			tui_free(a->tui);
+			a->tui = NULL;
+		}
+	}
 	if (loop_run(a->loop) < 0) {
 		fprintf(stderr, "l7top: event loop failed: %s\n", strerror(errno));
 		a->exit_code = EXIT_RUNTIME;
@@ -723,6 +846,8 @@ static int run_live(struct app *a)
 	drain_tls(a);
 	collector_flush(a->coll);
 	interval_close(a, now_ms());
+	tui_free(a->tui);            /* the terminal is restored before anything else prints */
+	a->tui = NULL;
 	close(sfd);
 	print_capture_summary(a);
 	return a->exit_code;
@@ -748,14 +873,17 @@ static int run_offline(struct app *a)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_USAGE;
 	}
+	if ((rc = open_dump(a)))
+		return rc;
 	memcpy(a->target.ports, a->opt.ports, a->opt.nports * sizeof(a->opt.ports[0]));
 	a->target.nports = a->opt.nports;
 	apply_ports(a);
 	if ((rc = open_store(a)))
 		return rc;
-	while ((rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
+	while (!a->exit_code &&
+	       (rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
 		;
-	if (rc != -ENODATA && rc != 0) {
+	if (rc < 0 && rc != -ENODATA) {
 		fprintf(stderr, "l7top: reading %s failed: %s\n", a->opt.read_pcap, strerror(-rc));
 		a->exit_code = EXIT_RUNTIME;
 	}
@@ -791,11 +919,14 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	a.start_ms = now_ms();
-	rc = a.opt.read_pcap ? run_offline(&a) : run_live(&a);
+	rc = open_prom(&a);
+	if (!rc)
+		rc = a.opt.read_pcap ? run_offline(&a) : run_live(&a);
 
 	if (a.store)
 		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
+	prom_close(a.prom);
 	if (a.cap)
 		capture_close(a.cap);
 	collector_free(a.coll);

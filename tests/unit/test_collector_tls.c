@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/* Keys mode end to end without a kernel: real captures of curl talking to
+ * NGINX over TLS 1.2 and 1.3 (tests/fixtures/tls, made by
+ * tests/gen/make_tls_fixtures.sh) go through the collector with only the
+ * client's key log, and come out as the HTTP exchanges curl made. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "collector/collector.h"
+#include "probes/capture.h"
+
+static void feed(void *ctx, const struct capture_pkt *p)
+{
+	collector_packet(ctx, p->ts_ns, p->l3, p->caplen, p->wirelen);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	static char buf[1 << 16];
+	assert_non_null(f);
+	*len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return buf;
+}
+
+/* Returns the snapshot of one fixture replayed through a keys-mode collector. */
+static struct snapshot *replay(const char *name, int with_keys)
+{
+	char path[256], err[256];
+	struct collector_config cfg = { .tls_decrypt = true, .learn_ports = true };
+	struct collector *c = collector_new(&cfg);
+	struct capture *cap;
+	size_t len, bad = 0;
+
+	assert_non_null(c);
+	if (with_keys) {
+		snprintf(path, sizeof(path), "tests/fixtures/tls/%s.keys", name);
+		const char *keys = slurp(path, &len);
+		assert_true(collector_tls_keylog(c, keys, len, 1, &bad) >= 0);
+		assert_int_equal(bad, 0);
+	}
+	snprintf(path, sizeof(path), "tests/fixtures/tls/%s.pcap", name);
+	assert_int_equal(capture_open_offline(&cap, path, err, sizeof(err)), 0);
+	while (capture_dispatch(cap, 1000, feed, c) > 0)
+		;
+	capture_close(cap);
+	collector_flush(c);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	collector_free(c);
+	return s;
+}
+
+static uint64_t count(const struct snapshot *s, int cls)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += cls ? s->eps[i].status[cls - 1] : s->eps[i].requests;
+	return n;
+}
+
+static void check_fixture(const char *name)
+{
+	struct snapshot *s = replay(name, 1);
+	/* make_tls_fixtures.sh: two 200s and a 404 per connection */
+	assert_true(count(s, 0) >= 3);
+	assert_int_equal(count(s, 0) % 3, 0);
+	assert_int_equal(count(s, 4), count(s, 0) / 3);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_int_equal(s->c.tls_undecryptable, 0);
+	assert_int_equal(s->c.tls_lost, 0);
+	snapshot_free(s);
+}
+
+static void test_tls13_aes256(void **st) { (void)st; check_fixture("tls13_aes256"); }
+static void test_tls13_chacha(void **st) { (void)st; check_fixture("tls13_chacha"); }
+static void test_tls13_hrr(void **st) { (void)st; check_fixture("tls13_hrr"); }
+static void test_tls12_aes256(void **st) { (void)st; check_fixture("tls12_aes256"); }
+static void test_tls12_chacha(void **st) { (void)st; check_fixture("tls12_chacha"); }
+static void test_tls12_resume(void **st) { (void)st; check_fixture("tls12_resume"); }
+
+/* Without keys nothing is read, and that is counted, not silent. */
+static void test_no_keys_counted(void **st)
+{
+	(void)st;
+	struct snapshot *s = replay("tls13_aes256", 0);
+	assert_int_equal(count(s, 0), 0);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_true(s->c.tls_undecryptable >= 1);
+	snapshot_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls13_aes256),
+		cmocka_unit_test(test_tls13_chacha),
+		cmocka_unit_test(test_tls13_hrr),
+		cmocka_unit_test(test_tls12_aes256),
+		cmocka_unit_test(test_tls12_chacha),
+		cmocka_unit_test(test_tls12_resume),
+		cmocka_unit_test(test_no_keys_counted),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
