@@ -149,6 +149,9 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.skip_min = 16 * 1024;
 	c->lim.max_ooo_bytes = cfg->max_ooo_bytes ? cfg->max_ooo_bytes : 256 * 1024;
 	c->lim.max_ooo_segs = cfg->max_ooo_segs ? cfg->max_ooo_segs : 512;
+	/* Above Linux's 200 ms minimum RTO, so a real retransmission still
+	 * fills its hole; a hole the capture made never fills. */
+	c->lim.max_wait_ns = 1000ull * 1000000ull;
 	c->conns = conn_table_new(c->cfg.max_conns);
 	c->agg = agg_new(c->cfg.max_endpoints, c->cfg.max_hosts);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
@@ -378,6 +381,16 @@ static void announce_skip(struct collector *c, struct conn *cn, enum http_dir di
 		c->cfg.skip(c->cfg.skip_ctx, k->family, k->srv, k->cli, k->srv_port, k->cli_port, until);
 }
 
+/* Declares the holes of one direction lost (see reasm_give_up). */
+static void conn_give_up(struct collector *c, struct conn *cn, enum http_dir dir)
+{
+	struct reasm_out out = cn->tlss ? TLS_OUT_TEMPLATE[dir] : DIR_OUT_TEMPLATE[dir];
+	out.ctx = c;
+	c->cur = cn;
+	reasm_give_up(&cn->dir[dir], &c->reasm, &out);
+	c->cur = NULL;
+}
+
 /* Is s the first data segment of a stream started by its SYN? */
 static bool seq_is_first(const struct reasm *r, const struct tcp_seg *s)
 {
@@ -422,6 +435,11 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	c->cur = NULL;
 	if (!cn->tlss)
 		announce_skip(c, cn, dir);   /* plaintext lengths are not TCP lengths */
+	/* Requests keep coming while responses wait behind a hole: the client
+	 * got those responses, so the hole is ours and will not fill. */
+	if (dir == HTTP_DIR_REQ && cn->dir[HTTP_DIR_RESP].ooo &&
+	    cn->http.npending > HTTP_PENDING_MAX / 2)
+		conn_give_up(c, cn, HTTP_DIR_RESP);
 	if (cn->dir[0].fin_done && cn->dir[1].fin_done && !cn->closed_ns)
 		cn->closed_ns = ts;
 }
@@ -534,8 +552,20 @@ void collector_tls_kick(struct collector *c)
 	}
 }
 
+void collector_skip_holes(struct collector *c)
+{
+	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
+		for (int d = 0; d < 2; d++)
+			if (cn->dir[d].ooo)
+				conn_give_up(c, cn, (enum http_dir)d);
+}
+
 void collector_expire(struct collector *c, uint64_t now_ns)
 {
+	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
+		for (int d = 0; d < 2; d++)
+			if (reasm_stale(&cn->dir[d], &c->lim, now_ns))
+				conn_give_up(c, cn, (enum http_dir)d);
 	if (c->secrets)
 		tls_secrets_expire(c->secrets, now_ns);
 	uint64_t idle = (uint64_t)c->cfg.idle_timeout_s * 1000000000ull;

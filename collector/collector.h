@@ -83,7 +83,14 @@ int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, si
 int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
 			 size_t *bad_lines);
 void collector_tls_kick(struct collector *c);
-/* Forgets idle and closed connections; call about once a second. */
+/*
+ * The capture lost packets (its ring overflowed): the holes they left will
+ * never fill, so give up on every hole now instead of waiting out the
+ * bounds, and let each stream resync.
+ */
+void collector_skip_holes(struct collector *c);
+/* Forgets idle and closed connections, and gives up on holes that waited
+ * too long; call about once a second. */
 void collector_expire(struct collector *c, uint64_t now_ns);
 /* The interval just ended: endpoints plus counter deltas. NULL on ENOMEM. */
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms);

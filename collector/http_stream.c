@@ -13,6 +13,7 @@ struct http_pending {
 	uint8_t method;
 	bool req_done, resp_done;
 	bool resp_started;           /* final response's headers seen */
+	bool lost;                   /* bytes of it were lost: dropped, already counted */
 	char *target;
 	size_t target_len;
 	size_t host_len;
@@ -150,11 +151,15 @@ static int on_headers_complete(llhttp_t *p)
 	h->in_body = true;
 	if (p->type == HTTP_REQUEST)
 		return request_headers_complete(s, p);
-	if (!s->cur_resp) {
+	/* A response cannot start before its request did: one that does
+	 * answers a request whose bytes were lost, so it pairs with nothing. */
+	if (!s->cur_resp || s->cur_resp->start_ns > h->msg_start_ns) {
+		s->resp_orphan = true;
 		if (s->out)
 			s->out->cnt->unpaired++;
 		return 0;
 	}
+	s->resp_orphan = false;
 	int status = llhttp_get_status_code(p);
 	if (status < 100 || status >= 200) {
 		s->cur_resp->status = (uint16_t)status;
@@ -218,7 +223,8 @@ static void emit_ready(struct http_stream *s)
 		if (!s->head)
 			s->tail = NULL;
 		s->npending--;
-		emit_one(s, e);
+		if (!e->lost)
+			emit_one(s, e);
 		pending_free(e);
 	}
 }
@@ -235,6 +241,10 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	s->out = out;
 	for (struct http_pending *e = s->head, *n; e; e = n) {
 		n = e->next;
+		if (e->lost) {
+			pending_free(e);
+			continue;
+		}
 		if (out && !s->broken && (e->resp_done || e->resp_started)) {
 			if (!e->resp_done) {
 				e->bytes_out += rs->msg_bytes;
@@ -270,8 +280,10 @@ static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts)
 	struct http_pending *e = s->cur_resp;
 	int status = llhttp_get_status_code(&s->half[HTTP_DIR_RESP].parser);
 
-	if (!e)
+	if (!e || s->resp_orphan) {
+		s->resp_orphan = false;
 		return;                       /* counted at its headers */
+	}
 	e->bytes_out += bytes;
 	if (status >= 100 && status < 200 && status != 101)
 		return;                       /* interim: the final one follows */
@@ -312,11 +324,49 @@ static bool message_start(enum http_dir dir, const uint8_t *p, size_t n)
  * request line; responses at the next that starts with a status line once
  * a request is waiting for one. Returns whether buf is to be parsed.
  */
-static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len)
+/* Marks e as answered by lost bytes: it leaves the queue uncounted as a
+ * transaction (the gap was counted). */
+static void pending_lose(struct http_stream *s, struct http_pending *e)
+{
+	e->lost = true;
+	e->resp_done = true;
+	if (s->cur_resp == e)
+		s->cur_resp = e->next;
+	if (s->cur_req == e) {
+		s->cur_req = NULL;
+		e->req_done = true;
+	}
+}
+
+/*
+ * Which waiting request does a response starting at ts answer, after lost
+ * bytes? The newest that had started by then: a client that waits for each
+ * answer (nearly all do) has sent nothing newer, and every older one had
+ * its answer in the lost bytes. False when no known request fits.
+ */
+static bool resync_response(struct http_stream *s, uint64_t ts)
+{
+	struct http_pending *e = s->cur_resp;
+	if (!e || e->start_ns > ts)
+		return false;
+	while (e->next && e->next->start_ns <= ts) {
+		struct http_pending *old = e;
+		e = e->next;
+		pending_lose(s, old);
+		if (s->out)
+			s->out->cnt->unpaired++;
+	}
+	s->cur_resp = e;
+	emit_ready(s);
+	return true;
+}
+
+static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
+		   uint64_t ts)
 {
 	if (!message_start(dir, buf, len))
 		return false;
-	if (dir == HTTP_DIR_RESP && (s->wait_sync[HTTP_DIR_REQ] || !s->head))
+	if (dir == HTTP_DIR_RESP && !resync_response(s, ts))
 		return false;
 	struct http_half *h = &s->half[dir];
 	llhttp_reset(&h->parser);
@@ -337,7 +387,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	s->out = out;
 	if (dir == HTTP_DIR_RESP)
 		s->last_resp_ns = ts_ns;
-	if (s->wait_sync[dir] && !resync(s, dir, buf, len))
+	if (s->wait_sync[dir] && !resync(s, dir, buf, len, ts_ns))
 		goto done;
 	while (p < end && !s->broken && !s->upgraded) {
 		if (!h->in_msg) {
@@ -411,10 +461,20 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 		}
 		return;
 	}
+	/*
+	 * Framing lost. Only the message in flight in this direction is
+	 * damaged: requests already in keep their place in the queue (their
+	 * answers still come), and this direction waits for a message start.
+	 */
 	s->out = out;
-	stream_break(s, &out->cnt->gaps);
-	s->broken = false;
-	s->wait_sync[HTTP_DIR_REQ] = s->wait_sync[HTTP_DIR_RESP] = true;
+	out->cnt->gaps++;
+	if (dir == HTTP_DIR_REQ && s->cur_req && !s->cur_req->req_done)
+		pending_lose(s, s->cur_req);
+	else if (dir == HTTP_DIR_RESP && s->cur_resp && h->in_msg)
+		pending_lose(s, s->cur_resp);
+	s->resp_orphan = dir == HTTP_DIR_RESP ? false : s->resp_orphan;
+	s->wait_sync[dir] = true;
+	emit_ready(s);
 	s->out = NULL;
 }
 

@@ -72,6 +72,7 @@ struct http_stream {
 	struct http_half half[2];
 	bool broken;                 /* parse error or overflow: ignore the rest */
 	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
+	bool resp_orphan;            /* the response being parsed answers no known request */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
 	/* request target and Host header being parsed */
 	char *target;
@@ -102,9 +103,11 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 /*
  * len bytes of the direction were not captured (a snap length, a capture
  * cap, a lost segment). Inside a body of known length they are skipped and
- * the message is still measured exactly; anywhere else the framing is lost:
- * what was waiting is counted in gaps/unpaired, and the stream resyncs at
- * the next chunk that starts with a request line.
+ * the message is still measured exactly. Anywhere else the framing is
+ * lost: the message in flight is dropped (counted in gaps), the direction
+ * resyncs at the next chunk that starts a message, and a resynced response
+ * pairs with the newest request that had started before it (the older
+ * ones' answers were in the lost bytes: counted unpaired).
  */
 void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uint64_t ts_ns,
 		     const struct http_sink *out);

@@ -108,6 +108,8 @@ static void drain(struct reasm *r, struct reasm_stats *st, const struct reasm_ou
 			note_fin(r, s->seq + s->len);
 		maybe_fin(r, s->ts_ns, out);
 		free(s);
+		if (r->ooo)
+			r->ooo_since = r->ooo->ts_ns;   /* a new hole starts waiting */
 	}
 }
 
@@ -137,6 +139,8 @@ static void enqueue(struct reasm *r, struct reasm_stats *st, uint32_t seq, uint8
 	s->ts_ns = ts;
 	s->fin = flags & TCPF_FIN;
 	memcpy(s->data, buf, caplen);
+	if (!r->ooo)
+		r->ooo_since = ts;
 	while (*pp && seq_diff((*pp)->seq, seq) <= 0)
 		pp = &(*pp)->next;
 	s->next = *pp;
@@ -144,6 +148,17 @@ static void enqueue(struct reasm *r, struct reasm_stats *st, uint32_t seq, uint8
 	r->ooo_bytes += caplen;
 	r->ooo_segs++;
 	st->ooo_segs++;
+}
+
+void reasm_give_up(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out)
+{
+	while (r->ooo)
+		skip_hole(r, st, out);
+}
+
+bool reasm_stale(const struct reasm *r, const struct reasm_limits *lim, uint64_t now_ns)
+{
+	return r->ooo && lim->max_wait_ns && now_ns > r->ooo_since + lim->max_wait_ns;
 }
 
 void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
@@ -163,7 +178,8 @@ void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_st
 		}
 		if (len)
 			enqueue(r, st, seq, flags, payload, caplen, len, ts_ns);
-		while (r->ooo && (r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs))
+		while (r->ooo && (r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs ||
+				  reasm_stale(r, lim, ts_ns)))
 			skip_hole(r, st, out);
 		return;
 	}

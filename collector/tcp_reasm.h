@@ -21,6 +21,7 @@ struct reasm_seg;
 struct reasm_limits {
 	uint32_t max_ooo_bytes;     /* bytes waiting in one direction */
 	uint32_t max_ooo_segs;
+	uint64_t max_wait_ns;       /* how long a hole may wait for its bytes; 0 = forever */
 };
 
 struct reasm_out {
@@ -45,6 +46,7 @@ struct reasm {
 	uint32_t next_seq;
 	uint32_t fin_seq;
 	uint32_t ooo_bytes, ooo_segs;
+	uint64_t ooo_since;         /* when the current hole was first seen */
 	struct reasm_seg *ooo;      /* sorted by seq, may overlap */
 };
 
@@ -60,6 +62,14 @@ void reasm_sync(struct reasm *r, uint32_t seq);
  * (and counted in cut_bytes, not gaps: it was cut on purpose). Unsynced
  * streams ignore data.
  */
+/*
+ * Declares every hole lost and delivers what waits behind them (gap
+ * callbacks in their places). For bytes that will never come: the capture
+ * ring dropped them, so no retransmission will be seen either.
+ */
+void reasm_give_up(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out);
+/* True when a hole has waited longer than lim->max_wait_ns at now. */
+bool reasm_stale(const struct reasm *r, const struct reasm_limits *lim, uint64_t now_ns);
 void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
 		uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t caplen,
 		uint32_t len, uint64_t ts_ns, const struct reasm_out *out);

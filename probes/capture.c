@@ -376,6 +376,14 @@ int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint
 	return 0;
 }
 
+uint64_t capture_drops(struct capture *c)
+{
+	struct pcap_stat ps;
+	if (!c->skel || pcap_stats(c->pcap, &ps))
+		return 0;
+	return ps.ps_drop;
+}
+
 void capture_get_stats(struct capture *c, struct capture_stats *st)
 {
 	struct pcap_stat ps;

@@ -67,6 +67,8 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx);
 int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
 		 uint16_t sport, uint16_t dport, uint32_t until);
 void capture_get_stats(struct capture *c, struct capture_stats *st);
+/* Packets the kernel ring dropped so far (cheap: no BPF map reads). */
+uint64_t capture_drops(struct capture *c);
 /*
  * --write: from now on, every packet capture_dispatch() reads (what the
  * kernel filter kept, link header included) is also appended to a pcap

@@ -99,6 +99,7 @@ struct app {
 	bool resync_pids;            /* a target process forked: attach at once */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
+	uint64_t seen_drops;         /* ring drops already acted on */
 	int exit_code;
 };
 
@@ -666,6 +667,13 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 		fprintf(stderr, "l7top: capture failed: %s\n", strerror(-n));
 		a->exit_code = EXIT_RUNTIME;
 		loop_stop(l);
+		return;
+	}
+	/* The ring overflowed: its holes will never fill, resync at once. */
+	uint64_t drops = capture_drops(a->cap);
+	if (drops != a->seen_drops) {
+		a->seen_drops = drops;
+		collector_skip_holes(a->coll);
 	}
 }
 

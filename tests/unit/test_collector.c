@@ -292,6 +292,50 @@ static void test_hosts_request_log_and_detail(void **state)
 	collector_free(c);
 }
 
+/* The capture ring dropped one response segment on a keep-alive
+ * connection: once the hole is given up, the later exchanges pair with the
+ * right requests again, and the loss is counted, not spread. */
+static void test_lost_response_resyncs_by_time(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50050, 8080, 100, 200 };
+	char req[64], resp[96];
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	for (int i = 0; i < 10; i++) {
+		snprintf(req, sizeof(req), "GET /r%c HTTP/1.1\r\n\r\n", 'a' + i);
+		send_seg(c, &f, 1, TCPF_ACK, req, (uint64_t)(10 + 10 * i) * MS);
+		snprintf(resp, sizeof(resp), "HTTP/1.1 %d OK\r\nContent-Length: 0\r\n\r\n", 200 + i);
+		if (i == 3) {
+			f.sseq += (uint32_t)strlen(resp);     /* sent, never captured */
+			continue;
+		}
+		send_seg(c, &f, 0, TCPF_ACK, resp, (uint64_t)(11 + 10 * i) * MS);
+	}
+	collector_skip_holes(c);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	for (int i = 0; i < 10; i++) {
+		char route[8];
+		snprintf(route, sizeof(route), "/r%c", 'a' + i);
+		const struct ep_stats *e = find(s, "GET", route);
+		if (i == 3) {
+			assert_null(e);
+			continue;
+		}
+		assert_non_null(e);
+		assert_int_equal(e->requests, 1);
+		assert_int_equal(e->codes[0].code, 200 + i);   /* paired with its own answer */
+		assert_int_equal(e->lat_max_us, 1000);
+	}
+	assert_int_equal(s->c.reasm_gaps, 2);               /* the TCP hole, the lost framing */
+	assert_int_equal(s->c.unpaired, 1);                 /* /rd: its answer was lost */
+	snapshot_free(s);
+	collector_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),
 		cmocka_unit_test(test_process_stream),
 		cmocka_unit_test(test_hosts_request_log_and_detail),
+		cmocka_unit_test(test_lost_response_resyncs_by_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,7 +124,7 @@ static void on_pkt(void *ctx, const struct capture_pkt *p)
 {
 	struct fixture *fx = ctx;
 	struct tcp_seg s;
-	static const struct reasm_limits lim = { 1 << 20, 1024 };
+	static const struct reasm_limits lim = { .max_ooo_bytes = 1 << 20, .max_ooo_segs = 1024 };
 	struct reasm_stats st = { 0 };
 
 	if (pkt_decode(p->l3, p->caplen, p->wirelen, &s))
@@ -842,36 +842,44 @@ static void test_not_tls(void **st)
 
 /*
  * TLS 1.3 secrets filed as the EVP_KDF_derive probe will file them: by the
- * transcript hash of ClientHello..ServerHello, computed here independently
- * from the captured hellos. The session must find them without any
- * client_random entry.
+ * transcript hash of ClientHello..ServerHello (RFC 8446 4.4.1, with
+ * message_hash(ClientHello1) after a HelloRetryRequest), computed here
+ * independently from the captured hellos. The session must find them
+ * without any client_random entry.
  */
-static const uint8_t *hs_msg(const uint8_t *b, size_t len, uint8_t type, size_t *mlen)
+static const uint8_t *hs_msg(const uint8_t *b, size_t len, uint8_t type, int nth, size_t *mlen)
 {
-	/* first plaintext record(s) hold the hello; it fits one record here */
+	/* each hello fits one plaintext record in these captures */
 	for (size_t i = 0; i + 9 <= len; i += 5 + (size_t)(b[i + 3] << 8 | b[i + 4]))
-		if (b[i] == 22 && b[i + 5] == type) {
+		if (b[i] == 22 && b[i + 5] == type && nth-- == 0) {
 			*mlen = 4 + ((size_t)b[i + 6] << 16 | (size_t)b[i + 7] << 8 | b[i + 8]);
 			return b + i + 5;
 		}
 	return NULL;
 }
 
-static void test_transcript_keyed(void **st)
+static void transcript_keyed(const char *name, bool hrr)
 {
-	(void)st;
-	struct fixture *fx = fixture_load("tls13_aes256");
+	struct fixture *fx = fixture_load(name);
 	const struct conv *c = fx->conv[0];
-	size_t chl, shl;
-	const uint8_t *ch = hs_msg(c->bytes[0], c->len[0], 1, &chl);
-	const uint8_t *sh = hs_msg(c->bytes[1], c->len[1], 2, &shl);
-	assert_non_null(ch);
-	assert_non_null(sh);
-	uint8_t th[48];
+	size_t chl, shl, ch2l = 0, hrrl = 0;
+	const uint8_t *ch = hs_msg(c->bytes[0], c->len[0], 1, 0, &chl);
+	const uint8_t *sh = hs_msg(c->bytes[1], c->len[1], 2, hrr, &shl);
+	const uint8_t *ch2 = hrr ? hs_msg(c->bytes[0], c->len[0], 1, 1, &ch2l) : NULL;
+	const uint8_t *hrrm = hrr ? hs_msg(c->bytes[1], c->len[1], 2, 0, &hrrl) : NULL;
+	assert_true(ch && sh && (!hrr || (ch2 && hrrm)));
+	uint8_t th[48], mh[4 + 48] = { 254, 0, 0, 48 };
 	unsigned thl;
 	EVP_MD_CTX *mc = EVP_MD_CTX_new();
-	assert_true(EVP_DigestInit_ex(mc, EVP_sha384(), NULL) && EVP_DigestUpdate(mc, ch, chl) &&
-		    EVP_DigestUpdate(mc, sh, shl) && EVP_DigestFinal_ex(mc, th, &thl));
+	assert_true(EVP_DigestInit_ex(mc, EVP_sha384(), NULL));      /* both captures: AES-256-GCM */
+	if (hrr) {
+		assert_true(EVP_Digest(ch, chl, mh + 4, &thl, EVP_sha384(), NULL));
+		assert_true(EVP_DigestUpdate(mc, mh, sizeof(mh)) && EVP_DigestUpdate(mc, hrrm, hrrl) &&
+			    EVP_DigestUpdate(mc, ch2, ch2l));
+	} else {
+		assert_true(EVP_DigestUpdate(mc, ch, chl));
+	}
+	assert_true(EVP_DigestUpdate(mc, sh, shl) && EVP_DigestFinal_ex(mc, th, &thl));
 	EVP_MD_CTX_free(mc);
 
 	/* re-file the key log's secrets under the transcript hash */
@@ -896,6 +904,13 @@ static void test_transcript_keyed(void **st)
 	tls_secrets_free(sec);
 	tls_secrets_free(kl);
 	fixture_free(fx);
+}
+
+static void test_transcript_keyed(void **st)
+{
+	(void)st;
+	transcript_keyed("tls13_aes256", false);
+	transcript_keyed("tls13_hrr", true);
 }
 
 /* ---------------------------------------------------------- secrets table */
