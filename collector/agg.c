@@ -19,18 +19,6 @@ struct agg {
 	uint64_t overflow;
 };
 
-static uint32_t fnv(uint32_t h, const char *s)
-{
-	for (const char *p = s; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return (h ^ 0xff) * 16777619u;
-}
-
-static uint32_t ep_hash(const char *host, const char *method, const char *route)
-{
-	return fnv(fnv(fnv(2166136261u, host), method), route);
-}
-
 struct agg *agg_new(size_t max_endpoints, size_t max_hosts)
 {
 	struct agg *a = calloc(1, sizeof(*a));
@@ -91,7 +79,7 @@ static int ep_append(struct agg *a, const char *host, const char *method, const 
 /* The host as counted: itself while fewer than max_hosts were seen, else "*". */
 static const char *host_admit(struct agg *a, const char *host)
 {
-	uint32_t h = fnv(2166136261u, host) | 1;      /* never 0: 0 marks empty */
+	uint32_t h = ep_hash(host, "", "") | 1;       /* never 0: 0 marks empty */
 	size_t mask = a->host_slots - 1, i = h & mask;
 	for (; a->host_set[i]; i = (i + 1) & mask)
 		if (a->host_set[i] == h)

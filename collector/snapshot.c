@@ -32,6 +32,18 @@ void snapshot_free(struct snapshot *s)
 	free(s);
 }
 
+static uint32_t fnv_str(uint32_t h, const char *s)
+{
+	for (const char *p = s; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return (h ^ 0xff) * 16777619u;       /* a separator: "ab"+"c" != "a"+"bc" */
+}
+
+uint32_t ep_hash(const char *host, const char *method, const char *route)
+{
+	return fnv_str(fnv_str(fnv_str(2166136261u, host), method), route);
+}
+
 void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r)
 {
 	int i = EP_SLOWEST;

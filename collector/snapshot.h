@@ -117,6 +117,9 @@ struct snapshot *snapshot_new(size_t n);
 void snapshot_free(struct snapshot *s);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
+/* The hash every endpoint table keys by (FNV-1a over host, method, route;
+ * host "" where hosts are not split). */
+uint32_t ep_hash(const char *host, const char *method, const char *route);
 /* Offers r to an endpoint's slowest list (kept slowest first). */
 void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r);
 /* Counts n requests from addr in an approximate top-EP_CLIENTS table. */

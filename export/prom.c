@@ -87,17 +87,6 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 
 /* ---- totals --------------------------------------------------------------- */
 
-static uint32_t prom_hash(const char *method, const char *route)
-{
-	uint32_t h = 2166136261u;
-	for (const char *p = method; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (const char *p = route; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
-}
-
 static long prom_append(struct prom *p, const char *method, const char *route)
 {
 	if (p->n == p->cap) {
@@ -122,7 +111,7 @@ static long prom_append(struct prom *p, const char *method, const char *route)
  */
 static long prom_series_of(struct prom *p, const char *method, const char *route)
 {
-	size_t mask = p->nslots - 1, i = prom_hash(method, route) & mask;
+	size_t mask = p->nslots - 1, i = ep_hash("", method, route) & mask;
 	bool other = !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
 
 	for (; p->slots[i]; i = (i + 1) & mask) {

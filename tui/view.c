@@ -71,24 +71,13 @@ void view_free(struct view *v)
 
 /* ---- endpoint table ------------------------------------------------------ */
 
-static uint32_t key_hash(const char *method, const char *route)
-{
-	uint32_t h = 2166136261u;
-	for (const char *p = method; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	h = (h ^ 0xff) * 16777619u;
-	for (const char *p = route; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
-}
-
 static int rehash(struct view *v, size_t hcap)
 {
 	uint32_t *h = calloc(hcap, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->neps; i++) {
-		size_t j = key_hash(v->eps[i]->method, v->eps[i]->route) & (hcap - 1);
+		size_t j = ep_hash("", v->eps[i]->method, v->eps[i]->route) & (hcap - 1);
 		while (h[j])
 			j = (j + 1) & (hcap - 1);
 		h[j] = (uint32_t)i + 1;
@@ -104,7 +93,7 @@ static struct view_ep *ep_find(const struct view *v, const char *method, const c
 {
 	if (!v->hcap)
 		return NULL;
-	size_t j = key_hash(method, route) & (v->hcap - 1);
+	size_t j = ep_hash("", method, route) & (v->hcap - 1);
 	while (v->hash[j]) {
 		struct view_ep *e = v->eps[v->hash[j] - 1];
 		if (!strcmp(e->method, method) && !strcmp(e->route, route))
