@@ -93,7 +93,7 @@ static int query_take_char(const char **p, const char *any)
 }
 
 /* "30s" "10m" "2h" "7d": digits, one unit, nothing else. */
-static int query_parse_duration(const char *s, int64_t *ms)
+int query_parse_duration(const char *s, int64_t *ms)
 {
 	static const struct { char unit; int64_t ms; } units[] = {
 		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },

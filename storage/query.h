@@ -114,6 +114,9 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
  */
 int query_parse_time(const char *s, int64_t now_ms, int64_t *out_ms);
 
+/* "30s" "10m" "2h" "7d" → ms (for --step, and main's --retention). 0 or -EINVAL. */
+int query_parse_duration(const char *s, int64_t *ms);
+
 /*
  * Opens path read-only and checks it is an l7top DB. A DB of an older schema
  * version is first migrated (read-write, one transaction); if that cannot be

@@ -179,6 +179,27 @@ static void schema_hist_merge_step(sqlite3_context *ctx, int argc, sqlite3_value
 		sqlite3_result_error(ctx, "hist_merge: not an l7top histogram", -1);
 }
 
+/*
+ * h encoded as the function's result. Most blobs are a few hundred bytes: try
+ * the stack first (SQLite copies it) and only take HIST_ENCODED_MAX from the
+ * heap for a histogram too wide for it; rollup merges thousands per step.
+ */
+static void schema_result_hist(sqlite3_context *ctx, const struct hist *h)
+{
+	uint8_t small[2048];
+	size_t n = hist_encode(h, small, sizeof(small));
+	if (n) {
+		sqlite3_result_blob(ctx, small, (int)n, SQLITE_TRANSIENT);
+		return;
+	}
+	uint8_t *buf = sqlite3_malloc(HIST_ENCODED_MAX);
+	if (!buf)
+		sqlite3_result_error_nomem(ctx);
+	else
+		sqlite3_result_blob(ctx, buf, (int)hist_encode(h, buf, HIST_ENCODED_MAX),
+				    sqlite3_free);
+}
+
 /* SQLite calls this once per group, also after an error, so it always frees. */
 static void schema_hist_merge_final(sqlite3_context *ctx)
 {
@@ -187,13 +208,7 @@ static void schema_hist_merge_final(sqlite3_context *ctx)
 		sqlite3_result_null(ctx);      /* no non-NULL row in the group */
 		return;
 	}
-	uint8_t *buf = sqlite3_malloc(HIST_ENCODED_MAX);
-	if (!buf) {
-		sqlite3_result_error_nomem(ctx);
-	} else {
-		size_t n = hist_encode(h, buf, HIST_ENCODED_MAX);
-		sqlite3_result_blob(ctx, buf, (int)n, sqlite3_free);
-	}
+	schema_result_hist(ctx, h);
 	hist_free(h);
 }
 
@@ -211,16 +226,14 @@ static void schema_hist_merge2(sqlite3_context *ctx, int argc, sqlite3_value **a
 		rc = hist_decode_merge(&h, sqlite3_value_blob(argv[i]),
 				       (size_t)sqlite3_value_bytes(argv[i]));
 	}
-	uint8_t *buf = rc || !n ? NULL : sqlite3_malloc(HIST_ENCODED_MAX);
-	if (rc == -ENOMEM || (!rc && n && !buf))
+	if (rc == -ENOMEM)
 		sqlite3_result_error_nomem(ctx);
 	else if (rc)
 		sqlite3_result_error(ctx, "hist_merge: not an l7top histogram", -1);
 	else if (!n)
 		sqlite3_result_null(ctx);
 	else
-		sqlite3_result_blob(ctx, buf, (int)hist_encode(&h, buf, HIST_ENCODED_MAX),
-				    sqlite3_free);
+		schema_result_hist(ctx, &h);
 	hist_free(&h);
 }
 

@@ -71,9 +71,9 @@ struct store_health {
  *   -EINVAL           not an l7top DB, or corrupt
  *   -ENOTSUP          written by a newer l7top
  *   -EIO, -ENOMEM     anything else
- * The first three leave capture unaffected: the caller may go on without a
- * DB and show err; the others are worth stopping for (the user named a
- * wrong or broken file).
+ * -EROFS, -EACCES and -ENOSPC leave capture unaffected: the caller may go on
+ * without a DB and show err; the others are worth stopping for (the user
+ * named a wrong path or a broken file).
  */
 int store_open(struct store **out, const char *path, const struct store_session *sess,
 	       char *err, size_t errlen);

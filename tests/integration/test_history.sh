@@ -21,7 +21,7 @@ cleanup_mount() {
 		umount -l "$FULL_MNT" 2>/dev/null || true
 	fi
 }
-trap 'cleanup_mount; it__on_exit $?' EXIT
+trap 'rc=$?; cleanup_mount; it__on_exit $rc' EXIT
 
 P=$(it_free_port)
 B=http://127.0.0.1:$P
@@ -68,7 +68,7 @@ reader() {
 			echo "l7top query failed at round $i" >>"$T/reader.err"
 		fi
 		i=$((i + 1))
-		echo "$i" >"$T/reader.rounds"
+		echo "$i" >>"$T/reader.rounds"
 	done
 }
 : >"$T/reader.err"
@@ -89,7 +89,7 @@ wait_sql_ge "$DB" "select count(*) from endpoint_stats" 15 3 ||
 sleep 2
 kill "$READER" 2>/dev/null || true
 wait "$READER" 2>/dev/null || true
-rounds=$(cat "$T/reader.rounds" 2>/dev/null || echo 0)
+rounds=$(wc -l <"$T/reader.rounds" 2>/dev/null || echo 0)
 it_log "reader: $rounds rounds of sqlite3 + l7top query while l7top wrote"
 [[ $rounds -ge 3 ]] || it_fail "the reader ran only $rounds rounds"
 if [[ -s $T/reader.err ]]; then
