@@ -54,8 +54,26 @@ static void stream_break(struct http_stream *s, uint64_t *why)
 static int on_message_begin(llhttp_t *p)
 {
 	struct http_stream *s = stream_of(p);
-	if (p->type == HTTP_REQUEST)
-		s->target_len = s->host_len = 0;
+	if (p->type == HTTP_REQUEST) {
+		s->target_len = s->host_len = s->field_len = 0;
+		s->in_host_value = false;
+	}
+	s->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = false;
+	return 0;
+}
+
+/* While llhttp reads a chunk-size line, content_length holds the size built
+ * so far: only between a chunk header and the chunk's end is it the count
+ * of data bytes still to come. */
+static int on_chunk_header(llhttp_t *p)
+{
+	stream_of(p)->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = true;
+	return 0;
+}
+
+static int on_chunk_complete(llhttp_t *p)
+{
+	stream_of(p)->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = false;
 	return 0;
 }
 
@@ -165,6 +183,9 @@ static int on_headers_complete(llhttp_t *p)
 		s->cur_resp->status = (uint16_t)status;
 		s->cur_resp->resp_started = true;
 	}
+	/* A 2xx to CONNECT opens a tunnel: no body, then another protocol. */
+	if (s->cur_resp->method == HTTP_CONNECT && status >= 200 && status < 300)
+		return 2;
 	/* A response to HEAD has headers that describe a body it never sends. */
 	return s->cur_resp->method == HTTP_HEAD ? 1 : 0;
 }
@@ -183,6 +204,8 @@ static const llhttp_settings_t http_settings = {
 	.on_header_field = on_header_field,
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
+	.on_chunk_header = on_chunk_header,
+	.on_chunk_complete = on_chunk_complete,
 	.on_headers_complete = on_headers_complete,
 	.on_message_complete = on_message_complete,
 };
@@ -372,8 +395,11 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 	llhttp_reset(&h->parser);
 	h->in_msg = h->in_body = false;
 	h->msg_bytes = 0;
-	if (dir == HTTP_DIR_REQ)
-		s->target_len = 0;
+	if (dir == HTTP_DIR_REQ) {
+		s->target_len = s->host_len = s->field_len = 0;
+		s->in_host_value = false;
+	}
+	h->in_chunk_data = false;
 	s->wait_sync[dir] = false;
 	return true;
 }
@@ -385,7 +411,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
-	if (dir == HTTP_DIR_RESP)
+	if (dir == HTTP_DIR_RESP && !s->upgraded && !s->broken)
 		s->last_resp_ns = ts_ns;
 	if (s->wait_sync[dir] && !resync(s, dir, buf, len, ts_ns))
 		goto done;
@@ -407,7 +433,15 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		}
 		if (err == HPE_PAUSED_UPGRADE) {
 			/* on_message_complete already ran (and paused) for this
-			 * message; what follows is another protocol. */
+			 * message. A request's "Upgrade:" is only an offer (curl
+			 * --http2 sends one to every server): HTTP/1.x goes on unless
+			 * it was CONNECT or the server answers 101, which the response
+			 * side sees. */
+			if (dir == HTTP_DIR_REQ && llhttp_get_method(&h->parser) != HTTP_CONNECT) {
+				p = llhttp_get_error_pos(&h->parser);
+				llhttp_resume_after_upgrade(&h->parser);
+				continue;
+			}
 			s->upgraded = true;
 			break;
 		}
@@ -438,6 +472,17 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 	s->out = NULL;
 }
 
+/* In a body whose remaining length llhttp knows: Content-Length, or the
+ * data of one chunk (not its size line). */
+static bool body_known(const struct http_half *h)
+{
+	if (!h->in_body)
+		return false;
+	if (h->parser.flags & F_CHUNKED)
+		return h->in_chunk_data;
+	return h->parser.flags & F_CONTENT_LENGTH;
+}
+
 /* Zeros stand in for body bytes that were not captured: llhttp only counts
  * body bytes down (no on_body callback is set), so this is cheap and keeps
  * the message's framing and byte count exact. */
@@ -452,8 +497,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	if (s->broken || s->upgraded || s->wait_sync[dir])
 		return;
 	/* Inside a Content-Length body or one chunk's data, the length is known. */
-	if (h->in_body && p->content_length >= len &&
-	    (p->flags & (F_CONTENT_LENGTH | F_CHUNKED))) {
+	if (body_known(h) && p->content_length >= len) {
 		while (len && !s->broken && h->in_body) {
 			size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
 			http_stream_feed(s, dir, zeros, n, ts_ns, out);
@@ -470,7 +514,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	out->cnt->gaps++;
 	if (dir == HTTP_DIR_REQ && s->cur_req && !s->cur_req->req_done)
 		pending_lose(s, s->cur_req);
-	else if (dir == HTTP_DIR_RESP && s->cur_resp && h->in_msg)
+	else if (dir == HTTP_DIR_RESP && s->cur_resp && h->in_msg && !s->resp_orphan)
 		pending_lose(s, s->cur_resp);
 	s->resp_orphan = dir == HTTP_DIR_RESP ? false : s->resp_orphan;
 	s->wait_sync[dir] = true;
@@ -481,9 +525,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 {
 	const struct http_half *h = &s->half[dir];
-	if (s->broken || s->upgraded || s->wait_sync[dir] || !h->in_body)
-		return 0;
-	if (!(h->parser.flags & (F_CONTENT_LENGTH | F_CHUNKED)))
+	if (s->broken || s->upgraded || s->wait_sync[dir] || !body_known(h))
 		return 0;
 	return h->parser.content_length;
 }

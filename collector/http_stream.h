@@ -64,6 +64,7 @@ struct http_half {
 	llhttp_t parser;
 	bool in_msg;                 /* some bytes of the current message seen */
 	bool in_body;                /* between headers and message end */
+	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
 	uint64_t msg_start_ns;
 	uint64_t msg_bytes;
 };

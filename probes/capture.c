@@ -227,7 +227,7 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
  */
 int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n)
 {
-	static __u64 want[65536 / 64];
+	__u64 want[65536 / 64];            /* 8 KiB: fine on a thread's stack */
 	volatile __u64 *bits;
 
 	if (!c->skel)

@@ -20,8 +20,9 @@
 struct capture;
 
 struct capture_opts {
-	const char *device;        /* NULL = "any" */
-	unsigned buffer_mb;        /* kernel ring; 0 = 32 */
+	const char *device;        /* NULL = "any"; the filter's cut lengths assume
+				    * "any" (cooked): see sockfilter.bpf.c */
+	unsigned buffer_mb;        /* kernel ring; 0 = 16 */
 	unsigned snaplen;          /* 0 = 262144 */
 };
 

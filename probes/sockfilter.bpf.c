@@ -4,8 +4,10 @@
  * to or from a watched port that carry payload or SYN/FIN/RST, and drops
  * everything else in the kernel so it never costs a ring slot.
  *
- * Headers are read relative to the network header, so the same program
- * works on "any" (cooked, SOCK_DGRAM) and on an Ethernet device (SOCK_RAW).
+ * Headers are read relative to the network header. The lengths it returns
+ * count from the start of the packet as the socket sees it, which is the
+ * network header on "any" (cooked, SOCK_DGRAM), the only device l7top
+ * opens: on a SOCK_RAW device they would be short by the link header.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -348,6 +350,26 @@ static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, 
 #define WORD_HTTP1 0x2e312f50545448ull   /* "HTTP/1." little endian, 7 bytes */
 #define WORD_HEAD  0x2044414548ull       /* "HEAD " */
 
+/*
+ * SYN, FIN or RST: whatever was known about the connection's bodies is
+ * over. Without this an entry would outlive its connection, and a new one
+ * reusing the 4-tuple (proxies, health checkers) would have its segments
+ * cut against the old sequence numbers.
+ */
+static __always_inline void forget_conn(struct seg *s)
+{
+	struct skip_key rk = s->key;
+
+	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
+	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
+	rk.sport = s->key.dport;
+	rk.dport = s->key.sport;
+	bpf_map_delete_elem(&skips, &s->key);
+	bpf_map_delete_elem(&skips, &rk);
+	bpf_map_delete_elem(&heads, &s->key);
+	bpf_map_delete_elem(&heads, &rk);
+}
+
 static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 {
 	/* Both candidates are read into scalars first: clang would otherwise
@@ -360,7 +382,11 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 
 	barrier_var(full);
 	barrier_var(hdr);
-	if (s->iplen == 0 || s->syn_fin_rst)
+	if (s->syn_fin_rst) {
+		forget_conn(s);
+		return full;
+	}
+	if (s->iplen == 0)
 		return full;
 	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
 	head = payload_head(skb, s, paylen);

@@ -310,6 +310,69 @@ static void test_cut_response_counted_at_close(void **state)
 	assert_int_equal(g.cnt.unpaired, 1);
 }
 
+/* Review findings: a chunk-size line is not chunk data; an Upgrade offer
+ * the server ignores does not end HTTP; CONNECT's latency is its answer. */
+static void test_chunk_size_line_not_skippable(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /c HTTP/1.1\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 2, &sink);
+	assert_int_equal(http_stream_body_left(&s, HTTP_DIR_RESP), 0);
+	http_stream_gap(&s, HTTP_DIR_RESP, 100, 3, &sink);
+	assert_int_equal(g.cnt.parse_errors, 0);
+	assert_int_equal(g.cnt.gaps, 1);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 4, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"HTTP/1.1 204 No\r\n\r\n", 20, 5, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].status, 204);
+	http_stream_free(&s, &sink);
+}
+
+static void test_ignored_upgrade_offer(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /one HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+			  "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /two HTTP/1.1\r\n\r\n";
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)ok, strlen(ok), 2, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)ok, strlen(ok), 3, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.t[1].target, "/two");
+}
+
+static void test_connect_latency_is_its_answer(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1000, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 3000, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"\x16\x03tunnel", 8, 9000000000ull, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].end_ns - g.t[0].start_ns, 2000);
+	assert_int_equal(g.cnt.parse_errors, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +386,9 @@ int main(void)
 		cmocka_unit_test(test_gap_inside_body_is_skipped),
 		cmocka_unit_test(test_gap_in_headers_resyncs),
 		cmocka_unit_test(test_cut_response_counted_at_close),
+		cmocka_unit_test(test_chunk_size_line_not_skippable),
+		cmocka_unit_test(test_ignored_upgrade_offer),
+		cmocka_unit_test(test_connect_latency_is_its_answer),
 	};
 	return cmocka_run_group_tests(tests, build_streams, NULL);
 }
