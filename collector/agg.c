@@ -153,9 +153,10 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		if (!e->requests)
 			continue;
 		struct ep_stats *o = &s->eps[k++];
+		/* The histogram's chunks move to the snapshot: no copy, and an
+		 * endpoint that goes quiet holds no chunks afterwards. */
 		*o = *e;
-		hist_init(&o->lat);
-		hist_merge(&o->lat, &e->lat);
+		hist_init(&e->lat);
 		e->requests = e->bytes_in = e->bytes_out = 0;
 		e->lat_sum_us = e->lat_max_us = 0;
 		memset(e->status, 0, sizeof(e->status));

@@ -33,6 +33,7 @@ struct collector {
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
+	uint64_t secrets_lost;           /* refused or expired secrets, last seen */
 	struct tls_session_counters tls;
 	struct tls_session_sink tls_sink;
 	struct req_record *reqs;         /* this interval's request log */
@@ -125,6 +126,13 @@ static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 	http_stream_gap(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts, &c->sink);
 }
 
+static void tls_keyed(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
+		      size_t len)
+{
+	struct collector *c = ctx;
+	c->cfg.tls_keylog(c->cfg.tls_keylog_ctx, client_random, kind, secret, len);
+}
+
 struct collector *collector_new(const struct collector_config *cfg)
 {
 	struct collector *c = calloc(1, sizeof(*c));
@@ -169,7 +177,8 @@ struct collector *collector_new(const struct collector_config *cfg)
 		}
 	}
 	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost, .ctx = c,
-						 .cnt = &c->tls, .secrets = c->secrets };
+						 .cnt = &c->tls, .secrets = c->secrets,
+						 .keyed = cfg->tls_keylog ? tls_keyed : NULL };
 	return c;
 }
 
@@ -335,7 +344,10 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	}
 	struct conn *cn = conn_table_find(c->conns, &k);
 	bool syn_only = (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-	if (cn && syn_only && cn->closed_ns) {
+	/* A new SYN on a tuple we follow: the old connection ended unseen (its
+	 * FINs lost) or closed; a retransmitted SYN has the same ISN. */
+	if (cn && syn_only && (cn->closed_ns || cn->dir[HTTP_DIR_REQ].delivered ||
+			       cn->dir[HTTP_DIR_REQ].next_seq != s->seq + 1)) {
 		conn_release(c, cn);           /* the 4-tuple is being reused */
 		cn = NULL;
 	}
@@ -355,8 +367,11 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 		return false;
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
-	if (c->secrets)
+	if (c->secrets) {
 		cn->tlss = tls_session_new(0);
+		if (!cn->tlss)
+			c->tls.undecryptable++;   /* out of memory: counted, not silent */
+	}
 	return true;
 }
 
@@ -541,6 +556,14 @@ int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint6
 	return tls_keylog_parse(c->secrets, buf, len, now_ns, bad_lines);
 }
 
+void collector_tls_decrypt_off(struct collector *c)
+{
+	tls_secrets_free(c->secrets);
+	c->secrets = NULL;
+	c->tls_sink.secrets = NULL;
+	c->cfg.tls_decrypt = false;
+}
+
 void collector_tls_kick(struct collector *c)
 {
 	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
@@ -599,8 +622,9 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	if (c->secrets) {
 		struct tls_secrets_stats st;
 		tls_secrets_get_stats(c->secrets, &st);
-		t->tls_secrets_lost = st.full + st.expired;
+		c->secrets_lost = st.full + st.expired;
 	}
+	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
 	t->host_overflow = agg_host_overflow(c->agg);
 }
 
@@ -633,6 +657,8 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 		if (s->reqs) {
 			memcpy(s->reqs, c->reqs, c->nreqs * sizeof(*s->reqs));
 			s->nreqs = c->nreqs;
+		} else {
+			s->c.reqs_skipped += c->nreqs;
 		}
 		c->nreqs = 0;
 	}

@@ -36,6 +36,11 @@ struct collector_config {
 	uint32_t skip_min;          /* 0 = 16 KiB: shorter remainders are not worth it */
 	bool tls_decrypt;           /* keys mode: decrypt TLS seen on the wire with the
 				     * secrets given to collector_tls_secret() */
+	/* Optional (--keylog): every secret a connection takes, once, with its
+	 * client_random; kind as in collector/tls_secrets.h. */
+	void (*tls_keylog)(void *ctx, const uint8_t client_random[32], int kind,
+			   const uint8_t *secret, size_t len);
+	void *tls_keylog_ctx;
 };
 
 struct collector;
@@ -83,6 +88,12 @@ int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, si
 int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
 			 size_t *bad_lines);
 void collector_tls_kick(struct collector *c);
+/*
+ * Keys mode off after all (the TLS probe chose calls mode for every
+ * process): wire TLS is set aside again instead of waiting for keys that
+ * will never come. Call before the first packet; the secrets are wiped.
+ */
+void collector_tls_decrypt_off(struct collector *c);
 /*
  * The capture lost packets (its ring overflowed): the holes they left will
  * never fill, so give up on every hole now instead of waiting out the

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "collector/snapshot.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,23 +131,34 @@ static int by_method_route(const void *a, const void *b)
 	return c ? c : strcmp(x->method, y->method);
 }
 
-struct snapshot *snapshot_fold_hosts(const struct snapshot *s)
+struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 {
 	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
-	struct snapshot *out = snapshot_new(s->n);
+	struct snapshot *out;
 	size_t k = 0;
 
-	if (!idx || !out) {
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		idx[i] = &s->eps[i];
+	qsort(idx, s->n, sizeof(*idx), by_method_route);
+	bool split = false;
+	for (size_t i = 1; i < s->n && !split; i++)
+		split = !by_method_route(&idx[i], &idx[i - 1]);
+	if (!split) {
+		/* One host per endpoint (the usual case): s already is the view,
+		 * and copying 2000 histograms every second would be waste. */
 		free(idx);
-		snapshot_free(out);
+		return s;
+	}
+	out = snapshot_new(s->n);
+	if (!out) {
+		free(idx);
 		return NULL;
 	}
 	out->ts_ms = s->ts_ms;
 	out->dur_ms = s->dur_ms;
 	out->c = s->c;
-	for (size_t i = 0; i < s->n; i++)
-		idx[i] = &s->eps[i];
-	qsort(idx, s->n, sizeof(*idx), by_method_route);
 	for (size_t i = 0; i < s->n; i++) {
 		if (!k || by_method_route(&idx[i], &idx[i - 1])) {
 			struct ep_stats *e = &out->eps[k++];

@@ -129,8 +129,12 @@ void ep_clients_add(struct client_count *c, const char *addr, uint64_t n);
 void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uint64_t n);
 /* dst += src: counters, histogram, slowest requests and top clients. */
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
-/* A new snapshot whose rows sum s's rows across virtual hosts (host ""),
- * for views that do not split by host. Request-log rows are not copied. */
-struct snapshot *snapshot_fold_hosts(const struct snapshot *s);
+/*
+ * The rows of s summed across virtual hosts, for views that do not split
+ * by host. When no endpoint has rows for two hosts this is s itself (no
+ * copy): free the result only when it differs from s. Otherwise a new
+ * snapshot (host fields empty, request log not copied); NULL on ENOMEM.
+ */
+struct snapshot *snapshot_fold_hosts(struct snapshot *s);
 
 #endif

@@ -413,12 +413,16 @@ static unsigned secrets_wanted(const struct tls_session *s)
 /* Takes from the table whatever this connection's identifiers match. */
 static void secrets_fetch(struct tls_session *s, const struct tls_session_sink *out)
 {
-	unsigned want = secrets_wanted(s);
+	unsigned want = secrets_wanted(s), before = s->sec.have, got;
 	if (!out->secrets || (s->sec.have & want) == want)
 		return;
 	tls_secrets_take(out->secrets, TLS_ID_CLIENT_RANDOM, s->client_random, 32, want, &s->sec);
 	if (s->thash_len && (s->sec.have & want) != want)
 		tls_secrets_take(out->secrets, TLS_ID_TRANSCRIPT, s->thash, s->thash_len, want, &s->sec);
+	got = s->sec.have & ~before;
+	for (int k = 0; out->keyed && got && k < TLS_SECRET_KINDS; k++)
+		if (got & TLS_SECRET_BIT(k))
+			out->keyed(out->ctx, s->client_random, k, s->sec.val[k], s->sec.len[k]);
 }
 
 /* Hands out secret kind once; it is wiped from the set as it is used. */

@@ -16,17 +16,20 @@
 #include <bpf/libbpf.h>
 
 #include "probes/tls_calls.h"
+#include "probes/tls_keys.h"
 #include "tls_calls.skel.h"
+#include "tls_keys.skel.h"
 
 _Static_assert(TLS_CAPTURE_BYTES_MAX == TLS_DATA_MAX, "tls.h and tls_calls.h disagree");
 
 /* The OpenSSL functions hooked; index into tls_lib.off. */
-enum tls_func { F_READ, F_WRITE, F_READ_EX, F_WRITE_EX, F_SET_FD, F_FREE, F_COUNT };
+enum tls_func { F_READ, F_WRITE, F_READ_EX, F_WRITE_EX, F_SET_FD, F_FREE, F_KDF, F_COUNT };
 
 static const char *const TLS_FUNC_NAMES[F_COUNT] = {
 	[F_READ] = "SSL_read",       [F_WRITE] = "SSL_write",
 	[F_READ_EX] = "SSL_read_ex", [F_WRITE_EX] = "SSL_write_ex",
 	[F_SET_FD] = "SSL_set_fd",   [F_FREE] = "SSL_free",
+	[F_KDF] = "EVP_KDF_derive",  /* libcrypto (OpenSSL 3.x), or node's executable */
 };
 
 /* One uprobe: which function, which program, entry or return. */
@@ -53,6 +56,7 @@ struct tls_lib {
 	dev_t dev;
 	ino_t ino;
 	bool ssl;
+	bool kdf;                        /* has EVP_KDF_derive: keys mode can attach */
 	uint64_t off[F_COUNT];
 };
 
@@ -60,12 +64,19 @@ struct tls_proc {
 	pid_t pid;
 	bool seen;                       /* in the latest sync */
 	bool ssl;                        /* probes attached */
+	bool keys;                       /* ... in keys mode (else calls) */
 	char lib[112];
 	struct bpf_link *links[TLS_NHOOKS];
+	struct bpf_link *kdf_link;       /* keys mode */
 };
 
 struct tls_probe {
 	struct tls_calls_bpf *skel;
+	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
+	enum tls_probe_mode mode;
+	bool accept_tps;                 /* accept tracepoints attached (calls needs them) */
+	struct tls_keys_state *kstate;
+	uint64_t secrets, secrets_unmatched;
 	struct ring_buffer *rb;
 	const char *ssl_lib;
 	char target_name[64];
@@ -134,16 +145,93 @@ uint64_t tls_ktime_to_real(uint64_t ktime_ns, int64_t offset_ns)
 	return ktime_ns ? ktime_ns + (uint64_t)offset_ns : 0;
 }
 
-/* "libssl.so", "libssl.so.3", "libssl.so.1.1" — not libssl3.so (NSS). */
-static bool tls_is_libssl(const char *path)
+/* ---- keys mode: records to secrets ------------------------------------------ */
+
+static size_t tls_keys_thr_slot(uint32_t tid)
+{
+	return (tid * 2654435761u) % TLS_KEYS_TIDS;
+}
+
+/* Transcript hashes are uniformly random: their first bytes index well. */
+static size_t tls_keys_ap_slot(const uint8_t *h)
+{
+	uint32_t v;
+
+	memcpy(&v, h, sizeof(v));
+	return v % TLS_KEYS_AP;
+}
+
+int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int64_t ktime_off,
+		    struct tls_secret *out)
+{
+	const struct tls_key_event *e = rec;
+	size_t slot;
+
+	if (size != sizeof(*e) || e->kind != TLS_KEY_EV_SECRET || e->secret_kind >= TLS_KEY_SECRETS ||
+	    !e->secret_len || e->secret_len > TLS_KEY_SECRET_MAX || e->id_len > TLS_KEY_ID_MAX ||
+	    e->id_len < 32)
+		return -EINVAL;
+	*out = (struct tls_secret){
+		.tgid = e->tgid, .tid = e->tid, .ts_ns = tls_ktime_to_real(e->ts, ktime_off),
+		.kind = (int)e->secret_kind, .id_kind = TLS_SECRET_ID_TRANSCRIPT,
+		.id = e->id, .id_len = e->id_len, .secret = e->secret, .len = e->secret_len,
+	};
+	switch (e->secret_kind) {
+	case TLS_KEY_MASTER12:
+		if (e->id_len != 32 || e->secret_len != 48)
+			return -EINVAL;
+		out->id_kind = TLS_SECRET_ID_CLIENT_RANDOM;
+		return 1;
+	case TLS_KEY_SERVER_HS:
+	case TLS_KEY_CLIENT_HS:
+		/* This thread is now in this connection's handshake. */
+		slot = tls_keys_thr_slot(e->tid);
+		st->thr[slot].tid = e->tid;
+		st->thr[slot].len = (uint8_t)e->id_len;
+		memcpy(st->thr[slot].hs, e->id, e->id_len);
+		return 1;
+	case TLS_KEY_SERVER_AP:
+		slot = tls_keys_thr_slot(e->tid);
+		if (!st->thr[slot].len || st->thr[slot].tid != e->tid)
+			return 0;
+		out->id = st->thr[slot].hs;
+		out->id_len = st->thr[slot].len;
+		/* For the "c ap traffic" a round trip later: same hash, same connection. */
+		slot = tls_keys_ap_slot(e->id);
+		st->ap[slot].ap_len = (uint8_t)e->id_len;
+		memcpy(st->ap[slot].ap, e->id, e->id_len);
+		st->ap[slot].hs_len = (uint8_t)out->id_len;
+		memcpy(st->ap[slot].hs, out->id, out->id_len);
+		return 1;
+	case TLS_KEY_CLIENT_AP:
+		slot = tls_keys_ap_slot(e->id);
+		if (st->ap[slot].ap_len != e->id_len || memcmp(st->ap[slot].ap, e->id, e->id_len))
+			return 0;
+		out->id = st->ap[slot].hs;
+		out->id_len = st->ap[slot].hs_len;
+		st->ap[slot].ap_len = 0;     /* one connection, one c ap traffic */
+		return 1;
+	}
+	return -EINVAL;
+}
+
+/* stem "libssl.so": "libssl.so", "libssl.so.3", "libssl.so.1.1" — not libssl3.so (NSS). */
+static bool tls_is_lib(const char *path, const char *stem)
 {
 	const char *base = strrchr(path, '/');
+	size_t n = strlen(stem);
 
 	base = base ? base + 1 : path;
-	return !strncmp(base, "libssl.so", 9) && (base[9] == '\0' || base[9] == '.');
+	return !strncmp(base, stem, n) && (base[n] == '\0' || base[n] == '.');
 }
 
 int tls_maps_find_libssl(FILE *maps, char *path, size_t pathlen, char *range, size_t rangelen)
+{
+	return tls_maps_find_lib(maps, "libssl.so", path, pathlen, range, rangelen);
+}
+
+int tls_maps_find_lib(FILE *maps, const char *stem, char *path, size_t pathlen, char *range,
+		      size_t rangelen)
 {
 	char line[PATH_MAX + 256];
 
@@ -163,7 +251,7 @@ int tls_maps_find_libssl(FILE *maps, char *path, size_t pathlen, char *range, si
 		const char *del = " (deleted)";
 		if (len > strlen(del) && !strcmp(p + len - strlen(del), del))
 			p[len - strlen(del)] = '\0';
-		if (!tls_is_libssl(p))
+		if (!tls_is_lib(p, stem))
 			continue;
 		if (strlen(p) >= pathlen || strlen(rng) >= rangelen)
 			return -ENAMETOOLONG;
@@ -263,8 +351,10 @@ static const struct tls_lib *tls_lib_get(struct tls_probe *t, const char *path)
 	memset(l, 0, sizeof(*l));
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
-	if (tls_elf_func_offsets(path, TLS_FUNC_NAMES, F_COUNT, l->off) >= 0)
+	if (tls_elf_func_offsets(path, TLS_FUNC_NAMES, F_COUNT, l->off) >= 0) {
 		l->ssl = l->off[F_READ] && l->off[F_WRITE];
+		l->kdf = l->off[F_KDF] != 0;
+	}
 	return l;
 }
 
@@ -330,16 +420,76 @@ static int tls_locate(const struct tls_probe *t, pid_t pid, char *attach, size_t
 	return 0;
 }
 
+/*
+ * Where pid's EVP_KDF_derive would be, given where its OpenSSL was found
+ * (ssl_attach/ssl_shown from tls_locate): for a mapped libssl.so.X, the
+ * mapped libcrypto.so.X (any libcrypto.so* if none has that name); for an
+ * executable or a --ssl-lib file, that same file (node links OpenSSL in).
+ */
+static int tls_locate_kdf(pid_t pid, const char *ssl_attach, const char *ssl_shown, char *attach,
+			  size_t alen, char *shown, size_t slen)
+{
+	const char *base = strrchr(ssl_shown, '/');
+	char maps[64], range[64], stem[64];
+	FILE *f;
+	int err;
+
+	base = base ? base + 1 : ssl_shown;
+	if (!tls_is_lib(ssl_shown, "libssl.so") || strncmp(ssl_attach, "/proc/", 6)) {
+		snprintf(attach, alen, "%s", ssl_attach);
+		snprintf(shown, slen, "%s", ssl_shown);
+		return 0;
+	}
+	/* "libssl.so.3" -> "libcrypto.so.3": the pair built together. */
+	snprintf(stem, sizeof(stem), "libcrypto%s", base + strlen("libssl"));
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	if (!(f = fopen(maps, "re")))
+		return -errno;
+	err = tls_maps_find_lib(f, stem, shown, slen, range, sizeof(range));
+	if (err == -ENOENT) {
+		rewind(f);
+		err = tls_maps_find_lib(f, "libcrypto.so", shown, slen, range, sizeof(range));
+	}
+	fclose(f);
+	if (!err)
+		snprintf(attach, alen, "/proc/%d/map_files/%s", pid, range);
+	return err;
+}
+
 static void tls_proc_detach(struct tls_proc *p)
 {
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		bpf_link__destroy(p->links[i]);
 		p->links[i] = NULL;
 	}
+	bpf_link__destroy(p->kdf_link);
+	p->kdf_link = NULL;
 	p->ssl = false;
+	p->keys = false;
 }
 
-/* Attaches every hook the library has to p->pid. Returns 0, -ENOENT (no OpenSSL) or -errno. */
+static int tls_attach_accept(struct tls_probe *t);
+
+/* Keys mode: the one entry uprobe on EVP_KDF_derive, for p->pid only. */
+static int tls_proc_attach_keys(struct tls_probe *t, struct tls_proc *p, const char *attach,
+				const char *shown, const struct tls_lib *lib)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = false);
+
+	p->kdf_link = bpf_program__attach_uprobe_opts(t->kskel->progs.evp_kdf_derive, p->pid,
+						      attach, lib->off[F_KDF], &uo);
+	if (!p->kdf_link)
+		return -errno ? -errno : -EINVAL;
+	p->ssl = true;
+	p->keys = true;
+	tls_copy(p->lib, sizeof(p->lib), shown);
+	return 0;
+}
+
+/*
+ * Attaches p->pid in the probe's mode. Returns 0, -ENOENT (no OpenSSL),
+ * -ENOTSUP (--tls keys, but no EVP_KDF_derive) or -errno.
+ */
 static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 {
 	char attach[PATH_MAX], shown[PATH_MAX];
@@ -353,6 +503,20 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		return -errno ? -errno : -ENOMEM;
 	if (!lib->ssl)
 		return -ENOENT;
+	if (t->mode != TLS_PROBE_CALLS) {
+		char kattach[PATH_MAX], kshown[PATH_MAX];
+		const struct tls_lib *klib = NULL;
+
+		if (!tls_locate_kdf(p->pid, attach, shown, kattach, sizeof(kattach), kshown,
+				    sizeof(kshown)))
+			klib = tls_lib_get(t, kattach);
+		if (klib && klib->kdf)
+			return tls_proc_attach_keys(t, p, kattach, kshown, klib);
+		if (t->mode == TLS_PROBE_KEYS)
+			return -ENOTSUP;
+	}
+	if (!t->accept_tps && (err = tls_attach_accept(t)))
+		return err;
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		const struct tls_hook *h = &TLS_HOOKS[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe);
@@ -391,11 +555,13 @@ static void tls_log_proc(const struct tls_probe *t, const struct tls_proc *p, in
 		return;
 	tls_comm(p->pid, comm, sizeof(comm));
 	if (p->ssl)
-		fprintf(t->log, "l7top: tls: probes on %s[%d] in %s\n", comm, p->pid, p->lib);
+		fprintf(t->log, "l7top: tls: probes on %s[%d] in %s, mode %s\n", comm, p->pid,
+			p->lib, p->keys ? "keys" : "calls");
 	else
 		fprintf(t->log, "l7top: tls: no OpenSSL probes on %s[%d]: %s\n", comm, p->pid,
-			err == -ENOENT ? "no libssl mapped, no SSL_read in the executable"
-				       : strerror(-err));
+			err == -ENOENT	  ? "no libssl mapped, no SSL_read in the executable"
+			: err == -ENOTSUP ? "no EVP_KDF_derive (OpenSSL 3.x) for --tls keys"
+					  : strerror(-err));
 }
 
 /* Makes the tracepoints' tgid filter equal to the processes we follow. */
@@ -513,6 +679,30 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 	return 0;
 }
 
+/* Keys ring: fixed-size records, checked and decoded by tls_keys_decode(). */
+static int tls_on_key_record(void *ctx, void *rec, size_t size)
+{
+	struct tls_probe *t = ctx;
+	const struct tls_sink *s = t->sink;
+	struct tls_secret sec;
+	int rc;
+
+	t->events++;
+	rc = tls_keys_decode(t->kstate, rec, size, t->clock_off, &sec);
+	if (rc < 0) {
+		t->bad_records++;
+		return 0;
+	}
+	if (rc == 0) {
+		t->secrets_unmatched++;
+		return 0;
+	}
+	t->secrets++;
+	if (s->secret)
+		s->secret(s->ctx, &sec);
+	return 0;
+}
+
 int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink)
 {
 	int n;
@@ -530,7 +720,8 @@ int tls_probe_fd(const struct tls_probe *t)
 	return ring_buffer__epoll_fd(t->rb);
 }
 
-static uint64_t tls_drops(const struct tls_probe *t)
+/* The sum over CPUs of a per-CPU __u64 counter map. */
+static uint64_t tls_drops(const struct bpf_map *map)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
@@ -539,7 +730,7 @@ static uint64_t tls_drops(const struct tls_probe *t)
 
 	if (!v)
 		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.drops), &zero, v))
+	if (!bpf_map_lookup_elem(bpf_map__fd(map), &zero, v))
 		for (int i = 0; i < ncpu; i++)
 			sum += v[i];
 	free(v);
@@ -552,35 +743,91 @@ void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st)
 	st->events = t->events;
 	st->data_bytes = t->data_bytes;
 	st->bad_records = t->bad_records;
-	st->drops = tls_drops(t);
+	st->drops = tls_drops(t->skel->maps.drops);
+	st->secrets = t->secrets;
+	st->secrets_unmatched = t->secrets_unmatched;
+	st->secret_drops = t->kskel ? tls_drops(t->kskel->maps.key_drops) : 0;
+	st->drops += st->secret_drops;
 	st->pids = t->nprocs;
 	for (size_t i = 0; i < t->nprocs; i++) {
-		st->pids_ssl += t->procs[i].ssl;
+		const struct tls_proc *p = &t->procs[i];
+
+		st->pids_ssl += p->ssl;
+		st->pids_keys += p->keys;
 		if (i < TLS_STATS_PIDS) {
-			st->per_pid[i].pid = t->procs[i].pid;
-			tls_copy(st->per_pid[i].lib, sizeof(st->per_pid[i].lib),
-				 t->procs[i].ssl ? t->procs[i].lib : "");
+			st->per_pid[i].pid = p->pid;
+			tls_copy(st->per_pid[i].lib, sizeof(st->per_pid[i].lib), p->ssl ? p->lib : "");
+			st->per_pid[i].mode = !p->ssl ? "" : p->keys ? "keys" : "calls";
 		}
 	}
 }
 
+const char *tls_probe_modes(const struct tls_probe *t)
+{
+	bool keys = false, calls = false;
+
+	for (size_t i = 0; t && i < t->nprocs; i++) {
+		keys |= t->procs[i].ssl && t->procs[i].keys;
+		calls |= t->procs[i].ssl && !t->procs[i].keys;
+	}
+	return keys && calls ? "keys+calls" : keys ? "keys" : calls ? "calls" : "none";
+}
+
 /* ---- lifecycle -------------------------------------------------------------- */
 
-/* Tracepoints only: the uprobes are attached per process, never here. */
-static int tls_attach_tracepoints(struct tls_calls_bpf *s)
+/*
+ * The accept tracepoints give calls mode its peers; keys mode reads peers
+ * from the packets and never needs them, so they are attached with the
+ * first process in calls mode. The uprobes are attached per process.
+ */
+static int tls_attach_accept(struct tls_probe *t)
 {
+	struct tls_calls_bpf *s = t->skel;
 	struct { struct bpf_program *prog; struct bpf_link **link; } tp[] = {
 		{ s->progs.accept4_enter, &s->links.accept4_enter },
 		{ s->progs.accept4_exit, &s->links.accept4_exit },
 		{ s->progs.accept_enter_tp, &s->links.accept_enter_tp },
 		{ s->progs.accept_exit_tp, &s->links.accept_exit_tp },
-		{ s->progs.on_fork, &s->links.on_fork },
 	};
 
 	for (size_t i = 0; i < sizeof(tp) / sizeof(tp[0]); i++) {
 		*tp[i].link = bpf_program__attach(tp[i].prog);
 		if (!*tp[i].link)
 			return -errno;
+	}
+	t->accept_tps = true;
+	return 0;
+}
+
+/* The fork tracepoint: every mode follows new processes. */
+static int tls_attach_tracepoints(struct tls_probe *t)
+{
+	t->skel->links.on_fork = bpf_program__attach(t->skel->progs.on_fork);
+	if (!t->skel->links.on_fork)
+		return -errno;
+	return t->mode == TLS_PROBE_CALLS ? tls_attach_accept(t) : 0;
+}
+
+/* Keys mode: the EVP_KDF_derive program, its ring joined to the calls ring. */
+static int tls_open_keys(struct tls_probe *t, char *err, size_t errlen)
+{
+	int ret;
+
+	t->kstate = calloc(1, sizeof(*t->kstate));
+	if (!t->kstate) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	t->kskel = tls_keys_bpf__open_and_load();
+	if (!t->kskel) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot load the TLS key probe: %s", strerror(-ret));
+		return ret;
+	}
+	if (ring_buffer__add(t->rb, bpf_map__fd(t->kskel->maps.keys_rb), tls_on_key_record, t)) {
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot open the TLS key ring: %s", strerror(-ret));
+		return ret;
 	}
 	return 0;
 }
@@ -602,6 +849,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->ssl_lib = o->ssl_lib;
 	t->log = o->log;
+	t->mode = o->mode;
 	tls_copy(t->target_name, sizeof(t->target_name),
 		 o->target_name ? o->target_name : "the target");
 	t->skel = tls_calls_bpf__open();
@@ -611,12 +859,15 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		goto fail;
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
+	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
+	if (t->mode == TLS_PROBE_KEYS)
+		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
 	ret = tls_calls_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "l7top: cannot load the TLS probes: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = tls_attach_tracepoints(t->skel);
+	ret = tls_attach_tracepoints(t);
 	if (ret) {
 		snprintf(err, errlen, "l7top: cannot attach the accept/fork tracepoints: %s",
 			 strerror(-ret));
@@ -628,6 +879,8 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		snprintf(err, errlen, "l7top: cannot open the TLS ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
+	if (t->mode != TLS_PROBE_CALLS && (ret = tls_open_keys(t, err, errlen)))
+		goto fail;
 	ret = tls_probe_sync_pids(t, o->pids, o->npids);
 	if (ret < 0) {
 		snprintf(err, errlen, "l7top: cannot follow %s: %s", t->target_name, strerror(-ret));
@@ -649,7 +902,9 @@ void tls_probe_close(struct tls_probe *t)
 	for (size_t i = 0; i < t->nprocs; i++)
 		tls_proc_detach(&t->procs[i]);
 	ring_buffer__free(t->rb);
+	tls_keys_bpf__destroy(t->kskel);
 	tls_calls_bpf__destroy(t->skel);
+	free(t->kstate);
 	free(t->procs);
 	free(t->libs);
 	free(t);

@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tls: the loader for probes/tls_calls.bpf.c. Finds OpenSSL in each target
- * process (a mapped libssl.so*, or SSL_read in the executable itself, as in
- * node), attaches the uprobes to that process only, follows the processes
- * the target forks, and hands the ring buffer's records to a sink as
- * decoded plaintext chunks.
+ * tls: the loader for probes/tls_calls.bpf.c and probes/tls_keys.bpf.c.
+ * Finds OpenSSL in each target process (a mapped libssl.so*, or SSL_read in
+ * the executable itself, as in node), attaches the uprobes to that process
+ * only, follows the processes the target forks, and hands the ring
+ * buffers' records to a sink: decoded plaintext chunks (calls mode) or
+ * session secrets (keys mode).
+ *
+ * Modes, decided per process when it is first seen:
+ *  - calls: uprobes on SSL_read/SSL_write(_ex), SSL_set_fd, SSL_free; the
+ *    plaintext comes from inside the process, a trap or two per SSL call.
+ *  - keys: one entry uprobe on libcrypto's EVP_KDF_derive (OpenSSL 3.x:
+ *    the mapped libcrypto.so* matching the libssl, or the executable, as in
+ *    node); a few traps per handshake, none per request. The secrets go to
+ *    the sink; the caller decrypts the ciphertext the socket filter sees.
+ *  - auto: keys where the process's OpenSSL derives through EVP_KDF_derive,
+ *    calls elsewhere (OpenSSL 1.1.1, BoringSSL, anything unknown).
  *
  * Only the target pays: every uprobe is attached with the process's PID, so
  * a curl or wrk mapping the same libssl is never trapped.
@@ -23,6 +34,12 @@
 
 struct tls_probe;
 
+enum tls_probe_mode {
+	TLS_PROBE_CALLS = 0,
+	TLS_PROBE_KEYS,
+	TLS_PROBE_AUTO,
+};
+
 /* The largest --capture-bytes (TLS_DATA_MAX of tls_calls.h, asserted in tls.c). */
 #define TLS_CAPTURE_BYTES_MAX 16384
 
@@ -33,6 +50,7 @@ struct tls_probe_opts {
 	const char *ssl_lib;       /* --ssl-lib: use this library everywhere; NULL = find it */
 	uint32_t capture_bytes;    /* payload bytes per call; 0 = default, at most TLS_DATA_MAX */
 	FILE *log;                 /* one line per process attached or not; NULL = none */
+	enum tls_probe_mode mode;
 };
 
 /* Plaintext one SSL_read (dir 0, request) or SSL_write (dir 1) moved. */
@@ -58,6 +76,24 @@ struct tls_conn {
 	uint8_t addr[16];          /* network order */
 };
 
+/* Where a secret's identifier comes from (same values as collector/tls_secrets.h). */
+enum tls_secret_id {
+	TLS_SECRET_ID_CLIENT_RANDOM = 0,   /* TLS 1.2: the ClientHello's random */
+	TLS_SECRET_ID_TRANSCRIPT,          /* TLS 1.3: Hash(ClientHello..ServerHello) */
+};
+
+/* A session secret caught at a handshake (keys mode). */
+struct tls_secret {
+	uint32_t tgid, tid;
+	uint64_t ts_ns;            /* unix ns */
+	int kind;                  /* enum tls_key_secret (probes/tls_keys.h) */
+	int id_kind;               /* enum tls_secret_id */
+	const uint8_t *id;         /* valid during the callback only */
+	size_t id_len;
+	const uint8_t *secret;     /* valid during the callback only; never log it */
+	size_t len;
+};
+
 /* Callbacks; any may be NULL. */
 struct tls_sink {
 	void (*data)(void *ctx, const struct tls_data *d);
@@ -65,6 +101,8 @@ struct tls_sink {
 	void (*close)(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
 	/* A target process forked: resync the pids now (new NGINX workers). */
 	void (*fork)(void *ctx, uint32_t parent_tgid, uint32_t child_tgid);
+	/* Keys mode: one secret; the caller files it and later decrypts. */
+	void (*secret)(void *ctx, const struct tls_secret *s);
 	void *ctx;
 };
 
@@ -75,11 +113,16 @@ struct tls_stats {
 	uint64_t data_bytes;       /* plaintext bytes the calls moved */
 	uint64_t drops;            /* records the ring could not take (all CPUs) */
 	uint64_t bad_records;      /* records too short for what they claim */
+	uint64_t secrets;          /* keys mode: secrets handed to the sink */
+	uint64_t secret_drops;     /* ... the key ring could not take (all CPUs) */
+	uint64_t secrets_unmatched;/* TLS 1.3 application secrets not tied to a handshake */
 	size_t pids;               /* processes followed */
 	size_t pids_ssl;           /* ... of which with OpenSSL attached */
+	size_t pids_keys;          /* ... of which in keys mode */
 	struct {
 		pid_t pid;
 		char lib[112];     /* library path, "" when no OpenSSL */
+		const char *mode;  /* "keys", "calls" or "" */
 	} per_pid[TLS_STATS_PIDS]; /* the first TLS_STATS_PIDS processes */
 };
 
@@ -101,6 +144,11 @@ int tls_probe_fd(const struct tls_probe *t);
 /* Hands every waiting record to sink. Returns the number, or -errno. */
 int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink);
 void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st);
+/*
+ * Which modes the processes followed run in: "keys", "calls", "keys+calls"
+ * or "none" (no OpenSSL found yet). A static string.
+ */
+const char *tls_probe_modes(const struct tls_probe *t);
 void tls_probe_close(struct tls_probe *t);
 
 /* ---- pure helpers, exposed for the unit tests --------------------------- */
@@ -118,6 +166,15 @@ int64_t tls_clock_offset(void);
 /* A bpf_ktime_get_ns() value to unix ns (0 stays 0: "unknown"). */
 uint64_t tls_ktime_to_real(uint64_t ktime_ns, int64_t offset_ns);
 /*
+ * Finds the first mapping in a /proc/PID/maps stream whose file name is
+ * stem or stem followed by '.' ("libssl.so" finds libssl.so.3, not
+ * libssl3.so; "libcrypto.so.3" finds only that). Writes its path (without
+ * a " (deleted)" suffix) and its "start-end" range, as used by
+ * /proc/PID/map_files. Returns 0, -ENOENT, or -errno.
+ */
+int tls_maps_find_lib(FILE *maps, const char *stem, char *path, size_t pathlen, char *range,
+		      size_t rangelen);
+/*
  * Finds the first mapping of a libssl.so* in a /proc/PID/maps stream.
  * Writes its path (without a " (deleted)" suffix) and its "start-end"
  * range, as used by /proc/PID/map_files. Returns 0, -ENOENT, or -errno.
@@ -129,5 +186,49 @@ int tls_maps_find_libssl(FILE *maps, char *path, size_t pathlen, char *range, si
  * is absent. Returns how many were found, or -errno.
  */
 int tls_elf_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs);
+
+/*
+ * Keys mode, user side: turns key-ring records into secrets. TLS 1.3
+ * handshake secrets and TLS 1.2 master secrets pass as they are; the
+ * application secrets arrive with the transcript hash up to the server
+ * Finished, which the wire alone does not give the collector, so they are
+ * tied to their connection's handshake hash here:
+ *  - "s ap traffic" is derived by the server in the same handshake step,
+ *    on the same thread, as that connection's "s hs traffic" (the server
+ *    writes ServerHello..Finished in one flight): the thread's latest
+ *    handshake hash is its connection's;
+ *  - "c ap traffic" comes a round trip later, possibly after other
+ *    handshakes on that thread, but it carries the same hash as its
+ *    "s ap traffic" (OpenSSL keeps server_finished_hash for it): it is
+ *    looked up by that hash.
+ * Bounded: TLS_KEYS_TIDS threads, TLS_KEYS_AP application hashes in flight
+ * (direct-mapped; an overwritten entry makes its c ap secret unmatched).
+ */
+#define TLS_KEYS_TIDS 256
+#define TLS_KEYS_AP   1024
+
+struct tls_keys_state {
+	struct {
+		uint32_t tid;
+		uint8_t len;       /* 0 = empty */
+		uint8_t hs[48];
+	} thr[TLS_KEYS_TIDS];
+	struct {
+		uint8_t ap_len;    /* 0 = empty */
+		uint8_t hs_len;
+		uint8_t ap[48];
+		uint8_t hs[48];
+	} ap[TLS_KEYS_AP];
+};
+
+/*
+ * Decodes one record of size bytes. Returns 1 with *out filled (pointers
+ * into rec or st, valid until the next call), 0 when the record is valid
+ * but gives nothing to hand on (an application secret whose handshake is
+ * unknown), -EINVAL for a malformed record (wrong size, kind, lengths).
+ * ktime_off: tls_clock_offset(), for out->ts_ns.
+ */
+int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int64_t ktime_off,
+		    struct tls_secret *out);
 
 #endif

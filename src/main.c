@@ -11,6 +11,7 @@
  * buffer, an interval timer, a rescan timer, a TLS drain timer and a signalfd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <limits.h>
@@ -24,12 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "collector/collector.h"
 #include "export/json_lines.h"
 #include "export/prom.h"
 #include "probes/capture.h"
 #include "probes/target.h"
 #include "probes/tls.h"
+#include "probes/tls_keys.h"
+#include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
 #include "src/loop.h"
 #include "storage/query.h"
 #include "storage/store.h"
@@ -43,15 +48,25 @@
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
 
-/* How HTTPS is read. A later mode (session keys, auto) is one more row. */
-enum tls_mode { TLS_OFF, TLS_CALLS };
+/* How HTTPS is read: one row per mode. */
+enum tls_mode { TLS_OFF, TLS_CALLS, TLS_KEYS, TLS_AUTO };
 
 static const struct {
 	const char *name;
 	enum tls_mode mode;
+	enum tls_probe_mode probe;
 } TLS_MODES[] = {
-	{ "calls", TLS_CALLS },    /* uprobes on SSL_read/SSL_write: plaintext in the process */
-	{ "off", TLS_OFF },        /* plaintext ports only; TLS connections are set aside */
+	{ "auto", TLS_AUTO, TLS_PROBE_AUTO },    /* keys where OpenSSL 3.x derives by EVP_KDF_derive, else calls */
+	{ "keys", TLS_KEYS, TLS_PROBE_KEYS },    /* secrets at the handshake; ciphertext decrypted here */
+	{ "calls", TLS_CALLS, TLS_PROBE_CALLS }, /* uprobes on SSL_read/SSL_write: plaintext in the process */
+	{ "off", TLS_OFF, TLS_PROBE_CALLS },     /* plaintext ports only; TLS connections are set aside */
+};
+
+/* Which key a caught secret is, in the collector's numbering. */
+static const int TLS_KEY_TO_SECRET[TLS_KEY_SECRETS] = {
+	[TLS_KEY_CLIENT_HS] = TLS_SECRET_CLIENT_HS, [TLS_KEY_SERVER_HS] = TLS_SECRET_SERVER_HS,
+	[TLS_KEY_CLIENT_AP] = TLS_SECRET_CLIENT_AP, [TLS_KEY_SERVER_AP] = TLS_SECRET_SERVER_AP,
+	[TLS_KEY_MASTER12] = TLS_SECRET_MASTER,
 };
 
 enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -66,6 +81,9 @@ struct options {
 	size_t max_endpoints;
 	size_t max_conns;
 	bool no_tui;
+	uint64_t retention_ms;     /* 0 = keep forever */
+	uint32_t slow_ms;          /* request log: slow requests */
+	uint16_t log_status;       /* request log: statuses at or above */
 	bool no_db;
 	int max_rows;
 	uint16_t ports[TARGET_MAX_PORTS];   /* --port, for --read */
@@ -76,6 +94,8 @@ struct options {
 	bool json;                 /* --json: JSON lines on stdout instead of batch */
 	const char *prometheus;    /* --prometheus [ADDR:]PORT, NULL = off */
 	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
+	const char *keylog;        /* --keylog FILE: caught secrets, NSS format, NULL = off */
+	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
 };
 
 struct app {
@@ -83,6 +103,9 @@ struct app {
 	struct loop *loop;
 	struct capture *cap;
 	struct tls_probe *tls;
+	const char *tls_modes;       /* "keys", "calls", "keys+calls", "none", "off" */
+	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
+	FILE *keylog;                /* --keylog, NULL when off */
 	struct collector *coll;
 	struct store *store;
 	struct tui *tui;             /* NULL: batch output */
@@ -100,6 +123,7 @@ struct app {
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
+	char db_off[300];            /* why there is no DB ("" when there is one) */
 	int exit_code;
 };
 
@@ -123,7 +147,10 @@ static void usage(FILE *f)
 		"Usage: l7top --pid PID[,PID...] [options]\n"
 		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
 		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
-		"                   [--limit N] [--format table|csv|json]\n"
+		"                   [--limit N] [--format table|csv|json] [--step DUR]\n"
+		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--session N]\n"
+		"       l7top query --db FILE --requests (--slowest N | --errors)\n"
+		"       l7top query --db FILE --sessions   (l7top query --help for more)\n"
 		"\n"
 		"Shows what a running web server is doing at the HTTP level: one row per\n"
 		"endpoint (method + route) with rates, status classes, latency percentiles\n"
@@ -137,13 +164,24 @@ static void usage(FILE *f)
 		"      --no-tui            print batch snapshots (also when stdout is not a tty)\n"
 		"      --db FILE           SQLite file (default " DEFAULT_DB ")\n"
 		"      --no-db             keep nothing on disk\n"
+		"      --retention DUR     delete stored rows older than this (default 7d;\n"
+		"                          0 or forever keeps everything); rows older than 1h\n"
+		"                          are rolled up into one row per minute\n"
+		"      --slow-ms N         request log: requests at least this slow (default 100)\n"
+		"      --log-status N      request log: statuses at or above N (default 500)\n"
 		"      --max-endpoints N   distinct endpoints before the OTHER row (default 2000)\n"
 		"      --max-conns N       connections followed at once (default 65536)\n"
 		"      --rows N            endpoints per batch snapshot (default all)\n"
 		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
 		"      --port PORT[,PORT]  server ports in --read mode (default: learnt from SYNs)\n"
-		"      --tls MODE          how HTTPS is read: calls (uprobes on SSL_read/SSL_write,\n"
-		"                          the default) or off (plaintext ports only)\n"
+		"      --tls MODE          how HTTPS is read: keys (session secrets caught once per\n"
+		"                          handshake in OpenSSL 3.x, records decrypted here), calls\n"
+		"                          (uprobes on every SSL_read/SSL_write), auto (keys where\n"
+		"                          possible, else calls; the default) or off (plaintext only)\n"
+		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
+		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
+		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
+		"                          e.g. with --read\n"
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
@@ -159,10 +197,15 @@ static void usage(FILE *f)
 		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
 		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
 		"  sudo l7top --pid $(pgrep -o node) --ssl-lib /usr/bin/node\n"
+		"  sudo l7top --pid $(cat /run/nginx.pid) --tls keys --write /tmp/w.pcap --keylog /tmp/k.log\n"
+		"  l7top --read /tmp/w.pcap --keylog-in /tmp/k.log --no-db\n"
 		"  sudo l7top --pid $(cat /run/nginx.pid) --no-db --json | jq 'select(.s5xx > 0)'\n"
 		"  sudo l7top --pid $(cat /run/nginx.pid) --no-tui --prometheus 9464\n"
 		"  sudo l7top --pid 1234 --no-tui --write /tmp/web.pcap; l7top --read /tmp/web.pcap\n"
 		"  l7top query --db /tmp/l7.db --since 14:00 --until 14:10 --sort p99\n"
+		"  l7top query --db /tmp/l7.db --since 2h --step 1m --endpoint 'GET /users/{id}'\n"
+		"  l7top query --db /tmp/l7.db --requests --slowest 20\n"
+		"  sudo l7top --pid 1234 --retention 30d --slow-ms 250 --log-status 400\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
 }
@@ -210,7 +253,11 @@ static int bad_arg(const char *opt, const char *val)
 }
 
 enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CONNS, OPT_ROWS,
-       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES, OPT_JSON, OPT_PROMETHEUS };
+       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES, OPT_JSON, OPT_PROMETHEUS,
+       OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
+
+/* Apart from the enum above, so options added there never collide. */
+enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN };
 
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
@@ -243,7 +290,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "keylog", required_argument, NULL, OPT_KEYLOG },
+		{ "keylog-in", required_argument, NULL, OPT_KEYLOG_IN },
 		{ "write", required_argument, NULL, 'w' },
+		{ "retention", required_argument, NULL, OPT_RETENTION },
+		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
+		{ "log-status", required_argument, NULL, OPT_LOG_STATUS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -255,7 +307,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->interval_ms = 1000;
 	o->max_endpoints = 2000;
 	o->max_conns = 65536;
-	o->tls = TLS_CALLS;
+	o->retention_ms = 7ull * 24 * 3600 * 1000;
+	o->slow_ms = 100;
+	o->log_status = 500;
+	o->tls = TLS_AUTO;
 	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -305,6 +360,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_tls_mode(optarg, &o->tls))
 				return bad_arg("--tls", optarg);
 			break;
+		case OPT_KEYLOG:
+			o->keylog = optarg;
+			break;
+		case OPT_KEYLOG_IN:
+			o->keylog_in = optarg;
+			break;
 		case OPT_SSL_LIB:
 			o->ssl_lib = optarg;
 			break;
@@ -328,6 +389,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'w':
 			o->write_pcap = optarg;
 			break;
+		case OPT_RETENTION: {
+			int64_t ms = 0;
+			if (strcmp(optarg, "forever") && (query_parse_duration(optarg, &ms) || ms < 0))
+				return bad_arg("--retention", optarg);
+			o->retention_ms = (uint64_t)ms;
+			break;
+		}
+		case OPT_SLOW_MS:
+			if (parse_u64(optarg, 1, 3600000, &v))
+				return bad_arg("--slow-ms", optarg);
+			o->slow_ms = (uint32_t)v;
+			break;
+		case OPT_LOG_STATUS:
+			if (parse_u64(optarg, 400, 599, &v))
+				return bad_arg("--log-status", optarg);
+			o->log_status = (uint16_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -345,6 +423,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (!o->nroots && !o->read_pcap) {
 		fprintf(stderr, "l7top: say which server to watch: --pid PID (see l7top --help)\n");
+		return EXIT_USAGE;
+	}
+	if (o->keylog && (o->read_pcap || o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
+		fprintf(stderr, "l7top: --keylog writes the secrets of a live --tls keys or auto run\n");
+		return EXIT_USAGE;
+	}
+	if (o->keylog_in && !o->read_pcap && (o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
+		fprintf(stderr, "l7top: --keylog-in decrypts what the socket filter sees: use it with"
+			" --read, --tls keys or --tls auto\n");
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -372,10 +459,20 @@ static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
 }
 
 /*
+ * Calls mode: the plaintext comes from the uprobes, not from the wire. In
+ * keys mode (or a mix, which NGINX never is: one binary, one OpenSSL) the
+ * ciphertext on the wire is what gets decrypted, so it must be captured.
+ */
+static bool tls_calls_only(const struct app *a)
+{
+	return a->tls && !strcmp(tls_probe_modes(a->tls), "calls");
+}
+
+/*
  * The socket filter keeps the target's ports, minus those the collector saw
- * TLS on when the uprobes read them: their requests come through the TLS
- * path, and ciphertext would only cost ring slots. (With --tls off the
- * collector sets TLS connections aside itself.)
+ * TLS on when the uprobes read them (calls mode): their requests come
+ * through the TLS path, and ciphertext would only cost ring slots. (With
+ * --tls off the collector sets TLS connections aside itself.)
  */
 static void apply_capture_ports(struct app *a)
 {
@@ -385,7 +482,7 @@ static void apply_capture_ports(struct app *a)
 	if (!a->cap || a->opt.read_pcap)
 		return;
 	for (size_t i = 0; i < a->target.nports; i++)
-		if (!a->tls || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
+		if (!tls_calls_only(a) || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
 			keep[n++] = a->target.ports[i];
 	capture_set_ports(a->cap, keep, n);
 }
@@ -403,7 +500,7 @@ static void refresh_tls_ports(struct app *a)
 	uint16_t p[TARGET_MAX_PORTS];
 	size_t n;
 
-	if (!a->tls)
+	if (!tls_calls_only(a))
 		return;
 	n = collector_tls_ports(a->coll, p, TARGET_MAX_PORTS);
 	if (n == a->ntls_ports && !memcmp(p, a->tls_ports, n * sizeof(p[0])))
@@ -507,19 +604,18 @@ static void flush_dump(struct app *a)
 }
 
 /* Ends the current interval at end_ms: snapshot, print, hand to storage. */
-static void interval_close(struct app *a, uint64_t end_ms)
+/* The collector's snapshot of the interval ending at end_ms, with the
+ * capture's and the TLS probe's loss counters added. */
+static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 {
 	struct capture_stats cs = { 0 };
-	struct store_health h = { 0 };
 	struct snapshot *s;
 
 	s = collector_snapshot(a->coll, a->interval_start_ms,
 			       end_ms > a->interval_start_ms ? end_ms - a->interval_start_ms : 0);
 	a->interval_start_ms = end_ms;
-	if (!s) {
-		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
-		return;
-	}
+	if (!s)
+		return NULL;
 	if (a->cap) {
 		capture_get_stats(a->cap, &cs);
 		s->c.kernel_drops = cs.kernel_drops - a->last_kernel_drops;
@@ -531,23 +627,25 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		s->c.tls_drops = ts.drops - a->last_tls_drops;
 		a->last_tls_drops = ts.drops;
 	}
-	if (a->store)
-		store_get_health(a->store, &h);
+	return s;
+}
+
+/* One interval on whichever view is active: exporters, JSON lines, the
+ * live view or the batch printer. Views sum endpoints across hosts. */
+static void snapshot_show(struct app *a, const struct snapshot *merged,
+			  const struct store_health *h)
+{
+	const char *db_status = a->db_off[0] ? a->db_off : h->last_error;
 	struct batch_info info = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
 		.npids = a->target.npids,
 		.ports = a->ports_str,
-		.db_status = h.last_error,
+		.db_status = db_status,
 		.max_rows = a->opt.max_rows,
+		.tls_mode = a->tls ? tls_probe_modes(a->tls)
+			  : a->opt.keylog_in ? "keylog" : a->opt.read_pcap ? NULL : "off",
 	};
-	/* Views and storage (schema 1) show endpoints summed across virtual
-	 * hosts; the per-host rows stay in s for the request log. */
-	struct snapshot *merged = snapshot_fold_hosts(s);
-	snapshot_free(s);
-	if (!merged) {
-		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
-		return;
-	}
+
 	if (a->prom)
 		prom_update(a->prom, merged);       /* -ENOMEM: the row is missing from scrapes */
 	if (a->opt.json) {
@@ -558,8 +656,8 @@ static void interval_close(struct app *a, uint64_t end_ms)
 			.npids = a->target.npids,
 			.ports = a->ports_str,
 			.db_path = a->store ? a->opt.db : NULL,
-			.db_error = h.last_error,
-			.db_dropped = h.dropped,
+			.db_error = db_status,
+			.db_dropped = h->dropped,
 			.start_ms = a->start_ms,
 			.now_ms = now_ms(),
 		};
@@ -568,11 +666,32 @@ static void interval_close(struct app *a, uint64_t end_ms)
 	} else {
 		batch_print(stdout, merged, &info);
 	}
-	flush_dump(a);
+}
+
+/* Ends the current interval at end_ms: snapshot, show, hand to storage. */
+static void interval_close(struct app *a, uint64_t end_ms)
+{
+	struct store_health h = { 0 };
+	struct snapshot *s = snapshot_take(a, end_ms), *merged;
+
+	if (!s) {
+		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
+		return;
+	}
 	if (a->store)
-		store_push(a->store, merged); /* the store owns it now, even on -EAGAIN */
+		store_get_health(a->store, &h);
+	merged = snapshot_fold_hosts(s);
+	if (merged) {
+		snapshot_show(a, merged, &h);
+		if (merged != s)
+			snapshot_free(merged);
+	}
+	flush_dump(a);
+	/* Storage keeps the per-host rows and the request log. */
+	if (a->store)
+		store_push(a->store, s);      /* the store owns s now, even on -EAGAIN */
 	else
-		snapshot_free(merged);
+		snapshot_free(s);
 }
 
 static void drain_capture(struct app *a)
@@ -603,17 +722,38 @@ static void on_tls_fork(void *ctx, uint32_t parent, uint32_t child)
 	a->resync_pids = true;
 }
 
-/* Records waiting in the TLS ring to the collector; then follows any fork at
+/* Keys mode: a secret is filed for the connection it belongs to; it goes
+ * nowhere else (the key log, if asked for, is written by the collector's
+ * callback once the connection matched, see on_keylog). */
+static void on_tls_secret(void *ctx, const struct tls_secret *sec)
+{
+	struct app *a = ctx;
+
+	if (sec->kind < 0 || sec->kind >= TLS_KEY_SECRETS)
+		return;
+	/* -ENOSPC is counted by the collector (tls secrets lost). */
+	collector_tls_secret(a->coll, sec->id_kind, sec->id, sec->id_len,
+			     TLS_KEY_TO_SECRET[sec->kind], sec->secret, sec->len, now_ns());
+	a->tls_secrets_new = true;
+}
+
+/* Records waiting in the TLS rings to the collector; then follows any fork at
  * once, so a new NGINX worker is probed before it takes many requests. */
 static void drain_tls(struct app *a)
 {
 	const struct tls_sink sink = {
-		.data = on_tls_data, .close = on_tls_close, .fork = on_tls_fork, .ctx = a,
+		.data = on_tls_data, .close = on_tls_close, .fork = on_tls_fork,
+		.secret = on_tls_secret, .ctx = a,
 	};
 
 	if (!a->tls)
 		return;
 	tls_probe_consume(a->tls, &sink);
+	if (a->tls_secrets_new) {
+		/* Records that arrived before their keys decrypt now. */
+		a->tls_secrets_new = false;
+		collector_tls_kick(a->coll);
+	}
 	if (a->resync_pids) {
 		a->resync_pids = false;
 		rescan(a);
@@ -636,7 +776,117 @@ static void on_tls_timer(struct loop *l, int fd, void *ctx)
 	refresh_tls_ports(ctx);
 }
 
-/* --tls calls: an error only when BPF itself fails; no OpenSSL is a notice. */
+/*
+ * --keylog: a connection took a secret; one NSS key log line, flushed at
+ * once so Wireshark can read along. TLS 1.3 secrets reach it here, not from
+ * the probe, because only the collector knows their client_random.
+ */
+static void on_keylog(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
+		      size_t len)
+{
+	static const char *const LABEL[TLS_SECRET_KINDS] = {
+		[TLS_SECRET_CLIENT_HS] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+		[TLS_SECRET_SERVER_HS] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+		[TLS_SECRET_CLIENT_AP] = "CLIENT_TRAFFIC_SECRET_0",
+		[TLS_SECRET_SERVER_AP] = "SERVER_TRAFFIC_SECRET_0",
+		[TLS_SECRET_MASTER] = "CLIENT_RANDOM",
+	};
+	struct app *a = ctx;
+
+	if (!a->keylog || kind < 0 || kind >= TLS_SECRET_KINDS)
+		return;
+	fprintf(a->keylog, "%s ", LABEL[kind]);
+	for (size_t i = 0; i < 32; i++)
+		fprintf(a->keylog, "%02x", client_random[i]);
+	fputc(' ', a->keylog);
+	for (size_t i = 0; i < len; i++)
+		fprintf(a->keylog, "%02x", secret[i]);
+	fputc('\n', a->keylog);
+	if (fflush(a->keylog)) {
+		fprintf(stderr, "l7top: --keylog %s: %s; no more secrets are written\n", a->opt.keylog,
+			strerror(errno));
+		fclose(a->keylog);
+		a->keylog = NULL;
+	}
+}
+
+/* --keylog: created (or truncated) with mode 0600, never through a symlink. */
+static int open_keylog(struct app *a)
+{
+	int fd;
+
+	if (!a->opt.keylog)
+		return 0;
+	fd = open(a->opt.keylog, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) || !(a->keylog = fdopen(fd, "w"))) {
+		fprintf(stderr, "l7top: --keylog %s: %s\n", a->opt.keylog, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static enum tls_probe_mode tls_probe_mode_of(enum tls_mode m)
+{
+	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++)
+		if (TLS_MODES[i].mode == m)
+			return TLS_MODES[i].probe;
+	return TLS_PROBE_CALLS;
+}
+
+/* --keylog-in: the whole file, as collector_tls_keylog() wants it. */
+static int load_keylog(struct app *a, uint64_t now)
+{
+	FILE *f = fopen(a->opt.keylog_in, "re");
+	char *buf = NULL;
+	size_t len = 0, bad = 0;
+	int rc = EXIT_OK, added;
+
+	if (!f) {
+		fprintf(stderr, "l7top: --keylog-in %s: %s\n", a->opt.keylog_in, strerror(errno));
+		return EXIT_USAGE;
+	}
+	for (;;) {
+		char *v = realloc(buf, len + 65536);
+		size_t n;
+
+		if (!v) {
+			fprintf(stderr, "l7top: out of memory reading %s\n", a->opt.keylog_in);
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		buf = v;
+		n = fread(buf + len, 1, 65536, f);
+		len += n;
+		if (n < 65536)
+			break;
+	}
+	if (!rc && ferror(f)) {
+		fprintf(stderr, "l7top: --keylog-in %s: read error\n", a->opt.keylog_in);
+		rc = EXIT_RUNTIME;
+	}
+	fclose(f);
+	if (!rc) {
+		added = collector_tls_keylog(a->coll, buf, len, now, &bad);
+		if (added < 0)
+			fprintf(stderr, "l7top: --keylog-in %s: %s (the table holds 4096 connections)\n",
+				a->opt.keylog_in, strerror(-added));
+		else
+			fprintf(stderr, "l7top: --keylog-in %s: %d secrets, %zu malformed lines\n",
+				a->opt.keylog_in, added, bad);
+	}
+	if (buf)
+		OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+/*
+ * --tls keys|calls|auto: an error only when BPF itself fails; no OpenSSL is
+ * a notice. Keys mode decrypts in the collector; when auto ends up with
+ * calls everywhere, the collector sets wire TLS aside again.
+ */
 static int open_tls(struct app *a)
 {
 	char err[256];
@@ -647,21 +897,44 @@ static int open_tls(struct app *a)
 		.ssl_lib = a->opt.ssl_lib,
 		.capture_bytes = a->opt.capture_bytes,
 		.log = a->opt.no_tui ? stderr : NULL,
+		.mode = tls_probe_mode_of(a->opt.tls),
 	};
 
+	a->tls_modes = "off";
 	if (a->opt.tls == TLS_OFF)
 		return 0;
 	if (tls_probe_open(&a->tls, &o, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
+	if (open_keylog(a))
+		return EXIT_USAGE;
+	a->tls_modes = tls_probe_modes(a->tls);
+	if (!strcmp(a->tls_modes, "calls") && !a->opt.keylog_in)
+		collector_tls_decrypt_off(a->coll);
+	if (a->opt.keylog_in)
+		return load_keylog(a, now_ns());
 	return 0;
+}
+
+/*
+ * Keys mode: OpenSSL derives a secret before it sends the records it
+ * protects, so draining the key ring before each packet batch files the
+ * keys of every server record about to be read; the ring needs no wake-up
+ * per handshake, and records seldom wait (at most the client's, until the
+ * server reads its Finished). An empty ring costs two loads.
+ */
+static void drain_keys_first(struct app *a)
+{
+	if (a->tls && strcmp(tls_probe_modes(a->tls), "calls"))
+		drain_tls(a);
 }
 
 static void on_capture(struct loop *l, int fd, void *ctx)
 {
 	struct app *a = ctx;
 	(void)fd;
+	drain_keys_first(a);
 	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
 	if (n < 0 && n != -EAGAIN) {
 		fprintf(stderr, "l7top: capture failed: %s\n", strerror(-n));
@@ -686,6 +959,7 @@ static void on_interval(struct loop *l, int fd, void *ctx)
 		loop_stop(l);
 		return;
 	}
+	drain_keys_first(a);
 	drain_capture(a);
 	drain_tls(a);
 	refresh_tls_ports(a);
@@ -711,10 +985,25 @@ static void on_signal(struct loop *l, int fd, void *ctx)
 
 /* ---- setup --------------------------------------------------------------- */
 
+/* 7d, 12h, 90s or forever: the largest whole unit, as --retention takes it. */
+static const char *retention_str(uint64_t ms, char *buf, size_t n)
+{
+	if (!ms)
+		snprintf(buf, n, "forever");
+	else if (ms % 86400000 == 0)
+		snprintf(buf, n, "%lud", (unsigned long)(ms / 86400000));
+	else if (ms % 3600000 == 0)
+		snprintf(buf, n, "%luh", (unsigned long)(ms / 3600000));
+	else
+		snprintf(buf, n, "%lus", (unsigned long)(ms / 1000));
+	return buf;
+}
+
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[128];
+	char err[256], pids[512] = "", settings[256], dur[24];
 	size_t n = 0;
+	int e;
 
 	if (a->opt.no_db)
 		return 0;
@@ -723,20 +1012,37 @@ static int open_store(struct app *a)
 	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(pids); i++)
 		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "",
 				      a->target.pids[i]);
-	snprintf(settings, sizeof(settings), "interval_ms=%lu max_endpoints=%zu capture=plain%s%s",
+	/* Which TLS mode the processes run in; never anything about secrets. */
+	char tls_set[48] = "";
+	if (a->tls || a->opt.keylog_in)
+		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
+			 a->tls && a->opt.keylog_in ? "+keylog" : "");
+	snprintf(settings, sizeof(settings),
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
-		 a->tls ? " tls=calls" : "", a->opt.read_pcap ? " read=pcap" : "");
+		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
+		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "");
 	struct store_session sess = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
 		.pids = pids,
 		.version = L7TOP_VERSION,
 		.settings = settings,
 		.started_ms = a->start_ms,
+		.capture = a->opt.read_pcap ? "pcap" : a->tls ? "plain+tls" : "plain",
 	};
-	if (store_open(&a->store, a->opt.db, &sess, err, sizeof(err))) {
+	e = store_open(&a->store, a->opt.db, &sess, err, sizeof(err));
+	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
+		/* The disk is the problem, not the DB: watch on, in memory. */
+		fprintf(stderr, "%s: watching without a DB\n", err);
+		snprintf(a->db_off, sizeof(a->db_off), "DB off: %s", err);
+		a->store = NULL;
+		return 0;
+	}
+	if (e) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
+	store_set_retention(a->store, a->opt.retention_ms, STORE_ROLLUP_DEFAULT_MS);
 	return 0;
 }
 
@@ -832,8 +1138,8 @@ static int run_live(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	a->interval_start_ms = now_ms();
-	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s\n", a->target_name,
-		a->target.npids, a->ports_str, a->opt.no_db ? "none" : a->opt.db);
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
+		a->target.npids, a->ports_str, a->opt.no_db ? "none" : a->opt.db, a->tls_modes);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
@@ -850,6 +1156,7 @@ static int run_live(struct app *a)
 		fprintf(stderr, "l7top: event loop failed: %s\n", strerror(errno));
 		a->exit_code = EXIT_RUNTIME;
 	}
+	drain_keys_first(a);
 	drain_capture(a);
 	drain_tls(a);
 	collector_flush(a->coll);
@@ -886,6 +1193,9 @@ static int run_offline(struct app *a)
 	memcpy(a->target.ports, a->opt.ports, a->opt.nports * sizeof(a->opt.ports[0]));
 	a->target.nports = a->opt.nports;
 	apply_ports(a);
+	/* Filed at time 0: the table's ttl must not run against the capture's clock. */
+	if (a->opt.keylog_in && (rc = load_keylog(a, 0)))
+		return rc;
 	if ((rc = open_store(a)))
 		return rc;
 	while (!a->exit_code &&
@@ -917,8 +1227,15 @@ int main(int argc, char **argv)
 		.max_conns = a.opt.max_conns,
 		.max_endpoints = a.opt.max_endpoints,
 		.learn_ports = a.opt.read_pcap && !a.opt.nports,
+		.slow_ms = a.opt.slow_ms,
+		.log_status = a.opt.log_status,
 		.skip = on_skip,
 		.skip_ctx = &a,
+		/* auto may still turn it off (open_tls) when every process runs calls */
+		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL
+					       : a.opt.tls == TLS_KEYS || a.opt.tls == TLS_AUTO,
+		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
+		.tls_keylog_ctx = &a,
 	};
 	a.coll = collector_new(&cc);
 	a.loop = loop_new();
@@ -934,6 +1251,8 @@ int main(int argc, char **argv)
 	if (a.store)
 		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
+	if (a.keylog)
+		fclose(a.keylog);
 	prom_close(a.prom);
 	if (a.cap)
 		capture_close(a.cap);

@@ -17,6 +17,7 @@ struct batch_info {
 	const char *ports;        /* "80,443" */
 	const char *db_status;    /* NULL or "" when healthy */
 	int max_rows;             /* 0 = all */
+	const char *tls_mode;     /* "keys", "calls", "keys+calls", "none", "off"; NULL = not shown */
 };
 
 void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *info);

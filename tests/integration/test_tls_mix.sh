@@ -55,7 +55,8 @@ $(tls_nginx_listen "$PT")
 EOF
 it_nginx_start
 it_log "nginx master $NGINX_PID: http :$P1 :$P2, https :$PT"
-it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db"
+# Calls mode explicitly (auto would pick keys here: test_tls_keys.sh covers that).
+it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db" --tls calls
 mapfile -t W0 < <(tls_workers)
 tls_wait_probed "$NGINX_PID" "${W0[@]}"
 

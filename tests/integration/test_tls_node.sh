@@ -52,9 +52,15 @@ done
 grep -q libssl "/proc/$NODE_PID/maps" && it_log "note: this node maps a libssl"
 it_log "node $(node --version) https server pid $NODE_PID on :$PORT"
 
-it_l7top_start --pid "$NODE_PID" --no-tui --interval 1 --db "$T/l7.db"
+# calls by default; test_tls_keys_node.sh runs this same test with auto,
+# where node's static OpenSSL 3 must be read in keys mode.
+MODE=${L7_TLS_MODE:-calls}
+it_l7top_start --pid "$NODE_PID" --no-tui --interval 1 --db "$T/l7.db" --tls "$MODE"
 tls_wait_probed "$NODE_PID"
 grep "tls: probes on" "$T/l7top.err" | sed 's/^/  /'
+want_mode=$([[ $MODE == calls ]] && echo calls || echo keys)
+grep -q "tls: probes on .*\[$NODE_PID\] in .*, mode $want_mode\$" "$T/l7top.err" ||
+	it_fail "--tls $MODE: node is not in $want_mode mode"
 
 B=https://127.0.0.1:$PORT
 K=(curl -sSk --http1.1 --max-time 20)
@@ -98,4 +104,4 @@ it_log "requests: l7top $total, sent 49; GET /big bytes_out $big_out (3 x 100000
 ((big_out > 300000 && big_out < 301000)) || { echo "  MISMATCH /big bytes_out $big_out" >&2; rc=1; }
 [[ $stop_ok -eq 1 ]] || it_fail "$IT_STOP_ERR"
 [[ $rc -eq 0 ]] || it_fail "l7top's counts for node differ from the requests sent"
-it_log "node: all 49 requests seen, per endpoint and status class"
+it_log "node (--tls $MODE, mode $want_mode): all 49 requests seen, per endpoint and status class"

@@ -48,7 +48,8 @@ EOF
 for w in "${W[@]}"; do
 	[[ $(ssl_read_trapped "$w") == 0 ]] || it_fail "worker $w has a breakpoint before l7top ran"
 done
-it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db"
+# Calls mode: the breakpoint checked is SSL_read's (auto would pick keys here).
+it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db" --tls calls
 tls_wait_probed "${W[@]}"
 for w in "${W[@]}"; do
 	[[ $(ssl_read_trapped "$w") == 1 ]] || it_fail "no uprobe breakpoint in worker $w while l7top runs"

@@ -114,6 +114,7 @@ static void test_exchange_v4_and_v6(void **state)
 	assert_int_equal(hist_percentile(&e->lat, 0.5), 3000);
 	assert_int_equal(s->c.conns_new, 2);
 	assert_int_equal(s->c.parse_errors, 0);
+	assert_ptr_equal(snapshot_fold_hosts(s), s);   /* one host: nothing to fold, no copy */
 	snapshot_free(s);
 	collector_expire(c, 10000 * MS);
 	s = collector_snapshot(c, 1000, 1000);
