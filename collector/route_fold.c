@@ -101,13 +101,17 @@ static size_t fold(const char *target, size_t len, char *out, size_t cap, bool i
 			put_byte(&b, '/');
 			seg++;
 		}
-		size_t stop = seg;
+		size_t stop = seg, params;
 		while (stop < end && target[stop] != '/')
 			stop++;
-		if (ids && is_id_segment(target + seg, stop - seg))
+		/* ";jsessionid=..." and other path parameters carry sessions
+		 * like a query string does: dropped the same way. */
+		for (params = seg; params < stop && target[params] != ';'; params++)
+			;
+		if (ids && is_id_segment(target + seg, params - seg))
 			put_str(&b, "{id}", 4);
 		else
-			put_str(&b, target + seg, stop - seg);
+			put_str(&b, target + seg, params - seg);
 		i = stop;
 	}
 	out[b.len] = '\0';

@@ -278,6 +278,61 @@ static void target_read_text(const char *proc_root, pid_t pid, const char *name,
 	buf[n] = '\0';
 }
 
+/* Does this word name a credential ("--password", "DB_TOKEN", "apiKey")? */
+static bool word_is_secret(const char *w, size_t n)
+{
+	static const char *const names[] = { "pass", "secret", "token", "key", "auth", "cred" };
+	char low[64];
+
+	if (n >= sizeof(low))
+		n = sizeof(low) - 1;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)w[i]);
+	low[n] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strstr(low, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Command lines carry credentials (`-Dspring.datasource.password=...`,
+ * `--token abc`) and this one ends up in the DB's sessions table: values of
+ * such arguments become "***", in place.
+ */
+void target_redact_cmdline(char *cmd, size_t size)
+{
+	char out[sizeof(((struct target *)0)->cmdline) * 2];
+	size_t o = 0;
+	bool hide_next = false;
+
+	for (const char *p = cmd; *p;) {
+		if (*p == ' ') {
+			if (o + 1 < sizeof(out))
+				out[o++] = *p;
+			p++;
+			continue;
+		}
+		const char *w = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t n = (size_t)(p - w);
+		const char *eq = memchr(w, '=', n);
+		size_t keep = n;                 /* bytes of the word kept as they are */
+		if (hide_next)
+			keep = 0;
+		else if (eq && word_is_secret(w, (size_t)(eq - w)))
+			keep = (size_t)(eq - w) + 1;
+		hide_next = !eq && w[0] == '-' && word_is_secret(w, n);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s%s", (int)keep, w,
+				      keep < n ? "***" : "");
+		if (o >= sizeof(out))
+			o = sizeof(out) - 1;
+	}
+	out[o] = '\0';
+	snprintf(cmd, size, "%s", out);
+}
+
 static bool target_exists(const char *proc_root, pid_t pid)
 {
 	char path[PATH_MAX];
@@ -298,6 +353,7 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 		return -ESRCH;
 	target_read_text(proc_root, out->pids[0], "comm", out->comm, sizeof(out->comm));
 	target_read_text(proc_root, out->pids[0], "cmdline", out->cmdline, sizeof(out->cmdline));
+	target_redact_cmdline(out->cmdline, sizeof(out->cmdline));
 	err = target_add_descendants(proc_root, out);
 	if (!err)
 		err = target_add_ports(proc_root, out);

@@ -24,7 +24,8 @@ struct target {
 	size_t nports;
 	uint16_t ports[TARGET_MAX_PORTS];   /* sorted, no duplicates */
 	char comm[32];                      /* comm of the first existing root */
-	char cmdline[256];                  /* its command line, spaces for NULs */
+	char cmdline[256];                  /* its command line, spaces for NULs,
+					     * credentials redacted */
 	bool pids_truncated, ports_truncated;
 };
 
@@ -34,6 +35,9 @@ struct target {
  * the caller decides.
  */
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
+/* Replaces, in place, the values of arguments that name credentials
+ * (password, secret, token, key, auth, cred) with "***". */
+void target_redact_cmdline(char *cmd, size_t size);
 /* Parses "123" or "123,456". Returns 0 or -EINVAL. */
 int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n);
 

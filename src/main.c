@@ -1139,7 +1139,7 @@ static int run_live(struct app *a)
 	}
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
-		a->target.npids, a->ports_str, a->opt.no_db ? "none" : a->opt.db, a->tls_modes);
+		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,

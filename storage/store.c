@@ -721,11 +721,21 @@ void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollu
  */
 static int store_create_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* No symlinks, and only a regular file of our own: root writing into
+	 * a file someone else prepared (in /tmp, say) would hand them request
+	 * paths and client addresses. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "l7top: cannot open %s: %s", path, strerror(e));
+		snprintf(err, errlen, "l7top: cannot open %s: %s", path,
+			 e == ELOOP ? "it is a symbolic link" : strerror(e));
 		return -e;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd);
+		snprintf(err, errlen, "l7top: refusing %s: not a regular file owned by this user", path);
+		return -EPERM;
 	}
 	close(fd);
 

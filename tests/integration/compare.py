@@ -95,8 +95,9 @@ def canon_got_route(route: str) -> str:
 
 def fold_target(target: bytes) -> str:
     """Request target (raw bytes, as on the request line) -> l7top route."""
-    path = target.split(b"?", 1)[0]
-    segs = path.split(b"/")
+    path = target.split(b"?", 1)[0].split(b"#", 1)[0]
+    # path parameters (";jsessionid=...") are dropped with each segment
+    segs = [seg.split(b";", 1)[0] for seg in path.split(b"/")]
     return cut_route(percent_encode(b"/".join(fold_segment(s) for s in segs)))
 
 

@@ -42,6 +42,8 @@ static void test_shapes(void **state)
 	expect("http://example.com:8080/users/5?q", "/users/{id}");
 	expect("http://example.com", "/");
 	expect("/a b\x01\xff", "/a%20b%01%FF");
+	expect("/login;jsessionid=1A2B3C", "/login");
+	expect("/a;v=1/17;x/b", "/a/{id}/b");
 }
 
 static void test_cut(void **state)

@@ -380,6 +380,18 @@ static void test_open_errors(void **state)
 	sqlite3 *db;
 	assert_int_not_equal(query_open("/nonexistent-l7top/x.db", &db, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "cannot open DB"));
+
+	/* a symlink planted where the DB goes is refused, and so is its target */
+	char dir[] = "/tmp/l7top-store-XXXXXX", link[64], target[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(link, sizeof(link), "%s/l.db", dir);
+	snprintf(target, sizeof(target), "%s/t.db", dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(store_open(&st, link, &sess, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	assert_int_equal(access(target, F_OK), -1);
+	unlink(link);
+	rmdir(dir);
 }
 
 /* A second connection holds the write lock so the writer cannot drain. */

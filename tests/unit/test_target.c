@@ -233,6 +233,26 @@ static void test_parse_pids(void **state)
 			fail_msg("accepted \"%s\"", bad[i]);
 }
 
+static void expect_redacted(const char *in, const char *want)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", in);
+	target_redact_cmdline(buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_cmdline_redaction(void **state)
+{
+	(void)state;
+	expect_redacted("nginx: master process /usr/sbin/nginx", "nginx: master process /usr/sbin/nginx");
+	expect_redacted("java -Dspring.datasource.password=hunter2 -jar app.jar",
+			"java -Dspring.datasource.password=*** -jar app.jar");
+	expect_redacted("node app.js --token abcdef --port 80", "node app.js --token *** --port 80");
+	expect_redacted("x API_KEY=k1 --auth=a", "x API_KEY=*** --auth=***");
+	expect_redacted("x --password", "x --password");
+	expect_redacted("x --secret ab", "x --secret ***");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +261,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_parse_pids),
+		cmocka_unit_test(test_cmdline_redaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
