@@ -40,14 +40,6 @@ struct {
 	__type(value, struct skip_val);
 } skips SEC(".maps");
 
-/* Outstanding HEAD requests per connection, keyed by the response
- * direction: their responses announce a length they never send. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SOCKFILTER_MAX_SKIPS);
-	__type(key, struct skip_key);
-	__type(value, __u32);
-} heads SEC(".maps");
 
 /*
  * The header scan's buffer and state live in a per-CPU map value, not on
@@ -264,15 +256,6 @@ static __always_inline bool status_has_body(const struct scan *b)
 	return !((d0 == '2' && d1 == '0' && d2 == '4') || (d0 == '3' && d1 == '0' && d2 == '4'));
 }
 
-static __always_inline bool head_pending(struct seg *s)
-{
-	__u32 *n = bpf_map_lookup_elem(&heads, &s->key);
-
-	if (!n || *n == 0)
-		return false;
-	__sync_fetch_and_add(n, -1);
-	return true;
-}
 
 /*
  * s starts a response. Reads its headers (when they fit in this segment
@@ -290,10 +273,15 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	x = bpf_map_lookup_elem(&scratch, &zero);
 	if (!x)
 		return 0;
+	/* A response that fits in a small segment has no body worth skipping,
+	 * and the scan costs a few thousand instructions in the sender's
+	 * softirq: only large first segments (headers and the start of a
+	 * big body, as sendfile with TCP_NOPUSH sends them) are read. A body
+	 * whose headers went alone is skipped by user space instead. */
+	if (n < SOCKFILTER_SCAN_MIN)
+		return 0;
 	if (n > SOCKFILTER_HDR_SCAN)
 		n = SOCKFILTER_HDR_SCAN;
-	if (n < 16)
-		return 0;
 	barrier_var(n);
 	if (bpf_skb_load_bytes_relative(skb, s->hdrlen, x->b, n, BPF_HDR_START_NET))
 		return 0;
@@ -305,7 +293,7 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	struct scan_ctx ctx = { .x = x };
 	bpf_loop(SOCKFILTER_HDR_SCAN, scan_byte, &ctx, 0);
 	hdr_end = x->hdr_end;
-	if (!hdr_end || !x->have_clen || x->clen < skip_min || head_pending(s))
+	if (!hdr_end || !x->have_clen || x->clen < skip_min)
 		return 0;
 	struct skip_val v = {
 		.until = s->seq + hdr_end + (__u32)x->clen,
@@ -320,23 +308,6 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	return s->hdrlen + hdr_end;
 }
 
-/* A request "HEAD ..." from the client: remember one for its response. */
-static __always_inline void note_head(struct seg *s)
-{
-	struct skip_key rk = s->key;
-	__u32 one = 1, *n;
-
-	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
-	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
-	rk.sport = s->key.dport;
-	rk.dport = s->key.sport;
-	n = bpf_map_lookup_elem(&heads, &rk);
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&heads, &rk, &one, BPF_ANY);
-}
-
 /* The first 8 payload bytes, as a number ("HTTP/1." / "HEAD "). */
 static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, __u32 paylen)
 {
@@ -348,7 +319,6 @@ static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, 
 }
 
 #define WORD_HTTP1 0x2e312f50545448ull   /* "HTTP/1." little endian, 7 bytes */
-#define WORD_HEAD  0x2044414548ull       /* "HEAD " */
 
 /*
  * SYN, FIN or RST: whatever was known about the connection's bodies is
@@ -366,8 +336,6 @@ static __always_inline void forget_conn(struct seg *s)
 	rk.dport = s->key.sport;
 	bpf_map_delete_elem(&skips, &s->key);
 	bpf_map_delete_elem(&skips, &rk);
-	bpf_map_delete_elem(&heads, &s->key);
-	bpf_map_delete_elem(&heads, &rk);
 }
 
 static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
@@ -377,7 +345,6 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 	 * verifier refuses ("same insn cannot be used with different pointers"). */
 	__u32 full = skb->len, hdr = s->hdrlen, paylen;
 	struct skip_val *sk;
-	__u64 head;
 	int keep;
 
 	barrier_var(full);
@@ -389,11 +356,12 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 	if (s->iplen == 0)
 		return full;
 	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
-	head = payload_head(skb, s, paylen);
-	if (port_bit(s->dport) && (head & 0xffffffffffull) == WORD_HEAD)
-		note_head(s);
+	/* Every kept segment passes here, in the sender's softirq: small ones
+	 * cost less to copy than to look up, and hold no body worth cutting. */
+	if (paylen < SOCKFILTER_SCAN_MIN)
+		return full;
 	sk = bpf_map_lookup_elem(&skips, &s->key);
-	if (port_bit(s->sport) && (head & 0xffffffffffffffull) == WORD_HTTP1) {
+	if (port_bit(s->sport) && (payload_head(skb, s, paylen) & 0xffffffffffffffull) == WORD_HTTP1) {
 		/* A new response: any guess about the previous one is over. */
 		if (sk && sk->origin == SKIP_KERNEL) {
 			bpf_map_delete_elem(&skips, &s->key);

@@ -50,7 +50,9 @@ struct skip_val {
 	__u32 origin;           /* enum skip_origin */
 };
 
-/* Response headers the kernel reads to find a body's length itself. */
+/* Response headers the kernel reads to find a body's length itself, in
+ * first segments of at least SOCKFILTER_SCAN_MIN payload bytes. */
 #define SOCKFILTER_HDR_SCAN 512
+#define SOCKFILTER_SCAN_MIN 4096
 
 #endif
