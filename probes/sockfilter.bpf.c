@@ -4,10 +4,13 @@
  * to or from a watched port that carry payload or SYN/FIN/RST, and drops
  * everything else in the kernel so it never costs a ring slot.
  *
- * Headers are read relative to the network header. The lengths it returns
- * count from the start of the packet as the socket sees it, which is the
- * network header on "any" (cooked, SOCK_DGRAM), the only device l7top
- * opens: on a SOCK_RAW device they would be short by the link header.
+ * IP and TCP headers are read relative to the network header (they are in
+ * the skb's linear part). Payload is read with bpf_skb_load_bytes(), which
+ * also copies from paged fragments: sendfile()/splice() payload never is
+ * linear, and bpf_skb_load_bytes_relative() only reads the linear part.
+ * Its offsets, and the lengths the program returns, count from skb->data:
+ * the network header on "any" (cooked, SOCK_DGRAM), the only device l7top
+ * opens. On a SOCK_RAW device they would be short by the link header.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -58,6 +61,15 @@ struct scan {
 	__u64 clen;
 	__u8 b[SOCKFILTER_HDR_SCAN];
 };
+
+/* Outstanding HEAD requests per connection, keyed by the response
+ * direction: their responses announce a length they never send. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_SKIPS);
+	__type(key, struct skip_key);
+	__type(value, __u32);
+} heads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -257,6 +269,16 @@ static __always_inline bool status_has_body(const struct scan *b)
 }
 
 
+static __always_inline bool head_pending(struct seg *s)
+{
+	__u32 *n = bpf_map_lookup_elem(&heads, &s->key);
+
+	if (!n || *n == 0)
+		return false;
+	__sync_fetch_and_add(n, -1);
+	return true;
+}
+
 /*
  * s starts a response. Reads its headers (when they fit in this segment
  * and in SOCKFILTER_HDR_SCAN bytes) and, for a body of at least skip_min
@@ -273,17 +295,13 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	x = bpf_map_lookup_elem(&scratch, &zero);
 	if (!x)
 		return 0;
-	/* A response that fits in a small segment has no body worth skipping,
-	 * and the scan costs a few thousand instructions in the sender's
-	 * softirq: only large first segments (headers and the start of a
-	 * big body, as sendfile with TCP_NOPUSH sends them) are read. A body
-	 * whose headers went alone is skipped by user space instead. */
-	if (n < SOCKFILTER_SCAN_MIN)
-		return 0;
 	if (n > SOCKFILTER_HDR_SCAN)
 		n = SOCKFILTER_HDR_SCAN;
 	barrier_var(n);
-	if (bpf_skb_load_bytes_relative(skb, s->hdrlen, x->b, n, BPF_HDR_START_NET))
+	/* after the barrier, so the verifier sees the lower bound too */
+	if (n < 16)
+		return 0;
+	if (bpf_skb_load_bytes(skb, s->hdrlen, x->b, n))
 		return 0;
 	x->n = n;
 	x->last4 = x->line_pos = x->match = x->in_value = x->have_clen = x->hdr_end = 0;
@@ -293,7 +311,7 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	struct scan_ctx ctx = { .x = x };
 	bpf_loop(SOCKFILTER_HDR_SCAN, scan_byte, &ctx, 0);
 	hdr_end = x->hdr_end;
-	if (!hdr_end || !x->have_clen || x->clen < skip_min)
+	if (!hdr_end || !x->have_clen || x->clen < skip_min || head_pending(s))
 		return 0;
 	struct skip_val v = {
 		.until = s->seq + hdr_end + (__u32)x->clen,
@@ -308,17 +326,36 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	return s->hdrlen + hdr_end;
 }
 
+/* A request "HEAD ..." from the client: remember one for its response. */
+static __always_inline void note_head(struct seg *s)
+{
+	struct skip_key rk = s->key;
+	__u32 one = 1, *n;
+
+	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
+	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
+	rk.sport = s->key.dport;
+	rk.dport = s->key.sport;
+	n = bpf_map_lookup_elem(&heads, &rk);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&heads, &rk, &one, BPF_ANY);
+}
+
 /* The first 8 payload bytes, as a number ("HTTP/1." / "HEAD "). */
 static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, __u32 paylen)
 {
 	__u64 w = 0;
 
-	if (paylen < 8 || bpf_skb_load_bytes_relative(skb, s->hdrlen, &w, 8, BPF_HDR_START_NET))
+	if (paylen < 8 || bpf_skb_load_bytes(skb, s->hdrlen, &w, 8))
 		return 0;
 	return w;
 }
 
 #define WORD_HTTP1 0x2e312f50545448ull   /* "HTTP/1." little endian, 7 bytes */
+#define WORD_HEAD  0x2044414548ull       /* "HEAD " */
+#define WORD_CRLF2 0x0a0d0a0du           /* "\r\n\r\n" */
 
 /*
  * SYN, FIN or RST: whatever was known about the connection's bodies is
@@ -336,6 +373,20 @@ static __always_inline void forget_conn(struct seg *s)
 	rk.dport = s->key.sport;
 	bpf_map_delete_elem(&skips, &s->key);
 	bpf_map_delete_elem(&skips, &rk);
+	bpf_map_delete_elem(&heads, &s->key);
+	bpf_map_delete_elem(&heads, &rk);
+}
+
+/* Does the payload end in CRLF CRLF, i.e. is it a header block alone? */
+static __always_inline bool headers_alone(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+{
+	__u32 w = 0;
+
+	if (paylen < 16)
+		return false;
+	if (bpf_skb_load_bytes(skb, s->hdrlen + paylen - 4, &w, 4))
+		return false;
+	return w == WORD_CRLF2;
 }
 
 static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
@@ -356,14 +407,28 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 	if (s->iplen == 0)
 		return full;
 	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
-	/* Every kept segment passes here, in the sender's softirq: small ones
-	 * cost less to copy than to look up, and hold no body worth cutting. */
-	if (paylen < SOCKFILTER_SCAN_MIN)
+	if (port_bit(s->dport) && (payload_head(skb, s, paylen) & 0xffffffffffull) == WORD_HEAD)
+		note_head(s);
+	/*
+	 * Every kept segment passes here, in the sender's softirq: small ones
+	 * cost less to copy than to look up, and hold no body worth cutting.
+	 * The one small segment worth reading is a response's headers sent
+	 * alone (sendfile without TCP_NOPUSH): it announces the big body that
+	 * follows. A small complete response ("ok\n" after its headers) ends
+	 * in its body, not in CRLF CRLF, and costs one 4-byte load.
+	 */
+	if (paylen < SOCKFILTER_SCAN_MIN) {
+		if (port_bit(s->sport) && headers_alone(skb, s, paylen) &&
+		    (payload_head(skb, s, paylen) & 0xffffffffffffffull) == WORD_HTTP1)
+			response_start(skb, s, paylen);
 		return full;
+	}
 	sk = bpf_map_lookup_elem(&skips, &s->key);
 	if (port_bit(s->sport) && (payload_head(skb, s, paylen) & 0xffffffffffffffull) == WORD_HTTP1) {
-		/* A new response: any guess about the previous one is over. */
-		if (sk && sk->origin == SKIP_KERNEL) {
+		/* A new response: a guess about the previous one is over, and so
+		 * is any skip it has already passed (keep-alive leaves one per
+		 * body behind). */
+		if (sk && (sk->origin == SKIP_KERNEL || (__s32)(s->seq - sk->until) >= 0)) {
 			bpf_map_delete_elem(&skips, &s->key);
 			sk = NULL;
 		}
