@@ -78,11 +78,12 @@ worker() { pgrep -P "$NGINX_PID" | head -1; }
 # wrk gets private copies of libssl/libcrypto: uprobes live on the library
 # file's inode, so wrk's own SSL calls never hit a breakpoint, whichever
 # way a configuration attaches.
+WRK_EXTRA=()
 mkdir -p "$T/wrklib"
 cp "$LIBDIR/libssl.so.3" "$LIBDIR/libcrypto.so.3" "$T/wrklib/"
 run_wrk() {   # url conns -> "req_per_s p99_ms"
 	local url=$1 c=$2 out
-	out=$(LD_LIBRARY_PATH=$T/wrklib wrk -t1 -c"$c" -d"${SECS}s" --latency "$url" 2>&1)
+	out=$(LD_LIBRARY_PATH=$T/wrklib wrk -t1 -c"$c" -d"${SECS}s" --latency "${WRK_EXTRA[@]}" "$url" 2>&1)
 	local rps p99
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
@@ -188,6 +189,7 @@ bench_series() {
 		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
 		mp=$(tr ' ' '\n' <<<"${p99[$c]}" | grep . | median)
 		ra=$(tr ' ' '\n' <<<"${ratios[$c]:-}" | grep . | median)
+		[[ $c == none ]] && ra=1
 		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} |"$'\n'
 	done
 	if [[ -n $losses ]]; then
@@ -224,6 +226,12 @@ if "$L7TOP" --help | grep -q -- '--tls'; then
 		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}"
 	bench_series "TLS, 100 KB file, 4 connections" \
 		"https://127.0.0.1:$TPORT/100k.bin" 4 "${modes[@]}"
+	# One handshake per request: where keys mode pays (a derivation
+	# probe hit per secret) and calls mode pays least.
+	WRK_EXTRA=(-H 'Connection: close')
+	bench_series "TLS, small responses, Connection: close, 8 connections" \
+		"https://127.0.0.1:$TPORT/small" 8 none l7top-calls l7top-keys
+	WRK_EXTRA=()
 fi
 
 # ---- 4: collector speed offline ---------------------------------------------------
@@ -241,7 +249,8 @@ if [[ -x $PCAPGEN ]]; then
 	prof=""
 	if command -v perf >/dev/null && perf stat -e instructions true >/dev/null 2>&1; then
 		perf record -q -o "$T/perf.data" -g "$L7TOP" --read "$T/offline.pcap" --no-db --interval 3600 >/dev/null 2>&1
-		prof=$(perf report -q -i "$T/perf.data" --no-children --sort symbol 2>/dev/null | grep -v '^$' | head -12)
+		prof=$(perf report -q -i "$T/perf.data" --no-children --sort symbol -g none 2>/dev/null |
+			grep -v '^$' | head -15)
 	else
 		head -c 200000000 "$T/offline.pcap" >"$T/small.pcap"
 		valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$L7TOP" --read "$T/small.pcap" \

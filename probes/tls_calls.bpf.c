@@ -28,7 +28,7 @@ const volatile __u64 wake_bytes = 256 * 1024;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
+	__uint(max_entries, 8 * 1024 * 1024);   /* mapped twice: 16 MB of RSS */
 } rb SEC(".maps");
 
 struct {
