@@ -515,6 +515,62 @@ static int query_grow(void **buf, size_t *cap, size_t len, size_t sz)
 	return 0;
 }
 
+/* Prepares sql, or says in err why not. */
+static int query_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q, char *err, size_t errlen)
+{
+	if (!sql || sqlite3_prepare_v2(db, sql, -1, q, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "l7top: query failed: %s",
+			 sql ? sqlite3_errmsg(db) : "out of memory");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Reads the current row of q into row; non-zero: the row is malformed. */
+typedef int (*query_read_fn)(sqlite3_stmt *q, void *row);
+
+/*
+ * Steps q to the end (then finalizes it), appending one sz-byte element per
+ * row through read. On success *rows (malloc'd, the caller frees) holds *n
+ * elements; on failure nothing is returned and err says why.
+ */
+static int query_collect(sqlite3 *db, sqlite3_stmt *q, size_t sz, query_read_fn read,
+			 void **rows, size_t *n, char *err, size_t errlen)
+{
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (query_grow((void **)&out, &cap, len, sz)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		memset(out + len * sz, 0, sz);
+		if (read(q, out + len++ * sz)) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(err, errlen, "l7top: query failed: %s",
+			 rc == SQLITE_NOMEM ? "out of memory" :
+			 rc == SQLITE_CORRUPT ? "malformed histogram" : sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		free(out);
+		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	*rows = out;
+	*n = len;
+	return 0;
+}
+
+static int read_endpoint_row(sqlite3_stmt *q, void *row)
+{
+	return query_read_row(q, row);
+}
+
 int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		     struct query_row **rows, size_t *n, char *err, size_t errlen)
 {
@@ -526,41 +582,16 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		" WHERE" QUERY_FILTER_SQL("s")
 		" GROUP BY t, h, e.method, e.route",
 		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
-	struct query_row *out = NULL;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
-	int rc;
+	int err_prep = query_prepare(db, sql, &q, err, errlen);
 
-	if (!sql || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "l7top: query failed: %s", sqlite3_errmsg(db));
-		sqlite3_free(sql);
-		return -EIO;
-	}
 	sqlite3_free(sql);
+	if (err_prep)
+		return err_prep;
 	query_bind_filter(q, f);
 	if (f->step_ms > 0)
 		sqlite3_bind_int64(q, 6, f->step_ms);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (query_grow((void **)&out, &cap, len, sizeof(*out))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		if (query_read_row(q, &out[len++])) {
-			rc = SQLITE_CORRUPT;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "l7top: query failed: %s",
-			 rc == SQLITE_CORRUPT ? "malformed histogram" : sqlite3_errmsg(db));
-		sqlite3_finalize(q);
-		free(out);
-		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
-	}
-	sqlite3_finalize(q);
-	*rows = out;
-	*n = len;
-	return 0;
+	return query_collect(db, q, sizeof(**rows), read_endpoint_row, (void **)rows, n, err, errlen);
 }
 
 int query_fetch(sqlite3 *db, int64_t since_ms, int64_t until_ms,
@@ -568,6 +599,23 @@ int query_fetch(sqlite3 *db, int64_t since_ms, int64_t until_ms,
 {
 	const struct query_filter f = { .since_ms = since_ms, .until_ms = until_ms };
 	return query_fetch_rows(db, &f, rows, n, err, errlen);
+}
+
+static int read_request_row(sqlite3_stmt *q, void *row)
+{
+	struct query_req *r = row;
+	r->ts_ms = sqlite3_column_int64(q, 0);
+	query_col_text(q, 1, r->host, sizeof(r->host));
+	query_col_text(q, 2, r->method, sizeof(r->method));
+	query_col_text(q, 3, r->route, sizeof(r->route));
+	query_col_text(q, 4, r->path, sizeof(r->path));
+	r->status = (unsigned)sqlite3_column_int(q, 5);
+	r->latency_us = query_col_u64(q, 6);
+	r->bytes_in = query_col_u64(q, 7);
+	r->bytes_out = query_col_u64(q, 8);
+	query_col_text(q, 9, r->client, sizeof(r->client));
+	r->pid = (uint32_t)query_col_u64(q, 10);
+	return 0;
 }
 
 int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
@@ -581,47 +629,28 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",
 		errors ? " AND r.status >= 400" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
-	struct query_req *out = NULL;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
-	int rc;
+	int err_prep = query_prepare(db, sql, &q, err, errlen);
 
-	if (!sql || sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "l7top: query failed: %s", sqlite3_errmsg(db));
-		sqlite3_free(sql);
-		return -EIO;
-	}
 	sqlite3_free(sql);
+	if (err_prep)
+		return err_prep;
 	query_bind_filter(q, f);
 	sqlite3_bind_int64(q, 6, slowest ? (sqlite3_int64)slowest : -1);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (query_grow((void **)&out, &cap, len, sizeof(*out))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		struct query_req *r = &out[len++];
-		memset(r, 0, sizeof(*r));
-		r->ts_ms = sqlite3_column_int64(q, 0);
-		query_col_text(q, 1, r->host, sizeof(r->host));
-		query_col_text(q, 2, r->method, sizeof(r->method));
-		query_col_text(q, 3, r->route, sizeof(r->route));
-		query_col_text(q, 4, r->path, sizeof(r->path));
-		r->status = (unsigned)sqlite3_column_int(q, 5);
-		r->latency_us = query_col_u64(q, 6);
-		r->bytes_in = query_col_u64(q, 7);
-		r->bytes_out = query_col_u64(q, 8);
-		query_col_text(q, 9, r->client, sizeof(r->client));
-		r->pid = (uint32_t)query_col_u64(q, 10);
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "l7top: query failed: %s",
-			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
-		free(out);
-		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
-	}
-	*rows = out;
-	*n = len;
+	return query_collect(db, q, sizeof(**rows), read_request_row, (void **)rows, n, err, errlen);
+}
+
+static int read_session_row(sqlite3_stmt *q, void *row)
+{
+	struct query_session *s = row;
+	s->id = sqlite3_column_int64(q, 0);
+	s->started_ms = sqlite3_column_int64(q, 1);
+	s->ended_ms = sqlite3_column_int64(q, 2);
+	query_col_text(q, 3, s->target, sizeof(s->target));
+	query_col_text(q, 4, s->pids, sizeof(s->pids));
+	query_col_text(q, 5, s->version, sizeof(s->version));
+	query_col_text(q, 6, s->capture, sizeof(s->capture));
+	query_col_text(q, 7, s->settings, sizeof(s->settings));
 	return 0;
 }
 
@@ -632,44 +661,15 @@ int query_fetch_sessions(sqlite3 *db, const struct query_filter *f,
 		"SELECT id, started_ms, ended_ms, target, pids, version, capture, settings"
 		" FROM sessions WHERE started_ms < ?2 AND (ended_ms IS NULL OR ended_ms >= ?1)"
 		" AND (?3 = 0 OR id = ?3) ORDER BY id";
-	struct query_session *out = NULL;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *q = NULL;
-	int rc;
+	int rc = query_prepare(db, sql, &q, err, errlen);
 
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "l7top: query failed: %s", sqlite3_errmsg(db));
-		return -EIO;
-	}
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(q, 1, f->since_ms);
 	sqlite3_bind_int64(q, 2, f->until_ms);
 	sqlite3_bind_int64(q, 3, f->session);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (query_grow((void **)&out, &cap, len, sizeof(*out))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		struct query_session *s = &out[len++];
-		memset(s, 0, sizeof(*s));
-		s->id = sqlite3_column_int64(q, 0);
-		s->started_ms = sqlite3_column_int64(q, 1);
-		s->ended_ms = sqlite3_column_int64(q, 2);
-		query_col_text(q, 3, s->target, sizeof(s->target));
-		query_col_text(q, 4, s->pids, sizeof(s->pids));
-		query_col_text(q, 5, s->version, sizeof(s->version));
-		query_col_text(q, 6, s->capture, sizeof(s->capture));
-		query_col_text(q, 7, s->settings, sizeof(s->settings));
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "l7top: query failed: %s",
-			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db));
-		free(out);
-		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
-	}
-	*rows = out;
-	*n = len;
-	return 0;
+	return query_collect(db, q, sizeof(**rows), read_session_row, (void **)rows, n, err, errlen);
 }
 
 /* ---- sorting ----------------------------------------------------------- */
