@@ -2,6 +2,7 @@
 #include "probes/tls.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -161,6 +162,37 @@ static size_t tls_keys_ap_slot(const uint8_t *h)
 	return v % TLS_KEYS_AP;
 }
 
+/*
+ * Where an "s ap traffic" hash goes: the first free slot of its probe run,
+ * else the oldest (a direct-mapped table lost a connection's client secret
+ * whenever two handshakes in flight shared a slot).
+ */
+static size_t tls_keys_ap_insert_slot(struct tls_keys_state *st, const uint8_t *h)
+{
+	size_t home = tls_keys_ap_slot(h), oldest = home;
+
+	for (size_t i = 0; i < TLS_KEYS_AP_PROBE; i++) {
+		size_t slot = (home + i) % TLS_KEYS_AP;
+		if (!st->ap[slot].ap_len)
+			return slot;
+		if (st->ap[slot].seq < st->ap[oldest].seq)
+			oldest = slot;
+	}
+	return oldest;
+}
+
+static size_t tls_keys_ap_find(const struct tls_keys_state *st, const uint8_t *h, size_t len)
+{
+	size_t home = tls_keys_ap_slot(h);
+
+	for (size_t i = 0; i < TLS_KEYS_AP_PROBE; i++) {
+		size_t slot = (home + i) % TLS_KEYS_AP;
+		if (st->ap[slot].ap_len == len && !memcmp(st->ap[slot].ap, h, len))
+			return slot;
+	}
+	return SIZE_MAX;
+}
+
 int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int64_t ktime_off,
 		    struct tls_secret *out)
 {
@@ -197,15 +229,16 @@ int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int
 		out->id = st->thr[slot].hs;
 		out->id_len = st->thr[slot].len;
 		/* For the "c ap traffic" a round trip later: same hash, same connection. */
-		slot = tls_keys_ap_slot(e->id);
+		slot = tls_keys_ap_insert_slot(st, e->id);
 		st->ap[slot].ap_len = (uint8_t)e->id_len;
+		st->ap[slot].seq = ++st->ap_seq;
 		memcpy(st->ap[slot].ap, e->id, e->id_len);
 		st->ap[slot].hs_len = (uint8_t)out->id_len;
 		memcpy(st->ap[slot].hs, out->id, out->id_len);
 		return 1;
 	case TLS_KEY_CLIENT_AP:
-		slot = tls_keys_ap_slot(e->id);
-		if (st->ap[slot].ap_len != e->id_len || memcmp(st->ap[slot].ap, e->id, e->id_len))
+		slot = tls_keys_ap_find(st, e->id, e->id_len);
+		if (slot == SIZE_MAX)
 			return 0;
 		out->id = st->ap[slot].hs;
 		out->id_len = st->ap[slot].hs_len;

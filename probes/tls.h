@@ -202,8 +202,10 @@ int tls_elf_func_offsets(const char *path, const char *const *names, size_t n, u
  *    "s ap traffic" (OpenSSL keeps server_finished_hash for it): it is
  *    looked up by that hash.
  * Bounded: TLS_KEYS_TIDS threads, TLS_KEYS_AP application hashes in flight
- * (direct-mapped; an overwritten entry makes its c ap secret unmatched).
+ * (open addressing over TLS_KEYS_AP_PROBE slots; when all are taken the
+ * oldest entry gives way and its c ap secret goes unmatched, counted).
  */
+#define TLS_KEYS_AP_PROBE 16
 #define TLS_KEYS_TIDS 256
 #define TLS_KEYS_AP   1024
 
@@ -216,9 +218,11 @@ struct tls_keys_state {
 	struct {
 		uint8_t ap_len;    /* 0 = empty */
 		uint8_t hs_len;
+		uint64_t seq;      /* insertion order, to evict the oldest */
 		uint8_t ap[48];
 		uint8_t hs[48];
 	} ap[TLS_KEYS_AP];
+	uint64_t ap_seq;
 };
 
 /*
