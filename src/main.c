@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,31 +35,16 @@
 #include "probes/tls_keys.h"
 #include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
 #include "src/loop.h"
+#include "src/options.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "tui/batch.h"
 #include "tui/tui.h"
 
-#define L7TOP_VERSION      "0.1.0"
-#define DEFAULT_DB         "/var/lib/l7top/l7top.db"
 #define RESCAN_MS          2000
 #define DISPATCH_BATCH     4096
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
-
-/* How HTTPS is read: one row per mode. */
-enum tls_mode { TLS_OFF, TLS_CALLS, TLS_KEYS, TLS_AUTO };
-
-static const struct {
-	const char *name;
-	enum tls_mode mode;
-	enum tls_probe_mode probe;
-} TLS_MODES[] = {
-	{ "auto", TLS_AUTO, TLS_PROBE_AUTO },    /* keys where OpenSSL 3.x derives by EVP_KDF_derive, else calls */
-	{ "keys", TLS_KEYS, TLS_PROBE_KEYS },    /* secrets at the handshake; ciphertext decrypted here */
-	{ "calls", TLS_CALLS, TLS_PROBE_CALLS }, /* uprobes on SSL_read/SSL_write: plaintext in the process */
-	{ "off", TLS_OFF, TLS_PROBE_CALLS },     /* plaintext ports only; TLS connections are set aside */
-};
 
 /* Which key a caught secret is, in the collector's numbering. */
 static const int TLS_KEY_TO_SECRET[TLS_KEY_SECRETS] = {
@@ -69,34 +53,6 @@ static const int TLS_KEY_TO_SECRET[TLS_KEY_SECRETS] = {
 	[TLS_KEY_MASTER12] = TLS_SECRET_MASTER,
 };
 
-enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-
-struct options {
-	pid_t roots[64];
-	size_t nroots;
-	const char *db;
-	const char *read_pcap;
-	uint64_t interval_ms;
-	uint64_t duration_ms;      /* 0 = until a signal */
-	size_t max_endpoints;
-	size_t max_conns;
-	bool no_tui;
-	uint64_t retention_ms;     /* 0 = keep forever */
-	uint32_t slow_ms;          /* request log: slow requests */
-	uint16_t log_status;       /* request log: statuses at or above */
-	bool no_db;
-	int max_rows;
-	uint16_t ports[TARGET_MAX_PORTS];   /* --port, for --read */
-	size_t nports;
-	enum tls_mode tls;
-	const char *ssl_lib;       /* --ssl-lib: NULL = find libssl per process */
-	uint32_t capture_bytes;    /* 0 = the probe's default */
-	bool json;                 /* --json: JSON lines on stdout instead of batch */
-	const char *prometheus;    /* --prometheus [ADDR:]PORT, NULL = off */
-	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
-	const char *keylog;        /* --keylog FILE: caught secrets, NSS format, NULL = off */
-	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
-};
 
 struct app {
 	struct options opt;
@@ -139,302 +95,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: l7top --pid PID[,PID...] [options]\n"
-		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
-		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
-		"                   [--limit N] [--format table|csv|json] [--step DUR]\n"
-		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--session N]\n"
-		"       l7top query --db FILE --requests (--slowest N | --errors)\n"
-		"       l7top query --db FILE --sessions   (l7top query --help for more)\n"
-		"\n"
-		"Shows what a running web server is doing at the HTTP level: one row per\n"
-		"endpoint (method + route) with rates, status classes, latency percentiles\n"
-		"and bytes. Captures plaintext HTTP with an eBPF socket filter and HTTPS\n"
-		"with uprobes on the server's OpenSSL calls; needs root.\n"
-		"\n"
-		"Options:\n"
-		"  -p, --pid PID[,PID]     processes to watch, with all their descendants\n"
-		"  -d, --interval SECONDS  refresh and storage interval (default 1)\n"
-		"      --duration SECONDS  stop by itself after this long\n"
-		"      --no-tui            print batch snapshots (also when stdout is not a tty)\n"
-		"      --db FILE           SQLite file (default " DEFAULT_DB ")\n"
-		"      --no-db             keep nothing on disk\n"
-		"      --retention DUR     delete stored rows older than this (default 7d;\n"
-		"                          0 or forever keeps everything); rows older than 1h\n"
-		"                          are rolled up into one row per minute\n"
-		"      --slow-ms N         request log: requests at least this slow (default 100)\n"
-		"      --log-status N      request log: statuses at or above N (default 500)\n"
-		"      --max-endpoints N   distinct endpoints before the OTHER row (default 2000)\n"
-		"      --max-conns N       connections followed at once (default 65536)\n"
-		"      --rows N            endpoints per batch snapshot (default all)\n"
-		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
-		"      --port PORT[,PORT]  server ports in --read mode (default: learnt from SYNs)\n"
-		"      --tls MODE          how HTTPS is read: keys (session secrets caught once per\n"
-		"                          handshake in OpenSSL 3.x, records decrypted here), calls\n"
-		"                          (uprobes on every SSL_read/SSL_write), auto (keys where\n"
-		"                          possible, else calls; the default) or off (plaintext only)\n"
-		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
-		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
-		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
-		"                          e.g. with --read\n"
-		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
-		"                          process maps, or SSL_read in its executable)\n"
-		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
-		"      --json              one JSON object per endpoint per interval on stdout,\n"
-		"                          nothing else there (implies --no-tui)\n"
-		"      --prometheus [ADDR:]PORT\n"
-		"                          serve /metrics for Prometheus (ADDR default 127.0.0.1)\n"
-		"  -w, --write FILE.pcap   also save the packets the filter kept (mode 0600)\n"
-		"  -h, --help              this text\n"
-		"  -V, --version           version\n"
-		"\n"
-		"Examples:\n"
-		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
-		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
-		"  sudo l7top --pid $(pgrep -o node) --ssl-lib /usr/bin/node\n"
-		"  sudo l7top --pid $(cat /run/nginx.pid) --tls keys --write /tmp/w.pcap --keylog /tmp/k.log\n"
-		"  l7top --read /tmp/w.pcap --keylog-in /tmp/k.log --no-db\n"
-		"  sudo l7top --pid $(cat /run/nginx.pid) --no-db --json | jq 'select(.s5xx > 0)'\n"
-		"  sudo l7top --pid $(cat /run/nginx.pid) --no-tui --prometheus 9464\n"
-		"  sudo l7top --pid 1234 --no-tui --write /tmp/web.pcap; l7top --read /tmp/web.pcap\n"
-		"  l7top query --db /tmp/l7.db --since 14:00 --until 14:10 --sort p99\n"
-		"  l7top query --db /tmp/l7.db --since 2h --step 1m --endpoint 'GET /users/{id}'\n"
-		"  l7top query --db /tmp/l7.db --requests --slowest 20\n"
-		"  sudo l7top --pid 1234 --retention 30d --slow-ms 250 --log-status 400\n"
-		"\n"
-		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* Seconds, possibly fractional ("0.5"), to milliseconds. */
-static int parse_seconds(const char *s, uint64_t *ms)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0.1 || v > 86400.0 * 365)
-		return -EINVAL;
-	*ms = (uint64_t)(v * 1000.0 + 0.5);
-	return 0;
-}
-
-static int parse_ports(const char *arg, struct options *o)
-{
-	char buf[256], *save = NULL;
-	snprintf(buf, sizeof(buf), "%s", arg);
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-		if (parse_u64(tok, 1, 65535, &v) || o->nports >= TARGET_MAX_PORTS)
-			return -EINVAL;
-		o->ports[o->nports++] = (uint16_t)v;
-	}
-	return o->nports ? 0 : -EINVAL;
-}
-
-static int bad_arg(const char *opt, const char *val)
-{
-	fprintf(stderr, "l7top: invalid value '%s' for %s (see l7top --help)\n", val, opt);
-	return EXIT_USAGE;
-}
-
-enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CONNS, OPT_ROWS,
-       OPT_PORT, OPT_TLS, OPT_SSL_LIB, OPT_CAPTURE_BYTES, OPT_JSON, OPT_PROMETHEUS,
-       OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
-
-/* Apart from the enum above, so options added there never collide. */
-enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN };
-
-static int parse_tls_mode(const char *s, enum tls_mode *out)
-{
-	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++) {
-		if (!strcmp(s, TLS_MODES[i].name)) {
-			*out = TLS_MODES[i].mode;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Returns -1 to go on, or an exit code. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "interval", required_argument, NULL, 'd' },
-		{ "duration", required_argument, NULL, OPT_DURATION },
-		{ "no-tui", no_argument, NULL, OPT_NO_TUI },
-		{ "db", required_argument, NULL, OPT_DB },
-		{ "no-db", no_argument, NULL, OPT_NO_DB },
-		{ "max-endpoints", required_argument, NULL, OPT_MAX_EP },
-		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
-		{ "rows", required_argument, NULL, OPT_ROWS },
-		{ "read", required_argument, NULL, 'r' },
-		{ "port", required_argument, NULL, OPT_PORT },
-		{ "tls", required_argument, NULL, OPT_TLS },
-		{ "ssl-lib", required_argument, NULL, OPT_SSL_LIB },
-		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
-		{ "keylog", required_argument, NULL, OPT_KEYLOG },
-		{ "keylog-in", required_argument, NULL, OPT_KEYLOG_IN },
-		{ "write", required_argument, NULL, 'w' },
-		{ "retention", required_argument, NULL, OPT_RETENTION },
-		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
-		{ "log-status", required_argument, NULL, OPT_LOG_STATUS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
-
-	o->db = DEFAULT_DB;
-	o->interval_ms = 1000;
-	o->max_endpoints = 2000;
-	o->max_conns = 65536;
-	o->retention_ms = 7ull * 24 * 3600 * 1000;
-	o->slow_ms = 100;
-	o->log_status = 500;
-	o->tls = TLS_AUTO;
-	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (target_parse_pids(optarg, o->roots, 64, &o->nroots))
-				return bad_arg("--pid", optarg);
-			break;
-		case 'd':
-			if (parse_seconds(optarg, &o->interval_ms))
-				return bad_arg("--interval", optarg);
-			break;
-		case OPT_DURATION:
-			if (parse_seconds(optarg, &o->duration_ms))
-				return bad_arg("--duration", optarg);
-			break;
-		case OPT_NO_TUI:
-			o->no_tui = true;
-			break;
-		case OPT_DB:
-			o->db = optarg;
-			break;
-		case OPT_NO_DB:
-			o->no_db = true;
-			break;
-		case OPT_MAX_EP:
-			if (parse_u64(optarg, 1, 1000000, &v))
-				return bad_arg("--max-endpoints", optarg);
-			o->max_endpoints = v;
-			break;
-		case OPT_MAX_CONNS:
-			if (parse_u64(optarg, 1, 10000000, &v))
-				return bad_arg("--max-conns", optarg);
-			o->max_conns = v;
-			break;
-		case OPT_ROWS:
-			if (parse_u64(optarg, 1, 1000000, &v))
-				return bad_arg("--rows", optarg);
-			o->max_rows = (int)v;
-			break;
-		case 'r':
-			o->read_pcap = optarg;
-			break;
-		case OPT_PORT:
-			if (parse_ports(optarg, o))
-				return bad_arg("--port", optarg);
-			break;
-		case OPT_TLS:
-			if (parse_tls_mode(optarg, &o->tls))
-				return bad_arg("--tls", optarg);
-			break;
-		case OPT_KEYLOG:
-			o->keylog = optarg;
-			break;
-		case OPT_KEYLOG_IN:
-			o->keylog_in = optarg;
-			break;
-		case OPT_SSL_LIB:
-			o->ssl_lib = optarg;
-			break;
-		case OPT_CAPTURE_BYTES:
-			if (parse_u64(optarg, 1, TLS_CAPTURE_BYTES_MAX, &v))
-				return bad_arg("--capture-bytes", optarg);
-			o->capture_bytes = (uint32_t)v;
-			break;
-		case OPT_JSON:
-			o->json = true;
-			o->no_tui = true;
-			break;
-		case OPT_PROMETHEUS: {
-			char host[256];
-			uint16_t port;
-			if (prom_parse_listen(optarg, host, sizeof(host), &port) || !port)
-				return bad_arg("--prometheus", optarg);
-			o->prometheus = optarg;
-			break;
-		}
-		case 'w':
-			o->write_pcap = optarg;
-			break;
-		case OPT_RETENTION: {
-			int64_t ms = 0;
-			if (strcmp(optarg, "forever") && (query_parse_duration(optarg, &ms) || ms < 0))
-				return bad_arg("--retention", optarg);
-			o->retention_ms = (uint64_t)ms;
-			break;
-		}
-		case OPT_SLOW_MS:
-			if (parse_u64(optarg, 1, 3600000, &v))
-				return bad_arg("--slow-ms", optarg);
-			o->slow_ms = (uint32_t)v;
-			break;
-		case OPT_LOG_STATUS:
-			if (parse_u64(optarg, 400, 599, &v))
-				return bad_arg("--log-status", optarg);
-			o->log_status = (uint16_t)v;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("l7top %s\n", L7TOP_VERSION);
-			return EXIT_OK;
-		default:
-			fprintf(stderr, "l7top: see l7top --help\n");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "l7top: unexpected argument '%s' (see l7top --help)\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (!o->nroots && !o->read_pcap) {
-		fprintf(stderr, "l7top: say which server to watch: --pid PID (see l7top --help)\n");
-		return EXIT_USAGE;
-	}
-	if (o->keylog && (o->read_pcap || o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
-		fprintf(stderr, "l7top: --keylog writes the secrets of a live --tls keys or auto run\n");
-		return EXIT_USAGE;
-	}
-	if (o->keylog_in && !o->read_pcap && (o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
-		fprintf(stderr, "l7top: --keylog-in decrypts what the socket filter sees: use it with"
-			" --read, --tls keys or --tls auto\n");
-		return EXIT_USAGE;
-	}
-	return -1;
 }
 
 /* ---- target ------------------------------------------------------------ */
@@ -827,14 +487,6 @@ static int open_keylog(struct app *a)
 	return 0;
 }
 
-static enum tls_probe_mode tls_probe_mode_of(enum tls_mode m)
-{
-	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++)
-		if (TLS_MODES[i].mode == m)
-			return TLS_MODES[i].probe;
-	return TLS_PROBE_CALLS;
-}
-
 /* --keylog-in: the whole file, as collector_tls_keylog() wants it. */
 static int load_keylog(struct app *a, uint64_t now)
 {
@@ -897,7 +549,7 @@ static int open_tls(struct app *a)
 		.ssl_lib = a->opt.ssl_lib,
 		.capture_bytes = a->opt.capture_bytes,
 		.log = a->opt.no_tui ? stderr : NULL,
-		.mode = tls_probe_mode_of(a->opt.tls),
+		.mode = options_tls_probe_mode(a->opt.tls),
 	};
 
 	a->tls_modes = "off";
@@ -1217,7 +869,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "query"))
 		return query_main(argc - 1, argv + 1);
-	if ((rc = parse_args(argc, argv, &a.opt)) >= 0)
+	if ((rc = options_parse(argc, argv, &a.opt)) >= 0)
 		return rc;
 	block_signals();
 	/* Until the live view exists, a terminal gets the batch output too. */
