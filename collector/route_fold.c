@@ -77,8 +77,10 @@ static void put_str(struct route_buf *b, const char *s, size_t n)
 /* Skips "scheme://authority" of an absolute-form target (RFC 7230 5.3.2). */
 static size_t skip_authority(const char *t, size_t len)
 {
+	if (len == 0 || t[0] == '/')
+		return 0;                      /* origin-form: nearly every request */
 	const char *sep = memmem(t, len, "://", 3);
-	if (!sep || t[0] == '/')
+	if (!sep)
 		return 0;
 	size_t i = (size_t)(sep - t) + 3;
 	while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
