@@ -298,18 +298,6 @@ static const struct reasm_out DIR_OUT_TEMPLATE[2] = {
 	[HTTP_DIR_RESP] = { .data = tx_data, .gap = tx_gap, .fin = tx_fin },
 };
 
-/* Is this the start of an HTTP/1.x message? Used to join connections that
- * were open before l7top started, without their SYN. */
-static bool looks_like_start(enum http_dir dir, const uint8_t *p, uint32_t n)
-{
-	if (dir == HTTP_DIR_RESP)
-		return n >= 5 && !memcmp(p, "HTTP/", 5);
-	uint32_t i = 0;
-	while (i < n && i < 16 && p[i] >= 'A' && p[i] <= 'Z')
-		i++;
-	return i >= 3 && i < n && p[i] == ' ';
-}
-
 static struct conn *conn_new(struct collector *c, const struct conn_key *k)
 {
 	struct conn *cn = conn_table_insert(c->conns, k);
@@ -441,7 +429,8 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	if (!r->synced) {
 		if (s->flags & TCPF_SYN)
 			reasm_sync(r, s->seq + 1);
-		else if (s->caplen && looks_like_start(dir, s->payload, s->caplen) &&
+		/* joining a connection open before l7top started, without its SYN */
+		else if (s->caplen && http_message_start(dir, s->payload, s->caplen) &&
 			 (dir == HTTP_DIR_REQ || cn->dir[HTTP_DIR_REQ].synced))
 			reasm_sync(r, s->seq);
 		else

@@ -51,6 +51,11 @@ static void stream_break(struct http_stream *s, uint64_t *why)
 	s->npending = 0;
 }
 
+static struct http_half *half_of(llhttp_t *p)
+{
+	return &stream_of(p)->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP];
+}
+
 static int on_message_begin(llhttp_t *p)
 {
 	struct http_stream *s = stream_of(p);
@@ -58,7 +63,7 @@ static int on_message_begin(llhttp_t *p)
 		s->target_len = s->host_len = s->field_len = 0;
 		s->in_host_value = false;
 	}
-	s->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = false;
+	half_of(p)->in_chunk_data = false;
 	return 0;
 }
 
@@ -67,13 +72,13 @@ static int on_message_begin(llhttp_t *p)
  * of data bytes still to come. */
 static int on_chunk_header(llhttp_t *p)
 {
-	stream_of(p)->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = true;
+	half_of(p)->in_chunk_data = true;
 	return 0;
 }
 
 static int on_chunk_complete(llhttp_t *p)
 {
-	stream_of(p)->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP].in_chunk_data = false;
+	half_of(p)->in_chunk_data = false;
 	return 0;
 }
 
@@ -164,7 +169,7 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
 	struct http_stream *s = stream_of(p);
-	struct http_half *h = &s->half[p->type == HTTP_REQUEST ? HTTP_DIR_REQ : HTTP_DIR_RESP];
+	struct http_half *h = half_of(p);
 
 	h->in_body = true;
 	if (p->type == HTTP_REQUEST)
@@ -331,8 +336,7 @@ static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 	h->msg_bytes = 0;
 }
 
-/* Does buf start an HTTP/1.x message of this direction? */
-static bool message_start(enum http_dir dir, const uint8_t *p, size_t n)
+bool http_message_start(enum http_dir dir, const uint8_t *p, size_t n)
 {
 	if (dir == HTTP_DIR_RESP)
 		return n >= 7 && !memcmp(p, "HTTP/1.", 7);
@@ -387,7 +391,7 @@ static bool resync_response(struct http_stream *s, uint64_t ts)
 static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
 		   uint64_t ts)
 {
-	if (!message_start(dir, buf, len))
+	if (!http_message_start(dir, buf, len))
 		return false;
 	if (dir == HTTP_DIR_RESP && !resync_response(s, ts))
 		return false;

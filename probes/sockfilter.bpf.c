@@ -326,16 +326,23 @@ static __always_inline int response_start(struct __sk_buff *skb, struct seg *s, 
 	return s->hdrlen + hdr_end;
 }
 
+/* The other direction of the same connection. */
+static __always_inline void reverse_key(const struct skip_key *k, struct skip_key *r)
+{
+	*r = *k;
+	__builtin_memcpy(r->saddr, k->daddr, 16);
+	__builtin_memcpy(r->daddr, k->saddr, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+}
+
 /* A request "HEAD ..." from the client: remember one for its response. */
 static __always_inline void note_head(struct seg *s)
 {
-	struct skip_key rk = s->key;
+	struct skip_key rk;
 	__u32 one = 1, *n;
 
-	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
-	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
-	rk.sport = s->key.dport;
-	rk.dport = s->key.sport;
+	reverse_key(&s->key, &rk);
 	n = bpf_map_lookup_elem(&heads, &rk);
 	if (n)
 		__sync_fetch_and_add(n, 1);
@@ -365,12 +372,9 @@ static __always_inline __u64 payload_head(struct __sk_buff *skb, struct seg *s, 
  */
 static __always_inline void forget_conn(struct seg *s)
 {
-	struct skip_key rk = s->key;
+	struct skip_key rk;
 
-	__builtin_memcpy(rk.saddr, s->key.daddr, 16);
-	__builtin_memcpy(rk.daddr, s->key.saddr, 16);
-	rk.sport = s->key.dport;
-	rk.dport = s->key.sport;
+	reverse_key(&s->key, &rk);
 	bpf_map_delete_elem(&skips, &s->key);
 	bpf_map_delete_elem(&skips, &rk);
 	bpf_map_delete_elem(&heads, &s->key);
