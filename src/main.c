@@ -36,6 +36,7 @@
 #include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
 #include "src/loop.h"
 #include "src/options.h"
+#include "src/replay_clock.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "tui/batch.h"
@@ -77,6 +78,8 @@ struct app {
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
+	struct replay_clock clock;   /* offline: which interval a packet is in */
+	char jump[96];               /* offline: the first clock jump, "" if none */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
@@ -820,25 +823,88 @@ static int run_live(struct app *a)
 	return a->exit_code;
 }
 
-/* Replays a pcap: intervals follow the capture's own clock. */
+/* A jump in the capture's clock: where, kept for the one closing line. */
+static void note_jump(struct app *a, const struct replay_step *st)
+{
+	uint64_t off = capture_offset(a->cap);
+	uint64_t s = (uint64_t)(st->jump_ms < 0 ? -st->jump_ms : st->jump_ms) / 1000;
+	size_t n;
+
+	n = (size_t)snprintf(a->jump, sizeof(a->jump), "the capture's clock jumps %s %lu s",
+			     st->jump_ms < 0 ? "back" : "ahead", (unsigned long)s);
+	if (off != UINT64_MAX && n < sizeof(a->jump))
+		snprintf(a->jump + n, sizeof(a->jump) - n, " at the record at offset %lu",
+			 (unsigned long)off);
+}
+
+/* Replays a pcap: intervals follow the capture's own clock (replay_clock.h). */
 static void on_offline_packet(void *ctx, const struct capture_pkt *p)
 {
 	struct app *a = ctx;
-	uint64_t ms = p->ts_ns / 1000000;
-	if (!a->interval_start_ms)
-		a->interval_start_ms = a->start_ms = ms;
-	while (ms >= a->interval_start_ms + a->opt.interval_ms)
-		interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	struct replay_step st;
+	bool first = !a->clock.started;
+
+	replay_clock_place(&a->clock, p->ts_ns / 1000000, &st);
+	if (st.report)
+		note_jump(a, &st);
+	if (st.close) {
+		a->interval_start_ms = st.close_start_ms;
+		interval_close(a, st.close_end_ms);
+	}
+	if (first)
+		a->start_ms = a->clock.start_ms;
+	a->interval_start_ms = a->clock.start_ms;
 	on_packet(a, p);
+}
+
+/* A stop signal waiting? The offline loop has no epoll to hear it. */
+static bool stop_requested(int sfd)
+{
+	struct signalfd_siginfo si;
+	return sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si);
+}
+
+/*
+ * What the end of a replay says, in one line at most: the reason it
+ * stopped early, or that nothing could be read, or the first clock jump
+ * (which an error line mentions too: a jump is often the first sign of a
+ * corrupt file).
+ */
+static int offline_verdict(struct app *a, int rc)
+{
+	struct capture_stats cs;
+	char also[128] = "";
+
+	if (a->jump[0])
+		snprintf(also, sizeof(also), " (before it, %s)", a->jump);
+	if (rc < 0 && rc != -ENODATA) {
+		fprintf(stderr, "l7top: %s: %s%s\n", a->opt.read_pcap, capture_error(a->cap), also);
+		return EXIT_RUNTIME;
+	}
+	capture_get_stats(a->cap, &cs);
+	if (!capture_records(a->cap)) {
+		fprintf(stderr, "l7top: %s holds no packets\n", a->opt.read_pcap);
+		return EXIT_RUNTIME;
+	}
+	if (!cs.received) {
+		fprintf(stderr, "l7top: %s: none of its %lu packets is IP over a link type l7top "
+			"reads\n", a->opt.read_pcap, (unsigned long)capture_records(a->cap));
+		return EXIT_RUNTIME;
+	}
+	if (a->jump[0])
+		fprintf(stderr, "l7top: %s: %s; only intervals with packets were shown\n",
+			a->opt.read_pcap, a->jump);
+	return EXIT_OK;
 }
 
 static int run_offline(struct app *a)
 {
-	char err[256];
-	int rc;
-	if (capture_open_offline(&a->cap, a->opt.read_pcap, err, sizeof(err))) {
+	char err[512];
+	int rc, sfd, e;
+
+	if ((e = capture_open_offline(&a->cap, a->opt.read_pcap, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
-		return EXIT_USAGE;
+		return e == -EBADMSG ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 	if ((rc = open_dump(a)))
 		return rc;
@@ -850,15 +916,18 @@ static int run_offline(struct app *a)
 		return rc;
 	if ((rc = open_store(a)))
 		return rc;
-	while (!a->exit_code &&
+	replay_clock_init(&a->clock, a->opt.interval_ms);
+	sfd = signals_fd();
+	while (!a->exit_code && !stop_requested(sfd) &&
 	       (rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
 		;
-	if (rc < 0 && rc != -ENODATA) {
-		fprintf(stderr, "l7top: reading %s failed: %s\n", a->opt.read_pcap, strerror(-rc));
-		a->exit_code = EXIT_RUNTIME;
-	}
+	if (sfd >= 0)
+		close(sfd);
+	if (!a->exit_code)
+		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
-	interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	if (a->clock.started)
+		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	return a->exit_code;
 }
 
