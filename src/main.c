@@ -34,6 +34,7 @@
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
 #include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
+#include "src/bounded_read.h"
 #include "src/loop.h"
 #include "src/options.h"
 #include "src/replay_clock.h"
@@ -490,51 +491,37 @@ static int open_keylog(struct app *a)
 	return 0;
 }
 
-/* --keylog-in: the whole file, as collector_tls_keylog() wants it. */
+/* --keylog-in: the whole file, as collector_tls_keylog() wants it, within
+ * KEYLOG_MAX_LINE per line and KEYLOG_MAX_FILE in all. */
 static int load_keylog(struct app *a, uint64_t now)
 {
 	FILE *f = fopen(a->opt.keylog_in, "re");
-	char *buf = NULL;
+	char *buf = NULL, why[128];
 	size_t len = 0, bad = 0;
-	int rc = EXIT_OK, added;
+	int rc, added;
 
 	if (!f) {
 		fprintf(stderr, "l7top: --keylog-in %s: %s\n", a->opt.keylog_in, strerror(errno));
 		return EXIT_USAGE;
 	}
-	for (;;) {
-		char *v = realloc(buf, len + 65536);
-		size_t n;
-
-		if (!v) {
-			fprintf(stderr, "l7top: out of memory reading %s\n", a->opt.keylog_in);
-			rc = EXIT_RUNTIME;
-			break;
-		}
-		buf = v;
-		n = fread(buf + len, 1, 65536, f);
-		len += n;
-		if (n < 65536)
-			break;
-	}
-	if (!rc && ferror(f)) {
-		fprintf(stderr, "l7top: --keylog-in %s: read error\n", a->opt.keylog_in);
-		rc = EXIT_RUNTIME;
-	}
+	rc = bounded_read(f, KEYLOG_MAX_FILE, KEYLOG_MAX_LINE, &buf, &len, why, sizeof(why));
 	fclose(f);
-	if (!rc) {
-		added = collector_tls_keylog(a->coll, buf, len, now, &bad);
-		if (added < 0)
-			fprintf(stderr, "l7top: --keylog-in %s: %s (the table holds 4096 connections)\n",
-				a->opt.keylog_in, strerror(-added));
-		else
-			fprintf(stderr, "l7top: --keylog-in %s: %d secrets, %zu malformed lines\n",
-				a->opt.keylog_in, added, bad);
+	if (rc) {
+		fprintf(stderr, "l7top: --keylog-in %s: %s%s\n", a->opt.keylog_in, why,
+			rc == -E2BIG || rc == -EFBIG ? ": not an NSS key log" : "");
+		return EXIT_RUNTIME;
 	}
+	added = collector_tls_keylog(a->coll, buf, len, now, &bad);
+	if (added < 0)
+		fprintf(stderr, "l7top: --keylog-in %s: %s (the table holds 4096 connections)\n",
+			a->opt.keylog_in, strerror(-added));
+	else
+		fprintf(stderr, "l7top: --keylog-in %s: %d secrets, %zu malformed lines\n",
+			a->opt.keylog_in, added, bad);
 	if (buf)
 		OPENSSL_cleanse(buf, len);
 	free(buf);
-	return rc;
+	return EXIT_OK;
 }
 
 /*
