@@ -81,6 +81,7 @@ struct app {
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
 	struct replay_clock clock;   /* offline: which interval a packet is in */
 	char jump[96];               /* offline: the first clock jump, "" if none */
+	bool stopped;                /* offline: a signal ended the replay */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
@@ -845,10 +846,17 @@ static void on_offline_packet(void *ctx, const struct capture_pkt *p)
 }
 
 /* A stop signal waiting? The offline loop has no epoll to hear it. */
-static bool stop_requested(int sfd)
+static bool stop_requested(struct app *a, int sfd)
 {
 	struct signalfd_siginfo si;
-	return sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si);
+
+	if (sfd < 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	fprintf(stderr, "l7top: %s: stopped by %s after %lu packets; the last interval is shown\n",
+		a->opt.read_pcap, strsignal((int)si.ssi_signo),
+		(unsigned long)capture_records(a->cap));
+	a->stopped = true;
+	return true;
 }
 
 /*
@@ -905,12 +913,12 @@ static int run_offline(struct app *a)
 		return rc;
 	replay_clock_init(&a->clock, a->opt.interval_ms);
 	sfd = signals_fd();
-	while (!a->exit_code && !stop_requested(sfd) &&
+	while (!a->exit_code && !stop_requested(a, sfd) &&
 	       (rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
 		;
 	if (sfd >= 0)
 		close(sfd);
-	if (!a->exit_code)
+	if (!a->exit_code && !a->stopped)
 		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
 	if (a->clock.started)
