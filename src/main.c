@@ -85,6 +85,7 @@ struct app {
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
+	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
 	int exit_code;
 };
 
@@ -333,6 +334,27 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 	}
 }
 
+/*
+ * A DB write outage began or ended: one line each on stderr (the live view
+ * shows it in its header instead: stderr is its screen). The store notes
+ * the outage in the session row itself once it can.
+ */
+static void db_health_say(struct app *a, const struct store_health *h)
+{
+	bool began = h->outages > a->said_outages, ended = h->recoveries > a->said_recoveries;
+
+	a->said_outages = h->outages;
+	a->said_recoveries = h->recoveries;
+	if (a->tui)
+		return;
+	if (began)
+		fprintf(stderr, "l7top: DB %s: write failed: %s; stats are kept in memory, the next "
+			"interval retries\n", a->opt.db, h->outage_why);
+	if (ended && h->outages == h->recoveries)
+		fprintf(stderr, "l7top: DB %s: writes work again (%lu intervals were not stored)\n",
+			a->opt.db, (unsigned long)h->outage_lost);
+}
+
 /* Ends the current interval at end_ms: snapshot, show, hand to storage. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
@@ -343,8 +365,10 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
-	if (a->store)
+	if (a->store) {
 		store_get_health(a->store, &h);
+		db_health_say(a, &h);
+	}
 	merged = snapshot_fold_hosts(s);
 	if (merged) {
 		snapshot_show(a, merged, &h);
@@ -804,8 +828,17 @@ static int run_live(struct app *a)
 	drain_tls(a);
 	collector_flush(a->coll);
 	interval_close(a, now_ms());
+	bool had_tui = a->tui != NULL;
 	tui_free(a->tui);            /* the terminal is restored before anything else prints */
 	a->tui = NULL;
+	if (had_tui && a->store) {
+		struct store_health h;
+		store_get_health(a->store, &h);
+		if (h.outages)
+			fprintf(stderr, "l7top: DB %s: writes failed %lu times during the run (last: %s)"
+				"; the session row notes when\n", a->opt.db, (unsigned long)h.outages,
+				h.outage_why);
+	}
 	close(sfd);
 	print_capture_summary(a);
 	return a->exit_code;
