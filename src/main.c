@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,9 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+#define PIDFILE_MS         250
+/* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
+#define EXIT_LINGER_MS     150
 #define DISPATCH_BATCH     4096
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
@@ -86,6 +91,12 @@ struct app {
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
+	int root_fds[64];            /* pidfds of the roots: readable when one exits */
+	size_t nroot_fds;
+	bool target_gone;            /* --pidfile: every process exited, waiting for a new PID */
+	uint64_t gone_ms;
+	char gone_name[64];          /* who exited, "nginx[1234]" */
+	char stop_reason[160];       /* said once the terminal is ours again */
 	int exit_code;
 };
 
@@ -176,12 +187,33 @@ static void refresh_tls_ports(struct app *a)
 	apply_capture_ports(a);
 }
 
+/* --pidfile: the PID it names now as the one root; 0 or -errno. */
+static int roots_from_pidfile(struct app *a, char *why, size_t whylen)
+{
+	pid_t pid;
+	int err = target_read_pidfile(a->opt.pidfile, &pid, why, whylen);
+
+	if (err)
+		return err;
+	a->opt.roots[0] = pid;
+	a->opt.nroots = 1;
+	return 0;
+}
+
 /* Initial scan: exit code on a target that cannot be watched, else -1. */
 static int target_init(struct app *a)
 {
-	int err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
+	char why[96];
+	int err;
+
+	if (a->opt.pidfile && roots_from_pidfile(a, why, sizeof(why))) {
+		fprintf(stderr, "l7top: --pidfile %s: %s\n", a->opt.pidfile, why);
+		return EXIT_USAGE;
+	}
+	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
 	if (err == -ESRCH) {
-		fprintf(stderr, "l7top: no process with PID %d\n", a->opt.roots[0]);
+		fprintf(stderr, "l7top: no process with PID %d%s%s\n", a->opt.roots[0],
+			a->opt.pidfile ? ", as " : "", a->opt.pidfile ? a->opt.pidfile : "");
 		return EXIT_USAGE;
 	}
 	if (err) {
@@ -197,21 +229,184 @@ static int target_init(struct app *a)
 	return -1;
 }
 
-static void rescan(struct app *a)
+static void rescan(struct app *a);
+
+/* One line of what happened to the target: on stderr (unless the live view
+ * owns the terminal: its header says it) and in the session row. */
+__attribute__((format(printf, 2, 3)))
+static void target_event(struct app *a, const char *fmt, ...)
 {
-	struct target t;
-	if (target_scan("/proc", a->opt.roots, a->opt.nroots, &t))
-		return;                       /* gone for now; keep the last view */
-	bool changed = t.nports != a->target.nports ||
-		       memcmp(t.ports, a->target.ports, t.nports * sizeof(t.ports[0]));
-	a->target = t;
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!a->tui)
+		fprintf(stderr, "l7top: %s\n", line);
+	store_note(a->store, line);
+}
+
+static void on_root_exit(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+
+	loop_del_fd(l, fd);              /* readable for good once the process is gone */
+	for (size_t i = 0; i < a->nroot_fds; i++)
+		if (a->root_fds[i] == fd)
+			a->root_fds[i] = a->root_fds[--a->nroot_fds];
+	close(fd);
+	rescan(a);
+}
+
+/* A pidfd per root, so an exit is heard at once rather than at the next rescan. */
+static void watch_roots(struct app *a)
+{
+	for (size_t i = 0; i < a->nroot_fds; i++) {
+		loop_del_fd(a->loop, a->root_fds[i]);
+		close(a->root_fds[i]);
+	}
+	a->nroot_fds = 0;
+	for (size_t i = 0; i < a->opt.nroots && a->nroot_fds < 64; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, a->opt.roots[i], 0);
+		if (fd < 0)
+			continue;                /* gone already, or no pidfd: the rescan timer sees it */
+		if (loop_add_fd(a->loop, fd, on_root_exit, a)) {
+			close(fd);
+			continue;
+		}
+		a->root_fds[a->nroot_fds++] = fd;
+	}
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return target_alive("/proc", pid);
+}
+
+/*
+ * The roots are gone. Descendants that outlived them (workers of a master
+ * killed with -9) are still watched processes: they become the roots.
+ * Returns how many there are.
+ */
+static size_t adopt_survivors(struct app *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->target.npids && n < 64; i++)
+		if (pid_alive(a->target.pids[i]))
+			a->opt.roots[n++] = a->target.pids[i];
+	if (n)
+		a->opt.nroots = n;
+	return n;
+}
+
+static void on_linger_done(struct loop *l, int fd, void *ctx)
+{
+	(void)ctx;
+	loop_timer_ack(fd);
+	loop_stop(l);
+}
+
+/* Every watched process exited: stop (flushing), or wait for --pidfile. */
+static void target_lost(struct app *a)
+{
+	if (a->target_gone)
+		return;
+	snprintf(a->gone_name, sizeof(a->gone_name), "%s", a->target_name);
+	if (!a->opt.pidfile) {
+		snprintf(a->stop_reason, sizeof(a->stop_reason), "%s exited; stopping", a->gone_name);
+		store_note(a->store, a->stop_reason);
+		/* The last replies may sit in a ring block the kernel hands over
+		 * only when it times out: wait for that, then flush and stop. */
+		a->target_gone = true;
+		if (loop_add_timer(a->loop, EXIT_LINGER_MS, on_linger_done, a) < 0)
+			loop_stop(a->loop);
+		return;
+	}
+	a->target_gone = true;
+	a->gone_ms = now_ms();
+	target_event(a, "%s exited; waiting for a new PID in %s", a->gone_name, a->opt.pidfile);
+	snprintf(a->target_name, sizeof(a->target_name), "%.40s exited", a->gone_name);
+	a->target.npids = 0;
+}
+
+/* Applies a scan: TLS probes follow the pids, the filter the ports. */
+static void target_apply(struct app *a, const struct target *t)
+{
+	bool changed = t->nports != a->target.nports ||
+		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
+	a->target = *t;
 	if (a->tls)
-		tls_probe_sync_pids(a->tls, t.pids, t.npids);   /* failures are logged per pid */
-	if (changed && t.nports)
+		tls_probe_sync_pids(a->tls, t->pids, t->npids);   /* failures are logged per pid */
+	if (changed && t->nports)
 		apply_ports(a);
 	else
 		describe_target(a);
 	refresh_tls_ports(a);
+}
+
+/*
+ * --pidfile: a PID there that is not the one watched, and alive: the
+ * service restarted (or was upgraded). Attach to the new process tree.
+ */
+static void follow_pidfile(struct app *a)
+{
+	pid_t old = a->opt.nroots ? a->opt.roots[0] : 0;
+	char why[96], was[64];
+	struct target t;
+
+	if (!a->opt.pidfile || roots_from_pidfile(a, why, sizeof(why)))
+		return;                          /* missing or empty mid-restart: later */
+	if ((a->opt.roots[0] == old && !a->target_gone) || !pid_alive(a->opt.roots[0]) ||
+	    target_scan("/proc", a->opt.roots, a->opt.nroots, &t)) {
+		a->opt.roots[0] = old;
+		return;
+	}
+	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
+	target_apply(a, &t);
+	watch_roots(a);
+	if (a->target_gone)
+		target_event(a, "%s names %s: watching it (%lu ms after %s exited)", a->opt.pidfile,
+			     a->target_name, (unsigned long)(now_ms() - a->gone_ms), was);
+	else
+		target_event(a, "%s names %s: watching it instead of %s", a->opt.pidfile,
+			     a->target_name, was);
+	a->target_gone = false;
+}
+
+static void rescan(struct app *a)
+{
+	struct target t;
+	int err;
+
+	follow_pidfile(a);
+	if (a->target_gone)
+		return;
+	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
+	if (err == -ESRCH && adopt_survivors(a))
+		err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
+	if (err == -ESRCH) {
+		target_lost(a);
+		if (a->target_gone)
+			follow_pidfile(a);           /* the new PID may be there already */
+		return;
+	}
+	if (err)
+		return;                          /* /proc unreadable for now; keep the last view */
+	target_apply(a, &t);
+}
+
+/* --pidfile: looked at often, so a restart costs little of its traffic. */
+static void on_pidfile_timer(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+	(void)l;
+	loop_timer_ack(fd);
+	if (a->target_gone)
+		rescan(a);
+	else
+		follow_pidfile(a);
 }
 
 /* ---- intervals ----------------------------------------------------------- */
@@ -799,11 +994,13 @@ static int run_live(struct app *a)
 	    loop_add_fd(a->loop, capture_fd(a->cap), on_capture, a) ||
 	    loop_add_timer(a->loop, a->opt.interval_ms, on_interval, a) < 0 ||
 	    loop_add_timer(a->loop, RESCAN_MS, on_rescan, a) < 0 ||
+	    (a->opt.pidfile && loop_add_timer(a->loop, PIDFILE_MS, on_pidfile_timer, a) < 0) ||
 	    (a->tls && (loop_add_fd(a->loop, tls_probe_fd(a->tls), on_tls, a) ||
 			loop_add_timer(a->loop, TLS_DRAIN_MS, on_tls_timer, a) < 0))) {
 		fprintf(stderr, "l7top: cannot set up the event loop: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	watch_roots(a);
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
 		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
@@ -840,6 +1037,8 @@ static int run_live(struct app *a)
 				h.outage_why);
 	}
 	close(sfd);
+	if (a->stop_reason[0])
+		fprintf(stderr, "l7top: %s\n", a->stop_reason);
 	print_capture_summary(a);
 	return a->exit_code;
 }
