@@ -158,7 +158,8 @@ demo: deps-check
 	$(MAKE) l7top
 	bash scripts/demo.sh
 
-# libFuzzer over reassembly + HTTP parsing (clang; bounded run time).
+# libFuzzer over reassembly + HTTP parsing, and over the pcap reader (clang;
+# bounded run time: FUZZ_SECONDS per target).
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(filter collector/%,$(LIB_SRCS))
 $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard $(LLHTTP_DIR)/*.c)
@@ -167,10 +168,20 @@ $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard 
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
 		-w -o $@ $^ -lcrypto -lm
 
-fuzz: $(OUT)/fuzz/fuzz_collector
-	@mkdir -p $(OUT)/fuzz/corpus
+# The --read path: pcap header and record checks (probes/pcap_file.c) feeding
+# the collector; seeded with a plaintext capture and the TLS fixtures.
+$(OUT)/fuzz/fuzz_pcap: tests/fuzz/fuzz_pcap.c probes/pcap_file.c $(FUZZ_SRCS) $(wildcard $(LLHTTP_DIR)/*.c)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
+		-w -o $@ $^ -lcrypto -lm
+
+fuzz: $(OUT)/fuzz/fuzz_collector $(OUT)/fuzz/fuzz_pcap
+	@mkdir -p $(OUT)/fuzz/corpus $(OUT)/fuzz/corpus_pcap
 	$(OUT)/fuzz/fuzz_collector -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-print_final_stats=1 $(OUT)/fuzz/corpus tests/fuzz/corpus
+	$(OUT)/fuzz/fuzz_pcap -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-print_final_stats=1 $(OUT)/fuzz/corpus_pcap tests/fuzz/corpus_pcap tests/fixtures/tls
 
 $(OUT)/bench/pcapgen: bench/pcapgen.c
 	$(Q)mkdir -p $(dir $@)
