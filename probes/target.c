@@ -191,6 +191,25 @@ static void target_add_port(struct target *t, uint16_t port)
 	t->ports[t->nports++] = port;
 }
 
+bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long)
+{
+	size_t n;
+
+	*too_long = false;
+	if (!fgets(buf, (int)size, f))
+		return false;
+	n = strlen(buf);
+	if (n && buf[n - 1] != '\n' && !feof(f)) {
+		int ch;
+
+		*too_long = true;            /* skip the rest: never parse a fragment */
+		while ((ch = fgetc(f)) != EOF && ch != '\n')
+			;
+		buf[0] = '\0';
+	}
+	return true;
+}
+
 /*
  * Rows look alike in tcp and tcp6, only the address width differs:
  *   sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode ...
@@ -198,14 +217,24 @@ static void target_add_port(struct target *t, uint16_t port)
 static void target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
 {
 	char line[512];
+	size_t lines = 0;
+	bool too_long;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return;   /* no IPv6, or the process exited */
-	while (fgets(line, sizeof(line), f)) {
+	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned port, st;
 		unsigned long ino;
 
+		/* The kernel lists listeners first; a huge table only costs us
+		 * its established rows, which we do not need. */
+		if (++lines > TARGET_PROC_MAX_LINES) {
+			t->proc_truncated = true;
+			break;
+		}
+		if (too_long)
+			continue;
 		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
 			   &port, &st, &ino) != 3)
 			continue;   /* the header line */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "probes/tls.h"
+#include "probes/target.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -267,11 +268,14 @@ int tls_maps_find_lib(FILE *maps, const char *stem, char *path, size_t pathlen, 
 		      size_t rangelen)
 {
 	char line[PATH_MAX + 256];
+	bool too_long;
 
-	while (fgets(line, sizeof(line), maps)) {
+	while (target_read_line(line, sizeof(line), maps, &too_long)) {
 		char rng[64], *p, *nl;
 		int pos = 0;
 
+		if (too_long)
+			continue;                /* no mapping line is this long */
 		/* start-end perms offset dev inode   path (the path may hold spaces) */
 		if (sscanf(line, "%63s %*s %*s %*s %*s %n", rng, &pos) != 1 || !pos)
 			continue;

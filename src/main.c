@@ -97,6 +97,7 @@ struct app {
 	uint64_t gone_ms;
 	char gone_name[64];          /* who exited, "nginx[1234]" */
 	char stop_reason[160];       /* said once the terminal is ours again */
+	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	int exit_code;
 };
 
@@ -336,6 +337,10 @@ static void target_apply(struct app *a, const struct target *t)
 {
 	bool changed = t->nports != a->target.nports ||
 		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
+	if (t->proc_truncated && !a->said_proc && !a->tui)
+		fprintf(stderr, "l7top: /proc/%d/net/tcp has more than %d rows: the rest is not read "
+			"(listeners come first)\n", t->pids[0], TARGET_PROC_MAX_LINES);
+	a->said_proc |= t->proc_truncated;
 	a->target = *t;
 	if (a->tls)
 		tls_probe_sync_pids(a->tls, t->pids, t->npids);   /* failures are logged per pid */
