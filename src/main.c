@@ -357,17 +357,16 @@ static void target_apply(struct app *a, const struct target *t)
  */
 static void follow_pidfile(struct app *a)
 {
-	pid_t old = a->opt.nroots ? a->opt.roots[0] : 0;
+	pid_t pid, old = a->opt.nroots ? a->opt.roots[0] : 0;
 	char why[96], was[64];
 	struct target t;
 
-	if (!a->opt.pidfile || roots_from_pidfile(a, why, sizeof(why)))
+	if (!a->opt.pidfile || target_read_pidfile(a->opt.pidfile, &pid, why, sizeof(why)))
 		return;                          /* missing or empty mid-restart: later */
-	if ((a->opt.roots[0] == old && !a->target_gone) || !pid_alive(a->opt.roots[0]) ||
-	    target_scan("/proc", a->opt.roots, a->opt.nroots, &t)) {
-		a->opt.roots[0] = old;
+	if ((pid == old && !a->target_gone) || !pid_alive(pid) || target_scan("/proc", &pid, 1, &t))
 		return;
-	}
+	a->opt.roots[0] = pid;
+	a->opt.nroots = 1;
 	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
 	target_apply(a, &t);
 	watch_roots(a);
