@@ -49,7 +49,8 @@ static const char query_usage[] =
 	"  --slowest N      the N slowest logged requests, slowest first (implies --requests)\n"
 	"  --errors         logged requests with status >= 400 (implies --requests)\n"
 	"  --sessions       the l7top runs that wrote the DB: id, start, end, target,\n"
-	"                   pids, version, capture, settings\n"
+	"                   pids, version, capture, settings, notes (exits,\n"
+	"                   restarts, DB outages)\n"
 	"  --help           this text\n"
 	"\n"
 	"WHEN is a duration ago (30s, 10m, 2h, 7d), a local time today (HH:MM[:SS]),\n"
@@ -651,6 +652,7 @@ static int read_session_row(sqlite3_stmt *q, void *row)
 	query_col_text(q, 5, s->version, sizeof(s->version));
 	query_col_text(q, 6, s->capture, sizeof(s->capture));
 	query_col_text(q, 7, s->settings, sizeof(s->settings));
+	query_col_text(q, 8, s->notes, sizeof(s->notes));
 	return 0;
 }
 
@@ -658,7 +660,7 @@ int query_fetch_sessions(sqlite3 *db, const struct query_filter *f,
 			 struct query_session **rows, size_t *n, char *err, size_t errlen)
 {
 	static const char sql[] =
-		"SELECT id, started_ms, ended_ms, target, pids, version, capture, settings"
+		"SELECT id, started_ms, ended_ms, target, pids, version, capture, settings, notes"
 		" FROM sessions WHERE started_ms < ?2 AND (ended_ms IS NULL OR ended_ms >= ?1)"
 		" AND (?3 = 0 OR id = ?3) ORDER BY id";
 	sqlite3_stmt *q = NULL;
@@ -1089,7 +1091,7 @@ int query_print_sessions(FILE *f, const struct query_session *s, size_t n,
 	int rc = fmt == QUERY_FMT_JSON && !arr ? -ENOMEM : 0;
 
 	if (fmt == QUERY_FMT_CSV)
-		fputs("id,start,end,target,pids,version,capture,settings\n", f);
+		fputs("id,start,end,target,pids,version,capture,settings,notes\n", f);
 	else if (fmt == QUERY_FMT_TABLE)
 		fprintf(f, "%4s %-20s %-20s %-8s %-10s %-20s %s\n", "ID", "START", "END",
 			"VERSION", "CAPTURE", "PIDS", "TARGET / SETTINGS");
@@ -1100,26 +1102,27 @@ int query_print_sessions(FILE *f, const struct query_session *s, size_t n,
 			query_iso_time(s[i].ended_ms, false, end, sizeof(end));
 		if (fmt == QUERY_FMT_CSV) {
 			const char *v[] = { start, end, s[i].target, s[i].pids, s[i].version,
-					    s[i].capture };
-			if (fprintf(f, "%" PRId64 ",", s[i].id) < 0 || query_csv_fields(f, v, 6) ||
-			    query_csv_field(f, s[i].settings) || fputc('\n', f) == EOF)
+					    s[i].capture, s[i].settings };
+			if (fprintf(f, "%" PRId64 ",", s[i].id) < 0 || query_csv_fields(f, v, 7) ||
+			    query_csv_field(f, s[i].notes) || fputc('\n', f) == EOF)
 				rc = -EIO;
 		} else if (fmt == QUERY_FMT_JSON) {
-			json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+			json_t *o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 					      "id", (json_int_t)s[i].id, "start", start,
 					      "end", *end ? json_string(end) : json_null(),
 					      "target", query_json_str(s[i].target),
 					      "pids", query_json_str(s[i].pids),
 					      "version", query_json_str(s[i].version),
 					      "capture", query_json_str(s[i].capture),
-					      "settings", query_json_str(s[i].settings));
+					      "settings", query_json_str(s[i].settings),
+					      "notes", *s[i].notes ? json_string(s[i].notes) : json_null());
 			if (json_array_append_new(arr, o))
 				rc = -ENOMEM;
 		} else {
-			fprintf(f, "%4" PRId64 " %-20s %-20s %-8s %-10s %-20s %s  [%s]\n", s[i].id,
+			fprintf(f, "%4" PRId64 " %-20s %-20s %-8s %-10s %-20s %s  [%s]%s%s\n", s[i].id,
 				start, *end ? end : "(running/crashed)", s[i].version,
 				*s[i].capture ? s[i].capture : "-", s[i].pids, s[i].target,
-				s[i].settings);
+				s[i].settings, *s[i].notes ? "  notes: " : "", s[i].notes);
 		}
 	}
 	if (fmt == QUERY_FMT_JSON)

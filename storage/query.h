@@ -74,6 +74,7 @@ struct query_session {
 	char version[64];
 	char capture[32];
 	char settings[512];
+	char notes[1100];               /* sessions.notes: exits, restarts, DB outages */
 };
 
 enum query_mode { QUERY_MODE_ROWS, QUERY_MODE_REQUESTS, QUERY_MODE_SESSIONS };
@@ -155,7 +156,7 @@ int query_print_rows(FILE *f, const struct query_row *rows, size_t n, enum query
  * (host first with QUERY_COL_HOST). 0 or -EIO. */
 int query_print_requests(FILE *f, const struct query_req *r, size_t n, enum query_format fmt,
 			 unsigned cols);
-/* csv: id,start,end,target,pids,version,capture,settings. 0 or -EIO. */
+/* csv: id,start,end,target,pids,version,capture,settings,notes. 0 or -EIO. */
 int query_print_sessions(FILE *f, const struct query_session *s, size_t n,
 			 enum query_format fmt);
 /* ts_ms as ISO 8601 UTC: "2026-11-25T14:05:00Z", or with ms ".123Z" when with_ms. */

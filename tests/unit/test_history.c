@@ -855,11 +855,11 @@ static void test_steps_and_sessions(void **state)
 				 .format = QUERY_FMT_CSV, .mode = QUERY_MODE_SESSIONS };
 	out = run(&so);
 	assert_string_equal(out,
-		"id,start,end,target,pids,version,capture,settings\n"
+		"id,start,end,target,pids,version,capture,settings,notes\n"
 		"1,2024-05-01T10:00:00Z,2024-05-01T10:03:00Z,nginx: master process /usr/sbin/nginx,"
-		"\"100,101\",test,plain,interval_ms=1000 slow_ms=100 log_status=500\n"
+		"\"100,101\",test,plain,interval_ms=1000 slow_ms=100 log_status=500,\n"
 		"2,2024-05-01T10:02:00Z,2024-05-01T10:02:06Z,nginx: master process /usr/sbin/nginx,"
-		"200,test,plain+tls,interval_ms=1000 slow_ms=100 log_status=500\n");
+		"200,test,plain+tls,interval_ms=1000 slow_ms=100 log_status=500,\n");
 	free(out);
 
 	/* Table formats render (headers present, one line per row). */
