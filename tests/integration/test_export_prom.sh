@@ -81,9 +81,11 @@ got=$(sum_metric l7top_http_requests_total)
 [[ $got -eq $want ]] || it_fail "sum of l7top_http_requests_total is $got, NGINX logged $want"
 got=$(sum_metric l7top_http_request_duration_seconds_count)
 [[ $got -eq $want ]] || it_fail "sum of the histogram _count is $got, want $want"
-grep -q '^l7top_http_requests_total{method="GET",route="/boom",status="500"} 3$' "$T/scrape.prom" ||
-	it_fail "no 3 x 500 for GET /boom: $(grep boom "$T/scrape.prom" || true)"
-grep -q '^l7top_http_requests_total{method="GET",route="/health",status="204"} 5$' "$T/scrape.prom" ||
+# target: the watched process, one constant; host: the virtual host (no port).
+L="target=\"nginx\\[$NGINX_PID\\]\",host=\"127.0.0.1\""
+grep -q "^l7top_http_requests_total{$L,method=\"GET\",route=\"/boom\",status=\"500\"} 3\$" "$T/scrape.prom" ||
+	it_fail "no 3 x 500 for GET /boom with $L: $(grep boom "$T/scrape.prom" || true)"
+grep -q "^l7top_http_requests_total{$L,method=\"GET\",route=\"/health\",status=\"204\"} 5\$" "$T/scrape.prom" ||
 	it_fail "no 5 x 204 for GET /health"
 grep -q 'route="/q/say\\"hi\\""' "$T/scrape.prom" || it_fail "the quote in /q/say\"hi\" is not escaped"
 grep -q 'le="+Inf"' "$T/scrape.prom" || it_fail "no +Inf bucket"
