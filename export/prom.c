@@ -193,6 +193,14 @@ static const struct {
 	  "Pipelined requests beyond the per-connection bound."),
 	C(host_overflow, "l7top_host_overflow_total",
 	  "Requests whose virtual host was folded into \"*\"."),
+	C(tls_drops, "l7top_tls_ring_drops_total",
+	  "TLS probe records lost between the kernel and l7top (ring buffer full)."),
+	C(tls_undecryptable, "l7top_tls_undecryptable_total",
+	  "TLS connections that could not be decrypted (keys mode)."),
+	C(tls_lost, "l7top_tls_records_lost_total",
+	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
+	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
+	  "TLS secrets refused (table full) or never used (keys mode)."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
