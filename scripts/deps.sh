@@ -10,7 +10,7 @@ PKGS=(
 	libncurses-dev libmicrohttpd-dev libssl-dev node-llhttp
 	libcmocka-dev libclang-rt-14-dev
 	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump jq bpftrace valgrind linux-perf
-	prometheus nodejs
+	prometheus python3-yaml nodejs
 )
 
 missing=()
