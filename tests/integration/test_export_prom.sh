@@ -90,7 +90,8 @@ grep -q "^l7top_http_requests_total{$L,method=\"GET\",route=\"/health\",status=\
 grep -q 'route="/q/say\\"hi\\""' "$T/scrape.prom" || it_fail "the quote in /q/say\"hi\" is not escaped"
 grep -q 'le="+Inf"' "$T/scrape.prom" || it_fail "no +Inf bucket"
 for m in l7top_capture_drops_total l7top_parse_errors_total l7top_http_request_bytes_total \
-	l7top_http_response_bytes_total; do
+	l7top_http_response_bytes_total l7top_tls_ring_drops_total l7top_tls_undecryptable_total \
+	l7top_tls_records_lost_total; do
 	grep -q "^# TYPE $m counter$" "$T/scrape.prom" || it_fail "no counter $m"
 done
 it_log "scrape: $(wc -l <"$T/scrape.prom") lines, promtool ok, $want requests"

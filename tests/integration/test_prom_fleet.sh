@@ -281,8 +281,31 @@ it_log "L7topRouteErrorRatio and L7topRouteSlow firing $(waited) s after the mix
 chk L7topRouteSlowDefault route || it_fail "L7topRouteSlowDefault fires"
 chk L7topLosingRequests instance || it_fail "l7top reports losing requests"
 chk L7topDown instance || it_fail "L7topDown fires with every l7top up"
-curl -sS -G "$PROM/api/v1/query" --data-urlencode 'query=instance:l7top_http_errors:ratio_rate5m' |
-	jq -r '.data.result[] | "  5xx ratio \(.metric.instance): \(.value[1])"'
+
+# The README's three questions, as users would ask them.
+q() { curl -sS --max-time 5 -G "$PROM/api/v1/query" --data-urlencode "query=$1"; }
+slowest='topk(3, route:l7top_http_request_duration_seconds:p99_5m)'
+failing='sort_desc(instance:l7top_http_errors:ratio_rate5m)'
+lost='{job="l7top",__name__=~"l7top_(capture_drops|reassembly_gaps|conn_overflow|pending_overflow|tls_ring_drops|tls_undecryptable|tls_records_lost)_total"} > 0'
+it_log "$slowest"
+q "$slowest" | jq -r '.data.result[] | "    \(.metric.method) \(.metric.route) (\(.metric.host)) p99 \(.value[1] | tonumber * 10000 | round / 10) ms"' | tee "$T/slowest.txt"
+[[ $(head -1 "$T/slowest.txt") == *" /slow "* ]] || it_fail "the slowest route fleet-wide is not /slow"
+it_log "$failing"
+q "$failing" | jq -r '.data.result[] | "    \(.metric.instance) \(.value[1] | tonumber * 1000 | round / 10)% 5xx"' | tee "$T/failing.txt"
+[[ $(head -1 "$T/failing.txt") == *"$(inst c) "* ]] || it_fail "the most failing host is not c"
+# Where: the 5xx per second of each server's routes (a ratio alone would put
+# the single /boom of a and b first).
+where='topk(3, sum by (instance, method, route) (rate(l7top_http_requests_total{status=~"5.."}[5m])))'
+it_log "$where"
+q "$where" | jq -r '.data.result[] | "    \(.metric.instance) \(.metric.method) \(.metric.route) \(.value[1] | tonumber * 1000 | round / 1000) 5xx/s"' | tee "$T/where.txt"
+[[ $(head -1 "$T/where.txt") == *"$(inst c) GET /api/items/{id} "* ]] || it_fail "c's failing route is not first"
+it_log "$lost"
+# Empty must mean zero, not missing: the 7 counters of 3 servers exist.
+nseries=$(q "count(${lost% > 0})" | jq -r '.data.result[0].value[1]')
+[[ $nseries == 21 ]] || it_fail "want 21 loss counter series (7 x 3 servers), Prometheus has $nseries"
+nlost=$(q "$lost" | jq '.data.result | length')
+[[ $nlost == 0 ]] || { q "$lost" | jq -c '.data.result[]' >&2; it_fail "l7top lost data"; }
+echo "    (empty: nothing lost)"
 
 # l7top on c stops: its target goes down.
 kill -TERM "${L7[c]}"

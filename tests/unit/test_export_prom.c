@@ -174,6 +174,10 @@ static void test_render(void **state)
 		struct snapshot *s = agg_snapshot(a, 1000u * (unsigned)i, 1000);
 		s->c.kernel_drops = 3;
 		s->c.parse_errors = 1;
+		s->c.tls_drops = 2;
+		s->c.tls_undecryptable = 1;
+		s->c.tls_lost = 4;
+		s->c.tls_secrets_lost = 5;
 		s->c.conns_open = 5u + (unsigned)i;
 		assert_int_equal(prom_update(p, s), 0);
 		snapshot_free(s);
@@ -203,6 +207,10 @@ static void test_render(void **state)
 	has_line(t, "l7top_http_response_bytes_total{host=\"\",method=\"GET\",route=\"/users/:id\"} 2200");
 	has_line(t, "l7top_capture_drops_total 6");
 	has_line(t, "l7top_parse_errors_total 2");
+	has_line(t, "l7top_tls_ring_drops_total 4");
+	has_line(t, "l7top_tls_undecryptable_total 2");
+	has_line(t, "l7top_tls_records_lost_total 8");
+	has_line(t, "l7top_tls_secrets_lost_total 10");
 	has_line(t, "l7top_connections_open 6");
 	has_line(t, "l7top_build_info{version=\"9.8.7\"} 1");
 	/* One TYPE per family, each family's samples together. */
