@@ -2,7 +2,9 @@
 # l7top build. Outputs go to build/; the binary is ./l7top.
 #   make            build l7top
 #   make deps       install every Debian package the build, tests and demo need
-#   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
+#   make test       Prometheus rules (promtool), unit tests (plain and ASan+UBSan),
+#                   then integration tests (root)
+#   make prom-rules promtool check config/rules and test rules on packaging/prometheus/
 #   make demo       throw-away NGINX + traffic + l7top attached
 #   make l7top-asan build/asan/l7top under ASan+UBSan (the hostile-files test runs it)
 #   make install    binary, man page l7top(8), example systemd unit
@@ -56,7 +58,7 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are intermediates make would otherwise delete.
 .SECONDARY:
-.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz l7top-asan
+.PHONY: all deps test unit unit-asan integration prom-rules demo clean install uninstall bench fuzz l7top-asan
 
 all: l7top
 
@@ -142,8 +144,12 @@ unit-asan: $(ASAN_BINS)
 integration: l7top $(ASAN_L7TOP)
 	@bash tests/integration/run.sh
 
+prom-rules:
+	@bash tests/prom_rules.sh
+
 test: deps-check
 	$(MAKE) l7top
+	$(MAKE) prom-rules
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
