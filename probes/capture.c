@@ -491,8 +491,9 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 		return 0;
 	if (n < 0) {
 		/* libpcap's own words; its errno, if any, is already in them. */
-		snprintf(c->why, sizeof(c->why), "%s: file is corrupt", pcap_geterr(c->pcap));
-		return -EBADMSG;
+		snprintf(c->why, sizeof(c->why), "%s%s", pcap_geterr(c->pcap),
+			 c->skel ? "" : ": file is corrupt");
+		return c->skel ? -EIO : -EBADMSG;
 	}
 	if (n == 0 && !c->skel)
 		return -ENODATA;

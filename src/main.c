@@ -804,7 +804,7 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 	drain_keys_first(a);
 	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
 	if (n < 0 && n != -EAGAIN) {
-		fprintf(stderr, "l7top: capture failed: %s\n", strerror(-n));
+		fprintf(stderr, "l7top: capture failed: %s\n", capture_error(a->cap));
 		a->exit_code = EXIT_RUNTIME;
 		loop_stop(l);
 		return;

@@ -68,7 +68,7 @@ static void usage(FILE *f)
 		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
 		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
 		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
-		"                          e.g. with --read\n"
+		"                          e.g. with --read (lines <= 4096 bytes, file <= 64 MiB)\n"
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
