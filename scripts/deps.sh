@@ -11,6 +11,7 @@ PKGS=(
 	libcmocka-dev libclang-rt-14-dev
 	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump jq bpftrace valgrind linux-perf
 	prometheus nodejs
+	libnghttp2-dev nghttp2-client python3-h2 python3-grpcio
 )
 
 missing=()
