@@ -419,6 +419,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
+	s->upgrade_tail = 0;
 	if (dir == HTTP_DIR_RESP && !s->upgraded && !s->broken)
 		s->last_resp_ns = ts_ns;
 	if (s->wait_sync[dir] && !resync(s, dir, buf, len, ts_ns))
@@ -451,6 +452,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 				continue;
 			}
 			s->upgraded = true;
+			s->upgrade_tail = (size_t)(end - llhttp_get_error_pos(&h->parser));
 			break;
 		}
 		const char *stop = llhttp_get_error_pos(&h->parser);
@@ -458,6 +460,8 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		p = stop;
 		llhttp_resume(&h->parser);
 		message_done(s, dir, ts_ns);
+		if (s->upgraded)
+			s->upgrade_tail = (size_t)(end - p);
 	}
 done:
 	s->out = NULL;

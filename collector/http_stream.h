@@ -82,6 +82,8 @@ struct http_stream {
 	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
 	bool resp_orphan;            /* the response being parsed answers no known request */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
+				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
 	char *target;
 	size_t target_len;

@@ -321,7 +321,7 @@ static void test_interleaved_hundred(void **state)
 	memset(&g, 0, sizeof(g));
 	pair_init(&p);
 	preface(&p.cli, &p.srv);
-	char path[100][16];
+	char path[100][24];
 	for (int i = 0; i < 100; i++) {
 		snprintf(path[i], sizeof(path[i]), "/item/%d", i);
 		headers(&p.cli, p.cd, (uint32_t)(2 * i + 1), true, REQ("GET", path[i]));
