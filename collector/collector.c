@@ -84,6 +84,7 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->host, sizeof(rec->host), "%s", s->host);
 	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
+	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 
@@ -112,6 +113,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		.host = host,
 		.method = t->method,
 		.route = route,
+		.proto = t->proto ? t->proto : PROTO_NAMES[PROTO_HTTP11],
 		.client_addr = addr,
 		.req = {
 			.ts_ms = t->start_ns / 1000000,
@@ -119,6 +121,8 @@ static void on_txn(void *ctx, const struct http_txn *t)
 			.bytes_in = t->bytes_in,
 			.bytes_out = t->bytes_out,
 			.status = t->status,
+			.grpc = t->grpc,
+			.grpc_status = (int16_t)t->grpc_status,
 			.pid = cn ? cn->pid : 0,
 		},
 	};
@@ -735,6 +739,9 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
 	t->host_overflow = agg_host_overflow(c->agg);
+	t->h2_unreadable = c->http.h2_unreadable;
+	t->h2_reset = c->http.h2_reset;
+	t->h2_bounds = c->http.h2_bounds;
 }
 
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
@@ -759,6 +766,9 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.tls_lost = now.tls_lost - l->tls_lost;
 	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
 	s->c.host_overflow = now.host_overflow - l->host_overflow;
+	s->c.h2_unreadable = now.h2_unreadable - l->h2_unreadable;
+	s->c.h2_reset = now.h2_reset - l->h2_reset;
+	s->c.h2_bounds = now.h2_bounds - l->h2_bounds;
 	*l = now;
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
