@@ -568,6 +568,9 @@ static void frame_end(struct h2_stream *s, enum http_dir dir, uint64_t ts)
 
 	d->in_frame = false;
 	d->hdr_len = 0;
+	/* a stream cut short ends at its last response bytes seen */
+	if (dir == HTTP_DIR_RESP && d->sid && (st = strm_find(s, d->sid)))
+		st->end_ns = ts;
 	switch (d->type) {
 	case FT_HEADERS:
 	case FT_PUSH_PROMISE:
