@@ -68,12 +68,14 @@ static void client_addr(const char *client, char *out, size_t n)
 	out[len] = '\0';
 }
 
-/* Errors and slow requests go to the request log, up to max_reqs each
- * interval; what the cap turns away is counted. */
+/* Errors (failed gRPC calls too) and slow requests go to the request log,
+ * up to max_reqs each interval; what the cap turns away is counted. */
 static void log_request(struct collector *c, const struct agg_sample *s, const struct http_txn *t)
 {
 	const struct req_sample *r = &s->req;
-	if (r->status < c->cfg.log_status && r->lat_us < (uint64_t)c->cfg.slow_ms * 1000)
+	bool grpc_failed = r->grpc && r->grpc_status != 0;
+	if (r->status < c->cfg.log_status && r->lat_us < (uint64_t)c->cfg.slow_ms * 1000 &&
+	    !grpc_failed)
 		return;
 	if (c->nreqs >= c->cfg.max_reqs) {
 		c->reqs_skipped++;

@@ -36,6 +36,20 @@ static void json_lines_protocols(const struct ep_stats *e, char *out, size_t n)
 						len ? "," : "", PROTO_NAMES[i]);
 }
 
+/* "grpc_errors": failed calls the status classes miss, "grpc": {"OK": n, ...}
+ * per status code name. 0 or -1 on ENOMEM. */
+static int json_lines_grpc(json_t *o, const struct ep_stats *e)
+{
+	json_t *codes = json_object();
+	if (!codes || json_object_set_new(o, "grpc_errors", json_integer((json_int_t)e->grpc_errors)))
+		return -1;
+	for (int i = 0; i < GRPC_CODES; i++)
+		if (e->grpc[i] && json_object_set_new(codes, grpc_code_name(i),
+						      json_integer((json_int_t)e->grpc[i])))
+			return -1;
+	return json_object_set_new(o, "grpc", codes);
+}
+
 /* {"ts": ...} first, then the contract's keys in their order, then the
  * protocols (and gRPC failures when there were gRPC calls). */
 static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
@@ -59,7 +73,7 @@ static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 	uint64_t grpc = 0;
 	for (int i = 0; i < GRPC_CODES; i++)
 		grpc += e->grpc[i];
-	if (o && grpc && json_object_set_new(o, "grpc_errors", json_integer((json_int_t)e->grpc_errors))) {
+	if (o && grpc && json_lines_grpc(o, e)) {
 		json_decref(o);
 		o = NULL;
 	}

@@ -49,7 +49,8 @@ static const char query_usage[] =
 	"  --format FMT     table (default), csv or json; csv and json have every column\n"
 	"  --requests       the request log: errors and slow requests, in time order\n"
 	"  --slowest N      the N slowest logged requests, slowest first (implies --requests)\n"
-	"  --errors         logged requests with status >= 400 (implies --requests)\n"
+	"  --errors         logged requests with status >= 400 or a failed gRPC call\n"
+	"                   (implies --requests)\n"
 	"  --sessions       the l7top runs that wrote the DB: id, start, end, target,\n"
 	"                   pids, version, capture, settings\n"
 	"  --help           this text\n"
@@ -642,7 +643,7 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		" r.bytes_in, r.bytes_out, r.client, r.pid"
 		" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",
-		errors ? " AND r.status >= 400" : "",
+		errors ? " AND (r.status >= 400 OR r.grpc_status > 0)" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
 	sqlite3_stmt *q = NULL;
 	int err_prep = query_prepare(db, sql, &q, err, errlen);
