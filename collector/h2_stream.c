@@ -2,6 +2,7 @@
 #include "collector/h2_stream.h"
 
 #include <nghttp2/nghttp2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,7 @@ struct h2_block {
 	bool final_fed;              /* the inflater was told the block ended */
 	bool ok;                     /* decoded to its end */
 	bool failed;                 /* the inflater refused it, or over the bound */
+	bool unknown;                /* some field was an entry from before l7top */
 	bool has_status;
 	uint16_t status;
 	uint32_t sid;                /* the frame's stream */
@@ -59,7 +61,8 @@ struct h2_block {
 
 struct h2_dir {
 	nghttp2_hd_inflater *inf;    /* NULL once the HPACK state is unknown */
-	nghttp2_hd_inflater *tmp;    /* fresh inflater for one block, state unknown */
+	bool lost;                   /* its dynamic table is not (all) known: a primed
+				      * inflater reads it (see inflater_primed) */
 	bool dead;                   /* framing lost: everything after is ignored */
 	size_t table_want;           /* SETTINGS_HEADER_TABLE_SIZE to apply before the next block */
 	bool table_pending;
@@ -276,13 +279,82 @@ static nghttp2_hd_inflater *inflater_new(void)
 	return inf;
 }
 
-/* The HPACK state of dir is unknown from now on. */
+/*
+ * An inflater for a direction whose dynamic table is unknown (joined
+ * mid-connection, or after a block it refused). Its table is filled first
+ * with H2_PLACEHOLDERS entries named PLACEHOLDER_MARK + a number, made by
+ * libnghttp2's own deflater: a reference to an entry from before l7top
+ * decodes to one of them instead of failing, so the fields after it still
+ * decode, and l7top knows which fields it could not read. Entries the peer
+ * adds from now on take the newest indices in both tables, as they do in
+ * the peer's, so references to them read exactly: the state rebuilds
+ * itself as the connection goes on. NULL when out of memory.
+ */
+#define H2_PLACEHOLDERS  128
+#define PLACEHOLDER_MARK ":?"
+
+static nghttp2_hd_inflater *inflater_primed(void)
+{
+	nghttp2_hd_inflater *inf = NULL;
+	nghttp2_hd_deflater *def = NULL;
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	char names[H2_PLACEHOLDERS][6];
+	nghttp2_nv nv[H2_PLACEHOLDERS];
+	uint8_t blk[H2_PLACEHOLDERS * 8 + 16];
+	int ok = 0;
+
+	if (nghttp2_hd_inflate_new(&inf) || nghttp2_hd_deflate_new(&def, H2_TABLE_MAX))
+		goto out;
+	nghttp2_hd_inflate_change_table_size(inf, H2_TABLE_MAX);
+	nghttp2_hd_deflate_change_table_size(def, H2_TABLE_MAX);
+	for (int i = 0; i < H2_PLACEHOLDERS; i++) {
+		/* oldest first: the last one is the newest, index 62 */
+		snprintf(names[i], sizeof(names[i]), PLACEHOLDER_MARK "%c%c",
+			 digits[i / 36], digits[i % 36]);
+		nv[i] = (nghttp2_nv){ (uint8_t *)names[i], (uint8_t *)"", strlen(names[i]), 0,
+				      NGHTTP2_NV_FLAG_NONE };
+	}
+	ssize_t n = nghttp2_hd_deflate_hd(def, blk, sizeof(blk), nv, H2_PLACEHOLDERS);
+	const uint8_t *in = blk;
+	while (n >= 0) {
+		nghttp2_nv got;
+		int flags = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(inf, &got, &flags, in, (size_t)n, 1);
+		if (rv < 0)
+			goto out;
+		in += rv;
+		n -= rv;
+		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(inf);
+			ok = 1;
+			break;
+		}
+		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && n == 0)
+			break;                   /* no end: not expected from a whole block */
+	}
+out:
+	nghttp2_hd_deflate_del(def);
+	if (!ok && inf) {
+		nghttp2_hd_inflate_del(inf);
+		inf = NULL;
+	}
+	return inf;
+}
+
+static bool is_placeholder(const nghttp2_nv *nv)
+{
+	return nv->namelen >= 2 && !memcmp(nv->name, PLACEHOLDER_MARK, 2);
+}
+
+/* The HPACK state of dir is unknown from now on: the next block starts a
+ * primed inflater. */
 static void dir_hpack_lost(struct h2_dir *d)
 {
 	if (d->inf) {
 		nghttp2_hd_inflate_del(d->inf);
 		d->inf = NULL;
 	}
+	d->lost = true;
 }
 
 static void block_start(struct h2_dir *d, bool for_request, uint32_t target)
@@ -294,21 +366,22 @@ static void block_start(struct h2_dir *d, bool for_request, uint32_t target)
 	b->sid = d->sid;
 	b->target = target;
 	b->end_stream = d->type == FT_HEADERS && (d->flags & FL_END_STREAM);
-	if (d->inf && d->table_pending)
+	if (!d->inf && d->lost)
+		d->inf = inflater_primed();
+	if (d->inf && d->table_pending && !d->lost)
 		nghttp2_hd_inflate_change_table_size(d->inf, d->table_want);
 	d->table_pending = false;
-	if (!d->inf) {
-		d->tmp = inflater_new();
-		if (d->tmp)
-			nghttp2_hd_inflate_change_table_size(d->tmp, H2_TABLE_MAX);
-		else
-			b->failed = true;
-	}
+	if (!d->inf)
+		b->failed = true;
 }
 
 static void block_field(struct h2_stream *s, struct h2_dir *d, const nghttp2_nv *nv)
 {
 	struct h2_block *b = &d->blk;
+	if (is_placeholder(nv)) {
+		b->unknown = true;           /* an entry from before l7top: unread */
+		return;
+	}
 	struct h2_strm *st = strm_find(s, b->target);
 	if (b->for_request) {
 		if (st)
@@ -321,8 +394,7 @@ static void block_field(struct h2_stream *s, struct h2_dir *d, const nghttp2_nv 
 static void block_fail(struct h2_dir *d)
 {
 	d->blk.failed = true;
-	if (!d->tmp)
-		dir_hpack_lost(d);
+	dir_hpack_lost(d);
 }
 
 /* Decodes the next bytes of the open block; final when they end it. */
@@ -330,7 +402,7 @@ static void block_feed(struct h2_stream *s, struct h2_dir *d, const uint8_t *in,
 		       bool final)
 {
 	struct h2_block *b = &d->blk;
-	nghttp2_hd_inflater *inf = d->tmp ? d->tmp : d->inf;
+	nghttp2_hd_inflater *inf = d->inf;
 
 	if (final)
 		b->final_fed = true;
@@ -382,14 +454,10 @@ static void block_end(struct h2_stream *s, enum http_dir dir, uint64_t ts)
 	if (!b->open)
 		return;
 	b->open = false;
-	if (d->tmp) {
-		nghttp2_hd_inflate_del(d->tmp);
-		d->tmp = NULL;
-	}
 	struct h2_strm *st = strm_find(s, b->target);
 	if (!st)
 		return;
-	if (!b->ok && !st->unreadable) {
+	if ((!b->ok || b->unknown) && !st->unreadable) {
 		st->unreadable = true;
 		s->out->cnt->h2_unreadable++;
 	}
@@ -718,7 +786,9 @@ struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid
 	s->mid = mid;
 	for (int i = 0; i < 2; i++) {
 		s->dir[i].max_frame = FRAME_DEFAULT_MAX;
-		if (!mid && !(s->dir[i].inf = inflater_new())) {
+		s->dir[i].lost = mid;
+		s->dir[i].inf = mid ? inflater_primed() : inflater_new();
+		if (!s->dir[i].inf) {
 			h2_stream_free(s, NULL);
 			return NULL;
 		}
@@ -742,8 +812,6 @@ void h2_stream_free(struct h2_stream *s, const struct http_sink *out)
 	for (int i = 0; i < 2; i++) {
 		if (s->dir[i].inf)
 			nghttp2_hd_inflate_del(s->dir[i].inf);
-		if (s->dir[i].tmp)
-			nghttp2_hd_inflate_del(s->dir[i].tmp);
 	}
 	free(s->streams);
 	free(s);

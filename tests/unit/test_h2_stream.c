@@ -410,19 +410,35 @@ static void test_mid_connection(void **state)
 	headers(&p.srv, p.sd, 1, true, (const char *const[]){ "x-trailer", "1", NULL });
 	headers(&p.cli, p.cd, 3, true, REQ("GET", "/users/42"));
 	headers(&p.srv, p.sd, 3, true, RESP("200"));
+	/* entries made after the attach read exactly: stream 5 adds
+	 * ":authority new.example", stream 7 refers to it */
+	const char *const fresh[] = { ":method", "GET", ":scheme", "https", ":path", "/n",
+				      ":authority", "new.example", NULL };
+	headers(&p.cli, p.cd, 5, true, fresh);
+	headers(&p.cli, p.cd, 7, true, fresh);
+	headers(&p.srv, p.sd, 5, true, (const char *const[]){ ":status", "201", NULL });
+	headers(&p.srv, p.sd, 7, true, (const char *const[]){ ":status", "201", NULL });
 	s = h2_stream_new("h2", false, true);
 	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b + c1, p.cli.n - c1, 10, &sink);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b + s1, p.srv.n - s1, 20, &sink);
 	h2_stream_free(s, &sink);
 	/* stream 1: its trailers are its last frame: counted, under the
-	 * honest row, no status; stream 3 as above */
-	assert_int_equal(g.n, 2);
+	 * honest row, no status; stream 3 as above: the method and path read
+	 * around the unknown :authority; streams 5 and 7 fully readable */
+	assert_int_equal(g.n, 4);
 	assert_string_equal(g.t[0].target, H2_ROUTE_UNREADABLE);
 	assert_true(g.t[0].path_unknown);
 	assert_string_equal(g.t[0].method, "?");
 	assert_int_equal(g.t[0].status, 0);
 	assert_string_equal(g.t[1].target, "/users/42");
+	assert_string_equal(g.t[1].method, "GET");
+	assert_string_equal(g.t[1].host, "");
 	assert_int_equal(g.t[1].status, 200);
+	for (int i = 2; i < 4; i++) {
+		assert_string_equal(g.t[i].target, "/n");
+		assert_string_equal(g.t[i].host, "new.example");
+		assert_int_equal(g.t[i].status, 201);
+	}
 	assert_int_equal(g.cnt.h2_unreadable, 2);
 	assert_int_equal(g.cnt.parse_errors, 0);
 	pair_free(&p);
