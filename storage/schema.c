@@ -152,12 +152,17 @@ static const char schema_v2[] =
 	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
 	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
 
+/* Version 3: what happened during a run, for whoever reads the rows later. */
+static const char schema_v3[] =
+	"ALTER TABLE sessions ADD COLUMN notes TEXT;  -- events of the run, '; '-separated: DB write"
+	" failures and recoveries, target exits and restarts (NULL: none)\n";
+
 /*
- * v2 -> v3: HTTP/2. An endpoint row also names its protocol (rows written
+ * v3 -> v4: HTTP/2. An endpoint row also names its protocol (rows written
  * before are HTTP/1.x of an unknown minor version: ''), the request log keeps
  * a gRPC status, intervals the h2 counters.
  */
-static const char schema_v3[] =
+static const char schema_v4[] =
 	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
 	"DROP VIEW IF EXISTS requests_v;\n"
 	"CREATE TABLE endpoints_v3 (  -- every endpoint ever seen, shared by sessions\n"
@@ -194,6 +199,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */
