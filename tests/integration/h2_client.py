@@ -58,14 +58,15 @@ class Conn:
         if data:
             self.sock.sendall(data)
 
-    def request(self, method, path, extra=(), end_stream=True):
+    def request(self, method, path, extra=(), end_stream=True, flush=True):
         sid = self.h2.get_next_available_stream_id()
         headers = [(":method", method), (":scheme", self.scheme), (":path", path),
                    (":authority", "localhost")] + list(extra)
         self.h2.send_headers(sid, headers, end_stream=end_stream)
         self.streams[sid] = {"status": None, "done": False, "reset": False, "refused": False,
                              "trailers": None}
-        self.flush()
+        if flush:
+            self.flush()
         return sid
 
     def pump(self, until):
@@ -197,8 +198,12 @@ def goaway(c):
     c.pump(c.settled(sids))
     more = []
     try:
+        # in one write, so all 70 are on the wire before NGINX's GOAWAY:
+        # sent one by one, the ones after it would stay in the client's
+        # socket (Nagle) when the connection closes, and never be streams
         for i in range(70):
-            more.append(c.request("GET", "/users/g%d" % (100 + i)))
+            more.append(c.request("GET", "/users/g%d" % (100 + i), flush=False))
+        c.flush()
         c.pump(c.settled(more))
     except h2.exceptions.ProtocolError:
         pass                    # frames after the GOAWAY

@@ -42,7 +42,8 @@ EOF
 # it_nginx_conf listens plainly on its first port: the h2 ports come from the body
 sed -i "0,/listen 127.0.0.1:$PC;/{/listen 127.0.0.1:$PC;/d}" "$T/nginx.conf"
 it_nginx_start
-it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db" --tls keys
+it_l7top_start --pid "$NGINX_PID" --no-tui --interval 1 --db "$T/l7.db" --tls keys \
+	--write "$T/w.pcap" --keylog "$T/l7.keys"
 mapfile -t W < <(tls_workers)
 tls_wait_probed "$NGINX_PID" "${W[@]}"
 
