@@ -459,12 +459,33 @@ static void test_write_failure_recovers(void **state)
 	assert_int_equal(h.dropped, 1);
 	assert_int_equal(h.written, 0);
 	assert_string_equal(h.last_error, "DB write failed: disk on fire — stats kept in memory");
+	assert_int_equal(h.outages, 1);
+	assert_int_equal(h.recoveries, 0);
+	assert_int_equal(h.outage_lost, 1);
+	assert_string_equal(h.outage_why, "disk on fire");
+	/* A note made while the DB fails waits for it to work again. */
+	store_note(st, "nginx[1] exited; waiting for a new PID in /run/nginx.pid");
 
 	assert_int_equal(store_push(st, snap_one(T0 + 1000, "/new", 20)), 0);
 	wait_handled(st, 2, &h);
 	assert_int_equal(h.written, 1);
 	assert_string_equal(h.last_error, "");
+	assert_int_equal(h.outages, 1);
+	assert_int_equal(h.recoveries, 1);
+	store_note(st, "at exit");
 	store_close(st, T0 + 2000);
+
+	/* Both notes and the outage (its span, reason and cost) are in the row. */
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT notes FROM sessions", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *notes = (const char *)sqlite3_column_text(q, 0);
+	assert_non_null(notes);
+	assert_non_null(strstr(notes, "nginx[1] exited; waiting for a new PID in /run/nginx.pid"));
+	assert_non_null(strstr(notes, "DB writes failed from 2024-"));
+	assert_non_null(strstr(notes, "(disk on fire): 1 intervals not stored"));
+	assert_non_null(strstr(notes, "; at exit"));
+	sqlite3_finalize(q);
 
 	assert_int_equal(db_int(db, "SELECT count(*) FROM intervals"), 1);
 	assert_int_equal(db_int(db, "SELECT ts_ms FROM intervals"), T0 + 1000);
