@@ -289,7 +289,13 @@ static int capture_open_file(struct capture *c, const char *path, char *err, siz
 	case PCAP_FILE_CLASSIC:            /* or too short to tell: said as truncated */
 		return capture_open_classic(c, f, hdr, n, path, err, errlen);
 	case PCAP_FILE_PCAPNG:
-		rewind(f);
+		/* libpcap reads the header itself: it must start over. */
+		if (fseek(f, 0, SEEK_SET)) {
+			snprintf(err, errlen, "l7top: %s: pcapng is read from files only, not from a "
+				 "pipe: save it first", path);
+			fclose(f);
+			return -ESPIPE;
+		}
 		return capture_open_libpcap(c, f, path, err, errlen);
 	default:
 		snprintf(err, errlen, "l7top: %s is neither a pcap nor a pcapng file", path);
