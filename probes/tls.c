@@ -75,7 +75,6 @@ struct tls_probe {
 	struct tls_calls_bpf *skel;
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
 	enum tls_probe_mode mode;
-	bool accept_tps;                 /* accept tracepoints attached (calls needs them) */
 	struct tls_keys_state *kstate;
 	uint64_t secrets, secrets_unmatched;
 	struct ring_buffer *rb;
@@ -501,8 +500,6 @@ static void tls_proc_detach(struct tls_proc *p)
 	p->keys = false;
 }
 
-static int tls_attach_accept(struct tls_probe *t);
-
 /* Keys mode: the one entry uprobe on EVP_KDF_derive, for p->pid only. */
 static int tls_proc_attach_keys(struct tls_probe *t, struct tls_proc *p, const char *attach,
 				const char *shown, const struct tls_lib *lib)
@@ -548,8 +545,6 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		if (t->mode == TLS_PROBE_KEYS)
 			return -ENOTSUP;
 	}
-	if (!t->accept_tps && (err = tls_attach_accept(t)))
-		return err;
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		const struct tls_hook *h = &TLS_HOOKS[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe);
@@ -597,7 +592,7 @@ static void tls_log_proc(const struct tls_probe *t, const struct tls_proc *p, in
 					  : strerror(-err));
 }
 
-/* Makes the tracepoints' tgid filter equal to the processes we follow. */
+/* Makes the fork hook's tgid filter equal to the processes we follow. */
 static int tls_sync_tgids(struct tls_probe *t)
 {
 	int fd = bpf_map__fd(t->skel->maps.tgids);
@@ -692,7 +687,6 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
-			.accept_ns = tls_ktime_to_real(e->accept_ts, t->clock_off),
 			.fd = e->fd, .family = e->family, .port = e->port,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
@@ -808,37 +802,11 @@ const char *tls_probe_modes(const struct tls_probe *t)
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-/*
- * The accept tracepoints give calls mode its peers; keys mode reads peers
- * from the packets and never needs them, so they are attached with the
- * first process in calls mode. The uprobes are attached per process.
- */
-static int tls_attach_accept(struct tls_probe *t)
-{
-	struct tls_calls_bpf *s = t->skel;
-	struct { struct bpf_program *prog; struct bpf_link **link; } tp[] = {
-		{ s->progs.accept4_enter, &s->links.accept4_enter },
-		{ s->progs.accept4_exit, &s->links.accept4_exit },
-		{ s->progs.accept_enter_tp, &s->links.accept_enter_tp },
-		{ s->progs.accept_exit_tp, &s->links.accept_exit_tp },
-	};
-
-	for (size_t i = 0; i < sizeof(tp) / sizeof(tp[0]); i++) {
-		*tp[i].link = bpf_program__attach(tp[i].prog);
-		if (!*tp[i].link)
-			return -errno;
-	}
-	t->accept_tps = true;
-	return 0;
-}
-
-/* The fork tracepoint: every mode follows new processes. */
-static int tls_attach_tracepoints(struct tls_probe *t)
+/* The fork hook (tp_btf: no tracefs needed): every mode follows new processes. */
+static int tls_attach_fork(struct tls_probe *t)
 {
 	t->skel->links.on_fork = bpf_program__attach(t->skel->progs.on_fork);
-	if (!t->skel->links.on_fork)
-		return -errno;
-	return t->mode == TLS_PROBE_CALLS ? tls_attach_accept(t) : 0;
+	return t->skel->links.on_fork ? 0 : -errno;
 }
 
 /* Keys mode: the EVP_KDF_derive program, its ring joined to the calls ring. */
@@ -900,9 +868,9 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		snprintf(err, errlen, "l7top: cannot load the TLS probes: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = tls_attach_tracepoints(t);
+	ret = tls_attach_fork(t);
 	if (ret) {
-		snprintf(err, errlen, "l7top: cannot attach the accept/fork tracepoints: %s",
+		snprintf(err, errlen, "l7top: cannot attach the fork hook (tp_btf/sched_process_fork): %s",
 			 strerror(-ret));
 		goto fail;
 	}
