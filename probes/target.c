@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TCP_LISTEN 0x0A   /* st column of /proc/net/tcp */
@@ -333,6 +334,53 @@ void target_redact_cmdline(char *cmd, size_t size)
 	snprintf(cmd, size, "%s", out);
 }
 
+/* Records pid's network namespace when it is not listed yet. Gone processes are skipped. */
+static void target_add_netns(const char *proc_root, struct target *t, pid_t pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
+	if (stat(path, &st))
+		return;
+	for (size_t i = 0; i < t->nnetns; i++)
+		if (t->netns[i].ino == (unsigned long)st.st_ino)
+			return;
+	if (t->nnetns == TARGET_MAX_NETNS) {
+		t->netns_truncated = true;
+		return;
+	}
+	t->netns[t->nnetns++] = (struct target_netns){ .ino = (unsigned long)st.st_ino, .pid = pid };
+}
+
+void target_netns_name(const char *proc_root, const char *netns_dir, unsigned long ino, char *buf,
+		       size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/1/ns/net", proc_root);
+	if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
+		snprintf(buf, size, "host");
+		return;
+	}
+	snprintf(buf, size, "net:[%lu]", ino);
+	if (!(d = opendir(netns_dir)))
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", netns_dir, de->d_name);
+		if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
+			snprintf(buf, size, "%s", de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 static bool target_exists(const char *proc_root, pid_t pid)
 {
 	char path[PATH_MAX];
@@ -357,6 +405,8 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	err = target_add_descendants(proc_root, out);
 	if (!err)
 		err = target_add_ports(proc_root, out);
+	for (size_t i = 0; !err && i < out->npids; i++)
+		target_add_netns(proc_root, out, out->pids[i]);
 	return err;
 }
 

@@ -69,6 +69,7 @@ struct app {
 	struct target target;
 	char target_name[64];
 	char ports_str[128];
+	char netns_str[128];         /* the namespaces captured in, by name */
 	uint64_t start_ms;           /* session start */
 	uint64_t interval_start_ms;
 	uint64_t last_kernel_drops;
@@ -99,6 +100,50 @@ static uint64_t now_ns(void)
 
 /* ---- target ------------------------------------------------------------ */
 
+/* The names of the namespaces the capture really has sockets in. */
+static void describe_netns(struct app *a)
+{
+	unsigned long ino[CAPTURE_MAX_NETNS];
+	size_t n = a->cap && !a->opt.read_pcap ? capture_netns(a->cap, ino, CAPTURE_MAX_NETNS) : 0;
+	size_t len = 0;
+
+	a->netns_str[0] = '\0';
+	for (size_t i = 0; i < n && len + 2 < sizeof(a->netns_str); i++) {
+		char name[64];
+
+		target_netns_name("/proc", "/run/netns", ino[i], name, sizeof(name));
+		len += (size_t)snprintf(a->netns_str + len, sizeof(a->netns_str) - len, "%s%s",
+					i ? "," : "", name);
+	}
+}
+
+static size_t target_capture_netns(const struct target *t, struct capture_netns *out)
+{
+	size_t n = t->nnetns < CAPTURE_MAX_NETNS ? t->nnetns : CAPTURE_MAX_NETNS;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct capture_netns){ .ino = t->netns[i].ino, .pid = t->netns[i].pid };
+	return n;
+}
+
+/*
+ * A target process entered a namespace we have no socket in (or left
+ * one): open or close packet sockets to match. A failure keeps the old
+ * sockets and is said once per change.
+ */
+static void follow_netns(struct app *a, const struct target *old)
+{
+	struct capture_netns ns[CAPTURE_MAX_NETNS];
+	size_t n = target_capture_netns(&a->target, ns);
+	char err[256];
+
+	if (!a->cap || (old->nnetns == a->target.nnetns &&
+			!memcmp(old->netns, a->target.netns, n * sizeof(old->netns[0]))))
+		return;
+	if (capture_set_netns(a->cap, ns, n, err, sizeof(err)) && !a->tui)
+		fprintf(stderr, "%s\n", err);
+}
+
 static void describe_target(struct app *a)
 {
 	size_t n = 0;
@@ -108,6 +153,7 @@ static void describe_target(struct app *a)
 	for (size_t i = 0; i < a->target.nports && n + 8 < sizeof(a->ports_str); i++)
 		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
 				      i ? "," : "", a->target.ports[i]);
+	describe_netns(a);
 }
 
 static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
@@ -193,12 +239,14 @@ static int target_init(struct app *a)
 
 static void rescan(struct app *a)
 {
-	struct target t;
+	struct target t, old;
 	if (target_scan("/proc", a->opt.roots, a->opt.nroots, &t))
 		return;                       /* gone for now; keep the last view */
 	bool changed = t.nports != a->target.nports ||
 		       memcmp(t.ports, a->target.ports, t.nports * sizeof(t.ports[0]));
+	old = a->target;
 	a->target = t;
+	follow_netns(a, &old);
 	if (a->tls)
 		tls_probe_sync_pids(a->tls, t.pids, t.npids);   /* failures are logged per pid */
 	if (changed && t.nports)
@@ -300,6 +348,7 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
 		.npids = a->target.npids,
 		.ports = a->ports_str,
+		.netns = a->opt.read_pcap ? NULL : a->netns_str,
 		.db_status = db_status,
 		.max_rows = a->opt.max_rows,
 		.tls_mode = a->tls ? tls_probe_modes(a->tls)
@@ -315,6 +364,7 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 			.target = info.target,
 			.npids = a->target.npids,
 			.ports = a->ports_str,
+			.netns = a->netns_str,
 			.db_path = a->store ? a->opt.db : NULL,
 			.db_error = db_status,
 			.db_dropped = h->dropped,
@@ -653,7 +703,7 @@ static const char *retention_str(uint64_t ms, char *buf, size_t n)
 
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[256], dur[24];
+	char err[256], pids[512] = "", settings[512], dur[24];
 	size_t n = 0;
 	int e;
 
@@ -670,10 +720,11 @@ static int open_store(struct app *a)
 		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(settings, sizeof(settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
-		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "");
+		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
+		 a->netns_str[0] ? " netns=" : "", a->netns_str);
 	struct store_session sess = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
 		.pids = pids,
@@ -763,7 +814,8 @@ static int run_live(struct app *a)
 	int rc = target_init(a);
 	if (rc >= 0)
 		return rc;
-	struct capture_opts co = { 0 };
+	struct capture_netns ns[CAPTURE_MAX_NETNS];
+	struct capture_opts co = { .netns = ns, .nnetns = target_capture_netns(&a->target, ns) };
 	/* libbpf's warnings (both probe families); the live view will hand its log file. */
 	capture_set_libbpf_log(stderr);
 	int e = capture_open_live(&a->cap, &co, err, sizeof(err));
@@ -790,8 +842,9 @@ static int run_live(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	a->interval_start_ms = now_ms();
-	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
-		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s\n",
+		a->target_name, a->target.npids, a->ports_str, a->netns_str,
+		a->store ? a->opt.db : "none", a->tls_modes);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,

@@ -79,6 +79,9 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 	put_kv(&p, "sort", sort, ST_VALUE);
 	if (h->ports[0])
 		put_kv(&p, "port", h->ports, ST_VALUE);
+	/* Only when it says something: a server in the host's namespace looks as it always did. */
+	if (h->netns[0] && strcmp(h->netns, "host"))
+		put_kv(&p, "netns", h->netns, ST_VALUE);
 }
 
 static void draw_span(struct cellbuf *cb, int row, const char *label, const struct view_span *s,

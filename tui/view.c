@@ -176,6 +176,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 	copy_str(o->target, sizeof(o->target), h->target);
 	o->npids = h->npids;
 	copy_str(o->ports, sizeof(o->ports), h->ports);
+	copy_str(o->netns, sizeof(o->netns), h->netns);
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;

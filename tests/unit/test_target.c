@@ -187,6 +187,50 @@ static void test_scan_missing_root(void **state)
 	assert_string_equal(t.comm, "we) ird (x");
 }
 
+/*
+ * Network namespaces: one entry per distinct ns/net inode, with the first
+ * process inside it; names come from a bind-mount directory or PID 1.
+ * (Plain files stand in for the ns links: only their inodes matter.)
+ */
+static void test_scan_netns(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100 };
+	char a[PATH_MAX * 2], b[PATH_MAX * 2], dir[PATH_MAX + 16], name[64];
+	static struct target t;
+	struct stat st;
+
+	fake_puts(fp->root, "100/ns/net", "host");
+	fake_puts(fp->root, "101/ns/net", "container");
+	snprintf(a, sizeof(a), "%s/101/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/102/ns/net", fp->root);
+	fake_puts(fp->root, "102/ns/.dir", "");
+	assert_int_equal(link(a, b), 0);              /* 102 shares 101's namespace */
+	snprintf(a, sizeof(a), "%s/100/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/1/ns/net", fp->root);
+	fake_puts(fp->root, "1/ns/.dir", "");
+	assert_int_equal(link(a, b), 0);              /* 100 is in PID 1's */
+	snprintf(dir, sizeof(dir), "%s/netns", fp->root);
+	mkdir(dir, 0755);
+	snprintf(a, sizeof(a), "%s/101/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/web1", dir);
+	assert_int_equal(link(a, b), 0);              /* `ip netns add web1` */
+
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(t.nnetns, 2);
+	assert_int_equal(t.netns[0].pid, 100);
+	assert_int_equal(t.netns[1].pid, 101);
+	assert_int_equal(stat(a, &st), 0);
+	assert_true(t.netns[1].ino == (unsigned long)st.st_ino);
+	target_netns_name(fp->root, dir, t.netns[0].ino, name, sizeof(name));
+	assert_string_equal(name, "host");
+	target_netns_name(fp->root, dir, t.netns[1].ino, name, sizeof(name));
+	assert_string_equal(name, "web1");
+	target_netns_name(fp->root, "/nonexistent", t.netns[1].ino, name, sizeof(name));
+	snprintf(a, sizeof(a), "net:[%lu]", t.netns[1].ino);
+	assert_string_equal(name, a);
+}
+
 /* Real /proc: a socket this process listens on must show up. */
 static void test_scan_real_proc(void **state)
 {
@@ -259,6 +303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_parse_pids),
 		cmocka_unit_test(test_cmdline_redaction),
