@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #define TCP_LISTEN 0x0A   /* st column of /proc/net/tcp */
+#define UNIX_ACCEPTCON 0x10000   /* Flags column of /proc/net/unix: a listener */
+#define UNIX_STREAM 1            /* Type column: SOCK_STREAM */
 
 /* A growable array of socket inodes, sorted before lookups. */
 struct inode_set {
@@ -216,6 +218,44 @@ static void target_read_listeners(const char *path, const struct inode_set *s, s
 	fclose(f);
 }
 
+static void target_add_unix(struct target *t, const char *path)
+{
+	for (size_t i = 0; i < t->nunix; i++)
+		if (!strcmp(t->unix_paths[i], path))
+			return;
+	if (t->nunix == TARGET_MAX_UNIX) {
+		t->unix_truncated = true;
+		return;
+	}
+	snprintf(t->unix_paths[t->nunix++], TARGET_UNIX_PATH, "%s", path);
+}
+
+/*
+ *   Num RefCount Protocol Flags Type St Inode Path
+ *   0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/x.sock
+ * A listener has __SO_ACCEPTCON in Flags; an unnamed one has no path.
+ */
+static void target_read_unix(const char *path, const struct inode_set *s, struct target *t)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long flags, ino;
+		unsigned type;
+		char name[TARGET_UNIX_PATH] = "";
+
+		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %107s", &flags, &type, &ino, name) < 3)
+			continue;   /* the header line */
+		if ((flags & UNIX_ACCEPTCON) && type == UNIX_STREAM &&
+		    bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+			target_add_unix(t, name[0] ? name : "(unnamed)");
+	}
+	fclose(f);
+}
+
 /*
  * /proc/PID/net/tcp lists the sockets of PID's net namespace. Reading it
  * once per process would be wasteful with many workers: read it for the
@@ -251,6 +291,8 @@ static int target_add_ports(const char *proc_root, struct target *t)
 			target_read_listeners(path, &s, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
 			target_read_listeners(path, &s, t);
+			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
+			target_read_unix(path, &s, t);
 		}
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
@@ -361,10 +403,13 @@ void target_netns_name(const char *proc_root, const char *netns_dir, unsigned lo
 	struct stat st;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/1/ns/net", proc_root);
-	if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
-		snprintf(buf, size, "host");
-		return;
+	/* l7top itself normally runs on the host; in a container its PID 1 may not. */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s/ns/net", proc_root, i ? "self" : "1");
+		if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
+			snprintf(buf, size, "host");
+			return;
+		}
 	}
 	snprintf(buf, size, "net:[%lu]", ino);
 	if (!(d = opendir(netns_dir)))

@@ -70,6 +70,8 @@ struct app {
 	char target_name[64];
 	char ports_str[128];
 	char netns_str[128];         /* the namespaces captured in, by name */
+	char unix_str[256];          /* unix listeners packet capture cannot see, "" if none */
+	char unix_warn[340];         /* ... said in the live view's status line */
 	uint64_t start_ms;           /* session start */
 	uint64_t interval_start_ms;
 	uint64_t last_kernel_drops;
@@ -144,6 +146,23 @@ static void follow_netns(struct app *a, const struct target *old)
 		fprintf(stderr, "%s\n", err);
 }
 
+/* Unix listeners: requests through them never reach a packet socket, so say which. */
+static void describe_unix(struct app *a)
+{
+	size_t len = 0;
+
+	a->unix_str[0] = a->unix_warn[0] = '\0';
+	for (size_t i = 0; i < a->target.nunix && len + 2 < sizeof(a->unix_str); i++)
+		len += (size_t)snprintf(a->unix_str + len, sizeof(a->unix_str) - len, "%s%s",
+					i ? "," : "", a->target.unix_paths[i]);
+	if (a->target.unix_truncated && len + 5 < sizeof(a->unix_str))
+		snprintf(a->unix_str + len, sizeof(a->unix_str) - len, ",...");
+	if (a->unix_str[0])
+		snprintf(a->unix_warn, sizeof(a->unix_warn),
+			 "unix listeners not captured (packet capture cannot see them): %s",
+			 a->unix_str);
+}
+
 static void describe_target(struct app *a)
 {
 	size_t n = 0;
@@ -154,6 +173,7 @@ static void describe_target(struct app *a)
 		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
 				      i ? "," : "", a->target.ports[i]);
 	describe_netns(a);
+	describe_unix(a);
 }
 
 static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
@@ -228,6 +248,13 @@ static int target_init(struct app *a)
 		fprintf(stderr, "l7top: cannot read /proc for PID %d: %s\n", a->opt.roots[0],
 			strerror(-err));
 		return EXIT_RUNTIME;
+	}
+	if (!a->target.nports && a->target.nunix) {
+		describe_unix(a);
+		fprintf(stderr, "l7top: %s[%d] listens on unix sockets only (%s), which packet "
+			"capture cannot see: nothing to watch\n", a->target.comm, a->target.pids[0],
+			a->unix_str);
+		return EXIT_USAGE;
 	}
 	if (!a->target.nports) {
 		fprintf(stderr, "l7top: %s[%d] listens on no TCP port: nothing to watch\n",
@@ -349,6 +376,7 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 		.npids = a->target.npids,
 		.ports = a->ports_str,
 		.netns = a->opt.read_pcap ? NULL : a->netns_str,
+		.unix_unseen = a->unix_str,
 		.db_status = db_status,
 		.max_rows = a->opt.max_rows,
 		.tls_mode = a->tls ? tls_probe_modes(a->tls)
@@ -360,7 +388,10 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 	if (a->opt.json) {
 		emit_json(a, merged);
 	} else if (a->tui) {
+		const char *warnings[] = { a->unix_warn };
 		struct tui_header th = {
+			.warnings = warnings,
+			.nwarnings = 1,
 			.target = info.target,
 			.npids = a->target.npids,
 			.ports = a->ports_str,
@@ -720,11 +751,12 @@ static int open_store(struct app *a)
 		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(settings, sizeof(settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
-		 a->netns_str[0] ? " netns=" : "", a->netns_str);
+		 a->netns_str[0] ? " netns=" : "", a->netns_str,
+		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
 	struct store_session sess = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
 		.pids = pids,
@@ -842,9 +874,10 @@ static int run_live(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	a->interval_start_ms = now_ms();
-	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s\n",
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s%s%s\n",
 		a->target_name, a->target.npids, a->ports_str, a->netns_str,
-		a->store ? a->opt.db : "none", a->tls_modes);
+		a->store ? a->opt.db : "none", a->tls_modes, a->unix_warn[0] ? "; " : "",
+		a->unix_warn);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,

@@ -86,10 +86,18 @@ static void fake_process(const char *root, int pid, int ppid, const char *comm, 
 	}
 }
 
+/* 1006: our listener; 1007: our connected socket; 3001: someone else's listener. */
+#define UNIX_ROWS \
+	"Num       RefCount Protocol Flags    Type St Inode Path\n" \
+	"0000000000000000: 00000002 00000000 00010000 0001 01  1006 /run/app.sock\n" \
+	"0000000000000000: 00000003 00000000 00000000 0001 03  1007 /run/app.sock\n" \
+	"0000000000000000: 00000002 00000000 00010000 0001 01  3001 /run/other.sock\n" \
+	"0000000000000000: 00000003 00000000 00000000 0001 03  1058\n"
+
 static int setup_fake(void **state)
 {
 	static const char cmdline[] = "nginx\0-g\0daemon off;\0";
-	static const int root_fds[] = { 1001, 1002, 1003 }, child_fds[] = { 1004, 1005 };
+	static const int root_fds[] = { 1001, 1002, 1003, 1006, 1007 }, child_fds[] = { 1004, 1005 };
 	static const int other_fds[] = { 2001 }, all[] = { 1, 100, 101, 102, 200 };
 	struct fake_proc *fp = calloc(1, sizeof(*fp));
 
@@ -97,7 +105,7 @@ static int setup_fake(void **state)
 	snprintf(fp->root, sizeof(fp->root), "/tmp/l7top-proc-XXXXXX");
 	assert_non_null(mkdtemp(fp->root));
 	fake_process(fp->root, 1, 0, "init", NULL, 0);
-	fake_process(fp->root, 100, 1, "nginx", root_fds, 3);
+	fake_process(fp->root, 100, 1, "nginx", root_fds, 5);
 	fake_process(fp->root, 101, 100, "we) ird (x", child_fds, 2);
 	fake_process(fp->root, 102, 101, "grandchild", NULL, 0);
 	fake_process(fp->root, 200, 1, "sshd", other_fds, 1);
@@ -113,6 +121,8 @@ static int setup_fake(void **state)
 		snprintf(rel, sizeof(rel), "%d/net/tcp6", pid);
 		snprintf(buf, sizeof(buf), "%s%s", TCP6_HDR, TCP6_ROWS);
 		fake_puts(fp->root, rel, buf);
+		snprintf(rel, sizeof(rel), "%d/net/unix", pid);
+		fake_puts(fp->root, rel, UNIX_ROWS);
 	}
 	*state = fp;
 	return 0;
@@ -152,6 +162,8 @@ static void test_scan_tree(void **state)
 	assert_int_equal(t.ports[2], 8443);
 	assert_string_equal(t.comm, "nginx");
 	assert_string_equal(t.cmdline, "nginx -g daemon off;");
+	assert_int_equal(t.nunix, 1);
+	assert_string_equal(t.unix_paths[0], "/run/app.sock");
 }
 
 static void test_scan_unrelated(void **state)
