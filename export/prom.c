@@ -186,6 +186,14 @@ static const struct {
 	  "Pipelined requests beyond the per-connection bound."),
 	C(host_overflow, "l7top_host_overflow_total",
 	  "Requests whose virtual host was folded into \"*\"."),
+	C(tls_drops, "l7top_tls_drops_total",
+	  "TLS probe records lost (BPF ring buffer full)."),
+	C(tls_undecryptable, "l7top_tls_undecryptable_total",
+	  "TLS connections l7top could not decrypt (keys mode)."),
+	C(tls_lost, "l7top_tls_records_lost_total",
+	  "TLS records not decrypted: no room to wait for keys, gaps, bad tags (keys mode)."),
+	C(tls_unprobed, "l7top_tls_unprobed_processes_total",
+	  "Forked processes that made TLS calls before l7top could probe them (calls mode)."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))

@@ -115,6 +115,9 @@ struct tls_stats {
 	uint64_t secrets;          /* keys mode: secrets handed to the sink */
 	uint64_t secret_drops;     /* ... the key ring could not take (all CPUs) */
 	uint64_t secrets_unmatched;/* TLS 1.3 application secrets not tied to a handshake */
+	uint64_t unprobed;         /* calls mode: forked processes that made TLS calls
+				    * before their probes (their first connections are
+				    * not read), or could not be checked */
 	size_t pids;               /* processes followed */
 	size_t pids_ssl;           /* ... of which with OpenSSL attached */
 	size_t pids_keys;          /* ... of which in keys mode */

@@ -8,8 +8,13 @@
  * user space attaches to new NGINX workers before they take traffic.
  *
  * Thin on purpose: no parsing here, and no wake-up per event (see emit()).
- * The uprobes are attached per process by the loader, so they need no tgid
- * filter; the fork hook fires for every process and filters on "tgids".
+ * The uprobes are attached per process by the loader (cookie TLS_LINK_PID),
+ * which keeps every other process mapping libssl untrapped, until a target
+ * process forks: a child would run unprobed until user space attached to
+ * it, so the loader then moves them to the library itself (cookie
+ * TLS_LINK_LIB, every process traps) and they filter on "tgids", which the
+ * fork hook extends in the kernel before the child runs. "lib_wide" flips
+ * between the two sets at once, so no call is seen twice or not at all.
  * Every hook here is a uprobe or BTF-typed: none needs tracefs mounted.
  */
 #include "vmlinux.h"
@@ -24,6 +29,9 @@
 
 /* Set through skel->rodata before load. */
 const volatile __u32 capture_bytes = TLS_CAPTURE_DEFAULT;
+/* 0: the per-process uprobes are live; 1: the library ones. Written by user space. */
+volatile __u32 lib_wide;
+
 /* Wake the reader only once this much waits; it also drains on a timer. */
 const volatile __u64 wake_bytes = 256 * 1024;
 
@@ -114,7 +122,16 @@ static __always_inline struct tls_event *reserve_hdr(__u32 kind)
 	return e;
 }
 
-static __always_inline int call_enter(void *ssl, const void *buf, size_t *out_sz, __u32 dir)
+/* Is this entry probe hit one to record? (Return probes follow their entry.) */
+static __always_inline bool hit_wanted(void *ctx)
+{
+	if (bpf_get_attach_cookie(ctx) == TLS_LINK_LIB)
+		return lib_wide && tgid_watched(bpf_get_current_pid_tgid() >> 32);
+	return !lib_wide;
+}
+
+static __always_inline int call_enter(void *ctx, void *ssl, const void *buf, size_t *out_sz,
+				      __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {
@@ -124,6 +141,8 @@ static __always_inline int call_enter(void *ssl, const void *buf, size_t *out_sz
 		.dir = dir,
 	};
 
+	if (!hit_wanted(ctx))
+		return 0;
 	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -187,7 +206,7 @@ out:
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return call_enter(ssl, buf, NULL, TLS_DIR_READ);
+	return call_enter(ctx, ssl, buf, NULL, TLS_DIR_READ);
 }
 
 SEC("uretprobe")
@@ -199,7 +218,7 @@ int BPF_KRETPROBE(ssl_read_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return call_enter(ssl, buf, NULL, TLS_DIR_WRITE);
+	return call_enter(ctx, ssl, buf, NULL, TLS_DIR_WRITE);
 }
 
 SEC("uretprobe")
@@ -211,7 +230,7 @@ int BPF_KRETPROBE(ssl_write_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return call_enter(ssl, buf, readbytes, TLS_DIR_READ);
+	return call_enter(ctx, ssl, buf, readbytes, TLS_DIR_READ);
 }
 
 SEC("uretprobe")
@@ -223,7 +242,7 @@ int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return call_enter(ssl, buf, written, TLS_DIR_WRITE);
+	return call_enter(ctx, ssl, buf, written, TLS_DIR_WRITE);
 }
 
 SEC("uretprobe")
@@ -280,7 +299,7 @@ static __always_inline void read_peer(struct tls_event *e, int fd)
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 {
-	struct tls_event *e = reserve_hdr(TLS_EV_CONN);
+	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CONN) : NULL;
 
 	if (e) {
 		e->conn_id = (__u64)ssl;
@@ -294,7 +313,7 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 SEC("uprobe")
 int BPF_KPROBE(ssl_free, void *ssl)
 {
-	struct tls_event *e = reserve_hdr(TLS_EV_CLOSE);
+	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CLOSE) : NULL;
 
 	if (e) {
 		e->conn_id = (__u64)ssl;

@@ -10,7 +10,9 @@
  * against TLS_EVENT_HDR_SZ + data_len before reading the payload.
  *
  * Map "tgids": key __u32 tgid, value __u8 (ignored). User space fills it
- * with the target's processes; the fork hook reports only their forks. The uprobes need no filter: they are attached per process.
+ * with the target's processes; the fork hook reports their forks and adds
+ * the children itself. Per-process uprobes need no filter; library-wide
+ * ones (after a fork, see tls_calls.bpf.c) and the key probe filter on it.
  * Map "drops": per-CPU __u64 array, index 0, records the ring could not
  * take; user space sums the CPUs.
  */
@@ -29,6 +31,12 @@
  */
 #define TLS_DATA_MAX        16384
 #define TLS_CAPTURE_DEFAULT 16384
+
+/* The bpf_cookie of each uprobe link: which set it belongs to (see lib_wide). */
+enum tls_link_kind {
+	TLS_LINK_PID = 1,    /* attached to one process */
+	TLS_LINK_LIB = 2,    /* attached to the library (pid -1), filtered on "tgids" */
+};
 
 enum tls_event_kind {
 	TLS_EV_DATA = 1,     /* SSL_read/SSL_write returned data */

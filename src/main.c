@@ -76,6 +76,7 @@ struct app {
 	uint64_t interval_start_ms;
 	uint64_t last_kernel_drops;
 	uint64_t last_tls_drops;
+	uint64_t last_tls_unprobed;
 	uint16_t tls_ports[TARGET_MAX_PORTS];   /* ports the TLS path owns (calls mode) */
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
@@ -298,6 +299,15 @@ static void on_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *
 static void print_capture_summary(struct app *a)
 {
 	struct capture_stats cs;
+	if (a->tls) {
+		struct tls_stats ts;
+
+		tls_probe_stats(a->tls, &ts);
+		fprintf(stderr, "l7top: tls: %lu secrets caught (%lu not tied to a handshake, %lu lost), "
+			"%lu processes probed too late\n", (unsigned long)ts.secrets,
+			(unsigned long)ts.secrets_unmatched, (unsigned long)ts.secret_drops,
+			(unsigned long)ts.unprobed);
+	}
 	if (!a->cap)
 		return;
 	capture_get_stats(a->cap, &cs);
@@ -361,6 +371,8 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 		tls_probe_stats(a->tls, &ts);
 		s->c.tls_drops = ts.drops - a->last_tls_drops;
 		a->last_tls_drops = ts.drops;
+		s->c.tls_unprobed = ts.unprobed - a->last_tls_unprobed;
+		a->last_tls_unprobed = ts.unprobed;
 	}
 	return s;
 }

@@ -125,6 +125,10 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	put_count(&p, "unpaired", c->unpaired, ST_WARN);
 	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
 	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
+	/* TLS not read: connections never decrypted, records lost, processes probed too late. */
+	if (c->tls_undecryptable + c->tls_lost + c->tls_unprobed)
+		put_count(&p, "tls unread", c->tls_undecryptable + c->tls_lost + c->tls_unprobed,
+			  ST_ERROR);
 	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)), h->folded ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };

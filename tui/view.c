@@ -163,6 +163,9 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->pending_overflow += s->pending_overflow;
 	d->conns_new += s->conns_new;
 	d->tls_drops += s->tls_drops;
+	d->tls_undecryptable += s->tls_undecryptable;
+	d->tls_lost += s->tls_lost;
+	d->tls_unprobed += s->tls_unprobed;
 	d->reqs_skipped += s->reqs_skipped;
 	d->host_overflow += s->host_overflow;
 	d->conns_open = s->conns_open;
