@@ -958,7 +958,7 @@ static const char *retention_str(uint64_t ms, char *buf, size_t n)
 
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[512], dur[24];
+	char err[256], pids[512] = "", settings[1024], dur[24];
 	size_t n = 0;
 	int e;
 
