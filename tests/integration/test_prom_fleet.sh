@@ -149,6 +149,8 @@ done
 sleep 0.3
 
 # ---- one l7top per host, inside its namespace --------------------------------------
+# (--tls off: these servers speak plaintext only; the default works in a
+# namespace too, it only loads more BPF programs.)
 for h in "${HOSTS[@]}"; do
 	ip netns exec "l7t20$h" "$L7TOP" --pid "${NGX[$h]}" --no-tui --no-db --interval 1 --tls off \
 		--prometheus "$(inst "$h")" >"$T/$h/l7top.out" 2>"$T/$h/l7top.err" &
