@@ -126,9 +126,9 @@ def p99(prom, route, logs):
               f'(rate(l7top_http_request_duration_seconds_bucket{{route="{route}"}}[5m])))')}
     lo, hi = bucket_of(fleet)
     # The histogram knows only that p99 lies in (lo, hi]; NGINX logs whole
-    # milliseconds and starts its clock a little after l7top sees the first
-    # byte: 1 ms either side.
-    slack = 0.001
+    # milliseconds and starts its clock after l7top sees the first byte
+    # (by up to a few ms on this shared 2-core machine): 5 ms either side.
+    slack = 0.005
     ok = lo - slack <= log_p99 <= hi + slack
     print(f"  {route}: {len(merged)} measured requests "
           f"({', '.join(f'{i}: {len(t)}' for i, t in sorted(measured.items()))})")
