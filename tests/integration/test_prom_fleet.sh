@@ -82,7 +82,10 @@ fi
 # ---- three hosts ---------------------------------------------------------------
 for h in "${HOSTS[@]}"; do
 	ns=l7t20$h n=${NET[$h]}
-	ip netns del "$ns" 2>/dev/null || true          # left by a killed run (we hold the lock)
+	if ip netns list | grep -qw "$ns"; then        # we hold the lock: a killed run's
+		it_log "removing namespace $ns left by an earlier run"
+		ip netns del "$ns"
+	fi
 	ip link del "l7t20${h}r" 2>/dev/null || true
 	ip netns add "$ns"
 	ip link add "l7t20${h}r" type veth peer name "l7t20${h}n"
