@@ -181,7 +181,7 @@ static const struct {
 	C(packets, "l7top_packets_total", "TCP segments that reached l7top."),
 	C(kernel_drops, "l7top_capture_drops_total",
 	  "Packets lost between the kernel and l7top (capture ring full)."),
-	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x."),
+	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x or HTTP/2."),
 	C(unpaired, "l7top_unpaired_total",
 	  "Responses without a request and requests never answered."),
 	C(reasm_gaps, "l7top_reassembly_gaps_total", "Byte ranges of TCP streams never seen."),
@@ -201,6 +201,12 @@ static const struct {
 	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
 	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
 	  "TLS secrets refused (table full) or never used (keys mode)."),
+	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
+	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
+	C(h2_reset, "l7top_h2_reset_streams_total",
+	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended."),
+	C(h2_bounds, "l7top_h2_bounds_total",
+	  "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
