@@ -181,7 +181,7 @@ static const struct {
 	C(packets, "l7top_packets_total", "TCP segments that reached l7top."),
 	C(kernel_drops, "l7top_capture_drops_total",
 	  "Packets lost between the kernel and l7top (capture ring full)."),
-	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x."),
+	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x or HTTP/2."),
 	C(unpaired, "l7top_unpaired_total",
 	  "Responses without a request and requests never answered."),
 	C(reasm_gaps, "l7top_reassembly_gaps_total", "Byte ranges of TCP streams never seen."),
@@ -203,6 +203,12 @@ static const struct {
 	  "TLS secrets refused (table full) or never used (keys mode)."),
 	C(tls_unprobed, "l7top_tls_unprobed_processes_total",
 	  "Forked processes that made TLS calls before l7top could probe them (calls mode)."),
+	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
+	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
+	C(h2_reset, "l7top_h2_reset_streams_total",
+	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended."),
+	C(h2_bounds, "l7top_h2_bounds_total",
+	  "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))

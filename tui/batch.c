@@ -19,14 +19,18 @@ static int by_requests(const void *a, const void *b)
 
 static double err_pct(const struct ep_stats *e)
 {
-	return e->requests ? 100.0 * (double)(e->status[3] + e->status[4]) / (double)e->requests : 0;
+	return e->requests ? 100.0 * (double)ep_errors(e) / (double)e->requests : 0;
 }
 
 static void print_header(FILE *f, const struct snapshot *s, const struct batch_info *in,
 			 const struct ep_stats *t, double secs)
 {
-	char when[16], rate[16], p50[16], p99[16];
+	char when[16], rate[16], p50[16], p99[16], h2[96];
 	time_t ts = (time_t)((s->ts_ms + s->dur_ms) / 1000);
+
+	snprintf(h2, sizeof(h2), "  h2 unreadable headers %lu  h2 reset %lu  h2 bounds %lu",
+		 (unsigned long)s->c.h2_unreadable, (unsigned long)s->c.h2_reset,
+		 (unsigned long)s->c.h2_bounds);
 	struct tm tm;
 
 	localtime_r(&ts, &tm);
@@ -34,7 +38,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s  netns %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
 		"  gaps %lu  overflow %lu  tls undecryptable %lu  tls lost %lu  tls unprobed %lu"
-		"%s%s%s%s\n",
+		"%s%s%s%s%s\n",
 		when, in->target, in->npids, in->ports, in->netns && *in->netns ? in->netns : "-",
 		in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
@@ -47,7 +51,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 		(unsigned long)s->c.reasm_gaps,
 		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
 		(unsigned long)s->c.tls_undecryptable, (unsigned long)s->c.tls_lost,
-		(unsigned long)s->c.tls_unprobed,
+		(unsigned long)s->c.tls_unprobed, h2,
 		in->unix_unseen && *in->unix_unseen ? " | unix not captured " : "",
 		in->unix_unseen ? in->unix_unseen : "",
 		in->db_status && *in->db_status ? " | " : "",
