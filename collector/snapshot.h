@@ -121,6 +121,8 @@ struct snap_counters {
 	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
 	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
 	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */
+	uint64_t tls_unprobed;     /* calls mode: forked processes that made TLS calls
+				    * before their probes: their first connections unread */
 	uint64_t h2_unreadable;    /* h2 streams whose headers the HPACK state could not read */
 	uint64_t h2_reset;         /* h2 streams reset, refused by GOAWAY or cut by a close */
 	uint64_t h2_bounds;        /* h2 streams / header blocks / tables over a bound */

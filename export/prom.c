@@ -201,6 +201,8 @@ static const struct {
 	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
 	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
 	  "TLS secrets refused (table full) or never used (keys mode)."),
+	C(tls_unprobed, "l7top_tls_unprobed_processes_total",
+	  "Forked processes that made TLS calls before l7top could probe them (calls mode)."),
 	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
 	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
 	C(h2_reset, "l7top_h2_reset_streams_total",

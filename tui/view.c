@@ -165,6 +165,9 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->pending_overflow += s->pending_overflow;
 	d->conns_new += s->conns_new;
 	d->tls_drops += s->tls_drops;
+	d->tls_undecryptable += s->tls_undecryptable;
+	d->tls_lost += s->tls_lost;
+	d->tls_unprobed += s->tls_unprobed;
 	d->reqs_skipped += s->reqs_skipped;
 	d->host_overflow += s->host_overflow;
 	d->h2_unreadable += s->h2_unreadable;
@@ -181,6 +184,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 	copy_str(o->target, sizeof(o->target), h->target);
 	o->npids = h->npids;
 	copy_str(o->ports, sizeof(o->ports), h->ports);
+	copy_str(o->netns, sizeof(o->netns), h->netns);
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;
