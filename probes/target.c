@@ -267,14 +267,23 @@ static void target_add_unix(struct target *t, const char *path)
 static void target_read_unix(const char *path, const struct inode_set *s, struct target *t)
 {
 	char line[512];
+	size_t lines = 0;
+	bool too_long;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
+	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned long flags, ino;
 		unsigned type;
 		char name[TARGET_UNIX_PATH] = "";
+
+		if (++lines > TARGET_PROC_MAX_LINES) {
+			t->proc_truncated = true;
+			break;
+		}
+		if (too_long)
+			continue;
 
 		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %107s", &flags, &type, &ino, name) < 3)
 			continue;   /* the header line */

@@ -43,11 +43,12 @@ struct target {
 	char cmdline[256];                  /* its command line, spaces for NULs,
 					     * credentials redacted */
 	bool pids_truncated, ports_truncated, netns_truncated, unix_truncated;
-	bool proc_truncated;                /* a /proc/net/tcp* had more than
-					     * TARGET_PROC_MAX_LINES rows */
+	bool proc_truncated;                /* a /proc/net/{tcp,tcp6,unix} had more
+					     * than TARGET_PROC_MAX_LINES rows */
 };
 
-/* Rows of /proc/PID/net/tcp{,6} read per scan (the listeners come first). */
+/* Rows of /proc/PID/net/{tcp,tcp6,unix} read per scan (in tcp the
+ * listeners come first). */
 #define TARGET_PROC_MAX_LINES 1000000
 
 /*

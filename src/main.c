@@ -414,8 +414,8 @@ static void target_apply(struct app *a, const struct target *t)
 	struct target old = a->target;
 
 	if (t->proc_truncated && !a->said_proc && !a->tui)
-		fprintf(stderr, "l7top: /proc/%d/net/tcp has more than %d rows: the rest is not read "
-			"(listeners come first)\n", t->pids[0], TARGET_PROC_MAX_LINES);
+		fprintf(stderr, "l7top: /proc/%d/net has a socket table of more than %d rows: the "
+			"rest is not read\n", t->pids[0], TARGET_PROC_MAX_LINES);
 	a->said_proc |= t->proc_truncated;
 	a->target = *t;
 	follow_netns(a, &old);
