@@ -203,6 +203,7 @@ void collector_flush(struct collector *c)
 	struct conn *cn;
 	while ((cn = conn_table_first(c->conns)))
 		conn_release(c, cn);
+	agg_settle(c->agg);             /* the last snapshot holds every request */
 }
 
 void collector_free(struct collector *c)

@@ -37,10 +37,13 @@ struct req_sample {
 	char client[CLIENT_MAX]; /* "addr:port", "" when unknown */
 };
 
-/* Requests per client address (no port), for "top clients". */
+/* Requests per client address (no port), for "top clients": n is exact
+ * from the moment addr took the slot; rank (n plus what the slot's previous
+ * owner had, Space-Saving) only decides which slot the next newcomer takes. */
 struct client_count {
 	char addr[CLIENT_MAX];
 	uint64_t n;
+	uint64_t rank;
 };
 
 /*
@@ -67,7 +70,7 @@ struct ep_stats {
 	uint64_t lat_max_us;
 	struct hist lat;         /* latency, µs */
 	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
-	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
+	struct client_count clients[EP_CLIENTS]; /* top-k by Space-Saving; n exact */
 	struct status_count codes[EP_CODES];     /* per full code; see status_count */
 };
 

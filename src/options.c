@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		"                          are rolled up into one row per minute\n"
 		"      --slow-ms N         request log: requests at least this slow (default 100)\n"
 		"      --log-status N      request log: statuses at or above N (default 500)\n"
-		"      --max-endpoints N   distinct endpoints before the OTHER row (default 2000)\n"
+		"      --max-endpoints N   endpoint rows, heavy hitters first, besides OTHER (default 2000)\n"
 		"      --max-conns N       connections followed at once (default 65536)\n"
 		"      --rows N            endpoints per batch snapshot (default all)\n"
 		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
