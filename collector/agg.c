@@ -162,6 +162,14 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s)
 {
 	const struct req_sample *r = &s->req;
 	e->requests++;
+	if (s->aborted) {
+		/* no response: nothing for the status, latency or slowest lists */
+		e->aborted++;
+		e->bytes_in += r->bytes_in;
+		if (s->client_addr && *s->client_addr)
+			ep_clients_add(e->clients, s->client_addr, 1);
+		return;
+	}
 	if (r->status >= 100 && r->status < 600)
 		e->status[r->status / 100 - 1]++;
 	status_counts_add(e->codes, EP_CODES, r->status, 1);
@@ -186,7 +194,7 @@ void agg_add(struct agg *a, const struct agg_sample *s)
 static void ep_restart(struct ep_stats *e)
 {
 	hist_init(&e->lat);
-	e->requests = e->bytes_in = e->bytes_out = 0;
+	e->requests = e->aborted = e->bytes_in = e->bytes_out = 0;
 	e->lat_sum_us = e->lat_max_us = 0;
 	memset(e->status, 0, sizeof(e->status));
 	memset(e->slowest, 0, sizeof(e->slowest));

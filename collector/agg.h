@@ -34,6 +34,7 @@
 #ifndef L7TOP_AGG_H
 #define L7TOP_AGG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,8 @@ struct agg_sample {
 	const char *method;
 	const char *route;
 	const char *client_addr; /* without port, for top clients; "" unknown */
+	bool aborted;            /* the client left before the response: no status,
+				  * no latency (see http_txn.aborted) */
 	struct req_sample req;   /* status, latency, bytes, time, client */
 };
 

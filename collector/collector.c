@@ -100,6 +100,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		.method = t->method,
 		.route = route,
 		.client_addr = addr,
+		.aborted = t->aborted,
 		.req = {
 			.ts_ms = t->start_ns / 1000000,
 			.lat_us = t->end_ns > t->start_ns ? (t->end_ns - t->start_ns) / 1000 : 0,
@@ -112,7 +113,8 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	if (cn)
 		memcpy(s.req.client, cn->client, sizeof(s.req.client));
 	agg_add(c->agg, &s);
-	log_request(c, &s, t);
+	if (!t->aborted)
+		log_request(c, &s, t);
 }
 
 /* Keys mode: reassembled ciphertext goes to the connection's TLS session,
@@ -425,6 +427,8 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	if (s->flags & TCPF_RST) {
 		if (!cn->closed_ns)
 			cn->closed_ns = ts;
+		if (dir == HTTP_DIR_REQ)
+			http_stream_client_reset(&cn->http);
 		return;
 	}
 	if (!r->synced) {
@@ -619,6 +623,7 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
 	t->host_overflow = agg_host_overflow(c->agg);
+	t->partial_reqs = c->http.partial;
 }
 
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
@@ -643,6 +648,7 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.tls_lost = now.tls_lost - l->tls_lost;
 	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
 	s->c.host_overflow = now.host_overflow - l->host_overflow;
+	s->c.partial_reqs = now.partial_reqs - l->partial_reqs;
 	*l = now;
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {

@@ -101,6 +101,7 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 {
 	dst->requests += src->requests;
+	dst->aborted += src->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		dst->status[k] += src->status[k];
 	dst->bytes_in += src->bytes_in;

@@ -62,8 +62,10 @@ struct ep_stats {
 	char host[HOST_MAX];     /* "" when the request had no Host */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
-	uint64_t requests;
+	uint64_t requests;       /* answered + aborted */
 	uint64_t status[STATUS_CLASSES];
+	uint64_t aborted;        /* client left before the response (no status, no
+				  * latency); NGINX logs these 400 or 499 */
 	uint64_t bytes_in;       /* request messages as they crossed the wire */
 	uint64_t bytes_out;      /* responses incl. headers, chunk framing, 1xx */
 	uint64_t lat_sum_us;
@@ -104,6 +106,7 @@ struct snap_counters {
 	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
 	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
 	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */
+	uint64_t partial_reqs;     /* clients that sent part of a request line and left */
 };
 
 struct snapshot {

@@ -37,7 +37,8 @@ struct prom_series {
 	char route[ROUTE_MAX];
 	struct status_count codes[PROM_CODES];
 	uint64_t le[PROM_LE_N];       /* per bound, not cumulative; above the last: count - sum */
-	uint64_t count, sum_us;
+	uint64_t count, sum_us;       /* answered requests: the histogram's */
+	uint64_t aborted;             /* client left before the response */
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -159,7 +160,8 @@ static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 		if (s->codes[i].n)
 			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
-	e->count += s->requests;
+	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
+	e->aborted += s->aborted;
 	e->sum_us += s->lat_sum_us;
 	e->bytes_in += s->bytes_in;
 	e->bytes_out += s->bytes_out;
@@ -186,6 +188,8 @@ static const struct {
 	  "Pipelined requests beyond the per-connection bound."),
 	C(host_overflow, "l7top_host_overflow_total",
 	  "Requests whose virtual host was folded into \"*\"."),
+	C(partial_reqs, "l7top_partial_requests_total",
+	  "Clients that sent part of a request line and left (NGINX logs these 400)."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
@@ -256,7 +260,8 @@ static void prom_render_requests(const struct prom *p, FILE *f)
 {
 	prom_family(f, "l7top_http_requests_total", "counter",
 		    "HTTP requests by method, route and status code (\"other\": codes past the "
-		    "per-route table, or no valid status).");
+		    "per-route table, or no valid status; \"aborted\": the client left before the "
+		    "response, NGINX logs 400 or 499).");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct prom_series *e = &p->s[i];
 		for (int k = 0; k < PROM_CODES; k++) {
@@ -267,6 +272,10 @@ static void prom_render_requests(const struct prom *p, FILE *f)
 				fprintf(f, ",status=\"%u\"} %" PRIu64 "\n", e->codes[k].code, e->codes[k].n);
 			else
 				fprintf(f, ",status=\"other\"} %" PRIu64 "\n", e->codes[k].n);
+		}
+		if (e->aborted) {
+			prom_series_open(f, "l7top_http_requests_total", e);
+			fprintf(f, ",status=\"aborted\"} %" PRIu64 "\n", e->aborted);
 		}
 	}
 }

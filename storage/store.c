@@ -23,7 +23,7 @@
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
 #define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX)
-#define STORE_NCOUNTERS    13       /* struct snap_counters fields stored in intervals */
+#define STORE_NCOUNTERS    14       /* struct snap_counters fields stored in intervals */
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -206,7 +206,7 @@ static int store_write_interval(struct store *st, const struct snapshot *s)
 	const uint64_t v[STORE_NCOUNTERS] = {
 		c->packets, c->kernel_drops, c->parse_errors, c->unpaired, c->reasm_gaps,
 		c->conn_overflow, c->ep_overflow, c->pending_overflow, c->conns_open,
-		c->conns_new, c->tls_drops, c->reqs_skipped, c->host_overflow,
+		c->conns_new, c->tls_drops, c->reqs_skipped, c->host_overflow, c->partial_reqs,
 	};
 	sqlite3_int64 cv[STORE_NCOUNTERS];
 	uint64_t requests = 0;
@@ -221,7 +221,7 @@ static int store_write_interval(struct store *st, const struct snapshot *s)
 
 /*
  * Upserts one endpoint_stats row. v[] = requests, s1xx..s5xx, bytes_in,
- * bytes_out, lat_sum_us, lat_max_us. On conflict the row is added to
+ * bytes_out, lat_sum_us, lat_max_us, aborted. On conflict the row is added to
  * (histograms merged) and its p99 recomputed from the merged histogram.
  */
 static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64 ts_ms,
@@ -239,13 +239,14 @@ static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64
 	if (blob)
 		sqlite3_bind_blob(q, 15, blob, blen, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 16, p99_us);
+	sqlite3_bind_int64(q, 17, v[10]);
 	return store_step_done(q);
 }
 
 static int store_write_endpoint(struct store *st, const struct snapshot *s,
 				const struct ep_stats *e)
 {
-	sqlite3_int64 id = 0, v[10];
+	sqlite3_int64 id = 0, v[11];
 
 	int rc = store_endpoint_id(st, e->host, e->method, e->route, &id);
 	if (rc)
@@ -257,6 +258,7 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 	v[7] = store_i64(e->bytes_out);
 	v[8] = store_i64(e->lat_sum_us);
 	v[9] = store_i64(e->lat_max_us);
+	v[10] = store_i64(e->aborted);
 	size_t blen = hist_encode(&e->lat, st->blob, sizeof(st->blob));
 	return store_put_stat(st, st->session_id, store_i64(s->ts_ms), store_i64(s->dur_ms), id,
 			      v, st->blob, (int)blen, store_i64(hist_percentile(&e->lat, 0.99)));
@@ -327,7 +329,7 @@ static int store_write_fn(struct store *st, void *ctx)
 /* A rollup group: one session, minute and endpoint. */
 struct roll_group {
 	sqlite3_int64 session, minute, ep_id;
-	sqlite3_int64 v[10];            /* as store_put_stat() */
+	sqlite3_int64 v[11];            /* as store_put_stat() */
 	void *hist;
 	int hlen;
 };
@@ -385,6 +387,7 @@ static int roll_load_stats(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi,
 			memcpy(r->hist, sqlite3_column_blob(q, 13), (size_t)r->hlen);
 		}
 		*raw += (uint64_t)sqlite3_column_int64(q, 14);
+		r->v[10] = sqlite3_column_int64(q, 15);
 		len++;
 	}
 	sqlite3_reset(q);
@@ -759,8 +762,8 @@ static int store_prepare(struct store *st)
 	static const char put_interval[] =
 		"INSERT INTO intervals (session_id, ts_ms, dur_ms, requests, packets, kernel_drops,"
 		" parse_errors, unpaired, reasm_gaps, conn_overflow, ep_overflow, pending_overflow,"
-		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow, partial_reqs)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
 		" ON CONFLICT (session_id, ts_ms) DO UPDATE SET dur_ms = max(dur_ms, excluded.dur_ms),"
 		" requests = requests + excluded.requests, packets = packets + excluded.packets,"
 		" kernel_drops = kernel_drops + excluded.kernel_drops,"
@@ -773,15 +776,17 @@ static int store_prepare(struct store *st)
 		" conns_new = coalesce(conns_new, 0) + excluded.conns_new,"
 		" tls_drops = coalesce(tls_drops, 0) + excluded.tls_drops,"
 		" reqs_skipped = coalesce(reqs_skipped, 0) + excluded.reqs_skipped,"
-		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow";
+		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow,"
+		" partial_reqs = coalesce(partial_reqs, 0) + excluded.partial_reqs";
 	static const char put_stat[] =
 		"INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id, requests,"
-		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us,"
+		" aborted) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
 		" ON CONFLICT (ts_ms, session_id, endpoint_id) DO UPDATE SET"
 		" dur_ms = max(dur_ms, excluded.dur_ms), requests = requests + excluded.requests,"
 		" s1xx = s1xx + excluded.s1xx, s2xx = s2xx + excluded.s2xx, s3xx = s3xx + excluded.s3xx,"
 		" s4xx = s4xx + excluded.s4xx, s5xx = s5xx + excluded.s5xx,"
+		" aborted = aborted + excluded.aborted,"
 		" bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,"
 		" lat_sum_us = lat_sum_us + excluded.lat_sum_us,"
 		" lat_max_us = max(lat_max_us, excluded.lat_max_us),"
@@ -800,14 +805,15 @@ static int store_prepare(struct store *st)
 	static const char roll_stats[] =
 		"SELECT session_id, ts_ms / 60000 * 60000 AS m, endpoint_id, sum(requests),"
 		" sum(s1xx), sum(s2xx), sum(s3xx), sum(s4xx), sum(s5xx), sum(bytes_in), sum(bytes_out),"
-		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*)"
+		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*), sum(aborted)"
 		" FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m, endpoint_id";
 	static const char roll_ivs[] =
 		"SELECT session_id, ts_ms / 60000 * 60000 AS m, sum(requests), sum(packets),"
 		" sum(kernel_drops), sum(parse_errors), sum(unpaired), sum(reasm_gaps),"
 		" sum(conn_overflow), sum(ep_overflow), sum(pending_overflow), max(conns_open),"
-		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow)"
+		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow),"
+		" total(partial_reqs)"
 		" FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m";
 	static const char roll_del_stats[] =

@@ -33,7 +33,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  gaps %lu  overflow %lu%s%s\n",
+		"  aborted %lu  partial %lu  gaps %lu  overflow %lu%s%s\n",
 		when, in->target, in->npids, in->ports, in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
@@ -42,6 +42,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 		(unsigned long)s->c.conns_open, (unsigned long)s->c.kernel_drops,
 		(unsigned long)s->c.tls_drops,
 		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
+		(unsigned long)t->aborted, (unsigned long)s->c.partial_reqs,
 		(unsigned long)s->c.reasm_gaps,
 		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
 		in->db_status && *in->db_status ? " | " : "",

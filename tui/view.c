@@ -188,6 +188,7 @@ static struct view_ep *ep_get(struct view *v, const char *method, const char *ro
 static void span_add(struct view_span *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
+	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->bytes_in += s->bytes_in;
@@ -208,6 +209,7 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->tls_drops += s->tls_drops;
 	d->reqs_skipped += s->reqs_skipped;
 	d->host_overflow += s->host_overflow;
+	d->partial_reqs += s->partial_reqs;
 	d->conns_open = s->conns_open;
 }
 

@@ -76,6 +76,7 @@ uint64_t win_cbucket_high(unsigned c)
 static void counters_add(struct ep_stats *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
+	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->bytes_in += s->bytes_in;

@@ -275,6 +275,31 @@ static void test_halving_lets_new_traffic_in(void **state)
 	agg_free(a);
 }
 
+/* An aborted request counts in requests and bytes_in, in no status class,
+ * and leaves latency alone. */
+static void test_aborted_counts(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(10, 10);
+	struct agg_sample ok = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+				 .req = { .lat_us = 5000, .bytes_in = 30, .status = 200 } };
+	struct agg_sample cut = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+				  .aborted = true, .req = { .bytes_in = 12 } };
+	agg_add(a, &ok);
+	agg_add(a, &cut);
+	agg_add(a, &cut);
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	const struct ep_stats *e = find(s, "/a");
+	assert_int_equal(e->requests, 3);
+	assert_int_equal(e->aborted, 2);
+	assert_int_equal(e->status[1], 1);
+	assert_int_equal(e->bytes_in, 54);
+	assert_int_equal(e->lat_sum_us, 5000);
+	assert_int_equal(hist_percentile(&e->lat, 0.01), hist_percentile(&e->lat, 0.99));
+	snapshot_free(s);
+	agg_free(a);
+}
+
 /* A client that comes late with most of the requests gets a slot, and the
  * count shown for it is its own, exactly. */
 static void test_clients_exact(void **state)
@@ -312,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_below_cap_shows_all),
 		cmocka_unit_test(test_halving_lets_new_traffic_in),
 		cmocka_unit_test(test_clients_exact),
+		cmocka_unit_test(test_aborted_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,7 @@ static void test_lines_parse_back(void **state)
 {
 	static const char *const keys[] = {
 		"ts", "method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
-		"bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+		"aborted", "bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms",
 	};
 	struct agg *a = agg_new(100, 10);
 	size_t n;

@@ -555,10 +555,10 @@ static void test_migrate_v1(void **state)
 				.format = QUERY_FMT_CSV };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"POST,/b,23,0,23,0,0,0,20,40,5.984,10.944,11.968,12.000\n"
-		"GET,/a,21,0,21,0,0,0,20,40,5.984,10.048,10.944,11.000\n");
+		"POST,/b,23,0,23,0,0,0,0,20,40,5.984,10.944,11.968,12.000\n"
+		"GET,/a,21,0,21,0,0,0,0,20,40,5.984,10.048,10.944,11.000\n");
 	free(out);
 
 	db = db_open(t.path);
@@ -622,7 +622,7 @@ static void test_migrate_fails_cleanly(void **state)
 	assert_int_equal(store_open(&st, t.path, &sess, err, sizeof(err)), -EIO);
 	assert_null(st);
 	assert_non_null(strstr(err, "cannot migrate"));
-	assert_non_null(strstr(err, "from schema version 1 to 2 (left unchanged)"));
+	assert_non_null(strstr(err, "from schema version 1 to 3 (left unchanged)"));
 	assert_null(strchr(err, '\n'));
 	db = db_open(t.path);
 	assert_int_equal(db_int(db, "PRAGMA user_version"), 1);
@@ -669,21 +669,21 @@ static void test_hosts_split_and_sum(void **state)
 				.format = QUERY_FMT_CSV };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"GET,/users/{id},12,0,8,0,0,4,2464,12136,2.008,2.992,2.992,3.002\n"
-		"POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,20.000,20.000\n");
+		"GET,/users/{id},12,0,8,0,0,4,0,2464,12136,2.008,2.992,2.992,3.002\n"
+		"POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	o.by_host = true;
 	out = run(&o);
 	assert_string_equal(out,
-		"host,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"host,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		",GET,/users/{id},6,0,6,0,0,0,1230,6066,2.992,2.992,2.992,3.002\n"
-		"b.example,GET,/users/{id},4,0,0,0,0,4,822,4046,2.001,2.001,2.001,2.001\n"
-		"a.example,GET,/users/{id},2,0,2,0,0,0,412,2024,1.000,1.000,1.000,1.000\n"
-		"a.example,POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,20.000,20.000\n");
+		",GET,/users/{id},6,0,6,0,0,0,0,1230,6066,2.992,2.992,2.992,3.002\n"
+		"b.example,GET,/users/{id},4,0,0,0,0,4,0,822,4046,2.001,2.001,2.001,2.001\n"
+		"a.example,GET,/users/{id},2,0,2,0,0,0,0,412,2024,1.000,1.000,1.000,1.000\n"
+		"a.example,POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	/* --by-host --step: host first, then ts. */
@@ -691,9 +691,9 @@ static void test_hosts_split_and_sum(void **state)
 	o.endpoint = "POST /login";
 	out = run(&o);
 	assert_string_equal(out,
-		"host,ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"host,ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"a.example,2024-05-01T10:00:00Z,POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,"
+		"a.example,2024-05-01T10:00:00Z,POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,"
 		"20.000,20.000\n");
 	free(out);
 
@@ -709,7 +709,7 @@ static void test_hosts_split_and_sum(void **state)
 	const char *first = json_object_iter_key(json_object_iter(row));
 	assert_string_equal(first, "host");
 	assert_string_equal(json_string_value(json_object_get(row, "ts")), "2024-05-01T10:00:00Z");
-	assert_int_equal(json_object_size(row), 16);
+	assert_int_equal(json_object_size(row), 17);
 	json_decref(arr);
 	free(out);
 	tmpdb_remove(&t);
@@ -831,13 +831,13 @@ static void test_steps_and_sessions(void **state)
 				.endpoint = "GET /users/{id}" };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"2024-05-01T10:00:00Z,GET,/users/{id},360,0,240,0,0,120,73920,364080,"
+		"2024-05-01T10:00:00Z,GET,/users/{id},360,0,240,0,0,120,0,73920,364080,"
 		"2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:01:00Z,GET,/users/{id},360,0,240,0,0,120,73920,364080,"
+		"2024-05-01T10:01:00Z,GET,/users/{id},360,0,240,0,0,120,0,73920,364080,"
 		"2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:02:00Z,GET,/users/{id},366,0,244,0,0,122,75152,370148,"
+		"2024-05-01T10:02:00Z,GET,/users/{id},366,0,244,0,0,122,0,75152,370148,"
 		"2.008,2.992,2.992,3.002\n");
 	free(out);
 
@@ -847,8 +847,8 @@ static void test_steps_and_sessions(void **state)
 	o.since_ms = (int64_t)T0 + 60000;
 	out = run(&o);
 	assert_string_equal(strchr(out, '\n') + 1,
-		"2024-05-01T10:02:00Z,GET,/users/{id},6,0,4,0,0,2,1232,6068,2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:02:00Z,POST,/login,1,0,0,0,1,0,201,1006,20.000,20.000,20.000,20.000\n");
+		"2024-05-01T10:02:00Z,GET,/users/{id},6,0,4,0,0,2,0,1232,6068,2.008,2.992,2.992,3.002\n"
+		"2024-05-01T10:02:00Z,POST,/login,1,0,0,0,1,0,0,201,1006,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	struct query_opts so = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
