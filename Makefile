@@ -59,11 +59,19 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 
 all: l7top
 
-l7top: $(OUT)/src/main.o $(LIB_OBJS) $(LLHTTP_OBJS)
+# The object lists above come from installed files (llhttp's sources), read
+# when make starts. So a build without the packages stops here with one line,
+# and targets that install packages first (test, demo) build in a second make
+# that reads the installed files.
+.PHONY: build-deps
+build-deps:
+	@bash scripts/deps.sh --check-build
+
+l7top: $(OUT)/src/main.o $(LIB_OBJS) $(LLHTTP_OBJS) | build-deps
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(OUT)/vmlinux.h:
+$(OUT)/vmlinux.h: | build-deps
 	$(call msg,BTF,$@)
 	$(Q)mkdir -p $(OUT)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
@@ -78,13 +86,13 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 
 # User objects may include any skeleton; generating them first keeps the
 # dependency simple and the build correct from a fresh clone.
-$(OUT)/%.o: %.c $(SKELS)
+$(OUT)/%.o: %.c $(SKELS) | build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # llhttp is Debian's node-llhttp sources, compiled here, never copied.
-$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c | build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
@@ -124,7 +132,8 @@ unit-asan: $(ASAN_BINS)
 integration: l7top
 	@bash tests/integration/run.sh
 
-test: deps-check l7top
+test: deps-check
+	$(MAKE) l7top
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
@@ -135,7 +144,8 @@ test: deps-check l7top
 deps-check:
 	@bash scripts/deps.sh --if-missing
 
-demo: deps-check l7top
+demo: deps-check
+	$(MAKE) l7top
 	bash scripts/demo.sh
 
 # libFuzzer over reassembly + HTTP parsing (clang; bounded run time).
