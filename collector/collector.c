@@ -12,6 +12,7 @@
 #include "collector/http_stream.h"
 #include "collector/pkt_decode.h"
 #include "collector/route_fold.h"
+#include "collector/route_learn.h"
 #include "collector/tcp_reasm.h"
 #include "collector/tls_secrets.h"
 #include "collector/tls_session.h"
@@ -27,6 +28,8 @@ struct collector {
 	uint8_t tls_port[65536 / 8];
 	struct conn_table *conns;
 	struct agg *agg;
+	struct route_learn *learn;       /* NULL with fold_off */
+	size_t folds_told;               /* learned folds already in a snapshot */
 	struct http_counters http;
 	struct reasm_stats reasm;
 	uint64_t packets, conn_overflow, conns_new;
@@ -86,13 +89,30 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 
+/* The route of t: the first user pattern that matches its path, else the
+ * path with ids folded, then learned folds. */
+static void route_name(struct collector *c, const struct http_txn *t, char *route, size_t cap)
+{
+	if (route_patterns_count(c->cfg.routes)) {
+		route_path(t->target, t->target_len, route, cap);
+		const char *name = route_patterns_match(c->cfg.routes, route);
+		if (name) {
+			snprintf(route, cap, "%s", name);
+			return;
+		}
+	}
+	route_fold(t->target, t->target_len, route, cap);
+	if (c->learn)
+		route_learn_apply(c->learn, route, cap);
+}
+
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
 	struct conn *cn = c->cur;
 	char route[ROUTE_MAX], host[HOST_MAX], addr[CLIENT_MAX];
 
-	route_fold(t->target, t->target_len, route, sizeof(route));
+	route_name(c, t, route, sizeof(route));
 	route_host(t->host, t->host_len, host, sizeof(host));
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
@@ -168,7 +188,9 @@ struct collector *collector_new(const struct collector_config *cfg)
 	c->conns = conn_table_new(c->cfg.max_conns);
 	c->agg = agg_new(c->cfg.max_endpoints, c->cfg.max_hosts);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
-	if (!c->conns || !c->agg || !c->reqs) {
+	if (!c->cfg.fold_off)
+		c->learn = route_learn_new(c->cfg.fold_values, 0, 0);
+	if (!c->conns || !c->agg || !c->reqs || (!c->cfg.fold_off && !c->learn)) {
 		collector_free(c);
 		return NULL;
 	}
@@ -217,6 +239,7 @@ void collector_free(struct collector *c)
 		conn_table_free(c->conns);
 	}
 	agg_free(c->agg);
+	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
 	free(c->reqs);
 	free(c);
@@ -626,6 +649,34 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	t->partial_reqs = c->http.partial;
 }
 
+int collector_fold_add(struct collector *c, const char *prefix)
+{
+	if (!c->learn)
+		return -ENOTSUP;
+	int rc = route_learn_add(c->learn, prefix);
+	c->folds_told = route_learn_count(c->learn);
+	return rc;
+}
+
+const char *collector_fold(const struct collector *c, size_t i)
+{
+	return c->learn ? route_learn_prefix(c->learn, i) : NULL;
+}
+
+/* Folds learned since the last snapshot go with this one (to be stored). */
+static void snapshot_take_folds(struct collector *c, struct snapshot *s)
+{
+	size_t n = c->learn ? route_learn_count(c->learn) : 0;
+	if (n <= c->folds_told)
+		return;
+	s->folds = calloc(n - c->folds_told, sizeof(*s->folds));
+	if (!s->folds)
+		return;                  /* told with the next snapshot */
+	for (size_t i = c->folds_told; i < n; i++)
+		snprintf(s->folds[s->nfolds++], ROUTE_MAX, "%s", route_learn_prefix(c->learn, i));
+	c->folds_told = n;
+}
+
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
 {
 	struct snap_counters now, *l = &c->last;
@@ -650,6 +701,7 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.host_overflow = now.host_overflow - l->host_overflow;
 	s->c.partial_reqs = now.partial_reqs - l->partial_reqs;
 	*l = now;
+	snapshot_take_folds(c, s);
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
 		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));

@@ -30,6 +30,7 @@ void snapshot_free(struct snapshot *s)
 		hist_free(&s->eps[i].lat);
 	free(s->eps);
 	free(s->reqs);
+	free(s->folds);
 	free(s);
 }
 

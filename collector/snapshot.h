@@ -117,6 +117,8 @@ struct snapshot {
 	struct ep_stats *eps;
 	size_t nreqs;              /* request-log rows */
 	struct req_record *reqs;
+	size_t nfolds;             /* route prefixes folded by learning this interval */
+	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
 };
 
 struct snapshot *snapshot_new(size_t n);

@@ -57,7 +57,7 @@ struct store {
 	struct store_health health;
 
 	/* Writer thread only (and store_open/store_close around it). */
-	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req;
+	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req, *ins_fold;
 	sqlite3_stmt *roll_find, *roll_stats, *roll_ivs, *roll_del_stats, *roll_del_ivs;
 	sqlite3_stmt *ret_stats, *ret_reqs, *ret_ivs, *ret_sessions;
 	uint64_t newest_ms;           /* end of the newest interval written: upkeep's "now" */
@@ -321,6 +321,11 @@ static int store_write_fn(struct store *st, void *ctx)
 		rc = store_write_endpoint(st, s, &s->eps[i]);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
 		rc = store_write_request(st, &s->reqs[i]);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->nfolds; i++) {
+		sqlite3_bind_text(st->ins_fold, 1, s->folds[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_fold, 2, store_i64(s->ts_ms + s->dur_ms));
+		rc = store_step_done(st->ins_fold);
+	}
 	return rc;
 }
 
@@ -799,6 +804,8 @@ static int store_prepare(struct store *st)
 	static const char ins_req[] =
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
 		" bytes_in, bytes_out, client, pid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+	static const char ins_fold[] =
+		"INSERT OR IGNORE INTO folds (prefix, learned_ms) VALUES (?1, ?2)";
 	static const char roll_find[] =
 		"SELECT ts_ms FROM intervals WHERE dur_ms < 60000 AND ts_ms < ?1"
 		" ORDER BY ts_ms LIMIT ?2";
@@ -836,7 +843,7 @@ static int store_prepare(struct store *st)
 	const struct { const char *sql; sqlite3_stmt **st; } stmts[] = {
 		{ put_interval, &st->put_interval }, { put_stat, &st->put_stat },
 		{ find_ep, &st->find_ep }, { ins_ep, &st->ins_ep }, { ins_req, &st->ins_req },
-		{ roll_find, &st->roll_find }, { roll_stats, &st->roll_stats },
+		{ ins_fold, &st->ins_fold }, { roll_find, &st->roll_find }, { roll_stats, &st->roll_stats },
 		{ roll_ivs, &st->roll_ivs }, { roll_del_stats, &st->roll_del_stats },
 		{ roll_del_ivs, &st->roll_del_ivs }, { ret_stats, &st->ret_stats },
 		{ ret_reqs, &st->ret_reqs }, { ret_ivs, &st->ret_ivs },
@@ -935,7 +942,7 @@ static int store_setup(struct store *st, const struct store_session *sess,
 static void store_free(struct store *st)
 {
 	sqlite3_stmt *const all[] = {
-		st->put_interval, st->put_stat, st->find_ep, st->ins_ep, st->ins_req,
+		st->put_interval, st->put_stat, st->find_ep, st->ins_ep, st->ins_req, st->ins_fold,
 		st->roll_find, st->roll_stats, st->roll_ivs, st->roll_del_stats, st->roll_del_ivs,
 		st->ret_stats, st->ret_reqs, st->ret_ivs, st->ret_sessions,
 	};
@@ -999,6 +1006,23 @@ static void store_end_session(struct store *st, uint64_t ended_ms)
 	sqlite3_bind_int64(q, 2, st->session_id);
 	sqlite3_step(q);            /* best effort: a NULL ended_ms reads as "crashed" */
 	sqlite3_finalize(q);
+}
+
+int store_folds(struct store *st, void (*fn)(void *ctx, const char *prefix), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = sqlite3_prepare_v2(st->db, "SELECT prefix FROM folds ORDER BY learned_ms, prefix", -1,
+				&q, NULL);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+			if (sqlite3_column_type(q, 0) == SQLITE_TEXT)
+				fn(ctx, (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 void store_close(struct store *st, uint64_t ended_ms)

@@ -94,6 +94,10 @@ void store_get_health(struct store *st, struct store_health *h);
  */
 void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollup_after_ms);
 /* Drains the queue, writes the session's end time, joins the thread, closes. */
+/* Calls fn for every route prefix folded by learning in an earlier run
+ * (the folds table), oldest first. Call before the first store_push().
+ * 0 or -EIO. */
+int store_folds(struct store *st, void (*fn)(void *ctx, const char *prefix), void *ctx);
 void store_close(struct store *st, uint64_t ended_ms);
 
 #endif

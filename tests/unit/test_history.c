@@ -654,6 +654,62 @@ static struct snapshot *host_snap(uint64_t ts)
 	return s;
 }
 
+static void fold_seen(void *ctx, const char *prefix)
+{
+	char *got = ctx;
+	strcat(got, prefix);
+	strcat(got, " ");
+}
+
+/*
+ * Learned folds: stored with the snapshot that learned them, read back for
+ * the next run, and applied by query to the rows stored before: history
+ * shows one row per template (aborted counts summed too).
+ */
+static void test_learned_folds_history(void **state)
+{
+	(void)state;
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(t.path);
+	struct snapshot *s = snapshot_new(3);
+	s->ts_ms = T0;
+	s->dur_ms = 1000;
+	ep_name(&s->eps[0], "", "GET", "/u/alice");
+	ep_add(&s->eps[0], 1000, 2);
+	ep_name(&s->eps[1], "", "GET", "/u/bob");
+	ep_add(&s->eps[1], 1000, 2);
+	s->eps[1].requests++;
+	s->eps[1].aborted++;
+	ep_name(&s->eps[2], "", "GET", "/u/{*}");
+	ep_add(&s->eps[2], 1000, 2);
+	s->folds = calloc(1, sizeof(*s->folds));
+	snprintf(s->folds[0], ROUTE_MAX, "/u/");
+	s->nfolds = 1;
+	push(st, s);
+	store_close(st, T0 + 1000);
+
+	st = open_ok(t.path);
+	char got[256] = "";
+	assert_int_equal(store_folds(st, fold_seen, got), 0);
+	assert_string_equal(got, "/u/ ");
+	store_close(st, T0 + 2000);
+
+	struct query_opts o = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
+				.format = QUERY_FMT_CSV };
+	char *out = run(&o);
+	assert_string_equal(out,
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
+		"p50_ms,p90_ms,p99_ms,max_ms\n"
+		"GET,/u/{*},4,0,3,0,0,0,1,618,3036,1.000,1.000,1.000,1.000\n");
+	free(out);
+	o.endpoint = "GET /u/{*}";
+	out = run(&o);
+	assert_non_null(strstr(out, "GET,/u/{*},4,"));
+	free(out);
+	tmpdb_remove(&t);
+}
+
 static void test_hosts_split_and_sum(void **state)
 {
 	(void)state;
@@ -962,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_migrate_fails_cleanly),
 		cmocka_unit_test(test_hosts_split_and_sum),
+		cmocka_unit_test(test_learned_folds_history),
 		cmocka_unit_test(test_request_log),
 		cmocka_unit_test(test_steps_and_sessions),
 		cmocka_unit_test(test_concurrent_reader),
