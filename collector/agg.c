@@ -16,10 +16,6 @@ struct agg {
 	size_t cap;             /* rows allocated */
 	struct ep_stats other;  /* what evicted rows had counted this interval */
 	uint64_t overflow;      /* requests shown in OTHER, ever */
-	struct topk *hosts;     /* which host names are kept */
-	uint64_t *host_own;
-	bool *host_taken;
-	uint64_t host_overflow;
 	uint64_t since_halving_ms;
 	const char *want_host, *want_method, *want_route;   /* for row_is() */
 };
@@ -33,22 +29,17 @@ static void ep_init(struct ep_stats *e, const char *host, const char *method, co
 	snprintf(e->route, sizeof(e->route), "%s", route);
 }
 
-struct agg *agg_new(size_t max_endpoints, size_t max_hosts)
+struct agg *agg_new(size_t max_endpoints)
 {
 	struct agg *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
 	a->top = topk_new(max_endpoints ? max_endpoints : 1);
-	a->hosts = topk_new(max_hosts ? max_hosts : 1);
 	if (a->top) {
 		a->own = calloc(topk_cap(a->top), sizeof(*a->own));
 		a->taken = calloc(topk_cap(a->top), sizeof(*a->taken));
 	}
-	if (a->hosts) {
-		a->host_own = calloc(topk_cap(a->hosts), sizeof(*a->host_own));
-		a->host_taken = calloc(topk_cap(a->hosts), sizeof(*a->host_taken));
-	}
-	if (!a->own || !a->taken || !a->host_own || !a->host_taken) {
+	if (!a->own || !a->taken) {
 		agg_free(a);
 		return NULL;
 	}
@@ -66,10 +57,7 @@ void agg_free(struct agg *a)
 	free(a->eps);
 	free(a->own);
 	free(a->taken);
-	free(a->host_own);
-	free(a->host_taken);
 	topk_free(a->top);
-	topk_free(a->hosts);
 	free(a);
 }
 
@@ -78,27 +66,6 @@ void agg_free(struct agg *a)
 static bool confirmed(const bool *taken, const uint64_t *own, size_t slot)
 {
 	return !taken[slot] || own[slot] >= AGG_CONFIRM;
-}
-
-/* The host as counted: its own name once it holds a confirmed slot, else "*". */
-static const char *host_admit(struct agg *a, const char *host)
-{
-	uint32_t h = ep_hash(host, "", "");
-	long slot = topk_find(a->hosts, h, NULL, NULL);
-	bool evicted;
-
-	if (slot < 0) {
-		slot = (long)topk_admit(a->hosts, h, &evicted);
-		a->host_own[slot] = 0;
-		a->host_taken[slot] = evicted;
-	} else {
-		topk_hit(a->hosts, (size_t)slot, 1);
-	}
-	a->host_own[slot]++;
-	if (confirmed(a->host_taken, a->host_own, (size_t)slot))
-		return host;
-	a->host_overflow++;
-	return AGG_OTHER_HOST;
 }
 
 static bool row_is(void *ctx, size_t slot)
@@ -186,7 +153,7 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s)
 
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
-	long slot = row_of(a, host_admit(a, s->host), s->method, s->route);
+	long slot = row_of(a, s->host, s->method, s->route);
 	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s);
 }
 
@@ -214,7 +181,6 @@ static void ranks_age(struct agg *a, uint64_t dur_ms)
 		return;
 	a->since_halving_ms = 0;
 	topk_halve(a->top);
-	topk_halve(a->hosts);
 }
 
 struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
@@ -271,9 +237,4 @@ uint64_t agg_held(const struct agg *a)
 uint64_t agg_overflow(const struct agg *a)
 {
 	return a->overflow;
-}
-
-uint64_t agg_host_overflow(const struct agg *a)
-{
-	return a->host_overflow;
 }

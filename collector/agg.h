@@ -22,10 +22,11 @@
  * never reach a snapshot under their own names; at most one request per row
  * is held, and none is lost. agg_overflow() counts requests shown in OTHER.
  *
- * Hosts work the same way (at most max_hosts names, Space-Saving): a host
- * that took its slot from another one is counted as "*" until it has
- * AGG_CONFIRM requests (agg_host_overflow()), so random Host headers fold
- * into "*" and real virtual hosts keep their names.
+ * The virtual host is part of the key, so hosts ride the same heavy
+ * hitters: a scan of random Host headers makes one-off rows that fold into
+ * OTHER, while a real host's endpoints keep their rows and names. (Folding
+ * hosts into "*" first, as l7top did before, split a real host's first
+ * request under pressure off its endpoint.)
  *
  * agg_snapshot() hands the interval over and starts the next one. The
  * snapshot takes each endpoint's histogram chunks with it, so an endpoint
@@ -42,7 +43,6 @@
 
 #define AGG_OTHER_METHOD "*"
 #define AGG_OTHER_ROUTE  "OTHER"
-#define AGG_OTHER_HOST   "*"
 #define AGG_CONFIRM      2                   /* requests before a taken row is shown */
 #define AGG_HALVING_MS   (10ull * 60 * 1000) /* ranks halve every 10 min of intervals */
 
@@ -58,7 +58,7 @@ struct agg_sample {
 	struct req_sample req;   /* status, latency, bytes, time, client */
 };
 
-struct agg *agg_new(size_t max_endpoints, size_t max_hosts);
+struct agg *agg_new(size_t max_endpoints);
 void agg_free(struct agg *a);
 void agg_add(struct agg *a, const struct agg_sample *s);
 /* A new snapshot of the endpoints with requests this interval (NULL on
@@ -71,6 +71,5 @@ void agg_settle(struct agg *a);
 size_t agg_endpoints(const struct agg *a);   /* rows in use */
 uint64_t agg_held(const struct agg *a);      /* requests held back now */
 uint64_t agg_overflow(const struct agg *a);  /* requests shown in OTHER, ever */
-uint64_t agg_host_overflow(const struct agg *a);
 
 #endif

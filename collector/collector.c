@@ -170,8 +170,6 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.max_endpoints = 2000;
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
-	if (!c->cfg.max_hosts)
-		c->cfg.max_hosts = 200;
 	if (!c->cfg.log_status)
 		c->cfg.log_status = 500;
 	if (!c->cfg.slow_ms)
@@ -186,7 +184,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	 * fills its hole; a hole the capture made never fills. */
 	c->lim.max_wait_ns = 1000ull * 1000000ull;
 	c->conns = conn_table_new(c->cfg.max_conns);
-	c->agg = agg_new(c->cfg.max_endpoints, c->cfg.max_hosts);
+	c->agg = agg_new(c->cfg.max_endpoints);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
 	if (!c->cfg.fold_off)
 		c->learn = route_learn_new(c->cfg.fold_values, 0, 0);
@@ -645,7 +643,6 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 		c->secrets_lost = st.full + st.expired;
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
-	t->host_overflow = agg_host_overflow(c->agg);
 	t->partial_reqs = c->http.partial;
 }
 
@@ -698,7 +695,6 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.tls_undecryptable = now.tls_undecryptable - l->tls_undecryptable;
 	s->c.tls_lost = now.tls_lost - l->tls_lost;
 	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
-	s->c.host_overflow = now.host_overflow - l->host_overflow;
 	s->c.partial_reqs = now.partial_reqs - l->partial_reqs;
 	*l = now;
 	snapshot_take_folds(c, s);

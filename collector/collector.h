@@ -22,7 +22,6 @@ struct collector_config {
 	uint32_t max_ooo_bytes;     /* 0 = 256 KiB per direction */
 	uint32_t max_ooo_segs;      /* 0 = 512 per direction */
 	bool learn_ports;           /* offline: a SYN's destination port is a server */
-	size_t max_hosts;           /* 0 = 200 distinct virtual hosts, then "*" */
 	uint16_t log_status;        /* 0 = 500: request-log rows for status >= this */
 	uint32_t slow_ms;           /* 0 = 100: request-log rows for latency >= this */
 	uint32_t max_reqs;          /* 0 = 100 request-log rows per interval */

@@ -102,7 +102,6 @@ struct snap_counters {
 	uint64_t conns_open;       /* gauge at the end of the interval */
 	uint64_t conns_new;
 	uint64_t reqs_skipped;     /* request-log rows over the rows-per-interval cap */
-	uint64_t host_overflow;    /* requests whose host was folded into "*" */
 	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
 	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
 	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */

@@ -186,8 +186,6 @@ static const struct {
 	  "Requests counted in the OTHER row because the endpoint cap was reached."),
 	C(pending_overflow, "l7top_pending_overflow_total",
 	  "Pipelined requests beyond the per-connection bound."),
-	C(host_overflow, "l7top_host_overflow_total",
-	  "Requests whose virtual host was folded into \"*\"."),
 	C(partial_reqs, "l7top_partial_requests_total",
 	  "Clients that sent part of a request line and left (NGINX logs these 400)."),
 #undef C

@@ -208,7 +208,6 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->conns_new += s->conns_new;
 	d->tls_drops += s->tls_drops;
 	d->reqs_skipped += s->reqs_skipped;
-	d->host_overflow += s->host_overflow;
 	d->partial_reqs += s->partial_reqs;
 	d->conns_open = s->conns_open;
 }

@@ -133,7 +133,7 @@ static void test_status_counts(void **state)
 /* agg fills codes; the interval restart clears them; the host fold sums them. */
 static void test_agg_codes(void **state)
 {
-	struct agg *a = agg_new(10, 10);
+	struct agg *a = agg_new(10);
 	(void)state;
 
 	add(a, "a.example", "GET", "/x", 200, 10, 1, 1);
@@ -162,7 +162,7 @@ static void test_agg_codes(void **state)
 /* Two intervals: counters are sums since start, buckets are cumulative. */
 static void test_render(void **state)
 {
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	struct prom *p = state_only(0);
 	(void)state;
 
@@ -215,7 +215,7 @@ static void test_render(void **state)
 
 static void test_escaping(void **state)
 {
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	struct prom *p = state_only(0);
 	(void)state;
 
@@ -235,7 +235,7 @@ static void test_escaping(void **state)
  * series; nothing is lost. */
 static void test_other_fold(void **state)
 {
-	struct agg *a = agg_new(4, 10);
+	struct agg *a = agg_new(4);
 	struct prom *p = state_only(2);
 	(void)state;
 
