@@ -2,8 +2,11 @@
 # l7top build. Outputs go to build/; the binary is ./l7top.
 #   make            build l7top
 #   make deps       install every Debian package the build, tests and demo need
-#   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
+#   make test       Prometheus rules (promtool), unit tests (plain and ASan+UBSan),
+#                   then integration tests (root)
+#   make prom-rules promtool check config/rules and test rules on packaging/prometheus/
 #   make demo       throw-away NGINX + traffic + l7top attached
+#   make l7top-asan build/asan/l7top under ASan+UBSan (the hostile-files test runs it)
 #   make install    binary, man page l7top(8), example systemd unit
 #                   (PREFIX=/usr/local, DESTDIR= for staging); make uninstall
 #   V=1             show full commands
@@ -55,7 +58,7 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are intermediates make would otherwise delete.
 .SECONDARY:
-.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz
+.PHONY: all deps test unit unit-asan integration prom-rules demo clean install uninstall bench fuzz l7top-asan
 
 all: l7top
 
@@ -120,6 +123,15 @@ $(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) 
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
 
+# l7top itself under ASan+UBSan, for the hostile-input integration test.
+ASAN_L7TOP := $(OUT)/asan/l7top
+$(ASAN_L7TOP): $(OUT)/asan/src/main.o $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
+		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
+	$(call msg,ASAN-LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+l7top-asan: $(ASAN_L7TOP)
+
 deps:
 	bash scripts/deps.sh
 
@@ -129,11 +141,15 @@ unit: $(UNIT_BINS)
 unit-asan: $(ASAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/run_unit.sh $(ASAN_BINS)
 
-integration: l7top
+integration: l7top $(ASAN_L7TOP)
 	@bash tests/integration/run.sh
+
+prom-rules:
+	@bash tests/prom_rules.sh
 
 test: deps-check
 	$(MAKE) l7top
+	$(MAKE) prom-rules
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration

@@ -51,6 +51,7 @@ struct options {
 	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
 	unsigned fold_after;       /* --fold-after: distinct values before a learned fold; 0 = never */
 	struct route_patterns *routes;   /* --route / --routes, in order; NULL = none */
+	const char *pidfile;       /* --pidfile FILE: the root PID, followed across restarts */
 };
 
 /*

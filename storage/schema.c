@@ -152,12 +152,17 @@ static const char schema_v2[] =
 	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
 	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
 
+/* Version 3: what happened during a run, for whoever reads the rows later. */
+static const char schema_v3[] =
+	"ALTER TABLE sessions ADD COLUMN notes TEXT;  -- events of the run, '; '-separated: DB write"
+	" failures and recoveries, target exits and restarts (NULL: none)\n";
+
 /*
- * Version 2 → 3: requests whose client left before the response (NGINX
+ * Version 3 → 4: requests whose client left before the response (NGINX
  * logs them 400 or 499), clients that left inside a request line, and the
  * route prefixes whose next segment was folded by learning.
  */
-static const char schema_v3[] =
+static const char schema_v4[] =
 	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
 	"ALTER TABLE endpoint_stats ADD COLUMN aborted INTEGER NOT NULL DEFAULT 0;"
 	" -- requests whose client left before the response (counted in requests, in no status class)\n"
@@ -179,6 +184,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

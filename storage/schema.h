@@ -47,7 +47,9 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
  * endpoint_stats WITHOUT ROWID keyed (ts_ms, session_id, endpoint_id) with
  * p99_us; the requests table (request log); views endpoint_stats_v and requests_v.
  *
- * Version 3 (from 2): endpoint_stats.aborted; intervals.partial_reqs; the
+ * Version 3 (from 2): sessions.notes.
+ *
+ * Version 4 (from 3): endpoint_stats.aborted; intervals.partial_reqs; the
  * folds table (route prefixes folded by learning, so a restart keeps them).
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
