@@ -239,15 +239,16 @@ static void test_escaping(void **state)
 	agg_free(a);
 }
 
-/* Past max_series, new routes and the collector's own OTHER row share one
- * series; nothing is lost. */
+/* Past max_series, a new route takes the place of the least used series,
+ * which moves into OTHER with the collector's own OTHER row: one series,
+ * nothing lost, sums monotonic. */
 static void test_other_fold(void **state)
 {
 	struct agg *a = agg_new(4);
 	struct prom *p = state_only(2);
 	(void)state;
 
-	/* agg: /e takes /a's row (/a -> OTHER, /e held back); prom: /d -> OTHER */
+	/* agg: /e takes /a's row (/a -> OTHER, /e held back); prom: /d takes /b's */
 	const char *routes[] = { "/a", "/b", "/c", "/d", "/e" };
 	for (size_t i = 0; i < 5; i++)
 		add(a, "", "GET", routes[i], 200, 10, 1, 1);
@@ -256,9 +257,21 @@ static void test_other_fold(void **state)
 	assert_int_equal(prom_update(p, s), 0);
 	snapshot_free(s);
 	char *t = render(p);
-	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/b\",status=\"200\"} 1");
 	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/c\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/d\",status=\"200\"} 1");
 	has_line(t, "l7top_http_requests_total{host=\"\",method=\"*\",route=\"OTHER\",status=\"200\"} 2");
+	assert_int_equal(count_substr(t, "l7top_http_requests_total{"), 3);
+	free(t);
+
+	/* A real endpoint that comes later, with traffic, gets its series. */
+	for (int i = 0; i < 5; i++)
+		add(a, "", "GET", "/late", 200, 10, 1, 1);
+	s = agg_snapshot(a, 1000, 1000);
+	assert_int_equal(prom_update(p, s), 0);
+	snapshot_free(s);
+	t = render(p);
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/late\",status=\"200\"} 5");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"*\",route=\"OTHER\",status=\"200\"} 3");
 	assert_int_equal(count_substr(t, "l7top_http_requests_total{"), 3);
 	free(t);
 	prom_close(p);

@@ -415,7 +415,7 @@ static void test_full_view_gives_way(void **st)
 {
 	struct view v;
 	struct ep_spec e[4];
-	char routes[4][16];
+	char routes[4][32];
 	(void)st;
 	assert_int_equal(view_init(&v, 1000, 4), 0);
 	for (int i = 0; i < 4; i++) {
