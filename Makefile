@@ -37,7 +37,7 @@ CFLAGS ?= -g -O2
 INCS   := -I$(OUT) -I. -I$(LLHTTP_INC)
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -MMD -MP
 LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
-          -lmicrohttpd -lcrypto -lpthread -lm
+          -lmicrohttpd -lcrypto -lnghttp2 -lpthread -lm
 
 # Every .c in the module folders is part of the program; main.c is kept out
 # of the library so unit tests can link everything else.
@@ -171,7 +171,7 @@ $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard 
 	$(call msg,FUZZ-LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
-		-w -o $@ $^ -lcrypto -lm
+		-w -o $@ $^ -lcrypto -lnghttp2 -lm
 
 fuzz: $(OUT)/fuzz/fuzz_collector
 	@mkdir -p $(OUT)/fuzz/corpus

@@ -17,16 +17,18 @@ struct agg {
 	struct ep_stats other;  /* what evicted rows had counted this interval */
 	uint64_t overflow;      /* requests shown in OTHER, ever */
 	uint64_t since_halving_ms;
-	const char *want_host, *want_method, *want_route;   /* for row_is() */
+	const char *want_host, *want_method, *want_route, *want_proto;   /* for row_is() */
 };
 
-static void ep_init(struct ep_stats *e, const char *host, const char *method, const char *route)
+static void ep_init(struct ep_stats *e, const char *host, const char *method, const char *route,
+		    const char *proto)
 {
 	memset(e, 0, sizeof(*e));
 	hist_init(&e->lat);
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
+	snprintf(e->proto, sizeof(e->proto), "%s", proto);
 }
 
 struct agg *agg_new(size_t max_endpoints)
@@ -43,7 +45,7 @@ struct agg *agg_new(size_t max_endpoints)
 		agg_free(a);
 		return NULL;
 	}
-	ep_init(&a->other, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+	ep_init(&a->other, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE, "");
 	return a;
 }
 
@@ -73,7 +75,7 @@ static bool row_is(void *ctx, size_t slot)
 	const struct agg *a = ctx;
 	const struct ep_stats *e = &a->eps[slot];
 	return !strcmp(e->route, a->want_route) && !strcmp(e->method, a->want_method) &&
-	       !strcmp(e->host, a->want_host);
+	       !strcmp(e->host, a->want_host) && !strcmp(e->proto, a->want_proto);
 }
 
 /* Counts in OTHER what row e had this interval, and empties it. */
@@ -101,12 +103,15 @@ static int rows_grow(struct agg *a)
 
 /* The endpoint's row: found, new, or taken from the endpoint of least rank.
  * -1 only on ENOMEM (then the request is counted in OTHER). */
-static long row_of(struct agg *a, const char *host, const char *method, const char *route)
+static long row_of(struct agg *a, const char *host, const char *method, const char *route,
+		   const char *proto)
 {
-	uint32_t h = ep_hash(host, method, route);
+	/* the protocol is a few known names: its first and last bytes tell them apart */
+	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1];
+	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
 	bool evicted;
 
-	a->want_host = host, a->want_method = method, a->want_route = route;
+	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
@@ -119,16 +124,19 @@ static long row_of(struct agg *a, const char *host, const char *method, const ch
 	if (victim >= 0)
 		row_retire(a, &a->eps[victim]);
 	slot = (long)topk_admit(a->top, h, &evicted);
-	ep_init(&a->eps[slot], host, method, route);
+	ep_init(&a->eps[slot], host, method, route, proto);
 	a->own[slot] = 1;
 	a->taken[slot] = evicted;
 	return slot;
 }
 
-static void ep_count(struct ep_stats *e, const struct agg_sample *s)
+static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char *proto)
 {
 	const struct req_sample *r = &s->req;
+	enum proto_id pid = proto_id(proto);
 	e->requests++;
+	if (pid < PROTO_COUNT)
+		e->protos |= (uint8_t)(1u << pid);
 	if (s->aborted) {
 		/* no response: nothing for the status, latency or slowest lists */
 		e->aborted++;
@@ -137,6 +145,11 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s)
 			ep_clients_add(e->clients, s->client_addr, 1);
 		return;
 	}
+	if (r->grpc && r->grpc_status >= 0 && r->grpc_status < GRPC_CODES)
+		e->grpc[r->grpc_status]++;
+	/* a call without grpc-status did not succeed either (cut short) */
+	if (r->grpc && r->grpc_status != 0 && r->status < 400)
+		e->grpc_errors++;
 	if (r->status >= 100 && r->status < 600)
 		e->status[r->status / 100 - 1]++;
 	status_counts_add(e->codes, EP_CODES, r->status, 1);
@@ -153,8 +166,9 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s)
 
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
-	long slot = row_of(a, s->host, s->method, s->route);
-	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s);
+	const char *proto = s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
+	long slot = row_of(a, s->host, s->method, s->route, proto);
+	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
 }
 
 /* The interval's counters restart; name and histogram storage stay. */
@@ -167,6 +181,9 @@ static void ep_restart(struct ep_stats *e)
 	memset(e->slowest, 0, sizeof(e->slowest));
 	memset(e->clients, 0, sizeof(e->clients));
 	memset(e->codes, 0, sizeof(e->codes));
+	memset(e->grpc, 0, sizeof(e->grpc));
+	e->grpc_errors = 0;
+	e->protos = 0;
 }
 
 static bool row_shown(const struct agg *a, size_t slot)

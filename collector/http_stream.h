@@ -40,12 +40,16 @@ struct http_txn {
 	const char *method;          /* static string */
 	const char *target;          /* raw request-target, valid during the callback */
 	size_t target_len;
+	bool path_unknown;           /* h2 headers unreadable: target is H2_ROUTE_UNREADABLE */
 	const char *host;            /* Host header as sent ("" if none) */
 	size_t host_len;
 	/* The client went away before the response began: its request line
 	 * (at least) was seen, no status line. status 0, end_ns = start_ns.
 	 * NGINX logs these 400 (headers cut short) or 499 (before the answer). */
 	bool aborted;
+	const char *proto;           /* "http/1.0", "http/1.1", "h2", "h2c" (static) */
+	bool grpc;                   /* content-type application/grpc*: route = path as is */
+	int grpc_status;             /* grpc-status of the trailers, -1 when none */
 };
 
 struct http_counters {
@@ -55,6 +59,9 @@ struct http_counters {
 	uint64_t pending_overflow;   /* connections broken by too deep a pipeline */
 	uint64_t gaps;               /* connections broken by lost bytes */
 	uint64_t partial;            /* clients that left inside a request line */
+	uint64_t h2_reset;           /* h2 streams reset, refused by GOAWAY, or cut by close */
+	uint64_t h2_unreadable;      /* h2 streams with headers the HPACK state could not read */
+	uint64_t h2_bounds;          /* h2 streams or header blocks over a bound (not tracked) */
 };
 
 struct http_sink {
@@ -82,6 +89,8 @@ struct http_stream {
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
 	bool url_done;               /* the request being received has its target */
 	bool client_gone;            /* FIN or RST from the client */
+	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
+				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
 	char *target;
 	size_t target_len;
