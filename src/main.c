@@ -1189,6 +1189,7 @@ static int run_offline(struct app *a)
 	if (!a->exit_code && !a->stopped)
 		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
+	collector_flush(a->coll);     /* rows still held back go to OTHER: nothing is lost */
 	if (a->clock.started)
 		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	return a->exit_code;
