@@ -109,6 +109,25 @@ def fold_target(target: bytes) -> str:
     return cut_route(percent_encode(b"/".join(fold_segment(s) for s in segs)))
 
 
+LEARNED = []   # prefixes l7top folded by learning (--db): the next segment is {*}
+
+
+def apply_learned(route: str) -> str:
+    """The folds l7top learned, as `l7top query` applies them: after a
+    matching parent the segment is {*}, never the first segment, placeholders
+    kept."""
+    if not LEARNED:
+        return route
+    segs = route.split("/")
+    out = segs[0] + "/" + segs[1] if len(segs) > 1 else segs[0]
+    for seg in segs[2:]:
+        parent = out + "/"
+        if seg and not (seg.startswith("{") and seg.endswith("}")) and parent in LEARNED:
+            seg = "{*}"
+        out = parent + seg
+    return out
+
+
 def percentile(sorted_vals, q):
     """The ceil(q*n)-th smallest value."""
     if not sorted_vals:
@@ -168,7 +187,7 @@ def read_log(path, route_filter=None, protocol=None, port=None):
             if discard and len(fields) > 10 and fields[10].isdigit():
                 reqlen += int(fields[10])
             m = percent_encode(method)
-            r = fold_target(target)
+            r = apply_learned(fold_target(target))
             if route_filter is not None and not route_filter.search(r):
                 continue
             a = eps.setdefault((m, r), Agg())
@@ -364,6 +383,7 @@ def main(argv=None):
     ap.add_argument("--routes", help="compare only routes matching this regex (both sides)")
     ap.add_argument("--counts-only", action="store_true",
                     help="compare requests and status classes only")
+    ap.add_argument("--db", help="l7top's DB: fold the log's routes with the folds it learned")
     ap.add_argument("--partial", action="store_true",
                     help="print the number of 400 lines without a request line and exit")
     ap.add_argument("--log-protocol", help="only log lines with this $server_protocol (HTTP/2.0)")
@@ -371,6 +391,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     rf = re.compile(args.routes) if args.routes else None
+    if args.db:
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % args.db, uri=True)
+        LEARNED[:] = [r[0] for r in con.execute("SELECT prefix FROM folds")]
+        con.close()
     try:
         eps, skipped = read_log(args.log, rf, args.log_protocol, args.log_port)
     except OSError as e:
