@@ -213,11 +213,8 @@ static void field_copy(char *dst, size_t cap, size_t *dst_len, const uint8_t *v,
 		*dst_len = n;
 }
 
-static bool name_is(const nghttp2_nv *nv, const char *name)
-{
-	size_t n = strlen(name);
-	return nv->namelen == n && !memcmp(nv->name, name, n);
-}
+/* nv's name is the string literal lit (its length known at compile time) */
+#define name_is(nv, lit) ((nv)->namelen == sizeof(lit) - 1 && !memcmp((nv)->name, lit, sizeof(lit) - 1))
 
 static int parse_small_uint(const uint8_t *v, size_t n)
 {
@@ -728,10 +725,15 @@ void h2_stream_feed(struct h2_stream *s, enum http_dir dir, const uint8_t *buf, 
 			continue;
 		}
 		if (!d->in_frame) {
+			size_t k = FRAME_HDR_LEN - d->hdr_len;
+			if (k > len)
+				k = len;
 			if (!d->hdr_len)
 				d->frame_ts = ts_ns;
-			d->hdr[d->hdr_len++] = *buf++;
-			len--;
+			memcpy(d->hdr + d->hdr_len, buf, k);
+			d->hdr_len = (uint8_t)(d->hdr_len + k);
+			buf += k;
+			len -= k;
 			if (d->hdr_len == FRAME_HDR_LEN)
 				frame_header_done(s, dir);
 		} else {
