@@ -467,6 +467,7 @@ static void test_settings_header_table_size(void **state)
 	wire_put(&p.cli, H2_PREFACE, H2_PREFACE_LEN);
 	frame(&p.cli, NGHTTP2_SETTINGS, 0, 0, table8k, 6);
 	frame(&p.srv, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	frame(&p.srv, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);   /* the size binds from here */
 	nghttp2_hd_deflate_del(p.sd);
 	assert_int_equal(nghttp2_hd_deflate_new(&p.sd, 8192), 0);
 	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 8192), 0);
@@ -475,6 +476,27 @@ static void test_settings_header_table_size(void **state)
 	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.cnt.h2_unreadable, 0);
+	pair_free(&p);
+
+	/* A smaller table: the server answers one stream before its ACK
+	 * (old size, no size update), then shrinks its table after it. */
+	static const uint8_t table1k[6] = { 0, 1, 0, 0, 0x04, 0 };
+	memset(&g, 0, sizeof(g));
+	pair_init(&p);
+	wire_put(&p.cli, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&p.cli, NGHTTP2_SETTINGS, 0, 0, table1k, 6);
+	frame(&p.srv, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	headers(&p.cli, p.cd, 1, true, REQ("GET", "/before"));
+	headers(&p.cli, p.cd, 3, true, REQ("GET", "/after"));
+	headers(&p.srv, p.sd, 1, true, RESP("200"));
+	frame(&p.srv, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
+	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 1024), 0);
+	headers(&p.srv, p.sd, 3, true, RESP("204"));
+	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.t[1].status, 204);
 	assert_int_equal(g.cnt.h2_unreadable, 0);
 	pair_free(&p);
 }
