@@ -9,12 +9,16 @@
 # and round-by-round ratios against the unobserved run of the same round.
 #
 #   BENCH_PAIRS=3 BENCH_SECONDS=5 make bench
+#   BENCH_ONLY="h2 offline" make bench    only these sections (plain, tls, h2,
+#                                         offline, memory), into bench/RESULTS.<sections>.md
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PAIRS=${BENCH_PAIRS:-3}
 SECS=${BENCH_SECONDS:-5}
-OUT=${BENCH_OUT:-bench/RESULTS.md}
+ONLY=${BENCH_ONLY:-}
+OUT=${BENCH_OUT:-bench/RESULTS${ONLY:+.${ONLY// /-}}.md}
+section() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
 L7TOP=$PWD/l7top
 PCAPGEN=$PWD/build/bench/pcapgen
 LIBDIR=/usr/lib/x86_64-linux-gnu
@@ -41,6 +45,8 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # ---- the server -----------------------------------------------------------
 PORT=18480
 TPORT=18443
+H2PORT=18482     # h2c, prior knowledge
+H2TPORT=18444    # h2 over TLS (ALPN)
 mkdir -p "$T/html" "$T/tmp"
 head -c 1048576 /dev/urandom >"$T/html/1m.bin"
 head -c 102400 /dev/urandom >"$T/html/100k.bin"
@@ -62,6 +68,8 @@ http {
     server {
         listen 127.0.0.1:$PORT;
         listen 127.0.0.1:$TPORT ssl;
+        listen 127.0.0.1:$H2PORT http2;
+        listen 127.0.0.1:$H2TPORT ssl http2;
         ssl_certificate $T/cert.pem;
         ssl_certificate_key $T/key.pem;
         root $T/html;
@@ -88,6 +96,20 @@ run_wrk() {   # url conns -> "req_per_s p99_ms"
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
 	echo "${rps:-0} ${p99:-0}"
+}
+
+# h2load for HTTP/2 URLs ("h2load:URL"): 10 concurrent streams per
+# connection. It prints no percentiles, so p99 is its max request time.
+run_h2load() {   # url conns -> "req_per_s max_ms"
+	local url=$1 c=$2 out
+	out=$(LD_LIBRARY_PATH=$T/wrklib h2load -c "$c" -m 10 -t 1 -D "$SECS" "$url" 2>&1)
+	local rps mx
+	rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+	mx=$(awk '$1 == "time" && $3 == "request:" {v=$5; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
+	echo "${rps:-0} ${mx:-0}"
+}
+run_load() {
+	if [[ $1 == h2load:* ]]; then run_h2load "${1#h2load:}" "$2"; else run_wrk "$@"; fi
 }
 
 # ---- observers ------------------------------------------------------------
@@ -147,7 +169,9 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) pri
 loss_line() {   # run-number log-lines
 	local db=$T/run$1.db seen drops
 	seen=$("$L7TOP" query --db "$db" --format csv 2>/dev/null | awk -F, 'NR>1 {s+=$3} END {print s+0}')
-	drops=$(sqlite3 "$db" "select coalesce(sum(kernel_drops),0) + coalesce(sum(tls_drops),0) from intervals" 2>/dev/null ||
+	# h2 streams reset (h2load -D closes its connections with streams open)
+	# are counted too: NGINX logs some of them, l7top never calls them requests
+	drops=$(sqlite3 "$db" "select coalesce(sum(kernel_drops),0) + coalesce(sum(tls_drops),0) + coalesce(sum(h2_reset),0) from intervals" 2>/dev/null ||
 		sqlite3 "$db" "select coalesce(sum(kernel_drops),0) from intervals" 2>/dev/null)
 	echo "${seen:-0} ${drops:-0} $2"
 }
@@ -167,7 +191,7 @@ bench_series() {
 			start_observer "$c"
 			local before after r
 			before=$(wc -l <"$T/access.log")
-			r=$(run_wrk "$url" "$conns")
+			r=$(run_load "$url" "$conns")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
 			after=$(wc -l <"$T/access.log")
@@ -200,6 +224,7 @@ bench_series() {
 }
 
 # ---- 1 and 2: server cost ----------------------------------------------------
+if section plain; then
 bench_series "Plaintext, small responses (return 200), 16 connections" \
 	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump
 bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
@@ -217,9 +242,11 @@ cut=$(sed -n 's/.*(\([0-9]*\) payload bytes not copied).*/\1/p' <<<"$sumline")
 per_req=$(awk -v b="${bytes:-0}" -v n="${nreq:-0}" 'BEGIN {printf "%.0f", n ? b / n : 0}')
 RESULT_MD+="### Bytes copied to user space, 1 MB file"$'\n\n'"$nreq requests: ${bytes:-?} bytes copied (${per_req} per request); ${cut:-?} payload bytes cut in the kernel. l7top: \`$sumline\`"$'\n\n'
 log "1 MB file: $per_req bytes copied per request"
+fi
 
+# ---- 3: TLS ---------------------------------------------------------------------
 # grep reads the whole help (no -q): an early exit would SIGPIPE l7top.
-if "$L7TOP" --help | grep -- '--tls' >/dev/null; then
+if section tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	modes=(none floor l7top-calls bpftrace-copy)
 	"$L7TOP" --help | grep 'keys' >/dev/null && modes+=(l7top-keys)
 	command -v bpftrace >/dev/null || modes=(none l7top-calls)
@@ -235,8 +262,41 @@ if "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	WRK_EXTRA=()
 fi
 
+# ---- 3b: HTTP/2 (h2load, 10 streams per connection) ------------------------------
+if section h2 && command -v h2load >/dev/null; then
+	bench_series "HTTP/2 over TLS (h2), small responses, 4 connections x 10 streams" \
+		"h2load:https://127.0.0.1:$H2TPORT/small" 4 none l7top-keys
+	bench_series "HTTP/2 cleartext (h2c), small responses, 4 connections x 10 streams" \
+		"h2load:http://127.0.0.1:$H2PORT/small" 4 none l7top
+fi
+
 # ---- 4: collector speed offline ---------------------------------------------------
-if [[ -x $PCAPGEN ]]; then
+# best_read PCAP PORTS REQUESTS -> "best_wall_s requests_per_s"
+best_read() {
+	local best=999 s wall
+	for _ in 1 2 3; do
+		s=$( { /usr/bin/time -f '%e %U' "$L7TOP" --read "$1" ${2:+--port "$2"} --no-db --interval 3600 >/dev/null; } 2>&1 | tail -1)
+		wall=${s%% *}
+		best=$(awk -v a="$wall" -v b="$best" 'BEGIN {print (a < b ? a : b)}')
+	done
+	echo "$best $(awk -v n="$3" -v t="$best" 'BEGIN {printf "%.0f", n / t}')"
+}
+# An h2c pcap: h2load against NGINX, recorded by tcpdump (bounded: 300k requests).
+if section offline && command -v h2load >/dev/null; then
+	H2N=${BENCH_H2_REQUESTS:-300000}
+	tcpdump -i lo -s 0 -B 32768 -w "$T/h2c.pcap" "tcp port $H2PORT" 2>/dev/null &
+	tdp=$!
+	sleep 1
+	h2load -c 4 -m 20 -t 1 -n "$H2N" "http://127.0.0.1:$H2PORT/small" >/dev/null 2>&1
+	sleep 1
+	kill -INT "$tdp"
+	wait "$tdp" 2>/dev/null
+	read -r best rate < <(best_read "$T/h2c.pcap" "$H2PORT" "$H2N")
+	psize=$(du -m "$T/h2c.pcap" | cut -f1)
+	RESULT_MD+="### Collector speed offline, HTTP/2 (\`l7top --read\`)"$'\n\n'"$H2N h2c requests from h2load (${psize} MB pcap, 4 connections x 20 streams): best of 3 = ${best} s, **${rate} requests/s** on one core."$'\n\n'
+	log "offline h2c: $rate requests/s"
+fi
+if section offline && [[ -x $PCAPGEN ]]; then
 	NREQ=${BENCH_PCAP_REQUESTS:-3000000}
 	"$PCAPGEN" "$T/offline.pcap" "$NREQ" 100 2>/dev/null
 	best=999
@@ -265,6 +325,7 @@ if [[ -x $PCAPGEN ]]; then
 fi
 
 # ---- 5: memory --------------------------------------------------------------------
+if section memory; then
 peak_rss() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 mem_run() {   # title l7top-args... ; traffic from $MEM_TRAFFIC
 	local title=$1
@@ -313,6 +374,7 @@ sed 's/LIMIT/1000000/g' "$T/paths.lua" >"$T/p1m.lua"
 MEM_TRAFFIC='wrk -t1 -c32 -d20s -s "$T/p1m.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
 mem_run "URL scan, ~1,000,000 unique paths (cap 2000)"
 RESULT_MD+=$'\n'
+fi
 
 # ---- write the report ---------------------------------------------------------------
 {

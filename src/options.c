@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
 		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
 		"                   [--limit N] [--format table|csv|json] [--step DUR]\n"
-		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--session N]\n"
+		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--protocol P] [--session N]\n"
 		"       l7top query --db FILE --requests (--slowest N | --errors)\n"
 		"       l7top query --db FILE --sessions   (l7top query --help for more)\n"
 		"\n"
