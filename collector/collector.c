@@ -628,20 +628,7 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	if (!s)
 		return NULL;
 	collector_totals(c, &now);
-	s->c.packets = now.packets - l->packets;
-	s->c.parse_errors = now.parse_errors - l->parse_errors;
-	s->c.unpaired = now.unpaired - l->unpaired;
-	s->c.reasm_gaps = now.reasm_gaps - l->reasm_gaps;
-	s->c.conn_overflow = now.conn_overflow - l->conn_overflow;
-	s->c.ep_overflow = now.ep_overflow - l->ep_overflow;
-	s->c.pending_overflow = now.pending_overflow - l->pending_overflow;
-	s->c.conns_new = now.conns_new - l->conns_new;
-	s->c.conns_open = now.conns_open;
-	s->c.reqs_skipped = now.reqs_skipped - l->reqs_skipped;
-	s->c.tls_undecryptable = now.tls_undecryptable - l->tls_undecryptable;
-	s->c.tls_lost = now.tls_lost - l->tls_lost;
-	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
-	s->c.host_overflow = now.host_overflow - l->host_overflow;
+	snap_counters_delta(&s->c, &now, l);
 	*l = now;
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {

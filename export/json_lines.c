@@ -2,6 +2,7 @@
 #include "export/json_lines.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -41,6 +42,40 @@ static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 	return o;
 }
 
+/* {"ts": ..., "dur_ms": ..., "counters": {every counter of the table}}. */
+static json_t *json_lines_counters(const char *ts, const struct snapshot *s)
+{
+	json_t *c = json_object();
+	json_t *o = c ? json_pack("{s:s,s:I}", "ts", ts, "dur_ms", (json_int_t)s->dur_ms) : NULL;
+
+	for (size_t i = 0; o && i < SNAP_NCOUNTERS; i++) {
+		uint64_t v = snap_counter_get(&s->c, i);
+		if (json_object_set_new(c, snap_counter_defs[i].name,
+					json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o && json_object_set_new(o, "counters", c) == 0)
+		return o;
+	json_decref(o);
+	json_decref(c);
+	return NULL;
+}
+
+/* Compact: one object per line is the whole point. 15 digits as in
+ * `query --format json`, so 12.345 stays 12.345. Consumes o. */
+static int json_lines_put(FILE *f, json_t *o)
+{
+	int rc = 0;
+	if (!o)
+		return -ENOMEM;
+	if (json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) || fputc('\n', f) == EOF)
+		rc = -EIO;
+	json_decref(o);
+	return rc;
+}
+
 int json_lines_write(FILE *f, const struct snapshot *s)
 {
 	char ts[40];
@@ -48,16 +83,10 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 
 	query_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
 
-	for (size_t i = 0; !rc && i < s->n; i++) {
-		json_t *o = json_lines_obj(ts, &s->eps[i]);
-		if (!o)
-			return -ENOMEM;
-		/* Compact: one object per line is the whole point. 15 digits as in
-		 * `query --format json`, so 12.345 stays 12.345. */
-		if (json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) || fputc('\n', f) == EOF)
-			rc = -EIO;
-		json_decref(o);
-	}
+	for (size_t i = 0; !rc && i < s->n; i++)
+		rc = json_lines_put(f, json_lines_obj(ts, &s->eps[i]));
+	if (!rc)
+		rc = json_lines_put(f, json_lines_counters(ts, s));
 	if (fflush(f) || ferror(f))
 		rc = rc ? rc : -EIO;
 	return rc;

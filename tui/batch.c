@@ -22,6 +22,20 @@ static double err_pct(const struct ep_stats *e)
 	return e->requests ? 100.0 * (double)(e->status[3] + e->status[4]) / (double)e->requests : 0;
 }
 
+struct batch_segments {
+	FILE *f;
+	const char *sep;       /* before the next segment */
+};
+
+static void print_segment(const char *label, uint64_t v, const struct snap_counter_def *d,
+			  void *ctx)
+{
+	struct batch_segments *b = ctx;
+	(void)d;
+	fprintf(b->f, "%s%s %lu", b->sep, label, (unsigned long)v);
+	b->sep = "  ";
+}
+
 static void print_header(FILE *f, const struct snapshot *s, const struct batch_info *in,
 			 const struct ep_stats *t, double secs)
 {
@@ -32,19 +46,15 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 	localtime_r(&ts, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
-		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  gaps %lu  overflow %lu%s%s\n",
+		"  p50 %s  p99 %s",
 		when, in->target, in->npids, in->ports, in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
 		fmt_latency(hist_percentile(&t->lat, 0.50), p50, 16),
-		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16),
-		(unsigned long)s->c.conns_open, (unsigned long)s->c.kernel_drops,
-		(unsigned long)s->c.tls_drops,
-		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
-		(unsigned long)s->c.reasm_gaps,
-		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
-		in->db_status && *in->db_status ? " | " : "",
+		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16));
+	snap_counters_segments(&s->c, true, print_segment, &(struct batch_segments){ f, " | " });
+	snap_counters_segments(&s->c, false, print_segment, &(struct batch_segments){ f, " | " });
+	fprintf(f, "%s%s\n", in->db_status && *in->db_status ? " | " : "",
 		in->db_status ? in->db_status : "");
 }
 

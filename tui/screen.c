@@ -81,8 +81,28 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 		put_kv(&p, "port", h->ports, ST_VALUE);
 }
 
+static enum style severity_style(enum snap_severity sev)
+{
+	return sev == SNAP_SEV_ERROR ? ST_ERROR : sev == SNAP_SEV_WARN ? ST_WARN : ST_VALUE;
+}
+
+/* A counter-table segment on a header line; see snap_counters_segments(). */
+struct segment_pen {
+	struct pen *p;
+	int kind;              /* enum snap_kind to draw, -1 every kind */
+};
+
+static void put_segment(const char *label, uint64_t v, const struct snap_counter_def *d, void *ctx)
+{
+	struct segment_pen *sp = ctx;
+	if (sp->kind < 0 || (int)d->kind == sp->kind)
+		put_count(sp->p, label, v, severity_style(d->severity));
+}
+
+/* A span's request figures, then the traffic counters of kind `kind`
+ * (the last interval's gauges; the counters summed since start). */
 static void draw_span(struct cellbuf *cb, int row, const char *label, const struct view_span *s,
-		      uint64_t conns, const char *conn_label)
+		      const struct snap_counters *c, enum snap_kind kind)
 {
 	struct pen p = { cb, row, 0, false };
 	char b[24], v[32];
@@ -101,27 +121,22 @@ static void draw_span(struct cellbuf *cb, int row, const char *label, const stru
 	put_kv(&p, "out", v, ST_VALUE);
 	put_kv(&p, "4xx", fmt_count(s->status[3], b, sizeof(b)), s->status[3] ? ST_WARN : ST_VALUE);
 	put_kv(&p, "5xx", fmt_count(s->status[4], b, sizeof(b)), s->status[4] ? ST_ERROR : ST_VALUE);
-	put_kv(&p, conn_label, fmt_count(conns, b, sizeof(b)), ST_VALUE);
+	snap_counters_segments(c, true, put_segment, &(struct segment_pen){ &p, (int)kind });
 }
 
 static void draw_header(const struct view *v, struct cellbuf *cb)
 {
 	const struct view_header *h = &v->shown;
-	const struct snap_counters *c = &h->c_all;
 	char lbl[32], up[24], b[24];
 	struct pen p = { cb, 3, 0, false };
 
 	draw_title(v, cb);
 	snprintf(lbl, sizeof(lbl), "last %s", fmt_uptime((h->last.dur_ms + 500) / 1000, up, sizeof(up)));
-	draw_span(cb, 1, lbl, &h->last, h->c_last.conns_open, "conns");
-	draw_span(cb, 2, "since start", &h->all, c->conns_new, "new conns");
+	draw_span(cb, 1, lbl, &h->last, &h->c_last, SNAP_GAUGE);
+	draw_span(cb, 2, "since start", &h->all, &h->c_all, SNAP_COUNTER);
 
 	put(&p, ST_TITLE, "%-12s", "capture");
-	put_count(&p, "drops", c->kernel_drops + c->tls_drops, ST_ERROR);
-	put_count(&p, "parse errors", c->parse_errors, ST_ERROR);
-	put_count(&p, "unpaired", c->unpaired, ST_WARN);
-	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
-	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
+	snap_counters_segments(&h->c_all, false, put_segment, &(struct segment_pen){ &p, -1 });
 	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)), h->folded ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };

@@ -151,23 +151,6 @@ static void span_add(struct view_span *d, const struct ep_stats *s)
 	d->bytes_out += s->bytes_out;
 }
 
-static void counters_add(struct snap_counters *d, const struct snap_counters *s)
-{
-	d->packets += s->packets;
-	d->kernel_drops += s->kernel_drops;
-	d->parse_errors += s->parse_errors;
-	d->unpaired += s->unpaired;
-	d->reasm_gaps += s->reasm_gaps;
-	d->conn_overflow += s->conn_overflow;
-	d->ep_overflow += s->ep_overflow;
-	d->pending_overflow += s->pending_overflow;
-	d->conns_new += s->conns_new;
-	d->tls_drops += s->tls_drops;
-	d->reqs_skipped += s->reqs_skipped;
-	d->host_overflow += s->host_overflow;
-	d->conns_open = s->conns_open;
-}
-
 static void header_from(struct view *v, const struct tui_header *h)
 {
 	struct view_header *o = &v->live;
@@ -223,7 +206,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 	v->all.dur_ms = v->clock.total_ms;
 	v->live.all = v->all;
 	v->live.c_last = s->c;
-	counters_add(&v->c_all, &s->c);
+	snap_counters_add(&v->c_all, &s->c);
 	v->live.c_all = v->c_all;
 	v->live.neps = v->neps;
 	v->live.folded = v->folded;
