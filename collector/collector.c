@@ -129,8 +129,8 @@ static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 	http_stream_gap(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts, &c->sink);
 }
 
-static void tls_keyed(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
-		      size_t len)
+static void tls_keyed(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
+		      const uint8_t *secret, size_t len)
 {
 	struct collector *c = ctx;
 	c->cfg.tls_keylog(c->cfg.tls_keylog_ctx, client_random, kind, secret, len);
@@ -531,13 +531,13 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 	return n;
 }
 
-int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, size_t id_len,
-			 int kind, const uint8_t *secret, size_t len, uint64_t now_ns)
+int collector_tls_secret(struct collector *c, enum tls_id_kind id_kind, const uint8_t *id,
+			 size_t id_len, enum tls_secret_kind kind, const uint8_t *secret, size_t len,
+			 uint64_t now_ns)
 {
 	if (!c->secrets)
 		return -ENOTSUP;
-	return tls_secrets_add(c->secrets, (enum tls_id_kind)id_kind, id, id_len,
-			       (enum tls_secret_kind)kind, secret, len, now_ns);
+	return tls_secrets_add(c->secrets, id_kind, id, id_len, kind, secret, len, now_ns);
 }
 
 int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,

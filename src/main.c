@@ -33,7 +33,7 @@
 #include "probes/target.h"
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
-#include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
+#include "collector/tls_secrets.h"   /* tls_keylog_label() */
 #include "src/loop.h"
 #include "src/options.h"
 #include "storage/query.h"
@@ -46,20 +46,13 @@
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
 
-/* Which key a caught secret is, in the collector's numbering. */
-static const int TLS_KEY_TO_SECRET[TLS_KEY_SECRETS] = {
-	[TLS_KEY_CLIENT_HS] = TLS_SECRET_CLIENT_HS, [TLS_KEY_SERVER_HS] = TLS_SECRET_SERVER_HS,
-	[TLS_KEY_CLIENT_AP] = TLS_SECRET_CLIENT_AP, [TLS_KEY_SERVER_AP] = TLS_SECRET_SERVER_AP,
-	[TLS_KEY_MASTER12] = TLS_SECRET_MASTER,
-};
-
 
 struct app {
 	struct options opt;
 	struct loop *loop;
 	struct capture *cap;
 	struct tls_probe *tls;
-	const char *tls_modes;       /* "keys", "calls", "keys+calls", "none", "off" */
+	enum tls_mode tls_mode;      /* what the probes run: TLS_MODE_OFF without them */
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
 	struct collector *coll;
@@ -125,7 +118,7 @@ static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
  */
 static bool tls_calls_only(const struct app *a)
 {
-	return a->tls && !strcmp(tls_probe_modes(a->tls), "calls");
+	return a->tls && tls_probe_modes(a->tls) == TLS_MODE_CALLS;
 }
 
 /*
@@ -302,8 +295,9 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 		.ports = a->ports_str,
 		.db_status = db_status,
 		.max_rows = a->opt.max_rows,
-		.tls_mode = a->tls ? tls_probe_modes(a->tls)
-			  : a->opt.keylog_in ? "keylog" : a->opt.read_pcap ? NULL : "off",
+		.tls_mode = a->tls ? tls_mode_name(tls_probe_modes(a->tls))
+			  : a->opt.keylog_in ? tls_mode_name(TLS_MODE_KEYLOG)
+			  : a->opt.read_pcap ? NULL : tls_mode_name(TLS_MODE_OFF),
 	};
 
 	if (a->prom)
@@ -389,11 +383,9 @@ static void on_tls_secret(void *ctx, const struct tls_secret *sec)
 {
 	struct app *a = ctx;
 
-	if (sec->kind < 0 || sec->kind >= TLS_KEY_SECRETS)
-		return;
 	/* -ENOSPC is counted by the collector (tls secrets lost). */
-	collector_tls_secret(a->coll, sec->id_kind, sec->id, sec->id_len,
-			     TLS_KEY_TO_SECRET[sec->kind], sec->secret, sec->len, now_ns());
+	collector_tls_secret(a->coll, sec->id_kind, sec->id, sec->id_len, sec->kind, sec->secret,
+			     sec->len, now_ns());
 	a->tls_secrets_new = true;
 }
 
@@ -441,21 +433,14 @@ static void on_tls_timer(struct loop *l, int fd, void *ctx)
  * once so Wireshark can read along. TLS 1.3 secrets reach it here, not from
  * the probe, because only the collector knows their client_random.
  */
-static void on_keylog(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
-		      size_t len)
+static void on_keylog(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
+		      const uint8_t *secret, size_t len)
 {
-	static const char *const LABEL[TLS_SECRET_KINDS] = {
-		[TLS_SECRET_CLIENT_HS] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-		[TLS_SECRET_SERVER_HS] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-		[TLS_SECRET_CLIENT_AP] = "CLIENT_TRAFFIC_SECRET_0",
-		[TLS_SECRET_SERVER_AP] = "SERVER_TRAFFIC_SECRET_0",
-		[TLS_SECRET_MASTER] = "CLIENT_RANDOM",
-	};
 	struct app *a = ctx;
 
-	if (!a->keylog || kind < 0 || kind >= TLS_SECRET_KINDS)
+	if (!a->keylog)
 		return;
-	fprintf(a->keylog, "%s ", LABEL[kind]);
+	fprintf(a->keylog, "%s ", tls_keylog_label(kind));
 	for (size_t i = 0; i < 32; i++)
 		fprintf(a->keylog, "%02x", client_random[i]);
 	fputc(' ', a->keylog);
@@ -549,11 +534,11 @@ static int open_tls(struct app *a)
 		.ssl_lib = a->opt.ssl_lib,
 		.capture_bytes = a->opt.capture_bytes,
 		.log = a->opt.no_tui ? stderr : NULL,
-		.mode = options_tls_probe_mode(a->opt.tls),
+		.mode = a->opt.tls,
 	};
 
-	a->tls_modes = "off";
-	if (a->opt.tls == TLS_OFF)
+	a->tls_mode = TLS_MODE_OFF;
+	if (a->opt.tls == TLS_MODE_OFF)
 		return 0;
 	if (tls_probe_open(&a->tls, &o, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -561,8 +546,8 @@ static int open_tls(struct app *a)
 	}
 	if (open_keylog(a))
 		return EXIT_USAGE;
-	a->tls_modes = tls_probe_modes(a->tls);
-	if (!strcmp(a->tls_modes, "calls") && !a->opt.keylog_in)
+	a->tls_mode = tls_probe_modes(a->tls);
+	if (a->tls_mode == TLS_MODE_CALLS && !a->opt.keylog_in)
 		collector_tls_decrypt_off(a->coll);
 	if (a->opt.keylog_in)
 		return load_keylog(a, now_ns());
@@ -578,7 +563,7 @@ static int open_tls(struct app *a)
  */
 static void drain_keys_first(struct app *a)
 {
-	if (a->tls && strcmp(tls_probe_modes(a->tls), "calls"))
+	if (a->tls && tls_probe_modes(a->tls) != TLS_MODE_CALLS)
 		drain_tls(a);
 }
 
@@ -667,7 +652,8 @@ static int open_store(struct app *a)
 	/* Which TLS mode the processes run in; never anything about secrets. */
 	char tls_set[48] = "";
 	if (a->tls || a->opt.keylog_in)
-		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
+		snprintf(tls_set, sizeof(tls_set), " tls=%s%s",
+			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(settings, sizeof(settings),
 		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s",
@@ -791,7 +777,8 @@ static int run_live(struct app *a)
 	}
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
-		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
+		a->target.npids, a->ports_str, a->store ? a->opt.db : "none",
+		tls_mode_name(a->tls_mode));
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
@@ -885,7 +872,7 @@ int main(int argc, char **argv)
 		.skip_ctx = &a,
 		/* auto may still turn it off (open_tls) when every process runs calls */
 		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL
-					       : a.opt.tls == TLS_KEYS || a.opt.tls == TLS_AUTO,
+					       : a.opt.tls == TLS_MODE_KEYS || a.opt.tls == TLS_MODE_AUTO,
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
 	};
