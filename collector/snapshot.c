@@ -66,12 +66,19 @@ struct snapshot *snapshot_new(size_t n)
 		}
 	}
 	s->n = n;
+	s->refs = 1;
+	return s;
+}
+
+struct snapshot *snapshot_hold(struct snapshot *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	return s;
 }
 
 void snapshot_free(struct snapshot *s)
 {
-	if (!s)
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	for (size_t i = 0; i < s->n; i++)
 		hist_free(&s->eps[i].lat);

@@ -3,9 +3,10 @@
  * snapshot: what one interval produced. The only type the TUI, the batch
  * printer and storage see; they never touch packets, BPF or llhttp.
  *
- * Ownership: snapshot_new() allocates, the last consumer calls
- * snapshot_free(). The main loop prints a snapshot and then hands it to the
- * storage queue, which frees it after writing (or on drop).
+ * Ownership: snapshot_new() allocates with one reference; a consumer that
+ * keeps it past the call it got it in (the storage queue) takes another
+ * with snapshot_hold(); snapshot_free() drops one, the last one frees. The
+ * count is atomic: the writer thread frees what the main loop made.
  */
 #ifndef L7TOP_SNAPSHOT_H
 #define L7TOP_SNAPSHOT_H
@@ -214,9 +215,13 @@ struct snapshot {
 	struct ep_stats *eps;
 	size_t nreqs;              /* request-log rows */
 	struct req_record *reqs;
+	unsigned refs;             /* see Ownership above */
 };
 
 struct snapshot *snapshot_new(size_t n);
+/* Takes one more reference; returns s. */
+struct snapshot *snapshot_hold(struct snapshot *s);
+/* Drops one reference; the last frees. NULL is fine. */
 void snapshot_free(struct snapshot *s);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);

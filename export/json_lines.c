@@ -91,3 +91,31 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 		rc = rc ? rc : -EIO;
 	return rc;
 }
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int json_lines_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	int rc = json_lines_write(self, s);
+	if (rc)
+		fprintf(stderr, "l7top: cannot write the JSON lines: %s\n", strerror(errno));
+	return rc;
+}
+
+static void json_lines_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	fflush(self);
+}
+
+static const struct sink_ops json_lines_sink_ops = {
+	.name = "json",
+	.push = json_lines_sink_push,
+	.close = json_lines_sink_close,
+};
+
+struct sink json_lines_sink(FILE *f)
+{
+	return (struct sink){ .ops = &json_lines_sink_ops, .self = f };
+}

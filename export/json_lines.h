@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "collector/sink.h"
 #include "collector/snapshot.h"
 
 /*
@@ -33,5 +34,10 @@
  * Returns 0, -ENOMEM, or -EIO when f failed (e.g. EPIPE: the reader left).
  */
 int json_lines_write(FILE *f, const struct snapshot *s);
+/*
+ * f as a sink (hosts folded). A write that fails (EPIPE: the reader left;
+ * a full disk) is said on stderr and ends the run: push returns -EIO.
+ */
+struct sink json_lines_sink(FILE *f);
 
 #endif

@@ -444,3 +444,29 @@ void prom_close(struct prom *p)
 	free(p->slots);
 	free(p);
 }
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int prom_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	prom_update(self, s);       /* -ENOMEM: the row is missing from scrapes */
+	return 0;
+}
+
+static void prom_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	prom_close(self);
+}
+
+static const struct sink_ops prom_sink_ops = {
+	.name = "prometheus",
+	.push = prom_sink_push,
+	.close = prom_sink_close,
+};
+
+struct sink prom_sink(struct prom *p)
+{
+	return (struct sink){ .ops = &prom_sink_ops, .self = p };
+}

@@ -72,7 +72,6 @@ struct tls_conn {
 	uint8_t addr[16];          /* network order */
 };
 
-/* Where a secret's identifier comes from (same values as collector/tls_secrets.h). */
 /* A session secret caught at a handshake (keys mode). */
 struct tls_secret {
 	uint32_t tgid, tid;

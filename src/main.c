@@ -42,6 +42,7 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+#define SINKS_MAX          4       /* the DB, /metrics, and one of JSON / live view / batch */
 #define DISPATCH_BATCH     4096
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
@@ -56,9 +57,14 @@ struct app {
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
 	struct collector *coll;
-	struct store *store;
-	struct tui *tui;             /* NULL: batch output */
-	struct prom *prom;           /* --prometheus, NULL when off */
+	struct store *store;         /* NULL: no DB */
+	struct sink sinks[SINKS_MAX];    /* every output, in push order */
+	bool sink_failed[SINKS_MAX]; /* said why and ended the run: not pushed to again */
+	size_t nsinks;
+	struct sink *db_sink;        /* the store's, for the DB health the others show */
+	struct run_info run;         /* what every output shows beside the numbers */
+	char pids_str[512];
+	char settings[256];
 	struct target target;
 	char target_name[64];
 	char ports_str[128];
@@ -234,16 +240,6 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
 
-/* --json: a reader that went away (EPIPE) or a full disk ends the run. */
-static void emit_json(struct app *a, const struct snapshot *s)
-{
-	if (!json_lines_write(stdout, s) || a->exit_code)
-		return;
-	fprintf(stderr, "l7top: cannot write the JSON lines to stdout: %s\n", strerror(errno));
-	a->exit_code = EXIT_RUNTIME;
-	loop_stop(a->loop);
-}
-
 /* --write: each interval reaches the disk; on a write error the file is
  * closed (what it holds stays readable) and monitoring goes on. */
 static void flush_dump(struct app *a)
@@ -283,69 +279,121 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 	return s;
 }
 
-/* One interval on whichever view is active: exporters, JSON lines, the
- * live view or the batch printer. Views sum endpoints across hosts. */
-static void snapshot_show(struct app *a, const struct snapshot *merged,
-			  const struct store_health *h)
-{
-	const char *db_status = a->db_off[0] ? a->db_off : h->last_error;
-	struct batch_info info = {
-		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
-		.npids = a->target.npids,
-		.ports = a->ports_str,
-		.db_status = db_status,
-		.max_rows = a->opt.max_rows,
-		.tls_mode = a->tls ? tls_mode_name(tls_probe_modes(a->tls))
-			  : a->opt.keylog_in ? tls_mode_name(TLS_MODE_KEYLOG)
-			  : a->opt.read_pcap ? NULL : tls_mode_name(TLS_MODE_OFF),
-	};
+/* ---- outputs ------------------------------------------------------------ */
 
-	if (a->prom)
-		prom_update(a->prom, merged);       /* -ENOMEM: the row is missing from scrapes */
-	if (a->opt.json) {
-		emit_json(a, merged);
-	} else if (a->tui) {
-		struct tui_header th = {
-			.target = info.target,
-			.npids = a->target.npids,
-			.ports = a->ports_str,
-			.db_path = a->store ? a->opt.db : NULL,
-			.db_error = db_status,
-			.db_dropped = h->dropped,
-			.start_ms = a->start_ms,
-			.now_ms = now_ms(),
-		};
-		tui_push_snapshot(a->tui, merged, &th);
-		tui_draw(a->tui);
-	} else {
-		batch_print(stdout, merged, &info);
+static void sinks_add(struct app *a, struct sink k)
+{
+	if (a->nsinks < SINKS_MAX)
+		a->sinks[a->nsinks++] = k;
+}
+
+/* The facts that change while running: pids, ports, TLS mode, DB health. */
+static void run_refresh(struct app *a, uint64_t now)
+{
+	struct run_info *r = &a->run;
+	size_t n = 0;
+
+	a->pids_str[0] = '\0';
+	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(a->pids_str); i++)
+		n += (size_t)snprintf(a->pids_str + n, sizeof(a->pids_str) - n, "%s%d",
+				      i ? "," : "", a->target.pids[i]);
+	r->target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name;
+	r->cmdline = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline;
+	r->pids = a->pids_str;
+	r->npids = a->target.npids;
+	r->ports = a->ports_str;
+	r->tls_mode = a->tls ? tls_probe_modes(a->tls)
+		    : a->opt.keylog_in ? TLS_MODE_KEYLOG : TLS_MODE_OFF;
+	r->show_tls = a->tls || a->opt.keylog_in || !a->opt.read_pcap;
+	r->capture = a->opt.read_pcap ? "pcap" : a->tls ? "plain+tls" : "plain";
+	r->version = L7TOP_VERSION;
+	r->settings = a->settings;
+	r->started_ms = a->start_ms;
+	r->now_ms = now;
+	r->db_path = a->store ? a->opt.db : NULL;
+	r->db_error = a->db_off;
+	r->db_dropped = 0;
+	if (a->db_sink) {
+		struct sink_health h = { "", 0 };
+		a->db_sink->ops->health(a->db_sink->self, &h);
+		r->db_error = h.error;
+		r->db_dropped = h.dropped;
 	}
 }
 
-/* Ends the current interval at end_ms: snapshot, show, hand to storage. */
+/* Ends the current interval at end_ms: one snapshot, to every sink. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
-	struct store_health h = { 0 };
-	struct snapshot *s = snapshot_take(a, end_ms), *merged;
+	struct snapshot *s = snapshot_take(a, end_ms), *folded = NULL;
 
 	if (!s) {
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
-	if (a->store)
-		store_get_health(a->store, &h);
-	merged = snapshot_fold_hosts(s);
-	if (merged) {
-		snapshot_show(a, merged, &h);
-		if (merged != s)
-			snapshot_free(merged);
+	run_refresh(a, now_ms());
+	for (size_t i = 0; i < a->nsinks; i++) {
+		const struct sink *k = &a->sinks[i];
+		struct snapshot *in = s;
+		if (a->sink_failed[i])
+			continue;
+		if (!k->ops->per_host) {
+			/* Views sum endpoints across hosts; NULL on ENOMEM: skipped. */
+			if (!folded)
+				folded = snapshot_fold_hosts(s);
+			if (!(in = folded))
+				continue;
+		}
+		if (k->ops->push(k->self, in, &a->run) < 0) {
+			a->sink_failed[i] = true;
+			a->exit_code = EXIT_RUNTIME;
+			loop_stop(a->loop);
+		}
 	}
 	flush_dump(a);
-	/* Storage keeps the per-host rows and the request log. */
-	if (a->store)
-		store_push(a->store, s);      /* the store owns s now, even on -EAGAIN */
-	else
-		snapshot_free(s);
+	if (folded != s)
+		snapshot_free(folded);
+	snapshot_free(s);
+}
+
+/* Closes every sink, the last opened first (the live view gives the
+ * terminal back before the store's last lines). */
+static void sinks_close(struct app *a, uint64_t ended_ms)
+{
+	run_refresh(a, ended_ms);
+	while (a->nsinks) {
+		const struct sink *k = &a->sinks[--a->nsinks];
+		k->ops->close(k->self, &a->run);
+	}
+	a->db_sink = NULL;
+	a->store = NULL;
+}
+
+/* The one sink that shows each interval: JSON lines, the live view (when
+ * allowed and both ends are a terminal) or the batch printer. */
+static int open_view(struct app *a, bool live)
+{
+	char err[256] = "";
+	struct sink k;
+
+	if (a->opt.json) {
+		sinks_add(a, json_lines_sink(stdout));
+		return 0;
+	}
+	if (live && !a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		struct tui *t = tui_new(&(struct tui_config){ .interval_ms = a->opt.interval_ms });
+		if (t && !tui_start(t, a->loop, err, sizeof(err))) {
+			sinks_add(a, tui_sink(t));
+			return 0;
+		}
+		fprintf(stderr, "%s; batch output instead\n", err[0] ? err : "l7top: out of memory");
+		tui_free(t);
+	}
+	if (batch_sink(stdout, a->opt.max_rows, &k)) {
+		fprintf(stderr, "l7top: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	sinks_add(a, k);
+	return 0;
 }
 
 static void drain_capture(struct app *a)
@@ -638,37 +686,26 @@ static const char *retention_str(uint64_t ms, char *buf, size_t n)
 
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[256], dur[24];
-	size_t n = 0;
+	char err[256], dur[24];
 	int e;
 
 	if (a->opt.no_db)
 		return 0;
 	if (!strcmp(a->opt.db, DEFAULT_DB))
 		mkdir("/var/lib/l7top", 0700);
-	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(pids); i++)
-		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "",
-				      a->target.pids[i]);
 	/* Which TLS mode the processes run in; never anything about secrets. */
 	char tls_set[48] = "";
 	if (a->tls || a->opt.keylog_in)
 		snprintf(tls_set, sizeof(tls_set), " tls=%s%s",
 			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
-	snprintf(settings, sizeof(settings),
+	snprintf(a->settings, sizeof(a->settings),
 		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "");
-	struct store_session sess = {
-		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
-		.pids = pids,
-		.version = L7TOP_VERSION,
-		.settings = settings,
-		.started_ms = a->start_ms,
-		.capture = a->opt.read_pcap ? "pcap" : a->tls ? "plain+tls" : "plain",
-	};
-	e = store_open(&a->store, a->opt.db, &sess, err, sizeof(err));
+	run_refresh(a, now_ms());
+	e = store_open(&a->store, a->opt.db, &a->run, err, sizeof(err));
 	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
 		/* The disk is the problem, not the DB: watch on, in memory. */
 		fprintf(stderr, "%s: watching without a DB\n", err);
@@ -681,6 +718,8 @@ static int open_store(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	store_set_retention(a->store, a->opt.retention_ms, STORE_ROLLUP_DEFAULT_MS);
+	sinks_add(a, store_sink(a->store));
+	a->db_sink = &a->sinks[a->nsinks - 1];
 	return 0;
 }
 
@@ -734,12 +773,15 @@ static int open_prom(struct app *a)
 		.max_series = a->opt.max_endpoints + 1,
 	};
 
+	struct prom *p;
+
 	if (!a->opt.prometheus)
 		return 0;
-	if (prom_open(&a->prom, &pc, err, sizeof(err))) {
+	if (prom_open(&p, &pc, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
+	sinks_add(a, prom_sink(p));
 	return 0;
 }
 
@@ -780,17 +822,8 @@ static int run_live(struct app *a)
 		a->target.npids, a->ports_str, a->store ? a->opt.db : "none",
 		tls_mode_name(a->tls_mode));
 	/* After the last line on stderr: curses owns the terminal from here. */
-	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
-					 .max_endpoints = a->opt.max_endpoints };
-		err[0] = '\0';
-		a->tui = tui_new(&tc);
-		if (!a->tui || tui_start(a->tui, a->loop, err, sizeof(err))) {
-			fprintf(stderr, "%s; batch output instead\n", err[0] ? err : "l7top: out of memory");
-			tui_free(a->tui);
-			a->tui = NULL;
-		}
-	}
+	if ((rc = open_view(a, true)))
+		return rc;
 	if (loop_run(a->loop) < 0) {
 		fprintf(stderr, "l7top: event loop failed: %s\n", strerror(errno));
 		a->exit_code = EXIT_RUNTIME;
@@ -800,8 +833,7 @@ static int run_live(struct app *a)
 	drain_tls(a);
 	collector_flush(a->coll);
 	interval_close(a, now_ms());
-	tui_free(a->tui);            /* the terminal is restored before anything else prints */
-	a->tui = NULL;
+	sinks_close(a, now_ms());    /* the terminal is restored before anything else prints */
 	close(sfd);
 	print_capture_summary(a);
 	return a->exit_code;
@@ -835,7 +867,7 @@ static int run_offline(struct app *a)
 	/* Filed at time 0: the table's ttl must not run against the capture's clock. */
 	if (a->opt.keylog_in && (rc = load_keylog(a, 0)))
 		return rc;
-	if ((rc = open_store(a)))
+	if ((rc = open_store(a)) || (rc = open_view(a, false)))
 		return rc;
 	while (!a->exit_code &&
 	       (rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
@@ -846,6 +878,7 @@ static int run_offline(struct app *a)
 	}
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
 	interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	sinks_close(a, a->interval_start_ms);
 	return a->exit_code;
 }
 
@@ -887,12 +920,10 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = a.opt.read_pcap ? run_offline(&a) : run_live(&a);
 
-	if (a.store)
-		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
+	sinks_close(&a, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
 	if (a.keylog)
 		fclose(a.keylog);
-	prom_close(a.prom);
 	if (a.cap)
 		capture_close(a.cap);
 	collector_free(a.coll);

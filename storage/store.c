@@ -55,6 +55,8 @@ struct store {
 	uint64_t retention_ms, rollup_ms;
 	struct store_health health;
 
+	char sink_error[160];         /* main thread: the sink health's copy of last_error */
+
 	/* Writer thread only (and store_open/store_close around it). */
 	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req;
 	sqlite3_stmt *roll_find, *roll_stats, *roll_ivs, *roll_del_stats, *roll_del_ivs;
@@ -861,7 +863,7 @@ static int store_prepare(struct store *st)
 	return rc;
 }
 
-static int store_insert_session(struct store *st, const struct store_session *sess)
+static int store_insert_session(struct store *st, const struct run_info *sess)
 {
 	static const char sql[] =
 		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture)"
@@ -872,7 +874,7 @@ static int store_insert_session(struct store *st, const struct store_session *se
 		return -EIO;
 	sqlite3_bind_int64(q, 1, store_i64(sess ? sess->started_ms : 0));
 	if (sess) {
-		sqlite3_bind_text(q, 2, sess->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sess->cmdline, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, sess->pids, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, sess->version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sess->settings, -1, SQLITE_STATIC);
@@ -913,7 +915,7 @@ static int store_setup_error(struct store *st, char *err, size_t errlen)
 }
 
 /* Identify before WAL: a foreign DB must be left exactly as it was. */
-static int store_setup(struct store *st, const struct store_session *sess,
+static int store_setup(struct store *st, const struct run_info *sess,
 		       char *err, size_t errlen)
 {
 	int version, rc;
@@ -963,7 +965,7 @@ static void store_free(struct store *st)
 	free(st);
 }
 
-int store_open(struct store **out, const char *path, const struct store_session *sess,
+int store_open(struct store **out, const char *path, const struct run_info *sess,
 	       char *err, size_t errlen)
 {
 	struct store *st;
@@ -1026,4 +1028,42 @@ void store_close(struct store *st, uint64_t ended_ms)
 	pthread_join(st->thread, NULL);      /* the writer drains the queue first */
 	store_end_session(st, ended_ms);
 	store_free(st);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int store_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	store_push(self, snapshot_hold(s));   /* -EAGAIN is counted in health.dropped */
+	return 0;
+}
+
+static void store_sink_health(void *self, struct sink_health *h)
+{
+	struct store *st = self;
+	struct store_health sh;
+
+	store_get_health(st, &sh);
+	snprintf(st->sink_error, sizeof(st->sink_error), "%s", sh.last_error);
+	h->error = st->sink_error;
+	h->dropped = sh.dropped;
+}
+
+static void store_sink_close(void *self, const struct run_info *run)
+{
+	store_close(self, run->now_ms);
+}
+
+static const struct sink_ops store_sink_ops = {
+	.name = "db",
+	.per_host = true,
+	.push = store_sink_push,
+	.health = store_sink_health,
+	.close = store_sink_close,
+};
+
+struct sink store_sink(struct store *st)
+{
+	return (struct sink){ .ops = &store_sink_ops, .self = st };
 }

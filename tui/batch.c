@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tui/batch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,7 +37,7 @@ static void print_segment(const char *label, uint64_t v, const struct snap_count
 	b->sep = "  ";
 }
 
-static void print_header(FILE *f, const struct snapshot *s, const struct batch_info *in,
+static void print_header(FILE *f, const struct snapshot *s, const struct run_info *in,
 			 const struct ep_stats *t, double secs)
 {
 	char when[16], rate[16], p50[16], p99[16];
@@ -47,15 +48,16 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s",
-		when, in->target, in->npids, in->ports, in->tls_mode ? "  tls " : "",
-		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
+		when, in->target ? in->target : "", in->npids, in->ports ? in->ports : "",
+		in->show_tls ? "  tls " : "", in->show_tls ? tls_mode_name(in->tls_mode) : "",
+		fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
 		fmt_latency(hist_percentile(&t->lat, 0.50), p50, 16),
 		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16));
 	snap_counters_segments(&s->c, true, print_segment, &(struct batch_segments){ f, " | " });
 	snap_counters_segments(&s->c, false, print_segment, &(struct batch_segments){ f, " | " });
-	fprintf(f, "%s%s\n", in->db_status && *in->db_status ? " | " : "",
-		in->db_status ? in->db_status : "");
+	fprintf(f, "%s%s\n", in->db_error && *in->db_error ? " | " : "",
+		in->db_error ? in->db_error : "");
 }
 
 static void print_row(FILE *f, const struct ep_stats *e, double secs)
@@ -74,7 +76,7 @@ static void print_row(FILE *f, const struct ep_stats *e, double secs)
 		fmt_bytes((double)e->bytes_out / secs, bout, 16));
 }
 
-void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
+void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, int max_rows)
 {
 	double secs = s->dur_ms ? (double)s->dur_ms / 1000.0 : 1.0;
 	struct ep_stats total;
@@ -90,11 +92,47 @@ void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
 		for (size_t i = 0; i < s->n; i++)
 			rows[i] = &s->eps[i];
 		qsort(rows, s->n, sizeof(*rows), by_requests);
-		size_t lim = in->max_rows > 0 && (size_t)in->max_rows < s->n ? (size_t)in->max_rows : s->n;
+		size_t lim = max_rows > 0 && (size_t)max_rows < s->n ? (size_t)max_rows : s->n;
 		for (size_t i = 0; i < lim; i++)
 			print_row(f, rows[i], secs);
 		free(rows);
 	}
 	fputc('\n', f);
 	fflush(f);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+struct batch_out {
+	FILE *f;
+	int max_rows;
+};
+
+static int batch_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	struct batch_out *b = self;
+	batch_print(b->f, s, run, b->max_rows);
+	return 0;
+}
+
+static void batch_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	free(self);
+}
+
+static const struct sink_ops batch_sink_ops = {
+	.name = "batch",
+	.push = batch_sink_push,
+	.close = batch_sink_close,
+};
+
+int batch_sink(FILE *f, int max_rows, struct sink *out)
+{
+	struct batch_out *b = malloc(sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	*b = (struct batch_out){ f, max_rows };
+	*out = (struct sink){ .ops = &batch_sink_ops, .self = b };
+	return 0;
 }

@@ -137,7 +137,8 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 
 	put(&p, ST_TITLE, "%-12s", "capture");
 	snap_counters_segments(&h->c_all, false, put_segment, &(struct segment_pen){ &p, -1 });
-	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)), h->folded ? ST_WARN : ST_VALUE);
+	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)),
+	       h->c_all.ep_overflow ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };
 	put(&p, ST_TITLE, "%-12s", "db");

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OTHER_METHOD "*"
-#define OTHER_ROUTE  "(other: view full)"
 
 /* Per-request extras, allocated on the first tui_request for an endpoint. */
 struct view_extra {
@@ -29,11 +27,10 @@ static void copy_str(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
+int view_init(struct view *v, uint64_t interval_ms)
 {
 	memset(v, 0, sizeof(*v));
 	v->interval_ms = interval_ms ? interval_ms : 1000;
-	v->max_eps = max_eps ? max_eps : 2000;
 	win_clock_init(&v->clock, v->interval_ms);
 	hist_init(&v->all_lat);
 	v->sort = COL_RATE;
@@ -105,7 +102,11 @@ static struct view_ep *ep_find(const struct view *v, const char *method, const c
 	return NULL;
 }
 
-/* Finds or adds; past max_eps everything new goes to one OTHER row. */
+/*
+ * Finds or adds. No bound of its own: the rows are the aggregator's, which
+ * keeps at most max_endpoints of them since start and folds the rest into
+ * its one OTHER row, so the view never shows a second overflow row.
+ */
 static struct view_ep *ep_get(struct view *v, const char *method, const char *route)
 {
 	struct view_ep *e = ep_find(v, method, route, NULL);
@@ -113,12 +114,6 @@ static struct view_ep *ep_get(struct view *v, const char *method, const char *ro
 
 	if (e)
 		return e;
-	if (v->neps >= v->max_eps) {
-		method = OTHER_METHOD;
-		route = OTHER_ROUTE;
-		if ((e = ep_find(v, method, route, NULL)))
-			return e;
-	}
 	if ((v->neps + 1) * 2 > v->hcap && rehash(v, v->hcap ? v->hcap * 2 : 64))
 		return NULL;
 	if (v->neps == v->cap) {
@@ -151,7 +146,7 @@ static void span_add(struct view_span *d, const struct ep_stats *s)
 	d->bytes_out += s->bytes_out;
 }
 
-static void header_from(struct view *v, const struct tui_header *h)
+static void header_from(struct view *v, const struct run_info *h)
 {
 	struct view_header *o = &v->live;
 	if (!h)
@@ -162,7 +157,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;
-	o->uptime_ms = h->now_ms > h->start_ms ? h->now_ms - h->start_ms : 0;
+	o->uptime_ms = h->now_ms > h->started_ms ? h->now_ms - h->started_ms : 0;
 	o->nwarn = 0;
 	for (size_t i = 0; i < h->nwarnings && o->nwarn < VIEW_WARN_MAX; i++)
 		if (h->warnings[i] && *h->warnings[i])
@@ -171,7 +166,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 
 static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s);
 
-int view_push(struct view *v, const struct snapshot *s, const struct tui_header *h)
+int view_push(struct view *v, const struct snapshot *s, const struct run_info *h)
 {
 	struct ep_stats tot;
 	int err = 0;
@@ -184,8 +179,6 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 			err = -ENOMEM;
 			continue;
 		}
-		if (!strcmp(e->route, OTHER_ROUTE) && strcmp(es->route, OTHER_ROUTE))
-			v->folded += es->requests;
 		if (win_ep_add(&e->w, &v->clock, es))
 			err = -ENOMEM;
 		extras_from_stats(v, e, es);
@@ -209,7 +202,6 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 	snap_counters_add(&v->c_all, &s->c);
 	v->live.c_all = v->c_all;
 	v->live.neps = v->neps;
-	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
 	header_from(v, h);
 
@@ -644,14 +636,12 @@ void view_clear(struct view *v)
 	win_clock_init(&v->clock, v->interval_ms);
 	memset(&v->all, 0, sizeof(v->all));
 	memset(&v->c_all, 0, sizeof(v->c_all));
-	v->folded = 0;
 	v->have_requests = false;
 	memset(&v->live.last, 0, sizeof(v->live.last));
 	memset(&v->live.all, 0, sizeof(v->live.all));
 	memset(&v->live.c_last, 0, sizeof(v->live.c_last));
 	memset(&v->live.c_all, 0, sizeof(v->live.c_all));
 	v->live.neps = 0;
-	v->live.folded = 0;
 	v->live.intervals = 0;
 	v->sel = v->top = 0;
 	v->sel_valid = false;

@@ -125,11 +125,11 @@ static void test_live_header(void **state)
 	for (size_t i = 0; i < SNAP_NCOUNTERS; i++) {
 		struct view v;
 		struct cellbuf cb = { 0 };
-		struct tui_header h = { .target = "t", .npids = 1, .ports = "80" };
+		struct run_info h = { .target = "t", .npids = 1, .ports = "80" };
 		struct snapshot *s = snapshot_with(i, T0);
 		char want[64], text[4096] = "", row[1024];
 
-		assert_int_equal(view_init(&v, 1000, 0), 0);
+		assert_int_equal(view_init(&v, 1000), 0);
 		assert_int_equal(view_push(&v, s, &h), 0);
 		view_set_size(&v, 50, 300);
 		assert_int_equal(screen_render(&v, 50, 300, &cb), 0);
@@ -149,7 +149,7 @@ static void test_live_header(void **state)
 static void write_batch(FILE *f, const struct snapshot *s, void *ctx)
 {
 	(void)ctx;
-	batch_print(f, s, &(struct batch_info){ .target = "t", .ports = "80" });
+	batch_print(f, s, &(struct run_info){ .target = "t", .ports = "80" }, 0);
 }
 
 static void test_batch_line(void **state)
@@ -237,7 +237,7 @@ static int64_t db_int(sqlite3 *db, const char *sql)
 
 static struct store *store_open_ok(const char *path)
 {
-	static const struct store_session sess = { .target = "t", .version = "test",
+	static const struct run_info sess = { .cmdline = "t", .version = "test",
 						    .started_ms = T0 };
 	struct store *st = NULL;
 	char err[256] = "";

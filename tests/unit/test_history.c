@@ -52,8 +52,8 @@ static void tmpdb_remove(struct tmpdb *t)
 	rmdir(t->dir);
 }
 
-static const struct store_session sess = {
-	.target = "nginx: master process /usr/sbin/nginx", .pids = "100,101", .version = "test",
+static const struct run_info sess = {
+	.cmdline = "nginx: master process /usr/sbin/nginx", .pids = "100,101", .version = "test",
 	.settings = "interval_ms=1000 slow_ms=100 log_status=500", .started_ms = T0,
 	.capture = "plain",
 };
@@ -817,7 +817,7 @@ static void test_steps_and_sessions(void **state)
 	for (int i = 0; i < 180; i++)
 		push(st, host_snap(T0 + (uint64_t)i * 1000));
 	store_close(st, T0 + 180000);
-	struct store_session s2 = sess;
+	struct run_info s2 = sess;
 	s2.started_ms = T0 + 120000;
 	s2.pids = "200";
 	s2.capture = "plain+tls";

@@ -50,8 +50,8 @@ static void tmpdb_remove(struct tmpdb *t)
 	rmdir(t->dir);
 }
 
-static const struct store_session sess = {
-	.target = "nginx: master process", .pids = "100,101", .version = "test",
+static const struct run_info sess = {
+	.cmdline = "nginx: master process", .pids = "100,101", .version = "test",
 	.settings = "interval=1s", .started_ms = T0,
 };
 

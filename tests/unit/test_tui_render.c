@@ -54,9 +54,9 @@ static void push(struct view *v, uint64_t ts)
 		e->lat_max_us = e->lat.max;
 	}
 	const char *warn[] = { "TLS library not found", "DB write failed: disk full \u2014 stats kept in memory" };
-	struct tui_header h = {
+	struct run_info h = {
 		.target = "nginx[1234]", .npids = 3, .ports = "8080", .db_path = "/tmp/t.db",
-		.start_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
+		.started_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
 	};
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
@@ -64,7 +64,7 @@ static void push(struct view *v, uint64_t ts)
 
 static void setup_view(struct view *v)
 {
-	assert_int_equal(view_init(v, 1000, 0), 0);
+	assert_int_equal(view_init(v, 1000), 0);
 	push(v, 0);
 	push(v, 1000);
 }
@@ -318,7 +318,7 @@ static void test_hostile_route(void **st)
 	struct view v;
 	struct cellbuf cb = { 0 };
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	struct snapshot *s = snapshot_new(1);
 	s->dur_ms = 1000;
 	snprintf(s->eps[0].method, METHOD_MAX, "GET");

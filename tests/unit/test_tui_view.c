@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "collector/agg.h"
 #include "tui/format.h"
 #include "tui/keys.h"
 #include "tui/view.h"
@@ -52,7 +53,7 @@ static struct snapshot *snap(uint64_t ts_ms, uint64_t dur_ms, const struct ep_sp
 static void push(struct view *v, uint64_t ts, const struct ep_spec *e, size_t n)
 {
 	struct snapshot *s = snap(ts, 1000, e, n);
-	struct tui_header h = { .target = "nginx[42]", .npids = 3, .start_ms = 0, .now_ms = ts + 1000 };
+	struct run_info h = { .target = "nginx[42]", .npids = 3, .started_ms = 0, .now_ms = ts + 1000 };
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
 }
@@ -120,7 +121,7 @@ static void test_windows(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	/* 400 one-second intervals: /a gets 1 req/s at 1 ms; /b 10 req/s for
 	 * the last 30 s only at 20 ms. */
 	for (int i = 0; i < 400; i++) {
@@ -195,7 +196,7 @@ static void test_window_slots_long_interval(void **st)
 
 static void setup_three(struct view *v)
 {
-	assert_int_equal(view_init(v, 1000, 0), 0);
+	assert_int_equal(view_init(v, 1000), 0);
 	struct ep_spec e[3] = {
 		{ "GET", "/alpha", .n2 = 50, .lat_us = 500, .in = 3000, .out = 100 },
 		{ "POST", "/beta/items", .n2 = 5, .n3 = 7, .n4 = 20, .lat_us = 90000, .in = 1000, .out = 900000 },
@@ -340,7 +341,7 @@ static void test_scroll(void **st)
 	struct ep_spec e[100];
 	char routes[100][16];
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	for (int i = 0; i < 100; i++) {
 		snprintf(routes[i], sizeof(routes[i]), "/r%03d", i);
 		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = (uint64_t)(200 - i), .lat_us = 100 };
@@ -367,7 +368,7 @@ static void test_pause_and_clear(void **st)
 	struct view v;
 	struct ep_spec e = { "GET", "/x", .n2 = 5, .lat_us = 100 };
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	push(&v, 0, &e, 1);
 	view_set_window(&v, WIN_ALL);
 	keys_dispatch(&v, 'p');
@@ -388,24 +389,40 @@ static void test_pause_and_clear(void **st)
 	view_free(&v);
 }
 
+/* Past the collector's endpoint cap there is one overflow row, the
+ * aggregator's OTHER: the view adds none of its own. */
 static void test_max_endpoints_other(void **st)
 {
 	struct view v;
-	struct ep_spec e[5];
-	char routes[5][16];
+	struct agg *a = agg_new(3, 10);
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 3), 0);
-	for (int i = 0; i < 5; i++) {
-		snprintf(routes[i], sizeof(routes[i]), "/r%d", i);
-		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = 1, .lat_us = 100 };
+	assert_non_null(a);
+	assert_int_equal(view_init(&v, 1000), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 5; i++) {
+			char route[16];
+			snprintf(route, sizeof(route), "/r%d", i + round * 5);
+			agg_add(a, &(struct agg_sample){ .host = "", .method = "GET", .route = route,
+							 .client_addr = "",
+							 .req = { .ts_ms = 1, .lat_us = 100, .status = 200 } });
+		}
+		struct snapshot *s = agg_snapshot(a, 1000 * (uint64_t)round, 1000);
+		assert_non_null(s);
+		s->c.ep_overflow = round ? 5 : 2;
+		assert_int_equal(view_push(&v, s, NULL), 0);
+		snapshot_free(s);
 	}
-	push(&v, 0, e, 5);
-	assert_int_equal(v.neps, 4);                  /* 3 + the view's OTHER row */
-	assert_int_equal(v.shown.folded, 2);
-	const struct view_row *o = find(&v, "(other: view full)");
+	view_refresh(&v, true);
+	assert_int_equal(v.neps, 4);                  /* 3 + the aggregator's OTHER row */
+	size_t others = 0;
+	for (size_t i = 0; i < v.nrows; i++)
+		others += !strcmp(view_row_at(&v, i)->route, AGG_OTHER_ROUTE);
+	assert_int_equal(others, 1);
+	const struct view_row *o = find(&v, AGG_OTHER_ROUTE);
 	assert_non_null(o);
-	assert_int_equal(o->st.requests, 2);
+	assert_int_equal(v.shown.c_all.ep_overflow, 7);
 	view_free(&v);
+	agg_free(a);
 }
 
 /* ---- detail -------------------------------------------------------------- */
@@ -414,7 +431,7 @@ static void test_detail_ranges(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	struct snapshot *s = snap(0, 1000, (struct ep_spec[]){ { "GET", "/d", .n2 = 1, .lat_us = 1 } }, 1);
 	/* 1 µs .. 60 s: more ranges than fit, the ends get merged. */
 	for (uint64_t us = 50; us < 60000000; us *= 2)
@@ -450,7 +467,7 @@ static void test_detail_requests(void **st)
 	struct view v;
 	struct tui_request r[30];
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	push(&v, 0, (struct ep_spec[]){ { "GET", "/slow", .n2 = 30, .lat_us = 1000 } }, 1);
 	for (int i = 0; i < 30; i++) {
 		r[i] = (struct tui_request){ .ts_ms = 1000 + (uint64_t)i, .latency_us = 1000 + (uint64_t)i * 100,
@@ -479,7 +496,7 @@ static void test_detail_from_snapshot(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000, 0), 0);
+	assert_int_equal(view_init(&v, 1000), 0);
 	for (int i = 0; i < 3; i++) {
 		struct snapshot *s = snap((uint64_t)i * 1000, 1000,
 					  (struct ep_spec[]){ { "GET", "/s", .n2 = 9, .n4 = 1, .lat_us = 500 } }, 1);
