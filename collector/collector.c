@@ -30,6 +30,7 @@ struct collector {
 	struct http_counters http;
 	struct reasm_stats reasm;
 	uint64_t packets, conn_overflow, conns_new;
+	uint64_t tls_blind_conns, tls_blind_bytes;   /* keys mode: TLS joined mid-stream */
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
@@ -367,6 +368,30 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 }
 
 /*
+ * The start of a TLS record: content type 20..23, version 3.x, a length a
+ * record may have. HTTP/1.x never starts with those bytes (control
+ * characters), so a segment starting so on a connection joined without
+ * its SYN is TLS whose handshake happened before l7top was there.
+ */
+static bool tls_record_start(const struct tcp_seg *s)
+{
+	const uint8_t *p = s->payload;
+	if (s->caplen < 5 || p[0] < 20 || p[0] > 23 || p[1] != 3 || p[2] > 4)
+		return false;
+	return ((unsigned)p[3] << 8 | p[4]) <= 16384 + 2048;
+}
+
+/* Keys mode: a TLS connection met mid-stream cannot be decrypted (its
+ * secrets went by before the probe did); it is counted, with its bytes,
+ * instead of being silently absent. */
+static void tls_join_blind(struct collector *c, struct conn *cn)
+{
+	cn->tls = cn->tls_blind = true;
+	c->tls_blind_conns++;
+	bit_set(c->tls_port, cn->key.srv_port);
+}
+
+/*
  * Past a body's headers the rest of it only needs counting: tell the
  * capture where it ends, so it stops copying the payload up to there.
  */
@@ -412,7 +437,12 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	cn->last_ns = ts;
 	if (!cn->tls && dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s))
 		tls_start(c, cn, s);
+	else if (!cn->tls && c->secrets && !r->synced && !(s->flags & TCPF_SYN) &&
+		 tls_record_start(s))
+		tls_join_blind(c, cn);
 	if (cn->tls && !cn->tlss) {
+		if (cn->tls_blind)
+			c->tls_blind_bytes += s->len;
 		/* Nothing to parse here, but a closed TLS connection must not
 		 * stay in the open-connections gauge until the idle timeout. */
 		if ((s->flags & (TCPF_FIN | TCPF_RST)) && !cn->closed_ns)
@@ -609,7 +639,8 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 		t->conns_open += !cn->closed_ns;
 	t->conns_new = c->conns_new;
 	t->reqs_skipped = c->reqs_skipped;
-	t->tls_undecryptable = c->tls.undecryptable;
+	t->tls_undecryptable = c->tls.undecryptable + c->tls_blind_conns;
+	t->tls_undecryptable_bytes = c->tls_blind_bytes;
 	t->tls_lost = c->tls.waiting_overflow + c->tls.records_lost + c->tls.tag_failures;
 	if (c->secrets) {
 		struct tls_secrets_stats st;

@@ -37,6 +37,7 @@ struct conn {
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
 	bool tls;                    /* ciphertext on the wire */
+	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */

@@ -138,6 +138,9 @@ struct req_record {
 	X(tls_undecryptable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "undecryptable", \
 	  "connections", "l7top_tls_undecryptable_connections_total", \
 	  "TLS connections that could not be decrypted (keys mode: secrets never seen).") \
+	X(tls_undecryptable_bytes, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, \
+	  "undecryptable bytes", "bytes", "l7top_tls_undecryptable_bytes_total", \
+	  "TCP payload bytes of TLS connections joined after their handshake (keys mode).") \
 	X(tls_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls lost", "records", \
 	  "l7top_tls_records_lost_total", \
 	  "TLS records not decrypted (keys mode: no room to wait for keys, gaps, bad tags).") \

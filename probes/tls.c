@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -693,7 +694,8 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
 			.accept_ns = tls_ktime_to_real(e->accept_ts, t->clock_off),
-			.fd = e->fd, .family = e->family, .port = e->port,
+			.fd = e->fd, .port = e->port,
+			.family = e->family == AF_INET ? 4 : e->family == AF_INET6 ? 6 : 0,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
 		if (s->conn)

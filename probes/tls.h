@@ -67,7 +67,7 @@ struct tls_conn {
 	uint64_t ts_ns;
 	uint64_t accept_ns;        /* unix ns of the accept, 0 if unknown */
 	int fd;
-	uint16_t family;           /* AF_INET, AF_INET6, 0 */
+	uint16_t family;           /* IP version, 4 or 6 (as the collector counts it); 0 unknown */
 	uint16_t port;             /* host order */
 	uint8_t addr[16];          /* network order */
 };

@@ -411,6 +411,15 @@ static void on_tls_data(void *ctx, const struct tls_data *d)
 			      d->ts_ns);
 }
 
+/* Calls mode: SSL_set_fd on an accepted socket names the client, for the
+ * request log and "top clients" (keys mode reads it from the packets). */
+static void on_tls_conn(void *ctx, const struct tls_conn *c)
+{
+	struct app *a = ctx;
+	if (c->family)
+		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port);
+}
+
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
 {
 	struct app *a = ctx;
@@ -442,7 +451,7 @@ static void on_tls_secret(void *ctx, const struct tls_secret *sec)
 static void drain_tls(struct app *a)
 {
 	const struct tls_sink sink = {
-		.data = on_tls_data, .close = on_tls_close, .fork = on_tls_fork,
+		.data = on_tls_data, .conn = on_tls_conn, .close = on_tls_close, .fork = on_tls_fork,
 		.secret = on_tls_secret, .ctx = a,
 	};
 
