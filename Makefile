@@ -4,6 +4,7 @@
 #   make deps       install every Debian package the build, tests and demo need
 #   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
 #   make demo       throw-away NGINX + traffic + l7top attached
+#   make l7top-asan build/asan/l7top under ASan+UBSan (the hostile-files test runs it)
 #   make install    binary, man page l7top(8), example systemd unit
 #                   (PREFIX=/usr/local, DESTDIR= for staging); make uninstall
 #   V=1             show full commands
@@ -55,15 +56,23 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are intermediates make would otherwise delete.
 .SECONDARY:
-.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz
+.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz l7top-asan
 
 all: l7top
 
-l7top: $(OUT)/src/main.o $(LIB_OBJS) $(LLHTTP_OBJS)
+# The object lists above come from installed files (llhttp's sources), read
+# when make starts. So a build without the packages stops here with one line,
+# and targets that install packages first (test, demo) build in a second make
+# that reads the installed files.
+.PHONY: build-deps
+build-deps:
+	@bash scripts/deps.sh --check-build
+
+l7top: $(OUT)/src/main.o $(LIB_OBJS) $(LLHTTP_OBJS) | build-deps
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(OUT)/vmlinux.h:
+$(OUT)/vmlinux.h: | build-deps
 	$(call msg,BTF,$@)
 	$(Q)mkdir -p $(OUT)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
@@ -78,13 +87,13 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 
 # User objects may include any skeleton; generating them first keeps the
 # dependency simple and the build correct from a fresh clone.
-$(OUT)/%.o: %.c $(SKELS)
+$(OUT)/%.o: %.c $(SKELS) | build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # llhttp is Debian's node-llhttp sources, compiled here, never copied.
-$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c | build-deps
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
@@ -112,6 +121,15 @@ $(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) 
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
 
+# l7top itself under ASan+UBSan, for the hostile-input integration test.
+ASAN_L7TOP := $(OUT)/asan/l7top
+$(ASAN_L7TOP): $(OUT)/asan/src/main.o $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
+		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
+	$(call msg,ASAN-LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+l7top-asan: $(ASAN_L7TOP)
+
 deps:
 	bash scripts/deps.sh
 
@@ -121,10 +139,11 @@ unit: $(UNIT_BINS)
 unit-asan: $(ASAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/run_unit.sh $(ASAN_BINS)
 
-integration: l7top
+integration: l7top $(ASAN_L7TOP)
 	@bash tests/integration/run.sh
 
-test: deps-check l7top
+test: deps-check
+	$(MAKE) l7top
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
@@ -135,7 +154,8 @@ test: deps-check l7top
 deps-check:
 	@bash scripts/deps.sh --if-missing
 
-demo: deps-check l7top
+demo: deps-check
+	$(MAKE) l7top
 	bash scripts/demo.sh
 
 # libFuzzer over reassembly + HTTP parsing (clang; bounded run time).

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# l7top demo (`sudo make demo`): a throw-away NGINX on 127.0.0.1 (port 8080
-# or the first free one above), a little traffic generator in the background
-# (~30 req/s, mixed routes and statuses), and l7top attached in the
-# foreground: the live view on a terminal, batch output otherwise.
+# l7top demo (`sudo make demo`): a throw-away NGINX on 127.0.0.1 (HTTP on
+# port 8080 or the first free one above, HTTPS with a throw-away certificate
+# on the next free one), a little traffic generator in the background (~30
+# req/s, mixed routes and statuses, a quarter of it over HTTPS), and l7top
+# attached in the foreground: the live view on a terminal, batch output
+# otherwise. HTTPS is read in keys mode (the default, --tls auto).
 # Ctrl-C (or q in the live view) ends it; everything is cleaned up, the DB is
 # kept.
 #
@@ -19,7 +21,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "demo: l7top needs root (BPF, packet capture): run 'sudo make demo'" >&2
 	exit 1
 fi
-for t in nginx python3; do
+for t in nginx python3 openssl; do
 	command -v "$t" >/dev/null || { echo "demo: missing $t (run 'sudo make deps')" >&2; exit 1; }
 done
 [[ -x $L7TOP ]] || { echo "demo: no $L7TOP binary (run 'make')" >&2; exit 1; }
@@ -70,11 +72,16 @@ except OSError:
     sys.exit(1)
 EOF
 }
-PORT=""
+PORT="" TLS_PORT=""
 for p in $(seq 8080 8180); do
-	if port_free "$p"; then PORT=$p; break; fi
+	port_free "$p" || continue
+	if [[ -z $PORT ]]; then PORT=$p; else TLS_PORT=$p; break; fi
 done
-[[ -n $PORT ]] || { echo "demo: no free port in 8080-8180" >&2; exit 1; }
+[[ -n $TLS_PORT ]] || { echo "demo: no two free ports in 8080-8180" >&2; exit 1; }
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+chmod 600 "$T/key.pem"
 
 head -c 50000 /dev/urandom >"$T/html/static/logo.png"
 head -c 150000 /dev/urandom | base64 >"$T/html/slow/report.csv"
@@ -99,6 +106,9 @@ http {
     keepalive_timeout 30s;
     server {
         listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$TLS_PORT ssl;
+        ssl_certificate $T/cert.pem;
+        ssl_certificate_key $T/key.pem;
         root $T/html;
         location ~ ^/api/users/[0-9]+$ { return 200 '{"id":1,"name":"ada"}\n'; }
         location = /api/orders {
@@ -117,13 +127,14 @@ nginx -t -q -e "$T/error.log" -c "$T/nginx.conf" -p "$T"
 nginx -e "$T/error.log" -c "$T/nginx.conf" -p "$T" -g 'daemon on;'
 for _ in $(seq 50); do [[ -s $T/nginx.pid ]] && break; sleep 0.1; done
 NGINX_PID=$(cat "$T/nginx.pid")
-echo "demo: NGINX (master $NGINX_PID) on http://127.0.0.1:$PORT, files in $T"
+echo "demo: NGINX (master $NGINX_PID) on http://127.0.0.1:$PORT and https://127.0.0.1:$TLS_PORT, files in $T"
 
 # The generator: ~RATE req/s, new connection per request, mixed statuses;
 # the slow download runs on its own thread now and then.
-python3 - "$PORT" "$RATE" <<'EOF' >"$T/generator.log" 2>&1 &
-import http.client, random, sys, threading, time
-port, rate = int(sys.argv[1]), float(sys.argv[2])
+python3 - "$PORT" "$TLS_PORT" "$RATE" <<'EOF' >"$T/generator.log" 2>&1 &
+import http.client, random, ssl, sys, threading, time
+port, tls_port, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+insecure = ssl._create_unverified_context()  # the demo's own throw-away certificate
 routes = [
     (30, "GET", lambda: "/api/users/%d" % random.randint(1, 5000)),
     (15, "GET", lambda: "/api/orders?page=%d" % random.randint(1, 9)),
@@ -138,7 +149,10 @@ weights = [r[0] for r in routes]
 
 def one(method, path):
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        if random.random() < 0.25:
+            c = http.client.HTTPSConnection("127.0.0.1", tls_port, timeout=10, context=insecure)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         body = '{"item":%d}' % random.randint(1, 99) if method == "POST" else None
         hdr = {"Content-Type": "application/json"} if body else {}
         c.request(method, path, body=body, headers=hdr)

@@ -1,23 +1,46 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs every Debian package that l7top's build, tests and demo need.
-# Idempotent. With --if-missing, apt is touched only when a package is absent.
+# Idempotent. With --if-missing, apt is touched only when a package is absent;
+# --check-build only says (in one line) which build packages are missing.
 set -euo pipefail
 
-PKGS=(
+# What `make` needs to build ./l7top (checked by `deps.sh --check-build`).
+BUILD_PKGS=(
 	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
-	libpcap-dev libsqlite3-dev sqlite3 libjansson-dev libcsv-dev
-	libncurses-dev libmicrohttpd-dev libssl-dev node-llhttp
+	libpcap-dev libsqlite3-dev libjansson-dev libcsv-dev
+	libncurses-dev libmicrohttpd-dev libssl-dev node-llhttp libnghttp2-dev
+)
+# What the tests, the demo and the benchmarks add.
+PKGS=(
+	"${BUILD_PKGS[@]}" sqlite3
 	libcmocka-dev libclang-rt-14-dev
 	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump jq bpftrace valgrind linux-perf
-	prometheus nodejs
+	prometheus nodejs nghttp2-client python3-h2 python3-grpcio apache2
 )
 
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+# Prints the packages of "$@" that are not installed, one dpkg-query for all.
+missing_of() {
+	local installed
+	# dpkg-query fails when any package is unknown; its output still counts.
+	installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true; } |
+		awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }')
+	local p
+	for p in "$@"; do
+		grep -qx -- "$p" <<<"$installed" || echo "$p"
+	done
+}
 
+# `make` alone: say in one line what to run instead of failing deep in the
+# build (the Makefile's object lists come from installed files).
+if [[ "${1:-}" == "--check-build" ]]; then
+	mapfile -t missing < <(missing_of "${BUILD_PKGS[@]}")
+	[[ ${#missing[@]} -eq 0 ]] && exit 0
+	echo "l7top: build packages missing (${missing[*]}): run 'sudo make deps'" >&2
+	exit 2
+fi
+
+mapfile -t missing < <(missing_of "${PKGS[@]}")
 if [[ "${1:-}" == "--if-missing" && ${#missing[@]} -eq 0 ]]; then
 	exit 0
 fi
