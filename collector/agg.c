@@ -75,7 +75,6 @@ static int ep_append(struct agg *a, const char *host, const char *method, const 
 	return (int)a->n++;
 }
 
-/* Index of the endpoint's row: found, created, or OTHER past the cap. */
 /* The host as counted: itself while fewer than max_hosts were seen, else "*". */
 static const char *host_admit(struct agg *a, const char *host)
 {
@@ -93,6 +92,7 @@ static const char *host_admit(struct agg *a, const char *host)
 	return host;
 }
 
+/* Index of the endpoint's row: found, created, or OTHER past the cap. */
 static int ep_index(struct agg *a, const char *host, const char *method, const char *route)
 {
 	size_t mask = a->nslots - 1, i = ep_hash(host, method, route) & mask;
@@ -166,11 +166,6 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		hist_reset(&e->lat);
 	}
 	return s;
-}
-
-size_t agg_endpoints(const struct agg *a)
-{
-	return a->n;
 }
 
 uint64_t agg_overflow(const struct agg *a)

@@ -40,7 +40,6 @@ void agg_add(struct agg *a, const struct agg_sample *s);
 /* A new snapshot of the endpoints with requests this interval (NULL on
  * ENOMEM); the interval's counters restart at zero. */
 struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms);
-size_t agg_endpoints(const struct agg *a);
 uint64_t agg_overflow(const struct agg *a);   /* requests folded into OTHER, ever */
 uint64_t agg_host_overflow(const struct agg *a);
 

@@ -56,6 +56,5 @@ struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
 /* Unlinks and frees c (the caller has released its streams). */
 void conn_table_remove(struct conn_table *t, struct conn *c);
 struct conn *conn_table_first(struct conn_table *t);
-size_t conn_table_count(const struct conn_table *t);
 
 #endif

@@ -8,30 +8,14 @@
 #include <jansson.h>
 
 #include "collector/hist.h"
-#include "storage/query.h"
-
-/* The snapshot row in the shape `l7top query` reads back from the DB. */
-static void json_lines_row(const struct ep_stats *e, struct query_row *r)
-{
-	memset(r, 0, sizeof(*r));
-	snprintf(r->method, sizeof(r->method), "%s", e->method);
-	snprintf(r->route, sizeof(r->route), "%s", e->route);
-	r->requests = e->requests;
-	memcpy(r->status, e->status, sizeof(r->status));
-	r->bytes_in = e->bytes_in;
-	r->bytes_out = e->bytes_out;
-	r->p50_us = hist_percentile(&e->lat, 0.50);
-	r->p90_us = hist_percentile(&e->lat, 0.90);
-	r->p99_us = hist_percentile(&e->lat, 0.99);
-	r->max_us = e->lat_max_us;
-}
+#include "format/row.h"
 
 /* {"ts": ...} first, then the contract's keys in their order. */
 static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 {
-	struct query_row r;
-	json_lines_row(e, &r);
-	json_t *row = query_row_json(&r);
+	struct endpoint_row r;
+	row_endpoint_from_stats(e, &r);
+	json_t *row = row_endpoint_json(&r);
 	json_t *o = row ? json_pack("{s:s}", "ts", ts) : NULL;
 
 	if (o && json_object_update(o, row)) {
@@ -81,7 +65,7 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 	char ts[40];
 	int rc = 0;
 
-	query_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
+	row_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
 
 	for (size_t i = 0; !rc && i < s->n; i++)
 		rc = json_lines_put(f, json_lines_obj(ts, &s->eps[i]));

@@ -15,8 +15,8 @@
  *
  * so a reader tells the two apart by "route" or "counters".
  *
- * The objects come from query_row_json() and the time from query_iso_time(),
- * so `--json` and `l7top query --format json` format alike.
+ * The objects come from row_endpoint_json() and the time from row_iso_time()
+ * (format/row.h), so `--json` and `l7top query --format json` format alike.
  */
 #ifndef L7TOP_JSON_LINES_H
 #define L7TOP_JSON_LINES_H

@@ -454,7 +454,6 @@ static void flush_dump(struct app *a)
 	capture_dump_close(a->cap);
 }
 
-/* Ends the current interval at end_ms: snapshot, print, hand to storage. */
 /* The collector's snapshot of the interval ending at end_ms, with the
  * capture's and the TLS probe's loss counters added. */
 static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tui/format.h"
+#include "format/units.h"
 
 static int by_requests(const void *a, const void *b)
 {
@@ -63,15 +63,18 @@ static void print_header(FILE *f, const struct snapshot *s, const struct run_inf
 static void print_row(FILE *f, const struct ep_stats *e, double secs)
 {
 	char route[41], rate[16], l[4][16], bin[16], bout[16];
-	fprintf(f, "%-7.7s %-40s %7s %7lu %6lu %5lu %5lu %5lu %5.1f %8s %8s %8s %8s %7s %7s\n",
+	const uint64_t lat[4] = { hist_percentile(&e->lat, 0.50), hist_percentile(&e->lat, 0.90),
+				  hist_percentile(&e->lat, 0.99), e->lat_max_us };
+
+	for (int i = 0; i < 4; i++)
+		fmt_latency(lat[i], l[i], sizeof(l[i]));
+	fprintf(f, "%-7.7s %-40s %7s %7lu %6lu %5lu %5lu %5lu %5.1f %*s %*s %*s %*s %7s %7s\n",
 		e->method, fmt_middle(e->route, 40, route, sizeof(route)),
 		fmt_rate((double)e->requests / secs, rate, 16), (unsigned long)e->requests,
 		(unsigned long)e->status[1], (unsigned long)e->status[2],
 		(unsigned long)e->status[3], (unsigned long)e->status[4], err_pct(e),
-		fmt_latency(hist_percentile(&e->lat, 0.50), l[0], 16),
-		fmt_latency(hist_percentile(&e->lat, 0.90), l[1], 16),
-		fmt_latency(hist_percentile(&e->lat, 0.99), l[2], 16),
-		fmt_latency(e->lat_max_us, l[3], 16),
+		fmt_width(l[0], 8), l[0], fmt_width(l[1], 8), l[1], fmt_width(l[2], 8), l[2],
+		fmt_width(l[3], 8), l[3],
 		fmt_bytes((double)e->bytes_in / secs, bin, 16),
 		fmt_bytes((double)e->bytes_out / secs, bout, 16));
 }

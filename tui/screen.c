@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tui/format.h"
+#include "format/units.h"
 #include "tui/keys.h"
 
 /* A cursor along one row. */
@@ -113,8 +113,8 @@ static void draw_span(struct cellbuf *cb, int row, const char *label, const stru
 	put_kv(&p, "req/s", fmt_rate((double)s->requests / secs, b, sizeof(b)), ST_VALUE);
 	snprintf(v, sizeof(v), "%.1f%%", err);
 	put_kv(&p, "err", v, err > 0 ? ST_WARN : ST_VALUE);
-	put_kv(&p, "p50", s->requests ? fmt_lat_short(s->p50, b, sizeof(b)) : "-", ST_VALUE);
-	put_kv(&p, "p99", s->requests ? fmt_lat_short(s->p99, b, sizeof(b)) : "-", ST_VALUE);
+	put_kv(&p, "p50", s->requests ? fmt_latency(s->p50, b, sizeof(b)) : "-", ST_VALUE);
+	put_kv(&p, "p99", s->requests ? fmt_latency(s->p99, b, sizeof(b)) : "-", ST_VALUE);
 	snprintf(v, sizeof(v), "%s/s", fmt_bytes((double)s->bytes_in / secs, b, sizeof(b)));
 	put_kv(&p, "in", v, ST_VALUE);
 	snprintf(v, sizeof(v), "%s/s", fmt_bytes((double)s->bytes_out / secs, b, sizeof(b)));
@@ -224,7 +224,7 @@ static void draw_table(const struct view *v, struct cellbuf *cb, int top_row, in
 static char *lat_round(uint64_t us, char *buf, size_t n)
 {
 	char *dot, *unit;
-	fmt_lat_short(us, buf, n);
+	fmt_latency(us, buf, n);
 	if (!(dot = strchr(buf, '.')))
 		return buf;
 	for (unit = dot + 1; *unit >= '0' && *unit <= '9'; unit++)
@@ -315,7 +315,7 @@ static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int ro
 			put(&p, d->slow[i].status >= 500 ? ST_ERROR : d->slow[i].status >= 400 ? ST_WARN : ST_VALUE,
 			    "%3u", d->slow[i].status);
 			cellbuf_text_right(cb, p.row, p.col, 8, ST_VALUE,
-					   fmt_lat_short(d->slow[i].latency_us, b, sizeof(b)));
+					   fmt_latency(d->slow[i].latency_us, b, sizeof(b)));
 			p.col += 9;
 			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL, d->slow[i].client);
 		}
@@ -365,10 +365,10 @@ static void draw_detail(const struct view *v, struct cellbuf *cb, int top, int n
 		put_count(&p, l, s->status[k], k == 4 ? ST_ERROR : k == 3 ? ST_WARN : ST_VALUE);
 	}
 	p = (struct pen){ cb, top + 2, 0, false };
-	put_kv(&p, "p50", s->requests ? fmt_lat_short(s->p50, b[0], 24) : "-", ST_VALUE);
-	put_kv(&p, "p90", s->requests ? fmt_lat_short(s->p90, b[1], 24) : "-", ST_VALUE);
-	put_kv(&p, "p99", s->requests ? fmt_lat_short(s->p99, b[2], 24) : "-", ST_VALUE);
-	put_kv(&p, "max", s->requests ? fmt_lat_short(s->lat_max_us, b[3], 24) : "-", ST_VALUE);
+	put_kv(&p, "p50", s->requests ? fmt_latency(s->p50, b[0], 24) : "-", ST_VALUE);
+	put_kv(&p, "p90", s->requests ? fmt_latency(s->p90, b[1], 24) : "-", ST_VALUE);
+	put_kv(&p, "p99", s->requests ? fmt_latency(s->p99, b[2], 24) : "-", ST_VALUE);
+	put_kv(&p, "max", s->requests ? fmt_latency(s->lat_max_us, b[3], 24) : "-", ST_VALUE);
 	put(&p, ST_LABEL, "in ");
 	put(&p, ST_VALUE, "%s/s", fmt_bytes((double)s->bytes_in / secs, b[4], 24));
 	put(&p, ST_LABEL, "  out ");

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 it_require_tools nginx curl jq promtool prometheus "$PY"
 it_require_l7top
-"$L7TOP" --help 2>/dev/null | grep -q -- '--prometheus' ||
+"$L7TOP" --help 2>/dev/null | grep -c -- '--prometheus' >/dev/null ||
 	it_fail "$L7TOP has no --prometheus option: src/main.c is not wired to export/prom.c yet (issue 8)"
 it_setup
 

@@ -192,7 +192,7 @@ static void assert_within_1pct(uint64_t got, uint64_t want, const char *what)
 			 (unsigned long long)want, 100.0 * d / (double)want);
 }
 
-static void fetch_rows(const char *path, const struct query_filter *f, struct query_row **rows,
+static void fetch_rows(const char *path, const struct query_filter *f, struct endpoint_row **rows,
 		       size_t *n)
 {
 	sqlite3 *db;
@@ -257,7 +257,7 @@ static void test_percentiles_exact(void **state)
 	}
 	store_close(st, T0 + P_IVS * 1000);
 
-	struct query_row *rows;
+	struct endpoint_row *rows;
 	size_t n;
 	struct query_filter f = { .since_ms = 0, .until_ms = INT64_MAX };
 	fetch_rows(t.path, &f, &rows, &n);
@@ -364,7 +364,7 @@ static void write_roll_db(const char *path, uint64_t retention, uint64_t rollup)
 	store_close(st, T0 + R_IVS * 2500ULL);
 }
 
-static void assert_rows_equal(const struct query_row *a, size_t na, const struct query_row *b,
+static void assert_rows_equal(const struct endpoint_row *a, size_t na, const struct endpoint_row *b,
 			      size_t nb)
 {
 	assert_int_equal(na, nb);
@@ -417,7 +417,7 @@ static void test_rollup_exact(void **state)
 	sqlite3_close(db);
 
 	struct query_filter f = { .since_ms = 0, .until_ms = INT64_MAX, .by_host = true };
-	struct query_row *a, *b;
+	struct endpoint_row *a, *b;
 	size_t na, nb;
 	for (int pass = 0; pass < 3; pass++) {
 		f.step_ms = pass == 0 ? 0 : pass == 1 ? 60000 : 3600000;
@@ -463,7 +463,7 @@ static void test_retention_exact(void **state)
 
 	/* The rows kept sum exactly to the raw rows in the same (whole-minute) range. */
 	struct query_filter f = { .since_ms = (cut + 59999) / 60000 * 60000, .until_ms = INT64_MAX };
-	struct query_row *a, *b;
+	struct endpoint_row *a, *b;
 	size_t na, nb;
 	fetch_rows(raw.path, &f, &a, &na);
 	fetch_rows(kept.path, &f, &b, &nb);

@@ -133,7 +133,7 @@ static void wait_handled(struct store *st, uint64_t n, struct store_health *h)
 		 (unsigned long long)(h->written + h->errors), (unsigned long long)n);
 }
 
-static const struct query_row *row_find(const struct query_row *r, size_t n, const char *route)
+static const struct endpoint_row *row_find(const struct endpoint_row *r, size_t n, const char *route)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(r[i].route, route))
@@ -141,7 +141,7 @@ static const struct query_row *row_find(const struct query_row *r, size_t n, con
 	return NULL;
 }
 
-static void fetch(const char *path, int64_t since, int64_t until, struct query_row **rows,
+static void fetch(const char *path, int64_t since, int64_t until, struct endpoint_row **rows,
 		  size_t *n)
 {
 	sqlite3 *db;
@@ -188,12 +188,12 @@ static void test_round_trip(void **state)
 	}
 	store_close(st, T0 + 5000);
 
-	struct query_row *rows = NULL;
+	struct endpoint_row *rows = NULL;
 	size_t n = 0;
 	fetch(t.path, 0, INT64_MAX, &rows, &n);
 	assert_int_equal(n, 2);
-	const struct query_row *a = row_find(rows, n, "/users/:id");
-	const struct query_row *b = row_find(rows, n, "/login");
+	const struct endpoint_row *a = row_find(rows, n, "/users/:id");
+	const struct endpoint_row *b = row_find(rows, n, "/login");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_string_equal(a->method, "GET");

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "collector/agg.h"
-#include "tui/format.h"
+#include "format/units.h"
 #include "tui/keys.h"
 #include "tui/view.h"
 #include "tui/window.h"
@@ -72,15 +72,15 @@ static void test_format_units(void **st)
 {
 	char b[32];
 	(void)st;
-	assert_string_equal(fmt_lat_short(0, b, sizeof(b)), "0\u00b5s");
-	assert_string_equal(fmt_lat_short(850, b, sizeof(b)), "850\u00b5s");
-	assert_string_equal(fmt_lat_short(4250, b, sizeof(b)), "4.25ms");
-	assert_string_equal(fmt_lat_short(12345, b, sizeof(b)), "12.3ms");
-	assert_string_equal(fmt_lat_short(123456, b, sizeof(b)), "123ms");
-	assert_string_equal(fmt_lat_short(999999, b, sizeof(b)), "1.00s");
-	assert_string_equal(fmt_lat_short(2350000, b, sizeof(b)), "2.35s");
-	assert_string_equal(fmt_lat_short(600000000, b, sizeof(b)), "600s");
-	assert_string_equal(fmt_lat_short(3000000000ull, b, sizeof(b)), "50.0m");
+	assert_string_equal(fmt_latency(0, b, sizeof(b)), "0\u00b5s");
+	assert_string_equal(fmt_latency(850, b, sizeof(b)), "850\u00b5s");
+	assert_string_equal(fmt_latency(4250, b, sizeof(b)), "4.25ms");
+	assert_string_equal(fmt_latency(12345, b, sizeof(b)), "12.3ms");
+	assert_string_equal(fmt_latency(123456, b, sizeof(b)), "123ms");
+	assert_string_equal(fmt_latency(999999, b, sizeof(b)), "1.00s");
+	assert_string_equal(fmt_latency(2350000, b, sizeof(b)), "2.35s");
+	assert_string_equal(fmt_latency(600000000, b, sizeof(b)), "600s");
+	assert_string_equal(fmt_latency(3000000000ull, b, sizeof(b)), "50.0m");
 	assert_string_equal(fmt_count(99999, b, sizeof(b)), "99999");
 	assert_string_equal(fmt_count(123456, b, sizeof(b)), "123k");
 	assert_string_equal(fmt_count(1234567, b, sizeof(b)), "1.23M");
@@ -97,7 +97,7 @@ static void test_format_units(void **st)
 	assert_string_equal(fmt_uptime(2 * 86400 + 3 * 3600, b, sizeof(b)), "2d03h");
 	/* Every short latency fits a 6-column field. */
 	for (uint64_t us = 1; us < 10000000000ull; us = us * 3 + 7)
-		assert_true(strlen(fmt_lat_short(us, b, sizeof(b))) <= 7);   /* µ = 2 bytes */
+		assert_true(strlen(fmt_latency(us, b, sizeof(b))) <= 7);   /* µ = 2 bytes */
 }
 
 static void test_format_middle(void **st)
