@@ -160,6 +160,19 @@ static int query_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q, char *e
 	return 0;
 }
 
+/* query_prepare() of a sqlite3_mprintf'd sql (freed here, NULL = out of
+ * memory) with the filter's common parameters bound. */
+static int query_prepare_filtered(sqlite3 *db, char *sql, const struct query_filter *f,
+				  sqlite3_stmt **q, char *err, size_t errlen)
+{
+	int rc = query_prepare(db, sql, q, err, errlen);
+
+	sqlite3_free(sql);
+	if (!rc)
+		query_bind_filter(*q, f);
+	return rc;
+}
+
 /* Reads the current row of q into row; non-zero: the row is malformed. */
 typedef int (*query_read_fn)(sqlite3_stmt *q, void *row);
 
@@ -217,12 +230,10 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		" GROUP BY t, h, e.method, e.route",
 		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
 	sqlite3_stmt *q = NULL;
-	int err_prep = query_prepare(db, sql, &q, err, errlen);
+	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);
 
-	sqlite3_free(sql);
-	if (err_prep)
-		return err_prep;
-	query_bind_filter(q, f);
+	if (rc)
+		return rc;
 	if (f->step_ms > 0)
 		sqlite3_bind_int64(q, 6, f->step_ms);
 	return query_collect(db, q, sizeof(**rows), read_endpoint_row, (void **)rows, n, err, errlen);
@@ -264,12 +275,10 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		errors ? " AND r.status >= 400" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
 	sqlite3_stmt *q = NULL;
-	int err_prep = query_prepare(db, sql, &q, err, errlen);
+	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);
 
-	sqlite3_free(sql);
-	if (err_prep)
-		return err_prep;
-	query_bind_filter(q, f);
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(q, 6, slowest ? (sqlite3_int64)slowest : -1);
 	return query_collect(db, q, sizeof(**rows), read_request_row, (void **)rows, n, err, errlen);
 }

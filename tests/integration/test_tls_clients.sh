@@ -12,31 +12,14 @@ set -euo pipefail
 export LC_ALL=C.UTF-8
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tls_lib.sh"
+source "$(dirname "$0")/tmux_lib.sh"
 
 it_require_tools nginx curl tmux sqlite3 openssl "$PY"
 it_require_l7top
 it_setup
 tls_cert
 
-SOCK="l7top-tlscli-$$"
-SESSION=tlscli
-tm() { tmux -L "$SOCK" "$@"; }
-trap 'rc=$?; tmux -L "$SOCK" kill-server 2>/dev/null || true; it__on_exit $rc' EXIT
-screen() { tm capture-pane -p -t "$SESSION"; }
-wait_screen() {
-	local re=$1 n=${2:-80}
-	while ((n-- > 0)); do
-		screen | grep -Eq -- "$re" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-fail_screen() {
-	screen >"$T/screen.last"
-	it_show "screen" "$T/screen.last" 45
-	it_fail "$*"
-}
-keys() { tm send-keys -t "$SESSION" "$@"; sleep 0.4; }
+tmux_setup tlscli
 
 P=$(it_free_port)
 PT=$(it_free_port)
@@ -59,23 +42,23 @@ tm new-session -d -s "$SESSION" -x 120 -y 40 \
 	"LANG=C.UTF-8 TERM=tmux-256color '$L7TOP' --pid $NGINX_PID --tls calls --db '$T/calls.db' \
 	 --interval 1 2>'$T/l7top.err'; echo \$? >'$T/rc'; sleep 30"
 tm set-option -t "$SESSION" window-size manual >/dev/null 2>&1 || true
-wait_screen 'METHOD +ROUTE' 150 || fail_screen "the live view did not open"
+wait_screen 'METHOD +ROUTE' 150 || { shot; fail_screen "the live view did not open"; }
 it_bg traffic
-wait_screen '/boom' 150 || fail_screen "/boom not on screen"
+wait_screen '/boom' 150 || { shot; fail_screen "/boom not on screen"; }
 keys / b o o m
 keys Enter
-wait_screen 'filter boom' 20 || fail_screen "filter not applied"
+wait_screen 'filter boom' 20 || { shot; fail_screen "filter not applied"; }
 keys Home Enter
-wait_screen 'Top clients' 30 || fail_screen "Enter did not open the detail"
+wait_screen 'Top clients' 30 || { shot; fail_screen "Enter did not open the detail"; }
 n=60
 while ((n-- > 0)); do
-	screen >"$T/detail"
-	grep -A4 'Top clients' "$T/detail" | grep -q '127\.0\.0\.1' && break
+	shot
+	grep -A4 'Top clients' "$SHOT_F" | grep -q '127\.0\.0\.1' && break
 	sleep 0.2
 done
-grep -A4 'Top clients' "$T/detail" | grep -q '127\.0\.0\.1' ||
+grep -A4 'Top clients' "$SHOT_F" | grep -q '127\.0\.0\.1' ||
 	fail_screen "calls mode: the detail's Top clients has no 127.0.0.1"
-grep -A4 'Top clients' "$T/detail" | sed 's/^/  | /'
+grep -A4 'Top clients' "$SHOT_F" | sed 's/^/  | /'
 keys Escape q
 n=100
 while ((n-- > 0)) && [[ ! -s $T/rc ]]; do sleep 0.1; done

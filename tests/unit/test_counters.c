@@ -29,6 +29,7 @@
 #include "tui/cellbuf.h"
 #include "tui/screen.h"
 #include "tui/view.h"
+#include "tests/unit/unit_db.h"
 
 #define T0 1714557600000ULL
 
@@ -224,17 +225,6 @@ static void test_json_line(void **state)
 	}
 }
 
-static int64_t db_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
-}
-
 static struct store *store_open_ok(const char *path)
 {
 	static const struct run_info sess = { .cmdline = "t", .version = "test",
@@ -254,15 +244,12 @@ static void check_db_rows(const char *path)
 		assert_int_equal(store_push(st, snapshot_with(i, T0 + 1000 * i)), 0);
 	store_close(st, T0 + 60000);
 
-	sqlite3 *db;
-	char sql[256];
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3 *db = db_open(path);
 	for (size_t i = 0; i < SNAP_NCOUNTERS; i++)
 		for (size_t j = 0; j < SNAP_NCOUNTERS; j++) {
-			snprintf(sql, sizeof(sql), "SELECT coalesce(%s, -1) FROM intervals"
-				 " WHERE ts_ms = %llu AND session_id = (SELECT max(id) FROM sessions)",
-				 snap_counter_defs[j].name, (unsigned long long)(T0 + 1000 * i));
-			int64_t got = db_int(db, sql);
+			int64_t got = db_int(db, "SELECT coalesce(%s, -1) FROM intervals WHERE ts_ms = %llu"
+					     " AND session_id = (SELECT max(id) FROM sessions)",
+					     snap_counter_defs[j].name, (unsigned long long)(T0 + 1000 * i));
 			if (got != (i == j ? (int64_t)value_of(i) : 0))
 				fail_msg("DB: interval of %s: column %s = %lld",
 					 snap_counter_defs[i].name, snap_counter_defs[j].name,
@@ -273,26 +260,18 @@ static void check_db_rows(const char *path)
 
 static void test_db_row(void **state)
 {
-	char dir[] = "/tmp/l7top-counters-XXXXXX", path[96], p[128];
-	sqlite3 *db;
+	struct tmpdb t;
 	(void)state;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	check_db_rows(path);
+	tmpdb_make(&t, "counters");
+	check_db_rows(t.path);
 	/* A DB from before a counter existed gets its column on the next open. */
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DELETE FROM intervals; ALTER TABLE intervals DROP COLUMN "
-				      "tls_lost; ALTER TABLE intervals DROP COLUMN conns_open",
-				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3 *db = db_open(t.path);
+	db_exec(db, "DELETE FROM intervals; ALTER TABLE intervals DROP COLUMN tls_lost;"
+		    " ALTER TABLE intervals DROP COLUMN conns_open");
 	sqlite3_close(db);
-	check_db_rows(path);
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	check_db_rows(t.path);
+	tmpdb_remove(&t);
 }
 
 int main(void)
