@@ -65,6 +65,7 @@ struct app {
 	FILE *keylog;                /* --keylog, NULL when off */
 	struct collector *coll;
 	struct store *store;         /* NULL: no DB */
+	struct prom *prom;           /* --prometheus, for its target label; a sink otherwise */
 	struct sink sinks[SINKS_MAX];    /* every output, in push order */
 	bool sink_failed[SINKS_MAX]; /* said why and ended the run: not pushed to again */
 	size_t nsinks;
@@ -593,6 +594,7 @@ static void sinks_close(struct app *a, uint64_t ended_ms)
 	}
 	a->db_sink = NULL;
 	a->store = NULL;
+	a->prom = NULL;
 	a->live_view = false;
 }
 
@@ -997,15 +999,13 @@ static int open_prom(struct app *a)
 		.max_series = a->opt.max_endpoints + 1,
 	};
 
-	struct prom *p;
-
 	if (!a->opt.prometheus)
 		return 0;
-	if (prom_open(&p, &pc, err, sizeof(err))) {
+	if (prom_open(&a->prom, &pc, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
-	sinks_add(a, prom_sink(p));
+	sinks_add(a, prom_sink(a->prom));
 	return 0;
 }
 
@@ -1043,6 +1043,8 @@ static int run_live(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	watch_roots(a);
+	if (a->prom)
+		prom_set_target(a->prom, a->target_name);
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
 		a->target.npids, a->ports_str, a->store ? a->opt.db : "none",

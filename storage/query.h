@@ -42,6 +42,7 @@ struct query_opts {
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */
 	bool errors;                    /* --errors: status >= 400 only */
+	const char *protocol;           /* --protocol; NULL = any */
 };
 
 /* `l7top query ...` (argv[0] is "query"). Returns the exit code: 0, 1 runtime, 2 usage. */

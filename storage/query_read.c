@@ -128,12 +128,15 @@ static void query_bind_filter(sqlite3_stmt *q, const struct query_filter *f)
 		sqlite3_bind_text(q, 4, f->method, -1, SQLITE_TRANSIENT);
 	if (f->route)
 		sqlite3_bind_text(q, 5, f->route, -1, SQLITE_TRANSIENT);
+	if (f->protocol)
+		sqlite3_bind_text(q, 7, f->protocol, -1, SQLITE_TRANSIENT);
 }
 
 #define QUERY_FILTER_SQL(alias) \
 	" " alias ".ts_ms >= ?1 AND " alias ".ts_ms < ?2" \
 	" AND (?3 = 0 OR " alias ".session_id = ?3)" \
-	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)"
+	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)" \
+	" AND (?7 IS NULL OR e.protocol = ?7)"
 
 /* Grows *buf (of *cap elements of size sz) to hold one more; 0 or -ENOMEM. */
 static int query_grow(void **buf, size_t *cap, size_t len, size_t sz)
@@ -272,7 +275,7 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		" r.bytes_in, r.bytes_out, r.client, r.pid"
 		" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",
-		errors ? " AND r.status >= 400" : "",
+		errors ? " AND (r.status >= 400 OR r.grpc_status > 0)" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
 	sqlite3_stmt *q = NULL;
 	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);

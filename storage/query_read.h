@@ -26,6 +26,7 @@ struct query_filter {
 	int64_t session;                /* sessions.id; 0 = every session */
 	const char *method;             /* NULL = any */
 	const char *route;              /* NULL = any */
+	const char *protocol;           /* PROTO_NAMES entry; NULL = any */
 };
 
 /* One request-log row. */

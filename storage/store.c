@@ -22,7 +22,7 @@
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
-#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX)
+#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -148,16 +148,18 @@ static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 	snprintf(dst, cap, "%.*s", (int)strnlen(src, srcmax), src);
 }
 
-/* endpoints.id for host+method+route, inserting the row on first sight. */
+/* endpoints.id for host+method+route+protocol, inserting the row on first sight. */
 static int store_endpoint_id(struct store *st, const char *host_in, const char *method_in,
-			     const char *route_in, sqlite3_int64 *id)
+			     const char *route_in, const char *proto_in, sqlite3_int64 *id)
 {
-	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], key[STORE_KEY_MAX];
+	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], proto[PROTO_MAX];
+	char key[STORE_KEY_MAX];
 
 	store_copy(host, sizeof(host), host_in, HOST_MAX);
 	store_copy(method, sizeof(method), method_in, METHOD_MAX);
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", host, method, route);
+	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", host, method, route, proto);
 	struct ep_slot *s = ep_cache_slot(&st->cache, key);
 	if (s->key) {
 		*id = s->id;
@@ -166,6 +168,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 4, proto, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st->find_ep);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st->find_ep, 0);
@@ -175,6 +178,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 		sqlite3_bind_text(st->ins_ep, 1, host, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 4, proto, -1, SQLITE_STATIC);
 		rc = store_step_done(st->ins_ep);
 		*id = sqlite3_last_insert_rowid(st->db);
 	} else if (rc == SQLITE_ROW) {
@@ -246,7 +250,7 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 {
 	sqlite3_int64 id = 0, v[10];
 
-	int rc = store_endpoint_id(st, e->host, e->method, e->route, &id);
+	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto, &id);
 	if (rc)
 		return rc;
 	v[0] = store_i64(e->requests);
@@ -268,7 +272,7 @@ static int store_write_request(struct store *st, const struct req_record *r)
 	sqlite3_int64 id = 0;
 	sqlite3_stmt *q = st->ins_req;
 
-	int rc = store_endpoint_id(st, r->host, r->method, r->route, &id);
+	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto, &id);
 	if (rc)
 		return rc;
 	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
@@ -284,6 +288,8 @@ static int store_write_request(struct store *st, const struct req_record *r)
 	sqlite3_bind_int64(q, 8, store_i64(r->s.bytes_out));
 	sqlite3_bind_text(q, 9, client, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 10, r->s.pid);
+	if (r->s.grpc && r->s.grpc_status >= 0)
+		sqlite3_bind_int(q, 11, r->s.grpc_status);
 	return store_step_done(q);
 }
 
@@ -917,11 +923,14 @@ static int store_prepare(struct store *st)
 		" p99_us = min(hist_quantile(hist_merge(hist, excluded.hist), 0.99),"
 		"              max(lat_max_us, excluded.lat_max_us))";
 	static const char find_ep[] =
-		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3";
-	static const char ins_ep[] = "INSERT INTO endpoints (host, method, route) VALUES (?1, ?2, ?3)";
+		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3"
+		" AND protocol = ?4";
+	static const char ins_ep[] =
+		"INSERT INTO endpoints (host, method, route, protocol) VALUES (?1, ?2, ?3, ?4)";
 	static const char ins_req[] =
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
-		" bytes_in, bytes_out, client, pid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+		" bytes_in, bytes_out, client, pid, grpc_status)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
 	static const char roll_find[] =
 		"SELECT ts_ms FROM intervals WHERE dur_ms < 60000 AND ts_ms < ?1"
 		" ORDER BY ts_ms LIMIT ?2";

@@ -20,7 +20,7 @@ static int by_requests(const void *a, const void *b)
 
 static double err_pct(const struct ep_stats *e)
 {
-	return e->requests ? 100.0 * (double)(e->status[3] + e->status[4]) / (double)e->requests : 0;
+	return e->requests ? 100.0 * (double)ep_errors(e) / (double)e->requests : 0;
 }
 
 struct batch_segments {
