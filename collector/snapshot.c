@@ -34,7 +34,7 @@ void snap_counters_delta(struct snap_counters *out, const struct snap_counters *
 	}
 }
 
-void snap_counters_segments(const struct snap_counters *c, bool traffic,
+void snap_counters_segments(const struct snap_counters *c, bool traffic, bool all,
 			    snap_segment_fn *fn, void *ctx)
 {
 	for (size_t i = 0; i < SNAP_NCOUNTERS;) {
@@ -47,7 +47,7 @@ void snap_counters_segments(const struct snap_counters *c, bool traffic,
 		i = j;
 		if (traffic != (d->show == SNAP_SHOW_TRAFFIC))
 			continue;
-		if (d->show == SNAP_SHOW_IF_SET && !v)
+		if (d->show == SNAP_SHOW_IF_SET && !v && !all)
 			continue;
 		fn(d->label, v, d, ctx);
 	}

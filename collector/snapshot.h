@@ -114,8 +114,10 @@ struct req_record {
  *   kind     SNAP_COUNTER (per interval, summed over time) or SNAP_GAUGE
  *            (a level at the interval's end; the latest one wins)
  *   show     where the headers put it: SNAP_SHOW_ALWAYS / SNAP_SHOW_IF_SET
- *            (loss line; IF_SET only while not zero, so rarely hit bounds
- *            take no room), SNAP_SHOW_TRAFFIC (beside the request rates)
+ *            (loss line; the live header shows IF_SET ones only while not
+ *            zero, so rarely hit bounds take no room; the batch line, which
+ *            scripts read, has every counter), SNAP_SHOW_TRAFFIC (beside
+ *            the request rates)
  *   severity how a non-zero value is drawn: SNAP_SEV_ERROR, SNAP_SEV_WARN,
  *            SNAP_SEV_INFO
  *   label    the header label; counters sharing a label (next to each
@@ -231,11 +233,11 @@ void snap_counters_delta(struct snap_counters *out, const struct snap_counters *
  * The header segments of c, in table order, counters sharing a label summed
  * into one: fn(label, value, first def of the label, ctx). traffic picks the
  * SNAP_SHOW_TRAFFIC ones; otherwise the loss line, where SNAP_SHOW_IF_SET
- * segments come only when not zero.
+ * segments come only when not zero unless all is set.
  */
 typedef void snap_segment_fn(const char *label, uint64_t value,
 			     const struct snap_counter_def *def, void *ctx);
-void snap_counters_segments(const struct snap_counters *c, bool traffic,
+void snap_counters_segments(const struct snap_counters *c, bool traffic, bool all,
 			    snap_segment_fn *fn, void *ctx);
 
 struct snapshot {

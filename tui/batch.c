@@ -54,8 +54,11 @@ static void print_header(FILE *f, const struct snapshot *s, const struct run_inf
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
 		fmt_latency(hist_percentile(&t->lat, 0.50), p50, 16),
 		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16));
-	snap_counters_segments(&s->c, true, print_segment, &(struct batch_segments){ f, " | " });
-	snap_counters_segments(&s->c, false, print_segment, &(struct batch_segments){ f, " | " });
+	/* Every counter, zero or not: scripts read these lines. */
+	snap_counters_segments(&s->c, true, true, print_segment,
+			       &(struct batch_segments){ f, " | " });
+	snap_counters_segments(&s->c, false, true, print_segment,
+			       &(struct batch_segments){ f, " | " });
 	fprintf(f, "%s%s\n", in->db_error && *in->db_error ? " | " : "",
 		in->db_error ? in->db_error : "");
 }

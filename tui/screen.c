@@ -121,7 +121,7 @@ static void draw_span(struct cellbuf *cb, int row, const char *label, const stru
 	put_kv(&p, "out", v, ST_VALUE);
 	put_kv(&p, "4xx", fmt_count(s->status[3], b, sizeof(b)), s->status[3] ? ST_WARN : ST_VALUE);
 	put_kv(&p, "5xx", fmt_count(s->status[4], b, sizeof(b)), s->status[4] ? ST_ERROR : ST_VALUE);
-	snap_counters_segments(c, true, put_segment, &(struct segment_pen){ &p, (int)kind });
+	snap_counters_segments(c, true, false, put_segment, &(struct segment_pen){ &p, (int)kind });
 }
 
 static void draw_header(const struct view *v, struct cellbuf *cb)
@@ -136,7 +136,7 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	draw_span(cb, 2, "since start", &h->all, &h->c_all, SNAP_COUNTER);
 
 	put(&p, ST_TITLE, "%-12s", "capture");
-	snap_counters_segments(&h->c_all, false, put_segment, &(struct segment_pen){ &p, -1 });
+	snap_counters_segments(&h->c_all, false, false, put_segment, &(struct segment_pen){ &p, -1 });
 	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)),
 	       h->c_all.ep_overflow ? ST_WARN : ST_VALUE);
 

@@ -131,9 +131,9 @@ sleep 2.5
 curl -s "http://127.0.0.1:$PP/metrics" >"$T/metrics"
 it_l7top_stop
 
-m_conns=$(awk '$1 == "l7top_tls_undecryptable_connections_total" { print $2 }' "$T/metrics")
+m_conns=$(awk '$1 == "l7top_tls_undecryptable_total" { print $2 }' "$T/metrics")
 m_bytes=$(awk '$1 == "l7top_tls_undecryptable_bytes_total" { print $2 }' "$T/metrics")
-[[ ${m_conns:-0} -ge 1 ]] || it_fail "/metrics: l7top_tls_undecryptable_connections_total = '${m_conns}', want >= 1"
+[[ ${m_conns:-0} -ge 1 ]] || it_fail "/metrics: l7top_tls_undecryptable_total = '${m_conns}', want >= 1"
 [[ ${m_bytes:-0} -gt 500 ]] || it_fail "/metrics: l7top_tls_undecryptable_bytes_total = '${m_bytes}', want the 5 requests' bytes"
 grep -Eq '(^| )undecryptable [1-9]' "$T/l7top.out" ||
 	{ it_show "batch" "$T/l7top.out" 10; it_fail "no 'undecryptable N' in the batch header"; }
