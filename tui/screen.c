@@ -392,7 +392,7 @@ static void draw_detail(const struct view *v, struct cellbuf *cb, int top, int n
 	put_kv(&p, "requests", fmt_count(s->requests, b[0], 24), ST_VALUE);
 	put_kv(&p, "req/s", fmt_rate((double)s->requests / secs, b[1], 24), ST_VALUE);
 	for (int k = 0; k < STATUS_CLASSES; k++) {
-		char l[8];
+		char l[16];         /* "%dxx" of any int: gcc -O1 checks the worst case */
 		snprintf(l, sizeof(l), "%dxx", k + 1);
 		put_count(&p, l, s->status[k], k == 4 ? ST_ERROR : k == 3 ? ST_WARN : ST_VALUE);
 	}

@@ -377,7 +377,8 @@ static void resort(struct view *v)
 	for (size_t i = 0; i < v->nrows; i++)
 		if (row_match(v, &v->rows[i]))
 			v->vis[v->nvis++] = (unsigned)i;
-	qsort_r(v->vis, v->nvis, sizeof(*v->vis), row_cmp, v);
+	if (v->nvis > 1)             /* vis is NULL while no endpoint was seen */
+		qsort_r(v->vis, v->nvis, sizeof(*v->vis), row_cmp, v);
 	if (v->sel_valid)
 		for (size_t i = 0; i < v->nvis; i++)
 			if (v->rows[v->vis[i]].ep == v->sel_ep) {
