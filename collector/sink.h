@@ -32,6 +32,9 @@ struct run_info {
 	const char *pids;          /* "1234,1240" */
 	size_t npids;
 	const char *ports;         /* "80,443" */
+	const char *netns;         /* network namespaces captured in: "host", "web1,web2";
+				    * NULL: not said (a capture read) */
+	const char *unix_unseen;   /* unix listeners packet capture cannot see; "" = none */
 	enum tls_mode tls_mode;    /* what HTTPS is read with */
 	bool show_tls;             /* false: nothing to say about TLS (a plain capture read) */
 	const char *capture;       /* "plain", "plain+tls", "pcap" */

@@ -51,10 +51,13 @@ struct req_sample {
 	char client[CLIENT_MAX]; /* "addr:port", "" when unknown */
 };
 
-/* Requests per client address (no port), for "top clients". */
+/* Requests per client address (no port), for "top clients": n is exact
+ * from the moment addr took the slot; rank (n plus what the slot's previous
+ * owner had, Space-Saving) only decides which slot the next newcomer takes. */
 struct client_count {
 	char addr[CLIENT_MAX];
 	uint64_t n;
+	uint64_t rank;
 };
 
 /*
@@ -76,15 +79,17 @@ struct ep_stats {
 	char proto[PROTO_MAX];   /* part of the key: "h2", "http/1.1"...; "" in a row
 				  * folded across protocols (see protos) */
 	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
-	uint64_t requests;
+	uint64_t requests;       /* answered + aborted */
 	uint64_t status[STATUS_CLASSES];
+	uint64_t aborted;        /* client left before the response (no status, no
+				  * latency); NGINX logs these 400 or 499 */
 	uint64_t bytes_in;       /* request messages as they crossed the wire */
 	uint64_t bytes_out;      /* responses incl. headers, chunk framing, 1xx */
 	uint64_t lat_sum_us;
 	uint64_t lat_max_us;
 	struct hist lat;         /* latency, µs */
 	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
-	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
+	struct client_count clients[EP_CLIENTS]; /* top-k by Space-Saving; n exact */
 	struct status_count codes[EP_CODES];     /* per full code; see status_count */
 	uint64_t grpc_errors;    /* gRPC calls with a non-zero grpc-status and an HTTP
 				  * status below 400 (errors the status classes miss) */
@@ -140,6 +145,12 @@ struct req_record {
 	  "Connections whose bytes were not HTTP/1.x or HTTP/2.") \
 	X(unpaired, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "unpaired", "messages", \
 	  "l7top_unpaired_total", "Responses without a request and requests never answered.") \
+	X(aborted, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "aborted", "requests", \
+	  "l7top_aborted_requests_total", \
+	  "Requests whose client left before the response (NGINX logs these 400 or 499).") \
+	X(partial_reqs, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "partial", "clients", \
+	  "l7top_partial_requests_total", \
+	  "Clients that sent part of a request line and left (NGINX logs these 400).") \
 	X(reasm_gaps, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "gaps", "byte ranges", \
 	  "l7top_reassembly_gaps_total", \
 	  "Byte ranges of TCP streams never seen.") \
@@ -151,17 +162,14 @@ struct req_record {
 	  "Requests counted in the OTHER row because the endpoint cap was reached.") \
 	X(pending_overflow, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "overflow", "requests", \
 	  "l7top_pending_overflow_total", "Pipelined requests beyond the per-connection bound.") \
-	X(host_overflow, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "host overflow", \
-	  "requests", "l7top_host_overflow_total", \
-	  "Requests whose virtual host was folded into \"*\".") \
 	X(reqs_skipped, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "log skipped", "requests", \
 	  "l7top_request_log_skipped_total", \
 	  "Request-log rows (errors, slow requests) over the rows-per-interval cap.") \
-	X(tls_undecryptable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "undecryptable", \
+	X(tls_undecryptable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "tls undecryptable", \
 	  "connections", "l7top_tls_undecryptable_total", \
 	  "TLS connections that could not be decrypted (keys mode: secrets never seen).") \
 	X(tls_undecryptable_bytes, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, \
-	  "undecryptable bytes", "bytes", "l7top_tls_undecryptable_bytes_total", \
+	  "tls undecryptable bytes", "bytes", "l7top_tls_undecryptable_bytes_total", \
 	  "TCP payload bytes of TLS connections joined after their handshake (keys mode).") \
 	X(tls_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls lost", "records", \
 	  "l7top_tls_records_lost_total", \
@@ -169,6 +177,9 @@ struct req_record {
 	X(tls_secrets_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "secrets lost", \
 	  "secrets", "l7top_tls_secrets_lost_total", \
 	  "TLS secrets caught but refused (table full) or expired unused.") \
+	X(tls_unprobed, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls unprobed", \
+	  "processes", "l7top_tls_unprobed_processes_total", \
+	  "Forked processes that made TLS calls before l7top could probe them (calls mode).") \
 	X(h2_unreadable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "h2 unreadable headers", \
 	  "streams", "l7top_h2_unreadable_headers_total", \
 	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection).") \
@@ -249,6 +260,8 @@ struct snapshot {
 	size_t nreqs;              /* request-log rows */
 	struct req_record *reqs;
 	unsigned refs;             /* see Ownership above */
+	size_t nfolds;             /* route prefixes folded by learning this interval */
+	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
 };
 
 struct snapshot *snapshot_new(size_t n);

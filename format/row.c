@@ -14,6 +14,7 @@ void row_endpoint_from_stats(const struct ep_stats *e, struct endpoint_row *r)
 	snprintf(r->route, sizeof(r->route), "%s", e->route);
 	r->requests = e->requests;
 	memcpy(r->status, e->status, sizeof(r->status));
+	r->aborted = e->aborted;
 	r->bytes_in = e->bytes_in;
 	r->bytes_out = e->bytes_out;
 	r->p50_us = hist_percentile(&e->lat, 0.50);
@@ -74,12 +75,12 @@ json_int_t row_json_count(uint64_t v)
 json_t *row_endpoint_json(const struct endpoint_row *r)
 {
 	/* "o" steals the reference; json_pack fails (and frees) on a NULL one. */
-	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}",
+	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}",
 			 "method", row_json_text(r->method), "route", row_json_text(r->route),
 			 "requests", row_json_count(r->requests),
 			 "s1xx", row_json_count(r->status[0]), "s2xx", row_json_count(r->status[1]),
 			 "s3xx", row_json_count(r->status[2]), "s4xx", row_json_count(r->status[3]),
-			 "s5xx", row_json_count(r->status[4]),
+			 "s5xx", row_json_count(r->status[4]), "aborted", row_json_count(r->aborted),
 			 "bytes_in", row_json_count(r->bytes_in), "bytes_out", row_json_count(r->bytes_out),
 			 "p50_ms", row_ms(r->p50_us), "p90_ms", row_ms(r->p90_us),
 			 "p99_ms", row_ms(r->p99_us), "max_ms", row_ms(r->max_us));

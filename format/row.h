@@ -23,6 +23,7 @@ struct endpoint_row {
 	char route[ROUTE_MAX];          /* longer routes (not written by l7top) are cut */
 	uint64_t requests;
 	uint64_t status[STATUS_CLASSES];  /* 1xx..5xx */
+	uint64_t aborted;               /* client left before the response */
 	uint64_t bytes_in, bytes_out;
 	uint64_t p50_us, p90_us, p99_us;
 	uint64_t max_us;                /* max of the intervals' lat_max_us */
@@ -32,7 +33,7 @@ struct endpoint_row {
 void row_endpoint_from_stats(const struct ep_stats *e, struct endpoint_row *r);
 /*
  * One row as the JSON object of the contract (method, route, requests,
- * s1xx..s5xx, bytes_in, bytes_out, p50_ms, p90_ms, p99_ms, max_ms, in that
+ * s1xx..s5xx, aborted, bytes_in, bytes_out, p50_ms, p90_ms, p99_ms, max_ms, in that
  * order). A new reference, NULL on ENOMEM.
  */
 json_t *row_endpoint_json(const struct endpoint_row *r);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "storage/query.h"
+#include "collector/route_learn.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -32,7 +32,7 @@ static int query_csv_fields(FILE *f, const char *const *v, size_t n)
 
 static int query_print_csv(FILE *f, const struct endpoint_row *rows, size_t n, unsigned cols)
 {
-	fprintf(f, "%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+	fprintf(f, "%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n", cols & QUERY_COL_HOST ? "host," : "",
 		cols & QUERY_COL_TS ? "ts," : "");
 	for (size_t i = 0; i < n; i++) {
@@ -49,9 +49,9 @@ static int query_print_csv(FILE *f, const struct endpoint_row *rows, size_t n, u
 		    fputc(',', f) == EOF || query_csv_field(f, r->route))
 			return -EIO;
 		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f\n",
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f\n",
 			r->requests, r->status[0], r->status[1], r->status[2], r->status[3],
-			r->status[4], r->bytes_in, r->bytes_out, row_ms(r->p50_us),
+			r->status[4], r->aborted, r->bytes_in, r->bytes_out, row_ms(r->p50_us),
 			row_ms(r->p90_us), row_ms(r->p99_us), row_ms(r->max_us));
 	}
 	return ferror(f) ? -EIO : 0;
@@ -131,22 +131,24 @@ static int query_print_table(FILE *f, const struct endpoint_row *rows, size_t n,
 	int mw = QUERY_WIDTH(rows, n, method, 6), hw = QUERY_WIDTH(rows, n, host, 4);
 
 	query_table_lead(f, cols, hw, NULL, 0, false);
-	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
-		"3XX", "4XX", "5XX", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD", "ROUTE");
+	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
+		"3XX", "4XX", "5XX", "ABORT", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD",
+		"ROUTE");
 	for (size_t i = 0; i < n; i++) {
 		const struct endpoint_row *r = &rows[i];
-		char c[5][16], by[2][16], l[4][16];
+		char c[6][16], by[2][16], l[4][16];
 		const uint64_t lat[4] = { r->p50_us, r->p90_us, r->p99_us, r->max_us };
 		fmt_count(r->requests, c[0], sizeof(c[0]));
 		for (int k = 1; k < 5; k++)
 			fmt_count(r->status[k], c[k], sizeof(c[k]));
+		fmt_count(r->aborted, c[5], sizeof(c[5]));
 		fmt_bytes((double)r->bytes_in, by[0], sizeof(by[0]));
 		fmt_bytes((double)r->bytes_out, by[1], sizeof(by[1]));
 		for (int k = 0; k < 4; k++)
 			fmt_latency(lat[k], l[k], sizeof(l[k]));
 		query_table_lead(f, cols, hw, r->host, r->ts_ms, false);
-		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %*s %*s %*s %*s  %-*s %s\n", c[0], c[1],
-			c[2], c[3], c[4], by[0], by[1], fmt_width(l[0], 6), l[0], fmt_width(l[1], 6),
+		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %*s %*s %*s %*s  %-*s %s\n", c[0], c[1],
+			c[2], c[3], c[4], c[5], by[0], by[1], fmt_width(l[0], 6), l[0], fmt_width(l[1], 6),
 			l[1], fmt_width(l[2], 6), l[2], fmt_width(l[3], 6), l[3], mw, r->method,
 			r->route);
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "collector/hist.h"
+#include "collector/route_learn.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -31,6 +32,79 @@ static int query_migrate(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "l7top: DB %s has an older schema and cannot be migrated"
 			 " (%s): run this l7top on it with write access once", path, why);
 	return rc;
+}
+
+/* The learned folds of a DB, for l7top_fold(route). */
+struct query_folds {
+	size_t n;
+	char **prefix;
+};
+
+static void query_folds_free(void *p)
+{
+	struct query_folds *f = p;
+	for (size_t i = 0; f && i < f->n; i++)
+		free(f->prefix[i]);
+	if (f)
+		free(f->prefix);
+	free(f);
+}
+
+static void query_fold_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct query_folds *f = sqlite3_user_data(ctx);
+	const unsigned char *route = sqlite3_value_text(argv[0]);
+	char out[ROUTE_MAX];
+	(void)argc;
+
+	if (!route) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (!f->n) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	route_learn_rewrite((const char *const *)f->prefix, f->n, (const char *)route, out,
+			    sizeof(out));
+	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * l7top_fold(route): the route as the folds learned so far write it, so rows
+ * stored before a fold was learned group with the rows after it. The folds
+ * are read once, when the DB is opened. 0 or -EIO.
+ */
+static int query_register_folds(sqlite3 *db)
+{
+	struct query_folds *f = calloc(1, sizeof(*f));
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT prefix FROM folds", -1, &q, NULL) == SQLITE_OK) {
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const unsigned char *p = sqlite3_column_text(q, 0);
+			if (!p)
+				continue;
+			if (f->n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				char **grown = realloc(f->prefix, ncap * sizeof(*grown));
+				if (!grown)
+					break;
+				f->prefix = grown;
+				cap = ncap;
+			}
+			if (!(f->prefix[f->n] = strdup((const char *)p)))
+				break;
+			f->n++;
+		}
+	}
+	sqlite3_finalize(q);
+	return sqlite3_create_function_v2(db, "l7top_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+					  f, query_fold_fn, NULL, NULL, query_folds_free)
+	       ? -EIO : 0;
 }
 
 int query_open(const char *path, sqlite3 **db, char *err, size_t errlen)
@@ -64,6 +138,10 @@ int query_open(const char *path, sqlite3 **db, char *err, size_t errlen)
 			continue;
 		}
 		break;
+	}
+	if (!rc && query_register_folds(*db)) {
+		snprintf(err, errlen, "l7top: DB %s: %s", path, sqlite3_errmsg(*db));
+		rc = -EIO;
 	}
 	if (rc) {
 		sqlite3_close(*db);
@@ -103,6 +181,7 @@ static int query_read_row(sqlite3_stmt *q, struct endpoint_row *r)
 	r->bytes_in = query_col_u64(q, 10);
 	r->bytes_out = query_col_u64(q, 11);
 	r->max_us = query_col_u64(q, 12);
+	r->aborted = query_col_u64(q, 14);
 
 	hist_init(&h);
 	int rc = 0;
@@ -135,7 +214,8 @@ static void query_bind_filter(sqlite3_stmt *q, const struct query_filter *f)
 #define QUERY_FILTER_SQL(alias) \
 	" " alias ".ts_ms >= ?1 AND " alias ".ts_ms < ?2" \
 	" AND (?3 = 0 OR " alias ".session_id = ?3)" \
-	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)" \
+	" AND (?4 IS NULL OR e.method = ?4)" \
+	" AND (?5 IS NULL OR e.route = ?5 OR l7top_fold(e.route) = ?5)" \
 	" AND (?7 IS NULL OR e.protocol = ?7)"
 
 /* Grows *buf (of *cap elements of size sz) to hold one more; 0 or -ENOMEM. */
@@ -225,12 +305,13 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		     struct endpoint_row **rows, size_t *n, char *err, size_t errlen)
 {
 	char *sql = sqlite3_mprintf(
-		"SELECT %s AS t, %s AS h, e.method, e.route, sum(s.requests), sum(s.s1xx),"
+		"SELECT %s AS t, %s AS h, e.method, l7top_fold(e.route) AS r, sum(s.requests),"
+		" sum(s.s1xx),"
 		" sum(s.s2xx), sum(s.s3xx), sum(s.s4xx), sum(s.s5xx), sum(s.bytes_in),"
-		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist)"
+		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0)"
 		" FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("s")
-		" GROUP BY t, h, e.method, e.route",
+		" GROUP BY t, h, e.method, r",
 		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
 	sqlite3_stmt *q = NULL;
 	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);

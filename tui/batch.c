@@ -46,9 +46,10 @@ static void print_header(FILE *f, const struct snapshot *s, const struct run_inf
 
 	localtime_r(&ts, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
+	fprintf(f, "l7top %s  %s  pids %zu  ports %s  netns %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s",
 		when, in->target ? in->target : "", in->npids, in->ports ? in->ports : "",
+		in->netns && *in->netns ? in->netns : "-",
 		in->show_tls ? "  tls " : "", in->show_tls ? tls_mode_name(in->tls_mode) : "",
 		fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
@@ -59,7 +60,8 @@ static void print_header(FILE *f, const struct snapshot *s, const struct run_inf
 			       &(struct batch_segments){ f, " | " });
 	snap_counters_segments(&s->c, false, true, print_segment,
 			       &(struct batch_segments){ f, " | " });
-	fprintf(f, "%s%s\n", in->db_error && *in->db_error ? " | " : "",
+	fprintf(f, "%s%s%s%s\n", in->unix_unseen && *in->unix_unseen ? " | unix not captured " : "",
+		in->unix_unseen ? in->unix_unseen : "", in->db_error && *in->db_error ? " | " : "",
 		in->db_error ? in->db_error : "");
 }
 

@@ -79,6 +79,9 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 	put_kv(&p, "sort", sort, ST_VALUE);
 	if (h->ports[0])
 		put_kv(&p, "port", h->ports, ST_VALUE);
+	/* Only when it says something: a server in the host's namespace looks as it always did. */
+	if (h->netns[0] && strcmp(h->netns, "host"))
+		put_kv(&p, "netns", h->netns, ST_VALUE);
 }
 
 static enum style severity_style(enum snap_severity sev)
@@ -138,7 +141,7 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	put(&p, ST_TITLE, "%-12s", "capture");
 	snap_counters_segments(&h->c_all, false, false, put_segment, &(struct segment_pen){ &p, -1 });
 	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)),
-	       h->c_all.ep_overflow ? ST_WARN : ST_VALUE);
+	       h->c_all.ep_overflow || h->folded ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };
 	put(&p, ST_TITLE, "%-12s", "db");

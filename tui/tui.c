@@ -25,7 +25,7 @@ struct tui *tui_new(const struct tui_config *cfg)
 	struct tui *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (view_init(&t->view, cfg ? cfg->interval_ms : 1000)) {
+	if (view_init(&t->view, cfg ? cfg->interval_ms : 1000, cfg ? cfg->max_endpoints : 0)) {
 		view_free(&t->view);
 		free(t);
 		return NULL;

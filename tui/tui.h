@@ -29,6 +29,8 @@
 
 struct tui_config {
 	uint64_t interval_ms;     /* the snapshot interval (windows are built from it) */
+	size_t max_endpoints;     /* rows before the view moves its least used into the
+				   * aggregator's OTHER row; 0 = 2000 */
 };
 
 struct tui;

@@ -2,9 +2,17 @@
 #include "tui/view.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "collector/agg.h"
+
+/* The one overflow row: the aggregator's OTHER. Rows the view gives up when
+ * full go there too, so no screen shows two. */
+#define OTHER_METHOD AGG_OTHER_METHOD
+#define OTHER_ROUTE  AGG_OTHER_ROUTE
 
 
 /* Per-request extras, allocated on the first tui_request for an endpoint. */
@@ -29,10 +37,11 @@ static void copy_str(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-int view_init(struct view *v, uint64_t interval_ms)
+int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
 {
 	memset(v, 0, sizeof(*v));
 	v->interval_ms = interval_ms ? interval_ms : 1000;
+	v->max_eps = max_eps ? max_eps : 2000;
 	win_clock_init(&v->clock, v->interval_ms);
 	hist_init(&v->all_lat);
 	v->sort = COL_RATE;
@@ -104,18 +113,11 @@ static struct view_ep *ep_find(const struct view *v, const char *method, const c
 	return NULL;
 }
 
-/*
- * Finds or adds. No bound of its own: the rows are the aggregator's, which
- * keeps at most max_endpoints of them since start and folds the rest into
- * its one OTHER row, so the view never shows a second overflow row.
- */
-static struct view_ep *ep_get(struct view *v, const char *method, const char *route)
+static struct view_ep *ep_append(struct view *v, const char *method, const char *route)
 {
-	struct view_ep *e = ep_find(v, method, route, NULL);
+	struct view_ep *e;
 	size_t slot;
 
-	if (e)
-		return e;
 	if ((v->neps + 1) * 2 > v->hcap && rehash(v, v->hcap ? v->hcap * 2 : 64))
 		return NULL;
 	if (v->neps == v->cap) {
@@ -137,11 +139,63 @@ static struct view_ep *ep_get(struct view *v, const char *method, const char *ro
 	return e;
 }
 
+/*
+ * The view is full and a new endpoint came in a snapshot: the row with the
+ * fewest requests since start moves, every window of it, into the OTHER
+ * row, and the newcomer takes its place. The collector shows only rows
+ * that earned one (collector/agg.h), so first-come rows from a scan give way
+ * to the endpoints of now; the rows plus OTHER still add up to everything.
+ */
+static struct view_ep *ep_take(struct view *v, const char *method, const char *route)
+{
+	struct view_ep *other = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL);
+	size_t victim = SIZE_MAX;
+
+	if (!other && !(other = ep_append(v, OTHER_METHOD, OTHER_ROUTE)))
+		return NULL;
+	for (size_t i = 0; i < v->neps; i++)
+		if (v->eps[i] != other &&
+		    (victim == SIZE_MAX || v->eps[i]->w.all.requests < v->eps[victim]->w.all.requests))
+			victim = i;
+	if (victim == SIZE_MAX)
+		return other;
+	struct view_ep *e = v->eps[victim];
+	win_ep_merge(&other->w, &e->w, &v->clock);
+	v->folded += e->w.all.requests;
+	win_ep_free(&e->w);
+	free(e->x);
+	e->x = NULL;
+	copy_str(e->method, sizeof(e->method), method);
+	copy_str(e->route, sizeof(e->route), route);
+	win_ep_init(&e->w);
+	if (rehash(v, v->hcap))
+		return NULL;
+	return e;
+}
+
+/* Finds or adds; past max_eps a snapshot's endpoint takes the least used
+ * row (take), anything else goes to the OTHER row. */
+static struct view_ep *ep_get(struct view *v, const char *method, const char *route, bool take)
+{
+	struct view_ep *e = ep_find(v, method, route, NULL);
+
+	if (e)
+		return e;
+	if (v->neps < v->max_eps)
+		return ep_append(v, method, route);
+	if (take && strcmp(route, OTHER_ROUTE))
+		return ep_take(v, method, route);
+	if ((e = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL)))
+		return e;
+	return ep_append(v, OTHER_METHOD, OTHER_ROUTE);
+}
+
 /* ---- pushing data -------------------------------------------------------- */
 
 static void span_add(struct view_span *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
+	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->bytes_in += s->bytes_in;
@@ -156,6 +210,7 @@ static void header_from(struct view *v, const struct run_info *h)
 	copy_str(o->target, sizeof(o->target), h->target);
 	o->npids = h->npids;
 	copy_str(o->ports, sizeof(o->ports), h->ports);
+	copy_str(o->netns, sizeof(o->netns), h->netns);
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;
@@ -176,7 +231,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	win_clock_tick(&v->clock, s->dur_ms ? s->dur_ms : v->interval_ms);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ep_stats *es = &s->eps[i];
-		struct view_ep *e = ep_get(v, es->method, es->route);
+		struct view_ep *e = ep_get(v, es->method, es->route, true);
 		if (!e) {
 			err = -ENOMEM;
 			continue;
@@ -204,6 +259,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	snap_counters_add(&v->c_all, &s->c);
 	v->live.c_all = v->c_all;
 	v->live.neps = v->neps;
+	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
 	header_from(v, h);
 
@@ -311,7 +367,7 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct view_ep *e = ep_get(v, r[i].method, r[i].route);
+		struct view_ep *e = ep_get(v, r[i].method, r[i].route, false);
 		if (!e)
 			continue;
 		if (!extra_of(e))
@@ -644,12 +700,14 @@ void view_clear(struct view *v)
 	win_clock_init(&v->clock, v->interval_ms);
 	memset(&v->all, 0, sizeof(v->all));
 	memset(&v->c_all, 0, sizeof(v->c_all));
+	v->folded = 0;
 	v->have_requests = false;
 	memset(&v->live.last, 0, sizeof(v->live.last));
 	memset(&v->live.all, 0, sizeof(v->live.all));
 	memset(&v->live.c_last, 0, sizeof(v->live.c_last));
 	memset(&v->live.c_all, 0, sizeof(v->live.c_all));
 	v->live.neps = 0;
+	v->live.folded = 0;
 	v->live.intervals = 0;
 	v->sel = v->top = 0;
 	v->sel_valid = false;

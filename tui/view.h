@@ -55,6 +55,7 @@ enum view_mode { VIEW_TABLE, VIEW_DETAIL };
 
 struct view_span {                     /* header totals over a span */
 	uint64_t requests, status[STATUS_CLASSES], bytes_in, bytes_out;
+	uint64_t aborted;              /* requests whose client left before the response */
 	uint64_t p50, p99, dur_ms;
 };
 
@@ -62,6 +63,7 @@ struct view_header {
 	char target[64];
 	size_t npids;
 	char ports[64];
+	char netns[64];
 	char db_path[256];             /* "" when no DB */
 	char db_error[VIEW_WARN_LEN];
 	uint64_t db_dropped;
@@ -70,6 +72,7 @@ struct view_header {
 	struct snap_counters c_last;   /* the last interval's loss counters */
 	struct snap_counters c_all;    /* summed since start (conns_open: last) */
 	size_t neps;
+	uint64_t folded;               /* requests of rows the full view moved into OTHER */
 	char warn[VIEW_WARN_MAX][VIEW_WARN_LEN];
 	size_t nwarn;
 	uint32_t intervals;
@@ -121,6 +124,7 @@ struct view {
 	/* model */
 	uint64_t interval_ms;
 	struct win_clock clock;
+	size_t max_eps;                /* rows before the view moves its least used into OTHER */
 	struct view_ep **eps;
 	size_t neps, cap;
 	uint32_t *hash;                /* open addressing: ep index + 1, 0 empty */
@@ -128,6 +132,7 @@ struct view {
 	struct hist all_lat;           /* every endpoint, since start */
 	struct view_span all;
 	struct snap_counters c_all;
+	uint64_t folded;
 	bool have_requests;
 	struct view_header live;       /* updated on every push */
 	uint64_t *dense;               /* WIN_CBUCKETS scratch */
@@ -156,7 +161,7 @@ struct view {
 };
 
 /* Returns 0 or -ENOMEM. */
-int view_init(struct view *v, uint64_t interval_ms);
+int view_init(struct view *v, uint64_t interval_ms, size_t max_eps);
 void view_free(struct view *v);
 
 /* One interval. Returns 0 or -ENOMEM (some numbers lost, view consistent). */

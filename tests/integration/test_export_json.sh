@@ -59,7 +59,7 @@ pk=$(jq -s 'map(.counters.packets) | add' "$T/counters.out")
 jq -c 'select(has("counters") | not)' "$out" >"$T/eps.out"
 out=$T/eps.out
 lines=$(wc -l <"$out")
-keys='["ts","method","route","requests","s1xx","s2xx","s3xx","s4xx","s5xx","bytes_in","bytes_out","p50_ms","p90_ms","p99_ms","max_ms","protocol"]'
+keys='["ts","method","route","requests","s1xx","s2xx","s3xx","s4xx","s5xx","aborted","bytes_in","bytes_out","p50_ms","p90_ms","p99_ms","max_ms","protocol"]'
 bad=$(jq -c --argjson k "$keys" 'select((keys_unsorted != $k) or
 	(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$") | not))' "$out" | head -3)
 [[ -z $bad ]] || it_fail "objects without the contract's keys or an ISO 8601 ts: $bad"

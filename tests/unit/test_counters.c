@@ -130,7 +130,7 @@ static void test_live_header(void **state)
 		struct snapshot *s = snapshot_with(i, T0);
 		char want[64], text[4096] = "", row[1024];
 
-		assert_int_equal(view_init(&v, 1000), 0);
+		assert_int_equal(view_init(&v, 1000, 0), 0);
 		assert_int_equal(view_push(&v, s, &h), 0);
 		view_set_size(&v, 50, 300);
 		assert_int_equal(screen_render(&v, 50, 300, &cb), 0);

@@ -64,7 +64,7 @@ static void push(struct view *v, uint64_t ts)
 
 static void setup_view(struct view *v)
 {
-	assert_int_equal(view_init(v, 1000), 0);
+	assert_int_equal(view_init(v, 1000, 0), 0);
 	push(v, 0);
 	push(v, 1000);
 }
@@ -318,7 +318,7 @@ static void test_hostile_route(void **st)
 	struct view v;
 	struct cellbuf cb = { 0 };
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	struct snapshot *s = snapshot_new(1);
 	s->dur_ms = 1000;
 	snprintf(s->eps[0].method, METHOD_MAX, "GET");

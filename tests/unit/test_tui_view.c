@@ -121,7 +121,7 @@ static void test_windows(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	/* 400 one-second intervals: /a gets 1 req/s at 1 ms; /b 10 req/s for
 	 * the last 30 s only at 20 ms. */
 	for (int i = 0; i < 400; i++) {
@@ -196,7 +196,7 @@ static void test_window_slots_long_interval(void **st)
 
 static void setup_three(struct view *v)
 {
-	assert_int_equal(view_init(v, 1000), 0);
+	assert_int_equal(view_init(v, 1000, 0), 0);
 	struct ep_spec e[3] = {
 		{ "GET", "/alpha", .n2 = 50, .lat_us = 500, .in = 3000, .out = 100 },
 		{ "POST", "/beta/items", .n2 = 5, .n3 = 7, .n4 = 20, .lat_us = 90000, .in = 1000, .out = 900000 },
@@ -341,7 +341,7 @@ static void test_scroll(void **st)
 	struct ep_spec e[100];
 	char routes[100][16];
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	for (int i = 0; i < 100; i++) {
 		snprintf(routes[i], sizeof(routes[i]), "/r%03d", i);
 		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = (uint64_t)(200 - i), .lat_us = 100 };
@@ -368,7 +368,7 @@ static void test_pause_and_clear(void **st)
 	struct view v;
 	struct ep_spec e = { "GET", "/x", .n2 = 5, .lat_us = 100 };
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	push(&v, 0, &e, 1);
 	view_set_window(&v, WIN_ALL);
 	keys_dispatch(&v, 'p');
@@ -389,40 +389,70 @@ static void test_pause_and_clear(void **st)
 	view_free(&v);
 }
 
-/* Past the collector's endpoint cap there is one overflow row, the
- * aggregator's OTHER: the view adds none of its own. */
+/* One overflow row: what a full view gives up goes into the aggregator's
+ * OTHER row (the one the collector sends), never into a second one; the
+ * rows plus OTHER add up to every request. */
 static void test_max_endpoints_other(void **st)
 {
 	struct view v;
-	struct agg *a = agg_new(3, 10);
+	struct ep_spec e[6];
+	char routes[5][16];
 	(void)st;
-	assert_non_null(a);
-	assert_int_equal(view_init(&v, 1000), 0);
-	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < 5; i++) {
-			char route[16];
-			snprintf(route, sizeof(route), "/r%d", i + round * 5);
-			agg_add(a, &(struct agg_sample){ .host = "", .method = "GET", .route = route,
-							 .client_addr = "",
-							 .req = { .ts_ms = 1, .lat_us = 100, .status = 200 } });
-		}
-		struct snapshot *s = agg_snapshot(a, 1000 * (uint64_t)round, 1000);
-		assert_non_null(s);
-		s->c.ep_overflow = round ? 5 : 2;
-		assert_int_equal(view_push(&v, s, NULL), 0);
-		snapshot_free(s);
+	assert_int_equal(view_init(&v, 1000, 3), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(routes[i], sizeof(routes[i]), "/r%d", i);
+		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = 1, .lat_us = 100 };
 	}
-	view_refresh(&v, true);
-	assert_int_equal(v.neps, 4);                  /* 3 + the aggregator's OTHER row */
+	e[5] = (struct ep_spec){ AGG_OTHER_METHOD, AGG_OTHER_ROUTE, .n2 = 2, .lat_us = 100 };
+	push(&v, 0, e, 6);
 	size_t others = 0;
-	for (size_t i = 0; i < v.nrows; i++)
+	uint64_t total = 0;
+	for (size_t i = 0; i < v.nrows; i++) {
 		others += !strcmp(view_row_at(&v, i)->route, AGG_OTHER_ROUTE);
+		total += view_row_at(&v, i)->st.requests;
+	}
 	assert_int_equal(others, 1);
-	const struct view_row *o = find(&v, AGG_OTHER_ROUTE);
-	assert_non_null(o);
-	assert_int_equal(v.shown.c_all.ep_overflow, 7);
+	assert_null(find(&v, "(other: view full)"));
+	assert_int_equal(total, 7);
 	view_free(&v);
-	agg_free(a);
+}
+
+/* A full view (say of a scan's first one-off paths) still gives a row to
+ * an endpoint that comes later: the least used row moves into OTHER (the
+ * aggregator's, the one overflow row) with every window, and since start the rows plus OTHER add up to everything. */
+static void test_full_view_gives_way(void **st)
+{
+	struct view v;
+	struct ep_spec e[4];
+	char routes[4][32];
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 4), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(routes[i], sizeof(routes[i]), "/scan%d", i);
+		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = 1, .n4 = 1, .lat_us = 100 };
+	}
+	push(&v, 0, e, 4);
+	struct ep_spec good = { "GET", "/good/wb", .n2 = 5, .lat_us = 200 };
+	for (int i = 1; i <= 3; i++)
+		push(&v, 1000u * (unsigned)i, &good, 1);
+	view_set_window(&v, WIN_ALL);
+	const struct view_row *g = find(&v, "/good/wb");
+	const struct view_row *o = find(&v, AGG_OTHER_ROUTE);
+	assert_non_null(g);
+	assert_int_equal(g->st.requests, 15);
+	assert_non_null(o);
+	assert_int_equal(o->st.requests, 2);
+	assert_int_equal(o->st.status[3], 1);
+	assert_int_equal(v.shown.folded, 2);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < v.nvis; i++)
+		sum += view_row_at(&v, i)->st.requests;
+	assert_int_equal(sum, 8 + 15);
+	view_set_window(&v, WIN_1MIN);
+	o = find(&v, AGG_OTHER_ROUTE);
+	assert_non_null(o);
+	assert_int_equal(o->st.requests, 2);
+	view_free(&v);
 }
 
 /* ---- detail -------------------------------------------------------------- */
@@ -431,7 +461,7 @@ static void test_detail_ranges(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	struct snapshot *s = snap(0, 1000, (struct ep_spec[]){ { "GET", "/d", .n2 = 1, .lat_us = 1 } }, 1);
 	/* 1 µs .. 60 s: more ranges than fit, the ends get merged. */
 	for (uint64_t us = 50; us < 60000000; us *= 2)
@@ -467,7 +497,7 @@ static void test_detail_requests(void **st)
 	struct view v;
 	struct tui_request r[30];
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	push(&v, 0, (struct ep_spec[]){ { "GET", "/slow", .n2 = 30, .lat_us = 1000 } }, 1);
 	for (int i = 0; i < 30; i++) {
 		r[i] = (struct tui_request){ .ts_ms = 1000 + (uint64_t)i, .latency_us = 1000 + (uint64_t)i * 100,
@@ -496,7 +526,7 @@ static void test_detail_from_snapshot(void **st)
 {
 	struct view v;
 	(void)st;
-	assert_int_equal(view_init(&v, 1000), 0);
+	assert_int_equal(view_init(&v, 1000, 0), 0);
 	for (int i = 0; i < 3; i++) {
 		struct snapshot *s = snap((uint64_t)i * 1000, 1000,
 					  (struct ep_spec[]){ { "GET", "/s", .n2 = 9, .n4 = 1, .lat_us = 500 } }, 1);
@@ -539,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_scroll),
 		cmocka_unit_test(test_pause_and_clear),
 		cmocka_unit_test(test_max_endpoints_other),
+		cmocka_unit_test(test_full_view_gives_way),
 		cmocka_unit_test(test_detail_ranges),
 		cmocka_unit_test(test_detail_requests),
 		cmocka_unit_test(test_detail_from_snapshot),
