@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -80,7 +81,7 @@ struct tls_proc {
 struct tls_probe {
 	struct tls_calls_bpf *skel;
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
-	enum tls_probe_mode mode;
+	enum tls_mode mode;
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
 	pid_t early[64];                 /* children forked before that, to check */
@@ -210,30 +211,30 @@ int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int
 	const struct tls_key_event *e = rec;
 	size_t slot;
 
-	if (size != sizeof(*e) || e->kind != TLS_KEY_EV_SECRET || e->secret_kind >= TLS_KEY_SECRETS ||
+	if (size != sizeof(*e) || e->kind != TLS_KEY_EV_SECRET || e->secret_kind >= TLS_SECRET_KINDS ||
 	    !e->secret_len || e->secret_len > TLS_KEY_SECRET_MAX || e->id_len > TLS_KEY_ID_MAX ||
 	    e->id_len < 32)
 		return -EINVAL;
 	*out = (struct tls_secret){
 		.tgid = e->tgid, .tid = e->tid, .ts_ns = tls_ktime_to_real(e->ts, ktime_off),
-		.kind = (int)e->secret_kind, .id_kind = TLS_SECRET_ID_TRANSCRIPT,
+		.kind = e->secret_kind, .id_kind = TLS_ID_TRANSCRIPT,
 		.id = e->id, .id_len = e->id_len, .secret = e->secret, .len = e->secret_len,
 	};
 	switch (e->secret_kind) {
-	case TLS_KEY_MASTER12:
+	case TLS_SECRET_MASTER:
 		if (e->id_len != 32 || e->secret_len != 48)
 			return -EINVAL;
-		out->id_kind = TLS_SECRET_ID_CLIENT_RANDOM;
+		out->id_kind = TLS_ID_CLIENT_RANDOM;
 		return 1;
-	case TLS_KEY_SERVER_HS:
-	case TLS_KEY_CLIENT_HS:
+	case TLS_SECRET_SERVER_HS:
+	case TLS_SECRET_CLIENT_HS:
 		/* This thread is now in this connection's handshake. */
 		slot = tls_keys_thr_slot(e->tid);
 		st->thr[slot].tid = e->tid;
 		st->thr[slot].len = (uint8_t)e->id_len;
 		memcpy(st->thr[slot].hs, e->id, e->id_len);
 		return 1;
-	case TLS_KEY_SERVER_AP:
+	case TLS_SECRET_SERVER_AP:
 		slot = tls_keys_thr_slot(e->tid);
 		if (!st->thr[slot].len || st->thr[slot].tid != e->tid)
 			return 0;
@@ -247,7 +248,7 @@ int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int
 		st->ap[slot].hs_len = (uint8_t)out->id_len;
 		memcpy(st->ap[slot].hs, out->id, out->id_len);
 		return 1;
-	case TLS_KEY_CLIENT_AP:
+	case TLS_SECRET_CLIENT_AP:
 		slot = tls_keys_ap_find(st, e->id, e->id_len);
 		if (slot == SIZE_MAX)
 			return 0;
@@ -612,7 +613,7 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		return -errno ? -errno : -ENOMEM;
 	if (!lib->ssl)
 		return -ENOENT;
-	if (t->mode != TLS_PROBE_CALLS) {
+	if (t->mode != TLS_MODE_CALLS) {
 		char kattach[PATH_MAX], kshown[PATH_MAX];
 		struct tls_lib *klib = NULL;
 
@@ -621,7 +622,7 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 			klib = tls_lib_get(t, kattach);
 		if (klib && klib->kdf)
 			return tls_proc_attach_keys(t, p, kattach, kshown, klib);
-		if (t->mode == TLS_PROBE_KEYS)
+		if (t->mode == TLS_MODE_KEYS)
 			return -ENOTSUP;
 		/* Finding klib may have moved the cache: look lib up again. */
 		if (!(lib = tls_lib_get(t, attach)))
@@ -797,8 +798,8 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 {
 	int attached = 0;
 
-	if (t->fork_seen && !t->calls_wide && strcmp(tls_probe_modes(t), "keys") &&
-	    strcmp(tls_probe_modes(t), "none"))
+	if (t->fork_seen && !t->calls_wide && tls_probe_modes(t) != TLS_MODE_KEYS &&
+	    tls_probe_modes(t) != TLS_MODE_NONE)
 		tls_calls_go_wide(t);
 
 	for (size_t i = 0; i < t->nprocs; i++)
@@ -869,7 +870,8 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
-			.fd = e->fd, .family = e->family, .port = e->port,
+			.fd = e->fd, .port = e->port,
+			.family = e->family == AF_INET ? 4 : e->family == AF_INET6 ? 6 : 0,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
 		if (s->conn)
@@ -883,7 +885,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 	case TLS_EV_FORK:
 		t->fork_seen = true;
 		/* Keys mode needs none of this: its probe filters on tgids from the start. */
-		if (t->calls_wide || !strcmp(tls_probe_modes(t), "keys"))
+		if (t->calls_wide || tls_probe_modes(t) == TLS_MODE_KEYS)
 			;
 		else if (t->nearly < sizeof(t->early) / sizeof(t->early[0]))
 			t->early[t->nearly++] = (pid_t)e->tid;
@@ -975,12 +977,13 @@ void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st)
 		if (i < TLS_STATS_PIDS) {
 			st->per_pid[i].pid = p->pid;
 			tls_copy(st->per_pid[i].lib, sizeof(st->per_pid[i].lib), p->ssl ? p->lib : "");
-			st->per_pid[i].mode = !p->ssl ? "" : p->keys ? "keys" : "calls";
+			st->per_pid[i].mode = !p->ssl ? TLS_MODE_NONE
+					    : p->keys ? TLS_MODE_KEYS : TLS_MODE_CALLS;
 		}
 	}
 }
 
-const char *tls_probe_modes(const struct tls_probe *t)
+enum tls_mode tls_probe_modes(const struct tls_probe *t)
 {
 	bool keys = false, calls = false;
 
@@ -988,7 +991,8 @@ const char *tls_probe_modes(const struct tls_probe *t)
 		keys |= t->procs[i].ssl && t->procs[i].keys;
 		calls |= t->procs[i].ssl && !t->procs[i].keys;
 	}
-	return keys && calls ? "keys+calls" : keys ? "keys" : calls ? "calls" : "none";
+	return keys && calls ? TLS_MODE_KEYS_CALLS : keys ? TLS_MODE_KEYS
+	       : calls ? TLS_MODE_CALLS : TLS_MODE_NONE;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -1060,7 +1064,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
 	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
-	if (t->mode == TLS_PROBE_KEYS)
+	if (t->mode == TLS_MODE_KEYS)
 		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
 	ret = tls_calls_bpf__load(t->skel);
 	if (ret) {
@@ -1079,7 +1083,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		snprintf(err, errlen, "l7top: cannot open the TLS ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	if (t->mode != TLS_PROBE_CALLS && (ret = tls_open_keys(t, err, errlen)))
+	if (t->mode != TLS_MODE_CALLS && (ret = tls_open_keys(t, err, errlen)))
 		goto fail;
 	ret = tls_probe_sync_pids(t, o->pids, o->npids);
 	if (ret < 0) {
