@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "collector/collector.h"
+#include "collector/route_learn.h"
 #include "export/json_lines.h"
 #include "export/prom.h"
 #include "probes/capture.h"
@@ -94,6 +95,7 @@ struct app {
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
+	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
 	int root_fds[64];            /* pidfds of the roots: readable when one exits */
 	size_t nroot_fds;
@@ -591,11 +593,29 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 	return s;
 }
 
+/* The learned folds, as the live view's status line says them. */
+static const char *folds_describe(struct app *a)
+{
+	size_t o = 0, cap = sizeof(a->folds_line);
+	const char *f;
+
+	a->folds_line[0] = '\0';
+	for (size_t i = 0; (f = collector_fold(a->coll, i)) && o + 8 < cap; i++)
+		o += (size_t)snprintf(a->folds_line + o, cap - o, "%s%s" ROUTE_LEARN_FOLD,
+				      i ? " " : "learned folds: ", f);
+	if (o >= cap)
+		memcpy(a->folds_line + cap - 4, "...", 4);
+	return a->folds_line;
+}
+
 /* One interval on whichever view is active: JSON lines, the live view or
  * the batch printer. Views sum endpoints across hosts. */
 static void snapshot_show(struct app *a, const struct snapshot *merged,
 			  const struct store_health *h)
 {
+	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
+	for (size_t i = 0; !a->tui && i < merged->nfolds; i++)
+		fprintf(stderr, "l7top: learned fold %s" ROUTE_LEARN_FOLD "\n", merged->folds[i]);
 	const char *db_status = a->db_off[0] ? a->db_off : h->last_error;
 	struct batch_info info = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
@@ -612,10 +632,10 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 	if (a->opt.json) {
 		emit_json(a, merged);
 	} else if (a->tui) {
-		const char *warnings[] = { a->unix_warn };
+		const char *warnings[] = { a->unix_warn, folds_describe(a) };
 		struct tui_header th = {
 			.warnings = warnings,
-			.nwarnings = 1,
+			.nwarnings = 2,   /* empty ones are not shown */
 			.target = info.target,
 			.npids = a->target.npids,
 			.ports = a->ports_str,
@@ -968,6 +988,13 @@ static const char *retention_str(uint64_t ms, char *buf, size_t n)
 	return buf;
 }
 
+/* A fold an earlier run learned: applied at once, so rows keep their names. */
+static void on_stored_fold(void *ctx, const char *prefix)
+{
+	struct app *a = ctx;
+	collector_fold_add(a->coll, prefix);
+}
+
 static int open_store(struct app *a)
 {
 	char err[256], pids[512] = "", settings[1024], dur[24];
@@ -1014,6 +1041,9 @@ static int open_store(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	store_set_retention(a->store, a->opt.retention_ms, STORE_ROLLUP_DEFAULT_MS);
+	if (store_folds(a->store, on_stored_fold, a))
+		fprintf(stderr, "l7top: cannot read learned folds from %s: folding starts over\n",
+			a->opt.db);
 	return 0;
 }
 
@@ -1267,6 +1297,7 @@ static int run_offline(struct app *a)
 	if (!a->exit_code && !a->stopped)
 		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
+	collector_flush(a->coll);     /* rows still held back go to OTHER: nothing is lost */
 	if (a->clock.started)
 		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	return a->exit_code;
@@ -1298,6 +1329,9 @@ int main(int argc, char **argv)
 					       : a.opt.tls == TLS_KEYS || a.opt.tls == TLS_AUTO,
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
+		.fold_values = a.opt.fold_after,
+		.fold_off = a.opt.fold_after == 0,
+		.routes = a.opt.routes,
 	};
 	a.coll = collector_new(&cc);
 	a.loop = loop_new();
@@ -1320,5 +1354,6 @@ int main(int argc, char **argv)
 		capture_close(a.cap);
 	collector_free(a.coll);
 	loop_free(a.loop);
+	options_free(&a.opt);
 	return rc;
 }

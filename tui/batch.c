@@ -37,8 +37,8 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s  netns %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  gaps %lu  overflow %lu  tls undecryptable %lu  tls lost %lu  tls unprobed %lu"
-		"%s%s%s%s%s\n",
+		"  aborted %lu  partial %lu  gaps %lu  overflow %lu  tls undecryptable %lu  tls lost %lu"
+		"  tls unprobed %lu%s%s%s%s%s\n",
 		when, in->target, in->npids, in->ports, in->netns && *in->netns ? in->netns : "-",
 		in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
@@ -48,6 +48,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 		(unsigned long)s->c.conns_open, (unsigned long)s->c.kernel_drops,
 		(unsigned long)s->c.tls_drops,
 		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
+		(unsigned long)t->aborted, (unsigned long)s->c.partial_reqs,
 		(unsigned long)s->c.reasm_gaps,
 		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
 		(unsigned long)s->c.tls_undecryptable, (unsigned long)s->c.tls_lost,

@@ -123,6 +123,8 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	put_count(&p, "drops", c->kernel_drops + c->tls_drops, ST_ERROR);
 	put_count(&p, "parse errors", c->parse_errors, ST_ERROR);
 	put_count(&p, "unpaired", c->unpaired, ST_WARN);
+	/* clients that left before the answer, or inside the request line */
+	put_count(&p, "aborted", h->all.aborted + c->partial_reqs, ST_WARN);
 	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
 	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
 	/* TLS not read: connections never decrypted, records lost, processes probed too late. */

@@ -72,6 +72,7 @@ enum view_mode { VIEW_TABLE, VIEW_DETAIL };
 
 struct view_span {                     /* header totals over a span */
 	uint64_t requests, status[STATUS_CLASSES], bytes_in, bytes_out;
+	uint64_t aborted;              /* requests whose client left before the response */
 	uint64_t p50, p99, dur_ms;
 };
 
