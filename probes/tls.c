@@ -504,17 +504,23 @@ static int tls_locate_kdf(pid_t pid, const char *ssl_attach, const char *ssl_sho
 	return err;
 }
 
-static void tls_proc_unlink(struct tls_proc *p)
+static void tls_proc_unlink(struct tls_probe *t, struct tls_proc *p)
 {
+	__u32 k = (__u32)p->pid;
+	bool had = false;
+
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		had |= p->links[i] != NULL;
 		bpf_link__destroy(p->links[i]);
 		p->links[i] = NULL;
 	}
+	if (had)
+		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.pid_linked), &k);
 }
 
-static void tls_proc_detach(struct tls_proc *p)
+static void tls_proc_detach(struct tls_probe *t, struct tls_proc *p)
 {
-	tls_proc_unlink(p);
+	tls_proc_unlink(t, p);
 	p->ssl = false;
 	p->keys = false;
 }
@@ -531,12 +537,51 @@ static void tls_lib_unlink(struct tls_lib *l)
 }
 
 /*
+ * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
+ * inherits its parent's breakpoints; the kernel removes one from the child
+ * the first time the child hits it unprobed (per-process links filter it
+ * out). 1 = intact, 0 = hit (or never there), -errno.
+ */
+static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
+{
+	char path[64], line[PATH_MAX + 128];
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
+		unsigned long start, end, pgoff, ino;
+		unsigned maj, min;
+		char perms[8];
+		uint8_t b;
+		int fd;
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &pgoff, &maj, &min,
+			   &ino) != 7 || perms[2] != 'x' || ino != lib->ino ||
+		    makedev(maj, min) != lib->dev || off < pgoff || off >= pgoff + (end - start))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || pread(fd, &b, 1, (off_t)(start + off - pgoff)) != 1)
+			ret = -errno;
+		else
+			ret = b == 0xcc;
+		if (fd >= 0)
+			close(fd);
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
  * The calls-mode uprobes on pid's process (pid > 0, links into out[]) or on
  * the library file itself (pid -1), cookie saying which. 0 or -errno; on
  * failure nothing stays attached.
  */
 static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
-			    pid_t pid, struct bpf_link **out)
+			    pid_t pid, struct bpf_link **out, bool *early_hit)
 {
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		const struct tls_hook *h = &TLS_HOOKS[i];
@@ -547,6 +592,14 @@ static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, cons
 
 		if (!lib->off[h->func])
 			continue;       /* OpenSSL 1.1.0 has no _ex calls; that is fine */
+		/*
+		 * Children forked while the uprobes were per process run unprobed
+		 * until this library uprobe exists; one whose inherited breakpoint
+		 * is spent already called this function unseen. Checked just
+		 * before the attach puts the breakpoints back.
+		 */
+		for (size_t k = 0; early_hit && !h->retprobe && k < t->nearly; k++)
+			early_hit[k] |= tls_bp_intact(t->early[k], lib, lib->off[h->func]) == 0;
 		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
 		out[i] = prog ? bpf_program__attach_uprobe_opts(prog, pid, attach, lib->off[h->func],
 								&uo) : NULL;
@@ -569,8 +622,19 @@ static int tls_lib_go_wide(struct tls_probe *t, struct tls_lib *lib, const char 
 
 	if (lib->calls_wide)
 		return 0;
-	err = tls_attach_calls(t, lib, attach, -1, lib->links);
+	bool hit[sizeof(t->early) / sizeof(t->early[0])] = { false };
+
+	err = tls_attach_calls(t, lib, attach, -1, lib->links, hit);
 	lib->calls_wide = !err;
+	/* What such children read and wrote until then is lost: counted, never silent. */
+	for (size_t k = 0; !err && k < t->nearly; k++) {
+		t->unprobed += hit[k];
+		if (hit[k] && t->log)
+			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
+				"probed: what it read and wrote until then is not seen\n", t->early[k]);
+	}
+	if (!err)
+		t->nearly = 0;
 	return err;
 }
 
@@ -629,8 +693,19 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 			return -errno ? -errno : -ENOMEM;
 	}
 	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
-	err = t->calls_wide ? tls_lib_go_wide(t, lib, attach)
-			    : tls_attach_calls(t, lib, attach, p->pid, p->links);
+	if (t->calls_wide) {
+		err = tls_lib_go_wide(t, lib, attach);
+	} else {
+		__u32 k = (__u32)p->pid;
+		__u8 one = 1;
+
+		err = tls_attach_calls(t, lib, attach, p->pid, p->links, NULL);
+		if (!err && bpf_map_update_elem(bpf_map__fd(t->skel->maps.pid_linked), &k, &one,
+						BPF_ANY))
+			err = -errno;   /* the library uprobes would read it twice */
+		if (err)
+			tls_proc_unlink(t, p);
+	}
 	if (err)
 		return err;
 	p->ssl = true;
@@ -693,66 +768,6 @@ static int tls_sync_tgids(struct tls_probe *t)
 }
 
 /*
- * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
- * inherits its parent's breakpoints; the kernel removes one from the child
- * the first time the child hits it unprobed (per-process links filter it
- * out). 1 = intact, 0 = hit (or never there), -errno.
- */
-static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
-{
-	char path[64], line[PATH_MAX + 128];
-	int ret = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
-		unsigned long start, end, pgoff, ino;
-		unsigned maj, min;
-		char perms[8];
-		uint8_t b;
-		int fd;
-
-		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &pgoff, &maj, &min,
-			   &ino) != 7 || perms[2] != 'x' || ino != lib->ino ||
-		    makedev(maj, min) != lib->dev || off < pgoff || off >= pgoff + (end - start))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || pread(fd, &b, 1, (off_t)(start + off - pgoff)) != 1)
-			ret = -errno;
-		else
-			ret = b == 0xcc;
-		if (fd >= 0)
-			close(fd);
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
- * Children forked while the uprobes were per process ran unprobed until
- * the switch: those that reached an SSL call by now lost it (and what
- * followed) without a trace. Counted, so it is never silent.
- */
-static void tls_check_early(struct tls_probe *t, const struct tls_lib *lib)
-{
-	for (size_t i = 0; i < t->nearly; i++) {
-		bool hit = false;
-
-		for (size_t k = 0; k < TLS_NHOOKS; k++)
-			if (lib->off[TLS_HOOKS[k].func] && !TLS_HOOKS[k].retprobe)
-				hit |= tls_bp_intact(t->early[i], lib, lib->off[TLS_HOOKS[k].func]) == 0;
-		t->unprobed += hit;
-		if (hit && t->log)
-			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
-				"probed: what it read and wrote until now is not seen\n", t->early[i]);
-	}
-	t->nearly = 0;
-}
-
-/*
  * A target forked: from now on calls mode uses the library-wide uprobes
  * (see tls_calls.bpf.c), so children are read from their first call. The
  * library links come first, then lib_wide flips both sets at once, then
@@ -771,9 +786,6 @@ static void tls_calls_go_wide(struct tls_probe *t)
 			continue;
 		err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
 		lib = err ? NULL : tls_lib_get(t, attach);
-		/* Before the library links put the breakpoints back everywhere. */
-		if (lib && t->nearly)
-			tls_check_early(t, lib);
 		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
 	}
 	if (err) {
@@ -788,19 +800,25 @@ static void tls_calls_go_wide(struct tls_probe *t)
 	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
 	t->calls_wide = true;
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_unlink(&t->procs[i]);
+		tls_proc_unlink(t, &t->procs[i]);
 	if (t->log)
 		fprintf(t->log, "l7top: tls: %s forks: calls probes now on the library, "
 			"filtered on its processes in the kernel\n", t->target_name);
+}
+
+/* A target forked and calls mode is still per process: move it now. */
+static void tls_follow_forks(struct tls_probe *t)
+{
+	if (t->fork_seen && !t->calls_wide && tls_probe_modes(t) != TLS_MODE_KEYS &&
+	    tls_probe_modes(t) != TLS_MODE_NONE)
+		tls_calls_go_wide(t);
 }
 
 int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 {
 	int attached = 0;
 
-	if (t->fork_seen && !t->calls_wide && tls_probe_modes(t) != TLS_MODE_KEYS &&
-	    tls_probe_modes(t) != TLS_MODE_NONE)
-		tls_calls_go_wide(t);
+	tls_follow_forks(t);
 
 	for (size_t i = 0; i < t->nprocs; i++)
 		t->procs[i].seen = false;
@@ -834,7 +852,7 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 			i++;
 			continue;
 		}
-		tls_proc_detach(&t->procs[i]);
+		tls_proc_detach(t, &t->procs[i]);
 		t->procs[i] = t->procs[--t->nprocs];
 	}
 	int err = tls_sync_tgids(t);
@@ -931,6 +949,12 @@ int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink)
 	t->sink = sink;
 	n = ring_buffer__consume(t->rb);
 	t->sink = NULL;
+	/*
+	 * The child is running already: move the calls probes to the library
+	 * before the caller's /proc rescan, which takes milliseconds on a busy
+	 * host (the fork hook put the child in tgids in the kernel).
+	 */
+	tls_follow_forks(t);
 	return n;
 }
 
@@ -1104,7 +1128,7 @@ void tls_probe_close(struct tls_probe *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_detach(&t->procs[i]);
+		tls_proc_detach(t, &t->procs[i]);
 	for (size_t i = 0; i < t->nlibs; i++)
 		tls_lib_unlink(&t->libs[i]);
 	ring_buffer__free(t->rb);

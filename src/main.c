@@ -142,12 +142,19 @@ static void describe_netns(struct app *a)
 	}
 }
 
+/*
+ * Where to capture: the namespaces where the target listens. Not the others:
+ * a supervisor in the host's namespace whose servers run in containers
+ * would otherwise add the host side of their veths, seeing each packet twice.
+ */
 static size_t target_capture_netns(const struct target *t, struct capture_netns *out)
 {
-	size_t n = t->nnetns < CAPTURE_MAX_NETNS ? t->nnetns : CAPTURE_MAX_NETNS;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		out[i] = (struct capture_netns){ .ino = t->netns[i].ino, .pid = t->netns[i].pid };
+	for (size_t i = 0; i < t->nnetns && n < CAPTURE_MAX_NETNS; i++)
+		if (t->netns[i].listens)
+			out[n++] = (struct capture_netns){ .ino = t->netns[i].ino,
+							   .pid = t->netns[i].pid };
 	return n;
 }
 
@@ -162,8 +169,13 @@ static void follow_netns(struct app *a, const struct target *old)
 	size_t n = target_capture_netns(&a->target, ns);
 	char err[256];
 
-	if (!a->cap || (old->nnetns == a->target.nnetns &&
-			!memcmp(old->netns, a->target.netns, n * sizeof(old->netns[0]))))
+	struct capture_netns was[CAPTURE_MAX_NETNS];
+	size_t nwas = target_capture_netns(old, was);
+	bool same = n == nwas;
+
+	for (size_t i = 0; same && i < n; i++)
+		same = ns[i].ino == was[i].ino;
+	if (!a->cap || same)
 		return;
 	if (capture_set_netns(a->cap, ns, n, err, sizeof(err)) && !a->live_view)
 		fprintf(stderr, "%s\n", err);
