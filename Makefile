@@ -100,10 +100,12 @@ $(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c | build-deps
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
 
+# -MMD makes the headers a test includes prerequisites of its binary too:
+# only sources and objects go to the compiler.
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LLHTTP_OBJS)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # The same unit tests under AddressSanitizer + UBSan, built from scratch in
 # their own folder so the flags never mix with the release objects.
@@ -121,7 +123,7 @@ $(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) 
 		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
 	$(call msg,ASAN-LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # l7top itself under ASan+UBSan, for the hostile-input integration test.
 ASAN_L7TOP := $(OUT)/asan/l7top
