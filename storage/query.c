@@ -23,7 +23,8 @@
 static const char query_usage[] =
 	"Usage: l7top query --db FILE [--since WHEN] [--until WHEN] [--step DUR]\n"
 	"                   [--by-host] [--endpoint 'METHOD ROUTE'] [--session N]\n"
-	"                   [--protocol P] [--sort KEY] [--limit N] [--format table|csv|json]\n"
+	"                   [--protocol P] [--by-protocol]\n"
+	"                   [--sort KEY] [--limit N] [--format table|csv|json]\n"
 	"       l7top query --db FILE --requests [--slowest N] [--errors] [...]\n"
 	"       l7top query --db FILE --sessions\n"
 	"\n"
@@ -44,6 +45,8 @@ static const char query_usage[] =
 	"  --session N      only the run with this id (see --sessions)\n"
 	"  --protocol P     only requests carried by P: http/1.0, http/1.1, h2 (HTTP/2\n"
 	"                   over TLS) or h2c (cleartext HTTP/2)\n"
+	"  --by-protocol    a row per protocol too (a protocol column after host);\n"
+	"                   without it rows sum across protocols\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first (within each step)\n"
 	"  --limit N        print the first N rows only (per step; 0: all, the default)\n"
@@ -216,7 +219,7 @@ static int query_parse_count(const char *arg, long long min, long long *out)
 	return 0;
 }
 
-enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
+enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_BY_PROTOCOL, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
        QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS };
 
 /* Handles one option's argument; 0 or -EINVAL with err set. */
@@ -269,6 +272,9 @@ static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_op
 		return -EINVAL;
 	case QOPT_BY_HOST:
 		o->by_host = true;
+		return 0;
+	case QOPT_BY_PROTOCOL:
+		o->by_protocol = true;
 		return 0;
 	case QOPT_PROTOCOL:
 		if (proto_id(arg) < PROTO_COUNT) {
@@ -327,6 +333,7 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 		{ "step", required_argument, NULL, QOPT_STEP },
 		{ "by-host", no_argument, NULL, QOPT_BY_HOST },
 		{ "protocol", required_argument, NULL, QOPT_PROTOCOL },
+		{ "by-protocol", no_argument, NULL, QOPT_BY_PROTOCOL },
 		{ "endpoint", required_argument, NULL, QOPT_ENDPOINT },
 		{ "session", required_argument, NULL, QOPT_SESSION },
 		{ "sessions", no_argument, NULL, QOPT_SESSIONS },
@@ -665,7 +672,10 @@ static int query_collect(sqlite3 *db, sqlite3_stmt *q, size_t sz, query_read_fn 
 
 static int read_endpoint_row(sqlite3_stmt *q, void *row)
 {
-	return query_read_row(q, row);
+	struct query_row *r = row;
+	int rc = query_read_row(q, row);
+	query_col_text(q, 15, r->protocol, sizeof(r->protocol));
+	return rc;
 }
 
 int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
@@ -675,11 +685,13 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		"SELECT %s AS t, %s AS h, e.method, l7top_fold(e.route) AS r, sum(s.requests),"
 		" sum(s.s1xx),"
 		" sum(s.s2xx), sum(s.s3xx), sum(s.s4xx), sum(s.s5xx), sum(s.bytes_in),"
-		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0)"
+		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0),"
+		" %s AS pr"
 		" FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("s")
-		" GROUP BY t, h, e.method, r",
-		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
+		" GROUP BY t, h, pr, e.method, r",
+		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''",
+		f->by_protocol ? "e.protocol" : "''");
 	sqlite3_stmt *q = NULL;
 	int err_prep = query_prepare(db, sql, &q, err, errlen);
 
@@ -799,7 +811,9 @@ static int query_cmp(const struct query_row *a, const struct query_row *b, enum 
 	int c = strcmp(a->method, b->method);
 	if (!c)
 		c = strcmp(a->route, b->route);
-	return c ? c : strcmp(a->host, b->host);
+	if (!c)
+		c = strcmp(a->host, b->host);
+	return c ? c : strcmp(a->protocol, b->protocol);
 }
 
 #define QUERY_CMP(name, key) \
@@ -880,17 +894,19 @@ static int query_csv_fields(FILE *f, const char *const *v, size_t n)
 
 static int query_print_csv(FILE *f, const struct query_row *rows, size_t n, unsigned cols)
 {
-	fprintf(f, "%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
+	fprintf(f, "%s%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n", cols & QUERY_COL_HOST ? "host," : "",
-		cols & QUERY_COL_TS ? "ts," : "");
+		cols & QUERY_COL_PROTO ? "protocol," : "", cols & QUERY_COL_TS ? "ts," : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct query_row *r = &rows[i];
 		char ts[40];
-		const char *lead[2];
+		const char *lead[3];
 		size_t nl = 0;
 		query_iso_time(r->ts_ms, false, ts, sizeof(ts));
 		if (cols & QUERY_COL_HOST)
 			lead[nl++] = r->host;
+		if (cols & QUERY_COL_PROTO)
+			lead[nl++] = r->protocol;
 		if (cols & QUERY_COL_TS)
 			lead[nl++] = ts;
 		if (query_csv_fields(f, lead, nl) || query_csv_field(f, r->method) ||
@@ -946,9 +962,10 @@ json_t *query_row_json(const struct query_row *r)
 			 "p99_ms", query_ms(r->p99_us), "max_ms", query_ms(r->max_us));
 }
 
-/* {"host": ..., "ts": ...} as cols asks, then body's keys in their order; steals body. */
-static json_t *query_json_lead(json_t *body, unsigned cols, const char *host, int64_t ts_ms,
-			       bool with_ms)
+/* {"host": ..., "protocol": ..., "ts": ...} as cols asks, then body's keys in
+ * their order; steals body. */
+static json_t *query_json_lead(json_t *body, unsigned cols, const char *host, const char *proto,
+			       int64_t ts_ms, bool with_ms)
 {
 	char ts[40];
 	json_t *o = body ? json_object() : NULL;
@@ -956,6 +973,8 @@ static json_t *query_json_lead(json_t *body, unsigned cols, const char *host, in
 	query_iso_time(ts_ms, with_ms, ts, sizeof(ts));
 	if (o && (((cols & QUERY_COL_HOST) &&
 		   json_object_set_new(o, "host", query_json_str(host))) ||
+		  ((cols & QUERY_COL_PROTO) &&
+		   json_object_set_new(o, "protocol", query_json_str(proto))) ||
 		  ((cols & QUERY_COL_TS) && json_object_set_new(o, "ts", json_string(ts))) ||
 		  json_object_update(o, body))) {
 		json_decref(o);
@@ -984,7 +1003,8 @@ static int query_print_json(FILE *f, const struct query_row *rows, size_t n, uns
 	for (size_t i = 0; !rc && i < n; i++) {
 		json_t *row = query_row_json(&rows[i]);
 		if (cols)
-			row = query_json_lead(row, cols, rows[i].host, rows[i].ts_ms, false);
+			row = query_json_lead(row, cols, rows[i].host, rows[i].protocol,
+					      rows[i].ts_ms, false);
 		if (json_array_append_new(arr, row))
 			rc = -ENOMEM;
 	}
@@ -1037,8 +1057,9 @@ static void query_lat(char *b, size_t len, uint64_t us)
 	w_; })
 
 /* "TIME  HOST  " as cols asks, padded; for the header when r is NULL. */
-static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, int64_t ts_ms,
-			     bool with_ms)
+/* The leading columns of a table line; host NULL: the title line. */
+static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, const char *proto,
+			     int64_t ts_ms, bool with_ms)
 {
 	char ts[40];
 	if (cols & QUERY_COL_TS) {
@@ -1048,6 +1069,8 @@ static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, i
 	}
 	if (cols & QUERY_COL_HOST)
 		fprintf(f, "%-*s ", hw, host ? (*host ? host : "-") : "HOST");
+	if (cols & QUERY_COL_PROTO)
+		fprintf(f, "%-8s ", host ? (proto && *proto ? proto : "-") : "PROTOCOL");
 }
 
 /* Like top: numbers right-aligned, the variable-width route last. */
@@ -1055,7 +1078,7 @@ static int query_print_table(FILE *f, const struct query_row *rows, size_t n, un
 {
 	int mw = QUERY_WIDTH(rows, n, method, 6), hw = QUERY_WIDTH(rows, n, host, 4);
 
-	query_table_lead(f, cols, hw, NULL, 0, false);
+	query_table_lead(f, cols, hw, NULL, NULL, 0, false);
 	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
 		"3XX", "4XX", "5XX", "ABORT", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD", "ROUTE");
 	for (size_t i = 0; i < n; i++) {
@@ -1071,7 +1094,7 @@ static int query_print_table(FILE *f, const struct query_row *rows, size_t n, un
 		query_lat(l[1], sizeof(l[1]), r->p90_us);
 		query_lat(l[2], sizeof(l[2]), r->p99_us);
 		query_lat(l[3], sizeof(l[3]), r->max_us);
-		query_table_lead(f, cols, hw, r->host, r->ts_ms, false);
+		query_table_lead(f, cols, hw, r->host, r->protocol, r->ts_ms, false);
 		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", c[0], c[1],
 			c[2], c[3], c[4], c[5], by[0], by[1], l[0], l[1], l[2], l[3], mw, r->method,
 			r->route);
@@ -1138,7 +1161,7 @@ static int query_print_requests_json(FILE *f, const struct query_req *r, size_t 
 					 "client", query_json_str(r[i].client),
 					 "pid", (json_int_t)r[i].pid);
 		json_t *row = query_json_lead(body, (cols & QUERY_COL_HOST) | QUERY_COL_TS,
-					      r[i].host, r[i].ts_ms, true);
+					      r[i].host, NULL, r[i].ts_ms, true);
 		if (json_array_append_new(arr, row))
 			rc = -ENOMEM;
 	}
@@ -1152,7 +1175,7 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 	int rw = QUERY_WIDTH(r, n, route, 5), cw = QUERY_WIDTH(r, n, client, 6);
 
 	cols |= QUERY_COL_TS;
-	query_table_lead(f, cols, hw, NULL, 0, true);
+	query_table_lead(f, cols, hw, NULL, NULL, 0, true);
 	fprintf(f, "%6s %8s %6s %6s %8s  %-*s %-*s %-*s %s\n", "STATUS", "LATENCY", "IN", "OUT",
 		"PID", cw, "CLIENT", mw, "METHOD", rw, "ROUTE", "PATH");
 	for (size_t i = 0; i < n; i++) {
@@ -1160,7 +1183,7 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 		query_lat(l, sizeof(l), r[i].latency_us);
 		query_bytes(by[0], sizeof(by[0]), r[i].bytes_in);
 		query_bytes(by[1], sizeof(by[1]), r[i].bytes_out);
-		query_table_lead(f, cols, hw, r[i].host, r[i].ts_ms, true);
+		query_table_lead(f, cols, hw, r[i].host, NULL, r[i].ts_ms, true);
 		fprintf(f, "%6u %8s %6s %6s %8" PRIu32 "  %-*s %-*s %-*s %s\n", r[i].status, l,
 			by[0], by[1], r[i].pid, cw, *r[i].client ? r[i].client : "-", mw,
 			r[i].method, rw, r[i].route, r[i].path);
@@ -1242,7 +1265,8 @@ static int query_run_rows(sqlite3 *db, const struct query_opts *o, const struct 
 	query_sort(rows, n, o->sort);
 	n = query_limit(rows, n, o->limit);
 	rc = query_print_rows(out, rows, n, o->format,
-			      (o->by_host ? QUERY_COL_HOST : 0) | (o->step_ms ? QUERY_COL_TS : 0));
+			      (o->by_host ? QUERY_COL_HOST : 0) | (o->by_protocol ? QUERY_COL_PROTO : 0) |
+			      (o->step_ms ? QUERY_COL_TS : 0));
 	free(rows);
 	return rc;
 }
@@ -1284,7 +1308,8 @@ int query_run(const struct query_opts *o, FILE *out, char *err, size_t errlen)
 	char method[METHOD_MAX] = "", route[ROUTE_MAX] = "";
 	struct query_filter f = {
 		.since_ms = o->since_ms, .until_ms = o->until_ms, .step_ms = o->step_ms,
-		.by_host = o->by_host, .session = o->session, .protocol = o->protocol,
+		.by_host = o->by_host, .by_protocol = o->by_protocol, .session = o->session,
+		.protocol = o->protocol,
 	};
 	sqlite3 *db;
 

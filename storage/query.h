@@ -33,6 +33,7 @@ enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON };
 struct query_row {
 	int64_t ts_ms;                  /* step start, unix ms; 0 for totals */
 	char host[HOST_MAX];            /* "" unless split by host */
+	char protocol[PROTO_MAX];       /* "" unless split by protocol */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];          /* longer routes (not written by l7top) are cut */
 	uint64_t requests;
@@ -48,6 +49,7 @@ struct query_filter {
 	int64_t since_ms, until_ms;     /* rows with since_ms <= ts_ms < until_ms */
 	int64_t step_ms;                /* 0: one row per endpoint for the whole range */
 	bool by_host;                   /* group by host too (else hosts are summed) */
+	bool by_protocol;               /* group by protocol too (else summed) */
 	int64_t session;                /* sessions.id; 0 = every session */
 	const char *method;             /* NULL = any */
 	const char *route;              /* NULL = any */
@@ -90,6 +92,7 @@ struct query_opts {
 	enum query_mode mode;
 	int64_t step_ms;                /* --step; 0 = totals */
 	bool by_host;                   /* --by-host */
+	bool by_protocol;               /* --by-protocol */
 	int64_t session;                /* --session N; 0 = all */
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */
@@ -99,7 +102,8 @@ struct query_opts {
 
 /* Print flags: which leading columns the csv/json/table output has. */
 #define QUERY_COL_HOST 1u          /* "host" first */
-#define QUERY_COL_TS   2u          /* "ts" (after host) */
+#define QUERY_COL_TS   2u          /* "ts" (after host and protocol) */
+#define QUERY_COL_PROTO 4u         /* "protocol" (after host) */
 
 /* `l7top query ...` (argv[0] is "query"). Returns the exit code: 0, 1 runtime, 2 usage. */
 int query_main(int argc, char **argv);
