@@ -41,7 +41,7 @@ LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
 
 # Every .c in the module folders is part of the program; main.c is kept out
 # of the library so unit tests can link everything else.
-SRC_DIRS := collector probes storage tui export src
+SRC_DIRS := collector probes storage tui export format src
 LIB_SRCS := $(filter-out src/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_SRCS := $(filter-out %.bpf.c,$(LIB_SRCS))
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))

@@ -217,15 +217,17 @@ bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long)
  * Rows look alike in tcp and tcp6, only the address width differs:
  *   sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode ...
  */
-static void target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
+/* Returns how many of the target's listeners the table lists. */
+static int target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
 {
 	char line[512];
 	size_t lines = 0;
 	bool too_long;
 	FILE *f = fopen(path, "re");
+	int found = 0;
 
 	if (!f)
-		return;   /* no IPv6, or the process exited */
+		return 0;   /* no IPv6, or the process exited */
 	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned port, st;
 		unsigned long ino;
@@ -241,10 +243,27 @@ static void target_read_listeners(const char *path, const struct inode_set *s, s
 		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
 			   &port, &st, &ino) != 3)
 			continue;   /* the header line */
-		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong)) {
 			target_add_port(t, (uint16_t)port);
+			found++;
+		}
 	}
 	fclose(f);
+	return found;
+}
+
+/* pid's namespace holds TCP listeners of the target: packets there are ours. */
+static void target_netns_listens(const char *proc_root, struct target *t, pid_t pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
+	if (stat(path, &st))
+		return;
+	for (size_t i = 0; i < t->nnetns; i++)
+		if (t->netns[i].ino == (unsigned long)st.st_ino)
+			t->netns[i].listens = true;
 }
 
 static void target_add_unix(struct target *t, const char *path)
@@ -325,10 +344,14 @@ static int target_add_ports(const char *proc_root, struct target *t)
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
+			int found;
+
 			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			target_read_listeners(path, &s, t);
+			found = target_read_listeners(path, &s, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			target_read_listeners(path, &s, t);
+			found += target_read_listeners(path, &s, t);
+			if (found)
+				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
 			target_read_unix(path, &s, t);
 		}
@@ -498,10 +521,10 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	target_read_text(proc_root, out->pids[0], "cmdline", out->cmdline, sizeof(out->cmdline));
 	target_redact_cmdline(out->cmdline, sizeof(out->cmdline));
 	err = target_add_descendants(proc_root, out);
-	if (!err)
-		err = target_add_ports(proc_root, out);
 	for (size_t i = 0; !err && i < out->npids; i++)
 		target_add_netns(proc_root, out, out->pids[i]);
+	if (!err)
+		err = target_add_ports(proc_root, out);
 	return err;
 }
 

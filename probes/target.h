@@ -28,6 +28,7 @@
 struct target_netns {
 	unsigned long ino;                  /* inode of /proc/PID/ns/net */
 	pid_t pid;                          /* the first target process inside it */
+	bool listens;                       /* the target has TCP listeners in it */
 };
 
 struct target {

@@ -234,6 +234,9 @@ it_nginx_stop() {
 # 20) for its "l7top: watching" line.
 it_l7top_start() {
 	it_require_l7top
+	# Removed first: the child truncates them only after the fork, and the
+	# wait below must not find an earlier run's "watching" line.
+	rm -f "$T/l7top.out" "$T/l7top.err"
 	"$L7TOP" "$@" >"$T/l7top.out" 2>"$T/l7top.err" &
 	L7_PID=$!
 	L7_RC=""

@@ -232,6 +232,7 @@ static void test_scan_netns(void **state)
 	assert_int_equal(t.nnetns, 2);
 	assert_int_equal(t.netns[0].pid, 100);
 	assert_int_equal(t.netns[1].pid, 101);
+	assert_true(t.netns[0].listens && t.netns[1].listens);   /* both show our listeners */
 	assert_int_equal(stat(a, &st), 0);
 	assert_true(t.netns[1].ino == (unsigned long)st.st_ino);
 	target_netns_name(fp->root, dir, t.netns[0].ino, name, sizeof(name));

@@ -54,9 +54,9 @@ static void push(struct view *v, uint64_t ts)
 		e->lat_max_us = e->lat.max;
 	}
 	const char *warn[] = { "TLS library not found", "DB write failed: disk full \u2014 stats kept in memory" };
-	struct tui_header h = {
+	struct run_info h = {
 		.target = "nginx[1234]", .npids = 3, .ports = "8080", .db_path = "/tmp/t.db",
-		.start_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
+		.started_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
 	};
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
@@ -295,8 +295,8 @@ static void test_render_detail_grpc(void **st)
 		hist_init(&e->lat);
 		for (int k = 0; k < 8; k++)
 			hist_add(&e->lat, 900);
-		struct tui_header h = { .target = "node[9]", .npids = 1, .ports = "50051",
-					.start_ms = 0, .now_ms = ts + 1000 };
+		struct run_info h = { .target = "node[9]", .npids = 1, .ports = "50051",
+				      .started_ms = 0, .now_ms = ts + 1000 };
 		assert_int_equal(view_push(&v, s, &h), 0);
 		snapshot_free(s);
 	}
