@@ -19,6 +19,7 @@
 struct endpoint_row {
 	int64_t ts_ms;                  /* step start, unix ms; 0 for totals */
 	char host[HOST_MAX];            /* "" unless split by host */
+	char protocol[PROTO_MAX];       /* "" unless split by protocol */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];          /* longer routes (not written by l7top) are cut */
 	uint64_t requests;

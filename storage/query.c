@@ -21,7 +21,8 @@
 static const char query_usage[] =
 	"Usage: l7top query --db FILE [--since WHEN] [--until WHEN] [--step DUR]\n"
 	"                   [--by-host] [--endpoint 'METHOD ROUTE'] [--session N]\n"
-	"                   [--protocol P] [--sort KEY] [--limit N] [--format table|csv|json]\n"
+	"                   [--protocol P] [--by-protocol]\n"
+	"                   [--sort KEY] [--limit N] [--format table|csv|json]\n"
 	"       l7top query --db FILE --requests [--slowest N] [--errors] [...]\n"
 	"       l7top query --db FILE --sessions\n"
 	"\n"
@@ -42,6 +43,8 @@ static const char query_usage[] =
 	"  --session N      only the run with this id (see --sessions)\n"
 	"  --protocol P     only requests carried by P: http/1.0, http/1.1, h2 (HTTP/2\n"
 	"                   over TLS) or h2c (cleartext HTTP/2)\n"
+	"  --by-protocol    a row per protocol too (a protocol column after host);\n"
+	"                   without it rows sum across protocols\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first (within each step)\n"
 	"  --limit N        print the first N rows only (per step; 0: all, the default)\n"
@@ -214,7 +217,7 @@ static int query_parse_count(const char *arg, long long min, long long *out)
 	return 0;
 }
 
-enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
+enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_BY_PROTOCOL, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
        QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS };
 
 /* Handles one option's argument; 0 or -EINVAL with err set. */
@@ -267,6 +270,9 @@ static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_op
 		return -EINVAL;
 	case QOPT_BY_HOST:
 		o->by_host = true;
+		return 0;
+	case QOPT_BY_PROTOCOL:
+		o->by_protocol = true;
 		return 0;
 	case QOPT_PROTOCOL:
 		if (proto_id(arg) < PROTO_COUNT) {
@@ -325,6 +331,7 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 		{ "step", required_argument, NULL, QOPT_STEP },
 		{ "by-host", no_argument, NULL, QOPT_BY_HOST },
 		{ "protocol", required_argument, NULL, QOPT_PROTOCOL },
+		{ "by-protocol", no_argument, NULL, QOPT_BY_PROTOCOL },
 		{ "endpoint", required_argument, NULL, QOPT_ENDPOINT },
 		{ "session", required_argument, NULL, QOPT_SESSION },
 		{ "sessions", no_argument, NULL, QOPT_SESSIONS },
@@ -404,7 +411,8 @@ static int query_run_rows(sqlite3 *db, const struct query_opts *o, const struct 
 	query_sort(rows, n, o->sort);
 	n = query_limit(rows, n, o->limit);
 	rc = query_print_rows(out, rows, n, o->format,
-			      (o->by_host ? QUERY_COL_HOST : 0) | (o->step_ms ? QUERY_COL_TS : 0));
+			      (o->by_host ? QUERY_COL_HOST : 0) | (o->by_protocol ? QUERY_COL_PROTO : 0) |
+			      (o->step_ms ? QUERY_COL_TS : 0));
 	free(rows);
 	return rc;
 }
@@ -446,7 +454,8 @@ int query_run(const struct query_opts *o, FILE *out, char *err, size_t errlen)
 	char method[METHOD_MAX] = "", route[ROUTE_MAX] = "";
 	struct query_filter f = {
 		.since_ms = o->since_ms, .until_ms = o->until_ms, .step_ms = o->step_ms,
-		.by_host = o->by_host, .session = o->session, .protocol = o->protocol,
+		.by_host = o->by_host, .by_protocol = o->by_protocol, .session = o->session,
+		.protocol = o->protocol,
 	};
 	sqlite3 *db;
 

@@ -38,6 +38,7 @@ struct query_opts {
 	enum query_mode mode;
 	int64_t step_ms;                /* --step; 0 = totals */
 	bool by_host;                   /* --by-host */
+	bool by_protocol;               /* --by-protocol */
 	int64_t session;                /* --session N; 0 = all */
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */

@@ -298,7 +298,10 @@ static int query_collect(sqlite3 *db, sqlite3_stmt *q, size_t sz, query_read_fn 
 
 static int read_endpoint_row(sqlite3_stmt *q, void *row)
 {
-	return query_read_row(q, row);
+	struct endpoint_row *r = row;
+	int rc = query_read_row(q, row);
+	query_col_text(q, 15, r->protocol, sizeof(r->protocol));
+	return rc;
 }
 
 int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
@@ -308,11 +311,13 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		"SELECT %s AS t, %s AS h, e.method, l7top_fold(e.route) AS r, sum(s.requests),"
 		" sum(s.s1xx),"
 		" sum(s.s2xx), sum(s.s3xx), sum(s.s4xx), sum(s.s5xx), sum(s.bytes_in),"
-		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0)"
+		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0),"
+		" %s AS pr"
 		" FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("s")
-		" GROUP BY t, h, e.method, r",
-		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
+		" GROUP BY t, h, pr, e.method, r",
+		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''",
+		f->by_protocol ? "e.protocol" : "''");
 	sqlite3_stmt *q = NULL;
 	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);
 
@@ -428,7 +433,9 @@ static int query_cmp(const struct endpoint_row *a, const struct endpoint_row *b,
 	int c = strcmp(a->method, b->method);
 	if (!c)
 		c = strcmp(a->route, b->route);
-	return c ? c : strcmp(a->host, b->host);
+	if (!c)
+		c = strcmp(a->host, b->host);
+	return c ? c : strcmp(a->protocol, b->protocol);
 }
 
 #define QUERY_CMP(name, key) \

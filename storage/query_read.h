@@ -23,6 +23,7 @@ struct query_filter {
 	int64_t since_ms, until_ms;     /* rows with since_ms <= ts_ms < until_ms */
 	int64_t step_ms;                /* 0: one row per endpoint for the whole range */
 	bool by_host;                   /* group by host too (else hosts are summed) */
+	bool by_protocol;               /* group by protocol too (else summed) */
 	int64_t session;                /* sessions.id; 0 = every session */
 	const char *method;             /* NULL = any */
 	const char *route;              /* NULL = any */

@@ -373,6 +373,36 @@ static void test_run_db(void **state)
 	assert_string_equal(strchr(out, '\n') + 1, "");
 	free(out);
 
+	/* The same route over h2: one row unless asked, --protocol keeps one,
+	 * --by-protocol splits (rows from before schema 4 have protocol ''). */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO endpoints (id, method, route, protocol)"
+				      " VALUES (3, 'GET', '/a', 'h2');"
+				      "INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id,"
+				      " requests, s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out,"
+				      " lat_sum_us, lat_max_us) VALUES (1, 1700000000000, 1000, 3, 4, 0, 0, 0,"
+				      " 4, 0, 1, 2, 0, 0)", NULL, NULL, NULL), 0);
+	sqlite3_close(db);
+	o = (struct query_opts){ .db = path, .since_ms = 0, .until_ms = INT64_MAX,
+				 .format = QUERY_FMT_CSV };
+	out = run(&o);
+	assert_non_null(strstr(out, "\nGET,/a,19,0,15,0,4,0,0,31,62,"));
+	free(out);
+	o.protocol = "h2";
+	out = run(&o);
+	assert_string_equal(out, "method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,"
+			    "bytes_out,p50_ms,p90_ms,p99_ms,max_ms\nGET,/a,4,0,0,0,4,0,0,1,2,0.000,"
+			    "0.000,0.000,0.000\n");
+	free(out);
+	o.protocol = NULL;
+	o.by_protocol = true;
+	out = run(&o);
+	assert_non_null(strstr(out, "protocol,method,route,"));
+	assert_non_null(strstr(out, "\n,GET,/a,15,"));
+	assert_non_null(strstr(out, "\nh2,GET,/a,4,"));
+	free(out);
+
 	/* Runtime errors exit 1: not an l7top DB, missing file. */
 	char *argv[] = { "query", "--db", dir, NULL };
 	assert_int_equal(query_main(3, argv), 1);
