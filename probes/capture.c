@@ -27,7 +27,8 @@
 #include "probes/sockfilter.h"
 #include "sockfilter.skel.h"
 
-#define CAPTURE_DEFAULT_BUFFER_MB 16  /* bodies are cut in the kernel, so 16 MB holds bursts */
+#define CAPTURE_DEFAULT_BUFFER_MB 8   /* bodies are cut in the kernel: 8 MB holds ~200 ms of
+					 * saturated small-request traffic (it is all RSS) */
 #define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
 #define CAPTURE_DEFAULT_SNAPLEN   262144
 /* TPACKET_V3 hands a block over when full or after this; bounds latency. */

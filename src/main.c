@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -428,10 +429,17 @@ static void print_capture_summary(struct app *a)
 		return;
 	capture_get_stats(a->cap, &cs);
 	fprintf(stderr, "l7top: %lu packets captured (%lu bytes), %lu cut to headers "
-		"(%lu payload bytes not copied), %lu dropped by the kernel\n",
+		"(%lu payload bytes not copied), %lu dropped by the kernel",
 		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
+	if (a->tls) {
+		struct tls_stats ts;
+		tls_probe_stats(a->tls, &ts);
+		fprintf(stderr, "; TLS plaintext %lu bytes from the calls probes",
+			(unsigned long)ts.data_bytes);
+	}
+	fputc('\n', stderr);
 }
 
 static void on_packet(void *ctx, const struct capture_pkt *p)
@@ -552,7 +560,11 @@ static void db_health_say(struct app *a, const struct store_health *h)
 static void interval_close(struct app *a, uint64_t end_ms)
 {
 	struct store_health h = { 0 };
-	struct snapshot *s = snapshot_take(a, end_ms), *merged;
+	struct snapshot *s, *merged;
+
+	if (a->store && a->opt.read_pcap)
+		store_wait_written(a->store);
+	s = snapshot_take(a, end_ms);
 
 	if (!s) {
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
@@ -1161,10 +1173,26 @@ static int run_offline(struct app *a)
 	return a->exit_code;
 }
 
+/*
+ * glibc raises its mmap threshold to the size of the last mmapped block
+ * freed, so after the first snapshot of 10,000 endpoints (~10 MB) every
+ * later one would come from the heap, where a freed one stays in RSS
+ * beside its successor. A fixed threshold keeps big arrays in mmap,
+ * returned to the kernel when freed; two arenas (main loop, DB writer)
+ * are all l7top needs.
+ */
+static void malloc_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
 	int rc;
+
+	malloc_tune();
 
 	if (argc > 1 && !strcmp(argv[1], "query"))
 		return query_main(argc - 1, argv + 1);
