@@ -52,6 +52,7 @@
 /* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
 #define EXIT_LINGER_MS     150
 #define DISPATCH_BATCH     4096
+#define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
 
@@ -95,6 +96,7 @@ struct app {
 	bool stopped;                /* offline: a signal ended the replay */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
+	uint64_t drops_read_ms;      /* when the kernel's drop counter was last read */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
@@ -931,7 +933,15 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 		loop_stop(l);
 		return;
 	}
-	/* The ring overflowed: its holes will never fill, resync at once. */
+	/* The ring overflowed: its holes will never fill, resync. Reading the
+	 * counter is a getsockopt per socket, so not on every wake-up: within
+	 * DROPS_READ_MS of the drop is soon enough. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t mono_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (mono_ms - a->drops_read_ms < DROPS_READ_MS)
+		return;
+	a->drops_read_ms = mono_ms;
 	uint64_t drops = capture_drops(a->cap);
 	if (drops != a->seen_drops) {
 		a->seen_drops = drops;
