@@ -376,8 +376,9 @@ mem_run "10,000 endpoints x 10,000 connections together, live (wrk -c10000 over 
 # each round one request per connection over the 10,000 leaves.
 if [[ -x $PCAPGEN ]]; then
 	"$PCAPGEN" -e 10000 -c 10000 "$T/ep10k.pcap" 200000 2>/dev/null
-	rss=$( { /usr/bin/time -f '%M' "$L7TOP" --read "$T/ep10k.pcap" --no-tui --interval 1 \
-		--max-endpoints 10000 --db "$T/ep10k.db" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+	/usr/bin/time -o "$T/ep10k.time" -f '%M' "$L7TOP" --read "$T/ep10k.pcap" --no-tui \
+		--interval 1 --max-endpoints 10000 --db "$T/ep10k.db" >/dev/null 2>&1
+	rss=$(tail -1 "$T/ep10k.time")
 	RESULT_MD+="| 10,000 endpoints x 10,000 connections together, offline (--read of \`pcapgen -e 10000 -c 10000\`, 200,000 requests, DB on) | $((rss / 1024)) MB |"$'\n'
 	log "memory, 10k x 10k offline: $((rss / 1024)) MB"
 fi
