@@ -9,12 +9,12 @@
 # and round-by-round ratios against the unobserved run of the same round.
 #
 #   BENCH_PAIRS=3 BENCH_SECONDS=5 make bench
-#   BENCH_CASES=plain,tls,offline,memory   which parts run (default all);
-#   BENCH_OUT=/tmp/r.md writes the report elsewhere (a short check run).
+#   BENCH_ONLY="h2 offline" make bench    only these sections (plain, tls, h2,
+#                                         offline, memory), into bench/RESULTS.<sections>.md
 #
 # Per configuration it prints the ratio to unobserved req/s, the observer's
 # CPU time per request (all its threads, /proc/PID/task/*/schedstat, over
-# the wrk run only: loading BPF is not counted), the share of the machine
+# the load run only: loading BPF is not counted), the share of the machine
 # left idle during the run (/proc/stat), and for l7top the bytes that
 # crossed to user space per request (packets, plus TLS plaintext in calls mode).
 set -uo pipefail
@@ -22,9 +22,9 @@ cd "$(dirname "$0")/.."
 
 PAIRS=${BENCH_PAIRS:-3}
 SECS=${BENCH_SECONDS:-5}
-OUT=${BENCH_OUT:-bench/RESULTS.md}
-CASES=${BENCH_CASES:-plain,tls,offline,memory}
-want() { [[ ",$CASES," == *",$1,"* ]]; }
+ONLY=${BENCH_ONLY:-}
+OUT=${BENCH_OUT:-bench/RESULTS${ONLY:+.${ONLY// /-}}.md}
+section() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
 L7TOP=$PWD/l7top
 PCAPGEN=$PWD/build/bench/pcapgen
 LIBDIR=/usr/lib/x86_64-linux-gnu
@@ -53,6 +53,8 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 TPORT=$(free_port)
+H2PORT=$(free_port)    # h2c, prior knowledge
+H2TPORT=$(free_port)   # h2 over TLS (ALPN)
 mkdir -p "$T/html" "$T/tmp"
 head -c 1048576 /dev/urandom >"$T/html/1m.bin"
 head -c 102400 /dev/urandom >"$T/html/100k.bin"
@@ -74,6 +76,8 @@ http {
     server {
         listen 127.0.0.1:$PORT;
         listen 127.0.0.1:$TPORT ssl;
+        listen 127.0.0.1:$H2PORT http2;
+        listen 127.0.0.1:$H2TPORT ssl http2;
         ssl_certificate $T/cert.pem;
         ssl_certificate_key $T/key.pem;
         root $T/html;
@@ -100,6 +104,20 @@ run_wrk() {   # url conns -> "req_per_s p99_ms"
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
 	echo "${rps:-0} ${p99:-0}"
+}
+
+# h2load for HTTP/2 URLs ("h2load:URL"): 10 concurrent streams per
+# connection. It prints no percentiles, so p99 is its max request time.
+run_h2load() {   # url conns -> "req_per_s max_ms"
+	local url=$1 c=$2 out
+	out=$(LD_LIBRARY_PATH=$T/wrklib h2load -c "$c" -m 10 -t 1 -D "$SECS" "$url" 2>&1)
+	local rps mx
+	rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+	mx=$(awk '$1 == "time" && $3 == "request:" {v=$5; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")
+	echo "${rps:-0} ${mx:-0}"
+}
+run_load() {
+	if [[ $1 == h2load:* ]]; then run_h2load "${1#h2load:}" "$2"; else run_wrk "$@"; fi
 }
 
 # ---- observers ------------------------------------------------------------
@@ -181,7 +199,9 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) pri
 loss_line() {   # run-number log-lines
 	local db=$T/run$1.db seen drops
 	seen=$("$L7TOP" query --db "$db" --format csv 2>/dev/null | awk -F, 'NR>1 {s+=$3} END {print s+0}')
-	drops=$(sqlite3 "$db" "select coalesce(sum(kernel_drops),0) + coalesce(sum(tls_drops),0) from intervals" 2>/dev/null ||
+	# h2 streams reset (h2load -D closes its connections with streams open)
+	# are counted too: NGINX logs some of them, l7top never calls them requests
+	drops=$(sqlite3 "$db" "select coalesce(sum(kernel_drops),0) + coalesce(sum(tls_drops),0) + coalesce(sum(h2_reset),0) from intervals" 2>/dev/null ||
 		sqlite3 "$db" "select coalesce(sum(kernel_drops),0) from intervals" 2>/dev/null)
 	echo "${seen:-0} ${drops:-0} $2"
 }
@@ -203,13 +223,13 @@ bench_series() {
 			before=$(wc -l <"$T/access.log")
 			[[ -n $OBS_PID ]] && c0=$(cpu_ns "$OBS_PID")
 			j0=$(cpu_jiffies)
-			r=$(run_wrk "$url" "$conns")
+			r=$(run_load "$url" "$conns")
 			j1=$(cpu_jiffies)
 			[[ -n $OBS_PID ]] && c1=$(cpu_ns "$OBS_PID")
 			after=$(wc -l <"$T/access.log")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
-			local nreq=$((after - before))
+			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - before))
 			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
 			if [[ $c != none ]]; then
 				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
@@ -224,7 +244,7 @@ bench_series() {
 				ratios[$c]+="$(awk -v a="${r%% *}" -v b="$base" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') "
 			fi
 			if [[ $c == l7top* ]]; then
-				losses+="| $c round $round | $(loss_line "$L7_RUN" $((after - before)) | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : "NO")}') |"$'\n'
+				losses+="| $c round $round | $(loss_line "$L7_RUN" "$logged" | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : "NO")}') |"$'\n'
 			fi
 			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms, observer $(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') µs/request"
 		done
@@ -250,7 +270,7 @@ bench_series() {
 }
 
 # ---- 1 and 2: server cost ----------------------------------------------------
-if want plain; then
+if section plain; then
 bench_series "Plaintext, small responses (return 200), 16 connections" \
 	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump
 bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
@@ -270,8 +290,9 @@ RESULT_MD+="### Bytes copied to user space, 1 MB file"$'\n\n'"$nreq requests: ${
 log "1 MB file: $per_req bytes copied per request"
 fi
 
+# ---- 3: TLS ---------------------------------------------------------------------
 # grep reads the whole help (no -q): an early exit would SIGPIPE l7top.
-if want tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
+if section tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	modes=(none floor l7top-calls bpftrace-copy)
 	"$L7TOP" --help | grep 'keys' >/dev/null && modes+=(l7top-keys)
 	command -v bpftrace >/dev/null || modes=(none l7top-calls)
@@ -287,8 +308,41 @@ if want tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	WRK_EXTRA=()
 fi
 
+# ---- 3b: HTTP/2 (h2load, 10 streams per connection) ------------------------------
+if section h2 && command -v h2load >/dev/null; then
+	bench_series "HTTP/2 over TLS (h2), small responses, 4 connections x 10 streams" \
+		"h2load:https://127.0.0.1:$H2TPORT/small" 4 none l7top-keys
+	bench_series "HTTP/2 cleartext (h2c), small responses, 4 connections x 10 streams" \
+		"h2load:http://127.0.0.1:$H2PORT/small" 4 none l7top
+fi
+
 # ---- 4: collector speed offline ---------------------------------------------------
-if want offline && [[ -x $PCAPGEN ]]; then
+# best_read PCAP PORTS REQUESTS -> "best_wall_s requests_per_s"
+best_read() {
+	local best=999 s wall
+	for _ in 1 2 3; do
+		s=$( { /usr/bin/time -f '%e %U' "$L7TOP" --read "$1" ${2:+--port "$2"} --no-db --interval 3600 >/dev/null; } 2>&1 | tail -1)
+		wall=${s%% *}
+		best=$(awk -v a="$wall" -v b="$best" 'BEGIN {print (a < b ? a : b)}')
+	done
+	echo "$best $(awk -v n="$3" -v t="$best" 'BEGIN {printf "%.0f", n / t}')"
+}
+# An h2c pcap: h2load against NGINX, recorded by tcpdump (bounded: 300k requests).
+if section offline && command -v h2load >/dev/null; then
+	H2N=${BENCH_H2_REQUESTS:-300000}
+	tcpdump -i lo -s 0 -B 32768 -w "$T/h2c.pcap" "tcp port $H2PORT" 2>/dev/null &
+	tdp=$!
+	sleep 1
+	h2load -c 4 -m 20 -t 1 -n "$H2N" "http://127.0.0.1:$H2PORT/small" >/dev/null 2>&1
+	sleep 1
+	kill -INT "$tdp"
+	wait "$tdp" 2>/dev/null
+	read -r best rate < <(best_read "$T/h2c.pcap" "$H2PORT" "$H2N")
+	psize=$(du -m "$T/h2c.pcap" | cut -f1)
+	RESULT_MD+="### Collector speed offline, HTTP/2 (\`l7top --read\`)"$'\n\n'"$H2N h2c requests from h2load (${psize} MB pcap, 4 connections x 20 streams): best of 3 = ${best} s, **${rate} requests/s** on one core."$'\n\n'
+	log "offline h2c: $rate requests/s"
+fi
+if section offline && [[ -x $PCAPGEN ]]; then
 	NREQ=${BENCH_PCAP_REQUESTS:-3000000}
 	"$PCAPGEN" "$T/offline.pcap" "$NREQ" 100 2>/dev/null
 	best=999
@@ -317,7 +371,7 @@ if want offline && [[ -x $PCAPGEN ]]; then
 fi
 
 # ---- 5: memory --------------------------------------------------------------------
-if want memory; then
+if section memory; then
 peak_rss() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 mem_run() {   # title l7top-args... ; traffic from $MEM_TRAFFIC
 	local title=$1

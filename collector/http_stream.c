@@ -445,11 +445,6 @@ bool http_message_start(enum http_dir dir, const uint8_t *p, size_t n)
 	return i >= 3 && i < n && p[i] == ' ';
 }
 
-/*
- * After lost bytes, requests resume at the next chunk that starts with a
- * request line; responses at the next that starts with a status line once
- * a request is waiting for one. Returns whether buf is to be parsed.
- */
 /* Marks e as answered by lost bytes: it leaves the queue uncounted as a
  * transaction (the gap was counted). */
 static void pending_lose(struct http_stream *s, struct http_pending *e)
@@ -487,6 +482,11 @@ static bool resync_response(struct http_stream *s, uint64_t ts)
 	return true;
 }
 
+/*
+ * After lost bytes, requests resume at the next chunk that starts with a
+ * request line; responses at the next that starts with a status line once
+ * a request is waiting for one. Returns whether buf is to be parsed.
+ */
 static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
 		   uint64_t ts)
 {
@@ -637,9 +637,4 @@ uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 	if (s->broken || s->upgraded || s->wait_sync[dir] || !body_known(h))
 		return 0;
 	return h->parser.content_length;
-}
-
-bool http_stream_dead(const struct http_stream *s)
-{
-	return s->broken || s->upgraded;
 }

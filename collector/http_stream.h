@@ -145,7 +145,5 @@ uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir);
 /* Does buf start an HTTP/1.x message of this direction (a request line's
  * method and space, or "HTTP/1.")? Where a stream may join or resync. */
 bool http_message_start(enum http_dir dir, const uint8_t *buf, size_t len);
-/* True once the stream ignores everything (parse error, overflow). */
-bool http_stream_dead(const struct http_stream *s);
 
 #endif

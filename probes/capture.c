@@ -443,7 +443,13 @@ static int capture_open_file(struct capture *c, const char *path, char *err, siz
 	case PCAP_FILE_CLASSIC:            /* or too short to tell: said as truncated */
 		return capture_open_classic(c, f, hdr, n, path, err, errlen);
 	case PCAP_FILE_PCAPNG:
-		rewind(f);
+		/* libpcap reads the header itself: it must start over. */
+		if (fseek(f, 0, SEEK_SET)) {
+			snprintf(err, errlen, "l7top: %s: pcapng is read from files only, not from a "
+				 "pipe: save it first", path);
+			fclose(f);
+			return -ESPIPE;
+		}
 		return capture_open_libpcap(c, f, path, err, errlen);
 	default:
 		snprintf(err, errlen, "l7top: %s is neither a pcap nor a pcapng file", path);
@@ -635,7 +641,12 @@ static int capture_dispatch_one(struct capture *c, pcap_t *p, int max)
 
 	if (n == PCAP_ERROR_BREAK)
 		return 0;
-	return n < 0 ? -EIO : n;
+	if (n < 0) {
+		/* libpcap's own words, for capture_error(); no stale errno. */
+		snprintf(c->why, sizeof(c->why), "%s", pcap_geterr(p));
+		return -EIO;
+	}
+	return n;
 }
 
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
