@@ -11,6 +11,12 @@
 #   BENCH_PAIRS=3 BENCH_SECONDS=5 make bench
 #   BENCH_ONLY="h2 offline" make bench    only these sections (plain, tls, h2,
 #                                         offline, memory), into bench/RESULTS.<sections>.md
+#
+# Per configuration it prints the ratio to unobserved req/s, the observer's
+# CPU time per request (all its threads, /proc/PID/task/*/schedstat, over
+# the load run only: loading BPF is not counted), the share of the machine
+# left idle during the run (/proc/stat), and for l7top the bytes that
+# crossed to user space per request (packets, plus TLS plaintext in calls mode).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,10 +49,12 @@ trap cleanup EXIT
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---- the server -----------------------------------------------------------
-PORT=18480
-TPORT=18443
-H2PORT=18482     # h2c, prior knowledge
-H2TPORT=18444    # h2 over TLS (ALPN)
+# Ports free right now (the machine may be shared): ask the kernel.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+TPORT=$(free_port)
+H2PORT=$(free_port)    # h2c, prior knowledge
+H2TPORT=$(free_port)   # h2 over TLS (ALPN)
 mkdir -p "$T/html" "$T/tmp"
 head -c 1048576 /dev/urandom >"$T/html/1m.bin"
 head -c 102400 /dev/urandom >"$T/html/100k.bin"
@@ -128,6 +136,7 @@ start_observer() {   # name
 			--db "$T/run$L7_RUN.db" >/dev/null 2>"$T/run$L7_RUN.err" &
 		OBS_PID=$!
 		for _ in $(seq 100); do grep -q '^l7top: watching' "$T/run$L7_RUN.err" && break; sleep 0.05; done
+		sleep 1    # attaching to every worker goes on after the line: not per-request cost
 		;;
 	tcpdump)
 		tcpdump -i lo -w /dev/null -s 262144 "tcp port $PORT" 2>"$T/tcpdump.err" &
@@ -163,6 +172,27 @@ stop_observer() {
 	OBS_PID=""
 }
 
+# CPU time of every thread of pid, ns.
+cpu_ns() {
+	local f sum=0 ns
+	for f in /proc/"$1"/task/*/schedstat; do
+		read -r ns _ <"$f" 2>/dev/null && sum=$((sum + ns))
+	done
+	echo "$sum"
+}
+# "idle total" jiffies of the whole machine (idle + iowait, all).
+cpu_jiffies() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
+
+# Bytes l7top run N copied to user space: packets, plus TLS plaintext
+# from the calls-mode probes (its exit line says both).
+copied_bytes() {
+	local line b t
+	line=$(grep -m1 'packets captured' "$T/run$1.err")
+	b=$(sed -n 's/.*captured (\([0-9]*\) bytes).*/\1/p' <<<"$line")
+	t=$(sed -n 's/.*TLS plaintext \([0-9]*\) bytes.*/\1/p' <<<"$line")
+	echo $((${b:-0} + ${t:-0}))
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # l7top's own count of one run vs the access log lines of that run.
@@ -182,19 +212,31 @@ bench_series() {
 	local title=$1 url=$2 conns=$3
 	shift 3
 	local configs=("$@") round c
-	declare -A rps p99 ratios
+	declare -A rps p99 ratios cpu idle bytes
 	local losses=""
 	log "$title: ${configs[*]} x $PAIRS rounds of ${SECS}s"
 	for round in $(seq "$PAIRS"); do
 		local base=""
 		for c in "${configs[@]}"; do
 			start_observer "$c"
-			local before after r
+			local before after r c0=0 c1=0 j0 j1
 			before=$(wc -l <"$T/access.log")
+			[[ -n $OBS_PID ]] && c0=$(cpu_ns "$OBS_PID")
+			j0=$(cpu_jiffies)
 			r=$(run_load "$url" "$conns")
+			j1=$(cpu_jiffies)
+			[[ -n $OBS_PID ]] && c1=$(cpu_ns "$OBS_PID")
+			after=$(wc -l <"$T/access.log")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
-			after=$(wc -l <"$T/access.log")
+			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - before))
+			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
+			if [[ $c != none ]]; then
+				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
+			fi
+			if [[ $c == l7top* ]]; then
+				bytes[$c]+="$(awk -v b="$(copied_bytes "$L7_RUN")" -v n="$nreq" 'BEGIN {printf "%.0f", (n > 0 ? b / n : 0)}') "
+			fi
 			rps[$c]+="${r%% *} "
 			p99[$c]+="${r##* } "
 			[[ $c == none ]] && base=${r%% *}
@@ -202,19 +244,23 @@ bench_series() {
 				ratios[$c]+="$(awk -v a="${r%% *}" -v b="$base" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}') "
 			fi
 			if [[ $c == l7top* ]]; then
-				losses+="| $c round $round | $(loss_line "$L7_RUN" $((after - before)) | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : "NO")}') |"$'\n'
+				losses+="| $c round $round | $(loss_line "$L7_RUN" "$logged" | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : "NO")}') |"$'\n'
 			fi
-			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms"
+			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms, observer $(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') µs/request"
 		done
 	done
-	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'
+	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
 	for c in "${configs[@]}"; do
-		local mr mp ra
+		local mr mp ra mc mi mb
 		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
 		mp=$(tr ' ' '\n' <<<"${p99[$c]}" | grep . | median)
 		ra=$(tr ' ' '\n' <<<"${ratios[$c]:-}" | grep . | median)
-		[[ $c == none ]] && ra=1
-		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} |"$'\n'
+		mc=$(tr ' ' '\n' <<<"${cpu[$c]:-}" | grep . | median)
+		mi=$(tr ' ' '\n' <<<"${idle[$c]:-}" | grep . | median)
+		mb=$(tr ' ' '\n' <<<"${bytes[$c]:-}" | grep . | median)
+		[[ $c == none ]] && ra=1 && mc=-
+		[[ $c == l7top* ]] || mb=-
+		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb |"$'\n'
 	done
 	if [[ -n $losses ]]; then
 		md+=$'\n'"| l7top run | requests seen | counted drops | access log | seen + drops = log |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'"$losses"
@@ -360,8 +406,36 @@ request = function()
   return wrk.format("GET", "/ep/" .. word(n % LIMIT + LIMIT))
 end
 EOF
-ulimit -n 65536
+cat >"$T/tree.lua" <<'EOF'
+-- The 10,000 leaves of a fan-out-10 path tree four levels deep, letter
+-- words only: no folding rule (ids, learned {*} past 16 values) merges them.
+local words = {"alpha", "bravo", "charlie", "delta", "echo",
+               "foxtrot", "golf", "hotel", "india", "juliet"}
+local n = 0
+request = function()
+  local i = n % 10000
+  n = n + 1
+  local p = ""
+  for _, span in ipairs({1000, 100, 10, 1}) do
+    p = p .. "/" .. words[math.floor(i / span) % 10 + 1]
+  end
+  return wrk.format("GET", p)
+end
+EOF
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 RESULT_MD+="### Memory (peak RSS of l7top)"$'\n\n''| workload | peak RSS |'$'\n''| --- | --- |'$'\n'
+MEM_TRAFFIC='LD_LIBRARY_PATH=$T/wrklib wrk -t2 -c10000 -d10s -s "$T/tree.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
+mem_run "10,000 endpoints x 10,000 connections together, live (wrk -c10000 over a path tree)" --max-endpoints 10000
+# The same shape offline, deterministic: every connection open at once,
+# each round one request per connection over the 10,000 leaves.
+if [[ -x $PCAPGEN ]]; then
+	"$PCAPGEN" -e 10000 -c 10000 "$T/ep10k.pcap" 200000 2>/dev/null
+	/usr/bin/time -o "$T/ep10k.time" -f '%M' "$L7TOP" --read "$T/ep10k.pcap" --no-tui \
+		--interval 1 --max-endpoints 10000 --db "$T/ep10k.db" >/dev/null 2>&1
+	rss=$(tail -1 "$T/ep10k.time")
+	RESULT_MD+="| 10,000 endpoints x 10,000 connections together, offline (--read of \`pcapgen -e 10000 -c 10000\`, 200,000 requests, DB on) | $((rss / 1024)) MB |"$'\n'
+	log "memory, 10k x 10k offline: $((rss / 1024)) MB"
+fi
 MEM_TRAFFIC='LD_LIBRARY_PATH=$T/wrklib wrk -t2 -c10000 -d8s "http://127.0.0.1:$PORT/small" >/dev/null 2>&1'
 mem_run "10,000 concurrent keep-alive connections"
 sed 's/LIMIT/10000/g' "$T/paths.lua" >"$T/p10k.lua"

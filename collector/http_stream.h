@@ -93,7 +93,7 @@ struct http_stream {
 				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
 	char *target;
-	size_t target_len;
+	size_t target_len, target_cap;
 	char host[HTTP_HOST_MAX];
 	size_t host_len;
 	char field[4];               /* header name prefix, to spot "Host" */
@@ -102,6 +102,8 @@ struct http_stream {
 	/* requests in arrival order; cur_req is the one being received,
 	 * cur_resp the oldest without a final response */
 	struct http_pending *head, *tail, *cur_req, *cur_resp;
+	struct http_pending *spare;  /* the last answered entry, for the next request:
+				      * keep-alive costs no allocation per request */
 	unsigned npending;
 	uint64_t last_resp_ns;       /* last response bytes seen */
 	const struct http_sink *out; /* valid during feed/eof only */

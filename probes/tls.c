@@ -82,6 +82,7 @@ struct tls_probe {
 	struct tls_calls_bpf *skel;
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
 	enum tls_mode mode;
+	bool small_ring;                 /* the plaintext ring was sized for keys mode */
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
 	pid_t early[64];                 /* children forked before that, to check */
@@ -692,6 +693,14 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		if (!(lib = tls_lib_get(t, attach)))
 			return -errno ? -errno : -ENOMEM;
 	}
+	if (t->small_ring && t->log) {
+		char comm[32];
+
+		tls_comm(p->pid, comm, sizeof(comm));
+		fprintf(t->log, "l7top: tls: %s[%d] has no EVP_KDF_derive: read in calls mode "
+			"through a ring sized for keys mode, records it loses are counted as tls "
+			"drops (--tls calls sizes the ring for calls)\n", comm, (int)p->pid);
+	}
 	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
 	if (t->calls_wide) {
 		err = tls_lib_go_wide(t, lib, attach);
@@ -1060,6 +1069,30 @@ static int tls_open_keys(struct tls_probe *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * auto: whether every target process can be read in keys mode (or has no
+ * OpenSSL). Then the plaintext ring carries only notices, as in keys mode,
+ * and need not be 8 MB (16 MB of RSS: it is mapped twice).
+ */
+static bool tls_all_keys(struct tls_probe *t, const pid_t *pids, size_t npids)
+{
+	for (size_t i = 0; i < npids; i++) {
+		char attach[PATH_MAX], shown[PATH_MAX], kattach[PATH_MAX], kshown[PATH_MAX];
+		const struct tls_lib *lib = NULL, *klib = NULL;
+
+		if (!tls_locate(t, pids[i], attach, sizeof(attach), shown, sizeof(shown)))
+			lib = tls_lib_get(t, attach);
+		if (!lib || !lib->ssl)
+			continue;
+		if (!tls_locate_kdf(pids[i], attach, shown, kattach, sizeof(kattach), kshown,
+				    sizeof(kshown)))
+			klib = tls_lib_get(t, kattach);
+		if (!klib || !klib->kdf)
+			return false;
+	}
+	return true;
+}
+
 int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen)
 {
 	struct tls_probe *t;
@@ -1088,7 +1121,9 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
 	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
-	if (t->mode == TLS_MODE_KEYS)
+	t->small_ring = t->mode == TLS_MODE_KEYS ||
+			(t->mode == TLS_MODE_AUTO && tls_all_keys(t, o->pids, o->npids));
+	if (t->small_ring)
 		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
 	ret = tls_calls_bpf__load(t->skel);
 	if (ret) {

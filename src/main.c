@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@
 /* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
 #define EXIT_LINGER_MS     150
 #define DISPATCH_BATCH     4096
+#define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
 
@@ -96,6 +98,7 @@ struct app {
 	bool stopped;                /* offline: a signal ended the replay */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
+	uint64_t drops_read_ms;      /* when the kernel's drop counter was last read */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
@@ -534,10 +537,17 @@ static void print_capture_summary(struct app *a)
 		return;
 	capture_get_stats(a->cap, &cs);
 	fprintf(stderr, "l7top: %lu packets captured (%lu bytes), %lu cut to headers "
-		"(%lu payload bytes not copied), %lu dropped by the kernel\n",
+		"(%lu payload bytes not copied), %lu dropped by the kernel",
 		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
+	if (a->tls) {
+		struct tls_stats ts;
+		tls_probe_stats(a->tls, &ts);
+		fprintf(stderr, "; TLS plaintext %lu bytes from the calls probes",
+			(unsigned long)ts.data_bytes);
+	}
+	fputc('\n', stderr);
 }
 
 static void on_packet(void *ctx, const struct capture_pkt *p)
@@ -675,7 +685,11 @@ static void db_health_say(struct app *a, const struct store_health *h)
 /* Ends the current interval at end_ms: one snapshot, to every sink. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
-	struct snapshot *s = snapshot_take(a, end_ms), *folded = NULL;
+	struct snapshot *s, *folded = NULL;
+
+	if (a->store && a->opt.read_pcap)
+		store_wait_written(a->store);
+	s = snapshot_take(a, end_ms);
 
 	if (!s) {
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
@@ -985,7 +999,15 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 		loop_stop(l);
 		return;
 	}
-	/* The ring overflowed: its holes will never fill, resync at once. */
+	/* The ring overflowed: its holes will never fill, resync. Reading the
+	 * counter is a getsockopt per socket, so not on every wake-up: within
+	 * DROPS_READ_MS of the drop is soon enough. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t mono_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (mono_ms - a->drops_read_ms < DROPS_READ_MS)
+		return;
+	a->drops_read_ms = mono_ms;
 	uint64_t drops = capture_drops(a->cap);
 	if (drops != a->seen_drops) {
 		a->seen_drops = drops;
@@ -1339,10 +1361,26 @@ static int run_offline(struct app *a)
 	return a->exit_code;
 }
 
+/*
+ * glibc raises its mmap threshold to the size of the last mmapped block
+ * freed, so after the first snapshot of 10,000 endpoints (~10 MB) every
+ * later one would come from the heap, where a freed one stays in RSS
+ * beside its successor. A fixed threshold keeps big arrays in mmap,
+ * returned to the kernel when freed; two arenas (main loop, DB writer)
+ * are all l7top needs.
+ */
+static void malloc_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
 	int rc;
+
+	malloc_tune();
 
 	if (argc > 1 && !strcmp(argv[1], "query"))
 		return query_main(argc - 1, argv + 1);

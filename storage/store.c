@@ -48,6 +48,8 @@ struct store {
 	/* Shared with store_push()/store_get_health()/store_set_retention(); under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t settled;       /* a snapshot was written (or failed) and freed */
+	uint64_t pushed, finished;    /* snapshots queued / done with, ever */
 	struct snapshot *queue[STORE_QUEUE_MAX];   /* ring */
 	size_t head, len;
 	bool stopping;
@@ -772,6 +774,10 @@ static void *store_thread(void *arg)
 				st->avg_rows = (st->avg_rows * 7 + s->n + 7) / 8;
 			}
 			snapshot_free(s);
+			pthread_mutex_lock(&st->lock);
+			st->finished++;
+			pthread_cond_broadcast(&st->settled);
+			pthread_mutex_unlock(&st->lock);
 			if (rc != SQLITE_OK)
 				continue;           /* no upkeep on a failing DB */
 		}
@@ -793,6 +799,7 @@ int store_push(struct store *st, struct snapshot *snap)
 	if (!st->stopping && st->len < STORE_QUEUE_MAX) {
 		st->queue[(st->head + st->len) % STORE_QUEUE_MAX] = snap;
 		st->len++;
+		st->pushed++;
 		queued = true;
 		pthread_cond_signal(&st->wake);
 	} else {
@@ -803,6 +810,14 @@ int store_push(struct store *st, struct snapshot *snap)
 		return 0;
 	snapshot_free(snap);
 	return -EAGAIN;
+}
+
+void store_wait_written(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	while (st->finished < st->pushed)
+		pthread_cond_wait(&st->settled, &st->lock);
+	pthread_mutex_unlock(&st->lock);
 }
 
 void store_get_health(struct store *st, struct store_health *h)
@@ -1086,6 +1101,7 @@ static void store_free(struct store *st)
 	sqlite3_close(st->db);
 	ep_cache_clear(&st->cache);
 	pthread_cond_destroy(&st->wake);
+	pthread_cond_destroy(&st->settled);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
 	free(st);
@@ -1106,6 +1122,7 @@ int store_open(struct store **out, const char *path, const struct run_info *sess
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->settled, NULL);
 	st->retention_ms = STORE_RETENTION_DEFAULT_MS;
 	st->rollup_ms = STORE_ROLLUP_DEFAULT_MS;
 	rc = store_create_file(path, err, errlen);

@@ -82,6 +82,10 @@ int store_open(struct store **out, const char *path, const struct run_info *run,
  * store_health.dropped, and -EAGAIN is returned.
  */
 int store_push(struct store *st, struct snapshot *snap);
+/* Waits until every queued snapshot was written (or failed) and freed. A
+ * replay (--read) calls it before each interval: it need not keep pace, so
+ * it never drops one, and holds one snapshot at a time, as live capture does. */
+void store_wait_written(struct store *st);
 void store_get_health(struct store *st, struct store_health *h);
 /*
  * Sets how long rows are kept (0 = forever; default 7 days) and how long
