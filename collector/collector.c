@@ -34,6 +34,11 @@ struct collector {
 	struct http_counters http;
 	struct reasm_stats reasm;
 	uint64_t packets, conn_overflow, conns_new;
+	/* The last Host header seen and its virtual host name (route_host()):
+	 * most traffic names one host, so most requests skip normalising it. */
+	char host_raw[HOST_MAX];
+	size_t host_raw_len;             /* SIZE_MAX: nothing cached */
+	char host_name[HOST_MAX];
 	uint64_t aborted;                /* aborted requests of the snapshots handed out */
 	uint64_t tls_blind_conns, tls_blind_bytes;   /* keys mode: TLS joined mid-stream */
 	struct snap_counters last;       /* totals at the previous snapshot */
@@ -121,17 +126,32 @@ static void route_name(struct collector *c, const struct http_txn *t, char *rout
 		route_learn_apply(c->learn, route, cap);
 }
 
+/* t's virtual host name, from the one-entry cache when t names the last host. */
+static const char *txn_host(struct collector *c, const struct http_txn *t)
+{
+	if (t->host_len == c->host_raw_len && (!t->host_len || !memcmp(t->host, c->host_raw, t->host_len)))
+		return c->host_name;
+	route_host(t->host, t->host_len, c->host_name, sizeof(c->host_name));
+	if (t->host_len <= sizeof(c->host_raw)) {
+		if (t->host_len)
+			memcpy(c->host_raw, t->host, t->host_len);
+		c->host_raw_len = t->host_len;
+	} else {
+		c->host_raw_len = SIZE_MAX;
+	}
+	return c->host_name;
+}
+
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
 	struct conn *cn = c->cur;
-	char route[ROUTE_MAX], host[HOST_MAX], addr[CLIENT_MAX];
+	char route[ROUTE_MAX], addr[CLIENT_MAX];
 
 	route_name(c, t, route, sizeof(route));
-	route_host(t->host, t->host_len, host, sizeof(host));
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
-		.host = host,
+		.host = txn_host(c, t),
 		.method = t->method,
 		.route = route,
 		.proto = t->proto ? t->proto : PROTO_NAMES[PROTO_HTTP11],
