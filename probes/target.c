@@ -252,18 +252,34 @@ static int target_read_listeners(const char *path, const struct inode_set *s, st
 	return found;
 }
 
-/* pid's namespace holds TCP listeners of the target: packets there are ours. */
-static void target_netns_listens(const char *proc_root, struct target *t, pid_t pid)
+/*
+ * pid's network namespace: its inode in *ino and its index in t->netns, or
+ * -1 when it is not listed yet; -2 when the process is gone.
+ */
+static int target_netns_find(const char *proc_root, const struct target *t, pid_t pid,
+			     unsigned long *ino)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
 	if (stat(path, &st))
-		return;
+		return -2;
+	*ino = (unsigned long)st.st_ino;
 	for (size_t i = 0; i < t->nnetns; i++)
-		if (t->netns[i].ino == (unsigned long)st.st_ino)
-			t->netns[i].listens = true;
+		if (t->netns[i].ino == *ino)
+			return (int)i;
+	return -1;
+}
+
+/* pid's namespace holds TCP listeners of the target: packets there are ours. */
+static void target_netns_listens(const char *proc_root, struct target *t, pid_t pid)
+{
+	unsigned long ino;
+	int i = target_netns_find(proc_root, t, pid, &ino);
+
+	if (i >= 0)
+		t->netns[i].listens = true;
 }
 
 static void target_add_unix(struct target *t, const char *path)
@@ -440,20 +456,15 @@ void target_redact_cmdline(char *cmd, size_t size)
 /* Records pid's network namespace when it is not listed yet. Gone processes are skipped. */
 static void target_add_netns(const char *proc_root, struct target *t, pid_t pid)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	unsigned long ino;
 
-	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
-	if (stat(path, &st))
+	if (target_netns_find(proc_root, t, pid, &ino) != -1)
 		return;
-	for (size_t i = 0; i < t->nnetns; i++)
-		if (t->netns[i].ino == (unsigned long)st.st_ino)
-			return;
 	if (t->nnetns == TARGET_MAX_NETNS) {
 		t->netns_truncated = true;
 		return;
 	}
-	t->netns[t->nnetns++] = (struct target_netns){ .ino = (unsigned long)st.st_ino, .pid = pid };
+	t->netns[t->nnetns++] = (struct target_netns){ .ino = ino, .pid = pid };
 }
 
 void target_netns_name(const char *proc_root, const char *netns_dir, unsigned long ino, char *buf,
