@@ -224,7 +224,7 @@ void http_stream_init(struct http_stream *s)
 	s->half[HTTP_DIR_RESP].parser.data = s;
 }
 
-static void emit_one(struct http_stream *s, struct http_pending *e)
+static void txn_of(const struct http_pending *e, struct http_txn *out)
 {
 	struct http_txn t = {
 			.start_ns = e->start_ns,
@@ -238,6 +238,14 @@ static void emit_one(struct http_stream *s, struct http_pending *e)
 			.host = e->host,
 			.host_len = e->host_len,
 	};
+	*out = t;
+}
+
+static void emit_one(struct http_stream *s, struct http_pending *e)
+{
+	struct http_txn t;
+
+	txn_of(e, &t);
 	s->out->cnt->txns++;
 	s->out->txn(s->out->ctx, &t);
 }
@@ -283,6 +291,16 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 			emit_one(s, e);
 		} else if (out) {
 			out->cnt->unpaired++;
+			if (out->noreply && !s->broken) {
+				struct http_txn t;
+
+				txn_of(e, &t);
+				t.status = 0;
+				t.end_ns = 0;
+				if (!e->req_done)
+					t.bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+				out->noreply(out->ctx, &t);
+			}
 		}
 		pending_free(e);
 	}

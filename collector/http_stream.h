@@ -54,6 +54,9 @@ struct http_counters {
 
 struct http_sink {
 	void (*txn)(void *ctx, const struct http_txn *t);
+	/* Optional: a request the connection ended on without any answer, at
+	 * http_stream_free() (status 0, end_ns 0; still counted unpaired). */
+	void (*noreply)(void *ctx, const struct http_txn *t);
 	void *ctx;
 	struct http_counters *cnt;
 };

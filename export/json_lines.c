@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "collector/hist.h"
+#include "export/json_upstream.h"
 #include "storage/query.h"
 
 /* The snapshot row in the shape `l7top query` reads back from the DB. */
@@ -58,6 +59,8 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 			rc = -EIO;
 		json_decref(o);
 	}
+	if (!rc)
+		rc = json_upstream_write(f, ts, s);
 	if (fflush(f) || ferror(f))
 		rc = rc ? rc : -EIO;
 	return rc;

@@ -31,6 +31,8 @@
 #include "export/prom.h"
 #include "probes/capture.h"
 #include "probes/target.h"
+#include "probes/target_peers.h"
+#include "probes/upstreams.h"
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
 #include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
@@ -59,6 +61,7 @@ struct app {
 	struct loop *loop;
 	struct capture *cap;
 	struct tls_probe *tls;
+	struct upstream_probe *ups;  /* the target's outgoing connections; NULL offline */
 	const char *tls_modes;       /* "keys", "calls", "keys+calls", "none", "off" */
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
@@ -191,6 +194,36 @@ static int target_init(struct app *a)
 	return -1;
 }
 
+/*
+ * The target's outgoing connections: its processes' connects are learnt in
+ * the kernel; the ones open already (or opened while the tracepoint was
+ * off) come from /proc at each scan. Both go to the filter and the collector.
+ */
+static void sync_upstreams(struct app *a)
+{
+	struct target_peer p[TARGET_MAX_PEERS];
+	bool truncated;
+	size_t n;
+
+	if (!a->ups)
+		return;
+	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
+	n = target_scan_peers("/proc", &a->target, p, TARGET_MAX_PEERS, &truncated);
+	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
+	for (size_t i = 0; i < n; i++)
+		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
+}
+
+static void open_upstreams(struct app *a)
+{
+	char err[256];
+	int e = upstreams_open(&a->ups, a->cap, err, sizeof(err));
+
+	if (e && e != -EOPNOTSUPP)
+		fprintf(stderr, "%s\n", err);   /* the probe still takes /proc's peers */
+	sync_upstreams(a);
+}
+
 static void rescan(struct app *a)
 {
 	struct target t;
@@ -205,6 +238,7 @@ static void rescan(struct app *a)
 		apply_ports(a);
 	else
 		describe_target(a);
+	sync_upstreams(a);
 	refresh_tls_ports(a);
 }
 
@@ -774,6 +808,7 @@ static int run_live(struct app *a)
 	if ((rc = open_dump(a)))
 		return rc;
 	apply_ports(a);
+	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;
 	if ((rc = open_store(a)))
@@ -888,6 +923,7 @@ int main(int argc, char **argv)
 					       : a.opt.tls == TLS_KEYS || a.opt.tls == TLS_AUTO,
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
+		.learn_upstreams = !a.opt.read_pcap,
 	};
 	a.coll = collector_new(&cc);
 	a.loop = loop_new();
@@ -903,6 +939,7 @@ int main(int argc, char **argv)
 	if (a.store)
 		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
+	upstreams_close(a.ups);
 	if (a.keylog)
 		fclose(a.keylog);
 	prom_close(a.prom);

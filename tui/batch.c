@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tui/batch_upstream.h"
 #include "tui/format.h"
 
 static int by_requests(const void *a, const void *b)
@@ -85,6 +86,7 @@ void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
 			print_row(f, rows[i], secs);
 		free(rows);
 	}
+	batch_print_upstreams(f, s);
 	fputc('\n', f);
 	fflush(f);
 }

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+#include "collector/uplink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Both tables are arrays kept in arrival order with holes (used = false)
+ * compacted when they pile up; they hold a few seconds of traffic, so a
+ * linear scan per decision is cheap next to parsing, and simple to prove. */
+struct call_slot {
+	struct uplink_call c;
+	bool used;
+};
+
+struct in_slot {
+	struct uplink_in in;
+	bool used;
+};
+
+struct uplink {
+	struct call_slot *calls;
+	struct in_slot *ins;
+	size_t ncalls, max_calls, nins, max_ins;
+	uint64_t settle_ns, max_age_ns;
+	struct uplink_stats st;
+};
+
+#define UPLINK_CHAIN_MAX 8   /* calls per inbound request (retries) */
+
+struct uplink *uplink_new(size_t max_calls, size_t max_inbound, uint64_t settle_ns,
+			  uint64_t max_age_ns)
+{
+	struct uplink *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->max_calls = max_calls ? max_calls : 8192;
+	l->max_ins = max_inbound ? max_inbound : 8192;
+	l->settle_ns = settle_ns ? settle_ns : 3000000000ull;
+	l->max_age_ns = max_age_ns ? max_age_ns : 30000000000ull;
+	l->calls = calloc(l->max_calls, sizeof(*l->calls));
+	l->ins = calloc(l->max_ins, sizeof(*l->ins));
+	if (!l->calls || !l->ins) {
+		uplink_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void uplink_free(struct uplink *l)
+{
+	if (!l)
+		return;
+	free(l->calls);
+	free(l->ins);
+	free(l);
+}
+
+uint32_t uplink_key(const char *method, const char *target, size_t target_len)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = method; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ ' ') * 16777619u;
+	for (size_t i = 0; i < target_len; i++)
+		h = (h ^ (uint8_t)target[i]) * 16777619u;
+	return h;
+}
+
+static void calls_compact(struct uplink *l)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->ncalls; i++)
+		if (l->calls[i].used)
+			l->calls[k++] = l->calls[i];
+	l->ncalls = k;
+}
+
+static void ins_compact(struct uplink *l)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->nins; i++)
+		if (l->ins[i].used)
+			l->ins[k++] = l->ins[i];
+	l->nins = k;
+}
+
+static void call_unlink(struct uplink *l, struct call_slot *s, const struct uplink_sink *out)
+{
+	s->used = false;
+	l->st.unlinked++;
+	if (out && out->unlinked)
+		out->unlinked(out->ctx, &s->c);
+}
+
+void uplink_add_call(struct uplink *l, const struct uplink_call *c, const struct uplink_sink *out)
+{
+	if (l->ncalls == l->max_calls) {
+		calls_compact(l);
+		if (l->ncalls == l->max_calls) {
+			l->st.overflow++;
+			call_unlink(l, &l->calls[0], out);
+			calls_compact(l);
+		}
+	}
+	l->calls[l->ncalls].c = *c;
+	l->calls[l->ncalls++].used = true;
+}
+
+static bool contains(const struct uplink_in *in, const struct uplink_call *c)
+{
+	return c->key == in->key && c->start_ns >= in->start_ns && c->end_ns <= in->end_ns;
+}
+
+/* Does a pending inbound request other than self also contain c? */
+static bool contested(const struct uplink *l, const struct in_slot *self, const struct uplink_call *c)
+{
+	for (size_t i = 0; i < l->nins; i++)
+		if (&l->ins[i] != self && l->ins[i].used && contains(&l->ins[i].in, c))
+			return true;
+	return false;
+}
+
+/* The earliest-starting unused call in I with start >= after (0: any). */
+static struct call_slot *first_candidate(struct uplink *l, const struct uplink_in *in,
+					 uint64_t after, bool strict)
+{
+	struct call_slot *best = NULL;
+
+	for (size_t i = 0; i < l->ncalls; i++) {
+		struct call_slot *s = &l->calls[i];
+
+		if (!s->used || !contains(in, &s->c))
+			continue;
+		if (strict && s->c.start_ns < after)
+			continue;
+		if (!best || s->c.start_ns < best->c.start_ns)
+			best = s;
+	}
+	return best;
+}
+
+static void decide_inbound(struct uplink *l, struct in_slot *self, const struct uplink_sink *out)
+{
+	const struct uplink_call *chain[UPLINK_CHAIN_MAX];
+	struct call_slot *s = first_candidate(l, &self->in, 0, false);
+	bool by_order;
+	size_t n = 0;
+
+	self->used = false;
+	if (!s)
+		return;
+	by_order = contested(l, self, &s->c);
+	while (s && n < UPLINK_CHAIN_MAX) {
+		s->used = false;
+		chain[n++] = &s->c;
+		s = first_candidate(l, &self->in, s->c.end_ns, true);
+		/* A retry is never taken from a request that could own it. */
+		if (s && contested(l, self, &s->c))
+			s = NULL;
+	}
+	l->st.linked += n;
+	l->st.inbound_linked++;
+	if (by_order)
+		l->st.by_order += n;
+	if (out && out->linked)
+		out->linked(out->ctx, &self->in, chain, n, by_order);
+}
+
+void uplink_add_inbound(struct uplink *l, const struct uplink_in *in,
+			const struct uplink_sink *out)
+{
+	if (l->nins == l->max_ins) {
+		ins_compact(l);
+		if (l->nins == l->max_ins) {
+			/* Decide the oldest now rather than drop it unseen. */
+			l->st.overflow++;
+			decide_inbound(l, &l->ins[0], out);
+			ins_compact(l);
+		}
+	}
+	l->ins[l->nins].in = *in;
+	l->ins[l->nins++].used = true;
+}
+
+/*
+ * Inbound records arrive when their response ends, so array order is end
+ * order (pipelined requests aside, which end in order anyway): deciding
+ * them front to back decides the one that ended first first.
+ */
+void uplink_run(struct uplink *l, uint64_t now_ns, bool all, const struct uplink_sink *out)
+{
+	for (size_t i = 0; i < l->nins; i++) {
+		struct in_slot *s = &l->ins[i];
+
+		if (s->used && (all || s->in.end_ns + l->settle_ns <= now_ns))
+			decide_inbound(l, s, out);
+	}
+	for (size_t i = 0; i < l->ncalls; i++) {
+		struct call_slot *c = &l->calls[i];
+
+		if (c->used && (all || c->c.end_ns + l->max_age_ns <= now_ns))
+			call_unlink(l, c, out);
+	}
+	calls_compact(l);
+	ins_compact(l);
+}
+
+void uplink_get_stats(const struct uplink *l, struct uplink_stats *st)
+{
+	*st = l->st;
+}

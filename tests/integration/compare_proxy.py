@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_proxy.sh's checker: l7top's --json upstream lines against the
+frontend NGINX's access log.
+
+Log lines (tab-separated): method uri status upstream_addr upstream_status
+upstream_response_time upstream_connect_time request_time. One inbound
+request lists every upstream attempt, comma-separated (proxy_next_upstream).
+
+Per upstream address, NGINX's attempts must equal l7top's: its answered
+calls by status class, plus the calls l7top saw unanswered (the connection
+closed: NGINX logs 504) and the connects refused (SYN answered by RST:
+NGINX logs 502). DOWN (argv[3]) is the address that refuses connects:
+requests that only tried it have nothing to link. Per (upstream, route), the calls' p50/p99 must lie within
+max(1.5 ms, 10%) of $upstream_response_time's (ms resolution; it includes
+the connect). Prints the link rate. Exit 1 on any mismatch."""
+import json
+import sys
+from collections import defaultdict
+
+
+def pct(vals, q):
+    s = sorted(vals)
+    k = max(0, min(len(s) - 1, int(-(-q * len(s) // 1)) - 1))
+    return s[k]
+
+
+def read_log(path, down):
+    attempts = defaultdict(lambda: defaultdict(int))   # addr -> class -> n
+    times = defaultdict(list)                         # (addr, uri path) -> [ms]
+    inbound_proxied = 0
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 8 or f[3] == "-":
+            continue
+        method, uri = f[0], f[1].split("?")[0]
+        addrs = [a.strip() for a in f[3].replace(" : ", ", ").split(",")]
+        codes = [c.strip() for c in f[4].replace(" : ", ", ").split(",")]
+        rts = [r.strip() for r in f[5].replace(" : ", ", ").split(",")]
+        inbound_proxied += any(a != down for a in addrs)
+        for a, c, r in zip(addrs, codes, rts):
+            attempts[a][c[0] + "xx"] += 1
+            if c not in ("502", "504") and r not in ("-", ""):
+                times[(a, method, uri)].append(float(r) * 1000.0)
+    return attempts, times, inbound_proxied
+
+
+def read_l7(path):
+    ups = defaultdict(lambda: defaultdict(int))
+    routes = {}
+    links = defaultdict(int)
+    for line in open(path):
+        o = json.loads(line)
+        if "upstream_links" in o:
+            for k, v in o["upstream_links"].items():
+                links[k] += v
+        elif "upstream" in o and "calls" in o:
+            routes[(o["upstream"], o["method"], o["route"])] = o
+        elif "upstream" in o:
+            u = ups[o["upstream"]]
+            for k in ("requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx", "no_answer",
+                      "connect_failed", "connects", "connects_unseen", "reused"):
+                u[k] += o[k]
+    return ups, routes, links
+
+
+def main():
+    log, l7, down = sys.argv[1], sys.argv[2], sys.argv[3]
+    attempts, times, inbound = read_log(log, down)
+    ups, routes, links = read_l7(l7)
+    bad = 0
+    print("  %-18s %28s   %s" % ("upstream", "log 2xx/3xx/4xx/5xx", "l7top 2xx/3xx/4xx/5xx (noans->504, cfail->502) new/reused"))
+    for addr in sorted(set(attempts) | set(ups)):
+        want = attempts.get(addr, {})
+        u = ups.get(addr, defaultdict(int))
+        got = {"2xx": u["s2xx"], "3xx": u["s3xx"], "4xx": u["s4xx"],
+               "5xx": u["s5xx"] + u["no_answer"] + u["connect_failed"], "1xx": u["s1xx"]}
+        w = [want.get(k, 0) for k in ("1xx", "2xx", "3xx", "4xx", "5xx")]
+        g = [got[k] for k in ("1xx", "2xx", "3xx", "4xx", "5xx")]
+        ok = w == g
+        bad += not ok
+        print("  %-18s %28s   %-28s %d/%d %s" % (addr, "/".join(map(str, w[1:])), "/".join(map(str, g[1:])),
+                                            u["connects"] + u["connects_unseen"], u["reused"],
+                                            "ok" if ok else "MISMATCH"))
+    for (addr, method, uri), vals in sorted(times.items()):
+        r = routes.get((addr, method, uri))
+        if r is None:
+            print("  route %s %s %s: no l7top row (%d calls in the log) MISMATCH" % (addr, method, uri, len(vals)))
+            bad += 1
+            continue
+        for q, key in ((0.5, "p50_ms"), (0.99, "p99_ms")):
+            want, got = pct(vals, q), r[key]
+            tol = max(1.5, 0.1 * want)
+            ok = abs(want - got) <= tol
+            bad += not ok
+            print("  route %-16s %-3s %-14s %s log %7.2f ms  l7top %7.2f ms  %s" %
+                  (addr, method, uri, key[:3], want, got, "ok" if ok else "MISMATCH"))
+    total = links["linked"] + links["unlinked"]
+    rate = 100.0 * links["linked"] / total if total else 0.0
+    print("  link rule: %d of %d upstream calls linked (%.1f%%), %d by order, %d unlinked; "
+          "%d inbound requests linked of %d that reached a backend (log)" %
+          (links["linked"], total, rate, links["by_order"], links["unlinked"],
+           links["inbound_linked"], inbound))
+    if links["unlinked"] or links["inbound_linked"] != inbound:
+        print("  link rule: not every proxied request was linked MISMATCH")
+        bad += 1
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
