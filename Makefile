@@ -4,6 +4,7 @@
 #   make deps       install every Debian package the build, tests and demo need
 #   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
 #   make demo       throw-away NGINX + traffic + l7top attached
+#   make l7top-asan build/asan/l7top under ASan+UBSan (the hostile-files test runs it)
 #   make install    binary, man page l7top(8), example systemd unit
 #                   (PREFIX=/usr/local, DESTDIR= for staging); make uninstall
 #   V=1             show full commands
@@ -55,7 +56,7 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are intermediates make would otherwise delete.
 .SECONDARY:
-.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz
+.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz l7top-asan
 
 all: l7top
 
@@ -120,6 +121,15 @@ $(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) 
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
 
+# l7top itself under ASan+UBSan, for the hostile-input integration test.
+ASAN_L7TOP := $(OUT)/asan/l7top
+$(ASAN_L7TOP): $(OUT)/asan/src/main.o $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) \
+		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
+	$(call msg,ASAN-LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+l7top-asan: $(ASAN_L7TOP)
+
 deps:
 	bash scripts/deps.sh
 
@@ -129,7 +139,7 @@ unit: $(UNIT_BINS)
 unit-asan: $(ASAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/run_unit.sh $(ASAN_BINS)
 
-integration: l7top
+integration: l7top $(ASAN_L7TOP)
 	@bash tests/integration/run.sh
 
 test: deps-check

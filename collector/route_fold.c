@@ -50,10 +50,17 @@ struct route_buf {
 	size_t cap, len;
 };
 
+/*
+ * The escaping rule: a byte in 0x21..0x7e other than '%' is itself; every
+ * other byte, '%' included, is %XX (upper-case hex). Since '%' always starts
+ * an escape, the mapping is one-to-one: a raw 0x9B ("%9B") and a literal
+ * "%9B" sent by a client ("%259B") stay two routes, and a route decodes back
+ * to the exact bytes of the path (up to the cut).
+ */
 static void put_byte(struct route_buf *b, unsigned char c)
 {
 	static const char hexd[] = "0123456789ABCDEF";
-	if (c >= 0x21 && c <= 0x7e) {
+	if (c >= 0x21 && c <= 0x7e && c != '%') {
 		if (b->len + 1 < b->cap)
 			b->out[b->len++] = (char)c;
 		return;

@@ -9,9 +9,11 @@
  * The query string and fragment are dropped (they carry tokens), the scheme
  * and authority of an absolute-form target are dropped, a path segment that
  * is all digits, a UUID, or 16+ hex digits becomes "{id}", bytes outside
- * printable ASCII (0x21..0x7e) and '%'-less raw bytes are written as %XX so
- * a route is always safe for a terminal, CSV and JSON, and the result is cut
- * at cap - 1 bytes. Pure: no allocation, no globals.
+ * printable ASCII (0x21..0x7e) and '%' itself are written as %XX (so "%20"
+ * sent by a client is "%2520", a raw space "%20": two byte sequences never
+ * share a route), a route is always safe for a terminal, CSV and JSON, and
+ * the result is cut at cap - 1 bytes (whole escapes only). Pure: no
+ * allocation, no globals.
  */
 #ifndef L7TOP_ROUTE_FOLD_H
 #define L7TOP_ROUTE_FOLD_H

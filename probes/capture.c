@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probes/pcap_file.h"
 #include "probes/sockfilter.h"
 #include "sockfilter.skel.h"
 
@@ -42,6 +43,15 @@ struct capture {
 	void *cb_ctx;
 	uint64_t received;
 	uint64_t link_unknown;
+	/* Offline: the classic pcap reader (file != NULL), or libpcap's (pcapng). */
+	FILE *file;
+	struct pcap_file_info info;
+	uint64_t size;                 /* UINT64_MAX: not a regular file */
+	uint64_t off;                  /* where the next record starts */
+	uint64_t rec_off;              /* where the record being handed started */
+	uint64_t records;              /* records read, IP or not */
+	uint8_t *buf;                  /* one record's bytes, info.snaplen long */
+	char why[PCAP_FILE_WHY_LEN + 64];
 };
 
 /* libbpf's print callback is process-wide, so its sink is too. */
@@ -197,10 +207,101 @@ int capture_open_live(struct capture **out, const struct capture_opts *o, char *
 	return 0;
 }
 
-int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen)
+/* pcapng, and anything else libpcap knows: it owns f from here on. */
+static int capture_open_libpcap(struct capture *c, FILE *f, const char *path, char *err,
+				size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
+
+	c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!c->pcap) {
+		fclose(f);
+		snprintf(err, errlen, "l7top: %s: %s: file is corrupt", path, ebuf);
+		return -EBADMSG;
+	}
+	c->linktype = pcap_datalink(c->pcap);
+	c->nano = true;
+	c->rec_off = UINT64_MAX;
+	return 0;
+}
+
+/* Classic pcap: the header checked here; a dead pcap_t serves --write. */
+static int capture_open_classic(struct capture *c, FILE *f, const uint8_t *hdr, size_t n,
+				const char *path, char *err, size_t errlen)
+{
+	char why[PCAP_FILE_WHY_LEN];
+
+	if (pcap_file_header(hdr, n, &c->info, why, sizeof(why)) != PCAP_FILE_OK) {
+		snprintf(err, errlen, "l7top: %s: %s", path, why);
+		fclose(f);
+		return -EBADMSG;
+	}
+	c->file = f;
+	c->off = PCAP_FILE_HDR_LEN;
+	c->buf = malloc(c->info.snaplen);
+	c->pcap = pcap_open_dead_with_tstamp_precision(c->info.linktype, (int)c->info.snaplen,
+						       PCAP_TSTAMP_PRECISION_NANO);
+	if (!c->buf || !c->pcap) {
+		snprintf(err, errlen, "l7top: out of memory");
+		return -ENOMEM;
+	}
+	c->linktype = c->info.linktype;
+	c->nano = true;
+	return 0;
+}
+
+static int capture_open_file(struct capture *c, const char *path, char *err, size_t errlen)
+{
+	uint8_t hdr[PCAP_FILE_HDR_LEN];
+	struct stat st;
+	size_t n;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		int ret = -errno;
+		snprintf(err, errlen, "l7top: %s: %s", path, strerror(-ret));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "l7top: %s is a directory, not a pcap file", path);
+		close(fd);
+		return -EISDIR;
+	}
+	c->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
+	f = fdopen(fd, "rb");
+	if (!f) {
+		int ret = -errno;
+		snprintf(err, errlen, "l7top: %s: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	n = fread(hdr, 1, sizeof(hdr), f);
+	if (n < sizeof(hdr) && ferror(f)) {
+		int ret = -errno;
+		snprintf(err, errlen, "l7top: cannot read %s: %s", path, strerror(-ret));
+		fclose(f);
+		return ret;
+	}
+	switch (n < 4 ? PCAP_FILE_CLASSIC : pcap_file_kind(hdr, n)) {
+	case PCAP_FILE_CLASSIC:            /* or too short to tell: said as truncated */
+		return capture_open_classic(c, f, hdr, n, path, err, errlen);
+	case PCAP_FILE_PCAPNG:
+		rewind(f);
+		return capture_open_libpcap(c, f, path, err, errlen);
+	default:
+		snprintf(err, errlen, "l7top: %s is neither a pcap nor a pcapng file", path);
+		fclose(f);
+		return -EINVAL;
+	}
+}
+
+int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen)
+{
 	struct capture *c;
+	int ret;
 
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
@@ -208,14 +309,11 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
 		snprintf(err, errlen, "l7top: out of memory");
 		return -ENOMEM;
 	}
-	c->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-	if (!c->pcap) {
-		snprintf(err, errlen, "l7top: %s", ebuf);
-		free(c);
-		return -ENOENT;
+	ret = capture_open_file(c, path, err, errlen);
+	if (ret) {
+		capture_close(c);
+		return ret;
 	}
-	c->linktype = pcap_datalink(c->pcap);
-	c->nano = true;
 	*out = c;
 	return 0;
 }
@@ -317,21 +415,105 @@ static void capture_handle(u_char *user, const struct pcap_pkthdr *h, const u_ch
 	c->cb(c->cb_ctx, &p);
 }
 
+/*
+ * Reads one classic pcap record into c->buf. 1: rec is filled; 0: the file
+ * ended where a record would start; <0: c->why says why it cannot be read.
+ */
+static int capture_read_record(struct capture *c, struct pcap_file_record *rec)
+{
+	uint8_t hdr[PCAP_FILE_REC_HDR_LEN];
+	uint64_t left = c->size == UINT64_MAX ? UINT64_MAX : c->size - c->off;
+	size_t n = fread(hdr, 1, sizeof(hdr), c->file);
+
+	if (n < sizeof(hdr)) {
+		if (ferror(c->file)) {
+			snprintf(c->why, sizeof(c->why), "read error at offset %lu: %s",
+				 (unsigned long)c->off, strerror(errno));
+			return -EIO;
+		}
+		if (n == 0 && (left == 0 || left == UINT64_MAX))
+			return 0;
+		left = n;                  /* shorter than its size said: it shrank */
+	}
+	if (pcap_file_record(&c->info, hdr, c->off, left, rec, c->why, sizeof(c->why)) !=
+	    PCAP_FILE_OK)
+		return -EBADMSG;
+	if (fread(c->buf, 1, rec->caplen, c->file) != rec->caplen) {
+		if (ferror(c->file)) {
+			snprintf(c->why, sizeof(c->why), "read error at offset %lu: %s",
+				 (unsigned long)c->off, strerror(errno));
+			return -EIO;
+		}
+		snprintf(c->why, sizeof(c->why), "record at offset %lu claims %u bytes, the file "
+			 "ends first: file is truncated", (unsigned long)c->off, rec->caplen);
+		return -EBADMSG;
+	}
+	c->rec_off = c->off;
+	c->off += sizeof(hdr) + rec->caplen;
+	c->records++;
+	return 1;
+}
+
+static int capture_dispatch_classic(struct capture *c, int max)
+{
+	struct pcap_file_record rec;
+	int n = 0, rc = 1;
+
+	while ((max <= 0 || n < max) && (rc = capture_read_record(c, &rec)) > 0) {
+		struct pcap_pkthdr h = {
+			.ts = { .tv_sec = (time_t)(rec.ts_ns / 1000000000u),
+				.tv_usec = (suseconds_t)(rec.ts_ns % 1000000000u) },
+			.caplen = rec.caplen,
+			.len = rec.wirelen,
+		};
+		capture_handle((u_char *)c, &h, c->buf);
+		n++;
+	}
+	if (rc < 0)
+		return rc;
+	return n ? n : rc == 0 ? -ENODATA : 0;
+}
+
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 {
 	int n;
 
 	c->cb = cb;
 	c->cb_ctx = ctx;
+	if (c->file) {
+		n = capture_dispatch_classic(c, max);
+		c->cb = NULL;
+		return n;
+	}
 	n = pcap_dispatch(c->pcap, max > 0 ? max : -1, capture_handle, (u_char *)c);
 	c->cb = NULL;
 	if (n == PCAP_ERROR_BREAK)
 		return 0;
-	if (n < 0)
-		return -EIO;
+	if (n < 0) {
+		/* libpcap's own words; its errno, if any, is already in them. */
+		snprintf(c->why, sizeof(c->why), "%s: file is corrupt", pcap_geterr(c->pcap));
+		return -EBADMSG;
+	}
 	if (n == 0 && !c->skel)
 		return -ENODATA;
+	if (!c->skel)
+		c->records += (uint64_t)n;
 	return n;
+}
+
+const char *capture_error(const struct capture *c)
+{
+	return c->why;
+}
+
+uint64_t capture_offset(const struct capture *c)
+{
+	return c->rec_off;
+}
+
+uint64_t capture_records(const struct capture *c)
+{
+	return c->records;
 }
 
 static void capture_filter_stats(struct capture *c, struct capture_stats *st)
@@ -464,6 +646,9 @@ void capture_close(struct capture *c)
 	capture_dump_close(c);
 	if (c->pcap)
 		pcap_close(c->pcap);
+	if (c->file)
+		fclose(c->file);
+	free(c->buf);
 	sockfilter_bpf__destroy(c->skel);
 	free(c);
 }

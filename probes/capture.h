@@ -48,6 +48,13 @@ struct capture_stats {
 
 /* Returns 0 or -errno with a one-line reason in err. */
 int capture_open_live(struct capture **out, const struct capture_opts *o, char *err, size_t errlen);
+/*
+ * --read: a classic pcap file is read by probes/pcap_file.c's rules (every
+ * record header checked against the snaplen and the file size before it is
+ * used); pcapng goes through libpcap. -EBADMSG: the file's content is
+ * wrong (empty, truncated header, impossible snaplen); -EISDIR, -EINVAL
+ * (neither format), -ENOENT...: the path is. err names the path.
+ */
 int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen);
 /* Replaces the set of server ports the kernel filter keeps. Live only. */
 int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n);
@@ -56,9 +63,18 @@ int capture_fd(const struct capture *c);
 /*
  * Hands up to max waiting packets (max <= 0: all) to cb without blocking.
  * Returns the number handled, 0 when none waited, -ENODATA at the end of
- * an offline file, or another -errno.
+ * an offline file, or another -errno. Offline, -EBADMSG (a record that
+ * cannot be right, or the file ends inside one) and -EIO (a read error)
+ * leave one sentence in capture_error(); the packets before it were handed.
  */
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx);
+/* Why the last offline capture_dispatch() failed: "record at offset ...". */
+const char *capture_error(const struct capture *c);
+/* Offline: byte offset of the record last handed to the callback
+ * (UINT64_MAX when libpcap reads the file and does not say). */
+uint64_t capture_offset(const struct capture *c);
+/* Offline: records read so far, IP packets or not. */
+uint64_t capture_records(const struct capture *c);
 /*
  * The sender -> receiver direction's payload before sequence number until
  * (exclusive) is not needed: the middle of a body of known length. The

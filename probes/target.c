@@ -333,12 +333,24 @@ void target_redact_cmdline(char *cmd, size_t size)
 	snprintf(cmd, size, "%s", out);
 }
 
-static bool target_exists(const char *proc_root, pid_t pid)
+/* A zombie has exited: it only waits for its parent to reap it. */
+bool target_alive(const char *proc_root, pid_t pid)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], line[1024];
+	const char *p;
+	char state = 0;
+	FILE *f;
 
+	if (pid <= 0)
+		return false;
 	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, pid);
-	return pid > 0 && access(path, F_OK) == 0;
+	if (!(f = fopen(path, "re")))
+		return false;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p + 1, " %c", &state) != 1)
+		return true;                 /* unreadable state: it exists */
+	return state != 'Z' && state != 'X';
 }
 
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
@@ -347,7 +359,7 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < nroots; i++)
-		if (target_exists(proc_root, roots[i]))
+		if (target_alive(proc_root, roots[i]))
 			target_add_pid(out, roots[i]);
 	if (out->npids == 0)
 		return -ESRCH;
@@ -381,4 +393,36 @@ int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n)
 			return 0;
 		p = end + 1;
 	}
+}
+
+int target_read_pidfile(const char *path, pid_t *pid, char *why, size_t whylen)
+{
+	char buf[TARGET_PIDFILE_MAX + 1], *end;
+	size_t n;
+	long v;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		int ret = -errno;
+		snprintf(why, whylen, "%s", strerror(-ret));
+		return ret;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n > TARGET_PIDFILE_MAX) {
+		snprintf(why, whylen, "longer than %d bytes: not a PID file", TARGET_PIDFILE_MAX);
+		return -EFBIG;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	while (*end == '\n' || *end == ' ' || *end == '\r')
+		end++;
+	if (errno || end == buf || *end || v <= 0 || v > INT_MAX) {
+		/* Empty while the server rewrites it, or not a PID at all. */
+		snprintf(why, whylen, n ? "does not hold a PID" : "is empty");
+		return -EINVAL;
+	}
+	*pid = (pid_t)v;
+	return 0;
 }

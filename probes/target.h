@@ -38,6 +38,15 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 /* Replaces, in place, the values of arguments that name credentials
  * (password, secret, token, key, auth, cred) with "***". */
 void target_redact_cmdline(char *cmd, size_t size);
+/*
+ * A PID file (NGINX's /run/nginx.pid): one decimal PID, an optional newline,
+ * at most TARGET_PIDFILE_MAX bytes. Returns 0, or -errno with a few words in
+ * why (-EINVAL: empty or not a PID; -EFBIG: too long; open's errno).
+ */
+#define TARGET_PIDFILE_MAX 64
+int target_read_pidfile(const char *path, pid_t *pid, char *why, size_t whylen);
+/* Exists and has not exited (a zombie has). */
+bool target_alive(const char *proc_root, pid_t pid);
 /* Parses "123" or "123,456". Returns 0 or -EINVAL. */
 int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n);
 

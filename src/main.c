@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,14 +38,19 @@
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
 #include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
+#include "src/bounded_read.h"
 #include "src/loop.h"
 #include "src/options.h"
+#include "src/replay_clock.h"
 #include "storage/query.h"
 #include "storage/store.h"
 #include "tui/batch.h"
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+#define PIDFILE_MS         250
+/* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
+#define EXIT_LINGER_MS     150
 #define DISPATCH_BATCH     4096
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
@@ -80,9 +87,19 @@ struct app {
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
+	struct replay_clock clock;   /* offline: which interval a packet is in */
+	char jump[96];               /* offline: the first clock jump, "" if none */
+	bool stopped;                /* offline: a signal ended the replay */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
+	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
+	int root_fds[64];            /* pidfds of the roots: readable when one exits */
+	size_t nroot_fds;
+	bool target_gone;            /* --pidfile: every process exited, waiting for a new PID */
+	uint64_t gone_ms;
+	char gone_name[64];          /* who exited, "nginx[1234]" */
+	char stop_reason[160];       /* said once the terminal is ours again */
 	int exit_code;
 };
 
@@ -173,12 +190,33 @@ static void refresh_tls_ports(struct app *a)
 	apply_capture_ports(a);
 }
 
+/* --pidfile: the PID it names now as the one root; 0 or -errno. */
+static int roots_from_pidfile(struct app *a, char *why, size_t whylen)
+{
+	pid_t pid;
+	int err = target_read_pidfile(a->opt.pidfile, &pid, why, whylen);
+
+	if (err)
+		return err;
+	a->opt.roots[0] = pid;
+	a->opt.nroots = 1;
+	return 0;
+}
+
 /* Initial scan: exit code on a target that cannot be watched, else -1. */
 static int target_init(struct app *a)
 {
-	int err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
+	char why[96];
+	int err;
+
+	if (a->opt.pidfile && roots_from_pidfile(a, why, sizeof(why))) {
+		fprintf(stderr, "l7top: --pidfile %s: %s\n", a->opt.pidfile, why);
+		return EXIT_USAGE;
+	}
+	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
 	if (err == -ESRCH) {
-		fprintf(stderr, "l7top: no process with PID %d\n", a->opt.roots[0]);
+		fprintf(stderr, "l7top: no process with PID %d%s%s\n", a->opt.roots[0],
+			a->opt.pidfile ? ", as " : "", a->opt.pidfile ? a->opt.pidfile : "");
 		return EXIT_USAGE;
 	}
 	if (err) {
@@ -224,22 +262,185 @@ static void open_upstreams(struct app *a)
 	sync_upstreams(a);
 }
 
-static void rescan(struct app *a)
+static void rescan(struct app *a);
+
+/* One line of what happened to the target: on stderr (unless the live view
+ * owns the terminal: its header says it) and in the session row. */
+__attribute__((format(printf, 2, 3)))
+static void target_event(struct app *a, const char *fmt, ...)
 {
-	struct target t;
-	if (target_scan("/proc", a->opt.roots, a->opt.nroots, &t))
-		return;                       /* gone for now; keep the last view */
-	bool changed = t.nports != a->target.nports ||
-		       memcmp(t.ports, a->target.ports, t.nports * sizeof(t.ports[0]));
-	a->target = t;
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!a->tui)
+		fprintf(stderr, "l7top: %s\n", line);
+	store_note(a->store, line);
+}
+
+static void on_root_exit(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+
+	loop_del_fd(l, fd);              /* readable for good once the process is gone */
+	for (size_t i = 0; i < a->nroot_fds; i++)
+		if (a->root_fds[i] == fd)
+			a->root_fds[i] = a->root_fds[--a->nroot_fds];
+	close(fd);
+	rescan(a);
+}
+
+/* A pidfd per root, so an exit is heard at once rather than at the next rescan. */
+static void watch_roots(struct app *a)
+{
+	for (size_t i = 0; i < a->nroot_fds; i++) {
+		loop_del_fd(a->loop, a->root_fds[i]);
+		close(a->root_fds[i]);
+	}
+	a->nroot_fds = 0;
+	for (size_t i = 0; i < a->opt.nroots && a->nroot_fds < 64; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, a->opt.roots[i], 0);
+		if (fd < 0)
+			continue;                /* gone already, or no pidfd: the rescan timer sees it */
+		if (loop_add_fd(a->loop, fd, on_root_exit, a)) {
+			close(fd);
+			continue;
+		}
+		a->root_fds[a->nroot_fds++] = fd;
+	}
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return target_alive("/proc", pid);
+}
+
+/*
+ * The roots are gone. Descendants that outlived them (workers of a master
+ * killed with -9) are still watched processes: they become the roots.
+ * Returns how many there are.
+ */
+static size_t adopt_survivors(struct app *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->target.npids && n < 64; i++)
+		if (pid_alive(a->target.pids[i]))
+			a->opt.roots[n++] = a->target.pids[i];
+	if (n)
+		a->opt.nroots = n;
+	return n;
+}
+
+static void on_linger_done(struct loop *l, int fd, void *ctx)
+{
+	(void)ctx;
+	loop_timer_ack(fd);
+	loop_stop(l);
+}
+
+/* Every watched process exited: stop (flushing), or wait for --pidfile. */
+static void target_lost(struct app *a)
+{
+	if (a->target_gone)
+		return;
+	snprintf(a->gone_name, sizeof(a->gone_name), "%s", a->target_name);
+	if (!a->opt.pidfile) {
+		snprintf(a->stop_reason, sizeof(a->stop_reason), "%s exited; stopping", a->gone_name);
+		store_note(a->store, a->stop_reason);
+		/* The last replies may sit in a ring block the kernel hands over
+		 * only when it times out: wait for that, then flush and stop. */
+		a->target_gone = true;
+		if (loop_add_timer(a->loop, EXIT_LINGER_MS, on_linger_done, a) < 0)
+			loop_stop(a->loop);
+		return;
+	}
+	a->target_gone = true;
+	a->gone_ms = now_ms();
+	target_event(a, "%s exited; waiting for a new PID in %s", a->gone_name, a->opt.pidfile);
+	snprintf(a->target_name, sizeof(a->target_name), "%.40s exited", a->gone_name);
+	a->target.npids = 0;
+}
+
+/* Applies a scan: TLS probes follow the pids, the filter the ports. */
+static void target_apply(struct app *a, const struct target *t)
+{
+	bool changed = t->nports != a->target.nports ||
+		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
+	a->target = *t;
 	if (a->tls)
-		tls_probe_sync_pids(a->tls, t.pids, t.npids);   /* failures are logged per pid */
-	if (changed && t.nports)
+		tls_probe_sync_pids(a->tls, t->pids, t->npids);   /* failures are logged per pid */
+	if (changed && t->nports)
 		apply_ports(a);
 	else
 		describe_target(a);
 	sync_upstreams(a);
 	refresh_tls_ports(a);
+}
+
+/*
+ * --pidfile: a PID there that is not the one watched, and alive: the
+ * service restarted (or was upgraded). Attach to the new process tree.
+ */
+static void follow_pidfile(struct app *a)
+{
+	pid_t old = a->opt.nroots ? a->opt.roots[0] : 0;
+	char why[96], was[64];
+	struct target t;
+
+	if (!a->opt.pidfile || roots_from_pidfile(a, why, sizeof(why)))
+		return;                          /* missing or empty mid-restart: later */
+	if ((a->opt.roots[0] == old && !a->target_gone) || !pid_alive(a->opt.roots[0]) ||
+	    target_scan("/proc", a->opt.roots, a->opt.nroots, &t)) {
+		a->opt.roots[0] = old;
+		return;
+	}
+	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
+	target_apply(a, &t);
+	watch_roots(a);
+	if (a->target_gone)
+		target_event(a, "%s names %s: watching it (%lu ms after %s exited)", a->opt.pidfile,
+			     a->target_name, (unsigned long)(now_ms() - a->gone_ms), was);
+	else
+		target_event(a, "%s names %s: watching it instead of %s", a->opt.pidfile,
+			     a->target_name, was);
+	a->target_gone = false;
+}
+
+static void rescan(struct app *a)
+{
+	struct target t;
+	int err;
+
+	follow_pidfile(a);
+	if (a->target_gone)
+		return;
+	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
+	if (err == -ESRCH && adopt_survivors(a))
+		err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
+	if (err == -ESRCH) {
+		target_lost(a);
+		if (a->target_gone)
+			follow_pidfile(a);           /* the new PID may be there already */
+		return;
+	}
+	if (err)
+		return;                          /* /proc unreadable for now; keep the last view */
+	target_apply(a, &t);
+}
+
+/* --pidfile: looked at often, so a restart costs little of its traffic. */
+static void on_pidfile_timer(struct loop *l, int fd, void *ctx)
+{
+	struct app *a = ctx;
+	(void)l;
+	loop_timer_ack(fd);
+	if (a->target_gone)
+		rescan(a);
+	else
+		follow_pidfile(a);
 }
 
 /* ---- intervals ----------------------------------------------------------- */
@@ -362,6 +563,27 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 	}
 }
 
+/*
+ * A DB write outage began or ended: one line each on stderr (the live view
+ * shows it in its header instead: stderr is its screen). The store notes
+ * the outage in the session row itself once it can.
+ */
+static void db_health_say(struct app *a, const struct store_health *h)
+{
+	bool began = h->outages > a->said_outages, ended = h->recoveries > a->said_recoveries;
+
+	a->said_outages = h->outages;
+	a->said_recoveries = h->recoveries;
+	if (a->tui)
+		return;
+	if (began)
+		fprintf(stderr, "l7top: DB %s: write failed: %s; stats are kept in memory, the next "
+			"interval retries\n", a->opt.db, h->outage_why);
+	if (ended && h->outages == h->recoveries)
+		fprintf(stderr, "l7top: DB %s: writes work again (%lu intervals were not stored)\n",
+			a->opt.db, (unsigned long)h->outage_lost);
+}
+
 /* Ends the current interval at end_ms: snapshot, show, hand to storage. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
@@ -372,8 +594,10 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
-	if (a->store)
+	if (a->store) {
 		store_get_health(a->store, &h);
+		db_health_say(a, &h);
+	}
 	merged = snapshot_fold_hosts(s);
 	if (merged) {
 		snapshot_show(a, merged, &h);
@@ -521,51 +745,37 @@ static int open_keylog(struct app *a)
 	return 0;
 }
 
-/* --keylog-in: the whole file, as collector_tls_keylog() wants it. */
+/* --keylog-in: the whole file, as collector_tls_keylog() wants it, within
+ * KEYLOG_MAX_LINE per line and KEYLOG_MAX_FILE in all. */
 static int load_keylog(struct app *a, uint64_t now)
 {
 	FILE *f = fopen(a->opt.keylog_in, "re");
-	char *buf = NULL;
+	char *buf = NULL, why[128];
 	size_t len = 0, bad = 0;
-	int rc = EXIT_OK, added;
+	int rc, added;
 
 	if (!f) {
 		fprintf(stderr, "l7top: --keylog-in %s: %s\n", a->opt.keylog_in, strerror(errno));
 		return EXIT_USAGE;
 	}
-	for (;;) {
-		char *v = realloc(buf, len + 65536);
-		size_t n;
-
-		if (!v) {
-			fprintf(stderr, "l7top: out of memory reading %s\n", a->opt.keylog_in);
-			rc = EXIT_RUNTIME;
-			break;
-		}
-		buf = v;
-		n = fread(buf + len, 1, 65536, f);
-		len += n;
-		if (n < 65536)
-			break;
-	}
-	if (!rc && ferror(f)) {
-		fprintf(stderr, "l7top: --keylog-in %s: read error\n", a->opt.keylog_in);
-		rc = EXIT_RUNTIME;
-	}
+	rc = bounded_read(f, KEYLOG_MAX_FILE, KEYLOG_MAX_LINE, &buf, &len, why, sizeof(why));
 	fclose(f);
-	if (!rc) {
-		added = collector_tls_keylog(a->coll, buf, len, now, &bad);
-		if (added < 0)
-			fprintf(stderr, "l7top: --keylog-in %s: %s (the table holds 4096 connections)\n",
-				a->opt.keylog_in, strerror(-added));
-		else
-			fprintf(stderr, "l7top: --keylog-in %s: %d secrets, %zu malformed lines\n",
-				a->opt.keylog_in, added, bad);
+	if (rc) {
+		fprintf(stderr, "l7top: --keylog-in %s: %s%s\n", a->opt.keylog_in, why,
+			rc == -E2BIG || rc == -EFBIG ? ": not an NSS key log" : "");
+		return EXIT_RUNTIME;
 	}
+	added = collector_tls_keylog(a->coll, buf, len, now, &bad);
+	if (added < 0)
+		fprintf(stderr, "l7top: --keylog-in %s: %s (the table holds 4096 connections)\n",
+			a->opt.keylog_in, strerror(-added));
+	else
+		fprintf(stderr, "l7top: --keylog-in %s: %d secrets, %zu malformed lines\n",
+			a->opt.keylog_in, added, bad);
 	if (buf)
 		OPENSSL_cleanse(buf, len);
 	free(buf);
-	return rc;
+	return EXIT_OK;
 }
 
 /*
@@ -819,11 +1029,13 @@ static int run_live(struct app *a)
 	    loop_add_fd(a->loop, capture_fd(a->cap), on_capture, a) ||
 	    loop_add_timer(a->loop, a->opt.interval_ms, on_interval, a) < 0 ||
 	    loop_add_timer(a->loop, RESCAN_MS, on_rescan, a) < 0 ||
+	    (a->opt.pidfile && loop_add_timer(a->loop, PIDFILE_MS, on_pidfile_timer, a) < 0) ||
 	    (a->tls && (loop_add_fd(a->loop, tls_probe_fd(a->tls), on_tls, a) ||
 			loop_add_timer(a->loop, TLS_DRAIN_MS, on_tls_timer, a) < 0))) {
 		fprintf(stderr, "l7top: cannot set up the event loop: %s\n", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	watch_roots(a);
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
 		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
@@ -848,32 +1060,113 @@ static int run_live(struct app *a)
 	drain_tls(a);
 	collector_flush(a->coll);
 	interval_close(a, now_ms());
+	bool had_tui = a->tui != NULL;
 	tui_free(a->tui);            /* the terminal is restored before anything else prints */
 	a->tui = NULL;
+	if (had_tui && a->store) {
+		struct store_health h;
+		store_get_health(a->store, &h);
+		if (h.outages)
+			fprintf(stderr, "l7top: DB %s: writes failed %lu times during the run (last: %s)"
+				"; the session row notes when\n", a->opt.db, (unsigned long)h.outages,
+				h.outage_why);
+	}
 	close(sfd);
+	if (a->stop_reason[0])
+		fprintf(stderr, "l7top: %s\n", a->stop_reason);
 	print_capture_summary(a);
 	return a->exit_code;
 }
 
-/* Replays a pcap: intervals follow the capture's own clock. */
+/* A jump in the capture's clock: where, kept for the one closing line. */
+static void note_jump(struct app *a, const struct replay_step *st)
+{
+	uint64_t off = capture_offset(a->cap);
+	uint64_t s = (uint64_t)(st->jump_ms < 0 ? -st->jump_ms : st->jump_ms) / 1000;
+	size_t n;
+
+	n = (size_t)snprintf(a->jump, sizeof(a->jump), "the capture's clock jumps %s %lu s",
+			     st->jump_ms < 0 ? "back" : "ahead", (unsigned long)s);
+	if (off != UINT64_MAX && n < sizeof(a->jump))
+		snprintf(a->jump + n, sizeof(a->jump) - n, " at the record at offset %lu",
+			 (unsigned long)off);
+}
+
+/* Replays a pcap: intervals follow the capture's own clock (replay_clock.h). */
 static void on_offline_packet(void *ctx, const struct capture_pkt *p)
 {
 	struct app *a = ctx;
-	uint64_t ms = p->ts_ns / 1000000;
-	if (!a->interval_start_ms)
-		a->interval_start_ms = a->start_ms = ms;
-	while (ms >= a->interval_start_ms + a->opt.interval_ms)
-		interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	struct replay_step st;
+	bool first = !a->clock.started;
+
+	replay_clock_place(&a->clock, p->ts_ns / 1000000, &st);
+	if (st.report)
+		note_jump(a, &st);
+	if (st.close) {
+		a->interval_start_ms = st.close_start_ms;
+		interval_close(a, st.close_end_ms);
+	}
+	if (first)
+		a->start_ms = a->clock.start_ms;
+	a->interval_start_ms = a->clock.start_ms;
 	on_packet(a, p);
+}
+
+/* A stop signal waiting? The offline loop has no epoll to hear it. */
+static bool stop_requested(struct app *a, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (sfd < 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	fprintf(stderr, "l7top: %s: stopped by %s after %lu packets; the last interval is shown\n",
+		a->opt.read_pcap, strsignal((int)si.ssi_signo),
+		(unsigned long)capture_records(a->cap));
+	a->stopped = true;
+	return true;
+}
+
+/*
+ * What the end of a replay says, in one line at most: the reason it
+ * stopped early, or that nothing could be read, or the first clock jump
+ * (which an error line mentions too: a jump is often the first sign of a
+ * corrupt file).
+ */
+static int offline_verdict(struct app *a, int rc)
+{
+	struct capture_stats cs;
+	char also[128] = "";
+
+	if (a->jump[0])
+		snprintf(also, sizeof(also), " (before it, %s)", a->jump);
+	if (rc < 0 && rc != -ENODATA) {
+		fprintf(stderr, "l7top: %s: %s%s\n", a->opt.read_pcap, capture_error(a->cap), also);
+		return EXIT_RUNTIME;
+	}
+	capture_get_stats(a->cap, &cs);
+	if (!capture_records(a->cap)) {
+		fprintf(stderr, "l7top: %s holds no packets\n", a->opt.read_pcap);
+		return EXIT_RUNTIME;
+	}
+	if (!cs.received) {
+		fprintf(stderr, "l7top: %s: none of its %lu packets is IP over a link type l7top "
+			"reads\n", a->opt.read_pcap, (unsigned long)capture_records(a->cap));
+		return EXIT_RUNTIME;
+	}
+	if (a->jump[0])
+		fprintf(stderr, "l7top: %s: %s; only intervals with packets were shown\n",
+			a->opt.read_pcap, a->jump);
+	return EXIT_OK;
 }
 
 static int run_offline(struct app *a)
 {
-	char err[256];
-	int rc;
-	if (capture_open_offline(&a->cap, a->opt.read_pcap, err, sizeof(err))) {
+	char err[512];
+	int rc, sfd, e;
+
+	if ((e = capture_open_offline(&a->cap, a->opt.read_pcap, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
-		return EXIT_USAGE;
+		return e == -EBADMSG ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 	if ((rc = open_dump(a)))
 		return rc;
@@ -885,15 +1178,18 @@ static int run_offline(struct app *a)
 		return rc;
 	if ((rc = open_store(a)))
 		return rc;
-	while (!a->exit_code &&
+	replay_clock_init(&a->clock, a->opt.interval_ms);
+	sfd = signals_fd();
+	while (!a->exit_code && !stop_requested(a, sfd) &&
 	       (rc = capture_dispatch(a->cap, DISPATCH_BATCH, on_offline_packet, a)) > 0)
 		;
-	if (rc < 0 && rc != -ENODATA) {
-		fprintf(stderr, "l7top: reading %s failed: %s\n", a->opt.read_pcap, strerror(-rc));
-		a->exit_code = EXIT_RUNTIME;
-	}
+	if (sfd >= 0)
+		close(sfd);
+	if (!a->exit_code && !a->stopped)
+		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
-	interval_close(a, a->interval_start_ms + a->opt.interval_ms);
+	if (a->clock.started)
+		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	return a->exit_code;
 }
 

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: l7top --pid PID[,PID...] [options]\n"
+		"       l7top --pidfile FILE [options]\n"
 		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
 		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
 		"                   [--limit N] [--format table|csv|json] [--step DUR]\n"
@@ -40,7 +41,11 @@ static void usage(FILE *f)
 		"with uprobes on the server's OpenSSL calls; needs root.\n"
 		"\n"
 		"Options:\n"
-		"  -p, --pid PID[,PID]     processes to watch, with all their descendants\n"
+		"  -p, --pid PID[,PID]     processes to watch, with all their descendants; when\n"
+		"                          all have exited, l7top flushes, says so and exits 0\n"
+		"      --pidfile FILE      watch the process whose PID FILE holds (e.g.\n"
+		"                          /run/nginx.pid) and follow the service across\n"
+		"                          restarts: a new PID in FILE is attached to at once\n"
 		"  -d, --interval SECONDS  refresh and storage interval (default 1)\n"
 		"      --duration SECONDS  stop by itself after this long\n"
 		"      --no-tui            print batch snapshots (also when stdout is not a tty)\n"
@@ -78,6 +83,7 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  sudo l7top --pid $(cat /run/nginx.pid)\n"
 		"  sudo l7top --pid 1234 --no-tui --interval 5 --db /tmp/l7.db\n"
+		"  sudo l7top --pidfile /run/nginx.pid --no-tui   # survives systemctl restart nginx\n"
 		"  sudo l7top --pid $(pgrep -o node) --ssl-lib /usr/bin/node\n"
 		"  sudo l7top --pid $(cat /run/nginx.pid) --tls keys --write /tmp/w.pcap --keylog /tmp/k.log\n"
 		"  l7top --read /tmp/w.pcap --keylog-in /tmp/k.log --no-db\n"
@@ -139,7 +145,7 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
        OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
 
 /* Apart from the enum above, so options added there never collide. */
-enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN };
+enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_PIDFILE };
 
 enum tls_probe_mode options_tls_probe_mode(enum tls_mode m)
 {
@@ -182,6 +188,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
 		{ "keylog-in", required_argument, NULL, OPT_KEYLOG_IN },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 		{ "write", required_argument, NULL, 'w' },
 		{ "retention", required_argument, NULL, OPT_RETENTION },
 		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
@@ -256,6 +263,9 @@ int options_parse(int argc, char **argv, struct options *o)
 		case OPT_KEYLOG_IN:
 			o->keylog_in = optarg;
 			break;
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
 		case OPT_SSL_LIB:
 			o->ssl_lib = optarg;
 			break;
@@ -311,8 +321,14 @@ int options_parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "l7top: unexpected argument '%s' (see l7top --help)\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!o->nroots && !o->read_pcap) {
-		fprintf(stderr, "l7top: say which server to watch: --pid PID (see l7top --help)\n");
+	if (!o->nroots && !o->read_pcap && !o->pidfile) {
+		fprintf(stderr, "l7top: say which server to watch: --pid PID or --pidfile FILE (see "
+			"l7top --help)\n");
+		return EXIT_USAGE;
+	}
+	if (o->pidfile && (o->nroots || o->read_pcap)) {
+		fprintf(stderr, "l7top: --pidfile names the server to watch: use it without --pid "
+			"and --read\n");
 		return EXIT_USAGE;
 	}
 	if (o->keylog && (o->read_pcap || o->tls == TLS_CALLS || o->tls == TLS_OFF)) {

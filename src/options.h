@@ -48,6 +48,7 @@ struct options {
 	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
 	const char *keylog;        /* --keylog FILE: caught secrets, NSS format, NULL = off */
 	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
+	const char *pidfile;       /* --pidfile FILE: the root PID, followed across restarts */
 };
 
 /*

@@ -152,10 +152,16 @@ static const char schema_v2[] =
 	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
 	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
 
+/* Version 3: what happened during a run, for whoever reads the rows later. */
+static const char schema_v3[] =
+	"ALTER TABLE sessions ADD COLUMN notes TEXT;  -- events of the run, '; '-separated: DB write"
+	" failures and recoveries, target exits and restarts (NULL: none)\n";
+
 /* steps[v] takes a DB from version v to v + 1. */
 static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

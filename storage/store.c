@@ -55,6 +55,9 @@ struct store {
 	bool upkeep_more;             /* rollup or retention has work left: no need to wait */
 	uint64_t retention_ms, rollup_ms;
 	struct store_health health;
+	char notes[1024];             /* events not yet in the session row */
+	uint64_t notes_lost;          /* events that did not fit */
+	uint64_t outage_from_ms;      /* first interval a write outage lost */
 
 	/* Writer thread only (and store_open/store_close around it). */
 	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req;
@@ -320,6 +323,48 @@ static int store_write_fn(struct store *st, void *ctx)
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
 		rc = store_write_request(st, &s->reqs[i]);
 	return rc;
+}
+
+static void store_note_locked(struct store *st, const char *text);
+
+/*
+ * Appends the waiting notes to the session row, in a statement of its own
+ * right after an interval committed (so the DB works). On failure they are
+ * put back in front of any added meanwhile, for the next round.
+ */
+static void store_write_notes(struct store *st)
+{
+	char text[sizeof(st->notes) + 32], later[sizeof(st->notes)];
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->notes_lost)
+		snprintf(text, sizeof(text), "%s; +%lu more", st->notes, (unsigned long)st->notes_lost);
+	else
+		snprintf(text, sizeof(text), "%s", st->notes);
+	st->notes[0] = '\0';
+	st->notes_lost = 0;
+	pthread_mutex_unlock(&st->lock);
+	if (!text[0])
+		return;
+	rc = sqlite3_prepare_v2(st->db, "UPDATE sessions SET notes = coalesce(notes || '; ', '')"
+				" || ?1 WHERE id = ?2", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, st->session_id);
+		rc = store_step_done(q);
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_OK)
+		return;
+	pthread_mutex_lock(&st->lock);
+	snprintf(later, sizeof(later), "%s", st->notes);
+	st->notes[0] = '\0';
+	store_note_locked(st, text);
+	if (later[0])
+		store_note_locked(st, later);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* ---- upkeep: rollup and retention (writer thread) ---------------------- */
@@ -613,9 +658,68 @@ static struct snapshot *store_next(struct store *st, bool *done)
  * closing, a failure drops the rest too: with a DB held busy by someone
  * else, each write would wait STORE_BUSY_MS and exit would take minutes.
  */
-static void store_account(struct store *st, int rc, const char *why, uint64_t us)
+/* ISO 8601 UTC, to the second, for notes. */
+static void store_iso(uint64_t ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, n, "%lu ms", (unsigned long)ms);
+}
+
+/* Under lock. */
+static void store_note_locked(struct store *st, const char *text)
+{
+	size_t used = strlen(st->notes), n = strlen(text);
+
+	if (used + (used ? 2 : 0) + n >= sizeof(st->notes)) {
+		st->notes_lost++;
+		return;
+	}
+	snprintf(st->notes + used, sizeof(st->notes) - used, "%s%s", used ? "; " : "", text);
+}
+
+void store_note(struct store *st, const char *text)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	store_note_locked(st, text);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Under lock: a write outage began or ended with snapshot s. */
+static void store_outage_track(struct store *st, int rc, const char *why, const struct snapshot *s)
+{
+	struct store_health *h = &st->health;
+	char from[32], to[32], note[256];
+
+	if (rc != SQLITE_OK) {
+		if (h->outages == h->recoveries) {
+			h->outages++;
+			h->outage_lost = 0;
+			st->outage_from_ms = s->ts_ms;
+			snprintf(h->outage_why, sizeof(h->outage_why), "%s", why);
+		}
+		h->outage_lost++;
+		return;
+	}
+	if (h->outages == h->recoveries)
+		return;
+	h->recoveries++;
+	store_iso(st->outage_from_ms, from, sizeof(from));
+	store_iso(s->ts_ms, to, sizeof(to));
+	snprintf(note, sizeof(note), "DB writes failed from %s to %s (%s): %lu intervals not stored",
+		 from, to, h->outage_why, (unsigned long)h->outage_lost);
+	store_note_locked(st, note);
+}
+
+static void store_account(struct store *st, int rc, const char *why, uint64_t us,
+			  const struct snapshot *s)
 {
 	pthread_mutex_lock(&st->lock);
+	store_outage_track(st, rc, why, s);
 	st->health.last_write_us = us;
 	st->health.write_us_total += us;
 	if (us > st->health.max_write_us)
@@ -648,7 +752,9 @@ static void *store_thread(void *arg)
 		if (s) {
 			uint64_t t0 = store_mono_us();
 			int rc = store_txn(st, store_write_fn, s, why, sizeof(why));
-			store_account(st, rc, why, store_mono_us() - t0);
+			store_account(st, rc, why, store_mono_us() - t0, s);
+			if (rc == SQLITE_OK)
+				store_write_notes(st);
 			if (rc == SQLITE_OK) {
 				uint64_t end = s->ts_ms + s->dur_ms;
 				if (end > st->newest_ms)
@@ -1004,6 +1110,7 @@ void store_close(struct store *st, uint64_t ended_ms)
 	pthread_cond_signal(&st->wake);
 	pthread_mutex_unlock(&st->lock);
 	pthread_join(st->thread, NULL);      /* the writer drains the queue first */
+	store_write_notes(st);               /* best effort, like the end time */
 	store_end_session(st, ended_ms);
 	store_free(st);
 }

@@ -29,7 +29,7 @@
 
 #include "collector/snapshot.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_QUEUE_MAX      64      /* snapshots waiting for the writer */
 #define STORE_RETENTION_DEFAULT_MS (7 * 86400000ULL)   /* --retention 7d */
 #define STORE_ROLLUP_DEFAULT_MS    (3600000ULL)        /* per-interval rows kept 1 h */
@@ -58,6 +58,10 @@ struct store_health {
 	uint64_t write_us_total; /* all interval transactions (mean = / (written + errors)) */
 	uint64_t upkeep_us_total;/* all rollup and retention steps */
 	char last_error[160];    /* "" while healthy; one line, for the UI */
+	uint64_t outages;        /* times interval writes went from working to failing */
+	uint64_t recoveries;     /* times they worked again after failing */
+	uint64_t outage_lost;    /* snapshots the current (or last) outage cost */
+	char outage_why[100];    /* SQLite's reason for the current (or last) outage */
 };
 
 /*
@@ -93,6 +97,14 @@ void store_get_health(struct store *st, struct store_health *h);
  * Safe from any thread at any time; the writer applies it from its next step.
  */
 void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollup_after_ms);
+/*
+ * Adds one event to the session row's notes ("nginx[1234] exited at
+ * 2026-12-01T19:20:00Z"). Written with the next interval that commits, so a
+ * note made while the DB fails lands once it works again; bounded (a note
+ * that does not fit is counted in the text as "+N more"). Any thread.
+ * The store adds its own notes for write outages, with their length.
+ */
+void store_note(struct store *st, const char *text);
 /* Drains the queue, writes the session's end time, joins the thread, closes. */
 void store_close(struct store *st, uint64_t ended_ms);
 

@@ -17,7 +17,7 @@ request_length + content_length.
 The log is folded exactly like l7top's route contract: query string
 stripped, each path segment that is all digits, a UUID (8-4-4-4-12 hex) or a
 hex string of 16+ chars replaced by {id}, bytes outside 0x21-0x7e written as
-%XX (uppercase hex), routes longer than 255 bytes cut (l7top may cut to 255
+%XX (uppercase hex), and so is "%" itself, routes longer than 255 bytes cut (l7top may cut to 255
 bytes or to 252 bytes + "..."; both are accepted). Rows are grouped by
 (method, route).
 
@@ -70,7 +70,7 @@ def fold_segment(seg: bytes) -> bytes:
 def percent_encode(raw: bytes) -> str:
     out = []
     for b in raw:
-        if 0x21 <= b <= 0x7E:
+        if 0x21 <= b <= 0x7E and b != 0x25:   # '%' is always escaped, as l7top does
             out.append(chr(b))
         else:
             out.append("%%%02X" % b)

@@ -42,6 +42,11 @@ static void test_shapes(void **state)
 	expect("http://example.com:8080/users/5?q", "/users/{id}");
 	expect("http://example.com", "/");
 	expect("/a b\x01\xff", "/a%20b%01%FF");
+	/* '%' is always escaped: a raw byte and its literal escape differ. */
+	expect("/a\x9b", "/a%9B");
+	expect("/a%9B", "/a%259B");
+	expect("/a%", "/a%25");
+	expect("/a%zz", "/a%25zz");
 	expect("/login;jsessionid=1A2B3C", "/login");
 	expect("/a;v=1/17;x/b", "/a/{id}/b");
 }
