@@ -519,6 +519,17 @@ static bool upstream_peer_known(struct collector *c, int family, const uint8_t *
 }
 
 /*
+ * Joining an upstream connection without its SYN (open before l7top
+ * started) takes a segment that starts a message of that direction: an
+ * upstream's port number is some other client's ephemeral port now and
+ * then, and its bytes must not open phantom connections.
+ */
+static bool joins(const struct tcp_seg *s, enum http_dir dir)
+{
+	return s->caplen && http_message_start(dir, s->payload, s->caplen);
+}
+
+/*
  * A segment on no listening port: is it one of the target's own outgoing
  * connections, and which way does it go? Followed connections first, then
  * a SYN the target sends (live capture only), then a backend found in /proc.
@@ -531,9 +542,9 @@ static bool upstream_dir(struct collector *c, const struct tcp_seg *s, enum http
 		*dir = HTTP_DIR_RESP;
 	else if (c->cfg.learn_upstreams && (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
 		*dir = HTTP_DIR_REQ;
-	else if (s->len && upstream_peer_known(c, s->family, s->daddr, s->dport))
+	else if (joins(s, HTTP_DIR_REQ) && upstream_peer_known(c, s->family, s->daddr, s->dport))
 		*dir = HTTP_DIR_REQ;
-	else if (s->len && upstream_peer_known(c, s->family, s->saddr, s->sport))
+	else if (joins(s, HTTP_DIR_RESP) && upstream_peer_known(c, s->family, s->saddr, s->sport))
 		*dir = HTTP_DIR_RESP;
 	else
 		return false;

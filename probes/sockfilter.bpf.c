@@ -113,6 +113,7 @@ struct seg {
 	__u16 sport, dport;   /* host order */
 	__u32 seq;
 	bool syn_fin_rst;
+	bool syn, ack;
 	struct skip_key key;
 };
 
@@ -183,6 +184,8 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
 	s->dport = bpf_ntohs(th.dest);
 	s->seq = bpf_ntohl(th.seq);
 	s->syn_fin_rst = th.syn || th.fin || th.rst;
+	s->syn = th.syn;
+	s->ack = th.ack;
 	s->key.sport = s->sport;
 	s->key.dport = s->dport;
 	return 0;
@@ -224,12 +227,19 @@ static __always_inline bool upstream_is(__u8 family, __u16 port, const __u8 *add
 	return bpf_map_lookup_elem(&upstreams, &k) != NULL;
 }
 
-/* A segment of one of the target's connections to an upstream? */
+/*
+ * A segment of one of the target's connections to an upstream? A SYN must
+ * go to the upstream and a SYN/ACK come from it: an upstream port number
+ * is also some other client's ephemeral port now and then (a backend that
+ * is down leaves its port free), and its handshakes are not ours.
+ */
 static __always_inline bool upstream_flow(const struct seg *s)
 {
-	if (up_port_bit(s->dport) && upstream_is(s->key.family, s->dport, s->key.daddr))
+	bool to = !s->syn || !s->ack, from = !s->syn || s->ack;
+
+	if (to && up_port_bit(s->dport) && upstream_is(s->key.family, s->dport, s->key.daddr))
 		return true;
-	return up_port_bit(s->sport) && upstream_is(s->key.family, s->sport, s->key.saddr);
+	return from && up_port_bit(s->sport) && upstream_is(s->key.family, s->sport, s->key.saddr);
 }
 
 /*

@@ -3,7 +3,8 @@
 # Reverse proxy view: a frontend NGINX proxying to a backend NGINX, a
 # Python backend (fast, slow and hanging handlers) and a port nobody listens
 # on; keep-alive to upstreams on (/ka/) and off (/nka/), a proxy_next_upstream
-# retry (/retry/: the down port first or second, then NGINX), a 502 (/down/),
+# retry (/retry/: the down port first or second, then NGINX; /r502/: the
+# NGINX backend answers 502, then the Python one is tried), a 502 (/down/),
 # a 504 (/hang/: proxy_read_timeout 1s), a slow route (/slow/) and a local
 # one (/local). l7top watches the frontend only. Ground truth: the
 # frontend's access log with $upstream_addr $upstream_status
@@ -36,6 +37,7 @@ http {
     keepalive_requests 10000;
     server {
         listen 127.0.0.1:$B1;
+        location /r502/ { return 502 "b1 busy\n"; }
         location / { return 200 "b1 \$request_uri\n"; }
     }
 }
@@ -63,6 +65,10 @@ it_nginx_conf "$FE" <<CONF
             proxy_pass http://pool_retry;
             proxy_next_upstream error timeout;
         }
+        location /r502/ {
+            proxy_pass http://pool_r502;
+            proxy_next_upstream error http_502;
+        }
         location /down/ { proxy_pass http://127.0.0.1:$DOWN; }
         location /slow/ { proxy_pass http://127.0.0.1:$B2; }
         location /hang/ {
@@ -75,6 +81,7 @@ CONF
 UPSTREAMS="    upstream pool_ka { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 8; }
     upstream pool_nka { server 127.0.0.1:$B1; server 127.0.0.1:$B2; }
     upstream pool_retry { server 127.0.0.1:$DOWN max_fails=0; server 127.0.0.1:$B1; }
+    upstream pool_r502 { server 127.0.0.1:$B1 max_fails=0; server 127.0.0.1:$B2; }
     log_format l7proxy '\$request_method\t\$request_uri\t\$status\t\$upstream_addr\t\$upstream_status\t\$upstream_response_time\t\$upstream_connect_time\t\$request_time';
     access_log $T/access.log l7proxy;"
 "$PY" - "$T/nginx.conf" "$UPSTREAMS" <<'PYEOF'
@@ -98,14 +105,17 @@ sleep 0.3
 it_l7top_start --pid "$NGINX_PID" --no-tui --no-db --json --interval 600 --duration 30
 
 urls=()
-for i in $(seq 1 40); do urls+=("http://127.0.0.1:$FE/ka/a" "http://127.0.0.1:$FE/nka/b"); done
-for i in $(seq 1 10); do urls+=("http://127.0.0.1:$FE/slow/s" "http://127.0.0.1:$FE/local" "http://127.0.0.1:$FE/retry/r"); done
+for i in $(seq 1 60); do urls+=("http://127.0.0.1:$FE/ka/a" "http://127.0.0.1:$FE/nka/b"); done
+for i in $(seq 1 10); do
+	urls+=("http://127.0.0.1:$FE/slow/s" "http://127.0.0.1:$FE/local" "http://127.0.0.1:$FE/retry/r"
+	       "http://127.0.0.1:$FE/r502/x")
+done
 for i in $(seq 1 5); do urls+=("http://127.0.0.1:$FE/down/d"); done
 # Sequential keep-alive from one curl, then a few concurrent clients.
 curl -s "${urls[@]}" >/dev/null
 clients=()
 for c in 1 2 3; do
-	curl -s "${urls[@]:0:40}" >/dev/null &
+	curl -s "${urls[@]:0:80}" >/dev/null &
 	clients+=($!)
 done
 curl -s -o /dev/null "http://127.0.0.1:$FE/hang/h"
