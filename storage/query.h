@@ -76,7 +76,7 @@ struct query_session {
 	char settings[512];
 };
 
-enum query_mode { QUERY_MODE_ROWS, QUERY_MODE_REQUESTS, QUERY_MODE_SESSIONS };
+enum query_mode { QUERY_MODE_ROWS, QUERY_MODE_REQUESTS, QUERY_MODE_SESSIONS, QUERY_MODE_UPSTREAMS };
 
 struct query_opts {
 	const char *db;
@@ -91,6 +91,7 @@ struct query_opts {
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */
 	bool errors;                    /* --errors: status >= 400 only */
+	bool by_route;                  /* --upstreams --by-route */
 };
 
 /* Print flags: which leading columns the csv/json/table output has. */

@@ -66,6 +66,43 @@ def read_l7(path):
     return ups, routes, links
 
 
+def check_db(up_csv, routes_csv, r502_json, ups, routes):
+    """`l7top query --upstreams` reads back from the DB what --json printed."""
+    import csv
+    bad = 0
+    keys = ("requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx", "no_answer", "connect_failed")
+    rows = list(csv.DictReader(open(up_csv)))
+    for r in rows:
+        want = ups.get(r["upstream"], {})
+        got = {k: int(r[k]) for k in keys}
+        ok = all(got[k] == want.get(k, 0) for k in keys)
+        bad += not ok
+        print("  db upstream %-18s requests %4d  no_answer %d  connect_failed %d  %s" %
+              (r["upstream"], got["requests"], got["no_answer"], got["connect_failed"],
+               "ok" if ok else "MISMATCH (json: %s)" % dict(want)))
+    if len(rows) != len(ups):
+        print("  db: %d upstream rows, json %d MISMATCH" % (len(rows), len(ups)))
+        bad += 1
+    rrows = list(csv.DictReader(open(routes_csv)))
+    for r in rrows:
+        j = routes.get((r["upstream"], r["method"], r["route"]))
+        ok = j is not None and int(r["requests"]) == j["calls"] and int(r["inbound"]) == j["inbound"]
+        bad += not ok
+        if not ok:
+            print("  db route %s %s %s: %s calls, json %s MISMATCH" %
+                  (r["upstream"], r["method"], r["route"], r["requests"], j and j["calls"]))
+    if len(rrows) != len(routes):
+        print("  db: %d route rows, json %d MISMATCH" % (len(rrows), len(routes)))
+        bad += 1
+    only = json.load(open(r502_json))
+    ok = only and all(o["route"] == "/r502/x" for o in only) and \
+        sum(o["requests"] for o in only) == sum(j["calls"] for k, j in routes.items() if k[2] == "/r502/x")
+    bad += not ok
+    print("  db --by-route --endpoint 'GET /r502/x': %d rows, %d calls %s" %
+          (len(only), sum(o["requests"] for o in only), "ok" if ok else "MISMATCH"))
+    return bad
+
+
 def main():
     log, l7, down = sys.argv[1], sys.argv[2], sys.argv[3]
     attempts, times, inbound = read_log(log, down)
@@ -102,6 +139,8 @@ def main():
             verdict = "ok" if ok else "ok: NGINX's own wait (log above the wire)" if late else "MISMATCH"
             print("  route %-16s %-3s %-14s %s log %7.2f ms  l7top %7.2f ms  %s" %
                   (addr, method, uri, key[:3], want, got, verdict))
+    if len(sys.argv) > 4:
+        bad += check_db(sys.argv[4], sys.argv[5], sys.argv[6], ups, routes)
     total = links["linked"] + links["unlinked"]
     rate = 100.0 * links["linked"] / total if total else 0.0
     print("  link rule: %d of %d upstream calls linked (%.1f%%), %d by order, %d unlinked; "

@@ -102,7 +102,7 @@ sleep 0.3
 kill -USR1 "$NGINX_PID"     # reopen the log: the warm-up request is not counted
 sleep 0.3
 
-it_l7top_start --pid "$NGINX_PID" --no-tui --no-db --json --interval 600 --duration 30
+it_l7top_start --pid "$NGINX_PID" --no-tui --db "$T/l7.db" --json --interval 600 --duration 30
 
 urls=()
 for i in $(seq 1 60); do urls+=("http://127.0.0.1:$FE/ka/a" "http://127.0.0.1:$FE/nka/b"); done
@@ -127,6 +127,17 @@ it_l7top_stop
 
 grep '"upstream' "$T/l7top.out" >"$T/upstreams.json" || it_fail "l7top printed no upstream lines"
 it_log "l7top stderr tail: $(tail -1 "$T/l7top.err")"
-"$PY" "$IT_DIR/compare_proxy.py" "$T/access.log" "$T/upstreams.json" "127.0.0.1:$DOWN" ||
+"$L7TOP" query --db "$T/l7.db" --upstreams --format csv >"$T/up.csv" || it_fail "query --upstreams failed"
+"$L7TOP" query --db "$T/l7.db" --upstreams --by-route --format csv >"$T/up_routes.csv" ||
+	it_fail "query --upstreams --by-route failed"
+"$L7TOP" query --db "$T/l7.db" --upstreams --by-route --endpoint 'GET /r502/x' --format json \
+	>"$T/up_r502.json" || it_fail "query --upstreams --by-route --endpoint failed"
+[[ $(head -1 "$T/up.csv") == upstream,requests,s1xx,s2xx,s3xx,s4xx,s5xx,p50_ms,p90_ms,p99_ms,max_ms,* ]] ||
+	it_fail "query --upstreams csv header: $(head -1 "$T/up.csv")"
+[[ $(head -1 "$T/up_routes.csv") == upstream,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,p50_ms,p90_ms,p99_ms,max_ms,* ]] ||
+	it_fail "query --upstreams --by-route csv header: $(head -1 "$T/up_routes.csv")"
+it_show "l7top query --upstreams --by-route" "$T/up_routes.csv"
+"$PY" "$IT_DIR/compare_proxy.py" "$T/access.log" "$T/upstreams.json" "127.0.0.1:$DOWN" \
+	"$T/up.csv" "$T/up_routes.csv" "$T/up_r502.json" ||
 	it_fail "l7top's upstream view differs from the access log"
 it_log "PASS"
