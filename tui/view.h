@@ -20,6 +20,7 @@
 
 #include "collector/snapshot.h"
 #include "tui/columns.h"
+#include "tui/view_upstream.h"
 #include "tui/window.h"
 
 /* Screen rows around the table: header lines, column titles, footer. */
@@ -170,6 +171,8 @@ struct view {
 	bool paused;
 	uint32_t paused_pushes;
 	struct view_detail detail;
+	struct view_upstreams *ups;    /* the target's outgoing calls; NULL: out of memory */
+	bool show_ups;                 /* `u`: the upstream table instead of the endpoints' */
 };
 
 /* Returns 0 or -ENOMEM. max_eps 0 = 2000. */
