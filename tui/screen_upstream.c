@@ -25,7 +25,7 @@ static void draw_up_row(const struct view_up_set *s, size_t i, struct cellbuf *c
 {
 	const struct up_stats *u = &s->ups[i];
 	double secs = s->last_dur_ms ? (double)s->last_dur_ms / 1000.0 : 1.0;
-	char line[256], b[10][16];
+	char line[256], b[13][16];
 	enum style st = u->status[4] || u->no_answer || u->connect_failed ? ST_WARN : ST_NORMAL;
 
 	snprintf(line, sizeof(line),
@@ -36,8 +36,8 @@ static void draw_up_row(const struct view_up_set *s, size_t i, struct cellbuf *c
 		 lat(&u->lat, 0.99, b[4], 16), u->lat.count ? fmt_lat_short(u->lat_max_us, b[5], 16) : "-",
 		 fmt_count(u->status[1], b[6], 16), fmt_count(u->status[4], b[7], 16),
 		 fmt_count(u->no_answer, b[8], 16), fmt_count(u->connect_failed, b[9], 16),
-		 u->connect.count ? fmt_lat_short(hist_percentile(&u->connect, 0.5), b[0], 16) : "-",
-		 fmt_count(u->connects + u->connects_unseen, b[1], 16), fmt_count(u->reused, b[2], 16),
+		 u->connect.count ? fmt_lat_short(hist_percentile(&u->connect, 0.5), b[10], 16) : "-",
+		 fmt_count(u->connects + u->connects_unseen, b[11], 16), fmt_count(u->reused, b[12], 16),
 		 (unsigned long)u->conns_open);
 	cellbuf_text(cb, row, 0, cb->cols, st, line);
 }
@@ -81,10 +81,13 @@ void screen_draw_upstreams(const struct view *v, struct cellbuf *cb, int top, in
 		return;
 	const struct up_counters *c = &s->links;
 	uint64_t all = c->calls_linked + c->calls_unlinked;
+	char pct[16] = "-";
+	if (all)
+		snprintf(pct, sizeof(pct), "%.1f%%", 100.0 * (double)c->calls_linked / (double)all);
+	/* Links are decided a few seconds after each request (uplink.h). */
 	snprintf(line, sizeof(line), "since start | calls linked to inbound requests %lu of %lu"
-		 " (%.1f%%, %lu by order) | overflow %lu",
-		 (unsigned long)c->calls_linked, (unsigned long)all,
-		 all ? 100.0 * (double)c->calls_linked / (double)all : 100.0,
+		 " decided (%s, %lu by order) | overflow %lu",
+		 (unsigned long)c->calls_linked, (unsigned long)all, pct,
 		 (unsigned long)c->calls_by_order,
 		 (unsigned long)(c->link_overflow + c->up_overflow + c->route_overflow + s->dropped));
 	cellbuf_text(cb, row++, 0, cb->cols, ST_LABEL, line);
@@ -109,7 +112,7 @@ void screen_draw_detail_upstreams(const struct view *v, struct cellbuf *cb, int 
 {
 	const struct up_route_stats *r[DETAIL_UPS_MAX];
 	size_t n = view_up_of_route(v->ups, v->detail.method, v->detail.route, r, DETAIL_UPS_MAX);
-	char line[256], b[8][16];
+	char line[256], b[10][16];
 
 	if (!n || nrows < 2)
 		return;
@@ -121,7 +124,7 @@ void screen_draw_detail_upstreams(const struct view *v, struct cellbuf *cb, int 
 			 lat(&r[i]->lat, 0.99, b[2], 16), lat(&r[i]->before, 0.5, b[3], 16),
 			 lat(&r[i]->before, 0.99, b[4], 16), lat(&r[i]->upstream_time, 0.5, b[5], 16),
 			 lat(&r[i]->upstream_time, 0.99, b[6], 16), lat(&r[i]->after, 0.5, b[7], 16),
-			 lat(&r[i]->after, 0.99, b[0], 16));
+			 lat(&r[i]->after, 0.99, b[8], 16));
 		cellbuf_text(cb, top + 1 + (int)i, 0, cb->cols, ST_NORMAL, line);
 	}
 }

@@ -341,7 +341,7 @@ static void test_render_upstreams(void **st)
 	assert_true(r > 5);
 	assert_non_null(strstr(line(&cb, r), "20"));
 	expect(&cb, "[2001:db8::7]:8443");
-	expect(&cb, "calls linked to inbound requests 20 of 21 (95.2%");
+	expect(&cb, "calls linked to inbound requests 20 of 21 decided (95.2%");
 	expect(&cb, "GET    /api/users/:id");
 	render(&v, 50, 200, &cb);
 	expect(&cb, "POST50");
