@@ -2,7 +2,9 @@
 # l7top build. Outputs go to build/; the binary is ./l7top.
 #   make            build l7top
 #   make deps       install every Debian package the build, tests and demo need
-#   make test       unit tests (plain and ASan+UBSan) then integration tests (root)
+#   make test       Prometheus rules (promtool), unit tests (plain and ASan+UBSan),
+#                   then integration tests (root)
+#   make prom-rules promtool check config/rules and test rules on packaging/prometheus/
 #   make demo       throw-away NGINX + traffic + l7top attached
 #   make l7top-asan build/asan/l7top under ASan+UBSan (the hostile-files test runs it)
 #   make install    binary, man page l7top(8), example systemd unit
@@ -35,7 +37,7 @@ CFLAGS ?= -g -O2
 INCS   := -I$(OUT) -I. -I$(LLHTTP_INC)
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -MMD -MP
 LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
-          -lmicrohttpd -lcrypto -lpthread -lm
+          -lmicrohttpd -lcrypto -lnghttp2 -lpthread -lm
 
 # Every .c in the module folders is part of the program; main.c is kept out
 # of the library so unit tests can link everything else.
@@ -56,7 +58,7 @@ ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are intermediates make would otherwise delete.
 .SECONDARY:
-.PHONY: all deps test unit unit-asan integration demo clean install uninstall bench fuzz l7top-asan
+.PHONY: all deps test unit unit-asan integration prom-rules demo clean install uninstall bench fuzz l7top-asan
 
 all: l7top
 
@@ -142,8 +144,12 @@ unit-asan: $(ASAN_BINS)
 integration: l7top $(ASAN_L7TOP)
 	@bash tests/integration/run.sh
 
+prom-rules:
+	@bash tests/prom_rules.sh
+
 test: deps-check
 	$(MAKE) l7top
+	$(MAKE) prom-rules
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) integration
@@ -165,7 +171,7 @@ $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard 
 	$(call msg,FUZZ-LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
-		-w -o $@ $^ -lcrypto -lm
+		-w -o $@ $^ -lcrypto -lnghttp2 -lm
 
 fuzz: $(OUT)/fuzz/fuzz_collector
 	@mkdir -p $(OUT)/fuzz/corpus

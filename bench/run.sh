@@ -218,9 +218,10 @@ per_req=$(awk -v b="${bytes:-0}" -v n="${nreq:-0}" 'BEGIN {printf "%.0f", n ? b 
 RESULT_MD+="### Bytes copied to user space, 1 MB file"$'\n\n'"$nreq requests: ${bytes:-?} bytes copied (${per_req} per request); ${cut:-?} payload bytes cut in the kernel. l7top: \`$sumline\`"$'\n\n'
 log "1 MB file: $per_req bytes copied per request"
 
-if "$L7TOP" --help | grep -q -- '--tls'; then
+# grep reads the whole help (no -q): an early exit would SIGPIPE l7top.
+if "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	modes=(none floor l7top-calls bpftrace-copy)
-	"$L7TOP" --help | grep -q 'keys' && modes+=(l7top-keys)
+	"$L7TOP" --help | grep 'keys' >/dev/null && modes+=(l7top-keys)
 	command -v bpftrace >/dev/null || modes=(none l7top-calls)
 	bench_series "TLS, small responses, keep-alive, 16 connections" \
 		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}"

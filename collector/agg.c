@@ -56,7 +56,8 @@ void agg_free(struct agg *a)
 	free(a);
 }
 
-static int ep_append(struct agg *a, const char *host, const char *method, const char *route)
+static int ep_append(struct agg *a, const char *host, const char *method, const char *route,
+		     const char *proto)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -72,6 +73,7 @@ static int ep_append(struct agg *a, const char *host, const char *method, const 
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
+	snprintf(e->proto, sizeof(e->proto), "%s", proto);
 	return (int)a->n++;
 }
 
@@ -93,24 +95,27 @@ static const char *host_admit(struct agg *a, const char *host)
 	return host;
 }
 
-static int ep_index(struct agg *a, const char *host, const char *method, const char *route)
+static int ep_index(struct agg *a, const char *host, const char *method, const char *route,
+		    const char *proto)
 {
-	size_t mask = a->nslots - 1, i = ep_hash(host, method, route) & mask;
+	/* the protocol is a few known names: its first and last bytes tell them apart */
+	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1];
+	size_t mask = a->nslots - 1, i = (ep_hash(host, method, route) ^ ph * 2654435761u) & mask;
 
 	for (; a->slots[i]; i = (i + 1) & mask) {
 		const struct ep_stats *e = &a->eps[a->slots[i] - 1];
 		if ((int)a->slots[i] - 1 != a->other && !strcmp(e->route, route) &&
-		    !strcmp(e->method, method) && !strcmp(e->host, host))
+		    !strcmp(e->method, method) && !strcmp(e->host, host) && !strcmp(e->proto, proto))
 			return (int)a->slots[i] - 1;
 	}
 	size_t distinct = a->n - (a->other >= 0);
 	if (distinct >= a->max) {
 		a->overflow++;
 		if (a->other < 0)
-			a->other = ep_append(a, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+			a->other = ep_append(a, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE, "");
 		return a->other;
 	}
-	int idx = ep_append(a, host, method, route);
+	int idx = ep_append(a, host, method, route, proto);
 	if (idx >= 0)
 		a->slots[i] = (uint32_t)idx + 1;
 	return idx;
@@ -119,11 +124,20 @@ static int ep_index(struct agg *a, const char *host, const char *method, const c
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
 	const struct req_sample *r = &s->req;
-	int idx = ep_index(a, host_admit(a, s->host), s->method, s->route);
+	const char *proto = s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
+	int idx = ep_index(a, host_admit(a, s->host), s->method, s->route, proto);
 	if (idx < 0)
 		return;
 	struct ep_stats *e = &a->eps[idx];
+	enum proto_id pid = proto_id(proto);
 	e->requests++;
+	if (pid < PROTO_COUNT)
+		e->protos |= (uint8_t)(1u << pid);
+	if (r->grpc && r->grpc_status >= 0 && r->grpc_status < GRPC_CODES)
+		e->grpc[r->grpc_status]++;
+	/* a call without grpc-status did not succeed either (cut short) */
+	if (r->grpc && r->grpc_status != 0 && r->status < 400)
+		e->grpc_errors++;
 	if (r->status >= 100 && r->status < 600)
 		e->status[r->status / 100 - 1]++;
 	status_counts_add(e->codes, EP_CODES, r->status, 1);
@@ -163,6 +177,9 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		memset(e->slowest, 0, sizeof(e->slowest));
 		memset(e->clients, 0, sizeof(e->clients));
 		memset(e->codes, 0, sizeof(e->codes));
+		memset(e->grpc, 0, sizeof(e->grpc));
+		e->grpc_errors = 0;
+		e->protos = 0;
 		hist_reset(&e->lat);
 	}
 	return s;

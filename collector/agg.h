@@ -2,7 +2,8 @@
 /*
  * agg: per-endpoint statistics for the current interval.
  *
- * An endpoint is virtual host + method + route. At most max_endpoints
+ * An endpoint is virtual host + method + route + protocol (views that
+ * show one row per method + route fold hosts and protocols). At most max_endpoints
  * distinct ones are kept; requests for any further endpoint land in one
  * extra row, method "*" route "OTHER", and are counted in agg_overflow(), so
  * a URL scan cannot grow memory. Likewise at most max_hosts distinct hosts:
@@ -30,6 +31,7 @@ struct agg_sample {
 	const char *host;        /* normalised (lower case, no port) */
 	const char *method;
 	const char *route;
+	const char *proto;       /* PROTO_NAMES entry */
 	const char *client_addr; /* without port, for top clients; "" unknown */
 	struct req_sample req;   /* status, latency, bytes, time, client */
 };

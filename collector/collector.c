@@ -9,6 +9,7 @@
 
 #include "collector/agg.h"
 #include "collector/conn_table.h"
+#include "collector/h2_stream.h"
 #include "collector/http_stream.h"
 #include "collector/pkt_decode.h"
 #include "collector/route_fold.h"
@@ -69,12 +70,14 @@ static void client_addr(const char *client, char *out, size_t n)
 	out[len] = '\0';
 }
 
-/* Errors and slow requests go to the request log, up to max_reqs each
- * interval; what the cap turns away is counted. */
+/* Errors (failed gRPC calls too) and slow requests go to the request log,
+ * up to max_reqs each interval; what the cap turns away is counted. */
 static void log_request(struct collector *c, const struct agg_sample *s, const struct http_txn *t)
 {
 	const struct req_sample *r = &s->req;
-	if (r->status < c->cfg.log_status && r->lat_us < (uint64_t)c->cfg.slow_ms * 1000)
+	bool grpc_failed = r->grpc && r->grpc_status != 0;
+	if (r->status < c->cfg.log_status && r->lat_us < (uint64_t)c->cfg.slow_ms * 1000 &&
+	    !grpc_failed)
 		return;
 	if (c->nreqs >= c->cfg.max_reqs) {
 		c->reqs_skipped++;
@@ -85,6 +88,7 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->host, sizeof(rec->host), "%s", s->host);
 	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
+	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 
@@ -125,6 +129,18 @@ static void on_noreply(void *ctx, const struct http_txn *t)
 	on_upstream_txn(c, cn, &u);
 }
 
+/* gRPC methods are names, not paths to fold; an unreadable h2 path is
+ * the honest row; everything else folds as HTTP/1.x targets do. */
+static void txn_route(const struct http_txn *t, char *route, size_t n)
+{
+	if (t->path_unknown)
+		snprintf(route, n, "%s", H2_ROUTE_UNREADABLE);
+	else if (t->grpc)
+		route_path(t->target, t->target_len, route, n);
+	else
+		route_fold(t->target, t->target_len, route, n);
+}
+
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
@@ -135,7 +151,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		on_upstream_txn(c, cn, t);
 		return;
 	}
-	route_fold(t->target, t->target_len, route, sizeof(route));
+	txn_route(t, route, sizeof(route));
 	if (upstream_any(c->up))
 		upstream_add_inbound(c->up, t, route);
 	route_host(t->host, t->host_len, host, sizeof(host));
@@ -144,6 +160,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		.host = host,
 		.method = t->method,
 		.route = route,
+		.proto = t->proto ? t->proto : PROTO_NAMES[PROTO_HTTP11],
 		.client_addr = addr,
 		.req = {
 			.ts_ms = t->start_ns / 1000000,
@@ -151,6 +168,8 @@ static void on_txn(void *ctx, const struct http_txn *t)
 			.bytes_in = t->bytes_in,
 			.bytes_out = t->bytes_out,
 			.status = t->status,
+			.grpc = t->grpc,
+			.grpc_status = (int16_t)t->grpc_status,
 			.pid = cn ? cn->pid : 0,
 		},
 	};
@@ -160,18 +179,120 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	log_request(c, &s, t);
 }
 
+/* ---- which reader: HTTP/1.x or HTTP/2, decided per connection ---- */
+
+/* TLS on the wire (keys mode) or read inside the process (calls mode). */
+static bool conn_is_tls(const struct conn *cn)
+{
+	return cn->tls || cn->key.family == CONN_FAMILY_PROC;
+}
+
+static void conn_h2_start(struct collector *c, struct conn *cn, bool preface, bool mid)
+{
+	cn->h2 = h2_stream_new(conn_is_tls(cn) ? "h2" : "h2c", preface, mid);
+	if (cn->h2)
+		cn->app = APP_H2;
+	else
+		c->http.parse_errors++;          /* out of memory: counted, not silent */
+}
+
+/* A server's first frame is its SETTINGS (not an ACK): a connection that
+ * starts here has its HPACK state ahead, not behind. */
+static bool starts_with_settings(const uint8_t *buf, size_t len)
+{
+	return len >= 9 && buf[3] == 4 && !(buf[4] & 1) && h2_frames_plausible(buf, len);
+}
+
+/*
+ * The first bytes of a connection decide its reader: the client preface
+ * (h2c with prior knowledge, or h2 inside TLS after ALPN), the server's
+ * SETTINGS, an HTTP/1.x message, or, joining mid-connection, whole HTTP/2
+ * frames (their HPACK state unknown). Returns false to drop buf and wait:
+ * bytes in the middle of something, inside a process where no resync
+ * point is promised.
+ */
+static bool conn_decide(struct collector *c, struct conn *cn, enum http_dir dir,
+			const uint8_t *buf, size_t len)
+{
+	if (dir == HTTP_DIR_REQ && h2_preface_start(buf, len)) {
+		conn_h2_start(c, cn, true, false);
+	} else if (dir == HTTP_DIR_RESP && starts_with_settings(buf, len)) {
+		conn_h2_start(c, cn, true, false);
+	} else if (http_message_start(dir, buf, len)) {
+		cn->app = APP_HTTP1;
+	} else if (h2_frames_plausible(buf, len)) {
+		conn_h2_start(c, cn, false, true);
+	} else if (cn->key.family == CONN_FAMILY_PROC) {
+		return false;
+	} else {
+		cn->app = APP_HTTP1;
+	}
+	return cn->app != APP_UNDECIDED;
+}
+
+/* After a 101 (Upgrade: h2c) the client sends the preface, the server
+ * its SETTINGS: HTTP/2 with a fresh HPACK state from here. */
+static void conn_after_upgrade(struct collector *c, struct conn *cn, enum http_dir dir,
+			       const uint8_t *buf, size_t len)
+{
+	if ((dir == HTTP_DIR_REQ && h2_preface_start(buf, len)) ||
+	    (dir == HTTP_DIR_RESP && starts_with_settings(buf, len)))
+		conn_h2_start(c, cn, true, false);
+}
+
+static void app_feed(struct collector *c, struct conn *cn, enum http_dir dir, const uint8_t *buf,
+		     size_t len, uint64_t ts)
+{
+	if (cn->app == APP_UNDECIDED && !conn_decide(c, cn, dir, buf, len))
+		return;
+	if (cn->app == APP_HTTP1 && cn->http.upgraded && !cn->h2)
+		conn_after_upgrade(c, cn, dir, buf, len);
+	if (cn->h2) {
+		h2_stream_feed(cn->h2, dir, buf, len, ts, &c->sink);
+		return;
+	}
+	bool was = cn->http.upgraded;
+	http_stream_feed(&cn->http, dir, buf, len, ts, &c->sink);
+	size_t tail = cn->http.upgrade_tail;
+	if (!was && cn->http.upgraded && tail) {
+		conn_after_upgrade(c, cn, dir, buf + len - tail, tail);
+		if (cn->h2)
+			h2_stream_feed(cn->h2, dir, buf + len - tail, tail, ts, &c->sink);
+	}
+}
+
+static void app_gap(struct collector *c, struct conn *cn, enum http_dir dir, uint64_t len,
+		    uint64_t ts)
+{
+	if (cn->h2)
+		h2_stream_gap(cn->h2, dir, len, ts, &c->sink);
+	else if (cn->app == APP_HTTP1)
+		http_stream_gap(&cn->http, dir, len, ts, &c->sink);
+}
+
+static void app_eof(struct collector *c, struct conn *cn, enum http_dir dir, uint64_t ts)
+{
+	if (!cn->h2)                             /* h2 ends streams by frames, or at release */
+		http_stream_eof(&cn->http, dir, ts, &c->sink);
+}
+
+static uint64_t app_body_left(const struct conn *cn, enum http_dir dir)
+{
+	return cn->h2 ? h2_stream_body_left(cn->h2, dir) : http_stream_body_left(&cn->http, dir);
+}
+
 /* Keys mode: reassembled ciphertext goes to the connection's TLS session,
  * and what it decrypts goes on to HTTP as if it had been on the wire. */
 static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_feed(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts, &c->sink);
+	app_feed(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
 }
 
 static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_gap(&c->cur->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts, &c->sink);
+	app_gap(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts);
 }
 
 static void tls_keyed(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
@@ -242,6 +363,8 @@ static void conn_release(struct collector *c, struct conn *cn)
 	reasm_free(&cn->dir[0]);
 	reasm_free(&cn->dir[1]);
 	http_stream_free(&cn->http, &c->sink);
+	h2_stream_free(cn->h2, &c->sink);
+	cn->h2 = NULL;
 	conn_table_remove(c->conns, cn);
 	c->cur = was == cn ? NULL : was;
 }
@@ -280,38 +403,37 @@ void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n)
 static void rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_feed(&c->cur->http, HTTP_DIR_REQ,
-			 buf, len, ts, &c->sink);
+	app_feed(c, c->cur, HTTP_DIR_REQ, buf, len, ts);
 }
 
 static void tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_feed(&c->cur->http, HTTP_DIR_RESP, buf, len, ts, &c->sink);
+	app_feed(c, c->cur, HTTP_DIR_RESP, buf, len, ts);
 }
 
 static void rx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_gap(&c->cur->http, HTTP_DIR_REQ, len, ts, &c->sink);
+	app_gap(c, c->cur, HTTP_DIR_REQ, len, ts);
 }
 
 static void tx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_gap(&c->cur->http, HTTP_DIR_RESP, len, ts, &c->sink);
+	app_gap(c, c->cur, HTTP_DIR_RESP, len, ts);
 }
 
 static void rx_fin(void *ctx, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_eof(&c->cur->http, HTTP_DIR_REQ, ts, &c->sink);
+	app_eof(c, c->cur, HTTP_DIR_REQ, ts);
 }
 
 static void tx_fin(void *ctx, uint64_t ts)
 {
 	struct collector *c = ctx;
-	http_stream_eof(&c->cur->http, HTTP_DIR_RESP, ts, &c->sink);
+	app_eof(c, c->cur, HTTP_DIR_RESP, ts);
 }
 
 static void tls_rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
@@ -422,7 +544,7 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
  */
 static void announce_skip(struct collector *c, struct conn *cn, enum http_dir dir)
 {
-	uint64_t left = http_stream_body_left(&cn->http, dir);
+	uint64_t left = app_body_left(cn, dir);
 	const struct conn_key *k = &cn->key;
 
 	if (!c->cfg.skip || left < c->cfg.skip_min || left > (1u << 30))
@@ -480,7 +602,8 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 		if (s->flags & TCPF_SYN)
 			reasm_sync(r, s->seq + 1);
 		/* joining a connection open before l7top started, without its SYN */
-		else if (s->caplen && http_message_start(dir, s->payload, s->caplen) &&
+		else if (s->caplen && (http_message_start(dir, s->payload, s->caplen) ||
+				       h2_frames_plausible(s->payload, s->caplen)) &&
 			 (dir == HTTP_DIR_REQ || cn->dir[HTTP_DIR_REQ].synced))
 			reasm_sync(r, s->seq);
 		else
@@ -634,9 +757,9 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 		caplen = len;
 	c->cur = cn;
 	if (caplen)
-		http_stream_feed(&cn->http, d, buf, caplen, ts_ns, &c->sink);
+		app_feed(c, cn, d, buf, caplen, ts_ns);
 	if (caplen < len)
-		http_stream_gap(&cn->http, d, len - caplen, ts_ns, &c->sink);
+		app_gap(c, cn, d, len - caplen, ts_ns);
 	c->cur = NULL;
 }
 
@@ -654,7 +777,7 @@ void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id
 	if (!cn)
 		return;
 	c->cur = cn;
-	http_stream_eof(&cn->http, HTTP_DIR_RESP, ts_ns, &c->sink);
+	app_eof(c, cn, HTTP_DIR_RESP, ts_ns);
 	c->cur = NULL;
 	conn_release(c, cn);
 }
@@ -756,6 +879,9 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
 	t->host_overflow = agg_host_overflow(c->agg);
+	t->h2_unreadable = c->http.h2_unreadable;
+	t->h2_reset = c->http.h2_reset;
+	t->h2_bounds = c->http.h2_bounds;
 }
 
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
@@ -780,6 +906,9 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.tls_lost = now.tls_lost - l->tls_lost;
 	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
 	s->c.host_overflow = now.host_overflow - l->host_overflow;
+	s->c.h2_unreadable = now.h2_unreadable - l->h2_unreadable;
+	s->c.h2_reset = now.h2_reset - l->h2_reset;
+	s->c.h2_bounds = now.h2_bounds - l->h2_bounds;
 	*l = now;
 	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
 		if (cn->upstream && !cn->closed_ns)

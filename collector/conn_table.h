@@ -15,6 +15,14 @@
 #include "collector/tcp_reasm.h"
 
 struct tls_session;
+struct h2_stream;
+
+/* Which reader a connection's application bytes go to. */
+enum conn_app {
+	APP_UNDECIDED = 0,           /* no bytes yet (or only bytes to wait past) */
+	APP_HTTP1,                   /* http_stream */
+	APP_H2,                      /* h2_stream */
+};
 
 /* family 4/6: a TCP connection seen on the wire; CONN_FAMILY_PROC: a TLS
  * connection seen inside a process (srv = tgid, cli = the library's
@@ -34,6 +42,8 @@ struct conn {
 	struct conn *prev, *next;    /* list of all, for expiry */
 	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
 	struct http_stream http;
+	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
+	enum conn_app app;
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
 	bool tls;                    /* ciphertext on the wire */

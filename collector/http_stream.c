@@ -11,6 +11,7 @@ struct http_pending {
 	uint64_t bytes_in, bytes_out;
 	uint16_t status;
 	uint8_t method;
+	bool http10;                 /* the request line said HTTP/1.0 */
 	bool req_done, resp_done;
 	bool resp_started;           /* final response's headers seen */
 	bool lost;                   /* bytes of it were lost: dropped, already counted */
@@ -147,6 +148,7 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 		return -1;
 	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
 	e->method = llhttp_get_method(p);
+	e->http10 = p->http_major == 1 && p->http_minor == 0;
 	e->target = s->target;              /* ownership moves to the entry */
 	e->target_len = s->target_len;
 	s->target = NULL;
@@ -237,6 +239,8 @@ static void txn_of(const struct http_pending *e, struct http_txn *out)
 			.target_len = e->target_len,
 			.host = e->host,
 			.host_len = e->host_len,
+			.proto = e->http10 ? "http/1.0" : "http/1.1",
+			.grpc_status = -1,
 	};
 	*out = t;
 }
@@ -433,6 +437,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
+	s->upgrade_tail = 0;
 	if (dir == HTTP_DIR_RESP && !s->upgraded && !s->broken)
 		s->last_resp_ns = ts_ns;
 	if (s->wait_sync[dir] && !resync(s, dir, buf, len, ts_ns))
@@ -465,6 +470,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 				continue;
 			}
 			s->upgraded = true;
+			s->upgrade_tail = (size_t)(end - llhttp_get_error_pos(&h->parser));
 			break;
 		}
 		const char *stop = llhttp_get_error_pos(&h->parser);
@@ -472,6 +478,8 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		p = stop;
 		llhttp_resume(&h->parser);
 		message_done(s, dir, ts_ns);
+		if (s->upgraded)
+			s->upgrade_tail = (size_t)(end - p);
 	}
 done:
 	s->out = NULL;

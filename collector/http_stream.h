@@ -40,8 +40,12 @@ struct http_txn {
 	const char *method;          /* static string */
 	const char *target;          /* raw request-target, valid during the callback */
 	size_t target_len;
+	bool path_unknown;           /* h2 headers unreadable: target is H2_ROUTE_UNREADABLE */
 	const char *host;            /* Host header as sent ("" if none) */
 	size_t host_len;
+	const char *proto;           /* "http/1.0", "http/1.1", "h2", "h2c" (static) */
+	bool grpc;                   /* content-type application/grpc*: route = path as is */
+	int grpc_status;             /* grpc-status of the trailers, -1 when none */
 };
 
 struct http_counters {
@@ -50,6 +54,9 @@ struct http_counters {
 	uint64_t unpaired;           /* responses without request, requests never answered */
 	uint64_t pending_overflow;   /* connections broken by too deep a pipeline */
 	uint64_t gaps;               /* connections broken by lost bytes */
+	uint64_t h2_reset;           /* h2 streams reset, refused by GOAWAY, or cut by close */
+	uint64_t h2_unreadable;      /* h2 streams with headers the HPACK state could not read */
+	uint64_t h2_bounds;          /* h2 streams or header blocks over a bound (not tracked) */
 };
 
 struct http_sink {
@@ -78,6 +85,8 @@ struct http_stream {
 	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
 	bool resp_orphan;            /* the response being parsed answers no known request */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
+				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
 	char *target;
 	size_t target_len;

@@ -85,6 +85,35 @@ int snapshot_copy_upstreams(struct snapshot *dst, const struct snapshot *src)
 	return 0;
 }
 
+const char *const PROTO_NAMES[PROTO_COUNT] = {
+	[PROTO_HTTP10] = "http/1.0", [PROTO_HTTP11] = "http/1.1",
+	[PROTO_H2] = "h2", [PROTO_H2C] = "h2c",
+};
+
+enum proto_id proto_id(const char *name)
+{
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if (!strcmp(name, PROTO_NAMES[i]))
+			return (enum proto_id)i;
+	return PROTO_COUNT;
+}
+
+const char *grpc_code_name(int c)
+{
+	static const char *const names[GRPC_CODES] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+		"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+		"UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+	};
+	return c >= 0 && c < GRPC_CODES ? names[c] : "?";
+}
+
+uint64_t ep_errors(const struct ep_stats *e)
+{
+	return e->status[3] + e->status[4] + e->grpc_errors;
+}
+
 static uint32_t fnv_str(uint32_t h, const char *s)
 {
 	for (const char *p = s; *p; p++)
@@ -165,6 +194,10 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 	for (int i = 0; i < EP_CODES; i++)
 		if (src->codes[i].n)
 			status_counts_add(dst->codes, EP_CODES, src->codes[i].code, src->codes[i].n);
+	dst->protos |= src->protos;
+	dst->grpc_errors += src->grpc_errors;
+	for (int i = 0; i < GRPC_CODES; i++)
+		dst->grpc[i] += src->grpc[i];
 }
 
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)
@@ -219,7 +252,10 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 			hist_init(&e->lat);
 			memcpy(e->method, idx[i]->method, sizeof(e->method));
 			memcpy(e->route, idx[i]->route, sizeof(e->route));
+			memcpy(e->proto, idx[i]->proto, sizeof(e->proto));
 		}
+		if (strcmp(out->eps[k - 1].proto, idx[i]->proto))
+			out->eps[k - 1].proto[0] = '\0';   /* several: see protos */
 		ep_stats_merge(&out->eps[k - 1], idx[i]);
 	}
 	out->n = k;

@@ -10,6 +10,7 @@
 #ifndef L7TOP_SNAPSHOT_H
 #define L7TOP_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -23,6 +24,16 @@
 #define EP_SLOWEST 3        /* slowest requests kept per endpoint and interval */
 #define EP_CLIENTS 4        /* top clients per endpoint and interval */
 #define EP_CODES   8        /* distinct status codes per endpoint and interval */
+#define PROTO_MAX  12       /* "http/1.1", "h2c", ... */
+#define GRPC_CODES 17       /* gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED) */
+
+/* Protocols, as bits of ep_stats.protos and names in PROTO_NAMES order. */
+enum proto_id { PROTO_HTTP10, PROTO_HTTP11, PROTO_H2, PROTO_H2C, PROTO_COUNT };
+extern const char *const PROTO_NAMES[PROTO_COUNT];
+/* PROTO_* of a name ("h2"), PROTO_COUNT when unknown. */
+enum proto_id proto_id(const char *name);
+/* The name of gRPC status code c ("UNAVAILABLE"), "?" outside 0..16. */
+const char *grpc_code_name(int c);
 
 /* Status classes 1xx..5xx; index = status / 100 - 1. */
 #define STATUS_CLASSES 5
@@ -34,6 +45,8 @@ struct req_sample {
 	uint64_t lat_us;
 	uint64_t bytes_in, bytes_out;
 	uint16_t status;
+	bool grpc;               /* a gRPC call (content-type application/grpc*) */
+	int16_t grpc_status;     /* its grpc-status, -1 when none came */
 	uint32_t pid;            /* server process, 0 when unknown (packet path) */
 	char client[CLIENT_MAX]; /* "addr:port", "" when unknown */
 };
@@ -60,6 +73,9 @@ struct ep_stats {
 	char host[HOST_MAX];     /* "" when the request had no Host */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
+	char proto[PROTO_MAX];   /* part of the key: "h2", "http/1.1"...; "" in a row
+				  * folded across protocols (see protos) */
+	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
 	uint64_t requests;
 	uint64_t status[STATUS_CLASSES];
 	uint64_t bytes_in;       /* request messages as they crossed the wire */
@@ -70,6 +86,9 @@ struct ep_stats {
 	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
 	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
 	struct status_count codes[EP_CODES];     /* per full code; see status_count */
+	uint64_t grpc_errors;    /* gRPC calls with a non-zero grpc-status and an HTTP
+				  * status below 400 (errors the status classes miss) */
+	uint64_t grpc[GRPC_CODES];               /* gRPC calls per grpc-status */
 };
 
 /* A request-log row: an error or a slow request. */
@@ -79,6 +98,7 @@ struct req_record {
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
 	char path[ROUTE_MAX];    /* the path as sent, without query string */
+	char proto[PROTO_MAX];
 };
 
 /*
@@ -102,6 +122,9 @@ struct snap_counters {
 	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
 	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
 	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */
+	uint64_t h2_unreadable;    /* h2 streams whose headers the HPACK state could not read */
+	uint64_t h2_reset;         /* h2 streams reset, refused by GOAWAY or cut by a close */
+	uint64_t h2_bounds;        /* h2 streams / header blocks / tables over a bound */
 };
 
 struct snapshot {
@@ -127,6 +150,8 @@ void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 /* The hash every endpoint table keys by (FNV-1a over host, method, route;
  * host "" where hosts are not split). */
 uint32_t ep_hash(const char *host, const char *method, const char *route);
+/* Requests that count as errors: 4xx, 5xx and failed gRPC calls. */
+uint64_t ep_errors(const struct ep_stats *e);
 /* Offers r to an endpoint's slowest list (kept slowest first). */
 void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r);
 /* Counts n requests from addr in an approximate top-EP_CLIENTS table. */
@@ -137,8 +162,8 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 /* dst += src: counters, histogram, slowest requests and top clients. */
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
 /*
- * The rows of s summed across virtual hosts, for views that do not split
- * by host. When no endpoint has rows for two hosts this is s itself (no
+ * The rows of s summed across virtual hosts and protocols, for views that
+ * do not split by them (GET /users/{id} is one row whatever carried it). When no endpoint has rows for two hosts this is s itself (no
  * copy): free the result only when it differs from s. Otherwise a new
  * snapshot (host fields empty, request log not copied); NULL on ENOMEM.
  */

@@ -26,10 +26,37 @@ static void json_lines_row(const struct ep_stats *e, struct query_row *r)
 	r->max_us = e->lat_max_us;
 }
 
-/* {"ts": ...} first, then the contract's keys in their order. */
+/* "h2,http/1.1": the protocols that carried the row's requests. */
+static void json_lines_protocols(const struct ep_stats *e, char *out, size_t n)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if (e->protos & (1u << i))
+			len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s",
+						len ? "," : "", PROTO_NAMES[i]);
+}
+
+/* "grpc_errors": failed calls the status classes miss, "grpc": {"OK": n, ...}
+ * per status code name. 0 or -1 on ENOMEM. */
+static int json_lines_grpc(json_t *o, const struct ep_stats *e)
+{
+	json_t *codes = json_object();
+	if (!codes || json_object_set_new(o, "grpc_errors", json_integer((json_int_t)e->grpc_errors)))
+		return -1;
+	for (int i = 0; i < GRPC_CODES; i++)
+		if (e->grpc[i] && json_object_set_new(codes, grpc_code_name(i),
+						      json_integer((json_int_t)e->grpc[i])))
+			return -1;
+	return json_object_set_new(o, "grpc", codes);
+}
+
+/* {"ts": ...} first, then the contract's keys in their order, then the
+ * protocols (and gRPC failures when there were gRPC calls). */
 static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 {
 	struct query_row r;
+	char protos[64];
 	json_lines_row(e, &r);
 	json_t *row = query_row_json(&r);
 	json_t *o = row ? json_pack("{s:s}", "ts", ts) : NULL;
@@ -39,6 +66,18 @@ static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 		o = NULL;
 	}
 	json_decref(row);
+	json_lines_protocols(e, protos, sizeof(protos));
+	if (o && json_object_set_new(o, "protocol", json_string(protos))) {
+		json_decref(o);
+		o = NULL;
+	}
+	uint64_t grpc = 0;
+	for (int i = 0; i < GRPC_CODES; i++)
+		grpc += e->grpc[i];
+	if (o && grpc && json_lines_grpc(o, e)) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 

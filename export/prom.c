@@ -22,7 +22,9 @@
 #define PROM_CONN_TIMEOUT_S 10
 #define PROM_CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
 
-/* le bounds in µs. Each internal histogram bucket is counted under the
+/* le bounds in µs: constants, never derived from the data, so every l7top
+ * of a fleet serves the same buckets and sum by (le) over hosts is exact.
+ * Each internal histogram bucket is counted under the
  * first bound its highest value does not exceed, so a bound never counts a
  * value above it; a bucket straddling a bound (2.5 ms, 25 ms, ... are not
  * bucket edges) moves to the next bound, an error under 1/64 of the bound. */
@@ -32,8 +34,9 @@ static const uint64_t prom_le_us[] = {
 };
 #define PROM_LE_N (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
-/* One method + route since start. */
+/* One virtual host + method + route since start. */
 struct prom_series {
+	char host[HOST_MAX];
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
 	struct status_count codes[PROM_CODES];
@@ -47,6 +50,7 @@ struct prom {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	char version[32];
+	char target[64];              /* set once per run; "" = no target label */
 	size_t max;                   /* series before OTHER */
 	size_t n, cap;
 	struct prom_series *s;
@@ -89,7 +93,7 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 
 /* ---- totals --------------------------------------------------------------- */
 
-static long prom_append(struct prom *p, const char *method, const char *route)
+static long prom_append(struct prom *p, const char *host, const char *method, const char *route)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -101,29 +105,32 @@ static long prom_append(struct prom *p, const char *method, const char *route)
 	}
 	struct prom_series *e = &p->s[p->n];
 	memset(e, 0, sizeof(*e));
+	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
 	return (long)p->n++;
 }
 
 /*
- * The series of method + route: found, created, or OTHER past the bound.
- * OTHER is an ordinary entry of the table, so the collector's own OTHER
- * row and prom's overflow land in one series, never two with equal labels.
+ * The series of host + method + route: found, created, or OTHER past the
+ * bound. OTHER (host "") is an ordinary entry of the table, so the
+ * collector's own OTHER row and prom's overflow land in one series, never
+ * two with equal labels.
  */
-static long prom_series_of(struct prom *p, const char *method, const char *route)
+static long prom_series_of(struct prom *p, const char *host, const char *method,
+			   const char *route)
 {
-	size_t mask = p->nslots - 1, i = ep_hash("", method, route) & mask;
-	bool other = !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
+	size_t mask = p->nslots - 1, i = ep_hash(host, method, route) & mask;
+	bool other = !*host && !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
 
 	for (; p->slots[i]; i = (i + 1) & mask) {
 		const struct prom_series *e = &p->s[p->slots[i] - 1];
-		if (!strcmp(e->route, route) && !strcmp(e->method, method))
+		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host))
 			return (long)p->slots[i] - 1;
 	}
 	if (!other && p->n - (p->other >= 0) >= p->max)
-		return prom_series_of(p, AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
-	long idx = prom_append(p, method, route);
+		return prom_series_of(p, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+	long idx = prom_append(p, host, method, route);
 	if (idx < 0)
 		return -1;
 	p->slots[i] = (uint32_t)idx + 1;
@@ -176,7 +183,7 @@ static const struct {
 	C(packets, "l7top_packets_total", "TCP segments that reached l7top."),
 	C(kernel_drops, "l7top_capture_drops_total",
 	  "Packets lost between the kernel and l7top (capture ring full)."),
-	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x."),
+	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x or HTTP/2."),
 	C(unpaired, "l7top_unpaired_total",
 	  "Responses without a request and requests never answered."),
 	C(reasm_gaps, "l7top_reassembly_gaps_total", "Byte ranges of TCP streams never seen."),
@@ -188,6 +195,20 @@ static const struct {
 	  "Pipelined requests beyond the per-connection bound."),
 	C(host_overflow, "l7top_host_overflow_total",
 	  "Requests whose virtual host was folded into \"*\"."),
+	C(tls_drops, "l7top_tls_ring_drops_total",
+	  "TLS probe records lost between the kernel and l7top (ring buffer full)."),
+	C(tls_undecryptable, "l7top_tls_undecryptable_total",
+	  "TLS connections that could not be decrypted (keys mode)."),
+	C(tls_lost, "l7top_tls_records_lost_total",
+	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
+	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
+	  "TLS secrets refused (table full) or never used (keys mode)."),
+	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
+	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
+	C(h2_reset, "l7top_h2_reset_streams_total",
+	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended."),
+	C(h2_bounds, "l7top_h2_bounds_total",
+	  "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
@@ -203,12 +224,13 @@ int prom_update(struct prom *p, const struct snapshot *s)
 
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < s->n; i++) {
-		long idx = prom_series_of(p, s->eps[i].method, s->eps[i].route);
+		const struct ep_stats *e = &s->eps[i];
+		long idx = prom_series_of(p, e->host, e->method, e->route);
 		if (idx < 0) {
 			rc = -ENOMEM;
 			continue;
 		}
-		prom_add_ep(&p->s[idx], &s->eps[i]);
+		prom_add_ep(&p->s[idx], e);
 	}
 	struct snap_counters c = s->c;
 	for (size_t i = 0; i < PROM_NCOUNTERS; i++)
@@ -246,10 +268,20 @@ static void prom_family(FILE *f, const char *name, const char *type, const char 
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{method="...",route="..." — the caller closes the brace. */
-static void prom_series_open(FILE *f, const char *name, const struct prom_series *e)
+/* name{[target="...",]host="...",method="...",route="..." — the caller
+ * closes the brace. */
+static void prom_series_open(FILE *f, const char *name, const char *target,
+			     const struct prom_series *e)
 {
-	fprintf(f, "%s{method=\"", name);
+	fprintf(f, "%s{", name);
+	if (*target) {
+		fputs("target=\"", f);
+		prom_label(f, target);
+		fputs("\",", f);
+	}
+	fputs("host=\"", f);
+	prom_label(f, e->host);
+	fputs("\",method=\"", f);
 	prom_label(f, e->method);
 	fputs("\",route=\"", f);
 	prom_label(f, e->route);
@@ -266,7 +298,7 @@ static void prom_render_requests(const struct prom *p, FILE *f)
 		for (int k = 0; k < PROM_CODES; k++) {
 			if (!e->codes[k].n)
 				continue;
-			prom_series_open(f, "l7top_http_requests_total", e);
+			prom_series_open(f, "l7top_http_requests_total", p->target, e);
 			if (e->codes[k].code)
 				fprintf(f, ",status=\"%u\"} %" PRIu64 "\n", e->codes[k].code, e->codes[k].n);
 			else
@@ -286,14 +318,14 @@ static void prom_render_hist(const struct prom *p, FILE *f)
 		uint64_t cum = 0;
 		for (size_t k = 0; k < PROM_LE_N; k++) {
 			cum += e->le[k];
-			prom_series_open(f, "l7top_http_request_duration_seconds_bucket", e);
+			prom_series_open(f, "l7top_http_request_duration_seconds_bucket", p->target, e);
 			fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", (double)prom_le_us[k] / 1e6, cum);
 		}
-		prom_series_open(f, "l7top_http_request_duration_seconds_bucket", e);
+		prom_series_open(f, "l7top_http_request_duration_seconds_bucket", p->target, e);
 		fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", e->count);
-		prom_series_open(f, "l7top_http_request_duration_seconds_sum", e);
+		prom_series_open(f, "l7top_http_request_duration_seconds_sum", p->target, e);
 		fprintf(f, "} %.6f\n", (double)e->sum_us / 1e6);
-		prom_series_open(f, "l7top_http_request_duration_seconds_count", e);
+		prom_series_open(f, "l7top_http_request_duration_seconds_count", p->target, e);
 		fprintf(f, "} %" PRIu64 "\n", e->count);
 	}
 }
@@ -306,7 +338,7 @@ static void prom_render_bytes(const struct prom *p, FILE *f, bool out)
 		    ? "Response bytes as they crossed the wire (headers, chunk framing, 1xx)."
 		    : "Request bytes as they crossed the wire (headers and body).");
 	for (size_t i = 0; i < p->n; i++) {
-		prom_series_open(f, name, &p->s[i]);
+		prom_series_open(f, name, p->target, &p->s[i]);
 		fprintf(f, "} %" PRIu64 "\n", out ? p->s[i].bytes_out : p->s[i].bytes_in);
 	}
 }
@@ -466,6 +498,14 @@ int prom_open(struct prom **out, const struct prom_config *cfg, char *err, size_
 	}
 	*out = p;
 	return 0;
+}
+
+void prom_set_target(struct prom *p, const char *target)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->target[0])
+		snprintf(p->target, sizeof(p->target), "%s", target ? target : "");
+	pthread_mutex_unlock(&p->lock);
 }
 
 uint16_t prom_port(const struct prom *p)

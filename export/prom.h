@@ -7,18 +7,24 @@
  * scrape may come at any time, between intervals or not at all. Scrapes are
  * served by libmicrohttpd from its own thread; a mutex guards the totals.
  *
- * Series: one per method + route (hosts are not a label), bounded by the
- * endpoint cap the collector already enforces (its OTHER row); prom keeps
- * its own bound as well and folds anything past it into method "*" route
- * "OTHER", so a scrape can never grow without limit.
+ * Series: one per virtual host + method + route, bounded by the endpoint
+ * cap the collector already enforces (its OTHER row); prom keeps its own
+ * bound as well and folds anything past it into host "" method "*" route
+ * "OTHER", so a scrape can never grow without limit. Every HTTP series also
+ * carries target="comm[pid]" (the watched process, one value per run) once
+ * prom_set_target() was called; Prometheus adds instance and job.
  *
- *   l7top_http_requests_total{method,route,status}  status: full code, or
- *                                                   "other" (see status_count)
- *   l7top_http_request_duration_seconds             histogram, fixed le bounds
- *   l7top_http_request_bytes_total{method,route}
- *   l7top_http_response_bytes_total{method,route}
+ *   l7top_http_requests_total{host,method,route,status}  status: full code,
+ *                                                   or "other" (see status_count)
+ *   l7top_http_request_duration_seconds{host,method,route}  histogram
+ *   l7top_http_request_bytes_total{host,method,route}
+ *   l7top_http_response_bytes_total{host,method,route}
  *   l7top_capture_drops_total, l7top_parse_errors_total and the other loss
  *   counters of struct snap_counters; l7top_build_info{version}
+ *
+ * The histogram's le bounds are compile-time constants (prom.c), the same
+ * on every host and every run, so sum by (le) across instances is exact:
+ * fleet percentiles come from merged buckets, never averaged percentiles.
  */
 #ifndef L7TOP_PROM_H
 #define L7TOP_PROM_H
@@ -52,6 +58,9 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
  * -errno with one line in err (bad address, port in use, out of memory).
  */
 int prom_open(struct prom **out, const struct prom_config *cfg, char *err, size_t errlen);
+/* The target label of every HTTP series ("nginx[1234]"). Only the first
+ * call counts: the label stays one constant for the whole run. */
+void prom_set_target(struct prom *p, const char *target);
 /* The port actually bound (useful with port 0); 0 without a server. */
 uint16_t prom_port(const struct prom *p);
 /* Adds one interval (s is not kept). Returns 0 or -ENOMEM (series lost). */

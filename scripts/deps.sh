@@ -16,7 +16,7 @@ PKGS=(
 	"${BUILD_PKGS[@]}" sqlite3
 	libcmocka-dev libclang-rt-14-dev
 	nginx wrk curl tmux python3 openssl iproute2 procps tcpdump jq bpftrace valgrind linux-perf
-	prometheus nodejs nghttp2-client python3-h2 python3-grpcio apache2
+	prometheus python3-yaml nodejs nghttp2-client python3-h2 python3-grpcio apache2
 )
 
 # Prints the packages of "$@" that are not installed, one dpkg-query for all.

@@ -525,8 +525,8 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 	return s;
 }
 
-/* One interval on whichever view is active: exporters, JSON lines, the
- * live view or the batch printer. Views sum endpoints across hosts. */
+/* One interval on whichever view is active: JSON lines, the live view or
+ * the batch printer. Views sum endpoints across hosts. */
 static void snapshot_show(struct app *a, const struct snapshot *merged,
 			  const struct store_health *h)
 {
@@ -541,8 +541,6 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 			  : a->opt.keylog_in ? "keylog" : a->opt.read_pcap ? NULL : "off",
 	};
 
-	if (a->prom)
-		prom_update(a->prom, merged);       /* -ENOMEM: the row is missing from scrapes */
 	if (a->opt.json) {
 		emit_json(a, merged);
 	} else if (a->tui) {
@@ -598,6 +596,9 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		store_get_health(a->store, &h);
 		db_health_say(a, &h);
 	}
+	/* /metrics keeps the host label, like storage. */
+	if (a->prom)
+		prom_update(a->prom, s);            /* -ENOMEM: the row is missing from scrapes */
 	merged = snapshot_fold_hosts(s);
 	if (merged) {
 		snapshot_show(a, merged, &h);
@@ -1036,6 +1037,8 @@ static int run_live(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	watch_roots(a);
+	if (a->prom)
+		prom_set_target(a->prom, a->target_name);
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
 		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);

@@ -23,7 +23,7 @@
 static const char query_usage[] =
 	"Usage: l7top query --db FILE [--since WHEN] [--until WHEN] [--step DUR]\n"
 	"                   [--by-host] [--endpoint 'METHOD ROUTE'] [--session N]\n"
-	"                   [--sort KEY] [--limit N] [--format table|csv|json]\n"
+	"                   [--protocol P] [--sort KEY] [--limit N] [--format table|csv|json]\n"
 	"       l7top query --db FILE --requests [--slowest N] [--errors] [...]\n"
 	"       l7top query --db FILE --sessions\n"
 	"       l7top query --db FILE --upstreams [--by-route] [--endpoint EP] [...]\n"
@@ -43,13 +43,16 @@ static const char query_usage[] =
 	"                   rows sum across hosts\n"
 	"  --endpoint EP    only this endpoint: 'GET /users/{id}', or a route alone\n"
 	"  --session N      only the run with this id (see --sessions)\n"
+	"  --protocol P     only requests carried by P: http/1.0, http/1.1, h2 (HTTP/2\n"
+	"                   over TLS) or h2c (cleartext HTTP/2)\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first (within each step)\n"
 	"  --limit N        print the first N rows only (per step; 0: all, the default)\n"
 	"  --format FMT     table (default), csv or json; csv and json have every column\n"
 	"  --requests       the request log: errors and slow requests, in time order\n"
 	"  --slowest N      the N slowest logged requests, slowest first (implies --requests)\n"
-	"  --errors         logged requests with status >= 400 (implies --requests)\n"
+	"  --errors         logged requests with status >= 400 or a failed gRPC call\n"
+	"                   (implies --requests)\n"
 	"  --sessions       the l7top runs that wrote the DB: id, start, end, target,\n"
 	"                   pids, version, capture, settings\n"
 	"  --upstreams      the target's own outgoing calls, one row per upstream\n"
@@ -70,6 +73,7 @@ static const char query_usage[] =
 	"  l7top query --db l7top.db --since 09:00 --until 10:30 --sort p99 --limit 10\n"
 	"  l7top query --db l7top.db --since 2h --step 1m --endpoint 'GET /users/{id}'\n"
 	"  l7top query --db l7top.db --since 1h --by-host --format csv\n"
+	"  l7top query --db l7top.db --protocol h2 --format csv\n"
 	"  l7top query --db l7top.db --since 14:00 --requests --slowest 20\n"
 	"  l7top query --db l7top.db --requests --errors --format json\n"
 	"  l7top query --db l7top.db --sessions\n"
@@ -219,7 +223,7 @@ static int query_parse_count(const char *arg, long long min, long long *out)
 	return 0;
 }
 
-enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
+enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
        QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS, QOPT_UPSTREAMS, QOPT_BY_ROUTE };
 
 /* Handles one option's argument; 0 or -EINVAL with err set. */
@@ -273,6 +277,14 @@ static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_op
 	case QOPT_BY_HOST:
 		o->by_host = true;
 		return 0;
+	case QOPT_PROTOCOL:
+		if (proto_id(arg) < PROTO_COUNT) {
+			o->protocol = arg;
+			return 0;
+		}
+		snprintf(err, errlen, "l7top query: --protocol: '%s' is not http/1.0, http/1.1, h2"
+			 " or h2c", arg);
+		return -EINVAL;
 	case QOPT_ENDPOINT:
 		if (*arg) {
 			o->endpoint = arg;
@@ -327,6 +339,7 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 		{ "format", required_argument, NULL, 'f' },
 		{ "step", required_argument, NULL, QOPT_STEP },
 		{ "by-host", no_argument, NULL, QOPT_BY_HOST },
+		{ "protocol", required_argument, NULL, QOPT_PROTOCOL },
 		{ "endpoint", required_argument, NULL, QOPT_ENDPOINT },
 		{ "session", required_argument, NULL, QOPT_SESSION },
 		{ "sessions", no_argument, NULL, QOPT_SESSIONS },
@@ -520,12 +533,15 @@ static void query_bind_filter(sqlite3_stmt *q, const struct query_filter *f)
 		sqlite3_bind_text(q, 4, f->method, -1, SQLITE_TRANSIENT);
 	if (f->route)
 		sqlite3_bind_text(q, 5, f->route, -1, SQLITE_TRANSIENT);
+	if (f->protocol)
+		sqlite3_bind_text(q, 7, f->protocol, -1, SQLITE_TRANSIENT);
 }
 
 #define QUERY_FILTER_SQL(alias) \
 	" " alias ".ts_ms >= ?1 AND " alias ".ts_ms < ?2" \
 	" AND (?3 = 0 OR " alias ".session_id = ?3)" \
-	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)"
+	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)" \
+	" AND (?7 IS NULL OR e.protocol = ?7)"
 
 /* Grows *buf (of *cap elements of size sz) to hold one more; 0 or -ENOMEM. */
 static int query_grow(void **buf, size_t *cap, size_t len, size_t sz)
@@ -653,7 +669,7 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		" r.bytes_in, r.bytes_out, r.client, r.pid"
 		" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",
-		errors ? " AND r.status >= 400" : "",
+		errors ? " AND (r.status >= 400 OR r.grpc_status > 0)" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
 	sqlite3_stmt *q = NULL;
 	int err_prep = query_prepare(db, sql, &q, err, errlen);
@@ -1209,7 +1225,7 @@ int query_run(const struct query_opts *o, FILE *out, char *err, size_t errlen)
 	char method[METHOD_MAX] = "", route[ROUTE_MAX] = "";
 	struct query_filter f = {
 		.since_ms = o->since_ms, .until_ms = o->until_ms, .step_ms = o->step_ms,
-		.by_host = o->by_host, .session = o->session,
+		.by_host = o->by_host, .session = o->session, .protocol = o->protocol,
 	};
 	sqlite3 *db;
 

@@ -50,6 +50,7 @@ struct query_filter {
 	int64_t session;                /* sessions.id; 0 = every session */
 	const char *method;             /* NULL = any */
 	const char *route;              /* NULL = any */
+	const char *protocol;           /* PROTO_NAMES entry; NULL = any */
 };
 
 /* One request-log row. */
@@ -91,6 +92,7 @@ struct query_opts {
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */
 	bool errors;                    /* --errors: status >= 400 only */
+	const char *protocol;           /* --protocol; NULL = any */
 	bool by_route;                  /* --upstreams --by-route */
 };
 

@@ -157,10 +157,47 @@ static const char schema_v3[] =
 	"ALTER TABLE sessions ADD COLUMN notes TEXT;  -- events of the run, '; '-separated: DB write"
 	" failures and recoveries, target exits and restarts (NULL: none)\n";
 
-/* Version 4: the target's own outgoing calls (reverse proxies), per backend
+/*
+ * v3 -> v4: HTTP/2. An endpoint row also names its protocol (rows written
+ * before are HTTP/1.x of an unknown minor version: ''), the request log keeps
+ * a gRPC status, intervals the h2 counters.
+ */
+static const char schema_v4[] =
+	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
+	"DROP VIEW IF EXISTS requests_v;\n"
+	"CREATE TABLE endpoints_v3 (  -- every endpoint ever seen, shared by sessions\n"
+	"  id       INTEGER PRIMARY KEY,\n"
+	"  host     TEXT NOT NULL DEFAULT '', -- virtual host (Host or :authority, lower-cased, no port); '' without; '*' = hosts over the bound\n"
+	"  method   TEXT NOT NULL,        -- \"GET\", \"POST\", ...\n"
+	"  route    TEXT NOT NULL,        -- folded route (\"/users/{id}\"), a gRPC method as is; no query string; non-printable bytes %XX-encoded\n"
+	"  protocol TEXT NOT NULL DEFAULT '', -- \"http/1.0\", \"http/1.1\", \"h2\" (TLS), \"h2c\" (cleartext); '' = HTTP/1.x stored before v3\n"
+	"  UNIQUE (host, method, route, protocol)\n"
+	");\n"
+	"INSERT INTO endpoints_v3 (id, host, method, route) SELECT id, host, method, route FROM endpoints;\n"
+	"DROP TABLE endpoints;\n"
+	"ALTER TABLE endpoints_v3 RENAME TO endpoints;\n"
+	"ALTER TABLE requests ADD COLUMN grpc_status INTEGER; -- gRPC status from the trailers; NULL when not gRPC or none came\n"
+	"ALTER TABLE intervals ADD COLUMN h2_unreadable INTEGER; -- h2 streams whose headers the HPACK state could not read\n"
+	"ALTER TABLE intervals ADD COLUMN h2_reset      INTEGER; -- h2 streams reset, refused by GOAWAY or cut by a close\n"
+	"ALTER TABLE intervals ADD COLUMN h2_bounds     INTEGER; -- h2 streams / header blocks / HPACK tables over a bound\n"
+	"CREATE VIEW endpoint_stats_v AS  -- endpoint_stats for people; time is UTC\n"
+	"  SELECT datetime(s.ts_ms / 1000, 'unixepoch') AS time, s.dur_ms, e.host, e.method, e.route,\n"
+	"         e.protocol, s.requests, s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.bytes_in, s.bytes_out,\n"
+	"         round(s.lat_sum_us / 1000.0 / nullif(s.requests, 0), 3) AS avg_ms,\n"
+	"         round(s.p99_us / 1000.0, 3) AS p99_ms,\n"
+	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
+	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n"
+	"CREATE VIEW requests_v AS  -- the request log for people; time is UTC\n"
+	"  SELECT strftime('%Y-%m-%dT%H:%M:%fZ', r.ts_ms / 1000.0, 'unixepoch') AS time, e.host,\n"
+	"         e.method, e.route, e.protocol, r.path, r.status, r.grpc_status,\n"
+	"         round(r.latency_us / 1000.0, 3) AS latency_ms,\n"
+	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
+	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
+
+/* Version 5: the target's own outgoing calls (reverse proxies), per backend
  * and per backend x inbound route; rows stay per interval until retention
  * removes them (rollup does not merge them). */
-static const char schema_v4[] =
+static const char schema_v5[] =
 	"CREATE TABLE upstreams (  -- every backend the target called, shared by sessions\n"
 	"  id   INTEGER PRIMARY KEY,\n"
 	"  name TEXT NOT NULL UNIQUE  -- \"addr:port\" (\"[v6]:port\"); '*' = backends over the bound\n"
@@ -228,6 +265,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

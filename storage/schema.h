@@ -46,6 +46,9 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
  * intervals.{conns_new, tls_drops, reqs_skipped, host_overflow}; sessions.capture;
  * endpoint_stats WITHOUT ROWID keyed (ts_ms, session_id, endpoint_id) with
  * p99_us; the requests table (request log); views endpoint_stats_v and requests_v.
+ * Version 4 (from 3): endpoints.protocol with UNIQUE (host, method, route,
+ * protocol); requests.grpc_status; intervals.{h2_unreadable, h2_reset,
+ * h2_bounds}; the views show them.
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
 

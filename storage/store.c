@@ -23,8 +23,8 @@
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
-#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX)
-#define STORE_NCOUNTERS    13       /* struct snap_counters fields stored in intervals */
+#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
+#define STORE_NCOUNTERS    16       /* struct snap_counters fields stored in intervals */
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -149,16 +149,18 @@ static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 	snprintf(dst, cap, "%.*s", (int)strnlen(src, srcmax), src);
 }
 
-/* endpoints.id for host+method+route, inserting the row on first sight. */
+/* endpoints.id for host+method+route+protocol, inserting the row on first sight. */
 static int store_endpoint_id(struct store *st, const char *host_in, const char *method_in,
-			     const char *route_in, sqlite3_int64 *id)
+			     const char *route_in, const char *proto_in, sqlite3_int64 *id)
 {
-	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], key[STORE_KEY_MAX];
+	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], proto[PROTO_MAX];
+	char key[STORE_KEY_MAX];
 
 	store_copy(host, sizeof(host), host_in, HOST_MAX);
 	store_copy(method, sizeof(method), method_in, METHOD_MAX);
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", host, method, route);
+	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", host, method, route, proto);
 	struct ep_slot *s = ep_cache_slot(&st->cache, key);
 	if (s->key) {
 		*id = s->id;
@@ -167,6 +169,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 4, proto, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st->find_ep);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st->find_ep, 0);
@@ -176,6 +179,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 		sqlite3_bind_text(st->ins_ep, 1, host, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 4, proto, -1, SQLITE_STATIC);
 		rc = store_step_done(st->ins_ep);
 		*id = sqlite3_last_insert_rowid(st->db);
 	} else if (rc == SQLITE_ROW) {
@@ -212,6 +216,7 @@ static int store_write_interval(struct store *st, const struct snapshot *s)
 		c->packets, c->kernel_drops, c->parse_errors, c->unpaired, c->reasm_gaps,
 		c->conn_overflow, c->ep_overflow, c->pending_overflow, c->conns_open,
 		c->conns_new, c->tls_drops, c->reqs_skipped, c->host_overflow,
+		c->h2_unreadable, c->h2_reset, c->h2_bounds,
 	};
 	sqlite3_int64 cv[STORE_NCOUNTERS];
 	uint64_t requests = 0;
@@ -252,7 +257,7 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 {
 	sqlite3_int64 id = 0, v[10];
 
-	int rc = store_endpoint_id(st, e->host, e->method, e->route, &id);
+	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto, &id);
 	if (rc)
 		return rc;
 	v[0] = store_i64(e->requests);
@@ -274,7 +279,7 @@ static int store_write_request(struct store *st, const struct req_record *r)
 	sqlite3_int64 id = 0;
 	sqlite3_stmt *q = st->ins_req;
 
-	int rc = store_endpoint_id(st, r->host, r->method, r->route, &id);
+	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto, &id);
 	if (rc)
 		return rc;
 	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
@@ -290,6 +295,8 @@ static int store_write_request(struct store *st, const struct req_record *r)
 	sqlite3_bind_int64(q, 8, store_i64(r->s.bytes_out));
 	sqlite3_bind_text(q, 9, client, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 10, r->s.pid);
+	if (r->s.grpc && r->s.grpc_status >= 0)
+		sqlite3_bind_int(q, 11, r->s.grpc_status);
 	return store_step_done(q);
 }
 
@@ -872,8 +879,9 @@ static int store_prepare(struct store *st)
 	static const char put_interval[] =
 		"INSERT INTO intervals (session_id, ts_ms, dur_ms, requests, packets, kernel_drops,"
 		" parse_errors, unpaired, reasm_gaps, conn_overflow, ep_overflow, pending_overflow,"
-		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow,"
+		" h2_unreadable, h2_reset, h2_bounds)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
 		" ON CONFLICT (session_id, ts_ms) DO UPDATE SET dur_ms = max(dur_ms, excluded.dur_ms),"
 		" requests = requests + excluded.requests, packets = packets + excluded.packets,"
 		" kernel_drops = kernel_drops + excluded.kernel_drops,"
@@ -886,7 +894,10 @@ static int store_prepare(struct store *st)
 		" conns_new = coalesce(conns_new, 0) + excluded.conns_new,"
 		" tls_drops = coalesce(tls_drops, 0) + excluded.tls_drops,"
 		" reqs_skipped = coalesce(reqs_skipped, 0) + excluded.reqs_skipped,"
-		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow";
+		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow,"
+		" h2_unreadable = coalesce(h2_unreadable, 0) + excluded.h2_unreadable,"
+		" h2_reset = coalesce(h2_reset, 0) + excluded.h2_reset,"
+		" h2_bounds = coalesce(h2_bounds, 0) + excluded.h2_bounds";
 	static const char put_stat[] =
 		"INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id, requests,"
 		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us)"
@@ -902,11 +913,14 @@ static int store_prepare(struct store *st)
 		" p99_us = min(hist_quantile(hist_merge(hist, excluded.hist), 0.99),"
 		"              max(lat_max_us, excluded.lat_max_us))";
 	static const char find_ep[] =
-		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3";
-	static const char ins_ep[] = "INSERT INTO endpoints (host, method, route) VALUES (?1, ?2, ?3)";
+		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3"
+		" AND protocol = ?4";
+	static const char ins_ep[] =
+		"INSERT INTO endpoints (host, method, route, protocol) VALUES (?1, ?2, ?3, ?4)";
 	static const char ins_req[] =
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
-		" bytes_in, bytes_out, client, pid) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+		" bytes_in, bytes_out, client, pid, grpc_status)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
 	static const char roll_find[] =
 		"SELECT ts_ms FROM intervals WHERE dur_ms < 60000 AND ts_ms < ?1"
 		" ORDER BY ts_ms LIMIT ?2";
@@ -920,7 +934,8 @@ static int store_prepare(struct store *st)
 		"SELECT session_id, ts_ms / 60000 * 60000 AS m, sum(requests), sum(packets),"
 		" sum(kernel_drops), sum(parse_errors), sum(unpaired), sum(reasm_gaps),"
 		" sum(conn_overflow), sum(ep_overflow), sum(pending_overflow), max(conns_open),"
-		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow)"
+		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow),"
+		" total(h2_unreadable), total(h2_reset), total(h2_bounds)"
 		" FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m";
 	static const char roll_del_stats[] =

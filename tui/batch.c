@@ -20,21 +20,25 @@ static int by_requests(const void *a, const void *b)
 
 static double err_pct(const struct ep_stats *e)
 {
-	return e->requests ? 100.0 * (double)(e->status[3] + e->status[4]) / (double)e->requests : 0;
+	return e->requests ? 100.0 * (double)ep_errors(e) / (double)e->requests : 0;
 }
 
 static void print_header(FILE *f, const struct snapshot *s, const struct batch_info *in,
 			 const struct ep_stats *t, double secs)
 {
-	char when[16], rate[16], p50[16], p99[16];
+	char when[16], rate[16], p50[16], p99[16], h2[96];
 	time_t ts = (time_t)((s->ts_ms + s->dur_ms) / 1000);
+
+	snprintf(h2, sizeof(h2), "  h2 unreadable headers %lu  h2 reset %lu  h2 bounds %lu",
+		 (unsigned long)s->c.h2_unreadable, (unsigned long)s->c.h2_reset,
+		 (unsigned long)s->c.h2_bounds);
 	struct tm tm;
 
 	localtime_r(&ts, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  gaps %lu  overflow %lu%s%s\n",
+		"  gaps %lu  overflow %lu%s%s%s\n",
 		when, in->target, in->npids, in->ports, in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
@@ -45,7 +49,7 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
 		(unsigned long)s->c.reasm_gaps,
 		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
-		in->db_status && *in->db_status ? " | " : "",
+		h2, in->db_status && *in->db_status ? " | " : "",
 		in->db_status ? in->db_status : "");
 }
 

@@ -123,6 +123,10 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	put_count(&p, "unpaired", c->unpaired, ST_WARN);
 	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
 	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
+	if (c->h2_unreadable)
+		put_count(&p, "h2 unreadable headers", c->h2_unreadable, ST_WARN);
+	if (c->h2_reset + c->h2_bounds)
+		put_count(&p, "h2 reset/bounds", c->h2_reset + c->h2_bounds, ST_WARN);
 	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)), h->folded ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };
@@ -264,6 +268,37 @@ static int draw_bars(const struct view_detail *d, struct cellbuf *cb, int row, i
 	return row - r0;
 }
 
+/* "Protocols h2 http/1.1" and, for gRPC methods, the codes seen by name. */
+static int draw_protocols(const struct view_detail *d, struct cellbuf *cb, int row, int col,
+			  int maxrows)
+{
+	char b[24];
+	int used = 0;
+	if (maxrows < 1 || !d->protos)
+		return 0;
+	struct pen p = { cb, row + used++, col, false };
+	put(&p, ST_TITLE, "Protocols");
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if (d->protos & (1u << i))
+			put(&p, ST_VALUE, "  %s", PROTO_NAMES[i]);
+	bool grpc = false;
+	for (int i = 0; i < GRPC_CODES; i++)
+		grpc |= d->grpc[i] != 0;
+	if (!grpc || used >= maxrows)
+		return used;
+	p = (struct pen){ cb, row + used++, col, false };
+	put(&p, ST_TITLE, "gRPC codes");
+	for (int i = 0; i < GRPC_CODES; i++) {
+		if (!d->grpc[i])
+			continue;
+		p.col += 2;
+		put_kv(&p, grpc_code_name(i), fmt_count(d->grpc[i], b, sizeof(b)),
+		       i ? ST_ERROR : ST_VALUE);
+		p.col -= 2;
+	}
+	return used;
+}
+
 static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int row, int col, int w,
 			 int maxrows)
 {
@@ -282,6 +317,7 @@ static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int ro
 		       d->codes[i].code >= 500 ? ST_ERROR : d->codes[i].code >= 400 ? ST_WARN : ST_VALUE);
 		p.col -= 2;
 	}
+	row += draw_protocols(d, cb, row, col, maxrows - (row - r0));
 	if (row - r0 >= maxrows)
 		return row - r0;
 	p = (struct pen){ cb, row++, col, false };

@@ -15,6 +15,8 @@ struct view_extra {
 	struct view_slow slow[VIEW_SLOW_MAX];
 	struct view_client clients[VIEW_CLIENTS_MAX];
 	struct view_code codes[VIEW_CODES_MAX];   /* the last slot (code 0): others */
+	uint8_t protos;                           /* 1 << PROTO_* seen since start */
+	uint64_t grpc[GRPC_CODES];                /* gRPC calls per grpc-status */
 };
 
 struct view_ep {
@@ -167,6 +169,9 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->tls_drops += s->tls_drops;
 	d->reqs_skipped += s->reqs_skipped;
 	d->host_overflow += s->host_overflow;
+	d->h2_unreadable += s->h2_unreadable;
+	d->h2_reset += s->h2_reset;
+	d->h2_bounds += s->h2_bounds;
 	d->conns_open = s->conns_open;
 }
 
@@ -330,6 +335,9 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 	for (int k = 0; k < EP_CODES; k++)
 		if (s->codes[k].n)
 			code_add(x, s->codes[k].code, s->codes[k].n);
+	x->protos |= s->protos;
+	for (int k = 0; k < GRPC_CODES; k++)
+		x->grpc[k] += s->grpc[k];
 }
 
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
@@ -423,8 +431,8 @@ static void fill_row(struct view *v, unsigned i, struct view_row *r)
 	r->rate = (double)r->st.requests / secs;
 	r->in_rate = (double)r->st.bytes_in / secs;
 	r->out_rate = (double)r->st.bytes_out / secs;
-	r->err_pct = r->st.requests ? 100.0 * (double)(r->st.status[3] + r->st.status[4]) /
-					      (double)r->st.requests : 0;
+	r->err_pct = r->st.requests ? 100.0 * (double)(r->st.status[3] + r->st.status[4] +
+							r->st.grpc_errors) / (double)r->st.requests : 0;
 }
 
 /* Latency bars: fixed 1-2.5-5 edges, trimmed to the non-empty span, the
@@ -525,6 +533,8 @@ static void detail_fill(struct view *v)
 			if (e->x->codes[i].n)
 				d->codes[d->ncodes++] = e->x->codes[i];
 		qsort(d->codes, d->ncodes, sizeof(d->codes[0]), code_cmp);
+		d->protos = e->x->protos;
+		memcpy(d->grpc, e->x->grpc, sizeof(d->grpc));
 	}
 }
 

@@ -129,6 +129,8 @@ struct view_detail {
 	struct view_client clients[8];
 	size_t ncodes;                 /* every status code seen, by code */
 	struct view_code codes[VIEW_CODES_MAX];
+	uint8_t protos;                /* 1 << PROTO_* that carried it, since start */
+	uint64_t grpc[GRPC_CODES];     /* gRPC calls per grpc-status, since start */
 };
 
 struct view_ep;

@@ -78,6 +78,10 @@ static void counters_add(struct ep_stats *d, const struct ep_stats *s)
 	d->requests += s->requests;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
+	d->grpc_errors += s->grpc_errors;
+	for (int k = 0; k < GRPC_CODES; k++)
+		d->grpc[k] += s->grpc[k];
+	d->protos |= s->protos;
 	d->bytes_in += s->bytes_in;
 	d->bytes_out += s->bytes_out;
 	d->lat_sum_us += s->lat_sum_us;
@@ -150,6 +154,7 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	sl->requests = sat32(sl->requests, s->requests);
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		sl->status[k] = sat32(sl->status[k], s->status[k]);
+	sl->grpc_errors = sat32(sl->grpc_errors, s->grpc_errors);
 	sl->bytes_in += s->bytes_in;
 	sl->bytes_out += s->bytes_out;
 	if (s->lat_max_us > sl->lat_max_us)
@@ -187,6 +192,7 @@ static void stats_from_full(const struct ep_stats *s, struct win_stats *out, uin
 {
 	out->requests = s->requests;
 	memcpy(out->status, s->status, sizeof(out->status));
+	out->grpc_errors = s->grpc_errors;
 	out->bytes_in = s->bytes_in;
 	out->bytes_out = s->bytes_out;
 	out->lat_max_us = s->lat_max_us;
@@ -224,6 +230,7 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 		out->requests += sl->requests;
 		for (int s = 0; s < STATUS_CLASSES; s++)
 			out->status[s] += sl->status[s];
+		out->grpc_errors += sl->grpc_errors;
 		out->bytes_in += sl->bytes_in;
 		out->bytes_out += sl->bytes_out;
 		if (sl->lat_max_us > out->lat_max_us)

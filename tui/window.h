@@ -56,6 +56,7 @@ struct win_slot {
 	uint32_t seq;                  /* slot number this holds; stale if old */
 	uint32_t requests;
 	uint32_t status[STATUS_CLASSES];
+	uint32_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
 	uint32_t lat_max_us;           /* clamped to 2^32-1 */
 	uint16_t nent, cap;
 	uint64_t bytes_in, bytes_out;
@@ -66,6 +67,7 @@ struct win_slot {
 struct win_stats {
 	uint64_t requests;
 	uint64_t status[STATUS_CLASSES];
+	uint64_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
 	uint64_t bytes_in, bytes_out;
 	uint64_t lat_max_us;
 	uint64_t p50, p90, p99;        /* µs */

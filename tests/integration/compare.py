@@ -5,7 +5,8 @@
 The access log is the tab-separated format lib.sh configures:
 
     method  request_uri  status  bytes_sent  request_length  request_time
-    [msec  connection  connection_requests  discard  content_length]
+    [msec  connection  connection_requests  discard  content_length
+     server_protocol  server_port]
 
 NGINX writes '"', '\\' and bytes outside 0x20-0x7e as \\xHH (its default log
 escaping); they are decoded back to raw bytes here. `discard` is "1" in
@@ -121,8 +122,10 @@ class Agg:
         self.discarded = 0
 
 
-def read_log(path, route_filter=None):
-    """Returns ({(method, route): Agg}, skipped_lines)."""
+def read_log(path, route_filter=None, protocol=None, port=None):
+    """Returns ({(method, route): Agg}, skipped_lines). protocol and port keep
+    only lines whose $server_protocol (field 12) and $server_port (field 13)
+    are those."""
     eps = {}
     skipped = []
     with open(path, "rb") as f:
@@ -143,6 +146,10 @@ def read_log(path, route_filter=None):
                 rtime = float(fields[5])
             except ValueError:
                 skipped.append((lineno, line[:80]))
+                continue
+            if protocol is not None and (len(fields) < 12 or fields[11].decode() != protocol):
+                continue
+            if port is not None and (len(fields) < 13 or fields[12].decode() != port):
                 continue
             discard = len(fields) > 9 and fields[9] == b"1"
             if discard and len(fields) > 10 and fields[10].isdigit():
@@ -333,11 +340,13 @@ def main(argv=None):
     ap.add_argument("--routes", help="compare only routes matching this regex (both sides)")
     ap.add_argument("--counts-only", action="store_true",
                     help="compare requests and status classes only")
+    ap.add_argument("--log-protocol", help="only log lines with this $server_protocol (HTTP/2.0)")
+    ap.add_argument("--log-port", help="only log lines with this $server_port")
     args = ap.parse_args(argv)
 
     rf = re.compile(args.routes) if args.routes else None
     try:
-        eps, skipped = read_log(args.log, rf)
+        eps, skipped = read_log(args.log, rf, args.log_protocol, args.log_port)
     except OSError as e:
         print("compare: %s" % e, file=sys.stderr)
         return 2

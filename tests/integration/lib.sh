@@ -16,7 +16,7 @@
 #
 # Ground truth is NGINX's access log, $T/access.log, tab-separated:
 #   method  request_uri  status  bytes_sent  request_length  request_time  msec
-#   connection  connection_requests  l7_discard  content_length
+#   connection  connection_requests  l7_discard  content_length  server_protocol  server_port
 # l7_discard is 1 in locations that discard the request body (`set $l7_discard 1;`):
 # NGINX leaves a discarded body out of $request_length though it crossed the wire.
 # ($request_uri is the raw request target; $uri is rewritten by NGINX, never used.)
@@ -173,7 +173,7 @@ http {
     uwsgi_temp_path $T/tmp/uwsgi;
     scgi_temp_path $T/tmp/scgi;
 
-    log_format l7tsv '\$request_method\t\$request_uri\t\$status\t\$bytes_sent\t\$request_length\t\$request_time\t\$msec\t\$connection\t\$connection_requests\t\$l7_discard\t\$http_content_length';
+    log_format l7tsv '\$request_method\t\$request_uri\t\$status\t\$bytes_sent\t\$request_length\t\$request_time\t\$msec\t\$connection\t\$connection_requests\t\$l7_discard\t\$http_content_length\t\$server_protocol\t\$server_port';
     access_log $T/access.log l7tsv;
 
     sendfile on;

@@ -9,8 +9,6 @@ source "$(dirname "$0")/lib.sh"
 
 it_require_tools nginx curl jq promtool prometheus "$PY"
 it_require_l7top
-"$L7TOP" --help 2>/dev/null | grep -q -- '--prometheus' ||
-	it_fail "$L7TOP has no --prometheus option: src/main.c is not wired to export/prom.c yet (issue 8)"
 it_setup
 
 P=$(it_free_port)
@@ -81,14 +79,17 @@ got=$(sum_metric l7top_http_requests_total)
 [[ $got -eq $want ]] || it_fail "sum of l7top_http_requests_total is $got, NGINX logged $want"
 got=$(sum_metric l7top_http_request_duration_seconds_count)
 [[ $got -eq $want ]] || it_fail "sum of the histogram _count is $got, want $want"
-grep -q '^l7top_http_requests_total{method="GET",route="/boom",status="500"} 3$' "$T/scrape.prom" ||
-	it_fail "no 3 x 500 for GET /boom: $(grep boom "$T/scrape.prom" || true)"
-grep -q '^l7top_http_requests_total{method="GET",route="/health",status="204"} 5$' "$T/scrape.prom" ||
+# target: the watched process, one constant; host: the virtual host (no port).
+L="target=\"nginx\\[$NGINX_PID\\]\",host=\"127.0.0.1\""
+grep -q "^l7top_http_requests_total{$L,method=\"GET\",route=\"/boom\",status=\"500\"} 3\$" "$T/scrape.prom" ||
+	it_fail "no 3 x 500 for GET /boom with $L: $(grep boom "$T/scrape.prom" || true)"
+grep -q "^l7top_http_requests_total{$L,method=\"GET\",route=\"/health\",status=\"204\"} 5\$" "$T/scrape.prom" ||
 	it_fail "no 5 x 204 for GET /health"
 grep -q 'route="/q/say\\"hi\\""' "$T/scrape.prom" || it_fail "the quote in /q/say\"hi\" is not escaped"
 grep -q 'le="+Inf"' "$T/scrape.prom" || it_fail "no +Inf bucket"
 for m in l7top_capture_drops_total l7top_parse_errors_total l7top_http_request_bytes_total \
-	l7top_http_response_bytes_total; do
+	l7top_http_response_bytes_total l7top_tls_ring_drops_total l7top_tls_undecryptable_total \
+	l7top_tls_records_lost_total; do
 	grep -q "^# TYPE $m counter$" "$T/scrape.prom" || it_fail "no counter $m"
 done
 it_log "scrape: $(wc -l <"$T/scrape.prom") lines, promtool ok, $want requests"

@@ -61,7 +61,7 @@ static void test_lines_parse_back(void **state)
 {
 	static const char *const keys[] = {
 		"ts", "method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
-		"bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+		"bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms", "protocol",
 	};
 	struct agg *a = agg_new(100, 10);
 	size_t n;
@@ -88,6 +88,8 @@ static void test_lines_parse_back(void **state)
 	assert_int_equal(k, sizeof(keys) / sizeof(keys[0]));
 	assert_string_equal(json_string_value(json_object_get(o, "ts")), "2024-05-01T10:00:00.123Z");
 	assert_string_equal(json_string_value(json_object_get(o, "method")), "GET");
+	/* a sample without a protocol is HTTP/1.1, as http_stream says by default */
+	assert_string_equal(json_string_value(json_object_get(o, "protocol")), "http/1.1");
 	assert_string_equal(json_string_value(json_object_get(o, "route")), "/users/:id");
 	assert_int_equal(json_integer_value(json_object_get(o, "requests")), 2);
 	assert_int_equal(json_integer_value(json_object_get(o, "s2xx")), 1);

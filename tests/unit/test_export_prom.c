@@ -174,6 +174,10 @@ static void test_render(void **state)
 		struct snapshot *s = agg_snapshot(a, 1000u * (unsigned)i, 1000);
 		s->c.kernel_drops = 3;
 		s->c.parse_errors = 1;
+		s->c.tls_drops = 2;
+		s->c.tls_undecryptable = 1;
+		s->c.tls_lost = 4;
+		s->c.tls_secrets_lost = 5;
 		s->c.conns_open = 5u + (unsigned)i;
 		assert_int_equal(prom_update(p, s), 0);
 		snapshot_free(s);
@@ -181,11 +185,11 @@ static void test_render(void **state)
 	char *t = render(p);
 
 	has_line(t, "# TYPE l7top_http_requests_total counter");
-	has_line(t, "l7top_http_requests_total{method=\"GET\",route=\"/users/:id\",status=\"200\"} 4");
-	has_line(t, "l7top_http_requests_total{method=\"GET\",route=\"/users/:id\",status=\"404\"} 2");
-	has_line(t, "l7top_http_requests_total{method=\"POST\",route=\"/upload\",status=\"500\"} 2");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/users/:id\",status=\"200\"} 4");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/users/:id\",status=\"404\"} 2");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"POST\",route=\"/upload\",status=\"500\"} 2");
 	has_line(t, "# TYPE l7top_http_request_duration_seconds histogram");
-	const char *b = "l7top_http_request_duration_seconds_bucket{method=\"GET\",route=\"/users/:id\",";
+	const char *b = "l7top_http_request_duration_seconds_bucket{host=\"\",method=\"GET\",route=\"/users/:id\",";
 	char line[256];
 	const struct { const char *le; int n; } want[] = {
 		{ "0.0005", 2 }, { "0.001", 4 }, { "0.0025", 4 }, { "0.005", 6 }, { "10", 6 },
@@ -195,14 +199,18 @@ static void test_render(void **state)
 		snprintf(line, sizeof(line), "%sle=\"%s\"} %d", b, want[i].le, want[i].n);
 		has_line(t, line);
 	}
-	has_line(t, "l7top_http_request_duration_seconds_bucket{method=\"POST\",route=\"/upload\",le=\"10\"} 0");
-	has_line(t, "l7top_http_request_duration_seconds_bucket{method=\"POST\",route=\"/upload\",le=\"+Inf\"} 2");
-	has_line(t, "l7top_http_request_duration_seconds_sum{method=\"GET\",route=\"/users/:id\"} 0.007600");
-	has_line(t, "l7top_http_request_duration_seconds_count{method=\"GET\",route=\"/users/:id\"} 6");
-	has_line(t, "l7top_http_request_bytes_total{method=\"POST\",route=\"/upload\"} 20000");
-	has_line(t, "l7top_http_response_bytes_total{method=\"GET\",route=\"/users/:id\"} 2200");
+	has_line(t, "l7top_http_request_duration_seconds_bucket{host=\"\",method=\"POST\",route=\"/upload\",le=\"10\"} 0");
+	has_line(t, "l7top_http_request_duration_seconds_bucket{host=\"\",method=\"POST\",route=\"/upload\",le=\"+Inf\"} 2");
+	has_line(t, "l7top_http_request_duration_seconds_sum{host=\"\",method=\"GET\",route=\"/users/:id\"} 0.007600");
+	has_line(t, "l7top_http_request_duration_seconds_count{host=\"\",method=\"GET\",route=\"/users/:id\"} 6");
+	has_line(t, "l7top_http_request_bytes_total{host=\"\",method=\"POST\",route=\"/upload\"} 20000");
+	has_line(t, "l7top_http_response_bytes_total{host=\"\",method=\"GET\",route=\"/users/:id\"} 2200");
 	has_line(t, "l7top_capture_drops_total 6");
 	has_line(t, "l7top_parse_errors_total 2");
+	has_line(t, "l7top_tls_ring_drops_total 4");
+	has_line(t, "l7top_tls_undecryptable_total 2");
+	has_line(t, "l7top_tls_records_lost_total 8");
+	has_line(t, "l7top_tls_secrets_lost_total 10");
 	has_line(t, "l7top_connections_open 6");
 	has_line(t, "l7top_build_info{version=\"9.8.7\"} 1");
 	/* One TYPE per family, each family's samples together. */
@@ -224,7 +232,7 @@ static void test_escaping(void **state)
 	assert_int_equal(prom_update(p, s), 0);
 	snapshot_free(s);
 	char *t = render(p);
-	has_line(t, "l7top_http_requests_total{method=\"GET\","
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\","
 		    "route=\"/q/say\\\"hi\\\"\\\\x\\nz%09%01%FF\",status=\"200\"} 1");
 	free(t);
 	prom_close(p);
@@ -247,13 +255,75 @@ static void test_other_fold(void **state)
 	assert_int_equal(prom_update(p, s), 0);
 	snapshot_free(s);
 	char *t = render(p);
-	has_line(t, "l7top_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1");
-	has_line(t, "l7top_http_requests_total{method=\"GET\",route=\"/b\",status=\"200\"} 1");
-	has_line(t, "l7top_http_requests_total{method=\"*\",route=\"OTHER\",status=\"200\"} 3");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/a\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/b\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"*\",route=\"OTHER\",status=\"200\"} 3");
 	assert_int_equal(count_substr(t, "l7top_http_requests_total{"), 3);
 	free(t);
 	prom_close(p);
 	agg_free(a);
+}
+
+/* Hosts stay apart (the fleet's rules sum them by label); the target label
+ * is set once and every HTTP series carries it; the loss counters do not. */
+static void test_hosts_and_target(void **state)
+{
+	struct agg *a = agg_new(100, 10);
+	struct prom *p = state_only(0);
+	(void)state;
+
+	add(a, "a.example", "GET", "/x", 200, 100, 1, 1);
+	add(a, "b.example", "GET", "/x", 200, 100, 1, 1);
+	add(a, "b.example", "GET", "/x", 500, 100, 1, 1);
+	prom_set_target(p, "nginx[42]");
+	prom_set_target(p, "nginx[43]");      /* ignored: one constant per run */
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	assert_int_equal(prom_update(p, s), 0);
+	snapshot_free(s);
+	char *t = render(p);
+	has_line(t, "l7top_http_requests_total{target=\"nginx[42]\",host=\"a.example\","
+		    "method=\"GET\",route=\"/x\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{target=\"nginx[42]\",host=\"b.example\","
+		    "method=\"GET\",route=\"/x\",status=\"500\"} 1");
+	has_line(t, "l7top_http_request_duration_seconds_count{target=\"nginx[42]\","
+		    "host=\"b.example\",method=\"GET\",route=\"/x\"} 2");
+	has_line(t, "l7top_capture_drops_total 0");
+	assert_int_equal(count_substr(t, "nginx[43]"), 0);
+	free(t);
+	prom_close(p);
+	agg_free(a);
+}
+
+/* The le bounds are fixed: an empty l7top and a busy one serve the same
+ * list, so sum by (le) across a fleet never meets a bucket only some hosts
+ * have. */
+static void test_fixed_bounds(void **state)
+{
+	static const char *want = "0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 "
+				  "1 2.5 5 10 +Inf ";
+	const uint64_t lat[] = { 1, 90, 1500, 40000, 3000000, 60000000 };
+	(void)state;
+
+	for (int busy = 0; busy < 2; busy++) {
+		struct agg *a = agg_new(100, 10);
+		struct prom *p = state_only(0);
+		char got[256] = "";
+		for (size_t i = 0; i < (busy ? sizeof(lat) / sizeof(lat[0]) : 1); i++)
+			add(a, "", "GET", "/x", 200, busy ? lat[i] : 5, 1, 1);
+		struct snapshot *s = agg_snapshot(a, 0, 1000);
+		assert_int_equal(prom_update(p, s), 0);
+		snapshot_free(s);
+		char *t = render(p);
+		for (const char *q = t; (q = strstr(q, "_bucket{")); q++) {
+			const char *le = strstr(q, "le=\"") + 4;
+			strncat(got, le, strcspn(le, "\""));
+			strcat(got, " ");
+		}
+		assert_string_equal(got, want);
+		free(t);
+		prom_close(p);
+		agg_free(a);
+	}
 }
 
 /* ---- HTTP ---------------------------------------------------------------------- */
@@ -366,6 +436,8 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_other_fold),
+		cmocka_unit_test(test_hosts_and_target),
+		cmocka_unit_test(test_fixed_bounds),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_upstreams),
 	};
