@@ -6,22 +6,27 @@
 # retry (/retry/: the down port first or second, then NGINX; /r502/: the
 # NGINX backend answers 502, then the Python one is tried), a 502 (/down/),
 # a 504 (/hang/: proxy_read_timeout 1s), a slow route (/slow/) and a local
-# one (/local). l7top watches the frontend only. Ground truth: the
+# one (/local), and /tls/: proxy_pass https:// to the NGINX backend's TLS port,
+# read in keys mode (the frontend is the TLS client there). l7top watches the
+# frontend only. Ground truth: the
 # frontend's access log with $upstream_addr $upstream_status
 # $upstream_response_time; compare_proxy.py checks per-upstream counts and
 # status classes, per-route upstream p50/p99, and that every call was linked.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tls_lib.sh"
 it_require_tools nginx curl
 it_setup
 
 FE=$(it_free_port)
 B1=$(it_free_port)
 B2=$(it_free_port)
+B1S=$(it_free_port)       # backend 1 over TLS (proxy_pass https://, keys mode)
 DOWN=$(it_free_port)      # nothing listens here: connects are refused
 
-# Backend 1: NGINX, one worker, its own prefix.
+# Backend 1: NGINX, one worker, its own prefix; plaintext and TLS.
 mkdir -p "$T/b1/tmp"
+tls_cert
 cat >"$T/b1/nginx.conf" <<CONF
 worker_processes 1;
 pid $T/b1/nginx.pid;
@@ -37,6 +42,9 @@ http {
     keepalive_requests 10000;
     server {
         listen 127.0.0.1:$B1;
+        listen 127.0.0.1:$B1S ssl;
+        ssl_certificate $T/cert.pem;
+        ssl_certificate_key $T/key.pem;
         location /r502/ { return 502 "b1 busy\n"; }
         location / { return 200 "b1 \$request_uri\n"; }
     }
@@ -76,6 +84,11 @@ it_nginx_conf "$FE" <<CONF
             proxy_read_timeout 1s;
             proxy_next_upstream off;
         }
+        location /tls/ {
+            proxy_pass https://127.0.0.1:$B1S;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
         location /local { return 200 "local\n"; }
 CONF
 UPSTREAMS="    upstream pool_ka { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 8; }
@@ -108,7 +121,7 @@ urls=()
 for i in $(seq 1 60); do urls+=("http://127.0.0.1:$FE/ka/a" "http://127.0.0.1:$FE/nka/b"); done
 for i in $(seq 1 10); do
 	urls+=("http://127.0.0.1:$FE/slow/s" "http://127.0.0.1:$FE/local" "http://127.0.0.1:$FE/retry/r"
-	       "http://127.0.0.1:$FE/r502/x")
+	       "http://127.0.0.1:$FE/r502/x" "http://127.0.0.1:$FE/tls/t")
 done
 for i in $(seq 1 5); do urls+=("http://127.0.0.1:$FE/down/d"); done
 # Sequential keep-alive from one curl, then a few concurrent clients.
