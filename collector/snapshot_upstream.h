@@ -59,6 +59,11 @@ struct up_counters {
 	uint64_t link_overflow;    /* link records refused (tables full) */
 	uint64_t up_overflow;      /* calls to upstreams past the table bound (row "*") */
 	uint64_t route_overflow;   /* linked calls past the route-row bound */
+	/* Backends on unix sockets: invisible to packet capture, so not in the
+	 * table; the target's connections to them (a gauge, from the last /proc
+	 * scan) and one of their paths, set by the caller (probes/target_unix.h). */
+	uint64_t unix_conns;
+	char unix_path[108];
 };
 
 #endif

@@ -95,5 +95,8 @@ int json_upstream_write(FILE *f, const char *ts, const struct snapshot *s)
 					   "inbound_linked", (json_int_t)c->inbound_linked,
 					   "overflow", (json_int_t)(c->link_overflow + c->up_overflow +
 								    c->route_overflow)));
+	if (!rc && c->unix_conns)
+		rc = put_line(f, json_pack("{s:s,s:{s:I,s:s}}", "ts", ts, "upstream_unix", "conns",
+					   (json_int_t)c->unix_conns, "path", c->unix_path));
 	return rc;
 }

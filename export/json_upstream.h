@@ -13,6 +13,8 @@
  *    "upstream_p99_ms", "after_p50_ms", "after_p99_ms"}
  *   {"ts":..., "upstream_links":{"linked":..., "by_order":..., "unlinked":...,
  *    "inbound_linked":..., "overflow":...}}
+ *   {"ts":..., "upstream_unix":{"conns":..., "path":...}}  backends on unix
+ *    sockets, which packet capture cannot see (connections, not calls)
  */
 #ifndef L7TOP_JSON_UPSTREAM_H
 #define L7TOP_JSON_UPSTREAM_H

@@ -34,6 +34,7 @@
 #include "probes/capture.h"
 #include "probes/target.h"
 #include "probes/target_peers.h"
+#include "probes/target_unix.h"
 #include "probes/upstreams.h"
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
@@ -69,6 +70,7 @@ struct app {
 	struct capture *cap;
 	struct tls_probe *tls;
 	struct upstream_probe *ups;  /* the target's outgoing connections; NULL offline */
+	struct target_unix unix_ups; /* its connections to unix-socket backends (not seen) */
 	const char *tls_modes;       /* "keys", "calls", "keys+calls", "none", "off" */
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
@@ -250,6 +252,7 @@ static void sync_upstreams(struct app *a)
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
 	for (size_t i = 0; i < n; i++)
 		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
+	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
 }
 
 static void open_upstreams(struct app *a)
@@ -516,6 +519,8 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 		s->c.kernel_drops = cs.kernel_drops - a->last_kernel_drops;
 		a->last_kernel_drops = cs.kernel_drops;
 	}
+	s->upc.unix_conns = a->unix_ups.conns;
+	memcpy(s->upc.unix_path, a->unix_ups.path, sizeof(s->upc.unix_path));
 	if (a->tls) {
 		struct tls_stats ts;
 		tls_probe_stats(a->tls, &ts);

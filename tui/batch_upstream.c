@@ -53,8 +53,11 @@ void batch_print_upstreams(FILE *f, const struct snapshot *s)
 	double secs = s->dur_ms ? (double)s->dur_ms / 1000.0 : 1.0;
 	const struct up_counters *c = &s->upc;
 
-	if (!s->nups && !s->nup_routes && !c->calls_linked && !c->calls_unlinked)
+	if (!s->nups && !s->nup_routes && !c->calls_linked && !c->calls_unlinked && !c->unix_conns)
 		return;
+	if (c->unix_conns)
+		fprintf(f, "upstreams on unix sockets: %lu connections (e.g. %s): not visible to packet"
+			" capture, not in this table\n", (unsigned long)c->unix_conns, c->unix_path);
 	fprintf(f, "upstreams | calls linked %lu (by order %lu) unlinked %lu | inbound linked %lu"
 		" | overflow %lu\n",
 		(unsigned long)c->calls_linked, (unsigned long)c->calls_by_order,

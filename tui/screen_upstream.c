@@ -69,6 +69,12 @@ void screen_draw_upstreams(const struct view *v, struct cellbuf *cb, int top, in
 
 	header_row(cb, row++, "UPSTREAM               REQ/S    REQS  ERR%     P50     P90     P99"
 		   "     MAX    2XX    5XX NOANS CFAIL CONN50  NEWC REUSE OPEN");
+	if (s && s->links.unix_conns && row < end) {
+		snprintf(line, sizeof(line), "unix socket %s: %lu connections, not visible to packet"
+			 " capture, not in this table", s->links.unix_path,
+			 (unsigned long)s->links.unix_conns);
+		cellbuf_text(cb, row++, 0, cb->cols, ST_WARN, line);
+	}
 	if (!s || (!s->nups && !s->nroutes)) {
 		cellbuf_text(cb, row, 1, -1, ST_LABEL,
 			     "(no outgoing calls seen: the target calls no backend over TCP yet;"

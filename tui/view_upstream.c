@@ -145,6 +145,8 @@ int view_up_push(struct view_upstreams *u, const struct snapshot *s)
 	v->links.link_overflow += c->link_overflow;
 	v->links.up_overflow += c->up_overflow;
 	v->links.route_overflow += c->route_overflow;
+	v->links.unix_conns = c->unix_conns;          /* a gauge */
+	memcpy(v->links.unix_path, c->unix_path, sizeof(v->links.unix_path));
 	v->last_dur_ms = s->dur_ms;
 	return err ? -ENOMEM : 0;
 }

@@ -7,8 +7,9 @@
 # NGINX backend answers 502, then the Python one is tried), a 502 (/down/),
 # a 504 (/hang/: proxy_read_timeout 1s), a slow route (/slow/) and a local
 # one (/local), and /tls/: proxy_pass https:// to the NGINX backend's TLS port,
-# read in keys mode (the frontend is the TLS client there). l7top watches the
-# frontend only. Ground truth: the
+# read in keys mode (the frontend is the TLS client there), and /unix/: a
+# backend on a unix socket, which packet capture cannot see: the view must
+# say so and show nothing wrong. l7top watches the frontend only. Ground truth: the
 # frontend's access log with $upstream_addr $upstream_status
 # $upstream_response_time; compare_proxy.py checks per-upstream counts and
 # status classes, per-route upstream p50/p99, and that every call was linked.
@@ -43,6 +44,7 @@ http {
     server {
         listen 127.0.0.1:$B1;
         listen 127.0.0.1:$B1S ssl;
+        listen unix:$T/b1.sock;
         ssl_certificate $T/cert.pem;
         ssl_certificate_key $T/key.pem;
         location /r502/ { return 502 "b1 busy\n"; }
@@ -89,11 +91,17 @@ it_nginx_conf "$FE" <<CONF
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
+        location /unix/ {
+            proxy_pass http://pool_unix;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
         location /local { return 200 "local\n"; }
 CONF
 UPSTREAMS="    upstream pool_ka { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 8; }
     upstream pool_nka { server 127.0.0.1:$B1; server 127.0.0.1:$B2; }
     upstream pool_retry { server 127.0.0.1:$DOWN max_fails=0; server 127.0.0.1:$B1; }
+    upstream pool_unix { server unix:$T/b1.sock; keepalive 4; }
     upstream pool_r502 { server 127.0.0.1:$B1 max_fails=0; server 127.0.0.1:$B2; }
     log_format l7proxy '\$request_method\t\$request_uri\t\$status\t\$upstream_addr\t\$upstream_status\t\$upstream_response_time\t\$upstream_connect_time\t\$request_time';
     access_log $T/access.log l7proxy;"
@@ -121,7 +129,7 @@ urls=()
 for i in $(seq 1 60); do urls+=("http://127.0.0.1:$FE/ka/a" "http://127.0.0.1:$FE/nka/b"); done
 for i in $(seq 1 10); do
 	urls+=("http://127.0.0.1:$FE/slow/s" "http://127.0.0.1:$FE/local" "http://127.0.0.1:$FE/retry/r"
-	       "http://127.0.0.1:$FE/r502/x" "http://127.0.0.1:$FE/tls/t")
+	       "http://127.0.0.1:$FE/r502/x" "http://127.0.0.1:$FE/tls/t" "http://127.0.0.1:$FE/unix/u")
 done
 for i in $(seq 1 5); do urls+=("http://127.0.0.1:$FE/down/d"); done
 # Sequential keep-alive from one curl, then a few concurrent clients.
@@ -134,7 +142,7 @@ done
 curl -s -o /dev/null "http://127.0.0.1:$FE/hang/h"
 curl -s -o /dev/null "http://127.0.0.1:$FE/hang/h"
 wait "${clients[@]}"
-sleep 1.5
+sleep 2.5     # a /proc rescan sees the keep-alive connection to the unix socket
 it_log "access log: $(wc -l <"$T/access.log") requests"
 it_l7top_stop
 
