@@ -110,18 +110,9 @@ void uplink_add_call(struct uplink *l, const struct uplink_call *c, const struct
 	l->calls[l->ncalls++].used = true;
 }
 
-/*
- * Capture timestamps are taken where each packet is received, on the CPU
- * that processes it: two segments a process sent 20 µs apart from two CPUs
- * (it migrated) can come out in the other order. NGINX closes a timed-out
- * upstream a few µs before it sends its 504, so containment allows this.
- */
-#define UPLINK_CLOCK_SLACK_NS 2000000ull
-
 static bool contains(const struct uplink_in *in, const struct uplink_call *c)
 {
-	return c->key == in->key && c->start_ns + UPLINK_CLOCK_SLACK_NS >= in->start_ns &&
-	       c->end_ns <= in->end_ns + UPLINK_CLOCK_SLACK_NS;
+	return c->key == in->key && c->start_ns >= in->start_ns && c->end_ns <= in->end_ns;
 }
 
 /* Does a pending inbound request other than self also contain c? */

@@ -10,9 +10,8 @@
  *      proxy_pass without a URI part forwards the client's URI as is);
  *   2. C lies inside I's exchange: I.start <= C.start and C.end <= I.end
  *      (the proxy cannot call before it is asked, and answers after the
- *      backend did; a call that got no answer ends when the target closed
- *      its connection), give or take 2 ms: capture timestamps of segments
- *      received on different CPUs can be out of order by that much;
+ *      backend did; a call that got no answer ends when its connection
+ *      closed);
  *   3. the calls of one I never overlap each other: a second call starts
  *      after the first ended (proxy_next_upstream retries), so I takes the
  *      earliest candidate and then each next one that starts after the

@@ -203,7 +203,7 @@ static void test_unlinked_never_guessed(void **state)
 	struct uplink *l = uplink_new(0, 0, 1000 * MS, 5000 * MS);
 	struct uplink_call health = call("GET", "/health", 1 * MS, 2 * MS, 200, "b1");
 	struct uplink_call rewritten = call("GET", "/v2/a", 11 * MS, 12 * MS, 200, "b1");
-	struct uplink_call early = call("GET", "/a", 7 * MS, 12 * MS, 200, "b1");
+	struct uplink_call early = call("GET", "/a", 9 * MS, 12 * MS, 200, "b1");
 	struct uplink_in a = inbound("GET", "/a", 10 * MS, 13 * MS);
 
 	(void)state;
@@ -237,27 +237,6 @@ static void test_late_unanswered_call(void **state)
 	uplink_run(l, 2500 * MS, false, &out);
 	uplink_add_call(l, &c, &out);
 	uplink_run(l, 4100 * MS, false, &out);
-	assert_int_equal(r.nlinked, 1);
-	assert_int_equal(r.nunlinked, 0);
-	uplink_free(l);
-}
-
-/* NGINX closed the timed-out upstream 18 µs before its 504 ended, but the
- * two were received on different CPUs and stamped the other way round: the
- * rule's 2 ms slack still holds the call in the request. */
-static void test_clock_slack(void **state)
-{
-	static struct rec r;
-	struct uplink_sink out = SINK(r);
-	struct uplink *l = uplink_new(0, 0, 0, 0);
-	struct uplink_in h = inbound("GET", "/hang", 1 * MS, 1001 * MS);
-	struct uplink_call c = call("GET", "/hang", 1 * MS + 90000, 1001 * MS + 18000, 0, "py");
-
-	(void)state;
-	memset(&r, 0, sizeof(r));
-	uplink_add_call(l, &c, &out);
-	uplink_add_inbound(l, &h, &out);
-	uplink_run(l, 0, true, &out);
 	assert_int_equal(r.nlinked, 1);
 	assert_int_equal(r.nunlinked, 0);
 	uplink_free(l);
@@ -302,7 +281,6 @@ int main(void)
 		cmocka_unit_test(test_twins_by_order),
 		cmocka_unit_test(test_unlinked_never_guessed),
 		cmocka_unit_test(test_late_unanswered_call),
-		cmocka_unit_test(test_clock_slack),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
