@@ -700,6 +700,21 @@ static void upstream_handshake(struct collector *c, struct conn *cn, const struc
 	}
 }
 
+/*
+ * The target closed or reset an upstream connection with calls outstanding
+ * (NGINX's proxy_read_timeout): they end unanswered now, not when the
+ * connection is forgotten seconds later, so the link rule has them while
+ * their inbound requests wait; an answer sent after that never reached the
+ * target and is ignored. (A client that half-closes and still reads its
+ * answer would be miscounted; proxies close whole connections.)
+ */
+static void upstream_gave_up(struct collector *c, struct conn *cn)
+{
+	c->cur = cn;
+	http_stream_abandon(&cn->http, &c->sink);
+	c->cur = NULL;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
 {
@@ -724,6 +739,8 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 	if (up)
 		upstream_handshake(c, cn, &s, dir, ts_ns);
 	conn_feed(c, cn, &s, dir, ts_ns);
+	if (up && dir == HTTP_DIR_REQ && (s.flags & (TCPF_FIN | TCPF_RST)))
+		upstream_gave_up(c, cn);
 }
 
 void collector_note_upstream(struct collector *c, int family, const uint8_t *addr, uint16_t port)

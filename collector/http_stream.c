@@ -314,6 +314,15 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	s->out = NULL;
 }
 
+void http_stream_abandon(struct http_stream *s, const struct http_sink *out)
+{
+	if (!s->head || s->broken)
+		return;
+	http_stream_free(s, out);
+	http_stream_init(s);
+	s->broken = true;
+}
+
 static void request_done(struct http_stream *s, uint64_t bytes)
 {
 	struct http_pending *e = s->cur_req;

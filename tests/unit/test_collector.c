@@ -442,10 +442,51 @@ static void test_upstream_calls(void **state)
 	collector_free(c);
 }
 
+/*
+ * NGINX gives up on a backend (proxy_read_timeout): it closes the upstream
+ * connection and answers 504. The call ends unanswered at that FIN, at once,
+ * so the link is made when the inbound request settles, not when the
+ * connection is forgotten; the answer the backend sends later is ignored.
+ */
+static void test_upstream_timeout_links_in_time(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .learn_upstreams = true };
+	struct collector *c = collector_new(&cfg);
+	struct flow in = { 4, 40010, 8080, 100, 500 };
+	struct flow hang = { 4, 41010, 9003, 3000, 7000 };
+	const char *req = "GET /hang HTTP/1.1\r\nHost: fe\r\n\r\n";
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &in, 1 * MS);
+	send_seg(c, &in, 1, TCPF_ACK | TCPF_PSH, req, 2 * MS);
+	send_seg(c, &hang, 1, TCPF_SYN, NULL, 3 * MS);
+	send_seg(c, &hang, 0, TCPF_SYN | TCPF_ACK, NULL, 3 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_PSH, req, 4 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_FIN, NULL, 1004 * MS);
+	send_seg(c, &in, 0, TCPF_ACK | TCPF_PSH,
+		 "HTTP/1.1 504 Gateway Time-out\r\nContent-Length: 0\r\n\r\n", 1004 * MS + 20000);
+	/* the backend answers two seconds later, headers only; the target resets */
+	send_seg(c, &hang, 0, TCPF_ACK | TCPF_PSH, "HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n",
+		 3004 * MS);
+	collector_expire(c, 4100 * MS);          /* the inbound request has settled */
+	struct snapshot *s = collector_snapshot(c, 0, 4100);
+	assert_int_equal(s->upc.calls_linked, 1);
+	assert_int_equal(s->upc.calls_unlinked, 0);
+	assert_int_equal(s->nups, 1);
+	assert_int_equal(s->ups[0].no_answer, 1);
+	assert_int_equal(s->ups[0].requests, 0);
+	assert_int_equal(s->nup_routes, 1);
+	assert_int_equal(s->up_routes[0].lat_max_us, 1000000);   /* request sent -> FIN */
+	snapshot_free(s);
+	collector_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_upstream_calls),
+		cmocka_unit_test(test_upstream_timeout_links_in_time),
 		cmocka_unit_test(test_exchange_v4_and_v6),
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),
