@@ -13,6 +13,7 @@
 #include "collector/http_stream.h"
 #include "collector/pkt_decode.h"
 #include "collector/route_fold.h"
+#include "collector/route_learn.h"
 #include "collector/tcp_reasm.h"
 #include "collector/tls_secrets.h"
 #include "collector/tls_session.h"
@@ -29,6 +30,8 @@ struct collector {
 	uint8_t tls_port[65536 / 8];
 	struct conn_table *conns;
 	struct agg *agg;
+	struct route_learn *learn;       /* NULL with fold_off */
+	size_t folds_told;               /* learned folds already in a snapshot */
 	struct http_counters http;
 	struct reasm_stats reasm;
 	uint64_t packets, conn_overflow, conns_new;
@@ -105,7 +108,12 @@ static void on_upstream_txn(struct collector *c, struct conn *cn, const struct h
 
 	if (cn->calls == 0 && !cn->synack_ns)
 		upstream_add_connect(c->up, cn->server, false, 0);
-	if (cn->fin_ns && t->status && t->end_ns > cn->fin_ns) {
+	if (!t->status) {
+		/* unanswered (aborted: the target left): it ended when the target gave up */
+		late = *t;
+		late.end_ns = cn->fin_ns ? cn->fin_ns : cn->closed_ns ? cn->closed_ns : cn->last_ns;
+		t = &late;
+	} else if (cn->fin_ns && t->end_ns > cn->fin_ns) {
 		late = *t;
 		late.status = 0;
 		late.end_ns = cn->fin_ns;
@@ -124,21 +132,33 @@ static void on_noreply(void *ctx, const struct http_txn *t)
 
 	if (!cn || !cn->upstream)
 		return;
-	struct http_txn u = *t;
-	u.end_ns = cn->fin_ns ? cn->fin_ns : cn->closed_ns ? cn->closed_ns : cn->last_ns;
-	on_upstream_txn(c, cn, &u);
+	on_upstream_txn(c, cn, t);            /* status 0: ends when the target gave up */
 }
 
-/* gRPC methods are names, not paths to fold; an unreadable h2 path is
- * the honest row; everything else folds as HTTP/1.x targets do. */
-static void txn_route(const struct http_txn *t, char *route, size_t n)
+/* The route of t: gRPC methods are names, not paths to fold, and an
+ * unreadable h2 path is the honest row; else the first user pattern that
+ * matches the path, else the path with ids folded, then learned folds. */
+static void route_name(struct collector *c, const struct http_txn *t, char *route, size_t cap)
 {
-	if (t->path_unknown)
-		snprintf(route, n, "%s", H2_ROUTE_UNREADABLE);
-	else if (t->grpc)
-		route_path(t->target, t->target_len, route, n);
-	else
-		route_fold(t->target, t->target_len, route, n);
+	if (t->path_unknown) {
+		snprintf(route, cap, "%s", H2_ROUTE_UNREADABLE);
+		return;
+	}
+	if (t->grpc) {
+		route_path(t->target, t->target_len, route, cap);
+		return;
+	}
+	if (route_patterns_count(c->cfg.routes)) {
+		route_path(t->target, t->target_len, route, cap);
+		const char *name = route_patterns_match(c->cfg.routes, route);
+		if (name) {
+			snprintf(route, cap, "%s", name);
+			return;
+		}
+	}
+	route_fold(t->target, t->target_len, route, cap);
+	if (c->learn)
+		route_learn_apply(c->learn, route, cap);
 }
 
 static void on_txn(void *ctx, const struct http_txn *t)
@@ -151,7 +171,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		on_upstream_txn(c, cn, t);
 		return;
 	}
-	txn_route(t, route, sizeof(route));
+	route_name(c, t, route, sizeof(route));
 	if (upstream_any(c->up))
 		upstream_add_inbound(c->up, t, route);
 	route_host(t->host, t->host_len, host, sizeof(host));
@@ -162,6 +182,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		.route = route,
 		.proto = t->proto ? t->proto : PROTO_NAMES[PROTO_HTTP11],
 		.client_addr = addr,
+		.aborted = t->aborted,
 		.req = {
 			.ts_ms = t->start_ns / 1000000,
 			.lat_us = t->end_ns > t->start_ns ? (t->end_ns - t->start_ns) / 1000 : 0,
@@ -176,7 +197,8 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	if (cn)
 		memcpy(s.req.client, cn->client, sizeof(s.req.client));
 	agg_add(c->agg, &s);
-	log_request(c, &s, t);
+	if (!t->aborted)
+		log_request(c, &s, t);
 }
 
 /* ---- which reader: HTTP/1.x or HTTP/2, decided per connection ---- */
@@ -314,8 +336,6 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.max_endpoints = 2000;
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
-	if (!c->cfg.max_hosts)
-		c->cfg.max_hosts = 200;
 	if (!c->cfg.log_status)
 		c->cfg.log_status = 500;
 	if (!c->cfg.slow_ms)
@@ -330,11 +350,13 @@ struct collector *collector_new(const struct collector_config *cfg)
 	 * fills its hole; a hole the capture made never fills. */
 	c->lim.max_wait_ns = 1000ull * 1000000ull;
 	c->conns = conn_table_new(c->cfg.max_conns);
-	c->agg = agg_new(c->cfg.max_endpoints, c->cfg.max_hosts);
+	c->agg = agg_new(c->cfg.max_endpoints);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
 	struct upstream_config uc = { .max_upstreams = cfg->max_upstreams };
 	c->up = upstream_new(&uc);
-	if (!c->conns || !c->agg || !c->reqs || !c->up) {
+	if (!c->cfg.fold_off)
+		c->learn = route_learn_new(c->cfg.fold_values, 0, 0);
+	if (!c->conns || !c->agg || !c->reqs || !c->up || (!c->cfg.fold_off && !c->learn)) {
 		collector_free(c);
 		return NULL;
 	}
@@ -375,6 +397,7 @@ void collector_flush(struct collector *c)
 	while ((cn = conn_table_first(c->conns)))
 		conn_release(c, cn);
 	upstream_expire(c->up, 0, true);     /* every call gets its link decided now */
+	agg_settle(c->agg);             /* the last snapshot holds every request */
 }
 
 void collector_free(struct collector *c)
@@ -387,6 +410,7 @@ void collector_free(struct collector *c)
 	}
 	agg_free(c->agg);
 	upstream_free(c->up);
+	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
 	free(c->reqs);
 	free(c);
@@ -596,6 +620,8 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	if (s->flags & TCPF_RST) {
 		if (!cn->closed_ns)
 			cn->closed_ns = ts;
+		if (dir == HTTP_DIR_REQ)
+			http_stream_client_reset(&cn->http);
 		return;
 	}
 	if (!r->synced) {
@@ -895,10 +921,38 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 		c->secrets_lost = st.full + st.expired;
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
-	t->host_overflow = agg_host_overflow(c->agg);
+	t->partial_reqs = c->http.partial;
 	t->h2_unreadable = c->http.h2_unreadable;
 	t->h2_reset = c->http.h2_reset;
 	t->h2_bounds = c->http.h2_bounds;
+}
+
+int collector_fold_add(struct collector *c, const char *prefix)
+{
+	if (!c->learn)
+		return -ENOTSUP;
+	int rc = route_learn_add(c->learn, prefix);
+	c->folds_told = route_learn_count(c->learn);
+	return rc;
+}
+
+const char *collector_fold(const struct collector *c, size_t i)
+{
+	return c->learn ? route_learn_prefix(c->learn, i) : NULL;
+}
+
+/* Folds learned since the last snapshot go with this one (to be stored). */
+static void snapshot_take_folds(struct collector *c, struct snapshot *s)
+{
+	size_t n = c->learn ? route_learn_count(c->learn) : 0;
+	if (n <= c->folds_told)
+		return;
+	s->folds = calloc(n - c->folds_told, sizeof(*s->folds));
+	if (!s->folds)
+		return;                  /* told with the next snapshot */
+	for (size_t i = c->folds_told; i < n; i++)
+		snprintf(s->folds[s->nfolds++], ROUTE_MAX, "%s", route_learn_prefix(c->learn, i));
+	c->folds_told = n;
 }
 
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms)
@@ -922,7 +976,7 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	s->c.tls_undecryptable = now.tls_undecryptable - l->tls_undecryptable;
 	s->c.tls_lost = now.tls_lost - l->tls_lost;
 	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
-	s->c.host_overflow = now.host_overflow - l->host_overflow;
+	s->c.partial_reqs = now.partial_reqs - l->partial_reqs;
 	s->c.h2_unreadable = now.h2_unreadable - l->h2_unreadable;
 	s->c.h2_reset = now.h2_reset - l->h2_reset;
 	s->c.h2_bounds = now.h2_bounds - l->h2_bounds;
@@ -934,6 +988,7 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 		snapshot_free(s);
 		return NULL;
 	}
+	snapshot_take_folds(c, s);
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
 		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/route_pattern.h"
 #include "collector/snapshot.h"
 
 struct collector_config {
@@ -21,7 +22,6 @@ struct collector_config {
 	uint32_t max_ooo_bytes;     /* 0 = 256 KiB per direction */
 	uint32_t max_ooo_segs;      /* 0 = 512 per direction */
 	bool learn_ports;           /* offline: a SYN's destination port is a server */
-	size_t max_hosts;           /* 0 = 200 distinct virtual hosts, then "*" */
 	uint16_t log_status;        /* 0 = 500: request-log rows for status >= this */
 	uint32_t slow_ms;           /* 0 = 100: request-log rows for latency >= this */
 	uint32_t max_reqs;          /* 0 = 100 request-log rows per interval */
@@ -48,6 +48,14 @@ struct collector_config {
 	 */
 	bool learn_upstreams;
 	size_t max_upstreams;       /* 0 = 256 backends, then row "*" */
+	/* Learned folding (collector/route_learn.h): a segment position with
+	 * more than fold_values distinct values under one parent folds to
+	 * "{*}". 0 = 16; fold_off: never. */
+	unsigned fold_values;
+	bool fold_off;
+	/* User route patterns (--route), tried first; NULL = none. Owned by
+	 * the caller, unchanged while the collector lives. */
+	const struct route_patterns *routes;
 };
 
 struct collector;
@@ -118,5 +126,10 @@ void collector_expire(struct collector *c, uint64_t now_ns);
 struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_t dur_ms);
 /* Counters since start (for headers and exporters). */
 void collector_totals(struct collector *c, struct snap_counters *out);
+/* A fold learned before (the DB remembers them): applied from now on and
+ * not reported again in snapshots. 0 or -errno (route_learn_add()). */
+int collector_fold_add(struct collector *c, const char *prefix);
+/* The folded prefixes so far, in the order learned; NULL past the end. */
+const char *collector_fold(const struct collector *c, size_t i);
 
 #endif

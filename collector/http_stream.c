@@ -63,8 +63,15 @@ static int on_message_begin(llhttp_t *p)
 	if (p->type == HTTP_REQUEST) {
 		s->target_len = s->host_len = s->field_len = 0;
 		s->in_host_value = false;
+		s->url_done = false;
 	}
 	half_of(p)->in_chunk_data = false;
+	return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+	stream_of(p)->url_done = true;
 	return 0;
 }
 
@@ -208,6 +215,7 @@ static int on_message_complete(llhttp_t *p)
 static const llhttp_settings_t http_settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
+	.on_url_complete = on_url_complete,
 	.on_header_field = on_header_field,
 	.on_header_field_complete = on_header_field_complete,
 	.on_header_value = on_header_value,
@@ -226,9 +234,10 @@ void http_stream_init(struct http_stream *s)
 	s->half[HTTP_DIR_RESP].parser.data = s;
 }
 
-static void txn_of(const struct http_pending *e, struct http_txn *out)
+static void txn_of(const struct http_pending *e, bool aborted, struct http_txn *out)
 {
 	struct http_txn t = {
+			.aborted = aborted,
 			.start_ns = e->start_ns,
 			.end_ns = e->end_ns,
 			.bytes_in = e->bytes_in,
@@ -245,11 +254,11 @@ static void txn_of(const struct http_pending *e, struct http_txn *out)
 	*out = t;
 }
 
-static void emit_one(struct http_stream *s, struct http_pending *e)
+static void emit_one(struct http_stream *s, struct http_pending *e, bool aborted)
 {
 	struct http_txn t;
 
-	txn_of(e, &t);
+	txn_of(e, aborted, &t);
 	s->out->cnt->txns++;
 	s->out->txn(s->out->ctx, &t);
 }
@@ -264,15 +273,45 @@ static void emit_ready(struct http_stream *s)
 			s->tail = NULL;
 		s->npending--;
 		if (!e->lost)
-			emit_one(s, e);
+			emit_one(s, e, false);
 		pending_free(e);
 	}
 }
 
 /*
+ * The client left while a request was still coming in. With its request
+ * line seen it is an aborted request of its endpoint (NGINX logs 400);
+ * inside the request line there is nothing to name: counted in partial.
+ */
+static void request_cut(struct http_stream *s, const struct http_sink *out)
+{
+	struct http_half *rq = &s->half[HTTP_DIR_REQ];
+
+	if (!rq->in_msg || s->cur_req || s->wait_sync[HTTP_DIR_REQ] ||
+	    !(rq->msg_bytes || s->target_len))
+		return;
+	if (!s->url_done) {
+		out->cnt->partial++;
+		return;
+	}
+	struct http_pending e = {
+		.start_ns = rq->msg_start_ns,
+		.end_ns = rq->msg_start_ns,
+		.bytes_in = rq->msg_bytes,
+		.method = (uint8_t)llhttp_get_method(&rq->parser),
+		.target = s->target,
+		.target_len = s->target_len,
+		.host_len = s->host_len,
+	};
+	memcpy(e.host, s->host, s->host_len);
+	emit_one(s, &e, true);
+}
+
+/*
  * The connection is gone. An exchange whose response had begun is counted
  * with what crossed the wire, as the server logs it (the client left, or
- * l7top stops, mid-body); one that never got a status line is unpaired.
+ * l7top stops, mid-body); one that never got a status line is aborted when
+ * the client had left, else unpaired.
  */
 void http_stream_free(struct http_stream *s, const struct http_sink *out)
 {
@@ -292,13 +331,19 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 			}
 			if (!e->req_done)
 				e->bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
-			emit_one(s, e);
+			emit_one(s, e, false);
+		} else if (out && !s->broken && s->client_gone) {
+			if (!e->req_done)
+				e->bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+			e->end_ns = e->start_ns;
+			e->status = 0;
+			emit_one(s, e, true);
 		} else if (out) {
 			out->cnt->unpaired++;
 			if (out->noreply && !s->broken) {
 				struct http_txn t;
 
-				txn_of(e, &t);
+				txn_of(e, false, &t);
 				t.status = 0;
 				t.end_ns = 0;
 				if (!e->req_done)
@@ -308,6 +353,8 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 		}
 		pending_free(e);
 	}
+	if (out && !s->broken && !s->upgraded && s->client_gone)
+		request_cut(s, out);
 	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
 	free(s->target);
 	s->target = NULL;
@@ -321,6 +368,11 @@ void http_stream_abandon(struct http_stream *s, const struct http_sink *out)
 	http_stream_free(s, out);
 	http_stream_init(s);
 	s->broken = true;
+}
+
+void http_stream_client_reset(struct http_stream *s)
+{
+	s->client_gone = true;
 }
 
 static void request_done(struct http_stream *s, uint64_t bytes)
@@ -499,6 +551,8 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 {
 	struct http_half *h = &s->half[dir];
 
+	if (dir == HTTP_DIR_REQ)
+		s->client_gone = true;
 	if (s->broken || s->upgraded || !h->in_msg)
 		return;
 	s->out = out;

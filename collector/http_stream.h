@@ -43,6 +43,10 @@ struct http_txn {
 	bool path_unknown;           /* h2 headers unreadable: target is H2_ROUTE_UNREADABLE */
 	const char *host;            /* Host header as sent ("" if none) */
 	size_t host_len;
+	/* The client went away before the response began: its request line
+	 * (at least) was seen, no status line. status 0, end_ns = start_ns.
+	 * NGINX logs these 400 (headers cut short) or 499 (before the answer). */
+	bool aborted;
 	const char *proto;           /* "http/1.0", "http/1.1", "h2", "h2c" (static) */
 	bool grpc;                   /* content-type application/grpc*: route = path as is */
 	int grpc_status;             /* grpc-status of the trailers, -1 when none */
@@ -54,6 +58,7 @@ struct http_counters {
 	uint64_t unpaired;           /* responses without request, requests never answered */
 	uint64_t pending_overflow;   /* connections broken by too deep a pipeline */
 	uint64_t gaps;               /* connections broken by lost bytes */
+	uint64_t partial;            /* clients that left inside a request line */
 	uint64_t h2_reset;           /* h2 streams reset, refused by GOAWAY, or cut by close */
 	uint64_t h2_unreadable;      /* h2 streams with headers the HPACK state could not read */
 	uint64_t h2_bounds;          /* h2 streams or header blocks over a bound (not tracked) */
@@ -85,6 +90,8 @@ struct http_stream {
 	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
 	bool resp_orphan;            /* the response being parsed answers no known request */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	bool url_done;               /* the request being received has its target */
+	bool client_gone;            /* FIN or RST from the client */
 	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
 				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
@@ -105,14 +112,20 @@ struct http_stream {
 
 void http_stream_init(struct http_stream *s);
 /* Frees everything. An exchange whose response had begun is emitted with
- * the bytes seen (as servers log a client that left mid-body); requests
- * without a status line count as unpaired. */
+ * the bytes seen (as servers log a client that left mid-body). Requests
+ * without a status line: emitted as aborted when the client had gone
+ * (http_stream_eof() of the request side, http_stream_client_reset()),
+ * including one whose headers were cut short (its request line is enough
+ * to name it; a client that left inside the request line counts in
+ * partial); else counted unpaired. */
 void http_stream_free(struct http_stream *s, const struct http_sink *out);
 void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
 		      uint64_t ts_ns, const struct http_sink *out);
 /* The direction ended (FIN): completes a response delimited by close. */
 void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 		     const struct http_sink *out);
+/* The client reset the connection (RST): it is gone, as after a FIN. */
+void http_stream_client_reset(struct http_stream *s);
 /*
  * len bytes of the direction were not captured (a snap length, a capture
  * cap, a lost segment). Inside a body of known length they are skipped and

@@ -44,6 +44,7 @@ void snapshot_free(struct snapshot *s)
 		hist_free(&r->after);
 	}
 	free(s->up_routes);
+	free(s->folds);
 	free(s);
 }
 
@@ -137,20 +138,24 @@ void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r)
 	slowest[i] = *r;
 }
 
-/* Space-saving top-k: an unseen client replaces the least counted one and
- * inherits its count, so heavy hitters are never lost. */
+/* Space-Saving top-k: an unseen client takes the slot of least rank and
+ * inherits that rank, so a heavy hitter arriving late still gets a slot and
+ * keeps it; its n counts only its own requests, so the number shown is
+ * exact (what came before it took the slot is not in any slot). */
 void ep_clients_add(struct client_count *c, const char *addr, uint64_t n)
 {
 	int min = 0;
 	for (int i = 0; i < EP_CLIENTS; i++) {
 		if (c[i].n && !strcmp(c[i].addr, addr)) {
 			c[i].n += n;
+			c[i].rank += n;
 			return;
 		}
-		if (c[i].n < c[min].n)
+		if (c[i].rank < c[min].rank)
 			min = i;
 	}
-	c[min].n += n;
+	c[min].rank += n;
+	c[min].n = n;
 	snprintf(c[min].addr, sizeof(c[min].addr), "%s", addr);
 }
 
@@ -178,6 +183,7 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 {
 	dst->requests += src->requests;
+	dst->aborted += src->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		dst->status[k] += src->status[k];
 	dst->bytes_in += src->bytes_in;

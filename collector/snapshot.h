@@ -51,10 +51,13 @@ struct req_sample {
 	char client[CLIENT_MAX]; /* "addr:port", "" when unknown */
 };
 
-/* Requests per client address (no port), for "top clients". */
+/* Requests per client address (no port), for "top clients": n is exact
+ * from the moment addr took the slot; rank (n plus what the slot's previous
+ * owner had, Space-Saving) only decides which slot the next newcomer takes. */
 struct client_count {
 	char addr[CLIENT_MAX];
 	uint64_t n;
+	uint64_t rank;
 };
 
 /*
@@ -76,15 +79,17 @@ struct ep_stats {
 	char proto[PROTO_MAX];   /* part of the key: "h2", "http/1.1"...; "" in a row
 				  * folded across protocols (see protos) */
 	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
-	uint64_t requests;
+	uint64_t requests;       /* answered + aborted */
 	uint64_t status[STATUS_CLASSES];
+	uint64_t aborted;        /* client left before the response (no status, no
+				  * latency); NGINX logs these 400 or 499 */
 	uint64_t bytes_in;       /* request messages as they crossed the wire */
 	uint64_t bytes_out;      /* responses incl. headers, chunk framing, 1xx */
 	uint64_t lat_sum_us;
 	uint64_t lat_max_us;
 	struct hist lat;         /* latency, µs */
 	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
-	struct client_count clients[EP_CLIENTS]; /* approximate top-k (space-saving) */
+	struct client_count clients[EP_CLIENTS]; /* top-k by Space-Saving; n exact */
 	struct status_count codes[EP_CODES];     /* per full code; see status_count */
 	uint64_t grpc_errors;    /* gRPC calls with a non-zero grpc-status and an HTTP
 				  * status below 400 (errors the status classes miss) */
@@ -118,10 +123,12 @@ struct snap_counters {
 	uint64_t conns_open;       /* gauge at the end of the interval */
 	uint64_t conns_new;
 	uint64_t reqs_skipped;     /* request-log rows over the rows-per-interval cap */
-	uint64_t host_overflow;    /* requests whose host was folded into "*" */
 	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
 	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
 	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */
+	uint64_t tls_unprobed;     /* calls mode: forked processes that made TLS calls
+				    * before their probes: their first connections unread */
+	uint64_t partial_reqs;     /* clients that sent part of a request line and left */
 	uint64_t h2_unreadable;    /* h2 streams whose headers the HPACK state could not read */
 	uint64_t h2_reset;         /* h2 streams reset, refused by GOAWAY or cut by a close */
 	uint64_t h2_bounds;        /* h2 streams / header blocks / tables over a bound */
@@ -141,6 +148,8 @@ struct snapshot {
 	size_t nup_routes;
 	struct up_route_stats *up_routes;
 	struct up_counters upc;
+	size_t nfolds;             /* route prefixes folded by learning this interval */
+	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
 };
 
 struct snapshot *snapshot_new(size_t n);

@@ -1032,6 +1032,20 @@ static void dropping_end(struct side *sd)
 
 static void drain(struct tls_session *s, const struct tls_session_sink *out);
 
+/*
+ * Is side d's oldest waiting record encrypted with keys not caught yet?
+ * Such a record holds back everything newer from the other side too: a
+ * request waiting for the client's traffic key (OpenSSL derives it only
+ * when it reads the client's Finished) must reach the HTTP layer before
+ * the response the server sent after reading it.
+ */
+static bool waits_for_keys(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	const struct wait_rec *w = s->side[d].wait;
+
+	return w && classify(s, d, w->data[0]) == R_CIPHER && !keys_ready(s, d, out);
+}
+
 /* Processes a record now if it can be, else queues it. */
 static void record_in(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint64_t ts,
 		      const struct tls_session_sink *out)
@@ -1047,7 +1061,7 @@ static void record_in(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint
 		return;
 	if (sd->dropping && !sd->wait)
 		dropping_end(sd);
-	if (sd->wait || sd->dropping) {
+	if (sd->wait || sd->dropping || waits_for_keys(s, !d, out)) {
 		enqueue(s, d, r, n, ts, out);
 		return;
 	}
@@ -1072,10 +1086,16 @@ static void drain(struct tls_session *s, const struct tls_session_sink *out)
 		progress = false;
 		for (int d = 0; d < 2 && !s->dead; d++) {
 			struct side *sd = &s->side[d];
+			const struct side *other = &s->side[!d];
 			while (sd->wait && !s->dead) {
 				struct wait_rec *w = sd->wait;
 				int cls = classify(s, d, w->data[0]);
 				if (cls == R_WAIT || (cls == R_CIPHER && !keys_ready(s, d, out)))
+					break;
+				/* The other side's older record goes first, or, waiting
+				 * for keys, holds this one back: the order in time stays. */
+				if (other->wait && other->wait->ts < w->ts &&
+				    classify(s, !d, other->wait->data[0]) != R_WAIT)
 					break;
 				sd->wait = w->next;
 				if (!sd->wait)

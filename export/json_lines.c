@@ -18,6 +18,7 @@ static void json_lines_row(const struct ep_stats *e, struct query_row *r)
 	snprintf(r->route, sizeof(r->route), "%s", e->route);
 	r->requests = e->requests;
 	memcpy(r->status, e->status, sizeof(r->status));
+	r->aborted = e->aborted;
 	r->bytes_in = e->bytes_in;
 	r->bytes_out = e->bytes_out;
 	r->p50_us = hist_percentile(&e->lat, 0.50);

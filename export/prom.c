@@ -41,7 +41,8 @@ struct prom_series {
 	char route[ROUTE_MAX];
 	struct status_count codes[PROM_CODES];
 	uint64_t le[PROM_LE_N];       /* per bound, not cumulative; above the last: count - sum */
-	uint64_t count, sum_us;
+	uint64_t count, sum_us;       /* answered requests: the histogram's */
+	uint64_t aborted;             /* client left before the response */
 	uint64_t bytes_in, bytes_out;
 };
 
@@ -111,11 +112,63 @@ static long prom_append(struct prom *p, const char *host, const char *method, co
 	return (long)p->n++;
 }
 
+static void prom_index(struct prom *p, size_t idx)
+{
+	const struct prom_series *e = &p->s[idx];
+	size_t mask = p->nslots - 1, i = ep_hash(e->host, e->method, e->route) & mask;
+	while (p->slots[i])
+		i = (i + 1) & mask;
+	p->slots[i] = (uint32_t)idx + 1;
+}
+
+static void prom_series_merge(struct prom_series *dst, const struct prom_series *src)
+{
+	for (int k = 0; k < PROM_CODES; k++)
+		if (src->codes[k].n)
+			status_counts_add(dst->codes, PROM_CODES, src->codes[k].code, src->codes[k].n);
+	for (size_t k = 0; k < PROM_LE_N; k++)
+		dst->le[k] += src->le[k];
+	dst->count += src->count;
+	dst->sum_us += src->sum_us;
+	dst->aborted += src->aborted;
+	dst->bytes_in += src->bytes_in;
+	dst->bytes_out += src->bytes_out;
+}
+
 /*
- * The series of host + method + route: found, created, or OTHER past the
- * bound. OTHER (host "") is an ordinary entry of the table, so the
- * collector's own OTHER row and prom's overflow land in one series, never
- * two with equal labels.
+ * The table is full and a new endpoint comes: the series with the fewest
+ * requests since start moves into OTHER (its counters keep growing there,
+ * so sums stay monotonic; the old series goes stale), and the newcomer takes
+ * its place. The collector only shows rows that earned one (collector/agg.h),
+ * so this is rare: a scan's first rows giving way to the endpoints of now.
+ */
+static long prom_take(struct prom *p, long other, const char *host, const char *method,
+		      const char *route)
+{
+	long victim = -1;
+	for (size_t i = 0; i < p->n; i++)
+		if ((long)i != other && (victim < 0 || p->s[i].count + p->s[i].aborted <
+						       p->s[victim].count + p->s[victim].aborted))
+			victim = (long)i;
+	if (victim < 0)
+		return other;
+	struct prom_series *e = &p->s[victim];
+	prom_series_merge(&p->s[other], e);
+	memset(e, 0, sizeof(*e));
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	snprintf(e->method, sizeof(e->method), "%s", method);
+	snprintf(e->route, sizeof(e->route), "%s", route);
+	memset(p->slots, 0, p->nslots * sizeof(*p->slots));
+	for (size_t i = 0; i < p->n; i++)
+		prom_index(p, i);
+	return victim;
+}
+
+/*
+ * The series of host + method + route: found, created, or past the bound
+ * the least used series' place (prom_take). OTHER (host "") is an ordinary
+ * entry of the table, so the collector's own OTHER row and prom's overflow
+ * land in one series, never two with equal labels.
  */
 static long prom_series_of(struct prom *p, const char *host, const char *method,
 			   const char *route)
@@ -128,8 +181,10 @@ static long prom_series_of(struct prom *p, const char *host, const char *method,
 		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host))
 			return (long)p->slots[i] - 1;
 	}
-	if (!other && p->n - (p->other >= 0) >= p->max)
-		return prom_series_of(p, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+	if (!other && p->n - (p->other >= 0) >= p->max) {
+		long o = prom_series_of(p, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+		return o < 0 ? -1 : prom_take(p, o, host, method, route);
+	}
 	long idx = prom_append(p, host, method, route);
 	if (idx < 0)
 		return -1;
@@ -168,7 +223,8 @@ static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 		if (s->codes[i].n)
 			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
-	e->count += s->requests;
+	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
+	e->aborted += s->aborted;
 	e->sum_us += s->lat_sum_us;
 	e->bytes_in += s->bytes_in;
 	e->bytes_out += s->bytes_out;
@@ -193,8 +249,6 @@ static const struct {
 	  "Requests counted in the OTHER row because the endpoint cap was reached."),
 	C(pending_overflow, "l7top_pending_overflow_total",
 	  "Pipelined requests beyond the per-connection bound."),
-	C(host_overflow, "l7top_host_overflow_total",
-	  "Requests whose virtual host was folded into \"*\"."),
 	C(tls_drops, "l7top_tls_ring_drops_total",
 	  "TLS probe records lost between the kernel and l7top (ring buffer full)."),
 	C(tls_undecryptable, "l7top_tls_undecryptable_total",
@@ -203,12 +257,16 @@ static const struct {
 	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
 	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
 	  "TLS secrets refused (table full) or never used (keys mode)."),
+	C(tls_unprobed, "l7top_tls_unprobed_processes_total",
+	  "Forked processes that made TLS calls before l7top could probe them (calls mode)."),
 	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
 	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
 	C(h2_reset, "l7top_h2_reset_streams_total",
 	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended."),
 	C(h2_bounds, "l7top_h2_bounds_total",
 	  "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds."),
+	C(partial_reqs, "l7top_partial_requests_total",
+	  "Clients that sent part of a request line and left (NGINX logs these 400)."),
 #undef C
 };
 #define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
@@ -292,7 +350,8 @@ static void prom_render_requests(const struct prom *p, FILE *f)
 {
 	prom_family(f, "l7top_http_requests_total", "counter",
 		    "HTTP requests by method, route and status code (\"other\": codes past the "
-		    "per-route table, or no valid status).");
+		    "per-route table, or no valid status; \"aborted\": the client left before the "
+		    "response, NGINX logs 400 or 499).");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct prom_series *e = &p->s[i];
 		for (int k = 0; k < PROM_CODES; k++) {
@@ -303,6 +362,10 @@ static void prom_render_requests(const struct prom *p, FILE *f)
 				fprintf(f, ",status=\"%u\"} %" PRIu64 "\n", e->codes[k].code, e->codes[k].n);
 			else
 				fprintf(f, ",status=\"other\"} %" PRIu64 "\n", e->codes[k].n);
+		}
+		if (e->aborted) {
+			prom_series_open(f, "l7top_http_requests_total", p->target, e);
+			fprintf(f, ",status=\"aborted\"} %" PRIu64 "\n", e->aborted);
 		}
 	}
 }

@@ -59,7 +59,9 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
  */
 int prom_open(struct prom **out, const struct prom_config *cfg, char *err, size_t errlen);
 /* The target label of every HTTP series ("nginx[1234]"). Only the first
- * call counts: the label stays one constant for the whole run. */
+ * call counts: the label stays one constant for the whole run, also when
+ * --pidfile follows the service to a new PID, so a restart of the service
+ * does not split l7top's counters (which run on) into new series. */
 void prom_set_target(struct prom *p, const char *target);
 /* The port actually bound (useful with port 0); 0 without a server. */
 uint16_t prom_port(const struct prom *p);

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,8 +35,19 @@
 /* TPACKET_V3 hands a block over when full or after this; bounds latency. */
 #define CAPTURE_TIMEOUT_MS        50
 
-struct capture {
+/* One packet socket (libpcap handle on "any") opened inside one network namespace. */
+struct capture_handle {
 	pcap_t *pcap;
+	unsigned long netns;           /* inode of the namespace it was opened in */
+};
+
+struct capture {
+	pcap_t *pcap;                  /* the first handle's (live) or the file's (offline) */
+	struct capture_handle h[CAPTURE_MAX_NETNS];
+	size_t nh;                     /* live handles */
+	int epfd;                      /* live: readable when any handle is; -1 offline */
+	uint64_t closed_drops;         /* ring drops of handles closed since */
+	struct capture_opts opts;      /* live: how new handles are opened */
 	struct sockfilter_bpf *skel;   /* NULL for offline captures */
 	int linktype;
 	bool nano;                     /* pcap timestamps are in ns, not us */
@@ -117,38 +130,44 @@ static int capture_pcap_errno(int status)
 	}
 }
 
-static int capture_activate(struct capture *c, const struct capture_opts *o, char *err, size_t errlen)
+static int capture_activate(struct capture *c, pcap_t **out, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	const struct capture_opts *o = &c->opts;
 	const char *dev = o->device ? o->device : "any";
 	unsigned mb = o->buffer_mb ? o->buffer_mb : CAPTURE_DEFAULT_BUFFER_MB;
+	pcap_t *p;
 	int st;
 
 	if (mb > CAPTURE_MAX_BUFFER_MB)
 		mb = CAPTURE_MAX_BUFFER_MB;
 
-	c->pcap = pcap_create(dev, ebuf);
-	if (!c->pcap) {
+	*out = p = pcap_create(dev, ebuf);
+	if (!p) {
 		snprintf(err, errlen, "l7top: pcap_create %s: %s", dev, ebuf);
 		return -ENODEV;
 	}
-	pcap_set_snaplen(c->pcap, o->snaplen ? (int)o->snaplen : CAPTURE_DEFAULT_SNAPLEN);
-	pcap_set_buffer_size(c->pcap, (int)(mb << 20));
-	pcap_set_timeout(c->pcap, CAPTURE_TIMEOUT_MS);
+	pcap_set_snaplen(p, o->snaplen ? (int)o->snaplen : CAPTURE_DEFAULT_SNAPLEN);
+	pcap_set_buffer_size(p, (int)(mb << 20));
+	pcap_set_timeout(p, CAPTURE_TIMEOUT_MS);
 	/* Not every device can; microseconds are then converted. */
-	pcap_set_tstamp_precision(c->pcap, PCAP_TSTAMP_PRECISION_NANO);
-	st = pcap_activate(c->pcap);
+	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+	st = pcap_activate(p);
 	if (st < 0) {
 		snprintf(err, errlen, "l7top: capture on %s: %s", dev,
-			 st == PCAP_ERROR ? pcap_geterr(c->pcap) : pcap_statustostr(st));
+			 st == PCAP_ERROR ? pcap_geterr(p) : pcap_statustostr(st));
 		return capture_pcap_errno(st);
 	}
-	if (pcap_setnonblock(c->pcap, 1, ebuf)) {
+	if (pcap_setnonblock(p, 1, ebuf)) {
 		snprintf(err, errlen, "l7top: pcap_setnonblock: %s", ebuf);
 		return -EIO;
 	}
-	c->linktype = pcap_datalink(c->pcap);
-	c->nano = pcap_get_tstamp_precision(c->pcap) == PCAP_TSTAMP_PRECISION_NANO;
+	if (c->nh && pcap_datalink(p) != c->linktype) {
+		snprintf(err, errlen, "l7top: capture on %s: link type differs between namespaces", dev);
+		return -EPROTO;
+	}
+	c->linktype = pcap_datalink(p);
+	c->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	return 0;
 }
 
@@ -163,19 +182,142 @@ static void capture_discard(u_char *user, const struct pcap_pkthdr *h, const u_c
  * time may hold a few more, which callers must tolerate (they ignore ports
  * they do not watch).
  */
-static int capture_attach(struct capture *c, char *err, size_t errlen)
+static int capture_attach(struct capture *c, pcap_t *p, char *err, size_t errlen)
 {
 	int prog = bpf_program__fd(c->skel->progs.sockfilter);
 
-	if (setsockopt(pcap_fileno(c->pcap), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog))) {
+	if (setsockopt(pcap_fileno(p), SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog))) {
 		int ret = -errno;
 
 		snprintf(err, errlen, "l7top: SO_ATTACH_BPF: %s", strerror(-ret));
 		return ret;
 	}
-	while (pcap_dispatch(c->pcap, -1, capture_discard, NULL) > 0)
+	while (pcap_dispatch(p, -1, capture_discard, NULL) > 0)
 		;
 	return 0;
+}
+
+static unsigned long capture_netns_ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/*
+ * Opens a handle in the namespace at ns_path ("/proc/PID/ns/net"; NULL =
+ * this thread's own): setns there, open the socket (a packet socket sees
+ * only the namespace it is created in), setns back. Only this thread moves.
+ */
+static int capture_open_handle(struct capture *c, const char *ns_path, unsigned long ino, char *err,
+			       size_t errlen)
+{
+	int home = -1, there = -1, ret;
+	pcap_t *p = NULL;
+
+	if (c->nh == CAPTURE_MAX_NETNS) {
+		snprintf(err, errlen, "l7top: more than %d network namespaces to capture in",
+			 CAPTURE_MAX_NETNS);
+		return -E2BIG;
+	}
+	if (ns_path) {
+		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		there = open(ns_path, O_RDONLY | O_CLOEXEC);
+		if (home < 0 || there < 0 || setns(there, CLONE_NEWNET)) {
+			ret = -errno;
+			snprintf(err, errlen, "l7top: cannot enter the network namespace %s: %s", ns_path,
+				 strerror(-ret));
+			goto out;
+		}
+	}
+	ret = capture_activate(c, &p, err, errlen);
+	if (home >= 0 && setns(home, CLONE_NEWNET)) {
+		/* Every later socket would be opened in the wrong namespace. */
+		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot return to l7top's network namespace: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	if (!ret)
+		ret = capture_attach(c, p, err, errlen);
+	if (!ret) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = pcap_fileno(p) };
+
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, pcap_fileno(p), &ev)) {
+			ret = -errno;
+			snprintf(err, errlen, "l7top: epoll_ctl: %s", strerror(-ret));
+		}
+	}
+	if (!ret) {
+		c->h[c->nh++] = (struct capture_handle){ .pcap = p, .netns = ino };
+		c->pcap = c->h[0].pcap;
+		p = NULL;
+	}
+out:
+	if (p)
+		pcap_close(p);
+	if (home >= 0)
+		close(home);
+	if (there >= 0)
+		close(there);
+	return ret;
+}
+
+static void capture_close_handle(struct capture *c, size_t i)
+{
+	struct pcap_stat ps;
+
+	if (!pcap_stats(c->h[i].pcap, &ps))
+		c->closed_drops += ps.ps_drop;
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, pcap_fileno(c->h[i].pcap), NULL);
+	pcap_close(c->h[i].pcap);
+	c->h[i] = c->h[--c->nh];
+	c->pcap = c->nh ? c->h[0].pcap : NULL;
+}
+
+int capture_set_netns(struct capture *c, const struct capture_netns *ns, size_t n, char *err,
+		      size_t errlen)
+{
+	char path[64];
+	int ret;
+
+	if (!c->skel)
+		return -EOPNOTSUPP;
+	/* New namespaces first, so a failure leaves the old handles working. */
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+
+		for (size_t k = 0; k < c->nh; k++)
+			have |= c->h[k].netns == ns[i].ino;
+		if (have)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", ns[i].pid);
+		/* The process may have moved or gone since the scan: open what it has now. */
+		if (capture_netns_ino(path) != ns[i].ino)
+			continue;
+		if ((ret = capture_open_handle(c, path, ns[i].ino, err, errlen)))
+			return ret;
+	}
+	for (size_t k = 0; k < c->nh;) {
+		bool want = false;
+
+		for (size_t i = 0; i < n; i++)
+			want |= c->h[k].netns == ns[i].ino;
+		if (want || c->nh == 1)
+			k++;           /* the last handle stays: an fd for the loop */
+		else
+			capture_close_handle(c, k);
+	}
+	return 0;
+}
+
+size_t capture_netns(const struct capture *c, unsigned long *ino, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nh && n < max; i++)
+		ino[n++] = c->h[i].netns;
+	return n;
 }
 
 int capture_open_live(struct capture **out, const struct capture_opts *o, char *err, size_t errlen)
@@ -194,15 +336,24 @@ int capture_open_live(struct capture **out, const struct capture_opts *o, char *
 		snprintf(err, errlen, "l7top: out of memory");
 		return -ENOMEM;
 	}
-	ret = capture_load_filter(c, err, errlen);
+	c->opts = o ? *o : defaults;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ret = c->epfd < 0 ? -errno : 0;
+	if (ret)
+		snprintf(err, errlen, "l7top: epoll_create1: %s", strerror(-ret));
 	if (!ret)
-		ret = capture_activate(c, o ? o : &defaults, err, errlen);
-	if (!ret)
-		ret = capture_attach(c, err, errlen);
+		ret = capture_load_filter(c, err, errlen);
+	if (!ret && c->opts.nnetns)
+		ret = capture_set_netns(c, c->opts.netns, c->opts.nnetns, err, errlen);
+	if (!ret && !c->nh)
+		ret = capture_open_handle(c, NULL, capture_netns_ino("/proc/thread-self/ns/net"), err,
+					  errlen);
 	if (ret) {
 		capture_close(c);
 		return ret;
 	}
+	c->opts.netns = NULL;          /* the caller's array: not ours to keep */
+	c->opts.nnetns = 0;
 	*out = c;
 	return 0;
 }
@@ -309,6 +460,7 @@ int capture_open_offline(struct capture **out, const char *path, char *err, size
 		snprintf(err, errlen, "l7top: out of memory");
 		return -ENOMEM;
 	}
+	c->epfd = -1;
 	ret = capture_open_file(c, path, err, errlen);
 	if (ret) {
 		capture_close(c);
@@ -348,7 +500,7 @@ int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n)
 
 int capture_fd(const struct capture *c)
 {
-	return c->skel ? pcap_fileno(c->pcap) : -1;
+	return c->skel ? c->epfd : -1;
 }
 
 /* IP version nibble: tells IPv4 from IPv6 where the link header does not. */
@@ -474,9 +626,18 @@ static int capture_dispatch_classic(struct capture *c, int max)
 	return n ? n : rc == 0 ? -ENODATA : 0;
 }
 
+static int capture_dispatch_one(struct capture *c, pcap_t *p, int max)
+{
+	int n = pcap_dispatch(p, max > 0 ? max : -1, capture_handle, (u_char *)c);
+
+	if (n == PCAP_ERROR_BREAK)
+		return 0;
+	return n < 0 ? -EIO : n;
+}
+
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 {
-	int n;
+	int n = 0;
 
 	c->cb = cb;
 	c->cb_ctx = ctx;
@@ -485,19 +646,27 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 		c->cb = NULL;
 		return n;
 	}
-	n = pcap_dispatch(c->pcap, max > 0 ? max : -1, capture_handle, (u_char *)c);
-	c->cb = NULL;
-	if (n == PCAP_ERROR_BREAK)
-		return 0;
-	if (n < 0) {
-		/* libpcap's own words; its errno, if any, is already in them. */
-		snprintf(c->why, sizeof(c->why), "%s: file is corrupt", pcap_geterr(c->pcap));
-		return -EBADMSG;
-	}
-	if (n == 0 && !c->skel)
-		return -ENODATA;
-	if (!c->skel)
+	if (!c->skel) {                  /* libpcap's reader (pcapng) */
+		n = pcap_dispatch(c->pcap, max > 0 ? max : -1, capture_handle, (u_char *)c);
+		c->cb = NULL;
+		if (n == PCAP_ERROR_BREAK)
+			return 0;
+		if (n < 0) {
+			/* libpcap's own words; its errno, if any, is already in them. */
+			snprintf(c->why, sizeof(c->why), "%s: file is corrupt", pcap_geterr(c->pcap));
+			return -EBADMSG;
+		}
+		if (n == 0)
+			return -ENODATA;
 		c->records += (uint64_t)n;
+		return n;
+	}
+	for (size_t i = 0; i < c->nh && n >= 0; i++) {
+		int k = capture_dispatch_one(c, c->h[i].pcap, max);
+
+		n = k < 0 ? k : n + k;
+	}
+	c->cb = NULL;
 	return n;
 }
 
@@ -560,10 +729,13 @@ int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint
 
 uint64_t capture_drops(struct capture *c)
 {
+	uint64_t sum = c->closed_drops;
 	struct pcap_stat ps;
-	if (!c->skel || pcap_stats(c->pcap, &ps))
-		return 0;
-	return ps.ps_drop;
+
+	for (size_t i = 0; i < c->nh; i++)
+		if (!pcap_stats(c->h[i].pcap, &ps))
+			sum += ps.ps_drop;
+	return sum;
 }
 
 void capture_get_stats(struct capture *c, struct capture_stats *st)
@@ -575,10 +747,10 @@ void capture_get_stats(struct capture *c, struct capture_stats *st)
 	st->link_unknown = c->link_unknown;
 	if (!c->skel)
 		return;
-	if (pcap_stats(c->pcap, &ps) == 0) {
-		st->kernel_drops = ps.ps_drop;
-		st->if_drops = ps.ps_ifdrop;
-	}
+	st->kernel_drops = capture_drops(c);
+	for (size_t i = 0; i < c->nh; i++)
+		if (pcap_stats(c->h[i].pcap, &ps) == 0)
+			st->if_drops += ps.ps_ifdrop;
 	capture_filter_stats(c, st);
 }
 
@@ -644,8 +816,14 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	capture_dump_close(c);
-	if (c->pcap)
+	if (c->skel) {
+		while (c->nh)
+			capture_close_handle(c, c->nh - 1);
+	} else if (c->pcap) {
 		pcap_close(c->pcap);
+	}
+	if (c->epfd >= 0)
+		close(c->epfd);
 	if (c->file)
 		fclose(c->file);
 	free(c->buf);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * capture: plaintext packets from the kernel. An eBPF socket filter
- * (probes/sockfilter.bpf.c) attached to a libpcap live handle on "any" keeps
+ * (probes/sockfilter.bpf.c) attached to libpcap live handles on "any", one
+ * opened inside each network namespace of the target's processes, keeps
  * only TCP segments to or from the target's listening ports that carry data
  * or SYN/FIN/RST, and drops the PACKET_OUTGOING copy of loopback packets so
  * each segment reaches user space once, through libpcap's TPACKET_V3 ring.
@@ -19,11 +20,21 @@
 
 struct capture;
 
+#define CAPTURE_MAX_NETNS 16
+
+/* A network namespace to capture in, and a process inside it (for /proc/PID/ns/net). */
+struct capture_netns {
+	unsigned long ino;
+	int pid;
+};
+
 struct capture_opts {
 	const char *device;        /* NULL = "any"; the filter's cut lengths assume
 				    * "any" (cooked): see sockfilter.bpf.c */
 	unsigned buffer_mb;        /* kernel ring; 0 = 16 */
 	unsigned snaplen;          /* 0 = 262144 */
+	const struct capture_netns *netns;  /* where to open packet sockets; */
+	size_t nnetns;                      /* 0 = l7top's own namespace only */
 };
 
 struct capture_pkt {
@@ -56,6 +67,16 @@ int capture_open_live(struct capture **out, const struct capture_opts *o, char *
  * (neither format), -ENOENT...: the path is. err names the path.
  */
 int capture_open_offline(struct capture **out, const char *path, char *err, size_t errlen);
+/*
+ * Makes the packet sockets one per namespace in ns[]: opens those missing
+ * (inside the namespace, so its own loopback and veths are seen and no
+ * other namespace's traffic is), closes those no longer listed (always
+ * keeping one). Live only; 0 or -errno with one line in err.
+ */
+int capture_set_netns(struct capture *c, const struct capture_netns *ns, size_t n, char *err,
+		      size_t errlen);
+/* The inodes of the namespaces captured in now; returns how many (<= max). */
+size_t capture_netns(const struct capture *c, unsigned long *ino, size_t max);
 /* Replaces the set of server ports the kernel filter keeps. Live only. */
 int capture_set_ports(struct capture *c, const uint16_t *ports, size_t n);
 /* A pollable fd (EPOLLIN when packets wait); -1 for offline captures. */

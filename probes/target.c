@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TCP_LISTEN 0x0A   /* st column of /proc/net/tcp */
+#define UNIX_ACCEPTCON 0x10000   /* Flags column of /proc/net/unix: a listener */
+#define UNIX_STREAM 1            /* Type column: SOCK_STREAM */
 
 /* A growable array of socket inodes, sorted before lookups. */
 struct inode_set {
@@ -215,6 +218,44 @@ static void target_read_listeners(const char *path, const struct inode_set *s, s
 	fclose(f);
 }
 
+static void target_add_unix(struct target *t, const char *path)
+{
+	for (size_t i = 0; i < t->nunix; i++)
+		if (!strcmp(t->unix_paths[i], path))
+			return;
+	if (t->nunix == TARGET_MAX_UNIX) {
+		t->unix_truncated = true;
+		return;
+	}
+	snprintf(t->unix_paths[t->nunix++], TARGET_UNIX_PATH, "%s", path);
+}
+
+/*
+ *   Num RefCount Protocol Flags Type St Inode Path
+ *   0000000000000000: 00000002 00000000 00010000 0001 01 23456 /run/x.sock
+ * A listener has __SO_ACCEPTCON in Flags; an unnamed one has no path.
+ */
+static void target_read_unix(const char *path, const struct inode_set *s, struct target *t)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long flags, ino;
+		unsigned type;
+		char name[TARGET_UNIX_PATH] = "";
+
+		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %107s", &flags, &type, &ino, name) < 3)
+			continue;   /* the header line */
+		if ((flags & UNIX_ACCEPTCON) && type == UNIX_STREAM &&
+		    bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+			target_add_unix(t, name[0] ? name : "(unnamed)");
+	}
+	fclose(f);
+}
+
 /*
  * /proc/PID/net/tcp lists the sockets of PID's net namespace. Reading it
  * once per process would be wasteful with many workers: read it for the
@@ -250,6 +291,8 @@ static int target_add_ports(const char *proc_root, struct target *t)
 			target_read_listeners(path, &s, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
 			target_read_listeners(path, &s, t);
+			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
+			target_read_unix(path, &s, t);
 		}
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
@@ -333,6 +376,56 @@ void target_redact_cmdline(char *cmd, size_t size)
 	snprintf(cmd, size, "%s", out);
 }
 
+/* Records pid's network namespace when it is not listed yet. Gone processes are skipped. */
+static void target_add_netns(const char *proc_root, struct target *t, pid_t pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
+	if (stat(path, &st))
+		return;
+	for (size_t i = 0; i < t->nnetns; i++)
+		if (t->netns[i].ino == (unsigned long)st.st_ino)
+			return;
+	if (t->nnetns == TARGET_MAX_NETNS) {
+		t->netns_truncated = true;
+		return;
+	}
+	t->netns[t->nnetns++] = (struct target_netns){ .ino = (unsigned long)st.st_ino, .pid = pid };
+}
+
+void target_netns_name(const char *proc_root, const char *netns_dir, unsigned long ino, char *buf,
+		       size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	/* l7top itself normally runs on the host; in a container its PID 1 may not. */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s/ns/net", proc_root, i ? "self" : "1");
+		if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
+			snprintf(buf, size, "host");
+			return;
+		}
+	}
+	snprintf(buf, size, "net:[%lu]", ino);
+	if (!(d = opendir(netns_dir)))
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", netns_dir, de->d_name);
+		if (!stat(path, &st) && (unsigned long)st.st_ino == ino) {
+			snprintf(buf, size, "%s", de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 /* A zombie has exited: it only waits for its parent to reap it. */
 bool target_alive(const char *proc_root, pid_t pid)
 {
@@ -369,6 +462,8 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	err = target_add_descendants(proc_root, out);
 	if (!err)
 		err = target_add_ports(proc_root, out);
+	for (size_t i = 0; !err && i < out->npids; i++)
+		target_add_netns(proc_root, out, out->pids[i]);
 	return err;
 }
 

@@ -4,7 +4,9 @@
  * The roots given with --pid and every descendant (NGINX's master and the
  * workers it forks), and the TCP ports any of them listens on, IPv4 and
  * IPv6 (socket inodes in /proc/PID/fd matched against /proc/PID/net/tcp{,6},
- * read through the target's own net namespace). Rescanned periodically so
+ * read through the target's own net namespace), the network namespaces
+ * they live in, and the unix-socket listeners (/proc/PID/net/unix), which
+ * packet capture cannot see and which are only named. Rescanned periodically so
  * new workers and listeners are picked up.
  */
 #ifndef L7TOP_TARGET_H
@@ -17,16 +19,29 @@
 
 #define TARGET_MAX_PIDS  1024
 #define TARGET_MAX_PORTS 64
+#define TARGET_MAX_NETNS 16
+#define TARGET_MAX_UNIX  8
+#define TARGET_UNIX_PATH 108                /* sun_path */
+
+/* One network namespace the target's processes live in. */
+struct target_netns {
+	unsigned long ino;                  /* inode of /proc/PID/ns/net */
+	pid_t pid;                          /* the first target process inside it */
+};
 
 struct target {
 	size_t npids;
 	pid_t pids[TARGET_MAX_PIDS];        /* existing roots first, then descendants */
 	size_t nports;
 	uint16_t ports[TARGET_MAX_PORTS];   /* sorted, no duplicates */
+	size_t nnetns;
+	struct target_netns netns[TARGET_MAX_NETNS];  /* distinct, in pid order */
+	size_t nunix;                       /* unix stream listeners: packet capture never sees */
+	char unix_paths[TARGET_MAX_UNIX][TARGET_UNIX_PATH];  /* them; "@name" = abstract */
 	char comm[32];                      /* comm of the first existing root */
 	char cmdline[256];                  /* its command line, spaces for NULs,
 					     * credentials redacted */
-	bool pids_truncated, ports_truncated;
+	bool pids_truncated, ports_truncated, netns_truncated, unix_truncated;
 };
 
 /*
@@ -35,6 +50,14 @@ struct target {
  * the caller decides.
  */
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
+/*
+ * A name for people: "host" for the namespace of proc_root's PID 1 or of
+ * l7top itself ("self"), the
+ * name under netns_dir ("/run/netns", where `ip netns add` puts them) when
+ * one is bound there, else "net:[INODE]".
+ */
+void target_netns_name(const char *proc_root, const char *netns_dir, unsigned long ino, char *buf,
+		       size_t size);
 /* Replaces, in place, the values of arguments that name credentials
  * (password, secret, token, key, auth, cred) with "***". */
 void target_redact_cmdline(char *cmd, size_t size);

@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +61,10 @@ struct tls_lib {
 	bool ssl;
 	bool kdf;                        /* has EVP_KDF_derive: keys mode can attach */
 	uint64_t off[F_COUNT];
+	/* Attached to the file itself (pid -1), filtered on tgids in the kernel. */
+	struct bpf_link *kdf_link;       /* keys mode: from the first process on */
+	struct bpf_link *links[TLS_NHOOKS];  /* calls mode: once a target forked */
+	bool calls_wide;                 /* links[] attached */
 };
 
 struct tls_proc {
@@ -67,15 +73,19 @@ struct tls_proc {
 	bool ssl;                        /* probes attached */
 	bool keys;                       /* ... in keys mode (else calls) */
 	char lib[112];
-	struct bpf_link *links[TLS_NHOOKS];
-	struct bpf_link *kdf_link;       /* keys mode */
+	struct bpf_link *links[TLS_NHOOKS];  /* calls mode, per process (TLS_LINK_PID) */
 };
 
 struct tls_probe {
 	struct tls_calls_bpf *skel;
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
 	enum tls_probe_mode mode;
-	bool accept_tps;                 /* accept tracepoints attached (calls needs them) */
+	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
+	bool calls_wide;                 /* ... and has (lib_wide = 1) */
+	pid_t early[64];                 /* children forked before that, to check */
+	size_t nearly;
+	uint64_t early_unchecked;        /* ... beyond early[]: could not be checked */
+	uint64_t unprobed;               /* children seen to make TLS calls before their probes */
 	struct tls_keys_state *kstate;
 	uint64_t secrets, secrets_unmatched;
 	struct ring_buffer *rb;
@@ -361,7 +371,7 @@ int tls_elf_func_offsets(const char *path, const char *const *names, size_t n, u
 /* ---- libraries and processes ------------------------------------------------ */
 
 /* The cached description of the ELF file at path; NULL on ENOMEM or stat failure. */
-static const struct tls_lib *tls_lib_get(struct tls_probe *t, const char *path)
+static struct tls_lib *tls_lib_get(struct tls_probe *t, const char *path)
 {
 	struct stat st;
 	struct tls_lib *l;
@@ -489,29 +499,91 @@ static int tls_locate_kdf(pid_t pid, const char *ssl_attach, const char *ssl_sho
 	return err;
 }
 
-static void tls_proc_detach(struct tls_proc *p)
+static void tls_proc_unlink(struct tls_proc *p)
 {
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		bpf_link__destroy(p->links[i]);
 		p->links[i] = NULL;
 	}
-	bpf_link__destroy(p->kdf_link);
-	p->kdf_link = NULL;
+}
+
+static void tls_proc_detach(struct tls_proc *p)
+{
+	tls_proc_unlink(p);
 	p->ssl = false;
 	p->keys = false;
 }
 
-static int tls_attach_accept(struct tls_probe *t);
+static void tls_lib_unlink(struct tls_lib *l)
+{
+	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		bpf_link__destroy(l->links[i]);
+		l->links[i] = NULL;
+	}
+	bpf_link__destroy(l->kdf_link);
+	l->kdf_link = NULL;
+	l->calls_wide = false;
+}
 
-/* Keys mode: the one entry uprobe on EVP_KDF_derive, for p->pid only. */
+/*
+ * The calls-mode uprobes on pid's process (pid > 0, links into out[]) or on
+ * the library file itself (pid -1), cookie saying which. 0 or -errno; on
+ * failure nothing stays attached.
+ */
+static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
+			    pid_t pid, struct bpf_link **out)
+{
+	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		const struct tls_hook *h = &TLS_HOOKS[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe,
+			    .bpf_cookie = pid > 0 ? TLS_LINK_PID : TLS_LINK_LIB);
+		struct bpf_program *prog;
+		int err;
+
+		if (!lib->off[h->func])
+			continue;       /* OpenSSL 1.1.0 has no _ex calls; that is fine */
+		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
+		out[i] = prog ? bpf_program__attach_uprobe_opts(prog, pid, attach, lib->off[h->func],
+								&uo) : NULL;
+		if (!out[i]) {
+			err = prog ? -errno : -ENOENT;
+			for (size_t k = 0; k <= i; k++) {
+				bpf_link__destroy(out[k]);
+				out[k] = NULL;
+			}
+			return err ? err : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The library-wide calls uprobes on lib, once. */
+static int tls_lib_go_wide(struct tls_probe *t, struct tls_lib *lib, const char *attach)
+{
+	int err;
+
+	if (lib->calls_wide)
+		return 0;
+	err = tls_attach_calls(t, lib, attach, -1, lib->links);
+	lib->calls_wide = !err;
+	return err;
+}
+
+/*
+ * Keys mode: the one entry uprobe on EVP_KDF_derive, on the library file
+ * (pid -1) the first time a process maps it; the probe keeps to the target
+ * through "tgids", so forked children are covered before they run. Other
+ * processes trap only when they derive keys: at handshakes.
+ */
 static int tls_proc_attach_keys(struct tls_probe *t, struct tls_proc *p, const char *attach,
-				const char *shown, const struct tls_lib *lib)
+				const char *shown, struct tls_lib *lib)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = false);
 
-	p->kdf_link = bpf_program__attach_uprobe_opts(t->kskel->progs.evp_kdf_derive, p->pid,
-						      attach, lib->off[F_KDF], &uo);
-	if (!p->kdf_link)
+	if (!lib->kdf_link)
+		lib->kdf_link = bpf_program__attach_uprobe_opts(t->kskel->progs.evp_kdf_derive, -1,
+								attach, lib->off[F_KDF], &uo);
+	if (!lib->kdf_link)
 		return -errno ? -errno : -EINVAL;
 	p->ssl = true;
 	p->keys = true;
@@ -526,7 +598,7 @@ static int tls_proc_attach_keys(struct tls_probe *t, struct tls_proc *p, const c
 static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 {
 	char attach[PATH_MAX], shown[PATH_MAX];
-	const struct tls_lib *lib;
+	struct tls_lib *lib;
 	int err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
 
 	if (err)
@@ -538,7 +610,7 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		return -ENOENT;
 	if (t->mode != TLS_PROBE_CALLS) {
 		char kattach[PATH_MAX], kshown[PATH_MAX];
-		const struct tls_lib *klib = NULL;
+		struct tls_lib *klib = NULL;
 
 		if (!tls_locate_kdf(p->pid, attach, shown, kattach, sizeof(kattach), kshown,
 				    sizeof(kshown)))
@@ -547,26 +619,15 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 			return tls_proc_attach_keys(t, p, kattach, kshown, klib);
 		if (t->mode == TLS_PROBE_KEYS)
 			return -ENOTSUP;
+		/* Finding klib may have moved the cache: look lib up again. */
+		if (!(lib = tls_lib_get(t, attach)))
+			return -errno ? -errno : -ENOMEM;
 	}
-	if (!t->accept_tps && (err = tls_attach_accept(t)))
+	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
+	err = t->calls_wide ? tls_lib_go_wide(t, lib, attach)
+			    : tls_attach_calls(t, lib, attach, p->pid, p->links);
+	if (err)
 		return err;
-	for (size_t i = 0; i < TLS_NHOOKS; i++) {
-		const struct tls_hook *h = &TLS_HOOKS[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe);
-		struct bpf_program *prog;
-
-		if (!lib->off[h->func])
-			continue;       /* OpenSSL 1.1.0 has no _ex calls; that is fine */
-		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
-		/* The pid is what keeps every other process mapping libssl untrapped. */
-		p->links[i] = prog ? bpf_program__attach_uprobe_opts(prog, p->pid, attach,
-								     lib->off[h->func], &uo) : NULL;
-		if (!p->links[i]) {
-			err = prog ? -errno : -ENOENT;
-			tls_proc_detach(p);
-			return err ? err : -EINVAL;
-		}
-	}
 	p->ssl = true;
 	tls_copy(p->lib, sizeof(p->lib), shown);
 	return 0;
@@ -597,7 +658,7 @@ static void tls_log_proc(const struct tls_probe *t, const struct tls_proc *p, in
 					  : strerror(-err));
 }
 
-/* Makes the tracepoints' tgid filter equal to the processes we follow. */
+/* Makes the fork hook's tgid filter equal to the processes we follow. */
 static int tls_sync_tgids(struct tls_probe *t)
 {
 	int fd = bpf_map__fd(t->skel->maps.tgids);
@@ -614,15 +675,127 @@ static int tls_sync_tgids(struct tls_probe *t)
 	for (more = !bpf_map_get_next_key(fd, NULL, &key); more; key = next) {
 		/* Fetch the successor first: deleting key would lose our place. */
 		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (!tls_proc_find(t, (pid_t)key) && bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+		/*
+		 * Only processes gone for good leave: a child the fork hook added
+		 * after our /proc scan started is not in t->procs yet, but is ours.
+		 */
+		if (tls_proc_find(t, (pid_t)key) || !kill((pid_t)key, 0) || errno != ESRCH)
+			continue;
+		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
 			return -errno;
 	}
 	return 0;
 }
 
+/*
+ * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
+ * inherits its parent's breakpoints; the kernel removes one from the child
+ * the first time the child hits it unprobed (per-process links filter it
+ * out). 1 = intact, 0 = hit (or never there), -errno.
+ */
+static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
+{
+	char path[64], line[PATH_MAX + 128];
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
+		unsigned long start, end, pgoff, ino;
+		unsigned maj, min;
+		char perms[8];
+		uint8_t b;
+		int fd;
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &pgoff, &maj, &min,
+			   &ino) != 7 || perms[2] != 'x' || ino != lib->ino ||
+		    makedev(maj, min) != lib->dev || off < pgoff || off >= pgoff + (end - start))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || pread(fd, &b, 1, (off_t)(start + off - pgoff)) != 1)
+			ret = -errno;
+		else
+			ret = b == 0xcc;
+		if (fd >= 0)
+			close(fd);
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Children forked while the uprobes were per process ran unprobed until
+ * the switch: those that reached an SSL call by now lost it (and what
+ * followed) without a trace. Counted, so it is never silent.
+ */
+static void tls_check_early(struct tls_probe *t, const struct tls_lib *lib)
+{
+	for (size_t i = 0; i < t->nearly; i++) {
+		bool hit = false;
+
+		for (size_t k = 0; k < TLS_NHOOKS; k++)
+			if (lib->off[TLS_HOOKS[k].func] && !TLS_HOOKS[k].retprobe)
+				hit |= tls_bp_intact(t->early[i], lib, lib->off[TLS_HOOKS[k].func]) == 0;
+		t->unprobed += hit;
+		if (hit && t->log)
+			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
+				"probed: what it read and wrote until now is not seen\n", t->early[i]);
+	}
+	t->nearly = 0;
+}
+
+/*
+ * A target forked: from now on calls mode uses the library-wide uprobes
+ * (see tls_calls.bpf.c), so children are read from their first call. The
+ * library links come first, then lib_wide flips both sets at once, then
+ * the per-process links go. On failure the per-process ones stay.
+ */
+static void tls_calls_go_wide(struct tls_probe *t)
+{
+	char attach[PATH_MAX], shown[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < t->nprocs && !err; i++) {
+		struct tls_proc *p = &t->procs[i];
+		struct tls_lib *lib;
+
+		if (!p->ssl || p->keys)
+			continue;
+		err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
+		lib = err ? NULL : tls_lib_get(t, attach);
+		/* Before the library links put the breakpoints back everywhere. */
+		if (lib && t->nearly)
+			tls_check_early(t, lib);
+		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
+	}
+	if (err) {
+		if (t->log)
+			fprintf(t->log, "l7top: tls: cannot attach to the library itself (%s): "
+				"forked processes are probed once l7top sees them\n", strerror(-err));
+		for (size_t i = 0; i < t->nlibs; i++)
+			if (t->libs[i].calls_wide)
+				tls_lib_unlink(&t->libs[i]);
+		return;
+	}
+	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
+	t->calls_wide = true;
+	for (size_t i = 0; i < t->nprocs; i++)
+		tls_proc_unlink(&t->procs[i]);
+	if (t->log)
+		fprintf(t->log, "l7top: tls: %s forks: calls probes now on the library, "
+			"filtered on its processes in the kernel\n", t->target_name);
+}
+
 int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 {
 	int attached = 0;
+
+	if (t->fork_seen && !t->calls_wide && strcmp(tls_probe_modes(t), "keys") &&
+	    strcmp(tls_probe_modes(t), "none"))
+		tls_calls_go_wide(t);
 
 	for (size_t i = 0; i < t->nprocs; i++)
 		t->procs[i].seen = false;
@@ -692,7 +865,6 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
-			.accept_ns = tls_ktime_to_real(e->accept_ts, t->clock_off),
 			.fd = e->fd, .family = e->family, .port = e->port,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
@@ -705,6 +877,14 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 			s->close(s->ctx, e->tgid, e->conn_id, tls_ktime_to_real(e->ts, t->clock_off));
 		break;
 	case TLS_EV_FORK:
+		t->fork_seen = true;
+		/* Keys mode needs none of this: its probe filters on tgids from the start. */
+		if (t->calls_wide || !strcmp(tls_probe_modes(t), "keys"))
+			;
+		else if (t->nearly < sizeof(t->early) / sizeof(t->early[0]))
+			t->early[t->nearly++] = (pid_t)e->tid;
+		else
+			t->early_unchecked++;
 		if (s->fork)
 			s->fork(s->ctx, e->tgid, e->tid);
 		break;
@@ -779,6 +959,7 @@ void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st)
 	st->drops = tls_drops(t->skel->maps.drops);
 	st->secrets = t->secrets;
 	st->secrets_unmatched = t->secrets_unmatched;
+	st->unprobed = t->unprobed + t->early_unchecked;
 	st->secret_drops = t->kskel ? tls_drops(t->kskel->maps.key_drops) : 0;
 	st->drops += st->secret_drops;
 	st->pids = t->nprocs;
@@ -808,37 +989,11 @@ const char *tls_probe_modes(const struct tls_probe *t)
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-/*
- * The accept tracepoints give calls mode its peers; keys mode reads peers
- * from the packets and never needs them, so they are attached with the
- * first process in calls mode. The uprobes are attached per process.
- */
-static int tls_attach_accept(struct tls_probe *t)
-{
-	struct tls_calls_bpf *s = t->skel;
-	struct { struct bpf_program *prog; struct bpf_link **link; } tp[] = {
-		{ s->progs.accept4_enter, &s->links.accept4_enter },
-		{ s->progs.accept4_exit, &s->links.accept4_exit },
-		{ s->progs.accept_enter_tp, &s->links.accept_enter_tp },
-		{ s->progs.accept_exit_tp, &s->links.accept_exit_tp },
-	};
-
-	for (size_t i = 0; i < sizeof(tp) / sizeof(tp[0]); i++) {
-		*tp[i].link = bpf_program__attach(tp[i].prog);
-		if (!*tp[i].link)
-			return -errno;
-	}
-	t->accept_tps = true;
-	return 0;
-}
-
-/* The fork tracepoint: every mode follows new processes. */
-static int tls_attach_tracepoints(struct tls_probe *t)
+/* The fork hook (tp_btf: no tracefs needed): every mode follows new processes. */
+static int tls_attach_fork(struct tls_probe *t)
 {
 	t->skel->links.on_fork = bpf_program__attach(t->skel->progs.on_fork);
-	if (!t->skel->links.on_fork)
-		return -errno;
-	return t->mode == TLS_PROBE_CALLS ? tls_attach_accept(t) : 0;
+	return t->skel->links.on_fork ? 0 : -errno;
 }
 
 /* Keys mode: the EVP_KDF_derive program, its ring joined to the calls ring. */
@@ -851,9 +1006,17 @@ static int tls_open_keys(struct tls_probe *t, char *err, size_t errlen)
 		snprintf(err, errlen, "l7top: out of memory");
 		return -ENOMEM;
 	}
-	t->kskel = tls_keys_bpf__open_and_load();
+	t->kskel = tls_keys_bpf__open();
 	if (!t->kskel) {
 		ret = -errno;
+		snprintf(err, errlen, "l7top: cannot open the TLS key probe: %s", strerror(-ret));
+		return ret;
+	}
+	/* One tgid filter for both objects: the fork hook keeps it. */
+	ret = bpf_map__reuse_fd(t->kskel->maps.tgids, bpf_map__fd(t->skel->maps.tgids));
+	if (!ret)
+		ret = tls_keys_bpf__load(t->kskel);
+	if (ret) {
 		snprintf(err, errlen, "l7top: cannot load the TLS key probe: %s", strerror(-ret));
 		return ret;
 	}
@@ -900,9 +1063,9 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		snprintf(err, errlen, "l7top: cannot load the TLS probes: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = tls_attach_tracepoints(t);
+	ret = tls_attach_fork(t);
 	if (ret) {
-		snprintf(err, errlen, "l7top: cannot attach the accept/fork tracepoints: %s",
+		snprintf(err, errlen, "l7top: cannot attach the fork hook (tp_btf/sched_process_fork): %s",
 			 strerror(-ret));
 		goto fail;
 	}
@@ -934,6 +1097,8 @@ void tls_probe_close(struct tls_probe *t)
 		return;
 	for (size_t i = 0; i < t->nprocs; i++)
 		tls_proc_detach(&t->procs[i]);
+	for (size_t i = 0; i < t->nlibs; i++)
+		tls_lib_unlink(&t->libs[i]);
 	ring_buffer__free(t->rb);
 	tls_keys_bpf__destroy(t->kskel);
 	tls_calls_bpf__destroy(t->skel);

@@ -69,7 +69,6 @@ struct tls_conn {
 	uint32_t tgid;
 	uint64_t conn_id;
 	uint64_t ts_ns;
-	uint64_t accept_ns;        /* unix ns of the accept, 0 if unknown */
 	int fd;
 	uint16_t family;           /* AF_INET, AF_INET6, 0 */
 	uint16_t port;             /* host order */
@@ -116,6 +115,9 @@ struct tls_stats {
 	uint64_t secrets;          /* keys mode: secrets handed to the sink */
 	uint64_t secret_drops;     /* ... the key ring could not take (all CPUs) */
 	uint64_t secrets_unmatched;/* TLS 1.3 application secrets not tied to a handshake */
+	uint64_t unprobed;         /* calls mode: forked processes that made TLS calls
+				    * before their probes (their first connections are
+				    * not read), or could not be checked */
 	size_t pids;               /* processes followed */
 	size_t pids_ssl;           /* ... of which with OpenSSL attached */
 	size_t pids_keys;          /* ... of which in keys mode */
@@ -127,7 +129,7 @@ struct tls_stats {
 };
 
 /*
- * Loads the BPF object, attaches the tracepoints and the uprobes of every
+ * Loads the BPF object, attaches the fork hook and the uprobes of every
  * pid in o. Returns 0 or -errno with a one-line reason in err. A target
  * without OpenSSL is not an error: a notice goes to stderr, and the probe
  * stays open (it follows forks and later syncs).
@@ -135,7 +137,7 @@ struct tls_stats {
 int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen);
 /*
  * The target's processes now: attaches to new ones, detaches from gone
- * ones, and refreshes the tracepoint filter. Returns how many processes
+ * ones, and refreshes the fork hook's filter. Returns how many processes
  * got OpenSSL probes in this call, or -errno.
  */
 int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n);

@@ -3,13 +3,19 @@
  * TLS plaintext at the OpenSSL boundary. Uprobes on SSL_read/SSL_write and
  * their _ex variants save (SSL*, buffer) at entry; the return probe copies
  * what the call really moved into the ring buffer. SSL_set_fd ties an SSL*
- * to the socket accepted just before (peer from the accept tracepoints),
- * SSL_free ends it. A fork of a target process is reported at once so
+ * to its socket (the peer is read from the kernel's socket), SSL_free
+ * ends it. A fork of a target process is reported at once so
  * user space attaches to new NGINX workers before they take traffic.
  *
  * Thin on purpose: no parsing here, and no wake-up per event (see emit()).
- * The uprobes are attached per process by the loader, so they need no tgid
- * filter; the tracepoints fire for every process and filter on "tgids".
+ * The uprobes are attached per process by the loader (cookie TLS_LINK_PID),
+ * which keeps every other process mapping libssl untrapped, until a target
+ * process forks: a child would run unprobed until user space attached to
+ * it, so the loader then moves them to the library itself (cookie
+ * TLS_LINK_LIB, every process traps) and they filter on "tgids", which the
+ * fork hook extends in the kernel before the child runs. "lib_wide" flips
+ * between the two sets at once, so no call is seen twice or not at all.
+ * Every hook here is a uprobe or BTF-typed: none needs tracefs mounted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +29,9 @@
 
 /* Set through skel->rodata before load. */
 const volatile __u32 capture_bytes = TLS_CAPTURE_DEFAULT;
+/* 0: the per-process uprobes are live; 1: the library ones. Written by user space. */
+volatile __u32 lib_wide;
+
 /* Wake the reader only once this much waits; it also drains on a timer. */
 const volatile __u64 wake_bytes = 256 * 1024;
 
@@ -59,33 +68,6 @@ struct {
 	__type(key, __u64);            /* pid_tgid */
 	__type(value, struct call);
 } calls SEC(".maps");
-
-/* accept(2) in flight: the caller's sockaddr buffer, read at exit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);            /* pid_tgid */
-	__type(value, __u64);
-} accepts SEC(".maps");
-
-struct peer {
-	__u64 ts;
-	__u16 family;
-	__u16 port;
-	__u8 addr[16];
-};
-
-/*
- * Accepted sockets waiting for SSL_set_fd, by tgid << 32 | fd. LRU: plain
- * HTTP connections of the same workers never reach SSL_set_fd, and their
- * entries must age out instead of filling the map.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct peer);
-} peers SEC(".maps");
 
 /*
  * Data events are built here and copied out with bpf_ringbuf_output() at
@@ -140,7 +122,16 @@ static __always_inline struct tls_event *reserve_hdr(__u32 kind)
 	return e;
 }
 
-static __always_inline int call_enter(void *ssl, const void *buf, size_t *out_sz, __u32 dir)
+/* Is this entry probe hit one to record? (Return probes follow their entry.) */
+static __always_inline bool hit_wanted(void *ctx)
+{
+	if (bpf_get_attach_cookie(ctx) == TLS_LINK_LIB)
+		return lib_wide && tgid_watched(bpf_get_current_pid_tgid() >> 32);
+	return !lib_wide;
+}
+
+static __always_inline int call_enter(void *ctx, void *ssl, const void *buf, size_t *out_sz,
+				      __u32 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {
@@ -150,6 +141,8 @@ static __always_inline int call_enter(void *ssl, const void *buf, size_t *out_sz
 		.dir = dir,
 	};
 
+	if (!hit_wanted(ctx))
+		return 0;
 	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -183,7 +176,6 @@ static __always_inline int call_exit(long ret)
 	e->dir = c->dir;
 	e->conn_id = c->ssl;
 	e->ts = bpf_ktime_get_ns();
-	e->accept_ts = 0;
 	e->len = (__u32)moved;
 	e->fd = -1;
 	e->family = 0;
@@ -214,7 +206,7 @@ out:
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return call_enter(ssl, buf, NULL, TLS_DIR_READ);
+	return call_enter(ctx, ssl, buf, NULL, TLS_DIR_READ);
 }
 
 SEC("uretprobe")
@@ -226,7 +218,7 @@ int BPF_KRETPROBE(ssl_read_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return call_enter(ssl, buf, NULL, TLS_DIR_WRITE);
+	return call_enter(ctx, ssl, buf, NULL, TLS_DIR_WRITE);
 }
 
 SEC("uretprobe")
@@ -238,7 +230,7 @@ int BPF_KRETPROBE(ssl_write_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return call_enter(ssl, buf, readbytes, TLS_DIR_READ);
+	return call_enter(ctx, ssl, buf, readbytes, TLS_DIR_READ);
 }
 
 SEC("uretprobe")
@@ -250,7 +242,7 @@ int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return call_enter(ssl, buf, written, TLS_DIR_WRITE);
+	return call_enter(ctx, ssl, buf, written, TLS_DIR_WRITE);
 }
 
 SEC("uretprobe")
@@ -259,34 +251,69 @@ int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
 	return call_exit(ret);
 }
 
-/* The SSL* meets its socket: report the peer the accept left for this fd. */
+/* Bounds the fd table walk; an fd past it is reported without a peer. */
+#define FD_MAX (1 << 20)
+#define S_IFMT   00170000
+#define S_IFSOCK 0140000
+
+/*
+ * The peer of the calling process's socket fd, read from the kernel's own
+ * socket (no accept hook, so no tracefs and no trap per accept). Leaves
+ * e->family 0 when fd is not an INET socket.
+ */
+static __always_inline void read_peer(struct tls_event *e, int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (fd < 0 || fd >= FD_MAX || (unsigned int)fd >= max)
+		return;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(e->addr, &a, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return;
+	}
+	e->family = family;
+	e->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* The SSL* meets its socket: report the socket's peer. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 {
-	__u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | (__u32)fd;
-	struct peer *p = bpf_map_lookup_elem(&peers, &key);
-	struct tls_event *e = reserve_hdr(TLS_EV_CONN);
+	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CONN) : NULL;
 
 	if (e) {
 		e->conn_id = (__u64)ssl;
 		e->fd = fd;
-		if (p) {
-			e->accept_ts = p->ts;
-			e->family = p->family;
-			e->port = p->port;
-			__builtin_memcpy(e->addr, p->addr, sizeof(e->addr));
-		}
+		read_peer(e, fd);
 		bpf_ringbuf_submit(e, wake_flags());
 	}
-	if (p)
-		bpf_map_delete_elem(&peers, &key);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_free, void *ssl)
 {
-	struct tls_event *e = reserve_hdr(TLS_EV_CLOSE);
+	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CLOSE) : NULL;
 
 	if (e) {
 		e->conn_id = (__u64)ssl;
@@ -295,83 +322,9 @@ int BPF_KPROBE(ssl_free, void *ssl)
 	return 0;
 }
 
-static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 sa = ctx->args[1];
-
-	if (!sa || !tgid_watched(id >> 32))
-		return 0;
-	bpf_map_update_elem(&accepts, &id, &sa, BPF_ANY);
-	return 0;
-}
-
-/* Reads the peer from the caller's buffer, now that the kernel filled it. */
-static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *sa = bpf_map_lookup_elem(&accepts, &id);
-	struct peer p = {};
-	__u64 key;
-
-	if (!sa)
-		return 0;
-	if (ctx->ret < 0)
-		goto out;
-	if (bpf_probe_read_user(&p.family, sizeof(p.family), (void *)*sa))
-		goto out;
-	if (p.family == AF_INET) {
-		struct sockaddr_in in;
-
-		if (bpf_probe_read_user(&in, sizeof(in), (void *)*sa))
-			goto out;
-		p.port = bpf_ntohs(in.sin_port);
-		__builtin_memcpy(p.addr, &in.sin_addr, 4);
-	} else if (p.family == AF_INET6) {
-		struct sockaddr_in6 in6;
-
-		if (bpf_probe_read_user(&in6, sizeof(in6), (void *)*sa))
-			goto out;
-		p.port = bpf_ntohs(in6.sin6_port);
-		__builtin_memcpy(p.addr, &in6.sin6_addr, 16);
-	} else {
-		p.family = 0;     /* AF_UNIX and friends: no peer to show */
-	}
-	p.ts = bpf_ktime_get_ns();
-	key = (id & 0xffffffff00000000ull) | (__u32)ctx->ret;
-	bpf_map_update_elem(&peers, &key, &p, BPF_ANY);
-out:
-	bpf_map_delete_elem(&accepts, &id);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int accept4_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return accept_enter(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int accept4_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept")
-int accept_enter_tp(struct trace_event_raw_sys_enter *ctx)
-{
-	return accept_enter(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx);
-}
-
 /*
  * A target process forked (NGINX reload, a worker respawned). The child is
- * watched by the tracepoints at once; user space attaches the uprobes when
+ * watched by the fork hook at once; user space attaches the uprobes when
  * this event wakes it, which is why it forces a wake-up. New threads share
  * the process's uprobes and are not reported.
  */

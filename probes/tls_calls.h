@@ -4,14 +4,15 @@
  *
  * Uprobes on OpenSSL's SSL_read/SSL_write(_ex) read the plaintext inside
  * the server process; SSL_set_fd and SSL_free mark a connection's start
- * and end; the accept tracepoints give its peer. Everything reaches user
+ * and end; SSL_set_fd's fd gives its peer. Everything reaches user
  * space through one ring buffer ("rb") as struct tls_event records whose
  * length depends on the payload: a reader must check the record's size
  * against TLS_EVENT_HDR_SZ + data_len before reading the payload.
  *
  * Map "tgids": key __u32 tgid, value __u8 (ignored). User space fills it
- * with the target's processes; tracepoints (accept, fork) fire only for
- * them. The uprobes need no filter: they are attached per process.
+ * with the target's processes; the fork hook reports their forks and adds
+ * the children itself. Per-process uprobes need no filter; library-wide
+ * ones (after a fork, see tls_calls.bpf.c) and the key probe filter on it.
  * Map "drops": per-CPU __u64 array, index 0, records the ring could not
  * take; user space sums the CPUs.
  */
@@ -31,10 +32,16 @@
 #define TLS_DATA_MAX        16384
 #define TLS_CAPTURE_DEFAULT 16384
 
+/* The bpf_cookie of each uprobe link: which set it belongs to (see lib_wide). */
+enum tls_link_kind {
+	TLS_LINK_PID = 1,    /* attached to one process */
+	TLS_LINK_LIB = 2,    /* attached to the library (pid -1), filtered on "tgids" */
+};
+
 enum tls_event_kind {
 	TLS_EV_DATA = 1,     /* SSL_read/SSL_write returned data */
 	TLS_EV_CLOSE,        /* SSL_free */
-	TLS_EV_CONN,         /* SSL_set_fd: the SSL* meets its socket (peer if accepted) */
+	TLS_EV_CONN,         /* SSL_set_fd: the SSL* meets its socket (peer if INET) */
 	TLS_EV_FORK,         /* a target process forked: attach to the child now */
 };
 
@@ -48,8 +55,8 @@ enum tls_dir {
  * can stop right after the bytes it carries. Field meaning by kind:
  *   DATA : tgid tid conn_id dir ts len data_len data[]
  *   CLOSE: tgid tid conn_id ts
- *   CONN : tgid tid conn_id ts fd; family/port/addr when the fd came from
- *          accept (family 0 = peer unknown); accept_ts = the accept's time
+ *   CONN : tgid tid conn_id ts fd; family/port/addr of the fd's peer
+ *          (family 0 = not an INET socket)
  *   FORK : tgid = parent, tid = child pid, ts
  */
 struct tls_event {
@@ -59,7 +66,6 @@ struct tls_event {
 	__u32 dir;
 	__u64 conn_id;       /* the SSL* in the server: unique while the connection lives */
 	__u64 ts;            /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 accept_ts;
 	__u32 len;           /* the call's true length (DATA) */
 	__u32 data_len;      /* payload bytes that follow (<= len, <= TLS_DATA_MAX) */
 	__s32 fd;

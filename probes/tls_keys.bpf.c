@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * TLS session secrets at the handshake: one entry uprobe on libcrypto's
- * EVP_KDF_derive, attached per target process by probes/tls.c. The params
+ * EVP_KDF_derive, attached to the library itself (every process mapping
+ * it traps, once per derivation, so only at handshakes) and filtered here
+ * on the target's tgids: a child forked by a target is in "tgids" before it
+ * runs (tls_calls' fork hook adds it in the kernel), so its first handshake
+ * is caught, with no race against user space attaching. The params
  * array is walked by name (see tls_keys.h for what each call gives); every
  * derivation that is not a TLS traffic secret or a TLS 1.2 key expansion is
  * dropped here, so only secrets ever reach the ring.
@@ -29,6 +33,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } key_drops SEC(".maps");
+
+/*
+ * The target's processes. The loader hands in tls_calls' map
+ * (bpf_map__reuse_fd), which user space fills and the fork hook extends.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
 
 /*
  * A TLS 1.3 traffic-secret derivation seen at entry, waiting for the "key"
@@ -245,8 +260,9 @@ static __always_inline int derive12(const struct kdf_params *kp)
 static __always_inline int kdf_derive(const void *params)
 {
 	struct kdf_params kp = {};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (!params)
+	if (!params || !bpf_map_lookup_elem(&tgids, &tgid))
 		return 0;
 	params_read(params, &kp);
 	if (kp.label.ptr && kp.key.ptr)

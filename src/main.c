@@ -29,6 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "collector/collector.h"
+#include "collector/route_learn.h"
 #include "export/json_lines.h"
 #include "export/prom.h"
 #include "probes/capture.h"
@@ -81,10 +82,14 @@ struct app {
 	struct target target;
 	char target_name[64];
 	char ports_str[128];
+	char netns_str[128];         /* the namespaces captured in, by name */
+	char unix_str[256];          /* unix listeners packet capture cannot see, "" if none */
+	char unix_warn[340];         /* ... said in the live view's status line */
 	uint64_t start_ms;           /* session start */
 	uint64_t interval_start_ms;
 	uint64_t last_kernel_drops;
 	uint64_t last_tls_drops;
+	uint64_t last_tls_unprobed;
 	uint16_t tls_ports[TARGET_MAX_PORTS];   /* ports the TLS path owns (calls mode) */
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
@@ -95,6 +100,7 @@ struct app {
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
+	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
 	int root_fds[64];            /* pidfds of the roots: readable when one exits */
 	size_t nroot_fds;
@@ -121,6 +127,67 @@ static uint64_t now_ns(void)
 
 /* ---- target ------------------------------------------------------------ */
 
+/* The names of the namespaces the capture really has sockets in. */
+static void describe_netns(struct app *a)
+{
+	unsigned long ino[CAPTURE_MAX_NETNS];
+	size_t n = a->cap && !a->opt.read_pcap ? capture_netns(a->cap, ino, CAPTURE_MAX_NETNS) : 0;
+	size_t len = 0;
+
+	a->netns_str[0] = '\0';
+	for (size_t i = 0; i < n && len + 2 < sizeof(a->netns_str); i++) {
+		char name[64];
+
+		target_netns_name("/proc", "/run/netns", ino[i], name, sizeof(name));
+		len += (size_t)snprintf(a->netns_str + len, sizeof(a->netns_str) - len, "%s%s",
+					i ? "," : "", name);
+	}
+}
+
+static size_t target_capture_netns(const struct target *t, struct capture_netns *out)
+{
+	size_t n = t->nnetns < CAPTURE_MAX_NETNS ? t->nnetns : CAPTURE_MAX_NETNS;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct capture_netns){ .ino = t->netns[i].ino, .pid = t->netns[i].pid };
+	return n;
+}
+
+/*
+ * A target process entered a namespace we have no socket in (or left
+ * one): open or close packet sockets to match. A failure keeps the old
+ * sockets and is said once per change.
+ */
+static void follow_netns(struct app *a, const struct target *old)
+{
+	struct capture_netns ns[CAPTURE_MAX_NETNS];
+	size_t n = target_capture_netns(&a->target, ns);
+	char err[256];
+
+	if (!a->cap || (old->nnetns == a->target.nnetns &&
+			!memcmp(old->netns, a->target.netns, n * sizeof(old->netns[0]))))
+		return;
+	if (capture_set_netns(a->cap, ns, n, err, sizeof(err)) && !a->tui)
+		fprintf(stderr, "%s\n", err);
+}
+
+/* Unix listeners: requests through them never reach a packet socket, so say which. */
+static void describe_unix(struct app *a)
+{
+	size_t len = 0;
+
+	a->unix_str[0] = a->unix_warn[0] = '\0';
+	for (size_t i = 0; i < a->target.nunix && len + 2 < sizeof(a->unix_str); i++)
+		len += (size_t)snprintf(a->unix_str + len, sizeof(a->unix_str) - len, "%s%s",
+					i ? "," : "", a->target.unix_paths[i]);
+	if (a->target.unix_truncated && len + 5 < sizeof(a->unix_str))
+		snprintf(a->unix_str + len, sizeof(a->unix_str) - len, ",...");
+	if (a->unix_str[0])
+		snprintf(a->unix_warn, sizeof(a->unix_warn),
+			 "unix listeners not captured (packet capture cannot see them): %s",
+			 a->unix_str);
+}
+
 static void describe_target(struct app *a)
 {
 	size_t n = 0;
@@ -130,6 +197,8 @@ static void describe_target(struct app *a)
 	for (size_t i = 0; i < a->target.nports && n + 8 < sizeof(a->ports_str); i++)
 		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
 				      i ? "," : "", a->target.ports[i]);
+	describe_netns(a);
+	describe_unix(a);
 }
 
 static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
@@ -225,6 +294,13 @@ static int target_init(struct app *a)
 		fprintf(stderr, "l7top: cannot read /proc for PID %d: %s\n", a->opt.roots[0],
 			strerror(-err));
 		return EXIT_RUNTIME;
+	}
+	if (!a->target.nports && a->target.nunix) {
+		describe_unix(a);
+		fprintf(stderr, "l7top: %s[%d] listens on unix sockets only (%s), which packet "
+			"capture cannot see: nothing to watch\n", a->target.comm, a->target.pids[0],
+			a->unix_str);
+		return EXIT_USAGE;
 	}
 	if (!a->target.nports) {
 		fprintf(stderr, "l7top: %s[%d] listens on no TCP port: nothing to watch\n",
@@ -372,7 +448,10 @@ static void target_apply(struct app *a, const struct target *t)
 {
 	bool changed = t->nports != a->target.nports ||
 		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
+	struct target old = a->target;
+
 	a->target = *t;
+	follow_netns(a, &old);
 	if (a->tls)
 		tls_probe_sync_pids(a->tls, t->pids, t->npids);   /* failures are logged per pid */
 	if (changed && t->nports)
@@ -461,6 +540,15 @@ static void on_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *
 static void print_capture_summary(struct app *a)
 {
 	struct capture_stats cs;
+	if (a->tls) {
+		struct tls_stats ts;
+
+		tls_probe_stats(a->tls, &ts);
+		fprintf(stderr, "l7top: tls: %lu secrets caught (%lu not tied to a handshake, %lu lost), "
+			"%lu processes probed too late\n", (unsigned long)ts.secrets,
+			(unsigned long)ts.secrets_unmatched, (unsigned long)ts.secret_drops,
+			(unsigned long)ts.unprobed);
+	}
 	if (!a->cap)
 		return;
 	capture_get_stats(a->cap, &cs);
@@ -526,8 +614,25 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 		tls_probe_stats(a->tls, &ts);
 		s->c.tls_drops = ts.drops - a->last_tls_drops;
 		a->last_tls_drops = ts.drops;
+		s->c.tls_unprobed = ts.unprobed - a->last_tls_unprobed;
+		a->last_tls_unprobed = ts.unprobed;
 	}
 	return s;
+}
+
+/* The learned folds, as the live view's status line says them. */
+static const char *folds_describe(struct app *a)
+{
+	size_t o = 0, cap = sizeof(a->folds_line);
+	const char *f;
+
+	a->folds_line[0] = '\0';
+	for (size_t i = 0; (f = collector_fold(a->coll, i)) && o + 8 < cap; i++)
+		o += (size_t)snprintf(a->folds_line + o, cap - o, "%s%s" ROUTE_LEARN_FOLD,
+				      i ? " " : "learned folds: ", f);
+	if (o >= cap)
+		memcpy(a->folds_line + cap - 4, "...", 4);
+	return a->folds_line;
 }
 
 /* One interval on whichever view is active: JSON lines, the live view or
@@ -535,11 +640,16 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 static void snapshot_show(struct app *a, const struct snapshot *merged,
 			  const struct store_health *h)
 {
+	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
+	for (size_t i = 0; !a->tui && i < merged->nfolds; i++)
+		fprintf(stderr, "l7top: learned fold %s" ROUTE_LEARN_FOLD "\n", merged->folds[i]);
 	const char *db_status = a->db_off[0] ? a->db_off : h->last_error;
 	struct batch_info info = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
 		.npids = a->target.npids,
 		.ports = a->ports_str,
+		.netns = a->opt.read_pcap ? NULL : a->netns_str,
+		.unix_unseen = a->unix_str,
 		.db_status = db_status,
 		.max_rows = a->opt.max_rows,
 		.tls_mode = a->tls ? tls_probe_modes(a->tls)
@@ -549,10 +659,14 @@ static void snapshot_show(struct app *a, const struct snapshot *merged,
 	if (a->opt.json) {
 		emit_json(a, merged);
 	} else if (a->tui) {
+		const char *warnings[] = { a->unix_warn, folds_describe(a) };
 		struct tui_header th = {
+			.warnings = warnings,
+			.nwarnings = 2,   /* empty ones are not shown */
 			.target = info.target,
 			.npids = a->target.npids,
 			.ports = a->ports_str,
+			.netns = a->netns_str,
 			.db_path = a->store ? a->opt.db : NULL,
 			.db_error = db_status,
 			.db_dropped = h->dropped,
@@ -901,9 +1015,16 @@ static const char *retention_str(uint64_t ms, char *buf, size_t n)
 	return buf;
 }
 
+/* A fold an earlier run learned: applied at once, so rows keep their names. */
+static void on_stored_fold(void *ctx, const char *prefix)
+{
+	struct app *a = ctx;
+	collector_fold_add(a->coll, prefix);
+}
+
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[256], dur[24];
+	char err[256], pids[512] = "", settings[1024], dur[24];
 	size_t n = 0;
 	int e;
 
@@ -920,10 +1041,12 @@ static int open_store(struct app *a)
 		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(settings, sizeof(settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
-		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "");
+		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
+		 a->netns_str[0] ? " netns=" : "", a->netns_str,
+		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
 	struct store_session sess = {
 		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
 		.pids = pids,
@@ -945,6 +1068,9 @@ static int open_store(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	store_set_retention(a->store, a->opt.retention_ms, STORE_ROLLUP_DEFAULT_MS);
+	if (store_folds(a->store, on_stored_fold, a))
+		fprintf(stderr, "l7top: cannot read learned folds from %s: folding starts over\n",
+			a->opt.db);
 	return 0;
 }
 
@@ -1013,7 +1139,8 @@ static int run_live(struct app *a)
 	int rc = target_init(a);
 	if (rc >= 0)
 		return rc;
-	struct capture_opts co = { 0 };
+	struct capture_netns ns[CAPTURE_MAX_NETNS];
+	struct capture_opts co = { .netns = ns, .nnetns = target_capture_netns(&a->target, ns) };
 	/* libbpf's warnings (both probe families); the live view will hand its log file. */
 	capture_set_libbpf_log(stderr);
 	int e = capture_open_live(&a->cap, &co, err, sizeof(err));
@@ -1045,8 +1172,10 @@ static int run_live(struct app *a)
 	if (a->prom)
 		prom_set_target(a->prom, a->target_name);
 	a->interval_start_ms = now_ms();
-	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, db %s, tls %s\n", a->target_name,
-		a->target.npids, a->ports_str, a->store ? a->opt.db : "none", a->tls_modes);
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s%s%s\n",
+		a->target_name, a->target.npids, a->ports_str, a->netns_str,
+		a->store ? a->opt.db : "none", a->tls_modes, a->unix_warn[0] ? "; " : "",
+		a->unix_warn);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
@@ -1196,6 +1325,7 @@ static int run_offline(struct app *a)
 	if (!a->exit_code && !a->stopped)
 		a->exit_code = offline_verdict(a, rc);
 	collector_expire(a->coll, a->last_pkt_ns + 3600ull * 1000000000ull);
+	collector_flush(a->coll);     /* rows still held back go to OTHER: nothing is lost */
 	if (a->clock.started)
 		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	return a->exit_code;
@@ -1228,6 +1358,9 @@ int main(int argc, char **argv)
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
 		.learn_upstreams = !a.opt.read_pcap,
+		.fold_values = a.opt.fold_after,
+		.fold_off = a.opt.fold_after == 0,
+		.routes = a.opt.routes,
 	};
 	a.coll = collector_new(&cc);
 	a.loop = loop_new();
@@ -1251,5 +1384,6 @@ int main(int argc, char **argv)
 		capture_close(a.cap);
 	collector_free(a.coll);
 	loop_free(a.loop);
+	options_free(&a.opt);
 	return rc;
 }

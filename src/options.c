@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/route_learn.h"
 #include "export/prom.h"
 #include "probes/tls.h"
 #include "storage/query.h"
@@ -56,8 +57,15 @@ static void usage(FILE *f)
 		"                          are rolled up into one row per minute\n"
 		"      --slow-ms N         request log: requests at least this slow (default 100)\n"
 		"      --log-status N      request log: statuses at or above N (default 500)\n"
-		"      --max-endpoints N   distinct endpoints before the OTHER row (default 2000)\n"
+		"      --max-endpoints N   endpoint rows, heavy hitters first, besides OTHER (default 2000)\n"
 		"      --max-conns N       connections followed at once (default 65536)\n"
+		"      --route PATTERN     name a route yourself, tried before any folding, first\n"
+		"                          match wins (repeatable): /u/{user}, /api/v{v}/items/{sku},\n"
+		"                          /static/* (the rest of the path), /search (exactly)\n"
+		"      --routes FILE       route patterns, one a line, '#' comments\n"
+		"      --fold-after N      a path segment with more than N distinct values under\n"
+		"                          one parent becomes {*} (default 16; 0 = never; never the\n"
+		"                          first segment); the DB remembers learned folds\n"
 		"      --rows N            endpoints per batch snapshot (default all)\n"
 		"  -r, --read FILE         replay a pcap file instead of capturing live\n"
 		"      --port PORT[,PORT]  server ports in --read mode (default: learnt from SYNs)\n"
@@ -94,6 +102,7 @@ static void usage(FILE *f)
 		"  l7top query --db /tmp/l7.db --since 2h --step 1m --endpoint 'GET /users/{id}'\n"
 		"  l7top query --db /tmp/l7.db --requests --slowest 20\n"
 		"  sudo l7top --pid 1234 --retention 30d --slow-ms 250 --log-status 400\n"
+		"  sudo l7top --pid 1234 --route '/u/{user}' --route '/static/*' --routes /etc/l7top.routes\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime error, 2 usage or target error.\n");
 }
@@ -145,7 +154,7 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
        OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
 
 /* Apart from the enum above, so options added there never collide. */
-enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_PIDFILE };
+enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES };
 
 enum tls_probe_mode options_tls_probe_mode(enum tls_mode m)
 {
@@ -164,6 +173,67 @@ static int parse_tls_mode(const char *s, enum tls_mode *out)
 		}
 	}
 	return -EINVAL;
+}
+
+static int routes_init(struct options *o)
+{
+	if (!o->routes && !(o->routes = route_patterns_new())) {
+		fprintf(stderr, "l7top: out of memory\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --route PATTERN: 0, or -EINVAL after one line saying why. */
+static int route_add(struct options *o, const char *pat)
+{
+	const char *why;
+	if (routes_init(o))
+		return -ENOMEM;
+	if (route_patterns_add(o->routes, pat, &why)) {
+		fprintf(stderr, "l7top: --route '%s': %s\n", pat, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --routes FILE: every line a pattern; the first bad one is named. */
+static int routes_load(struct options *o, const char *path)
+{
+	enum { MAX_FILE = 1 << 20 };
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	const char *why = NULL;
+	unsigned line = 0;
+	int rc = -EINVAL;
+
+	if (!f) {
+		fprintf(stderr, "l7top: --routes %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (routes_init(o) || !(buf = malloc(MAX_FILE + 1))) {
+		fclose(f);
+		free(buf);
+		return -ENOMEM;
+	}
+	size_t n = fread(buf, 1, MAX_FILE + 1, f);
+	if (ferror(f))
+		fprintf(stderr, "l7top: --routes %s: %s\n", path, strerror(errno));
+	else if (n > MAX_FILE)
+		fprintf(stderr, "l7top: --routes %s: larger than 1 MiB\n", path);
+	else if (route_patterns_load(o->routes, buf, n, &line, &why))
+		fprintf(stderr, "l7top: %s:%u: bad route pattern: %s\n", path, line, why);
+	else
+		rc = 0;
+	fclose(f);
+	free(buf);
+	return rc;
+}
+
+void options_free(struct options *o)
+{
+	route_patterns_free(o->routes);
+	o->routes = NULL;
 }
 
 /* Returns -1 to go on, or an exit code. */
@@ -193,6 +263,9 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "retention", required_argument, NULL, OPT_RETENTION },
 		{ "slow-ms", required_argument, NULL, OPT_SLOW_MS },
 		{ "log-status", required_argument, NULL, OPT_LOG_STATUS },
+		{ "fold-after", required_argument, NULL, OPT_FOLD_AFTER },
+		{ "route", required_argument, NULL, OPT_ROUTE },
+		{ "routes", required_argument, NULL, OPT_ROUTES },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -208,6 +281,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->slow_ms = 100;
 	o->log_status = 500;
 	o->tls = TLS_AUTO;
+	o->fold_after = ROUTE_LEARN_VALUES;
 	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -305,6 +379,16 @@ int options_parse(int argc, char **argv, struct options *o)
 			if (parse_u64(optarg, 400, 599, &v))
 				return bad_arg("--log-status", optarg);
 			o->log_status = (uint16_t)v;
+			break;
+		case OPT_FOLD_AFTER:
+			if (parse_u64(optarg, 0, 65535, &v))
+				return bad_arg("--fold-after", optarg);
+			o->fold_after = (unsigned)v;
+			break;
+		case OPT_ROUTE:
+		case OPT_ROUTES:
+			if ((c == OPT_ROUTE ? route_add(o, optarg) : routes_load(o, optarg)))
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			usage(stdout);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "collector/route_pattern.h"
 #include "probes/target.h"
 #include "probes/tls.h"
 
@@ -48,6 +49,8 @@ struct options {
 	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
 	const char *keylog;        /* --keylog FILE: caught secrets, NSS format, NULL = off */
 	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
+	unsigned fold_after;       /* --fold-after: distinct values before a learned fold; 0 = never */
+	struct route_patterns *routes;   /* --route / --routes, in order; NULL = none */
 	const char *pidfile;       /* --pidfile FILE: the root PID, followed across restarts */
 };
 
@@ -56,6 +59,8 @@ struct options {
  * to leave with: 0 after --help/--version, 2 after a one-line complaint.
  */
 int options_parse(int argc, char **argv, struct options *o);
+/* Frees what options_parse() allocated (the route patterns). */
+void options_free(struct options *o);
 /* What the TLS loader is asked for in mode m. */
 enum tls_probe_mode options_tls_probe_mode(enum tls_mode m);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "storage/query.h"
+#include "collector/route_learn.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -422,6 +423,79 @@ static int query_migrate(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* The learned folds of a DB, for l7top_fold(route). */
+struct query_folds {
+	size_t n;
+	char **prefix;
+};
+
+static void query_folds_free(void *p)
+{
+	struct query_folds *f = p;
+	for (size_t i = 0; f && i < f->n; i++)
+		free(f->prefix[i]);
+	if (f)
+		free(f->prefix);
+	free(f);
+}
+
+static void query_fold_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct query_folds *f = sqlite3_user_data(ctx);
+	const unsigned char *route = sqlite3_value_text(argv[0]);
+	char out[ROUTE_MAX];
+	(void)argc;
+
+	if (!route) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (!f->n) {
+		sqlite3_result_value(ctx, argv[0]);
+		return;
+	}
+	route_learn_rewrite((const char *const *)f->prefix, f->n, (const char *)route, out,
+			    sizeof(out));
+	sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * l7top_fold(route): the route as the folds learned so far write it, so rows
+ * stored before a fold was learned group with the rows after it. The folds
+ * are read once, when the DB is opened. 0 or -EIO.
+ */
+static int query_register_folds(sqlite3 *db)
+{
+	struct query_folds *f = calloc(1, sizeof(*f));
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return -ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT prefix FROM folds", -1, &q, NULL) == SQLITE_OK) {
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const unsigned char *p = sqlite3_column_text(q, 0);
+			if (!p)
+				continue;
+			if (f->n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				char **grown = realloc(f->prefix, ncap * sizeof(*grown));
+				if (!grown)
+					break;
+				f->prefix = grown;
+				cap = ncap;
+			}
+			if (!(f->prefix[f->n] = strdup((const char *)p)))
+				break;
+			f->n++;
+		}
+	}
+	sqlite3_finalize(q);
+	return sqlite3_create_function_v2(db, "l7top_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+					  f, query_fold_fn, NULL, NULL, query_folds_free)
+	       ? -EIO : 0;
+}
+
 int query_open(const char *path, sqlite3 **db, char *err, size_t errlen)
 {
 	int version = 0, rc;
@@ -453,6 +527,10 @@ int query_open(const char *path, sqlite3 **db, char *err, size_t errlen)
 			continue;
 		}
 		break;
+	}
+	if (!rc && query_register_folds(*db)) {
+		snprintf(err, errlen, "l7top: DB %s: %s", path, sqlite3_errmsg(*db));
+		rc = -EIO;
 	}
 	if (rc) {
 		sqlite3_close(*db);
@@ -492,6 +570,7 @@ static int query_read_row(sqlite3_stmt *q, struct query_row *r)
 	r->bytes_in = query_col_u64(q, 10);
 	r->bytes_out = query_col_u64(q, 11);
 	r->max_us = query_col_u64(q, 12);
+	r->aborted = query_col_u64(q, 14);
 
 	hist_init(&h);
 	int rc = 0;
@@ -540,7 +619,8 @@ static void query_bind_filter(sqlite3_stmt *q, const struct query_filter *f)
 #define QUERY_FILTER_SQL(alias) \
 	" " alias ".ts_ms >= ?1 AND " alias ".ts_ms < ?2" \
 	" AND (?3 = 0 OR " alias ".session_id = ?3)" \
-	" AND (?4 IS NULL OR e.method = ?4) AND (?5 IS NULL OR e.route = ?5)" \
+	" AND (?4 IS NULL OR e.method = ?4)" \
+	" AND (?5 IS NULL OR e.route = ?5 OR l7top_fold(e.route) = ?5)" \
 	" AND (?7 IS NULL OR e.protocol = ?7)"
 
 /* Grows *buf (of *cap elements of size sz) to hold one more; 0 or -ENOMEM. */
@@ -617,12 +697,13 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		     struct query_row **rows, size_t *n, char *err, size_t errlen)
 {
 	char *sql = sqlite3_mprintf(
-		"SELECT %s AS t, %s AS h, e.method, e.route, sum(s.requests), sum(s.s1xx),"
+		"SELECT %s AS t, %s AS h, e.method, l7top_fold(e.route) AS r, sum(s.requests),"
+		" sum(s.s1xx),"
 		" sum(s.s2xx), sum(s.s3xx), sum(s.s4xx), sum(s.s5xx), sum(s.bytes_in),"
-		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist)"
+		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0)"
 		" FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id"
 		" WHERE" QUERY_FILTER_SQL("s")
-		" GROUP BY t, h, e.method, e.route",
+		" GROUP BY t, h, e.method, r",
 		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''");
 	sqlite3_stmt *q = NULL;
 	int err_prep = query_prepare(db, sql, &q, err, errlen);
@@ -823,7 +904,7 @@ static int query_csv_fields(FILE *f, const char *const *v, size_t n)
 
 static int query_print_csv(FILE *f, const struct query_row *rows, size_t n, unsigned cols)
 {
-	fprintf(f, "%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+	fprintf(f, "%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n", cols & QUERY_COL_HOST ? "host," : "",
 		cols & QUERY_COL_TS ? "ts," : "");
 	for (size_t i = 0; i < n; i++) {
@@ -840,9 +921,9 @@ static int query_print_csv(FILE *f, const struct query_row *rows, size_t n, unsi
 		    fputc(',', f) == EOF || query_csv_field(f, r->route))
 			return -EIO;
 		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f\n",
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.3f,%.3f,%.3f,%.3f\n",
 			r->requests, r->status[0], r->status[1], r->status[2], r->status[3],
-			r->status[4], r->bytes_in, r->bytes_out, query_ms(r->p50_us),
+			r->status[4], r->aborted, r->bytes_in, r->bytes_out, query_ms(r->p50_us),
 			query_ms(r->p90_us), query_ms(r->p99_us), query_ms(r->max_us));
 	}
 	return ferror(f) ? -EIO : 0;
@@ -878,12 +959,12 @@ static json_int_t query_jint(uint64_t v)
 json_t *query_row_json(const struct query_row *r)
 {
 	/* "o" steals the reference; json_pack fails (and frees) on a NULL one. */
-	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}",
+	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}",
 			 "method", query_json_str(r->method), "route", query_json_str(r->route),
 			 "requests", query_jint(r->requests),
 			 "s1xx", query_jint(r->status[0]), "s2xx", query_jint(r->status[1]),
 			 "s3xx", query_jint(r->status[2]), "s4xx", query_jint(r->status[3]),
-			 "s5xx", query_jint(r->status[4]),
+			 "s5xx", query_jint(r->status[4]), "aborted", query_jint(r->aborted),
 			 "bytes_in", query_jint(r->bytes_in), "bytes_out", query_jint(r->bytes_out),
 			 "p50_ms", query_ms(r->p50_us), "p90_ms", query_ms(r->p90_us),
 			 "p99_ms", query_ms(r->p99_us), "max_ms", query_ms(r->max_us));
@@ -999,14 +1080,15 @@ static int query_print_table(FILE *f, const struct query_row *rows, size_t n, un
 	int mw = QUERY_WIDTH(rows, n, method, 6), hw = QUERY_WIDTH(rows, n, host, 4);
 
 	query_table_lead(f, cols, hw, NULL, 0, false);
-	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
-		"3XX", "4XX", "5XX", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD", "ROUTE");
+	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
+		"3XX", "4XX", "5XX", "ABORT", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD", "ROUTE");
 	for (size_t i = 0; i < n; i++) {
 		const struct query_row *r = &rows[i];
-		char c[5][16], by[2][16], l[4][16];
+		char c[6][16], by[2][16], l[4][16];
 		query_count(c[0], sizeof(c[0]), r->requests);
 		for (int k = 1; k < 5; k++)
 			query_count(c[k], sizeof(c[k]), r->status[k]);
+		query_count(c[5], sizeof(c[5]), r->aborted);
 		query_bytes(by[0], sizeof(by[0]), r->bytes_in);
 		query_bytes(by[1], sizeof(by[1]), r->bytes_out);
 		query_lat(l[0], sizeof(l[0]), r->p50_us);
@@ -1014,8 +1096,8 @@ static int query_print_table(FILE *f, const struct query_row *rows, size_t n, un
 		query_lat(l[2], sizeof(l[2]), r->p99_us);
 		query_lat(l[3], sizeof(l[3]), r->max_us);
 		query_table_lead(f, cols, hw, r->host, r->ts_ms, false);
-		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", c[0], c[1],
-			c[2], c[3], c[4], by[0], by[1], l[0], l[1], l[2], l[3], mw, r->method,
+		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", c[0], c[1],
+			c[2], c[3], c[4], c[5], by[0], by[1], l[0], l[1], l[2], l[3], mw, r->method,
 			r->route);
 	}
 	return ferror(f) ? -EIO : 0;

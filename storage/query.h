@@ -37,6 +37,7 @@ struct query_row {
 	char route[ROUTE_MAX];          /* longer routes (not written by l7top) are cut */
 	uint64_t requests;
 	uint64_t status[STATUS_CLASSES];  /* 1xx..5xx */
+	uint64_t aborted;               /* client left before the response */
 	uint64_t bytes_in, bytes_out;
 	uint64_t p50_us, p90_us, p99_us;
 	uint64_t max_us;                /* max of the intervals' lat_max_us */

@@ -194,10 +194,33 @@ static const char schema_v4[] =
 	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
 	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id;\n";
 
-/* Version 5: the target's own outgoing calls (reverse proxies), per backend
+/*
+ * Version 4 → 5: requests whose client left before the response (NGINX
+ * logs them 400 or 499), clients that left inside a request line, and the
+ * route prefixes whose next segment was folded by learning.
+ */
+static const char schema_v5[] =
+	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
+	"ALTER TABLE endpoint_stats ADD COLUMN aborted INTEGER NOT NULL DEFAULT 0;"
+	" -- requests whose client left before the response (counted in requests, in no status class)\n"
+	"ALTER TABLE intervals ADD COLUMN partial_reqs INTEGER; -- clients that sent part of a request line and left\n"
+	"CREATE TABLE folds (  -- learned folding: the segment after prefix is a placeholder\n"
+	"  prefix     TEXT PRIMARY KEY, -- folded route up to the folded segment, e.g. \"/u/\"\n"
+	"  learned_ms INTEGER NOT NULL  -- unix ms when l7top learned it\n"
+	");\n"
+	"CREATE VIEW endpoint_stats_v AS  -- endpoint_stats for people; time is UTC\n"
+	"  SELECT datetime(s.ts_ms / 1000, 'unixepoch') AS time, s.dur_ms, e.host, e.method, e.route,\n"
+	"         e.protocol, s.requests, s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.aborted, s.bytes_in,\n"
+	"         s.bytes_out,\n"
+	"         round(s.lat_sum_us / 1000.0 / nullif(s.requests - s.aborted, 0), 3) AS avg_ms,\n"
+	"         round(s.p99_us / 1000.0, 3) AS p99_ms,\n"
+	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
+	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n";
+
+/* Version 6: the target's own outgoing calls (reverse proxies), per backend
  * and per backend x inbound route; rows stay per interval until retention
  * removes them (rollup does not merge them). */
-static const char schema_v5[] =
+static const char schema_v6[] =
 	"CREATE TABLE upstreams (  -- every backend the target called, shared by sessions\n"
 	"  id   INTEGER PRIMARY KEY,\n"
 	"  name TEXT NOT NULL UNIQUE  -- \"addr:port\" (\"[v6]:port\"); '*' = backends over the bound\n"
@@ -266,6 +289,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

@@ -49,6 +49,9 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
  * Version 4 (from 3): endpoints.protocol with UNIQUE (host, method, route,
  * protocol); requests.grpc_status; intervals.{h2_unreadable, h2_reset,
  * h2_bounds}; the views show them.
+ *
+ * Version 5 (from 4): endpoint_stats.aborted; intervals.partial_reqs; the
+ * folds table (route prefixes folded by learning, so a restart keeps them).
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
 

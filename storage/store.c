@@ -24,7 +24,7 @@
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
 #define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
-#define STORE_NCOUNTERS    16       /* struct snap_counters fields stored in intervals */
+#define STORE_NCOUNTERS    17       /* struct snap_counters fields stored in intervals */
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -61,7 +61,7 @@ struct store {
 	uint64_t outage_from_ms;      /* first interval a write outage lost */
 
 	/* Writer thread only (and store_open/store_close around it). */
-	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req;
+	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req, *ins_fold;
 	sqlite3_stmt *roll_find, *roll_stats, *roll_ivs, *roll_del_stats, *roll_del_ivs;
 	sqlite3_stmt *ret_stats, *ret_reqs, *ret_ivs, *ret_sessions;
 	uint64_t newest_ms;           /* end of the newest interval written: upkeep's "now" */
@@ -215,8 +215,9 @@ static int store_write_interval(struct store *st, const struct snapshot *s)
 	const uint64_t v[STORE_NCOUNTERS] = {
 		c->packets, c->kernel_drops, c->parse_errors, c->unpaired, c->reasm_gaps,
 		c->conn_overflow, c->ep_overflow, c->pending_overflow, c->conns_open,
-		c->conns_new, c->tls_drops, c->reqs_skipped, c->host_overflow,
-		c->h2_unreadable, c->h2_reset, c->h2_bounds,
+		/* host_overflow: hosts are no longer folded into '*' (collector/agg.h) */
+		c->conns_new, c->tls_drops, c->reqs_skipped, 0,
+		c->h2_unreadable, c->h2_reset, c->h2_bounds, c->partial_reqs,
 	};
 	sqlite3_int64 cv[STORE_NCOUNTERS];
 	uint64_t requests = 0;
@@ -231,7 +232,7 @@ static int store_write_interval(struct store *st, const struct snapshot *s)
 
 /*
  * Upserts one endpoint_stats row. v[] = requests, s1xx..s5xx, bytes_in,
- * bytes_out, lat_sum_us, lat_max_us. On conflict the row is added to
+ * bytes_out, lat_sum_us, lat_max_us, aborted. On conflict the row is added to
  * (histograms merged) and its p99 recomputed from the merged histogram.
  */
 static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64 ts_ms,
@@ -249,13 +250,14 @@ static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64
 	if (blob)
 		sqlite3_bind_blob(q, 15, blob, blen, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 16, p99_us);
+	sqlite3_bind_int64(q, 17, v[10]);
 	return store_step_done(q);
 }
 
 static int store_write_endpoint(struct store *st, const struct snapshot *s,
 				const struct ep_stats *e)
 {
-	sqlite3_int64 id = 0, v[10];
+	sqlite3_int64 id = 0, v[11];
 
 	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto, &id);
 	if (rc)
@@ -267,6 +269,7 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 	v[7] = store_i64(e->bytes_out);
 	v[8] = store_i64(e->lat_sum_us);
 	v[9] = store_i64(e->lat_max_us);
+	v[10] = store_i64(e->aborted);
 	size_t blen = hist_encode(&e->lat, st->blob, sizeof(st->blob));
 	return store_put_stat(st, st->session_id, store_i64(s->ts_ms), store_i64(s->dur_ms), id,
 			      v, st->blob, (int)blen, store_i64(hist_percentile(&e->lat, 0.99)));
@@ -333,6 +336,11 @@ static int store_write_fn(struct store *st, void *ctx)
 		rc = store_write_request(st, &s->reqs[i]);
 	if (rc == SQLITE_OK)
 		rc = store_upstream_write(st->up, st->session_id, s);
+	for (size_t i = 0; rc == SQLITE_OK && i < s->nfolds; i++) {
+		sqlite3_bind_text(st->ins_fold, 1, s->folds[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_fold, 2, store_i64(s->ts_ms + s->dur_ms));
+		rc = store_step_done(st->ins_fold);
+	}
 	return rc;
 }
 
@@ -383,7 +391,7 @@ static void store_write_notes(struct store *st)
 /* A rollup group: one session, minute and endpoint. */
 struct roll_group {
 	sqlite3_int64 session, minute, ep_id;
-	sqlite3_int64 v[10];            /* as store_put_stat() */
+	sqlite3_int64 v[11];            /* as store_put_stat() */
 	void *hist;
 	int hlen;
 };
@@ -441,6 +449,7 @@ static int roll_load_stats(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi,
 			memcpy(r->hist, sqlite3_column_blob(q, 13), (size_t)r->hlen);
 		}
 		*raw += (uint64_t)sqlite3_column_int64(q, 14);
+		r->v[10] = sqlite3_column_int64(q, 15);
 		len++;
 	}
 	sqlite3_reset(q);
@@ -880,8 +889,8 @@ static int store_prepare(struct store *st)
 		"INSERT INTO intervals (session_id, ts_ms, dur_ms, requests, packets, kernel_drops,"
 		" parse_errors, unpaired, reasm_gaps, conn_overflow, ep_overflow, pending_overflow,"
 		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow,"
-		" h2_unreadable, h2_reset, h2_bounds)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
+		" h2_unreadable, h2_reset, h2_bounds, partial_reqs)"
+		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
 		" ON CONFLICT (session_id, ts_ms) DO UPDATE SET dur_ms = max(dur_ms, excluded.dur_ms),"
 		" requests = requests + excluded.requests, packets = packets + excluded.packets,"
 		" kernel_drops = kernel_drops + excluded.kernel_drops,"
@@ -897,15 +906,17 @@ static int store_prepare(struct store *st)
 		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow,"
 		" h2_unreadable = coalesce(h2_unreadable, 0) + excluded.h2_unreadable,"
 		" h2_reset = coalesce(h2_reset, 0) + excluded.h2_reset,"
-		" h2_bounds = coalesce(h2_bounds, 0) + excluded.h2_bounds";
+		" h2_bounds = coalesce(h2_bounds, 0) + excluded.h2_bounds,"
+		" partial_reqs = coalesce(partial_reqs, 0) + excluded.partial_reqs";
 	static const char put_stat[] =
 		"INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id, requests,"
-		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us,"
+		" aborted) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
 		" ON CONFLICT (ts_ms, session_id, endpoint_id) DO UPDATE SET"
 		" dur_ms = max(dur_ms, excluded.dur_ms), requests = requests + excluded.requests,"
 		" s1xx = s1xx + excluded.s1xx, s2xx = s2xx + excluded.s2xx, s3xx = s3xx + excluded.s3xx,"
 		" s4xx = s4xx + excluded.s4xx, s5xx = s5xx + excluded.s5xx,"
+		" aborted = aborted + excluded.aborted,"
 		" bytes_in = bytes_in + excluded.bytes_in, bytes_out = bytes_out + excluded.bytes_out,"
 		" lat_sum_us = lat_sum_us + excluded.lat_sum_us,"
 		" lat_max_us = max(lat_max_us, excluded.lat_max_us),"
@@ -921,13 +932,15 @@ static int store_prepare(struct store *st)
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
 		" bytes_in, bytes_out, client, pid, grpc_status)"
 		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
+	static const char ins_fold[] =
+		"INSERT OR IGNORE INTO folds (prefix, learned_ms) VALUES (?1, ?2)";
 	static const char roll_find[] =
 		"SELECT ts_ms FROM intervals WHERE dur_ms < 60000 AND ts_ms < ?1"
 		" ORDER BY ts_ms LIMIT ?2";
 	static const char roll_stats[] =
 		"SELECT session_id, ts_ms / 60000 * 60000 AS m, endpoint_id, sum(requests),"
 		" sum(s1xx), sum(s2xx), sum(s3xx), sum(s4xx), sum(s5xx), sum(bytes_in), sum(bytes_out),"
-		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*)"
+		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*), sum(aborted)"
 		" FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m, endpoint_id";
 	static const char roll_ivs[] =
@@ -935,7 +948,7 @@ static int store_prepare(struct store *st)
 		" sum(kernel_drops), sum(parse_errors), sum(unpaired), sum(reasm_gaps),"
 		" sum(conn_overflow), sum(ep_overflow), sum(pending_overflow), max(conns_open),"
 		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow),"
-		" total(h2_unreadable), total(h2_reset), total(h2_bounds)"
+		" total(h2_unreadable), total(h2_reset), total(h2_bounds), total(partial_reqs)"
 		" FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m";
 	static const char roll_del_stats[] =
@@ -958,7 +971,7 @@ static int store_prepare(struct store *st)
 	const struct { const char *sql; sqlite3_stmt **st; } stmts[] = {
 		{ put_interval, &st->put_interval }, { put_stat, &st->put_stat },
 		{ find_ep, &st->find_ep }, { ins_ep, &st->ins_ep }, { ins_req, &st->ins_req },
-		{ roll_find, &st->roll_find }, { roll_stats, &st->roll_stats },
+		{ ins_fold, &st->ins_fold }, { roll_find, &st->roll_find }, { roll_stats, &st->roll_stats },
 		{ roll_ivs, &st->roll_ivs }, { roll_del_stats, &st->roll_del_stats },
 		{ roll_del_ivs, &st->roll_del_ivs }, { ret_stats, &st->ret_stats },
 		{ ret_reqs, &st->ret_reqs }, { ret_ivs, &st->ret_ivs },
@@ -1058,7 +1071,7 @@ static int store_setup(struct store *st, const struct store_session *sess,
 static void store_free(struct store *st)
 {
 	sqlite3_stmt *const all[] = {
-		st->put_interval, st->put_stat, st->find_ep, st->ins_ep, st->ins_req,
+		st->put_interval, st->put_stat, st->find_ep, st->ins_ep, st->ins_req, st->ins_fold,
 		st->roll_find, st->roll_stats, st->roll_ivs, st->roll_del_stats, st->roll_del_ivs,
 		st->ret_stats, st->ret_reqs, st->ret_ivs, st->ret_sessions,
 	};
@@ -1123,6 +1136,23 @@ static void store_end_session(struct store *st, uint64_t ended_ms)
 	sqlite3_bind_int64(q, 2, st->session_id);
 	sqlite3_step(q);            /* best effort: a NULL ended_ms reads as "crashed" */
 	sqlite3_finalize(q);
+}
+
+int store_folds(struct store *st, void (*fn)(void *ctx, const char *prefix), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = sqlite3_prepare_v2(st->db, "SELECT prefix FROM folds ORDER BY learned_ms, prefix", -1,
+				&q, NULL);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+			if (sqlite3_column_type(q, 0) == SQLITE_TEXT)
+				fn(ctx, (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 void store_close(struct store *st, uint64_t ended_ms)

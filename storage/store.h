@@ -29,7 +29,7 @@
 
 #include "collector/snapshot.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_QUEUE_MAX      64      /* snapshots waiting for the writer */
 #define STORE_RETENTION_DEFAULT_MS (7 * 86400000ULL)   /* --retention 7d */
 #define STORE_ROLLUP_DEFAULT_MS    (3600000ULL)        /* per-interval rows kept 1 h */
@@ -106,6 +106,10 @@ void store_set_retention(struct store *st, uint64_t retention_ms, uint64_t rollu
  */
 void store_note(struct store *st, const char *text);
 /* Drains the queue, writes the session's end time, joins the thread, closes. */
+/* Calls fn for every route prefix folded by learning in an earlier run
+ * (the folds table), oldest first. Call before the first store_push().
+ * 0 or -EIO. */
+int store_folds(struct store *st, void (*fn)(void *ctx, const char *prefix), void *ctx);
 void store_close(struct store *st, uint64_t ended_ms);
 
 #endif

@@ -36,10 +36,12 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 
 	localtime_r(&ts, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(f, "l7top %s  %s  pids %zu  ports %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
+	fprintf(f, "l7top %s  %s  pids %zu  ports %s  netns %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
 		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  gaps %lu  overflow %lu%s%s%s\n",
-		when, in->target, in->npids, in->ports, in->tls_mode ? "  tls " : "",
+		"  aborted %lu  partial %lu  gaps %lu  overflow %lu  tls undecryptable %lu  tls lost %lu"
+		"  tls unprobed %lu%s%s%s%s%s\n",
+		when, in->target, in->npids, in->ports, in->netns && *in->netns ? in->netns : "-",
+		in->tls_mode ? "  tls " : "",
 		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
 		fmt_latency(hist_percentile(&t->lat, 0.50), p50, 16),
@@ -47,9 +49,14 @@ static void print_header(FILE *f, const struct snapshot *s, const struct batch_i
 		(unsigned long)s->c.conns_open, (unsigned long)s->c.kernel_drops,
 		(unsigned long)s->c.tls_drops,
 		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
+		(unsigned long)t->aborted, (unsigned long)s->c.partial_reqs,
 		(unsigned long)s->c.reasm_gaps,
 		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
-		h2, in->db_status && *in->db_status ? " | " : "",
+		(unsigned long)s->c.tls_undecryptable, (unsigned long)s->c.tls_lost,
+		(unsigned long)s->c.tls_unprobed, h2,
+		in->unix_unseen && *in->unix_unseen ? " | unix not captured " : "",
+		in->unix_unseen ? in->unix_unseen : "",
+		in->db_status && *in->db_status ? " | " : "",
 		in->db_status ? in->db_status : "");
 }
 

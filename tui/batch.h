@@ -15,6 +15,8 @@ struct batch_info {
 	const char *target;       /* "nginx[1234]" */
 	size_t npids;
 	const char *ports;        /* "80,443" */
+	const char *netns;        /* network namespaces captured in: "host", "web1,web2" */
+	const char *unix_unseen;  /* unix listeners packet capture cannot see; NULL or "" = none */
 	const char *db_status;    /* NULL or "" when healthy */
 	int max_rows;             /* 0 = all */
 	const char *tls_mode;     /* "keys", "calls", "keys+calls", "none", "off"; NULL = not shown */

@@ -80,6 +80,9 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 	put_kv(&p, "sort", sort, ST_VALUE);
 	if (h->ports[0])
 		put_kv(&p, "port", h->ports, ST_VALUE);
+	/* Only when it says something: a server in the host's namespace looks as it always did. */
+	if (h->netns[0] && strcmp(h->netns, "host"))
+		put_kv(&p, "netns", h->netns, ST_VALUE);
 }
 
 static void draw_span(struct cellbuf *cb, int row, const char *label, const struct view_span *s,
@@ -121,8 +124,14 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 	put_count(&p, "drops", c->kernel_drops + c->tls_drops, ST_ERROR);
 	put_count(&p, "parse errors", c->parse_errors, ST_ERROR);
 	put_count(&p, "unpaired", c->unpaired, ST_WARN);
+	/* clients that left before the answer, or inside the request line */
+	put_count(&p, "aborted", h->all.aborted + c->partial_reqs, ST_WARN);
 	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
 	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
+	/* TLS not read: connections never decrypted, records lost, processes probed too late. */
+	if (c->tls_undecryptable + c->tls_lost + c->tls_unprobed)
+		put_count(&p, "tls unread", c->tls_undecryptable + c->tls_lost + c->tls_unprobed,
+			  ST_ERROR);
 	if (c->h2_unreadable)
 		put_count(&p, "h2 unreadable headers", c->h2_unreadable, ST_WARN);
 	if (c->h2_reset + c->h2_bounds)

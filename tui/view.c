@@ -2,6 +2,7 @@
 #include "tui/view.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,20 +110,11 @@ static struct view_ep *ep_find(const struct view *v, const char *method, const c
 	return NULL;
 }
 
-/* Finds or adds; past max_eps everything new goes to one OTHER row. */
-static struct view_ep *ep_get(struct view *v, const char *method, const char *route)
+static struct view_ep *ep_append(struct view *v, const char *method, const char *route)
 {
-	struct view_ep *e = ep_find(v, method, route, NULL);
+	struct view_ep *e;
 	size_t slot;
 
-	if (e)
-		return e;
-	if (v->neps >= v->max_eps) {
-		method = OTHER_METHOD;
-		route = OTHER_ROUTE;
-		if ((e = ep_find(v, method, route, NULL)))
-			return e;
-	}
 	if ((v->neps + 1) * 2 > v->hcap && rehash(v, v->hcap ? v->hcap * 2 : 64))
 		return NULL;
 	if (v->neps == v->cap) {
@@ -144,11 +136,63 @@ static struct view_ep *ep_get(struct view *v, const char *method, const char *ro
 	return e;
 }
 
+/*
+ * The view is full and a new endpoint came in a snapshot: the row with the
+ * fewest requests since start moves, every window of it, into the OTHER
+ * row, and the newcomer takes its place. The collector shows only rows
+ * that earned one (collector/agg.h), so first-come rows from a scan give way
+ * to the endpoints of now; the rows plus OTHER still add up to everything.
+ */
+static struct view_ep *ep_take(struct view *v, const char *method, const char *route)
+{
+	struct view_ep *other = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL);
+	size_t victim = SIZE_MAX;
+
+	if (!other && !(other = ep_append(v, OTHER_METHOD, OTHER_ROUTE)))
+		return NULL;
+	for (size_t i = 0; i < v->neps; i++)
+		if (v->eps[i] != other &&
+		    (victim == SIZE_MAX || v->eps[i]->w.all.requests < v->eps[victim]->w.all.requests))
+			victim = i;
+	if (victim == SIZE_MAX)
+		return other;
+	struct view_ep *e = v->eps[victim];
+	win_ep_merge(&other->w, &e->w, &v->clock);
+	v->folded += e->w.all.requests;
+	win_ep_free(&e->w);
+	free(e->x);
+	e->x = NULL;
+	copy_str(e->method, sizeof(e->method), method);
+	copy_str(e->route, sizeof(e->route), route);
+	win_ep_init(&e->w);
+	if (rehash(v, v->hcap))
+		return NULL;
+	return e;
+}
+
+/* Finds or adds; past max_eps a snapshot's endpoint takes the least used
+ * row (take), anything else goes to the OTHER row. */
+static struct view_ep *ep_get(struct view *v, const char *method, const char *route, bool take)
+{
+	struct view_ep *e = ep_find(v, method, route, NULL);
+
+	if (e)
+		return e;
+	if (v->neps < v->max_eps)
+		return ep_append(v, method, route);
+	if (take && strcmp(route, OTHER_ROUTE))
+		return ep_take(v, method, route);
+	if ((e = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL)))
+		return e;
+	return ep_append(v, OTHER_METHOD, OTHER_ROUTE);
+}
+
 /* ---- pushing data -------------------------------------------------------- */
 
 static void span_add(struct view_span *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
+	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->bytes_in += s->bytes_in;
@@ -167,8 +211,11 @@ static void counters_add(struct snap_counters *d, const struct snap_counters *s)
 	d->pending_overflow += s->pending_overflow;
 	d->conns_new += s->conns_new;
 	d->tls_drops += s->tls_drops;
+	d->tls_undecryptable += s->tls_undecryptable;
+	d->tls_lost += s->tls_lost;
+	d->tls_unprobed += s->tls_unprobed;
 	d->reqs_skipped += s->reqs_skipped;
-	d->host_overflow += s->host_overflow;
+	d->partial_reqs += s->partial_reqs;
 	d->h2_unreadable += s->h2_unreadable;
 	d->h2_reset += s->h2_reset;
 	d->h2_bounds += s->h2_bounds;
@@ -183,6 +230,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 	copy_str(o->target, sizeof(o->target), h->target);
 	o->npids = h->npids;
 	copy_str(o->ports, sizeof(o->ports), h->ports);
+	copy_str(o->netns, sizeof(o->netns), h->netns);
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;
@@ -203,7 +251,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 	win_clock_tick(&v->clock, s->dur_ms ? s->dur_ms : v->interval_ms);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ep_stats *es = &s->eps[i];
-		struct view_ep *e = ep_get(v, es->method, es->route);
+		struct view_ep *e = ep_get(v, es->method, es->route, true);
 		if (!e) {
 			err = -ENOMEM;
 			continue;
@@ -343,7 +391,7 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct view_ep *e = ep_get(v, r[i].method, r[i].route);
+		struct view_ep *e = ep_get(v, r[i].method, r[i].route, false);
 		if (!e)
 			continue;
 		if (!extra_of(e))

@@ -59,6 +59,7 @@ struct tui_header {
 	const char *target;            /* "nginx[1234]" */
 	size_t npids;
 	const char *ports;             /* "80,443" */
+	const char *netns;             /* network namespaces watched: "host", "web1,web2" */
 	const char *db_path;           /* NULL: no DB (--no-db) */
 	const char *db_error;          /* NULL or "": healthy (store_health.last_error) */
 	uint64_t db_dropped;           /* store_health.dropped */
@@ -72,6 +73,7 @@ enum view_mode { VIEW_TABLE, VIEW_DETAIL };
 
 struct view_span {                     /* header totals over a span */
 	uint64_t requests, status[STATUS_CLASSES], bytes_in, bytes_out;
+	uint64_t aborted;              /* requests whose client left before the response */
 	uint64_t p50, p99, dur_ms;
 };
 
@@ -79,6 +81,7 @@ struct view_header {
 	char target[64];
 	size_t npids;
 	char ports[64];
+	char netns[64];
 	char db_path[256];             /* "" when no DB */
 	char db_error[VIEW_WARN_LEN];
 	uint64_t db_dropped;

@@ -76,6 +76,7 @@ uint64_t win_cbucket_high(unsigned c)
 static void counters_add(struct ep_stats *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
+	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->grpc_errors += s->grpc_errors;
@@ -124,6 +125,17 @@ static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
 			for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++) \
 				if (((n) = hist_bucket_count((h), i)) != 0)
 
+/* A slot made current for seq: counts restart, the entry array stays. */
+static void slot_claim(struct win_slot *sl, uint32_t seq)
+{
+	struct win_ent *ent = sl->ent;
+	uint16_t cap = sl->cap;
+	memset(sl, 0, sizeof(*sl));
+	sl->ent = ent;
+	sl->cap = cap;
+	sl->seq = seq;
+}
+
 int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s)
 {
 	struct win_slot *sl = &e->slot[c->seq % WIN_SLOTS];
@@ -143,14 +155,8 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	counters_add(&e->all, s);
 	err |= hist_merge(&e->all.lat, &s->lat);
 
-	if (sl->seq != c->seq) {
-		struct win_ent *ent = sl->ent;
-		uint16_t cap = sl->cap;
-		memset(sl, 0, sizeof(*sl));
-		sl->ent = ent;
-		sl->cap = cap;
-		sl->seq = c->seq;
-	}
+	if (sl->seq != c->seq)
+		slot_claim(sl, c->seq);
 	sl->requests = sat32(sl->requests, s->requests);
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		sl->status[k] = sat32(sl->status[k], s->status[k]);
@@ -161,6 +167,46 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 		sl->lat_max_us = sat32(0, s->lat_max_us);
 	HIST_FOREACH(&s->lat, i, n)
 		err |= slot_add(sl, (uint16_t)(i / 4), n);
+	return err ? -ENOMEM : 0;
+}
+
+int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_clock *c)
+{
+	int err = 0;
+
+	if (src->last_interval == c->interval_seq && c->interval_seq) {
+		if (dst->last_interval != c->interval_seq) {
+			struct hist keep = dst->last.lat;
+			memset(&dst->last, 0, sizeof(dst->last));
+			hist_reset(&keep);
+			dst->last.lat = keep;
+			dst->last_interval = c->interval_seq;
+		}
+		counters_add(&dst->last, &src->last);
+		err |= hist_merge(&dst->last.lat, &src->last.lat);
+	}
+	counters_add(&dst->all, &src->all);
+	err |= hist_merge(&dst->all.lat, &src->all.lat);
+	for (int i = 0; i < WIN_SLOTS; i++) {
+		const struct win_slot *ss = &src->slot[i];
+		struct win_slot *ds = &dst->slot[i];
+		if (!ss->seq || ss->seq + WIN_SLOTS <= c->seq)
+			continue;                 /* never used, or out of every window */
+		if (ds->seq != ss->seq) {
+			if (ds->seq > ss->seq)
+				continue;         /* cannot happen: one clock for both */
+			slot_claim(ds, ss->seq);
+		}
+		ds->requests = sat32(ds->requests, ss->requests);
+		for (int k = 0; k < STATUS_CLASSES; k++)
+			ds->status[k] = sat32(ds->status[k], ss->status[k]);
+		ds->bytes_in += ss->bytes_in;
+		ds->bytes_out += ss->bytes_out;
+		if (ss->lat_max_us > ds->lat_max_us)
+			ds->lat_max_us = ss->lat_max_us;
+		for (unsigned e = 0; e < ss->nent; e++)
+			err |= slot_add(ds, ss->ent[e].idx, ss->ent[e].n);
+	}
 	return err ? -ENOMEM : 0;
 }
 

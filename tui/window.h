@@ -93,6 +93,9 @@ void win_ep_init(struct win_ep *e);
 void win_ep_free(struct win_ep *e);
 /* Adds one endpoint's interval. Returns 0 or -ENOMEM (data partly lost). */
 int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s);
+/* dst += src in every window (the view folds an endpoint into its OTHER
+ * row). Returns 0 or -ENOMEM (latency data partly lost, counts kept). */
+int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_clock *c);
 /*
  * The window's numbers. dense is scratch of WIN_CBUCKETS counters, and on
  * return holds the window's coarse histogram (for the detail bars).

@@ -22,7 +22,14 @@ hex string of 16+ chars replaced by {id}, bytes outside 0x21-0x7e written as
 bytes or to 252 bytes + "..."; both are accepted). Rows are grouped by
 (method, route).
 
-Per endpoint: requests and every status class must be equal, bytes_in and
+A 400 or 499 line with nothing sent ($bytes_sent 0) is a client that left
+before the answer: l7top counts it as `aborted` (in requests, in no status
+class, no latency). A 400 line without a method ("-") is a client that left
+inside the request line: l7top names no endpoint for it but counts it in
+`partial_reqs`; such lines are counted (--partial prints how many) and kept
+out of the endpoints.
+
+Per endpoint: requests, aborted and every status class must be equal, bytes_in and
 bytes_out within 1%, p50 and p99 within max(1.5 ms, 10%) of the log's
 $request_time percentiles (the ceil(q*n)-th smallest value). Endpoints
 present on one side only are failures.
@@ -40,7 +47,7 @@ import math
 import re
 import sys
 
-CSV_HEADER = ["method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
+CSV_HEADER = ["method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx", "aborted",
               "bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
 ROUTE_MAX = 255
 CUT_SUFFIX = "..."
@@ -102,6 +109,25 @@ def fold_target(target: bytes) -> str:
     return cut_route(percent_encode(b"/".join(fold_segment(s) for s in segs)))
 
 
+LEARNED = []   # prefixes l7top folded by learning (--db): the next segment is {*}
+
+
+def apply_learned(route: str) -> str:
+    """The folds l7top learned, as `l7top query` applies them: after a
+    matching parent the segment is {*}, never the first segment, placeholders
+    kept."""
+    if not LEARNED:
+        return route
+    segs = route.split("/")
+    out = segs[0] + "/" + segs[1] if len(segs) > 1 else segs[0]
+    for seg in segs[2:]:
+        parent = out + "/"
+        if seg and not (seg.startswith("{") and seg.endswith("}")) and parent in LEARNED:
+            seg = "{*}"
+        out = parent + seg
+    return out
+
+
 def percentile(sorted_vals, q):
     """The ceil(q*n)-th smallest value."""
     if not sorted_vals:
@@ -111,10 +137,11 @@ def percentile(sorted_vals, q):
 
 
 class Agg:
-    __slots__ = ("requests", "status", "bytes_in", "bytes_out", "lat_ms", "discarded")
+    __slots__ = ("requests", "status", "aborted", "bytes_in", "bytes_out", "lat_ms", "discarded")
 
     def __init__(self):
         self.requests = 0
+        self.aborted = 0
         self.status = [0, 0, 0, 0, 0]
         self.bytes_in = 0
         self.bytes_out = 0
@@ -128,6 +155,7 @@ def read_log(path, route_filter=None, protocol=None, port=None):
     are those."""
     eps = {}
     skipped = []
+    read_log.partial = 0
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip(b"\r\n")
@@ -151,19 +179,26 @@ def read_log(path, route_filter=None, protocol=None, port=None):
                 continue
             if port is not None and (len(fields) < 13 or fields[12].decode() != port):
                 continue
+            left = status in (400, 499) and sent == 0
+            if left and fields[0] == b"-":
+                read_log.partial += 1
+                continue
             discard = len(fields) > 9 and fields[9] == b"1"
             if discard and len(fields) > 10 and fields[10].isdigit():
                 reqlen += int(fields[10])
             m = percent_encode(method)
-            r = fold_target(target)
+            r = apply_learned(fold_target(target))
             if route_filter is not None and not route_filter.search(r):
                 continue
             a = eps.setdefault((m, r), Agg())
             a.requests += 1
-            if 100 <= status <= 599:
-                a.status[status // 100 - 1] += 1
             a.bytes_in += reqlen
             a.bytes_out += sent
+            if left:
+                a.aborted += 1
+                continue
+            if 100 <= status <= 599:
+                a.status[status // 100 - 1] += 1
             a.lat_ms.append(rtime * 1000.0)
             if discard:
                 a.discarded += 1
@@ -177,7 +212,7 @@ def log_row(key, a):
     return {
         "method": key[0], "route": key[1], "requests": a.requests,
         "s1xx": a.status[0], "s2xx": a.status[1], "s3xx": a.status[2],
-        "s4xx": a.status[3], "s5xx": a.status[4],
+        "s4xx": a.status[3], "s5xx": a.status[4], "aborted": a.aborted,
         "bytes_in": a.bytes_in, "bytes_out": a.bytes_out,
         "p50_ms": percentile(lat, 0.50), "p90_ms": percentile(lat, 0.90),
         "p99_ms": percentile(lat, 0.99), "max_ms": lat[-1] if lat else 0.0,
@@ -216,9 +251,9 @@ def read_csv(path, route_filter=None):
         d = dict(zip(CSV_HEADER, row))
         try:
             rec = {"method": d["method"], "route": d["route"]}
-            for c in CSV_HEADER[2:10]:
+            for c in CSV_HEADER[2:11]:
                 rec[c] = int(d[c])
-            for c in CSV_HEADER[10:]:
+            for c in CSV_HEADER[11:]:
                 rec[c] = float(d[c])
         except ValueError as e:
             problems.append("CSV line %d: bad number (%s): %r" % (n, e, row))
@@ -300,8 +335,16 @@ def compare(eps, got, counts_only=False, out=None):
         gs = [g["s%dxx" % i] for i in range(1, 6)]
         if ws != gs:
             bad.append("status classes %s != %s" % (ws, gs))
+        if w["aborted"] != g["aborted"]:
+            bad.append("aborted %d != %d" % (w["aborted"], g["aborted"]))
+        if w["aborted"]:
+            # NGINX's $request_length of a cut request is what it parsed;
+            # l7top counts every byte the client sent.
+            notes.append("%d aborted" % w["aborted"])
         if not counts_only:
             for c in ("bytes_in", "bytes_out"):
+                if c == "bytes_in" and w["aborted"]:
+                    continue
                 if not bytes_ok(w[c], g[c]):
                     bad.append("%s %d vs %d (%+.2f%%, limit 1%%)"
                                % (c, w[c], g[c], 100.0 * (g[c] - w[c]) / w[c] if w[c] else float("inf")))
@@ -340,11 +383,19 @@ def main(argv=None):
     ap.add_argument("--routes", help="compare only routes matching this regex (both sides)")
     ap.add_argument("--counts-only", action="store_true",
                     help="compare requests and status classes only")
+    ap.add_argument("--db", help="l7top's DB: fold the log's routes with the folds it learned")
+    ap.add_argument("--partial", action="store_true",
+                    help="print the number of 400 lines without a request line and exit")
     ap.add_argument("--log-protocol", help="only log lines with this $server_protocol (HTTP/2.0)")
     ap.add_argument("--log-port", help="only log lines with this $server_port")
     args = ap.parse_args(argv)
 
     rf = re.compile(args.routes) if args.routes else None
+    if args.db:
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % args.db, uri=True)
+        LEARNED[:] = [r[0] for r in con.execute("SELECT prefix FROM folds")]
+        con.close()
     try:
         eps, skipped = read_log(args.log, rf, args.log_protocol, args.log_port)
     except OSError as e:
@@ -352,6 +403,9 @@ def main(argv=None):
         return 2
     for lineno, line in skipped:
         print("compare: %s:%d: unparsable log line skipped: %r" % (args.log, lineno, line), file=sys.stderr)
+    if args.partial:
+        print(read_log.partial)
+        return 0
     if args.emit_csv:
         emit_csv(eps, sys.stdout)
         return 0

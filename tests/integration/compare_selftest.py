@@ -105,6 +105,11 @@ logline("GET", "/boom", 500, 300, 70, 0.0)
 logline("GET", "/old", 301, 350, 70, 0.0)
 logline("GET", "/static/page.txt", 304, 180, 120, 0.0)
 logline("GET", "/x", 101, 130, 70, 0.0)
+# Clients that left: before the answer (499), with headers cut (400), and
+# inside the request line (400 without a method).
+logline("GET", "/gone", 499, 0, 60, 0.5)
+logline("GET", "/gone", 400, 0, 25, 0.1)
+logline("-", "-", 400, 0, 0, 0.1)
 
 tmp = tempfile.mkdtemp(prefix="l7top-compare-selftest.")
 log_path = os.path.join(tmp, "access.log")
@@ -116,6 +121,10 @@ check(not skipped, "no skipped log lines")
 check(eps[("POST", "/api/events")].bytes_in == 1150, "discarded body added to bytes_in")
 check(eps[("GET", "/users/{id}")].status == [0, 180, 0, 20, 0], "status classes counted")
 check(eps[("GET", "/x")].status[0] == 1, "1xx class counted")
+check(eps[("GET", "/gone")].aborted == 2 and eps[("GET", "/gone")].requests == 2
+      and eps[("GET", "/gone")].status == [0] * 5 and not eps[("GET", "/gone")].lat_ms,
+      "400/499 with nothing sent are aborted requests")
+check(compare.read_log.partial == 1 and ("-", "-") not in eps, "a 400 without a request line is partial")
 
 buf = io.StringIO()
 compare.emit_csv(eps, buf)
@@ -163,7 +172,7 @@ check(rc == 0, "the log's own CSV passes (rc %d):\n%s" % (rc, out))
 # Rows in another order, numbers formatted differently, \n line ends: still passes.
 rs = [list(r) for r in body][::-1]
 for r in rs:
-    for i in range(10, 14):
+    for i in range(11, 15):
         r[i] = "%.1f" % float(r[i])
 rc, out = run_compare(write_csv([header] + rs))
 check(rc == 0, "reordered rows / other float format pass (rc %d):\n%s" % (rc, out))

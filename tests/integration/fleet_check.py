@@ -126,9 +126,9 @@ def p99(prom, route, logs):
               f'(rate(l7top_http_request_duration_seconds_bucket{{route="{route}"}}[5m])))')}
     lo, hi = bucket_of(fleet)
     # The histogram knows only that p99 lies in (lo, hi]; NGINX logs whole
-    # milliseconds and starts its clock a little after l7top sees the first
-    # byte: 1 ms either side.
-    slack = 0.001
+    # milliseconds and starts its clock after l7top sees the first byte
+    # (by up to a few ms on this shared 2-core machine): 5 ms either side.
+    slack = 0.005
     ok = lo - slack <= log_p99 <= hi + slack
     print(f"  {route}: {len(merged)} measured requests "
           f"({', '.join(f'{i}: {len(t)}' for i, t in sorted(measured.items()))})")
@@ -146,27 +146,47 @@ def p99(prom, route, logs):
     return buckets(prom, route, logs) and ok
 
 
+def scraped_buckets(instance, route):
+    """le -> count of one route's histogram in one l7top's own /metrics."""
+    with urllib.request.urlopen(f"http://{instance}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out, tag = {}, f'route="{route}",le="'
+    for line in text.splitlines():
+        if line.startswith("l7top_http_request_duration_seconds_bucket{") and tag in line:
+            le = line.split(tag, 1)[1].split('"', 1)[0]
+            out[le] = out.get(le, 0) + int(line.rsplit(" ", 1)[1])
+    return out
+
+
 def buckets(prom, route, logs):
-    """The merged buckets themselves: fleet sum by (le) of the counters ==
-    requests of the three logs at or under each bound, but for requests
-    logged within 2 ms of a bound (NGINX's ms clock vs l7top's wire clock)."""
+    """The merged buckets themselves. Exact: Prometheus' fleet sum by (le)
+    == the three l7tops' own /metrics added up. Against the logs: requests
+    at or under each bound, but for those logged within 5 ms of it (NGINX's
+    ms clock starts later than l7top's wire clock, more so under load)."""
     times = sorted(t for rows in logs.values() for _m, r, _s, t, _w in rows if r == route)
     got = {r["metric"]["le"]: int(float(r["value"][1])) for r in query(
         prom, f'sum by (le) (l7top_http_request_duration_seconds_bucket{{job="l7top",route="{route}"}})')}
-    ok = True
-    print(f"    merged buckets, {route}: le  prometheus / logs (near the bound)")
+    scraped = {}
+    for inst in logs:
+        for le, n in scraped_buckets(inst, route).items():
+            scraped[le] = scraped.get(le, 0) + n
+    ok = got == scraped and len(got) == len(LE) + 1
+    print(f"    merged buckets, {route}: Prometheus sum by (le) "
+          f"{'==' if got == scraped else '!='} the sum of the three /metrics "
+          f"({len(got)} bounds, the same on every host)")
+    print("    le: prometheus / logs (logged within 5 ms of the bound)")
     cells = []
     for le in LE + [math.inf]:
         key = "+Inf" if le == math.inf else f"{le:g}"
         want = sum(1 for t in times if t <= le)
-        near = sum(1 for t in times if abs(t - le) <= 0.002)
+        near = sum(1 for t in times if abs(t - le) <= 0.005)
         have = got.get(key)
         good = have is not None and abs(have - want) <= near
         ok = ok and good
         cells.append(f"{key}: {have}/{want}" + (f" ({near})" if near else "") + ("" if good else " <--"))
     print("      " + ", ".join(cells))
     if not ok:
-        print("    FAIL: merged buckets differ from the logs")
+        print("    FAIL: merged buckets differ from the scrapes or the logs")
     return ok
 
 

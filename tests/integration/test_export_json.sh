@@ -45,7 +45,7 @@ jq -c . "$out" >"$T/jq.out" 2>"$T/jq.err" || { it_show "jq" "$T/jq.err"; it_fail
 lines=$(wc -l <"$out")
 objs=$(wc -l <"$T/jq.out")
 [[ $lines -eq $objs ]] || it_fail "$lines lines on stdout but $objs JSON values"
-keys='["ts","method","route","requests","s1xx","s2xx","s3xx","s4xx","s5xx","bytes_in","bytes_out","p50_ms","p90_ms","p99_ms","max_ms"]'
+keys='["ts","method","route","requests","s1xx","s2xx","s3xx","s4xx","s5xx","aborted","bytes_in","bytes_out","p50_ms","p90_ms","p99_ms","max_ms","protocol"]'
 bad=$(jq -c --argjson k "$keys" 'select((keys_unsorted != $k) or
 	(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$") | not))' "$out" | head -3)
 [[ -z $bad ]] || it_fail "objects without the contract's keys or an ISO 8601 ts: $bad"

@@ -64,7 +64,7 @@ rc=0
 # without a response, counted in h2 reset, not a request (as an HTTP/1.x
 # request never answered is not). Those routes are compared apart.
 "$PY" "$IT_DIR/compare.py" --log "$T/access.log" --csv "$T/got.csv" --counts-only \
-	--routes '^(?!/dav/trailers\.txt$)' >"$T/cmp.txt" 2>&1 || rc=1
+	--routes '^(?!/dav/trailers\.txt$)' --db "$T/l7.db" >"$T/cmp.txt" 2>&1 || rc=1
 nginx_reset=$(awk -F'\t' '$2 == "/dav/trailers.txt" && $3 == 499 && $4 == 0 {n++} END {print n + 0}' "$T/access.log")
 grep -q '^PUT,/dav/trailers.txt,' "$T/got.csv" && { echo "  /dav/trailers.txt counted as a request"; rc=1; }
 sed 's/^/  | /' "$T/cmp.txt"

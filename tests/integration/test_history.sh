@@ -107,7 +107,7 @@ it_log "kill -9 after $sent requests sent; $committed committed before the kill"
 
 out=$("$L7TOP" query --db "$DB" --format csv 2>"$T/q.err") ||
 	{ it_show "query stderr" "$T/q.err"; it_fail "l7top query failed after kill -9"; }
-head -1 <<<"$out" | grep -qx 'method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,p50_ms,p90_ms,p99_ms,max_ms' ||
+head -1 <<<"$out" | grep -qx 'method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,p50_ms,p90_ms,p99_ms,max_ms' ||
 	it_fail "unexpected csv header: $(head -1 <<<"$out")"
 total=$(tail -n +2 <<<"$out" | awk -F, '{ s += $3 } END { print s + 0 }')
 fails=$(awk -F, '$2 == "/fail" { print $8 }' <<<"$out")

@@ -68,10 +68,24 @@ fleet_on_exit() {
 }
 trap 'fleet_on_exit $?' EXIT
 
+# The namespace names and 10.220.0.0/16 exist once per machine, and every
+# checkout has this test: a run elsewhere (another worktree's make test)
+# is waited for, never torn down. fd 9 holds the lock; the servers started
+# below get it closed (9>&-) so none of them can keep it.
+LOCK=/tmp/l7top-test-prom-fleet.lock
+exec 9>>"$LOCK"
+if ! flock -n 9; then
+	it_log "another test_prom_fleet runs (lock $LOCK): waiting"
+	flock -w 240 9 || it_fail "test_prom_fleet is still running elsewhere after 240 s (lock $LOCK)"
+fi
+
 # ---- three hosts ---------------------------------------------------------------
 for h in "${HOSTS[@]}"; do
 	ns=l7t20$h n=${NET[$h]}
-	ip netns del "$ns" 2>/dev/null || true          # ours, left by a killed run
+	if ip netns list | grep -qw "$ns"; then        # we hold the lock: a killed run's
+		it_log "removing namespace $ns left by an earlier run"
+		ip netns del "$ns"
+	fi
 	ip link del "l7t20${h}r" 2>/dev/null || true
 	ip netns add "$ns"
 	ip link add "l7t20${h}r" type veth peer name "l7t20${h}n"
@@ -123,11 +137,11 @@ EOF
 for h in "${HOSTS[@]}"; do
 	ns=l7t20$h
 	nginx_conf "$h"
-	ip netns exec "$ns" "$PYSYS" "$IT_DIR/fleet_backend.py" 127.0.0.1 9000 &
+	ip netns exec "$ns" "$PYSYS" "$IT_DIR/fleet_backend.py" 127.0.0.1 9000 9>&- &
 	BACK[$h]=$!
 	ip netns exec "$ns" nginx -t -q -c "$T/$h/nginx.conf" -p "$T/$h" 2>"$T/$h/nginx.start.err" ||
 		{ it_show "nginx -t" "$T/$h/nginx.start.err"; it_fail "nginx -t failed for host $h"; }
-	ip netns exec "$ns" nginx -c "$T/$h/nginx.conf" -p "$T/$h" -g 'daemon on;' ||
+	ip netns exec "$ns" nginx -c "$T/$h/nginx.conf" -p "$T/$h" -g 'daemon on;' 9>&- ||
 		it_fail "nginx did not start in $ns"
 	n=50
 	until [[ -s $T/$h/nginx.pid ]]; do ((n-- > 0)) || it_fail "no nginx pid file for $h"; sleep 0.1; done
@@ -149,9 +163,11 @@ done
 sleep 0.3
 
 # ---- one l7top per host, inside its namespace --------------------------------------
+# (--tls off: these servers speak plaintext only; the default works in a
+# namespace too, it only loads more BPF programs.)
 for h in "${HOSTS[@]}"; do
 	ip netns exec "l7t20$h" "$L7TOP" --pid "${NGX[$h]}" --no-tui --no-db --interval 1 --tls off \
-		--prometheus "$(inst "$h")" >"$T/$h/l7top.out" 2>"$T/$h/l7top.err" &
+		--prometheus "$(inst "$h")" >"$T/$h/l7top.out" 2>"$T/$h/l7top.err" 9>&- &
 	L7[$h]=$!
 done
 for h in "${HOSTS[@]}"; do
@@ -193,7 +209,7 @@ cat >"$T/prom/targets/fleet.yml" <<EOF
 EOF
 promtool check config "$T/prom/prometheus.yml" >/dev/null || it_fail "promtool rejects the test's prometheus.yml"
 it_bg prometheus --config.file="$T/prom/prometheus.yml" --storage.tsdb.path="$T/tsdb" \
-	--web.listen-address="127.0.0.1:$PP" >"$T/prometheus.log" 2>&1
+	--web.listen-address="127.0.0.1:$PP" >"$T/prometheus.log" 2>&1 9>&-
 n=200
 until curl -sf "$PROM/-/ready" >/dev/null 2>&1; do
 	((n-- > 0)) || it_fail "prometheus not ready in 20 s"
@@ -247,7 +263,7 @@ pids=()
 for h in "${HOSTS[@]}"; do
 	mapfile -t urls <"$T/$h/mix.urls"
 	curl_cfg "$h" "$T/$h/mix.cfg" "${urls[@]}"
-	curl -sS --max-time 60 -K "$T/$h/mix.cfg" &
+	curl -sS --max-time 60 -K "$T/$h/mix.cfg" 9>&- &
 	pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || it_fail "a mix client failed"; done

@@ -99,7 +99,7 @@ done <<<"$want"
 total=$(awk -F, 'NR > 1 {n += $3} END {print n + 0}' "$T/got.csv")
 [[ $total -eq 49 ]] || { echo "  MISMATCH total: want 49, got $total" >&2; rc=1; }
 # /big's 100000-byte bodies are far over the capture size: counted by length.
-big_out=$(awk -F, '$1 == "GET" && $2 == "/big" {print $10}' "$T/got.csv")
+big_out=$(awk -F, '$1 == "GET" && $2 == "/big" {print $11}' "$T/got.csv")
 it_log "requests: l7top $total, sent 49; GET /big bytes_out $big_out (3 x 100000 body + headers)"
 ((big_out > 300000 && big_out < 301000)) || { echo "  MISMATCH /big bytes_out $big_out" >&2; rc=1; }
 [[ $stop_ok -eq 1 ]] || it_fail "$IT_STOP_ERR"

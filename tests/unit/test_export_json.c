@@ -61,9 +61,9 @@ static void test_lines_parse_back(void **state)
 {
 	static const char *const keys[] = {
 		"ts", "method", "route", "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
-		"bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms", "protocol",
+		"aborted", "bytes_in", "bytes_out", "p50_ms", "p90_ms", "p99_ms", "max_ms", "protocol",
 	};
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	size_t n;
 	(void)state;
 
@@ -114,7 +114,7 @@ static void test_lines_parse_back(void **state)
 static void test_escaping(void **state)
 {
 	static const char route[] = "/q/say\"hi\"\\x\nz\t\x01";
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	size_t n;
 	(void)state;
 
@@ -143,7 +143,7 @@ static void test_escaping(void **state)
 static void test_empty_and_failure(void **state)
 {
 	struct snapshot *s = snapshot_new(0);
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	size_t n;
 	(void)state;
 

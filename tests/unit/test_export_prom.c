@@ -133,7 +133,7 @@ static void test_status_counts(void **state)
 /* agg fills codes; the interval restart clears them; the host fold sums them. */
 static void test_agg_codes(void **state)
 {
-	struct agg *a = agg_new(10, 10);
+	struct agg *a = agg_new(10);
 	(void)state;
 
 	add(a, "a.example", "GET", "/x", 200, 10, 1, 1);
@@ -162,7 +162,7 @@ static void test_agg_codes(void **state)
 /* Two intervals: counters are sums since start, buckets are cumulative. */
 static void test_render(void **state)
 {
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	struct prom *p = state_only(0);
 	(void)state;
 
@@ -223,7 +223,7 @@ static void test_render(void **state)
 
 static void test_escaping(void **state)
 {
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	struct prom *p = state_only(0);
 	(void)state;
 
@@ -239,15 +239,17 @@ static void test_escaping(void **state)
 	agg_free(a);
 }
 
-/* Past max_series, new routes and the collector's own OTHER row share one
- * series; nothing is lost. */
+/* Past max_series, a new route takes the place of the least used series,
+ * which moves into OTHER with the collector's own OTHER row: one series,
+ * nothing lost, sums monotonic. */
 static void test_other_fold(void **state)
 {
-	struct agg *a = agg_new(3, 10);
+	struct agg *a = agg_new(4);
 	struct prom *p = state_only(2);
 	(void)state;
 
-	const char *routes[] = { "/a", "/b", "/c", "/d", "/e" };   /* agg: /d /e -> OTHER */
+	/* agg: /e takes /a's row (/a -> OTHER, /e held back); prom: /d takes /b's */
+	const char *routes[] = { "/a", "/b", "/c", "/d", "/e" };
 	for (size_t i = 0; i < 5; i++)
 		add(a, "", "GET", routes[i], 200, 10, 1, 1);
 	struct snapshot *s = agg_snapshot(a, 0, 1000);
@@ -255,8 +257,20 @@ static void test_other_fold(void **state)
 	assert_int_equal(prom_update(p, s), 0);
 	snapshot_free(s);
 	char *t = render(p);
-	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/a\",status=\"200\"} 1");
-	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/b\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/c\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/d\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"*\",route=\"OTHER\",status=\"200\"} 2");
+	assert_int_equal(count_substr(t, "l7top_http_requests_total{"), 3);
+	free(t);
+
+	/* A real endpoint that comes later, with traffic, gets its series. */
+	for (int i = 0; i < 5; i++)
+		add(a, "", "GET", "/late", 200, 10, 1, 1);
+	s = agg_snapshot(a, 1000, 1000);
+	assert_int_equal(prom_update(p, s), 0);
+	snapshot_free(s);
+	t = render(p);
+	has_line(t, "l7top_http_requests_total{host=\"\",method=\"GET\",route=\"/late\",status=\"200\"} 5");
 	has_line(t, "l7top_http_requests_total{host=\"\",method=\"*\",route=\"OTHER\",status=\"200\"} 3");
 	assert_int_equal(count_substr(t, "l7top_http_requests_total{"), 3);
 	free(t);
@@ -268,7 +282,7 @@ static void test_other_fold(void **state)
  * is set once and every HTTP series carries it; the loss counters do not. */
 static void test_hosts_and_target(void **state)
 {
-	struct agg *a = agg_new(100, 10);
+	struct agg *a = agg_new(100);
 	struct prom *p = state_only(0);
 	(void)state;
 
@@ -305,7 +319,7 @@ static void test_fixed_bounds(void **state)
 	(void)state;
 
 	for (int busy = 0; busy < 2; busy++) {
-		struct agg *a = agg_new(100, 10);
+		struct agg *a = agg_new(100);
 		struct prom *p = state_only(0);
 		char got[256] = "";
 		for (size_t i = 0; i < (busy ? sizeof(lat) / sizeof(lat[0]) : 1); i++)

@@ -555,10 +555,10 @@ static void test_migrate_v1(void **state)
 				.format = QUERY_FMT_CSV };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"POST,/b,23,0,23,0,0,0,20,40,5.984,10.944,11.968,12.000\n"
-		"GET,/a,21,0,21,0,0,0,20,40,5.984,10.048,10.944,11.000\n");
+		"POST,/b,23,0,23,0,0,0,0,20,40,5.984,10.944,11.968,12.000\n"
+		"GET,/a,21,0,21,0,0,0,0,20,40,5.984,10.048,10.944,11.000\n");
 	free(out);
 
 	db = db_open(t.path);
@@ -656,6 +656,62 @@ static struct snapshot *host_snap(uint64_t ts)
 	return s;
 }
 
+static void fold_seen(void *ctx, const char *prefix)
+{
+	char *got = ctx;
+	strcat(got, prefix);
+	strcat(got, " ");
+}
+
+/*
+ * Learned folds: stored with the snapshot that learned them, read back for
+ * the next run, and applied by query to the rows stored before: history
+ * shows one row per template (aborted counts summed too).
+ */
+static void test_learned_folds_history(void **state)
+{
+	(void)state;
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(t.path);
+	struct snapshot *s = snapshot_new(3);
+	s->ts_ms = T0;
+	s->dur_ms = 1000;
+	ep_name(&s->eps[0], "", "GET", "/u/alice");
+	ep_add(&s->eps[0], 1000, 2);
+	ep_name(&s->eps[1], "", "GET", "/u/bob");
+	ep_add(&s->eps[1], 1000, 2);
+	s->eps[1].requests++;
+	s->eps[1].aborted++;
+	ep_name(&s->eps[2], "", "GET", "/u/{*}");
+	ep_add(&s->eps[2], 1000, 2);
+	s->folds = calloc(1, sizeof(*s->folds));
+	snprintf(s->folds[0], ROUTE_MAX, "/u/");
+	s->nfolds = 1;
+	push(st, s);
+	store_close(st, T0 + 1000);
+
+	st = open_ok(t.path);
+	char got[256] = "";
+	assert_int_equal(store_folds(st, fold_seen, got), 0);
+	assert_string_equal(got, "/u/ ");
+	store_close(st, T0 + 2000);
+
+	struct query_opts o = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
+				.format = QUERY_FMT_CSV };
+	char *out = run(&o);
+	assert_string_equal(out,
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
+		"p50_ms,p90_ms,p99_ms,max_ms\n"
+		"GET,/u/{*},4,0,3,0,0,0,1,618,3036,1.000,1.000,1.000,1.000\n");
+	free(out);
+	o.endpoint = "GET /u/{*}";
+	out = run(&o);
+	assert_non_null(strstr(out, "GET,/u/{*},4,"));
+	free(out);
+	tmpdb_remove(&t);
+}
+
 static void test_hosts_split_and_sum(void **state)
 {
 	(void)state;
@@ -671,21 +727,21 @@ static void test_hosts_split_and_sum(void **state)
 				.format = QUERY_FMT_CSV };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"GET,/users/{id},12,0,8,0,0,4,2464,12136,2.008,2.992,2.992,3.002\n"
-		"POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,20.000,20.000\n");
+		"GET,/users/{id},12,0,8,0,0,4,0,2464,12136,2.008,2.992,2.992,3.002\n"
+		"POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	o.by_host = true;
 	out = run(&o);
 	assert_string_equal(out,
-		"host,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"host,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		",GET,/users/{id},6,0,6,0,0,0,1230,6066,2.992,2.992,2.992,3.002\n"
-		"b.example,GET,/users/{id},4,0,0,0,0,4,822,4046,2.001,2.001,2.001,2.001\n"
-		"a.example,GET,/users/{id},2,0,2,0,0,0,412,2024,1.000,1.000,1.000,1.000\n"
-		"a.example,POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,20.000,20.000\n");
+		",GET,/users/{id},6,0,6,0,0,0,0,1230,6066,2.992,2.992,2.992,3.002\n"
+		"b.example,GET,/users/{id},4,0,0,0,0,4,0,822,4046,2.001,2.001,2.001,2.001\n"
+		"a.example,GET,/users/{id},2,0,2,0,0,0,0,412,2024,1.000,1.000,1.000,1.000\n"
+		"a.example,POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	/* --by-host --step: host first, then ts. */
@@ -693,9 +749,9 @@ static void test_hosts_split_and_sum(void **state)
 	o.endpoint = "POST /login";
 	out = run(&o);
 	assert_string_equal(out,
-		"host,ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"host,ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"a.example,2024-05-01T10:00:00Z,POST,/login,2,0,0,0,2,0,402,2012,20.000,20.000,"
+		"a.example,2024-05-01T10:00:00Z,POST,/login,2,0,0,0,2,0,0,402,2012,20.000,20.000,"
 		"20.000,20.000\n");
 	free(out);
 
@@ -711,7 +767,7 @@ static void test_hosts_split_and_sum(void **state)
 	const char *first = json_object_iter_key(json_object_iter(row));
 	assert_string_equal(first, "host");
 	assert_string_equal(json_string_value(json_object_get(row, "ts")), "2024-05-01T10:00:00Z");
-	assert_int_equal(json_object_size(row), 16);
+	assert_int_equal(json_object_size(row), 17);
 	json_decref(arr);
 	free(out);
 	tmpdb_remove(&t);
@@ -833,13 +889,13 @@ static void test_steps_and_sessions(void **state)
 				.endpoint = "GET /users/{id}" };
 	char *out = run(&o);
 	assert_string_equal(out,
-		"ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"ts,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"2024-05-01T10:00:00Z,GET,/users/{id},360,0,240,0,0,120,73920,364080,"
+		"2024-05-01T10:00:00Z,GET,/users/{id},360,0,240,0,0,120,0,73920,364080,"
 		"2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:01:00Z,GET,/users/{id},360,0,240,0,0,120,73920,364080,"
+		"2024-05-01T10:01:00Z,GET,/users/{id},360,0,240,0,0,120,0,73920,364080,"
 		"2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:02:00Z,GET,/users/{id},366,0,244,0,0,122,75152,370148,"
+		"2024-05-01T10:02:00Z,GET,/users/{id},366,0,244,0,0,122,0,75152,370148,"
 		"2.008,2.992,2.992,3.002\n");
 	free(out);
 
@@ -849,8 +905,8 @@ static void test_steps_and_sessions(void **state)
 	o.since_ms = (int64_t)T0 + 60000;
 	out = run(&o);
 	assert_string_equal(strchr(out, '\n') + 1,
-		"2024-05-01T10:02:00Z,GET,/users/{id},6,0,4,0,0,2,1232,6068,2.008,2.992,2.992,3.002\n"
-		"2024-05-01T10:02:00Z,POST,/login,1,0,0,0,1,0,201,1006,20.000,20.000,20.000,20.000\n");
+		"2024-05-01T10:02:00Z,GET,/users/{id},6,0,4,0,0,2,0,1232,6068,2.008,2.992,2.992,3.002\n"
+		"2024-05-01T10:02:00Z,POST,/login,1,0,0,0,1,0,0,201,1006,20.000,20.000,20.000,20.000\n");
 	free(out);
 
 	struct query_opts so = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
@@ -964,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_migrate_fails_cleanly),
 		cmocka_unit_test(test_hosts_split_and_sum),
+		cmocka_unit_test(test_learned_folds_history),
 		cmocka_unit_test(test_request_log),
 		cmocka_unit_test(test_steps_and_sessions),
 		cmocka_unit_test(test_concurrent_reader),

@@ -373,6 +373,65 @@ static void test_connect_latency_is_its_answer(void **state)
 	assert_int_equal(g.cnt.parse_errors, 0);
 }
 
+/* One client's bytes, then (maybe) its FIN or RST, then the connection goes. */
+static void run_client(const char *req, int leave, struct got *g)
+{
+	struct http_stream s;
+	struct http_sink sink = { .txn = on_txn, .ctx = g, .cnt = &g->cnt };
+
+	memset(g, 0, sizeof(*g));
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 10, &sink);
+	if (leave == 1)
+		http_stream_eof(&s, HTTP_DIR_REQ, 20, &sink);
+	if (leave == 2)
+		http_stream_client_reset(&s);
+	http_stream_free(&s, &sink);
+}
+
+/*
+ * Clients that leave before the answer are requests of their endpoint,
+ * aborted: with the headers cut short (NGINX logs 400), whole but
+ * unanswered (499), by FIN or RST. Inside the request line there is no
+ * endpoint: counted in partial. Without the client leaving (l7top stops,
+ * the server closes), an unanswered request stays unpaired.
+ */
+static void test_aborted_requests(void **state)
+{
+	(void)state;
+	struct got g;
+	static const char half[] = "GET /u/alice?x=1 HTTP/1.1\r\nHost: shop.example\r\nAcc";
+	static const char whole[] = "POST /cart HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi";
+
+	run_client(half, 1, &g);
+	assert_int_equal(g.n, 1);
+	assert_true(g.t[0].aborted);
+	assert_int_equal(g.t[0].status, 0);
+	assert_string_equal(g.t[0].method, "GET");
+	assert_string_equal(g.target[0], "/u/alice?x=1");
+	assert_int_equal(g.t[0].bytes_in, strlen(half));
+	assert_int_equal(g.t[0].end_ns, g.t[0].start_ns);
+	assert_int_equal(g.cnt.unpaired + g.cnt.partial, 0);
+
+	run_client(whole, 2, &g);
+	assert_int_equal(g.n, 1);
+	assert_true(g.t[0].aborted);
+	assert_string_equal(g.t[0].method, "POST");
+	assert_int_equal(g.t[0].bytes_in, strlen(whole));
+
+	run_client("GET /half-a-line", 1, &g);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(g.cnt.partial, 1);
+
+	run_client("GET /a HTTP/1.1\r\n\r\n", 0, &g);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(g.cnt.unpaired, 1);
+	assert_int_equal(g.cnt.partial, 0);
+
+	run_client("", 1, &g);                 /* connected, sent nothing: nothing */
+	assert_int_equal(g.n + g.cnt.partial + g.cnt.unpaired, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_size_line_not_skippable),
 		cmocka_unit_test(test_ignored_upgrade_offer),
 		cmocka_unit_test(test_connect_latency_is_its_answer),
+		cmocka_unit_test(test_aborted_requests),
 	};
 	return cmocka_run_group_tests(tests, build_streams, NULL);
 }

@@ -153,15 +153,15 @@ static void test_csv(void **state)
 	struct query_row r[] = { sample("/a,b\"c"), sample("/plain"), sample("/x\r\ny") };
 	char *out = print(r, 3, QUERY_FMT_CSV);
 	assert_string_equal(out,
-		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,bytes_out,"
+		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
 		"p50_ms,p90_ms,p99_ms,max_ms\n"
-		"GET,\"/a,b\"\"c\",7,0,4,1,1,1,1536,20000,12.345,0.100,1500.000,1500.001\n"
-		"GET,/plain,7,0,4,1,1,1,1536,20000,12.345,0.100,1500.000,1500.001\n"
-		"GET,\"/x\r\ny\",7,0,4,1,1,1,1536,20000,12.345,0.100,1500.000,1500.001\n");
+		"GET,\"/a,b\"\"c\",7,0,4,1,1,1,0,1536,20000,12.345,0.100,1500.000,1500.001\n"
+		"GET,/plain,7,0,4,1,1,1,0,1536,20000,12.345,0.100,1500.000,1500.001\n"
+		"GET,\"/x\r\ny\",7,0,4,1,1,1,0,1536,20000,12.345,0.100,1500.000,1500.001\n");
 	free(out);
 
 	out = print(NULL, 0, QUERY_FMT_CSV);
-	assert_string_equal(out, "method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,bytes_in,"
+	assert_string_equal(out, "method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,"
 			    "bytes_out,p50_ms,p90_ms,p99_ms,max_ms\n");
 	free(out);
 }
@@ -184,7 +184,7 @@ static void test_json(void **state)
 	assert_true(json_is_array(arr));
 	assert_int_equal(json_array_size(arr), 2);
 	json_t *o = json_array_get(arr, 0);
-	assert_int_equal(json_object_size(o), 14);
+	assert_int_equal(json_object_size(o), 15);
 	assert_string_equal(json_string_value(json_object_get(o, "method")), "GET");
 	assert_string_equal(json_string_value(json_object_get(o, "route")), "/a,b\"c");
 	for (size_t i = 0; i < 8; i++)
@@ -343,8 +343,8 @@ static void test_run_db(void **state)
 				.format = QUERY_FMT_CSV };
 	char *out = run(&o);
 	assert_string_equal(strchr(out, '\n') + 1,
-		"GET,/a,15,0,15,0,0,0,30,60,0.011,0.012,0.012,0.012\n"
-		"GET,\"/b,c\",3,0,3,0,0,0,30,60,0.021,0.022,0.022,0.022\n");
+		"GET,/a,15,0,15,0,0,0,0,30,60,0.011,0.012,0.012,0.012\n"
+		"GET,\"/b,c\",3,0,3,0,0,0,0,30,60,0.021,0.022,0.022,0.022\n");
 	free(out);
 
 	/* [since, until) drops the first and last interval; limit keeps one row. */
@@ -354,7 +354,7 @@ static void test_run_db(void **state)
 	o.sort = QUERY_SORT_P99;
 	out = run(&o);
 	assert_string_equal(strchr(out, '\n') + 1,
-			    "GET,\"/b,c\",1,0,1,0,0,0,10,20,0.021,0.021,0.021,0.021\n");
+			    "GET,\"/b,c\",1,0,1,0,0,0,0,10,20,0.021,0.021,0.021,0.021\n");
 	free(out);
 
 	o.since_ms = NOW + 5000;

@@ -87,10 +87,18 @@ static void fake_process(const char *root, int pid, int ppid, const char *comm, 
 	}
 }
 
+/* 1006: our listener; 1007: our connected socket; 3001: someone else's listener. */
+#define UNIX_ROWS \
+	"Num       RefCount Protocol Flags    Type St Inode Path\n" \
+	"0000000000000000: 00000002 00000000 00010000 0001 01  1006 /run/app.sock\n" \
+	"0000000000000000: 00000003 00000000 00000000 0001 03  1007 /run/app.sock\n" \
+	"0000000000000000: 00000002 00000000 00010000 0001 01  3001 /run/other.sock\n" \
+	"0000000000000000: 00000003 00000000 00000000 0001 03  1058\n"
+
 static int setup_fake(void **state)
 {
 	static const char cmdline[] = "nginx\0-g\0daemon off;\0";
-	static const int root_fds[] = { 1001, 1002, 1003 }, child_fds[] = { 1004, 1005 };
+	static const int root_fds[] = { 1001, 1002, 1003, 1006, 1007 }, child_fds[] = { 1004, 1005 };
 	static const int other_fds[] = { 2001 }, all[] = { 1, 100, 101, 102, 200 };
 	struct fake_proc *fp = calloc(1, sizeof(*fp));
 
@@ -98,7 +106,7 @@ static int setup_fake(void **state)
 	snprintf(fp->root, sizeof(fp->root), "/tmp/l7top-proc-XXXXXX");
 	assert_non_null(mkdtemp(fp->root));
 	fake_process(fp->root, 1, 0, "init", NULL, 0);
-	fake_process(fp->root, 100, 1, "nginx", root_fds, 3);
+	fake_process(fp->root, 100, 1, "nginx", root_fds, 5);
 	fake_process(fp->root, 101, 100, "we) ird (x", child_fds, 2);
 	fake_process(fp->root, 102, 101, "grandchild", NULL, 0);
 	fake_process(fp->root, 200, 1, "sshd", other_fds, 1);
@@ -114,6 +122,8 @@ static int setup_fake(void **state)
 		snprintf(rel, sizeof(rel), "%d/net/tcp6", pid);
 		snprintf(buf, sizeof(buf), "%s%s", TCP6_HDR, TCP6_ROWS);
 		fake_puts(fp->root, rel, buf);
+		snprintf(rel, sizeof(rel), "%d/net/unix", pid);
+		fake_puts(fp->root, rel, UNIX_ROWS);
 	}
 	*state = fp;
 	return 0;
@@ -153,6 +163,8 @@ static void test_scan_tree(void **state)
 	assert_int_equal(t.ports[2], 8443);
 	assert_string_equal(t.comm, "nginx");
 	assert_string_equal(t.cmdline, "nginx -g daemon off;");
+	assert_int_equal(t.nunix, 1);
+	assert_string_equal(t.unix_paths[0], "/run/app.sock");
 }
 
 /* 1003 (127.0.0.1:9999 -> 127.0.0.1:50000, ESTABLISHED) is the tree's one
@@ -234,6 +246,50 @@ static void test_scan_missing_root(void **state)
 	assert_string_equal(t.comm, "we) ird (x");
 }
 
+/*
+ * Network namespaces: one entry per distinct ns/net inode, with the first
+ * process inside it; names come from a bind-mount directory or PID 1.
+ * (Plain files stand in for the ns links: only their inodes matter.)
+ */
+static void test_scan_netns(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100 };
+	char a[PATH_MAX * 2], b[PATH_MAX * 2], dir[PATH_MAX + 16], name[64];
+	static struct target t;
+	struct stat st;
+
+	fake_puts(fp->root, "100/ns/net", "host");
+	fake_puts(fp->root, "101/ns/net", "container");
+	snprintf(a, sizeof(a), "%s/101/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/102/ns/net", fp->root);
+	fake_puts(fp->root, "102/ns/.dir", "");
+	assert_int_equal(link(a, b), 0);              /* 102 shares 101's namespace */
+	snprintf(a, sizeof(a), "%s/100/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/1/ns/net", fp->root);
+	fake_puts(fp->root, "1/ns/.dir", "");
+	assert_int_equal(link(a, b), 0);              /* 100 is in PID 1's */
+	snprintf(dir, sizeof(dir), "%s/netns", fp->root);
+	mkdir(dir, 0755);
+	snprintf(a, sizeof(a), "%s/101/ns/net", fp->root);
+	snprintf(b, sizeof(b), "%s/web1", dir);
+	assert_int_equal(link(a, b), 0);              /* `ip netns add web1` */
+
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(t.nnetns, 2);
+	assert_int_equal(t.netns[0].pid, 100);
+	assert_int_equal(t.netns[1].pid, 101);
+	assert_int_equal(stat(a, &st), 0);
+	assert_true(t.netns[1].ino == (unsigned long)st.st_ino);
+	target_netns_name(fp->root, dir, t.netns[0].ino, name, sizeof(name));
+	assert_string_equal(name, "host");
+	target_netns_name(fp->root, dir, t.netns[1].ino, name, sizeof(name));
+	assert_string_equal(name, "web1");
+	target_netns_name(fp->root, "/nonexistent", t.netns[1].ino, name, sizeof(name));
+	snprintf(a, sizeof(a), "net:[%lu]", t.netns[1].ino);
+	assert_string_equal(name, a);
+}
+
 /* Real /proc: a socket this process listens on must show up. */
 static void test_scan_real_proc(void **state)
 {
@@ -308,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
 		cmocka_unit_test(test_peer_rows),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_parse_pids),
 		cmocka_unit_test(test_cmdline_redaction),

@@ -629,6 +629,68 @@ static void test_keys_late(void **st)
 	}
 }
 
+/* Splits a key log into the lines starting with label and the rest. */
+static void keylog_split(const struct fixture *fx, const char *label, char *with, char *without,
+			 size_t n)
+{
+	size_t a = 0, b = 0;
+
+	for (const char *p = fx->keys, *end = fx->keys + fx->keys_len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		bool match = !strncmp(p, label, strlen(label));
+		char *dst = match ? with : without;
+		size_t *at = match ? &a : &b;
+
+		assert_true(*at + len < n);
+		memcpy(dst + *at, p, len);
+		*at += len;
+		p += len;
+	}
+	with[a] = without[b] = '\0';
+}
+
+/*
+ * OpenSSL derives the client's traffic key only when it reads the client's
+ * Finished, so live, the first request can wait for its key while the
+ * server's response (its key known since the ServerHello) is already
+ * there. The response must not overtake the request: HTTP pairs them in
+ * order, and seeing it first made both unpaired.
+ */
+static void test_client_key_late(void **st)
+{
+	(void)st;
+	static char with[8192], without[8192];
+	struct fixture *fx = fixture_load("tls13_aes256");
+	const struct conv *c = fx->conv[0];
+	struct tls_secrets *sec = tls_secrets_new(64, 1000);
+	struct result r;
+	struct tls_session_sink sink;
+
+	keylog_split(fx, "CLIENT_TRAFFIC_SECRET_0 ", with, without, sizeof(with));
+	assert_true(strlen(with) > 0);
+	result_init(&r, sec, &sink);
+	struct tls_session *s = tls_session_new(0);
+	http_stream_init(&r.http);
+	assert_true(tls_keylog_parse(sec, without, strlen(without), 0, NULL) > 0);
+	feed_chunks(s, c->bytes, c->ch, c->nch, &sink);
+	assert_true(tls_session_waiting(s));
+	assert_int_equal(r.ntxn, 0);
+	assert_int_equal(r.hc.unpaired, 0);
+	assert_true(tls_keylog_parse(sec, with, strlen(with), 0, NULL) > 0);
+	tls_session_kick(s, &sink);
+	assert_false(tls_session_waiting(s));
+	tls_session_free(s, &sink);
+	http_stream_free(&r.http, &r.hsink);
+	assert_mem(r.plain[0], r.len[0], fx->exp[0], fx->exp_len[0]);
+	assert_mem(r.plain[1], r.len[1], fx->exp[1], fx->exp_len[1]);
+	assert_int_equal(r.ntxn, 3);
+	assert_int_equal(r.hc.unpaired, 0);
+	result_free(&r);
+	tls_secrets_free(sec);
+	fixture_free(fx);
+}
+
 /* Keys never come: counted undecryptable ("no keys") when freed. */
 static void test_keys_never(void **st)
 {
@@ -1018,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_handshake),
 		cmocka_unit_test(test_keys_late),
 		cmocka_unit_test(test_keys_never),
+		cmocka_unit_test(test_client_key_late),
 		cmocka_unit_test(test_wait_overflow),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_unsupported),

@@ -408,6 +408,44 @@ static void test_max_endpoints_other(void **st)
 	view_free(&v);
 }
 
+/* A full view (say of a scan's first one-off paths) still gives a row to
+ * an endpoint that comes later: the least used row moves into OTHER with
+ * every window, and since start the rows plus OTHER add up to everything. */
+static void test_full_view_gives_way(void **st)
+{
+	struct view v;
+	struct ep_spec e[4];
+	char routes[4][32];
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 4), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(routes[i], sizeof(routes[i]), "/scan%d", i);
+		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = 1, .n4 = 1, .lat_us = 100 };
+	}
+	push(&v, 0, e, 4);
+	struct ep_spec good = { "GET", "/good/wb", .n2 = 5, .lat_us = 200 };
+	for (int i = 1; i <= 3; i++)
+		push(&v, 1000u * (unsigned)i, &good, 1);
+	view_set_window(&v, WIN_ALL);
+	const struct view_row *g = find(&v, "/good/wb");
+	const struct view_row *o = find(&v, "(other: view full)");
+	assert_non_null(g);
+	assert_int_equal(g->st.requests, 15);
+	assert_non_null(o);
+	assert_int_equal(o->st.requests, 2);
+	assert_int_equal(o->st.status[3], 1);
+	assert_int_equal(v.shown.folded, 2);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < v.nvis; i++)
+		sum += view_row_at(&v, i)->st.requests;
+	assert_int_equal(sum, 8 + 15);
+	view_set_window(&v, WIN_1MIN);
+	o = find(&v, "(other: view full)");
+	assert_non_null(o);
+	assert_int_equal(o->st.requests, 2);
+	view_free(&v);
+}
+
 /* ---- detail -------------------------------------------------------------- */
 
 static void test_detail_ranges(void **st)
@@ -522,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_scroll),
 		cmocka_unit_test(test_pause_and_clear),
 		cmocka_unit_test(test_max_endpoints_other),
+		cmocka_unit_test(test_full_view_gives_way),
 		cmocka_unit_test(test_detail_ranges),
 		cmocka_unit_test(test_detail_requests),
 		cmocka_unit_test(test_detail_from_snapshot),

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/* agg and topk: Space-Saving rows under a URL scan. A real endpoint that
+ * arrives in the middle of 300k one-off paths gets its row and keeps it
+ * with its exact count; OTHER + rows + held back = every request, always;
+ * random Host headers fold to "*" while the real host keeps its name. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/agg.h"
+#include "collector/topk.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void add(struct agg *a, const char *host, const char *route, const char *client)
+{
+	struct agg_sample s = {
+		.host = host, .method = "GET", .route = route, .client_addr = client,
+		.req = { .ts_ms = 1, .lat_us = 100, .bytes_in = 10, .bytes_out = 20, .status = 200 },
+	};
+	agg_add(a, &s);
+}
+
+static const struct ep_stats *find(const struct snapshot *s, const char *route)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->eps[i].route, route))
+			return &s->eps[i];
+	return NULL;
+}
+
+static uint64_t rows_total(const struct snapshot *s)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->eps[i].requests;
+	return n;
+}
+
+/* topk against a plain model: same keys in the table, least rank evicted,
+ * and lookups still work after many removals from the probe runs. */
+static void test_topk_matches_model(void **state)
+{
+	(void)state;
+	enum { K = 50, KEYS = 400, OPS = 200000 };
+	struct topk *t = topk_new(K);
+	uint32_t key_of[K];
+	long slot_of[KEYS];
+
+	for (int i = 0; i < KEYS; i++)
+		slot_of[i] = -1;
+	for (int op = 0; op < OPS; op++) {
+		/* skewed: low keys are hot; hashes collide in the low bits a lot */
+		uint32_t key = (uint32_t)(next_rand() % (next_rand() % KEYS + 1));
+		uint32_t h = key * 1024u;
+		long slot = topk_find(t, h, NULL, NULL);
+		assert_int_equal(slot, slot_of[key]);
+		if (slot >= 0) {
+			topk_hit(t, (size_t)slot, 1);
+			continue;
+		}
+		long victim = topk_victim(t);
+		if (victim >= 0) {
+			uint64_t least = topk_rank(t, (size_t)victim);
+			for (size_t i = 0; i < K; i++)
+				assert_true(topk_rank(t, i) >= least);
+			slot_of[key_of[victim]] = -1;
+		}
+		bool evicted;
+		size_t got = topk_admit(t, h, &evicted);
+		assert_int_equal(evicted, victim >= 0);
+		if (victim >= 0) {
+			assert_int_equal((long)got, victim);
+			assert_int_equal(topk_rank(t, got), topk_err(t, got) + 1);
+		}
+		key_of[got] = key;
+		slot_of[key] = (long)got;
+	}
+	assert_int_equal(topk_used(t), K);
+	/* the hottest key (0 is drawn most) holds a slot */
+	assert_true(slot_of[0] >= 0);
+	topk_free(t);
+}
+
+/* Two keys with one hash are told apart by eq(). */
+struct two_keys {
+	const char *want;
+	const char *names[2];
+};
+
+static bool name_is(void *ctx, size_t slot)
+{
+	const struct two_keys *k = ctx;
+	return !strcmp(k->names[slot], k->want);
+}
+
+static void test_topk_same_hash(void **state)
+{
+	(void)state;
+	struct topk *t = topk_new(2);
+	struct two_keys k = { .names = { "a", "b" } };
+	bool ev;
+
+	k.want = "a";
+	assert_int_equal(topk_find(t, 7, name_is, &k), -1);
+	assert_int_equal(topk_admit(t, 7, &ev), 0);
+	k.want = "b";
+	assert_int_equal(topk_find(t, 7, name_is, &k), -1);
+	assert_int_equal(topk_admit(t, 7, &ev), 1);
+	assert_int_equal(topk_find(t, 7, name_is, &k), 1);
+	k.want = "a";
+	assert_int_equal(topk_find(t, 7, name_is, &k), 0);
+	topk_free(t);
+}
+
+/*
+ * The scan of issue 18: 300k random paths from one client; from the
+ * 10,000th on, one request in 290 is GET /good/wb (1,000 in all). Snapshots
+ * every 1,000 requests. The table is full of scan paths when /good/wb comes,
+ * so it takes a row from one of them; it must never lose it, and the sum of
+ * its rows must be exactly 1,000 (its first request was held back until the
+ * second confirmed it, not lost).
+ */
+static void test_scan_keeps_real_endpoint(void **state)
+{
+	(void)state;
+	enum { K = 2000, SCAN = 300000, GOOD = 1000, START = 10000, EVERY = 290 };
+	struct agg *a = agg_new(K);
+	uint64_t fed = 0, shown = 0, good = 0, good_sent = 0, other = 0;
+	size_t scan_rows_after_full = 0;
+	char route[64];
+	int snaps = 0;
+
+	for (int i = 0; i < SCAN; i++) {
+		snprintf(route, sizeof(route), "/scan/%016llx", (unsigned long long)next_rand());
+		add(a, "localhost", route, "10.0.0.2");
+		fed++;
+		if (i >= START && (i - START) % EVERY == 0 && good_sent < GOOD) {
+			add(a, "localhost", "/good/wb", "10.0.0.3");
+			fed++;
+			good_sent++;
+		}
+		if (fed % 1000 && i != SCAN - 1)
+			continue;
+		if (i == SCAN - 1)
+			agg_settle(a);
+		struct snapshot *s = agg_snapshot(a, (uint64_t)snaps * 1000, 1000);
+		assert_non_null(s);
+		const struct ep_stats *g = find(s, "/good/wb");
+		const struct ep_stats *o = find(s, AGG_OTHER_ROUTE);
+		good += g ? g->requests : 0;
+		other += o ? o->requests : 0;
+		if (snaps > 2)   /* past the first rows, taken while the table was free */
+			scan_rows_after_full += s->n - (g != NULL) - (o != NULL);
+		shown += rows_total(s);
+		/* nothing lost: what is not shown yet is held back, and little is */
+		assert_int_equal(shown + agg_held(a), fed);
+		assert_true(agg_held(a) <= K);
+		if (g) {
+			/* counts in a row are the endpoint's own: bytes and the
+			 * client say so */
+			assert_int_equal(g->bytes_in, 10 * g->requests);
+			assert_string_equal(g->clients[0].addr, "10.0.0.3");
+			assert_int_equal(g->clients[0].n, g->requests);
+		}
+		snapshot_free(s);
+		snaps++;
+	}
+	assert_int_equal(good_sent, GOOD);
+	assert_int_equal(good, GOOD);
+	assert_int_equal(shown, fed);
+	assert_int_equal(other + good + K, fed);    /* K: the first scan paths' rows */
+	assert_int_equal(agg_overflow(a), other);
+	assert_int_equal(scan_rows_after_full, 0);
+	print_message("scan: %llu requests, GET /good/wb %llu/%d, OTHER %llu, %d snapshots\n",
+		      (unsigned long long)fed, (unsigned long long)good, GOOD,
+		      (unsigned long long)other, snaps);
+	agg_free(a);
+}
+
+/* Random Host headers make one-off rows that fold into OTHER; the real
+ * host's endpoint keeps its row, its name and its exact count, even when its
+ * first request comes with the table full. */
+static void test_random_hosts_fold(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(100);
+	char host[32];
+	uint64_t real = 0, shop = 0, other = 0, named = 0, total = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(host, sizeof(host), "h%08llx.example", (unsigned long long)next_rand());
+		add(a, host, "/", "10.0.0.2");
+		if (i >= 500 && i % 5 == 0) {
+			add(a, "shop.example", "/", "10.0.0.3");
+			real++;
+		}
+		if (i % 1000 == 999 || i == 19999) {
+			if (i == 19999)
+				agg_settle(a);
+			struct snapshot *s = agg_snapshot(a, 0, 1000);
+			for (size_t k = 0; k < s->n; k++) {
+				total += s->eps[k].requests;
+				if (!strcmp(s->eps[k].host, "shop.example"))
+					shop += s->eps[k].requests;
+				else if (!strcmp(s->eps[k].route, AGG_OTHER_ROUTE))
+					other += s->eps[k].requests;
+				else
+					named++;
+			}
+			snapshot_free(s);
+		}
+	}
+	assert_int_equal(shop, real);
+	assert_int_equal(named, 0);         /* even the first ones were evicted before a snapshot */
+	assert_int_equal(other, 20000);
+	assert_int_equal(total, 20000 + real);
+	agg_free(a);
+}
+
+/* Below the cap nothing changes: every endpoint shown at once, no OTHER. */
+static void test_below_cap_shows_all(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(10);
+	add(a, "", "/a", "");
+	add(a, "", "/b", "");
+	add(a, "", "/b", "");
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	assert_int_equal(s->n, 2);
+	assert_int_equal(find(s, "/a")->requests, 1);
+	assert_int_equal(find(s, "/b")->requests, 2);
+	assert_null(find(s, AGG_OTHER_ROUTE));
+	snapshot_free(s);
+	agg_free(a);
+}
+
+/* Ranks halve every AGG_HALVING_MS: a row that went quiet long ago yields
+ * to a newcomer with less traffic than it had, and a row taken after the
+ * halving is still held back until confirmed. */
+static void test_halving_lets_new_traffic_in(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(2);
+	for (int i = 0; i < 100; i++) {
+		add(a, "", "/old1", "");
+		add(a, "", "/old2", "");
+	}
+	uint64_t t = 0;
+	for (int i = 0; i < 10; i++) {       /* 10 quiet halvings: ranks 100 -> 0 */
+		snapshot_free(agg_snapshot(a, t, AGG_HALVING_MS));
+		t += AGG_HALVING_MS;
+	}
+	for (int i = 0; i < 5; i++) {
+		add(a, "", "/new", "");
+		snapshot_free(agg_snapshot(a, t, 1000));
+		t += 1000;
+	}
+	add(a, "", "/new", "");
+	struct snapshot *s = agg_snapshot(a, t, 1000);
+	assert_non_null(find(s, "/new"));
+	assert_int_equal(find(s, "/new")->requests, 1);
+	snapshot_free(s);
+	agg_free(a);
+}
+
+/* An aborted request counts in requests and bytes_in, in no status class,
+ * and leaves latency alone. */
+static void test_aborted_counts(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(10);
+	struct agg_sample ok = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+				 .req = { .lat_us = 5000, .bytes_in = 30, .status = 200 } };
+	struct agg_sample cut = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+				  .aborted = true, .req = { .bytes_in = 12 } };
+	agg_add(a, &ok);
+	agg_add(a, &cut);
+	agg_add(a, &cut);
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	const struct ep_stats *e = find(s, "/a");
+	assert_int_equal(e->requests, 3);
+	assert_int_equal(e->aborted, 2);
+	assert_int_equal(e->status[1], 1);
+	assert_int_equal(e->bytes_in, 54);
+	assert_int_equal(e->lat_sum_us, 5000);
+	assert_int_equal(hist_percentile(&e->lat, 0.01), hist_percentile(&e->lat, 0.99));
+	snapshot_free(s);
+	agg_free(a);
+}
+
+/* A client that comes late with most of the requests gets a slot, and the
+ * count shown for it is its own, exactly. */
+static void test_clients_exact(void **state)
+{
+	(void)state;
+	struct client_count c[EP_CLIENTS];
+	char addr[32];
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i < 1000; i++) {
+		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 250, i % 250);
+		ep_clients_add(c, addr, 1);
+	}
+	for (int i = 0; i < 50; i++) {
+		ep_clients_add(c, "10.9.9.9", 1);
+		snprintf(addr, sizeof(addr), "10.2.0.%d", i);
+		ep_clients_add(c, addr, 1);
+	}
+	int found = -1;
+	for (int i = 0; i < EP_CLIENTS; i++)
+		if (!strcmp(c[i].addr, "10.9.9.9"))
+			found = i;
+	assert_true(found >= 0);
+	assert_int_equal(c[found].n, 50);
+	for (int i = 0; i < EP_CLIENTS; i++)
+		assert_true(c[i].n <= c[i].rank);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_topk_matches_model),
+		cmocka_unit_test(test_topk_same_hash),
+		cmocka_unit_test(test_scan_keeps_real_endpoint),
+		cmocka_unit_test(test_random_hosts_fold),
+		cmocka_unit_test(test_below_cap_shows_all),
+		cmocka_unit_test(test_halving_lets_new_traffic_in),
+		cmocka_unit_test(test_clients_exact),
+		cmocka_unit_test(test_aborted_counts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
