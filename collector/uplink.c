@@ -36,7 +36,7 @@ struct uplink *uplink_new(size_t max_calls, size_t max_inbound, uint64_t settle_
 		return NULL;
 	l->max_calls = max_calls ? max_calls : 8192;
 	l->max_ins = max_inbound ? max_inbound : 8192;
-	l->settle_ns = settle_ns ? settle_ns : 3000000000ull;
+	l->settle_ns = settle_ns ? settle_ns : 1500000000ull;
 	l->max_age_ns = max_age_ns ? max_age_ns : 30000000000ull;
 	l->calls = calloc(l->max_calls, sizeof(*l->calls));
 	l->ins = calloc(l->max_ins, sizeof(*l->ins));
@@ -124,18 +124,17 @@ static bool contested(const struct uplink *l, const struct in_slot *self, const 
 	return false;
 }
 
-/* The earliest-starting unused call in I with start >= after (0: any). */
-static struct call_slot *first_candidate(struct uplink *l, const struct uplink_in *in,
-					 uint64_t after, bool strict)
+/* The earliest-starting unused call in I starting at or after `after`. Taking
+ * the earliest first, in order of inbound end, is the matching that strands
+ * no call: a later-starting call fits more of the requests still to come. */
+static struct call_slot *first_candidate(struct uplink *l, const struct uplink_in *in, uint64_t after)
 {
 	struct call_slot *best = NULL;
 
 	for (size_t i = 0; i < l->ncalls; i++) {
 		struct call_slot *s = &l->calls[i];
 
-		if (!s->used || !contains(in, &s->c))
-			continue;
-		if (strict && s->c.start_ns < after)
+		if (!s->used || !contains(in, &s->c) || s->c.start_ns < after)
 			continue;
 		if (!best || s->c.start_ns < best->c.start_ns)
 			best = s;
@@ -143,10 +142,18 @@ static struct call_slot *first_candidate(struct uplink *l, const struct uplink_i
 	return best;
 }
 
+/* A proxy tries the next backend only after a failure: an error, no
+ * answer, or (if configured: proxy_next_upstream http_403/404/429) those. */
+static bool call_retried(const struct uplink_call *c)
+{
+	return c->status == 0 || c->status >= 500 || c->status == 403 || c->status == 404 ||
+	       c->status == 429;
+}
+
 static void decide_inbound(struct uplink *l, struct in_slot *self, const struct uplink_sink *out)
 {
 	const struct uplink_call *chain[UPLINK_CHAIN_MAX];
-	struct call_slot *s = first_candidate(l, &self->in, 0, false);
+	struct call_slot *s = first_candidate(l, &self->in, 0);
 	bool by_order;
 	size_t n = 0;
 
@@ -157,7 +164,9 @@ static void decide_inbound(struct uplink *l, struct in_slot *self, const struct 
 	while (s && n < UPLINK_CHAIN_MAX) {
 		s->used = false;
 		chain[n++] = &s->c;
-		s = first_candidate(l, &self->in, s->c.end_ns, true);
+		if (!call_retried(&s->c))
+			break;
+		s = first_candidate(l, &self->in, s->c.end_ns);
 		/* A retry is never taken from a request that could own it. */
 		if (s && contested(l, self, &s->c))
 			s = NULL;

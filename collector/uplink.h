@@ -10,21 +10,26 @@
  *      proxy_pass without a URI part forwards the client's URI as is);
  *   2. C lies inside I's exchange: I.start <= C.start and C.end <= I.end
  *      (the proxy cannot call before it is asked, and answers after the
- *      backend did; a call that got no answer ends when its connection
- *      closed);
- *   3. the calls of one I never overlap each other: a second call starts
- *      after the first ended (proxy_next_upstream retries), so I takes the
- *      earliest candidate and then each next one that starts after the
- *      previous ended, while no other pending inbound request could also
- *      hold it (a retry is never taken from another request).
+ *      backend did; a call that got no answer ends when the target gave
+ *      up on it: closed or reset the connection);
+ *   3. the calls of one I never overlap each other and a next one follows
+ *      only a failure (proxy_next_upstream: an error, no answer, 5xx, or
+ *      403/404/429 where configured), so I takes the earliest-starting
+ *      candidate and then, while the last one failed, the next one that
+ *      starts after it ended, unless another pending inbound request could
+ *      also hold it (a retry is never taken from another request). Taking
+ *      the earliest-starting call, requests in order of their end, is the
+ *      greedy that leaves the most calls for the requests still to come: a
+ *      later-starting call fits more of them.
  * Inbound requests are decided once settle_ns has passed after their end
- * (calls that are reported late, at connection close, are in by then), in
- * the order they ended (the order they were added): a shorter request inside a longer one with the same
- * target takes its calls first. When another pending inbound request with
- * the same key also contains I's first call, the link is made by that order
- * and counted as by_order (the route is right either way; the split may
- * belong to its twin). A call no inbound request takes within max_age_ns
- * is unlinked: counted, never guessed. Both tables are bounded; what does
+ * (a call is reported when it ends, or when the target gives up on it, so
+ * only a reassembly hole can hold one back, and that for at most a second),
+ * in the order they ended (the order they were added): a shorter request
+ * inside a longer one with the same target takes its calls first. When
+ * another pending inbound request with the same key also contains I's first
+ * call, the link is made by that order and counted as by_order (the route
+ * is right either way; the split may belong to its twin). A call no inbound
+ * request takes within max_age_ns is unlinked: counted, never guessed. Both tables are bounded; what does
  * not fit is counted (overflow) and, for calls, also unlinked.
  */
 #ifndef L7TOP_UPLINK_H
@@ -69,7 +74,7 @@ struct uplink_stats {
 
 struct uplink;
 
-/* max_calls, max_inbound: table bounds (0 = 8192 each); settle_ns 0 = 3 s,
+/* max_calls, max_inbound: table bounds (0 = 8192 each); settle_ns 0 = 1.5 s,
  * max_age_ns 0 = 30 s. NULL on ENOMEM. */
 struct uplink *uplink_new(size_t max_calls, size_t max_inbound, uint64_t settle_ns,
 			  uint64_t max_age_ns);

@@ -90,7 +90,7 @@ static void test_one_call_each_and_local_route(void **state)
 	uplink_add_inbound(l, &local, &out);
 	uplink_run(l, 8 * MS, false, &out);          /* not settled yet */
 	assert_int_equal(r.nlinked, 0);
-	uplink_run(l, 6 * MS + 3000 * MS, false, &out);
+	uplink_run(l, 6 * MS + 1500 * MS, false, &out);
 	assert_int_equal(r.nlinked, 1);
 	assert_string_equal(r.route[0], "/a");
 	assert_false(r.by_order[0]);
@@ -164,8 +164,8 @@ static void test_interleaved_on_one_worker(void **state)
 }
 
 /* Twins: two /t requests both containing both calls. The one that ended
- * first takes the earliest call, by order, and says so; a retry is never
- * taken from a twin that could own it. */
+ * first takes the earliest call, by order, and says so; a 200 is never
+ * followed by a retry, and a retry is never taken from a twin. */
 static void test_twins_by_order(void **state)
 {
 	static struct rec r;
@@ -187,6 +187,7 @@ static void test_twins_by_order(void **state)
 	assert_int_equal(r.nlinked, 2);
 	assert_int_equal(r.ncalls[0], 1);          /* c2 was not taken as a retry */
 	assert_true(r.by_order[0]);
+	assert_int_equal(r.first_start[0], 2 * MS);
 	assert_int_equal(r.first_start[1], 5 * MS);
 	uplink_get_stats(l, &st);
 	assert_int_equal(st.by_order, 1);
