@@ -106,8 +106,31 @@ void uplink_add_call(struct uplink *l, const struct uplink_call *c, const struct
 			calls_compact(l);
 		}
 	}
-	l->calls[l->ncalls].c = *c;
-	l->calls[l->ncalls++].used = true;
+	/* Kept sorted by end, so a request's candidates are one short range
+	 * (they end inside it). Calls come in nearly in end order: the shift is
+	 * short, and none at all for calls reported as they end. */
+	size_t i = l->ncalls;
+	while (i > 0 && l->calls[i - 1].c.end_ns > c->end_ns)
+		i--;
+	memmove(&l->calls[i + 1], &l->calls[i], (l->ncalls - i) * sizeof(*l->calls));
+	l->calls[i].c = *c;
+	l->calls[i].used = true;
+	l->ncalls++;
+}
+
+/* The first call ending at or after t (calls are sorted by end). */
+static size_t calls_from(const struct uplink *l, uint64_t t)
+{
+	size_t lo = 0, hi = l->ncalls;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->calls[mid].c.end_ns < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static bool contains(const struct uplink_in *in, const struct uplink_call *c)
@@ -124,17 +147,25 @@ static bool contested(const struct uplink *l, const struct in_slot *self, const 
 	return false;
 }
 
-/* The earliest-starting unused call in I starting at or after `after`. Taking
- * the earliest first, in order of inbound end, is the matching that strands
- * no call: a later-starting call fits more of the requests still to come. */
-static struct call_slot *first_candidate(struct uplink *l, const struct uplink_in *in, uint64_t after)
+/* The earliest-starting unused call in I starting at or after `after`, and
+ * how many unused calls I holds (*nheld). Taking the earliest first,
+ * requests in order of their end, is the greedy that leaves the most calls
+ * for the requests still to come: a later-starting call fits more of them. */
+static struct call_slot *first_candidate(struct uplink *l, const struct uplink_in *in, uint64_t after,
+					 size_t *nheld)
 {
 	struct call_slot *best = NULL;
 
-	for (size_t i = 0; i < l->ncalls; i++) {
+	*nheld = 0;
+	for (size_t i = calls_from(l, in->start_ns); i < l->ncalls; i++) {
 		struct call_slot *s = &l->calls[i];
 
-		if (!s->used || !contains(in, &s->c) || s->c.start_ns < after)
+		if (s->c.end_ns > in->end_ns)
+			break;
+		if (!s->used || !contains(in, &s->c))
+			continue;
+		++*nheld;
+		if (s->c.start_ns < after)
 			continue;
 		if (!best || s->c.start_ns < best->c.start_ns)
 			best = s;
@@ -153,24 +184,27 @@ static bool call_retried(const struct uplink_call *c)
 static void decide_inbound(struct uplink *l, struct in_slot *self, const struct uplink_sink *out)
 {
 	const struct uplink_call *chain[UPLINK_CHAIN_MAX];
-	struct call_slot *s = first_candidate(l, &self->in, 0);
+	size_t n = 0, held, more;
+	struct call_slot *s = first_candidate(l, &self->in, 0, &held);
 	bool by_order;
-	size_t n = 0;
 
 	self->used = false;
 	if (!s)
 		return;
-	by_order = contested(l, self, &s->c);
 	while (s && n < UPLINK_CHAIN_MAX) {
 		s->used = false;
 		chain[n++] = &s->c;
 		if (!call_retried(&s->c))
 			break;
-		s = first_candidate(l, &self->in, s->c.end_ns);
+		s = first_candidate(l, &self->in, s->c.end_ns, &more);
 		/* A retry is never taken from a request that could own it. */
 		if (s && contested(l, self, &s->c))
 			s = NULL;
 	}
+	/* It held more same-target calls than it took: a twin's are among them,
+	 * and order chose (cheaper than asking every pending request, which
+	 * only a retry needs, above). */
+	by_order = held > n;
 	l->st.linked += n;
 	l->st.inbound_linked++;
 	if (by_order)

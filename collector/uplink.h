@@ -25,9 +25,9 @@
  * (a call is reported when it ends, or when the target gives up on it, so
  * only a reassembly hole can hold one back, and that for at most a second),
  * in the order they ended (the order they were added): a shorter request
- * inside a longer one with the same target takes its calls first. When
- * another pending inbound request with the same key also contains I's first
- * call, the link is made by that order and counted as by_order (the route
+ * inside a longer one with the same target takes its calls first. When I
+ * holds more same-target calls than it takes (a twin's are among them), the
+ * link is made by that order and counted as by_order (the route
  * is right either way; the split may belong to its twin). A call no inbound
  * request takes within max_age_ns is unlinked: counted, never guessed. Both tables are bounded; what does
  * not fit is counted (overflow) and, for calls, also unlinked.
