@@ -36,7 +36,7 @@ struct uplink *uplink_new(size_t max_calls, size_t max_inbound, uint64_t settle_
 		return NULL;
 	l->max_calls = max_calls ? max_calls : 8192;
 	l->max_ins = max_inbound ? max_inbound : 8192;
-	l->settle_ns = settle_ns ? settle_ns : 1500000000ull;
+	l->settle_ns = settle_ns ? settle_ns : 1000000000ull;
 	l->max_age_ns = max_age_ns ? max_age_ns : 30000000000ull;
 	l->calls = calloc(l->max_calls, sizeof(*l->calls));
 	l->ins = calloc(l->max_ins, sizeof(*l->ins));
@@ -100,11 +100,15 @@ void uplink_add_call(struct uplink *l, const struct uplink_call *c, const struct
 {
 	if (l->ncalls == l->max_calls) {
 		calls_compact(l);
-		if (l->ncalls == l->max_calls) {
-			l->st.overflow++;
-			call_unlink(l, &l->calls[0], out);
+		/* Still full: the oldest eighth goes unlinked at once, so a flood
+		 * costs one compaction per max/8 calls, not one per call. */
+		for (size_t i = 0; l->ncalls == l->max_calls && i < l->max_calls / 8 + 1; i++)
+			if (l->calls[i].used) {
+				l->st.overflow++;
+				call_unlink(l, &l->calls[i], out);
+			}
+		if (l->ncalls == l->max_calls)
 			calls_compact(l);
-		}
 	}
 	/* Kept sorted by end, so a request's candidates are one short range
 	 * (they end inside it). Calls come in nearly in end order: the shift is
@@ -218,10 +222,13 @@ void uplink_add_inbound(struct uplink *l, const struct uplink_in *in,
 {
 	if (l->nins == l->max_ins) {
 		ins_compact(l);
+		/* Still full: the oldest eighth is decided now rather than dropped
+		 * unseen (counted), one compaction per max/8 requests. */
 		if (l->nins == l->max_ins) {
-			/* Decide the oldest now rather than drop it unseen. */
-			l->st.overflow++;
-			decide_inbound(l, &l->ins[0], out);
+			for (size_t i = 0; i < l->max_ins / 8 + 1; i++) {
+				l->st.overflow++;
+				decide_inbound(l, &l->ins[i], out);
+			}
 			ins_compact(l);
 		}
 	}

@@ -74,7 +74,7 @@ struct uplink_stats {
 
 struct uplink;
 
-/* max_calls, max_inbound: table bounds (0 = 8192 each); settle_ns 0 = 1.5 s,
+/* max_calls, max_inbound: table bounds (0 = 8192 each); settle_ns 0 = 1 s,
  * max_age_ns 0 = 30 s. NULL on ENOMEM. */
 struct uplink *uplink_new(size_t max_calls, size_t max_inbound, uint64_t settle_ns,
 			  uint64_t max_age_ns);

@@ -8,6 +8,8 @@
 
 #include "collector/uplink.h"
 
+#define UPSTREAM_RUN_EVERY_NS 200000000ull
+
 struct up_row {
 	uint32_t hash;
 	bool active;               /* has something to report this interval */
@@ -30,6 +32,7 @@ struct upstream {
 	struct uplink_sink sink;
 	struct up_counters cnt;    /* since start; snapshots get deltas */
 	struct up_counters last;
+	uint64_t ran_ns;           /* packet time the link rule last ran */
 };
 
 static uint32_t name_hash(const char *a, const char *b, const char *c)
@@ -280,6 +283,13 @@ void upstream_add_inbound(struct upstream *u, const struct http_txn *t, const ch
 	snprintf(in.method, sizeof(in.method), "%s", t->method);
 	snprintf(in.route, sizeof(in.route), "%s", route);
 	uplink_add_inbound(u->link, &in, &u->sink);
+	/* Decide by the traffic's own clock, a few times a second, so the
+	 * pending tables hold about settle_ns of requests, not the seconds
+	 * between the caller's expiry ticks. */
+	if (t->end_ns > u->ran_ns + UPSTREAM_RUN_EVERY_NS) {
+		u->ran_ns = t->end_ns;
+		uplink_run(u->link, t->end_ns, false, &u->sink);
+	}
 }
 
 void upstream_conn_open(struct upstream *u, const char *peer)

@@ -25,7 +25,7 @@ struct upstream_config {
 	size_t max_routes;         /* 0 = 2000 */
 	size_t max_link_calls;     /* 0 = 8192 */
 	size_t max_link_inbound;   /* 0 = 8192 */
-	uint64_t settle_ns;        /* 0 = 1.5 s: see uplink.h */
+	uint64_t settle_ns;        /* 0 = 1 s: see uplink.h */
 };
 
 struct upstream;
