@@ -96,10 +96,20 @@ static void call_unlink(struct uplink *l, struct call_slot *s, const struct upli
 		out->unlinked(out->ctx, &s->c);
 }
 
+static void decide_inbound(struct uplink *l, struct in_slot *self, const struct uplink_sink *out);
+static void decide_oldest(struct uplink *l, const struct uplink_sink *out);
+
 void uplink_add_call(struct uplink *l, const struct uplink_call *c, const struct uplink_sink *out)
 {
 	if (l->ncalls == l->max_calls) {
 		calls_compact(l);
+		/* Full of calls waiting for their requests to settle (a busy
+		 * proxy): settle the oldest requests early, which takes their
+		 * calls; only calls nobody takes are then at risk. */
+		if (l->ncalls == l->max_calls && l->nins) {
+			decide_oldest(l, out);
+			calls_compact(l);
+		}
 		/* Still full: the oldest eighth goes unlinked at once, so a flood
 		 * costs one compaction per max/8 calls, not one per call. */
 		for (size_t i = 0; l->ncalls == l->max_calls && i < l->max_calls / 8 + 1; i++)
@@ -224,16 +234,27 @@ void uplink_add_inbound(struct uplink *l, const struct uplink_in *in,
 		ins_compact(l);
 		/* Still full: the oldest eighth is decided now rather than dropped
 		 * unseen (counted), one compaction per max/8 requests. */
-		if (l->nins == l->max_ins) {
-			for (size_t i = 0; i < l->max_ins / 8 + 1; i++) {
-				l->st.overflow++;
-				decide_inbound(l, &l->ins[i], out);
-			}
-			ins_compact(l);
-		}
+		if (l->nins == l->max_ins)
+			decide_oldest(l, out);
 	}
 	l->ins[l->nins].in = *in;
 	l->ins[l->nins++].used = true;
+}
+
+/* The oldest eighth of the pending requests, decided before they settle
+ * (counted in overflow: a table was full). */
+static void decide_oldest(struct uplink *l, const struct uplink_sink *out)
+{
+	size_t want = l->max_ins / 8 + 1, done = 0;
+
+	for (size_t i = 0; i < l->nins && done < want; i++) {
+		if (!l->ins[i].used)
+			continue;
+		l->st.overflow++;
+		decide_inbound(l, &l->ins[i], out);
+		done++;
+	}
+	ins_compact(l);
 }
 
 /*
