@@ -41,7 +41,7 @@ LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
 
 # Every .c in the module folders is part of the program; main.c is kept out
 # of the library so unit tests can link everything else.
-SRC_DIRS := collector probes storage tui export src
+SRC_DIRS := collector probes storage tui export format src
 LIB_SRCS := $(filter-out src/main.c,$(wildcard $(addsuffix /*.c,$(SRC_DIRS))))
 LIB_SRCS := $(filter-out %.bpf.c,$(LIB_SRCS))
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -100,10 +100,12 @@ $(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c | build-deps
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
 
+# -MMD makes the headers a test includes prerequisites of its binary too:
+# only sources and objects go to the compiler.
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) $(LLHTTP_OBJS)
 	$(call msg,TEST-CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # The same unit tests under AddressSanitizer + UBSan, built from scratch in
 # their own folder so the flags never mix with the release objects.
@@ -121,7 +123,7 @@ $(OUT)/asan/tests/%: tests/unit/%.c $(patsubst %.c,$(OUT)/asan/%.o,$(LIB_SRCS)) 
 		$(patsubst $(LLHTTP_DIR)/%.c,$(OUT)/asan/llhttp/%.o,$(wildcard $(LLHTTP_DIR)/*.c))
 	$(call msg,ASAN-LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $^ $(LIBS) -lcmocka
+	$(Q)$(CC) $(ASAN_FLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -o $@ $(filter %.c %.o,$^) $(LIBS) -lcmocka
 
 # l7top itself under ASan+UBSan, for the hostile-input integration test.
 ASAN_L7TOP := $(OUT)/asan/l7top
@@ -164,7 +166,8 @@ demo: deps-check
 	$(MAKE) l7top
 	bash scripts/demo.sh
 
-# libFuzzer over reassembly + HTTP parsing (clang; bounded run time).
+# libFuzzer over reassembly + HTTP parsing, and over the pcap reader (clang;
+# bounded run time: FUZZ_SECONDS per target).
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(filter collector/%,$(LIB_SRCS))
 $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard $(LLHTTP_DIR)/*.c)
@@ -173,10 +176,20 @@ $(OUT)/fuzz/fuzz_collector: tests/fuzz/fuzz_collector.c $(FUZZ_SRCS) $(wildcard 
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
 		-w -o $@ $^ -lcrypto -lnghttp2 -lm
 
-fuzz: $(OUT)/fuzz/fuzz_collector
-	@mkdir -p $(OUT)/fuzz/corpus
+# The --read path: pcap header and record checks (probes/pcap_file.c) feeding
+# the collector; seeded with a plaintext capture and the TLS fixtures.
+$(OUT)/fuzz/fuzz_pcap: tests/fuzz/fuzz_pcap.c probes/pcap_file.c $(FUZZ_SRCS) $(wildcard $(LLHTTP_DIR)/*.c)
+	$(call msg,FUZZ-LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
+		-w -o $@ $^ -lcrypto -lm
+
+fuzz: $(OUT)/fuzz/fuzz_collector $(OUT)/fuzz/fuzz_pcap
+	@mkdir -p $(OUT)/fuzz/corpus $(OUT)/fuzz/corpus_pcap
 	$(OUT)/fuzz/fuzz_collector -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-print_final_stats=1 $(OUT)/fuzz/corpus tests/fuzz/corpus
+	$(OUT)/fuzz/fuzz_pcap -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-print_final_stats=1 $(OUT)/fuzz/corpus_pcap tests/fuzz/corpus_pcap tests/fixtures/tls
 
 $(OUT)/bench/pcapgen: bench/pcapgen.c
 	$(Q)mkdir -p $(dir $@)

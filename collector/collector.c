@@ -35,6 +35,8 @@ struct collector {
 	struct http_counters http;
 	struct reasm_stats reasm;
 	uint64_t packets, conn_overflow, conns_new;
+	uint64_t aborted;                /* aborted requests of the snapshots handed out */
+	uint64_t tls_blind_conns, tls_blind_bytes;   /* keys mode: TLS joined mid-stream */
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
@@ -317,8 +319,8 @@ static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 	app_gap(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, len, ts);
 }
 
-static void tls_keyed(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
-		      size_t len)
+static void tls_keyed(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
+		      const uint8_t *secret, size_t len)
 {
 	struct collector *c = ctx;
 	c->cfg.tls_keylog(c->cfg.tls_keylog_ctx, client_random, kind, secret, len);
@@ -563,6 +565,30 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 }
 
 /*
+ * The start of a TLS record: content type 20..23, version 3.x, a length a
+ * record may have. HTTP/1.x never starts with those bytes (control
+ * characters), so a segment starting so on a connection joined without
+ * its SYN is TLS whose handshake happened before l7top was there.
+ */
+static bool tls_record_start(const struct tcp_seg *s)
+{
+	const uint8_t *p = s->payload;
+	if (s->caplen < 5 || p[0] < 20 || p[0] > 23 || p[1] != 3 || p[2] > 4)
+		return false;
+	return ((unsigned)p[3] << 8 | p[4]) <= 16384 + 2048;
+}
+
+/* Keys mode: a TLS connection met mid-stream cannot be decrypted (its
+ * secrets went by before the probe did); it is counted, with its bytes,
+ * instead of being silently absent. */
+static void tls_join_blind(struct collector *c, struct conn *cn)
+{
+	cn->tls = cn->tls_blind = true;
+	c->tls_blind_conns++;
+	bit_set(c->tls_port, cn->key.srv_port);
+}
+
+/*
  * Past a body's headers the rest of it only needs counting: tell the
  * capture where it ends, so it stops copying the payload up to there.
  */
@@ -608,7 +634,12 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	cn->last_ns = ts;
 	if (!cn->tls && dir == HTTP_DIR_REQ && s->caplen && seq_is_first(r, s))
 		tls_start(c, cn, s);
+	else if (!cn->tls && c->secrets && !r->synced && !(s->flags & TCPF_SYN) &&
+		 tls_record_start(s))
+		tls_join_blind(c, cn);
 	if (cn->tls && !cn->tlss) {
+		if (cn->tls_blind)
+			c->tls_blind_bytes += s->len;
 		/* Nothing to parse here, but a closed TLS connection must not
 		 * stay in the open-connections gauge until the idle timeout. */
 		if ((s->flags & (TCPF_FIN | TCPF_RST)) && !cn->closed_ns)
@@ -834,13 +865,13 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 	return n;
 }
 
-int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, size_t id_len,
-			 int kind, const uint8_t *secret, size_t len, uint64_t now_ns)
+int collector_tls_secret(struct collector *c, enum tls_id_kind id_kind, const uint8_t *id,
+			 size_t id_len, enum tls_secret_kind kind, const uint8_t *secret, size_t len,
+			 uint64_t now_ns)
 {
 	if (!c->secrets)
 		return -ENOTSUP;
-	return tls_secrets_add(c->secrets, (enum tls_id_kind)id_kind, id, id_len,
-			       (enum tls_secret_kind)kind, secret, len, now_ns);
+	return tls_secrets_add(c->secrets, id_kind, id, id_len, kind, secret, len, now_ns);
 }
 
 int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
@@ -913,7 +944,8 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 		t->conns_open += !cn->closed_ns;
 	t->conns_new = c->conns_new;
 	t->reqs_skipped = c->reqs_skipped;
-	t->tls_undecryptable = c->tls.undecryptable;
+	t->tls_undecryptable = c->tls.undecryptable + c->tls_blind_conns;
+	t->tls_undecryptable_bytes = c->tls_blind_bytes;
 	t->tls_lost = c->tls.waiting_overflow + c->tls.records_lost + c->tls.tag_failures;
 	if (c->secrets) {
 		struct tls_secrets_stats st;
@@ -922,6 +954,7 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	}
 	t->tls_secrets_lost = c->secrets_lost;    /* kept when keys mode is turned off */
 	t->partial_reqs = c->http.partial;
+	t->aborted = c->aborted;
 	t->h2_unreadable = c->http.h2_unreadable;
 	t->h2_reset = c->http.h2_reset;
 	t->h2_bounds = c->http.h2_bounds;
@@ -962,24 +995,11 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 
 	if (!s)
 		return NULL;
+	/* As the rows count them (the aggregator may hold some back a while). */
+	for (size_t i = 0; i < s->n; i++)
+		c->aborted += s->eps[i].aborted;
 	collector_totals(c, &now);
-	s->c.packets = now.packets - l->packets;
-	s->c.parse_errors = now.parse_errors - l->parse_errors;
-	s->c.unpaired = now.unpaired - l->unpaired;
-	s->c.reasm_gaps = now.reasm_gaps - l->reasm_gaps;
-	s->c.conn_overflow = now.conn_overflow - l->conn_overflow;
-	s->c.ep_overflow = now.ep_overflow - l->ep_overflow;
-	s->c.pending_overflow = now.pending_overflow - l->pending_overflow;
-	s->c.conns_new = now.conns_new - l->conns_new;
-	s->c.conns_open = now.conns_open;
-	s->c.reqs_skipped = now.reqs_skipped - l->reqs_skipped;
-	s->c.tls_undecryptable = now.tls_undecryptable - l->tls_undecryptable;
-	s->c.tls_lost = now.tls_lost - l->tls_lost;
-	s->c.tls_secrets_lost = now.tls_secrets_lost - l->tls_secrets_lost;
-	s->c.partial_reqs = now.partial_reqs - l->partial_reqs;
-	s->c.h2_unreadable = now.h2_unreadable - l->h2_unreadable;
-	s->c.h2_reset = now.h2_reset - l->h2_reset;
-	s->c.h2_bounds = now.h2_bounds - l->h2_bounds;
+	snap_counters_delta(&s->c, &now, l);
 	*l = now;
 	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
 		if (cn->upstream && !cn->closed_ns)

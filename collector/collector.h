@@ -14,6 +14,7 @@
 
 #include "collector/route_pattern.h"
 #include "collector/snapshot.h"
+#include "collector/tls_kinds.h"
 
 struct collector_config {
 	size_t max_conns;           /* 0 = 65536 */
@@ -37,8 +38,8 @@ struct collector_config {
 	bool tls_decrypt;           /* keys mode: decrypt TLS seen on the wire with the
 				     * secrets given to collector_tls_secret() */
 	/* Optional (--keylog): every secret a connection takes, once, with its
-	 * client_random; kind as in collector/tls_secrets.h. */
-	void (*tls_keylog)(void *ctx, const uint8_t client_random[32], int kind,
+	 * client_random. */
+	void (*tls_keylog)(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
 			   const uint8_t *secret, size_t len);
 	void *tls_keylog_ctx;
 	/*
@@ -96,13 +97,14 @@ void collector_note_upstream(struct collector *c, int family, const uint8_t *add
 void collector_flush(struct collector *c);
 /*
  * Keys mode (cfg.tls_decrypt). A secret caught at a handshake: id_kind and
- * kind as in collector/tls_secrets.h (TLS 1.3 traffic secrets by transcript
+ * kinds of collector/tls_kinds.h (TLS 1.3 traffic secrets by transcript
  * hash, TLS 1.2 master secrets by client_random). Returns 0, -ENOSPC when
  * the bounded table is full (counted), -EINVAL, or -ENOTSUP without keys
  * mode. Call collector_tls_kick() after a batch so waiting records decrypt.
  */
-int collector_tls_secret(struct collector *c, int id_kind, const uint8_t *id, size_t id_len,
-			 int kind, const uint8_t *secret, size_t len, uint64_t now_ns);
+int collector_tls_secret(struct collector *c, enum tls_id_kind id_kind, const uint8_t *id,
+			 size_t id_len, enum tls_secret_kind kind, const uint8_t *secret, size_t len,
+			 uint64_t now_ns);
 /* An NSS key log (SSLKEYLOGFILE format): every line becomes a secret. */
 int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint64_t now_ns,
 			 size_t *bad_lines);

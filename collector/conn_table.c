@@ -107,8 +107,3 @@ struct conn *conn_table_first(struct conn_table *t)
 {
 	return t->all;
 }
-
-size_t conn_table_count(const struct conn_table *t)
-{
-	return t->count;
-}

@@ -47,6 +47,7 @@ struct conn {
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
 	bool tls;                    /* ciphertext on the wire */
+	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
@@ -73,6 +74,5 @@ struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
 /* Unlinks and frees c (the caller has released its streams). */
 void conn_table_remove(struct conn_table *t, struct conn *c);
 struct conn *conn_table_first(struct conn_table *t);
-size_t conn_table_count(const struct conn_table *t);
 
 #endif

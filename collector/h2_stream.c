@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 enum h2_frame_type {
 	FT_DATA = 0, FT_HEADERS = 1, FT_PRIORITY = 2, FT_RST_STREAM = 3, FT_SETTINGS = 4,
@@ -64,8 +63,8 @@ struct h2_dir {
 	bool lost;                   /* its dynamic table is not (all) known: a primed
 				      * inflater reads it (see inflater_primed) */
 	bool dead;                   /* framing lost: everything after is ignored */
-	size_t table_want;           /* SETTINGS_HEADER_TABLE_SIZE to apply before the next block */
-	bool table_pending;
+	size_t table_want;           /* SETTINGS_HEADER_TABLE_SIZE the other side sent, */
+	bool table_pending;          /* applied when this direction acknowledges it */
 	uint32_t max_frame;          /* what this direction's receiver accepts */
 	uint32_t preface_left;
 	/* the frame being read */
@@ -94,7 +93,8 @@ struct h2_stream {
 	const struct http_sink *out; /* valid during feed/gap/free */
 };
 
-static const char *SIDE_METHOD_UNKNOWN = "?";
+/* The method of a stream whose :method could not be read. */
+static const char *const METHOD_UNKNOWN = "?";
 
 /* ---- streams ---- */
 
@@ -153,7 +153,7 @@ static void strm_emit(struct h2_stream *s, struct h2_strm *st)
 		.bytes_in = st->bytes_in,
 		.bytes_out = st->bytes_out,
 		.status = st->status,
-		.method = st->method[0] ? st->method : SIDE_METHOD_UNKNOWN,
+		.method = st->method[0] ? st->method : METHOD_UNKNOWN,
 		.target = st->path ? st->path : H2_ROUTE_UNREADABLE,
 		.target_len = st->path ? st->path_len : strlen(H2_ROUTE_UNREADABLE),
 		.path_unknown = !st->path,
@@ -213,11 +213,8 @@ static void field_copy(char *dst, size_t cap, size_t *dst_len, const uint8_t *v,
 		*dst_len = n;
 }
 
-static bool name_is(const nghttp2_nv *nv, const char *name)
-{
-	size_t n = strlen(name);
-	return nv->namelen == n && !memcmp(nv->name, name, n);
-}
+/* nv's name is the string literal lit (its length known at compile time) */
+#define name_is(nv, lit) ((nv)->namelen == sizeof(lit) - 1 && !memcmp((nv)->name, lit, sizeof(lit) - 1))
 
 static int parse_small_uint(const uint8_t *v, size_t n)
 {
@@ -368,9 +365,6 @@ static void block_start(struct h2_dir *d, bool for_request, uint32_t target)
 	b->end_stream = d->type == FT_HEADERS && (d->flags & FL_END_STREAM);
 	if (!d->inf && d->lost)
 		d->inf = inflater_primed();
-	if (d->inf && d->table_pending && !d->lost)
-		nghttp2_hd_inflate_change_table_size(d->inf, d->table_want);
-	d->table_pending = false;
 	if (!d->inf)
 		b->failed = true;
 }
@@ -582,14 +576,24 @@ static void frame_payload(struct h2_stream *s, enum http_dir dir, const uint8_t 
 	block_feed(s, d, p, k, last);
 }
 
+/*
+ * SETTINGS govern what their sender receives: the other direction. A new
+ * SETTINGS_HEADER_TABLE_SIZE binds the other side's encoder once it has
+ * acknowledged it (its blocks before the ACK still use the old size), so it
+ * reaches that direction's inflater at the ACK, which comes in that
+ * direction, never inside one of its header blocks.
+ */
 static void settings_apply(struct h2_stream *s, enum http_dir dir)
 {
 	struct h2_dir *d = &s->dir[dir];
-	/* The sender's settings govern what it receives: the other direction. */
 	struct h2_dir *other = &s->dir[!dir];
 
-	if (d->flags & FL_ACK)
+	if (d->flags & FL_ACK) {
+		if (d->table_pending && d->inf && !d->lost)
+			nghttp2_hd_inflate_change_table_size(d->inf, d->table_want);
+		d->table_pending = false;
 		return;
+	}
 	for (uint32_t i = 0; i + 6 <= d->ctl_len; i += 6) {
 		uint16_t id = (uint16_t)(d->ctl[i] << 8 | d->ctl[i + 1]);
 		uint32_t v = be32(d->ctl + i + 2);
@@ -600,10 +604,6 @@ static void settings_apply(struct h2_stream *s, enum http_dir dir)
 			}
 			other->table_want = v;
 			other->table_pending = true;
-			if (!other->blk.open && other->inf) {
-				nghttp2_hd_inflate_change_table_size(other->inf, v);
-				other->table_pending = false;
-			}
 		} else if (id == SETTINGS_MAX_FRAME_SIZE && v >= FRAME_DEFAULT_MAX && v <= FRAME_LIMIT) {
 			other->max_frame = v;
 		}
@@ -728,10 +728,15 @@ void h2_stream_feed(struct h2_stream *s, enum http_dir dir, const uint8_t *buf, 
 			continue;
 		}
 		if (!d->in_frame) {
+			size_t k = FRAME_HDR_LEN - d->hdr_len;
+			if (k > len)
+				k = len;
 			if (!d->hdr_len)
 				d->frame_ts = ts_ns;
-			d->hdr[d->hdr_len++] = *buf++;
-			len--;
+			memcpy(d->hdr + d->hdr_len, buf, k);
+			d->hdr_len = (uint8_t)(d->hdr_len + k);
+			buf += k;
+			len -= k;
 			if (d->hdr_len == FRAME_HDR_LEN)
 				frame_header_done(s, dir);
 		} else {

@@ -25,13 +25,15 @@
  * bytes seen, as the server logs it; one without is not a transaction (it
  * also counts in unpaired, as an unanswered HTTP/1.x request does).
  *
- * When the HPACK state is unknown (attached mid-connection, or a block the
- * inflater refused), every later block of that direction is read with a
- * fresh inflater: fields that need no dynamic-table entry from before
- * (static-table references, literals) decode exactly, the first reference
- * to an unknown entry ends the block. Such streams are still emitted: their
- * :status when readable, their path when readable, else the route
- * H2_ROUTE_UNREADABLE; each counts once in h2_unreadable.
+ * When the HPACK state is unknown (attached mid-connection, or after a
+ * block the inflater refused), the direction is read with an inflater whose
+ * table is first filled with placeholder entries: a reference to an entry
+ * from before l7top reads as unknown instead of breaking the block, so the
+ * fields around it decode exactly, and entries added from then on read
+ * exactly (the state rebuilds itself). Such streams are still emitted:
+ * their :status when readable, their path when readable, else the route
+ * H2_ROUTE_UNREADABLE, the method "?" when unknown; each counts once in
+ * h2_unreadable.
  */
 #ifndef L7TOP_H2_STREAM_H
 #define L7TOP_H2_STREAM_H
@@ -61,7 +63,8 @@ struct h2_stream;
  * expect_preface the client direction starts with the connection preface
  * (which is skipped, and required); without it both directions start at a
  * frame boundary (after an h2c upgrade's 101, or attached mid-connection).
- * mid: the HPACK state of both directions is unknown (see above).
+ * mid: the HPACK state of both directions is unknown (see above), and a
+ * response on a stream whose request came before l7top is still counted.
  * NULL when out of memory.
  */
 struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid);

@@ -12,17 +12,46 @@ void hist_init(struct hist *h)
 
 void hist_free(struct hist *h)
 {
-	for (unsigned i = 0; i < HIST_NCHUNKS; i++)
-		free(h->chunk[i]);
+	free(h->cells);
 	memset(h, 0, sizeof(*h));
+}
+
+static unsigned chunks_in_use(const struct hist *h)
+{
+	unsigned n = 0;
+	for (unsigned w = 0; w < HIST_MAP_WORDS; w++)
+		n += (unsigned)__builtin_popcountll(h->present[w]);
+	return n;
 }
 
 void hist_reset(struct hist *h)
 {
-	for (unsigned i = 0; i < HIST_NCHUNKS; i++)
-		if (h->chunk[i])
-			memset(h->chunk[i], 0, HIST_CHUNK * sizeof(uint64_t));
+	if (h->cells)
+		memset(h->cells, 0, (size_t)chunks_in_use(h) * HIST_CHUNK * sizeof(uint64_t));
 	h->count = h->sum = h->min = h->max = 0;
+}
+
+static int chunk_present(const struct hist *h, unsigned c)
+{
+	return (int)(h->present[c / 64] >> (c % 64) & 1);
+}
+
+/* Where chunk c sits (or would sit) in cells: the present chunks below it. */
+static unsigned chunk_rank(const struct hist *h, unsigned c)
+{
+	unsigned r = 0;
+	for (unsigned w = 0; w < c / 64; w++)
+		r += (unsigned)__builtin_popcountll(h->present[w]);
+	if (c % 64)
+		r += (unsigned)__builtin_popcountll(h->present[c / 64] & ((1ull << (c % 64)) - 1));
+	return r;
+}
+
+const uint64_t *hist_chunk(const struct hist *h, unsigned c)
+{
+	if (c >= HIST_NCHUNKS || !chunk_present(h, c))
+		return NULL;
+	return h->cells + (size_t)chunk_rank(h, c) * HIST_CHUNK;
 }
 
 unsigned hist_bucket_of(uint64_t us)
@@ -56,16 +85,27 @@ uint64_t hist_bucket_high(unsigned idx)
 
 uint64_t hist_bucket_count(const struct hist *h, unsigned idx)
 {
-	const uint64_t *c = idx < HIST_BUCKETS ? h->chunk[idx / HIST_CHUNK] : NULL;
+	const uint64_t *c = idx < HIST_BUCKETS ? hist_chunk(h, idx / HIST_CHUNK) : NULL;
 	return c ? c[idx % HIST_CHUNK] : 0;
 }
 
+/* The chunk holding bucket idx, added (zeroed, in order) when missing. A
+ * histogram grows one chunk at a time: the cells array is exactly what is
+ * used, and a handful of chunks is the common case. */
 static uint64_t *chunk_get(struct hist *h, unsigned idx)
 {
-	uint64_t **slot = &h->chunk[idx / HIST_CHUNK];
-	if (!*slot)
-		*slot = calloc(HIST_CHUNK, sizeof(uint64_t));
-	return *slot;
+	unsigned c = idx / HIST_CHUNK, r = chunk_rank(h, c);
+	if (chunk_present(h, c))
+		return h->cells + (size_t)r * HIST_CHUNK;
+	size_t n = chunks_in_use(h), sz = HIST_CHUNK * sizeof(uint64_t);
+	uint64_t *cells = realloc(h->cells, (n + 1) * sz);
+	if (!cells)
+		return NULL;
+	memmove(cells + (size_t)(r + 1) * HIST_CHUNK, cells + (size_t)r * HIST_CHUNK, (n - r) * sz);
+	memset(cells + (size_t)r * HIST_CHUNK, 0, sz);
+	h->cells = cells;
+	h->present[c / 64] |= 1ull << (c % 64);
+	return cells + (size_t)r * HIST_CHUNK;
 }
 
 static void note_range(struct hist *h, uint64_t lo, uint64_t hi)
@@ -101,13 +141,14 @@ int hist_merge(struct hist *dst, const struct hist *src)
 	if (src->count == 0)
 		return 0;
 	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
-		if (!src->chunk[i])
+		const uint64_t *s = hist_chunk(src, i);
+		if (!s)
 			continue;
 		uint64_t *d = chunk_get(dst, i * HIST_CHUNK);
 		if (!d)
 			return -ENOMEM;
 		for (unsigned j = 0; j < HIST_CHUNK; j++)
-			d[j] += src->chunk[i][j];
+			d[j] += s[j];
 	}
 	note_range(dst, src->min, src->max);
 	dst->count += src->count;
@@ -129,11 +170,12 @@ uint64_t hist_percentile(const struct hist *h, double q)
 	if (rank > h->count)
 		rank = h->count;
 	uint64_t seen = 0;
+	const uint64_t *cells = h->cells;
 	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
-		if (!h->chunk[i])
+		if (!chunk_present(h, i))
 			continue;
 		for (unsigned j = 0; j < HIST_CHUNK; j++) {
-			seen += h->chunk[i][j];
+			seen += cells[j];
 			if (seen < rank)
 				continue;
 			unsigned idx = i * HIST_CHUNK + j;
@@ -145,6 +187,7 @@ uint64_t hist_percentile(const struct hist *h, double q)
 				mid = h->min;
 			return mid;
 		}
+		cells += HIST_CHUNK;
 	}
 	return h->max;
 }
@@ -185,17 +228,21 @@ size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
 	if (cap < 1)
 		return 0;
 	buf[n++] = 1;                          /* format version */
-	for (unsigned idx = 0; idx < HIST_BUCKETS; idx++) {
-		uint64_t c = hist_bucket_count(h, idx);
-		if (!c)
-			continue;
-		size_t k = put_varint(tmp, idx - prev);
-		k += put_varint(tmp + k, c);
-		if (n + k > cap)
-			return 0;
-		memcpy(buf + n, tmp, k);
-		n += k;
-		prev = idx;
+	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
+		const uint64_t *cells = hist_chunk(h, ch);
+		for (unsigned j = 0; cells && j < HIST_CHUNK; j++) {
+			uint64_t c = cells[j];
+			unsigned idx = ch * HIST_CHUNK + j;
+			if (!c)
+				continue;
+			size_t k = put_varint(tmp, idx - prev);
+			k += put_varint(tmp + k, c);
+			if (n + k > cap)
+				return 0;
+			memcpy(buf + n, tmp, k);
+			n += k;
+			prev = idx;
+		}
 	}
 	return n;
 }

@@ -7,10 +7,15 @@
  * bucket is at most 1/64 of its lower bound wide and its midpoint is within
  * 0.8% of any value in it. Values at or above 2^40 µs (12 days) are clamped.
  *
- * Buckets live in 64-bucket chunks allocated on first use: a histogram that
- * only ever sees 1–20 ms costs a few hundred bytes, not the 18 KB a flat
- * array would. Percentiles over any range come from hist_merge() of the
- * interval histograms, never from averaging percentiles.
+ * Buckets live in 16-bucket chunks allocated on first use, packed in one
+ * array in chunk order; a bitmap says which chunks exist. A histogram that
+ * holds a few values costs 64 bytes plus 128 per chunk in use (a value
+ * range of a quarter of a power of two), not the 18 KB a flat array would,
+ * and one allocation. Percentiles over any range come from hist_merge() of
+ * the interval histograms, never from averaging percentiles.
+ *
+ * Ownership: the chunks belong to the struct. Copying a struct hist moves
+ * them (the source must then be hist_init()ed, not freed).
  */
 #ifndef L7TOP_HIST_H
 #define L7TOP_HIST_H
@@ -22,14 +27,16 @@
 #define HIST_LINEAR     128                      /* exact buckets 0..127 */
 #define HIST_MAX_BIT    40                       /* values < 2^40 µs */
 #define HIST_BUCKETS    (HIST_LINEAR + (HIST_MAX_BIT - 7) * 64)
-#define HIST_CHUNK      64
+#define HIST_CHUNK      16
 #define HIST_NCHUNKS    (HIST_BUCKETS / HIST_CHUNK)
+#define HIST_MAP_WORDS  ((HIST_NCHUNKS + 63) / 64)
 
 struct hist {
 	uint64_t count;
 	uint64_t sum;          /* µs, exact */
 	uint64_t min, max;     /* µs, exact; min is 0 when count is 0 */
-	uint64_t *chunk[HIST_NCHUNKS];
+	uint64_t present[HIST_MAP_WORDS];   /* bit c: chunk c is in cells */
+	uint64_t *cells;       /* the present chunks, HIST_CHUNK counters each, by c */
 };
 
 void hist_init(struct hist *h);
@@ -54,6 +61,10 @@ unsigned hist_bucket_of(uint64_t us);
 uint64_t hist_bucket_low(unsigned idx);
 uint64_t hist_bucket_high(unsigned idx);   /* exclusive */
 uint64_t hist_bucket_count(const struct hist *h, unsigned idx);
+/* Chunk c's HIST_CHUNK counters (buckets c * HIST_CHUNK ...), NULL when no
+ * value fell in it: lets a reader skip empty ranges quickly. The pointer is
+ * valid until the histogram next changes. */
+const uint64_t *hist_chunk(const struct hist *h, unsigned c);
 
 /*
  * Compact serialisation for the DB: a version byte, then for each non-empty

@@ -16,7 +16,7 @@ struct http_pending {
 	bool resp_started;           /* final response's headers seen */
 	bool lost;                   /* bytes of it were lost: dropped, already counted */
 	char *target;
-	size_t target_len;
+	size_t target_len, target_cap;
 	size_t host_len;
 	char host[HTTP_HOST_MAX];
 };
@@ -30,6 +30,43 @@ static void pending_free(struct http_pending *e)
 {
 	free(e->target);
 	free(e);
+}
+
+/* An answered entry becomes the stream's spare (one at most), its target
+ * buffer with it. */
+static void pending_recycle(struct http_stream *s, struct http_pending *e)
+{
+	if (s->spare) {
+		pending_free(e);
+		return;
+	}
+	s->spare = e;
+}
+
+/* A zeroed entry: the spare if there is one, else a new one. The request
+ * target being parsed moves into it; the spare's old buffer is reused for
+ * the next one. */
+static struct http_pending *pending_take(struct http_stream *s)
+{
+	struct http_pending *e = s->spare;
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (e) {
+		buf = e->target;
+		cap = e->target_cap;
+		memset(e, 0, sizeof(*e));
+		s->spare = NULL;
+	} else if (!(e = calloc(1, sizeof(*e)))) {
+		return NULL;
+	}
+	e->target = s->target;
+	e->target_len = s->target_len;
+	e->target_cap = s->target_cap;
+	s->target = buf;
+	s->target_cap = cap;
+	s->target_len = 0;
+	return e;
 }
 
 /* Gives up on the connection; what was waiting is counted, not emitted. */
@@ -98,11 +135,17 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 		len = room;                   /* the rest is counted in bytes, not kept */
 	if (!len)
 		return 0;
-	char *t = realloc(s->target, s->target_len + len);
-	if (!t)
-		return 0;
-	memcpy(t + s->target_len, at, len);
-	s->target = t;
+	if (s->target_len + len > s->target_cap) {
+		size_t cap = s->target_cap ? s->target_cap * 2 : 64;
+		while (cap < s->target_len + len)
+			cap *= 2;
+		char *t = realloc(s->target, cap);
+		if (!t)
+			return 0;
+		s->target = t;
+		s->target_cap = cap;
+	}
+	memcpy(s->target + s->target_len, at, len);
 	s->target_len += len;
 	return 0;
 }
@@ -150,16 +193,12 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 		stream_break(s, s->out ? &s->out->cnt->pending_overflow : NULL);
 		return -1;
 	}
-	e = calloc(1, sizeof(*e));
+	e = pending_take(s);                /* the target moves to the entry */
 	if (!e)
 		return -1;
 	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
 	e->method = llhttp_get_method(p);
 	e->http10 = p->http_major == 1 && p->http_minor == 0;
-	e->target = s->target;              /* ownership moves to the entry */
-	e->target_len = s->target_len;
-	s->target = NULL;
-	s->target_len = 0;
 	memcpy(e->host, s->host, s->host_len);
 	e->host_len = s->host_len;
 	s->host_len = 0;
@@ -274,7 +313,7 @@ static void emit_ready(struct http_stream *s)
 		s->npending--;
 		if (!e->lost)
 			emit_one(s, e, false);
-		pending_free(e);
+		pending_recycle(s, e);
 	}
 }
 
@@ -356,8 +395,12 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	if (out && !s->broken && !s->upgraded && s->client_gone)
 		request_cut(s, out);
 	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	if (s->spare)
+		pending_free(s->spare);
+	s->spare = NULL;
 	free(s->target);
 	s->target = NULL;
+	s->target_cap = 0;
 	s->out = NULL;
 }
 
@@ -429,11 +472,6 @@ bool http_message_start(enum http_dir dir, const uint8_t *p, size_t n)
 	return i >= 3 && i < n && p[i] == ' ';
 }
 
-/*
- * After lost bytes, requests resume at the next chunk that starts with a
- * request line; responses at the next that starts with a status line once
- * a request is waiting for one. Returns whether buf is to be parsed.
- */
 /* Marks e as answered by lost bytes: it leaves the queue uncounted as a
  * transaction (the gap was counted). */
 static void pending_lose(struct http_stream *s, struct http_pending *e)
@@ -471,6 +509,11 @@ static bool resync_response(struct http_stream *s, uint64_t ts)
 	return true;
 }
 
+/*
+ * After lost bytes, requests resume at the next chunk that starts with a
+ * request line; responses at the next that starts with a status line once
+ * a request is waiting for one. Returns whether buf is to be parsed.
+ */
 static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,
 		   uint64_t ts)
 {
@@ -621,9 +664,4 @@ uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 	if (s->broken || s->upgraded || s->wait_sync[dir] || !body_known(h))
 		return 0;
 	return h->parser.content_length;
-}
-
-bool http_stream_dead(const struct http_stream *s)
-{
-	return s->broken || s->upgraded;
 }

@@ -96,7 +96,7 @@ struct http_stream {
 				      * CONNECT message: the next protocol's (0 otherwise) */
 	/* request target and Host header being parsed */
 	char *target;
-	size_t target_len;
+	size_t target_len, target_cap;
 	char host[HTTP_HOST_MAX];
 	size_t host_len;
 	char field[4];               /* header name prefix, to spot "Host" */
@@ -105,6 +105,8 @@ struct http_stream {
 	/* requests in arrival order; cur_req is the one being received,
 	 * cur_resp the oldest without a final response */
 	struct http_pending *head, *tail, *cur_req, *cur_resp;
+	struct http_pending *spare;  /* the last answered entry, for the next request:
+				      * keep-alive costs no allocation per request */
 	unsigned npending;
 	uint64_t last_resp_ns;       /* last response bytes seen */
 	const struct http_sink *out; /* valid during feed/eof only */
@@ -154,7 +156,5 @@ void http_stream_abandon(struct http_stream *s, const struct http_sink *out);
 /* Does buf start an HTTP/1.x message of this direction (a request line's
  * method and space, or "HTTP/1.")? Where a stream may join or resync. */
 bool http_message_start(enum http_dir dir, const uint8_t *buf, size_t len);
-/* True once the stream ignores everything (parse error, overflow). */
-bool http_stream_dead(const struct http_stream *s);
 
 #endif

@@ -7,6 +7,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+const struct snap_counter_def snap_counter_defs[SNAP_NCOUNTERS] = {
+#define SNAP_DEF(field, kind_, show_, sev, label_, unit_, metric_, help_) \
+	[SNAP_C_##field] = { .name = #field, .kind = kind_, .show = show_, .severity = sev, \
+			     .label = label_, .unit = unit_, .metric = metric_, .help = help_, \
+			     .offset = offsetof(struct snap_counters, field) },
+	SNAP_COUNTERS(SNAP_DEF)
+#undef SNAP_DEF
+};
+
+void snap_counters_add(struct snap_counters *sum, const struct snap_counters *c)
+{
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++) {
+		uint64_t *d = snap_counter_ref(sum, i);
+		uint64_t v = snap_counter_get(c, i);
+		*d = snap_counter_defs[i].kind == SNAP_GAUGE ? v : *d + v;
+	}
+}
+
+void snap_counters_delta(struct snap_counters *out, const struct snap_counters *now,
+			 const struct snap_counters *then)
+{
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++) {
+		uint64_t v = snap_counter_get(now, i);
+		*snap_counter_ref(out, i) = snap_counter_defs[i].kind == SNAP_GAUGE
+			? v : v - snap_counter_get(then, i);
+	}
+}
+
+void snap_counters_segments(const struct snap_counters *c, bool traffic, bool all,
+			    snap_segment_fn *fn, void *ctx)
+{
+	for (size_t i = 0; i < SNAP_NCOUNTERS;) {
+		const struct snap_counter_def *d = &snap_counter_defs[i];
+		uint64_t v = 0;
+		size_t j = i;
+
+		for (; j < SNAP_NCOUNTERS && !strcmp(snap_counter_defs[j].label, d->label); j++)
+			v += snap_counter_get(c, j);
+		i = j;
+		if (traffic != (d->show == SNAP_SHOW_TRAFFIC))
+			continue;
+		if (d->show == SNAP_SHOW_IF_SET && !v && !all)
+			continue;
+		fn(d->label, v, d, ctx);
+	}
+}
+
 struct snapshot *snapshot_new(size_t n)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -20,12 +67,19 @@ struct snapshot *snapshot_new(size_t n)
 		}
 	}
 	s->n = n;
+	s->refs = 1;
+	return s;
+}
+
+struct snapshot *snapshot_hold(struct snapshot *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	return s;
 }
 
 void snapshot_free(struct snapshot *s)
 {
-	if (!s)
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	for (size_t i = 0; i < s->n; i++)
 		hist_free(&s->eps[i].lat);

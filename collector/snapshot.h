@@ -3,16 +3,17 @@
  * snapshot: what one interval produced. The only type the TUI, the batch
  * printer and storage see; they never touch packets, BPF or llhttp.
  *
- * Ownership: snapshot_new() allocates, the last consumer calls
- * snapshot_free(). The main loop prints a snapshot and then hands it to the
- * storage queue, which frees it after writing (or on drop).
+ * Ownership: snapshot_new() allocates with one reference; a consumer that
+ * keeps it past the call it got it in (the storage queue) takes another
+ * with snapshot_hold(); snapshot_free() drops one, the last one frees. The
+ * count is atomic: the writer thread frees what the main loop made.
  */
 #ifndef L7TOP_SNAPSHOT_H
 #define L7TOP_SNAPSHOT_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "collector/hist.h"
 #include "collector/snapshot_upstream.h"
@@ -107,32 +108,149 @@ struct req_record {
 };
 
 /*
- * Counters of what was seen, lost or refused during the interval. Every
- * bound in l7top has a counter here: nothing is dropped silently.
+ * The counters of what was seen, lost or refused during an interval: every
+ * bound in l7top has one here, so nothing is dropped silently. This table is
+ * the one place a counter is declared. struct snap_counters, the interval
+ * deltas and the sums, the live header, the batch line, the DB columns (and
+ * their migration), /metrics and the JSON lines are all generated from it:
+ * adding a counter is adding one line, and it shows everywhere.
+ *
+ * X(field, kind, show, severity, label, unit, metric, help)
+ *   field    struct snap_counters member, DB column of intervals, JSON key
+ *   kind     SNAP_COUNTER (per interval, summed over time) or SNAP_GAUGE
+ *            (a level at the interval's end; the latest one wins)
+ *   show     where the headers put it: SNAP_SHOW_ALWAYS / SNAP_SHOW_IF_SET
+ *            (loss line; the live header shows IF_SET ones only while not
+ *            zero, so rarely hit bounds take no room; the batch line, which
+ *            scripts read, has every counter), SNAP_SHOW_TRAFFIC (beside
+ *            the request rates)
+ *   severity how a non-zero value is drawn: SNAP_SEV_ERROR, SNAP_SEV_WARN,
+ *            SNAP_SEV_INFO
+ *   label    the header label; counters sharing a label (next to each
+ *            other in the table) are shown as one sum
+ *   unit     what one count is
+ *   metric   Prometheus name (_total for counters)
+ *   help     one sentence, for # HELP and the DB column comment
+ *
+ * The order is the output order (headers, /metrics, JSON).
  */
+#define SNAP_COUNTERS(X) \
+	X(kernel_drops, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_ERROR, "drops", "packets", \
+	  "l7top_capture_drops_total", \
+	  "Packets lost between the kernel and l7top (capture ring full).") \
+	X(tls_drops, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls drops", "records", \
+	  "l7top_tls_ring_drops_total", \
+	  "TLS probe records lost between the kernel and l7top (BPF ring buffer full).") \
+	X(parse_errors, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_ERROR, "parse errors", \
+	  "connections", "l7top_parse_errors_total", \
+	  "Connections whose bytes were not HTTP/1.x or HTTP/2.") \
+	X(unpaired, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "unpaired", "messages", \
+	  "l7top_unpaired_total", "Responses without a request and requests never answered.") \
+	X(aborted, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "aborted", "requests", \
+	  "l7top_aborted_requests_total", \
+	  "Requests whose client left before the response (NGINX logs these 400 or 499).") \
+	X(partial_reqs, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "partial", "clients", \
+	  "l7top_partial_requests_total", \
+	  "Clients that sent part of a request line and left (NGINX logs these 400).") \
+	X(reasm_gaps, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "gaps", "byte ranges", \
+	  "l7top_reassembly_gaps_total", \
+	  "Byte ranges of TCP streams never seen.") \
+	X(conn_overflow, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "overflow", "connections", \
+	  "l7top_conn_overflow_total", \
+	  "Connections not followed because the connection table was full.") \
+	X(ep_overflow, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "overflow", "requests", \
+	  "l7top_endpoint_overflow_total", \
+	  "Requests counted in the OTHER row because the endpoint cap was reached.") \
+	X(pending_overflow, SNAP_COUNTER, SNAP_SHOW_ALWAYS, SNAP_SEV_WARN, "overflow", "requests", \
+	  "l7top_pending_overflow_total", "Pipelined requests beyond the per-connection bound.") \
+	X(reqs_skipped, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "log skipped", "requests", \
+	  "l7top_request_log_skipped_total", \
+	  "Request-log rows (errors, slow requests) over the rows-per-interval cap.") \
+	X(tls_undecryptable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "tls undecryptable", \
+	  "connections", "l7top_tls_undecryptable_total", \
+	  "TLS connections that could not be decrypted (keys mode: secrets never seen).") \
+	X(tls_undecryptable_bytes, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, \
+	  "tls undecryptable bytes", "bytes", "l7top_tls_undecryptable_bytes_total", \
+	  "TCP payload bytes of TLS connections joined after their handshake (keys mode).") \
+	X(tls_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls lost", "records", \
+	  "l7top_tls_records_lost_total", \
+	  "TLS records not decrypted (keys mode: no room to wait for keys, gaps, bad tags).") \
+	X(tls_secrets_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "secrets lost", \
+	  "secrets", "l7top_tls_secrets_lost_total", \
+	  "TLS secrets caught but refused (table full) or expired unused.") \
+	X(tls_unprobed, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls unprobed", \
+	  "processes", "l7top_tls_unprobed_processes_total", \
+	  "Forked processes that made TLS calls before l7top could probe them (calls mode).") \
+	X(h2_unreadable, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "h2 unreadable headers", \
+	  "streams", "l7top_h2_unreadable_headers_total", \
+	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection).") \
+	X(h2_reset, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "h2 reset", "streams", \
+	  "l7top_h2_reset_streams_total", \
+	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended.") \
+	X(h2_bounds, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "h2 bounds", "streams", \
+	  "l7top_h2_bounds_total", "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds.") \
+	X(conns_open, SNAP_GAUGE, SNAP_SHOW_TRAFFIC, SNAP_SEV_INFO, "conns", "connections", \
+	  "l7top_connections_open", "TCP connections followed at the end of the last interval.") \
+	X(conns_new, SNAP_COUNTER, SNAP_SHOW_TRAFFIC, SNAP_SEV_INFO, "new conns", "connections", \
+	  "l7top_connections_opened_total", "TCP connections l7top started to follow.") \
+	X(packets, SNAP_COUNTER, SNAP_SHOW_TRAFFIC, SNAP_SEV_INFO, "packets", "segments", \
+	  "l7top_packets_total", "TCP segments that reached l7top.")
+
+enum snap_kind { SNAP_COUNTER, SNAP_GAUGE };
+enum snap_show { SNAP_SHOW_ALWAYS, SNAP_SHOW_IF_SET, SNAP_SHOW_TRAFFIC };
+enum snap_severity { SNAP_SEV_INFO, SNAP_SEV_WARN, SNAP_SEV_ERROR };
+
 struct snap_counters {
-	uint64_t packets;          /* segments that reached user space */
-	uint64_t kernel_drops;     /* lost between kernel and l7top (ring full) */
-	uint64_t tls_drops;        /* TLS probe records lost (BPF ring buffer full) */
-	uint64_t parse_errors;     /* connections whose bytes were not HTTP/1.x */
-	uint64_t unpaired;         /* responses without request, requests never answered */
-	uint64_t reasm_gaps;       /* byte ranges never seen (capture loss, bound hit) */
-	uint64_t conn_overflow;    /* connections not tracked: table full */
-	uint64_t ep_overflow;      /* requests folded into the OTHER row */
-	uint64_t pending_overflow; /* pipelined requests beyond the per-conn bound */
-	uint64_t conns_open;       /* gauge at the end of the interval */
-	uint64_t conns_new;
-	uint64_t reqs_skipped;     /* request-log rows over the rows-per-interval cap */
-	uint64_t tls_undecryptable;/* keys mode: TLS connections that could not be read */
-	uint64_t tls_lost;         /* keys mode: records lost (no room to wait, gaps, tags) */
-	uint64_t tls_secrets_lost; /* keys mode: secrets refused (table full) or unused */
-	uint64_t tls_unprobed;     /* calls mode: forked processes that made TLS calls
-				    * before their probes: their first connections unread */
-	uint64_t partial_reqs;     /* clients that sent part of a request line and left */
-	uint64_t h2_unreadable;    /* h2 streams whose headers the HPACK state could not read */
-	uint64_t h2_reset;         /* h2 streams reset, refused by GOAWAY or cut by a close */
-	uint64_t h2_bounds;        /* h2 streams / header blocks / tables over a bound */
+#define SNAP_FIELD(field, ...) uint64_t field;
+	SNAP_COUNTERS(SNAP_FIELD)
+#undef SNAP_FIELD
 };
+
+enum snap_counter_id {
+#define SNAP_ID(field, ...) SNAP_C_##field,
+	SNAP_COUNTERS(SNAP_ID)
+#undef SNAP_ID
+	SNAP_NCOUNTERS
+};
+
+/* One row of the table, for the outputs that loop over it. */
+struct snap_counter_def {
+	const char *name;          /* field, DB column and JSON key */
+	enum snap_kind kind;
+	enum snap_show show;
+	enum snap_severity severity;
+	const char *label, *unit, *metric, *help;
+	size_t offset;             /* in struct snap_counters */
+};
+
+extern const struct snap_counter_def snap_counter_defs[SNAP_NCOUNTERS];
+
+static inline uint64_t snap_counter_get(const struct snap_counters *c, size_t i)
+{
+	return *(const uint64_t *)(const void *)((const char *)c + snap_counter_defs[i].offset);
+}
+
+static inline uint64_t *snap_counter_ref(struct snap_counters *c, size_t i)
+{
+	return (uint64_t *)(void *)((char *)c + snap_counter_defs[i].offset);
+}
+
+/* sum += c: counters added, gauges replaced by c's (the newest) level. */
+void snap_counters_add(struct snap_counters *sum, const struct snap_counters *c);
+/* The interval's counters from two running totals: now - then for
+ * counters, now for gauges. */
+void snap_counters_delta(struct snap_counters *out, const struct snap_counters *now,
+			 const struct snap_counters *then);
+/*
+ * The header segments of c, in table order, counters sharing a label summed
+ * into one: fn(label, value, first def of the label, ctx). traffic picks the
+ * SNAP_SHOW_TRAFFIC ones; otherwise the loss line, where SNAP_SHOW_IF_SET
+ * segments come only when not zero unless all is set.
+ */
+typedef void snap_segment_fn(const char *label, uint64_t value,
+			     const struct snap_counter_def *def, void *ctx);
+void snap_counters_segments(const struct snap_counters *c, bool traffic, bool all,
+			    snap_segment_fn *fn, void *ctx);
 
 struct snapshot {
 	uint64_t ts_ms;            /* interval start, unix ms */
@@ -148,11 +266,15 @@ struct snapshot {
 	size_t nup_routes;
 	struct up_route_stats *up_routes;
 	struct up_counters upc;
+	unsigned refs;             /* see Ownership above */
 	size_t nfolds;             /* route prefixes folded by learning this interval */
 	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
 };
 
 struct snapshot *snapshot_new(size_t n);
+/* Takes one more reference; returns s. */
+struct snapshot *snapshot_hold(struct snapshot *s);
+/* Drops one reference; the last frees. NULL is fine. */
 void snapshot_free(struct snapshot *s);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);

@@ -56,13 +56,6 @@ void reasm_free(struct reasm *r);
 /* Starts the stream at seq (after a SYN: its seq + 1). */
 void reasm_sync(struct reasm *r, uint32_t seq);
 /*
- * Feeds one segment: seq, flags (TCPF_*), the captured payload (caplen
- * bytes) of a segment that carried len bytes on the wire. The missing tail,
- * if any, is reported through the gap callback in its place in the stream
- * (and counted in cut_bytes, not gaps: it was cut on purpose). Unsynced
- * streams ignore data.
- */
-/*
  * Declares every hole lost and delivers what waits behind them (gap
  * callbacks in their places). For bytes that will never come: the capture
  * ring dropped them, so no retransmission will be seen either.
@@ -70,6 +63,13 @@ void reasm_sync(struct reasm *r, uint32_t seq);
 void reasm_give_up(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out);
 /* True when a hole has waited longer than lim->max_wait_ns at now. */
 bool reasm_stale(const struct reasm *r, const struct reasm_limits *lim, uint64_t now_ns);
+/*
+ * Feeds one segment: seq, flags (TCPF_*), the captured payload (caplen
+ * bytes) of a segment that carried len bytes on the wire. The missing tail,
+ * if any, is reported through the gap callback in its place in the stream
+ * (and counted in cut_bytes, not gaps: it was cut on purpose). Unsynced
+ * streams ignore data.
+ */
 void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_stats *st,
 		uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t caplen,
 		uint32_t len, uint64_t ts_ns, const struct reasm_out *out);

@@ -209,16 +209,18 @@ void tls_secrets_get_stats(const struct tls_secrets *t, struct tls_secrets_stats
 
 /* ------------------------------------------------------------ key log */
 
-static const struct {
-	const char *label;
-	enum tls_secret_kind kind;
-} KEYLOG_LABELS[] = {
-	{ "CLIENT_RANDOM", TLS_SECRET_MASTER },
-	{ "CLIENT_HANDSHAKE_TRAFFIC_SECRET", TLS_SECRET_CLIENT_HS },
-	{ "SERVER_HANDSHAKE_TRAFFIC_SECRET", TLS_SECRET_SERVER_HS },
-	{ "CLIENT_TRAFFIC_SECRET_0", TLS_SECRET_CLIENT_AP },
-	{ "SERVER_TRAFFIC_SECRET_0", TLS_SECRET_SERVER_AP },
+static const char *const KEYLOG_LABELS[TLS_SECRET_KINDS] = {
+	[TLS_SECRET_CLIENT_HS] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+	[TLS_SECRET_SERVER_HS] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+	[TLS_SECRET_CLIENT_AP] = "CLIENT_TRAFFIC_SECRET_0",
+	[TLS_SECRET_SERVER_AP] = "SERVER_TRAFFIC_SECRET_0",
+	[TLS_SECRET_MASTER] = "CLIENT_RANDOM",
 };
+
+const char *tls_keylog_label(enum tls_secret_kind kind)
+{
+	return (unsigned)kind < TLS_SECRET_KINDS ? KEYLOG_LABELS[kind] : "";
+}
 
 static int hexval(int c)
 {
@@ -258,14 +260,14 @@ static int keylog_line(struct tls_secrets *t, const char *s, const char *end, ui
 		return 0;
 	if (!sp)
 		return -1;
-	for (size_t i = 0; i < sizeof(KEYLOG_LABELS) / sizeof(KEYLOG_LABELS[0]); i++) {
-		if (strlen(KEYLOG_LABELS[i].label) != (size_t)(sp - s) ||
-		    memcmp(s, KEYLOG_LABELS[i].label, (size_t)(sp - s)))
+	for (enum tls_secret_kind k = 0; k < TLS_SECRET_KINDS; k++) {
+		if (strlen(KEYLOG_LABELS[k]) != (size_t)(sp - s) ||
+		    memcmp(s, KEYLOG_LABELS[k], (size_t)(sp - s)))
 			continue;
 		const char *p = sp;
 		int crn = hex_field(&p, end, cr, sizeof(cr));
 		int sn = crn == 32 ? hex_field(&p, end, secret, sizeof(secret)) : -1;
-		int rc = sn > 0 ? tls_secrets_add(t, TLS_ID_CLIENT_RANDOM, cr, 32, KEYLOG_LABELS[i].kind,
+		int rc = sn > 0 ? tls_secrets_add(t, TLS_ID_CLIENT_RANDOM, cr, 32, k,
 						   secret, (size_t)sn, now) : -1;
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return rc == 0 ? 1 : rc;

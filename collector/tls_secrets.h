@@ -24,27 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/tls_kinds.h"
+
 #define TLS_SECRET_MAX  48   /* SHA-384 output; TLS 1.2 master secret is 48 too */
 #define TLS_ID_MAX      48   /* client_random (32) or a transcript hash (32/48) */
-
-enum tls_secret_kind {
-	TLS_SECRET_CLIENT_HS = 0,    /* CLIENT_HANDSHAKE_TRAFFIC_SECRET, "c hs traffic" */
-	TLS_SECRET_SERVER_HS,        /* SERVER_HANDSHAKE_TRAFFIC_SECRET, "s hs traffic" */
-	TLS_SECRET_CLIENT_AP,        /* CLIENT_TRAFFIC_SECRET_0, "c ap traffic" */
-	TLS_SECRET_SERVER_AP,        /* SERVER_TRAFFIC_SECRET_0, "s ap traffic" */
-	TLS_SECRET_MASTER,           /* TLS 1.2 master secret (CLIENT_RANDOM line) */
-	TLS_SECRET_KINDS
-};
 
 #define TLS_SECRET_BIT(k)  (1u << (k))
 #define TLS_SECRETS_13     (TLS_SECRET_BIT(TLS_SECRET_CLIENT_HS) | TLS_SECRET_BIT(TLS_SECRET_SERVER_HS) | \
 			    TLS_SECRET_BIT(TLS_SECRET_CLIENT_AP) | TLS_SECRET_BIT(TLS_SECRET_SERVER_AP))
 #define TLS_SECRETS_12     TLS_SECRET_BIT(TLS_SECRET_MASTER)
-
-enum tls_id_kind {
-	TLS_ID_CLIENT_RANDOM = 0,
-	TLS_ID_TRANSCRIPT,           /* Hash(ClientHello..ServerHello), suite's hash */
-};
 
 /* The secrets of one connection, as far as they are known. */
 struct tls_secret_set {
@@ -96,5 +84,7 @@ void tls_secret_set_wipe(struct tls_secret_set *s);
  * read). *bad (may be NULL) gets the count of malformed lines.
  */
 int tls_keylog_parse(struct tls_secrets *t, const char *buf, size_t len, uint64_t now_ns, size_t *bad);
+/* The key log label of a kind ("CLIENT_RANDOM", ...), for writing one. */
+const char *tls_keylog_label(enum tls_secret_kind kind);
 
 #endif

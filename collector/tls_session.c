@@ -420,7 +420,7 @@ static void secrets_fetch(struct tls_session *s, const struct tls_session_sink *
 	if (s->thash_len && (s->sec.have & want) != want)
 		tls_secrets_take(out->secrets, TLS_ID_TRANSCRIPT, s->thash, s->thash_len, want, &s->sec);
 	got = s->sec.have & ~before;
-	for (int k = 0; out->keyed && got && k < TLS_SECRET_KINDS; k++)
+	for (enum tls_secret_kind k = 0; out->keyed && got && k < TLS_SECRET_KINDS; k++)
 		if (got & TLS_SECRET_BIT(k))
 			out->keyed(out->ctx, s->client_random, k, s->sec.val[k], s->sec.len[k]);
 }

@@ -83,8 +83,8 @@ struct tls_session_sink {
 	struct tls_secrets *secrets;  /* where keys are looked up (taken) */
 	/* Optional (--keylog): each secret the session takes, once, with the
 	 * connection's client_random (what an NSS key log files it under). */
-	void (*keyed)(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
-		      size_t len);
+	void (*keyed)(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
+		      const uint8_t *secret, size_t len);
 };
 
 /* What the handshake said, for the UI / session row. */

@@ -2,30 +2,14 @@
 #include "export/json_lines.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "collector/hist.h"
 #include "export/json_upstream.h"
-#include "storage/query.h"
-
-/* The snapshot row in the shape `l7top query` reads back from the DB. */
-static void json_lines_row(const struct ep_stats *e, struct query_row *r)
-{
-	memset(r, 0, sizeof(*r));
-	snprintf(r->method, sizeof(r->method), "%s", e->method);
-	snprintf(r->route, sizeof(r->route), "%s", e->route);
-	r->requests = e->requests;
-	memcpy(r->status, e->status, sizeof(r->status));
-	r->aborted = e->aborted;
-	r->bytes_in = e->bytes_in;
-	r->bytes_out = e->bytes_out;
-	r->p50_us = hist_percentile(&e->lat, 0.50);
-	r->p90_us = hist_percentile(&e->lat, 0.90);
-	r->p99_us = hist_percentile(&e->lat, 0.99);
-	r->max_us = e->lat_max_us;
-}
+#include "format/row.h"
 
 /* "h2,http/1.1": the protocols that carried the row's requests. */
 static void json_lines_protocols(const struct ep_stats *e, char *out, size_t n)
@@ -56,10 +40,10 @@ static int json_lines_grpc(json_t *o, const struct ep_stats *e)
  * protocols (and gRPC failures when there were gRPC calls). */
 static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 {
-	struct query_row r;
+	struct endpoint_row r;
 	char protos[64];
-	json_lines_row(e, &r);
-	json_t *row = query_row_json(&r);
+	row_endpoint_from_stats(e, &r);
+	json_t *row = row_endpoint_json(&r);
 	json_t *o = row ? json_pack("{s:s}", "ts", ts) : NULL;
 
 	if (o && json_object_update(o, row)) {
@@ -82,26 +66,82 @@ static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 	return o;
 }
 
+/* {"ts": ..., "dur_ms": ..., "counters": {every counter of the table}}. */
+static json_t *json_lines_counters(const char *ts, const struct snapshot *s)
+{
+	json_t *c = json_object();
+	json_t *o = c ? json_pack("{s:s,s:I}", "ts", ts, "dur_ms", (json_int_t)s->dur_ms) : NULL;
+
+	for (size_t i = 0; o && i < SNAP_NCOUNTERS; i++) {
+		uint64_t v = snap_counter_get(&s->c, i);
+		if (json_object_set_new(c, snap_counter_defs[i].name,
+					json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o && json_object_set_new(o, "counters", c) == 0)
+		return o;
+	json_decref(o);
+	json_decref(c);
+	return NULL;
+}
+
+/* Compact: one object per line is the whole point. 15 digits as in
+ * `query --format json`, so 12.345 stays 12.345. Consumes o. */
+static int json_lines_put(FILE *f, json_t *o)
+{
+	int rc = 0;
+	if (!o)
+		return -ENOMEM;
+	if (json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) || fputc('\n', f) == EOF)
+		rc = -EIO;
+	json_decref(o);
+	return rc;
+}
+
 int json_lines_write(FILE *f, const struct snapshot *s)
 {
 	char ts[40];
 	int rc = 0;
 
-	query_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
+	row_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
 
-	for (size_t i = 0; !rc && i < s->n; i++) {
-		json_t *o = json_lines_obj(ts, &s->eps[i]);
-		if (!o)
-			return -ENOMEM;
-		/* Compact: one object per line is the whole point. 15 digits as in
-		 * `query --format json`, so 12.345 stays 12.345. */
-		if (json_dumpf(o, f, JSON_COMPACT | JSON_REAL_PRECISION(15)) || fputc('\n', f) == EOF)
-			rc = -EIO;
-		json_decref(o);
-	}
+	for (size_t i = 0; !rc && i < s->n; i++)
+		rc = json_lines_put(f, json_lines_obj(ts, &s->eps[i]));
+	if (!rc)
+		rc = json_lines_put(f, json_lines_counters(ts, s));
 	if (!rc)
 		rc = json_upstream_write(f, ts, s);
 	if (fflush(f) || ferror(f))
 		rc = rc ? rc : -EIO;
 	return rc;
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int json_lines_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	int rc = json_lines_write(self, s);
+	if (rc)
+		fprintf(stderr, "l7top: cannot write the JSON lines: %s\n", strerror(errno));
+	return rc;
+}
+
+static void json_lines_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	fflush(self);
+}
+
+static const struct sink_ops json_lines_sink_ops = {
+	.name = "json",
+	.push = json_lines_sink_push,
+	.close = json_lines_sink_close,
+};
+
+struct sink json_lines_sink(FILE *f)
+{
+	return (struct sink){ .ops = &json_lines_sink_ops, .self = f };
 }

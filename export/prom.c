@@ -58,7 +58,7 @@ struct prom {
 	uint32_t *slots;              /* open addressing: index + 1, 0 = empty */
 	size_t nslots;                /* power of two, >= 2 * (max + 1) */
 	long other;                   /* index of the OTHER series, -1 until used */
-	struct snap_counters c;       /* summed; conns_open is the last gauge */
+	struct snap_counters c;       /* summed since start; gauges: the latest */
 	struct prom_upstream *up;     /* the upstream families; NULL: out of memory */
 };
 
@@ -206,7 +206,7 @@ static unsigned prom_le_slot(uint64_t high_us)
 static void prom_add_hist(struct prom_series *e, const struct hist *h)
 {
 	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
-		if (!h->chunk[ch])
+		if (!hist_chunk(h, ch))
 			continue;
 		for (unsigned idx = ch * HIST_CHUNK; idx < (ch + 1) * HIST_CHUNK; idx++) {
 			uint64_t n = hist_bucket_count(h, idx);
@@ -230,52 +230,6 @@ static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 	e->bytes_out += s->bytes_out;
 }
 
-/* The loss counters, as named series: one table for updating and rendering. */
-static const struct {
-	const char *name, *help;
-	size_t off;
-} prom_counters[] = {
-#define C(field, name, help) { name, help, offsetof(struct snap_counters, field) }
-	C(packets, "l7top_packets_total", "TCP segments that reached l7top."),
-	C(kernel_drops, "l7top_capture_drops_total",
-	  "Packets lost between the kernel and l7top (capture ring full)."),
-	C(parse_errors, "l7top_parse_errors_total", "Connections whose bytes were not HTTP/1.x or HTTP/2."),
-	C(unpaired, "l7top_unpaired_total",
-	  "Responses without a request and requests never answered."),
-	C(reasm_gaps, "l7top_reassembly_gaps_total", "Byte ranges of TCP streams never seen."),
-	C(conn_overflow, "l7top_conn_overflow_total",
-	  "Connections not followed because the connection table was full."),
-	C(ep_overflow, "l7top_endpoint_overflow_total",
-	  "Requests counted in the OTHER row because the endpoint cap was reached."),
-	C(pending_overflow, "l7top_pending_overflow_total",
-	  "Pipelined requests beyond the per-connection bound."),
-	C(tls_drops, "l7top_tls_ring_drops_total",
-	  "TLS probe records lost between the kernel and l7top (ring buffer full)."),
-	C(tls_undecryptable, "l7top_tls_undecryptable_total",
-	  "TLS connections that could not be decrypted (keys mode)."),
-	C(tls_lost, "l7top_tls_records_lost_total",
-	  "TLS records lost in keys mode (no room to wait, gaps, bad tags)."),
-	C(tls_secrets_lost, "l7top_tls_secrets_lost_total",
-	  "TLS secrets refused (table full) or never used (keys mode)."),
-	C(tls_unprobed, "l7top_tls_unprobed_processes_total",
-	  "Forked processes that made TLS calls before l7top could probe them (calls mode)."),
-	C(h2_unreadable, "l7top_h2_unreadable_headers_total",
-	  "HTTP/2 streams whose headers the HPACK state could not read (attached mid-connection)."),
-	C(h2_reset, "l7top_h2_reset_streams_total",
-	  "HTTP/2 streams reset, refused by GOAWAY, or open when their connection ended."),
-	C(h2_bounds, "l7top_h2_bounds_total",
-	  "HTTP/2 streams, header blocks or HPACK tables over l7top's bounds."),
-	C(partial_reqs, "l7top_partial_requests_total",
-	  "Clients that sent part of a request line and left (NGINX logs these 400)."),
-#undef C
-};
-#define PROM_NCOUNTERS (sizeof(prom_counters) / sizeof(prom_counters[0]))
-
-static uint64_t *prom_counter(struct snap_counters *c, size_t i)
-{
-	return (uint64_t *)((char *)c + prom_counters[i].off);
-}
-
 int prom_update(struct prom *p, const struct snapshot *s)
 {
 	int rc = 0;
@@ -290,10 +244,7 @@ int prom_update(struct prom *p, const struct snapshot *s)
 		}
 		prom_add_ep(&p->s[idx], e);
 	}
-	struct snap_counters c = s->c;
-	for (size_t i = 0; i < PROM_NCOUNTERS; i++)
-		*prom_counter(&p->c, i) += *prom_counter(&c, i);
-	p->c.conns_open = s->c.conns_open;
+	snap_counters_add(&p->c, &s->c);
 	if (p->up)
 		prom_upstream_update(p->up, s);
 	pthread_mutex_unlock(&p->lock);
@@ -406,15 +357,14 @@ static void prom_render_bytes(const struct prom *p, FILE *f, bool out)
 	}
 }
 
+/* Every counter of the snapshot table, as counters since start and gauges. */
 static void prom_render_counters(struct prom *p, FILE *f)
 {
-	for (size_t i = 0; i < PROM_NCOUNTERS; i++) {
-		prom_family(f, prom_counters[i].name, "counter", prom_counters[i].help);
-		fprintf(f, "%s %" PRIu64 "\n", prom_counters[i].name, *prom_counter(&p->c, i));
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++) {
+		const struct snap_counter_def *d = &snap_counter_defs[i];
+		prom_family(f, d->metric, d->kind == SNAP_GAUGE ? "gauge" : "counter", d->help);
+		fprintf(f, "%s %" PRIu64 "\n", d->metric, snap_counter_get(&p->c, i));
 	}
-	prom_family(f, "l7top_connections_open", "gauge",
-		    "TCP connections followed at the end of the last interval.");
-	fprintf(f, "l7top_connections_open %" PRIu64 "\n", p->c.conns_open);
 	prom_family(f, "l7top_build_info", "gauge", "l7top's version; always 1.");
 	fputs("l7top_build_info{version=\"", f);
 	prom_label(f, p->version);
@@ -587,4 +537,31 @@ void prom_close(struct prom *p)
 	free(p->s);
 	free(p->slots);
 	free(p);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int prom_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	prom_update(self, s);       /* -ENOMEM: the row is missing from scrapes */
+	return 0;
+}
+
+static void prom_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	prom_close(self);
+}
+
+static const struct sink_ops prom_sink_ops = {
+	.name = "prometheus",
+	.per_host = true,             /* series keep the host label, as storage does */
+	.push = prom_sink_push,
+	.close = prom_sink_close,
+};
+
+struct sink prom_sink(struct prom *p)
+{
+	return (struct sink){ .ops = &prom_sink_ops, .self = p };
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "collector/sink.h"
 #include "collector/snapshot.h"
 
 struct prom;
@@ -71,5 +72,7 @@ int prom_update(struct prom *p, const struct snapshot *s);
 int prom_render(struct prom *p, FILE *f);
 /* Stops the server (waits for a scrape in flight) and frees. NULL is fine. */
 void prom_close(struct prom *p);
+/* p as a sink (per-host rows): push is prom_update(), close prom_close(). */
+struct sink prom_sink(struct prom *p);
 
 #endif

@@ -89,7 +89,8 @@ int capture_fd(const struct capture *c);
  * leave one sentence in capture_error(); the packets before it were handed.
  */
 int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx);
-/* Why the last offline capture_dispatch() failed: "record at offset ...". */
+/* Why the last capture_dispatch() failed: "record at offset ..." offline,
+ * libpcap's reason live. */
 const char *capture_error(const struct capture *c);
 /* Offline: byte offset of the record last handed to the callback
  * (UINT64_MAX when libpcap reads the file and does not say). */

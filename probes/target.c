@@ -194,28 +194,76 @@ static void target_add_port(struct target *t, uint16_t port)
 	t->ports[t->nports++] = port;
 }
 
+bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long)
+{
+	size_t n;
+
+	*too_long = false;
+	if (!fgets(buf, (int)size, f))
+		return false;
+	n = strlen(buf);
+	if (n && buf[n - 1] != '\n' && !feof(f)) {
+		int ch;
+
+		*too_long = true;            /* skip the rest: never parse a fragment */
+		while ((ch = fgetc(f)) != EOF && ch != '\n')
+			;
+		buf[0] = '\0';
+	}
+	return true;
+}
+
 /*
  * Rows look alike in tcp and tcp6, only the address width differs:
  *   sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode ...
  */
-static void target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
+/* Returns how many of the target's listeners the table lists. */
+static int target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
 {
 	char line[512];
+	size_t lines = 0;
+	bool too_long;
 	FILE *f = fopen(path, "re");
+	int found = 0;
 
 	if (!f)
-		return;   /* no IPv6, or the process exited */
-	while (fgets(line, sizeof(line), f)) {
+		return 0;   /* no IPv6, or the process exited */
+	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned port, st;
 		unsigned long ino;
 
+		/* The kernel lists listeners first; a huge table only costs us
+		 * its established rows, which we do not need. */
+		if (++lines > TARGET_PROC_MAX_LINES) {
+			t->proc_truncated = true;
+			break;
+		}
+		if (too_long)
+			continue;
 		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
 			   &port, &st, &ino) != 3)
 			continue;   /* the header line */
-		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong)) {
 			target_add_port(t, (uint16_t)port);
+			found++;
+		}
 	}
 	fclose(f);
+	return found;
+}
+
+/* pid's namespace holds TCP listeners of the target: packets there are ours. */
+static void target_netns_listens(const char *proc_root, struct target *t, pid_t pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/ns/net", proc_root, pid);
+	if (stat(path, &st))
+		return;
+	for (size_t i = 0; i < t->nnetns; i++)
+		if (t->netns[i].ino == (unsigned long)st.st_ino)
+			t->netns[i].listens = true;
 }
 
 static void target_add_unix(struct target *t, const char *path)
@@ -238,14 +286,23 @@ static void target_add_unix(struct target *t, const char *path)
 static void target_read_unix(const char *path, const struct inode_set *s, struct target *t)
 {
 	char line[512];
+	size_t lines = 0;
+	bool too_long;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
+	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned long flags, ino;
 		unsigned type;
 		char name[TARGET_UNIX_PATH] = "";
+
+		if (++lines > TARGET_PROC_MAX_LINES) {
+			t->proc_truncated = true;
+			break;
+		}
+		if (too_long)
+			continue;
 
 		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %107s", &flags, &type, &ino, name) < 3)
 			continue;   /* the header line */
@@ -287,10 +344,14 @@ static int target_add_ports(const char *proc_root, struct target *t)
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
+			int found;
+
 			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			target_read_listeners(path, &s, t);
+			found = target_read_listeners(path, &s, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			target_read_listeners(path, &s, t);
+			found += target_read_listeners(path, &s, t);
+			if (found)
+				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
 			target_read_unix(path, &s, t);
 		}
@@ -460,10 +521,10 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	target_read_text(proc_root, out->pids[0], "cmdline", out->cmdline, sizeof(out->cmdline));
 	target_redact_cmdline(out->cmdline, sizeof(out->cmdline));
 	err = target_add_descendants(proc_root, out);
-	if (!err)
-		err = target_add_ports(proc_root, out);
 	for (size_t i = 0; !err && i < out->npids; i++)
 		target_add_netns(proc_root, out, out->pids[i]);
+	if (!err)
+		err = target_add_ports(proc_root, out);
 	return err;
 }
 

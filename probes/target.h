@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define TARGET_MAX_PIDS  1024
@@ -27,6 +28,7 @@
 struct target_netns {
 	unsigned long ino;                  /* inode of /proc/PID/ns/net */
 	pid_t pid;                          /* the first target process inside it */
+	bool listens;                       /* the target has TCP listeners in it */
 };
 
 struct target {
@@ -42,7 +44,13 @@ struct target {
 	char cmdline[256];                  /* its command line, spaces for NULs,
 					     * credentials redacted */
 	bool pids_truncated, ports_truncated, netns_truncated, unix_truncated;
+	bool proc_truncated;                /* a /proc/net/{tcp,tcp6,unix} had more
+					     * than TARGET_PROC_MAX_LINES rows */
 };
+
+/* Rows of /proc/PID/net/{tcp,tcp6,unix} read per scan (in tcp the
+ * listeners come first). */
+#define TARGET_PROC_MAX_LINES 1000000
 
 /*
  * Scans proc_root ("/proc", or a fake tree in tests). Returns 0, or -ESRCH
@@ -68,6 +76,12 @@ void target_redact_cmdline(char *cmd, size_t size);
  */
 #define TARGET_PIDFILE_MAX 64
 int target_read_pidfile(const char *path, pid_t *pid, char *why, size_t whylen);
+/*
+ * fgets for /proc files that never hands on part of a line: a line longer
+ * than size - 1 is read to its end and skipped (*too_long, buf empty).
+ * false at the end of the file.
+ */
+bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long);
 /* Exists and has not exited (a zombie has). */
 bool target_alive(const char *proc_root, pid_t pid);
 /* Parses "123" or "123,456". Returns 0 or -EINVAL. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "probes/tls.h"
+#include "probes/target.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -79,7 +81,8 @@ struct tls_proc {
 struct tls_probe {
 	struct tls_calls_bpf *skel;
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
-	enum tls_probe_mode mode;
+	enum tls_mode mode;
+	bool small_ring;                 /* the plaintext ring was sized for keys mode */
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
 	pid_t early[64];                 /* children forked before that, to check */
@@ -209,30 +212,30 @@ int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int
 	const struct tls_key_event *e = rec;
 	size_t slot;
 
-	if (size != sizeof(*e) || e->kind != TLS_KEY_EV_SECRET || e->secret_kind >= TLS_KEY_SECRETS ||
+	if (size != sizeof(*e) || e->kind != TLS_KEY_EV_SECRET || e->secret_kind >= TLS_SECRET_KINDS ||
 	    !e->secret_len || e->secret_len > TLS_KEY_SECRET_MAX || e->id_len > TLS_KEY_ID_MAX ||
 	    e->id_len < 32)
 		return -EINVAL;
 	*out = (struct tls_secret){
 		.tgid = e->tgid, .tid = e->tid, .ts_ns = tls_ktime_to_real(e->ts, ktime_off),
-		.kind = (int)e->secret_kind, .id_kind = TLS_SECRET_ID_TRANSCRIPT,
+		.kind = e->secret_kind, .id_kind = TLS_ID_TRANSCRIPT,
 		.id = e->id, .id_len = e->id_len, .secret = e->secret, .len = e->secret_len,
 	};
 	switch (e->secret_kind) {
-	case TLS_KEY_MASTER12:
+	case TLS_SECRET_MASTER:
 		if (e->id_len != 32 || e->secret_len != 48)
 			return -EINVAL;
-		out->id_kind = TLS_SECRET_ID_CLIENT_RANDOM;
+		out->id_kind = TLS_ID_CLIENT_RANDOM;
 		return 1;
-	case TLS_KEY_SERVER_HS:
-	case TLS_KEY_CLIENT_HS:
+	case TLS_SECRET_SERVER_HS:
+	case TLS_SECRET_CLIENT_HS:
 		/* This thread is now in this connection's handshake. */
 		slot = tls_keys_thr_slot(e->tid);
 		st->thr[slot].tid = e->tid;
 		st->thr[slot].len = (uint8_t)e->id_len;
 		memcpy(st->thr[slot].hs, e->id, e->id_len);
 		return 1;
-	case TLS_KEY_SERVER_AP:
+	case TLS_SECRET_SERVER_AP:
 		slot = tls_keys_thr_slot(e->tid);
 		if (!st->thr[slot].len || st->thr[slot].tid != e->tid)
 			return 0;
@@ -246,7 +249,7 @@ int tls_keys_decode(struct tls_keys_state *st, const void *rec, size_t size, int
 		st->ap[slot].hs_len = (uint8_t)out->id_len;
 		memcpy(st->ap[slot].hs, out->id, out->id_len);
 		return 1;
-	case TLS_KEY_CLIENT_AP:
+	case TLS_SECRET_CLIENT_AP:
 		slot = tls_keys_ap_find(st, e->id, e->id_len);
 		if (slot == SIZE_MAX)
 			return 0;
@@ -277,11 +280,14 @@ int tls_maps_find_lib(FILE *maps, const char *stem, char *path, size_t pathlen, 
 		      size_t rangelen)
 {
 	char line[PATH_MAX + 256];
+	bool too_long;
 
-	while (fgets(line, sizeof(line), maps)) {
+	while (target_read_line(line, sizeof(line), maps, &too_long)) {
 		char rng[64], *p, *nl;
 		int pos = 0;
 
+		if (too_long)
+			continue;                /* no mapping line is this long */
 		/* start-end perms offset dev inode   path (the path may hold spaces) */
 		if (sscanf(line, "%63s %*s %*s %*s %*s %n", rng, &pos) != 1 || !pos)
 			continue;
@@ -499,17 +505,23 @@ static int tls_locate_kdf(pid_t pid, const char *ssl_attach, const char *ssl_sho
 	return err;
 }
 
-static void tls_proc_unlink(struct tls_proc *p)
+static void tls_proc_unlink(struct tls_probe *t, struct tls_proc *p)
 {
+	__u32 k = (__u32)p->pid;
+	bool had = false;
+
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
+		had |= p->links[i] != NULL;
 		bpf_link__destroy(p->links[i]);
 		p->links[i] = NULL;
 	}
+	if (had)
+		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.pid_linked), &k);
 }
 
-static void tls_proc_detach(struct tls_proc *p)
+static void tls_proc_detach(struct tls_probe *t, struct tls_proc *p)
 {
-	tls_proc_unlink(p);
+	tls_proc_unlink(t, p);
 	p->ssl = false;
 	p->keys = false;
 }
@@ -526,12 +538,51 @@ static void tls_lib_unlink(struct tls_lib *l)
 }
 
 /*
+ * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
+ * inherits its parent's breakpoints; the kernel removes one from the child
+ * the first time the child hits it unprobed (per-process links filter it
+ * out). 1 = intact, 0 = hit (or never there), -errno.
+ */
+static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
+{
+	char path[64], line[PATH_MAX + 128];
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
+		unsigned long start, end, pgoff, ino;
+		unsigned maj, min;
+		char perms[8];
+		uint8_t b;
+		int fd;
+
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &pgoff, &maj, &min,
+			   &ino) != 7 || perms[2] != 'x' || ino != lib->ino ||
+		    makedev(maj, min) != lib->dev || off < pgoff || off >= pgoff + (end - start))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || pread(fd, &b, 1, (off_t)(start + off - pgoff)) != 1)
+			ret = -errno;
+		else
+			ret = b == 0xcc;
+		if (fd >= 0)
+			close(fd);
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
  * The calls-mode uprobes on pid's process (pid > 0, links into out[]) or on
  * the library file itself (pid -1), cookie saying which. 0 or -errno; on
  * failure nothing stays attached.
  */
 static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
-			    pid_t pid, struct bpf_link **out)
+			    pid_t pid, struct bpf_link **out, bool *early_hit)
 {
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		const struct tls_hook *h = &TLS_HOOKS[i];
@@ -542,6 +593,14 @@ static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, cons
 
 		if (!lib->off[h->func])
 			continue;       /* OpenSSL 1.1.0 has no _ex calls; that is fine */
+		/*
+		 * Children forked while the uprobes were per process run unprobed
+		 * until this library uprobe exists; one whose inherited breakpoint
+		 * is spent already called this function unseen. Checked just
+		 * before the attach puts the breakpoints back.
+		 */
+		for (size_t k = 0; early_hit && !h->retprobe && k < t->nearly; k++)
+			early_hit[k] |= tls_bp_intact(t->early[k], lib, lib->off[h->func]) == 0;
 		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
 		out[i] = prog ? bpf_program__attach_uprobe_opts(prog, pid, attach, lib->off[h->func],
 								&uo) : NULL;
@@ -564,8 +623,19 @@ static int tls_lib_go_wide(struct tls_probe *t, struct tls_lib *lib, const char 
 
 	if (lib->calls_wide)
 		return 0;
-	err = tls_attach_calls(t, lib, attach, -1, lib->links);
+	bool hit[sizeof(t->early) / sizeof(t->early[0])] = { false };
+
+	err = tls_attach_calls(t, lib, attach, -1, lib->links, hit);
 	lib->calls_wide = !err;
+	/* What such children read and wrote until then is lost: counted, never silent. */
+	for (size_t k = 0; !err && k < t->nearly; k++) {
+		t->unprobed += hit[k];
+		if (hit[k] && t->log)
+			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
+				"probed: what it read and wrote until then is not seen\n", t->early[k]);
+	}
+	if (!err)
+		t->nearly = 0;
 	return err;
 }
 
@@ -608,7 +678,7 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		return -errno ? -errno : -ENOMEM;
 	if (!lib->ssl)
 		return -ENOENT;
-	if (t->mode != TLS_PROBE_CALLS) {
+	if (t->mode != TLS_MODE_CALLS) {
 		char kattach[PATH_MAX], kshown[PATH_MAX];
 		struct tls_lib *klib = NULL;
 
@@ -617,15 +687,34 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 			klib = tls_lib_get(t, kattach);
 		if (klib && klib->kdf)
 			return tls_proc_attach_keys(t, p, kattach, kshown, klib);
-		if (t->mode == TLS_PROBE_KEYS)
+		if (t->mode == TLS_MODE_KEYS)
 			return -ENOTSUP;
 		/* Finding klib may have moved the cache: look lib up again. */
 		if (!(lib = tls_lib_get(t, attach)))
 			return -errno ? -errno : -ENOMEM;
 	}
+	if (t->small_ring && t->log) {
+		char comm[32];
+
+		tls_comm(p->pid, comm, sizeof(comm));
+		fprintf(t->log, "l7top: tls: %s[%d] has no EVP_KDF_derive: read in calls mode "
+			"through a ring sized for keys mode, records it loses are counted as tls "
+			"drops (--tls calls sizes the ring for calls)\n", comm, (int)p->pid);
+	}
 	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
-	err = t->calls_wide ? tls_lib_go_wide(t, lib, attach)
-			    : tls_attach_calls(t, lib, attach, p->pid, p->links);
+	if (t->calls_wide) {
+		err = tls_lib_go_wide(t, lib, attach);
+	} else {
+		__u32 k = (__u32)p->pid;
+		__u8 one = 1;
+
+		err = tls_attach_calls(t, lib, attach, p->pid, p->links, NULL);
+		if (!err && bpf_map_update_elem(bpf_map__fd(t->skel->maps.pid_linked), &k, &one,
+						BPF_ANY))
+			err = -errno;   /* the library uprobes would read it twice */
+		if (err)
+			tls_proc_unlink(t, p);
+	}
 	if (err)
 		return err;
 	p->ssl = true;
@@ -688,66 +777,6 @@ static int tls_sync_tgids(struct tls_probe *t)
 }
 
 /*
- * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
- * inherits its parent's breakpoints; the kernel removes one from the child
- * the first time the child hits it unprobed (per-process links filter it
- * out). 1 = intact, 0 = hit (or never there), -errno.
- */
-static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
-{
-	char path[64], line[PATH_MAX + 128];
-	int ret = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	while (ret == -ENOENT && fgets(line, sizeof(line), f)) {
-		unsigned long start, end, pgoff, ino;
-		unsigned maj, min;
-		char perms[8];
-		uint8_t b;
-		int fd;
-
-		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &start, &end, perms, &pgoff, &maj, &min,
-			   &ino) != 7 || perms[2] != 'x' || ino != lib->ino ||
-		    makedev(maj, min) != lib->dev || off < pgoff || off >= pgoff + (end - start))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || pread(fd, &b, 1, (off_t)(start + off - pgoff)) != 1)
-			ret = -errno;
-		else
-			ret = b == 0xcc;
-		if (fd >= 0)
-			close(fd);
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
- * Children forked while the uprobes were per process ran unprobed until
- * the switch: those that reached an SSL call by now lost it (and what
- * followed) without a trace. Counted, so it is never silent.
- */
-static void tls_check_early(struct tls_probe *t, const struct tls_lib *lib)
-{
-	for (size_t i = 0; i < t->nearly; i++) {
-		bool hit = false;
-
-		for (size_t k = 0; k < TLS_NHOOKS; k++)
-			if (lib->off[TLS_HOOKS[k].func] && !TLS_HOOKS[k].retprobe)
-				hit |= tls_bp_intact(t->early[i], lib, lib->off[TLS_HOOKS[k].func]) == 0;
-		t->unprobed += hit;
-		if (hit && t->log)
-			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
-				"probed: what it read and wrote until now is not seen\n", t->early[i]);
-	}
-	t->nearly = 0;
-}
-
-/*
  * A target forked: from now on calls mode uses the library-wide uprobes
  * (see tls_calls.bpf.c), so children are read from their first call. The
  * library links come first, then lib_wide flips both sets at once, then
@@ -766,9 +795,6 @@ static void tls_calls_go_wide(struct tls_probe *t)
 			continue;
 		err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
 		lib = err ? NULL : tls_lib_get(t, attach);
-		/* Before the library links put the breakpoints back everywhere. */
-		if (lib && t->nearly)
-			tls_check_early(t, lib);
 		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
 	}
 	if (err) {
@@ -783,19 +809,25 @@ static void tls_calls_go_wide(struct tls_probe *t)
 	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
 	t->calls_wide = true;
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_unlink(&t->procs[i]);
+		tls_proc_unlink(t, &t->procs[i]);
 	if (t->log)
 		fprintf(t->log, "l7top: tls: %s forks: calls probes now on the library, "
 			"filtered on its processes in the kernel\n", t->target_name);
+}
+
+/* A target forked and calls mode is still per process: move it now. */
+static void tls_follow_forks(struct tls_probe *t)
+{
+	if (t->fork_seen && !t->calls_wide && tls_probe_modes(t) != TLS_MODE_KEYS &&
+	    tls_probe_modes(t) != TLS_MODE_NONE)
+		tls_calls_go_wide(t);
 }
 
 int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 {
 	int attached = 0;
 
-	if (t->fork_seen && !t->calls_wide && strcmp(tls_probe_modes(t), "keys") &&
-	    strcmp(tls_probe_modes(t), "none"))
-		tls_calls_go_wide(t);
+	tls_follow_forks(t);
 
 	for (size_t i = 0; i < t->nprocs; i++)
 		t->procs[i].seen = false;
@@ -829,7 +861,7 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 			i++;
 			continue;
 		}
-		tls_proc_detach(&t->procs[i]);
+		tls_proc_detach(t, &t->procs[i]);
 		t->procs[i] = t->procs[--t->nprocs];
 	}
 	int err = tls_sync_tgids(t);
@@ -865,7 +897,8 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
-			.fd = e->fd, .family = e->family, .port = e->port,
+			.fd = e->fd, .port = e->port,
+			.family = e->family == AF_INET ? 4 : e->family == AF_INET6 ? 6 : 0,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
 		if (s->conn)
@@ -879,7 +912,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 	case TLS_EV_FORK:
 		t->fork_seen = true;
 		/* Keys mode needs none of this: its probe filters on tgids from the start. */
-		if (t->calls_wide || !strcmp(tls_probe_modes(t), "keys"))
+		if (t->calls_wide || tls_probe_modes(t) == TLS_MODE_KEYS)
 			;
 		else if (t->nearly < sizeof(t->early) / sizeof(t->early[0]))
 			t->early[t->nearly++] = (pid_t)e->tid;
@@ -925,6 +958,12 @@ int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink)
 	t->sink = sink;
 	n = ring_buffer__consume(t->rb);
 	t->sink = NULL;
+	/*
+	 * The child is running already: move the calls probes to the library
+	 * before the caller's /proc rescan, which takes milliseconds on a busy
+	 * host (the fork hook put the child in tgids in the kernel).
+	 */
+	tls_follow_forks(t);
 	return n;
 }
 
@@ -971,12 +1010,13 @@ void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st)
 		if (i < TLS_STATS_PIDS) {
 			st->per_pid[i].pid = p->pid;
 			tls_copy(st->per_pid[i].lib, sizeof(st->per_pid[i].lib), p->ssl ? p->lib : "");
-			st->per_pid[i].mode = !p->ssl ? "" : p->keys ? "keys" : "calls";
+			st->per_pid[i].mode = !p->ssl ? TLS_MODE_NONE
+					    : p->keys ? TLS_MODE_KEYS : TLS_MODE_CALLS;
 		}
 	}
 }
 
-const char *tls_probe_modes(const struct tls_probe *t)
+enum tls_mode tls_probe_modes(const struct tls_probe *t)
 {
 	bool keys = false, calls = false;
 
@@ -984,7 +1024,8 @@ const char *tls_probe_modes(const struct tls_probe *t)
 		keys |= t->procs[i].ssl && t->procs[i].keys;
 		calls |= t->procs[i].ssl && !t->procs[i].keys;
 	}
-	return keys && calls ? "keys+calls" : keys ? "keys" : calls ? "calls" : "none";
+	return keys && calls ? TLS_MODE_KEYS_CALLS : keys ? TLS_MODE_KEYS
+	       : calls ? TLS_MODE_CALLS : TLS_MODE_NONE;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -1028,6 +1069,30 @@ static int tls_open_keys(struct tls_probe *t, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * auto: whether every target process can be read in keys mode (or has no
+ * OpenSSL). Then the plaintext ring carries only notices, as in keys mode,
+ * and need not be 8 MB (16 MB of RSS: it is mapped twice).
+ */
+static bool tls_all_keys(struct tls_probe *t, const pid_t *pids, size_t npids)
+{
+	for (size_t i = 0; i < npids; i++) {
+		char attach[PATH_MAX], shown[PATH_MAX], kattach[PATH_MAX], kshown[PATH_MAX];
+		const struct tls_lib *lib = NULL, *klib = NULL;
+
+		if (!tls_locate(t, pids[i], attach, sizeof(attach), shown, sizeof(shown)))
+			lib = tls_lib_get(t, attach);
+		if (!lib || !lib->ssl)
+			continue;
+		if (!tls_locate_kdf(pids[i], attach, shown, kattach, sizeof(kattach), kshown,
+				    sizeof(kshown)))
+			klib = tls_lib_get(t, kattach);
+		if (!klib || !klib->kdf)
+			return false;
+	}
+	return true;
+}
+
 int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen)
 {
 	struct tls_probe *t;
@@ -1056,7 +1121,9 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
 	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
-	if (t->mode == TLS_PROBE_KEYS)
+	t->small_ring = t->mode == TLS_MODE_KEYS ||
+			(t->mode == TLS_MODE_AUTO && tls_all_keys(t, o->pids, o->npids));
+	if (t->small_ring)
 		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
 	ret = tls_calls_bpf__load(t->skel);
 	if (ret) {
@@ -1075,7 +1142,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		snprintf(err, errlen, "l7top: cannot open the TLS ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
-	if (t->mode != TLS_PROBE_CALLS && (ret = tls_open_keys(t, err, errlen)))
+	if (t->mode != TLS_MODE_CALLS && (ret = tls_open_keys(t, err, errlen)))
 		goto fail;
 	ret = tls_probe_sync_pids(t, o->pids, o->npids);
 	if (ret < 0) {
@@ -1096,7 +1163,7 @@ void tls_probe_close(struct tls_probe *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_detach(&t->procs[i]);
+		tls_proc_detach(t, &t->procs[i]);
 	for (size_t i = 0; i < t->nlibs; i++)
 		tls_lib_unlink(&t->libs[i]);
 	ring_buffer__free(t->rb);

@@ -32,13 +32,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-struct tls_probe;
+#include "collector/tls_kinds.h"
 
-enum tls_probe_mode {
-	TLS_PROBE_CALLS = 0,
-	TLS_PROBE_KEYS,
-	TLS_PROBE_AUTO,
-};
+struct tls_probe;
 
 /* The largest --capture-bytes (TLS_DATA_MAX of tls_calls.h, asserted in tls.c). */
 #define TLS_CAPTURE_BYTES_MAX 16384
@@ -50,7 +46,7 @@ struct tls_probe_opts {
 	const char *ssl_lib;       /* --ssl-lib: use this library everywhere; NULL = find it */
 	uint32_t capture_bytes;    /* payload bytes per call; 0 = default, at most TLS_DATA_MAX */
 	FILE *log;                 /* one line per process attached or not; NULL = none */
-	enum tls_probe_mode mode;
+	enum tls_mode mode;        /* TLS_MODE_CALLS, _KEYS or _AUTO */
 };
 
 /* Plaintext one SSL_read (dir 0, request) or SSL_write (dir 1) moved. */
@@ -70,23 +66,17 @@ struct tls_conn {
 	uint64_t conn_id;
 	uint64_t ts_ns;
 	int fd;
-	uint16_t family;           /* AF_INET, AF_INET6, 0 */
+	uint16_t family;           /* IP version, 4 or 6 (as the collector counts it); 0 unknown */
 	uint16_t port;             /* host order */
 	uint8_t addr[16];          /* network order */
-};
-
-/* Where a secret's identifier comes from (same values as collector/tls_secrets.h). */
-enum tls_secret_id {
-	TLS_SECRET_ID_CLIENT_RANDOM = 0,   /* TLS 1.2: the ClientHello's random */
-	TLS_SECRET_ID_TRANSCRIPT,          /* TLS 1.3: Hash(ClientHello..ServerHello) */
 };
 
 /* A session secret caught at a handshake (keys mode). */
 struct tls_secret {
 	uint32_t tgid, tid;
 	uint64_t ts_ns;            /* unix ns */
-	int kind;                  /* enum tls_key_secret (probes/tls_keys.h) */
-	int id_kind;               /* enum tls_secret_id */
+	enum tls_secret_kind kind;
+	enum tls_id_kind id_kind;
 	const uint8_t *id;         /* valid during the callback only */
 	size_t id_len;
 	const uint8_t *secret;     /* valid during the callback only; never log it */
@@ -124,7 +114,7 @@ struct tls_stats {
 	struct {
 		pid_t pid;
 		char lib[112];     /* library path, "" when no OpenSSL */
-		const char *mode;  /* "keys", "calls" or "" */
+		enum tls_mode mode;  /* TLS_MODE_KEYS, _CALLS, or _NONE without OpenSSL */
 	} per_pid[TLS_STATS_PIDS]; /* the first TLS_STATS_PIDS processes */
 };
 
@@ -146,11 +136,9 @@ int tls_probe_fd(const struct tls_probe *t);
 /* Hands every waiting record to sink. Returns the number, or -errno. */
 int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink);
 void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st);
-/*
- * Which modes the processes followed run in: "keys", "calls", "keys+calls"
- * or "none" (no OpenSSL found yet). A static string.
- */
-const char *tls_probe_modes(const struct tls_probe *t);
+/* Which modes the processes followed run in: TLS_MODE_KEYS, _CALLS,
+ * _KEYS_CALLS, or _NONE (no OpenSSL found yet). */
+enum tls_mode tls_probe_modes(const struct tls_probe *t);
 void tls_probe_close(struct tls_probe *t);
 
 /* ---- pure helpers, exposed for the unit tests --------------------------- */

@@ -13,8 +13,10 @@
  * process forks: a child would run unprobed until user space attached to
  * it, so the loader then moves them to the library itself (cookie
  * TLS_LINK_LIB, every process traps) and they filter on "tgids", which the
- * fork hook extends in the kernel before the child runs. "lib_wide" flips
- * between the two sets at once, so no call is seen twice or not at all.
+ * fork hook extends in the kernel before the child runs. Until "lib_wide"
+ * flips, the library ones serve only processes without per-process links
+ * ("pid_linked"); the flip then moves the rest at once, so no call is seen
+ * twice or not at all.
  * Every hook here is a uprobe or BTF-typed: none needs tracefs mounted.
  */
 #include "vmlinux.h"
@@ -53,6 +55,18 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } tgids SEC(".maps");
+
+/*
+ * Target processes that have per-process uprobes. Before lib_wide flips,
+ * the library uprobes serve the others (children forked since), so a child
+ * is read from the moment its library uprobe exists, with no call twice.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_linked SEC(".maps");
 
 /* An SSL call in flight, from entry to return, per thread. */
 struct call {
@@ -125,8 +139,10 @@ static __always_inline struct tls_event *reserve_hdr(__u32 kind)
 /* Is this entry probe hit one to record? (Return probes follow their entry.) */
 static __always_inline bool hit_wanted(void *ctx)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
 	if (bpf_get_attach_cookie(ctx) == TLS_LINK_LIB)
-		return lib_wide && tgid_watched(bpf_get_current_pid_tgid() >> 32);
+		return tgid_watched(tgid) && (lib_wide || !bpf_map_lookup_elem(&pid_linked, &tgid));
 	return !lib_wide;
 }
 

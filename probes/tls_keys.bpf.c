@@ -24,7 +24,7 @@ const volatile __u64 wake_bytes = 4096;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 2 * 1024 * 1024);
+	__uint(max_entries, 1024 * 1024);   /* ~6,000 secrets; mapped twice: 2 MB of RSS */
 } keys_rb SEC(".maps");
 
 struct {
@@ -175,9 +175,9 @@ static __always_inline int label13_kind(const char l[12])
 	    l[8] != 'f' || l[9] != 'f' || l[10] != 'i' || l[11] != 'c')
 		return -1;
 	if (l[2] == 'h' && l[3] == 's')
-		return l[0] == 'c' ? TLS_KEY_CLIENT_HS : l[0] == 's' ? TLS_KEY_SERVER_HS : -1;
+		return l[0] == 'c' ? TLS_SECRET_CLIENT_HS : l[0] == 's' ? TLS_SECRET_SERVER_HS : -1;
 	if (l[2] == 'a' && l[3] == 'p')
-		return l[0] == 'c' ? TLS_KEY_CLIENT_AP : l[0] == 's' ? TLS_KEY_SERVER_AP : -1;
+		return l[0] == 'c' ? TLS_SECRET_CLIENT_AP : l[0] == 's' ? TLS_SECRET_SERVER_AP : -1;
 	return -1;
 }
 
@@ -243,7 +243,7 @@ static __always_inline int derive12(const struct kdf_params *kp)
 	for (int i = 0; i < 13; i++)
 		if (label[i] != KEY_EXPANSION[i])
 			return 0;
-	e = reserve(TLS_KEY_MASTER12);
+	e = reserve(TLS_SECRET_MASTER);
 	if (!e)
 		return 0;
 	if (bpf_probe_read_user(e->secret, 48, (const void *)kp->secret.ptr) ||

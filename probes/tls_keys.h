@@ -30,6 +30,8 @@
 #include <linux/types.h>
 #endif
 
+#include "collector/tls_kinds.h"
+
 #define TLS_KEY_SECRET_MAX 48   /* SHA-384 output; the TLS 1.2 master secret */
 #define TLS_KEY_ID_MAX     48   /* a transcript hash (32/48) or client_random (32) */
 #define TLS_KEY_PARAMS_MAX 10   /* OSSL_PARAMs read per call (TLS1-PRF uses 8) */
@@ -38,20 +40,10 @@ enum tls_key_event_kind {
 	TLS_KEY_EV_SECRET = 1,
 };
 
-/* What the secret is; the numbering is this header's own. */
-enum tls_key_secret {
-	TLS_KEY_CLIENT_HS = 0,     /* "c hs traffic", id = transcript hash CH..SH */
-	TLS_KEY_SERVER_HS,         /* "s hs traffic", id = transcript hash CH..SH */
-	TLS_KEY_CLIENT_AP,         /* "c ap traffic", id = transcript hash CH..server Finished */
-	TLS_KEY_SERVER_AP,         /* "s ap traffic", id = transcript hash CH..server Finished */
-	TLS_KEY_MASTER12,          /* TLS 1.2 master secret, id = client_random */
-	TLS_KEY_SECRETS
-};
-
 /* One secret. Fixed size: the reader checks data_sz == sizeof first. */
 struct tls_key_event {
 	__u32 kind;                /* TLS_KEY_EV_SECRET */
-	__u32 secret_kind;         /* enum tls_key_secret */
+	__u32 secret_kind;         /* enum tls_secret_kind (collector/tls_kinds.h) */
 	__u32 tgid;
 	__u32 tid;
 	__u64 ts;                  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@
 #include "probes/upstreams.h"
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
-#include "collector/tls_secrets.h"   /* the secret kinds collector_tls_secret() takes */
+#include "collector/tls_secrets.h"   /* tls_keylog_label() */
 #include "src/bounded_read.h"
 #include "src/loop.h"
 #include "src/options.h"
@@ -50,19 +51,14 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+#define SINKS_MAX          4       /* the DB, /metrics, and one of JSON / live view / batch */
 #define PIDFILE_MS         250
 /* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
 #define EXIT_LINGER_MS     150
 #define DISPATCH_BATCH     4096
+#define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
-
-/* Which key a caught secret is, in the collector's numbering. */
-static const int TLS_KEY_TO_SECRET[TLS_KEY_SECRETS] = {
-	[TLS_KEY_CLIENT_HS] = TLS_SECRET_CLIENT_HS, [TLS_KEY_SERVER_HS] = TLS_SECRET_SERVER_HS,
-	[TLS_KEY_CLIENT_AP] = TLS_SECRET_CLIENT_AP, [TLS_KEY_SERVER_AP] = TLS_SECRET_SERVER_AP,
-	[TLS_KEY_MASTER12] = TLS_SECRET_MASTER,
-};
 
 
 struct app {
@@ -72,13 +68,21 @@ struct app {
 	struct tls_probe *tls;
 	struct upstream_probe *ups;  /* the target's outgoing connections; NULL offline */
 	struct target_unix unix_ups; /* its connections to unix-socket backends (not seen) */
-	const char *tls_modes;       /* "keys", "calls", "keys+calls", "none", "off" */
+	enum tls_mode tls_mode;      /* what the probes run: TLS_MODE_OFF without them */
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
 	struct collector *coll;
-	struct store *store;
-	struct tui *tui;             /* NULL: batch output */
-	struct prom *prom;           /* --prometheus, NULL when off */
+	struct store *store;         /* NULL: no DB */
+	struct prom *prom;           /* --prometheus, for its target label; a sink otherwise */
+	struct sink sinks[SINKS_MAX];    /* every output, in push order */
+	bool sink_failed[SINKS_MAX]; /* said why and ended the run: not pushed to again */
+	size_t nsinks;
+	struct sink *db_sink;        /* the store's, for the DB health the others show */
+	bool live_view;              /* the live view owns the terminal: nothing on stderr */
+	struct run_info run;         /* what every output shows beside the numbers */
+	char pids_str[512];
+	char settings[1024];
+	const char *warnings[2];     /* the live view's status line: unix_warn, the folds */
 	struct target target;
 	char target_name[64];
 	char ports_str[128];
@@ -99,6 +103,7 @@ struct app {
 	bool stopped;                /* offline: a signal ended the replay */
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
+	uint64_t drops_read_ms;      /* when the kernel's drop counter was last read */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
@@ -108,6 +113,7 @@ struct app {
 	uint64_t gone_ms;
 	char gone_name[64];          /* who exited, "nginx[1234]" */
 	char stop_reason[160];       /* said once the terminal is ours again */
+	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	int exit_code;
 };
 
@@ -144,12 +150,19 @@ static void describe_netns(struct app *a)
 	}
 }
 
+/*
+ * Where to capture: the namespaces where the target listens. Not the others:
+ * a supervisor in the host's namespace whose servers run in containers
+ * would otherwise add the host side of their veths, seeing each packet twice.
+ */
 static size_t target_capture_netns(const struct target *t, struct capture_netns *out)
 {
-	size_t n = t->nnetns < CAPTURE_MAX_NETNS ? t->nnetns : CAPTURE_MAX_NETNS;
+	size_t n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		out[i] = (struct capture_netns){ .ino = t->netns[i].ino, .pid = t->netns[i].pid };
+	for (size_t i = 0; i < t->nnetns && n < CAPTURE_MAX_NETNS; i++)
+		if (t->netns[i].listens)
+			out[n++] = (struct capture_netns){ .ino = t->netns[i].ino,
+							   .pid = t->netns[i].pid };
 	return n;
 }
 
@@ -164,10 +177,15 @@ static void follow_netns(struct app *a, const struct target *old)
 	size_t n = target_capture_netns(&a->target, ns);
 	char err[256];
 
-	if (!a->cap || (old->nnetns == a->target.nnetns &&
-			!memcmp(old->netns, a->target.netns, n * sizeof(old->netns[0]))))
+	struct capture_netns was[CAPTURE_MAX_NETNS];
+	size_t nwas = target_capture_netns(old, was);
+	bool same = n == nwas;
+
+	for (size_t i = 0; same && i < n; i++)
+		same = ns[i].ino == was[i].ino;
+	if (!a->cap || same)
 		return;
-	if (capture_set_netns(a->cap, ns, n, err, sizeof(err)) && !a->tui)
+	if (capture_set_netns(a->cap, ns, n, err, sizeof(err)) && !a->live_view)
 		fprintf(stderr, "%s\n", err);
 }
 
@@ -216,7 +234,7 @@ static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
  */
 static bool tls_calls_only(const struct app *a)
 {
-	return a->tls && !strcmp(tls_probe_modes(a->tls), "calls");
+	return a->tls && tls_probe_modes(a->tls) == TLS_MODE_CALLS;
 }
 
 /*
@@ -354,7 +372,7 @@ static void target_event(struct app *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (!a->tui)
+	if (!a->live_view)
 		fprintf(stderr, "l7top: %s\n", line);
 	store_note(a->store, line);
 }
@@ -450,6 +468,10 @@ static void target_apply(struct app *a, const struct target *t)
 		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
 	struct target old = a->target;
 
+	if (t->proc_truncated && !a->said_proc && !a->live_view)
+		fprintf(stderr, "l7top: /proc/%d/net has a socket table of more than %d rows: the "
+			"rest is not read\n", t->pids[0], TARGET_PROC_MAX_LINES);
+	a->said_proc |= t->proc_truncated;
 	a->target = *t;
 	follow_netns(a, &old);
 	if (a->tls)
@@ -468,17 +490,16 @@ static void target_apply(struct app *a, const struct target *t)
  */
 static void follow_pidfile(struct app *a)
 {
-	pid_t old = a->opt.nroots ? a->opt.roots[0] : 0;
+	pid_t pid, old = a->opt.nroots ? a->opt.roots[0] : 0;
 	char why[96], was[64];
 	struct target t;
 
-	if (!a->opt.pidfile || roots_from_pidfile(a, why, sizeof(why)))
+	if (!a->opt.pidfile || target_read_pidfile(a->opt.pidfile, &pid, why, sizeof(why)))
 		return;                          /* missing or empty mid-restart: later */
-	if ((a->opt.roots[0] == old && !a->target_gone) || !pid_alive(a->opt.roots[0]) ||
-	    target_scan("/proc", a->opt.roots, a->opt.nroots, &t)) {
-		a->opt.roots[0] = old;
+	if ((pid == old && !a->target_gone) || !pid_alive(pid) || target_scan("/proc", &pid, 1, &t))
 		return;
-	}
+	a->opt.roots[0] = pid;
+	a->opt.nroots = 1;
 	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
 	target_apply(a, &t);
 	watch_roots(a);
@@ -553,10 +574,17 @@ static void print_capture_summary(struct app *a)
 		return;
 	capture_get_stats(a->cap, &cs);
 	fprintf(stderr, "l7top: %lu packets captured (%lu bytes), %lu cut to headers "
-		"(%lu payload bytes not copied), %lu dropped by the kernel\n",
+		"(%lu payload bytes not copied), %lu dropped by the kernel",
 		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
+	if (a->tls) {
+		struct tls_stats ts;
+		tls_probe_stats(a->tls, &ts);
+		fprintf(stderr, "; TLS plaintext %lu bytes from the calls probes",
+			(unsigned long)ts.data_bytes);
+	}
+	fputc('\n', stderr);
 }
 
 static void on_packet(void *ctx, const struct capture_pkt *p)
@@ -565,16 +593,6 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
 	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
-}
-
-/* --json: a reader that went away (EPIPE) or a full disk ends the run. */
-static void emit_json(struct app *a, const struct snapshot *s)
-{
-	if (!json_lines_write(stdout, s) || a->exit_code)
-		return;
-	fprintf(stderr, "l7top: cannot write the JSON lines to stdout: %s\n", strerror(errno));
-	a->exit_code = EXIT_RUNTIME;
-	loop_stop(a->loop);
 }
 
 /* --write: each interval reaches the disk; on a write error the file is
@@ -589,7 +607,6 @@ static void flush_dump(struct app *a)
 	capture_dump_close(a->cap);
 }
 
-/* Ends the current interval at end_ms: snapshot, print, hand to storage. */
 /* The collector's snapshot of the interval ending at end_ms, with the
  * capture's and the TLS probe's loss counters added. */
 static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
@@ -635,48 +652,51 @@ static const char *folds_describe(struct app *a)
 	return a->folds_line;
 }
 
-/* One interval on whichever view is active: JSON lines, the live view or
- * the batch printer. Views sum endpoints across hosts. */
-static void snapshot_show(struct app *a, const struct snapshot *merged,
-			  const struct store_health *h)
-{
-	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
-	for (size_t i = 0; !a->tui && i < merged->nfolds; i++)
-		fprintf(stderr, "l7top: learned fold %s" ROUTE_LEARN_FOLD "\n", merged->folds[i]);
-	const char *db_status = a->db_off[0] ? a->db_off : h->last_error;
-	struct batch_info info = {
-		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name,
-		.npids = a->target.npids,
-		.ports = a->ports_str,
-		.netns = a->opt.read_pcap ? NULL : a->netns_str,
-		.unix_unseen = a->unix_str,
-		.db_status = db_status,
-		.max_rows = a->opt.max_rows,
-		.tls_mode = a->tls ? tls_probe_modes(a->tls)
-			  : a->opt.keylog_in ? "keylog" : a->opt.read_pcap ? NULL : "off",
-	};
+/* ---- outputs ------------------------------------------------------------ */
 
-	if (a->opt.json) {
-		emit_json(a, merged);
-	} else if (a->tui) {
-		const char *warnings[] = { a->unix_warn, folds_describe(a) };
-		struct tui_header th = {
-			.warnings = warnings,
-			.nwarnings = 2,   /* empty ones are not shown */
-			.target = info.target,
-			.npids = a->target.npids,
-			.ports = a->ports_str,
-			.netns = a->netns_str,
-			.db_path = a->store ? a->opt.db : NULL,
-			.db_error = db_status,
-			.db_dropped = h->dropped,
-			.start_ms = a->start_ms,
-			.now_ms = now_ms(),
-		};
-		tui_push_snapshot(a->tui, merged, &th);
-		tui_draw(a->tui);
-	} else {
-		batch_print(stdout, merged, &info);
+static void sinks_add(struct app *a, struct sink k)
+{
+	if (a->nsinks < SINKS_MAX)
+		a->sinks[a->nsinks++] = k;
+}
+
+/* The facts that change while running: pids, ports, TLS mode, DB health. */
+static void run_refresh(struct app *a, uint64_t now)
+{
+	struct run_info *r = &a->run;
+	size_t n = 0;
+
+	a->pids_str[0] = '\0';
+	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(a->pids_str); i++)
+		n += (size_t)snprintf(a->pids_str + n, sizeof(a->pids_str) - n, "%s%d",
+				      i ? "," : "", a->target.pids[i]);
+	r->target = a->opt.read_pcap ? a->opt.read_pcap : a->target_name;
+	r->cmdline = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline;
+	r->pids = a->pids_str;
+	r->npids = a->target.npids;
+	r->ports = a->ports_str;
+	r->tls_mode = a->tls ? tls_probe_modes(a->tls)
+		    : a->opt.keylog_in ? TLS_MODE_KEYLOG : TLS_MODE_OFF;
+	r->show_tls = a->tls || a->opt.keylog_in || !a->opt.read_pcap;
+	r->capture = a->opt.read_pcap ? "pcap" : a->tls ? "plain+tls" : "plain";
+	r->version = L7TOP_VERSION;
+	r->settings = a->settings;
+	r->started_ms = a->start_ms;
+	r->now_ms = now;
+	r->netns = a->opt.read_pcap ? NULL : a->netns_str;
+	r->unix_unseen = a->unix_str;
+	a->warnings[0] = a->unix_warn;
+	a->warnings[1] = folds_describe(a);
+	r->warnings = a->warnings;
+	r->nwarnings = 2;            /* empty ones are not shown */
+	r->db_path = a->store ? a->opt.db : NULL;
+	r->db_error = a->db_off;
+	r->db_dropped = 0;
+	if (a->db_sink) {
+		struct sink_health h = { "", 0 };
+		a->db_sink->ops->health(a->db_sink->self, &h);
+		r->db_error = h.error;
+		r->db_dropped = h.dropped;
 	}
 }
 
@@ -691,7 +711,7 @@ static void db_health_say(struct app *a, const struct store_health *h)
 
 	a->said_outages = h->outages;
 	a->said_recoveries = h->recoveries;
-	if (a->tui)
+	if (a->live_view)
 		return;
 	if (began)
 		fprintf(stderr, "l7top: DB %s: write failed: %s; stats are kept in memory, the next "
@@ -701,35 +721,95 @@ static void db_health_say(struct app *a, const struct store_health *h)
 			a->opt.db, (unsigned long)h->outage_lost);
 }
 
-/* Ends the current interval at end_ms: snapshot, show, hand to storage. */
+/* Ends the current interval at end_ms: one snapshot, to every sink. */
 static void interval_close(struct app *a, uint64_t end_ms)
 {
-	struct store_health h = { 0 };
-	struct snapshot *s = snapshot_take(a, end_ms), *merged;
+	struct snapshot *s, *folded = NULL;
+
+	if (a->store && a->opt.read_pcap)
+		store_wait_written(a->store);
+	s = snapshot_take(a, end_ms);
 
 	if (!s) {
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
+	run_refresh(a, now_ms());
+	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
+	for (size_t i = 0; !a->live_view && i < s->nfolds; i++)
+		fprintf(stderr, "l7top: learned fold %s" ROUTE_LEARN_FOLD "\n", s->folds[i]);
 	if (a->store) {
+		struct store_health h;
 		store_get_health(a->store, &h);
 		db_health_say(a, &h);
 	}
-	/* /metrics keeps the host label, like storage. */
-	if (a->prom)
-		prom_update(a->prom, s);            /* -ENOMEM: the row is missing from scrapes */
-	merged = snapshot_fold_hosts(s);
-	if (merged) {
-		snapshot_show(a, merged, &h);
-		if (merged != s)
-			snapshot_free(merged);
+	for (size_t i = 0; i < a->nsinks; i++) {
+		const struct sink *k = &a->sinks[i];
+		struct snapshot *in = s;
+		if (a->sink_failed[i])
+			continue;
+		if (!k->ops->per_host) {
+			/* Views sum endpoints across hosts; NULL on ENOMEM: skipped. */
+			if (!folded)
+				folded = snapshot_fold_hosts(s);
+			if (!(in = folded))
+				continue;
+		}
+		if (k->ops->push(k->self, in, &a->run) < 0) {
+			a->sink_failed[i] = true;
+			a->exit_code = EXIT_RUNTIME;
+			loop_stop(a->loop);
+		}
 	}
 	flush_dump(a);
-	/* Storage keeps the per-host rows and the request log. */
-	if (a->store)
-		store_push(a->store, s);      /* the store owns s now, even on -EAGAIN */
-	else
-		snapshot_free(s);
+	if (folded != s)
+		snapshot_free(folded);
+	snapshot_free(s);
+}
+
+/* Closes every sink, the last opened first (the live view gives the
+ * terminal back before the store's last lines). */
+static void sinks_close(struct app *a, uint64_t ended_ms)
+{
+	run_refresh(a, ended_ms);
+	while (a->nsinks) {
+		const struct sink *k = &a->sinks[--a->nsinks];
+		k->ops->close(k->self, &a->run);
+	}
+	a->db_sink = NULL;
+	a->store = NULL;
+	a->prom = NULL;
+	a->live_view = false;
+}
+
+/* The one sink that shows each interval: JSON lines, the live view (when
+ * allowed and both ends are a terminal) or the batch printer. */
+static int open_view(struct app *a, bool live)
+{
+	char err[256] = "";
+	struct sink k;
+
+	if (a->opt.json) {
+		sinks_add(a, json_lines_sink(stdout));
+		return 0;
+	}
+	if (live && !a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		struct tui *t = tui_new(&(struct tui_config){ .interval_ms = a->opt.interval_ms,
+							       .max_endpoints = a->opt.max_endpoints });
+		if (t && !tui_start(t, a->loop, err, sizeof(err))) {
+			sinks_add(a, tui_sink(t));
+			a->live_view = true;
+			return 0;
+		}
+		fprintf(stderr, "%s; batch output instead\n", err[0] ? err : "l7top: out of memory");
+		tui_free(t);
+	}
+	if (batch_sink(stdout, a->opt.max_rows, &k)) {
+		fprintf(stderr, "l7top: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	sinks_add(a, k);
+	return 0;
 }
 
 static void drain_capture(struct app *a)
@@ -745,6 +825,15 @@ static void on_tls_data(void *ctx, const struct tls_data *d)
 	struct app *a = ctx;
 	collector_stream_data(a->coll, d->tgid, d->conn_id, d->dir, d->buf, d->caplen, d->len,
 			      d->ts_ns);
+}
+
+/* Calls mode: SSL_set_fd on an accepted socket names the client, for the
+ * request log and "top clients" (keys mode reads it from the packets). */
+static void on_tls_conn(void *ctx, const struct tls_conn *c)
+{
+	struct app *a = ctx;
+	if (c->family)
+		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port);
 }
 
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -767,11 +856,9 @@ static void on_tls_secret(void *ctx, const struct tls_secret *sec)
 {
 	struct app *a = ctx;
 
-	if (sec->kind < 0 || sec->kind >= TLS_KEY_SECRETS)
-		return;
 	/* -ENOSPC is counted by the collector (tls secrets lost). */
-	collector_tls_secret(a->coll, sec->id_kind, sec->id, sec->id_len,
-			     TLS_KEY_TO_SECRET[sec->kind], sec->secret, sec->len, now_ns());
+	collector_tls_secret(a->coll, sec->id_kind, sec->id, sec->id_len, sec->kind, sec->secret,
+			     sec->len, now_ns());
 	a->tls_secrets_new = true;
 }
 
@@ -780,7 +867,7 @@ static void on_tls_secret(void *ctx, const struct tls_secret *sec)
 static void drain_tls(struct app *a)
 {
 	const struct tls_sink sink = {
-		.data = on_tls_data, .close = on_tls_close, .fork = on_tls_fork,
+		.data = on_tls_data, .conn = on_tls_conn, .close = on_tls_close, .fork = on_tls_fork,
 		.secret = on_tls_secret, .ctx = a,
 	};
 
@@ -819,21 +906,14 @@ static void on_tls_timer(struct loop *l, int fd, void *ctx)
  * once so Wireshark can read along. TLS 1.3 secrets reach it here, not from
  * the probe, because only the collector knows their client_random.
  */
-static void on_keylog(void *ctx, const uint8_t client_random[32], int kind, const uint8_t *secret,
-		      size_t len)
+static void on_keylog(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
+		      const uint8_t *secret, size_t len)
 {
-	static const char *const LABEL[TLS_SECRET_KINDS] = {
-		[TLS_SECRET_CLIENT_HS] = "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-		[TLS_SECRET_SERVER_HS] = "SERVER_HANDSHAKE_TRAFFIC_SECRET",
-		[TLS_SECRET_CLIENT_AP] = "CLIENT_TRAFFIC_SECRET_0",
-		[TLS_SECRET_SERVER_AP] = "SERVER_TRAFFIC_SECRET_0",
-		[TLS_SECRET_MASTER] = "CLIENT_RANDOM",
-	};
 	struct app *a = ctx;
 
-	if (!a->keylog || kind < 0 || kind >= TLS_SECRET_KINDS)
+	if (!a->keylog)
 		return;
-	fprintf(a->keylog, "%s ", LABEL[kind]);
+	fprintf(a->keylog, "%s ", tls_keylog_label(kind));
 	for (size_t i = 0; i < 32; i++)
 		fprintf(a->keylog, "%02x", client_random[i]);
 	fputc(' ', a->keylog);
@@ -913,11 +993,11 @@ static int open_tls(struct app *a)
 		.ssl_lib = a->opt.ssl_lib,
 		.capture_bytes = a->opt.capture_bytes,
 		.log = a->opt.no_tui ? stderr : NULL,
-		.mode = options_tls_probe_mode(a->opt.tls),
+		.mode = a->opt.tls,
 	};
 
-	a->tls_modes = "off";
-	if (a->opt.tls == TLS_OFF)
+	a->tls_mode = TLS_MODE_OFF;
+	if (a->opt.tls == TLS_MODE_OFF)
 		return 0;
 	if (tls_probe_open(&a->tls, &o, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -925,8 +1005,8 @@ static int open_tls(struct app *a)
 	}
 	if (open_keylog(a))
 		return EXIT_USAGE;
-	a->tls_modes = tls_probe_modes(a->tls);
-	if (!strcmp(a->tls_modes, "calls") && !a->opt.keylog_in)
+	a->tls_mode = tls_probe_modes(a->tls);
+	if (a->tls_mode == TLS_MODE_CALLS && !a->opt.keylog_in)
 		collector_tls_decrypt_off(a->coll);
 	if (a->opt.keylog_in)
 		return load_keylog(a, now_ns());
@@ -942,7 +1022,7 @@ static int open_tls(struct app *a)
  */
 static void drain_keys_first(struct app *a)
 {
-	if (a->tls && strcmp(tls_probe_modes(a->tls), "calls"))
+	if (a->tls && tls_probe_modes(a->tls) != TLS_MODE_CALLS)
 		drain_tls(a);
 }
 
@@ -953,12 +1033,20 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 	drain_keys_first(a);
 	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
 	if (n < 0 && n != -EAGAIN) {
-		fprintf(stderr, "l7top: capture failed: %s\n", strerror(-n));
+		fprintf(stderr, "l7top: capture failed: %s\n", capture_error(a->cap));
 		a->exit_code = EXIT_RUNTIME;
 		loop_stop(l);
 		return;
 	}
-	/* The ring overflowed: its holes will never fill, resync at once. */
+	/* The ring overflowed: its holes will never fill, resync. Reading the
+	 * counter is a getsockopt per socket, so not on every wake-up: within
+	 * DROPS_READ_MS of the drop is soon enough. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t mono_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (mono_ms - a->drops_read_ms < DROPS_READ_MS)
+		return;
+	a->drops_read_ms = mono_ms;
 	uint64_t drops = capture_drops(a->cap);
 	if (drops != a->seen_drops) {
 		a->seen_drops = drops;
@@ -1024,38 +1112,28 @@ static void on_stored_fold(void *ctx, const char *prefix)
 
 static int open_store(struct app *a)
 {
-	char err[256], pids[512] = "", settings[1024], dur[24];
-	size_t n = 0;
+	char err[256], dur[24];
 	int e;
 
 	if (a->opt.no_db)
 		return 0;
 	if (!strcmp(a->opt.db, DEFAULT_DB))
 		mkdir("/var/lib/l7top", 0700);
-	for (size_t i = 0; i < a->target.npids && n + 12 < sizeof(pids); i++)
-		n += (size_t)snprintf(pids + n, sizeof(pids) - n, "%s%d", i ? "," : "",
-				      a->target.pids[i]);
 	/* Which TLS mode the processes run in; never anything about secrets. */
 	char tls_set[48] = "";
 	if (a->tls || a->opt.keylog_in)
-		snprintf(tls_set, sizeof(tls_set), " tls=%s%s", a->tls ? a->tls_modes : "keylog",
+		snprintf(tls_set, sizeof(tls_set), " tls=%s%s",
+			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
-	snprintf(settings, sizeof(settings),
+	snprintf(a->settings, sizeof(a->settings),
 		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
 		 a->netns_str[0] ? " netns=" : "", a->netns_str,
 		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
-	struct store_session sess = {
-		.target = a->opt.read_pcap ? a->opt.read_pcap : a->target.cmdline,
-		.pids = pids,
-		.version = L7TOP_VERSION,
-		.settings = settings,
-		.started_ms = a->start_ms,
-		.capture = a->opt.read_pcap ? "pcap" : a->tls ? "plain+tls" : "plain",
-	};
-	e = store_open(&a->store, a->opt.db, &sess, err, sizeof(err));
+	run_refresh(a, now_ms());
+	e = store_open(&a->store, a->opt.db, &a->run, err, sizeof(err));
 	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
 		/* The disk is the problem, not the DB: watch on, in memory. */
 		fprintf(stderr, "%s: watching without a DB\n", err);
@@ -1068,6 +1146,8 @@ static int open_store(struct app *a)
 		return EXIT_RUNTIME;
 	}
 	store_set_retention(a->store, a->opt.retention_ms, STORE_ROLLUP_DEFAULT_MS);
+	sinks_add(a, store_sink(a->store));
+	a->db_sink = &a->sinks[a->nsinks - 1];
 	if (store_folds(a->store, on_stored_fold, a))
 		fprintf(stderr, "l7top: cannot read learned folds from %s: folding starts over\n",
 			a->opt.db);
@@ -1130,6 +1210,7 @@ static int open_prom(struct app *a)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
+	sinks_add(a, prom_sink(a->prom));
 	return 0;
 }
 
@@ -1174,20 +1255,11 @@ static int run_live(struct app *a)
 	a->interval_start_ms = now_ms();
 	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s%s%s\n",
 		a->target_name, a->target.npids, a->ports_str, a->netns_str,
-		a->store ? a->opt.db : "none", a->tls_modes, a->unix_warn[0] ? "; " : "",
+		a->store ? a->opt.db : "none", tls_mode_name(a->tls_mode), a->unix_warn[0] ? "; " : "",
 		a->unix_warn);
 	/* After the last line on stderr: curses owns the terminal from here. */
-	if (!a->opt.no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-		struct tui_config tc = { .interval_ms = a->opt.interval_ms,
-					 .max_endpoints = a->opt.max_endpoints };
-		err[0] = '\0';
-		a->tui = tui_new(&tc);
-		if (!a->tui || tui_start(a->tui, a->loop, err, sizeof(err))) {
-			fprintf(stderr, "%s; batch output instead\n", err[0] ? err : "l7top: out of memory");
-			tui_free(a->tui);
-			a->tui = NULL;
-		}
-	}
+	if ((rc = open_view(a, true)))
+		return rc;
 	if (loop_run(a->loop) < 0) {
 		fprintf(stderr, "l7top: event loop failed: %s\n", strerror(errno));
 		a->exit_code = EXIT_RUNTIME;
@@ -1197,17 +1269,14 @@ static int run_live(struct app *a)
 	drain_tls(a);
 	collector_flush(a->coll);
 	interval_close(a, now_ms());
-	bool had_tui = a->tui != NULL;
-	tui_free(a->tui);            /* the terminal is restored before anything else prints */
-	a->tui = NULL;
-	if (had_tui && a->store) {
-		struct store_health h;
+	struct store_health h = { 0 };
+	if (a->live_view && a->store)
 		store_get_health(a->store, &h);
-		if (h.outages)
-			fprintf(stderr, "l7top: DB %s: writes failed %lu times during the run (last: %s)"
-				"; the session row notes when\n", a->opt.db, (unsigned long)h.outages,
-				h.outage_why);
-	}
+	sinks_close(a, now_ms());    /* the terminal is restored before anything else prints */
+	if (h.outages)
+		fprintf(stderr, "l7top: DB %s: writes failed %lu times during the run (last: %s)"
+			"; the session row notes when\n", a->opt.db, (unsigned long)h.outages,
+			h.outage_why);
 	close(sfd);
 	if (a->stop_reason[0])
 		fprintf(stderr, "l7top: %s\n", a->stop_reason);
@@ -1313,7 +1382,7 @@ static int run_offline(struct app *a)
 	/* Filed at time 0: the table's ttl must not run against the capture's clock. */
 	if (a->opt.keylog_in && (rc = load_keylog(a, 0)))
 		return rc;
-	if ((rc = open_store(a)))
+	if ((rc = open_store(a)) || (rc = open_view(a, false)))
 		return rc;
 	replay_clock_init(&a->clock, a->opt.interval_ms);
 	sfd = signals_fd();
@@ -1328,13 +1397,30 @@ static int run_offline(struct app *a)
 	collector_flush(a->coll);     /* rows still held back go to OTHER: nothing is lost */
 	if (a->clock.started)
 		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
+	sinks_close(a, a->interval_start_ms);
 	return a->exit_code;
+}
+
+/*
+ * glibc raises its mmap threshold to the size of the last mmapped block
+ * freed, so after the first snapshot of 10,000 endpoints (~10 MB) every
+ * later one would come from the heap, where a freed one stays in RSS
+ * beside its successor. A fixed threshold keeps big arrays in mmap,
+ * returned to the kernel when freed; two arenas (main loop, DB writer)
+ * are all l7top needs.
+ */
+static void malloc_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 }
 
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
 	int rc;
+
+	malloc_tune();
 
 	if (argc > 1 && !strcmp(argv[1], "query"))
 		return query_main(argc - 1, argv + 1);
@@ -1354,7 +1440,7 @@ int main(int argc, char **argv)
 		.skip_ctx = &a,
 		/* auto may still turn it off (open_tls) when every process runs calls */
 		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL
-					       : a.opt.tls == TLS_KEYS || a.opt.tls == TLS_AUTO,
+					       : a.opt.tls == TLS_MODE_KEYS || a.opt.tls == TLS_MODE_AUTO,
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
 		.learn_upstreams = !a.opt.read_pcap,
@@ -1373,13 +1459,11 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = a.opt.read_pcap ? run_offline(&a) : run_live(&a);
 
-	if (a.store)
-		store_close(a.store, a.opt.read_pcap ? a.interval_start_ms : now_ms());
+	sinks_close(&a, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
 	upstreams_close(a.ups);
 	if (a.keylog)
 		fclose(a.keylog);
-	prom_close(a.prom);
 	if (a.cap)
 		capture_close(a.cap);
 	collector_free(a.coll);

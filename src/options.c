@@ -12,18 +12,6 @@
 #include "probes/tls.h"
 #include "storage/query.h"
 
-/* How HTTPS is read: one row per mode, for --tls and for the loader. */
-static const struct {
-	const char *name;
-	enum tls_mode mode;
-	enum tls_probe_mode probe;
-} TLS_MODES[] = {
-	{ "auto", TLS_AUTO, TLS_PROBE_AUTO },    /* keys where OpenSSL 3.x derives by EVP_KDF_derive, else calls */
-	{ "keys", TLS_KEYS, TLS_PROBE_KEYS },    /* secrets at the handshake; ciphertext decrypted here */
-	{ "calls", TLS_CALLS, TLS_PROBE_CALLS }, /* uprobes on SSL_read/SSL_write: plaintext in the process */
-	{ "off", TLS_OFF, TLS_PROBE_CALLS },     /* plaintext ports only; TLS connections are set aside */
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -32,7 +20,8 @@ static void usage(FILE *f)
 		"       l7top --read FILE.pcap [--port PORT[,PORT]] [options]\n"
 		"       l7top query --db FILE [--since WHEN] [--until WHEN] [--sort KEY]\n"
 		"                   [--limit N] [--format table|csv|json] [--step DUR]\n"
-		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--session N]\n"
+		"                   [--endpoint 'METHOD ROUTE'] [--by-host] [--protocol P] [--by-protocol]\n"
+		"                   [--session N]\n"
 		"       l7top query --db FILE --requests (--slowest N | --errors)\n"
 		"       l7top query --db FILE --sessions   (l7top query --help for more)\n"
 		"\n"
@@ -76,12 +65,13 @@ static void usage(FILE *f)
 		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
 		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
 		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
-		"                          e.g. with --read\n"
+		"                          e.g. with --read (lines <= 4096 bytes, file <= 64 MiB)\n"
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
 		"      --json              one JSON object per endpoint per interval on stdout,\n"
-		"                          nothing else there (implies --no-tui)\n"
+		"                          then one of the interval's counters, nothing else\n"
+		"                          there (implies --no-tui)\n"
 		"      --prometheus [ADDR:]PORT\n"
 		"                          serve /metrics for Prometheus (ADDR default 127.0.0.1)\n"
 		"  -w, --write FILE.pcap   also save the packets the filter kept (mode 0600)\n"
@@ -156,19 +146,14 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
 /* Apart from the enum above, so options added there never collide. */
 enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES };
 
-enum tls_probe_mode options_tls_probe_mode(enum tls_mode m)
-{
-	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++)
-		if (TLS_MODES[i].mode == m)
-			return TLS_MODES[i].probe;
-	return TLS_PROBE_CALLS;
-}
-
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
-	for (size_t i = 0; i < sizeof(TLS_MODES) / sizeof(TLS_MODES[0]); i++) {
-		if (!strcmp(s, TLS_MODES[i].name)) {
-			*out = TLS_MODES[i].mode;
+	static const enum tls_mode asked[] = { TLS_MODE_AUTO, TLS_MODE_KEYS, TLS_MODE_CALLS,
+					       TLS_MODE_OFF };
+
+	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++) {
+		if (!strcmp(s, tls_mode_name(asked[i]))) {
+			*out = asked[i];
 			return 0;
 		}
 	}
@@ -280,7 +265,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->retention_ms = 7ull * 24 * 3600 * 1000;
 	o->slow_ms = 100;
 	o->log_status = 500;
-	o->tls = TLS_AUTO;
+	o->tls = TLS_MODE_AUTO;
 	o->fold_after = ROUTE_LEARN_VALUES;
 	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -415,11 +400,11 @@ int options_parse(int argc, char **argv, struct options *o)
 			"and --read\n");
 		return EXIT_USAGE;
 	}
-	if (o->keylog && (o->read_pcap || o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
+	if (o->keylog && (o->read_pcap || o->tls == TLS_MODE_CALLS || o->tls == TLS_MODE_OFF)) {
 		fprintf(stderr, "l7top: --keylog writes the secrets of a live --tls keys or auto run\n");
 		return EXIT_USAGE;
 	}
-	if (o->keylog_in && !o->read_pcap && (o->tls == TLS_CALLS || o->tls == TLS_OFF)) {
+	if (o->keylog_in && !o->read_pcap && (o->tls == TLS_MODE_CALLS || o->tls == TLS_MODE_OFF)) {
 		fprintf(stderr, "l7top: --keylog-in decrypts what the socket filter sees: use it with"
 			" --read, --tls keys or --tls auto\n");
 		return EXIT_USAGE;

@@ -19,9 +19,6 @@
 #define L7TOP_VERSION      "0.1.0"
 #define DEFAULT_DB         "/var/lib/l7top/l7top.db"
 
-/* How HTTPS is read. */
-enum tls_mode { TLS_OFF, TLS_CALLS, TLS_KEYS, TLS_AUTO };
-
 enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 struct options {
@@ -41,7 +38,7 @@ struct options {
 	int max_rows;
 	uint16_t ports[TARGET_MAX_PORTS];   /* --port, for --read */
 	size_t nports;
-	enum tls_mode tls;
+	enum tls_mode tls;         /* TLS_MODE_OFF, _CALLS, _KEYS or _AUTO */
 	const char *ssl_lib;       /* --ssl-lib: NULL = find libssl per process */
 	uint32_t capture_bytes;    /* 0 = the probe's default */
 	bool json;                 /* --json: JSON lines on stdout instead of batch */
@@ -61,7 +58,5 @@ struct options {
 int options_parse(int argc, char **argv, struct options *o);
 /* Frees what options_parse() allocated (the route patterns). */
 void options_free(struct options *o);
-/* What the TLS loader is asked for in mode m. */
-enum tls_probe_mode options_tls_probe_mode(enum tls_mode m);
 
 #endif

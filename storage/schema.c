@@ -2,10 +2,12 @@
 #include "storage/schema.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "collector/hist.h"
+#include "collector/snapshot.h"
 #include "storage/store.h"
 
 /*
@@ -518,4 +520,47 @@ int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 	if (fk)
 		sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+/* Whether intervals has a column called name. SQLite rc in *rc. */
+static bool schema_has_column(sqlite3 *db, const char *name, int *rc)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	*rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('intervals') WHERE name = ?1",
+				 -1, &st, NULL);
+	if (*rc)
+		return false;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	*rc = sqlite3_step(st);
+	found = *rc == SQLITE_ROW;
+	*rc = *rc == SQLITE_ROW || *rc == SQLITE_DONE ? SQLITE_OK : *rc;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Under a write lock, so two l7tops starting at once add each column once. */
+int schema_add_counter_columns(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	for (size_t i = 0; rc == SQLITE_OK && i < SNAP_NCOUNTERS; i++) {
+		const char *name = snap_counter_defs[i].name;
+		if (schema_has_column(db, name, &rc) || rc)
+			continue;
+		/* The name is the table's own identifier, never input. */
+		char *sql = sqlite3_mprintf("ALTER TABLE intervals ADD COLUMN %s INTEGER", name);
+		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "l7top: cannot add the counter columns to %s: %s", path,
+		 sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
 }

@@ -55,4 +55,13 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
 
+/*
+ * Adds to intervals a column for every counter of the snapshot table
+ * (collector/snapshot.h) it lacks, so a counter added to the table is
+ * stored without a schema version of its own (older l7tops ignore the
+ * column; rows written before it hold NULL). Run by the writer after
+ * schema_migrate(). Returns 0, or -EIO with one line in err.
+ */
+int schema_add_counter_columns(sqlite3 *db, const char *path, char *err, size_t errlen);
+
 #endif

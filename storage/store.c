@@ -24,7 +24,6 @@
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
 #define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
-#define STORE_NCOUNTERS    17       /* struct snap_counters fields stored in intervals */
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -50,6 +49,8 @@ struct store {
 	/* Shared with store_push()/store_get_health()/store_set_retention(); under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t settled;       /* a snapshot was written (or failed) and freed */
+	uint64_t pushed, finished;    /* snapshots queued / done with, ever */
 	struct snapshot *queue[STORE_QUEUE_MAX];   /* ring */
 	size_t head, len;
 	bool stopping;
@@ -59,6 +60,8 @@ struct store {
 	char notes[1024];             /* events not yet in the session row */
 	uint64_t notes_lost;          /* events that did not fit */
 	uint64_t outage_from_ms;      /* first interval a write outage lost */
+
+	char sink_error[160];         /* main thread: the sink health's copy of last_error */
 
 	/* Writer thread only (and store_open/store_close around it). */
 	sqlite3_stmt *put_interval, *put_stat, *find_ep, *ins_ep, *ins_req, *ins_fold;
@@ -191,9 +194,10 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 }
 
 /*
- * Upserts one intervals row. c[] is STORE_NCOUNTERS values in the column
- * order of the statement. A row already there (a minute row, or a clock that
- * went back) is added to: counters summed, conns_open and dur_ms = max.
+ * Upserts one intervals row. c[] holds the SNAP_NCOUNTERS values in the
+ * counter table's order (the statement's). A row already there (a minute
+ * row, or a clock that went back) is added to: counters summed, gauges and
+ * dur_ms = max.
  */
 static int store_put_interval(struct store *st, sqlite3_int64 session, sqlite3_int64 ts_ms,
 			      sqlite3_int64 dur_ms, sqlite3_int64 requests, const sqlite3_int64 *c)
@@ -204,28 +208,20 @@ static int store_put_interval(struct store *st, sqlite3_int64 session, sqlite3_i
 	sqlite3_bind_int64(q, 2, ts_ms);
 	sqlite3_bind_int64(q, 3, dur_ms);
 	sqlite3_bind_int64(q, 4, requests);
-	for (int i = 0; i < STORE_NCOUNTERS; i++)
+	for (int i = 0; i < SNAP_NCOUNTERS; i++)
 		sqlite3_bind_int64(q, 5 + i, c[i]);
 	return store_step_done(q);
 }
 
 static int store_write_interval(struct store *st, const struct snapshot *s)
 {
-	const struct snap_counters *c = &s->c;
-	const uint64_t v[STORE_NCOUNTERS] = {
-		c->packets, c->kernel_drops, c->parse_errors, c->unpaired, c->reasm_gaps,
-		c->conn_overflow, c->ep_overflow, c->pending_overflow, c->conns_open,
-		/* host_overflow: hosts are no longer folded into '*' (collector/agg.h) */
-		c->conns_new, c->tls_drops, c->reqs_skipped, 0,
-		c->h2_unreadable, c->h2_reset, c->h2_bounds, c->partial_reqs,
-	};
-	sqlite3_int64 cv[STORE_NCOUNTERS];
+	sqlite3_int64 cv[SNAP_NCOUNTERS];
 	uint64_t requests = 0;
 
 	for (size_t i = 0; i < s->n; i++)
 		requests += s->eps[i].requests;
-	for (int i = 0; i < STORE_NCOUNTERS; i++)
-		cv[i] = store_i64(v[i]);
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++)
+		cv[i] = store_i64(snap_counter_get(&s->c, i));
 	return store_put_interval(st, st->session_id, store_i64(s->ts_ms), store_i64(s->dur_ms),
 				  store_i64(requests), cv);
 }
@@ -482,7 +478,7 @@ static sqlite3_int64 roll_p99(const void *blob, int len, sqlite3_int64 max_us)
  * row's key). */
 static int roll_intervals(struct store *st, sqlite3_int64 lo, sqlite3_int64 hi)
 {
-	enum { W = 3 + STORE_NCOUNTERS };   /* session, minute, requests, counters */
+	enum { W = 3 + SNAP_NCOUNTERS };   /* session, minute, requests, counters */
 	sqlite3_stmt *q = st->roll_ivs;
 	sqlite3_int64 (*rows)[W] = NULL;
 	size_t len = 0, cap = 0;
@@ -785,6 +781,10 @@ static void *store_thread(void *arg)
 				st->avg_rows = (st->avg_rows * 7 + s->n + 7) / 8;
 			}
 			snapshot_free(s);
+			pthread_mutex_lock(&st->lock);
+			st->finished++;
+			pthread_cond_broadcast(&st->settled);
+			pthread_mutex_unlock(&st->lock);
 			if (rc != SQLITE_OK)
 				continue;           /* no upkeep on a failing DB */
 		}
@@ -806,6 +806,7 @@ int store_push(struct store *st, struct snapshot *snap)
 	if (!st->stopping && st->len < STORE_QUEUE_MAX) {
 		st->queue[(st->head + st->len) % STORE_QUEUE_MAX] = snap;
 		st->len++;
+		st->pushed++;
 		queued = true;
 		pthread_cond_signal(&st->wake);
 	} else {
@@ -816,6 +817,14 @@ int store_push(struct store *st, struct snapshot *snap)
 		return 0;
 	snapshot_free(snap);
 	return -EAGAIN;
+}
+
+void store_wait_written(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	while (st->finished < st->pushed)
+		pthread_cond_wait(&st->settled, &st->lock);
+	pthread_mutex_unlock(&st->lock);
 }
 
 void store_get_health(struct store *st, struct store_health *h)
@@ -883,31 +892,52 @@ static int store_create_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The intervals upsert, one column per counter of the table: counters are
+ * added to a row already there, gauges keep the larger level. coalesce():
+ * rows written before a column existed hold NULL there.
+ */
+static char *store_put_interval_sql(void)
+{
+	sqlite3_str *q = sqlite3_str_new(NULL);
+
+	sqlite3_str_appendall(q, "INSERT INTO intervals (session_id, ts_ms, dur_ms, requests");
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++)
+		sqlite3_str_appendf(q, ", %s", snap_counter_defs[i].name);
+	sqlite3_str_appendall(q, ") VALUES (?1, ?2, ?3, ?4");
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++)
+		sqlite3_str_appendf(q, ", ?%d", (int)i + 5);
+	sqlite3_str_appendall(q, ") ON CONFLICT (session_id, ts_ms) DO UPDATE SET"
+			      " dur_ms = max(dur_ms, excluded.dur_ms),"
+			      " requests = requests + excluded.requests");
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++) {
+		const char *n = snap_counter_defs[i].name;
+		if (snap_counter_defs[i].kind == SNAP_GAUGE)
+			sqlite3_str_appendf(q, ", %s = max(coalesce(%s, 0), excluded.%s)", n, n, n);
+		else
+			sqlite3_str_appendf(q, ", %s = coalesce(%s, 0) + excluded.%s", n, n, n);
+	}
+	return sqlite3_str_finish(q);
+}
+
+/* Per-minute sums of raw intervals rows, columns as store_put_interval()'s
+ * after session, minute and requests. */
+static char *store_roll_intervals_sql(void)
+{
+	sqlite3_str *q = sqlite3_str_new(NULL);
+
+	sqlite3_str_appendall(q, "SELECT session_id, ts_ms / 60000 * 60000 AS m, sum(requests)");
+	for (size_t i = 0; i < SNAP_NCOUNTERS; i++)
+		sqlite3_str_appendf(q, ", %s(%s)", snap_counter_defs[i].kind == SNAP_GAUGE
+				    ? "max" : "sum", snap_counter_defs[i].name);
+	sqlite3_str_appendall(q, " FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2"
+			      " AND dur_ms < 60000 GROUP BY session_id, m");
+	return sqlite3_str_finish(q);
+}
+
 static int store_prepare(struct store *st)
 {
-	static const char put_interval[] =
-		"INSERT INTO intervals (session_id, ts_ms, dur_ms, requests, packets, kernel_drops,"
-		" parse_errors, unpaired, reasm_gaps, conn_overflow, ep_overflow, pending_overflow,"
-		" conns_open, conns_new, tls_drops, reqs_skipped, host_overflow,"
-		" h2_unreadable, h2_reset, h2_bounds, partial_reqs)"
-		" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
-		" ON CONFLICT (session_id, ts_ms) DO UPDATE SET dur_ms = max(dur_ms, excluded.dur_ms),"
-		" requests = requests + excluded.requests, packets = packets + excluded.packets,"
-		" kernel_drops = kernel_drops + excluded.kernel_drops,"
-		" parse_errors = parse_errors + excluded.parse_errors,"
-		" unpaired = unpaired + excluded.unpaired, reasm_gaps = reasm_gaps + excluded.reasm_gaps,"
-		" conn_overflow = conn_overflow + excluded.conn_overflow,"
-		" ep_overflow = ep_overflow + excluded.ep_overflow,"
-		" pending_overflow = pending_overflow + excluded.pending_overflow,"
-		" conns_open = max(conns_open, excluded.conns_open),"
-		" conns_new = coalesce(conns_new, 0) + excluded.conns_new,"
-		" tls_drops = coalesce(tls_drops, 0) + excluded.tls_drops,"
-		" reqs_skipped = coalesce(reqs_skipped, 0) + excluded.reqs_skipped,"
-		" host_overflow = coalesce(host_overflow, 0) + excluded.host_overflow,"
-		" h2_unreadable = coalesce(h2_unreadable, 0) + excluded.h2_unreadable,"
-		" h2_reset = coalesce(h2_reset, 0) + excluded.h2_reset,"
-		" h2_bounds = coalesce(h2_bounds, 0) + excluded.h2_bounds,"
-		" partial_reqs = coalesce(partial_reqs, 0) + excluded.partial_reqs";
+	char *put_interval = store_put_interval_sql(), *roll_ivs = store_roll_intervals_sql();
 	static const char put_stat[] =
 		"INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id, requests,"
 		" s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out, lat_sum_us, lat_max_us, hist, p99_us,"
@@ -943,14 +973,6 @@ static int store_prepare(struct store *st)
 		" sum(lat_sum_us), max(lat_max_us), hist_merge(hist), count(*), sum(aborted)"
 		" FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
 		" GROUP BY session_id, m, endpoint_id";
-	static const char roll_ivs[] =
-		"SELECT session_id, ts_ms / 60000 * 60000 AS m, sum(requests), sum(packets),"
-		" sum(kernel_drops), sum(parse_errors), sum(unpaired), sum(reasm_gaps),"
-		" sum(conn_overflow), sum(ep_overflow), sum(pending_overflow), max(conns_open),"
-		" total(conns_new), total(tls_drops), total(reqs_skipped), total(host_overflow),"
-		" total(h2_unreadable), total(h2_reset), total(h2_bounds), total(partial_reqs)"
-		" FROM intervals WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000"
-		" GROUP BY session_id, m";
 	static const char roll_del_stats[] =
 		"DELETE FROM endpoint_stats WHERE ts_ms >= ?1 AND ts_ms <= ?2 AND dur_ms < 60000";
 	static const char roll_del_ivs[] =
@@ -978,15 +1000,20 @@ static int store_prepare(struct store *st)
 		{ ret_sessions, &st->ret_sessions },
 	};
 
-	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+	int rc = put_interval && roll_ivs ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !rc && i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		if (sqlite3_prepare_v3(st->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
 				       stmts[i].st, NULL))
-			return -EIO;
-	st->up = store_upstream_new(st->db);
-	return st->up ? 0 : -EIO;
+			rc = -EIO;
+	sqlite3_free(put_interval);
+	sqlite3_free(roll_ivs);
+	if (!rc && !(st->up = store_upstream_new(st->db)))
+		rc = -EIO;
+	return rc;
 }
 
-static int store_insert_session(struct store *st, const struct store_session *sess)
+static int store_insert_session(struct store *st, const struct run_info *sess)
 {
 	static const char sql[] =
 		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture)"
@@ -997,7 +1024,7 @@ static int store_insert_session(struct store *st, const struct store_session *se
 		return -EIO;
 	sqlite3_bind_int64(q, 1, store_i64(sess ? sess->started_ms : 0));
 	if (sess) {
-		sqlite3_bind_text(q, 2, sess->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sess->cmdline, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, sess->pids, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, sess->version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sess->settings, -1, SQLITE_STATIC);
@@ -1038,7 +1065,7 @@ static int store_setup_error(struct store *st, char *err, size_t errlen)
 }
 
 /* Identify before WAL: a foreign DB must be left exactly as it was. */
-static int store_setup(struct store *st, const struct store_session *sess,
+static int store_setup(struct store *st, const struct run_info *sess,
 		       char *err, size_t errlen)
 {
 	int version, rc;
@@ -1063,6 +1090,9 @@ static int store_setup(struct store *st, const struct store_session *sess,
 			return code == SQLITE_FULL ? -ENOSPC : rc;
 		}
 	}
+	rc = schema_add_counter_columns(st->db, st->path, err, errlen);
+	if (rc)
+		return (sqlite3_errcode(st->db) & 0xff) == SQLITE_FULL ? -ENOSPC : rc;
 	if (store_prepare(st) || store_insert_session(st, sess))
 		return store_setup_error(st, err, errlen);
 	return 0;
@@ -1081,12 +1111,13 @@ static void store_free(struct store *st)
 	sqlite3_close(st->db);
 	ep_cache_clear(&st->cache);
 	pthread_cond_destroy(&st->wake);
+	pthread_cond_destroy(&st->settled);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
 	free(st);
 }
 
-int store_open(struct store **out, const char *path, const struct store_session *sess,
+int store_open(struct store **out, const char *path, const struct run_info *sess,
 	       char *err, size_t errlen)
 {
 	struct store *st;
@@ -1101,6 +1132,7 @@ int store_open(struct store **out, const char *path, const struct store_session 
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->settled, NULL);
 	st->retention_ms = STORE_RETENTION_DEFAULT_MS;
 	st->rollup_ms = STORE_ROLLUP_DEFAULT_MS;
 	rc = store_create_file(path, err, errlen);
@@ -1167,4 +1199,42 @@ void store_close(struct store *st, uint64_t ended_ms)
 	store_write_notes(st);               /* best effort, like the end time */
 	store_end_session(st, ended_ms);
 	store_free(st);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int store_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	(void)run;
+	store_push(self, snapshot_hold(s));   /* -EAGAIN is counted in health.dropped */
+	return 0;
+}
+
+static void store_sink_health(void *self, struct sink_health *h)
+{
+	struct store *st = self;
+	struct store_health sh;
+
+	store_get_health(st, &sh);
+	snprintf(st->sink_error, sizeof(st->sink_error), "%s", sh.last_error);
+	h->error = st->sink_error;
+	h->dropped = sh.dropped;
+}
+
+static void store_sink_close(void *self, const struct run_info *run)
+{
+	store_close(self, run->now_ms);
+}
+
+static const struct sink_ops store_sink_ops = {
+	.name = "db",
+	.per_host = true,
+	.push = store_sink_push,
+	.health = store_sink_health,
+	.close = store_sink_close,
+};
+
+struct sink store_sink(struct store *st)
+{
+	return (struct sink){ .ops = &store_sink_ops, .self = st };
 }

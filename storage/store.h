@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/sink.h"
 #include "collector/snapshot.h"
 
 #define STORE_SCHEMA_VERSION 6
@@ -36,15 +37,6 @@
 #define STORE_ROLLUP_STEP_MS       60000ULL            /* rollup row length */
 
 struct store;
-
-struct store_session {
-	const char *target;      /* command line of the first target process */
-	const char *pids;        /* "1234,1240" */
-	const char *version;     /* l7top version */
-	const char *settings;    /* "interval_ms=1000 slow_ms=100 ..." free text */
-	uint64_t started_ms;     /* unix ms */
-	const char *capture;     /* "plain", "tls", "plain+tls", "pcap"; NULL = unknown */
-};
 
 struct store_health {
 	uint64_t queued;         /* snapshots waiting now */
@@ -66,8 +58,9 @@ struct store_health {
 
 /*
  * Opens (creating with mode 0600) or migrates the DB (an older schema is
- * migrated in place in one transaction), inserts the session row and starts
- * the writer thread. Returns 0 or -errno with a one-line reason in err:
+ * migrated in place in one transaction), inserts the session row (from
+ * run: cmdline, pids, version, settings, started_ms, capture; NULL = an
+ * empty row) and starts the writer thread. Returns 0 or -errno with a one-line reason in err:
  *   -EROFS, -EACCES   the file or its directory cannot be written (SQLite
  *                     needs to create FILE-wal and FILE-shm beside it)
  *   -ENOSPC           the disk is full
@@ -79,7 +72,7 @@ struct store_health {
  * without a DB and show err; the others are worth stopping for (the user
  * named a wrong path or a broken file).
  */
-int store_open(struct store **out, const char *path, const struct store_session *sess,
+int store_open(struct store **out, const char *path, const struct run_info *run,
 	       char *err, size_t errlen);
 /*
  * Queues a snapshot; the store owns it from here on and frees it. Give it
@@ -89,6 +82,10 @@ int store_open(struct store **out, const char *path, const struct store_session 
  * store_health.dropped, and -EAGAIN is returned.
  */
 int store_push(struct store *st, struct snapshot *snap);
+/* Waits until every queued snapshot was written (or failed) and freed. A
+ * replay (--read) calls it before each interval: it need not keep pace, so
+ * it never drops one, and holds one snapshot at a time, as live capture does. */
+void store_wait_written(struct store *st);
 void store_get_health(struct store *st, struct store_health *h);
 /*
  * Sets how long rows are kept (0 = forever; default 7 days) and how long
@@ -111,5 +108,11 @@ void store_note(struct store *st, const char *text);
  * 0 or -EIO. */
 int store_folds(struct store *st, void (*fn)(void *ctx, const char *prefix), void *ctx);
 void store_close(struct store *st, uint64_t ended_ms);
+/*
+ * st as a sink: per-host rows; push queues (a full queue is counted in
+ * health.dropped, not an error); health is the writer's last error; close
+ * is store_close() at run->now_ms.
+ */
+struct sink store_sink(struct store *st);
 
 #endif

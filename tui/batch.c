@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "tui/batch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "format/units.h"
 #include "tui/batch_upstream.h"
-#include "tui/format.h"
 
 static int by_requests(const void *a, const void *b)
 {
@@ -23,60 +24,68 @@ static double err_pct(const struct ep_stats *e)
 	return e->requests ? 100.0 * (double)ep_errors(e) / (double)e->requests : 0;
 }
 
-static void print_header(FILE *f, const struct snapshot *s, const struct batch_info *in,
+struct batch_segments {
+	FILE *f;
+	const char *sep;       /* before the next segment */
+};
+
+static void print_segment(const char *label, uint64_t v, const struct snap_counter_def *d,
+			  void *ctx)
+{
+	struct batch_segments *b = ctx;
+	(void)d;
+	fprintf(b->f, "%s%s %lu", b->sep, label, (unsigned long)v);
+	b->sep = "  ";
+}
+
+static void print_header(FILE *f, const struct snapshot *s, const struct run_info *in,
 			 const struct ep_stats *t, double secs)
 {
-	char when[16], rate[16], p50[16], p99[16], h2[96];
+	char when[16], rate[16], p50[16], p99[16];
 	time_t ts = (time_t)((s->ts_ms + s->dur_ms) / 1000);
-
-	snprintf(h2, sizeof(h2), "  h2 unreadable headers %lu  h2 reset %lu  h2 bounds %lu",
-		 (unsigned long)s->c.h2_unreadable, (unsigned long)s->c.h2_reset,
-		 (unsigned long)s->c.h2_bounds);
 	struct tm tm;
 
 	localtime_r(&ts, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "l7top %s  %s  pids %zu  ports %s  netns %s%s%s | %s req/s  err %.1f%% (4xx %lu 5xx %lu)"
-		"  p50 %s  p99 %s | conns %lu | drops %lu  tls drops %lu  parse errors %lu  unpaired %lu"
-		"  aborted %lu  partial %lu  gaps %lu  overflow %lu  tls undecryptable %lu  tls lost %lu"
-		"  tls unprobed %lu%s%s%s%s%s\n",
-		when, in->target, in->npids, in->ports, in->netns && *in->netns ? in->netns : "-",
-		in->tls_mode ? "  tls " : "",
-		in->tls_mode ? in->tls_mode : "", fmt_rate((double)t->requests / secs, rate, 16),
+		"  p50 %s  p99 %s",
+		when, in->target ? in->target : "", in->npids, in->ports ? in->ports : "",
+		in->netns && *in->netns ? in->netns : "-",
+		in->show_tls ? "  tls " : "", in->show_tls ? tls_mode_name(in->tls_mode) : "",
+		fmt_rate((double)t->requests / secs, rate, 16),
 		err_pct(t), (unsigned long)t->status[3], (unsigned long)t->status[4],
 		fmt_latency(hist_percentile(&t->lat, 0.50), p50, 16),
-		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16),
-		(unsigned long)s->c.conns_open, (unsigned long)s->c.kernel_drops,
-		(unsigned long)s->c.tls_drops,
-		(unsigned long)s->c.parse_errors, (unsigned long)s->c.unpaired,
-		(unsigned long)t->aborted, (unsigned long)s->c.partial_reqs,
-		(unsigned long)s->c.reasm_gaps,
-		(unsigned long)(s->c.conn_overflow + s->c.ep_overflow + s->c.pending_overflow),
-		(unsigned long)s->c.tls_undecryptable, (unsigned long)s->c.tls_lost,
-		(unsigned long)s->c.tls_unprobed, h2,
-		in->unix_unseen && *in->unix_unseen ? " | unix not captured " : "",
-		in->unix_unseen ? in->unix_unseen : "",
-		in->db_status && *in->db_status ? " | " : "",
-		in->db_status ? in->db_status : "");
+		fmt_latency(hist_percentile(&t->lat, 0.99), p99, 16));
+	/* Every counter, zero or not: scripts read these lines. */
+	snap_counters_segments(&s->c, true, true, print_segment,
+			       &(struct batch_segments){ f, " | " });
+	snap_counters_segments(&s->c, false, true, print_segment,
+			       &(struct batch_segments){ f, " | " });
+	fprintf(f, "%s%s%s%s\n", in->unix_unseen && *in->unix_unseen ? " | unix not captured " : "",
+		in->unix_unseen ? in->unix_unseen : "", in->db_error && *in->db_error ? " | " : "",
+		in->db_error ? in->db_error : "");
 }
 
 static void print_row(FILE *f, const struct ep_stats *e, double secs)
 {
 	char route[41], rate[16], l[4][16], bin[16], bout[16];
-	fprintf(f, "%-7.7s %-40s %7s %7lu %6lu %5lu %5lu %5lu %5.1f %8s %8s %8s %8s %7s %7s\n",
+	const uint64_t lat[4] = { hist_percentile(&e->lat, 0.50), hist_percentile(&e->lat, 0.90),
+				  hist_percentile(&e->lat, 0.99), e->lat_max_us };
+
+	for (int i = 0; i < 4; i++)
+		fmt_latency(lat[i], l[i], sizeof(l[i]));
+	fprintf(f, "%-7.7s %-40s %7s %7lu %6lu %5lu %5lu %5lu %5.1f %*s %*s %*s %*s %7s %7s\n",
 		e->method, fmt_middle(e->route, 40, route, sizeof(route)),
 		fmt_rate((double)e->requests / secs, rate, 16), (unsigned long)e->requests,
 		(unsigned long)e->status[1], (unsigned long)e->status[2],
 		(unsigned long)e->status[3], (unsigned long)e->status[4], err_pct(e),
-		fmt_latency(hist_percentile(&e->lat, 0.50), l[0], 16),
-		fmt_latency(hist_percentile(&e->lat, 0.90), l[1], 16),
-		fmt_latency(hist_percentile(&e->lat, 0.99), l[2], 16),
-		fmt_latency(e->lat_max_us, l[3], 16),
+		fmt_width(l[0], 8), l[0], fmt_width(l[1], 8), l[1], fmt_width(l[2], 8), l[2],
+		fmt_width(l[3], 8), l[3],
 		fmt_bytes((double)e->bytes_in / secs, bin, 16),
 		fmt_bytes((double)e->bytes_out / secs, bout, 16));
 }
 
-void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
+void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, int max_rows)
 {
 	double secs = s->dur_ms ? (double)s->dur_ms / 1000.0 : 1.0;
 	struct ep_stats total;
@@ -92,7 +101,7 @@ void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
 		for (size_t i = 0; i < s->n; i++)
 			rows[i] = &s->eps[i];
 		qsort(rows, s->n, sizeof(*rows), by_requests);
-		size_t lim = in->max_rows > 0 && (size_t)in->max_rows < s->n ? (size_t)in->max_rows : s->n;
+		size_t lim = max_rows > 0 && (size_t)max_rows < s->n ? (size_t)max_rows : s->n;
 		for (size_t i = 0; i < lim; i++)
 			print_row(f, rows[i], secs);
 		free(rows);
@@ -100,4 +109,40 @@ void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *in)
 	batch_print_upstreams(f, s);
 	fputc('\n', f);
 	fflush(f);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+struct batch_out {
+	FILE *f;
+	int max_rows;
+};
+
+static int batch_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	struct batch_out *b = self;
+	batch_print(b->f, s, run, b->max_rows);
+	return 0;
+}
+
+static void batch_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	free(self);
+}
+
+static const struct sink_ops batch_sink_ops = {
+	.name = "batch",
+	.push = batch_sink_push,
+	.close = batch_sink_close,
+};
+
+int batch_sink(FILE *f, int max_rows, struct sink *out)
+{
+	struct batch_out *b = malloc(sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	*b = (struct batch_out){ f, max_rows };
+	*out = (struct sink){ .ops = &batch_sink_ops, .self = b };
+	return 0;
 }

@@ -9,19 +9,13 @@
 
 #include <stdio.h>
 
+#include "collector/sink.h"
 #include "collector/snapshot.h"
 
-struct batch_info {
-	const char *target;       /* "nginx[1234]" */
-	size_t npids;
-	const char *ports;        /* "80,443" */
-	const char *netns;        /* network namespaces captured in: "host", "web1,web2" */
-	const char *unix_unseen;  /* unix listeners packet capture cannot see; NULL or "" = none */
-	const char *db_status;    /* NULL or "" when healthy */
-	int max_rows;             /* 0 = all */
-	const char *tls_mode;     /* "keys", "calls", "keys+calls", "none", "off"; NULL = not shown */
-};
-
-void batch_print(FILE *f, const struct snapshot *s, const struct batch_info *info);
+/* s's lines; the header from run (target, pids, ports, TLS mode, DB error);
+ * at most max_rows endpoints (0 = all). */
+void batch_print(FILE *f, const struct snapshot *s, const struct run_info *run, int max_rows);
+/* batch_print() to f as a sink (hosts folded). 0 or -ENOMEM. */
+int batch_sink(FILE *f, int max_rows, struct sink *out);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tui/batch_upstream.h"
 
-#include "tui/format.h"
+#include "format/units.h"
 
 static double up_err_pct(const struct up_stats *u)
 {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tui/format.h"
+#include "format/units.h"
 
 static int cmp_u64(uint64_t a, uint64_t b)
 {
@@ -90,7 +90,7 @@ static int cmp_err(const struct view_row *a, const struct view_row *b)
 	static void show_##name(const struct view_row *r, char *b, size_t n)               \
 	{                                                                                \
 		if (r->st.requests)                                                      \
-			fmt_lat_short(r->st.field, b, n);                                \
+			fmt_latency(r->st.field, b, n);                                \
 		else                                                                     \
 			snprintf(b, n, "-");                                             \
 	}                                                                                \

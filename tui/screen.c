@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tui/format.h"
+#include "format/units.h"
 #include "tui/keys.h"
 #include "tui/screen_upstream.h"
 
@@ -85,8 +85,28 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 		put_kv(&p, "netns", h->netns, ST_VALUE);
 }
 
+static enum style severity_style(enum snap_severity sev)
+{
+	return sev == SNAP_SEV_ERROR ? ST_ERROR : sev == SNAP_SEV_WARN ? ST_WARN : ST_VALUE;
+}
+
+/* A counter-table segment on a header line; see snap_counters_segments(). */
+struct segment_pen {
+	struct pen *p;
+	int kind;              /* enum snap_kind to draw, -1 every kind */
+};
+
+static void put_segment(const char *label, uint64_t v, const struct snap_counter_def *d, void *ctx)
+{
+	struct segment_pen *sp = ctx;
+	if (sp->kind < 0 || (int)d->kind == sp->kind)
+		put_count(sp->p, label, v, severity_style(d->severity));
+}
+
+/* A span's request figures, then the traffic counters of kind `kind`
+ * (the last interval's gauges; the counters summed since start). */
 static void draw_span(struct cellbuf *cb, int row, const char *label, const struct view_span *s,
-		      uint64_t conns, const char *conn_label)
+		      const struct snap_counters *c, enum snap_kind kind)
 {
 	struct pen p = { cb, row, 0, false };
 	char b[24], v[32];
@@ -97,46 +117,32 @@ static void draw_span(struct cellbuf *cb, int row, const char *label, const stru
 	put_kv(&p, "req/s", fmt_rate((double)s->requests / secs, b, sizeof(b)), ST_VALUE);
 	snprintf(v, sizeof(v), "%.1f%%", err);
 	put_kv(&p, "err", v, err > 0 ? ST_WARN : ST_VALUE);
-	put_kv(&p, "p50", s->requests ? fmt_lat_short(s->p50, b, sizeof(b)) : "-", ST_VALUE);
-	put_kv(&p, "p99", s->requests ? fmt_lat_short(s->p99, b, sizeof(b)) : "-", ST_VALUE);
+	put_kv(&p, "p50", s->requests ? fmt_latency(s->p50, b, sizeof(b)) : "-", ST_VALUE);
+	put_kv(&p, "p99", s->requests ? fmt_latency(s->p99, b, sizeof(b)) : "-", ST_VALUE);
 	snprintf(v, sizeof(v), "%s/s", fmt_bytes((double)s->bytes_in / secs, b, sizeof(b)));
 	put_kv(&p, "in", v, ST_VALUE);
 	snprintf(v, sizeof(v), "%s/s", fmt_bytes((double)s->bytes_out / secs, b, sizeof(b)));
 	put_kv(&p, "out", v, ST_VALUE);
 	put_kv(&p, "4xx", fmt_count(s->status[3], b, sizeof(b)), s->status[3] ? ST_WARN : ST_VALUE);
 	put_kv(&p, "5xx", fmt_count(s->status[4], b, sizeof(b)), s->status[4] ? ST_ERROR : ST_VALUE);
-	put_kv(&p, conn_label, fmt_count(conns, b, sizeof(b)), ST_VALUE);
+	snap_counters_segments(c, true, false, put_segment, &(struct segment_pen){ &p, (int)kind });
 }
 
 static void draw_header(const struct view *v, struct cellbuf *cb)
 {
 	const struct view_header *h = &v->shown;
-	const struct snap_counters *c = &h->c_all;
 	char lbl[32], up[24], b[24];
 	struct pen p = { cb, 3, 0, false };
 
 	draw_title(v, cb);
 	snprintf(lbl, sizeof(lbl), "last %s", fmt_uptime((h->last.dur_ms + 500) / 1000, up, sizeof(up)));
-	draw_span(cb, 1, lbl, &h->last, h->c_last.conns_open, "conns");
-	draw_span(cb, 2, "since start", &h->all, c->conns_new, "new conns");
+	draw_span(cb, 1, lbl, &h->last, &h->c_last, SNAP_GAUGE);
+	draw_span(cb, 2, "since start", &h->all, &h->c_all, SNAP_COUNTER);
 
 	put(&p, ST_TITLE, "%-12s", "capture");
-	put_count(&p, "drops", c->kernel_drops + c->tls_drops, ST_ERROR);
-	put_count(&p, "parse errors", c->parse_errors, ST_ERROR);
-	put_count(&p, "unpaired", c->unpaired, ST_WARN);
-	/* clients that left before the answer, or inside the request line */
-	put_count(&p, "aborted", h->all.aborted + c->partial_reqs, ST_WARN);
-	put_count(&p, "gaps", c->reasm_gaps, ST_WARN);
-	put_count(&p, "overflow", c->conn_overflow + c->ep_overflow + c->pending_overflow, ST_WARN);
-	/* TLS not read: connections never decrypted, records lost, processes probed too late. */
-	if (c->tls_undecryptable + c->tls_lost + c->tls_unprobed)
-		put_count(&p, "tls unread", c->tls_undecryptable + c->tls_lost + c->tls_unprobed,
-			  ST_ERROR);
-	if (c->h2_unreadable)
-		put_count(&p, "h2 unreadable headers", c->h2_unreadable, ST_WARN);
-	if (c->h2_reset + c->h2_bounds)
-		put_count(&p, "h2 reset/bounds", c->h2_reset + c->h2_bounds, ST_WARN);
-	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)), h->folded ? ST_WARN : ST_VALUE);
+	snap_counters_segments(&h->c_all, false, false, put_segment, &(struct segment_pen){ &p, -1 });
+	put_kv(&p, "endpoints", fmt_count(h->neps, b, sizeof(b)),
+	       h->c_all.ep_overflow || h->folded ? ST_WARN : ST_VALUE);
 
 	p = (struct pen){ cb, 4, 0, false };
 	put(&p, ST_TITLE, "%-12s", "db");
@@ -222,7 +228,7 @@ static void draw_table(const struct view *v, struct cellbuf *cb, int top_row, in
 static char *lat_round(uint64_t us, char *buf, size_t n)
 {
 	char *dot, *unit;
-	fmt_lat_short(us, buf, n);
+	fmt_latency(us, buf, n);
 	if (!(dot = strchr(buf, '.')))
 		return buf;
 	for (unit = dot + 1; *unit >= '0' && *unit <= '9'; unit++)
@@ -345,7 +351,7 @@ static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int ro
 			put(&p, d->slow[i].status >= 500 ? ST_ERROR : d->slow[i].status >= 400 ? ST_WARN : ST_VALUE,
 			    "%3u", d->slow[i].status);
 			cellbuf_text_right(cb, p.row, p.col, 8, ST_VALUE,
-					   fmt_lat_short(d->slow[i].latency_us, b, sizeof(b)));
+					   fmt_latency(d->slow[i].latency_us, b, sizeof(b)));
 			p.col += 9;
 			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL, d->slow[i].client);
 		}
@@ -395,15 +401,15 @@ static void draw_detail(const struct view *v, struct cellbuf *cb, int top, int n
 	put_kv(&p, "requests", fmt_count(s->requests, b[0], 24), ST_VALUE);
 	put_kv(&p, "req/s", fmt_rate((double)s->requests / secs, b[1], 24), ST_VALUE);
 	for (int k = 0; k < STATUS_CLASSES; k++) {
-		char l[8];
+		char l[16];         /* "%dxx" of any int: gcc -O1 checks the worst case */
 		snprintf(l, sizeof(l), "%dxx", k + 1);
 		put_count(&p, l, s->status[k], k == 4 ? ST_ERROR : k == 3 ? ST_WARN : ST_VALUE);
 	}
 	p = (struct pen){ cb, top + 2, 0, false };
-	put_kv(&p, "p50", s->requests ? fmt_lat_short(s->p50, b[0], 24) : "-", ST_VALUE);
-	put_kv(&p, "p90", s->requests ? fmt_lat_short(s->p90, b[1], 24) : "-", ST_VALUE);
-	put_kv(&p, "p99", s->requests ? fmt_lat_short(s->p99, b[2], 24) : "-", ST_VALUE);
-	put_kv(&p, "max", s->requests ? fmt_lat_short(s->lat_max_us, b[3], 24) : "-", ST_VALUE);
+	put_kv(&p, "p50", s->requests ? fmt_latency(s->p50, b[0], 24) : "-", ST_VALUE);
+	put_kv(&p, "p90", s->requests ? fmt_latency(s->p90, b[1], 24) : "-", ST_VALUE);
+	put_kv(&p, "p99", s->requests ? fmt_latency(s->p99, b[2], 24) : "-", ST_VALUE);
+	put_kv(&p, "max", s->requests ? fmt_latency(s->lat_max_us, b[3], 24) : "-", ST_VALUE);
 	put(&p, ST_LABEL, "in ");
 	put(&p, ST_VALUE, "%s/s", fmt_bytes((double)s->bytes_in / secs, b[4], 24));
 	put(&p, ST_LABEL, "  out ");

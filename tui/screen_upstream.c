@@ -4,14 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tui/format.h"
+#include "format/units.h"
 #include "tui/view_upstream.h"
 
 #define DETAIL_UPS_MAX 4     /* upstream lines in an endpoint's detail */
 
 static const char *lat(const struct hist *h, double q, char *b, size_t n)
 {
-	return h->count ? fmt_lat_short(hist_percentile(h, q), b, n) : "-";
+	return h->count ? fmt_latency(hist_percentile(h, q), b, n) : "-";
 }
 
 static double err_pct(const struct up_stats *u)
@@ -33,10 +33,10 @@ static void draw_up_row(const struct view_up_set *s, size_t i, struct cellbuf *c
 		 u->upstream, fmt_rate((double)s->last_calls[i] / secs, b[0], 16),
 		 fmt_count(u->requests + u->no_answer, b[1], 16), err_pct(u),
 		 lat(&u->lat, 0.50, b[2], 16), lat(&u->lat, 0.90, b[3], 16),
-		 lat(&u->lat, 0.99, b[4], 16), u->lat.count ? fmt_lat_short(u->lat_max_us, b[5], 16) : "-",
+		 lat(&u->lat, 0.99, b[4], 16), u->lat.count ? fmt_latency(u->lat_max_us, b[5], 16) : "-",
 		 fmt_count(u->status[1], b[6], 16), fmt_count(u->status[4], b[7], 16),
 		 fmt_count(u->no_answer, b[8], 16), fmt_count(u->connect_failed, b[9], 16),
-		 u->connect.count ? fmt_lat_short(hist_percentile(&u->connect, 0.5), b[10], 16) : "-",
+		 u->connect.count ? fmt_latency(hist_percentile(&u->connect, 0.5), b[10], 16) : "-",
 		 fmt_count(u->connects + u->connects_unseen, b[11], 16), fmt_count(u->reused, b[12], 16),
 		 (unsigned long)u->conns_open);
 	cellbuf_text(cb, row, 0, cb->cols, st, line);

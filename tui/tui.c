@@ -17,7 +17,6 @@ struct tui {
 	struct cellbuf cb;
 	struct crt *crt;
 	struct loop *loop;
-	bool quit;
 	bool dirty;               /* a frame was skipped: draw at the next chance */
 };
 
@@ -69,14 +68,9 @@ int tui_start(struct tui *t, struct loop *l, char *err, size_t errlen)
 	return 0;
 }
 
-void tui_push_snapshot(struct tui *t, const struct snapshot *s, const struct tui_header *hdr)
+void tui_push_snapshot(struct tui *t, const struct snapshot *s, const struct run_info *run)
 {
-	view_push(&t->view, s, hdr);
-}
-
-void tui_push_requests(struct tui *t, const struct tui_request *r, size_t n)
-{
-	view_add_requests(&t->view, r, n);
+	view_push(&t->view, s, run);
 }
 
 void tui_on_input(struct tui *t)
@@ -90,7 +84,6 @@ void tui_on_input(struct tui *t)
 			break;
 	}
 	if (react & REACT_QUIT) {
-		t->quit = true;
 		if (t->loop)
 			loop_stop(t->loop);
 		return;
@@ -115,11 +108,6 @@ void tui_draw(struct tui *t)
 	t->dirty = false;
 }
 
-bool tui_quit_requested(const struct tui *t)
-{
-	return t->quit;
-}
-
 void tui_free(struct tui *t)
 {
 	if (!t)
@@ -134,4 +122,30 @@ void tui_free(struct tui *t)
 	cellbuf_free(&t->cb);
 	view_free(&t->view);
 	free(t);
+}
+
+/* ---- as a sink ------------------------------------------------------------ */
+
+static int tui_sink_push(void *self, struct snapshot *s, const struct run_info *run)
+{
+	tui_push_snapshot(self, s, run);
+	tui_draw(self);
+	return 0;
+}
+
+static void tui_sink_close(void *self, const struct run_info *run)
+{
+	(void)run;
+	tui_free(self);
+}
+
+static const struct sink_ops tui_sink_ops = {
+	.name = "tui",
+	.push = tui_sink_push,
+	.close = tui_sink_close,
+};
+
+struct sink tui_sink(struct tui *t)
+{
+	return (struct sink){ .ops = &tui_sink_ops, .self = t };
 }

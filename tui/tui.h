@@ -6,8 +6,10 @@
  *
  *   struct tui *t = tui_new(&(struct tui_config){ .interval_ms = 1000 });
  *   if (tui_start(t, loop, err, sizeof(err)))  -> batch output instead
- *   each interval:  tui_push_snapshot(t, s, &hdr); tui_draw(t);
+ *   each interval:  tui_push_snapshot(t, s, &run); tui_draw(t);
  *   after loop_run: tui_free(t);                  (terminal restored)
+ *
+ * or, as main does, through tui_sink(t): push = both calls, close = tui_free.
  *
  * tui_start() registers stdin and a resize fd with the loop; on 'q' the
  * view calls loop_stop(), so quitting takes the same path as SIGTERM.
@@ -27,7 +29,8 @@
 
 struct tui_config {
 	uint64_t interval_ms;     /* the snapshot interval (windows are built from it) */
-	size_t max_endpoints;     /* rows kept before the view's OTHER row; 0 = 2000 */
+	size_t max_endpoints;     /* rows before the view moves its least used into the
+				   * aggregator's OTHER row; 0 = 2000 */
 };
 
 struct tui;
@@ -39,17 +42,15 @@ struct tui *tui_new(const struct tui_config *cfg);
  * with a one-line reason in err; the terminal is untouched on failure.
  */
 int tui_start(struct tui *t, struct loop *l, char *err, size_t errlen);
-/* Copies what it needs from s and hdr; keeps neither. Does not draw. */
-void tui_push_snapshot(struct tui *t, const struct snapshot *s, const struct tui_header *hdr);
-/* Optional per-request data for the detail view. Copied. */
-void tui_push_requests(struct tui *t, const struct tui_request *r, size_t n);
+/* Copies what it needs from s and run; keeps neither. Does not draw. */
+void tui_push_snapshot(struct tui *t, const struct snapshot *s, const struct run_info *run);
 /* Reads every waiting key and acts on it (redraws if needed). */
 void tui_on_input(struct tui *t);
 /* Draws the current view (a no-op before tui_start). */
 void tui_draw(struct tui *t);
-/* True once the user asked to quit ('q'). */
-bool tui_quit_requested(const struct tui *t);
 /* Restores the terminal (if started), unregisters, frees. NULL is fine. */
 void tui_free(struct tui *t);
+/* t as a sink (hosts folded): push draws each interval, close is tui_free(). */
+struct sink tui_sink(struct tui *t);
 
 #endif

@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OTHER_METHOD "*"
-#define OTHER_ROUTE  "(other: view full)"
+#include "collector/agg.h"
+
+/* The one overflow row: the aggregator's OTHER. Rows the view gives up when
+ * full go there too, so no screen shows two. */
+#define OTHER_METHOD AGG_OTHER_METHOD
+#define OTHER_ROUTE  AGG_OTHER_ROUTE
+
 
 /* Per-request extras, allocated on the first tui_request for an endpoint. */
 struct view_extra {
@@ -199,30 +204,7 @@ static void span_add(struct view_span *d, const struct ep_stats *s)
 	d->bytes_out += s->bytes_out;
 }
 
-static void counters_add(struct snap_counters *d, const struct snap_counters *s)
-{
-	d->packets += s->packets;
-	d->kernel_drops += s->kernel_drops;
-	d->parse_errors += s->parse_errors;
-	d->unpaired += s->unpaired;
-	d->reasm_gaps += s->reasm_gaps;
-	d->conn_overflow += s->conn_overflow;
-	d->ep_overflow += s->ep_overflow;
-	d->pending_overflow += s->pending_overflow;
-	d->conns_new += s->conns_new;
-	d->tls_drops += s->tls_drops;
-	d->tls_undecryptable += s->tls_undecryptable;
-	d->tls_lost += s->tls_lost;
-	d->tls_unprobed += s->tls_unprobed;
-	d->reqs_skipped += s->reqs_skipped;
-	d->partial_reqs += s->partial_reqs;
-	d->h2_unreadable += s->h2_unreadable;
-	d->h2_reset += s->h2_reset;
-	d->h2_bounds += s->h2_bounds;
-	d->conns_open = s->conns_open;
-}
-
-static void header_from(struct view *v, const struct tui_header *h)
+static void header_from(struct view *v, const struct run_info *h)
 {
 	struct view_header *o = &v->live;
 	if (!h)
@@ -234,7 +216,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 	copy_str(o->db_path, sizeof(o->db_path), h->db_path);
 	copy_str(o->db_error, sizeof(o->db_error), h->db_error);
 	o->db_dropped = h->db_dropped;
-	o->uptime_ms = h->now_ms > h->start_ms ? h->now_ms - h->start_ms : 0;
+	o->uptime_ms = h->now_ms > h->started_ms ? h->now_ms - h->started_ms : 0;
 	o->nwarn = 0;
 	for (size_t i = 0; i < h->nwarnings && o->nwarn < VIEW_WARN_MAX; i++)
 		if (h->warnings[i] && *h->warnings[i])
@@ -243,7 +225,7 @@ static void header_from(struct view *v, const struct tui_header *h)
 
 static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s);
 
-int view_push(struct view *v, const struct snapshot *s, const struct tui_header *h)
+int view_push(struct view *v, const struct snapshot *s, const struct run_info *h)
 {
 	struct ep_stats tot;
 	int err = 0;
@@ -256,8 +238,6 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 			err = -ENOMEM;
 			continue;
 		}
-		if (!strcmp(e->route, OTHER_ROUTE) && strcmp(es->route, OTHER_ROUTE))
-			v->folded += es->requests;
 		if (win_ep_add(&e->w, &v->clock, es))
 			err = -ENOMEM;
 		extras_from_stats(v, e, es);
@@ -278,7 +258,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct tui_header 
 	v->all.dur_ms = v->clock.total_ms;
 	v->live.all = v->all;
 	v->live.c_last = s->c;
-	counters_add(&v->c_all, &s->c);
+	snap_counters_add(&v->c_all, &s->c);
 	v->live.c_all = v->c_all;
 	v->live.neps = v->neps;
 	v->live.folded = v->folded;
@@ -457,7 +437,8 @@ static void resort(struct view *v)
 	for (size_t i = 0; i < v->nrows; i++)
 		if (row_match(v, &v->rows[i]))
 			v->vis[v->nvis++] = (unsigned)i;
-	qsort_r(v->vis, v->nvis, sizeof(*v->vis), row_cmp, v);
+	if (v->nvis > 1)             /* vis is NULL while no endpoint was seen */
+		qsort_r(v->vis, v->nvis, sizeof(*v->vis), row_cmp, v);
 	if (v->sel_valid)
 		for (size_t i = 0; i < v->nvis; i++)
 			if (v->rows[v->vis[i]].ep == v->sel_ep) {

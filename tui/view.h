@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/sink.h"
 #include "collector/snapshot.h"
 #include "tui/columns.h"
 #include "tui/view_upstream.h"
@@ -51,24 +52,6 @@ struct tui_request {
 	char client[TUI_CLIENT_MAX];   /* "203.0.113.7" or "2001:db8::1" */
 };
 
-/*
- * What the caller knows that snapshots do not, passed with each snapshot.
- * Strings are copied; any may be NULL.
- */
-struct tui_header {
-	const char *target;            /* "nginx[1234]" */
-	size_t npids;
-	const char *ports;             /* "80,443" */
-	const char *netns;             /* network namespaces watched: "host", "web1,web2" */
-	const char *db_path;           /* NULL: no DB (--no-db) */
-	const char *db_error;          /* NULL or "": healthy (store_health.last_error) */
-	uint64_t db_dropped;           /* store_health.dropped */
-	uint64_t start_ms;             /* session start, unix ms */
-	uint64_t now_ms;               /* now, unix ms */
-	const char *const *warnings;   /* status line, e.g. "TLS library not found" */
-	size_t nwarnings;
-};
-
 enum view_mode { VIEW_TABLE, VIEW_DETAIL };
 
 struct view_span {                     /* header totals over a span */
@@ -90,7 +73,7 @@ struct view_header {
 	struct snap_counters c_last;   /* the last interval's loss counters */
 	struct snap_counters c_all;    /* summed since start (conns_open: last) */
 	size_t neps;
-	uint64_t folded;               /* requests in the view's own OTHER row */
+	uint64_t folded;               /* requests of rows the full view moved into OTHER */
 	char warn[VIEW_WARN_MAX][VIEW_WARN_LEN];
 	size_t nwarn;
 	uint32_t intervals;
@@ -141,8 +124,8 @@ struct view_ep;
 struct view {
 	/* model */
 	uint64_t interval_ms;
-	size_t max_eps;
 	struct win_clock clock;
+	size_t max_eps;                /* rows before the view moves its least used into OTHER */
 	struct view_ep **eps;
 	size_t neps, cap;
 	uint32_t *hash;                /* open addressing: ep index + 1, 0 empty */
@@ -180,12 +163,13 @@ struct view {
 	bool show_ups;                 /* `u`: the upstream table instead of the endpoints' */
 };
 
-/* Returns 0 or -ENOMEM. max_eps 0 = 2000. */
+/* Returns 0 or -ENOMEM. */
 int view_init(struct view *v, uint64_t interval_ms, size_t max_eps);
 void view_free(struct view *v);
 
 /* One interval. Returns 0 or -ENOMEM (some numbers lost, view consistent). */
-int view_push(struct view *v, const struct snapshot *s, const struct tui_header *h);
+/* h: the header's facts (copied; NULL keeps the last ones). */
+int view_push(struct view *v, const struct snapshot *s, const struct run_info *h);
 /* Optional per-request data (see struct tui_request). */
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n);
 

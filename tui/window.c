@@ -121,7 +121,7 @@ static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
  * only to skip absent chunks quickly. */
 #define HIST_FOREACH(h, i, n)                                                        \
 	for (unsigned i##_c = 0; i##_c < HIST_NCHUNKS; i##_c++)                       \
-		if ((h)->chunk[i##_c])                                               \
+		if (hist_chunk((h), i##_c))                                          \
 			for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++) \
 				if (((n) = hist_bucket_count((h), i)) != 0)
 

@@ -7,7 +7,15 @@
  * direction, bits 1..2 the TCP flags (none, FIN, RST, SYN), bits 3..7 a
  * signed shift of the segment's sequence number, so records overlap, leave
  * holes, repeat and arrive out of order. A record with ctl 0xff takes a
- * snapshot mid-stream. The first bytes of the corpus seeds are real HTTP.
+ * snapshot mid-stream. The first bytes of the corpus seeds are real HTTP
+ * (HTTP/1.x, and HTTP/2 from python3-h2: preface, HPACK, CONTINUATION,
+ * gRPC trailers).
+ *
+ * The same records then go, in order, through collector_stream_data (the
+ * calls-mode path: bytes read inside the server process): there the first
+ * bytes decide HTTP/1.x, HTTP/2 with its preface, or HTTP/2 joined
+ * mid-connection, and ctl bit 6 makes a call carry more bytes than were
+ * captured (a gap).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +85,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off[dir] += len;
 		i += len;
 	}
+	/* the calls-mode path; conn 1 from the first byte, conn 2 from the third
+	 * record on (joined mid-connection) */
+	for (size_t i = 0, rec = 0; i + 2 <= size; rec++) {
+		uint8_t ctl = data[i], len = data[i + 1];
+		i += 2;
+		if (ctl == 0xff)
+			continue;
+		if (len > size - i)
+			len = (uint8_t)(size - i);
+		uint32_t wire = len + ((ctl & 0x40) ? 100u : 0u);
+		collector_stream_data(c, 7, 1, ctl & 1, data + i, len, wire, ts++);
+		if (rec >= 2)
+			collector_stream_data(c, 7, 2, ctl & 1, data + i, len, wire, ts++);
+		i += len;
+	}
+	collector_stream_close(c, 7, 1, ts);
 	collector_expire(c, ts + 10ull * 1000000000ull * 1000);
 	snapshot_free(collector_snapshot(c, ts, 1));
 	collector_free(c);

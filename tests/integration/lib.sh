@@ -234,6 +234,9 @@ it_nginx_stop() {
 # 20) for its "l7top: watching" line.
 it_l7top_start() {
 	it_require_l7top
+	# Removed first: the child truncates them only after the fork, and the
+	# wait below must not find an earlier run's "watching" line.
+	rm -f "$T/l7top.out" "$T/l7top.err"
 	"$L7TOP" "$@" >"$T/l7top.out" 2>"$T/l7top.err" &
 	L7_PID=$!
 	L7_RC=""
@@ -284,6 +287,8 @@ it_l7top_stop() {
 	else
 		IT_L7_CPU=$(it_cpu_seconds "$pid")
 		IT_L7_RSS=$(it_rss_kb "$pid")
+		local t0
+		t0=$(date +%s%N)
 		kill -TERM "$pid"
 		n=100
 		while ((n-- > 0)); do
@@ -300,7 +305,7 @@ it_l7top_stop() {
 			L7_RC=0
 			wait "$pid" || L7_RC=$?
 			L7_PID=""
-			it_log "l7top stopped: exit $L7_RC, cpu ${IT_L7_CPU}s (utime+stime), rss ${IT_L7_RSS} KB"
+			it_log "l7top stopped: exit $L7_RC $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM, cpu ${IT_L7_CPU}s (utime+stime), rss ${IT_L7_RSS} KB"
 			[[ $L7_RC -eq 0 ]] || IT_STOP_ERR="l7top exited $L7_RC$(it__sig "$L7_RC") on SIGTERM (want 0)"
 		fi
 	fi

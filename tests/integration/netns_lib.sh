@@ -9,13 +9,16 @@
 #                                 SUBNET.1/24) <-> NAME-n (inside, SUBNET.2/24)
 #   ns_nginx NAME DIR PORT        NGINX inside NAME from DIR (lib.sh's config and
 #                                 log format, listening on every address at PORT);
-#                                 prints the master's pid
+#                                 sets NS_LAST_PID to the master's pid (call it
+#                                 directly, not in $(...): the cleanup list is
+#                                 kept in this shell)
 #
 # Names and subnets must carry the issue number (l7t16a, 10.216.1) so parallel
 # runs never collide; everything made here is removed on exit.
 
 NS_LIST=()
 NS_NGINX_PIDS=()
+NS_LAST_PID=""
 
 ns_setup() {
 	trap 'ns__on_exit $?' EXIT
@@ -62,8 +65,8 @@ ns_nginx() {
 		{ it_show "nginx in $name" "$dir/start.err"; it_fail "nginx did not start in $name"; }
 	while ((n-- > 0)); do
 		if [[ -s $dir/nginx.pid ]] && [[ $(pgrep -P "$(cat "$dir/nginx.pid")" | wc -l) -ge 2 ]]; then
-			NS_NGINX_PIDS+=("$(cat "$dir/nginx.pid")")
-			cat "$dir/nginx.pid"
+			NS_LAST_PID=$(cat "$dir/nginx.pid")
+			NS_NGINX_PIDS+=("$NS_LAST_PID")
 			return 0
 		fi
 		sleep 0.1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Refusals: a PID that does not exist and a process that listens on nothing
+# Refusals: a PID that does not exist, a process that listens on nothing and
+# --pidfile files that are missing, empty, not a PID, too long or name no process
 # must each end l7top with exit 2 and one line on stderr.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -34,3 +35,15 @@ sleep 30 &
 sleeper=$!
 IT_BG_PIDS+=("$sleeper")
 expect_refusal "--pid $sleeper (sleep, listens on nothing)" --pid "$sleeper" --no-tui --interval 1 --db "$T/b.db"
+
+# --pidfile: missing, empty, not a PID, too long, a PID that does not exist.
+expect_refusal "--pidfile missing" --pidfile "$T/none.pid" --no-tui --no-db
+: >"$T/empty.pid"
+expect_refusal "--pidfile empty" --pidfile "$T/empty.pid" --no-tui --no-db
+echo "nginx" >"$T/word.pid"
+expect_refusal "--pidfile not a PID" --pidfile "$T/word.pid" --no-tui --no-db
+head -c 100000 /dev/zero | tr '\0' '1' >"$T/long.pid"
+expect_refusal "--pidfile too long" --pidfile "$T/long.pid" --no-tui --no-db
+echo "$nopid" >"$T/gone.pid"
+expect_refusal "--pidfile names no process" --pidfile "$T/gone.pid" --no-tui --no-db
+grep -q "no process with PID $nopid, as $T/gone.pid" "$T/err" || it_fail "the line does not name the pidfile"

@@ -3,7 +3,8 @@
 # --json: stdout is nothing but JSON lines, one object per endpoint per
 # interval with the csv contract's keys plus ts, that jq reads without
 # choking (awkward routes included) and whose request counts add up to
-# NGINX's access log.
+# NGINX's access log, and one counters object per interval holding every
+# counter of the snapshot table.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,19 @@ jq -c . "$out" >"$T/jq.out" 2>"$T/jq.err" || { it_show "jq" "$T/jq.err"; it_fail
 lines=$(wc -l <"$out")
 objs=$(wc -l <"$T/jq.out")
 [[ $lines -eq $objs ]] || it_fail "$lines lines on stdout but $objs JSON values"
+# The interval lines: ts, dur_ms and the counters, and nothing else.
+jq -c 'select(has("counters"))' "$out" >"$T/counters.out"
+ivs=$(wc -l <"$T/counters.out")
+[[ $ivs -ge 3 ]] || it_fail "$ivs counters lines, want one per interval (>= 3)"
+bad=$(jq -c 'select((keys_unsorted != ["ts","dur_ms","counters"]) or
+	(.counters.packets | type) != "number" or (.counters.conns_new | type) != "number")' \
+	"$T/counters.out" | head -3)
+[[ -z $bad ]] || it_fail "counters lines without ts, dur_ms and the counters: $bad"
+pk=$(jq -s 'map(.counters.packets) | add' "$T/counters.out")
+[[ $pk -gt 0 ]] || it_fail "the counters lines say no packet reached l7top"
+jq -c 'select(has("counters") | not)' "$out" >"$T/eps.out"
+out=$T/eps.out
+lines=$(wc -l <"$out")
 keys='["ts","method","route","requests","s1xx","s2xx","s3xx","s4xx","s5xx","aborted","bytes_in","bytes_out","p50_ms","p90_ms","p99_ms","max_ms","protocol"]'
 bad=$(jq -c --argjson k "$keys" 'select((keys_unsorted != $k) or
 	(.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$") | not))' "$out" | head -3)

@@ -43,6 +43,8 @@ rows = {r["route"]: r for r in csv.DictReader(open(sys.argv[2]))}
 codes = {}
 for line in open(sys.argv[3]):
     o = json.loads(line)
+    if "counters" in o:            # the interval's counters line, not an endpoint
+        continue
     per = codes.setdefault(o["route"], {})
     for k, v in o.get("grpc", {}).items():
         per[k] = per.get(k, 0) + v

@@ -124,7 +124,7 @@ ended=$(sqlite3 "$DB" 'select count(*) from sessions where ended_ms is null')
 steps=$("$L7TOP" query --db "$DB" --step 1s --format csv | tail -n +2 | wc -l)
 [[ $steps -ge 3 ]] || it_fail "--step 1s gave $steps rows, want >= 3"
 "$L7TOP" query --db "$DB" --sessions --format csv | head -1 |
-	grep -qx 'id,start,end,target,pids,version,capture,settings' || it_fail "--sessions csv header"
+	grep -qx 'id,start,end,target,pids,version,capture,settings,notes' || it_fail "--sessions csv header"
 it_log "kill -9: ok (integrity ok, $steps step rows, session left open)"
 
 # ---- 2. corrupt file ---------------------------------------------------------

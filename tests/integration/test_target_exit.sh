@@ -72,6 +72,8 @@ notes=$(sqlite3 "$T/a.db" "SELECT notes FROM sessions")
 
 # --- 2. --pidfile across stop + start -------------------------------------------
 : >"$T/access.log"
+# A fresh stderr file: it_l7top_start must not find part 1's "watching" line.
+rm -f "$T/l7top.err" "$T/l7top.out"
 it_nginx_start
 first=$NGINX_PID
 it_l7top_start --pidfile "$T/nginx.pid" --no-tui --json --interval 1 --db "$T/b.db"

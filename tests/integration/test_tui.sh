@@ -12,42 +12,13 @@
 set -euo pipefail
 export LC_ALL=C.UTF-8
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tmux_lib.sh"
 
 it_require_tools tmux sqlite3 nginx curl
 it_require_l7top
 it_setup
 
-SOCK="l7top-tui-$$"
-SESSION=tui
-tm() { tmux -L "$SOCK" "$@"; }
-cleanup_tmux() { tmux -L "$SOCK" kill-server 2>/dev/null || true; }
-# lib.sh's EXIT trap stops NGINX and removes $T; the tmux server goes first.
-trap 'rc=$?; cleanup_tmux; it__on_exit $rc' EXIT
-
-screen() { tm capture-pane -p -t "$SESSION"; }
-# Saves the screen to $T/screen.N ($SHOT_F); call it in the test's own
-# shell (not in $(...) or a pipe) so fail_screen shows the latest one.
-SHOT=0
-SHOT_F=/dev/null
-shot() {
-	SHOT=$((SHOT + 1))
-	SHOT_F=$T/screen.$SHOT
-	screen >"$SHOT_F"
-}
-fail_screen() {
-	it_show "screen" "$SHOT_F" 60
-	it_fail "$*"
-}
-# Waits (tenths of a second) until the screen matches an extended regexp.
-wait_screen() {
-	local re=$1 n=${2:-80}
-	while ((n-- > 0)); do
-		screen | grep -Eq -- "$re" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-keys() { tm send-keys -t "$SESSION" "$@"; sleep 0.4; }
+tmux_setup tui
 # Route column of the table rows in the last shot (lines 7.. to the footer).
 routes() { sed -n '7,$p' "$SHOT_F" | awk '$2 ~ /^\// { print $2 }'; }
 

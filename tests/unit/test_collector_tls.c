@@ -97,6 +97,58 @@ static void test_no_keys_counted(void **st)
 	snapshot_free(s);
 }
 
+/* Packets of a fixture with their SYNs left out: what l7top sees of a
+ * connection it attached to after the handshake. */
+struct midstream {
+	struct collector *c;
+	uint16_t port;            /* server port, from the SYN */
+	uint64_t payload;         /* TCP payload bytes fed */
+};
+
+static void feed_midstream(void *ctx, const struct capture_pkt *p)
+{
+	struct midstream *m = ctx;
+	const uint8_t *ip = p->l3;
+	assert_int_equal(ip[0] >> 4, 4);       /* the fixtures are IPv4 loopback */
+	size_t ihl = (size_t)(ip[0] & 15) * 4;
+	const uint8_t *tcp = ip + ihl;
+	if (tcp[13] & 0x02) {                  /* SYN */
+		if (!(tcp[13] & 0x10))
+			m->port = (uint16_t)(tcp[2] << 8 | tcp[3]);
+		return;
+	}
+	collector_set_ports(m->c, &m->port, 1);
+	m->payload += ((size_t)ip[2] << 8 | ip[3]) - ihl - (size_t)(tcp[12] >> 4) * 4;
+	collector_packet(m->c, p->ts_ns, p->l3, p->caplen, p->wirelen);
+}
+
+/* Keys mode, joined after the handshake: the connection and all its bytes
+ * are counted undecryptable, nothing is parsed as HTTP. */
+static void test_joined_midstream_counted(void **st)
+{
+	char err[256];
+	struct collector_config cfg = { .tls_decrypt = true };
+	struct midstream m = { .c = collector_new(&cfg) };
+	struct capture *cap;
+	(void)st;
+
+	assert_non_null(m.c);
+	assert_int_equal(capture_open_offline(&cap, "tests/fixtures/tls/tls13_aes256.pcap", err,
+					      sizeof(err)), 0);
+	while (capture_dispatch(cap, 1000, feed_midstream, &m) > 0)
+		;
+	capture_close(cap);
+	collector_flush(m.c);
+	struct snapshot *s = collector_snapshot(m.c, 0, 1000);
+	assert_int_equal(count(s, 0), 0);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_int_equal(s->c.tls_undecryptable, 1);
+	assert_true(m.payload > 0);
+	assert_int_equal(s->c.tls_undecryptable_bytes, m.payload);
+	snapshot_free(s);
+	collector_free(m.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_tls12_chacha),
 		cmocka_unit_test(test_tls12_resume),
 		cmocka_unit_test(test_no_keys_counted),
+		cmocka_unit_test(test_joined_midstream_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

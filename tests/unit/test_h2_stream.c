@@ -43,77 +43,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	g->n++;
 }
 
-/* ---- building byte streams ---- */
-
-struct wire {
-	uint8_t *b;
-	size_t n, cap;
-};
-
-static void wire_put(struct wire *w, const void *p, size_t n)
-{
-	if (w->n + n > w->cap) {
-		w->cap = (w->n + n) * 2 + 1024;
-		w->b = realloc(w->b, w->cap);
-		assert_non_null(w->b);
-	}
-	memcpy(w->b + w->n, p, n);
-	w->n += n;
-}
-
-static void frame(struct wire *w, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *p,
-		  size_t n)
-{
-	uint8_t h[9] = { (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
-			 (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid };
-	wire_put(w, h, 9);
-	if (n)
-		wire_put(w, p, n);
-}
-
-/* pairs: name, value, ..., NULL */
-static size_t hpack(nghttp2_hd_deflater *d, const char *const *pairs, uint8_t *out, size_t cap)
-{
-	nghttp2_nv nv[32];
-	size_t k = 0;
-	for (; pairs[2 * k]; k++) {
-		nv[k] = (nghttp2_nv){ (uint8_t *)pairs[2 * k], (uint8_t *)pairs[2 * k + 1],
-				      strlen(pairs[2 * k]), strlen(pairs[2 * k + 1]), NGHTTP2_NV_FLAG_NONE };
-	}
-	ssize_t n = nghttp2_hd_deflate_hd(d, out, cap, nv, k);
-	assert_true(n > 0);
-	return (size_t)n;
-}
-
-static uint8_t BLK[1 << 16];
-
-/* Both return the frame's size on the wire. */
-static size_t headers(struct wire *w, nghttp2_hd_deflater *d, uint32_t sid, bool end_stream,
-		      const char *const *pairs)
-{
-	size_t n = hpack(d, pairs, BLK, sizeof(BLK));
-	frame(w, NGHTTP2_HEADERS, (uint8_t)(NGHTTP2_FLAG_END_HEADERS | (end_stream ? 1 : 0)), sid,
-	      BLK, n);
-	return 9 + n;
-}
-
-static size_t data(struct wire *w, uint32_t sid, bool end_stream, size_t n)
-{
-	static uint8_t zero[20000];
-	assert_true(n <= sizeof(zero));
-	frame(w, NGHTTP2_DATA, end_stream ? 1 : 0, sid, zero, n);
-	return 9 + n;
-}
-
-static void preface(struct wire *cli, struct wire *srv)
-{
-	static const uint8_t settings[] = { 0, 3, 0, 0, 0, 100 };   /* max concurrent 100 */
-	wire_put(cli, H2_PREFACE, H2_PREFACE_LEN);
-	frame(cli, NGHTTP2_SETTINGS, 0, 0, settings, sizeof(settings));
-	frame(srv, NGHTTP2_SETTINGS, 0, 0, settings, sizeof(settings));
-	frame(srv, NGHTTP2_SETTINGS, 1, 0, NULL, 0);
-	frame(cli, NGHTTP2_SETTINGS, 1, 0, NULL, 0);
-}
+#include "h2_build.h"
 
 struct pair {
 	nghttp2_hd_deflater *cd, *sd;       /* client and server encoders */
@@ -537,6 +467,7 @@ static void test_settings_header_table_size(void **state)
 	wire_put(&p.cli, H2_PREFACE, H2_PREFACE_LEN);
 	frame(&p.cli, NGHTTP2_SETTINGS, 0, 0, table8k, 6);
 	frame(&p.srv, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	frame(&p.srv, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);   /* the size binds from here */
 	nghttp2_hd_deflate_del(p.sd);
 	assert_int_equal(nghttp2_hd_deflate_new(&p.sd, 8192), 0);
 	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 8192), 0);
@@ -545,6 +476,27 @@ static void test_settings_header_table_size(void **state)
 	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.cnt.h2_unreadable, 0);
+	pair_free(&p);
+
+	/* A smaller table: the server answers one stream before its ACK
+	 * (old size, no size update), then shrinks its table after it. */
+	static const uint8_t table1k[6] = { 0, 1, 0, 0, 0x04, 0 };
+	memset(&g, 0, sizeof(g));
+	pair_init(&p);
+	wire_put(&p.cli, H2_PREFACE, H2_PREFACE_LEN);
+	frame(&p.cli, NGHTTP2_SETTINGS, 0, 0, table1k, 6);
+	frame(&p.srv, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	headers(&p.cli, p.cd, 1, true, REQ("GET", "/before"));
+	headers(&p.cli, p.cd, 3, true, REQ("GET", "/after"));
+	headers(&p.srv, p.sd, 1, true, RESP("200"));
+	frame(&p.srv, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
+	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 1024), 0);
+	headers(&p.srv, p.sd, 3, true, RESP("204"));
+	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.t[1].status, 204);
 	assert_int_equal(g.cnt.h2_unreadable, 0);
 	pair_free(&p);
 }

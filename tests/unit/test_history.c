@@ -26,34 +26,12 @@
 #include "storage/query.h"
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/unit/unit_db.h"
 
 #define T0 1714557600000ULL       /* 2024-05-01 10:00:00Z, a minute boundary */
 
-struct tmpdb {
-	char dir[64];
-	char path[96];
-};
-
-static void tmpdb_make(struct tmpdb *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/l7top-hist-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/h.db", t->dir);
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[128];
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", t->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
-}
-
-static const struct store_session sess = {
-	.target = "nginx: master process /usr/sbin/nginx", .pids = "100,101", .version = "test",
+static const struct run_info sess = {
+	.cmdline = "nginx: master process /usr/sbin/nginx", .pids = "100,101", .version = "test",
 	.settings = "interval_ms=1000 slow_ms=100 log_status=500", .started_ms = T0,
 	.capture = "plain",
 };
@@ -81,37 +59,6 @@ static void push(struct store *st, struct snapshot *s)
 		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
 	}
 	fail_msg("writer stuck");
-}
-
-static sqlite3 *db_open(const char *path)
-{
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-static int64_t db_int(sqlite3 *db, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *sql = sqlite3_vmprintf(fmt, ap);
-	va_end(ap);
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_free(sql);
-	return v;
-}
-
-static void db_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg))
-		fail_msg("%s: %s", sql, msg);
 }
 
 /* Polls (up to 30 s) until sql returns 0 on a second connection. */
@@ -192,7 +139,7 @@ static void assert_within_1pct(uint64_t got, uint64_t want, const char *what)
 			 (unsigned long long)want, 100.0 * d / (double)want);
 }
 
-static void fetch_rows(const char *path, const struct query_filter *f, struct query_row **rows,
+static void fetch_rows(const char *path, const struct query_filter *f, struct endpoint_row **rows,
 		       size_t *n)
 {
 	sqlite3 *db;
@@ -236,7 +183,7 @@ static void test_percentiles_exact(void **state)
 	static uint64_t step_raw[P_EPS][4][P_MAXN];
 	size_t nraw[P_EPS] = { 0 }, nstep[P_EPS][4] = { { 0 } };
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 
 	struct store *st = open_ok(t.path);
 	for (int i = 0; i < P_IVS; i++) {
@@ -257,7 +204,7 @@ static void test_percentiles_exact(void **state)
 	}
 	store_close(st, T0 + P_IVS * 1000);
 
-	struct query_row *rows;
+	struct endpoint_row *rows;
 	size_t n;
 	struct query_filter f = { .since_ms = 0, .until_ms = INT64_MAX };
 	fetch_rows(t.path, &f, &rows, &n);
@@ -364,7 +311,7 @@ static void write_roll_db(const char *path, uint64_t retention, uint64_t rollup)
 	store_close(st, T0 + R_IVS * 2500ULL);
 }
 
-static void assert_rows_equal(const struct query_row *a, size_t na, const struct query_row *b,
+static void assert_rows_equal(const struct endpoint_row *a, size_t na, const struct endpoint_row *b,
 			      size_t nb)
 {
 	assert_int_equal(na, nb);
@@ -383,14 +330,14 @@ static void test_rollup_exact(void **state)
 {
 	(void)state;
 	struct tmpdb raw, rolled;
-	tmpdb_make(&raw);
-	tmpdb_make(&rolled);
+	tmpdb_make(&raw, "hist");
+	tmpdb_make(&rolled, "hist");
 	write_roll_db(raw.path, 0, 0);
 	write_roll_db(rolled.path, 0, 10 * 60000);
 
 	sqlite3 *db = db_open(rolled.path);
 	/* Older than 10 min before the end: minute rows only; the last 10 min raw. */
-	int64_t end = (int64_t)T0 + R_IVS * 2500LL, cut = (end - 600000) / 60000 * 60000;
+	long long end = (long long)T0 + R_IVS * 2500LL, cut = (end - 600000) / 60000 * 60000;
 	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoint_stats WHERE ts_ms < %lld"
 				" AND (dur_ms <> 60000 OR ts_ms %% 60000 <> 0)", cut), 0);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM intervals WHERE ts_ms < %lld", cut),
@@ -417,7 +364,7 @@ static void test_rollup_exact(void **state)
 	sqlite3_close(db);
 
 	struct query_filter f = { .since_ms = 0, .until_ms = INT64_MAX, .by_host = true };
-	struct query_row *a, *b;
+	struct endpoint_row *a, *b;
 	size_t na, nb;
 	for (int pass = 0; pass < 3; pass++) {
 		f.step_ms = pass == 0 ? 0 : pass == 1 ? 60000 : 3600000;
@@ -444,12 +391,12 @@ static void test_retention_exact(void **state)
 {
 	(void)state;
 	struct tmpdb raw, kept;
-	tmpdb_make(&raw);
-	tmpdb_make(&kept);
+	tmpdb_make(&raw, "hist");
+	tmpdb_make(&kept, "hist");
 	write_roll_db(raw.path, 0, 0);
 	write_roll_db(kept.path, 30 * 60000, 10 * 60000);
 
-	int64_t end = (int64_t)T0 + R_IVS * 2500LL, cut = end - 30 * 60000;
+	long long end = (long long)T0 + R_IVS * 2500LL, cut = end - 30 * 60000;
 	sqlite3 *db = db_open(kept.path);
 	/* Everything from the cutoff on is kept; what is older is gone but for
 	 * the last retention pass's lag (10 s of data). */
@@ -463,7 +410,7 @@ static void test_retention_exact(void **state)
 
 	/* The rows kept sum exactly to the raw rows in the same (whole-minute) range. */
 	struct query_filter f = { .since_ms = (cut + 59999) / 60000 * 60000, .until_ms = INT64_MAX };
-	struct query_row *a, *b;
+	struct endpoint_row *a, *b;
 	size_t na, nb;
 	fetch_rows(raw.path, &f, &a, &na);
 	fetch_rows(kept.path, &f, &b, &nb);
@@ -541,7 +488,7 @@ static void test_migrate_v1(void **state)
 {
 	(void)state;
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	make_v1(t.path);
 
 	/* What v1 totals were, computed by plain SQL before migrating. */
@@ -595,7 +542,7 @@ static void test_migrate_v1(void **state)
 	tmpdb_remove(&t);
 
 	/* The store migrates too (v1 file opened by l7top itself). */
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	make_v1(t.path);
 	st = open_ok(t.path);
 	store_close(st, T0);
@@ -613,7 +560,7 @@ static void test_migrate_fails_cleanly(void **state)
 	struct tmpdb t;
 	struct store *st;
 	char err[320] = "";
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	make_v1(t.path);
 	sqlite3 *db = db_open(t.path);
 	db_exec(db, "CREATE TABLE requests (x)");          /* in the way of v2 */
@@ -672,7 +619,7 @@ static void test_learned_folds_history(void **state)
 {
 	(void)state;
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	struct store *st = open_ok(t.path);
 	struct snapshot *s = snapshot_new(3);
 	s->ts_ms = T0;
@@ -716,7 +663,7 @@ static void test_hosts_split_and_sum(void **state)
 {
 	(void)state;
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	struct store *st = open_ok(t.path);
 	push(st, host_snap(T0));
 	push(st, host_snap(T0 + 1000));
@@ -794,7 +741,7 @@ static void test_request_log(void **state)
 {
 	(void)state;
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	struct store *st = open_ok(t.path);
 	struct snapshot *s = host_snap(T0);
 	s->reqs = calloc(4, sizeof(*s->reqs));
@@ -868,14 +815,14 @@ static void test_steps_and_sessions(void **state)
 {
 	(void)state;
 	struct tmpdb t;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 
 	/* Session 1: 3 minutes at 1 s. Session 2: one interval in minute 2. */
 	struct store *st = open_ok(t.path);
 	for (int i = 0; i < 180; i++)
 		push(st, host_snap(T0 + (uint64_t)i * 1000));
 	store_close(st, T0 + 180000);
-	struct store_session s2 = sess;
+	struct run_info s2 = sess;
 	s2.started_ms = T0 + 120000;
 	s2.pids = "200";
 	s2.capture = "plain+tls";
@@ -913,11 +860,11 @@ static void test_steps_and_sessions(void **state)
 				 .format = QUERY_FMT_CSV, .mode = QUERY_MODE_SESSIONS };
 	out = run(&so);
 	assert_string_equal(out,
-		"id,start,end,target,pids,version,capture,settings\n"
+		"id,start,end,target,pids,version,capture,settings,notes\n"
 		"1,2024-05-01T10:00:00Z,2024-05-01T10:03:00Z,nginx: master process /usr/sbin/nginx,"
-		"\"100,101\",test,plain,interval_ms=1000 slow_ms=100 log_status=500\n"
+		"\"100,101\",test,plain,interval_ms=1000 slow_ms=100 log_status=500,\n"
 		"2,2024-05-01T10:02:00Z,2024-05-01T10:02:06Z,nginx: master process /usr/sbin/nginx,"
-		"200,test,plain+tls,interval_ms=1000 slow_ms=100 log_status=500\n");
+		"200,test,plain+tls,interval_ms=1000 slow_ms=100 log_status=500,\n");
 	free(out);
 
 	/* Table formats render (headers present, one line per row). */
@@ -956,7 +903,7 @@ static void test_concurrent_reader(void **state)
 	(void)state;
 	struct tmpdb t;
 	struct store_health h;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	struct store *st = open_ok(t.path);
 	push(st, host_snap(T0));
 	sqlite3 *db = db_open(t.path);
@@ -993,7 +940,7 @@ static void test_corrupt_file(void **state)
 	struct store *st;
 	sqlite3 *db;
 	char err[320] = "";
-	tmpdb_make(&t);
+	tmpdb_make(&t, "hist");
 	st = open_ok(t.path);
 	push(st, host_snap(T0));
 	store_close(st, T0 + 1000);

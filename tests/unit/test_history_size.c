@@ -176,7 +176,7 @@ static void test_db_size(void **state)
 		snprintf(path, sizeof(path), "%s/size.db", dir);
 	}
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	const struct store_session sess = { .target = "synthetic", .pids = "1", .version = "size",
+	const struct run_info sess = { .cmdline = "synthetic", .pids = "1", .version = "size",
 					    .settings = "interval_ms=1000", .started_ms = T0,
 					    .capture = "plain" };
 	struct store *st = NULL;

@@ -79,10 +79,10 @@ static void test_parse_time(void **state)
 			fail_msg("'%s' accepted", bad[i]);
 }
 
-static struct query_row mkrow(const char *method, const char *route, uint64_t requests,
+static struct endpoint_row mkrow(const char *method, const char *route, uint64_t requests,
 			      uint64_t s4, uint64_t s5, uint64_t bytes, uint64_t p99)
 {
-	struct query_row r = { .requests = requests, .bytes_in = bytes / 2,
+	struct endpoint_row r = { .requests = requests, .bytes_in = bytes / 2,
 			       .bytes_out = bytes - bytes / 2, .p99_us = p99 };
 	snprintf(r.method, sizeof(r.method), "%s", method);
 	snprintf(r.route, sizeof(r.route), "%s", route);
@@ -92,7 +92,7 @@ static struct query_row mkrow(const char *method, const char *route, uint64_t re
 	return r;
 }
 
-static void assert_order(struct query_row *r, size_t n, enum query_sort key,
+static void assert_order(struct endpoint_row *r, size_t n, enum query_sort key,
 			 const char *const expect[])
 {
 	char got[128];
@@ -106,7 +106,7 @@ static void assert_order(struct query_row *r, size_t n, enum query_sort key,
 static void test_sort(void **state)
 {
 	(void)state;
-	struct query_row r[] = {
+	struct endpoint_row r[] = {
 		mkrow("GET", "/b", 10, 0, 1, 100, 500),
 		mkrow("GET", "/a", 10, 2, 0, 900, 100),
 		mkrow("POST", "/a", 50, 0, 0, 50, 9000),
@@ -125,7 +125,7 @@ static void test_sort(void **state)
 }
 
 /* Output of query_print() as a malloc'd string. */
-static char *print(const struct query_row *r, size_t n, enum query_format fmt)
+static char *print(const struct endpoint_row *r, size_t n, enum query_format fmt)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -136,9 +136,9 @@ static char *print(const struct query_row *r, size_t n, enum query_format fmt)
 	return buf;
 }
 
-static struct query_row sample(const char *route)
+static struct endpoint_row sample(const char *route)
 {
-	struct query_row r = {
+	struct endpoint_row r = {
 		.requests = 7, .status = { 0, 4, 1, 1, 1 }, .bytes_in = 1536, .bytes_out = 20000,
 		.p50_us = 12345, .p90_us = 100, .p99_us = 1500000, .max_us = 1500001,
 	};
@@ -150,7 +150,7 @@ static struct query_row sample(const char *route)
 static void test_csv(void **state)
 {
 	(void)state;
-	struct query_row r[] = { sample("/a,b\"c"), sample("/plain"), sample("/x\r\ny") };
+	struct endpoint_row r[] = { sample("/a,b\"c"), sample("/plain"), sample("/x\r\ny") };
 	char *out = print(r, 3, QUERY_FMT_CSV);
 	assert_string_equal(out,
 		"method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
@@ -172,7 +172,7 @@ static void test_json(void **state)
 	static const char *const ints[] = { "requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx",
 					    "bytes_in", "bytes_out" };
 	static const char *const reals[] = { "p50_ms", "p90_ms", "p99_ms", "max_ms" };
-	struct query_row r[] = { sample("/a,b\"c"), sample("/bad\xff\x01") };
+	struct endpoint_row r[] = { sample("/a,b\"c"), sample("/bad\xff\x01") };
 	char *out = print(r, 2, QUERY_FMT_JSON);
 	json_error_t jerr;
 
@@ -205,10 +205,19 @@ static void test_json(void **state)
 	free(out);
 }
 
+/* Display columns from line to at (UTF-8 continuation bytes take none). */
+static size_t cols_before(const char *line, const char *at)
+{
+	size_t n = 0;
+	for (const char *p = line; p < at; p++)
+		n += ((unsigned char)*p & 0xc0) != 0x80;
+	return n;
+}
+
 static void test_table(void **state)
 {
 	(void)state;
-	struct query_row r[] = { sample("/users/:id"), sample("/") };
+	struct endpoint_row r[] = { sample("/users/:id"), sample("/") };
 	snprintf(r[1].method, sizeof(r[1].method), "OPTIONS");
 	r[1].requests = 1234567;
 	r[1].p50_us = 850;
@@ -216,16 +225,17 @@ static void test_table(void **state)
 	char *l1 = strchr(out, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
 
 	assert_memory_equal(out, "   REQS    2XX", 14);
-	/* Columns line up: the route starts at the same offset on every line. */
-	size_t at = (size_t)(strstr(out, "ROUTE") - out);
-	assert_int_equal(strstr(l1, "/users/:id") - l1, at);
-	assert_int_equal(strstr(l2, "/\n") - l2, at);
+	/* Columns line up: the route starts in the same display column on every
+	 * line ("µ" is two bytes, one column). */
+	size_t at = cols_before(out, strstr(out, "ROUTE"));
+	assert_int_equal(cols_before(l1, strstr(l1, "/users/:id")), at);
+	assert_int_equal(cols_before(l2, strstr(l2, "/\n")), at);
 	assert_non_null(strstr(l1, " 1.5K "));          /* 1536 bytes */
-	assert_non_null(strstr(l1, " 19.5K "));         /* 20000 bytes */
+	assert_non_null(strstr(l1, " 20K "));           /* 20000 bytes */
 	assert_non_null(strstr(l1, " 12.3ms "));
-	assert_non_null(strstr(l1, " 1.5s "));
-	assert_non_null(strstr(l2, " 1.2M "));          /* 1234567 requests */
-	assert_non_null(strstr(l2, " 850us "));
+	assert_non_null(strstr(l1, " 1.50s "));
+	assert_non_null(strstr(l2, " 1.23M "));         /* 1234567 requests */
+	assert_non_null(strstr(l2, " 850\u00b5s "));   /* one formatter: format/units.h */
 	free(out);
 }
 
@@ -361,6 +371,36 @@ static void test_run_db(void **state)
 	o.until_ms = INT64_MAX;
 	out = run(&o);
 	assert_string_equal(strchr(out, '\n') + 1, "");
+	free(out);
+
+	/* The same route over h2: one row unless asked, --protocol keeps one,
+	 * --by-protocol splits (rows from before schema 4 have protocol ''). */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO endpoints (id, method, route, protocol)"
+				      " VALUES (3, 'GET', '/a', 'h2');"
+				      "INSERT INTO endpoint_stats (session_id, ts_ms, dur_ms, endpoint_id,"
+				      " requests, s1xx, s2xx, s3xx, s4xx, s5xx, bytes_in, bytes_out,"
+				      " lat_sum_us, lat_max_us) VALUES (1, 1700000000000, 1000, 3, 4, 0, 0, 0,"
+				      " 4, 0, 1, 2, 0, 0)", NULL, NULL, NULL), 0);
+	sqlite3_close(db);
+	o = (struct query_opts){ .db = path, .since_ms = 0, .until_ms = INT64_MAX,
+				 .format = QUERY_FMT_CSV };
+	out = run(&o);
+	assert_non_null(strstr(out, "\nGET,/a,19,0,15,0,4,0,0,31,62,"));
+	free(out);
+	o.protocol = "h2";
+	out = run(&o);
+	assert_string_equal(out, "method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,"
+			    "bytes_out,p50_ms,p90_ms,p99_ms,max_ms\nGET,/a,4,0,0,0,4,0,0,1,2,0.000,"
+			    "0.000,0.000,0.000\n");
+	free(out);
+	o.protocol = NULL;
+	o.by_protocol = true;
+	out = run(&o);
+	assert_non_null(strstr(out, "protocol,method,route,"));
+	assert_non_null(strstr(out, "\n,GET,/a,15,"));
+	assert_non_null(strstr(out, "\nh2,GET,/a,4,"));
 	free(out);
 
 	/* Runtime errors exit 1: not an l7top DB, missing file. */

@@ -24,34 +24,12 @@
 #include "storage/query.h"
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/unit/unit_db.h"
 
 #define T0 1714557600000ULL       /* 2024-05-01 10:00:00Z */
 
-struct tmpdb {
-	char dir[64];
-	char path[96];
-};
-
-static void tmpdb_make(struct tmpdb *t)
-{
-	snprintf(t->dir, sizeof(t->dir), "/tmp/l7top-store-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/t.db", t->dir);
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	char p[128];
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(p, sizeof(p), "%s%s", t->path, sfx[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
-}
-
-static const struct store_session sess = {
-	.target = "nginx: master process", .pids = "100,101", .version = "test",
+static const struct run_info sess = {
+	.cmdline = "nginx: master process", .pids = "100,101", .version = "test",
 	.settings = "interval=1s", .started_ms = T0,
 };
 
@@ -94,32 +72,6 @@ static struct snapshot *snap_one(uint64_t ts, const char *route, uint64_t lat)
 	return s;
 }
 
-static sqlite3 *db_open(const char *path)
-{
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
-static int64_t db_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL))
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
-}
-
-static void db_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg))
-		fail_msg("%s: %s", sql, msg);
-}
-
 /* Waits until the writer has handled n snapshots (written or failed). */
 static void wait_handled(struct store *st, uint64_t n, struct store_health *h)
 {
@@ -133,7 +85,7 @@ static void wait_handled(struct store *st, uint64_t n, struct store_health *h)
 		 (unsigned long long)(h->written + h->errors), (unsigned long long)n);
 }
 
-static const struct query_row *row_find(const struct query_row *r, size_t n, const char *route)
+static const struct endpoint_row *row_find(const struct endpoint_row *r, size_t n, const char *route)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(r[i].route, route))
@@ -141,7 +93,7 @@ static const struct query_row *row_find(const struct query_row *r, size_t n, con
 	return NULL;
 }
 
-static void fetch(const char *path, int64_t since, int64_t until, struct query_row **rows,
+static void fetch(const char *path, int64_t since, int64_t until, struct endpoint_row **rows,
 		  size_t *n)
 {
 	sqlite3 *db;
@@ -165,7 +117,7 @@ static void test_round_trip(void **state)
 	(void)state;
 	struct tmpdb t;
 	struct hist ha, hb;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 	hist_init(&ha);
 	hist_init(&hb);
 
@@ -188,12 +140,12 @@ static void test_round_trip(void **state)
 	}
 	store_close(st, T0 + 5000);
 
-	struct query_row *rows = NULL;
+	struct endpoint_row *rows = NULL;
 	size_t n = 0;
 	fetch(t.path, 0, INT64_MAX, &rows, &n);
 	assert_int_equal(n, 2);
-	const struct query_row *a = row_find(rows, n, "/users/:id");
-	const struct query_row *b = row_find(rows, n, "/login");
+	const struct endpoint_row *a = row_find(rows, n, "/users/:id");
+	const struct endpoint_row *b = row_find(rows, n, "/login");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_string_equal(a->method, "GET");
@@ -257,7 +209,7 @@ static void test_mode_and_version(void **state)
 	(void)state;
 	struct tmpdb t;
 	char p[128];
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 
 	mode_t old = umask(0);
 	struct store *st = store_open_ok(t.path);
@@ -294,7 +246,7 @@ static void test_newer_version_refused(void **state)
 	struct store *st;
 	sqlite3 *db;
 	char err[256] = "";
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 
 	store_close(store_open_ok(t.path), T0);
 	db = db_open(t.path);
@@ -342,7 +294,7 @@ static void test_foreign_files_refused(void **state)
 	(void)state;
 	struct tmpdb t;
 	uint8_t junk[4096], back[4096];
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 131 + 7);
@@ -401,7 +353,7 @@ static void test_queue_full(void **state)
 	struct tmpdb t;
 	struct store_health h;
 	int pushed = 0, rc = 0;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 
 	struct store *st = store_open_ok(t.path);
 	sqlite3 *db = db_open(t.path);
@@ -440,7 +392,7 @@ static void test_write_failure_recovers(void **state)
 	(void)state;
 	struct tmpdb t;
 	struct store_health h;
-	tmpdb_make(&t);
+	tmpdb_make(&t, "store");
 
 	struct store *st = store_open_ok(t.path);
 	sqlite3 *db = db_open(t.path);
@@ -459,12 +411,33 @@ static void test_write_failure_recovers(void **state)
 	assert_int_equal(h.dropped, 1);
 	assert_int_equal(h.written, 0);
 	assert_string_equal(h.last_error, "DB write failed: disk on fire — stats kept in memory");
+	assert_int_equal(h.outages, 1);
+	assert_int_equal(h.recoveries, 0);
+	assert_int_equal(h.outage_lost, 1);
+	assert_string_equal(h.outage_why, "disk on fire");
+	/* A note made while the DB fails waits for it to work again. */
+	store_note(st, "nginx[1] exited; waiting for a new PID in /run/nginx.pid");
 
 	assert_int_equal(store_push(st, snap_one(T0 + 1000, "/new", 20)), 0);
 	wait_handled(st, 2, &h);
 	assert_int_equal(h.written, 1);
 	assert_string_equal(h.last_error, "");
+	assert_int_equal(h.outages, 1);
+	assert_int_equal(h.recoveries, 1);
+	store_note(st, "at exit");
 	store_close(st, T0 + 2000);
+
+	/* Both notes and the outage (its span, reason and cost) are in the row. */
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT notes FROM sessions", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *notes = (const char *)sqlite3_column_text(q, 0);
+	assert_non_null(notes);
+	assert_non_null(strstr(notes, "nginx[1] exited; waiting for a new PID in /run/nginx.pid"));
+	assert_non_null(strstr(notes, "DB writes failed from 2024-"));
+	assert_non_null(strstr(notes, "(disk on fire): 1 intervals not stored"));
+	assert_non_null(strstr(notes, "; at exit"));
+	sqlite3_finalize(q);
 
 	assert_int_equal(db_int(db, "SELECT count(*) FROM intervals"), 1);
 	assert_int_equal(db_int(db, "SELECT ts_ms FROM intervals"), T0 + 1000);

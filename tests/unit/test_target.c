@@ -279,6 +279,7 @@ static void test_scan_netns(void **state)
 	assert_int_equal(t.nnetns, 2);
 	assert_int_equal(t.netns[0].pid, 100);
 	assert_int_equal(t.netns[1].pid, 101);
+	assert_true(t.netns[0].listens && t.netns[1].listens);   /* both show our listeners */
 	assert_int_equal(stat(a, &st), 0);
 	assert_true(t.netns[1].ino == (unsigned long)st.st_ino);
 	target_netns_name(fp->root, dir, t.netns[0].ino, name, sizeof(name));
@@ -356,9 +357,38 @@ static void test_cmdline_redaction(void **state)
 	expect_redacted("x --secret ab", "x --secret ***");
 }
 
+/* A /proc line longer than the buffer is skipped whole, never parsed in parts. */
+static void test_read_line_bounds(void **state)
+{
+	(void)state;
+	char text[3000], line[64];
+	bool too_long;
+	FILE *f;
+
+	memset(text, 'x', sizeof(text));
+	memcpy(text, "short\n", 6);
+	text[2000] = '\n';                   /* line 2: 1994 bytes */
+	memcpy(text + 2001, "  1: 0100007F:1F90\n", 19);
+	text[2020] = '\0';
+	f = fmemopen(text, strlen(text), "r");
+	assert_non_null(f);
+	assert_true(target_read_line(line, sizeof(line), f, &too_long));
+	assert_false(too_long);
+	assert_string_equal(line, "short\n");
+	assert_true(target_read_line(line, sizeof(line), f, &too_long));
+	assert_true(too_long);
+	assert_string_equal(line, "");
+	assert_true(target_read_line(line, sizeof(line), f, &too_long));
+	assert_false(too_long);
+	assert_string_equal(line, "  1: 0100007F:1F90\n");
+	assert_false(target_read_line(line, sizeof(line), f, &too_long));
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_line_bounds),
 		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),

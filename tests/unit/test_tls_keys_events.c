@@ -57,7 +57,7 @@ static void test_record_checks(void **state)
 {
 	(void)state;
 	struct tls_keys_state *st = state_new();
-	struct tls_key_event e = ev(TLS_KEY_MASTER12, 1, 0xaa, 32, 0x11, 48);
+	struct tls_key_event e = ev(TLS_SECRET_MASTER, 1, 0xaa, 32, 0x11, 48);
 	struct tls_secret out;
 
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
@@ -67,10 +67,10 @@ static void test_record_checks(void **state)
 	assert_int_equal(tls_keys_decode(st, &e, 0, 0, &out), -EINVAL);
 	e.kind = 7;
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
-	e = ev(TLS_KEY_SECRETS, 1, 0xaa, 32, 0x11, 48);
+	e = ev(TLS_SECRET_KINDS, 1, 0xaa, 32, 0x11, 48);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
 	/* Lengths past the arrays, or none at all. */
-	e = ev(TLS_KEY_SERVER_HS, 1, 0xaa, 32, 0x11, 32);
+	e = ev(TLS_SECRET_SERVER_HS, 1, 0xaa, 32, 0x11, 32);
 	e.secret_len = TLS_KEY_SECRET_MAX + 1;
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
 	e.secret_len = 0;
@@ -81,12 +81,12 @@ static void test_record_checks(void **state)
 	e.id_len = 0;
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
 	/* TLS 1.2: a client_random is 32 bytes, a master secret 48. */
-	e = ev(TLS_KEY_MASTER12, 1, 0xaa, 48, 0x11, 48);
+	e = ev(TLS_SECRET_MASTER, 1, 0xaa, 48, 0x11, 48);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
-	e = ev(TLS_KEY_MASTER12, 1, 0xaa, 32, 0x11, 32);
+	e = ev(TLS_SECRET_MASTER, 1, 0xaa, 32, 0x11, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), -EINVAL);
 	/* The largest valid sizes pass. */
-	e = ev(TLS_KEY_SERVER_HS, 1, 0xaa, TLS_KEY_ID_MAX, 0x11, TLS_KEY_SECRET_MAX);
+	e = ev(TLS_SECRET_SERVER_HS, 1, 0xaa, TLS_KEY_ID_MAX, 0x11, TLS_KEY_SECRET_MAX);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	free(st);
 }
@@ -95,12 +95,12 @@ static void test_tls12(void **state)
 {
 	(void)state;
 	struct tls_keys_state *st = state_new();
-	struct tls_key_event e = ev(TLS_KEY_MASTER12, 9, 0xcc, 32, 0x5a, 48);
+	struct tls_key_event e = ev(TLS_SECRET_MASTER, 9, 0xcc, 32, 0x5a, 48);
 	struct tls_secret out;
 
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 1000, &out), 1);
-	assert_int_equal(out.kind, TLS_KEY_MASTER12);
-	assert_int_equal(out.id_kind, TLS_SECRET_ID_CLIENT_RANDOM);
+	assert_int_equal(out.kind, TLS_SECRET_MASTER);
+	assert_int_equal(out.id_kind, TLS_ID_CLIENT_RANDOM);
 	assert_int_equal(out.id_len, 32);
 	assert_bytes(out.id, 0xcc, 32);
 	assert_int_equal(out.len, 48);
@@ -119,25 +119,25 @@ static void test_tls13_one(void **state)
 	struct tls_secret out;
 	struct tls_key_event e;
 
-	e = ev(TLS_KEY_SERVER_HS, 7, 0x01, 32, 0xa1, 32);
+	e = ev(TLS_SECRET_SERVER_HS, 7, 0x01, 32, 0xa1, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	assert_int_equal(out.id_kind, TLS_SECRET_ID_TRANSCRIPT);
+	assert_int_equal(out.id_kind, TLS_ID_TRANSCRIPT);
 	assert_bytes(out.id, 0x01, 32);
 	assert_bytes(out.secret, 0xa1, 32);
-	e = ev(TLS_KEY_CLIENT_HS, 7, 0x01, 32, 0xa2, 32);
+	e = ev(TLS_SECRET_CLIENT_HS, 7, 0x01, 32, 0xa2, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_bytes(out.id, 0x01, 32);
 	/* s ap carries the longer hash (0x02): filed under the handshake's (0x01). */
-	e = ev(TLS_KEY_SERVER_AP, 7, 0x02, 32, 0xa3, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 7, 0x02, 32, 0xa3, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	assert_int_equal(out.kind, TLS_KEY_SERVER_AP);
-	assert_int_equal(out.id_kind, TLS_SECRET_ID_TRANSCRIPT);
+	assert_int_equal(out.kind, TLS_SECRET_SERVER_AP);
+	assert_int_equal(out.id_kind, TLS_ID_TRANSCRIPT);
 	assert_int_equal(out.id_len, 32);
 	assert_bytes(out.id, 0x01, 32);
 	assert_bytes(out.secret, 0xa3, 32);
-	e = ev(TLS_KEY_CLIENT_AP, 7, 0x02, 32, 0xa4, 32);
+	e = ev(TLS_SECRET_CLIENT_AP, 7, 0x02, 32, 0xa4, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	assert_int_equal(out.kind, TLS_KEY_CLIENT_AP);
+	assert_int_equal(out.kind, TLS_SECRET_CLIENT_AP);
 	assert_bytes(out.id, 0x01, 32);
 	assert_bytes(out.secret, 0xa4, 32);
 	/* Used up: a second c ap with that hash is not tied to anything. */
@@ -157,33 +157,33 @@ static void test_tls13_interleaved(void **state)
 	struct tls_secret out;
 	struct tls_key_event e;
 
-	e = ev(TLS_KEY_SERVER_HS, 7, 0x10, 32, 0xb1, 32);       /* conn A */
+	e = ev(TLS_SECRET_SERVER_HS, 7, 0x10, 32, 0xb1, 32);       /* conn A */
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	e = ev(TLS_KEY_SERVER_AP, 7, 0x11, 32, 0xb2, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 7, 0x11, 32, 0xb2, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_bytes(out.id, 0x10, 32);
-	e = ev(TLS_KEY_SERVER_HS, 7, 0x20, 32, 0xc1, 32);       /* conn B, same thread */
+	e = ev(TLS_SECRET_SERVER_HS, 7, 0x20, 32, 0xc1, 32);       /* conn B, same thread */
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	e = ev(TLS_KEY_SERVER_AP, 7, 0x21, 32, 0xc2, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 7, 0x21, 32, 0xc2, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_bytes(out.id, 0x20, 32);
-	e = ev(TLS_KEY_SERVER_HS, 8, 0x30, 48, 0xd1, 48);       /* conn C, SHA-384, other thread */
+	e = ev(TLS_SECRET_SERVER_HS, 8, 0x30, 48, 0xd1, 48);       /* conn C, SHA-384, other thread */
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	e = ev(TLS_KEY_SERVER_AP, 8, 0x31, 48, 0xd2, 48);
+	e = ev(TLS_SECRET_SERVER_AP, 8, 0x31, 48, 0xd2, 48);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_int_equal(out.id_len, 48);
 	assert_bytes(out.id, 0x30, 48);
 	/* A's client Finished arrives after B's handshake: still A's. */
-	e = ev(TLS_KEY_CLIENT_AP, 7, 0x11, 32, 0xb3, 32);
+	e = ev(TLS_SECRET_CLIENT_AP, 7, 0x11, 32, 0xb3, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_int_equal(out.id_len, 32);
 	assert_bytes(out.id, 0x10, 32);
 	assert_bytes(out.secret, 0xb3, 32);
-	e = ev(TLS_KEY_CLIENT_AP, 8, 0x31, 48, 0xd3, 48);
+	e = ev(TLS_SECRET_CLIENT_AP, 8, 0x31, 48, 0xd3, 48);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_int_equal(out.id_len, 48);
 	assert_bytes(out.id, 0x30, 48);
-	e = ev(TLS_KEY_CLIENT_AP, 7, 0x21, 32, 0xc3, 32);
+	e = ev(TLS_SECRET_CLIENT_AP, 7, 0x21, 32, 0xc3, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
 	assert_bytes(out.id, 0x20, 32);
 	free(st);
@@ -198,20 +198,20 @@ static void test_tls13_unmatched(void **state)
 	struct tls_key_event e;
 
 	/* s ap without a handshake seen on that thread. */
-	e = ev(TLS_KEY_SERVER_AP, 3, 0x41, 32, 0xe1, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 3, 0x41, 32, 0xe1, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 0);
 	/* c ap whose s ap was never seen. */
-	e = ev(TLS_KEY_CLIENT_AP, 3, 0x41, 32, 0xe2, 32);
+	e = ev(TLS_SECRET_CLIENT_AP, 3, 0x41, 32, 0xe2, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 0);
 	/* A handshake on thread 4 does not lend its hash to thread 5. */
-	e = ev(TLS_KEY_SERVER_HS, 4, 0x50, 32, 0xe3, 32);
+	e = ev(TLS_SECRET_SERVER_HS, 4, 0x50, 32, 0xe3, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	e = ev(TLS_KEY_SERVER_AP, 5, 0x51, 32, 0xe4, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 5, 0x51, 32, 0xe4, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 0);
 	/* A c ap hash that differs from the s ap's in one byte. */
-	e = ev(TLS_KEY_SERVER_AP, 4, 0x52, 32, 0xe5, 32);
+	e = ev(TLS_SECRET_SERVER_AP, 4, 0x52, 32, 0xe5, 32);
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 1);
-	e = ev(TLS_KEY_CLIENT_AP, 4, 0x52, 32, 0xe6, 32);
+	e = ev(TLS_SECRET_CLIENT_AP, 4, 0x52, 32, 0xe6, 32);
 	e.id[31] ^= 1;
 	assert_int_equal(tls_keys_decode(st, &e, sizeof(e), 0, &out), 0);
 	free(st);

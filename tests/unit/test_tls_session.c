@@ -950,8 +950,8 @@ static void transcript_keyed(const char *name, bool hrr)
 	assert_int_equal(tls_secrets_take(kl, TLS_ID_CLIENT_RANDOM, ch + 6, 32, TLS_SECRETS_13, &set),
 			 TLS_SECRETS_13);
 	struct tls_secrets *sec = tls_secrets_new(8, 1000);
-	for (int k = 0; k < 4; k++)
-		assert_int_equal(tls_secrets_add(sec, TLS_ID_TRANSCRIPT, th, thl, (enum tls_secret_kind)k,
+	for (enum tls_secret_kind k = TLS_SECRET_CLIENT_HS; k <= TLS_SECRET_SERVER_AP; k++)
+		assert_int_equal(tls_secrets_add(sec, TLS_ID_TRANSCRIPT, th, thl, k,
 						 set.val[k], set.len[k], 0), 0);
 	tls_secret_set_wipe(&set);
 

@@ -54,9 +54,9 @@ static void push(struct view *v, uint64_t ts)
 		e->lat_max_us = e->lat.max;
 	}
 	const char *warn[] = { "TLS library not found", "DB write failed: disk full \u2014 stats kept in memory" };
-	struct tui_header h = {
+	struct run_info h = {
 		.target = "nginx[1234]", .npids = 3, .ports = "8080", .db_path = "/tmp/t.db",
-		.start_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
+		.started_ms = 0, .now_ms = ts + 1000 + 65000, .warnings = warn, .nwarnings = 2,
 	};
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
@@ -317,7 +317,7 @@ static void push_upstreams(struct view *v, uint64_t ts)
 	}
 	s->upc.calls_linked = 20;
 	s->upc.calls_unlinked = 1;
-	struct tui_header h = { .target = "nginx[1234]", .npids = 3, .ports = "8080",
+	struct run_info h = { .target = "nginx[1234]", .npids = 3, .ports = "8080",
 				.now_ms = ts + 1000 };
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
@@ -364,6 +364,51 @@ static void test_render_upstreams(void **st)
 	if (!strstr(line(&cb, r), "120µs"))
 		dump(&cb);
 	assert_non_null(strstr(line(&cb, r), "120µs"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
+/* A gRPC method over h2: the detail names the protocol and the gRPC codes
+ * by name; a call answered 200 with a failing code counts in ERR%. */
+static void test_render_detail_grpc(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 0), 0);
+	for (uint64_t ts = 0; ts <= 1000; ts += 1000) {
+		struct snapshot *s = snapshot_new(1);
+		assert_non_null(s);
+		s->ts_ms = ts;
+		s->dur_ms = 1000;
+		struct ep_stats *e = &s->eps[0];
+		snprintf(e->method, sizeof(e->method), "POST");
+		snprintf(e->route, sizeof(e->route), "/shop.v1.Cart/Add");
+		e->requests = e->status[1] = 8;
+		e->grpc[0] = 5;
+		e->grpc[14] = 2;
+		e->grpc[5] = 1;
+		e->grpc_errors = 3;
+		e->protos = 1u << PROTO_H2;
+		hist_init(&e->lat);
+		for (int k = 0; k < 8; k++)
+			hist_add(&e->lat, 900);
+		struct run_info h = { .target = "node[9]", .npids = 1, .ports = "50051",
+				      .started_ms = 0, .now_ms = ts + 1000 };
+		assert_int_equal(view_push(&v, s, &h), 0);
+		snapshot_free(s);
+	}
+	render(&v, 30, 100, &cb);
+	int r = find_row(&cb, "/shop.v1.Cart/Add");
+	assert_true(r > 0);
+	assert_non_null(strstr(line(&cb, r), "37.5"));      /* 3 of 8 failed */
+	keys_dispatch(&v, KEYS_ENTER);
+	render(&v, 30, 100, &cb);
+	expect(&cb, "Protocols  h2");
+	expect(&cb, "gRPC codes");
+	expect(&cb, "UNAVAILABLE 4");                          /* since start: 2 intervals */
+	expect(&cb, "NOT_FOUND 2");
+	expect(&cb, "OK 10");
 	cellbuf_free(&cb);
 	view_free(&v);
 }
@@ -457,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_render_200x50),
 		cmocka_unit_test(test_render_sorted_filtered),
 		cmocka_unit_test(test_render_detail),
+		cmocka_unit_test(test_render_detail_grpc),
 		cmocka_unit_test(test_render_help_and_pause),
 		cmocka_unit_test(test_render_upstreams),
 		cmocka_unit_test(test_render_small_and_odd_sizes),

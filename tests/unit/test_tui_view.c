@@ -11,7 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "tui/format.h"
+#include "collector/agg.h"
+#include "format/units.h"
 #include "tui/keys.h"
 #include "tui/view.h"
 #include "tui/window.h"
@@ -52,7 +53,7 @@ static struct snapshot *snap(uint64_t ts_ms, uint64_t dur_ms, const struct ep_sp
 static void push(struct view *v, uint64_t ts, const struct ep_spec *e, size_t n)
 {
 	struct snapshot *s = snap(ts, 1000, e, n);
-	struct tui_header h = { .target = "nginx[42]", .npids = 3, .start_ms = 0, .now_ms = ts + 1000 };
+	struct run_info h = { .target = "nginx[42]", .npids = 3, .started_ms = 0, .now_ms = ts + 1000 };
 	assert_int_equal(view_push(v, s, &h), 0);
 	snapshot_free(s);
 }
@@ -71,15 +72,15 @@ static void test_format_units(void **st)
 {
 	char b[32];
 	(void)st;
-	assert_string_equal(fmt_lat_short(0, b, sizeof(b)), "0\u00b5s");
-	assert_string_equal(fmt_lat_short(850, b, sizeof(b)), "850\u00b5s");
-	assert_string_equal(fmt_lat_short(4250, b, sizeof(b)), "4.25ms");
-	assert_string_equal(fmt_lat_short(12345, b, sizeof(b)), "12.3ms");
-	assert_string_equal(fmt_lat_short(123456, b, sizeof(b)), "123ms");
-	assert_string_equal(fmt_lat_short(999999, b, sizeof(b)), "1.00s");
-	assert_string_equal(fmt_lat_short(2350000, b, sizeof(b)), "2.35s");
-	assert_string_equal(fmt_lat_short(600000000, b, sizeof(b)), "600s");
-	assert_string_equal(fmt_lat_short(3000000000ull, b, sizeof(b)), "50.0m");
+	assert_string_equal(fmt_latency(0, b, sizeof(b)), "0\u00b5s");
+	assert_string_equal(fmt_latency(850, b, sizeof(b)), "850\u00b5s");
+	assert_string_equal(fmt_latency(4250, b, sizeof(b)), "4.25ms");
+	assert_string_equal(fmt_latency(12345, b, sizeof(b)), "12.3ms");
+	assert_string_equal(fmt_latency(123456, b, sizeof(b)), "123ms");
+	assert_string_equal(fmt_latency(999999, b, sizeof(b)), "1.00s");
+	assert_string_equal(fmt_latency(2350000, b, sizeof(b)), "2.35s");
+	assert_string_equal(fmt_latency(600000000, b, sizeof(b)), "600s");
+	assert_string_equal(fmt_latency(3000000000ull, b, sizeof(b)), "50.0m");
 	assert_string_equal(fmt_count(99999, b, sizeof(b)), "99999");
 	assert_string_equal(fmt_count(123456, b, sizeof(b)), "123k");
 	assert_string_equal(fmt_count(1234567, b, sizeof(b)), "1.23M");
@@ -96,7 +97,7 @@ static void test_format_units(void **st)
 	assert_string_equal(fmt_uptime(2 * 86400 + 3 * 3600, b, sizeof(b)), "2d03h");
 	/* Every short latency fits a 6-column field. */
 	for (uint64_t us = 1; us < 10000000000ull; us = us * 3 + 7)
-		assert_true(strlen(fmt_lat_short(us, b, sizeof(b))) <= 7);   /* µ = 2 bytes */
+		assert_true(strlen(fmt_latency(us, b, sizeof(b))) <= 7);   /* µ = 2 bytes */
 }
 
 static void test_format_middle(void **st)
@@ -388,10 +389,13 @@ static void test_pause_and_clear(void **st)
 	view_free(&v);
 }
 
+/* One overflow row: what a full view gives up goes into the aggregator's
+ * OTHER row (the one the collector sends), never into a second one; the
+ * rows plus OTHER add up to every request. */
 static void test_max_endpoints_other(void **st)
 {
 	struct view v;
-	struct ep_spec e[5];
+	struct ep_spec e[6];
 	char routes[5][16];
 	(void)st;
 	assert_int_equal(view_init(&v, 1000, 3), 0);
@@ -399,18 +403,23 @@ static void test_max_endpoints_other(void **st)
 		snprintf(routes[i], sizeof(routes[i]), "/r%d", i);
 		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = 1, .lat_us = 100 };
 	}
-	push(&v, 0, e, 5);
-	assert_int_equal(v.neps, 4);                  /* 3 + the view's OTHER row */
-	assert_int_equal(v.shown.folded, 2);
-	const struct view_row *o = find(&v, "(other: view full)");
-	assert_non_null(o);
-	assert_int_equal(o->st.requests, 2);
+	e[5] = (struct ep_spec){ AGG_OTHER_METHOD, AGG_OTHER_ROUTE, .n2 = 2, .lat_us = 100 };
+	push(&v, 0, e, 6);
+	size_t others = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; i < v.nrows; i++) {
+		others += !strcmp(view_row_at(&v, i)->route, AGG_OTHER_ROUTE);
+		total += view_row_at(&v, i)->st.requests;
+	}
+	assert_int_equal(others, 1);
+	assert_null(find(&v, "(other: view full)"));
+	assert_int_equal(total, 7);
 	view_free(&v);
 }
 
 /* A full view (say of a scan's first one-off paths) still gives a row to
- * an endpoint that comes later: the least used row moves into OTHER with
- * every window, and since start the rows plus OTHER add up to everything. */
+ * an endpoint that comes later: the least used row moves into OTHER (the
+ * aggregator's, the one overflow row) with every window, and since start the rows plus OTHER add up to everything. */
 static void test_full_view_gives_way(void **st)
 {
 	struct view v;
@@ -428,7 +437,7 @@ static void test_full_view_gives_way(void **st)
 		push(&v, 1000u * (unsigned)i, &good, 1);
 	view_set_window(&v, WIN_ALL);
 	const struct view_row *g = find(&v, "/good/wb");
-	const struct view_row *o = find(&v, "(other: view full)");
+	const struct view_row *o = find(&v, AGG_OTHER_ROUTE);
 	assert_non_null(g);
 	assert_int_equal(g->st.requests, 15);
 	assert_non_null(o);
@@ -440,7 +449,7 @@ static void test_full_view_gives_way(void **st)
 		sum += view_row_at(&v, i)->st.requests;
 	assert_int_equal(sum, 8 + 15);
 	view_set_window(&v, WIN_1MIN);
-	o = find(&v, "(other: view full)");
+	o = find(&v, AGG_OTHER_ROUTE);
 	assert_non_null(o);
 	assert_int_equal(o->st.requests, 2);
 	view_free(&v);

@@ -1,21 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include "tui/format.h"
+#include "format/units.h"
 
 #include <stdio.h>
 #include <string.h>
-
-char *fmt_latency(uint64_t us, char *buf, size_t n)
-{
-	if (us < 1000)
-		snprintf(buf, n, "%luus", (unsigned long)us);
-	else if (us < 10000)
-		snprintf(buf, n, "%.2fms", (double)us / 1e3);
-	else if (us < 1000000)
-		snprintf(buf, n, "%.1fms", (double)us / 1e3);
-	else
-		snprintf(buf, n, "%.2fs", (double)us / 1e6);
-	return buf;
-}
 
 char *fmt_bytes(double b, char *buf, size_t n)
 {
@@ -62,7 +49,7 @@ char *fmt_middle(const char *s, size_t width, char *buf, size_t n)
 	return buf;
 }
 
-char *fmt_lat_short(uint64_t us, char *buf, size_t n)
+char *fmt_latency(uint64_t us, char *buf, size_t n)
 {
 	double v = (double)us;
 	if (us < 1000)
@@ -114,4 +101,12 @@ char *fmt_uptime(uint64_t s, char *buf, size_t n)
 		snprintf(buf, n, "%lud%02luh", (unsigned long)(s / 86400),
 			 (unsigned long)(s % 86400 / 3600));
 	return buf;
+}
+
+int fmt_width(const char *s, int cols)
+{
+	int extra = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		extra += (*p & 0xc0) == 0x80;      /* UTF-8 continuation bytes take no column */
+	return cols + extra;
 }
