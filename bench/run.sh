@@ -9,8 +9,8 @@
 # and round-by-round ratios against the unobserved run of the same round.
 #
 #   BENCH_PAIRS=3 BENCH_SECONDS=5 make bench
-#   BENCH_ONLY="h2 offline" make bench    only these sections (plain, tls, h2,
-#                                         offline, memory), into bench/RESULTS.<sections>.md
+#   BENCH_ONLY="h2 offline" make bench    only these sections (plain, proxy, tls,
+#                                         h2, offline, memory), into bench/RESULTS.<sections>.md
 #
 # Per configuration it prints the ratio to unobserved req/s, the observer's
 # CPU time per request (all its threads, /proc/PID/task/*/schedstat, over
@@ -37,10 +37,12 @@ done
 T=$(mktemp -d /tmp/l7top-bench.XXXXXX)
 chmod 755 "$T"
 NGINX_PID=""
+BACKEND_PID=""
 OBS_PID=""
 cleanup() {
 	[[ -n $OBS_PID ]] && kill -INT "$OBS_PID" 2>/dev/null
 	[[ -n $NGINX_PID ]] && kill -QUIT "$NGINX_PID" 2>/dev/null
+	[[ -n $BACKEND_PID ]] && kill -QUIT "$BACKEND_PID" 2>/dev/null
 	sleep 0.3
 	rm -rf "$T"
 }
@@ -55,6 +57,7 @@ PORT=$(free_port)
 TPORT=$(free_port)
 H2PORT=$(free_port)    # h2c, prior knowledge
 H2TPORT=$(free_port)   # h2 over TLS (ALPN)
+BPORT=$(free_port)     # the reverse proxy case's backend
 mkdir -p "$T/html" "$T/tmp"
 head -c 1048576 /dev/urandom >"$T/html/1m.bin"
 head -c 102400 /dev/urandom >"$T/html/100k.bin"
@@ -73,6 +76,7 @@ http {
     access_log $T/access.log bench;
     sendfile on;
     keepalive_requests 1000000;
+    upstream bench_backend { server 127.0.0.1:$BPORT; keepalive 32; }
     server {
         listen 127.0.0.1:$PORT;
         listen 127.0.0.1:$TPORT ssl;
@@ -83,12 +87,36 @@ http {
         root $T/html;
         location = /small { return 200 "ok\n"; }
         location ~ ^/ep/ { return 200 "ok\n"; }
+        location /px/ {
+            proxy_pass http://bench_backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
     }
 }
 EOF
+mkdir -p "$T/backend/tmp"
+cat >"$T/backend/nginx.conf" <<EOF
+worker_processes 1;
+pid $T/backend/nginx.pid;
+error_log $T/backend/error.log;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path $T/backend/tmp/b; proxy_temp_path $T/backend/tmp/p;
+    fastcgi_temp_path $T/backend/tmp/f; uwsgi_temp_path $T/backend/tmp/u; scgi_temp_path $T/backend/tmp/s;
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$BPORT;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+nginx -c "$T/backend/nginx.conf" -p "$T/backend" || { echo "bench: backend nginx did not start" >&2; exit 1; }
 nginx -c "$T/nginx.conf" -p "$T" || { echo "bench: nginx did not start" >&2; exit 1; }
 sleep 0.5
 NGINX_PID=$(cat "$T/nginx.pid")
+BACKEND_PID=$(cat "$T/backend/nginx.pid")
 worker() { pgrep -P "$NGINX_PID" | head -1; }
 
 # wrk gets private copies of libssl/libcrypto: uprobes live on the library
@@ -269,10 +297,34 @@ bench_series() {
 	printf '%s\n' "$md"
 }
 
+# Bytes l7top copied to user space per request, in its run number $1.
+bytes_per_request() {
+	local line n b
+	line=$(grep '^l7top: .*packets captured' "$T/run$1.err")
+	n=$("$L7TOP" query --db "$T/run$1.db" --format csv | awk -F, 'NR>1 {s+=$3} END {print s+0}')
+	b=$(sed -n 's/.*(\([0-9]*\) bytes).*/\1/p' <<<"$line")
+	awk -v b="${b:-0}" -v n="${n:-0}" 'BEGIN {printf "%.0f", n ? b / n : 0}'
+}
+
+write_report() {
+	{
+		echo "# l7top benchmark results"
+		echo
+		echo "One run of \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r),"
+		echo "NGINX $(nginx -v 2>&1 | sed 's/.*\///') with 1 worker, wrk on loopback; $PAIRS alternating rounds of ${SECS} s."
+		echo "Ratios compare each observed run with the unobserved run of the same round."
+		echo
+		printf '%s' "$RESULT_MD"
+	} >"$OUT"
+	log "wrote $OUT"
+}
+
 # ---- 1 and 2: server cost ----------------------------------------------------
 if section plain; then
 bench_series "Plaintext, small responses (return 200), 16 connections" \
 	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump
+small_bytes=$(bytes_per_request "$L7_RUN")
+
 bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
 	"http://127.0.0.1:$PORT/1m.bin" 4 none l7top tcpdump
 
@@ -288,6 +340,22 @@ cut=$(sed -n 's/.*(\([0-9]*\) payload bytes not copied).*/\1/p' <<<"$sumline")
 per_req=$(awk -v b="${bytes:-0}" -v n="${nreq:-0}" 'BEGIN {printf "%.0f", n ? b / n : 0}')
 RESULT_MD+="### Bytes copied to user space, 1 MB file"$'\n\n'"$nreq requests: ${bytes:-?} bytes copied (${per_req} per request); ${cut:-?} payload bytes cut in the kernel. l7top: \`$sumline\`"$'\n\n'
 log "1 MB file: $per_req bytes copied per request"
+fi
+
+# ---- the reverse proxy ----------------------------------------------------------
+# Every request crosses the frontend twice (client side, backend side), and
+# l7top follows both (the backend calls are learnt at connect, beside the
+# listening port).
+if section proxy; then
+bench_series "Reverse proxy: NGINX -> NGINX backend (keep-alive upstream), small responses, 16 connections" \
+	"http://127.0.0.1:$PORT/px/small" 16 none l7top
+proxy_bytes=$(bytes_per_request "$L7_RUN")
+proxy_calls=$(sqlite3 "$T/run$L7_RUN.db" "select coalesce(sum(requests),0) from upstream_stats" 2>/dev/null)
+proxy_links=$(sqlite3 "$T/run$L7_RUN.db" "select coalesce(sum(linked),0) || ' linked, ' || coalesce(sum(unlinked),0) || ' unlinked, ' || coalesce(sum(by_order),0) || ' by order' from upstream_links" 2>/dev/null)
+extra=""
+[[ -n ${small_bytes:-} ]] && extra=" (${small_bytes} without the proxy: $((proxy_bytes - small_bytes)) more for the upstream exchange)"
+RESULT_MD+="Bytes copied to user space per request through the proxy: ${proxy_bytes}${extra}. Last proxied l7top run: ${proxy_calls:-?} upstream calls seen, ${proxy_links:-?}."$'\n\n'
+log "proxy: ${proxy_bytes} bytes copied per request${extra}; $proxy_calls calls, $proxy_links"
 fi
 
 # ---- 3: TLS ---------------------------------------------------------------------
@@ -451,13 +519,4 @@ RESULT_MD+=$'\n'
 fi
 
 # ---- write the report ---------------------------------------------------------------
-{
-	echo "# l7top benchmark results"
-	echo
-	echo "One run of \`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r),"
-	echo "NGINX $(nginx -v 2>&1 | sed 's/.*\///') with 1 worker, wrk on loopback; $PAIRS alternating rounds of ${SECS} s."
-	echo "Ratios compare each observed run with the unobserved run of the same round."
-	echo
-	printf '%s' "$RESULT_MD"
-} >"$OUT"
-log "wrote $OUT"
+write_report

@@ -17,6 +17,7 @@
 #include "collector/tcp_reasm.h"
 #include "collector/tls_secrets.h"
 #include "collector/tls_session.h"
+#include "collector/upstream.h"
 
 /* A closed connection lingers this long so late retransmissions are
  * recognised as duplicates instead of opening a phantom connection. */
@@ -51,6 +52,7 @@ struct collector {
 	size_t nreqs;
 	uint64_t reqs_skipped;
 	struct http_sink sink;
+	struct upstream *up;             /* the target's outgoing calls */
 };
 
 static bool port_is_server(const struct collector *c, uint16_t port)
@@ -98,6 +100,46 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
 	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
+}
+
+/*
+ * One exchange on an upstream connection: the target was the client. An
+ * answer that ends after the target closed or reset the connection never
+ * reached it (NGINX's proxy_read_timeout: it gives up, answers 504, and the
+ * backend writes into a closed socket): the call ended unanswered when the
+ * target gave up.
+ */
+static void on_upstream_txn(struct collector *c, struct conn *cn, const struct http_txn *t)
+{
+	struct http_txn late;
+
+	if (cn->calls == 0 && !cn->synack_ns)
+		upstream_add_connect(c->up, cn->server, false, 0);
+	if (!t->status) {
+		/* unanswered (aborted: the target left): it ended when the target gave up */
+		late = *t;
+		late.end_ns = cn->fin_ns ? cn->fin_ns : cn->closed_ns ? cn->closed_ns : cn->last_ns;
+		t = &late;
+	} else if (cn->fin_ns && t->end_ns > cn->fin_ns) {
+		late = *t;
+		late.status = 0;
+		late.end_ns = cn->fin_ns;
+		t = &late;
+	}
+	upstream_add_call(c->up, cn->server, t, cn->calls > 0);
+	cn->calls++;
+}
+
+/* A request the upstream connection closed on unanswered (NGINX's
+ * proxy_read_timeout: 504): a call without status, ending at the close. */
+static void on_noreply(void *ctx, const struct http_txn *t)
+{
+	struct collector *c = ctx;
+	struct conn *cn = c->cur;
+
+	if (!cn || !cn->upstream)
+		return;
+	on_upstream_txn(c, cn, t);            /* status 0: ends when the target gave up */
 }
 
 /* The route of t: gRPC methods are names, not paths to fold, and an
@@ -148,7 +190,13 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	struct conn *cn = c->cur;
 	char route[ROUTE_MAX], addr[CLIENT_MAX];
 
+	if (cn && cn->upstream) {
+		on_upstream_txn(c, cn, t);
+		return;
+	}
 	route_name(c, t, route, sizeof(route));
+	if (upstream_any(c->up))
+		upstream_add_inbound(c->up, t, route);
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
 		.host = txn_host(c, t),
@@ -326,13 +374,16 @@ struct collector *collector_new(const struct collector_config *cfg)
 	c->conns = conn_table_new(c->cfg.max_conns);
 	c->agg = agg_new(c->cfg.max_endpoints);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
+	struct upstream_config uc = { .max_upstreams = cfg->max_upstreams };
+	c->up = upstream_new(&uc);
 	if (!c->cfg.fold_off)
 		c->learn = route_learn_new(c->cfg.fold_values, 0, 0);
-	if (!c->conns || !c->agg || !c->reqs || (!c->cfg.fold_off && !c->learn)) {
+	if (!c->conns || !c->agg || !c->reqs || !c->up || (!c->cfg.fold_off && !c->learn)) {
 		collector_free(c);
 		return NULL;
 	}
-	c->sink = (struct http_sink){ .txn = on_txn, .ctx = c, .cnt = &c->http };
+	c->sink = (struct http_sink){ .txn = on_txn, .noreply = on_noreply, .ctx = c,
+				      .cnt = &c->http };
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
@@ -367,6 +418,7 @@ void collector_flush(struct collector *c)
 	struct conn *cn;
 	while ((cn = conn_table_first(c->conns)))
 		conn_release(c, cn);
+	upstream_expire(c->up, 0, true);     /* every call gets its link decided now */
 	agg_settle(c->agg);             /* the last snapshot holds every request */
 }
 
@@ -379,6 +431,7 @@ void collector_free(struct collector *c)
 		conn_table_free(c->conns);
 	}
 	agg_free(c->agg);
+	upstream_free(c->up);
 	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
 	free(c->reqs);
@@ -648,11 +701,103 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 		cn->closed_ns = ts;
 }
 
+static bool upstream_conn_is(struct collector *c, int family, const uint8_t *srv, uint16_t srv_port,
+			     const uint8_t *cli, uint16_t cli_port)
+{
+	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
+	memcpy(k.srv, srv, 16);
+	memcpy(k.cli, cli, 16);
+	struct conn *cn = conn_table_find(c->conns, &k);
+	return cn && cn->upstream;
+}
+
+static bool upstream_peer_known(struct collector *c, int family, const uint8_t *addr, uint16_t port)
+{
+	char peer[48];
+	format_peer(family, addr, port, peer, sizeof(peer));
+	return upstream_has_peer(c->up, peer);
+}
+
+/*
+ * Joining an upstream connection without its SYN (open before l7top
+ * started) takes a segment that starts a message of that direction: an
+ * upstream's port number is some other client's ephemeral port now and
+ * then, and its bytes must not open phantom connections.
+ */
+static bool joins(const struct tcp_seg *s, enum http_dir dir)
+{
+	return s->caplen && http_message_start(dir, s->payload, s->caplen);
+}
+
+/*
+ * A segment on no listening port: is it one of the target's own outgoing
+ * connections, and which way does it go? Followed connections first, then
+ * a SYN the target sends (live capture only), then a backend found in /proc.
+ */
+static bool upstream_dir(struct collector *c, const struct tcp_seg *s, enum http_dir *dir)
+{
+	if (upstream_conn_is(c, s->family, s->daddr, s->dport, s->saddr, s->sport))
+		*dir = HTTP_DIR_REQ;
+	else if (upstream_conn_is(c, s->family, s->saddr, s->sport, s->daddr, s->dport))
+		*dir = HTTP_DIR_RESP;
+	else if (c->cfg.learn_upstreams && (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		*dir = HTTP_DIR_REQ;
+	else if (joins(s, HTTP_DIR_REQ) && upstream_peer_known(c, s->family, s->daddr, s->dport))
+		*dir = HTTP_DIR_REQ;
+	else if (joins(s, HTTP_DIR_RESP) && upstream_peer_known(c, s->family, s->saddr, s->sport))
+		*dir = HTTP_DIR_RESP;
+	else
+		return false;
+	return true;
+}
+
+/* Handshake timing of an upstream connection: SYN -> SYN/ACK is the
+ * connect time; a RST answering the SYN is a backend refusing it. */
+static void upstream_handshake(struct collector *c, struct conn *cn, const struct tcp_seg *s,
+			       enum http_dir dir, uint64_t ts)
+{
+	if (!cn->upstream) {
+		cn->upstream = true;
+		format_peer(cn->key.family, cn->key.srv, cn->key.srv_port, cn->server,
+			    sizeof(cn->server));
+		upstream_note_peer(c->up, cn->server);
+	}
+	if (dir == HTTP_DIR_REQ && (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN && !cn->syn_ns)
+		cn->syn_ns = ts;
+	if (dir == HTTP_DIR_REQ && (s->flags & (TCPF_FIN | TCPF_RST)) && !cn->fin_ns)
+		cn->fin_ns = ts;
+	if (dir != HTTP_DIR_RESP || !cn->syn_ns || cn->synack_ns || cn->connect_failed)
+		return;
+	if ((s->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
+		cn->synack_ns = ts;
+		upstream_add_connect(c->up, cn->server, true, ts > cn->syn_ns ? (ts - cn->syn_ns) / 1000 : 0);
+	} else if (s->flags & TCPF_RST) {
+		cn->connect_failed = true;
+		upstream_add_connect_failed(c->up, cn->server);
+	}
+}
+
+/*
+ * The target closed or reset an upstream connection with calls outstanding
+ * (NGINX's proxy_read_timeout): they end unanswered now, not when the
+ * connection is forgotten seconds later, so the link rule has them while
+ * their inbound requests wait; an answer sent after that never reached the
+ * target and is ignored. (A client that half-closes and still reads its
+ * answer would be miscounted; proxies close whole connections.)
+ */
+static void upstream_gave_up(struct collector *c, struct conn *cn)
+{
+	c->cur = cn;
+	http_stream_abandon(&cn->http, &c->sink);
+	c->cur = NULL;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
 {
 	struct tcp_seg s;
 	enum http_dir dir;
+	bool up = false;
 
 	if (pkt_decode(l3, caplen, wirelen, &s))
 		return;
@@ -662,12 +807,24 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		dir = HTTP_DIR_REQ;
 	else if (port_is_server(c, s.sport))
 		dir = HTTP_DIR_RESP;
-	else
+	else if (!(up = upstream_dir(c, &s, &dir)))
 		return;
 	c->packets++;
 	struct conn *cn = conn_lookup(c, &s, dir);
-	if (cn)
-		conn_feed(c, cn, &s, dir, ts_ns);
+	if (!cn)
+		return;
+	if (up)
+		upstream_handshake(c, cn, &s, dir, ts_ns);
+	conn_feed(c, cn, &s, dir, ts_ns);
+	if (up && dir == HTTP_DIR_REQ && (s.flags & (TCPF_FIN | TCPF_RST)))
+		upstream_gave_up(c, cn);
+}
+
+void collector_note_upstream(struct collector *c, int family, const uint8_t *addr, uint16_t port)
+{
+	char peer[48];
+	format_peer(family, addr, port, peer, sizeof(peer));
+	upstream_note_peer(c->up, peer);
 }
 
 static struct conn *proc_conn(struct collector *c, uint32_t tgid, uint64_t conn_id, bool create)
@@ -789,6 +946,7 @@ void collector_expire(struct collector *c, uint64_t now_ns)
 		if (closed || now_ns > cn->last_ns + idle)
 			conn_release(c, cn);
 	}
+	upstream_expire(c->up, now_ns, false);
 }
 
 void collector_totals(struct collector *c, struct snap_counters *t)
@@ -863,6 +1021,13 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 	collector_totals(c, &now);
 	snap_counters_delta(&s->c, &now, l);
 	*l = now;
+	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
+		if (cn->upstream && !cn->closed_ns)
+			upstream_conn_open(c->up, cn->server);
+	if (upstream_snapshot(c->up, s)) {
+		snapshot_free(s);
+		return NULL;
+	}
 	snapshot_take_folds(c, s);
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {

@@ -42,6 +42,13 @@ struct collector_config {
 	void (*tls_keylog)(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,
 			   const uint8_t *secret, size_t len);
 	void *tls_keylog_ctx;
+	/*
+	 * Live capture: the kernel keeps only the target's flows, so a SYN
+	 * between two ports neither of which is a listening one is the target
+	 * connecting out: an upstream connection (collector/upstream.h).
+	 */
+	bool learn_upstreams;
+	size_t max_upstreams;       /* 0 = 256 backends, then row "*" */
 	/* Learned folding (collector/route_learn.h): a segment position with
 	 * more than fold_values distinct values under one parent folds to
 	 * "{*}". 0 = 16; fold_off: never. */
@@ -81,6 +88,10 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
  * caller may stop capturing those ports. Returns how many were written.
  */
 size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max);
+/* A backend the target has a connection to (found in /proc): its
+ * connections are followed even without their SYN. family 4/6, addr in
+ * network order, port host order. */
+void collector_note_upstream(struct collector *c, int family, const uint8_t *addr, uint16_t port);
 /* Ends every connection now (l7top is stopping): exchanges cut short are
  * counted as http_stream_free() says, before the last snapshot. */
 void collector_flush(struct collector *c);

@@ -52,6 +52,14 @@ struct conn {
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
+	/* The target's own outgoing connection (it is the client; key.srv is
+	 * the upstream): collector/upstream.h. */
+	bool upstream;
+	bool connect_failed;         /* its SYN was answered by RST */
+	uint64_t syn_ns, synack_ns;  /* handshake as seen, 0 = not seen */
+	uint64_t fin_ns;             /* the target's first FIN or RST on it */
+	uint32_t calls;              /* exchanges it carried so far */
+	char server[48];             /* "addr:port" of the upstream */
 };
 
 struct conn_table;

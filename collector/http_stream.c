@@ -273,7 +273,7 @@ void http_stream_init(struct http_stream *s)
 	s->half[HTTP_DIR_RESP].parser.data = s;
 }
 
-static void emit_one(struct http_stream *s, struct http_pending *e, bool aborted)
+static void txn_of(const struct http_pending *e, bool aborted, struct http_txn *out)
 {
 	struct http_txn t = {
 			.aborted = aborted,
@@ -290,6 +290,14 @@ static void emit_one(struct http_stream *s, struct http_pending *e, bool aborted
 			.proto = e->http10 ? "http/1.0" : "http/1.1",
 			.grpc_status = -1,
 	};
+	*out = t;
+}
+
+static void emit_one(struct http_stream *s, struct http_pending *e, bool aborted)
+{
+	struct http_txn t;
+
+	txn_of(e, aborted, &t);
 	s->out->cnt->txns++;
 	s->out->txn(s->out->ctx, &t);
 }
@@ -371,6 +379,16 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 			emit_one(s, e, true);
 		} else if (out) {
 			out->cnt->unpaired++;
+			if (out->noreply && !s->broken) {
+				struct http_txn t;
+
+				txn_of(e, false, &t);
+				t.status = 0;
+				t.end_ns = 0;
+				if (!e->req_done)
+					t.bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+				out->noreply(out->ctx, &t);
+			}
 		}
 		pending_free(e);
 	}
@@ -384,6 +402,15 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	s->target = NULL;
 	s->target_cap = 0;
 	s->out = NULL;
+}
+
+void http_stream_abandon(struct http_stream *s, const struct http_sink *out)
+{
+	if (!s->head || s->broken)
+		return;
+	http_stream_free(s, out);
+	http_stream_init(s);
+	s->broken = true;
 }
 
 void http_stream_client_reset(struct http_stream *s)

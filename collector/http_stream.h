@@ -66,6 +66,9 @@ struct http_counters {
 
 struct http_sink {
 	void (*txn)(void *ctx, const struct http_txn *t);
+	/* Optional: a request the connection ended on without any answer, at
+	 * http_stream_free() (status 0, end_ns 0; still counted unpaired). */
+	void (*noreply)(void *ctx, const struct http_txn *t);
 	void *ctx;
 	struct http_counters *cnt;
 };
@@ -142,6 +145,14 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
  * Those bytes only need counting, so the capture may skip them.
  */
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir);
+/*
+ * The client gave up on the connection (closed or reset it with requests
+ * outstanding): they are decided now, as http_stream_free() decides them
+ * (noreply for the unanswered), and every later byte is ignored: an answer
+ * sent after the client left never reached it. A stream with nothing
+ * outstanding is left as it is.
+ */
+void http_stream_abandon(struct http_stream *s, const struct http_sink *out);
 /* Does buf start an HTTP/1.x message of this direction (a request line's
  * method and space, or "HTTP/1.")? Where a stream may join or resync. */
 bool http_message_start(enum http_dir dir, const uint8_t *buf, size_t len);

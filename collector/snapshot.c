@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "collector/snapshot.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,59 @@ void snapshot_free(struct snapshot *s)
 		hist_free(&s->eps[i].lat);
 	free(s->eps);
 	free(s->reqs);
+	for (size_t i = 0; i < s->nups; i++) {
+		hist_free(&s->ups[i].lat);
+		hist_free(&s->ups[i].connect);
+	}
+	free(s->ups);
+	for (size_t i = 0; i < s->nup_routes; i++) {
+		struct up_route_stats *r = &s->up_routes[i];
+		hist_free(&r->lat);
+		hist_free(&r->before);
+		hist_free(&r->upstream_time);
+		hist_free(&r->after);
+	}
+	free(s->up_routes);
 	free(s->folds);
 	free(s);
+}
+
+static void hist_copy(struct hist *dst, const struct hist *src)
+{
+	hist_init(dst);
+	hist_merge(dst, src);       /* -ENOMEM: the copy is short, never wrong */
+}
+
+int snapshot_copy_upstreams(struct snapshot *dst, const struct snapshot *src)
+{
+	dst->upc = src->upc;
+	if (src->nups) {
+		dst->ups = calloc(src->nups, sizeof(*dst->ups));
+		if (!dst->ups)
+			return -ENOMEM;
+		dst->nups = src->nups;
+		for (size_t i = 0; i < src->nups; i++) {
+			dst->ups[i] = src->ups[i];
+			hist_copy(&dst->ups[i].lat, &src->ups[i].lat);
+			hist_copy(&dst->ups[i].connect, &src->ups[i].connect);
+		}
+	}
+	if (src->nup_routes) {
+		dst->up_routes = calloc(src->nup_routes, sizeof(*dst->up_routes));
+		if (!dst->up_routes)
+			return -ENOMEM;
+		dst->nup_routes = src->nup_routes;
+		for (size_t i = 0; i < src->nup_routes; i++) {
+			const struct up_route_stats *r = &src->up_routes[i];
+			struct up_route_stats *o = &dst->up_routes[i];
+			*o = *r;
+			hist_copy(&o->lat, &r->lat);
+			hist_copy(&o->before, &r->before);
+			hist_copy(&o->upstream_time, &r->upstream_time);
+			hist_copy(&o->after, &r->after);
+		}
+	}
+	return 0;
 }
 
 const char *const PROTO_NAMES[PROTO_COUNT] = {
@@ -252,6 +304,7 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 	out->ts_ms = s->ts_ms;
 	out->dur_ms = s->dur_ms;
 	out->c = s->c;
+	snapshot_copy_upstreams(out, s);    /* -ENOMEM: the view lacks upstreams, counted nowhere worse */
 	for (size_t i = 0; i < s->n; i++) {
 		if (!k || by_method_route(&idx[i], &idx[i - 1])) {
 			struct ep_stats *e = &out->eps[k++];

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "collector/hist.h"
+#include "collector/snapshot_upstream.h"
 
 #define METHOD_MAX 24       /* longest method llhttp knows is 22 chars */
 #define ROUTE_MAX  256      /* folded routes are cut at 255 bytes */
@@ -259,6 +260,12 @@ struct snapshot {
 	struct ep_stats *eps;
 	size_t nreqs;              /* request-log rows */
 	struct req_record *reqs;
+	/* The target's outgoing calls (collector/snapshot_upstream.h). */
+	size_t nups;
+	struct up_stats *ups;
+	size_t nup_routes;
+	struct up_route_stats *up_routes;
+	struct up_counters upc;
 	unsigned refs;             /* see Ownership above */
 	size_t nfolds;             /* route prefixes folded by learning this interval */
 	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
@@ -292,5 +299,7 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
  * snapshot (host fields empty, request log not copied); NULL on ENOMEM.
  */
 struct snapshot *snapshot_fold_hosts(struct snapshot *s);
+/* dst gets a deep copy of src's upstream part. 0 or -ENOMEM. */
+int snapshot_copy_upstreams(struct snapshot *dst, const struct snapshot *src);
 
 #endif

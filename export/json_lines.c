@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "collector/hist.h"
+#include "export/json_upstream.h"
 #include "format/row.h"
 
 /* "h2,http/1.1": the protocols that carried the row's requests. */
@@ -110,6 +111,8 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 		rc = json_lines_put(f, json_lines_obj(ts, &s->eps[i]));
 	if (!rc)
 		rc = json_lines_put(f, json_lines_counters(ts, s));
+	if (!rc)
+		rc = json_upstream_write(f, ts, s);
 	if (fflush(f) || ferror(f))
 		rc = rc ? rc : -EIO;
 	return rc;

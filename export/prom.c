@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "collector/agg.h"
+#include "export/prom_upstream.h"
 #include "collector/hist.h"
 
 #define PROM_DEFAULT_SERIES 2001      /* collector's default cap + OTHER */
@@ -58,6 +59,7 @@ struct prom {
 	size_t nslots;                /* power of two, >= 2 * (max + 1) */
 	long other;                   /* index of the OTHER series, -1 until used */
 	struct snap_counters c;       /* summed since start; gauges: the latest */
+	struct prom_upstream *up;     /* the upstream families; NULL: out of memory */
 };
 
 /* ---- listen address ----------------------------------------------------- */
@@ -243,6 +245,8 @@ int prom_update(struct prom *p, const struct snapshot *s)
 		prom_add_ep(&p->s[idx], e);
 	}
 	snap_counters_add(&p->c, &s->c);
+	if (p->up)
+		prom_upstream_update(p->up, s);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -375,6 +379,7 @@ int prom_render(struct prom *p, FILE *f)
 	prom_render_bytes(p, f, false);
 	prom_render_bytes(p, f, true);
 	prom_render_counters(p, f);
+	prom_upstream_render(p->up, f, prom_le_us, PROM_LE_N);
 	pthread_mutex_unlock(&p->lock);
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
@@ -494,7 +499,8 @@ int prom_open(struct prom **out, const struct prom_config *cfg, char *err, size_
 	while (p->nslots < 2 * (p->max + 1))
 		p->nslots <<= 1;
 	p->slots = calloc(p->nslots, sizeof(*p->slots));
-	if (!p->slots) {
+	p->up = prom_upstream_new();
+	if (!p->slots || !p->up) {
 		snprintf(err, errlen, "l7top: out of memory");
 		prom_close(p);
 		return -ENOMEM;
@@ -527,6 +533,7 @@ void prom_close(struct prom *p)
 	if (p->mhd)
 		MHD_stop_daemon(p->mhd);   /* joins the thread: no scrape runs after */
 	pthread_mutex_destroy(&p->lock);
+	prom_upstream_free(p->up);
 	free(p->s);
 	free(p->slots);
 	free(p);

@@ -844,3 +844,8 @@ void capture_close(struct capture *c)
 	sockfilter_bpf__destroy(c->skel);
 	free(c);
 }
+
+struct sockfilter_bpf *capture_filter_skel(struct capture *c)
+{
+	return c->skel;
+}

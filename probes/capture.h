@@ -122,6 +122,9 @@ int capture_dump_flush(struct capture *c);
 /* Flushes and closes the file; capture_close() does this too. 0 or -errno. */
 int capture_dump_close(struct capture *c);
 void capture_close(struct capture *c);
+/* The live filter's skeleton, for probes/upstreams.c; NULL offline. */
+struct sockfilter_bpf;
+struct sockfilter_bpf *capture_filter_skel(struct capture *c);
 /*
  * Where libbpf's warnings go (NULL = nowhere), so they never write over a
  * screen a TUI owns. Process-wide, like libbpf_set_print itself.

@@ -15,6 +15,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "sockfilter.h"
 
 /* uapi macros that vmlinux.h (types only) does not carry */
@@ -22,6 +23,8 @@
 #define ETH_P_IPV6      0x86DD
 #define PACKET_OUTGOING 4
 #define IP_MF_OFFSET    0x3FFF  /* more-fragments flag + fragment offset */
+#define AF_INET         2
+#define AF_INET6        10
 
 /* Set through skel->rodata before load. */
 const volatile __u32 lo_ifindex = 0;
@@ -42,6 +45,23 @@ struct {
 	__type(key, struct skip_key);
 	__type(value, struct skip_val);
 } skips SEC(".maps");
+
+/* Upstream peers and their prefilter: see sockfilter.h. */
+__u64 up_port_bits[65536 / 64];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_UPSTREAMS);
+	__type(key, struct upstream_key);
+	__type(value, __u32);   /* enum upstream_origin */
+} upstreams SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} target_tgids SEC(".maps");
 
 
 /*
@@ -93,6 +113,7 @@ struct seg {
 	__u16 sport, dport;   /* host order */
 	__u32 seq;
 	bool syn_fin_rst;
+	bool syn, ack;
 	struct skip_key key;
 };
 
@@ -163,6 +184,8 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
 	s->dport = bpf_ntohs(th.dest);
 	s->seq = bpf_ntohl(th.seq);
 	s->syn_fin_rst = th.syn || th.fin || th.rst;
+	s->syn = th.syn;
+	s->ack = th.ack;
 	s->key.sport = s->sport;
 	s->key.dport = s->dport;
 	return 0;
@@ -189,6 +212,34 @@ static __always_inline bool port_bit(__u16 port)
 static __always_inline bool port_watched(const struct seg *s)
 {
 	return port_bit(s->sport) || port_bit(s->dport);
+}
+
+static __always_inline bool up_port_bit(__u16 port)
+{
+	return up_port_bits[(port >> 6) & 1023] & (1ull << (port & 63));
+}
+
+static __always_inline bool upstream_is(__u8 family, __u16 port, const __u8 *addr)
+{
+	struct upstream_key k = { .family = family, .port = port };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&upstreams, &k) != NULL;
+}
+
+/*
+ * A segment of one of the target's connections to an upstream? A SYN must
+ * go to the upstream and a SYN/ACK come from it: an upstream port number
+ * is also some other client's ephemeral port now and then (a backend that
+ * is down leaves its port free), and its handshakes are not ours.
+ */
+static __always_inline bool upstream_flow(const struct seg *s)
+{
+	bool to = !s->syn || !s->ack, from = !s->syn || s->ack;
+
+	if (to && up_port_bit(s->dport) && upstream_is(s->key.family, s->dport, s->key.daddr))
+		return true;
+	return from && up_port_bit(s->sport) && upstream_is(s->key.family, s->sport, s->key.saddr);
 }
 
 /*
@@ -465,10 +516,58 @@ int sockfilter(struct __sk_buff *skb)
 	if (parse_seg(skb, &s))
 		return 0;
 	stat_inc(SOCKFILTER_STAT_SEEN);
-	if (!port_watched(&s) || !seg_useful(&s))
+	if (!seg_useful(&s))
 		return 0;
+	if (!port_watched(&s)) {
+		if (!upstream_flow(&s))
+			return 0;
+		stat_inc(SOCKFILTER_STAT_UP_KEPT);
+	}
 	stat_inc(SOCKFILTER_STAT_KEPT);
 	return keep_len(skb, &s);
+}
+
+/*
+ * A target thread connects out: its socket enters SYN_SENT in the
+ * connect() call itself, so the current task is the connecting one, and
+ * this runs before the SYN leaves, so the socket filter keeps the SYN
+ * (which gives the connect time) and everything after it.
+ */
+static __always_inline int learn_upstream(const struct sock *sk, int newstate)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, one = UPSTREAM_CONNECT;
+	struct upstream_key k = {};
+	__u16 fam;
+
+	if (newstate != TCP_SYN_SENT || !bpf_map_lookup_elem(&target_tgids, &tgid))
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	fam = sk->__sk_common.skc_family;
+	k.port = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (fam == AF_INET) {
+		k.family = 4;
+		__builtin_memcpy(k.addr, &sk->__sk_common.skc_daddr, 4);
+	} else if (fam == AF_INET6) {
+		k.family = 6;
+		__builtin_memcpy(k.addr, &sk->__sk_common.skc_v6_daddr, 16);
+	} else {
+		return 0;
+	}
+	if (!bpf_map_lookup_elem(&upstreams, &k)) {
+		if (bpf_map_update_elem(&upstreams, &k, &one, BPF_NOEXIST) == 0)
+			stat_inc(SOCKFILTER_STAT_UP_LEARNT);
+		else
+			stat_inc(SOCKFILTER_STAT_UP_FULL);
+	}
+	__sync_fetch_and_or(&up_port_bits[(k.port >> 6) & 1023], 1ull << (k.port & 63));
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(upstream_connect, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return learn_upstream(sk, newstate);
 }
 
 /* GPL-compatible so any helper stays usable; the source itself is MIT. */

@@ -19,6 +19,9 @@ enum sockfilter_stat {
 	SOCKFILTER_STAT_CUT,    /* of those, cut to their headers (body skipped) */
 	SOCKFILTER_STAT_CUT_BYTES, /* payload bytes not copied because of that */
 	SOCKFILTER_STAT_KSKIP,  /* bodies whose length the kernel read itself */
+	SOCKFILTER_STAT_UP_LEARNT, /* upstreams learnt from a target's connect() */
+	SOCKFILTER_STAT_UP_FULL,   /* upstreams not kept: map full */
+	SOCKFILTER_STAT_UP_KEPT,   /* segments kept because they go to or come from an upstream */
 	SOCKFILTER_NSTATS,
 };
 
@@ -54,5 +57,28 @@ struct skip_val {
  * first segments of at least SOCKFILTER_SCAN_MIN payload bytes. */
 #define SOCKFILTER_HDR_SCAN 512
 #define SOCKFILTER_SCAN_MIN 4096
+
+/*
+ * The target's outgoing connections (reverse proxies call their backends):
+ * map "upstreams" holds the remote address:port of every peer the target
+ * connected to, learnt in the kernel when a target thread's socket enters
+ * SYN_SENT (tp_btf/inet_sock_set_state, tgids in map "target_tgids") or
+ * written by user space for connections open before l7top started (from
+ * /proc). Segments to or from such a peer are kept beside the listening
+ * ports'. up_port_bits (.bss) is a prefilter: only a segment with a port
+ * bit set costs a hash lookup. Entries are never removed by the kernel;
+ * the map is LRU, so an upstream gone for good ages out.
+ */
+#define SOCKFILTER_MAX_UPSTREAMS 4096
+#define SOCKFILTER_MAX_TGIDS     1024
+
+struct upstream_key {
+	__u8 family;            /* 4 or 6 */
+	__u8 pad;
+	__u16 port;             /* host order */
+	__u8 addr[16];          /* IPv4 in the first 4 bytes */
+};
+
+enum upstream_origin { UPSTREAM_PROC = 1, UPSTREAM_CONNECT = 2 };
 
 #endif

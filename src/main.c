@@ -35,6 +35,9 @@
 #include "export/prom.h"
 #include "probes/capture.h"
 #include "probes/target.h"
+#include "probes/target_peers.h"
+#include "probes/target_unix.h"
+#include "probes/upstreams.h"
 #include "probes/tls.h"
 #include "probes/tls_keys.h"
 #include "collector/tls_secrets.h"   /* tls_keylog_label() */
@@ -63,6 +66,8 @@ struct app {
 	struct loop *loop;
 	struct capture *cap;
 	struct tls_probe *tls;
+	struct upstream_probe *ups;  /* the target's outgoing connections; NULL offline */
+	struct target_unix unix_ups; /* its connections to unix-socket backends (not seen) */
 	enum tls_mode tls_mode;      /* what the probes run: TLS_MODE_OFF without them */
 	bool tls_secrets_new;        /* secrets filed since the last collector_tls_kick() */
 	FILE *keylog;                /* --keylog, NULL when off */
@@ -323,6 +328,37 @@ static int target_init(struct app *a)
 	return -1;
 }
 
+/*
+ * The target's outgoing connections: its processes' connects are learnt in
+ * the kernel; the ones open already (or opened while the tracepoint was
+ * off) come from /proc at each scan. Both go to the filter and the collector.
+ */
+static void sync_upstreams(struct app *a)
+{
+	struct target_peer p[TARGET_MAX_PEERS];
+	bool truncated;
+	size_t n;
+
+	if (!a->ups)
+		return;
+	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
+	n = target_scan_peers("/proc", &a->target, p, TARGET_MAX_PEERS, &truncated);
+	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
+	for (size_t i = 0; i < n; i++)
+		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
+	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
+}
+
+static void open_upstreams(struct app *a)
+{
+	char err[256];
+	int e = upstreams_open(&a->ups, a->cap, err, sizeof(err));
+
+	if (e && e != -EOPNOTSUPP)
+		fprintf(stderr, "%s\n", err);   /* the probe still takes /proc's peers */
+	sync_upstreams(a);
+}
+
 static void rescan(struct app *a);
 
 /* One line of what happened to the target: on stderr (unless the live view
@@ -444,6 +480,7 @@ static void target_apply(struct app *a, const struct target *t)
 		apply_ports(a);
 	else
 		describe_target(a);
+	sync_upstreams(a);
 	refresh_tls_ports(a);
 }
 
@@ -587,6 +624,8 @@ static struct snapshot *snapshot_take(struct app *a, uint64_t end_ms)
 		s->c.kernel_drops = cs.kernel_drops - a->last_kernel_drops;
 		a->last_kernel_drops = cs.kernel_drops;
 	}
+	s->upc.unix_conns = a->unix_ups.conns;
+	memcpy(s->upc.unix_path, a->unix_ups.path, sizeof(s->upc.unix_path));
 	if (a->tls) {
 		struct tls_stats ts;
 		tls_probe_stats(a->tls, &ts);
@@ -1193,6 +1232,7 @@ static int run_live(struct app *a)
 	if ((rc = open_dump(a)))
 		return rc;
 	apply_ports(a);
+	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;
 	if ((rc = open_store(a)))
@@ -1403,6 +1443,7 @@ int main(int argc, char **argv)
 					       : a.opt.tls == TLS_MODE_KEYS || a.opt.tls == TLS_MODE_AUTO,
 		.tls_keylog = a.opt.keylog ? on_keylog : NULL,
 		.tls_keylog_ctx = &a,
+		.learn_upstreams = !a.opt.read_pcap,
 		.fold_values = a.opt.fold_after,
 		.fold_off = a.opt.fold_after == 0,
 		.routes = a.opt.routes,
@@ -1420,6 +1461,7 @@ int main(int argc, char **argv)
 
 	sinks_close(&a, a.opt.read_pcap ? a.interval_start_ms : now_ms());
 	tls_probe_close(a.tls);
+	upstreams_close(a.ups);
 	if (a.keylog)
 		fclose(a.keylog);
 	if (a.cap)

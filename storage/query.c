@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "collector/hist.h"
+#include "storage/query_upstream.h"
 #include "storage/schema.h"
 #include "storage/store.h"
 
@@ -25,6 +26,7 @@ static const char query_usage[] =
 	"                   [--sort KEY] [--limit N] [--format table|csv|json]\n"
 	"       l7top query --db FILE --requests [--slowest N] [--errors] [...]\n"
 	"       l7top query --db FILE --sessions\n"
+	"       l7top query --db FILE --upstreams [--by-route] [--endpoint EP] [...]\n"
 	"\n"
 	"Per-endpoint totals (method + route) of the intervals that start in\n"
 	"[since, until), with p50/p90/p99 from the merged latency histograms;\n"
@@ -56,6 +58,12 @@ static const char query_usage[] =
 	"  --sessions       the l7top runs that wrote the DB: id, start, end, target,\n"
 	"                   pids, version, capture, settings, notes (exits,\n"
 	"                   restarts, DB outages)\n"
+	"  --upstreams      the target's own outgoing calls, one row per upstream\n"
+	"                   (address:port): calls, status classes, latency, calls\n"
+	"                   without answer, refused connects\n"
+	"  --by-route       with --upstreams: per upstream and inbound route, the calls\n"
+	"                   linked to the route's requests and the split of their\n"
+	"                   latency (before, upstream, after); --endpoint applies\n"
 	"  --help           this text\n"
 	"\n"
 	"WHEN is a duration ago (30s, 10m, 2h, 7d), a local time today (HH:MM[:SS]),\n"
@@ -72,6 +80,7 @@ static const char query_usage[] =
 	"  l7top query --db l7top.db --since 14:00 --requests --slowest 20\n"
 	"  l7top query --db l7top.db --requests --errors --format json\n"
 	"  l7top query --db l7top.db --sessions\n"
+	"  l7top query --db l7top.db --since 1h --upstreams --by-route --format csv\n"
 	"  l7top query --db l7top.db --since 2024-05-01T00:00Z --format csv > may.csv\n"
 	"  l7top query --db l7top.db --since 7d --sort errors --format json | jq '.[0]'\n";
 
@@ -218,7 +227,7 @@ static int query_parse_count(const char *arg, long long min, long long *out)
 }
 
 enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_BY_PROTOCOL, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
-       QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS };
+       QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS, QOPT_UPSTREAMS, QOPT_BY_ROUTE };
 
 /* Handles one option's argument; 0 or -EINVAL with err set. */
 static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_opts *o,
@@ -300,6 +309,12 @@ static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_op
 	case QOPT_SESSIONS:
 		o->mode = QUERY_MODE_SESSIONS;
 		return 0;
+	case QOPT_UPSTREAMS:
+		o->mode = QUERY_MODE_UPSTREAMS;
+		return 0;
+	case QOPT_BY_ROUTE:
+		o->by_route = true;
+		return 0;
 	case QOPT_SLOWEST:
 		if (query_parse_count(arg, 1, &n)) {
 			snprintf(err, errlen, "l7top query: --slowest: '%s' is not a number >= 1", arg);
@@ -338,6 +353,8 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 		{ "requests", no_argument, NULL, QOPT_REQUESTS },
 		{ "slowest", required_argument, NULL, QOPT_SLOWEST },
 		{ "errors", no_argument, NULL, QOPT_ERRORS },
+		{ "upstreams", no_argument, NULL, QOPT_UPSTREAMS },
+		{ "by-route", no_argument, NULL, QOPT_BY_ROUTE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -372,6 +389,15 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 	if (o->mode == QUERY_MODE_SESSIONS && (o->slowest || o->errors)) {
 		snprintf(err, errlen, "l7top query: --sessions cannot be combined with"
 			 " --requests, --slowest or --errors");
+		return -EINVAL;
+	}
+	if (o->by_route && o->mode != QUERY_MODE_UPSTREAMS) {
+		snprintf(err, errlen, "l7top query: --by-route goes with --upstreams");
+		return -EINVAL;
+	}
+	if (o->mode == QUERY_MODE_UPSTREAMS && (o->step_ms || o->by_host || o->slowest || o->errors)) {
+		snprintf(err, errlen, "l7top query: --upstreams takes --since, --until, --session,"
+			 " --endpoint, --limit and --format only");
 		return -EINVAL;
 	}
 	if (o->mode == QUERY_MODE_REQUESTS && o->step_ms) {
@@ -477,6 +503,9 @@ int query_run(const struct query_opts *o, FILE *out, char *err, size_t errlen)
 		break;
 	case QUERY_MODE_ROWS:
 		rc = query_run_rows(db, o, &f, out, err, errlen);
+		break;
+	case QUERY_MODE_UPSTREAMS:
+		rc = query_run_upstreams(db, &f, o->by_route, o->format, o->limit, out, err, errlen);
 		break;
 	}
 	sqlite3_close(db);

@@ -27,7 +27,7 @@
 #include "storage/query_print.h"
 #include "storage/query_read.h"
 
-enum query_mode { QUERY_MODE_ROWS, QUERY_MODE_REQUESTS, QUERY_MODE_SESSIONS };
+enum query_mode { QUERY_MODE_ROWS, QUERY_MODE_REQUESTS, QUERY_MODE_SESSIONS, QUERY_MODE_UPSTREAMS };
 
 struct query_opts {
 	const char *db;
@@ -44,6 +44,7 @@ struct query_opts {
 	size_t slowest;                 /* --slowest N; 0 = in time order */
 	bool errors;                    /* --errors: status >= 400 only */
 	const char *protocol;           /* --protocol; NULL = any */
+	bool by_route;                  /* --upstreams --by-route */
 };
 
 /* `l7top query ...` (argv[0] is "query"). Returns the exit code: 0, 1 runtime, 2 usage. */

@@ -219,6 +219,71 @@ static const char schema_v5[] =
 	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
 	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id;\n";
 
+/* Version 6: the target's own outgoing calls (reverse proxies), per backend
+ * and per backend x inbound route; rows stay per interval until retention
+ * removes them (rollup does not merge them). */
+static const char schema_v6[] =
+	"CREATE TABLE upstreams (  -- every backend the target called, shared by sessions\n"
+	"  id   INTEGER PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE  -- \"addr:port\" (\"[v6]:port\"); '*' = backends over the bound\n"
+	");\n"
+	"CREATE TABLE upstream_stats (  -- one row per session, interval and backend\n"
+	"  session_id      INTEGER NOT NULL, -- sessions.id\n"
+	"  ts_ms           INTEGER NOT NULL, -- interval start, unix ms (as intervals.ts_ms)\n"
+	"  dur_ms          INTEGER NOT NULL,\n"
+	"  upstream_id     INTEGER NOT NULL REFERENCES upstreams(id),\n"
+	"  requests        INTEGER, -- calls answered\n"
+	"  s1xx            INTEGER, -- answers by status class\n"
+	"  s2xx            INTEGER,\n"
+	"  s3xx            INTEGER,\n"
+	"  s4xx            INTEGER,\n"
+	"  s5xx            INTEGER,\n"
+	"  no_answer       INTEGER, -- calls whose connection the target closed unanswered (NGINX: 504)\n"
+	"  connect_failed  INTEGER, -- connects answered by RST (NGINX: 502)\n"
+	"  bytes_sent      INTEGER, -- requests as they crossed the wire\n"
+	"  bytes_received  INTEGER, -- responses\n"
+	"  lat_max_us      INTEGER, -- largest call latency, µs\n"
+	"  hist            BLOB,    -- call latency histogram, µs (hist_merge / hist_quantile)\n"
+	"  connects        INTEGER, -- new connections whose handshake was seen\n"
+	"  connects_unseen INTEGER, -- new connections without a visible handshake\n"
+	"  connect_hist    BLOB,    -- SYN -> SYN/ACK, µs\n"
+	"  reused          INTEGER, -- calls on a connection that had carried one before\n"
+	"  conns_open      INTEGER, -- gauge at the end of the interval\n"
+	"  PRIMARY KEY (ts_ms, session_id, upstream_id)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE upstream_route_stats (  -- calls linked to an inbound route, per interval\n"
+	"  session_id    INTEGER NOT NULL,\n"
+	"  ts_ms         INTEGER NOT NULL,\n"
+	"  dur_ms        INTEGER NOT NULL,\n"
+	"  upstream_id   INTEGER NOT NULL REFERENCES upstreams(id),\n"
+	"  method        TEXT NOT NULL,   -- of the inbound request (as endpoints.method)\n"
+	"  route         TEXT NOT NULL,   -- folded inbound route (as endpoints.route)\n"
+	"  calls         INTEGER, -- linked calls, each retry one\n"
+	"  s1xx          INTEGER,\n"
+	"  s2xx          INTEGER,\n"
+	"  s3xx          INTEGER,\n"
+	"  s4xx          INTEGER,\n"
+	"  s5xx          INTEGER,\n"
+	"  no_answer     INTEGER,\n"
+	"  lat_max_us    INTEGER,\n"
+	"  hist          BLOB,    -- the calls' latency, µs\n"
+	"  inbound       INTEGER, -- inbound requests this backend answered last\n"
+	"  before_hist   BLOB,    -- inbound start -> first call sent, µs\n"
+	"  upstream_hist BLOB,    -- first call sent -> last call answered, µs\n"
+	"  after_hist    BLOB,    -- last call answered -> inbound response end, µs\n"
+	"  PRIMARY KEY (ts_ms, session_id, upstream_id, method, route)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE upstream_links (  -- the link rule's counts per interval\n"
+	"  session_id     INTEGER NOT NULL,\n"
+	"  ts_ms          INTEGER NOT NULL,\n"
+	"  linked         INTEGER, -- calls linked to an inbound request\n"
+	"  by_order       INTEGER, -- of those, decided by order between same-target twins\n"
+	"  unlinked       INTEGER, -- calls no inbound request took\n"
+	"  inbound_linked INTEGER, -- inbound requests with a linked call\n"
+	"  overflow       INTEGER, -- records or rows past a bound\n"
+	"  PRIMARY KEY (ts_ms, session_id)\n"
+	") WITHOUT ROWID;\n";
+
 /* steps[v] takes a DB from version v to v + 1. */
 static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
@@ -226,6 +291,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "storage/schema.h"
+#include "storage/store_upstream.h"
 
 #define STORE_BUSY_MS      5000     /* wait this long for a `l7top query` or sqlite3 shell */
 #define STORE_CACHE_MAX    4096     /* endpoint ids remembered; cleared when full */
@@ -71,6 +72,7 @@ struct store {
 	uint64_t avg_rows;            /* running mean of endpoint rows per snapshot */
 	uint8_t blob[HIST_ENCODED_MAX];
 	struct ep_cache cache;
+	struct store_upstream *up;    /* the upstream tables' statements */
 };
 
 static sqlite3_int64 store_i64(uint64_t v)
@@ -328,6 +330,8 @@ static int store_write_fn(struct store *st, void *ctx)
 		rc = store_write_endpoint(st, s, &s->eps[i]);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
 		rc = store_write_request(st, &s->reqs[i]);
+	if (rc == SQLITE_OK)
+		rc = store_upstream_write(st->up, st->session_id, s);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nfolds; i++) {
 		sqlite3_bind_text(st->ins_fold, 1, s->folds[i], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_fold, 2, store_i64(s->ts_ms + s->dur_ms));
@@ -574,6 +578,9 @@ static int store_retain_fn(struct store *st, void *ctx)
 		if (n >= STORE_STEP_ROWS)
 			r->more = true;
 	}
+	int urc = store_upstream_retain(st->up, r->cutoff, STORE_STEP_ROWS, &r->more, &r->deleted);
+	if (urc)
+		return urc;
 	sqlite3_bind_int64(st->ret_sessions, 1, r->cutoff);
 	sqlite3_bind_int64(st->ret_sessions, 2, st->session_id);
 	return store_step_done(st->ret_sessions);
@@ -1001,6 +1008,8 @@ static int store_prepare(struct store *st)
 			rc = -EIO;
 	sqlite3_free(put_interval);
 	sqlite3_free(roll_ivs);
+	if (!rc && !(st->up = store_upstream_new(st->db)))
+		rc = -EIO;
 	return rc;
 }
 
@@ -1098,6 +1107,7 @@ static void store_free(struct store *st)
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
+	store_upstream_free(st->up);
 	sqlite3_close(st->db);
 	ep_cache_clear(&st->cache);
 	pthread_cond_destroy(&st->wake);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "format/units.h"
+#include "tui/batch_upstream.h"
 
 static int by_requests(const void *a, const void *b)
 {
@@ -105,6 +106,7 @@ void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, i
 			print_row(f, rows[i], secs);
 		free(rows);
 	}
+	batch_print_upstreams(f, s);
 	fputc('\n', f);
 	fflush(f);
 }

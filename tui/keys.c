@@ -126,6 +126,15 @@ static int act_help(struct view *v, int k)
 	return REACT_REDRAW;
 }
 
+static int act_upstreams(struct view *v, int k)
+{
+	(void)k;
+	v->show_ups = !v->show_ups;
+	if (v->mode == VIEW_DETAIL)
+		view_close_detail(v);
+	return REACT_REDRAW;
+}
+
 static int act_quit(struct view *v, int k)
 {
 	(void)v;
@@ -166,6 +175,7 @@ const struct key_binding keys_table[] = {
 	{ .key = 'w', .name = "w", .help = "window: last interval, 1 min, 5 min, since start", .action = act_window },
 	{ .key = 'p', .name = "p", .help = "pause the display (data is still collected)", .action = act_pause },
 	{ .key = 'c', .name = "c", .help = "clear counters and windows", .action = act_clear },
+	{ .key = 'u', .name = "u", .help = "upstreams: the target's own calls to its backends", .action = act_upstreams },
 	{ .key = 'h', .name = "h ? F1", .help = "this help", .action = act_help },
 	{ .key = '?', .action = act_help },
 	{ .key = KEYS_F1, .action = act_help },

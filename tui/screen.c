@@ -9,6 +9,7 @@
 
 #include "format/units.h"
 #include "tui/keys.h"
+#include "tui/screen_upstream.h"
 
 /* A cursor along one row. */
 struct pen {
@@ -376,8 +377,13 @@ static void draw_detail(const struct view *v, struct cellbuf *cb, int top, int n
 	const struct view_detail *d = &v->detail;
 	const struct win_stats *s = &d->st;
 	char b[6][24], cut[ROUTE_MAX + 8];
-	int end = top + nrows;
+	int ups = screen_detail_upstream_rows(v);
+	if (ups > nrows / 2)
+		ups = nrows / 2;
+	int end = top + nrows - ups;
 
+	if (ups)
+		screen_draw_detail_upstreams(v, cb, end, ups);
 	if (!d->valid) {
 		cellbuf_text(cb, top, 1, -1, ST_LABEL, "(no endpoint selected; Esc goes back)");
 		return;
@@ -448,7 +454,7 @@ static void draw_footer(const struct view *v, struct cellbuf *cb, int row)
 {
 	static const char *const hints[][2] = {
 		{ "h", "Help" }, { "w", "Window" }, { "/", "Filter" }, { "<>", "Sort" },
-		{ "Enter", "Detail" }, { "p", "Pause" }, { "c", "Clear" },
+		{ "Enter", "Detail" }, { "p", "Pause" }, { "u", "Backends" },
 		{ "q", "Quit" },
 	};
 	struct pen p = { cb, row, 0, false };
@@ -492,6 +498,8 @@ int screen_render(const struct view *v, int rows, int cols, struct cellbuf *out)
 	if (body > 0) {
 		if (v->mode == VIEW_DETAIL)
 			draw_detail(v, out, top, body);
+		else if (v->show_ups)
+			screen_draw_upstreams(v, out, top, body);
 		else
 			draw_table(v, out, top, body - 1);
 		if (v->help)

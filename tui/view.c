@@ -50,7 +50,8 @@ int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
 	v->rows_term = 24;
 	v->cols_term = 80;
 	v->dense = calloc(WIN_CBUCKETS, sizeof(*v->dense));
-	return v->dense ? 0 : -ENOMEM;
+	v->ups = view_up_new();
+	return v->dense && v->ups ? 0 : -ENOMEM;
 }
 
 static void free_eps(struct view *v)
@@ -74,6 +75,7 @@ void view_free(struct view *v)
 	free(v->rows);
 	free(v->vis);
 	free(v->dense);
+	view_up_free(v->ups);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -262,6 +264,8 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
 	header_from(v, h);
+	if (v->ups && view_up_push(v->ups, s))
+		err = -ENOMEM;
 
 	if (v->paused)
 		v->paused_pushes++;
@@ -582,6 +586,8 @@ void view_refresh(struct view *v, bool force)
 	for (unsigned i = 0; i < v->neps; i++)
 		fill_row(v, i, &v->rows[i]);
 	v->shown = v->live;
+	if (v->ups)
+		view_up_refresh(v->ups);
 	resort(v);
 	if (v->mode == VIEW_DETAIL)
 		detail_fill(v);
@@ -709,6 +715,8 @@ void view_clear(struct view *v)
 	v->live.neps = 0;
 	v->live.folded = 0;
 	v->live.intervals = 0;
+	if (v->ups)
+		view_up_clear(v->ups);
 	v->sel = v->top = 0;
 	v->sel_valid = false;
 	v->mode = VIEW_TABLE;

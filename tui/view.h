@@ -21,6 +21,7 @@
 #include "collector/sink.h"
 #include "collector/snapshot.h"
 #include "tui/columns.h"
+#include "tui/view_upstream.h"
 #include "tui/window.h"
 
 /* Screen rows around the table: header lines, column titles, footer. */
@@ -158,6 +159,8 @@ struct view {
 	bool paused;
 	uint32_t paused_pushes;
 	struct view_detail detail;
+	struct view_upstreams *ups;    /* the target's outgoing calls; NULL: out of memory */
+	bool show_ups;                 /* `u`: the upstream table instead of the endpoints' */
 };
 
 /* Returns 0 or -ENOMEM. */

@@ -424,9 +424,156 @@ static void test_lost_response_resyncs_by_time(void **state)
 	collector_free(c);
 }
 
+static const struct up_stats *find_up(const struct snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->nups; i++)
+		if (!strcmp(s->ups[i].upstream, name))
+			return &s->ups[i];
+	return NULL;
+}
+
+/*
+ * The target as a client: an inbound GET /p on 8080 proxied over an
+ * outgoing connection to :9001 (learnt from its SYN), reused by a second
+ * one; a connect refused by :9002; a call to :9003 answered only after the
+ * target gave up (FIN): unanswered. Counts, connect time, reuse, and the
+ * links made at flush.
+ */
+static void test_upstream_calls(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .learn_upstreams = true };
+	struct collector *c = collector_new(&cfg);
+	struct flow in = { 4, 40000, 8080, 100, 500 };
+	struct flow up = { 4, 41000, 9001, 1000, 5000 };
+	struct flow refused = { 4, 41001, 9002, 2000, 0 };
+	struct flow hang = { 4, 41002, 9003, 3000, 7000 };
+	const char *req = "GET /p HTTP/1.1\r\nHost: fe\r\n\r\n";
+	const char *ureq = "GET /p HTTP/1.1\r\nHost: pool\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &in, 1 * MS);
+	send_seg(c, &in, 1, TCPF_ACK | TCPF_PSH, req, 10 * MS);
+	send_seg(c, &up, 1, TCPF_SYN, NULL, 11 * MS);
+	send_seg(c, &up, 0, TCPF_SYN | TCPF_ACK, NULL, 12 * MS);
+	send_seg(c, &up, 1, TCPF_ACK | TCPF_PSH, ureq, 13 * MS);
+	send_seg(c, &up, 0, TCPF_ACK | TCPF_PSH, resp, 20 * MS);
+	send_seg(c, &in, 0, TCPF_ACK | TCPF_PSH, resp, 21 * MS);
+	/* second request, same upstream connection */
+	send_seg(c, &in, 1, TCPF_ACK | TCPF_PSH, req, 30 * MS);
+	send_seg(c, &up, 1, TCPF_ACK | TCPF_PSH, ureq, 31 * MS);
+	send_seg(c, &up, 0, TCPF_ACK | TCPF_PSH, resp, 35 * MS);
+	send_seg(c, &in, 0, TCPF_ACK | TCPF_PSH, resp, 36 * MS);
+	/* backend down */
+	send_seg(c, &refused, 1, TCPF_SYN, NULL, 40 * MS);
+	send_seg(c, &refused, 0, TCPF_RST | TCPF_ACK, NULL, 40 * MS);
+	/* proxy_read_timeout: the target closes, the answer comes late */
+	send_seg(c, &in, 1, TCPF_ACK | TCPF_PSH, req, 50 * MS);
+	send_seg(c, &hang, 1, TCPF_SYN, NULL, 51 * MS);
+	send_seg(c, &hang, 0, TCPF_SYN | TCPF_ACK, NULL, 51 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_PSH, ureq, 52 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_FIN, NULL, 1052 * MS);
+	send_seg(c, &in, 0, TCPF_ACK | TCPF_PSH,
+		 "HTTP/1.1 504 Gateway Time-out\r\nContent-Length: 0\r\n\r\n", 1053 * MS);
+	send_seg(c, &hang, 0, TCPF_ACK | TCPF_PSH, resp, 3052 * MS);
+	/* a segment between two unwatched ports nobody connected: ignored */
+	struct flow stray = { 4, 42000, 9999, 1, 1 };
+	send_seg(c, &stray, 1, TCPF_ACK | TCPF_PSH, ureq, 60 * MS);
+
+	collector_flush(c);
+	struct snapshot *s = collector_snapshot(c, 0, 4000);
+	const struct up_stats *u1 = find_up(s, "127.0.0.1:9001");
+	const struct up_stats *u2 = find_up(s, "127.0.0.1:9002");
+	const struct up_stats *u3 = find_up(s, "127.0.0.1:9003");
+	assert_non_null(u1);
+	assert_non_null(u2);
+	assert_non_null(u3);
+	assert_null(find_up(s, "127.0.0.1:9999"));
+	assert_int_equal(u1->requests, 2);
+	assert_int_equal(u1->status[1], 2);
+	assert_int_equal(u1->connects, 1);
+	assert_int_equal(hist_percentile(&u1->connect, 0.5), 1000);
+	assert_int_equal(u1->reused, 1);
+	assert_int_equal(u1->lat_max_us, 7000);
+	assert_int_equal(u1->bytes_sent, 2 * strlen(ureq));
+	assert_string_equal(u1->host, "pool");
+	assert_int_equal(u2->connect_failed, 1);
+	assert_int_equal(u2->requests, 0);
+	assert_int_equal(u3->no_answer, 1);
+	assert_int_equal(u3->requests, 0);
+	/* inbound: the endpoint table is unchanged by all this */
+	const struct ep_stats *e = find(s, "GET", "/p");
+	assert_non_null(e);
+	assert_int_equal(e->requests, 3);
+	assert_int_equal(s->upc.calls_linked, 3);
+	assert_int_equal(s->upc.calls_unlinked, 0);
+	assert_int_equal(s->upc.inbound_linked, 3);
+	assert_int_equal(s->nup_routes, 2);
+	for (size_t i = 0; i < s->nup_routes; i++) {
+		const struct up_route_stats *r = &s->up_routes[i];
+		assert_string_equal(r->route, "/p");
+		if (!strcmp(r->upstream, "127.0.0.1:9001")) {
+			assert_int_equal(r->calls, 2);
+			assert_int_equal(r->inbound, 2);
+			/* sent 3 ms and 1 ms after the requests began, answered 1 ms before their ends */
+			assert_int_equal(r->before.min, 1000);
+			assert_int_equal(r->before.max, 3000);
+			assert_int_equal(r->after.max, 1000);
+		} else {
+			assert_string_equal(r->upstream, "127.0.0.1:9003");
+			assert_int_equal(r->no_answer, 1);
+		}
+	}
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/*
+ * NGINX gives up on a backend (proxy_read_timeout): it closes the upstream
+ * connection and answers 504. The call ends unanswered at that FIN, at once,
+ * so the link is made when the inbound request settles, not when the
+ * connection is forgotten; the answer the backend sends later is ignored.
+ */
+static void test_upstream_timeout_links_in_time(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .learn_upstreams = true };
+	struct collector *c = collector_new(&cfg);
+	struct flow in = { 4, 40010, 8080, 100, 500 };
+	struct flow hang = { 4, 41010, 9003, 3000, 7000 };
+	const char *req = "GET /hang HTTP/1.1\r\nHost: fe\r\n\r\n";
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &in, 1 * MS);
+	send_seg(c, &in, 1, TCPF_ACK | TCPF_PSH, req, 2 * MS);
+	send_seg(c, &hang, 1, TCPF_SYN, NULL, 3 * MS);
+	send_seg(c, &hang, 0, TCPF_SYN | TCPF_ACK, NULL, 3 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_PSH, req, 4 * MS);
+	send_seg(c, &hang, 1, TCPF_ACK | TCPF_FIN, NULL, 1004 * MS);
+	send_seg(c, &in, 0, TCPF_ACK | TCPF_PSH,
+		 "HTTP/1.1 504 Gateway Time-out\r\nContent-Length: 0\r\n\r\n", 1004 * MS + 20000);
+	/* the backend answers two seconds later, headers only; the target resets */
+	send_seg(c, &hang, 0, TCPF_ACK | TCPF_PSH, "HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n",
+		 3004 * MS);
+	collector_expire(c, 4100 * MS);          /* the inbound request has settled */
+	struct snapshot *s = collector_snapshot(c, 0, 4100);
+	assert_int_equal(s->upc.calls_linked, 1);
+	assert_int_equal(s->upc.calls_unlinked, 0);
+	assert_int_equal(s->nups, 1);
+	assert_int_equal(s->ups[0].no_answer, 1);
+	assert_int_equal(s->ups[0].requests, 0);
+	assert_int_equal(s->nup_routes, 1);
+	assert_int_equal(s->up_routes[0].lat_max_us, 1000000);   /* request sent -> FIN */
+	snapshot_free(s);
+	collector_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_upstream_calls),
+		cmocka_unit_test(test_upstream_timeout_links_in_time),
 		cmocka_unit_test(test_exchange_v4_and_v6),
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),

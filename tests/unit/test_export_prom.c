@@ -361,6 +361,53 @@ static char *http_get(uint16_t port, const char *req)
 	return buf;
 }
 
+/* Upstream families: linked calls by upstream, route and class, summed
+ * over intervals; a histogram per upstream; connect failures. */
+static void test_upstreams(void **state)
+{
+	struct prom *p = state_only(0);
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		struct snapshot *s = snapshot_new(0);
+		s->ups = calloc(1, sizeof(*s->ups));
+		s->nups = 1;
+		snprintf(s->ups[0].upstream, UP_NAME_MAX, "127.0.0.1:9001");
+		hist_init(&s->ups[0].lat);
+		hist_init(&s->ups[0].connect);
+		hist_add(&s->ups[0].lat, 3000);
+		hist_add(&s->ups[0].lat, 40000);
+		s->ups[0].connect_failed = 1;
+		s->up_routes = calloc(1, sizeof(*s->up_routes));
+		s->nup_routes = 1;
+		struct up_route_stats *r = &s->up_routes[0];
+		snprintf(r->upstream, UP_NAME_MAX, "127.0.0.1:9001");
+		snprintf(r->method, sizeof(r->method), "GET");
+		snprintf(r->route, sizeof(r->route), "/a\"b");
+		r->status[1] = 5;
+		r->no_answer = 1;
+		hist_init(&r->lat);
+		hist_init(&r->before);
+		hist_init(&r->upstream_time);
+		hist_init(&r->after);
+		assert_int_equal(prom_update(p, s), 0);
+		snapshot_free(s);
+	}
+	char *text = render(p);
+	has_line(text, "l7top_upstream_requests_total{upstream=\"127.0.0.1:9001\",method=\"GET\","
+		       "route=\"/a\\\"b\",code=\"2xx\"} 10");
+	has_line(text, "l7top_upstream_requests_total{upstream=\"127.0.0.1:9001\",method=\"GET\","
+		       "route=\"/a\\\"b\",code=\"none\"} 2");
+	has_line(text, "l7top_upstream_request_duration_seconds_bucket{upstream=\"127.0.0.1:9001\","
+		       "le=\"0.005\"} 2");
+	has_line(text, "l7top_upstream_request_duration_seconds_bucket{upstream=\"127.0.0.1:9001\","
+		       "le=\"+Inf\"} 4");
+	has_line(text, "l7top_upstream_request_duration_seconds_count{upstream=\"127.0.0.1:9001\"} 4");
+	has_line(text, "l7top_upstream_connect_failures_total{upstream=\"127.0.0.1:9001\"} 2");
+	free(text);
+	prom_close(p);
+}
+
 static void test_http(void **state)
 {
 	struct prom_config cfg = { .listen = "127.0.0.1:0", .version = "1.2.3" };
@@ -406,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_hosts_and_target),
 		cmocka_unit_test(test_fixed_bounds),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_upstreams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

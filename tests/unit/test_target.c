@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "probes/target.h"
+#include "probes/target_peers.h"
 
 static const char TCP_HDR[] =
 	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
@@ -164,6 +165,52 @@ static void test_scan_tree(void **state)
 	assert_string_equal(t.cmdline, "nginx -g daemon off;");
 	assert_int_equal(t.nunix, 1);
 	assert_string_equal(t.unix_paths[0], "/run/app.sock");
+}
+
+/* 1003 (127.0.0.1:9999 -> 127.0.0.1:50000, ESTABLISHED) is the tree's one
+ * outgoing connection; the listeners are not peers. */
+static void test_scan_peers(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100 };
+	static struct target t;
+	struct target_peer p[4];
+	const uint8_t lo[4] = { 127, 0, 0, 1 };
+	bool truncated;
+
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(target_scan_peers(fp->root, &t, p, 4, &truncated), 1);
+	assert_false(truncated);
+	assert_int_equal(p[0].family, 4);
+	assert_int_equal(p[0].port, 50000);
+	assert_memory_equal(p[0].addr, lo, 4);
+	assert_int_equal(target_scan_peers(fp->root, &t, p, 0, &truncated), 0);
+	assert_true(truncated);
+}
+
+static void test_peer_rows(void **state)
+{
+	struct target_peer p;
+	unsigned long ino;
+	uint16_t lport;
+	const uint8_t v6lo[16] = { [15] = 1 };
+
+	(void)state;
+	assert_false(target_peer_parse_row(TCP_HDR, &lport, &p, &ino));
+	assert_false(target_peer_parse_row(TCP_ROWS, &lport, &p, &ino));   /* LISTEN */
+	assert_true(target_peer_parse_row(
+		"   5: 0100007F:D431 0100007F:2329 01 00000000:00000000 00:00000000 00000000  33 0 7777 1\n",
+		&lport, &p, &ino));
+	assert_int_equal(lport, 0xD431);
+	assert_int_equal(p.port, 9001);
+	assert_int_equal(ino, 7777);
+	/* SYN_SENT counts (a connect in flight); v6 words are host order. */
+	assert_true(target_peer_parse_row(
+		"   0: 00000000000000000000000001000000:D431 00000000000000000000000001000000:2329 02 "
+		"00000000:00000000 00:00000000 00000000  33 0 8888 1\n", &lport, &p, &ino));
+	assert_int_equal(p.family, 6);
+	assert_memory_equal(p.addr, v6lo, 16);
+	assert_false(target_peer_parse_row("   0: 0100007F:D431 0100007F:zz 01 junk\n", &lport, &p, &ino));
 }
 
 static void test_scan_unrelated(void **state)
@@ -344,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_read_line_bounds),
 		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
+		cmocka_unit_test(test_peer_rows),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),

@@ -270,6 +270,104 @@ static void test_render_detail(void **st)
 	view_free(&v);
 }
 
+/* An interval with two upstreams; /api/users/:id's calls linked to it. */
+static void push_upstreams(struct view *v, uint64_t ts)
+{
+	struct snapshot *s = snapshot_new(0);
+	assert_non_null(s);
+	s->ts_ms = ts;
+	s->dur_ms = 1000;
+	s->nups = 2;
+	s->ups = calloc(2, sizeof(*s->ups));
+	const char *names[2] = { "127.0.0.1:9001", "[2001:db8::7]:8443" };
+	for (int i = 0; i < 2; i++) {
+		struct up_stats *u = &s->ups[i];
+		snprintf(u->upstream, sizeof(u->upstream), "%s", names[i]);
+		hist_init(&u->lat);
+		hist_init(&u->connect);
+		u->requests = 20 + 10 * (uint64_t)i;
+		u->status[1] = u->requests - (uint64_t)i;
+		u->status[4] = (uint64_t)i;
+		u->no_answer = (uint64_t)i;
+		for (uint64_t k = 0; k < u->requests; k++)
+			hist_add(&u->lat, 2000 + k * 100);
+		u->lat_max_us = u->lat.max;
+		u->connects = 3;
+		hist_add(&u->connect, 60);
+		u->reused = 17;
+		u->conns_open = 2;
+	}
+	s->nup_routes = 1;
+	s->up_routes = calloc(1, sizeof(*s->up_routes));
+	struct up_route_stats *r = &s->up_routes[0];
+	snprintf(r->upstream, sizeof(r->upstream), "127.0.0.1:9001");
+	snprintf(r->method, sizeof(r->method), "GET");
+	snprintf(r->route, sizeof(r->route), "/api/users/:id");
+	hist_init(&r->lat);
+	hist_init(&r->before);
+	hist_init(&r->upstream_time);
+	hist_init(&r->after);
+	r->calls = r->inbound = 20;
+	r->status[1] = 20;
+	for (int k = 0; k < 20; k++) {
+		hist_add(&r->lat, 3000);
+		hist_add(&r->before, 120);
+		hist_add(&r->upstream_time, 3000);
+		hist_add(&r->after, 80);
+	}
+	s->upc.calls_linked = 20;
+	s->upc.calls_unlinked = 1;
+	struct run_info h = { .target = "nginx[1234]", .npids = 3, .ports = "8080",
+				.now_ms = ts + 1000 };
+	assert_int_equal(view_push(v, s, &h), 0);
+	snapshot_free(s);
+}
+
+/* `u`: the upstream table; an endpoint's detail lists its upstreams and
+ * the latency split; `p` freezes the upstream table too. */
+static void test_render_upstreams(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	setup_view(&v);
+	keys_dispatch(&v, 'u');
+	render(&v, 24, 80, &cb);
+	expect(&cb, "UPSTREAM");
+	expect(&cb, "(no outgoing calls seen");
+	push_upstreams(&v, 2000);
+	render(&v, 24, 80, &cb);
+	int r = find_row(&cb, "127.0.0.1:9001");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), "20"));
+	expect(&cb, "[2001:db8::7]:8443");
+	expect(&cb, "calls linked to inbound requests 20 of 21 decided (95.2%");
+	expect(&cb, "GET    /api/users/:id");
+	render(&v, 50, 200, &cb);
+	expect(&cb, "POST50");
+	keys_dispatch(&v, 'p');
+	push_upstreams(&v, 3000);
+	render(&v, 24, 80, &cb);
+	expect(&cb, "20 of 21");                     /* paused: the last shown numbers */
+	keys_dispatch(&v, 'p');
+	view_refresh(&v, false);
+	render(&v, 24, 80, &cb);
+	expect(&cb, "40 of 42");
+	keys_dispatch(&v, 'u');
+	view_set_filter(&v, "/api/users");
+	keys_dispatch(&v, 'j');
+	keys_dispatch(&v, KEYS_ENTER);
+	render(&v, 24, 80, &cb);
+	expect(&cb, "upstreams (since start)");
+	r = find_row(&cb, "127.0.0.1:9001");
+	assert_true(r > 10);
+	if (!strstr(line(&cb, r), "120µs"))
+		dump(&cb);
+	assert_non_null(strstr(line(&cb, r), "120µs"));
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
 /* A gRPC method over h2: the detail names the protocol and the gRPC codes
  * by name; a call answered 200 with a failing code counts in ERR%. */
 static void test_render_detail_grpc(void **st)
@@ -406,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_render_detail),
 		cmocka_unit_test(test_render_detail_grpc),
 		cmocka_unit_test(test_render_help_and_pause),
+		cmocka_unit_test(test_render_upstreams),
 		cmocka_unit_test(test_render_small_and_odd_sizes),
 		cmocka_unit_test(test_hostile_route),
 	};

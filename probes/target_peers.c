@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+#include "probes/target_peers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_ESTABLISHED 0x01   /* st column of /proc/net/tcp */
+#define TCP_SYN_SENT    0x02
+
+struct inode_list {
+	unsigned long *v;
+	size_t n, cap;
+};
+
+static int peers_cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Socket inodes of one process's fds; a process that went away has none. */
+static int peers_read_fds(const char *proc_root, pid_t pid, struct inode_list *s)
+{
+	char path[PATH_MAX], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned long ino;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, pid, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			unsigned long *v = realloc(s->v, cap * sizeof(*v));
+			if (!v) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			s->v = v;
+			s->cap = cap;
+		}
+		s->v[s->n++] = ino;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* /proc prints each 32-bit word of an address as a host-order number. */
+static bool peers_parse_addr(const char *hex, size_t len, struct target_peer *p)
+{
+	size_t words = len / 8;
+
+	if (len != 8 && len != 32)
+		return false;
+	p->family = len == 8 ? 4 : 6;
+	memset(p->addr, 0, sizeof(p->addr));
+	for (size_t w = 0; w < words; w++) {
+		char part[9];
+		uint32_t v;
+
+		memcpy(part, hex + w * 8, 8);
+		part[8] = '\0';
+		v = (uint32_t)strtoul(part, NULL, 16);
+		memcpy(p->addr + w * 4, &v, 4);
+	}
+	return true;
+}
+
+bool target_peer_parse_row(const char *line, uint16_t *local_port, struct target_peer *peer,
+			   unsigned long *inode)
+{
+	char laddr[40], raddr[40];
+	unsigned lport, rport, st;
+
+	if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+		   laddr, &lport, raddr, &rport, &st, inode) != 6)
+		return false;
+	if (st != TCP_ESTABLISHED && st != TCP_SYN_SENT)
+		return false;
+	if (!peers_parse_addr(raddr, strlen(raddr), peer) || strlen(laddr) != strlen(raddr))
+		return false;
+	*local_port = (uint16_t)lport;
+	peer->port = (uint16_t)rport;
+	return true;
+}
+
+static bool peers_listens(const struct target *t, uint16_t port)
+{
+	for (size_t i = 0; i < t->nports; i++)
+		if (t->ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool peers_have(const struct target_peer *v, size_t n, const struct target_peer *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == p->family && v[i].port == p->port &&
+		    !memcmp(v[i].addr, p->addr, 16))
+			return true;
+	return false;
+}
+
+/*
+ * A connection is outgoing when its local port is not a listening port of
+ * the target; a peer whose port the target listens on is the target
+ * talking to itself, which the listeners already cover.
+ */
+static void peers_read_table(const char *path, const struct inode_list *s, const struct target *t,
+			     struct target_peer *out, size_t max, size_t *n, bool *truncated)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		struct target_peer p;
+		unsigned long ino;
+		uint16_t lport;
+
+		if (!target_peer_parse_row(line, &lport, &p, &ino))
+			continue;
+		if (peers_listens(t, lport) || peers_listens(t, p.port))
+			continue;
+		if (!bsearch(&ino, s->v, s->n, sizeof(*s->v), peers_cmp_ulong) ||
+		    peers_have(out, *n, &p))
+			continue;
+		if (*n == max) {
+			*truncated = true;
+			continue;
+		}
+		out[(*n)++] = p;
+	}
+	fclose(f);
+}
+
+size_t target_scan_peers(const char *proc_root, const struct target *t, struct target_peer *out,
+			 size_t max, bool *truncated)
+{
+	struct inode_list s = { 0 };
+	char path[PATH_MAX];
+	size_t n = 0;
+
+	*truncated = false;
+	for (size_t i = 0; i < t->npids; i++)
+		if (peers_read_fds(proc_root, t->pids[i], &s))
+			break;
+	if (s.n) {
+		qsort(s.v, s.n, sizeof(*s.v), peers_cmp_ulong);
+		/* The roots' namespace is the workers' (target.c reads the same). */
+		snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[0]);
+		peers_read_table(path, &s, t, out, max, &n, truncated);
+		snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[0]);
+		peers_read_table(path, &s, t, out, max, &n, truncated);
+	}
+	free(s.v);
+	return n;
+}
