@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "probes/target.h"
 
+#include "probes/proc_sockets.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,37 +17,9 @@
 #define UNIX_ACCEPTCON 0x10000   /* Flags column of /proc/net/unix: a listener */
 #define UNIX_STREAM 1            /* Type column: SOCK_STREAM */
 
-/* A growable array of socket inodes, sorted before lookups. */
-struct inode_set {
-	unsigned long *v;
-	size_t n, cap;
-};
-
 struct proc_pair {
 	pid_t pid, ppid;
 };
-
-static int inode_set_add(struct inode_set *s, unsigned long ino)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		unsigned long *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = ino;
-	return 0;
-}
-
-static int target_cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int target_cmp_u16(const void *a, const void *b)
 {
@@ -152,36 +126,6 @@ static int target_add_descendants(const char *proc_root, struct target *t)
 	return 0;
 }
 
-/* Socket inodes of one process's fds ("socket:[123]"). Gone fds are not errors. */
-static int target_read_sockets(const char *proc_root, pid_t pid, struct inode_set *s)
-{
-	char path[PATH_MAX], link[64];
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
-
-	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
-	d = opendir(path);
-	if (!d)
-		return 0;   /* exited, or not ours to read */
-	while (!err && (de = readdir(d))) {
-		unsigned long ino;
-		ssize_t len;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, pid, de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) == 1)
-			err = inode_set_add(s, ino);
-	}
-	closedir(d);
-	return err;
-}
-
 static void target_add_port(struct target *t, uint16_t port)
 {
 	for (size_t i = 0; i < t->nports; i++)
@@ -243,7 +187,7 @@ static int target_read_listeners(const char *path, const struct inode_set *s, st
 		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
 			   &port, &st, &ino) != 3)
 			continue;   /* the header line */
-		if (st == TCP_LISTEN && bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong)) {
+		if (st == TCP_LISTEN && inode_set_has(s, ino)) {
 			target_add_port(t, (uint16_t)port);
 			found++;
 		}
@@ -323,7 +267,7 @@ static void target_read_unix(const char *path, const struct inode_set *s, struct
 		if (sscanf(line, "%*s %*x %*x %lx %x %*x %lu %107s", &flags, &type, &ino, name) < 3)
 			continue;   /* the header line */
 		if ((flags & UNIX_ACCEPTCON) && type == UNIX_STREAM &&
-		    bsearch(&ino, s->v, s->n, sizeof(*s->v), target_cmp_ulong))
+		    inode_set_has(s, ino))
 			target_add_unix(t, name[0] ? name : "(unnamed)");
 	}
 	fclose(f);
@@ -354,9 +298,9 @@ static int target_add_ports(const char *proc_root, struct target *t)
 	int err = 0;
 
 	for (size_t i = 0; i < t->npids && !err; i++)
-		err = target_read_sockets(proc_root, t->pids[i], &s);
+		err = proc_socket_inodes(proc_root, t->pids[i], 0, &s);
 	if (!err && s.n) {
-		qsort(s.v, s.n, sizeof(*s.v), target_cmp_ulong);
+		inode_set_sort(&s);
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
@@ -373,7 +317,7 @@ static int target_add_ports(const char *proc_root, struct target *t)
 		}
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
-	free(s.v);
+	inode_set_free(&s);
 	return err;
 }
 

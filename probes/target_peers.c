@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "probes/target_peers.h"
 
+#include "probes/proc_sockets.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,58 +13,6 @@
 
 #define TCP_ESTABLISHED 0x01   /* st column of /proc/net/tcp */
 #define TCP_SYN_SENT    0x02
-
-struct inode_list {
-	unsigned long *v;
-	size_t n, cap;
-};
-
-static int peers_cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Socket inodes of one process's fds; a process that went away has none. */
-static int peers_read_fds(const char *proc_root, pid_t pid, struct inode_list *s)
-{
-	char path[PATH_MAX], link[64];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%d/fd", proc_root, pid);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		unsigned long ino;
-		ssize_t len;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, pid, de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) != 1)
-			continue;
-		if (s->n == s->cap) {
-			size_t cap = s->cap ? s->cap * 2 : 64;
-			unsigned long *v = realloc(s->v, cap * sizeof(*v));
-			if (!v) {
-				closedir(d);
-				return -ENOMEM;
-			}
-			s->v = v;
-			s->cap = cap;
-		}
-		s->v[s->n++] = ino;
-	}
-	closedir(d);
-	return 0;
-}
 
 /* /proc prints each 32-bit word of an address as a host-order number. */
 static bool peers_parse_addr(const char *hex, size_t len, struct target_peer *p)
@@ -125,7 +75,7 @@ static bool peers_have(const struct target_peer *v, size_t n, const struct targe
  * the target; a peer whose port the target listens on is the target
  * talking to itself, which the listeners already cover.
  */
-static void peers_read_table(const char *path, const struct inode_list *s, const struct target *t,
+static void peers_read_table(const char *path, const struct inode_set *s, const struct target *t,
 			     struct target_peer *out, size_t max, size_t *n, bool *truncated)
 {
 	char line[512];
@@ -142,7 +92,7 @@ static void peers_read_table(const char *path, const struct inode_list *s, const
 			continue;
 		if (peers_listens(t, lport) || peers_listens(t, p.port))
 			continue;
-		if (!bsearch(&ino, s->v, s->n, sizeof(*s->v), peers_cmp_ulong) ||
+		if (!inode_set_has(s, ino) ||
 		    peers_have(out, *n, &p))
 			continue;
 		if (*n == max) {
@@ -157,22 +107,22 @@ static void peers_read_table(const char *path, const struct inode_list *s, const
 size_t target_scan_peers(const char *proc_root, const struct target *t, struct target_peer *out,
 			 size_t max, bool *truncated)
 {
-	struct inode_list s = { 0 };
+	struct inode_set s = { 0 };
 	char path[PATH_MAX];
 	size_t n = 0;
 
 	*truncated = false;
 	for (size_t i = 0; i < t->npids; i++)
-		if (peers_read_fds(proc_root, t->pids[i], &s))
+		if (proc_socket_inodes(proc_root, t->pids[i], 0, &s))
 			break;
 	if (s.n) {
-		qsort(s.v, s.n, sizeof(*s.v), peers_cmp_ulong);
+		inode_set_sort(&s);
 		/* The roots' namespace is the workers' (target.c reads the same). */
 		snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[0]);
 		peers_read_table(path, &s, t, out, max, &n, truncated);
 		snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[0]);
 		peers_read_table(path, &s, t, out, max, &n, truncated);
 	}
-	free(s.v);
+	inode_set_free(&s);
 	return n;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "probes/target_unix.h"
 
+#include "probes/proc_sockets.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -118,56 +120,14 @@ static int unix_dump(struct unix_list *l)
  * systemd has its stdout and stderr connected to journald's named socket,
  * which is logging, not a backend.
  */
-static int unix_target_inodes(const char *proc_root, const struct target *t, uint32_t **out,
-			      size_t *n)
+static int unix_target_inodes(const char *proc_root, const struct target *t, struct inode_set *s)
 {
-	size_t cap = 0;
+	int err = 0;
 
-	*out = NULL;
-	*n = 0;
-	for (size_t i = 0; i < t->npids; i++) {
-		char path[PATH_MAX], link[64];
-		struct dirent *de;
-		DIR *d;
-
-		snprintf(path, sizeof(path), "%s/%d/fd", proc_root, t->pids[i]);
-		if (!(d = opendir(path)))
-			continue;
-		while ((de = readdir(d))) {
-			unsigned ino;
-			ssize_t len;
-
-			if (de->d_name[0] == '.' || atoi(de->d_name) <= 2)
-				continue;
-			snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, t->pids[i], de->d_name);
-			len = readlink(path, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = '\0';
-			if (sscanf(link, "socket:[%u]", &ino) != 1)
-				continue;
-			if (*n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				uint32_t *v = realloc(*out, nc * sizeof(*v));
-				if (!v) {
-					closedir(d);
-					return -ENOMEM;
-				}
-				*out = v;
-				cap = nc;
-			}
-			(*out)[(*n)++] = ino;
-		}
-		closedir(d);
-	}
-	return 0;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
+	for (size_t i = 0; i < t->npids && !err; i++)
+		err = proc_socket_inodes(proc_root, t->pids[i], 3, s);
+	inode_set_sort(s);
+	return err;
 }
 
 int target_scan_unix(const char *proc_root, const struct target *t, struct target_unix *out)
@@ -180,13 +140,12 @@ int target_scan_unix(const char *proc_root, const struct target *t, struct targe
 		free(l.v);
 		return err;
 	}
-	uint32_t *mine;
-	size_t nmine;
-	if ((err = unix_target_inodes(proc_root, t, &mine, &nmine))) {
+	struct inode_set mine = { 0 };
+	if ((err = unix_target_inodes(proc_root, t, &mine))) {
+		inode_set_free(&mine);
 		free(l.v);
 		return err;
 	}
-	qsort(mine, nmine, sizeof(*mine), u32_cmp);
 	qsort(l.v, l.n, sizeof(*l.v), unix_cmp_ino);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct unix_sock *s = &l.v[i], *peer;
@@ -195,12 +154,12 @@ int target_scan_unix(const char *proc_root, const struct target *t, struct targe
 		if (s->type != SOCK_STREAM || s->state != UNIX_STATE_CONNECTED || s->name[0] || !s->peer)
 			continue;
 		peer = bsearch(&key, l.v, l.n, sizeof(*l.v), unix_cmp_ino);
-		if (!peer || !peer->name[0] || !bsearch(&s->ino, mine, nmine, sizeof(*mine), u32_cmp))
+		if (!peer || !peer->name[0] || !inode_set_has(&mine, s->ino))
 			continue;
 		if (!out->conns++)
 			snprintf(out->path, sizeof(out->path), "%s", peer->name);
 	}
-	free(mine);
+	inode_set_free(&mine);
 	free(l.v);
 	return 0;
 }
