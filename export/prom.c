@@ -258,7 +258,7 @@ int prom_update(struct prom *p, const struct snapshot *s)
  * and non-ASCII ones (routes are ASCII, but a capture can hold anything)
  * are %XX-encoded like query's JSON, so the output is always valid UTF-8.
  */
-static void prom_label(FILE *f, const char *s)
+void prom_label(FILE *f, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '\\' || *p == '"')

@@ -68,6 +68,9 @@ void prom_set_target(struct prom *p, const char *target);
 uint16_t prom_port(const struct prom *p);
 /* Adds one interval (s is not kept). Returns 0 or -ENOMEM (series lost). */
 int prom_update(struct prom *p, const struct snapshot *s);
+/* Writes s as a label value: \ and " escaped, newline as \n, other control
+ * and non-ASCII bytes as %XX (labels stay one line of ASCII). */
+void prom_label(FILE *f, const char *s);
 /* Writes the exposition text of the totals so far. Returns 0 or -EIO. */
 int prom_render(struct prom *p, FILE *f);
 /* Stops the server (waits for a scrape in flight) and frees. NULL is fine. */

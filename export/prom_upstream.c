@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "export/prom_upstream.h"
 
+#include "export/prom.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,18 +109,6 @@ void prom_upstream_update(struct prom_upstream *u, const struct snapshot *s)
 }
 
 /* Label values come from routes and addresses: escape as the format says. */
-static void label(FILE *f, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "%%%02X", *p);
-		else
-			fputc(*p, f);
-	}
-}
-
 static void render_requests(const struct prom_upstream *u, FILE *f)
 {
 	static const char *const cls[5] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
@@ -133,11 +123,11 @@ static void render_requests(const struct prom_upstream *u, FILE *f)
 			if (!n)
 				continue;
 			fputs("l7top_upstream_requests_total{upstream=\"", f);
-			label(f, r->upstream);
+			prom_label(f, r->upstream);
 			fputs("\",method=\"", f);
-			label(f, r->method);
+			prom_label(f, r->method);
 			fputs("\",route=\"", f);
-			label(f, r->route);
+			prom_label(f, r->route);
 			fprintf(f, "\",code=\"%s\"} %" PRIu64 "\n", k < 5 ? cls[k] : "none", n);
 		}
 	}
@@ -168,17 +158,17 @@ static void render_hist(const struct prom_upstream *u, FILE *f, const uint64_t *
 		for (size_t k = 0; k < nle; k++) {
 			cum += le[k];
 			fprintf(f, "%s_bucket{upstream=\"", name);
-			label(f, p->upstream);
+			prom_label(f, p->upstream);
 			fprintf(f, "\",le=\"%g\"} %" PRIu64 "\n", (double)le_us[k] / 1e6, cum);
 		}
 		fprintf(f, "%s_bucket{upstream=\"", name);
-		label(f, p->upstream);
+		prom_label(f, p->upstream);
 		fprintf(f, "\",le=\"+Inf\"} %" PRIu64 "\n", p->lat.count);
 		fprintf(f, "%s_sum{upstream=\"", name);
-		label(f, p->upstream);
+		prom_label(f, p->upstream);
 		fprintf(f, "\"} %.6f\n", (double)p->lat.sum / 1e6);
 		fprintf(f, "%s_count{upstream=\"", name);
-		label(f, p->upstream);
+		prom_label(f, p->upstream);
 		fprintf(f, "\"} %" PRIu64 "\n", p->lat.count);
 	}
 }
@@ -193,7 +183,7 @@ void prom_upstream_render(const struct prom_upstream *u, FILE *f, const uint64_t
 	      "# TYPE l7top_upstream_connect_failures_total counter\n", f);
 	for (size_t i = 0; i < u->np; i++) {
 		fputs("l7top_upstream_connect_failures_total{upstream=\"", f);
-		label(f, u->p[i].upstream);
+		prom_label(f, u->p[i].upstream);
 		fprintf(f, "\"} %" PRIu64 "\n", u->p[i].connect_failed);
 	}
 	fputs("# HELP l7top_upstream_series_dropped_total Upstream rows past the series bounds.\n"
