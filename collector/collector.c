@@ -327,10 +327,52 @@ static uint64_t app_body_left(const struct conn *cn, enum http_dir dir)
 
 /* Keys mode: reassembled ciphertext goes to the connection's TLS session,
  * and what it decrypts goes on to HTTP as if it had been on the wire. */
+static void tls_cut_tell(struct collector *c, struct conn *cn, bool on)
+{
+	const struct conn_key *k = &cn->key;
+
+	c->cfg.tls_cut(c->cfg.skip_ctx, k->family, k->srv, k->cli, k->srv_port, k->cli_port, on);
+}
+
+/*
+ * Keys mode: once a response of the connection began and entered a
+ * Content-Length body of at least skip_min bytes inside one record (an
+ * HTTP/1.x connection, headers framed in a record of their own start), the
+ * kernel may cut the bodies that follow. The permission is for the
+ * connection, not for one response: by the time user space reads a
+ * response's headers the kernel has long sent its body on.
+ */
+static void tls_cut_grant(struct collector *c, struct conn *cn, bool started_here)
+{
+	if (!c->cfg.tls_cut || cn->tls_cut != CONN_TLS_CUT_NO || cn->h2 || cn->app != APP_HTTP1 ||
+	    cn->http.upgraded || !started_here ||
+	    http_stream_sized_left(&cn->http, HTTP_DIR_RESP) < c->cfg.skip_min)
+		return;
+	cn->tls_cut = CONN_TLS_CUT_ON;
+	tls_cut_tell(c, cn, true);
+}
+
 static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	app_feed(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
+	struct conn *cn = c->cur;
+	bool idle = dir && !cn->http.half[HTTP_DIR_RESP].in_msg;
+
+	app_feed(c, cn, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
+	if (dir)
+		tls_cut_grant(c, cn, idle);
+}
+
+/* A cut run did not add up: the kernel stops cutting this connection. */
+static void tls_cut_failed(void *ctx, int dir)
+{
+	struct collector *c = ctx;
+	struct conn *cn = c->cur;
+
+	(void)dir;
+	if (cn->tls_cut == CONN_TLS_CUT_ON && c->cfg.tls_cut)
+		tls_cut_tell(c, cn, false);
+	cn->tls_cut = CONN_TLS_CUT_NEVER;
 }
 
 static void tls_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
@@ -392,7 +434,8 @@ struct collector *collector_new(const struct collector_config *cfg)
 			return NULL;
 		}
 	}
-	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost, .ctx = c,
+	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost,
+						 .cut_failed = tls_cut_failed, .ctx = c,
 						 .cnt = &c->tls, .secrets = c->secrets,
 						 .keyed = cfg->tls_keylog ? tls_keyed : NULL };
 	return c;
@@ -506,9 +549,27 @@ static void tls_tx_gap(void *ctx, uint32_t len, uint64_t ts)
 	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, &c->tls_sink);
 }
 
+/* Segments the kernel cut to their headers: whole records of a body. */
+static void tls_tx_cut(void *ctx, uint32_t len, uint64_t ts)
+{
+	struct collector *c = ctx;
+	struct conn *cn = c->cur;
+	uint64_t left = cn->h2 ? 0 : http_stream_sized_left(&cn->http, HTTP_DIR_RESP);
+
+	tls_session_cut(cn->tlss, TLS_SERVER, len, left, ts, &c->tls_sink);
+}
+
+static void tls_tx_fin(void *ctx, uint64_t ts)
+{
+	struct collector *c = ctx;
+	tls_session_eof(c->cur->tlss, TLS_SERVER, &c->tls_sink);
+	app_eof(c, c->cur, HTTP_DIR_RESP, ts);
+}
+
 static const struct reasm_out TLS_OUT_TEMPLATE[2] = {
 	[HTTP_DIR_REQ] = { .data = tls_rx_data, .gap = tls_rx_gap, .fin = rx_fin },
-	[HTTP_DIR_RESP] = { .data = tls_tx_data, .gap = tls_tx_gap, .fin = tx_fin },
+	[HTTP_DIR_RESP] = { .data = tls_tx_data, .gap = tls_tx_gap, .cut = tls_tx_cut,
+			    .fin = tls_tx_fin },
 };
 
 static const struct reasm_out DIR_OUT_TEMPLATE[2] = {
@@ -967,6 +1028,7 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	t->tls_undecryptable = c->tls.undecryptable + c->tls_blind_conns;
 	t->tls_undecryptable_bytes = c->tls_blind_bytes;
 	t->tls_lost = c->tls.waiting_overflow + c->tls.records_lost + c->tls.tag_failures;
+	t->tls_cut_unframed = c->tls.cut_unframed;
 	if (c->secrets) {
 		struct tls_secrets_stats st;
 		tls_secrets_get_stats(c->secrets, &st);

@@ -35,6 +35,14 @@ struct collector_config {
 		     uint16_t sport, uint16_t dport, uint32_t until);
 	void *skip_ctx;
 	uint32_t skip_min;          /* 0 = 16 KiB: shorter remainders are not worth it */
+	/*
+	 * Keys mode, optional (skip_ctx): on = the kernel may cut the response
+	 * bodies of the TLS connection whose server -> client direction this
+	 * is (whole records, see tls_cuts in probes/sockfilter.h); off = not
+	 * any more. Called once per connection each way at most.
+	 */
+	void (*tls_cut)(void *ctx, int family, const uint8_t *saddr, const uint8_t *daddr,
+			uint16_t sport, uint16_t dport, bool on);
 	bool tls_decrypt;           /* keys mode: decrypt TLS seen on the wire with the
 				     * secrets given to collector_tls_secret() */
 	/* Optional (--keylog): every secret a connection takes, once, with its

@@ -29,6 +29,10 @@ enum conn_app {
  * connection pointer), whose bytes arrive already in order. */
 #define CONN_FAMILY_PROC 0xff
 
+/* Keys mode: the capture cuts a connection's response bodies once user
+ * space has framed one of them (collector.c, tls_cut_grant). */
+enum conn_tls_cut { CONN_TLS_CUT_NO = 0, CONN_TLS_CUT_ON, CONN_TLS_CUT_NEVER };
+
 struct conn_key {
 	uint8_t family;
 	uint8_t pad;
@@ -49,6 +53,7 @@ struct conn {
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
+	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */

@@ -658,6 +658,14 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	s->out = NULL;
 }
 
+uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir)
+{
+	const struct http_half *h = &s->half[dir];
+	if (h->parser.flags & F_CHUNKED)
+		return 0;
+	return http_stream_body_left(s, dir);
+}
+
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 {
 	const struct http_half *h = &s->half[dir];

@@ -145,6 +145,9 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
  * Those bytes only need counting, so the capture may skip them.
  */
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir);
+/* The same for a Content-Length body only (0 inside a chunked one): what
+ * is left of the whole message, not of one chunk. */
+uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir);
 /*
  * The client gave up on the connection (closed or reset it with requests
  * outstanding): they are decided now, as http_stream_free() decides them

@@ -175,6 +175,10 @@ struct req_record {
 	X(tls_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls lost", "records", \
 	  "l7top_tls_records_lost_total", \
 	  "TLS records not decrypted (keys mode: no room to wait for keys, gaps, bad tags).") \
+	X(tls_cut_unframed, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "tls cut unframed", \
+	  "runs", "l7top_tls_cut_unframed_total", \
+	  "TLS body records cut in the kernel that did not add up to the body (keys mode): " \
+	  "decrypted again after trial, cutting stopped on that connection.") \
 	X(tls_secrets_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "secrets lost", \
 	  "secrets", "l7top_tls_secrets_lost_total", \
 	  "TLS secrets caught but refused (table full) or expired unused.") \

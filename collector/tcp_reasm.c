@@ -89,7 +89,9 @@ static void deliver_range(struct reasm *r, struct reasm_stats *st, uint32_t seq,
 	if (caplen < len && seq_diff(seq + len, r->next_seq) > 0) {
 		uint32_t cut = (uint32_t)seq_diff(seq + len, r->next_seq);
 		st->cut_bytes += cut;
-		if (out->gap)
+		if (out->cut)
+			out->cut(out->ctx, cut, ts);
+		else if (out->gap)
 			out->gap(out->ctx, cut, ts);
 		r->next_seq += cut;
 	}

@@ -104,6 +104,10 @@ struct side {
 	bool closed;
 	uint64_t records;
 	uint32_t key_updates;
+	/* whole records the capture cut since the last record read (tls_session_cut) */
+	uint64_t cut_len;            /* their ciphertext bytes; 0 = none pending */
+	uint64_t cut_body;           /* body plaintext the HTTP layer expected when they began */
+	uint64_t cut_ts;             /* timestamp of the last of them */
 };
 
 struct tls_session {
@@ -357,10 +361,14 @@ struct tls_session *tls_session_new(uint32_t wait_max)
 	return s;
 }
 
+static void cut_settle_last(struct tls_session *s, int d, const struct tls_session_sink *out);
+
 void tls_session_free(struct tls_session *s, const struct tls_session_sink *out)
 {
 	if (!s)
 		return;
+	for (int d = 0; d < 2; d++)
+		cut_settle_last(s, d, out);
 	if (tls_session_waiting(s))
 		give_up(s, out, "no keys");
 	for (int d = 0; d < 2 && !s->dead; d++) {
@@ -920,6 +928,99 @@ static void tag_failure(struct tls_session *s, int d, uint32_t n, uint64_t ts,
 	sd->trial_k = 1;    /* a KeyUpdate may have been in it */
 }
 
+/*
+ * How many records a cut run of g ciphertext bytes holds, when it carried
+ * the rest of a body of r plaintext bytes and nothing else: each record
+ * adds the same overhead around its plaintext (no padding: OpenSSL sends
+ * none), and none carries more than 2^14 bytes. False when that does not
+ * add up.
+ */
+static bool cut_count(const struct tls_session *s, uint64_t g, uint64_t r, uint64_t *n)
+{
+	uint64_t ovh = overhead(s);
+
+	if (!r || g <= r || (g - r) % ovh)
+		return false;
+	*n = (g - r) / ovh;
+	return *n * 16384 >= r && *n <= r;
+}
+
+/* A cut run that does not add up: the framing is found again by trial
+ * decryption (the generic path after lost bytes), counted, and the
+ * capture is told to stop cutting this connection. */
+static void cut_unframed(struct tls_session *s, int d, uint64_t g, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint64_t k = g / (HDR + REC_MIN) + 2;
+
+	COUNT(out, cut_unframed, 1);
+	if (out->cut_failed)
+		out->cut_failed(out->ctx, d);
+	sd->lost_cipher += g;
+	sd->trial_k = k < TLS_RESYNC_MAX ? (uint32_t)k : TLS_RESYNC_MAX;
+	sd->resync_counted = true;
+}
+
+/*
+ * Record r follows a cut run: when the run adds up to the body that was
+ * expected and r verifies at the sequence number after the run's records,
+ * the body is reported whole (lost() with its exact length and the last
+ * cut packet's time) and r is delivered. Else the run is unframed.
+ * Returns true when r was delivered.
+ */
+static bool cut_settle(struct tls_session *s, int d, const uint8_t *r, uint32_t n, uint64_t ts,
+		       const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint64_t g = sd->cut_len, nrec;
+	uint8_t *buf, type;
+	uint32_t off;
+	int len = -1;
+
+	sd->cut_len = 0;
+	if (cut_count(s, g, sd->cut_body, &nrec) && (buf = malloc(n))) {
+		memcpy(buf, r, n);
+		len = record_open(s, &sd->k, sd->k.seq + nrec, buf, n, &type, &off);
+		if (len >= 0) {
+			COUNT(out, records_cut, nrec);
+			if (out->lost)
+				out->lost(out->ctx, d, sd->cut_body, sd->cut_ts);
+			sd->k.seq += nrec + 1;
+			sd->fails = 0;
+			content(s, d, type, buf + off, (uint32_t)len, ts, out);
+		}
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+	}
+	if (len < 0)
+		cut_unframed(s, d, g, out);
+	return len >= 0;
+}
+
+/*
+ * The direction ended (or the session is freed) with a cut run pending and
+ * no record after it to verify with: the arithmetic alone settles it; a
+ * close_notify cut with it (it looks like data in TLS 1.3) is allowed for.
+ */
+static void cut_settle_last(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint64_t g = sd->cut_len, nrec, alert = overhead(s) + 2;
+
+	if (!g || s->dead)
+		return;
+	sd->cut_len = 0;
+	if (!cut_count(s, g, sd->cut_body, &nrec) &&
+	    !(g > alert && cut_count(s, g - alert, sd->cut_body, &nrec))) {
+		COUNT(out, cut_unframed, 1);
+		return;
+	}
+	COUNT(out, records_cut, nrec);
+	sd->k.seq += nrec;
+	if (out->lost)
+		out->lost(out->ctx, d, sd->cut_body, sd->cut_ts);
+}
+
 static void cipher_record(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint64_t ts,
 			  const struct tls_session_sink *out)
 {
@@ -927,6 +1028,11 @@ static void cipher_record(struct tls_session *s, int d, uint8_t *r, uint32_t n, 
 	uint8_t type;
 	uint32_t off;
 
+	if (sd->cut_len && cut_settle(s, d, r, n, ts, out)) {
+		if (!s->dead)
+			after_record(s, d, out);
+		return;
+	}
 	if (sd->trial_k) {
 		if (trial(s, d, r, n, sd->trial_k, ts, out)) {
 			if (sd->resync_counted)
@@ -1292,6 +1398,37 @@ void tls_session_kick(struct tls_session *s, const struct tls_session_sink *out)
 {
 	if (!s->dead)
 		drain(s, out);
+}
+
+void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t body_left, uint64_t ts,
+		     const struct tls_session_sink *out)
+{
+	int d = dir ? TLS_SERVER : TLS_CLIENT;
+	struct side *sd = &s->side[d];
+
+	if (s->dead || sd->closed || !len)
+		return;
+	/* Whole records after a record edge, with keys and nothing waiting:
+	 * anything else is bytes lost in the middle of the framing. */
+	if (sd->have || sd->skip || sd->resync || sd->trial_k || sd->wait || sd->dropping ||
+	    classify(s, d, CT_APPDATA) != R_CIPHER || !keys_ready(s, d, out)) {
+		if (s->dead)
+			return;
+		COUNT(out, cut_unframed, 1);
+		if (out->cut_failed)
+			out->cut_failed(out->ctx, d);
+		tls_session_gap(s, dir, len, ts, out);
+		return;
+	}
+	if (!sd->cut_len)
+		sd->cut_body = body_left;
+	sd->cut_len += len;
+	sd->cut_ts = ts;
+}
+
+void tls_session_eof(struct tls_session *s, int dir, const struct tls_session_sink *out)
+{
+	cut_settle_last(s, dir ? TLS_SERVER : TLS_CLIENT, out);
 }
 
 void tls_session_gap(struct tls_session *s, int dir, uint64_t len, uint64_t ts,

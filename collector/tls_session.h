@@ -70,6 +70,8 @@ struct tls_session_counters {
 	uint64_t records_lost;       /* records skipped because of lost bytes */
 	uint64_t close_notify;       /* directions closed by close_notify */
 	uint64_t alerts;             /* other alerts (fatal ones end the direction) */
+	uint64_t records_cut;        /* records the capture cut on purpose, counted by arithmetic */
+	uint64_t cut_unframed;       /* cut runs that did not add up (framing found by trial) */
 };
 
 struct tls_session_sink {
@@ -78,6 +80,8 @@ struct tls_session_sink {
 	void (*plain)(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts);
 	/* len plaintext bytes of dir will never come (may be NULL). */
 	void (*lost)(void *ctx, int dir, uint64_t len, uint64_t ts);
+	/* A cut run of dir did not add up (may be NULL): stop cutting it. */
+	void (*cut_failed)(void *ctx, int dir);
 	void *ctx;
 	struct tls_session_counters *cnt;
 	struct tls_secrets *secrets;  /* where keys are looked up (taken) */
@@ -115,6 +119,23 @@ void tls_session_feed(struct tls_session *s, int dir, const uint8_t *buf, size_t
 /* len bytes of dir were not captured (a gap from tcp_reasm). */
 void tls_session_gap(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		     const struct tls_session_sink *out);
+/*
+ * len bytes of dir were cut on purpose by the capture (keys mode: the kernel
+ * cuts whole application-data records of response bodies, see tls_cuts in
+ * probes/sockfilter.h). body_left: the plaintext of the Content-Length body
+ * in progress the HTTP layer still expects (0: unknown). Consecutive cuts
+ * form one run; the record after it settles the run: its ciphertext G must
+ * be that plaintext R plus n records' overhead (n = (G - R) / overhead,
+ * integral) and the record must verify at sequence number +n. Then the
+ * body is reported lost with exactly R bytes (the HTTP layer completes the
+ * response with its time) and decryption goes on. Anything else is counted
+ * in cut_unframed, told to cut_failed, and handled as lost bytes.
+ */
+void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t body_left, uint64_t ts,
+		     const struct tls_session_sink *out);
+/* dir ended (FIN): a cut run with no record after it is settled by the
+ * arithmetic alone (tls_session_free() does the same). */
+void tls_session_eof(struct tls_session *s, int dir, const struct tls_session_sink *out);
 /* New secrets may be in out->secrets: decrypt what was waiting. */
 void tls_session_kick(struct tls_session *s, const struct tls_session_sink *out);
 /* Records are waiting for keys (worth a kick when secrets arrive). */

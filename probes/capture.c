@@ -722,6 +722,10 @@ static void capture_filter_stats(struct capture *c, struct capture_stats *st)
 			st->filter_cut = sum;
 		else if (idx == SOCKFILTER_STAT_CUT_BYTES)
 			st->filter_cut_bytes = sum;
+		else if (idx == SOCKFILTER_STAT_TLS_RECORDS)
+			st->filter_tls_records = sum;
+		else if (idx == SOCKFILTER_STAT_TLS_DESYNC)
+			st->filter_tls_desync = sum;
 	}
 	free(v);
 }
@@ -738,6 +742,27 @@ int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint
 	memcpy(k.daddr, daddr, 16);
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.skips), &k, &v, BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+int capture_tls_cut(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
+		    uint16_t sport, uint16_t dport, bool on)
+{
+	struct skip_key k = { .family = (__u8)family, .sport = sport, .dport = dport };
+	struct tls_cut_val v = { .state = TLS_CUT_IDLE };
+	int fd;
+
+	if (!c->skel)
+		return 0;
+	fd = bpf_map__fd(c->skel->maps.tls_cuts);
+	memcpy(k.saddr, saddr, 16);
+	memcpy(k.daddr, daddr, 16);
+	if (!on)
+		return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
+	/* NOEXIST: an entry the kernel is already walking keeps its state. */
+	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) && errno != EEXIST)
+		return -errno;
+	c->skel->bss->tls_cut_on = 1;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #ifndef L7TOP_CAPTURE_H
 #define L7TOP_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ struct capture_stats {
 	uint64_t link_unknown;     /* packets whose link header we could not strip */
 	uint64_t filter_cut;       /* packets cut to their headers (skipped body) */
 	uint64_t filter_cut_bytes; /* payload bytes those did not copy */
+	uint64_t filter_tls_records; /* TLS body records cut (keys mode) */
+	uint64_t filter_tls_desync;  /* TLS responses the kernel lost the framing of */
 };
 
 /* Returns 0 or -errno with a one-line reason in err. */
@@ -105,6 +108,13 @@ uint64_t capture_records(const struct capture *c);
  */
 int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
 		 uint16_t sport, uint16_t dport, uint32_t until);
+/*
+ * Keys mode: on = the kernel may cut the bodies of the TLS connection whose
+ * server -> client direction this is (see tls_cuts in probes/sockfilter.h);
+ * off = it must not any more. Live only; 0 or -errno.
+ */
+int capture_tls_cut(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
+		    uint16_t sport, uint16_t dport, bool on);
 void capture_get_stats(struct capture *c, struct capture_stats *st);
 /* Packets the kernel ring dropped so far (cheap: no BPF map reads). */
 uint64_t capture_drops(struct capture *c);

@@ -98,6 +98,18 @@ struct {
 	__type(value, struct scan);
 } scratch SEC(".maps");
 
+/* TLS connections whose bodies may be cut: see sockfilter.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_TLS_CUTS);
+	__type(key, struct skip_key);
+	__type(value, struct tls_cut_val);
+} tls_cuts SEC(".maps");
+
+/* Set by user space with the first tls_cuts entry: until then no packet
+ * pays for the lookup. */
+__u32 tls_cut_on;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SOCKFILTER_NSTATS);
@@ -113,7 +125,7 @@ struct seg {
 	__u16 sport, dport;   /* host order */
 	__u32 seq;
 	bool syn_fin_rst;
-	bool syn, ack;
+	bool syn, ack, rst;
 	struct skip_key key;
 };
 
@@ -186,6 +198,7 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
 	s->syn_fin_rst = th.syn || th.fin || th.rst;
 	s->syn = th.syn;
 	s->ack = th.ack;
+	s->rst = th.rst;
 	s->key.sport = s->sport;
 	s->key.dport = s->dport;
 	return 0;
@@ -432,6 +445,206 @@ static __always_inline void forget_conn(struct seg *s)
 	bpf_map_delete_elem(&heads, &rk);
 }
 
+/* A SYN or RST: a TLS connection's cutting state is over (FIN is not: data
+ * may ride on it, and nothing follows it). */
+static __always_inline void forget_tls(struct seg *s)
+{
+	struct skip_key rk;
+
+	if (!tls_cut_on || !(s->syn || s->rst))
+		return;
+	reverse_key(&s->key, &rk);
+	bpf_map_delete_elem(&tls_cuts, &s->key);
+	bpf_map_delete_elem(&tls_cuts, &rk);
+}
+
+/* ---- TLS: cut the records of response bodies (see sockfilter.h) ---- */
+
+#define TLS_CT_APPDATA 23
+#define TLS_REC_MAX    (16384 + 2048)
+
+/* One packet's walk over its record headers. */
+struct tls_walk {
+	struct tls_cut_val *v;
+	__u32 seq, paylen, hdrlen;
+	long cut_from;          /* payload offset of the first cut record; -1: none */
+};
+
+/* Stops cutting until the next request; counted once per response. */
+static __always_inline void tls_off(struct tls_cut_val *v)
+{
+	if (v->state != TLS_CUT_OFF)
+		stat_inc(SOCKFILTER_STAT_TLS_DESYNC);
+	v->state = TLS_CUT_OFF;
+	v->hdr_have = 0;
+	v->cutting = 0;
+}
+
+/*
+ * A record starting at payload offset off, of this type and length (0xffff
+ * while its header is split: unknown, taken as large). Only a suffix of a
+ * packet can be cut, so once a record of the packet is cut every later one
+ * is too; a small or non-data record after a cut that began in this packet
+ * makes the whole packet pass instead.
+ */
+static __always_inline void tls_record(struct tls_walk *w, __u32 off, __u8 type, __u32 len)
+{
+	struct tls_cut_val *v = w->v;
+
+	if (v->state == TLS_CUT_HEAD) {
+		if (type == TLS_CT_APPDATA)
+			v->state = TLS_CUT_BODY;    /* the response head: passes */
+		return;
+	}
+	if (type == TLS_CT_APPDATA && len >= SOCKFILTER_TLS_CUT_MIN) {
+		if (w->cut_from < 0)
+			w->cut_from = off;
+	} else if (w->cut_from > 0) {
+		w->cut_from = -1;                   /* un-cut: the packet passes whole */
+	}
+	if (w->cut_from >= 0)
+		stat_inc(SOCKFILTER_STAT_TLS_RECORDS);
+}
+
+/* The rest of a header split across packets, from this packet's start:
+ * the record it opens starts at v->next_hdr. */
+static __always_inline int tls_hdr_finish(struct __sk_buff *skb, struct tls_walk *w)
+{
+	struct tls_cut_val *v = w->v;
+	__u32 have = v->hdr_have, len;
+
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 at = have + i;
+		if (at >= 5)
+			break;
+		if (i >= w->paylen)
+			return -1;
+		if (bpf_skb_load_bytes(skb, w->hdrlen + i, &v->hdr[at & 7], 1))
+			return -1;
+	}
+	len = (__u32)v->hdr[3] << 8 | v->hdr[4];
+	if (v->hdr[1] != 3 || len > TLS_REC_MAX)
+		return -1;
+	v->hdr_have = 0;
+	v->next_hdr += 5 + len;
+	return 0;
+}
+
+/* A header cut by the packet's end: its first bytes wait for the next one. */
+static __always_inline int tls_hdr_split(struct __sk_buff *skb, struct tls_walk *w, __u32 off)
+{
+	struct tls_cut_val *v = w->v;
+	__u32 n = w->paylen - off;
+
+	for (__u32 i = 0; i < 4; i++) {
+		if (i >= n)
+			break;
+		if (bpf_skb_load_bytes(skb, w->hdrlen + off + i, &v->hdr[i & 7], 1))
+			return -1;
+	}
+	v->hdr_have = n;
+	tls_record(w, off, v->hdr[0], 0xffff);
+	return 0;
+}
+
+/* Walks the record headers of one packet; -1: framing lost. */
+static __always_inline int tls_walk(struct __sk_buff *skb, struct tls_walk *w)
+{
+	struct tls_cut_val *v = w->v;
+	__u8 h[5];
+
+	if (v->hdr_have && tls_hdr_finish(skb, w))
+		return -1;
+	for (int i = 0; i < SOCKFILTER_TLS_WALK_MAX; i++) {
+		__u32 off = v->next_hdr - w->seq, len;
+
+		if (off >= w->paylen)
+			return 0;                   /* the next header is in a later packet */
+		if (off + 5 > w->paylen)
+			return tls_hdr_split(skb, w, off);
+		if (bpf_skb_load_bytes(skb, w->hdrlen + off, h, 5))
+			return -1;
+		len = (__u32)h[3] << 8 | h[4];
+		if (h[0] < 20 || h[0] > 24 || h[1] != 3 || len > TLS_REC_MAX)
+			return -1;
+		tls_record(w, off, h[0], len);
+		v->next_hdr += 5 + len;
+	}
+	return (__u32)(v->next_hdr - w->seq) >= w->paylen ? 0 : -1;   /* bound hit */
+}
+
+/* Does the payload start with a plausible application-data record header? */
+static __always_inline bool tls_starts_record(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+{
+	__u8 h[5];
+
+	if (paylen < 5 || bpf_skb_load_bytes(skb, s->hdrlen, h, 5))
+		return false;
+	return h[0] == TLS_CT_APPDATA && h[1] == 3 && h[2] == 3 &&
+	       ((__u32)h[3] << 8 | h[4]) <= TLS_REC_MAX;
+}
+
+/* A server segment of a connection in tls_cuts: bytes to keep. */
+static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, __u32 paylen,
+					  struct tls_cut_val *v, int full)
+{
+	struct tls_walk w = { .v = v, .seq = s->seq, .paylen = paylen, .hdrlen = s->hdrlen,
+			      .cut_from = -1 };
+
+	if (v->state == TLS_CUT_IDLE || v->state == TLS_CUT_OFF)
+		return full;
+	if (v->state == TLS_CUT_HEAD) {
+		/* The answer to a request starts a packet with a record. */
+		if (!tls_starts_record(skb, s, paylen)) {
+			tls_off(v);
+			return full;
+		}
+		v->exp = v->next_hdr = s->seq;
+		v->hdr_have = v->cutting = 0;
+	} else if (s->seq != v->exp) {
+		tls_off(v);                         /* retransmitted or lost: framing unsure */
+		return full;
+	}
+	/* A packet starting inside a cut record continues the cut. */
+	if (v->cutting && (v->hdr_have || v->next_hdr != s->seq))
+		w.cut_from = 0;
+	v->exp = s->seq + paylen;
+	if (tls_walk(skb, &w)) {
+		/* A cut that began before this packet cannot be undone: user space
+		 * finds the framing again by itself (counted there). */
+		tls_off(v);
+		if (w.cut_from != 0)
+			return full;
+	}
+	v->cutting = w.cut_from >= 0;
+	if (w.cut_from < 0)
+		return full;
+	stat_inc(SOCKFILTER_STAT_CUT);
+	stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen - w.cut_from);
+	return s->hdrlen + w.cut_from;
+}
+
+/*
+ * Keys mode: a payload segment of a connection user space let the kernel
+ * cut. Returns the bytes to keep, or -1 when the connection has no entry.
+ */
+static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 paylen, int full)
+{
+	struct skip_key rk;
+	struct tls_cut_val *v;
+
+	if (port_bit(s->sport)) {
+		v = bpf_map_lookup_elem(&tls_cuts, &s->key);
+		return v ? tls_server_seg(skb, s, paylen, v, full) : -1;
+	}
+	reverse_key(&s->key, &rk);
+	v = bpf_map_lookup_elem(&tls_cuts, &rk);
+	if (!v)
+		return -1;
+	v->state = TLS_CUT_HEAD;                    /* a request: the next record is a head */
+	return full;
+}
+
 /* Does the payload end in CRLF CRLF, i.e. is it a header block alone? */
 static __always_inline bool headers_alone(struct __sk_buff *skb, struct seg *s, __u32 paylen)
 {
@@ -455,13 +668,17 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 
 	barrier_var(full);
 	barrier_var(hdr);
+	/* iplen 0: a BIG TCP super-packet, as long as the skb */
+	paylen = s->iplen ? (s->iplen > hdr ? s->iplen - hdr : 0) : (full > hdr ? full - hdr : 0);
+	if (tls_cut_on && paylen && !s->syn && !s->rst && (keep = tls_cut(skb, s, paylen, full)) >= 0)
+		return keep;
 	if (s->syn_fin_rst) {
 		forget_conn(s);
+		forget_tls(s);
 		return full;
 	}
 	if (s->iplen == 0)
 		return full;
-	paylen = s->iplen > hdr ? s->iplen - hdr : 0;
 	if (port_bit(s->dport) && (payload_head(skb, s, paylen) & 0xffffffffffull) == WORD_HEAD)
 		note_head(s);
 	/*

@@ -556,6 +556,14 @@ static void on_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *
 		capture_skip(a->cap, family, saddr, daddr, sport, dport, until);
 }
 
+static void on_tls_cut(void *ctx, int family, const uint8_t *saddr, const uint8_t *daddr,
+		       uint16_t sport, uint16_t dport, bool on)
+{
+	struct app *a = ctx;
+	if (a->cap)
+		capture_tls_cut(a->cap, family, saddr, daddr, sport, dport, on);
+}
+
 /* Like tcpdump's closing lines: what crossed from the kernel, and what the
  * filter spared us by skipping bodies. */
 static void print_capture_summary(struct app *a)
@@ -578,6 +586,9 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
+	if (cs.filter_tls_records || cs.filter_tls_desync)
+		fprintf(stderr, "; TLS: %lu body records cut, %lu responses not cut (framing lost)",
+			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);
 	if (a->tls) {
 		struct tls_stats ts;
 		tls_probe_stats(a->tls, &ts);
@@ -1437,6 +1448,7 @@ int main(int argc, char **argv)
 		.slow_ms = a.opt.slow_ms,
 		.log_status = a.opt.log_status,
 		.skip = on_skip,
+		.tls_cut = on_tls_cut,
 		.skip_ctx = &a,
 		/* auto may still turn it off (open_tls) when every process runs calls */
 		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL
