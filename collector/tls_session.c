@@ -1010,6 +1010,8 @@ static void cut_settle_last(struct tls_session *s, int d, const struct tls_sessi
 	if (!g || s->dead)
 		return;
 	sd->cut_len = 0;
+	if (g == alert && !sd->cut_body)
+		return;                         /* a close_notify after the last response */
 	if (!cut_count(s, g, sd->cut_body, &nrec) &&
 	    !(g > alert && cut_count(s, g - alert, sd->cut_body, &nrec))) {
 		COUNT(out, cut_unframed, 1);

@@ -749,21 +749,28 @@ int capture_tls_cut(struct capture *c, int family, const uint8_t *saddr, const u
 		    uint16_t sport, uint16_t dport, bool on)
 {
 	struct skip_key k = { .family = (__u8)family, .sport = sport, .dport = dport };
-	struct tls_cut_val v = { .state = TLS_CUT_IDLE };
-	int fd;
+	__u8 one = 1;
+	int ok, conns;
 
 	if (!c->skel)
 		return 0;
-	fd = bpf_map__fd(c->skel->maps.tls_cuts);
+	ok = bpf_map__fd(c->skel->maps.tls_cut_ok);
+	conns = bpf_map__fd(c->skel->maps.tls_conns);
 	memcpy(k.saddr, saddr, 16);
 	memcpy(k.daddr, daddr, 16);
-	if (!on)
-		return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
-	/* NOEXIST: an entry the kernel is already walking keeps its state. */
-	if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST) && errno != EEXIST)
+	if (on)
+		return bpf_map_update_elem(ok, &k, &one, BPF_ANY) ? -errno : 0;
+	/* The kernel's record state goes too: it remembers a permission. */
+	if ((bpf_map_delete_elem(ok, &k) && errno != ENOENT) ||
+	    (bpf_map_delete_elem(conns, &k) && errno != ENOENT))
 		return -errno;
-	c->skel->bss->tls_cut_on = 1;
 	return 0;
+}
+
+void capture_tls_follow(struct capture *c, bool on)
+{
+	if (c->skel)
+		c->skel->bss->tls_cut_on = on;
 }
 
 uint64_t capture_drops(struct capture *c)

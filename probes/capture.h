@@ -56,7 +56,7 @@ struct capture_stats {
 	uint64_t link_unknown;     /* packets whose link header we could not strip */
 	uint64_t filter_cut;       /* packets cut to their headers (skipped body) */
 	uint64_t filter_cut_bytes; /* payload bytes those did not copy */
-	uint64_t filter_tls_records; /* TLS body records cut (keys mode) */
+	uint64_t filter_tls_records; /* TLS response bodies cut (keys mode) */
 	uint64_t filter_tls_desync;  /* TLS responses the kernel lost the framing of */
 };
 
@@ -110,11 +110,14 @@ int capture_skip(struct capture *c, int family, const uint8_t *saddr, const uint
 		 uint16_t sport, uint16_t dport, uint32_t until);
 /*
  * Keys mode: on = the kernel may cut the bodies of the TLS connection whose
- * server -> client direction this is (see tls_cuts in probes/sockfilter.h);
+ * server -> client direction this is (see tls_conns in probes/sockfilter.h);
  * off = it must not any more. Live only; 0 or -errno.
  */
 int capture_tls_cut(struct capture *c, int family, const uint8_t *saddr, const uint8_t *daddr,
 		    uint16_t sport, uint16_t dport, bool on);
+/* Keys mode on or off: the kernel follows TLS connections' records from
+ * their ClientHello (a map entry each), so that it can cut. Live only. */
+void capture_tls_follow(struct capture *c, bool on);
 void capture_get_stats(struct capture *c, struct capture_stats *st);
 /* Packets the kernel ring dropped so far (cheap: no BPF map reads). */
 uint64_t capture_drops(struct capture *c);

@@ -98,16 +98,23 @@ struct {
 	__type(value, struct scan);
 } scratch SEC(".maps");
 
-/* TLS connections whose bodies may be cut: see sockfilter.h. */
+/* TLS connections followed record by record, and those user space lets
+ * the kernel cut: see sockfilter.h. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SOCKFILTER_MAX_TLS_CUTS);
 	__type(key, struct skip_key);
 	__type(value, struct tls_cut_val);
-} tls_cuts SEC(".maps");
+} tls_conns SEC(".maps");
 
-/* Set by user space with the first tls_cuts entry: until then no packet
- * pays for the lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCKFILTER_MAX_TLS_CUTS);
+	__type(key, struct skip_key);
+	__type(value, __u8);
+} tls_cut_ok SEC(".maps");
+
+/* Keys mode, set by user space: until then no packet pays for a lookup. */
 __u32 tls_cut_on;
 
 struct {
@@ -454,8 +461,10 @@ static __always_inline void forget_tls(struct seg *s)
 	if (!tls_cut_on || !(s->syn || s->rst))
 		return;
 	reverse_key(&s->key, &rk);
-	bpf_map_delete_elem(&tls_cuts, &s->key);
-	bpf_map_delete_elem(&tls_cuts, &rk);
+	bpf_map_delete_elem(&tls_conns, &s->key);
+	bpf_map_delete_elem(&tls_conns, &rk);
+	bpf_map_delete_elem(&tls_cut_ok, &s->key);
+	bpf_map_delete_elem(&tls_cut_ok, &rk);
 }
 
 /* ---- TLS: cut the records of response bodies (see sockfilter.h) ---- */
@@ -463,63 +472,71 @@ static __always_inline void forget_tls(struct seg *s)
 #define TLS_CT_APPDATA 23
 #define TLS_REC_MAX    (16384 + 2048)
 
-/* One packet's walk over its record headers. */
-struct tls_walk {
-	struct tls_cut_val *v;
-	__u32 seq, paylen, hdrlen;
-	long cut_from;          /* payload offset of the first cut record; -1: none */
-};
+/* Has user space allowed cutting this connection? Asked only where a cut
+ * could begin, and remembered once yes. */
+static __always_inline bool tls_allowed(struct tls_cut_val *v, struct skip_key *key)
+{
+	if (v->ok)
+		return true;
+	if (!bpf_map_lookup_elem(&tls_cut_ok, key))
+		return false;
+	v->ok = 1;
+	return true;
+}
 
-/* Stops cutting until the next request; counted once per response. */
+/* Stops following the response: nothing more of it is cut. Counted when it
+ * was being followed inside a body (a handshake flight ends here too). */
 static __always_inline void tls_off(struct tls_cut_val *v)
 {
-	if (v->state != TLS_CUT_OFF)
+	if (v->state == TLS_CUT_BODY)
 		stat_inc(SOCKFILTER_STAT_TLS_DESYNC);
 	v->state = TLS_CUT_OFF;
 	v->hdr_have = 0;
-	v->cutting = 0;
 }
 
 /*
- * A record starting at payload offset off, of this type and length (0xffff
- * while its header is split: unknown, taken as large). Only a suffix of a
- * packet can be cut, so once a record of the packet is cut every later one
- * is too; a small or non-data record after a cut that began in this packet
- * makes the whole packet pass instead.
+ * Bytes of a packet to keep once the body is being cut: everything from
+ * cut_start on goes, whatever order the packets come in (a sender's
+ * segments are filtered on more than one CPU: the ACK-clocked ones where
+ * the ACK arrived).
  */
-static __always_inline void tls_record(struct tls_walk *w, __u32 off, __u8 type, __u32 len)
+static __always_inline int tls_cut_keep(struct tls_cut_val *v, struct seg *s, __u32 paylen, int full)
 {
-	struct tls_cut_val *v = w->v;
+	__s32 before = (__s32)(v->cut_start - s->seq);
 
-	if (v->state == TLS_CUT_HEAD) {
-		if (type == TLS_CT_APPDATA)
-			v->state = TLS_CUT_BODY;    /* the response head: passes */
-		return;
-	}
-	if (type == TLS_CT_APPDATA && len >= SOCKFILTER_TLS_CUT_MIN) {
-		if (w->cut_from < 0)
-			w->cut_from = off;
-	} else if (w->cut_from > 0) {
-		w->cut_from = -1;                   /* un-cut: the packet passes whole */
-	}
-	if (w->cut_from >= 0)
-		stat_inc(SOCKFILTER_STAT_TLS_RECORDS);
+	if (before >= (__s32)paylen)
+		return full;                        /* the head record's */
+	if (before < 0)
+		before = 0;
+	stat_inc(SOCKFILTER_STAT_CUT);
+	stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen - before);
+	return s->hdrlen + before;
 }
 
-/* The rest of a header split across packets, from this packet's start:
- * the record it opens starts at v->next_hdr. */
-static __always_inline int tls_hdr_finish(struct __sk_buff *skb, struct tls_walk *w)
+/* Begins cutting at the record starting at payload offset off. */
+static __always_inline int tls_cut_begin(struct tls_cut_val *v, struct seg *s, __u32 off, __u32 paylen,
+					 int full)
 {
-	struct tls_cut_val *v = w->v;
+	v->cutting = 1;
+	v->cut_start = s->seq + off;
+	stat_inc(SOCKFILTER_STAT_TLS_RECORDS);
+	return tls_cut_keep(v, s, paylen, full);
+}
+
+/* The rest of a header split across packets, from this packet's start;
+ * the record it opens starts at v->next_hdr. */
+static __always_inline int tls_hdr_finish(struct __sk_buff *skb, struct seg *s, struct tls_cut_val *v,
+					  __u32 paylen)
+{
 	__u32 have = v->hdr_have, len;
 
 	for (__u32 i = 0; i < 4; i++) {
 		__u32 at = have + i;
 		if (at >= 5)
 			break;
-		if (i >= w->paylen)
+		if (i >= paylen)
 			return -1;
-		if (bpf_skb_load_bytes(skb, w->hdrlen + i, &v->hdr[at & 7], 1))
+		if (bpf_skb_load_bytes(skb, s->hdrlen + i, &v->hdr[at & 7], 1))
 			return -1;
 	}
 	len = (__u32)v->hdr[3] << 8 | v->hdr[4];
@@ -531,102 +548,142 @@ static __always_inline int tls_hdr_finish(struct __sk_buff *skb, struct tls_walk
 }
 
 /* A header cut by the packet's end: its first bytes wait for the next one. */
-static __always_inline int tls_hdr_split(struct __sk_buff *skb, struct tls_walk *w, __u32 off)
+static __always_inline int tls_hdr_split(struct __sk_buff *skb, struct seg *s, struct tls_cut_val *v,
+					 __u32 off, __u32 paylen)
 {
-	struct tls_cut_val *v = w->v;
-	__u32 n = w->paylen - off;
+	__u32 n = paylen - off;
 
 	for (__u32 i = 0; i < 4; i++) {
 		if (i >= n)
 			break;
-		if (bpf_skb_load_bytes(skb, w->hdrlen + off + i, &v->hdr[i & 7], 1))
+		if (bpf_skb_load_bytes(skb, s->hdrlen + off + i, &v->hdr[i & 7], 1))
 			return -1;
 	}
 	v->hdr_have = n;
-	tls_record(w, off, v->hdr[0], 0xffff);
 	return 0;
 }
 
-/* Walks the record headers of one packet; -1: framing lost. */
-static __always_inline int tls_walk(struct __sk_buff *skb, struct tls_walk *w)
+/*
+ * A body packet before the permission: the record headers are followed,
+ * in order (anything else stops it for this response), so that a
+ * permission arriving in the middle of the response starts the cut at a
+ * record's first byte. Returns the bytes to keep.
+ */
+static __always_inline int tls_body_walk(struct __sk_buff *skb, struct seg *s, struct tls_cut_val *v,
+					 __u32 paylen, int full)
 {
-	struct tls_cut_val *v = w->v;
+	bool allowed;
 	__u8 h[5];
 
-	if (v->hdr_have && tls_hdr_finish(skb, w))
-		return -1;
+	if (s->seq != v->exp) {
+		tls_off(v);
+		return full;
+	}
+	v->exp = s->seq + paylen;
+	allowed = tls_allowed(v, &s->key);
+	if (v->hdr_have) {
+		if (tls_hdr_finish(skb, s, v, paylen)) {
+			tls_off(v);
+			return full;
+		}
+	}
 	for (int i = 0; i < SOCKFILTER_TLS_WALK_MAX; i++) {
-		__u32 off = v->next_hdr - w->seq, len;
+		__u32 off = v->next_hdr - s->seq, len;
 
-		if (off >= w->paylen)
-			return 0;                   /* the next header is in a later packet */
-		if (off + 5 > w->paylen)
-			return tls_hdr_split(skb, w, off);
-		if (bpf_skb_load_bytes(skb, w->hdrlen + off, h, 5))
-			return -1;
+		if (off >= paylen)
+			return full;                /* the next header is in a later packet */
+		if (allowed)
+			return tls_cut_begin(v, s, off, paylen, full);
+		if (off + 5 > paylen) {
+			if (tls_hdr_split(skb, s, v, off, paylen))
+				tls_off(v);
+			return full;
+		}
+		if (bpf_skb_load_bytes(skb, s->hdrlen + off, h, 5))
+			break;
 		len = (__u32)h[3] << 8 | h[4];
 		if (h[0] < 20 || h[0] > 24 || h[1] != 3 || len > TLS_REC_MAX)
-			return -1;
-		tls_record(w, off, h[0], len);
+			break;
 		v->next_hdr += 5 + len;
 	}
-	return (__u32)(v->next_hdr - w->seq) >= w->paylen ? 0 : -1;   /* bound hit */
+	tls_off(v);                                 /* a bad header, or the bound hit */
+	return full;
 }
 
-/* Does the payload start with a plausible application-data record header? */
-static __always_inline bool tls_starts_record(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+/* The type and length of the record header the payload starts with; -1: none can. */
+static __always_inline int tls_first_record(struct __sk_buff *skb, struct seg *s, __u32 paylen, __u32 *len)
 {
 	__u8 h[5];
 
 	if (paylen < 5 || bpf_skb_load_bytes(skb, s->hdrlen, h, 5))
-		return false;
-	return h[0] == TLS_CT_APPDATA && h[1] == 3 && h[2] == 3 &&
-	       ((__u32)h[3] << 8 | h[4]) <= TLS_REC_MAX;
-}
-
-/* A server segment of a connection in tls_cuts: bytes to keep. */
-static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, __u32 paylen,
-					  struct tls_cut_val *v, int full)
-{
-	struct tls_walk w = { .v = v, .seq = s->seq, .paylen = paylen, .hdrlen = s->hdrlen,
-			      .cut_from = -1 };
-
-	if (v->state == TLS_CUT_IDLE || v->state == TLS_CUT_OFF)
-		return full;
-	if (v->state == TLS_CUT_HEAD) {
-		/* The answer to a request starts a packet with a record. */
-		if (!tls_starts_record(skb, s, paylen)) {
-			tls_off(v);
-			return full;
-		}
-		v->exp = v->next_hdr = s->seq;
-		v->hdr_have = v->cutting = 0;
-	} else if (s->seq != v->exp) {
-		tls_off(v);                         /* retransmitted or lost: framing unsure */
-		return full;
-	}
-	/* A packet starting inside a cut record continues the cut. */
-	if (v->cutting && (v->hdr_have || v->next_hdr != s->seq))
-		w.cut_from = 0;
-	v->exp = s->seq + paylen;
-	if (tls_walk(skb, &w)) {
-		/* A cut that began before this packet cannot be undone: user space
-		 * finds the framing again by itself (counted there). */
-		tls_off(v);
-		if (w.cut_from != 0)
-			return full;
-	}
-	v->cutting = w.cut_from >= 0;
-	if (w.cut_from < 0)
-		return full;
-	stat_inc(SOCKFILTER_STAT_CUT);
-	stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen - w.cut_from);
-	return s->hdrlen + w.cut_from;
+		return -1;
+	*len = (__u32)h[3] << 8 | h[4];
+	if (h[0] < 20 || h[0] > 24 || h[1] != 3 || *len > TLS_REC_MAX)
+		return -1;
+	return h[0];
 }
 
 /*
- * Keys mode: a payload segment of a connection user space let the kernel
- * cut. Returns the bytes to keep, or -1 when the connection has no entry.
+ * The first server packet after a request: it starts with the response's
+ * head record, which passes; the body is everything after it until the
+ * next request.
+ */
+static __always_inline int tls_head(struct __sk_buff *skb, struct seg *s, struct tls_cut_val *v,
+				    __u32 paylen, int full)
+{
+	__u32 len = 0;
+	int type = tls_first_record(skb, s, paylen, &len);
+
+	if (type != TLS_CT_APPDATA) {
+		/* the handshake's flights are not followed */
+		if (type < 0)
+			tls_off(v);
+		return full;
+	}
+	v->state = TLS_CUT_BODY;
+	v->cutting = v->hdr_have = 0;
+	v->next_hdr = v->cut_start = s->seq + 5 + len;
+	v->exp = s->seq + paylen;
+	/* A response in one record (most small ones) costs no more lookups. */
+	if (paylen <= 5 + len)
+		return full;
+	if (tls_allowed(v, &s->key)) {
+		v->cutting = 1;
+		stat_inc(SOCKFILTER_STAT_TLS_RECORDS);
+		return tls_cut_keep(v, s, paylen, full);
+	}
+	v->exp = s->seq;
+	return tls_body_walk(skb, s, v, paylen, full);
+}
+
+/* A server segment of a connection in tls_conns: bytes to keep. */
+static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, __u32 paylen,
+					  struct tls_cut_val *v, int full)
+{
+	if (v->state == TLS_CUT_HEAD)
+		return tls_head(skb, s, v, paylen, full);
+	if (v->state != TLS_CUT_BODY)
+		return full;
+	if (v->cutting)
+		return tls_cut_keep(v, s, paylen, full);
+	return tls_body_walk(skb, s, v, paylen, full);
+}
+
+/* A ClientHello (handshake record, version 3.x) opening a connection. */
+static __always_inline bool tls_client_hello(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+{
+	__u8 h[6];
+
+	if (paylen < 6 || bpf_skb_load_bytes(skb, s->hdrlen, h, 6))
+		return false;
+	return h[0] == 22 && h[1] == 3 && h[5] == 1;
+}
+
+/*
+ * Keys mode: a payload segment of a TLS connection, followed from its
+ * ClientHello on (so that a permission given in the middle of a response
+ * finds the record framing known). Returns the bytes to keep, or -1 when
+ * the connection is not followed.
  */
 static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 paylen, int full)
 {
@@ -634,15 +691,21 @@ static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 p
 	struct tls_cut_val *v;
 
 	if (port_bit(s->sport)) {
-		v = bpf_map_lookup_elem(&tls_cuts, &s->key);
+		v = bpf_map_lookup_elem(&tls_conns, &s->key);
 		return v ? tls_server_seg(skb, s, paylen, v, full) : -1;
 	}
 	reverse_key(&s->key, &rk);
-	v = bpf_map_lookup_elem(&tls_cuts, &rk);
-	if (!v)
-		return -1;
-	v->state = TLS_CUT_HEAD;                    /* a request: the next record is a head */
-	return full;
+	v = bpf_map_lookup_elem(&tls_conns, &rk);
+	if (v) {
+		v->state = TLS_CUT_HEAD;            /* a request: the next record is a head */
+		return full;
+	}
+	if (tls_client_hello(skb, s, paylen)) {
+		struct tls_cut_val nv = { .state = TLS_CUT_HEAD };
+		bpf_map_update_elem(&tls_conns, &rk, &nv, BPF_NOEXIST);
+		return full;
+	}
+	return -1;
 }
 
 /* Does the payload end in CRLF CRLF, i.e. is it a header block alone? */

@@ -22,7 +22,7 @@ enum sockfilter_stat {
 	SOCKFILTER_STAT_UP_LEARNT, /* upstreams learnt from a target's connect() */
 	SOCKFILTER_STAT_UP_FULL,   /* upstreams not kept: map full */
 	SOCKFILTER_STAT_UP_KEPT,   /* segments kept because they go to or come from an upstream */
-	SOCKFILTER_STAT_TLS_RECORDS, /* TLS body records cut (their packets count in CUT too) */
+	SOCKFILTER_STAT_TLS_RECORDS, /* TLS response bodies cut (their packets count in CUT too) */
 	SOCKFILTER_STAT_TLS_DESYNC,  /* TLS responses whose record framing the kernel lost: not cut */
 	SOCKFILTER_NSTATS,
 };
@@ -61,39 +61,46 @@ struct skip_val {
 #define SOCKFILTER_SCAN_MIN 4096
 
 /*
- * Map "tls_cuts" (LRU, keyed like "skips" by the server -> client
- * direction): TLS connections in keys mode whose response bodies the
- * kernel may cut. User space creates an entry (zeroed: TLS_CUT_IDLE) once a
- * connection has shown HTTP/1.x responses it can frame (Content-Length,
- * headers inside one record), and deletes it when a cut did not add up.
- * The kernel does the rest per packet, because user space reads the ring
- * too late to say anything about one response:
- *  - a client payload segment is a request: the server's next application
- *    data record is the response head and passes whole (TLS_CUT_HEAD);
- *  - the server records after it, until the next client payload, are body
- *    (TLS_CUT_BODY): application-data records of at least
- *    SOCKFILTER_TLS_CUT_MIN bytes are cut. A packet keeps the prefix before
- *    its first cut record (IP + TCP headers only when it starts inside one),
- *    so user space still reads the TCP sequence and length of what was cut;
- *  - record boundaries are followed with the 5-byte record headers (one
- *    split across two packets is completed from the second); a sequence
- *    number out of order or a header that cannot be stops cutting until the
- *    next request (TLS_CUT_OFF, counted in SOCKFILTER_STAT_TLS_DESYNC).
- * SYN and RST delete the entry (a reused 4-tuple starts over).
+ * Keys mode (tls_cut_on in .bss): map "tls_conns" (LRU, keyed like "skips"
+ * by the server -> client direction) follows every TLS connection on a
+ * watched port from its ClientHello on; map "tls_cut_ok" holds those whose
+ * response bodies user space lets the kernel cut: it adds one once a
+ * connection has shown an HTTP/1.x response it can frame (Content-Length,
+ * headers inside one record), and deletes both when a cut did not add up.
+ * The kernel decides per packet, because user space reads the ring too late
+ * to say anything about one response:
+ *  - a client payload segment is a request (TLS_CUT_HEAD): the server's next
+ *    segment starts with the response head's record, which passes whole;
+ *  - the body is everything after it until the next client payload
+ *    (TLS_CUT_BODY): once allowed, every byte from the first record after
+ *    the head on (cut_start) is cut, decided by sequence number alone, so
+ *    segments filtered out of order on two CPUs are cut alike. A packet
+ *    keeps the prefix before cut_start (IP + TCP headers only after it), so
+ *    user space still reads the TCP sequence and length of what was cut;
+ *  - until the permission comes the record headers of the body are walked
+ *    (5-byte headers, one split across packets completed from the next), so
+ *    that a permission arriving in the middle of a response starts the cut
+ *    at a record's first byte. A segment out of order or a header that
+ *    cannot be stops that for the response (TLS_CUT_OFF, counted in
+ *    SOCKFILTER_STAT_TLS_DESYNC when inside a body).
+ * Alerts and other small records inside a body run are cut with it: in TLS
+ * 1.3 they look like data anyway; user space allows for a close_notify at
+ * the end of a run. SYN and RST delete the entries (a reused 4-tuple starts
+ * over).
  */
 #define SOCKFILTER_MAX_TLS_CUTS 65536
-#define SOCKFILTER_TLS_CUT_MIN  1024   /* smaller records (alerts, tickets) pass */
 #define SOCKFILTER_TLS_WALK_MAX 32     /* record headers read per packet */
 
 enum tls_cut_state { TLS_CUT_IDLE = 0, TLS_CUT_HEAD = 1, TLS_CUT_BODY = 2, TLS_CUT_OFF = 3 };
 
 struct tls_cut_val {
-	__u32 exp;              /* sequence number of the next new server byte */
-	__u32 next_hdr;         /* sequence number of the next record header */
+	__u32 exp;              /* walking: sequence number of the next new server byte */
+	__u32 next_hdr;         /* walking: sequence number of the next record header */
+	__u32 cut_start;        /* cutting: the body's bytes from here on are cut */
 	__u8 state;             /* enum tls_cut_state */
-	__u8 cutting;           /* the record running past the last packet is cut */
+	__u8 cutting;           /* cut from cut_start (else walking) */
 	__u8 hdr_have;          /* bytes of a split record header in hdr */
-	__u8 pad;
+	__u8 ok;                /* found in tls_cut_ok: cutting allowed */
 	__u8 hdr[8];
 };
 

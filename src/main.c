@@ -587,7 +587,7 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
 	if (cs.filter_tls_records || cs.filter_tls_desync)
-		fprintf(stderr, "; TLS: %lu body records cut, %lu responses not cut (framing lost)",
+		fprintf(stderr, "; TLS: %lu bodies cut, %lu not followed (framing lost)",
 			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);
 	if (a->tls) {
 		struct tls_stats ts;
@@ -1246,6 +1246,8 @@ static int run_live(struct app *a)
 	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;
+	/* Keys mode: the filter follows TLS records so that it can cut bodies. */
+	capture_tls_follow(a->cap, a->tls_mode != TLS_MODE_OFF && a->tls_mode != TLS_MODE_CALLS);
 	if ((rc = open_store(a)))
 		return rc;
 
