@@ -27,11 +27,11 @@ struct reasm_limits {
 struct reasm_out {
 	void (*data)(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts_ns);
 	void (*gap)(void *ctx, uint32_t len, uint64_t ts_ns);  /* bytes never seen */
+	void (*fin)(void *ctx, uint64_t ts_ns);
+	void *ctx;
 	/* Bytes of a segment not captured on purpose (its captured part came
 	 * first); NULL: told through gap like any other. */
 	void (*cut)(void *ctx, uint32_t len, uint64_t ts_ns);
-	void (*fin)(void *ctx, uint64_t ts_ns);
-	void *ctx;
 };
 
 struct reasm_stats {

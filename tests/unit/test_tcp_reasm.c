@@ -58,7 +58,7 @@ static const struct reasm_limits lim = { .max_ooo_bytes = 1 << 20, .max_ooo_segs
 static void feed_all(struct reasm *r, struct sinkbuf *out, const struct seg *segs, size_t n,
 		     uint32_t isn)
 {
-	struct reasm_out o = { on_data, on_gap, on_fin, out };
+	struct reasm_out o = { on_data, on_gap, on_fin, out, NULL };
 	struct reasm_stats st = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		uint8_t flags = segs[i].off + segs[i].len == STREAM ? TCPF_FIN : 0;
@@ -143,7 +143,7 @@ static void test_hole_declared_when_bound_hit(void **state)
 	struct reasm_limits small = { .max_ooo_bytes = 500, .max_ooo_segs = 100 };
 	struct reasm_stats st = { 0 };
 	static struct sinkbuf out;
-	struct reasm_out o = { on_data, on_gap, on_fin, &out };
+	struct reasm_out o = { on_data, on_gap, on_fin, &out, NULL };
 	struct reasm r;
 
 	memset(&out, 0, sizeof(out));
@@ -166,7 +166,7 @@ static void test_snaplen_tail_is_a_gap(void **state)
 	(void)state;
 	struct reasm_stats st = { 0 };
 	static struct sinkbuf out;
-	struct reasm_out o = { on_data, on_gap, on_fin, &out };
+	struct reasm_out o = { on_data, on_gap, on_fin, &out, NULL };
 	struct reasm r;
 
 	memset(&out, 0, sizeof(out));

@@ -42,6 +42,7 @@ struct chunk {
 	uint32_t off, len;          /* into the direction's stream */
 	uint64_t ts;
 	bool gap;                   /* len bytes lost instead of data */
+	bool cut;                   /* len bytes cut on purpose by the capture */
 };
 
 struct conv {                       /* one TCP connection of a capture */
@@ -150,7 +151,7 @@ static void on_pkt(void *ctx, const struct capture_pkt *p)
 	if (syn)
 		reasm_sync(&c->r[dir], s.seq + 1);
 	struct reasm_ctx rc = { c, dir };
-	struct reasm_out out = { on_data, on_gap, on_fin, &rc };
+	struct reasm_out out = { on_data, on_gap, on_fin, &rc, NULL };
 	reasm_feed(&c->r[dir], &lim, &st, s.seq, s.flags, s.payload, s.caplen, s.len, p->ts_ns, &out);
 }
 
@@ -218,13 +219,17 @@ struct result {
 	struct http_sink hsink;
 	struct tls_session_info info[MAX_CONV];
 	char reason[MAX_CONV][TLS_REASON_MAX];
+	int cut_failed;
+	uint64_t end_ns[32];
 };
 
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct result *r = ctx;
-	if (r->ntxn < 32)
+	if (r->ntxn < 32) {
 		r->status[r->ntxn] = t->status;
+		r->end_ns[r->ntxn] = t->end_ns;
+	}
 	r->ntxn++;
 }
 
@@ -244,11 +249,19 @@ static void on_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 	http_stream_gap(&r->http, (enum http_dir)dir, len, ts, &r->hsink);
 }
 
+static void on_cut_failed(void *ctx, int dir)
+{
+	struct result *r = ctx;
+	assert_int_equal(dir, 1);
+	r->cut_failed++;
+}
+
 static void result_init(struct result *r, struct tls_secrets *sec, struct tls_session_sink *sink)
 {
 	memset(r, 0, sizeof(*r));
 	r->hsink = (struct http_sink){ .txn = on_txn, .ctx = r, .cnt = &r->hc };
-	*sink = (struct tls_session_sink){ .plain = on_plain, .lost = on_lost, .ctx = r,
+	*sink = (struct tls_session_sink){ .plain = on_plain, .lost = on_lost,
+					   .cut_failed = on_cut_failed, .ctx = r,
 					   .cnt = &r->cnt, .secrets = sec };
 }
 
@@ -258,12 +271,19 @@ static void result_free(struct result *r)
 	free(r->plain[1]);
 }
 
-/* Feeds chunks (of streams b) into s. */
+/* Feeds chunks (of streams b) into s. A cut chunk is told with what the
+ * HTTP layer still expects of the body, as the collector does. */
 static void feed_chunks(struct tls_session *s, uint8_t *const b[2], const struct chunk *ch, size_t n,
 			const struct tls_session_sink *sink)
 {
+	struct result *r = sink->ctx;
+
 	for (size_t i = 0; i < n; i++) {
-		if (ch[i].gap)
+		if (ch[i].cut)
+			tls_session_cut(s, ch[i].dir, ch[i].len,
+					http_stream_sized_left(&r->http, (enum http_dir)ch[i].dir), ch[i].ts,
+					sink);
+		else if (ch[i].gap)
 			tls_session_gap(s, ch[i].dir, ch[i].len, ch[i].ts, sink);
 		else
 			tls_session_feed(s, ch[i].dir, b[ch[i].dir] + ch[i].off, ch[i].len, ch[i].ts, sink);
@@ -845,6 +865,140 @@ static void test_gap(void **st)
 	gap_case("tls13_chacha", false);
 }
 
+/*
+ * Body records cut on purpose (keys mode, tls_conns in the socket filter):
+ * the last record of the big response, a whole record after the head one,
+ * is replaced by a cut chunk (in `pieces` parts, as consecutive cut
+ * packets come). The run's length and the body left give the record count
+ * by arithmetic, the 404's record verifies at the sequence number after
+ * it, and the body is reported exactly, at the time of the last cut piece.
+ * body_skew != 0 tells a wrong body length: the run does not add up, it is
+ * counted, cutting is called off, and trial decryption still finds the
+ * 404. at_eof: the stream ends after the cut (nothing to verify with):
+ * the arithmetic alone settles it.
+ */
+static void cut_case(const char *name, int pieces, int body_skew, bool at_eof)
+{
+	struct fixture *fx = fixture_load(name);
+	struct conv *c = fx->conv[0];
+	size_t rlen, roff = record_holding(c, 1, c->len[1] - 3000, &rlen);
+	static struct chunk ch[MAX_CHUNKS + 8];
+	size_t n = with_gap(c, roff, rlen, ch), k;
+
+	for (k = 0; k < n && !ch[k].gap; k++)
+		;
+	assert_true(k < n);
+	/* Split the cut into pieces, each one "packet" later. */
+	memmove(ch + k + pieces, ch + k + 1, (n - k - 1) * sizeof(*ch));
+	uint32_t left = ch[k].len;
+	uint64_t ts = ch[k].ts;
+	for (int p = 0; p < pieces; p++) {
+		uint32_t len = p == pieces - 1 ? left : ch[k].len / (uint32_t)pieces;
+		ch[k + p] = (struct chunk){ .dir = 1, .len = len, .ts = ts + (uint64_t)p * 1000, .cut = true };
+		left -= len;
+	}
+	n += (size_t)pieces - 1;
+	if (at_eof)
+		n = k + (size_t)pieces;
+	uint64_t last_ts = ts + (uint64_t)(pieces - 1) * 1000;
+
+	struct tls_secrets *sec = keylog_table(fx);
+	struct result r;
+	struct tls_session_sink sink;
+	result_init(&r, sec, &sink);
+	struct tls_session *s = tls_session_new(0);
+	http_stream_init(&r.http);
+	if (body_skew) {
+		/* The HTTP layer is told a body one byte longer than it is. */
+		feed_chunks(s, c->bytes, ch, k, &sink);
+		tls_session_cut(s, 1, ch[k].len, http_stream_sized_left(&r.http, HTTP_DIR_RESP) + 1,
+				ch[k].ts, &sink);
+		feed_chunks(s, c->bytes, ch + k + 1, n - k - 1, &sink);
+	} else {
+		feed_chunks(s, c->bytes, ch, n, &sink);
+	}
+	if (at_eof)
+		tls_session_eof(s, 1, &sink);
+	tls_session_free(s, &sink);
+	http_stream_free(&r.http, &r.hsink);
+
+	assert_int_equal(r.cnt.undecryptable + r.cnt.tag_failures, 0);
+	/* every plaintext byte is there or reported lost, exactly (at_eof: the
+	 * 404's request and response are never fed) */
+	if (!at_eof) {
+		assert_mem(r.plain[0], r.len[0], fx->exp[0], fx->exp_len[0]);
+		assert_int_equal(r.len[1] + r.lost[1], fx->exp_len[1]);
+	}
+	assert_int_equal(r.hc.gaps + r.hc.parse_errors, 0);
+	if (body_skew) {
+		assert_int_equal(r.cnt.cut_unframed, 1);
+		assert_int_equal(r.cut_failed, 1);
+		assert_int_equal(r.cnt.records_cut, 0);
+		assert_int_equal(r.cnt.resyncs, 1);
+	} else {
+		assert_int_equal(r.cnt.cut_unframed + r.cnt.desyncs + r.cnt.resyncs + r.cnt.records_lost, 0);
+		assert_int_equal(r.cut_failed, 0);
+		assert_int_equal(r.cnt.records_cut, 1);
+		/* the response ends with its last cut packet */
+		assert_int_equal(r.end_ns[1], last_ts);
+	}
+	assert_int_equal(r.ntxn, at_eof ? 2 : 3);
+	assert_int_equal(r.status[0], 200);
+	assert_int_equal(r.status[1], 200);
+	if (!at_eof) {
+		assert_int_equal(r.status[2], 404);
+		assert_memory_equal(r.plain[1] + r.len[1] - 300, fx->exp[1] + fx->exp_len[1] - 300, 300);
+	}
+	result_free(&r);
+	tls_secrets_free(sec);
+	fixture_free(fx);
+}
+
+static void test_cut(void **st)
+{
+	(void)st;
+	const char *names[] = { "tls13_aes256", "tls13_chacha", "tls12_aes128", "tls12_chacha" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		cut_case(names[i], 1, 0, false);
+		cut_case(names[i], 3, 0, false);
+		cut_case(names[i], 2, 0, true);
+		cut_case(names[i], 1, 1, false);
+	}
+}
+
+/* A cut in the middle of a record (framing the kernel could not have
+ * kept) is not a clean run: counted, called off, handled as lost bytes. */
+static void test_cut_unaligned(void **st)
+{
+	(void)st;
+	struct fixture *fx = fixture_load("tls13_aes256");
+	struct conv *c = fx->conv[0];
+	size_t rlen, roff = record_holding(c, 1, c->len[1] - 3000, &rlen);
+	static struct chunk ch[MAX_CHUNKS + 2];
+	size_t n = with_gap(c, roff + 100, rlen - 100, ch);
+
+	for (size_t i = 0; i < n; i++)
+		ch[i].cut = ch[i].gap;
+	struct tls_secrets *sec = keylog_table(fx);
+	struct result r;
+	struct tls_session_sink sink;
+	result_init(&r, sec, &sink);
+	struct tls_session *s = tls_session_new(0);
+	http_stream_init(&r.http);
+	feed_chunks(s, c->bytes, ch, n, &sink);
+	tls_session_free(s, &sink);
+	http_stream_free(&r.http, &r.hsink);
+	assert_int_equal(r.cnt.cut_unframed, 1);
+	assert_int_equal(r.cut_failed, 1);
+	assert_int_equal(r.cnt.records_cut, 0);
+	assert_int_equal(r.cnt.records_lost, 1);
+	assert_int_equal(r.len[1] + r.lost[1], fx->exp_len[1]);
+	assert_int_equal(r.ntxn, 3);
+	result_free(&r);
+	tls_secrets_free(sec);
+	fixture_free(fx);
+}
+
 /* Offset of the chosen suite (and version) in the ServerHello record. */
 static size_t sh_suite_off(const struct conv *c)
 {
@@ -1083,6 +1237,8 @@ int main(void)
 		cmocka_unit_test(test_client_key_late),
 		cmocka_unit_test(test_wait_overflow),
 		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_cut_unaligned),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_not_tls),
 	};
