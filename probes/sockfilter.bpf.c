@@ -484,12 +484,10 @@ static __always_inline bool tls_allowed(struct tls_cut_val *v, struct skip_key *
 	return true;
 }
 
-/* Stops following the response: nothing more of it is cut. Counted when it
- * was being followed inside a body (a handshake flight ends here too). */
+/* The answer to a request does not start with a record (a handshake
+ * flight spanning segments, a pipelined request): not followed. */
 static __always_inline void tls_off(struct tls_cut_val *v)
 {
-	if (v->state == TLS_CUT_BODY)
-		stat_inc(SOCKFILTER_STAT_TLS_DESYNC);
 	v->state = TLS_CUT_OFF;
 	v->hdr_have = 0;
 }
@@ -563,11 +561,21 @@ static __always_inline int tls_hdr_split(struct __sk_buff *skb, struct seg *s, s
 	return 0;
 }
 
+/* The body's record framing is lost (segments out of order, a bad header):
+ * from now on only a segment starting with a record header can begin a
+ * cut. Counted once per response. */
+static __always_inline int tls_lost(struct tls_cut_val *v, int full)
+{
+	stat_inc(SOCKFILTER_STAT_TLS_DESYNC);
+	v->state = TLS_CUT_SCAN;
+	v->hdr_have = 0;
+	return full;
+}
+
 /*
  * A body packet before the permission: the record headers are followed,
- * in order (anything else stops it for this response), so that a
- * permission arriving in the middle of the response starts the cut at a
- * record's first byte. Returns the bytes to keep.
+ * in order, so that a permission arriving in the middle of the response
+ * starts the cut at a record's first byte. Returns the bytes to keep.
  */
 static __always_inline int tls_body_walk(struct __sk_buff *skb, struct seg *s, struct tls_cut_val *v,
 					 __u32 paylen, int full)
@@ -575,18 +583,12 @@ static __always_inline int tls_body_walk(struct __sk_buff *skb, struct seg *s, s
 	bool allowed;
 	__u8 h[5];
 
-	if (s->seq != v->exp) {
-		tls_off(v);
-		return full;
-	}
+	if (s->seq != v->exp)
+		return tls_lost(v, full);
 	v->exp = s->seq + paylen;
 	allowed = tls_allowed(v, &s->key);
-	if (v->hdr_have) {
-		if (tls_hdr_finish(skb, s, v, paylen)) {
-			tls_off(v);
-			return full;
-		}
-	}
+	if (v->hdr_have && tls_hdr_finish(skb, s, v, paylen))
+		return tls_lost(v, full);
 	for (int i = 0; i < SOCKFILTER_TLS_WALK_MAX; i++) {
 		__u32 off = v->next_hdr - s->seq, len;
 
@@ -594,11 +596,8 @@ static __always_inline int tls_body_walk(struct __sk_buff *skb, struct seg *s, s
 			return full;                /* the next header is in a later packet */
 		if (allowed)
 			return tls_cut_begin(v, s, off, paylen, full);
-		if (off + 5 > paylen) {
-			if (tls_hdr_split(skb, s, v, off, paylen))
-				tls_off(v);
-			return full;
-		}
+		if (off + 5 > paylen)
+			return tls_hdr_split(skb, s, v, off, paylen) ? tls_lost(v, full) : full;
 		if (bpf_skb_load_bytes(skb, s->hdrlen + off, h, 5))
 			break;
 		len = (__u32)h[3] << 8 | h[4];
@@ -606,8 +605,7 @@ static __always_inline int tls_body_walk(struct __sk_buff *skb, struct seg *s, s
 			break;
 		v->next_hdr += 5 + len;
 	}
-	tls_off(v);                                 /* a bad header, or the bound hit */
-	return full;
+	return tls_lost(v, full);                   /* a bad header, or the bound hit */
 }
 
 /* The type and length of the record header the payload starts with; -1: none can. */
@@ -660,8 +658,17 @@ static __always_inline int tls_head(struct __sk_buff *skb, struct seg *s, struct
 static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, __u32 paylen,
 					  struct tls_cut_val *v, int full)
 {
+	__u32 len;
+
 	if (v->state == TLS_CUT_HEAD)
 		return tls_head(skb, s, v, paylen, full);
+	/* Framing lost in the body: a segment that starts with a record header
+	 * (a false one is 1 in 2^26 per segment, and user space would find it
+	 * out) can still begin the cut, once allowed. */
+	if (v->state == TLS_CUT_SCAN)
+		return tls_allowed(v, &s->key) && tls_first_record(skb, s, paylen, &len) == TLS_CT_APPDATA
+			       ? (v->state = TLS_CUT_BODY, tls_cut_begin(v, s, 0, paylen, full))
+			       : full;
 	if (v->state != TLS_CUT_BODY)
 		return full;
 	if (v->cutting)

@@ -23,7 +23,7 @@ enum sockfilter_stat {
 	SOCKFILTER_STAT_UP_FULL,   /* upstreams not kept: map full */
 	SOCKFILTER_STAT_UP_KEPT,   /* segments kept because they go to or come from an upstream */
 	SOCKFILTER_STAT_TLS_RECORDS, /* TLS response bodies cut (their packets count in CUT too) */
-	SOCKFILTER_STAT_TLS_DESYNC,  /* TLS responses whose record framing the kernel lost: not cut */
+	SOCKFILTER_STAT_TLS_DESYNC,  /* TLS bodies whose record framing the kernel lost before cutting */
 	SOCKFILTER_NSTATS,
 };
 
@@ -80,9 +80,10 @@ struct skip_val {
  *  - until the permission comes the record headers of the body are walked
  *    (5-byte headers, one split across packets completed from the next), so
  *    that a permission arriving in the middle of a response starts the cut
- *    at a record's first byte. A segment out of order or a header that
- *    cannot be stops that for the response (TLS_CUT_OFF, counted in
- *    SOCKFILTER_STAT_TLS_DESYNC when inside a body).
+ *    at a record's first byte. After a segment out of order or a header
+ *    that cannot be (counted in SOCKFILTER_STAT_TLS_DESYNC) only a segment
+ *    that starts with a record header can begin the cut (TLS_CUT_SCAN);
+ *    a response that does not start so is not followed (TLS_CUT_OFF).
  * Alerts and other small records inside a body run are cut with it: in TLS
  * 1.3 they look like data anyway; user space allows for a close_notify at
  * the end of a run. SYN and RST delete the entries (a reused 4-tuple starts
@@ -91,7 +92,8 @@ struct skip_val {
 #define SOCKFILTER_MAX_TLS_CUTS 65536
 #define SOCKFILTER_TLS_WALK_MAX 32     /* record headers read per packet */
 
-enum tls_cut_state { TLS_CUT_IDLE = 0, TLS_CUT_HEAD = 1, TLS_CUT_BODY = 2, TLS_CUT_OFF = 3 };
+enum tls_cut_state { TLS_CUT_IDLE = 0, TLS_CUT_HEAD = 1, TLS_CUT_BODY = 2, TLS_CUT_OFF = 3,
+		     TLS_CUT_SCAN = 4 };
 
 struct tls_cut_val {
 	__u32 exp;              /* walking: sequence number of the next new server byte */

@@ -587,7 +587,7 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
 	if (cs.filter_tls_records || cs.filter_tls_desync)
-		fprintf(stderr, "; TLS: %lu bodies cut, %lu not followed (framing lost)",
+		fprintf(stderr, "; TLS: %lu bodies cut, %lu lost their record framing",
 			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);
 	if (a->tls) {
 		struct tls_stats ts;
