@@ -363,6 +363,14 @@ static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64
 		tls_cut_grant(c, cn, idle);
 }
 
+static uint64_t tls_body_left(void *ctx, int dir)
+{
+	struct collector *c = ctx;
+	struct conn *cn = c->cur;
+
+	return cn->h2 ? 0 : http_stream_sized_left(&cn->http, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ);
+}
+
 /* A cut run did not add up: the kernel stops cutting this connection. */
 static void tls_cut_failed(void *ctx, int dir)
 {
@@ -435,7 +443,8 @@ struct collector *collector_new(const struct collector_config *cfg)
 		}
 	}
 	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost,
-						 .cut_failed = tls_cut_failed, .ctx = c,
+						 .cut_failed = tls_cut_failed, .body_left = tls_body_left,
+						 .ctx = c,
 						 .cnt = &c->tls, .secrets = c->secrets,
 						 .keyed = cfg->tls_keylog ? tls_keyed : NULL };
 	return c;
@@ -553,10 +562,7 @@ static void tls_tx_gap(void *ctx, uint32_t len, uint64_t ts)
 static void tls_tx_cut(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	struct conn *cn = c->cur;
-	uint64_t left = cn->h2 ? 0 : http_stream_sized_left(&cn->http, HTTP_DIR_RESP);
-
-	tls_session_cut(cn->tlss, TLS_SERVER, len, left, ts, &c->tls_sink);
+	tls_session_cut(c->cur->tlss, TLS_SERVER, len, ts, &c->tls_sink);
 }
 
 static void tls_tx_fin(void *ctx, uint64_t ts)

@@ -108,6 +108,7 @@ struct side {
 	uint64_t cut_len;            /* their ciphertext bytes; 0 = none pending */
 	uint64_t cut_body;           /* body plaintext the HTTP layer expected when they began */
 	uint64_t cut_ts;             /* timestamp of the last of them */
+	uint32_t cut_extra;          /* overhead of a record whose head came before the run */
 };
 
 struct tls_session {
@@ -935,14 +936,14 @@ static void tag_failure(struct tls_session *s, int d, uint32_t n, uint64_t ts,
  * none), and none carries more than 2^14 bytes. False when that does not
  * add up.
  */
-static bool cut_count(const struct tls_session *s, uint64_t g, uint64_t r, uint64_t *n)
+static bool cut_count(const struct tls_session *s, uint64_t g, uint64_t r, uint32_t extra, uint64_t *n)
 {
 	uint64_t ovh = overhead(s);
 
-	if (!r || g <= r || (g - r) % ovh)
+	if (!r || g < r + extra || (g - r - extra) % ovh)
 		return false;
-	*n = (g - r) / ovh;
-	return *n * 16384 >= r && *n <= r;
+	*n = (g - r - extra) / ovh;
+	return (*n || extra) && (*n + 1) * 16384 >= r && *n <= r;
 }
 
 /* A cut run that does not add up: the framing is found again by trial
@@ -978,7 +979,7 @@ static bool cut_settle(struct tls_session *s, int d, const uint8_t *r, uint32_t 
 	int len = -1;
 
 	sd->cut_len = 0;
-	if (cut_count(s, g, sd->cut_body, &nrec) && (buf = malloc(n))) {
+	if (cut_count(s, g, sd->cut_body, sd->cut_extra, &nrec) && (buf = malloc(n))) {
 		memcpy(buf, r, n);
 		len = record_open(s, &sd->k, sd->k.seq + nrec, buf, n, &type, &off);
 		if (len >= 0) {
@@ -992,9 +993,31 @@ static bool cut_settle(struct tls_session *s, int d, const uint8_t *r, uint32_t 
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 	}
+	/* the rest of a head record carries its overhead, not a whole record's */
 	if (len < 0)
-		cut_unframed(s, d, g, out);
+		cut_unframed(s, d, g > sd->cut_extra ? g - sd->cut_extra : 0, out);
 	return len >= 0;
+}
+
+/*
+ * A run followed by the start of a record only (the next response's head,
+ * its rest cut): settled by the arithmetic; true when it added up.
+ */
+static bool cut_settle_count(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint64_t g = sd->cut_len, nrec;
+
+	sd->cut_len = 0;
+	if (!cut_count(s, g, sd->cut_body, sd->cut_extra, &nrec)) {
+		cut_unframed(s, d, g > sd->cut_extra ? g - sd->cut_extra : 0, out);
+		return false;
+	}
+	COUNT(out, records_cut, nrec);
+	sd->k.seq += nrec;
+	if (out->lost)
+		out->lost(out->ctx, d, sd->cut_body, sd->cut_ts);
+	return true;
 }
 
 /*
@@ -1010,10 +1033,10 @@ static void cut_settle_last(struct tls_session *s, int d, const struct tls_sessi
 	if (!g || s->dead)
 		return;
 	sd->cut_len = 0;
-	if (g == alert && !sd->cut_body)
+	if (g == alert && !sd->cut_body && !sd->cut_extra)
 		return;                         /* a close_notify after the last response */
-	if (!cut_count(s, g, sd->cut_body, &nrec) &&
-	    !(g > alert && cut_count(s, g - alert, sd->cut_body, &nrec))) {
+	if (!cut_count(s, g, sd->cut_body, sd->cut_extra, &nrec) &&
+	    !(g > alert && cut_count(s, g - alert, sd->cut_body, sd->cut_extra, &nrec))) {
 		COUNT(out, cut_unframed, 1);
 		return;
 	}
@@ -1402,18 +1425,100 @@ void tls_session_kick(struct tls_session *s, const struct tls_session_sink *out)
 		drain(s, out);
 }
 
-void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t body_left, uint64_t ts,
+/*
+ * The capture kept only the start of a record (a response's head record:
+ * its HTTP headers are what counts): that start is deciphered without its
+ * tag (AES-GCM and ChaCha20 are stream ciphers; the record after the run
+ * verifies the sequence numbers) and must read "HTTP/1.", handed on as
+ * application data, and the
+ * rest of the record joins the cut run with its overhead (tag, and TLS
+ * 1.3's content type) counted in cut_extra. False: not a prefix that can be
+ * read so.
+ */
+static bool cut_head_prefix(struct tls_session *s, int d, uint64_t ts, uint32_t *extra,
+			    const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	const struct suite *su = s->suite;
+	uint8_t nonce[12], aad[13], *r = sd->rec;
+	uint32_t ex = su->explicit_len, tail = TAG + (s->version == V13);
+	uint32_t clen = sd->need - HDR - ex - TAG, have = sd->have - HDR - ex;
+	int aadlen = HDR, outl;
+
+	if (r[0] != CT_APPDATA || sd->have <= HDR + ex || sd->need - sd->have <= tail)
+		return false;
+	if (s->version == V13) {
+		nonce_xor(sd->k.iv, sd->k.seq, nonce);
+		memcpy(aad, r, HDR);
+	} else {
+		if (ex) {
+			memcpy(nonce, sd->k.iv, 4);
+			memcpy(nonce + 4, r + HDR, 8);
+		} else {
+			nonce_xor(sd->k.iv, sd->k.seq, nonce);
+		}
+		for (int i = 0; i < 8; i++)
+			aad[i] = (uint8_t)(sd->k.seq >> (56 - 8 * i));
+		memcpy(aad + 8, r, 3);
+		aad[11] = (uint8_t)(clen >> 8);
+		aad[12] = (uint8_t)clen;
+		aadlen = 13;
+	}
+	/* Deciphered in a copy: a prefix that is no response start (so the
+	 * sequence number is not what the arithmetic said) stays as it was. */
+	uint8_t *p = malloc(have);
+	bool ok = p && EVP_DecryptInit_ex2(sd->k.ctx, NULL, NULL, nonce, NULL) &&
+		  EVP_DecryptUpdate(sd->k.ctx, NULL, &outl, aad, aadlen) &&
+		  EVP_DecryptUpdate(sd->k.ctx, p, &outl, r + HDR + ex, (int)have) &&
+		  have >= 7 && !memcmp(p, "HTTP/1.", 7);
+	if (ok)
+		memcpy(r + HDR + ex, p, have);
+	if (p)
+		OPENSSL_cleanse(p, have);
+	free(p);
+	if (!ok)
+		return false;
+	sd->k.seq++;
+	*extra = tail;                         /* the rest of this record opens the run */
+	sd->have = 0;
+	sd->need = HDR;
+	content(s, d, CT_APPDATA, r + HDR + ex, have, ts, out);
+	return true;
+}
+
+void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		     const struct tls_session_sink *out)
 {
 	int d = dir ? TLS_SERVER : TLS_CLIENT;
 	struct side *sd = &s->side[d];
+	uint32_t extra = 0;
+	bool ready;
 
 	if (s->dead || sd->closed || !len)
 		return;
-	/* Whole records after a record edge, with keys and nothing waiting:
+	if (sd->cut_len && !sd->have) {         /* the run goes on */
+		sd->cut_len += len;
+		sd->cut_ts = ts;
+		return;
+	}
+	/* The start of the next response's head came after a run: the run
+	 * has no whole record after it to verify with, so its arithmetic
+	 * settles it, and the head's "HTTP/1." confirms the sequence number. */
+	if (sd->cut_len && !cut_settle_count(s, d, out)) {
+		sd->lost_cipher += sd->have;    /* unframed: the prefix goes with the loss */
+		sd->have = 0;
+		sd->need = HDR;
+		tls_session_gap(s, dir, len, ts, out);
+		return;
+	}
+	ready = !sd->skip && !sd->resync && !sd->trial_k && !sd->wait && !sd->dropping &&
+		classify(s, d, CT_APPDATA) == R_CIPHER && keys_ready(s, d, out);
+	if (s->dead)
+		return;
+	/* Whole records after a record edge, or the rest of a record whose
+	 * start was kept (a response's head), with keys and nothing waiting:
 	 * anything else is bytes lost in the middle of the framing. */
-	if (sd->have || sd->skip || sd->resync || sd->trial_k || sd->wait || sd->dropping ||
-	    classify(s, d, CT_APPDATA) != R_CIPHER || !keys_ready(s, d, out)) {
+	if (!ready || (sd->have && (sd->have < HDR || !cut_head_prefix(s, d, ts, &extra, out)))) {
 		if (s->dead)
 			return;
 		COUNT(out, cut_unframed, 1);
@@ -1422,9 +1527,9 @@ void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t body
 		tls_session_gap(s, dir, len, ts, out);
 		return;
 	}
-	if (!sd->cut_len)
-		sd->cut_body = body_left;
-	sd->cut_len += len;
+	sd->cut_extra = extra;
+	sd->cut_body = out->body_left ? out->body_left(out->ctx, d) : 0;
+	sd->cut_len = len;
 	sd->cut_ts = ts;
 }
 

@@ -82,6 +82,10 @@ struct tls_session_sink {
 	void (*lost)(void *ctx, int dir, uint64_t len, uint64_t ts);
 	/* A cut run of dir did not add up (may be NULL): stop cutting it. */
 	void (*cut_failed)(void *ctx, int dir);
+	/* The plaintext of the Content-Length body in progress on dir that the
+	 * HTTP layer still expects, 0 when unknown (may be NULL: unknown).
+	 * Asked when a cut run begins. */
+	uint64_t (*body_left)(void *ctx, int dir);
 	void *ctx;
 	struct tls_session_counters *cnt;
 	struct tls_secrets *secrets;  /* where keys are looked up (taken) */
@@ -121,17 +125,19 @@ void tls_session_gap(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		     const struct tls_session_sink *out);
 /*
  * len bytes of dir were cut on purpose by the capture (keys mode: the kernel
- * cuts whole application-data records of response bodies, see tls_cuts in
- * probes/sockfilter.h). body_left: the plaintext of the Content-Length body
- * in progress the HTTP layer still expects (0: unknown). Consecutive cuts
- * form one run; the record after it settles the run: its ciphertext G must
- * be that plaintext R plus n records' overhead (n = (G - R) / overhead,
- * integral) and the record must verify at sequence number +n. Then the
- * body is reported lost with exactly R bytes (the HTTP layer completes the
- * response with its time) and decryption goes on. Anything else is counted
+ * cuts response bodies, see tls_conns in probes/sockfilter.h): whole
+ * application-data records, or the rest of one whose start was kept (a
+ * response's head record: that start is deciphered without its tag and
+ * handed on). Consecutive cuts form one run, whose body plaintext R is
+ * asked of sink->body_left when it begins; the record after the run
+ * settles it: its ciphertext G must be R plus n records' overhead (n
+ * integral; the rest of a head record counts its tag alone) and the record
+ * must verify at the sequence number after those n. Then the body is
+ * reported lost with exactly R bytes (the HTTP layer completes the response
+ * at the last cut's time) and decryption goes on. Anything else is counted
  * in cut_unframed, told to cut_failed, and handled as lost bytes.
  */
-void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t body_left, uint64_t ts,
+void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		     const struct tls_session_sink *out);
 /* dir ended (FIN): a cut run with no record after it is settled by the
  * arithmetic alone (tls_session_free() does the same). */

@@ -642,10 +642,14 @@ static __always_inline int tls_head(struct __sk_buff *skb, struct seg *s, struct
 	v->cutting = v->hdr_have = 0;
 	v->next_hdr = v->cut_start = s->seq + 5 + len;
 	v->exp = s->seq + paylen;
-	/* A response in one record (most small ones) costs no more lookups. */
-	if (paylen <= 5 + len)
+	/* A small response in one record (most are) costs no more lookups. */
+	if (paylen <= 5 + len && 5 + len <= SOCKFILTER_TLS_HEAD_KEEP + 64)
 		return full;
 	if (tls_allowed(v, &s->key)) {
+		/* Of a big head record only the start passes: the HTTP headers
+		 * are in it; user space deciphers it without the tag. */
+		if (5 + len > SOCKFILTER_TLS_HEAD_KEEP + 64)
+			v->cut_start = s->seq + SOCKFILTER_TLS_HEAD_KEEP;
 		v->cutting = 1;
 		stat_inc(SOCKFILTER_STAT_TLS_RECORDS);
 		return tls_cut_keep(v, s, paylen, full);
@@ -658,8 +662,16 @@ static __always_inline int tls_head(struct __sk_buff *skb, struct seg *s, struct
 static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, __u32 paylen,
 					  struct tls_cut_val *v, int full)
 {
+	bool old = v->hi_ok && (__s32)(s->seq - v->srv_hi) < 0;
 	__u32 len;
 
+	if (!old || (__s32)(s->seq + paylen - v->srv_hi) > 0)
+		v->srv_hi = s->seq + paylen;
+	v->hi_ok = 1;
+	/* A retransmission (a tail loss probe after the next request, say)
+	 * is cut as its bytes were the first time; it begins nothing. */
+	if (old)
+		return v->cutting ? tls_cut_keep(v, s, paylen, full) : full;
 	if (v->state == TLS_CUT_HEAD)
 		return tls_head(skb, s, v, paylen, full);
 	/* Framing lost in the body: a segment that starts with a record header
@@ -704,11 +716,16 @@ static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 p
 	reverse_key(&s->key, &rk);
 	v = bpf_map_lookup_elem(&tls_conns, &rk);
 	if (v) {
-		v->state = TLS_CUT_HEAD;            /* a request: the next record is a head */
+		/* New bytes are a request: the next record is a head. A
+		 * retransmitted request is not a new one. */
+		if ((__s32)(s->seq + paylen - v->cli_hi) > 0) {
+			v->cli_hi = s->seq + paylen;
+			v->state = TLS_CUT_HEAD;
+		}
 		return full;
 	}
 	if (tls_client_hello(skb, s, paylen)) {
-		struct tls_cut_val nv = { .state = TLS_CUT_HEAD };
+		struct tls_cut_val nv = { .state = TLS_CUT_HEAD, .cli_hi = s->seq + paylen };
 		bpf_map_update_elem(&tls_conns, &rk, &nv, BPF_NOEXIST);
 		return full;
 	}

@@ -70,10 +70,11 @@ struct skip_val {
  * The kernel decides per packet, because user space reads the ring too late
  * to say anything about one response:
  *  - a client payload segment is a request (TLS_CUT_HEAD): the server's next
- *    segment starts with the response head's record, which passes whole;
+ *    segment starts with the response head's record, which passes whole, or
+ *    its first SOCKFILTER_TLS_HEAD_KEEP bytes when it is longer;
  *  - the body is everything after it until the next client payload
- *    (TLS_CUT_BODY): once allowed, every byte from the first record after
- *    the head on (cut_start) is cut, decided by sequence number alone, so
+ *    (TLS_CUT_BODY): once allowed, every byte from there on (cut_start) is
+ *    cut, decided by sequence number alone, so
  *    segments filtered out of order on two CPUs are cut alike. A packet
  *    keeps the prefix before cut_start (IP + TCP headers only after it), so
  *    user space still reads the TCP sequence and length of what was cut;
@@ -91,6 +92,9 @@ struct skip_val {
  */
 #define SOCKFILTER_MAX_TLS_CUTS 65536
 #define SOCKFILTER_TLS_WALK_MAX 32     /* record headers read per packet */
+/* Of a head record longer than this (+ 64), only this much passes: NGINX
+ * puts the headers and the body's first 16 KB in one record. */
+#define SOCKFILTER_TLS_HEAD_KEEP 4096
 
 enum tls_cut_state { TLS_CUT_IDLE = 0, TLS_CUT_HEAD = 1, TLS_CUT_BODY = 2, TLS_CUT_OFF = 3,
 		     TLS_CUT_SCAN = 4 };
@@ -99,10 +103,14 @@ struct tls_cut_val {
 	__u32 exp;              /* walking: sequence number of the next new server byte */
 	__u32 next_hdr;         /* walking: sequence number of the next record header */
 	__u32 cut_start;        /* cutting: the body's bytes from here on are cut */
+	__u32 srv_hi, cli_hi;   /* end of the newest byte seen each way (retransmissions
+				 * and late segments start before it) */
 	__u8 state;             /* enum tls_cut_state */
 	__u8 cutting;           /* cut from cut_start (else walking) */
 	__u8 hdr_have;          /* bytes of a split record header in hdr */
 	__u8 ok;                /* found in tls_cut_ok: cutting allowed */
+	__u8 hi_ok;             /* srv_hi is set (cli_hi is from the ClientHello) */
+	__u8 pad2[3];
 	__u8 hdr[8];
 };
 
