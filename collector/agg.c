@@ -18,13 +18,15 @@ struct agg {
 	uint64_t overflow;      /* requests shown in OTHER, ever */
 	uint64_t since_halving_ms;
 	const char *want_host, *want_method, *want_route, *want_proto;   /* for row_is() */
+	uint8_t want_target;
 };
 
-static void ep_init(struct ep_stats *e, const char *host, const char *method, const char *route,
-		    const char *proto)
+static void ep_init(struct ep_stats *e, uint8_t target, const char *host, const char *method,
+		    const char *route, const char *proto)
 {
 	memset(e, 0, sizeof(*e));
 	hist_init(&e->lat);
+	e->target = target;
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
@@ -45,7 +47,8 @@ struct agg *agg_new(size_t max_endpoints)
 		agg_free(a);
 		return NULL;
 	}
-	ep_init(&a->other, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE, "");
+	/* OTHER sums whatever it takes, whichever target served it */
+	ep_init(&a->other, TARGET_ALL, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE, "");
 	return a;
 }
 
@@ -74,7 +77,8 @@ static bool row_is(void *ctx, size_t slot)
 {
 	const struct agg *a = ctx;
 	const struct ep_stats *e = &a->eps[slot];
-	return !strcmp(e->route, a->want_route) && !strcmp(e->method, a->want_method) &&
+	return e->target == a->want_target && !strcmp(e->route, a->want_route) &&
+	       !strcmp(e->method, a->want_method) &&
 	       !strcmp(e->host, a->want_host) && !strcmp(e->proto, a->want_proto);
 }
 
@@ -103,15 +107,18 @@ static int rows_grow(struct agg *a)
 
 /* The endpoint's row: found, new, or taken from the endpoint of least rank.
  * -1 only on ENOMEM (then the request is counted in OTHER). */
-static long row_of(struct agg *a, const char *host, const char *method, const char *route,
-		   const char *proto)
+static long row_of(struct agg *a, uint8_t target, const char *host, const char *method,
+		   const char *route, const char *proto)
 {
-	/* the protocol is a few known names: its first and last bytes tell them apart */
-	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1];
+	/* the protocol is a few known names: its first and last bytes tell them
+	 * apart; the target is a small index, mixed in the same way */
+	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
+		      ((uint32_t)target << 16);
 	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
 	bool evicted;
 
 	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
+	a->want_target = target;
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
@@ -124,7 +131,7 @@ static long row_of(struct agg *a, const char *host, const char *method, const ch
 	if (victim >= 0)
 		row_retire(a, &a->eps[victim]);
 	slot = (long)topk_admit(a->top, h, &evicted);
-	ep_init(&a->eps[slot], host, method, route, proto);
+	ep_init(&a->eps[slot], target, host, method, route, proto);
 	a->own[slot] = 1;
 	a->taken[slot] = evicted;
 	return slot;
@@ -167,7 +174,7 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
 	const char *proto = s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
-	long slot = row_of(a, s->host, s->method, s->route, proto);
+	long slot = row_of(a, s->target, s->host, s->method, s->route, proto);
 	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
 }
 

@@ -53,6 +53,14 @@ struct collector {
 	uint64_t reqs_skipped;
 	struct http_sink sink;
 	struct upstream *up;             /* the target's outgoing calls */
+	/* Targets (collector_set_targets): names for snapshots, listeners
+	 * sorted by port and pids sorted, for connections to find theirs. */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
+	size_t nlisteners, npids;
+	struct collector_listener listeners[COLLECTOR_MAX_LISTENERS];
+	struct collector_pid pids[COLLECTOR_MAX_PIDS];
+	uint32_t cur_netns;              /* namespace of the packet being fed */
 };
 
 static bool port_is_server(const struct collector *c, uint16_t port)
@@ -199,6 +207,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		upstream_add_inbound(c->up, t, route);
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
+		.target = cn ? cn->target : 0,
 		.host = txn_host(c, t),
 		.method = t->method,
 		.route = route,
@@ -563,8 +572,10 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
 		return cn;
 	cn = conn_new(c, &k);
-	if (cn)
+	if (cn) {
 		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
+		cn->target = collector_target_of(c, c->cur_netns, k.srv_port);
+	}
 	return cn;
 }
 
@@ -795,6 +806,12 @@ static void upstream_gave_up(struct collector *c, struct conn *cn)
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
 {
+	collector_packet_ns(c, 0, ts_ns, l3, caplen, wirelen);
+}
+
+void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
+			 uint32_t caplen, uint32_t wirelen)
+{
 	struct tcp_seg s;
 	enum http_dir dir;
 	bool up = false;
@@ -810,6 +827,7 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 	else if (!(up = upstream_dir(c, &s, &dir)))
 		return;
 	c->packets++;
+	c->cur_netns = netns;
 	struct conn *cn = conn_lookup(c, &s, dir);
 	if (!cn)
 		return;
@@ -827,13 +845,88 @@ void collector_note_upstream(struct collector *c, int family, const uint8_t *add
 	upstream_note_peer(c->up, peer);
 }
 
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct collector_listener *x = a, *y = b;
+	if (x->port != y->port)
+		return (int)x->port - (int)y->port;
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	const struct collector_pid *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
+			     const struct collector_listener *ls, size_t nls,
+			     const struct collector_pid *pids, size_t npids)
+{
+	size_t left = 0;
+
+	if (n > TARGETS_MAX) {
+		left += n - TARGETS_MAX;
+		n = TARGETS_MAX;
+	}
+	c->ntargets = n;
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->targets[i], TARGET_NAME_MAX, "%s", names[i]);
+	if (nls > COLLECTOR_MAX_LISTENERS) {
+		left += nls - COLLECTOR_MAX_LISTENERS;
+		nls = COLLECTOR_MAX_LISTENERS;
+	}
+	if (npids > COLLECTOR_MAX_PIDS) {
+		left += npids - COLLECTOR_MAX_PIDS;
+		npids = COLLECTOR_MAX_PIDS;
+	}
+	memcpy(c->listeners, ls, nls * sizeof(*ls));
+	c->nlisteners = nls;
+	qsort(c->listeners, nls, sizeof(*ls), listener_cmp);
+	memcpy(c->pids, pids, npids * sizeof(*pids));
+	c->npids = npids;
+	qsort(c->pids, npids, sizeof(*pids), pid_cmp);
+	return left;
+}
+
+/* Listeners are few (sorted by port, then namespace): the first of the
+ * port is scanned from, and one of the packet's namespace wins. */
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
+{
+	size_t lo = 0, hi = c->nlisteners;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->listeners[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == c->nlisteners || c->listeners[lo].port != port)
+		return 0;
+	for (size_t i = lo; i < c->nlisteners && c->listeners[i].port == port; i++)
+		if (c->listeners[i].netns == netns || !c->listeners[i].netns)
+			return c->listeners[i].target;
+	return c->listeners[lo].target;
+}
+
+static uint8_t target_of_pid(const struct collector *c, uint32_t pid)
+{
+	struct collector_pid key = { .pid = pid };
+	const struct collector_pid *p = bsearch(&key, c->pids, c->npids, sizeof(key), pid_cmp);
+	return p ? p->target : 0;
+}
+
 static struct conn *proc_conn(struct collector *c, uint32_t tgid, uint64_t conn_id, bool create)
 {
 	struct conn_key k = { .family = CONN_FAMILY_PROC };
 	memcpy(k.srv, &tgid, sizeof(tgid));
 	memcpy(k.cli, &conn_id, sizeof(conn_id));
 	struct conn *cn = conn_table_find(c->conns, &k);
-	return cn || !create ? cn : conn_new(c, &k);
+	if (cn || !create)
+		return cn;
+	if ((cn = conn_new(c, &k)))
+		cn->target = target_of_pid(c, tgid);
+	return cn;
 }
 
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
@@ -1029,6 +1122,8 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 		return NULL;
 	}
 	snapshot_take_folds(c, s);
+	s->ntargets = c->ntargets;
+	memcpy(s->targets, c->targets, sizeof(s->targets));
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
 		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));

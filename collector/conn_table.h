@@ -51,6 +51,7 @@ struct conn {
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
+	uint8_t target;              /* the target serving it (collector_set_targets) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */

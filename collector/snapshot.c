@@ -260,6 +260,11 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 		dst->grpc[i] += src->grpc[i];
 }
 
+const char *snapshot_target(const struct snapshot *s, unsigned t)
+{
+	return t < s->ntargets && t < TARGETS_MAX ? s->targets[t] : "";
+}
+
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -273,7 +278,9 @@ static int by_method_route(const void *a, const void *b)
 	const struct ep_stats *x = *(const struct ep_stats *const *)a;
 	const struct ep_stats *y = *(const struct ep_stats *const *)b;
 	int c = strcmp(x->route, y->route);
-	return c ? c : strcmp(x->method, y->method);
+	if (!c)
+		c = strcmp(x->method, y->method);
+	return c ? c : (int)x->target - (int)y->target;
 }
 
 struct snapshot *snapshot_fold_hosts(struct snapshot *s)
@@ -304,6 +311,8 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 	out->ts_ms = s->ts_ms;
 	out->dur_ms = s->dur_ms;
 	out->c = s->c;
+	out->ntargets = s->ntargets;
+	memcpy(out->targets, s->targets, sizeof(out->targets));
 	snapshot_copy_upstreams(out, s);    /* -ENOMEM: the view lacks upstreams, counted nowhere worse */
 	for (size_t i = 0; i < s->n; i++) {
 		if (!k || by_method_route(&idx[i], &idx[i - 1])) {
@@ -313,6 +322,7 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 			memcpy(e->method, idx[i]->method, sizeof(e->method));
 			memcpy(e->route, idx[i]->route, sizeof(e->route));
 			memcpy(e->proto, idx[i]->proto, sizeof(e->proto));
+			e->target = idx[i]->target;
 		}
 		if (strcmp(out->eps[k - 1].proto, idx[i]->proto))
 			out->eps[k - 1].proto[0] = '\0';   /* several: see protos */

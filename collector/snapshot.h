@@ -27,6 +27,15 @@
 #define EP_CODES   8        /* distinct status codes per endpoint and interval */
 #define PROTO_MAX  12       /* "http/1.1", "h2c", ... */
 #define GRPC_CODES 17       /* gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED) */
+/*
+ * Targets: each --pid root (its process tree) is one, named "comm[pid]".
+ * Rows name theirs by index into snapshot.targets, so the key grows by one
+ * byte, not a string. TARGET_ALL marks a row summed across targets (OTHER,
+ * or a view that folds them).
+ */
+#define TARGETS_MAX     16
+#define TARGET_NAME_MAX 48  /* "comm[pid]": comm is at most 15 bytes */
+#define TARGET_ALL      0xff
 
 /* Protocols, as bits of ep_stats.protos and names in PROTO_NAMES order. */
 enum proto_id { PROTO_HTTP10, PROTO_HTTP11, PROTO_H2, PROTO_H2C, PROTO_COUNT };
@@ -80,6 +89,8 @@ struct ep_stats {
 	char proto[PROTO_MAX];   /* part of the key: "h2", "http/1.1"...; "" in a row
 				  * folded across protocols (see protos) */
 	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
+	uint8_t target;          /* part of the key: index into snapshot.targets, or
+				  * TARGET_ALL (summed across targets) */
 	uint64_t requests;       /* answered + aborted */
 	uint64_t status[STATUS_CLASSES];
 	uint64_t aborted;        /* client left before the response (no status, no
@@ -269,6 +280,10 @@ struct snapshot {
 	unsigned refs;             /* see Ownership above */
 	size_t nfolds;             /* route prefixes folded by learning this interval */
 	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
+	/* The targets watched, by the index rows carry (ep_stats.target). One
+	 * target: outputs look as they did before targets existed. */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
 };
 
 struct snapshot *snapshot_new(size_t n);
@@ -276,6 +291,8 @@ struct snapshot *snapshot_new(size_t n);
 struct snapshot *snapshot_hold(struct snapshot *s);
 /* Drops one reference; the last frees. NULL is fine. */
 void snapshot_free(struct snapshot *s);
+/* The name of row target t ("nginx[1234]"); "" for TARGET_ALL or unknown. */
+const char *snapshot_target(const struct snapshot *s, unsigned t);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 /* The hash every endpoint table keys by (FNV-1a over host, method, route;
@@ -294,7 +311,8 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
 /*
  * The rows of s summed across virtual hosts and protocols, for views that
- * do not split by them (GET /users/{id} is one row whatever carried it). When no endpoint has rows for two hosts this is s itself (no
+ * do not split by them (GET /users/{id} is one row whatever carried it);
+ * targets stay apart. When no endpoint has rows for two hosts this is s itself (no
  * copy): free the result only when it differs from s. Otherwise a new
  * snapshot (host fields empty, request log not copied); NULL on ENOMEM.
  */
