@@ -227,6 +227,40 @@ static void test_scan_unrelated(void **state)
 	assert_string_equal(t.cmdline, "");
 }
 
+/* Two roots: two targets, each with its tree and its own listeners. */
+static const struct target_listener *listener(const struct target *t, uint16_t port)
+{
+	for (size_t i = 0; i < t->nlisteners; i++)
+		if (t->listeners[i].port == port)
+			return &t->listeners[i];
+	return NULL;
+}
+
+static void test_scan_two_roots(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100, 200 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, roots, 2, &t), 0);
+	assert_int_equal(t.nroots, 2);
+	assert_int_equal(t.roots[0].pid, 100);
+	assert_string_equal(t.roots[0].comm, "nginx");
+	assert_int_equal(t.roots[1].pid, 200);
+	assert_string_equal(t.roots[1].comm, "sshd");
+	assert_int_equal(t.npids, 4);
+	for (size_t i = 0; i < t.npids; i++)
+		assert_int_equal(t.pid_root[i], t.pids[i] == 200 ? 1 : 0);
+	assert_int_equal(t.nports, 4);
+	assert_int_equal(t.nlisteners, 4);        /* 8080 over v4 and v6 is one */
+	assert_int_equal(listener(&t, 8080)->root, 0);
+	assert_int_equal(listener(&t, 8443)->root, 0);
+	assert_int_equal(listener(&t, 80)->root, 0);   /* held by the child 101 */
+	assert_int_equal(listener(&t, 22)->root, 1);
+	assert_false(t.roots_truncated);
+	assert_false(t.listeners_truncated);
+}
+
 static void test_scan_missing_root(void **state)
 {
 	struct fake_proc *fp = *state;
@@ -394,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
 		cmocka_unit_test(test_peer_rows),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_two_roots, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_parse_pids),
