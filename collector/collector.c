@@ -107,6 +107,7 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
 	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
+	rec->target = s->target;
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 

@@ -265,6 +265,13 @@ const char *snapshot_target(const struct snapshot *s, unsigned t)
 	return t < s->ntargets && t < TARGETS_MAX ? s->targets[t] : "";
 }
 
+const char *snapshot_row_target(const struct snapshot *s, unsigned t)
+{
+	if (s->ntargets < 2)
+		return NULL;
+	return *snapshot_target(s, t) ? snapshot_target(s, t) : "*";
+}
+
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -116,6 +116,7 @@ struct req_record {
 	char route[ROUTE_MAX];
 	char path[ROUTE_MAX];    /* the path as sent, without query string */
 	char proto[PROTO_MAX];
+	uint8_t target;          /* as ep_stats.target */
 };
 
 /*
@@ -293,6 +294,10 @@ struct snapshot *snapshot_hold(struct snapshot *s);
 void snapshot_free(struct snapshot *s);
 /* The name of row target t ("nginx[1234]"); "" for TARGET_ALL or unknown. */
 const char *snapshot_target(const struct snapshot *s, unsigned t);
+/* The target as the outputs that name it per row write it: NULL with one
+ * target (they look as before targets), the name with several, "*" for a
+ * row summed across them (OTHER). */
+const char *snapshot_row_target(const struct snapshot *s, unsigned t);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 /* The hash every endpoint table keys by (FNV-1a over host, method, route;

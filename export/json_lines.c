@@ -112,12 +112,9 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 
 	row_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
 
-	for (size_t i = 0; !rc && i < s->n; i++) {
-		const char *t = snapshot_target(s, s->eps[i].target);
-		/* OTHER (summed across targets) says "*" */
-		rc = json_lines_put(f, json_lines_obj(ts, s->ntargets < 2 ? NULL : *t ? t : "*",
+	for (size_t i = 0; !rc && i < s->n; i++)
+		rc = json_lines_put(f, json_lines_obj(ts, snapshot_row_target(s, s->eps[i].target),
 						      &s->eps[i]));
-	}
 	if (!rc)
 		rc = json_lines_put(f, json_lines_counters(ts, s));
 	if (!rc)

@@ -248,8 +248,9 @@ int prom_update(struct prom *p, const struct snapshot *s)
 		/* One target: no name of its own, the run's label (as before
 		 * targets). Several: each row its target's, OTHER (summed across
 		 * them) "*". */
-		const char *target = s->ntargets < 2 ? "" : *snapshot_target(s, e->target)
-				     ? snapshot_target(s, e->target) : "*";
+		const char *target = snapshot_row_target(s, e->target);
+		if (!target)
+			target = "";
 		long idx = prom_series_of(p, target, e->host, e->method, e->route);
 		if (idx < 0) {
 			rc = -ENOMEM;
