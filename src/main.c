@@ -1167,12 +1167,15 @@ static int open_store(struct app *a)
 			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(a->settings, sizeof(a->settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s"
+		 "%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
 		 a->netns_str[0] ? " netns=" : "", a->netns_str,
-		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
+		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str,
+		 /* several targets: the session names them (sessions.targets too) */
+		 a->target.nroots > 1 ? " targets=" : "", a->target.nroots > 1 ? a->target_name : "");
 	run_refresh(a, now_ms());
 	e = store_open(&a->store, a->opt.db, &a->run, err, sizeof(err));
 	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
