@@ -10,11 +10,14 @@
 # (its target label). Then one l7top on the frontend alone: its output
 # carries no target of its own (as before targets) and counts its log.
 set -euo pipefail
+export LC_ALL=C.UTF-8
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tmux_lib.sh"
 
-it_require_tools nginx curl jq "$PY"
+it_require_tools nginx curl jq tmux "$PY"
 it_require_l7top
 it_setup
+tmux_setup targets
 
 FE=$(it_free_port)
 BE=$(it_free_port)
@@ -58,16 +61,31 @@ grep -qF "watching $FN,$BN " "$T/l7top.err" || it_fail "the watching line does n
 # --- bounded traffic, distinct routes ----------------------------------------
 C=(curl -sS --max-time 10)
 urls() { local base=$1 path=$2 n=$3 i; for i in $(seq 1 "$n"); do echo "$base$path${4:+$((RANDOM % 900 + 1))}"; done; }
-for r in 1 2 3; do
-	"${C[@]}" $(urls "http://127.0.0.1:$FE" /api/users/ 20 id) $(urls "http://127.0.0.1:$FE" /api/orders 6) \
-		$(urls "http://127.0.0.1:$FE" /static/app.css 10) >/dev/null
-	"${C[@]}" $(urls "http://127.0.0.1:$FE" /api/boom 2) >/dev/null || true
-	"${C[@]}" $(urls "http://127.0.0.1:$BE" /internal/health 4) $(urls "http://127.0.0.1:$BE" /api/users/ 3 id) >/dev/null
-done
-fe_want=$(( 3 * (20 + 6 + 10 + 2) )) be_want=$(( 3 * (20 + 6 + 2 + 4 + 3) ))
-T=$ROOT/back it_wait_log_lines "$be_want" 10 || it_fail "the backend logged $(wc -l <"$ROOT/back/access.log"), want $be_want"
-it_wait_log_lines "$fe_want" 10 || it_fail "the frontend logged $(wc -l <"$T/access.log"), want $fe_want"
-sleep 2.5   # an interval closes after the last request
+traffic() {
+	local r
+	for r in 1 2 3; do
+		"${C[@]}" $(urls "http://127.0.0.1:$FE" /api/users/ 20 id) $(urls "http://127.0.0.1:$FE" /api/orders 6) \
+			$(urls "http://127.0.0.1:$FE" /static/app.css 10) >/dev/null
+		"${C[@]}" $(urls "http://127.0.0.1:$FE" /api/boom 2) >/dev/null || true
+		"${C[@]}" $(urls "http://127.0.0.1:$BE" /internal/health 4) $(urls "http://127.0.0.1:$BE" /api/users/ 3 id) >/dev/null
+	done
+	local fe_want=$(( 3 * (20 + 6 + 10 + 2) )) be_want=$(( 3 * (20 + 6 + 2 + 4 + 3) ))
+	T=$ROOT/back it_wait_log_lines "$be_want" 10 || it_fail "the backend logged $(wc -l <"$ROOT/back/access.log"), want $be_want"
+	it_wait_log_lines "$fe_want" 10 || it_fail "the frontend logged $(wc -l <"$T/access.log"), want $fe_want"
+	sleep 2.5   # an interval closes after the last request
+}
+# Starts each server's access log afresh (NGINX reopens it on USR1).
+rotate() {
+	local dir pid n
+	for dir in "$@"; do
+		pid=$FRONT_PID; [[ $dir == "$ROOT/back" ]] && pid=$BACK_PID
+		mv "$dir/access.log" "$dir/access.$SECONDS.log"
+		kill -USR1 "$pid"
+		n=50
+		until [[ -e $dir/access.log ]]; do ((n-- > 0)) || it_fail "nginx $pid did not reopen its log"; sleep 0.1; done
+	done
+}
+traffic
 curl -sS --max-time 5 "http://127.0.0.1:$MP/metrics" >"$T/scrape.prom" || it_fail "scrape failed"
 it_l7top_stop
 
@@ -159,11 +177,58 @@ fe_api=$(grep -c $'^GET\t/api/users/' "$T/access.log") be_api=$(grep -c $'^GET\t
 it_log "GET /api/users/{id}: frontend log $fe_api, backend log $be_api (each its own row, not $((fe_api + be_api)))"
 grep -qF "targets=$FN,$BN" "$T/sessions.csv" || { cat "$T/sessions.csv"; it_fail "the session row does not name both targets"; }
 
-# --- one target: output as before targets -------------------------------------
-mv "$T/access.log" "$T/access1.log"
-kill -USR1 "$FRONT_PID"                    # reopen the log
+# --- the live view: a TARGET column, rows per target, `t` folds them ----------
+rotate "$ROOT" "$ROOT/back"
+tm new-session -d -s "$SESSION" -x 160 -y 40 \
+	"LANG=C.UTF-8 TERM=tmux-256color '$L7TOP' --pid $FRONT_PID,$BACK_PID --no-db --interval 1 \
+	 2>'$T/tui.err'; echo \$? >'$T/rc'; sleep 30"
+tm set-option -t "$SESSION" window-size manual >/dev/null 2>&1 || true
+wait_screen 'TARGET +METHOD +ROUTE' 150 || { shot; fail_screen "no TARGET column in the live view"; }
+traffic
+keys w; keys w; keys w                      # window: since start
+wait_screen 'window since start' || { shot; fail_screen "the window did not change to since start"; }
+sleep 1.5
+shot
+# TARGET METHOD ROUTE REQ/S TOTAL ...: TOTAL per target and endpoint, as a CSV for check.py's rows()
+tui_csv() {
+	echo "target,method,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx"
+	awk '$1 ~ /^nginx\[/ && $3 ~ /^\// { print $1 "," $2 "," $3 "," $5 ",0,0,0,0,0" }' "$SHOT_F"
+}
+tui_csv >"$T/tui.csv"
+"$PY" "$IT_DIR/compare.py" --log "$T/access.log" --emit-csv >"$T/front2.want.csv"
+"$PY" "$IT_DIR/compare.py" --log "$ROOT/back/access.log" --emit-csv >"$T/back2.want.csv"
+"$PY" - "$T" "$FN" "$BN" <<'PY' || fail_screen "live view counts per target differ from the servers' logs"
+import csv, sys
+root, fn, bn = sys.argv[1:4]
+def req(path, key):
+    return {key(d): int(d["requests"]) for d in csv.DictReader(open(path))}
+got = req(root + "/tui.csv", lambda d: (d["target"], d["method"], d["route"]))
+want = {}
+for name, f in ((fn, "front2"), (bn, "back2")):
+    for (m, r), n in req("%s/%s.want.csv" % (root, f), lambda d: (d["method"], d["route"])).items():
+        want[(name, m, r)] = n
+if got != want:
+    for k in sorted(set(got) | set(want)):
+        if got.get(k) != want.get(k):
+            print("  live view %s: TOTAL %s, log %s" % (" ".join(k), got.get(k), want.get(k)))
+    sys.exit(1)
+print("  live view: %d rows (target, endpoint), TOTAL equal to each server's log" % len(want))
+PY
+keys t
+wait_screen '^ *METHOD +ROUTE' || { shot; fail_screen "t did not fold the targets (TARGET column still there)"; }
+shot
+folded=$(awk '$1 == "GET" && $2 == "/api/users/{id}" { print $4 }' "$SHOT_F")
+fe_api=$(grep -c $'^GET\t/api/users/' "$T/access.log") be_api=$(grep -c $'^GET\t/api/users/' "$ROOT/back/access.log")
+[[ $folded == $((fe_api + be_api)) ]] ||
+	fail_screen "folded GET /api/users/{id} shows TOTAL '$folded', the two logs $((fe_api + be_api))"
+it_log "live view: t folds GET /api/users/{id} into one row of $folded = $fe_api + $be_api"
+keys q
 n=50
-until [[ -e $T/access.log ]]; do ((n-- > 0)) || it_fail "nginx did not reopen its log"; sleep 0.1; done
+until [[ -s $T/rc ]]; do ((n-- > 0)) || { shot; fail_screen "q did not quit"; }; sleep 0.1; done
+[[ $(cat "$T/rc") == 0 ]] || it_fail "the live view exited $(cat "$T/rc")"
+
+# --- one target: output as before targets -------------------------------------
+rotate "$ROOT"
 it_l7top_start --pid "$FRONT_PID" --json --no-db --interval 1
 "${C[@]}" $(urls "http://127.0.0.1:$FE" /static/one.css 7) >/dev/null
 it_wait_log_lines 7 10 || it_fail "the frontend logged $(wc -l <"$T/access.log"), want 7"
