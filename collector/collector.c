@@ -881,12 +881,16 @@ size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAM
 		left += npids - COLLECTOR_MAX_PIDS;
 		npids = COLLECTOR_MAX_PIDS;
 	}
-	memcpy(c->listeners, ls, nls * sizeof(*ls));
-	c->nlisteners = nls;
-	qsort(c->listeners, nls, sizeof(*ls), listener_cmp);
-	memcpy(c->pids, pids, npids * sizeof(*pids));
-	c->npids = npids;
-	qsort(c->pids, npids, sizeof(*pids), pid_cmp);
+	c->nlisteners = ls ? nls : 0;          /* NULL with 0: none */
+	c->npids = pids ? npids : 0;
+	if (c->nlisteners) {
+		memcpy(c->listeners, ls, nls * sizeof(*ls));
+		qsort(c->listeners, nls, sizeof(*ls), listener_cmp);
+	}
+	if (c->npids) {
+		memcpy(c->pids, pids, npids * sizeof(*pids));
+		qsort(c->pids, npids, sizeof(*pids), pid_cmp);
+	}
 	return left;
 }
 

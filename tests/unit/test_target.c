@@ -323,6 +323,28 @@ static void test_scan_netns(void **state)
 	target_netns_name(fp->root, "/nonexistent", t.netns[1].ino, name, sizeof(name));
 	snprintf(a, sizeof(a), "net:[%lu]", t.netns[1].ino);
 	assert_string_equal(name, a);
+
+	/* An outgoing connection that only the second namespace's table lists
+	 * (101's socket 1010 -> 10.0.0.9:8081) is a peer too. */
+	static const char row[] =
+		"   3: 0200000A:D431 0900000A:1F91 01 00000000:00000000 00:00000000 00000000     0        0 1010 1\n";
+	char rel[64], buf[2048], path[PATH_MAX * 2];
+	struct target_peer p[4];
+	bool truncated;
+	snprintf(rel, sizeof(rel), "101/net/tcp");
+	snprintf(buf, sizeof(buf), "%s%s%s", TCP_HDR, TCP_ROWS, row);
+	snprintf(path, sizeof(path), "%s/101/net/tcp", fp->root);
+	unlink(path);
+	fake_puts(fp->root, rel, buf);
+	snprintf(path, sizeof(path), "%s/101/fd/9", fp->root);
+	assert_int_equal(symlink("socket:[1010]", path), 0);
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	size_t np = target_scan_peers(fp->root, &t, p, 4, &truncated);
+	bool found = false;
+	for (size_t i = 0; i < np; i++)
+		found |= p[i].port == 8081;
+	assert_true(found);
+	assert_int_equal(np, 2);              /* and 1003's peer, listed in both tables once */
 }
 
 /* Real /proc: a socket this process listens on must show up. */
