@@ -61,6 +61,8 @@ struct collector {
 	struct collector_listener listeners[COLLECTOR_MAX_LISTENERS];
 	struct collector_pid pids[COLLECTOR_MAX_PIDS];
 	uint32_t cur_netns;              /* namespace of the packet being fed */
+	uint32_t cur_key_ns;             /* ... as its connection's key holds it */
+	uint8_t cur_target;              /* its listener's target */
 };
 
 static bool port_is_server(const struct collector *c, uint16_t port)
@@ -549,7 +551,7 @@ static void format_peer(int family, const uint8_t *addr, uint16_t port, char *ou
 
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
-	struct conn_key k = { .family = s->family };
+	struct conn_key k = { .family = s->family, .netns = c->cur_key_ns };
 	if (dir == HTTP_DIR_REQ) {
 		memcpy(k.srv, s->daddr, 16);
 		memcpy(k.cli, s->saddr, 16);
@@ -575,7 +577,7 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	cn = conn_new(c, &k);
 	if (cn) {
 		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
-		cn->target = collector_target_of(c, c->cur_netns, k.srv_port);
+		cn->target = c->cur_target;
 	}
 	return cn;
 }
@@ -804,6 +806,29 @@ static void upstream_gave_up(struct collector *c, struct conn *cn)
 	c->cur = NULL;
 }
 
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere);
+
+/*
+ * Which listener a server-side packet seen in namespace netns came to: its
+ * target and key namespace go to cur_target / cur_key_ns. false: the port
+ * is a listener of other namespaces only, and netns is known; the packet is
+ * a copy that a packet socket of this namespace saw on its end of a veth,
+ * and the socket inside the listener's namespace sees the connection
+ * itself (counting both would count it twice).
+ */
+static bool listener_pick(struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere = false;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+
+	if (!l)
+		return !(elsewhere && netns);
+	c->cur_target = l->target;
+	c->cur_key_ns = l->netns ? netns : 0;
+	return true;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
 {
@@ -827,8 +852,12 @@ void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, co
 		dir = HTTP_DIR_RESP;
 	else if (!(up = upstream_dir(c, &s, &dir)))
 		return;
-	c->packets++;
 	c->cur_netns = netns;
+	c->cur_key_ns = 0;
+	c->cur_target = 0;
+	if (!up && !listener_pick(c, netns, dir == HTTP_DIR_REQ ? s.dport : s.sport))
+		return;                      /* another namespace's connection, seen through a veth */
+	c->packets++;
 	struct conn *cn = conn_lookup(c, &s, dir);
 	if (!cn)
 		return;
@@ -894,9 +923,15 @@ size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAM
 	return left;
 }
 
-/* Listeners are few (sorted by port, then namespace): the first of the
- * port is scanned from, and one of the packet's namespace wins. */
-uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
+/*
+ * The listener of port in namespace netns (one of namespace 0 matches any;
+ * so does any when netns is 0: offline or unknown), or NULL, with
+ * *elsewhere set when the port is a listener of other namespaces only.
+ * Listeners are few, sorted by port then namespace: a binary search finds
+ * the port's first.
+ */
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere)
 {
 	size_t lo = 0, hi = c->nlisteners;
 	while (lo < hi) {
@@ -906,12 +941,21 @@ uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t 
 		else
 			hi = mid;
 	}
+	*elsewhere = false;
 	if (lo == c->nlisteners || c->listeners[lo].port != port)
-		return 0;
+		return NULL;
 	for (size_t i = lo; i < c->nlisteners && c->listeners[i].port == port; i++)
-		if (c->listeners[i].netns == netns || !c->listeners[i].netns)
-			return c->listeners[i].target;
-	return c->listeners[lo].target;
+		if (c->listeners[i].netns == netns || !c->listeners[i].netns || !netns)
+			return &c->listeners[i];
+	*elsewhere = true;
+	return NULL;
+}
+
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+	return l ? l->target : 0;
 }
 
 static uint8_t target_of_pid(const struct collector *c, uint32_t pid)

@@ -93,8 +93,13 @@ struct collector_pid {
 size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
 			     const struct collector_listener *ls, size_t nls,
 			     const struct collector_pid *pids, size_t npids);
-/* The target of a server port seen in namespace netns: the listener of
- * that namespace, else any with that port, else 0. */
+/*
+ * The target of a server port seen in namespace netns: the listener of that
+ * namespace (a listener of namespace 0, or netns 0, matches any), else 0.
+ * Packets a socket of one namespace sees for a port that only other
+ * namespaces listen on (veth copies: the other namespace's socket sees the
+ * connection itself) are ignored.
+ */
 uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port);
 
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,

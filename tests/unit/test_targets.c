@@ -185,12 +185,56 @@ static void test_listener_by_namespace(void **state)
 	assert_int_equal(collector_target_of(c, 4026532300u, 80), 1);
 	assert_int_equal(collector_target_of(c, 7, 443), 1);
 	assert_int_equal(collector_target_of(c, 7, 8443), 0);   /* no listener: target 0 */
+	assert_int_equal(collector_target_of(c, 0, 80), 0);     /* unknown namespace: the first */
 	exchange(c, 4026532300u, 40001, 80, "/b", 3, 1 * MS);
 	exchange(c, 4026532200u, 40001, 80, "/a", 2, 10 * MS);
 	struct snapshot *s = collector_snapshot(c, 0, 1000);
 	assert_int_equal(find(s, 1, "/b")->requests, 3);
 	assert_int_equal(find(s, 0, "/a")->requests, 2);
 	assert_null(find(s, 0, "/b"));
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/*
+ * The same 4-tuple (127.0.0.2:40001 -> 127.0.0.1:80) in two namespaces at
+ * once: two connections, not one with both streams' bytes. A third
+ * namespace's socket that sees port 80 only on its end of a veth (no
+ * listener of its own there) is ignored: the listener's namespace sees it.
+ */
+static void test_same_tuple_two_namespaces(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const uint16_t ports[] = { 80 };
+	const struct collector_listener ls[] = { { 11, 80, 0 }, { 22, 80, 1 } };
+	struct flow a = { 40001, 80, 1000, 5000 }, b = { 40001, 80, 9000, 7000 };
+	const char *ra = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", *rb = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 2, ls, 2, NULL, 0);
+	seg(c, 11, &a, 1, TCPF_SYN, NULL, 1 * MS);
+	seg(c, 22, &b, 1, TCPF_SYN, NULL, 1 * MS);
+	seg(c, 11, &a, 0, TCPF_SYN | TCPF_ACK, NULL, 2 * MS);
+	seg(c, 22, &b, 0, TCPF_SYN | TCPF_ACK, NULL, 2 * MS);
+	for (int i = 0; i < 3; i++) {
+		struct flow copy = b;                    /* the veth copy, seen from namespace 33 */
+		seg(c, 33, &copy, 1, TCPF_ACK | TCPF_PSH, rb, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 11, &a, 1, TCPF_ACK | TCPF_PSH, ra, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 22, &b, 1, TCPF_ACK | TCPF_PSH, rb, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 11, &a, 0, TCPF_ACK | TCPF_PSH, resp, (4 + 2 * (uint64_t)i) * MS);
+		seg(c, 22, &b, 0, TCPF_ACK | TCPF_PSH, resp, (4 + 2 * (uint64_t)i) * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->c.conns_new, 2);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_non_null(find(s, 0, "/a"));
+	assert_int_equal(find(s, 0, "/a")->requests, 3);
+	assert_non_null(find(s, 1, "/b"));
+	assert_int_equal(find(s, 1, "/b")->requests, 3);
+	assert_int_equal(s->n, 2);
 	snapshot_free(s);
 	collector_free(c);
 }
@@ -244,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_agg_key_has_target),
 		cmocka_unit_test(test_proxy_and_backend_apart),
 		cmocka_unit_test(test_listener_by_namespace),
+		cmocka_unit_test(test_same_tuple_two_namespaces),
 		cmocka_unit_test(test_process_stream_target),
 		cmocka_unit_test(test_bounds_counted),
 	};
