@@ -219,9 +219,8 @@ static void prom_add_hist(struct prom_series *e, const struct hist *h)
 
 static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 {
-	for (int i = 0; i < EP_CODES; i++)
-		if (s->codes[i].n)
-			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
+	for (size_t i = 0; i < s->ncodes; i++)
+		status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
 	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
 	e->aborted += s->aborted;

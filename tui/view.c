@@ -252,7 +252,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	span_add(&v->all, &tot);
 	if (hist_merge(&v->all_lat, &tot.lat))
 		err = -ENOMEM;
-	hist_free(&tot.lat);
+	ep_stats_free(&tot);
 	v->all.p50 = hist_percentile(&v->all_lat, 0.50);
 	v->all.p99 = hist_percentile(&v->all_lat, 0.99);
 	v->all.dur_ms = v->clock.total_ms;
@@ -346,26 +346,23 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 	struct view_extra *x = extra_of(e);
 	if (!x)
 		return;
-	for (int k = 0; k < EP_SLOWEST; k++) {
+	for (size_t k = 0; k < s->nslowest; k++) {
 		const struct req_sample *r = &s->slowest[k];
-		if (!r->ts_ms)
-			continue;
 		struct view_slow vs = { .ts_ms = r->ts_ms, .latency_us = r->lat_us, .status = r->status };
 		copy_str(vs.client, sizeof(vs.client), r->client);
 		slow_add(x, &vs);
 		v->have_requests = true;
 	}
-	for (int k = 0; k < EP_CLIENTS; k++)
+	for (size_t k = 0; k < s->nclients; k++)
 		if (s->clients[k].n && s->clients[k].addr[0]) {
 			client_add(x, s->clients[k].addr, s->clients[k].n);
 			v->have_requests = true;
 		}
-	for (int k = 0; k < EP_CODES; k++)
-		if (s->codes[k].n)
-			code_add(x, s->codes[k].code, s->codes[k].n);
+	for (size_t k = 0; k < s->ncodes; k++)
+		code_add(x, s->codes[k].code, s->codes[k].n);
 	x->protos |= s->protos;
 	for (int k = 0; k < GRPC_CODES; k++)
-		x->grpc[k] += s->grpc[k];
+		x->grpc[k] += ep_grpc(s, k);
 }
 
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
