@@ -131,10 +131,10 @@ static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
 /* Calls fn for every non-empty fine bucket of h. Reads the chunk pointers
  * only to skip absent chunks quickly. */
 #define HIST_FOREACH(h, i, n)                                                        \
-	for (unsigned i##_c = 0; i##_c < HIST_NCHUNKS; i##_c++)                       \
-		if (hist_chunk((h), i##_c))                                          \
-			for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++) \
-				if (((n) = hist_bucket_count((h), i)) != 0)
+	for (unsigned i##_c = hist_next_chunk((h), 0); i##_c < HIST_NCHUNKS;           \
+	     i##_c = hist_next_chunk((h), i##_c + 1))                                 \
+		for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++)     \
+			if (((n) = hist_bucket_count((h), i)) != 0)
 
 /* A slot made current for seq: counts restart, the entry array stays. */
 static void slot_claim(struct win_slot *sl, uint32_t seq)
