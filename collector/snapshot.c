@@ -381,26 +381,55 @@ static int by_method_route(const void *a, const void *b)
 	return c ? c : strcmp(x->method, y->method);
 }
 
+/* Do two rows of s share method and route (hosts or protocols split
+ * them)? A hash table of row numbers: linear in rows, where sorting them
+ * every interval cost more than the rest of the view at 10,000 endpoints.
+ * -1 on ENOMEM. */
+static int rows_split(const struct snapshot *s)
+{
+	size_t cap = 16;
+	while (cap < s->n * 2)
+		cap *= 2;
+	uint32_t *h = calloc(cap, sizeof(*h));   /* row + 1; 0 = empty */
+	int split = 0;
+
+	if (!h)
+		return -1;
+	for (size_t i = 0; i < s->n && !split; i++) {
+		const struct ep_stats *e = &s->eps[i];
+		size_t j = ep_hash("", e->method, e->route) & (cap - 1);
+		for (; h[j]; j = (j + 1) & (cap - 1)) {
+			const struct ep_stats *o = &s->eps[h[j] - 1];
+			if (!strcmp(o->route, e->route) && !strcmp(o->method, e->method)) {
+				split = 1;
+				break;
+			}
+		}
+		h[j] = (uint32_t)i + 1;
+	}
+	free(h);
+	return split;
+}
+
 struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 {
-	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
 	struct snapshot *out;
 	size_t k = 0;
+	int split = rows_split(s);
 
+	if (split < 0)
+		return NULL;
+	if (!split) {
+		/* One host per endpoint (the usual case): s already is the view,
+		 * and copying 2000 histograms every second would be waste. */
+		return s;
+	}
+	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
 	if (!idx)
 		return NULL;
 	for (size_t i = 0; i < s->n; i++)
 		idx[i] = &s->eps[i];
 	qsort(idx, s->n, sizeof(*idx), by_method_route);
-	bool split = false;
-	for (size_t i = 1; i < s->n && !split; i++)
-		split = !by_method_route(&idx[i], &idx[i - 1]);
-	if (!split) {
-		/* One host per endpoint (the usual case): s already is the view,
-		 * and copying 2000 histograms every second would be waste. */
-		free(idx);
-		return s;
-	}
 	out = snapshot_new(s->n);
 	if (!out) {
 		free(idx);
