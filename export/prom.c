@@ -213,9 +213,7 @@ static unsigned prom_le_slot(uint64_t high_us)
 /* Only the allocated chunks are walked: most endpoints touch a few. */
 static void prom_add_hist(struct prom_series *e, const struct hist *h)
 {
-	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
-		if (!hist_chunk(h, ch))
-			continue;
+	for (unsigned ch = hist_next_chunk(h, 0); ch < HIST_NCHUNKS; ch = hist_next_chunk(h, ch + 1)) {
 		for (unsigned idx = ch * HIST_CHUNK; idx < (ch + 1) * HIST_CHUNK; idx++) {
 			uint64_t n = hist_bucket_count(h, idx);
 			unsigned k;
@@ -227,9 +225,8 @@ static void prom_add_hist(struct prom_series *e, const struct hist *h)
 
 static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 {
-	for (int i = 0; i < EP_CODES; i++)
-		if (s->codes[i].n)
-			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
+	for (size_t i = 0; i < s->ncodes; i++)
+		status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
 	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
 	e->aborted += s->aborted;
