@@ -33,10 +33,18 @@ enum conn_app {
  * space has framed one of them (collector.c, tls_cut_grant). */
 enum conn_tls_cut { CONN_TLS_CUT_NO = 0, CONN_TLS_CUT_ON, CONN_TLS_CUT_NEVER };
 
+/*
+ * Two network namespaces may both carry 127.0.0.1:80 <-> 127.0.0.1:N: a
+ * server-side connection's key holds the namespace of its listener (0 when
+ * unknown: offline, upstream calls, TLS read in a process). Every byte is a
+ * named field, so a zero-initialised key has no stray padding to hash.
+ */
 struct conn_key {
 	uint8_t family;
 	uint8_t pad;
 	uint16_t srv_port, cli_port;
+	uint16_t pad2;
+	uint32_t netns;
 	uint8_t srv[16], cli[16];
 };
 
@@ -56,6 +64,7 @@ struct conn {
 	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
+	uint8_t target;              /* the target serving it (collector_set_targets) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */
