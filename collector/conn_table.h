@@ -49,6 +49,8 @@ struct conn {
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
+	struct conn *wprev, *wnext;  /* collector's list of sessions waiting for keys */
+	bool wlisted;                /* ... on it */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
