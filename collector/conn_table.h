@@ -51,6 +51,8 @@ struct conn {
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	struct conn *wprev, *wnext;  /* collector's list of sessions waiting for keys */
 	bool wlisted;                /* ... on it */
+	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
+				      * ciphertext is only parsed for the secrets it takes */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
