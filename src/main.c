@@ -76,9 +76,9 @@
  * close load: calls); TLS 1.2 never gets there (keys). l7top's own CPU
  * per handshake in keys mode (decryption, on another core) is not counted.
  */
-#define AUTO_WARMUP_MS       2000
-#define AUTO_WINDOW_MS       3000
-#define AUTO_MIN_REQS        100
+#define AUTO_WARMUP_MS       1000
+#define AUTO_WINDOW_MS       1000
+#define AUTO_MIN_REQS        200
 #define AUTO_CALLS_TRAPS_REQ 6.0
 #define AUTO_CALLS_TRAPS_HS  2.0
 /* The keys probe stays this long after the switch: handshakes in flight finish keyed. */
