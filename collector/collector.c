@@ -348,6 +348,7 @@ static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64
 	struct collector *c = ctx;
 	if (c->cur->calls_owned)
 		return;
+	c->cur->tls_plain_seen = true;
 	app_feed(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
 }
 
@@ -940,19 +941,25 @@ void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli
 			     const uint8_t srv[16], uint16_t srv_port)
 {
 	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
+	size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
 	struct conn *cn;
 
 	memcpy(k.srv, srv, 16);
 	memcpy(k.cli, cli, 16);
+	/* Its ClientHello may be read after this: a FIFO of the latest tuples. */
+	memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
+	c->calls_keys[0] = k;
+	c->ncalls_keys += c->ncalls_keys < n;
 	cn = conn_table_find(c->conns, &k);
-	if (!cn) {
-		size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
-		/* Its ClientHello is read after this: a FIFO of the latest tuples. */
-		memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
-		c->calls_keys[0] = k;
-		c->ncalls_keys += c->ncalls_keys < n;
+	/*
+	 * Clients reuse a port within the seconds a closed connection lingers
+	 * here (seen under Connection: close), and the packets of the old one
+	 * may still be on their way in: a connection that handed out plaintext
+	 * or closed is that older one, not this (the SSL_set_fd comes before
+	 * any request), and the new one finds its tuple in the FIFO.
+	 */
+	if (!cn || cn->closed_ns || cn->tls_plain_seen)
 		return;
-	}
 	cn->calls_owned = true;
 	if (cn->tlss && c->tls_keys_gone) {
 		tls_wait_unlist(c, cn);

@@ -53,6 +53,7 @@ struct conn {
 	bool wlisted;                /* ... on it */
 	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
 				      * ciphertext is only parsed for the secrets it takes */
+	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
