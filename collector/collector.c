@@ -930,11 +930,15 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 }
 
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port)
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns)
 {
 	struct conn *cn = proc_conn(c, tgid, conn_id, true);
-	if (cn)
-		format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	if (!cn)
+		return;
+	format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	/* Else the next expiry took it for idle before its first call, peer and all. */
+	if (!cn->last_ns)
+		cn->last_ns = ts_ns;
 }
 
 void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,

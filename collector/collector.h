@@ -94,7 +94,7 @@ void collector_tls_keys_gone(struct collector *c);
 /* The peer of a process stream, once known (from the accept tracepoint):
  * family 4 or 6, addr in network order (4 or 16 bytes), port host order. */
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port);
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns);
 /*
  * Server ports on which a TLS ClientHello was seen on the wire. Such
  * connections are not parsed from packets (the TLS path reads them); the

@@ -939,7 +939,8 @@ static void on_tls_conn(void *ctx, const struct tls_conn *c)
 {
 	struct app *a = ctx;
 	if (c->family)
-		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port);
+		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port,
+				      c->ts_ns);
 	/* The calls probes read this one: its ciphertext must not count too. */
 	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
 		collector_tls_calls_conn(a->coll, c->family, c->addr, c->port, c->laddr, c->lport);
