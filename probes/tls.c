@@ -88,6 +88,7 @@ struct tls_probe {
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
 	bool switched;                   /* auto: new connections by calls (new_only = 1) */
 	bool keys_off;                   /* ... and the keys probe is gone: new processes are calls */
+	bool was_wide;                   /* calls probes were on the library before the switch */
 	pid_t early[64];                 /* children forked before that, to check */
 	size_t nearly;
 	uint64_t early_unchecked;        /* ... beyond early[]: could not be checked */
@@ -95,6 +96,7 @@ struct tls_probe {
 	struct tls_keys_state *kstate;
 	uint64_t secrets, secrets_unmatched;
 	uint64_t handshakes;             /* server hs secrets + TLS 1.2 master secrets */
+	uint64_t conn_events;            /* SSL_set_fd calls seen (calls probes) */
 	struct ring_buffer *rb;
 	const char *ssl_lib;
 	char target_name[64];
@@ -900,6 +902,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		break;
 	}
 	case TLS_EV_CONN: {
+		t->conn_events++;
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
@@ -1039,10 +1042,12 @@ enum tls_mode tls_probe_modes(const struct tls_probe *t)
 
 /* ---- --tls auto ------------------------------------------------------------- */
 
-void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes)
+void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes,
+			   uint64_t *set_fds)
 {
 	*kdf_hits = t->kskel ? tls_drops(t->kskel->maps.kdf_hits) : 0;
 	*handshakes = t->handshakes;
+	*set_fds = t->conn_events;
 }
 
 /*
@@ -1055,6 +1060,7 @@ int tls_probe_switch_calls(struct tls_probe *t)
 	char attach[PATH_MAX], shown[PATH_MAX];
 	int err = 0;
 
+	t->was_wide = t->calls_wide;
 	__atomic_store_n(&t->skel->bss->new_only, 1, __ATOMIC_SEQ_CST);
 	for (size_t i = 0; i < t->nprocs && !err; i++) {
 		struct tls_proc *p = &t->procs[i];
@@ -1087,6 +1093,25 @@ int tls_probe_switch_calls(struct tls_probe *t)
 		t->procs[i].switched = t->procs[i].ssl && t->procs[i].keys;
 	}
 	return 0;
+}
+
+void tls_probe_switch_undo(struct tls_probe *t)
+{
+	if (!t->was_wide) {
+		for (size_t i = 0; i < t->nlibs; i++)
+			for (size_t k = 0; k < TLS_NHOOKS; k++) {
+				bpf_link__destroy(t->libs[i].links[k]);
+				t->libs[i].links[k] = NULL;
+			}
+		for (size_t i = 0; i < t->nlibs; i++)
+			t->libs[i].calls_wide = false;
+		t->calls_wide = false;
+		__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&t->skel->bss->new_only, 0, __ATOMIC_SEQ_CST);
+	t->switched = false;
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i].switched = false;
 }
 
 void tls_probe_keys_off(struct tls_probe *t)

@@ -147,9 +147,11 @@ void tls_probe_close(struct tls_probe *t);
  * --tls auto, per target (one tls_probe): what keys mode costs it.
  * kdf_hits: EVP_KDF_derive traps its processes took; handshakes: TLS 1.3
  * server handshake secrets plus TLS 1.2 key expansions caught (one each
- * per handshake, resumed or not).
+ * per handshake, resumed or not); set_fds: SSL_set_fd calls the calls
+ * probes saw (after tls_probe_switch_calls).
  */
-void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes);
+void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes,
+			   uint64_t *set_fds);
 /*
  * Switches the keys-mode processes to calls for their new connections:
  * the calls probes read only an SSL* that meets its socket (SSL_set_fd)
@@ -158,6 +160,13 @@ void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64
  * their secrets. 0 or -errno (then nothing changed, and keys mode goes on).
  */
 int tls_probe_switch_calls(struct tls_probe *t);
+/*
+ * Takes the switch back while the keys probe is still on: the calls probes
+ * leave, every connection stays on the keys path. For servers that never
+ * call SSL_set_fd (BIO-based: Node.js, Apache's mod_ssl), whose new
+ * connections the calls path could not tell from the old ones.
+ */
+void tls_probe_switch_undo(struct tls_probe *t);
 /* Detaches the keys probe (after tls_probe_switch_calls): no trap per derivation. */
 void tls_probe_keys_off(struct tls_probe *t);
 

@@ -81,8 +81,18 @@
 #define AUTO_MIN_REQS        200
 #define AUTO_CALLS_TRAPS_REQ 6.0
 #define AUTO_CALLS_TRAPS_HS  2.0
-/* The keys probe stays this long after the switch: handshakes in flight finish keyed. */
+/*
+ * The keys probe stays at least this long after the switch: handshakes in
+ * flight finish keyed. It is also the trial: the switch holds only if
+ * SSL_set_fd (how the calls path tells new connections) came for at least
+ * AUTO_SET_FD_SHARE of AUTO_TRIAL_HS handshakes; servers on BIOs (Node.js,
+ * Apache's mod_ssl) never call it, and their new connections stay keyed.
+ * A trial without that many handshakes within AUTO_TRIAL_MAX_MS is undone.
+ */
 #define AUTO_SWITCH_GRACE_MS 1000
+#define AUTO_TRIAL_HS        20
+#define AUTO_SET_FD_SHARE    0.9
+#define AUTO_TRIAL_MAX_MS    10000
 
 enum auto_phase { AUTO_OFF, AUTO_KEYS, AUTO_SWITCHING, AUTO_CALLS };
 
@@ -92,6 +102,7 @@ struct tls_auto {
 	uint64_t win_ms;             /* window start; 0 = not started */
 	uint64_t hits0, hs0, reqs;   /* traps and handshakes at its start, requests since */
 	uint64_t switch_ms;
+	uint64_t sw_hs, sw_fds;      /* handshakes and SSL_set_fds at the switch */
 	bool said;                   /* the first choice was said */
 	char note[256];              /* the choice and why: stderr, session notes, header */
 };
@@ -790,6 +801,8 @@ static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t 
 	}
 	au->phase = AUTO_SWITCHING;
 	au->switch_ms = now;
+	au->sw_hs = hs;
+	tls_probe_auto_counts(a->tls, &hits, &hs, &au->sw_fds);
 	snprintf(au->note, sizeof(au->note), "tls auto: calls for new connections of %s: %.2f "
 		 "handshakes/request, %.1f derivation traps/request > %.1f in calls mode; "
 		 "open connections stay keyed", a->target_name, h, keys, calls);
@@ -797,20 +810,43 @@ static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t 
 	a->tls_mode = tls_probe_modes(a->tls);
 }
 
+/* After the switch: holds it (the keys probe leaves) or takes it back. */
+static void tls_auto_trial(struct app *a, uint64_t hs, uint64_t fds, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	uint64_t dh = hs - au->sw_hs, df = fds - au->sw_fds;
+
+	if (now < au->switch_ms + AUTO_SWITCH_GRACE_MS ||
+	    (dh < AUTO_TRIAL_HS && now < au->switch_ms + AUTO_TRIAL_MAX_MS))
+		return;
+	if (dh >= AUTO_TRIAL_HS && (double)df >= AUTO_SET_FD_SHARE * (double)dh) {
+		tls_probe_keys_off(a->tls);
+		collector_tls_keys_gone(a->coll);
+		au->phase = AUTO_CALLS;
+		return;
+	}
+	tls_probe_switch_undo(a->tls);
+	au->phase = AUTO_OFF;
+	a->tls_mode = tls_probe_modes(a->tls);
+	snprintf(au->note, sizeof(au->note), "tls auto: keys for %s after all: %lu SSL_set_fd for "
+		 "%lu handshakes, so the calls path cannot tell its new connections (BIO-based TLS)",
+		 a->target_name, (unsigned long)df, (unsigned long)dh);
+	target_event(a, "%s", au->note);
+}
+
 /* Per interval: requests into the window; decides when it is full. */
 static void tls_auto_step(struct app *a, const struct snapshot *s, uint64_t now)
 {
 	struct tls_auto *au = &a->tauto;
-	uint64_t hits, hs;
+	uint64_t hits, hs, fds;
 
-	if (au->phase == AUTO_SWITCHING && now >= au->switch_ms + AUTO_SWITCH_GRACE_MS) {
-		tls_probe_keys_off(a->tls);
-		collector_tls_keys_gone(a->coll);
-		au->phase = AUTO_CALLS;
+	tls_probe_auto_counts(a->tls, &hits, &hs, &fds);
+	if (au->phase == AUTO_SWITCHING) {
+		tls_auto_trial(a, hs, fds, now);
+		return;
 	}
 	if (au->phase != AUTO_KEYS || now < a->start_ms + AUTO_WARMUP_MS)
 		return;
-	tls_probe_auto_counts(a->tls, &hits, &hs);
 	if (!au->win_ms) {
 		au->win_ms = now;
 		au->hits0 = hits;
