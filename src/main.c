@@ -111,7 +111,7 @@ struct tls_auto {
 	uint64_t switch_ms;
 	uint64_t sw_hs, sw_fds;      /* handshakes and SSL_set_fds at the switch */
 	bool said;                   /* the first choice was said */
-	char note[256];              /* the choice and why: stderr, session notes, header */
+	char note[512];              /* the choice and why: stderr, session notes, header */
 };
 
 
