@@ -154,10 +154,11 @@ start_observer() {   # name
 	OBS_PID=""
 	case $1 in
 	none) ;;
-	l7top|l7top-calls|l7top-keys)
+	l7top|l7top-calls|l7top-keys|l7top-auto)
 		local mode=""
 		[[ $1 == l7top-calls ]] && mode="--tls calls"
 		[[ $1 == l7top-keys ]] && mode="--tls keys"
+		[[ $1 == l7top-auto ]] && mode="--tls auto"
 		L7_RUN=$((L7_RUN + 1))
 		# shellcheck disable=SC2086
 		"$L7TOP" --pid "$NGINX_PID" --no-tui --interval 1 $mode \
@@ -368,15 +369,17 @@ if section tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	modes=(none floor l7top-calls bpftrace-copy)
 	"$L7TOP" --help | grep 'keys' >/dev/null && modes+=(l7top-keys)
 	command -v bpftrace >/dev/null || modes=(none l7top-calls)
+	# --tls auto measures keys mode for a few seconds before it chooses
+	# (it says which in its stderr, kept in the run's .err file).
 	bench_series "TLS, small responses, keep-alive, 16 connections" \
-		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}"
+		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}" l7top-auto
 	bench_series "TLS, 100 KB file, 4 connections" \
 		"https://127.0.0.1:$TPORT/100k.bin" 4 "${modes[@]}"
 	# One handshake per request: where keys mode pays (a derivation
 	# probe hit per secret) and calls mode pays least.
 	WRK_EXTRA=(-H 'Connection: close')
 	bench_series "TLS, small responses, Connection: close, 8 connections" \
-		"https://127.0.0.1:$TPORT/small" 8 none l7top-calls l7top-keys
+		"https://127.0.0.1:$TPORT/small" 8 none l7top-calls l7top-keys l7top-auto
 	WRK_EXTRA=()
 fi
 
