@@ -52,6 +52,7 @@ struct collector {
 	size_t nreqs;
 	uint64_t reqs_skipped;
 	struct http_sink sink;
+	struct http_fast_memos fast;     /* the sink's memo of header blocks */
 	struct upstream *up;             /* the target's outgoing calls */
 };
 
@@ -383,7 +384,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 		return NULL;
 	}
 	c->sink = (struct http_sink){ .txn = on_txn, .noreply = on_noreply, .ctx = c,
-				      .cnt = &c->http };
+				      .cnt = &c->http, .fast = &c->fast };
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
