@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -1190,21 +1189,6 @@ static void stop_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
-/*
- * l7top reads a ring that holds a second of traffic and reports once per
- * interval: it never needs to run the moment a block is handed over.
- * SCHED_BATCH keeps its full share of CPU but takes away wake-up
- * preemption, so a wake-up waits for a free CPU or the next tick instead
- * of pushing the server (or its clients) off theirs. Before any thread
- * exists, so they all inherit it; failing is harmless.
- */
-static void sched_batch(void)
-{
-	struct sched_param sp = { .sched_priority = 0 };
-
-	sched_setscheduler(0, SCHED_BATCH, &sp);
-}
-
 /* Must run before any thread exists (the SQLite writer, libbpf's): threads
  * inherit the mask, so the stop signals then only ever reach the signalfd
  * and every exit path flushes the last interval. */
@@ -1470,8 +1454,6 @@ int main(int argc, char **argv)
 	if ((rc = options_parse(argc, argv, &a.opt)) >= 0)
 		return rc;
 	block_signals();
-	if (!a.opt.read_pcap)
-		sched_batch();
 	/* Until the live view exists, a terminal gets the batch output too. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
