@@ -154,10 +154,11 @@ start_observer() {   # name
 	OBS_PID=""
 	case $1 in
 	none) ;;
-	l7top|l7top-calls|l7top-keys)
+	l7top|l7top-calls|l7top-keys|l7top-auto)
 		local mode=""
 		[[ $1 == l7top-calls ]] && mode="--tls calls"
 		[[ $1 == l7top-keys ]] && mode="--tls keys"
+		[[ $1 == l7top-auto ]] && mode="--tls auto"
 		L7_RUN=$((L7_RUN + 1))
 		# shellcheck disable=SC2086
 		"$L7TOP" --pid "$NGINX_PID" --no-tui --interval 1 $mode \
@@ -208,6 +209,9 @@ cpu_ns() {
 	done
 	echo "$sum"
 }
+# Context switches of pid so far: "voluntary involuntary". How often an
+# observer's wake-ups push the NGINX worker off its CPU.
+ctx_switches() { awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v+0, n+0}' /proc/"$1"/status 2>/dev/null; }
 # "idle total" jiffies of the whole machine (idle + iowait, all).
 cpu_jiffies() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
 
@@ -244,24 +248,31 @@ bench_series() {
 	local title=$1 url=$2 conns=$3
 	shift 3
 	local configs=("$@") round c
-	declare -A rps p99 ratios cpu idle bytes
+	declare -A rps p99 ratios cpu idle bytes csw
+	local w
+	w=$(worker)
 	local losses=""
 	log "$title: ${configs[*]} x $PAIRS rounds of ${SECS}s"
 	for round in $(seq "$PAIRS"); do
 		local base=""
 		for c in "${configs[@]}"; do
 			start_observer "$c"
-			local before after r c0=0 c1=0 j0 j1
+			local before after r c0=0 c1=0 j0 j1 s0 s1 t0 t1
 			before=$(wc -l <"$T/access.log")
 			[[ -n $OBS_PID ]] && c0=$(cpu_ns "$OBS_PID")
 			j0=$(cpu_jiffies)
+			s0=$(ctx_switches "$w")
+			t0=$(date +%s%N)
 			r=$(run_load "$url" "$conns")
+			t1=$(date +%s%N)
+			s1=$(ctx_switches "$w")
 			j1=$(cpu_jiffies)
 			[[ -n $OBS_PID ]] && c1=$(cpu_ns "$OBS_PID")
 			after=$(wc -l <"$T/access.log")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
 			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - before))
+			csw[$c]+="$(awk -v a="$s0" -v b="$s1" -v ns=$((t1 - t0)) 'BEGIN {split(a, x, " "); split(b, y, " "); s = ns / 1e9; printf "%.0f/%.0f", (s > 0 ? (y[1] - x[1]) / s : 0), (s > 0 ? (y[2] - x[2]) / s : 0)}') "
 			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
 			if [[ $c != none ]]; then
 				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
@@ -281,7 +292,7 @@ bench_series() {
 			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms, observer $(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') µs/request"
 		done
 	done
-	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
+	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request | NGINX worker switches/s, voluntary/involuntary, per round |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
 	for c in "${configs[@]}"; do
 		local mr mp ra mc mi mb
 		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
@@ -292,7 +303,7 @@ bench_series() {
 		mb=$(tr ' ' '\n' <<<"${bytes[$c]:-}" | grep . | median)
 		[[ $c == none ]] && ra=1 && mc=-
 		[[ $c == l7top* ]] || mb=-
-		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb |"$'\n'
+		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb | ${csw[$c]:-} |"$'\n'
 	done
 	if [[ -n $losses ]]; then
 		md+=$'\n'"Counted drops: packets the capture ring lost, TLS records lost, and requests l7top saw whose answers never reached the wire (unpaired: for h2, streams cut by the client's close; NGINX logs those it had read, so the log may fall between seen and seen + drops)."$'\n\n'"| l7top run | requests seen | counted drops | access log | seen + drops = log |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'"$losses"
@@ -368,15 +379,17 @@ if section tls && "$L7TOP" --help | grep -- '--tls' >/dev/null; then
 	modes=(none floor l7top-calls bpftrace-copy)
 	"$L7TOP" --help | grep 'keys' >/dev/null && modes+=(l7top-keys)
 	command -v bpftrace >/dev/null || modes=(none l7top-calls)
+	# --tls auto measures keys mode for a few seconds before it chooses
+	# (it says which in its stderr, kept in the run's .err file).
 	bench_series "TLS, small responses, keep-alive, 16 connections" \
-		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}"
+		"https://127.0.0.1:$TPORT/small" 16 "${modes[@]}" l7top-auto
 	bench_series "TLS, 100 KB file, 4 connections" \
 		"https://127.0.0.1:$TPORT/100k.bin" 4 "${modes[@]}"
 	# One handshake per request: where keys mode pays (a derivation
 	# probe hit per secret) and calls mode pays least.
 	WRK_EXTRA=(-H 'Connection: close')
 	bench_series "TLS, small responses, Connection: close, 8 connections" \
-		"https://127.0.0.1:$TPORT/small" 8 none l7top-calls l7top-keys
+		"https://127.0.0.1:$TPORT/small" 8 none l7top-calls l7top-keys l7top-auto
 	WRK_EXTRA=()
 fi
 
