@@ -45,6 +45,22 @@ struct collector {
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
+	struct tls_crypto *crypto;       /* ... and the algorithms every session shares */
+	/* Sessions with records waiting for keys: what a kick visits. Closed
+	 * connections linger seconds in the table, so walking the table per
+	 * drain cost a quarter of l7top's CPU on a Connection: close load. */
+	struct conn *tls_waiting;
+	/*
+	 * --tls auto's switch to calls: connections the calls probes read
+	 * (SSL_set_fd told us their tuple, sometimes before their first
+	 * packet: then the tuple waits here, FIFO), and a sink for their
+	 * sessions that counts nothing and hands out no plaintext.
+	 */
+	struct conn_key calls_keys[256];
+	size_t ncalls_keys;
+	bool tls_keys_gone;              /* the keys probe is off: no session for those */
+	struct tls_session_counters tls_mute;
+	struct tls_session_sink tls_mute_sink;
 	uint64_t secrets_lost;           /* refused or expired secrets, last seen */
 	struct tls_session_counters tls;
 	struct tls_session_sink tls_sink;
@@ -62,6 +78,16 @@ struct collector {
 	size_t route_folds;              /* the learner's folds when it was cached */
 	char route_cached[ROUTE_MAX];
 	struct upstream *up;             /* the target's outgoing calls */
+	/* Targets (collector_set_targets): names for snapshots, listeners
+	 * sorted by port and pids sorted, for connections to find theirs. */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
+	size_t nlisteners, npids;
+	struct collector_listener listeners[COLLECTOR_MAX_LISTENERS];
+	struct collector_pid pids[COLLECTOR_MAX_PIDS];
+	uint32_t cur_netns;              /* namespace of the packet being fed */
+	uint32_t cur_key_ns;             /* ... as its connection's key holds it */
+	uint8_t cur_target;              /* its listener's target */
 };
 
 static bool port_is_server(const struct collector *c, uint16_t port)
@@ -108,6 +134,7 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
 	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
+	rec->target = s->target;
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 
@@ -220,6 +247,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		upstream_add_inbound(c->up, t, route);
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
+		.target = cn ? cn->target : 0,
 		.host = txn_host(c, t),
 		.method = t->method,
 		.route = route,
@@ -351,6 +379,9 @@ static uint64_t app_body_left(const struct conn *cn, enum http_dir dir)
 static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
+	if (c->cur->calls_owned)
+		return;
+	c->cur->tls_plain_seen = true;
 	app_feed(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
 }
 
@@ -409,23 +440,36 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
-		if (!c->secrets) {
+		c->crypto = tls_crypto_new();
+		if (!c->secrets || !c->crypto) {
 			collector_free(c);
 			return NULL;
 		}
 	}
 	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost, .ctx = c,
 						 .cnt = &c->tls, .secrets = c->secrets,
+						 .crypto = c->crypto,
 						 .keyed = cfg->tls_keylog ? tls_keyed : NULL };
+	c->tls_mute_sink = (struct tls_session_sink){ .ctx = c, .cnt = &c->tls_mute,
+						      .secrets = c->secrets, .crypto = c->crypto };
 	return c;
+}
+
+static void tls_wait_unlist(struct collector *c, struct conn *cn);
+
+/* The sink of cn's session: the muted one once the calls path reads cn. */
+static const struct tls_session_sink *tls_sink_of(struct collector *c, const struct conn *cn)
+{
+	return cn->calls_owned ? &c->tls_mute_sink : &c->tls_sink;
 }
 
 static void conn_release(struct collector *c, struct conn *cn)
 {
 	struct conn *was = c->cur;
 	c->cur = cn;                     /* transactions emitted now are cn's */
+	tls_wait_unlist(c, cn);
 	if (cn->tlss)
-		tls_session_free(cn->tlss, &c->tls_sink);
+		tls_session_free(cn->tlss, tls_sink_of(c, cn));
 	reasm_free(&cn->dir[0]);
 	reasm_free(&cn->dir[1]);
 	http_stream_free(&cn->http, &c->sink);
@@ -456,6 +500,7 @@ void collector_free(struct collector *c)
 	upstream_free(c->up);
 	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
+	tls_crypto_free(c->crypto);
 	free(c->reqs);
 	free(c);
 }
@@ -504,28 +549,65 @@ static void tx_fin(void *ctx, uint64_t ts)
 	app_eof(c, c->cur, HTTP_DIR_RESP, ts);
 }
 
+static void tls_wait_unlist(struct collector *c, struct conn *cn)
+{
+	if (!cn->wlisted)
+		return;
+	if (cn->wprev)
+		cn->wprev->wnext = cn->wnext;
+	else
+		c->tls_waiting = cn->wnext;
+	if (cn->wnext)
+		cn->wnext->wprev = cn->wprev;
+	cn->wprev = cn->wnext = NULL;
+	cn->wlisted = false;
+}
+
+/* After bytes went into cn's session: on the waiting list iff it waits. */
+static void tls_wait_note(struct collector *c, struct conn *cn)
+{
+	bool waiting = cn->tlss && tls_session_waiting(cn->tlss);
+
+	if (!waiting) {
+		tls_wait_unlist(c, cn);
+		return;
+	}
+	if (cn->wlisted)
+		return;
+	cn->wprev = NULL;
+	cn->wnext = c->tls_waiting;
+	if (cn->wnext)
+		cn->wnext->wprev = cn;
+	c->tls_waiting = cn;
+	cn->wlisted = true;
+}
+
 static void tls_rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_feed(c->cur->tlss, TLS_CLIENT, buf, len, ts, &c->tls_sink);
+	tls_session_feed(c->cur->tlss, TLS_CLIENT, buf, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_feed(c->cur->tlss, TLS_SERVER, buf, len, ts, &c->tls_sink);
+	tls_session_feed(c->cur->tlss, TLS_SERVER, buf, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_rx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_gap(c->cur->tlss, TLS_CLIENT, len, ts, &c->tls_sink);
+	tls_session_gap(c->cur->tlss, TLS_CLIENT, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_tx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, &c->tls_sink);
+	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static const struct reasm_out TLS_OUT_TEMPLATE[2] = {
@@ -561,7 +643,7 @@ static void format_peer(int family, const uint8_t *addr, uint16_t port, char *ou
 
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
-	struct conn_key k = { .family = s->family };
+	struct conn_key k = { .family = s->family, .netns = c->cur_key_ns };
 	if (dir == HTTP_DIR_REQ) {
 		memcpy(k.srv, s->daddr, 16);
 		memcpy(k.cli, s->saddr, 16);
@@ -585,8 +667,10 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
 		return cn;
 	cn = conn_new(c, &k);
-	if (cn)
+	if (cn) {
 		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
+		cn->target = c->cur_target;
+	}
 	return cn;
 }
 
@@ -598,7 +682,9 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 		return false;
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
-	if (c->secrets) {
+	for (size_t i = 0; i < c->ncalls_keys && !cn->calls_owned; i++)
+		cn->calls_owned = !memcmp(&c->calls_keys[i], &cn->key, sizeof(cn->key));
+	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = tls_session_new(0);
 		if (!cn->tlss)
 			c->tls.undecryptable++;   /* out of memory: counted, not silent */
@@ -814,8 +900,37 @@ static void upstream_gave_up(struct collector *c, struct conn *cn)
 	c->cur = NULL;
 }
 
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere);
+
+/*
+ * Which listener a server-side packet seen in namespace netns came to: its
+ * target and key namespace go to cur_target / cur_key_ns. false: the port
+ * is a listener of other namespaces only, and netns is known; the packet is
+ * a copy that a packet socket of this namespace saw on its end of a veth,
+ * and the socket inside the listener's namespace sees the connection
+ * itself (counting both would count it twice).
+ */
+static bool listener_pick(struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere = false;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+
+	if (!l)
+		return !(elsewhere && netns);
+	c->cur_target = l->target;
+	c->cur_key_ns = l->netns ? netns : 0;
+	return true;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
+{
+	collector_packet_ns(c, 0, ts_ns, l3, caplen, wirelen);
+}
+
+void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
+			 uint32_t caplen, uint32_t wirelen)
 {
 	struct tcp_seg s;
 	enum http_dir dir;
@@ -831,6 +946,11 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		dir = HTTP_DIR_RESP;
 	else if (!(up = upstream_dir(c, &s, &dir)))
 		return;
+	c->cur_netns = netns;
+	c->cur_key_ns = 0;
+	c->cur_target = 0;
+	if (!up && !listener_pick(c, netns, dir == HTTP_DIR_REQ ? s.dport : s.sport))
+		return;                      /* another namespace's connection, seen through a veth */
 	c->packets++;
 	struct conn *cn = conn_lookup(c, &s, dir);
 	if (!cn)
@@ -849,13 +969,107 @@ void collector_note_upstream(struct collector *c, int family, const uint8_t *add
 	upstream_note_peer(c->up, peer);
 }
 
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct collector_listener *x = a, *y = b;
+	if (x->port != y->port)
+		return (int)x->port - (int)y->port;
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	const struct collector_pid *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
+			     const struct collector_listener *ls, size_t nls,
+			     const struct collector_pid *pids, size_t npids)
+{
+	size_t left = 0;
+
+	if (n > TARGETS_MAX) {
+		left += n - TARGETS_MAX;
+		n = TARGETS_MAX;
+	}
+	c->ntargets = n;
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->targets[i], TARGET_NAME_MAX, "%s", names[i]);
+	if (nls > COLLECTOR_MAX_LISTENERS) {
+		left += nls - COLLECTOR_MAX_LISTENERS;
+		nls = COLLECTOR_MAX_LISTENERS;
+	}
+	if (npids > COLLECTOR_MAX_PIDS) {
+		left += npids - COLLECTOR_MAX_PIDS;
+		npids = COLLECTOR_MAX_PIDS;
+	}
+	c->nlisteners = ls ? nls : 0;          /* NULL with 0: none */
+	c->npids = pids ? npids : 0;
+	if (c->nlisteners) {
+		memcpy(c->listeners, ls, nls * sizeof(*ls));
+		qsort(c->listeners, nls, sizeof(*ls), listener_cmp);
+	}
+	if (c->npids) {
+		memcpy(c->pids, pids, npids * sizeof(*pids));
+		qsort(c->pids, npids, sizeof(*pids), pid_cmp);
+	}
+	return left;
+}
+
+/*
+ * The listener of port in namespace netns (one of namespace 0 matches any;
+ * so does any when netns is 0: offline or unknown), or NULL, with
+ * *elsewhere set when the port is a listener of other namespaces only.
+ * Listeners are few, sorted by port then namespace: a binary search finds
+ * the port's first.
+ */
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere)
+{
+	size_t lo = 0, hi = c->nlisteners;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->listeners[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*elsewhere = false;
+	if (lo == c->nlisteners || c->listeners[lo].port != port)
+		return NULL;
+	for (size_t i = lo; i < c->nlisteners && c->listeners[i].port == port; i++)
+		if (c->listeners[i].netns == netns || !c->listeners[i].netns || !netns)
+			return &c->listeners[i];
+	*elsewhere = true;
+	return NULL;
+}
+
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+	return l ? l->target : 0;
+}
+
+static uint8_t target_of_pid(const struct collector *c, uint32_t pid)
+{
+	struct collector_pid key = { .pid = pid };
+	const struct collector_pid *p = bsearch(&key, c->pids, c->npids, sizeof(key), pid_cmp);
+	return p ? p->target : 0;
+}
+
 static struct conn *proc_conn(struct collector *c, uint32_t tgid, uint64_t conn_id, bool create)
 {
 	struct conn_key k = { .family = CONN_FAMILY_PROC };
 	memcpy(k.srv, &tgid, sizeof(tgid));
 	memcpy(k.cli, &conn_id, sizeof(conn_id));
 	struct conn *cn = conn_table_find(c->conns, &k);
-	return cn || !create ? cn : conn_new(c, &k);
+	if (cn || !create)
+		return cn;
+	if ((cn = conn_new(c, &k)))
+		cn->target = target_of_pid(c, tgid);
+	return cn;
 }
 
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
@@ -880,11 +1094,51 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 }
 
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port)
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns)
 {
 	struct conn *cn = proc_conn(c, tgid, conn_id, true);
-	if (cn)
-		format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	if (!cn)
+		return;
+	format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	/* Else the next expiry took it for idle before its first call, peer and all. */
+	if (!cn->last_ns)
+		cn->last_ns = ts_ns;
+}
+
+void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
+			     const uint8_t srv[16], uint16_t srv_port)
+{
+	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
+	size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
+	struct conn *cn;
+
+	memcpy(k.srv, srv, 16);
+	memcpy(k.cli, cli, 16);
+	/* Its ClientHello may be read after this: a FIFO of the latest tuples. */
+	memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
+	c->calls_keys[0] = k;
+	c->ncalls_keys += c->ncalls_keys < n;
+	cn = conn_table_find(c->conns, &k);
+	/*
+	 * Clients reuse a port within the seconds a closed connection lingers
+	 * here (seen under Connection: close), and the packets of the old one
+	 * may still be on their way in: a connection that handed out plaintext
+	 * or closed is that older one, not this (the SSL_set_fd comes before
+	 * any request), and the new one finds its tuple in the FIFO.
+	 */
+	if (!cn || cn->closed_ns || cn->tls_plain_seen)
+		return;
+	cn->calls_owned = true;
+	if (cn->tlss && c->tls_keys_gone) {
+		tls_wait_unlist(c, cn);
+		tls_session_free(cn->tlss, &c->tls_mute_sink);
+		cn->tlss = NULL;
+	}
+}
+
+void collector_tls_keys_gone(struct collector *c)
+{
+	c->tls_keys_gone = true;
 }
 
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -929,17 +1183,20 @@ void collector_tls_decrypt_off(struct collector *c)
 	tls_secrets_free(c->secrets);
 	c->secrets = NULL;
 	c->tls_sink.secrets = NULL;
+	c->tls_mute_sink.secrets = NULL;
 	c->cfg.tls_decrypt = false;
 }
 
 void collector_tls_kick(struct collector *c)
 {
-	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
-		if (!cn->tlss || !tls_session_waiting(cn->tlss))
-			continue;
+	struct conn *cn = c->tls_waiting, *next;
+
+	for (; cn; cn = next) {
+		next = cn->wnext;
 		c->cur = cn;
-		tls_session_kick(cn->tlss, &c->tls_sink);
+		tls_session_kick(cn->tlss, tls_sink_of(c, cn));
 		c->cur = NULL;
+		tls_wait_note(c, cn);
 	}
 }
 
@@ -1051,6 +1308,8 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 		return NULL;
 	}
 	snapshot_take_folds(c, s);
+	s->ntargets = c->ntargets;
+	memcpy(s->targets, c->targets, sizeof(s->targets));
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
 		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));

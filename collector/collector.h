@@ -66,8 +66,47 @@ struct collector *collector_new(const struct collector_config *cfg);
 void collector_free(struct collector *c);
 /* The server side of a connection is the one on one of these ports. */
 void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n);
+
+/*
+ * Targets (each --pid root and its process tree). A connection belongs to
+ * the target owning the socket it was accepted on: its listener (network
+ * namespace + port) for packets, its process for TLS read in a process.
+ * Decided once, when the connection is first seen; rows are per target.
+ * Without targets set, everything is target 0.
+ */
+struct collector_listener {
+	uint32_t netns;              /* inode of the namespace; 0 = any */
+	uint16_t port;
+	uint8_t target;              /* index into the names */
+};
+struct collector_pid {
+	uint32_t pid;
+	uint8_t target;
+};
+#define COLLECTOR_MAX_LISTENERS 256
+#define COLLECTOR_MAX_PIDS      1024
+/*
+ * Replaces the targets' names (n <= TARGETS_MAX; snapshots carry them),
+ * their listeners and their processes (at most COLLECTOR_MAX_*; the rest is
+ * ignored and counted in the return value: 0 when all fit).
+ */
+size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
+			     const struct collector_listener *ls, size_t nls,
+			     const struct collector_pid *pids, size_t npids);
+/*
+ * The target of a server port seen in namespace netns: the listener of that
+ * namespace (a listener of namespace 0, or netns 0, matches any), else 0.
+ * Packets a socket of one namespace sees for a port that only other
+ * namespaces listen on (veth copies: the other namespace's socket sees the
+ * connection itself) are ignored.
+ */
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port);
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen);
+/* The same, from a packet socket opened in namespace netns (inode; 0 unknown). */
+void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
+			 uint32_t caplen, uint32_t wirelen);
 /*
  * Plaintext of a TLS connection read inside the server process (uprobes on
  * SSL_read/SSL_write): in order per (tgid, conn_id), so it bypasses TCP
@@ -78,10 +117,23 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
 			   const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts_ns);
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
+/*
+ * --tls auto switched to calls for new connections: this TCP connection
+ * (client cli:cli_port, server srv:srv_port, family 4 or 6, ports in host
+ * order, IPv4 in the first 4 bytes) is read by the calls probes. Its
+ * ciphertext is parsed only to take the secrets it was given (a muted
+ * session that counts nothing) while the keys probe runs; after
+ * collector_tls_keys_gone() it gets no session at all, so it is never
+ * counted twice nor as undecryptable.
+ */
+void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
+			     const uint8_t srv[16], uint16_t srv_port);
+/* The keys probe is detached: connections from now on have no secrets. */
+void collector_tls_keys_gone(struct collector *c);
 /* The peer of a process stream, once known (from the accept tracepoint):
  * family 4 or 6, addr in network order (4 or 16 bytes), port host order. */
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port);
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns);
 /*
  * Server ports on which a TLS ClientHello was seen on the wire. Such
  * connections are not parsed from packets (the TLS path reads them); the

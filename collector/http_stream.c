@@ -15,10 +15,9 @@ struct http_pending {
 	bool req_done, resp_done;
 	bool resp_started;           /* final response's headers seen */
 	bool lost;                   /* bytes of it were lost: dropped, already counted */
-	char *target;
+	char *target;                /* the target, then the Host header's host_len bytes */
 	size_t target_len, target_cap;
 	size_t host_len;
-	char host[HTTP_HOST_MAX];
 };
 
 static struct http_stream *stream_of(llhttp_t *p)
@@ -127,26 +126,34 @@ static int on_chunk_complete(llhttp_t *p)
 	return 0;
 }
 
+/* Appends to the request's buffer at off (target bytes, then Host bytes
+ * behind them); false when it could not grow. */
+static bool req_buf_put(struct http_stream *s, size_t off, const char *at, size_t len)
+{
+	if (off + len > s->target_cap) {
+		size_t cap = s->target_cap ? s->target_cap * 2 : 64;
+		while (cap < off + len)
+			cap *= 2;
+		char *t = realloc(s->target, cap);
+		if (!t)
+			return false;
+		s->target = t;
+		s->target_cap = cap;
+	}
+	memcpy(s->target + off, at, len);
+	return true;
+}
+
+/* The request line comes before any header, so the target is whole
+ * before the Host bytes are put behind it. */
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_stream *s = stream_of(p);
 	size_t room = HTTP_TARGET_MAX - s->target_len;
 	if (len > room)
 		len = room;                   /* the rest is counted in bytes, not kept */
-	if (!len)
-		return 0;
-	if (s->target_len + len > s->target_cap) {
-		size_t cap = s->target_cap ? s->target_cap * 2 : 64;
-		while (cap < s->target_len + len)
-			cap *= 2;
-		char *t = realloc(s->target, cap);
-		if (!t)
-			return 0;
-		s->target = t;
-		s->target_cap = cap;
-	}
-	memcpy(s->target + s->target_len, at, len);
-	s->target_len += len;
+	if (len && req_buf_put(s, s->target_len, at, len))
+		s->target_len += len;
 	return 0;
 }
 
@@ -175,11 +182,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct http_stream *s = stream_of(p);
 	if (!s->in_host_value)
 		return 0;
-	size_t room = sizeof(s->host) - s->host_len;
+	size_t room = HTTP_HOST_MAX - s->host_len;
 	if (len > room)
 		len = room;
-	memcpy(s->host + s->host_len, at, len);
-	s->host_len += len;
+	if (len && req_buf_put(s, s->target_len + s->host_len, at, len))
+		s->host_len += len;
 	return 0;
 }
 
@@ -199,8 +206,7 @@ static int request_headers_complete(struct http_stream *s, uint8_t method, bool 
 	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
 	e->method = method;
 	e->http10 = http10;
-	memcpy(e->host, s->host, s->host_len);
-	e->host_len = s->host_len;
+	e->host_len = s->host_len;          /* in the buffer, behind the target */
 	s->host_len = 0;
 	if (s->tail)
 		s->tail->next = e;
@@ -286,7 +292,7 @@ static void txn_of(const struct http_pending *e, bool aborted, struct http_txn *
 			.method = llhttp_method_name(e->method),
 			.target = e->target ? e->target : "",
 			.target_len = e->target_len,
-			.host = e->host,
+			.host = e->target ? e->target + e->target_len : "",
 			.host_len = e->host_len,
 			.proto = e->http10 ? "http/1.0" : "http/1.1",
 			.grpc_status = -1,
@@ -343,7 +349,6 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
 		.target_len = s->target_len,
 		.host_len = s->host_len,
 	};
-	memcpy(e.host, s->host, s->host_len);
 	emit_one(s, &e, true);
 }
 
@@ -600,8 +605,9 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 	s->target_len = 0;
 	on_url(&h->parser, *p + m.target_off, m.target_len);
 	s->url_done = true;
-	s->host_len = m.host_len < sizeof(s->host) ? m.host_len : sizeof(s->host);
-	memcpy(s->host, *p + m.host_off, s->host_len);
+	/* the Host header behind the target, as on_header_value() puts it */
+	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
+	s->host_len = hl && req_buf_put(s, s->target_len, *p + m.host_off, hl) ? hl : 0;
 	h->msg_start_ns = ts;
 	*p += n;
 	if (request_headers_complete(s, m.method, false)) {

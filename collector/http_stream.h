@@ -104,10 +104,11 @@ struct http_stream {
 	bool client_gone;            /* FIN or RST from the client */
 	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
 				      * CONNECT message: the next protocol's (0 otherwise) */
-	/* request target and Host header being parsed */
+	/* request target and Host header being parsed, in one buffer: the
+	 * target's target_len bytes, then the host's host_len (moved to the
+	 * request's entry at its headers' end) */
 	char *target;
 	size_t target_len, target_cap;
-	char host[HTTP_HOST_MAX];
 	size_t host_len;
 	char field[4];               /* header name prefix, to spot "Host" */
 	size_t field_len;

@@ -34,8 +34,9 @@ static const uint64_t prom_le_us[] = {
 };
 #define PROM_LE_N (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
-/* One virtual host + method + route since start. */
+/* One target + virtual host + method + route since start. */
 struct prom_series {
+	char target[TARGET_NAME_MAX]; /* "" with one target: the run's label (prom.target) */
 	char host[HOST_MAX];
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
@@ -52,6 +53,7 @@ struct prom {
 	uint16_t port;
 	char version[32];
 	char target[64];              /* set once per run; "" = no target label */
+	char tls_mode[16];            /* how HTTPS is read now (--tls auto may switch); "" = not said */
 	size_t max;                   /* series before OTHER */
 	size_t n, cap;
 	struct prom_series *s;
@@ -94,7 +96,8 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 
 /* ---- totals --------------------------------------------------------------- */
 
-static long prom_append(struct prom *p, const char *host, const char *method, const char *route)
+static long prom_append(struct prom *p, const char *target, const char *host, const char *method,
+			const char *route)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -106,6 +109,7 @@ static long prom_append(struct prom *p, const char *host, const char *method, co
 	}
 	struct prom_series *e = &p->s[p->n];
 	memset(e, 0, sizeof(*e));
+	snprintf(e->target, sizeof(e->target), "%s", target);
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
@@ -142,8 +146,8 @@ static void prom_series_merge(struct prom_series *dst, const struct prom_series 
  * its place. The collector only shows rows that earned one (collector/agg.h),
  * so this is rare: a scan's first rows giving way to the endpoints of now.
  */
-static long prom_take(struct prom *p, long other, const char *host, const char *method,
-		      const char *route)
+static long prom_take(struct prom *p, long other, const char *target, const char *host,
+		      const char *method, const char *route)
 {
 	long victim = -1;
 	for (size_t i = 0; i < p->n; i++)
@@ -155,6 +159,7 @@ static long prom_take(struct prom *p, long other, const char *host, const char *
 	struct prom_series *e = &p->s[victim];
 	prom_series_merge(&p->s[other], e);
 	memset(e, 0, sizeof(*e));
+	snprintf(e->target, sizeof(e->target), "%s", target);
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
@@ -165,27 +170,31 @@ static long prom_take(struct prom *p, long other, const char *host, const char *
 }
 
 /*
- * The series of host + method + route: found, created, or past the bound
- * the least used series' place (prom_take). OTHER (host "") is an ordinary
- * entry of the table, so the collector's own OTHER row and prom's overflow
- * land in one series, never two with equal labels.
+ * The series of target + host + method + route: found, created, or past
+ * the bound the least used series' place (prom_take). OTHER (host "") is an
+ * ordinary entry of the table, so the collector's own OTHER row and prom's
+ * overflow land in one series, never two with equal labels. (The hash
+ * leaves the target out: a route served by two targets is two entries of
+ * one probe chain.)
  */
-static long prom_series_of(struct prom *p, const char *host, const char *method,
-			   const char *route)
+static long prom_series_of(struct prom *p, const char *target, const char *host,
+			   const char *method, const char *route)
 {
 	size_t mask = p->nslots - 1, i = ep_hash(host, method, route) & mask;
 	bool other = !*host && !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
 
 	for (; p->slots[i]; i = (i + 1) & mask) {
 		const struct prom_series *e = &p->s[p->slots[i] - 1];
-		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host))
+		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host) &&
+		    !strcmp(e->target, target))
 			return (long)p->slots[i] - 1;
 	}
 	if (!other && p->n - (p->other >= 0) >= p->max) {
-		long o = prom_series_of(p, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
-		return o < 0 ? -1 : prom_take(p, o, host, method, route);
+		/* several targets: OTHER is "*", as the collector's own OTHER row */
+		long o = prom_series_of(p, *target ? "*" : "", "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+		return o < 0 ? -1 : prom_take(p, o, target, host, method, route);
 	}
-	long idx = prom_append(p, host, method, route);
+	long idx = prom_append(p, target, host, method, route);
 	if (idx < 0)
 		return -1;
 	p->slots[i] = (uint32_t)idx + 1;
@@ -205,9 +214,7 @@ static unsigned prom_le_slot(uint64_t high_us)
 /* Only the allocated chunks are walked: most endpoints touch a few. */
 static void prom_add_hist(struct prom_series *e, const struct hist *h)
 {
-	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
-		if (!hist_chunk(h, ch))
-			continue;
+	for (unsigned ch = hist_next_chunk(h, 0); ch < HIST_NCHUNKS; ch = hist_next_chunk(h, ch + 1)) {
 		for (unsigned idx = ch * HIST_CHUNK; idx < (ch + 1) * HIST_CHUNK; idx++) {
 			uint64_t n = hist_bucket_count(h, idx);
 			unsigned k;
@@ -219,9 +226,8 @@ static void prom_add_hist(struct prom_series *e, const struct hist *h)
 
 static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 {
-	for (int i = 0; i < EP_CODES; i++)
-		if (s->codes[i].n)
-			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
+	for (size_t i = 0; i < s->ncodes; i++)
+		status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
 	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
 	e->aborted += s->aborted;
@@ -237,7 +243,13 @@ int prom_update(struct prom *p, const struct snapshot *s)
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ep_stats *e = &s->eps[i];
-		long idx = prom_series_of(p, e->host, e->method, e->route);
+		/* One target: no name of its own, the run's label (as before
+		 * targets). Several: each row its target's, OTHER (summed across
+		 * them) "*". */
+		const char *target = snapshot_row_target(s, e->target);
+		if (!target)
+			target = "";
+		long idx = prom_series_of(p, target, e->host, e->method, e->route);
 		if (idx < 0) {
 			rc = -ENOMEM;
 			continue;
@@ -282,6 +294,8 @@ static void prom_family(FILE *f, const char *name, const char *type, const char 
 static void prom_series_open(FILE *f, const char *name, const char *target,
 			     const struct prom_series *e)
 {
+	if (e->target[0])
+		target = e->target;
 	fprintf(f, "%s{", name);
 	if (*target) {
 		fputs("target=\"", f);
@@ -369,6 +383,14 @@ static void prom_render_counters(struct prom *p, FILE *f)
 	fputs("l7top_build_info{version=\"", f);
 	prom_label(f, p->version);
 	fputs("\"} 1\n", f);
+	if (*p->tls_mode) {
+		prom_family(f, "l7top_tls_mode_info", "gauge",
+			    "How HTTPS is read now (keys, calls, keys+calls after --tls auto "
+			    "moved new connections to calls); always 1.");
+		fputs("l7top_tls_mode_info{mode=\"", f);
+		prom_label(f, p->tls_mode);
+		fputs("\"} 1\n", f);
+	}
 }
 
 int prom_render(struct prom *p, FILE *f)
@@ -543,7 +565,13 @@ void prom_close(struct prom *p)
 
 static int prom_sink_push(void *self, struct snapshot *s, const struct run_info *run)
 {
-	(void)run;
+	struct prom *p = self;
+
+	if (run && run->show_tls) {
+		pthread_mutex_lock(&p->lock);
+		snprintf(p->tls_mode, sizeof(p->tls_mode), "%s", tls_mode_name(run->tls_mode));
+		pthread_mutex_unlock(&p->lock);
+	}
 	prom_update(self, s);       /* -ENOMEM: the row is missing from scrapes */
 	return 0;
 }

@@ -51,6 +51,13 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+/* A rescan reads every fd of every target process and /proc/net/tcp: with
+ * 10,000 connections that took ~0.2 s of the main loop (sys time, and the
+ * capture ring overflowed meanwhile), every 2 s. The next one waits at
+ * least RESCAN_SHARE times as long as the last took: rescans take at most
+ * 1/RESCAN_SHARE of the loop, and a small target is still rescanned every
+ * RESCAN_MS. */
+#define RESCAN_SHARE       50
 #define SINKS_MAX          4       /* the DB, /metrics, and one of JSON / live view / batch */
 #define PIDFILE_MS         250
 /* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
@@ -62,6 +69,53 @@
 /* With the connect tracepoint on, /proc's peers are read when the watched
  * processes change, and at least this often. */
 #define PEERS_FULL_MS      30000
+
+/*
+ * --tls auto measures keys mode per target over windows of at least
+ * AUTO_WINDOW_MS and AUTO_MIN_REQS requests (the first AUTO_WARMUP_MS are
+ * not counted: the workers are still being probed) and switches new
+ * connections to calls when keys mode takes more uprobe traps per request:
+ *  - keys: the EVP_KDF_derive traps counted, per request (measured here:
+ *    21 per TLS 1.3 handshake of NGINX with Debian's OpenSSL 3.0, 4 per
+ *    TLS 1.2 one; none per request on a kept-alive connection);
+ *  - calls: AUTO_CALLS_TRAPS_REQ per request (an SSL_write and two
+ *    SSL_read per small request, entry + return each) plus
+ *    AUTO_CALLS_TRAPS_HS per handshake (SSL_set_fd, SSL_free).
+ * A trap costs the server ~5-15 us here either way, so the counts decide.
+ * With TLS 1.3 that is above ~0.32 handshakes per request (a Connection:
+ * close load: calls); TLS 1.2 never gets there (keys). l7top's own CPU
+ * per handshake in keys mode (decryption, on another core) is not counted.
+ */
+#define AUTO_WARMUP_MS       1000
+#define AUTO_WINDOW_MS       1000
+#define AUTO_MIN_REQS        200
+#define AUTO_CALLS_TRAPS_REQ 6.0
+#define AUTO_CALLS_TRAPS_HS  2.0
+/*
+ * The keys probe stays at least this long after the switch: handshakes in
+ * flight finish keyed. It is also the trial: the switch holds only if
+ * SSL_set_fd (how the calls path tells new connections) came for at least
+ * AUTO_SET_FD_SHARE of AUTO_TRIAL_HS handshakes; servers on BIOs (Node.js,
+ * Apache's mod_ssl) never call it, and their new connections stay keyed.
+ * A trial without that many handshakes within AUTO_TRIAL_MAX_MS is undone.
+ */
+#define AUTO_SWITCH_GRACE_MS 1000
+#define AUTO_TRIAL_HS        20
+#define AUTO_SET_FD_SHARE    0.9
+#define AUTO_TRIAL_MAX_MS    10000
+
+enum auto_phase { AUTO_OFF, AUTO_KEYS, AUTO_SWITCHING, AUTO_CALLS };
+
+/* --tls auto's state for the target (one tls_probe). */
+struct tls_auto {
+	enum auto_phase phase;
+	uint64_t win_ms;             /* window start; 0 = not started */
+	uint64_t hits0, hs0, reqs;   /* traps and handshakes at its start, requests since */
+	uint64_t switch_ms;
+	uint64_t sw_hs, sw_fds;      /* handshakes and SSL_set_fds at the switch */
+	bool said;                   /* the first choice was said */
+	char note[512];              /* the choice and why: stderr, session notes, header */
+};
 
 
 struct app {
@@ -85,9 +139,10 @@ struct app {
 	struct run_info run;         /* what every output shows beside the numbers */
 	char pids_str[512];
 	char settings[1024];
-	const char *warnings[2];     /* the live view's status line: unix_warn, the folds */
+	const char *warnings[3];     /* the live view's status line: unix_warn, the folds, auto */
+	struct tls_auto tauto;
 	struct target target;
-	char target_name[64];
+	char target_name[160];       /* "nginx[1234]", or every target's: "nginx[1],nginx[2]" */
 	char ports_str[128];
 	char netns_str[128];         /* the namespaces captured in, by name */
 	char unix_str[256];          /* unix listeners packet capture cannot see, "" if none */
@@ -107,6 +162,7 @@ struct app {
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	uint64_t drops_read_ms;      /* when the kernel's drop counter was last read */
+	uint64_t rescan_due_ms;      /* monotonic: no timed rescan before (RESCAN_SHARE) */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
@@ -114,8 +170,8 @@ struct app {
 	size_t nroot_fds;
 	bool target_gone;            /* --pidfile: every process exited, waiting for a new PID */
 	uint64_t gone_ms;
-	char gone_name[64];          /* who exited, "nginx[1234]" */
-	char stop_reason[160];       /* said once the terminal is ours again */
+	char gone_name[160];         /* who exited, "nginx[1234]" */
+	char stop_reason[200];       /* said once the terminal is ours again */
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
 	uint64_t peers_ms;           /* ... and when */
@@ -126,6 +182,13 @@ static uint64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -211,11 +274,26 @@ static void describe_unix(struct app *a)
 			 a->unix_str);
 }
 
+/* "comm[pid]" of root r. */
+static void root_name(const struct target *t, size_t r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%.15s[%d]", t->roots[r].comm[0] ? t->roots[r].comm : "?", t->roots[r].pid);
+}
+
 static void describe_target(struct app *a)
 {
-	size_t n = 0;
+	size_t n = 0, o = 0;
 	snprintf(a->target_name, sizeof(a->target_name), "%s[%d]",
 		 a->target.comm[0] ? a->target.comm : "?", a->target.npids ? a->target.pids[0] : 0);
+	/* several targets: the run is all of them (session rows, headers) */
+	for (size_t r = 0; a->target.nroots > 1 && r < a->target.nroots; r++) {
+		char name[TARGET_NAME_MAX];
+		root_name(&a->target, r, name, sizeof(name));
+		o += (size_t)snprintf(a->target_name + o, sizeof(a->target_name) - o, "%s%s",
+				      r ? "," : "", name);
+		if (o >= sizeof(a->target_name))
+			break;
+	}
 	a->ports_str[0] = '\0';
 	for (size_t i = 0; i < a->target.nports && n + 8 < sizeof(a->ports_str); i++)
 		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
@@ -259,6 +337,30 @@ static void apply_capture_ports(struct app *a)
 		if (!tls_calls_only(a) || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
 			keep[n++] = a->target.ports[i];
 	capture_set_ports(a->cap, keep, n);
+}
+
+/*
+ * Each root is a target: the collector learns their names, which target
+ * each listener (namespace + port) and each process belongs to. With one
+ * root there is one target, named as the run.
+ */
+static void apply_targets(struct app *a)
+{
+	const struct target *t = &a->target;
+	static char names[TARGET_MAX_ROOTS][TARGET_NAME_MAX];
+	static struct collector_listener ls[TARGET_MAX_LISTENERS];
+	static struct collector_pid pids[TARGET_MAX_PIDS];
+
+	for (size_t r = 0; r < t->nroots; r++)
+		root_name(t, r, names[r], sizeof(names[r]));
+	for (size_t i = 0; i < t->nlisteners; i++)
+		ls[i] = (struct collector_listener){ .netns = (uint32_t)t->listeners[i].netns,
+						     .port = t->listeners[i].port,
+						     .target = t->listeners[i].root };
+	for (size_t i = 0; i < t->npids; i++)
+		pids[i] = (struct collector_pid){ .pid = (uint32_t)t->pids[i], .target = t->pid_root[i] };
+	collector_set_targets(a->coll, (const char(*)[TARGET_NAME_MAX])names, t->nroots, ls,
+			      t->nlisteners, pids, t->npids);
 }
 
 static void apply_ports(struct app *a)
@@ -507,6 +609,8 @@ static void target_apply(struct app *a, const struct target *t)
 		apply_ports(a);
 	else
 		describe_target(a);
+	if (t->nports)
+		apply_targets(a);
 	sync_upstreams(a);
 	refresh_tls_ports(a);
 }
@@ -518,7 +622,7 @@ static void target_apply(struct app *a, const struct target *t)
 static void follow_pidfile(struct app *a)
 {
 	pid_t pid, old = a->opt.nroots ? a->opt.roots[0] : 0;
-	char why[96], was[64];
+	char why[96], was[160];
 	struct target t;
 
 	if (!a->opt.pidfile || target_read_pidfile(a->opt.pidfile, &pid, why, sizeof(why)))
@@ -619,7 +723,7 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	struct app *a = ctx;
 	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
-	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
+	collector_packet_ns(a->coll, (uint32_t)p->netns, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
 
 /* --write: each interval reaches the disk; on a write error the file is
@@ -714,8 +818,9 @@ static void run_refresh(struct app *a, uint64_t now)
 	r->unix_unseen = a->unix_str;
 	a->warnings[0] = a->unix_warn;
 	a->warnings[1] = folds_describe(a);
+	a->warnings[2] = a->tauto.note;
 	r->warnings = a->warnings;
-	r->nwarnings = 2;            /* empty ones are not shown */
+	r->nwarnings = 3;            /* empty ones are not shown */
 	r->db_path = a->store ? a->opt.db : NULL;
 	r->db_error = a->db_off;
 	r->db_dropped = 0;
@@ -749,6 +854,97 @@ static void db_health_say(struct app *a, const struct store_health *h)
 }
 
 /* Ends the current interval at end_ms: one snapshot, to every sink. */
+/* One window of measures: the choice, said once, and the switch if it is calls. */
+static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	double h = (double)(hs - au->hs0) / (double)au->reqs;
+	double keys = (double)(hits - au->hits0) / (double)au->reqs;
+	double calls = AUTO_CALLS_TRAPS_REQ + AUTO_CALLS_TRAPS_HS * h;
+	int err;
+
+	if (keys <= calls) {
+		if (!au->said) {
+			snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: %.2f handshakes "
+				 "per request, %.1f derivation traps per request <= %.1f in calls mode",
+				 a->target_name, h, keys, calls);
+			target_event(a, "%s", au->note);
+			au->said = true;
+		}
+		return;
+	}
+	err = tls_probe_switch_calls(a->tls);
+	if (err) {
+		snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: calls would cost less "
+			 "(%.2f handshakes per request) but its probes failed: %s", a->target_name, h,
+			 strerror(-err));
+		target_event(a, "%s", au->note);
+		au->phase = AUTO_OFF;
+		return;
+	}
+	au->phase = AUTO_SWITCHING;
+	au->switch_ms = now;
+	au->sw_hs = hs;
+	tls_probe_auto_counts(a->tls, &hits, &hs, &au->sw_fds);
+	snprintf(au->note, sizeof(au->note), "tls auto: calls for new connections of %s: %.2f "
+		 "handshakes/request, %.1f derivation traps/request > %.1f in calls mode; "
+		 "open connections stay keyed", a->target_name, h, keys, calls);
+	target_event(a, "%s", au->note);
+	a->tls_mode = tls_probe_modes(a->tls);
+}
+
+/* After the switch: holds it (the keys probe leaves) or takes it back. */
+static void tls_auto_trial(struct app *a, uint64_t hs, uint64_t fds, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	uint64_t dh = hs - au->sw_hs, df = fds - au->sw_fds;
+
+	if (now < au->switch_ms + AUTO_SWITCH_GRACE_MS ||
+	    (dh < AUTO_TRIAL_HS && now < au->switch_ms + AUTO_TRIAL_MAX_MS))
+		return;
+	if (dh >= AUTO_TRIAL_HS && (double)df >= AUTO_SET_FD_SHARE * (double)dh) {
+		tls_probe_keys_off(a->tls);
+		collector_tls_keys_gone(a->coll);
+		au->phase = AUTO_CALLS;
+		return;
+	}
+	tls_probe_switch_undo(a->tls);
+	au->phase = AUTO_OFF;
+	a->tls_mode = tls_probe_modes(a->tls);
+	snprintf(au->note, sizeof(au->note), "tls auto: keys for %s after all: %lu SSL_set_fd for "
+		 "%lu handshakes, so the calls path cannot tell its new connections (BIO-based TLS)",
+		 a->target_name, (unsigned long)df, (unsigned long)dh);
+	target_event(a, "%s", au->note);
+}
+
+/* Per interval: requests into the window; decides when it is full. */
+static void tls_auto_step(struct app *a, const struct snapshot *s, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	uint64_t hits, hs, fds;
+
+	tls_probe_auto_counts(a->tls, &hits, &hs, &fds);
+	if (au->phase == AUTO_SWITCHING) {
+		tls_auto_trial(a, hs, fds, now);
+		return;
+	}
+	if (au->phase != AUTO_KEYS || now < a->start_ms + AUTO_WARMUP_MS)
+		return;
+	if (!au->win_ms) {
+		au->win_ms = now;
+		au->hits0 = hits;
+		au->hs0 = hs;
+		au->reqs = 0;
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		au->reqs += s->eps[i].requests;
+	if (now < au->win_ms + AUTO_WINDOW_MS || au->reqs < AUTO_MIN_REQS)
+		return;
+	tls_auto_decide(a, hits, hs, now);
+	au->win_ms = 0;
+}
+
 static void interval_close(struct app *a, uint64_t end_ms)
 {
 	struct snapshot *s, *folded = NULL;
@@ -761,6 +957,8 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
+	if (a->tls)
+		tls_auto_step(a, s, now_ms());
 	run_refresh(a, now_ms());
 	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
 	for (size_t i = 0; !a->live_view && i < s->nfolds; i++)
@@ -860,7 +1058,11 @@ static void on_tls_conn(void *ctx, const struct tls_conn *c)
 {
 	struct app *a = ctx;
 	if (c->family)
-		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port);
+		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port,
+				      c->ts_ns);
+	/* The calls probes read this one: its ciphertext must not count too. */
+	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
+		collector_tls_calls_conn(a->coll, c->family, c->addr, c->port, c->laddr, c->lport);
 }
 
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -1033,6 +1235,8 @@ static int open_tls(struct app *a)
 	if (open_keylog(a))
 		return EXIT_USAGE;
 	a->tls_mode = tls_probe_modes(a->tls);
+	if (a->opt.tls == TLS_MODE_AUTO && a->tls_mode == TLS_MODE_KEYS)
+		a->tauto.phase = AUTO_KEYS;
 	if (a->tls_mode == TLS_MODE_CALLS && !a->opt.keylog_in)
 		collector_tls_decrypt_off(a->coll);
 	if (a->opt.keylog_in)
@@ -1102,7 +1306,13 @@ static void on_rescan(struct loop *l, int fd, void *ctx)
 	struct app *a = ctx;
 	(void)l;
 	loop_timer_ack(fd);
-	rescan(a);
+	uint64_t t0 = mono_ms();
+	if (t0 >= a->rescan_due_ms) {
+		rescan(a);
+		uint64_t wait = (mono_ms() - t0) * RESCAN_SHARE;
+		/* the timer ticks every RESCAN_MS: due a little early is the next tick */
+		a->rescan_due_ms = wait > RESCAN_MS ? t0 + wait - RESCAN_MS / 2 : 0;
+	}
 	collector_expire(a->coll, now_ns());
 }
 
@@ -1153,12 +1363,15 @@ static int open_store(struct app *a)
 			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(a->settings, sizeof(a->settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s"
+		 "%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
 		 a->netns_str[0] ? " netns=" : "", a->netns_str,
-		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
+		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str,
+		 /* several targets: the session names them (sessions.targets too) */
+		 a->target.nroots > 1 ? " targets=" : "", a->target.nroots > 1 ? a->target_name : "");
 	run_refresh(a, now_ms());
 	e = store_open(&a->store, a->opt.db, &a->run, err, sizeof(err));
 	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
@@ -1259,6 +1472,7 @@ static int run_live(struct app *a)
 	if ((rc = open_dump(a)))
 		return rc;
 	apply_ports(a);
+	apply_targets(a);
 	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;

@@ -18,17 +18,20 @@
 #include "storage/store_upstream.h"
 
 #define STORE_BUSY_MS      5000     /* wait this long for a `l7top query` or sqlite3 shell */
-#define STORE_CACHE_MAX    4096     /* endpoint ids remembered; cleared when full */
+#define STORE_CACHE_MAX    65536    /* endpoint ids remembered; cleared when full */
 #define STORE_STEP_ROWS    8000     /* endpoint rows one upkeep transaction may touch */
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
-#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
+#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + TARGET_NAME_MAX + 5)
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
- * addressing over a power-of-two table; it is only a cache, so it is simply
- * emptied when full or when a transaction that may have added ids rolls back.
+ * addressing over a power-of-two table, grown with the endpoints written
+ * (it held 4096 ids, fewer than the rows of --max-endpoints 10000, and
+ * every interval then looked most of them up in SQLite again); it is only a
+ * cache, so it is simply emptied when full or when a transaction that may
+ * have added ids rolls back.
  */
 struct ep_slot {
 	char *key;                    /* "host\x1fmethod\x1froute"; NULL = empty slot */
@@ -36,8 +39,8 @@ struct ep_slot {
 };
 
 struct ep_cache {
-	struct ep_slot slot[STORE_CACHE_MAX * 2];
-	size_t used;
+	struct ep_slot *slot;         /* cap of them, at most half used */
+	size_t cap, used;
 };
 
 struct store {
@@ -97,11 +100,13 @@ static size_t ep_cache_hash(const char *key)
 	return (size_t)h;
 }
 
-/* The slot holding key, or the empty slot where it would go. */
+/* The slot holding key, or the empty slot where it would go; NULL while
+ * the table has no slots. */
 static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *key)
 {
-	const size_t mask = STORE_CACHE_MAX * 2 - 1;
-	size_t i = ep_cache_hash(key) & mask;
+	if (!c->cap)
+		return NULL;
+	size_t mask = c->cap - 1, i = ep_cache_hash(key) & mask;
 
 	/* At most half full, so an empty slot always ends the probe. */
 	for (;; i = (i + 1) & mask) {
@@ -113,18 +118,46 @@ static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *key)
 
 static void ep_cache_clear(struct ep_cache *c)
 {
-	for (size_t i = 0; i < STORE_CACHE_MAX * 2; i++) {
+	for (size_t i = 0; i < c->cap; i++) {
 		free(c->slot[i].key);
 		c->slot[i].key = NULL;
 	}
 	c->used = 0;
 }
 
+static void ep_cache_free(struct ep_cache *c)
+{
+	ep_cache_clear(c);
+	free(c->slot);
+	c->slot = NULL;
+	c->cap = 0;
+}
+
+/* Doubles the table (keys rehashed); false on ENOMEM. */
+static bool ep_cache_grow(struct ep_cache *c)
+{
+	struct ep_cache n = { .cap = c->cap ? c->cap * 2 : 1024 };
+	if (!(n.slot = calloc(n.cap, sizeof(*n.slot))))
+		return false;
+	for (size_t i = 0; i < c->cap; i++) {
+		if (!c->slot[i].key)
+			continue;
+		*ep_cache_slot(&n, c->slot[i].key) = c->slot[i];
+		n.used++;
+	}
+	free(c->slot);
+	*c = n;
+	return true;
+}
+
 /* Remembering is best effort: on ENOMEM the id is just looked up again. */
 static void ep_cache_put(struct ep_cache *c, const char *key, sqlite3_int64 id)
 {
-	if (c->used >= STORE_CACHE_MAX)
+	if ((c->used + 1) * 2 > c->cap && (c->cap >= STORE_CACHE_MAX * 2 || !ep_cache_grow(c))) {
+		if (!c->cap)
+			return;
 		ep_cache_clear(c);
+	}
 	struct ep_slot *s = ep_cache_slot(c, key);
 	if (s->key)
 		return;
@@ -152,27 +185,51 @@ static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 	snprintf(dst, cap, "%.*s", (int)strnlen(src, srcmax), src);
 }
 
-/* endpoints.id for host+method+route+protocol, inserting the row on first sight. */
+/* Appends src (cut at max - 1 bytes, as store_copy() does) and a 0x1f
+ * separator to key at k; returns the new length. */
+static size_t store_key_put(char *key, size_t k, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max - 1);
+	memcpy(key + k, src, n);
+	key[k + n] = '\x1f';
+	return k + n + 1;
+}
+
+/*
+ * endpoints.id for host+method+route+protocol+target, inserting the row on
+ * first sight. target NULL: the run watches one target, whose rows are ''
+ * (shared with every earlier run, as before targets existed).
+ */
 static int store_endpoint_id(struct store *st, const char *host_in, const char *method_in,
-			     const char *route_in, const char *proto_in, sqlite3_int64 *id)
+			     const char *route_in, const char *proto_in, const char *target_in,
+			     sqlite3_int64 *id)
 {
 	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], proto[PROTO_MAX];
+	char target[TARGET_NAME_MAX];
 	char key[STORE_KEY_MAX];
 
+	/* the key by memcpy (five snprintf()s were most of a cached lookup) */
+	size_t k = store_key_put(key, 0, host_in, HOST_MAX);
+	k = store_key_put(key, k, method_in, METHOD_MAX);
+	k = store_key_put(key, k, route_in, ROUTE_MAX);
+	k = store_key_put(key, k, proto_in, PROTO_MAX);
+	k = store_key_put(key, k, target_in ? target_in : "", TARGET_NAME_MAX);
+	key[k - 1] = '\0';
+	struct ep_slot *s = ep_cache_slot(&st->cache, key);
+	if (s && s->key) {
+		*id = s->id;
+		return SQLITE_OK;
+	}
 	store_copy(host, sizeof(host), host_in, HOST_MAX);
 	store_copy(method, sizeof(method), method_in, METHOD_MAX);
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
 	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s", host, method, route, proto);
-	struct ep_slot *s = ep_cache_slot(&st->cache, key);
-	if (s->key) {
-		*id = s->id;
-		return SQLITE_OK;
-	}
+	store_copy(target, sizeof(target), target_in ? target_in : "", TARGET_NAME_MAX);
 	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 4, proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 5, target, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st->find_ep);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st->find_ep, 0);
@@ -183,6 +240,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 4, proto, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 5, target, -1, SQLITE_STATIC);
 		rc = store_step_done(st->ins_ep);
 		*id = sqlite3_last_insert_rowid(st->db);
 	} else if (rc == SQLITE_ROW) {
@@ -255,7 +313,8 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 {
 	sqlite3_int64 id = 0, v[11];
 
-	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto, &id);
+	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto,
+				   snapshot_row_target(s, e->target), &id);
 	if (rc)
 		return rc;
 	v[0] = store_i64(e->requests);
@@ -272,13 +331,15 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 }
 
 /* One request-log row. The path is cut at '?' or '#' whatever the collector sent. */
-static int store_write_request(struct store *st, const struct req_record *r)
+static int store_write_request(struct store *st, const struct snapshot *snap,
+			       const struct req_record *r)
 {
 	char path[ROUTE_MAX], client[CLIENT_MAX];
 	sqlite3_int64 id = 0;
 	sqlite3_stmt *q = st->ins_req;
 
-	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto, &id);
+	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto,
+				   snapshot_row_target(snap, r->target), &id);
 	if (rc)
 		return rc;
 	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
@@ -329,7 +390,7 @@ static int store_write_fn(struct store *st, void *ctx)
 	for (size_t i = 0; rc == SQLITE_OK && i < s->n; i++)
 		rc = store_write_endpoint(st, s, &s->eps[i]);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
-		rc = store_write_request(st, &s->reqs[i]);
+		rc = store_write_request(st, s, &s->reqs[i]);
 	if (rc == SQLITE_OK)
 		rc = store_upstream_write(st->up, st->session_id, s);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nfolds; i++) {
@@ -612,6 +673,10 @@ static void store_upkeep(struct store *st)
 	retention = st->retention_ms;
 	rollup = st->rollup_ms;
 	bool stopping = st->stopping;
+	/* Nothing written yet, nothing to keep up: wait for a snapshot (the
+	 * writer spun here, a core's worth, from start to the first write). */
+	if (!st->newest_ms)
+		st->upkeep_more = false;
 	pthread_mutex_unlock(&st->lock);
 	if (stopping || !st->newest_ms)
 		return;
@@ -955,9 +1020,10 @@ static int store_prepare(struct store *st)
 		"              max(lat_max_us, excluded.lat_max_us))";
 	static const char find_ep[] =
 		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3"
-		" AND protocol = ?4";
+		" AND protocol = ?4 AND target = ?5";
 	static const char ins_ep[] =
-		"INSERT INTO endpoints (host, method, route, protocol) VALUES (?1, ?2, ?3, ?4)";
+		"INSERT INTO endpoints (host, method, route, protocol, target)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)";
 	static const char ins_req[] =
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
 		" bytes_in, bytes_out, client, pid, grpc_status)"
@@ -1016,8 +1082,8 @@ static int store_prepare(struct store *st)
 static int store_insert_session(struct store *st, const struct run_info *sess)
 {
 	static const char sql[] =
-		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture, targets)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 	sqlite3_stmt *q;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL))
@@ -1029,6 +1095,7 @@ static int store_insert_session(struct store *st, const struct run_info *sess)
 		sqlite3_bind_text(q, 4, sess->version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sess->settings, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 6, sess->capture, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, sess->target, -1, SQLITE_STATIC);
 	}
 	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);
@@ -1109,7 +1176,7 @@ static void store_free(struct store *st)
 		sqlite3_finalize(all[i]);
 	store_upstream_free(st->up);
 	sqlite3_close(st->db);
-	ep_cache_clear(&st->cache);
+	ep_cache_free(&st->cache);
 	pthread_cond_destroy(&st->wake);
 	pthread_cond_destroy(&st->settled);
 	pthread_mutex_destroy(&st->lock);
