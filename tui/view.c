@@ -582,7 +582,8 @@ static void detail_fill(struct view *v)
 		memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
 		qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
 		struct view_client all[VIEW_CLIENTS_MAX];
-		memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
+		if (e->x->nclients)              /* clients is NULL while none came */
+			memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
 		qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
 		d->nclients = e->x->nclients < 8 ? e->x->nclients : 8;
 		memcpy(d->clients, all, d->nclients * sizeof(all[0]));
