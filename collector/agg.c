@@ -19,13 +19,14 @@ struct agg {
 	uint64_t overflow;      /* requests shown in OTHER, ever */
 	uint64_t since_halving_ms;
 	const char *want_host, *want_method, *want_route, *want_proto;   /* for row_is() */
+	uint8_t want_target;
 };
 
 /* The row's names in one block of their own size (a route is cut at
  * ROUTE_MAX - 1 bytes, a host at HOST_MAX - 1, as the fixed fields did).
  * -1 on ENOMEM. */
-static int ep_init(struct ep_stats *e, char **names, const char *host, const char *method,
-		   const char *route, const char *proto)
+static int ep_init(struct ep_stats *e, char **names, uint8_t target, const char *host,
+		   const char *method, const char *route, const char *proto)
 {
 	size_t lh = strnlen(host, HOST_MAX - 1), lm = strnlen(method, METHOD_MAX - 1);
 	size_t lr = strnlen(route, ROUTE_MAX - 1), lp = strnlen(proto, PROTO_MAX - 1);
@@ -33,6 +34,7 @@ static int ep_init(struct ep_stats *e, char **names, const char *host, const cha
 
 	memset(e, 0, sizeof(*e));
 	hist_init(&e->lat);
+	e->target = target;
 	free(*names);
 	*names = p;
 	if (!p)
@@ -66,11 +68,13 @@ struct agg *agg_new(size_t max_endpoints)
 		agg_free(a);
 		return NULL;
 	}
+	/* OTHER sums whatever it takes, whichever target served it */
 	hist_init(&a->other.lat);
 	a->other.host = "";
 	a->other.method = AGG_OTHER_METHOD;
 	a->other.route = AGG_OTHER_ROUTE;
 	a->other.proto = "";
+	a->other.target = TARGET_ALL;
 	return a;
 }
 
@@ -102,7 +106,8 @@ static bool row_is(void *ctx, size_t slot)
 {
 	const struct agg *a = ctx;
 	const struct ep_stats *e = &a->eps[slot];
-	return !strcmp(e->route, a->want_route) && !strcmp(e->method, a->want_method) &&
+	return e->target == a->want_target && !strcmp(e->route, a->want_route) &&
+	       !strcmp(e->method, a->want_method) &&
 	       !strcmp(e->host, a->want_host) && !strcmp(e->proto, a->want_proto);
 }
 
@@ -138,15 +143,18 @@ static int rows_grow(struct agg *a)
 
 /* The endpoint's row: found, new, or taken from the endpoint of least rank.
  * -1 only on ENOMEM (then the request is counted in OTHER). */
-static long row_of(struct agg *a, const char *host, const char *method, const char *route,
-		   const char *proto)
+static long row_of(struct agg *a, uint8_t target, const char *host, const char *method,
+		   const char *route, const char *proto)
 {
-	/* the protocol is a few known names: its first and last bytes tell them apart */
-	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1];
+	/* the protocol is a few known names: its first and last bytes tell them
+	 * apart; the target is a small index, mixed in the same way */
+	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
+		      ((uint32_t)target << 16);
 	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
 	bool evicted;
 
 	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
+	a->want_target = target;
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
@@ -161,7 +169,7 @@ static long row_of(struct agg *a, const char *host, const char *method, const ch
 	slot = (long)topk_admit(a->top, h, &evicted);
 	a->own[slot] = 1;
 	a->taken[slot] = evicted;
-	if (ep_init(&a->eps[slot], &a->names[slot], host, method, route, proto) < 0) {
+	if (ep_init(&a->eps[slot], &a->names[slot], target, host, method, route, proto) < 0) {
 		/* a nameless row would match nothing: keep it as OTHER's double */
 		a->eps[slot].host = a->other.host, a->eps[slot].method = a->other.method;
 		a->eps[slot].route = a->other.route, a->eps[slot].proto = a->other.proto;
@@ -207,7 +215,7 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
 	const char *proto = s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
-	long slot = row_of(a, s->host, s->method, s->route, proto);
+	long slot = row_of(a, s->target, s->host, s->method, s->route, proto);
 	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
 }
 

@@ -2,8 +2,9 @@
 /*
  * agg: per-endpoint statistics for the current interval.
  *
- * An endpoint is virtual host + method + route + protocol (views that show
- * one row per method + route fold hosts and protocols). At most max_endpoints rows
+ * An endpoint is target + virtual host + method + route + protocol (views
+ * that show one row per method + route fold hosts and protocols; targets
+ * stay apart, so a proxy and its backend never share a row). At most max_endpoints rows
  * exist, and which endpoints own them is decided by Space-Saving
  * (collector/topk.h), not by who came first: an endpoint that is not in the
  * table takes the row of least rank, so one with real traffic gets a row
@@ -54,6 +55,7 @@ struct agg_sample {
 	const char *method;
 	const char *route;
 	const char *proto;       /* PROTO_NAMES entry */
+	uint8_t target;          /* which target served it (snapshot.targets index) */
 	const char *client_addr; /* without port, for top clients; "" unknown */
 	bool aborted;            /* the client left before the response: no status,
 				  * no latency (see http_txn.aborted) */

@@ -53,6 +53,16 @@ struct collector {
 	uint64_t reqs_skipped;
 	struct http_sink sink;
 	struct upstream *up;             /* the target's outgoing calls */
+	/* Targets (collector_set_targets): names for snapshots, listeners
+	 * sorted by port and pids sorted, for connections to find theirs. */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
+	size_t nlisteners, npids;
+	struct collector_listener listeners[COLLECTOR_MAX_LISTENERS];
+	struct collector_pid pids[COLLECTOR_MAX_PIDS];
+	uint32_t cur_netns;              /* namespace of the packet being fed */
+	uint32_t cur_key_ns;             /* ... as its connection's key holds it */
+	uint8_t cur_target;              /* its listener's target */
 };
 
 static bool port_is_server(const struct collector *c, uint16_t port)
@@ -99,6 +109,7 @@ static void log_request(struct collector *c, const struct agg_sample *s, const s
 	snprintf(rec->method, sizeof(rec->method), "%s", s->method);
 	snprintf(rec->route, sizeof(rec->route), "%s", s->route);
 	snprintf(rec->proto, sizeof(rec->proto), "%s", s->proto);
+	rec->target = s->target;
 	route_path(t->target, t->target_len, rec->path, sizeof(rec->path));
 }
 
@@ -199,6 +210,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		upstream_add_inbound(c->up, t, route);
 	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
+		.target = cn ? cn->target : 0,
 		.host = txn_host(c, t),
 		.method = t->method,
 		.route = route,
@@ -539,7 +551,7 @@ static void format_peer(int family, const uint8_t *addr, uint16_t port, char *ou
 
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
-	struct conn_key k = { .family = s->family };
+	struct conn_key k = { .family = s->family, .netns = c->cur_key_ns };
 	if (dir == HTTP_DIR_REQ) {
 		memcpy(k.srv, s->daddr, 16);
 		memcpy(k.cli, s->saddr, 16);
@@ -563,8 +575,10 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	if (cn || (!(s->flags & TCPF_SYN) && s->len == 0))
 		return cn;
 	cn = conn_new(c, &k);
-	if (cn)
+	if (cn) {
 		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
+		cn->target = c->cur_target;
+	}
 	return cn;
 }
 
@@ -792,8 +806,37 @@ static void upstream_gave_up(struct collector *c, struct conn *cn)
 	c->cur = NULL;
 }
 
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere);
+
+/*
+ * Which listener a server-side packet seen in namespace netns came to: its
+ * target and key namespace go to cur_target / cur_key_ns. false: the port
+ * is a listener of other namespaces only, and netns is known; the packet is
+ * a copy that a packet socket of this namespace saw on its end of a veth,
+ * and the socket inside the listener's namespace sees the connection
+ * itself (counting both would count it twice).
+ */
+static bool listener_pick(struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere = false;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+
+	if (!l)
+		return !(elsewhere && netns);
+	c->cur_target = l->target;
+	c->cur_key_ns = l->netns ? netns : 0;
+	return true;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
+{
+	collector_packet_ns(c, 0, ts_ns, l3, caplen, wirelen);
+}
+
+void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
+			 uint32_t caplen, uint32_t wirelen)
 {
 	struct tcp_seg s;
 	enum http_dir dir;
@@ -809,6 +852,11 @@ void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		dir = HTTP_DIR_RESP;
 	else if (!(up = upstream_dir(c, &s, &dir)))
 		return;
+	c->cur_netns = netns;
+	c->cur_key_ns = 0;
+	c->cur_target = 0;
+	if (!up && !listener_pick(c, netns, dir == HTTP_DIR_REQ ? s.dport : s.sport))
+		return;                      /* another namespace's connection, seen through a veth */
 	c->packets++;
 	struct conn *cn = conn_lookup(c, &s, dir);
 	if (!cn)
@@ -827,13 +875,107 @@ void collector_note_upstream(struct collector *c, int family, const uint8_t *add
 	upstream_note_peer(c->up, peer);
 }
 
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct collector_listener *x = a, *y = b;
+	if (x->port != y->port)
+		return (int)x->port - (int)y->port;
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	const struct collector_pid *x = a, *y = b;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
+			     const struct collector_listener *ls, size_t nls,
+			     const struct collector_pid *pids, size_t npids)
+{
+	size_t left = 0;
+
+	if (n > TARGETS_MAX) {
+		left += n - TARGETS_MAX;
+		n = TARGETS_MAX;
+	}
+	c->ntargets = n;
+	for (size_t i = 0; i < n; i++)
+		snprintf(c->targets[i], TARGET_NAME_MAX, "%s", names[i]);
+	if (nls > COLLECTOR_MAX_LISTENERS) {
+		left += nls - COLLECTOR_MAX_LISTENERS;
+		nls = COLLECTOR_MAX_LISTENERS;
+	}
+	if (npids > COLLECTOR_MAX_PIDS) {
+		left += npids - COLLECTOR_MAX_PIDS;
+		npids = COLLECTOR_MAX_PIDS;
+	}
+	c->nlisteners = ls ? nls : 0;          /* NULL with 0: none */
+	c->npids = pids ? npids : 0;
+	if (c->nlisteners) {
+		memcpy(c->listeners, ls, nls * sizeof(*ls));
+		qsort(c->listeners, nls, sizeof(*ls), listener_cmp);
+	}
+	if (c->npids) {
+		memcpy(c->pids, pids, npids * sizeof(*pids));
+		qsort(c->pids, npids, sizeof(*pids), pid_cmp);
+	}
+	return left;
+}
+
+/*
+ * The listener of port in namespace netns (one of namespace 0 matches any;
+ * so does any when netns is 0: offline or unknown), or NULL, with
+ * *elsewhere set when the port is a listener of other namespaces only.
+ * Listeners are few, sorted by port then namespace: a binary search finds
+ * the port's first.
+ */
+static const struct collector_listener *listener_find(const struct collector *c, uint32_t netns,
+						      uint16_t port, bool *elsewhere)
+{
+	size_t lo = 0, hi = c->nlisteners;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->listeners[mid].port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*elsewhere = false;
+	if (lo == c->nlisteners || c->listeners[lo].port != port)
+		return NULL;
+	for (size_t i = lo; i < c->nlisteners && c->listeners[i].port == port; i++)
+		if (c->listeners[i].netns == netns || !c->listeners[i].netns || !netns)
+			return &c->listeners[i];
+	*elsewhere = true;
+	return NULL;
+}
+
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
+{
+	bool elsewhere;
+	const struct collector_listener *l = listener_find(c, netns, port, &elsewhere);
+	return l ? l->target : 0;
+}
+
+static uint8_t target_of_pid(const struct collector *c, uint32_t pid)
+{
+	struct collector_pid key = { .pid = pid };
+	const struct collector_pid *p = bsearch(&key, c->pids, c->npids, sizeof(key), pid_cmp);
+	return p ? p->target : 0;
+}
+
 static struct conn *proc_conn(struct collector *c, uint32_t tgid, uint64_t conn_id, bool create)
 {
 	struct conn_key k = { .family = CONN_FAMILY_PROC };
 	memcpy(k.srv, &tgid, sizeof(tgid));
 	memcpy(k.cli, &conn_id, sizeof(conn_id));
 	struct conn *cn = conn_table_find(c->conns, &k);
-	return cn || !create ? cn : conn_new(c, &k);
+	if (cn || !create)
+		return cn;
+	if ((cn = conn_new(c, &k)))
+		cn->target = target_of_pid(c, tgid);
+	return cn;
 }
 
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
@@ -1029,6 +1171,8 @@ struct snapshot *collector_snapshot(struct collector *c, uint64_t ts_ms, uint64_
 		return NULL;
 	}
 	snapshot_take_folds(c, s);
+	s->ntargets = c->ntargets;
+	memcpy(s->targets, c->targets, sizeof(s->targets));
 	/* hand the request log over; the next interval starts empty */
 	if (c->nreqs) {
 		s->reqs = malloc(c->nreqs * sizeof(*s->reqs));

@@ -66,8 +66,47 @@ struct collector *collector_new(const struct collector_config *cfg);
 void collector_free(struct collector *c);
 /* The server side of a connection is the one on one of these ports. */
 void collector_set_ports(struct collector *c, const uint16_t *ports, size_t n);
+
+/*
+ * Targets (each --pid root and its process tree). A connection belongs to
+ * the target owning the socket it was accepted on: its listener (network
+ * namespace + port) for packets, its process for TLS read in a process.
+ * Decided once, when the connection is first seen; rows are per target.
+ * Without targets set, everything is target 0.
+ */
+struct collector_listener {
+	uint32_t netns;              /* inode of the namespace; 0 = any */
+	uint16_t port;
+	uint8_t target;              /* index into the names */
+};
+struct collector_pid {
+	uint32_t pid;
+	uint8_t target;
+};
+#define COLLECTOR_MAX_LISTENERS 256
+#define COLLECTOR_MAX_PIDS      1024
+/*
+ * Replaces the targets' names (n <= TARGETS_MAX; snapshots carry them),
+ * their listeners and their processes (at most COLLECTOR_MAX_*; the rest is
+ * ignored and counted in the return value: 0 when all fit).
+ */
+size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
+			     const struct collector_listener *ls, size_t nls,
+			     const struct collector_pid *pids, size_t npids);
+/*
+ * The target of a server port seen in namespace netns: the listener of that
+ * namespace (a listener of namespace 0, or netns 0, matches any), else 0.
+ * Packets a socket of one namespace sees for a port that only other
+ * namespaces listen on (veth copies: the other namespace's socket sees the
+ * connection itself) are ignored.
+ */
+uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port);
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen);
+/* The same, from a packet socket opened in namespace netns (inode; 0 unknown). */
+void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
+			 uint32_t caplen, uint32_t wirelen);
 /*
  * Plaintext of a TLS connection read inside the server process (uprobes on
  * SSL_read/SSL_write): in order per (tgid, conn_id), so it bypasses TCP

@@ -29,10 +29,18 @@ enum conn_app {
  * connection pointer), whose bytes arrive already in order. */
 #define CONN_FAMILY_PROC 0xff
 
+/*
+ * Two network namespaces may both carry 127.0.0.1:80 <-> 127.0.0.1:N: a
+ * server-side connection's key holds the namespace of its listener (0 when
+ * unknown: offline, upstream calls, TLS read in a process). Every byte is a
+ * named field, so a zero-initialised key has no stray padding to hash.
+ */
 struct conn_key {
 	uint8_t family;
 	uint8_t pad;
 	uint16_t srv_port, cli_port;
+	uint16_t pad2;
+	uint32_t netns;
 	uint8_t srv[16], cli[16];
 };
 
@@ -51,6 +59,7 @@ struct conn {
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
+	uint8_t target;              /* the target serving it (collector_set_targets) */
 	char client[48];             /* "addr:port" of the peer, "" unknown */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */

@@ -365,6 +365,18 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 			ep_grpc_add(dst, i, src->grpc[i]);
 }
 
+const char *snapshot_target(const struct snapshot *s, unsigned t)
+{
+	return t < s->ntargets && t < TARGETS_MAX ? s->targets[t] : "";
+}
+
+const char *snapshot_row_target(const struct snapshot *s, unsigned t)
+{
+	if (s->ntargets < 2)
+		return NULL;
+	return *snapshot_target(s, t) ? snapshot_target(s, t) : "*";
+}
+
 void snapshot_total(const struct snapshot *s, struct ep_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -378,11 +390,13 @@ static int by_method_route(const void *a, const void *b)
 	const struct ep_stats *x = *(const struct ep_stats *const *)a;
 	const struct ep_stats *y = *(const struct ep_stats *const *)b;
 	int c = strcmp(x->route, y->route);
-	return c ? c : strcmp(x->method, y->method);
+	if (!c)
+		c = strcmp(x->method, y->method);
+	return c ? c : (int)x->target - (int)y->target;
 }
 
-/* Do two rows of s share method and route (hosts or protocols split
- * them)? A hash table of row numbers: linear in rows, where sorting them
+/* Do two rows of s share target, method and route (hosts or protocols
+ * split them)? A hash table of row numbers: linear in rows, where sorting them
  * every interval cost more than the rest of the view at 10,000 endpoints.
  * -1 on ENOMEM. */
 static int rows_split(const struct snapshot *s)
@@ -400,7 +414,8 @@ static int rows_split(const struct snapshot *s)
 		size_t j = ep_hash("", e->method, e->route) & (cap - 1);
 		for (; h[j]; j = (j + 1) & (cap - 1)) {
 			const struct ep_stats *o = &s->eps[h[j] - 1];
-			if (!strcmp(o->route, e->route) && !strcmp(o->method, e->method)) {
+			if (o->target == e->target && !strcmp(o->route, e->route) &&
+			    !strcmp(o->method, e->method)) {
 				split = 1;
 				break;
 			}
@@ -438,6 +453,8 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 	out->ts_ms = s->ts_ms;
 	out->dur_ms = s->dur_ms;
 	out->c = s->c;
+	out->ntargets = s->ntargets;
+	memcpy(out->targets, s->targets, sizeof(out->targets));
 	snapshot_copy_upstreams(out, s);    /* -ENOMEM: the view lacks upstreams, counted nowhere worse */
 	for (size_t i = 0; i < s->n; i++) {
 		if (!k || by_method_route(&idx[i], &idx[i - 1])) {
@@ -449,6 +466,7 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 			e->method = snapshot_name(out, idx[i]->method);
 			e->route = snapshot_name(out, idx[i]->route);
 			e->proto = snapshot_name(out, idx[i]->proto);
+			e->target = idx[i]->target;
 			if (!e->method || !e->route || !e->proto) {
 				out->n = k - 1;
 				snapshot_free(out);

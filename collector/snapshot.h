@@ -27,6 +27,15 @@
 #define EP_CODES   8        /* distinct status codes per endpoint and interval */
 #define PROTO_MAX  12       /* "http/1.1", "h2c", ... */
 #define GRPC_CODES 17       /* gRPC status codes 0 (OK) .. 16 (UNAUTHENTICATED) */
+/*
+ * Targets: each --pid root (its process tree) is one, named "comm[pid]".
+ * Rows name theirs by index into snapshot.targets, so the key grows by one
+ * byte, not a string. TARGET_ALL marks a row summed across targets (OTHER,
+ * or a view that folds them).
+ */
+#define TARGETS_MAX     16
+#define TARGET_NAME_MAX 48  /* "comm[pid]": comm is at most 15 bytes */
+#define TARGET_ALL      0xff
 
 /* Protocols, as bits of ep_stats.protos and names in PROTO_NAMES order. */
 enum proto_id { PROTO_HTTP10, PROTO_HTTP11, PROTO_H2, PROTO_H2C, PROTO_COUNT };
@@ -93,6 +102,8 @@ struct ep_stats {
 	const char *proto;       /* part of the key: "h2", "http/1.1"...; "" in a row
 				  * folded across protocols (see protos) */
 	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
+	uint8_t target;          /* part of the key: index into snapshot.targets, or
+				  * TARGET_ALL (summed across targets) */
 	uint8_t nslowest;        /* entries of slowest (<= EP_SLOWEST) */
 	uint8_t nclients;        /* entries of clients (<= EP_CLIENTS) */
 	uint8_t ncodes;          /* entries of codes (<= EP_CODES) */
@@ -130,6 +141,7 @@ struct req_record {
 	char route[ROUTE_MAX];
 	char path[ROUTE_MAX];    /* the path as sent, without query string */
 	char proto[PROTO_MAX];
+	uint8_t target;          /* as ep_stats.target */
 };
 
 /*
@@ -296,6 +308,10 @@ struct snapshot {
 	unsigned refs;             /* see Ownership above */
 	size_t nfolds;             /* route prefixes folded by learning this interval */
 	char (*folds)[ROUTE_MAX];  /* e.g. "/u/": the segment after it is "{*}" */
+	/* The targets watched, by the index rows carry (ep_stats.target). One
+	 * target: outputs look as they did before targets existed. */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
 	struct snap_names *names;  /* storage of the rows' names (snapshot_name) */
 };
 
@@ -307,6 +323,12 @@ const char *snapshot_name(struct snapshot *s, const char *str);
 struct snapshot *snapshot_hold(struct snapshot *s);
 /* Drops one reference; the last frees. NULL is fine. */
 void snapshot_free(struct snapshot *s);
+/* The name of row target t ("nginx[1234]"); "" for TARGET_ALL or unknown. */
+const char *snapshot_target(const struct snapshot *s, unsigned t);
+/* The target as the outputs that name it per row write it: NULL with one
+ * target (they look as before targets), the name with several, "*" for a
+ * row summed across them (OTHER). */
+const char *snapshot_row_target(const struct snapshot *s, unsigned t);
 /* Totals across endpoints; lat is merged (caller frees it with hist_free). */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 /* The hash every endpoint table keys by (FNV-1a over host, method, route;
@@ -329,7 +351,8 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);
 /*
  * The rows of s summed across virtual hosts and protocols, for views that
- * do not split by them (GET /users/{id} is one row whatever carried it). When no endpoint has rows for two hosts this is s itself (no
+ * do not split by them (GET /users/{id} is one row whatever carried it);
+ * targets stay apart. When no endpoint has rows for two hosts this is s itself (no
  * copy): free the result only when it differs from s. Otherwise a new
  * snapshot (host fields empty, request log not copied); NULL on ENOMEM.
  */

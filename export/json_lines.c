@@ -36,9 +36,10 @@ static int json_lines_grpc(json_t *o, const struct ep_stats *e)
 	return json_object_set_new(o, "grpc", codes);
 }
 
-/* {"ts": ...} first, then the contract's keys in their order, then the
- * protocols (and gRPC failures when there were gRPC calls). */
-static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
+/* {"ts": ...} first, the target when several are watched (NULL: one,
+ * whose lines look as before targets), then the contract's keys in their
+ * order, then the protocols (and gRPC failures when there were gRPC calls). */
+static json_t *json_lines_obj(const char *ts, const char *target, const struct ep_stats *e)
 {
 	struct endpoint_row r;
 	char protos[64];
@@ -46,6 +47,10 @@ static json_t *json_lines_obj(const char *ts, const struct ep_stats *e)
 	json_t *row = row_endpoint_json(&r);
 	json_t *o = row ? json_pack("{s:s}", "ts", ts) : NULL;
 
+	if (o && target && json_object_set_new(o, "target", row_json_text(target))) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && json_object_update(o, row)) {
 		json_decref(o);
 		o = NULL;
@@ -108,7 +113,8 @@ int json_lines_write(FILE *f, const struct snapshot *s)
 	row_iso_time((int64_t)s->ts_ms, true, ts, sizeof(ts));
 
 	for (size_t i = 0; !rc && i < s->n; i++)
-		rc = json_lines_put(f, json_lines_obj(ts, &s->eps[i]));
+		rc = json_lines_put(f, json_lines_obj(ts, snapshot_row_target(s, s->eps[i].target),
+						      &s->eps[i]));
 	if (!rc)
 		rc = json_lines_put(f, json_lines_counters(ts, s));
 	if (!rc)

@@ -34,8 +34,9 @@ static const uint64_t prom_le_us[] = {
 };
 #define PROM_LE_N (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
-/* One virtual host + method + route since start. */
+/* One target + virtual host + method + route since start. */
 struct prom_series {
+	char target[TARGET_NAME_MAX]; /* "" with one target: the run's label (prom.target) */
 	char host[HOST_MAX];
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
@@ -94,7 +95,8 @@ int prom_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 
 /* ---- totals --------------------------------------------------------------- */
 
-static long prom_append(struct prom *p, const char *host, const char *method, const char *route)
+static long prom_append(struct prom *p, const char *target, const char *host, const char *method,
+			const char *route)
 {
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
@@ -106,6 +108,7 @@ static long prom_append(struct prom *p, const char *host, const char *method, co
 	}
 	struct prom_series *e = &p->s[p->n];
 	memset(e, 0, sizeof(*e));
+	snprintf(e->target, sizeof(e->target), "%s", target);
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
@@ -142,8 +145,8 @@ static void prom_series_merge(struct prom_series *dst, const struct prom_series 
  * its place. The collector only shows rows that earned one (collector/agg.h),
  * so this is rare: a scan's first rows giving way to the endpoints of now.
  */
-static long prom_take(struct prom *p, long other, const char *host, const char *method,
-		      const char *route)
+static long prom_take(struct prom *p, long other, const char *target, const char *host,
+		      const char *method, const char *route)
 {
 	long victim = -1;
 	for (size_t i = 0; i < p->n; i++)
@@ -155,6 +158,7 @@ static long prom_take(struct prom *p, long other, const char *host, const char *
 	struct prom_series *e = &p->s[victim];
 	prom_series_merge(&p->s[other], e);
 	memset(e, 0, sizeof(*e));
+	snprintf(e->target, sizeof(e->target), "%s", target);
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	snprintf(e->method, sizeof(e->method), "%s", method);
 	snprintf(e->route, sizeof(e->route), "%s", route);
@@ -165,27 +169,31 @@ static long prom_take(struct prom *p, long other, const char *host, const char *
 }
 
 /*
- * The series of host + method + route: found, created, or past the bound
- * the least used series' place (prom_take). OTHER (host "") is an ordinary
- * entry of the table, so the collector's own OTHER row and prom's overflow
- * land in one series, never two with equal labels.
+ * The series of target + host + method + route: found, created, or past
+ * the bound the least used series' place (prom_take). OTHER (host "") is an
+ * ordinary entry of the table, so the collector's own OTHER row and prom's
+ * overflow land in one series, never two with equal labels. (The hash
+ * leaves the target out: a route served by two targets is two entries of
+ * one probe chain.)
  */
-static long prom_series_of(struct prom *p, const char *host, const char *method,
-			   const char *route)
+static long prom_series_of(struct prom *p, const char *target, const char *host,
+			   const char *method, const char *route)
 {
 	size_t mask = p->nslots - 1, i = ep_hash(host, method, route) & mask;
 	bool other = !*host && !strcmp(method, AGG_OTHER_METHOD) && !strcmp(route, AGG_OTHER_ROUTE);
 
 	for (; p->slots[i]; i = (i + 1) & mask) {
 		const struct prom_series *e = &p->s[p->slots[i] - 1];
-		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host))
+		if (!strcmp(e->route, route) && !strcmp(e->method, method) && !strcmp(e->host, host) &&
+		    !strcmp(e->target, target))
 			return (long)p->slots[i] - 1;
 	}
 	if (!other && p->n - (p->other >= 0) >= p->max) {
-		long o = prom_series_of(p, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
-		return o < 0 ? -1 : prom_take(p, o, host, method, route);
+		/* several targets: OTHER is "*", as the collector's own OTHER row */
+		long o = prom_series_of(p, *target ? "*" : "", "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE);
+		return o < 0 ? -1 : prom_take(p, o, target, host, method, route);
 	}
-	long idx = prom_append(p, host, method, route);
+	long idx = prom_append(p, target, host, method, route);
 	if (idx < 0)
 		return -1;
 	p->slots[i] = (uint32_t)idx + 1;
@@ -234,7 +242,13 @@ int prom_update(struct prom *p, const struct snapshot *s)
 	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ep_stats *e = &s->eps[i];
-		long idx = prom_series_of(p, e->host, e->method, e->route);
+		/* One target: no name of its own, the run's label (as before
+		 * targets). Several: each row its target's, OTHER (summed across
+		 * them) "*". */
+		const char *target = snapshot_row_target(s, e->target);
+		if (!target)
+			target = "";
+		long idx = prom_series_of(p, target, e->host, e->method, e->route);
 		if (idx < 0) {
 			rc = -ENOMEM;
 			continue;
@@ -279,6 +293,8 @@ static void prom_family(FILE *f, const char *name, const char *type, const char 
 static void prom_series_open(FILE *f, const char *name, const char *target,
 			     const struct prom_series *e)
 {
+	if (e->target[0])
+		target = e->target;
 	fprintf(f, "%s{", name);
 	if (*target) {
 		fputs("target=\"", f);

@@ -18,6 +18,8 @@
 /* One endpoint's totals over a range, a step of it, or an interval. */
 struct endpoint_row {
 	int64_t ts_ms;                  /* step start, unix ms; 0 for totals */
+	char target[TARGET_NAME_MAX * 4]; /* "" unless split by target; a session's
+					 * targets may be several names */
 	char host[HOST_MAX];            /* "" unless split by host */
 	char protocol[PROTO_MAX];       /* "" unless split by protocol */
 	char method[METHOD_MAX];

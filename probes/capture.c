@@ -57,6 +57,7 @@ struct capture {
 	pcap_dumper_t *dump;           /* --write, NULL when off */
 	capture_cb cb;                 /* valid during capture_dispatch only */
 	void *cb_ctx;
+	unsigned long cb_netns;        /* namespace of the handle being dispatched */
 	uint64_t received;
 	uint64_t link_unknown;
 	/* Offline: the classic pcap reader (file != NULL), or libpcap's (pcapng). */
@@ -572,6 +573,7 @@ static void capture_handle(u_char *user, const struct pcap_pkthdr *h, const u_ch
 	p.l3 = bytes + off;
 	p.caplen = h->caplen - (uint32_t)off;
 	p.wirelen = h->len - (uint32_t)off;
+	p.netns = c->cb_netns;
 	c->received++;
 	c->cb(c->cb_ctx, &p);
 }
@@ -655,6 +657,7 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 
 	c->cb = cb;
 	c->cb_ctx = ctx;
+	c->cb_netns = 0;
 	if (c->file) {
 		n = capture_dispatch_classic(c, max);
 		c->cb = NULL;
@@ -676,6 +679,7 @@ int capture_dispatch(struct capture *c, int max, capture_cb cb, void *ctx)
 		return n;
 	}
 	for (size_t i = 0; i < c->nh && n >= 0; i++) {
+		c->cb_netns = c->h[i].netns;
 		int k = capture_dispatch_one(c, c->h[i].pcap, max);
 
 		n = k < 0 ? k : n + k;

@@ -42,6 +42,7 @@ struct capture_pkt {
 	const uint8_t *l3;         /* IPv4 or IPv6 header */
 	uint32_t caplen;           /* bytes available from l3 */
 	uint32_t wirelen;          /* bytes from l3 as on the wire (>= caplen) */
+	unsigned long netns;       /* inode of the namespace its socket is in; 0 offline */
 };
 
 typedef void (*capture_cb)(void *ctx, const struct capture_pkt *p);

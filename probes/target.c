@@ -34,7 +34,8 @@ static bool target_has_pid(const struct target *t, pid_t pid)
 	return false;
 }
 
-static void target_add_pid(struct target *t, pid_t pid)
+/* root: the index of the root whose tree pid is in. */
+static void target_add_pid(struct target *t, pid_t pid, uint8_t root)
 {
 	if (target_has_pid(t, pid))
 		return;
@@ -42,6 +43,7 @@ static void target_add_pid(struct target *t, pid_t pid)
 		t->pids_truncated = true;
 		return;
 	}
+	t->pid_root[t->npids] = root;
 	t->pids[t->npids++] = pid;
 }
 
@@ -121,7 +123,7 @@ static int target_add_descendants(const char *proc_root, struct target *t)
 	for (size_t i = 0; i < t->npids; i++)
 		for (size_t j = 0; j < npairs; j++)
 			if (pairs[j].ppid == t->pids[i])
-				target_add_pid(t, pairs[j].pid);
+				target_add_pid(t, pairs[j].pid, t->pid_root[i]);
 	free(pairs);
 	return 0;
 }
@@ -161,8 +163,33 @@ bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long)
  * Rows look alike in tcp and tcp6, only the address width differs:
  *   sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode ...
  */
-/* Returns how many of the target's listeners the table lists. */
-static int target_read_listeners(const char *path, const struct inode_set *s, struct target *t)
+/* The root holding socket ino (per-root inode sets, sorted). */
+static uint8_t target_root_of(const struct target *t, const struct inode_set *per_root,
+			      unsigned long ino)
+{
+	for (size_t r = 0; r < t->nroots; r++)
+		if (inode_set_has(&per_root[r], ino))
+			return (uint8_t)r;
+	return 0;
+}
+
+static void target_add_listener(struct target *t, unsigned long netns, uint16_t port, uint8_t root)
+{
+	for (size_t i = 0; i < t->nlisteners; i++)
+		if (t->listeners[i].netns == netns && t->listeners[i].port == port)
+			return;
+	if (t->nlisteners == TARGET_MAX_LISTENERS) {
+		t->listeners_truncated = true;
+		return;
+	}
+	t->listeners[t->nlisteners++] = (struct target_listener){ netns, port, root };
+}
+
+/* Returns how many of the target's listeners the table lists; each is
+ * noted with its namespace (netns) and the root whose tree holds it. */
+static int target_read_listeners(const char *path, const struct inode_set *s,
+				 const struct inode_set *per_root, unsigned long netns,
+				 struct target *t)
 {
 	char line[512];
 	size_t lines = 0;
@@ -189,6 +216,7 @@ static int target_read_listeners(const char *path, const struct inode_set *s, st
 			continue;   /* the header line */
 		if (st == TCP_LISTEN && inode_set_has(s, ino)) {
 			target_add_port(t, (uint16_t)port);
+			target_add_listener(t, netns, (uint16_t)port, target_root_of(t, per_root, ino));
 			found++;
 		}
 	}
@@ -291,25 +319,42 @@ static bool target_same_netns(const char *proc_root, pid_t a, pid_t b)
 	return na > 0 && na == nb && !memcmp(la, lb, (size_t)na);
 }
 
-static int target_add_ports(const char *proc_root, struct target *t)
+/* The socket inodes of every process (s) and of each root's tree (per_root). */
+static int target_collect_inodes(const char *proc_root, const struct target *t, struct inode_set *s,
+				 struct inode_set *per_root)
 {
-	struct inode_set s = { 0 };
-	char path[PATH_MAX];
 	int err = 0;
 
 	for (size_t i = 0; i < t->npids && !err; i++)
-		err = proc_socket_inodes(proc_root, t->pids[i], 0, &s);
+		err = proc_socket_inodes(proc_root, t->pids[i], 0, &per_root[t->pid_root[i]]);
+	for (size_t r = 0; r < t->nroots && !err; r++) {
+		inode_set_sort(&per_root[r]);
+		for (size_t k = 0; k < per_root[r].n && !err; k++)
+			err = inode_set_add(s, per_root[r].v[k]);
+	}
+	if (!err)
+		inode_set_sort(s);
+	return err;
+}
+
+static int target_add_ports(const char *proc_root, struct target *t)
+{
+	struct inode_set s = { 0 }, per_root[TARGET_MAX_ROOTS] = { { 0 } };
+	char path[PATH_MAX];
+	int err = target_collect_inodes(proc_root, t, &s, per_root);
+
 	if (!err && s.n) {
-		inode_set_sort(&s);
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
+			unsigned long ns = 0;
 			int found;
 
+			target_netns_find(proc_root, t, t->pids[i], &ns);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			found = target_read_listeners(path, &s, t);
+			found = target_read_listeners(path, &s, per_root, ns, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			found += target_read_listeners(path, &s, t);
+			found += target_read_listeners(path, &s, per_root, ns, t);
 			if (found)
 				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
@@ -318,6 +363,8 @@ static int target_add_ports(const char *proc_root, struct target *t)
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
 	inode_set_free(&s);
+	for (size_t r = 0; r < TARGET_MAX_ROOTS; r++)
+		inode_set_free(&per_root[r]);
 	return err;
 }
 
@@ -467,9 +514,20 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < nroots; i++)
-		if (target_alive(proc_root, roots[i]))
-			target_add_pid(out, roots[i]);
+	for (size_t i = 0; i < nroots; i++) {
+		if (!target_alive(proc_root, roots[i]) || target_has_pid(out, roots[i]))
+			continue;
+		if (out->nroots == TARGET_MAX_ROOTS) {
+			/* its tree counts with the last target's: watched, not told apart */
+			out->roots_truncated = true;
+			target_add_pid(out, roots[i], TARGET_MAX_ROOTS - 1);
+			continue;
+		}
+		struct target_root *r = &out->roots[out->nroots];
+		r->pid = roots[i];
+		target_read_text(proc_root, roots[i], "comm", r->comm, sizeof(r->comm));
+		target_add_pid(out, roots[i], (uint8_t)out->nroots++);
+	}
 	if (out->npids == 0)
 		return -ESRCH;
 	target_read_text(proc_root, out->pids[0], "comm", out->comm, sizeof(out->comm));

@@ -23,6 +23,8 @@
 #define TARGET_MAX_NETNS 16
 #define TARGET_MAX_UNIX  8
 #define TARGET_UNIX_PATH 108                /* sun_path */
+#define TARGET_MAX_ROOTS 16                 /* targets: --pid roots, each with its tree */
+#define TARGET_MAX_LISTENERS 256
 
 /* One network namespace the target's processes live in. */
 struct target_netns {
@@ -31,9 +33,27 @@ struct target_netns {
 	bool listens;                       /* the target has TCP listeners in it */
 };
 
+/* One root and its process tree: a target of its own in every output. */
+struct target_root {
+	pid_t pid;
+	char comm[32];
+};
+
+/* A TCP listener, and the root whose tree holds its socket. */
+struct target_listener {
+	unsigned long netns;                /* inode of its network namespace */
+	uint16_t port;
+	uint8_t root;                       /* index into roots */
+};
+
 struct target {
 	size_t npids;
 	pid_t pids[TARGET_MAX_PIDS];        /* existing roots first, then descendants */
+	uint8_t pid_root[TARGET_MAX_PIDS];  /* the root each pid descends from */
+	size_t nroots;
+	struct target_root roots[TARGET_MAX_ROOTS];   /* existing roots, in the order given */
+	size_t nlisteners;
+	struct target_listener listeners[TARGET_MAX_LISTENERS];
 	size_t nports;
 	uint16_t ports[TARGET_MAX_PORTS];   /* sorted, no duplicates */
 	size_t nnetns;
@@ -44,6 +64,7 @@ struct target {
 	char cmdline[256];                  /* its command line, spaces for NULs,
 					     * credentials redacted */
 	bool pids_truncated, ports_truncated, netns_truncated, unix_truncated;
+	bool roots_truncated, listeners_truncated;
 	bool proc_truncated;                /* a /proc/net/{tcp,tcp6,unix} had more
 					     * than TARGET_PROC_MAX_LINES rows */
 };

@@ -117,11 +117,17 @@ size_t target_scan_peers(const char *proc_root, const struct target *t, struct t
 			break;
 	if (s.n) {
 		inode_set_sort(&s);
-		/* The roots' namespace is the workers' (target.c reads the same). */
-		snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[0]);
-		peers_read_table(path, &s, t, out, max, &n, truncated);
-		snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[0]);
-		peers_read_table(path, &s, t, out, max, &n, truncated);
+		/* /proc/PID/net/tcp lists PID's namespace only: read it once in
+		 * every namespace the target's processes live in (target_scan
+		 * lists them with a process inside), not just the first one's. */
+		size_t nns = t->nnetns ? t->nnetns : 1;
+		for (size_t k = 0; k < nns; k++) {
+			pid_t pid = t->nnetns ? t->netns[k].pid : t->pids[0];
+			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, pid);
+			peers_read_table(path, &s, t, out, max, &n, truncated);
+			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, pid);
+			peers_read_table(path, &s, t, out, max, &n, truncated);
+		}
 	}
 	inode_set_free(&s);
 	return n;

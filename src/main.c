@@ -91,7 +91,7 @@ struct app {
 	char settings[1024];
 	const char *warnings[2];     /* the live view's status line: unix_warn, the folds */
 	struct target target;
-	char target_name[64];
+	char target_name[160];       /* "nginx[1234]", or every target's: "nginx[1],nginx[2]" */
 	char ports_str[128];
 	char netns_str[128];         /* the namespaces captured in, by name */
 	char unix_str[256];          /* unix listeners packet capture cannot see, "" if none */
@@ -119,8 +119,8 @@ struct app {
 	size_t nroot_fds;
 	bool target_gone;            /* --pidfile: every process exited, waiting for a new PID */
 	uint64_t gone_ms;
-	char gone_name[64];          /* who exited, "nginx[1234]" */
-	char stop_reason[160];       /* said once the terminal is ours again */
+	char gone_name[160];         /* who exited, "nginx[1234]" */
+	char stop_reason[200];       /* said once the terminal is ours again */
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	int exit_code;
 };
@@ -221,11 +221,26 @@ static void describe_unix(struct app *a)
 			 a->unix_str);
 }
 
+/* "comm[pid]" of root r. */
+static void root_name(const struct target *t, size_t r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%.15s[%d]", t->roots[r].comm[0] ? t->roots[r].comm : "?", t->roots[r].pid);
+}
+
 static void describe_target(struct app *a)
 {
-	size_t n = 0;
+	size_t n = 0, o = 0;
 	snprintf(a->target_name, sizeof(a->target_name), "%s[%d]",
 		 a->target.comm[0] ? a->target.comm : "?", a->target.npids ? a->target.pids[0] : 0);
+	/* several targets: the run is all of them (session rows, headers) */
+	for (size_t r = 0; a->target.nroots > 1 && r < a->target.nroots; r++) {
+		char name[TARGET_NAME_MAX];
+		root_name(&a->target, r, name, sizeof(name));
+		o += (size_t)snprintf(a->target_name + o, sizeof(a->target_name) - o, "%s%s",
+				      r ? "," : "", name);
+		if (o >= sizeof(a->target_name))
+			break;
+	}
 	a->ports_str[0] = '\0';
 	for (size_t i = 0; i < a->target.nports && n + 8 < sizeof(a->ports_str); i++)
 		n += (size_t)snprintf(a->ports_str + n, sizeof(a->ports_str) - n, "%s%u",
@@ -269,6 +284,30 @@ static void apply_capture_ports(struct app *a)
 		if (!tls_calls_only(a) || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
 			keep[n++] = a->target.ports[i];
 	capture_set_ports(a->cap, keep, n);
+}
+
+/*
+ * Each root is a target: the collector learns their names, which target
+ * each listener (namespace + port) and each process belongs to. With one
+ * root there is one target, named as the run.
+ */
+static void apply_targets(struct app *a)
+{
+	const struct target *t = &a->target;
+	static char names[TARGET_MAX_ROOTS][TARGET_NAME_MAX];
+	static struct collector_listener ls[TARGET_MAX_LISTENERS];
+	static struct collector_pid pids[TARGET_MAX_PIDS];
+
+	for (size_t r = 0; r < t->nroots; r++)
+		root_name(t, r, names[r], sizeof(names[r]));
+	for (size_t i = 0; i < t->nlisteners; i++)
+		ls[i] = (struct collector_listener){ .netns = (uint32_t)t->listeners[i].netns,
+						     .port = t->listeners[i].port,
+						     .target = t->listeners[i].root };
+	for (size_t i = 0; i < t->npids; i++)
+		pids[i] = (struct collector_pid){ .pid = (uint32_t)t->pids[i], .target = t->pid_root[i] };
+	collector_set_targets(a->coll, (const char(*)[TARGET_NAME_MAX])names, t->nroots, ls,
+			      t->nlisteners, pids, t->npids);
 }
 
 static void apply_ports(struct app *a)
@@ -495,6 +534,8 @@ static void target_apply(struct app *a, const struct target *t)
 		apply_ports(a);
 	else
 		describe_target(a);
+	if (t->nports)
+		apply_targets(a);
 	sync_upstreams(a);
 	refresh_tls_ports(a);
 }
@@ -506,7 +547,7 @@ static void target_apply(struct app *a, const struct target *t)
 static void follow_pidfile(struct app *a)
 {
 	pid_t pid, old = a->opt.nroots ? a->opt.roots[0] : 0;
-	char why[96], was[64];
+	char why[96], was[160];
 	struct target t;
 
 	if (!a->opt.pidfile || target_read_pidfile(a->opt.pidfile, &pid, why, sizeof(why)))
@@ -607,7 +648,7 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	struct app *a = ctx;
 	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
-	collector_packet(a->coll, p->ts_ns, p->l3, p->caplen, p->wirelen);
+	collector_packet_ns(a->coll, (uint32_t)p->netns, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
 
 /* --write: each interval reaches the disk; on a write error the file is
@@ -1147,12 +1188,15 @@ static int open_store(struct app *a)
 			 tls_mode_name(a->tls ? a->tls_mode : TLS_MODE_KEYLOG),
 			 a->tls && a->opt.keylog_in ? "+keylog" : "");
 	snprintf(a->settings, sizeof(a->settings),
-		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s",
+		 "interval_ms=%lu max_endpoints=%zu retention=%s slow_ms=%u log_status=%u%s%s%s%s%s%s"
+		 "%s%s",
 		 (unsigned long)a->opt.interval_ms, a->opt.max_endpoints,
 		 retention_str(a->opt.retention_ms, dur, sizeof(dur)), a->opt.slow_ms,
 		 a->opt.log_status, tls_set, a->opt.read_pcap ? " read=pcap" : "",
 		 a->netns_str[0] ? " netns=" : "", a->netns_str,
-		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str);
+		 a->unix_str[0] ? " unix_not_captured=" : "", a->unix_str,
+		 /* several targets: the session names them (sessions.targets too) */
+		 a->target.nroots > 1 ? " targets=" : "", a->target.nroots > 1 ? a->target_name : "");
 	run_refresh(a, now_ms());
 	e = store_open(&a->store, a->opt.db, &a->run, err, sizeof(err));
 	if (e == -EROFS || e == -EACCES || e == -ENOSPC) {
@@ -1253,6 +1297,7 @@ static int run_live(struct app *a)
 	if ((rc = open_dump(a)))
 		return rc;
 	apply_ports(a);
+	apply_targets(a);
 	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;

@@ -22,7 +22,7 @@
 static const char query_usage[] =
 	"Usage: l7top query --db FILE [--since WHEN] [--until WHEN] [--step DUR]\n"
 	"                   [--by-host] [--endpoint 'METHOD ROUTE'] [--session N]\n"
-	"                   [--protocol P] [--by-protocol]\n"
+	"                   [--protocol P] [--by-protocol] [--target T] [--by-target]\n"
 	"                   [--sort KEY] [--limit N] [--format table|csv|json]\n"
 	"       l7top query --db FILE --requests [--slowest N] [--errors] [...]\n"
 	"       l7top query --db FILE --sessions\n"
@@ -47,6 +47,10 @@ static const char query_usage[] =
 	"                   over TLS) or h2c (cleartext HTTP/2)\n"
 	"  --by-protocol    a row per protocol too (a protocol column after host);\n"
 	"                   without it rows sum across protocols\n"
+	"  --target T       only requests served by target T (\"nginx[1234]\", as the\n"
+	"                   run named it; a run of one target is named by its session)\n"
+	"  --by-target      a row per target too (a target column first): with\n"
+	"                   --pid front,back a proxy's and its backend's rows apart\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first (within each step)\n"
 	"  --limit N        print the first N rows only (per step; 0: all, the default)\n"
@@ -77,6 +81,7 @@ static const char query_usage[] =
 	"  l7top query --db l7top.db --since 2h --step 1m --endpoint 'GET /users/{id}'\n"
 	"  l7top query --db l7top.db --since 1h --by-host --format csv\n"
 	"  l7top query --db l7top.db --protocol h2 --format csv\n"
+	"  l7top query --db l7top.db --since 1h --by-target\n"
 	"  l7top query --db l7top.db --since 14:00 --requests --slowest 20\n"
 	"  l7top query --db l7top.db --requests --errors --format json\n"
 	"  l7top query --db l7top.db --sessions\n"
@@ -226,7 +231,8 @@ static int query_parse_count(const char *arg, long long min, long long *out)
 	return 0;
 }
 
-enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_BY_PROTOCOL, QOPT_PROTOCOL, QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
+enum { QOPT_STEP = 256, QOPT_BY_HOST, QOPT_BY_PROTOCOL, QOPT_PROTOCOL, QOPT_BY_TARGET, QOPT_TARGET,
+       QOPT_ENDPOINT, QOPT_SESSION, QOPT_SESSIONS,
        QOPT_REQUESTS, QOPT_SLOWEST, QOPT_ERRORS, QOPT_UPSTREAMS, QOPT_BY_ROUTE };
 
 /* Handles one option's argument; 0 or -EINVAL with err set. */
@@ -283,6 +289,17 @@ static int query_set_opt(int c, const char *arg, int64_t now_ms, struct query_op
 	case QOPT_BY_PROTOCOL:
 		o->by_protocol = true;
 		return 0;
+	case QOPT_BY_TARGET:
+		o->by_target = true;
+		return 0;
+	case QOPT_TARGET:
+		if (*arg) {
+			o->target = arg;
+			return 0;
+		}
+		snprintf(err, errlen, "l7top query: --target: give a target's name, e.g. 'nginx[1234]'"
+			 " (see --by-target)");
+		return -EINVAL;
 	case QOPT_PROTOCOL:
 		if (proto_id(arg) < PROTO_COUNT) {
 			o->protocol = arg;
@@ -347,6 +364,8 @@ int query_parse_args(int argc, char **argv, int64_t now_ms, struct query_opts *o
 		{ "by-host", no_argument, NULL, QOPT_BY_HOST },
 		{ "protocol", required_argument, NULL, QOPT_PROTOCOL },
 		{ "by-protocol", no_argument, NULL, QOPT_BY_PROTOCOL },
+		{ "by-target", no_argument, NULL, QOPT_BY_TARGET },
+		{ "target", required_argument, NULL, QOPT_TARGET },
 		{ "endpoint", required_argument, NULL, QOPT_ENDPOINT },
 		{ "session", required_argument, NULL, QOPT_SESSION },
 		{ "sessions", no_argument, NULL, QOPT_SESSIONS },
@@ -438,7 +457,7 @@ static int query_run_rows(sqlite3 *db, const struct query_opts *o, const struct 
 	n = query_limit(rows, n, o->limit);
 	rc = query_print_rows(out, rows, n, o->format,
 			      (o->by_host ? QUERY_COL_HOST : 0) | (o->by_protocol ? QUERY_COL_PROTO : 0) |
-			      (o->step_ms ? QUERY_COL_TS : 0));
+			      (o->by_target ? QUERY_COL_TARGET : 0) | (o->step_ms ? QUERY_COL_TS : 0));
 	free(rows);
 	return rc;
 }
@@ -481,7 +500,7 @@ int query_run(const struct query_opts *o, FILE *out, char *err, size_t errlen)
 	struct query_filter f = {
 		.since_ms = o->since_ms, .until_ms = o->until_ms, .step_ms = o->step_ms,
 		.by_host = o->by_host, .by_protocol = o->by_protocol, .session = o->session,
-		.protocol = o->protocol,
+		.protocol = o->protocol, .by_target = o->by_target, .target = o->target,
 	};
 	sqlite3 *db;
 

@@ -39,6 +39,8 @@ struct query_opts {
 	int64_t step_ms;                /* --step; 0 = totals */
 	bool by_host;                   /* --by-host */
 	bool by_protocol;               /* --by-protocol */
+	bool by_target;                 /* --by-target */
+	const char *target;             /* --target NAME; NULL = any */
 	int64_t session;                /* --session N; 0 = all */
 	const char *endpoint;           /* --endpoint 'METHOD ROUTE' or 'ROUTE' */
 	size_t slowest;                 /* --slowest N; 0 = in time order */

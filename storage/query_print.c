@@ -32,15 +32,18 @@ static int query_csv_fields(FILE *f, const char *const *v, size_t n)
 
 static int query_print_csv(FILE *f, const struct endpoint_row *rows, size_t n, unsigned cols)
 {
-	fprintf(f, "%s%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,bytes_out,"
-		"p50_ms,p90_ms,p99_ms,max_ms\n", cols & QUERY_COL_HOST ? "host," : "",
-		cols & QUERY_COL_PROTO ? "protocol," : "", cols & QUERY_COL_TS ? "ts," : "");
+	fprintf(f, "%s%s%s%smethod,route,requests,s1xx,s2xx,s3xx,s4xx,s5xx,aborted,bytes_in,"
+		"bytes_out,p50_ms,p90_ms,p99_ms,max_ms\n", cols & QUERY_COL_TARGET ? "target," : "",
+		cols & QUERY_COL_HOST ? "host," : "", cols & QUERY_COL_PROTO ? "protocol," : "",
+		cols & QUERY_COL_TS ? "ts," : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct endpoint_row *r = &rows[i];
 		char ts[40];
-		const char *lead[3];
+		const char *lead[4];
 		size_t nl = 0;
 		row_iso_time(r->ts_ms, false, ts, sizeof(ts));
+		if (cols & QUERY_COL_TARGET)
+			lead[nl++] = r->target;
 		if (cols & QUERY_COL_HOST)
 			lead[nl++] = r->host;
 		if (cols & QUERY_COL_PROTO)
@@ -59,16 +62,18 @@ static int query_print_csv(FILE *f, const struct endpoint_row *rows, size_t n, u
 	return ferror(f) ? -EIO : 0;
 }
 
-/* {"host": ..., "protocol": ..., "ts": ...} as cols asks, then body's keys in
- * their order; steals body. */
-static json_t *query_json_lead(json_t *body, unsigned cols, const char *host, const char *proto,
-			       int64_t ts_ms, bool with_ms)
+/* {"target": ..., "host": ..., "protocol": ..., "ts": ...} as cols asks, then
+ * body's keys in their order; steals body. target NULL: none to say. */
+static json_t *query_json_lead(json_t *body, unsigned cols, const char *target, const char *host,
+			       const char *proto, int64_t ts_ms, bool with_ms)
 {
 	char ts[40];
 	json_t *o = body ? json_object() : NULL;
 
 	row_iso_time(ts_ms, with_ms, ts, sizeof(ts));
-	if (o && (((cols & QUERY_COL_HOST) &&
+	if (o && (((cols & QUERY_COL_TARGET) && target &&
+		   json_object_set_new(o, "target", row_json_text(target))) ||
+		  ((cols & QUERY_COL_HOST) &&
 		   json_object_set_new(o, "host", row_json_text(host))) ||
 		  ((cols & QUERY_COL_PROTO) &&
 		   json_object_set_new(o, "protocol", row_json_text(proto))) ||
@@ -100,8 +105,8 @@ static int query_print_json(FILE *f, const struct endpoint_row *rows, size_t n, 
 	for (size_t i = 0; !rc && i < n; i++) {
 		json_t *row = row_endpoint_json(&rows[i]);
 		if (cols)
-			row = query_json_lead(row, cols, rows[i].host, rows[i].protocol,
-					      rows[i].ts_ms, false);
+			row = query_json_lead(row, cols, rows[i].target, rows[i].host,
+					      rows[i].protocol, rows[i].ts_ms, false);
 		if (json_array_append_new(arr, row))
 			rc = -ENOMEM;
 	}
@@ -117,9 +122,9 @@ static int query_print_json(FILE *f, const struct endpoint_row *rows, size_t n, 
 	} \
 	w_; })
 
-/* "TIME  HOST  " as cols asks, padded; for the header when r is NULL. */
-static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, const char *proto,
-			     int64_t ts_ms, bool with_ms)
+/* "TIME  TARGET  HOST  " as cols asks, padded; for the header when host is NULL. */
+static void query_table_lead(FILE *f, unsigned cols, int hw, int tw, const char *target,
+			     const char *host, const char *proto, int64_t ts_ms, bool with_ms)
 {
 	char ts[40];
 	if (cols & QUERY_COL_TS) {
@@ -127,6 +132,8 @@ static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, c
 			row_iso_time(ts_ms, with_ms, ts, sizeof(ts));
 		fprintf(f, "%-*s ", with_ms ? 24 : 20, host ? ts : "TIME");
 	}
+	if (cols & QUERY_COL_TARGET)
+		fprintf(f, "%-*s ", tw, host ? (target && *target ? target : "-") : "TARGET");
 	if (cols & QUERY_COL_HOST)
 		fprintf(f, "%-*s ", hw, host ? (*host ? host : "-") : "HOST");
 	if (cols & QUERY_COL_PROTO)
@@ -137,8 +144,9 @@ static void query_table_lead(FILE *f, unsigned cols, int hw, const char *host, c
 static int query_print_table(FILE *f, const struct endpoint_row *rows, size_t n, unsigned cols)
 {
 	int mw = QUERY_WIDTH(rows, n, method, 6), hw = QUERY_WIDTH(rows, n, host, 4);
+	int tw = QUERY_WIDTH(rows, n, target, 6);
 
-	query_table_lead(f, cols, hw, NULL, NULL, 0, false);
+	query_table_lead(f, cols, hw, tw, NULL, NULL, NULL, 0, false);
 	fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s  %-*s %s\n", "REQS", "2XX",
 		"3XX", "4XX", "5XX", "ABORT", "IN", "OUT", "P50", "P90", "P99", "MAX", mw, "METHOD",
 		"ROUTE");
@@ -154,7 +162,7 @@ static int query_print_table(FILE *f, const struct endpoint_row *rows, size_t n,
 		fmt_bytes((double)r->bytes_out, by[1], sizeof(by[1]));
 		for (int k = 0; k < 4; k++)
 			fmt_latency(lat[k], l[k], sizeof(l[k]));
-		query_table_lead(f, cols, hw, r->host, r->protocol, r->ts_ms, false);
+		query_table_lead(f, cols, hw, tw, r->target, r->host, r->protocol, r->ts_ms, false);
 		fprintf(f, "%7s %6s %6s %6s %6s %6s %6s %6s %*s %*s %*s %*s  %-*s %s\n", c[0], c[1],
 			c[2], c[3], c[4], c[5], by[0], by[1], fmt_width(l[0], 6), l[0], fmt_width(l[1], 6),
 			l[1], fmt_width(l[2], 6), l[2], fmt_width(l[3], 6), l[3], mw, r->method,
@@ -221,7 +229,7 @@ static int query_print_requests_json(FILE *f, const struct query_req *r, size_t 
 					 "bytes_out", row_json_count(r[i].bytes_out),
 					 "client", row_json_text(r[i].client),
 					 "pid", (json_int_t)r[i].pid);
-		json_t *row = query_json_lead(body, (cols & QUERY_COL_HOST) | QUERY_COL_TS,
+		json_t *row = query_json_lead(body, (cols & QUERY_COL_HOST) | QUERY_COL_TS, NULL,
 					      r[i].host, NULL, r[i].ts_ms, true);
 		if (json_array_append_new(arr, row))
 			rc = -ENOMEM;
@@ -236,7 +244,7 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 	int rw = QUERY_WIDTH(r, n, route, 5), cw = QUERY_WIDTH(r, n, client, 6);
 
 	cols |= QUERY_COL_TS;
-	query_table_lead(f, cols, hw, NULL, NULL, 0, true);
+	query_table_lead(f, cols, hw, 0, NULL, NULL, NULL, 0, true);
 	fprintf(f, "%6s %8s %6s %6s %8s  %-*s %-*s %-*s %s\n", "STATUS", "LATENCY", "IN", "OUT",
 		"PID", cw, "CLIENT", mw, "METHOD", rw, "ROUTE", "PATH");
 	for (size_t i = 0; i < n; i++) {
@@ -244,7 +252,7 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 		fmt_latency(r[i].latency_us, l, sizeof(l));
 		fmt_bytes((double)r[i].bytes_in, by[0], sizeof(by[0]));
 		fmt_bytes((double)r[i].bytes_out, by[1], sizeof(by[1]));
-		query_table_lead(f, cols, hw, r[i].host, NULL, r[i].ts_ms, true);
+		query_table_lead(f, cols, hw, 0, NULL, r[i].host, NULL, r[i].ts_ms, true);
 		fprintf(f, "%6u %*s %6s %6s %8" PRIu32 "  %-*s %-*s %-*s %s\n", r[i].status,
 			fmt_width(l, 8), l, by[0], by[1], r[i].pid, cw, *r[i].client ? r[i].client : "-", mw,
 			r[i].method, rw, r[i].route, r[i].path);

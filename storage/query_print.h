@@ -20,6 +20,7 @@ enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON };
 #define QUERY_COL_HOST 1u          /* "host" first */
 #define QUERY_COL_TS   2u          /* "ts" (after host and protocol) */
 #define QUERY_COL_PROTO 4u         /* "protocol" (after host) */
+#define QUERY_COL_TARGET 8u        /* "target" (first) */
 
 /* Writes rows in fmt (csv/json: every column; table: for people). 0 or -EIO. */
 int query_print(FILE *f, const struct endpoint_row *rows, size_t n, enum query_format fmt);

@@ -209,14 +209,25 @@ static void query_bind_filter(sqlite3_stmt *q, const struct query_filter *f)
 		sqlite3_bind_text(q, 5, f->route, -1, SQLITE_TRANSIENT);
 	if (f->protocol)
 		sqlite3_bind_text(q, 7, f->protocol, -1, SQLITE_TRANSIENT);
+	if (f->target)
+		sqlite3_bind_text(q, 8, f->target, -1, SQLITE_TRANSIENT);
 }
+
+/*
+ * A row's target: its own name when its run watched several, else ('') the
+ * run's one target, which its session row names (NULL before schema v7).
+ * Needs the join below.
+ */
+#define QUERY_TARGET_SQL "CASE e.target WHEN '' THEN coalesce(ss.targets, '') ELSE e.target END"
+#define QUERY_JOIN_SESSION(alias) " LEFT JOIN sessions ss ON ss.id = " alias ".session_id"
 
 #define QUERY_FILTER_SQL(alias) \
 	" " alias ".ts_ms >= ?1 AND " alias ".ts_ms < ?2" \
 	" AND (?3 = 0 OR " alias ".session_id = ?3)" \
 	" AND (?4 IS NULL OR e.method = ?4)" \
 	" AND (?5 IS NULL OR e.route = ?5 OR l7top_fold(e.route) = ?5)" \
-	" AND (?7 IS NULL OR e.protocol = ?7)"
+	" AND (?7 IS NULL OR e.protocol = ?7)" \
+	" AND (?8 IS NULL OR " QUERY_TARGET_SQL " = ?8)"
 
 /* Grows *buf (of *cap elements of size sz) to hold one more; 0 or -ENOMEM. */
 static int query_grow(void **buf, size_t *cap, size_t len, size_t sz)
@@ -301,6 +312,7 @@ static int read_endpoint_row(sqlite3_stmt *q, void *row)
 	struct endpoint_row *r = row;
 	int rc = query_read_row(q, row);
 	query_col_text(q, 15, r->protocol, sizeof(r->protocol));
+	query_col_text(q, 16, r->target, sizeof(r->target));
 	return rc;
 }
 
@@ -312,12 +324,13 @@ int query_fetch_rows(sqlite3 *db, const struct query_filter *f,
 		" sum(s.s1xx),"
 		" sum(s.s2xx), sum(s.s3xx), sum(s.s4xx), sum(s.s5xx), sum(s.bytes_in),"
 		" sum(s.bytes_out), max(s.lat_max_us), hist_merge(s.hist), coalesce(sum(s.aborted), 0),"
-		" %s AS pr"
+		" %s AS pr, %s AS tg"
 		" FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id"
+		QUERY_JOIN_SESSION("s")
 		" WHERE" QUERY_FILTER_SQL("s")
-		" GROUP BY t, h, pr, e.method, r",
+		" GROUP BY t, tg, h, pr, e.method, r",
 		f->step_ms > 0 ? "s.ts_ms / ?6 * ?6" : "0", f->by_host ? "e.host" : "''",
-		f->by_protocol ? "e.protocol" : "''");
+		f->by_protocol ? "e.protocol" : "''", f->by_target ? QUERY_TARGET_SQL : "''");
 	sqlite3_stmt *q = NULL;
 	int rc = query_prepare_filtered(db, sql, f, &q, err, errlen);
 
@@ -360,6 +373,7 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 		"SELECT r.ts_ms, e.host, e.method, e.route, r.path, r.status, r.latency_us,"
 		" r.bytes_in, r.bytes_out, r.client, r.pid"
 		" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id"
+		QUERY_JOIN_SESSION("r")
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",
 		errors ? " AND (r.status >= 400 OR r.grpc_status > 0)" : "",
 		slowest ? "r.latency_us DESC, r.ts_ms, r.id" : "r.ts_ms, r.id");
@@ -433,6 +447,8 @@ static int query_cmp(const struct endpoint_row *a, const struct endpoint_row *b,
 	int c = strcmp(a->method, b->method);
 	if (!c)
 		c = strcmp(a->route, b->route);
+	if (!c)
+		c = strcmp(a->target, b->target);
 	if (!c)
 		c = strcmp(a->host, b->host);
 	return c ? c : strcmp(a->protocol, b->protocol);

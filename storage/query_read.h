@@ -24,6 +24,8 @@ struct query_filter {
 	int64_t step_ms;                /* 0: one row per endpoint for the whole range */
 	bool by_host;                   /* group by host too (else hosts are summed) */
 	bool by_protocol;               /* group by protocol too (else summed) */
+	bool by_target;                 /* group by target too (else summed) */
+	const char *target;             /* only this target ("nginx[1234]"); NULL = any */
 	int64_t session;                /* sessions.id; 0 = every session */
 	const char *method;             /* NULL = any */
 	const char *route;              /* NULL = any */

@@ -284,6 +284,50 @@ static const char schema_v6[] =
 	"  PRIMARY KEY (ts_ms, session_id)\n"
 	") WITHOUT ROWID;\n";
 
+/*
+ * Version 6 → 7: targets. With several targets (--pid front,back) an
+ * endpoint row names its target ("nginx[1234]"); a run watching one keeps
+ * '' and shares its rows with every earlier run, as before. The session row
+ * names what it watched ("nginx[1234],nginx[5678]"), which is what '' stands
+ * for in `query --by-target`. endpoints is rebuilt keeping every id, as in v4.
+ */
+static const char schema_v7[] =
+	"DROP VIEW IF EXISTS endpoint_stats_v;\n"
+	"DROP VIEW IF EXISTS requests_v;\n"
+	"CREATE TABLE endpoints_v7 (  -- every endpoint ever seen, shared by sessions\n"
+	"  id       INTEGER PRIMARY KEY,\n"
+	"  host     TEXT NOT NULL DEFAULT '', -- virtual host (Host or :authority, lower-cased, no port); '' without; '*' = hosts over the bound\n"
+	"  method   TEXT NOT NULL,        -- \"GET\", \"POST\", ...\n"
+	"  route    TEXT NOT NULL,        -- folded route (\"/users/{id}\"), a gRPC method as is; no query string; non-printable bytes %XX-encoded\n"
+	"  protocol TEXT NOT NULL DEFAULT '', -- \"http/1.0\", \"http/1.1\", \"h2\" (TLS), \"h2c\" (cleartext); '' = HTTP/1.x stored before v3\n"
+	"  target   TEXT NOT NULL DEFAULT '', -- the target serving it, \"nginx[1234]\", when the run watched several; '' = the session's one target; '*' = OTHER across targets\n"
+	"  UNIQUE (host, method, route, protocol, target)\n"
+	");\n"
+	"INSERT INTO endpoints_v7 (id, host, method, route, protocol)"
+	" SELECT id, host, method, route, protocol FROM endpoints;\n"
+	"DROP TABLE endpoints;\n"
+	"ALTER TABLE endpoints_v7 RENAME TO endpoints;\n"
+	"ALTER TABLE sessions ADD COLUMN targets TEXT; -- what the run watched: \"nginx[1234]\", \"nginx[1234],nginx[5678]\" (NULL before v7)\n"
+	"CREATE VIEW endpoint_stats_v AS  -- endpoint_stats for people; time is UTC\n"
+	"  SELECT datetime(s.ts_ms / 1000, 'unixepoch') AS time, s.dur_ms,\n"
+	"         CASE e.target WHEN '' THEN coalesce(ss.targets, '') ELSE e.target END AS target,\n"
+	"         e.host, e.method, e.route,\n"
+	"         e.protocol, s.requests, s.s1xx, s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.aborted, s.bytes_in,\n"
+	"         s.bytes_out,\n"
+	"         round(s.lat_sum_us / 1000.0 / nullif(s.requests - s.aborted, 0), 3) AS avg_ms,\n"
+	"         round(s.p99_us / 1000.0, 3) AS p99_ms,\n"
+	"         round(s.lat_max_us / 1000.0, 3) AS max_ms\n"
+	"  FROM endpoint_stats s JOIN endpoints e ON e.id = s.endpoint_id\n"
+	"  LEFT JOIN sessions ss ON ss.id = s.session_id;\n"
+	"CREATE VIEW requests_v AS  -- the request log for people; time is UTC\n"
+	"  SELECT strftime('%Y-%m-%dT%H:%M:%fZ', r.ts_ms / 1000.0, 'unixepoch') AS time,\n"
+	"         CASE e.target WHEN '' THEN coalesce(ss.targets, '') ELSE e.target END AS target,\n"
+	"         e.host, e.method, e.route, e.protocol, r.path, r.status, r.grpc_status,\n"
+	"         round(r.latency_us / 1000.0, 3) AS latency_ms,\n"
+	"         r.bytes_in, r.bytes_out, r.client, r.pid, r.session_id\n"
+	"  FROM requests r JOIN endpoints e ON e.id = r.endpoint_id\n"
+	"  LEFT JOIN sessions ss ON ss.id = r.session_id;\n";
+
 /* steps[v] takes a DB from version v to v + 1. */
 static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v1,
@@ -292,6 +336,7 @@ static const char *const schema_steps[STORE_SCHEMA_VERSION] = {
 	schema_v4,
 	schema_v5,
 	schema_v6,
+	schema_v7,
 };
 
 /* ---- SQL functions ---------------------------------------------------- */

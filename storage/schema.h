@@ -52,6 +52,9 @@ int schema_identify(sqlite3 *db, const char *path, int *version, char *err, size
  *
  * Version 5 (from 4): endpoint_stats.aborted; intervals.partial_reqs; the
  * folds table (route prefixes folded by learning, so a restart keeps them).
+ *
+ * Version 7 (from 6): endpoints.target with UNIQUE (host, method, route,
+ * protocol, target); sessions.targets; the views show the target.
  */
 int schema_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);
 

@@ -23,7 +23,7 @@
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
-#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + 4)
+#define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + TARGET_NAME_MAX + 5)
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
@@ -195,11 +195,17 @@ static size_t store_key_put(char *key, size_t k, const char *src, size_t max)
 	return k + n + 1;
 }
 
-/* endpoints.id for host+method+route+protocol, inserting the row on first sight. */
+/*
+ * endpoints.id for host+method+route+protocol+target, inserting the row on
+ * first sight. target NULL: the run watches one target, whose rows are ''
+ * (shared with every earlier run, as before targets existed).
+ */
 static int store_endpoint_id(struct store *st, const char *host_in, const char *method_in,
-			     const char *route_in, const char *proto_in, sqlite3_int64 *id)
+			     const char *route_in, const char *proto_in, const char *target_in,
+			     sqlite3_int64 *id)
 {
 	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX], proto[PROTO_MAX];
+	char target[TARGET_NAME_MAX];
 	char key[STORE_KEY_MAX];
 
 	/* the key by memcpy (five snprintf()s were most of a cached lookup) */
@@ -207,6 +213,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	k = store_key_put(key, k, method_in, METHOD_MAX);
 	k = store_key_put(key, k, route_in, ROUTE_MAX);
 	k = store_key_put(key, k, proto_in, PROTO_MAX);
+	k = store_key_put(key, k, target_in ? target_in : "", TARGET_NAME_MAX);
 	key[k - 1] = '\0';
 	struct ep_slot *s = ep_cache_slot(&st->cache, key);
 	if (s && s->key) {
@@ -217,10 +224,12 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	store_copy(method, sizeof(method), method_in, METHOD_MAX);
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
 	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
+	store_copy(target, sizeof(target), target_in ? target_in : "", TARGET_NAME_MAX);
 	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 4, proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->find_ep, 5, target, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st->find_ep);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st->find_ep, 0);
@@ -231,6 +240,7 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_ep, 4, proto, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_ep, 5, target, -1, SQLITE_STATIC);
 		rc = store_step_done(st->ins_ep);
 		*id = sqlite3_last_insert_rowid(st->db);
 	} else if (rc == SQLITE_ROW) {
@@ -303,7 +313,8 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 {
 	sqlite3_int64 id = 0, v[11];
 
-	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto, &id);
+	int rc = store_endpoint_id(st, e->host, e->method, e->route, e->proto,
+				   snapshot_row_target(s, e->target), &id);
 	if (rc)
 		return rc;
 	v[0] = store_i64(e->requests);
@@ -320,13 +331,15 @@ static int store_write_endpoint(struct store *st, const struct snapshot *s,
 }
 
 /* One request-log row. The path is cut at '?' or '#' whatever the collector sent. */
-static int store_write_request(struct store *st, const struct req_record *r)
+static int store_write_request(struct store *st, const struct snapshot *snap,
+			       const struct req_record *r)
 {
 	char path[ROUTE_MAX], client[CLIENT_MAX];
 	sqlite3_int64 id = 0;
 	sqlite3_stmt *q = st->ins_req;
 
-	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto, &id);
+	int rc = store_endpoint_id(st, r->host, r->method, r->route, r->proto,
+				   snapshot_row_target(snap, r->target), &id);
 	if (rc)
 		return rc;
 	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
@@ -377,7 +390,7 @@ static int store_write_fn(struct store *st, void *ctx)
 	for (size_t i = 0; rc == SQLITE_OK && i < s->n; i++)
 		rc = store_write_endpoint(st, s, &s->eps[i]);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nreqs; i++)
-		rc = store_write_request(st, &s->reqs[i]);
+		rc = store_write_request(st, s, &s->reqs[i]);
 	if (rc == SQLITE_OK)
 		rc = store_upstream_write(st->up, st->session_id, s);
 	for (size_t i = 0; rc == SQLITE_OK && i < s->nfolds; i++) {
@@ -1007,9 +1020,10 @@ static int store_prepare(struct store *st)
 		"              max(lat_max_us, excluded.lat_max_us))";
 	static const char find_ep[] =
 		"SELECT id FROM endpoints WHERE host = ?1 AND method = ?2 AND route = ?3"
-		" AND protocol = ?4";
+		" AND protocol = ?4 AND target = ?5";
 	static const char ins_ep[] =
-		"INSERT INTO endpoints (host, method, route, protocol) VALUES (?1, ?2, ?3, ?4)";
+		"INSERT INTO endpoints (host, method, route, protocol, target)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)";
 	static const char ins_req[] =
 		"INSERT INTO requests (session_id, ts_ms, endpoint_id, path, status, latency_us,"
 		" bytes_in, bytes_out, client, pid, grpc_status)"
@@ -1068,8 +1082,8 @@ static int store_prepare(struct store *st)
 static int store_insert_session(struct store *st, const struct run_info *sess)
 {
 	static const char sql[] =
-		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+		"INSERT INTO sessions (started_ms, target, pids, version, settings, capture, targets)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 	sqlite3_stmt *q;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL))
@@ -1081,6 +1095,7 @@ static int store_insert_session(struct store *st, const struct run_info *sess)
 		sqlite3_bind_text(q, 4, sess->version, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, sess->settings, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 6, sess->capture, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, sess->target, -1, SQLITE_STATIC);
 	}
 	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);

@@ -30,7 +30,7 @@
 #include "collector/sink.h"
 #include "collector/snapshot.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_QUEUE_MAX      64      /* snapshots waiting for the writer */
 #define STORE_RETENTION_DEFAULT_MS (7 * 86400000ULL)   /* --retention 7d */
 #define STORE_ROLLUP_DEFAULT_MS    (3600000ULL)        /* per-interval rows kept 1 h */

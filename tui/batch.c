@@ -66,14 +66,20 @@ static void print_header(FILE *f, const struct snapshot *s, const struct run_inf
 		in->db_error ? in->db_error : "");
 }
 
-static void print_row(FILE *f, const struct ep_stats *e, double secs)
+/* With several targets every row starts with its target's name. */
+#define BATCH_TARGET_W 20
+
+static void print_row(FILE *f, const struct snapshot *s, const struct ep_stats *e, double secs)
 {
 	char route[41], rate[16], l[4][16], bin[16], bout[16];
 	const uint64_t lat[4] = { hist_percentile(&e->lat, 0.50), hist_percentile(&e->lat, 0.90),
 				  hist_percentile(&e->lat, 0.99), e->lat_max_us };
+	const char *target = snapshot_row_target(s, e->target);
 
 	for (int i = 0; i < 4; i++)
 		fmt_latency(lat[i], l[i], sizeof(l[i]));
+	if (target)
+		fprintf(f, "%-*.*s ", BATCH_TARGET_W, BATCH_TARGET_W, target);
 	fprintf(f, "%-7.7s %-40s %7s %7lu %6lu %5lu %5lu %5lu %5.1f %*s %*s %*s %*s %7s %7s\n",
 		e->method, fmt_middle(e->route, 40, route, sizeof(route)),
 		fmt_rate((double)e->requests / secs, rate, 16), (unsigned long)e->requests,
@@ -94,6 +100,8 @@ void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, i
 	snapshot_total(s, &total);
 	print_header(f, s, in, &total, secs);
 	ep_stats_free(&total);
+	if (s->ntargets > 1)
+		fprintf(f, "%-*s ", BATCH_TARGET_W, "TARGET");
 	fprintf(f, "%-7s %-40s %7s %7s %6s %5s %5s %5s %5s %8s %8s %8s %8s %7s %7s\n", "METHOD",
 		"ROUTE", "REQ/S", "REQS", "2XX", "3XX", "4XX", "5XX", "ERR%", "P50", "P90", "P99",
 		"MAX", "IN/S", "OUT/S");
@@ -103,7 +111,7 @@ void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, i
 		qsort(rows, s->n, sizeof(*rows), by_requests);
 		size_t lim = max_rows > 0 && (size_t)max_rows < s->n ? (size_t)max_rows : s->n;
 		for (size_t i = 0; i < lim; i++)
-			print_row(f, rows[i], secs);
+			print_row(f, s, rows[i], secs);
 		free(rows);
 	}
 	batch_print_upstreams(f, s);

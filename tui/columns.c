@@ -16,6 +16,17 @@ static int cmp_dbl(double a, double b)
 	return a < b ? -1 : a > b;
 }
 
+static void show_target(const struct view_row *r, char *b, size_t n)
+{
+	snprintf(b, n, "%s", r->target ? r->target : "");
+}
+
+static int cmp_target(const struct view_row *a, const struct view_row *b)
+{
+	int c = strcmp(a->target ? a->target : "", b->target ? b->target : "");
+	return c ? c : strcmp(a->route, b->route);
+}
+
 static void show_method(const struct view_row *r, char *b, size_t n)
 {
 	snprintf(b, n, "%s", r->method);
@@ -124,6 +135,8 @@ static int cmp_out(const struct view_row *a, const struct view_row *b)
 }
 
 const struct column col_table[COL_COUNT] = {
+	/* "python3[123456]" fits; the last column a narrow screen gives up */
+	[COL_TARGET] = { .title = "TARGET", .width = 15, .left = true, .drop = 12, .display = show_target, .compare = cmp_target },
 	[COL_METHOD] = { .title = "METHOD", .width = 7, .left = true, .display = show_method, .compare = cmp_method },
 	[COL_ROUTE] = { .title = "ROUTE", .width = 0, .left = true, .display = show_route, .compare = cmp_route },
 	[COL_RATE] = { .title = "REQ/S", .width = 6, .desc = true, .display = show_rate, .compare = cmp_rate },
@@ -141,12 +154,12 @@ const struct column col_table[COL_COUNT] = {
 	[COL_OUT] = { .title = "OUT/S", .width = 6, .desc = true, .drop = 1, .display = show_out, .compare = cmp_out },
 };
 
-int col_fit(int cols, bool vis[COL_COUNT])
+int col_fit(int cols, bool targets, bool vis[COL_COUNT])
 {
 	int used = 0;
 	for (int i = 0; i < COL_COUNT; i++) {
-		vis[i] = true;
-		if (i != COL_ROUTE)
+		vis[i] = i != COL_TARGET || targets;
+		if (i != COL_ROUTE && vis[i])
 			used += col_table[i].width + 1;
 	}
 	/* Drop by rank until ROUTE has its minimum. */

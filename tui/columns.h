@@ -13,6 +13,7 @@
 #include "tui/window.h"
 
 enum col_id {
+	COL_TARGET,            /* shown only with several targets, and not folded */
 	COL_METHOD, COL_ROUTE, COL_RATE, COL_TOTAL, COL_2XX, COL_3XX, COL_4XX, COL_5XX,
 	COL_ERR, COL_P50, COL_P90, COL_P99, COL_MAX, COL_IN, COL_OUT, COL_COUNT
 };
@@ -20,6 +21,7 @@ enum col_id {
 /* One table row: an endpoint and its numbers over the current window. */
 struct view_row {
 	const char *method, *route;    /* owned by the view's endpoint */
+	const char *target;            /* owned by the view: "nginx[1234]", "*" folded */
 	unsigned ep;                   /* endpoint index in the view */
 	struct win_stats st;
 	double rate, err_pct, in_rate, out_rate;
@@ -43,8 +45,9 @@ extern const struct column col_table[COL_COUNT];
 /*
  * Decides which columns fit in a screen cols wide (one blank between
  * columns) and returns ROUTE's width. Columns are dropped by their drop
- * rank until ROUTE gets COL_ROUTE_MIN; never wraps.
+ * rank until ROUTE gets COL_ROUTE_MIN; never wraps. TARGET is there only
+ * when targets is set (several targets, not folded together).
  */
-int col_fit(int cols, bool vis[COL_COUNT]);
+int col_fit(int cols, bool targets, bool vis[COL_COUNT]);
 
 #endif

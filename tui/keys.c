@@ -135,6 +135,13 @@ static int act_upstreams(struct view *v, int k)
 	return REACT_REDRAW;
 }
 
+static int act_fold_targets(struct view *v, int k)
+{
+	(void)k;
+	view_toggle_fold_targets(v);
+	return REACT_REDRAW;
+}
+
 static int act_quit(struct view *v, int k)
 {
 	(void)v;
@@ -176,6 +183,7 @@ const struct key_binding keys_table[] = {
 	{ .key = 'p', .name = "p", .help = "pause the display (data is still collected)", .action = act_pause },
 	{ .key = 'c', .name = "c", .help = "clear counters and windows", .action = act_clear },
 	{ .key = 'u', .name = "u", .help = "upstreams: the target's own calls to its backends", .action = act_upstreams },
+	{ .key = 't', .name = "t", .help = "targets: a row per target (TARGET column) / folded together", .action = act_fold_targets },
 	{ .key = 'h', .name = "h ? F1", .help = "this help", .action = act_help },
 	{ .key = '?', .action = act_help },
 	{ .key = KEYS_F1, .action = act_help },

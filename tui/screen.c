@@ -168,7 +168,7 @@ static void draw_header(const struct view *v, struct cellbuf *cb)
 static void draw_table(const struct view *v, struct cellbuf *cb, int top_row, int nrows)
 {
 	bool vis[COL_COUNT];
-	int route_w = col_fit(cb->cols, vis), x = 0;
+	int route_w = col_fit(cb->cols, view_shows_targets(v), vis), x = 0;
 	char buf[ROUTE_MAX + 8], cut[ROUTE_MAX + 8];
 
 	cellbuf_fill(cb, top_row, 0, cb->cols, ST_COLHDR, ' ');

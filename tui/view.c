@@ -48,6 +48,7 @@ static bool extra_grow(void **arr, size_t n, size_t elem)
 }
 
 struct view_ep {
+	uint8_t target;                /* ep_stats.target; TARGET_ALL for OTHER */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
 	struct win_ep w;
@@ -93,6 +94,9 @@ static void free_eps(struct view *v)
 void view_free(struct view *v)
 {
 	free_eps(v);
+	if (v->fold_tmp)
+		win_ep_free(v->fold_tmp);
+	free(v->fold_tmp);
 	hist_free(&v->all_lat);
 	free(v->rows);
 	free(v->vis);
@@ -103,13 +107,20 @@ void view_free(struct view *v)
 
 /* ---- endpoint table ------------------------------------------------------ */
 
+/* Endpoints are target + method + route: the target, a small index, mixed in. */
+static uint32_t view_hash(uint8_t target, const char *method, const char *route)
+{
+	return ep_hash("", method, route) ^ (uint32_t)target * 2654435761u;
+}
+
 static int rehash(struct view *v, size_t hcap)
 {
 	uint32_t *h = calloc(hcap, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->neps; i++) {
-		size_t j = ep_hash("", v->eps[i]->method, v->eps[i]->route) & (hcap - 1);
+		size_t j = view_hash(v->eps[i]->target, v->eps[i]->method, v->eps[i]->route) &
+			   (hcap - 1);
 		while (h[j])
 			j = (j + 1) & (hcap - 1);
 		h[j] = (uint32_t)i + 1;
@@ -120,15 +131,15 @@ static int rehash(struct view *v, size_t hcap)
 	return 0;
 }
 
-static struct view_ep *ep_find(const struct view *v, const char *method, const char *route,
-			       size_t *slot)
+static struct view_ep *ep_find(const struct view *v, uint8_t target, const char *method,
+			       const char *route, size_t *slot)
 {
 	if (!v->hcap)
 		return NULL;
-	size_t j = ep_hash("", method, route) & (v->hcap - 1);
+	size_t j = view_hash(target, method, route) & (v->hcap - 1);
 	while (v->hash[j]) {
 		struct view_ep *e = v->eps[v->hash[j] - 1];
-		if (!strcmp(e->method, method) && !strcmp(e->route, route))
+		if (e->target == target && !strcmp(e->method, method) && !strcmp(e->route, route))
 			return e;
 		j = (j + 1) & (v->hcap - 1);
 	}
@@ -137,7 +148,8 @@ static struct view_ep *ep_find(const struct view *v, const char *method, const c
 	return NULL;
 }
 
-static struct view_ep *ep_append(struct view *v, const char *method, const char *route)
+static struct view_ep *ep_append(struct view *v, uint8_t target, const char *method,
+				  const char *route)
 {
 	struct view_ep *e;
 	size_t slot;
@@ -154,10 +166,11 @@ static struct view_ep *ep_append(struct view *v, const char *method, const char 
 	}
 	if (!(e = calloc(1, sizeof(*e))))
 		return NULL;
+	e->target = target;
 	copy_str(e->method, sizeof(e->method), method);
 	copy_str(e->route, sizeof(e->route), route);
 	win_ep_init(&e->w);
-	ep_find(v, method, route, &slot);
+	ep_find(v, target, method, route, &slot);
 	v->eps[v->neps] = e;
 	v->hash[slot] = (uint32_t)++v->neps;
 	return e;
@@ -170,12 +183,13 @@ static struct view_ep *ep_append(struct view *v, const char *method, const char 
  * that earned one (collector/agg.h), so first-come rows from a scan give way
  * to the endpoints of now; the rows plus OTHER still add up to everything.
  */
-static struct view_ep *ep_take(struct view *v, const char *method, const char *route)
+static struct view_ep *ep_take(struct view *v, uint8_t target, const char *method,
+			       const char *route)
 {
-	struct view_ep *other = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL);
+	struct view_ep *other = ep_find(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE, NULL);
 	size_t victim = SIZE_MAX;
 
-	if (!other && !(other = ep_append(v, OTHER_METHOD, OTHER_ROUTE)))
+	if (!other && !(other = ep_append(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE)))
 		return NULL;
 	for (size_t i = 0; i < v->neps; i++)
 		if (v->eps[i] != other &&
@@ -189,6 +203,7 @@ static struct view_ep *ep_take(struct view *v, const char *method, const char *r
 	win_ep_free(&e->w);
 	extra_free(e->x);
 	e->x = NULL;
+	e->target = target;
 	copy_str(e->method, sizeof(e->method), method);
 	copy_str(e->route, sizeof(e->route), route);
 	win_ep_init(&e->w);
@@ -199,19 +214,20 @@ static struct view_ep *ep_take(struct view *v, const char *method, const char *r
 
 /* Finds or adds; past max_eps a snapshot's endpoint takes the least used
  * row (take), anything else goes to the OTHER row. */
-static struct view_ep *ep_get(struct view *v, const char *method, const char *route, bool take)
+static struct view_ep *ep_get(struct view *v, uint8_t target, const char *method,
+			      const char *route, bool take)
 {
-	struct view_ep *e = ep_find(v, method, route, NULL);
+	struct view_ep *e = ep_find(v, target, method, route, NULL);
 
 	if (e)
 		return e;
 	if (v->neps < v->max_eps)
-		return ep_append(v, method, route);
+		return ep_append(v, target, method, route);
 	if (take && strcmp(route, OTHER_ROUTE))
-		return ep_take(v, method, route);
-	if ((e = ep_find(v, OTHER_METHOD, OTHER_ROUTE, NULL)))
+		return ep_take(v, target, method, route);
+	if ((e = ep_find(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE, NULL)))
 		return e;
-	return ep_append(v, OTHER_METHOD, OTHER_ROUTE);
+	return ep_append(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE);
 }
 
 /* ---- pushing data -------------------------------------------------------- */
@@ -255,7 +271,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	win_clock_tick(&v->clock, s->dur_ms ? s->dur_ms : v->interval_ms);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ep_stats *es = &s->eps[i];
-		struct view_ep *e = ep_get(v, es->method, es->route, true);
+		struct view_ep *e = ep_get(v, es->target, es->method, es->route, true);
 		if (!e) {
 			err = -ENOMEM;
 			continue;
@@ -285,6 +301,8 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	v->live.neps = v->neps;
 	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
+	v->ntargets = s->ntargets < TARGETS_MAX ? s->ntargets : TARGETS_MAX;
+	memcpy(v->targets, s->targets, sizeof(v->targets));
 	header_from(v, h);
 	if (v->ups && view_up_push(v->ups, s))
 		err = -ENOMEM;
@@ -399,7 +417,8 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct view_ep *e = ep_get(v, r[i].method, r[i].route, false);
+		/* a request without a target is the first one's (one target: the only one) */
+		struct view_ep *e = ep_get(v, 0, r[i].method, r[i].route, false);
 		if (!e)
 			continue;
 		if (!extra_of(e))
@@ -476,14 +495,35 @@ static void resort(struct view *v)
 	clamp_selection(v);
 }
 
+static void row_rates(struct view_row *r);
+
+const char *view_target_name(const struct view *v, unsigned t)
+{
+	if (v->fold_targets)
+		return "*";
+	return t < v->ntargets && v->targets[t][0] ? v->targets[t] : "*";
+}
+
+bool view_shows_targets(const struct view *v)
+{
+	return v->ntargets > 1 && !v->fold_targets;
+}
+
 static void fill_row(struct view *v, unsigned i, struct view_row *r)
 {
 	const struct view_ep *e = v->eps[i];
 	memset(r, 0, sizeof(*r));
 	r->method = e->method;
 	r->route = e->route;
+	r->target = view_target_name(v, e->target);
 	r->ep = i;
 	win_ep_stats(&e->w, &v->clock, v->win, &r->st, v->dense);
+	row_rates(r);
+}
+
+/* Rates and error share from the window's counts. */
+static void row_rates(struct view_row *r)
+{
 	double secs = r->st.dur_ms ? (double)r->st.dur_ms / 1000.0 : 1.0;
 	r->rate = (double)r->st.requests / secs;
 	r->in_rate = (double)r->st.bytes_in / secs;
@@ -597,6 +637,71 @@ static void detail_fill(struct view *v)
 	}
 }
 
+static int by_route_method(const void *a, const void *b, void *ctx)
+{
+	const struct view *v = ctx;
+	unsigned i = *(const unsigned *)a, j = *(const unsigned *)b;
+	const struct view_ep *x = v->eps[i], *y = v->eps[j];
+	int c = strcmp(x->route, y->route);
+	if (!c)
+		c = strcmp(x->method, y->method);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* One row of the endpoints idx[0..n) (one method + route, several
+ * targets): their windows merged into scratch, so the percentiles come
+ * from the merged histograms. The row stands for its first endpoint. */
+static void fill_row_merged(struct view *v, const unsigned *idx, size_t n, struct view_row *r)
+{
+	const struct view_ep *lead = v->eps[idx[0]];
+
+	memset(r, 0, sizeof(*r));
+	r->method = lead->method;
+	r->route = lead->route;
+	r->target = "*";
+	r->ep = idx[0];
+	win_ep_init(v->fold_tmp);
+	for (size_t k = 0; k < n; k++)
+		win_ep_merge(v->fold_tmp, &v->eps[idx[k]]->w, &v->clock);   /* -ENOMEM: counts kept */
+	win_ep_stats(v->fold_tmp, &v->clock, v->win, &r->st, v->dense);
+	win_ep_free(v->fold_tmp);
+	row_rates(r);
+}
+
+/* Targets folded together: one row per method + route. vis is scratch
+ * here (resort() rebuilds it). Returns the rows made. */
+static size_t fill_rows_folded(struct view *v)
+{
+	unsigned *idx = v->vis;
+	size_t k = 0;
+
+	if (!v->fold_tmp && !(v->fold_tmp = calloc(1, sizeof(*v->fold_tmp))))
+		return 0;
+	for (unsigned i = 0; i < v->neps; i++)
+		idx[i] = i;
+	qsort_r(idx, v->neps, sizeof(*idx), by_route_method, v);
+	for (size_t i = 0, j; i < v->neps; i = j) {
+		const struct view_ep *e = v->eps[idx[i]];
+		for (j = i + 1; j < v->neps && !strcmp(v->eps[idx[j]]->route, e->route) &&
+				!strcmp(v->eps[idx[j]]->method, e->method); j++)
+			;
+		if (j - i == 1) {
+			fill_row(v, idx[i], &v->rows[k]);
+			v->rows[k].target = "*";
+		} else {
+			fill_row_merged(v, idx + i, j - i, &v->rows[k]);
+		}
+		k++;
+	}
+	return k;
+}
+
+void view_toggle_fold_targets(struct view *v)
+{
+	v->fold_targets = !v->fold_targets;
+	view_refresh(v, true);
+}
+
 void view_refresh(struct view *v, bool force)
 {
 	if (v->paused && !force)
@@ -612,9 +717,13 @@ void view_refresh(struct view *v, bool force)
 		v->vis = vis;
 		v->rows_cap = cap;
 	}
-	v->nrows = v->neps;
-	for (unsigned i = 0; i < v->neps; i++)
-		fill_row(v, i, &v->rows[i]);
+	if (v->fold_targets && v->ntargets > 1) {
+		v->nrows = fill_rows_folded(v);
+	} else {
+		v->nrows = v->neps;
+		for (unsigned i = 0; i < v->neps; i++)
+			fill_row(v, i, &v->rows[i]);
+	}
 	v->shown = v->live;
 	if (v->ups)
 		view_up_refresh(v->ups);
@@ -674,7 +783,7 @@ void view_sort_by(struct view *v, enum col_id col)
 void view_sort_step(struct view *v, int dir)
 {
 	bool vis[COL_COUNT];
-	col_fit(v->cols_term, vis);
+	col_fit(v->cols_term, view_shows_targets(v), vis);
 	int c = (int)v->sort;
 	for (int i = 0; i < COL_COUNT; i++) {
 		c = (c + dir + COL_COUNT) % COL_COUNT;

@@ -161,6 +161,12 @@ struct view {
 	struct view_detail detail;
 	struct view_upstreams *ups;    /* the target's outgoing calls; NULL: out of memory */
 	bool show_ups;                 /* `u`: the upstream table instead of the endpoints' */
+	/* Targets, as the last snapshot named them; endpoints are per target.
+	 * `t` folds them: one row per method + route (its windows merged). */
+	size_t ntargets;
+	char targets[TARGETS_MAX][TARGET_NAME_MAX];
+	bool fold_targets;
+	struct win_ep *fold_tmp;       /* scratch for a folded row; NULL until needed */
 };
 
 /* Returns 0 or -ENOMEM. */
@@ -198,6 +204,12 @@ void view_close_detail(struct view *v);
 void view_toggle_pause(struct view *v);
 /* Forgets every endpoint and total: since-start and windows start again. */
 void view_clear(struct view *v);
+/* `t`: rows per target, or folded across targets (one row per method + route). */
+void view_toggle_fold_targets(struct view *v);
+/* Is the TARGET column shown (several targets, not folded)? */
+bool view_shows_targets(const struct view *v);
+/* A row's target name: "nginx[1234]", "*" when folded or summed (OTHER). */
+const char *view_target_name(const struct view *v, unsigned t);
 
 /* The selected row or NULL. */
 const struct view_row *view_selected(const struct view *v);

@@ -111,6 +111,46 @@ static void test_lines_parse_back(void **state)
 	agg_free(a);
 }
 
+/* Several targets: "target" after "ts" on every endpoint line (OTHER's is
+ * "*"); one target: no such key (the existing test's key list). */
+static void test_target_key(void **state)
+{
+	struct agg *a = agg_new(100);
+	struct agg_sample smp = { .host = "", .method = "GET", .route = "/api", .client_addr = "",
+				  .req = { .ts_ms = 1, .lat_us = 10, .status = 200 } };
+	size_t n;
+	json_error_t je;
+	(void)state;
+
+	agg_add(a, &smp);
+	smp.target = 1;
+	agg_add(a, &smp);
+	agg_add(a, &smp);
+	struct snapshot *s = agg_snapshot(a, TS, 1000);
+	s->ntargets = 2;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[10]");
+	snprintf(s->targets[1], TARGET_NAME_MAX, "nginx[20]");
+	char **lines = write_lines(s, &n);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *o = json_loads(lines[i], 0, &je);
+		assert_non_null(o);
+		void *it = json_object_iter_next(o, json_object_iter(o));
+		assert_string_equal(json_object_iter_key(it), "target");
+		const char *t = json_string_value(json_object_get(o, "target"));
+		json_int_t want = !strcmp(t, "nginx[10]") ? 1 : !strcmp(t, "nginx[20]") ? 2 : -1;
+		assert_int_equal(json_integer_value(json_object_get(o, "requests")), want);
+		json_decref(o);
+	}
+	free_lines(lines, n);
+	s->ntargets = 1;
+	lines = write_lines(s, &n);
+	assert_null(strstr(lines[0], "\"target\""));
+	free_lines(lines, n);
+	snapshot_free(s);
+	agg_free(a);
+}
+
 static void test_escaping(void **state)
 {
 	static const char route[] = "/q/say\"hi\"\\x\nz\t\x01";
@@ -170,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines_parse_back),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_target_key),
 		cmocka_unit_test(test_empty_and_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -441,6 +441,51 @@ static void test_http(void **state)
 	prom_close(p);
 }
 
+/* Several targets: each series is its target's (a proxy and its backend
+ * serving one route are two series), OTHER is target "*"; label escaped. */
+static void test_several_targets(void **state)
+{
+	struct agg *a = agg_new(2);
+	struct prom *p = state_only(0);
+	struct agg_sample smp = { .host = "h", .method = "GET", .route = "/api", .client_addr = "",
+				  .req = { .ts_ms = 1, .lat_us = 100, .status = 200 } };
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		agg_add(a, &smp);
+	smp.target = 1;
+	agg_add(a, &smp);
+	prom_set_target(p, "nginx[1],py\"[2]");
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	s->ntargets = 2;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[1]");
+	snprintf(s->targets[1], TARGET_NAME_MAX, "py\"[2]");
+	assert_int_equal(prom_update(p, s), 0);
+	snapshot_free(s);
+	/* a third endpoint past the collector's cap of 2 evicts target 1's
+	 * row: what it had this interval goes to OTHER */
+	agg_add(a, &smp);
+	smp.route = "/b";
+	for (int i = 0; i < 2; i++)
+		agg_add(a, &smp);
+	s = agg_snapshot(a, 1000, 1000);
+	s->ntargets = 2;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[1]");
+	snprintf(s->targets[1], TARGET_NAME_MAX, "py\"[2]");
+	assert_int_equal(prom_update(p, s), 0);
+	snapshot_free(s);
+	char *t = render(p);
+	has_line(t, "l7top_http_requests_total{target=\"nginx[1]\",host=\"h\","
+		    "method=\"GET\",route=\"/api\",status=\"200\"} 3");
+	has_line(t, "l7top_http_requests_total{target=\"py\\\"[2]\",host=\"h\","
+		    "method=\"GET\",route=\"/api\",status=\"200\"} 1");
+	has_line(t, "l7top_http_requests_total{target=\"*\",host=\"\",method=\"*\","
+		    "route=\"OTHER\",status=\"200\"} 1");
+	free(t);
+	prom_close(p);
+	agg_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_other_fold),
 		cmocka_unit_test(test_hosts_and_target),
+		cmocka_unit_test(test_several_targets),
 		cmocka_unit_test(test_fixed_bounds),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_upstreams),

@@ -511,6 +511,92 @@ static void test_sql_functions(void **state)
 	sqlite3_close(db);
 }
 
+/* query_run's csv output for o (the caller frees). */
+static char *query_csv(const struct query_opts *o)
+{
+	char *buf = NULL, err[256] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	if (query_run(o, f, err, sizeof(err)))
+		fail_msg("query_run: %s", err);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Targets: a run of two (a proxy and its backend both serving /api) keeps
+ * their rows apart under their names; a run of one stores '' and is named
+ * by its session; --by-target splits, --target keeps one, the default sums.
+ */
+static void test_targets(void **state)
+{
+	struct tmpdb t;
+	const uint64_t lat[] = { 1000, 2000, 3000 };
+	(void)state;
+
+	tmpdb_make(&t, "targets");
+	struct run_info two = sess;
+	two.target = "nginx[100],nginx[200]";
+	struct store *st = NULL;
+	char err[256] = "";
+	assert_int_equal(store_open(&st, t.path, &two, err, sizeof(err)), 0);
+	struct snapshot *s = snapshot_new(3);
+	s->ts_ms = T0;
+	s->dur_ms = 1000;
+	s->ntargets = 2;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[100]");
+	snprintf(s->targets[1], TARGET_NAME_MAX, "nginx[200]");
+	ep_set(s, 0, "GET", "/api", lat, 3, 2);
+	ep_set(s, 1, "GET", "/api", lat, 2, 2);
+	s->eps[1].target = 1;
+	ep_set(s, 2, "*", "OTHER", lat, 1, 2);
+	s->eps[2].target = TARGET_ALL;
+	assert_int_equal(store_push(st, s), 0);
+	store_close(st, T0 + 1000);
+
+	struct run_info one = sess;
+	one.target = "nginx[300]";
+	assert_int_equal(store_open(&st, t.path, &one, err, sizeof(err)), 0);
+	s = snapshot_new(1);
+	s->ts_ms = T0 + 5000;
+	s->dur_ms = 1000;
+	s->ntargets = 1;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[300]");
+	ep_set(s, 0, "GET", "/api", lat, 1, 2);
+	assert_int_equal(store_push(st, s), 0);
+	store_close(st, T0 + 6000);
+
+	sqlite3 *db = db_open(t.path);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoints WHERE target = 'nginx[200]'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoints WHERE target = '*'"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoints WHERE target = ''"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM sessions WHERE targets = 'nginx[300]'"), 1);
+	assert_int_equal(db_int(db, "SELECT sum(requests) FROM endpoint_stats_v WHERE target = 'nginx[300]'"), 1);
+	sqlite3_close(db);
+
+	struct query_opts o = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
+				.format = QUERY_FMT_CSV };
+	char *out = query_csv(&o);
+	assert_non_null(strstr(out, "\nGET,/api,6,"));           /* summed across targets */
+	free(out);
+	o.by_target = true;
+	out = query_csv(&o);
+	assert_non_null(strstr(out, "target,method,route,"));
+	assert_non_null(strstr(out, "\nnginx[100],GET,/api,3,"));
+	assert_non_null(strstr(out, "\nnginx[200],GET,/api,2,"));
+	assert_non_null(strstr(out, "\nnginx[300],GET,/api,1,"));
+	assert_non_null(strstr(out, "\n*,*,OTHER,1,"));
+	free(out);
+	o.by_target = false;
+	o.target = "nginx[200]";
+	out = query_csv(&o);
+	assert_non_null(strstr(out, "\nGET,/api,2,"));
+	assert_null(strstr(out, "OTHER"));
+	free(out);
+	tmpdb_remove(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_write_failure_recovers),
 		cmocka_unit_test(test_sql_functions),
+		cmocka_unit_test(test_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

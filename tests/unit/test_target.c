@@ -227,6 +227,40 @@ static void test_scan_unrelated(void **state)
 	assert_string_equal(t.cmdline, "");
 }
 
+/* Two roots: two targets, each with its tree and its own listeners. */
+static const struct target_listener *listener(const struct target *t, uint16_t port)
+{
+	for (size_t i = 0; i < t->nlisteners; i++)
+		if (t->listeners[i].port == port)
+			return &t->listeners[i];
+	return NULL;
+}
+
+static void test_scan_two_roots(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100, 200 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, roots, 2, &t), 0);
+	assert_int_equal(t.nroots, 2);
+	assert_int_equal(t.roots[0].pid, 100);
+	assert_string_equal(t.roots[0].comm, "nginx");
+	assert_int_equal(t.roots[1].pid, 200);
+	assert_string_equal(t.roots[1].comm, "sshd");
+	assert_int_equal(t.npids, 4);
+	for (size_t i = 0; i < t.npids; i++)
+		assert_int_equal(t.pid_root[i], t.pids[i] == 200 ? 1 : 0);
+	assert_int_equal(t.nports, 4);
+	assert_int_equal(t.nlisteners, 4);        /* 8080 over v4 and v6 is one */
+	assert_int_equal(listener(&t, 8080)->root, 0);
+	assert_int_equal(listener(&t, 8443)->root, 0);
+	assert_int_equal(listener(&t, 80)->root, 0);   /* held by the child 101 */
+	assert_int_equal(listener(&t, 22)->root, 1);
+	assert_false(t.roots_truncated);
+	assert_false(t.listeners_truncated);
+}
+
 static void test_scan_missing_root(void **state)
 {
 	struct fake_proc *fp = *state;
@@ -289,6 +323,28 @@ static void test_scan_netns(void **state)
 	target_netns_name(fp->root, "/nonexistent", t.netns[1].ino, name, sizeof(name));
 	snprintf(a, sizeof(a), "net:[%lu]", t.netns[1].ino);
 	assert_string_equal(name, a);
+
+	/* An outgoing connection that only the second namespace's table lists
+	 * (101's socket 1010 -> 10.0.0.9:8081) is a peer too. */
+	static const char row[] =
+		"   3: 0200000A:D431 0900000A:1F91 01 00000000:00000000 00:00000000 00000000     0        0 1010 1\n";
+	char rel[64], buf[2048], path[PATH_MAX * 2];
+	struct target_peer p[4];
+	bool truncated;
+	snprintf(rel, sizeof(rel), "101/net/tcp");
+	snprintf(buf, sizeof(buf), "%s%s%s", TCP_HDR, TCP_ROWS, row);
+	snprintf(path, sizeof(path), "%s/101/net/tcp", fp->root);
+	unlink(path);
+	fake_puts(fp->root, rel, buf);
+	snprintf(path, sizeof(path), "%s/101/fd/9", fp->root);
+	assert_int_equal(symlink("socket:[1010]", path), 0);
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	size_t np = target_scan_peers(fp->root, &t, p, 4, &truncated);
+	bool found = false;
+	for (size_t i = 0; i < np; i++)
+		found |= p[i].port == 8081;
+	assert_true(found);
+	assert_int_equal(np, 2);              /* and 1003's peer, listed in both tables once */
 }
 
 /* Real /proc: a socket this process listens on must show up. */
@@ -394,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
 		cmocka_unit_test(test_peer_rows),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_two_roots, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_parse_pids),

@@ -436,6 +436,75 @@ static void test_render_help_and_pause(void **st)
 	view_free(&v);
 }
 
+/* A reverse proxy and its backend serving one route: two rows under a
+ * TARGET column, each with its own count; `t` folds them into one row of
+ * the sum and drops the column; `t` again splits them. One target: no
+ * TARGET column (test_render_80x24). */
+static void push_targets(struct view *v, uint64_t ts)
+{
+	struct snapshot *s = snapshot_new(3);
+	assert_non_null(s);
+	s->ts_ms = ts;
+	s->dur_ms = 1000;
+	s->ntargets = 2;
+	snprintf(s->targets[0], TARGET_NAME_MAX, "nginx[100]");
+	snprintf(s->targets[1], TARGET_NAME_MAX, "nginx[200]");
+	const uint64_t n[3] = { 120, 60, 7 };
+	for (size_t i = 0; i < 3; i++) {
+		struct ep_stats *e = &s->eps[i];
+		e->method = "GET";
+		e->route = i < 2 ? "/api/users/{id}" : "/static/app.css";
+		e->target = i == 1 ? 1 : 0;
+		e->requests = e->status[1] = n[i];
+		hist_init(&e->lat);
+		for (uint64_t k = 0; k < n[i]; k++)
+			hist_add(&e->lat, 1000 + k);
+		e->lat_max_us = e->lat.max;
+	}
+	struct run_info h = { .target = "nginx[100],nginx[200]", .npids = 6, .ports = "8080,9090",
+			      .now_ms = ts + 1000 };
+	assert_int_equal(view_push(v, s, &h), 0);
+	snapshot_free(s);
+}
+
+static void test_render_targets(void **st)
+{
+	struct view v;
+	struct cellbuf cb = { 0 };
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 0), 0);
+	push_targets(&v, 0);
+	render(&v, 24, 100, &cb);
+	assert_non_null(strstr(line(&cb, 5), "TARGET"));
+	int r = find_row(&cb, "nginx[100]      GET     /api/users/{id}");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), " 120 "));
+	r = find_row(&cb, "nginx[200]      GET     /api/users/{id}");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), " 60 "));
+	expect(&cb, "nginx[100]      GET     /static/app.css");
+
+	assert_int_equal(keys_dispatch(&v, 't'), REACT_REDRAW);
+	render(&v, 24, 100, &cb);
+	assert_null(strstr(line(&cb, 5), "TARGET"));
+	assert_int_equal(v.nrows, 2);
+	r = find_row(&cb, "GET     /api/users/{id}");
+	assert_true(r > 5);
+	assert_non_null(strstr(line(&cb, r), " 180 "));
+	assert_int_equal(find_row(&cb, "nginx[200]      GET"), -1);
+
+	keys_dispatch(&v, 't');
+	push_targets(&v, 1000);
+	render(&v, 24, 100, &cb);
+	assert_int_equal(v.nrows, 3);
+	expect(&cb, "nginx[200]      GET     /api/users/{id}");
+	keys_dispatch(&v, '?');
+	render(&v, 40, 100, &cb);
+	expect(&cb, "targets: a row per target");
+	cellbuf_free(&cb);
+	view_free(&v);
+}
+
 static void test_render_small_and_odd_sizes(void **st)
 {
 	struct view v;
@@ -506,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_render_help_and_pause),
 		cmocka_unit_test(test_render_upstreams),
 		cmocka_unit_test(test_render_small_and_odd_sizes),
+		cmocka_unit_test(test_render_targets),
 		cmocka_unit_test(test_hostile_route),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

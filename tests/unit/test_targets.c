@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/* Targets: a reverse proxy and its backend watched by one collector keep
+ * their rows apart (the same route is two rows, one per target, each with
+ * its own count); a connection belongs to the target owning its listener
+ * (namespace + port) or, read inside a process, its process; snapshots
+ * carry the names; folding hosts keeps targets apart. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/agg.h"
+#include "collector/collector.h"
+#include "collector/pkt_decode.h"
+
+#define MS 1000000ull
+
+struct flow {
+	uint16_t cport, sport;
+	uint32_t cseq, sseq;
+};
+
+/* IPv4 127.0.0.2:cport <-> 127.0.0.1:sport. */
+static size_t build(uint8_t *pkt, const struct flow *f, int to_server, uint8_t flags,
+		    const char *data, size_t len)
+{
+	uint8_t *t = pkt + 20;
+	memset(pkt, 0, 40);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)((40 + len) >> 8);
+	pkt[3] = (uint8_t)(40 + len);
+	pkt[9] = 6;
+	pkt[12] = 127, pkt[15] = to_server ? 2 : 1;
+	pkt[16] = 127, pkt[19] = to_server ? 1 : 2;
+	uint16_t sp = to_server ? f->cport : f->sport, dp = to_server ? f->sport : f->cport;
+	uint32_t seq = to_server ? f->cseq : f->sseq;
+	t[0] = (uint8_t)(sp >> 8), t[1] = (uint8_t)sp;
+	t[2] = (uint8_t)(dp >> 8), t[3] = (uint8_t)dp;
+	t[4] = (uint8_t)(seq >> 24), t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+	t[12] = 5 << 4;
+	t[13] = flags;
+	memcpy(t + 20, data, len);
+	return 40 + len;
+}
+
+static void seg(struct collector *c, uint32_t netns, struct flow *f, int to_server,
+		uint8_t flags, const char *data, uint64_t ts)
+{
+	uint8_t pkt[2048];
+	size_t len = data ? strlen(data) : 0;
+	size_t n = build(pkt, f, to_server, flags, data ? data : "", len);
+	collector_packet_ns(c, netns, ts, pkt, (uint32_t)n, (uint32_t)n);
+	uint32_t adv = (uint32_t)len + ((flags & (TCPF_SYN | TCPF_FIN)) ? 1 : 0);
+	if (to_server)
+		f->cseq += adv;
+	else
+		f->sseq += adv;
+}
+
+/* One keep-alive connection carrying n GETs of path. */
+static void exchange(struct collector *c, uint32_t netns, uint16_t cport, uint16_t sport,
+		     const char *path, int n, uint64_t ts)
+{
+	struct flow f = { cport, sport, 1000, 5000 };
+	char req[256];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", path);
+	seg(c, netns, &f, 1, TCPF_SYN, NULL, ts);
+	seg(c, netns, &f, 0, TCPF_SYN | TCPF_ACK, NULL, ts);
+	for (int i = 0; i < n; i++) {
+		seg(c, netns, &f, 1, TCPF_ACK | TCPF_PSH, req, ts + (uint64_t)i * MS);
+		seg(c, netns, &f, 0, TCPF_ACK | TCPF_PSH, resp, ts + (uint64_t)i * MS + MS / 2);
+	}
+	seg(c, netns, &f, 1, TCPF_ACK | TCPF_FIN, NULL, ts + (uint64_t)n * MS);
+	seg(c, netns, &f, 0, TCPF_ACK | TCPF_FIN, NULL, ts + (uint64_t)n * MS);
+}
+
+static const struct ep_stats *find(const struct snapshot *s, unsigned target, const char *route)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->eps[i].target == target && !strcmp(s->eps[i].route, route))
+			return &s->eps[i];
+	return NULL;
+}
+
+static const char NAMES[2][TARGET_NAME_MAX] = { "nginx[100]", "nginx[200]" };
+
+/* Same route, two targets: two rows. OTHER belongs to none. */
+static void test_agg_key_has_target(void **state)
+{
+	(void)state;
+	struct agg *a = agg_new(2);
+	struct agg_sample s = { .host = "h", .method = "GET", .route = "/a", .client_addr = "",
+				.req = { .ts_ms = 1, .lat_us = 10, .status = 200 } };
+	for (int i = 0; i < 3; i++)
+		agg_add(a, &s);
+	s.target = 1;
+	agg_add(a, &s);
+	struct snapshot *snap = agg_snapshot(a, 0, 1000);
+	assert_int_equal(snap->n, 2);
+	assert_non_null(find(snap, 0, "/a"));
+	assert_int_equal(find(snap, 0, "/a")->requests, 3);
+	assert_non_null(find(snap, 1, "/a"));
+	assert_int_equal(find(snap, 1, "/a")->requests, 1);
+	snapshot_free(snap);
+	agg_free(a);
+
+	/* one row: a newcomer of target 1 evicts target 0's row into OTHER */
+	a = agg_new(1);
+	s.target = 0;
+	for (int i = 0; i < 5; i++)
+		agg_add(a, &s);
+	snapshot_free(agg_snapshot(a, 0, 1000));
+	for (int i = 0; i < 2; i++)
+		agg_add(a, &s);
+	s.target = 1;
+	s.route = "/b";
+	agg_add(a, &s);
+	snap = agg_snapshot(a, 1000, 1000);
+	const struct ep_stats *o = find(snap, TARGET_ALL, AGG_OTHER_ROUTE);
+	assert_non_null(o);
+	assert_int_equal(o->requests, 2);
+	assert_int_equal(agg_held(a), 1);
+	assert_string_equal(snapshot_target(snap, TARGET_ALL), "");
+	snapshot_free(snap);
+	agg_free(a);
+}
+
+/*
+ * A proxy on 8080 (target 0) passes /api/ to its backend on 9090 (target
+ * 1): the backend's inbound is the proxy's outgoing connection, on the
+ * backend's listener. Each target counts its own requests only.
+ */
+static void test_proxy_and_backend_apart(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const uint16_t ports[] = { 8080, 9090 };
+	const struct collector_listener ls[] = { { 0, 8080, 0 }, { 0, 9090, 1 } };
+
+	collector_set_ports(c, ports, 2);
+	assert_int_equal(collector_set_targets(c, NAMES, 2, ls, 2, NULL, 0), 0);
+	exchange(c, 0, 40001, 8080, "/api/users/7", 5, 1 * MS);    /* client -> proxy */
+	exchange(c, 0, 40002, 9090, "/api/users/7", 5, 2 * MS);    /* proxy -> backend */
+	exchange(c, 0, 40003, 8080, "/static/x.css", 2, 3 * MS);   /* served by the proxy */
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->ntargets, 2);
+	assert_string_equal(snapshot_target(s, 0), "nginx[100]");
+	assert_string_equal(snapshot_target(s, 1), "nginx[200]");
+	assert_int_equal(s->n, 3);
+	assert_int_equal(find(s, 0, "/api/users/{id}")->requests, 5);
+	assert_int_equal(find(s, 1, "/api/users/{id}")->requests, 5);
+	assert_int_equal(find(s, 0, "/static/x.css")->requests, 2);
+	assert_null(find(s, 1, "/static/x.css"));
+	/* the views' fold sums hosts, never targets */
+	struct snapshot *f = snapshot_fold_hosts(s);
+	assert_non_null(f);
+	assert_int_equal(f->n, 3);
+	if (f != s)
+		snapshot_free(f);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/* Two containers both serve port 80: the packet socket's namespace says
+ * whose connection it is; a listener of namespace 0 is any namespace's. */
+static void test_listener_by_namespace(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const uint16_t ports[] = { 80 };
+	const struct collector_listener ls[] = { { 4026532300u, 80, 1 }, { 4026532200u, 80, 0 },
+						 { 0, 443, 1 } };
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 2, ls, 3, NULL, 0);
+	assert_int_equal(collector_target_of(c, 4026532200u, 80), 0);
+	assert_int_equal(collector_target_of(c, 4026532300u, 80), 1);
+	assert_int_equal(collector_target_of(c, 7, 443), 1);
+	assert_int_equal(collector_target_of(c, 7, 8443), 0);   /* no listener: target 0 */
+	assert_int_equal(collector_target_of(c, 0, 80), 0);     /* unknown namespace: the first */
+	exchange(c, 4026532300u, 40001, 80, "/b", 3, 1 * MS);
+	exchange(c, 4026532200u, 40001, 80, "/a", 2, 10 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(find(s, 1, "/b")->requests, 3);
+	assert_int_equal(find(s, 0, "/a")->requests, 2);
+	assert_null(find(s, 0, "/b"));
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/*
+ * The same 4-tuple (127.0.0.2:40001 -> 127.0.0.1:80) in two namespaces at
+ * once: two connections, not one with both streams' bytes. A third
+ * namespace's socket that sees port 80 only on its end of a veth (no
+ * listener of its own there) is ignored: the listener's namespace sees it.
+ */
+static void test_same_tuple_two_namespaces(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const uint16_t ports[] = { 80 };
+	const struct collector_listener ls[] = { { 11, 80, 0 }, { 22, 80, 1 } };
+	struct flow a = { 40001, 80, 1000, 5000 }, b = { 40001, 80, 9000, 7000 };
+	const char *ra = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", *rb = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 2, ls, 2, NULL, 0);
+	seg(c, 11, &a, 1, TCPF_SYN, NULL, 1 * MS);
+	seg(c, 22, &b, 1, TCPF_SYN, NULL, 1 * MS);
+	seg(c, 11, &a, 0, TCPF_SYN | TCPF_ACK, NULL, 2 * MS);
+	seg(c, 22, &b, 0, TCPF_SYN | TCPF_ACK, NULL, 2 * MS);
+	for (int i = 0; i < 3; i++) {
+		struct flow copy = b;                    /* the veth copy, seen from namespace 33 */
+		seg(c, 33, &copy, 1, TCPF_ACK | TCPF_PSH, rb, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 11, &a, 1, TCPF_ACK | TCPF_PSH, ra, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 22, &b, 1, TCPF_ACK | TCPF_PSH, rb, (3 + 2 * (uint64_t)i) * MS);
+		seg(c, 11, &a, 0, TCPF_ACK | TCPF_PSH, resp, (4 + 2 * (uint64_t)i) * MS);
+		seg(c, 22, &b, 0, TCPF_ACK | TCPF_PSH, resp, (4 + 2 * (uint64_t)i) * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->c.conns_new, 2);
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_non_null(find(s, 0, "/a"));
+	assert_int_equal(find(s, 0, "/a")->requests, 3);
+	assert_non_null(find(s, 1, "/b"));
+	assert_int_equal(find(s, 1, "/b")->requests, 3);
+	assert_int_equal(s->n, 2);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/* TLS read inside a process: the process says the target. */
+static void test_process_stream_target(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const struct collector_pid pids[] = { { 201, 1 }, { 100, 0 }, { 200, 1 } };
+	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	collector_set_targets(c, NAMES, 2, NULL, 0, pids, 3);
+	collector_stream_data(c, 201, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+			      (uint32_t)strlen(req), 1 * MS);
+	collector_stream_data(c, 201, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 2 * MS);
+	collector_stream_data(c, 100, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+			      (uint32_t)strlen(req), 1 * MS);
+	collector_stream_data(c, 100, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 2 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(find(s, 1, "/x")->requests, 1);
+	assert_int_equal(find(s, 0, "/x")->requests, 1);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/* Bounds: names past TARGETS_MAX and listeners past the table are counted. */
+static void test_bounds_counted(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	static char names[TARGETS_MAX + 2][TARGET_NAME_MAX];
+	static struct collector_listener ls[COLLECTOR_MAX_LISTENERS + 3];
+	for (size_t i = 0; i < COLLECTOR_MAX_LISTENERS + 3; i++)
+		ls[i] = (struct collector_listener){ 0, (uint16_t)(1000 + i), (uint8_t)(i % 4) };
+	assert_int_equal(collector_set_targets(c, (const char(*)[TARGET_NAME_MAX])names,
+					       TARGETS_MAX + 2, ls, COLLECTOR_MAX_LISTENERS + 3,
+					       NULL, 0), 5);
+	assert_int_equal(collector_target_of(c, 0, 1003), 3);
+	collector_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agg_key_has_target),
+		cmocka_unit_test(test_proxy_and_backend_apart),
+		cmocka_unit_test(test_listener_by_namespace),
+		cmocka_unit_test(test_same_tuple_two_namespaces),
+		cmocka_unit_test(test_process_stream_target),
+		cmocka_unit_test(test_bounds_counted),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
