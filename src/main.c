@@ -1035,7 +1035,8 @@ static void on_tls_conn(void *ctx, const struct tls_conn *c)
 				      c->ts_ns);
 	/* The calls probes read this one: its ciphertext must not count too. */
 	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
-		collector_tls_calls_conn(a->coll, c->family, c->addr, c->port, c->laddr, c->lport);
+		collector_tls_calls_conn(a->coll, c->netns, c->family, c->addr, c->port, c->laddr,
+					 c->lport);
 }
 
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
