@@ -209,6 +209,9 @@ cpu_ns() {
 	done
 	echo "$sum"
 }
+# Context switches of pid so far: "voluntary involuntary". How often an
+# observer's wake-ups push the NGINX worker off its CPU.
+ctx_switches() { awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v+0, n+0}' /proc/"$1"/status 2>/dev/null; }
 # "idle total" jiffies of the whole machine (idle + iowait, all).
 cpu_jiffies() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
 
@@ -245,24 +248,31 @@ bench_series() {
 	local title=$1 url=$2 conns=$3
 	shift 3
 	local configs=("$@") round c
-	declare -A rps p99 ratios cpu idle bytes
+	declare -A rps p99 ratios cpu idle bytes csw
+	local w
+	w=$(worker)
 	local losses=""
 	log "$title: ${configs[*]} x $PAIRS rounds of ${SECS}s"
 	for round in $(seq "$PAIRS"); do
 		local base=""
 		for c in "${configs[@]}"; do
 			start_observer "$c"
-			local before after r c0=0 c1=0 j0 j1
+			local before after r c0=0 c1=0 j0 j1 s0 s1 t0 t1
 			before=$(wc -l <"$T/access.log")
 			[[ -n $OBS_PID ]] && c0=$(cpu_ns "$OBS_PID")
 			j0=$(cpu_jiffies)
+			s0=$(ctx_switches "$w")
+			t0=$(date +%s%N)
 			r=$(run_load "$url" "$conns")
+			t1=$(date +%s%N)
+			s1=$(ctx_switches "$w")
 			j1=$(cpu_jiffies)
 			[[ -n $OBS_PID ]] && c1=$(cpu_ns "$OBS_PID")
 			after=$(wc -l <"$T/access.log")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
 			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - before))
+			csw[$c]+="$(awk -v a="$s0" -v b="$s1" -v ns=$((t1 - t0)) 'BEGIN {split(a, x, " "); split(b, y, " "); s = ns / 1e9; printf "%.0f/%.0f", (s > 0 ? (y[1] - x[1]) / s : 0), (s > 0 ? (y[2] - x[2]) / s : 0)}') "
 			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
 			if [[ $c != none ]]; then
 				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
@@ -282,7 +292,7 @@ bench_series() {
 			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms, observer $(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') µs/request"
 		done
 	done
-	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
+	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request | NGINX worker switches/s, voluntary/involuntary, per round |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
 	for c in "${configs[@]}"; do
 		local mr mp ra mc mi mb
 		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
@@ -293,7 +303,7 @@ bench_series() {
 		mb=$(tr ' ' '\n' <<<"${bytes[$c]:-}" | grep . | median)
 		[[ $c == none ]] && ra=1 && mc=-
 		[[ $c == l7top* ]] || mb=-
-		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb |"$'\n'
+		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb | ${csw[$c]:-} |"$'\n'
 	done
 	if [[ -n $losses ]]; then
 		md+=$'\n'"Counted drops: packets the capture ring lost, TLS records lost, and requests l7top saw whose answers never reached the wire (unpaired: for h2, streams cut by the client's close; NGINX logs those it had read, so the log may fall between seen and seen + drops)."$'\n\n'"| l7top run | requests seen | counted drops | access log | seen + drops = log |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'"$losses"
@@ -584,7 +594,7 @@ done
 for d in 1 2 3 4; do
 	scale_run "$((10 ** d)) endpoints, 16 connections" -t1 -c16 -s "$T/tree$d.lua" "http://127.0.0.1:$PORT/"
 done
-RESULT_MD+="### CPU per request against scale (l7top utime + stime / requests logged)"$'\n\n'"${SCALE_SECS} s of wrk per row. Requests seen by l7top and its counted drops (capture ring, TLS ring, h2 resets) say whether it kept up: a run that dropped packets did less work per logged request."$'\n\n''| workload | requests logged | l7top CPU µs/request | requests seen | counted drops | load average |'$'\n''| --- | --- | --- | --- | --- | --- |'$'\n'"$SCALE_ROWS"$'\n'
+RESULT_MD+="### CPU per request against scale (l7top utime + stime / requests logged)"$'\n\n'"${SCALE_SECS} s of wrk per row. Requests seen by l7top and its counted drops (capture ring, TLS ring, unpaired) say whether it kept up: a run that dropped packets did less work per logged request."$'\n\n''| workload | requests logged | l7top CPU µs/request | requests seen | counted drops | load average |'$'\n''| --- | --- | --- | --- | --- | --- |'$'\n'"$SCALE_ROWS"$'\n'
 fi
 
 # ---- write the report ---------------------------------------------------------------

@@ -20,6 +20,9 @@ struct agg {
 	uint64_t since_halving_ms;
 	const char *want_host, *want_method, *want_route, *want_proto;   /* for row_is() */
 	uint8_t want_target;
+	long last;              /* the row the last request went to, -1 none: keep-alive
+				 * traffic repeats endpoints, and a row only ever
+				 * changes endpoint through ep_init() */
 };
 
 /* The row's names in one block of their own size (a route is cut at
@@ -59,6 +62,7 @@ struct agg *agg_new(size_t max_endpoints)
 	struct agg *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	a->last = -1;
 	a->top = topk_new(max_endpoints ? max_endpoints : 1);
 	if (a->top) {
 		a->own = calloc(topk_cap(a->top), sizeof(*a->own));
@@ -146,19 +150,25 @@ static int rows_grow(struct agg *a)
 static long row_of(struct agg *a, uint8_t target, const char *host, const char *method,
 		   const char *route, const char *proto)
 {
+	bool evicted;
+
+	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
+	a->want_target = target;
+	if (a->last >= 0 && row_is(a, (size_t)a->last)) {
+		topk_hit(a->top, (size_t)a->last, 1);
+		a->own[a->last]++;
+		return a->last;
+	}
 	/* the protocol is a few known names: its first and last bytes tell them
 	 * apart; the target is a small index, mixed in the same way */
 	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
 		      ((uint32_t)target << 16);
 	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
-	bool evicted;
-
-	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
-	a->want_target = target;
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
 		a->own[slot]++;
+		a->last = slot;
 		return slot;
 	}
 	if (topk_victim(a->top) < 0 && topk_used(a->top) == a->cap && rows_grow(a) < 0)
@@ -175,6 +185,7 @@ static long row_of(struct agg *a, uint8_t target, const char *host, const char *
 		a->eps[slot].route = a->other.route, a->eps[slot].proto = a->other.proto;
 		return -1;
 	}
+	a->last = slot;
 	return slot;
 }
 
@@ -223,8 +234,8 @@ void agg_add(struct agg *a, const struct agg_sample *s)
  * (arrays, histogram chunks) has moved to a snapshot or been freed. */
 static void ep_restart(struct ep_stats *e)
 {
-	struct ep_stats named = { .host = e->host, .method = e->method, .route = e->route,
-				  .proto = e->proto };
+	struct ep_stats named = { .target = e->target, .host = e->host, .method = e->method,
+				  .route = e->route, .proto = e->proto };   /* the key stays */
 	*e = named;
 	hist_init(&e->lat);
 }

@@ -68,6 +68,15 @@ struct collector {
 	size_t nreqs;
 	uint64_t reqs_skipped;
 	struct http_sink sink;
+	struct http_fast_memos fast;     /* the sink's memo of header blocks */
+	/* The last request target and the route route_name() gave it: keep-alive
+	 * clients repeat theirs, and folding and learning it again gives the
+	 * same route (the learner counts distinct values; a value already
+	 * counted, or a parent already folded, changes nothing). */
+	char route_target[ROUTE_MAX];
+	size_t route_target_len;         /* SIZE_MAX: nothing cached */
+	size_t route_folds;              /* the learner's folds when it was cached */
+	char route_cached[ROUTE_MAX];
 	struct upstream *up;             /* the target's outgoing calls */
 	/* Targets (collector_set_targets): names for snapshots, listeners
 	 * sorted by port and pids sorted, for connections to find theirs. */
@@ -190,9 +199,21 @@ static void route_name(struct collector *c, const struct http_txn *t, char *rout
 			return;
 		}
 	}
+	size_t folds = c->learn ? route_learn_count(c->learn) : 0;
+	if (t->target_len == c->route_target_len && folds == c->route_folds && cap == ROUTE_MAX &&
+	    !memcmp(t->target, c->route_target, t->target_len)) {
+		memcpy(route, c->route_cached, strlen(c->route_cached) + 1);
+		return;
+	}
 	route_fold(t->target, t->target_len, route, cap);
 	if (c->learn)
 		route_learn_apply(c->learn, route, cap);
+	if (t->target_len <= sizeof(c->route_target) && cap == ROUTE_MAX) {
+		memcpy(c->route_target, t->target, t->target_len);
+		c->route_target_len = t->target_len;
+		c->route_folds = c->learn ? route_learn_count(c->learn) : 0;
+		memcpy(c->route_cached, route, strlen(route) + 1);
+	}
 }
 
 /* t's virtual host name, from the one-entry cache when t names the last host. */
@@ -383,6 +404,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	c->route_target_len = SIZE_MAX;
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
@@ -414,7 +436,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 		return NULL;
 	}
 	c->sink = (struct http_sink){ .txn = on_txn, .noreply = on_noreply, .ctx = c,
-				      .cnt = &c->http };
+				      .cnt = &c->http, .fast = &c->fast };
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);

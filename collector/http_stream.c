@@ -191,7 +191,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 }
 
 /* A request's headers are in: it joins the queue of requests to answer. */
-static int request_headers_complete(struct http_stream *s, llhttp_t *p)
+static int request_headers_complete(struct http_stream *s, uint8_t method, bool http10)
 {
 	struct http_pending *e;
 
@@ -204,8 +204,8 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 	if (!e)
 		return -1;
 	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
-	e->method = llhttp_get_method(p);
-	e->http10 = p->http_major == 1 && p->http_minor == 0;
+	e->method = method;
+	e->http10 = http10;
 	e->host_len = s->host_len;          /* in the buffer, behind the target */
 	s->host_len = 0;
 	if (s->tail)
@@ -227,7 +227,8 @@ static int on_headers_complete(llhttp_t *p)
 
 	h->in_body = true;
 	if (p->type == HTTP_REQUEST)
-		return request_headers_complete(s, p);
+		return request_headers_complete(s, (uint8_t)llhttp_get_method(p),
+						p->http_major == 1 && p->http_minor == 0);
 	/* A response cannot start before its request did: one that does
 	 * answers a request whose bytes were lost, so it pairs with nothing. */
 	if (!s->cur_resp || s->cur_resp->start_ns > h->msg_start_ns) {
@@ -434,10 +435,9 @@ static void request_done(struct http_stream *s, uint64_t bytes)
 	emit_ready(s);
 }
 
-static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts)
+static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts, int status)
 {
 	struct http_pending *e = s->cur_resp;
-	int status = llhttp_get_status_code(&s->half[HTTP_DIR_RESP].parser);
 
 	if (!e || s->resp_orphan) {
 		s->resp_orphan = false;
@@ -461,7 +461,9 @@ static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 	if (dir == HTTP_DIR_REQ)
 		request_done(s, h->msg_bytes);
 	else
-		response_done(s, h->msg_bytes, ts);
+		response_done(s, h->msg_bytes, ts, llhttp_get_status_code(&h->parser));
+	/* Flags still say this message's: after a close, llhttp refuses more. */
+	h->no_fast = !llhttp_should_keep_alive(&h->parser);
 	h->in_msg = false;
 	h->in_body = false;
 	h->msg_bytes = 0;
@@ -535,7 +537,72 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 		s->in_host_value = false;
 	}
 	h->in_chunk_data = false;
+	h->no_fast = false;
 	s->wait_sync[dir] = false;
+	return true;
+}
+
+/*
+ * A whole plain response read by http_fast instead of llhttp, where llhttp
+ * stands between messages expecting another and the response answers the
+ * waiting request the usual way (not HEAD's or CONNECT's, nor one that
+ * starts before its request). False: llhttp reads it.
+ */
+static bool response_fast(struct http_stream *s, struct http_half *h, const char **p,
+			  const char *end, uint64_t ts)
+{
+	struct http_pending *e = s->cur_resp;
+	struct http_fast_msg m;
+	size_t n;
+
+	if (h->no_fast || !e || e->start_ns > ts || e->method == HTTP_HEAD ||
+	    e->method == HTTP_CONNECT)
+		return false;
+	n = http_fast_response(s->out->fast ? &s->out->fast->resp : NULL, (const uint8_t *)*p,
+			       (size_t)(end - *p), &m);
+	if (!n)
+		return false;
+	*p += n;
+	h->in_chunk_data = false;
+	s->resp_orphan = false;
+	e->resp_started = true;
+	response_done(s, n, ts, m.status);
+	return true;
+}
+
+/*
+ * A whole plain request read by http_fast: what llhttp's callbacks would
+ * have done, from message begin to message complete. False: llhttp reads it.
+ */
+static bool request_fast(struct http_stream *s, struct http_half *h, const char **p,
+			 const char *end, uint64_t ts)
+{
+	struct http_fast_msg m;
+	size_t n;
+
+	if (h->no_fast)
+		return false;
+	n = http_fast_request(s->out->fast ? &s->out->fast->req : NULL, (const uint8_t *)*p,
+			      (size_t)(end - *p), &m);
+	if (!n)
+		return false;
+	s->field_len = 0;
+	s->in_host_value = false;
+	h->in_chunk_data = false;
+	s->target_len = 0;
+	on_url(&h->parser, *p + m.target_off, m.target_len);
+	s->url_done = true;
+	/* the Host header behind the target, as on_header_value() puts it */
+	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
+	s->host_len = hl && req_buf_put(s, s->target_len, *p + m.host_off, hl) ? hl : 0;
+	h->msg_start_ns = ts;
+	*p += n;
+	if (request_headers_complete(s, m.method, false)) {
+		if (!s->broken)
+			stream_break(s, &s->out->cnt->parse_errors);
+		return true;
+	}
+	request_done(s, n);
 	return true;
 }
 
@@ -553,6 +620,9 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		goto done;
 	while (p < end && !s->broken && !s->upgraded) {
 		if (!h->in_msg) {
+			if (dir == HTTP_DIR_RESP ? response_fast(s, h, &p, end, ts_ns) :
+			    request_fast(s, h, &p, end, ts_ns))
+				continue;
 			h->in_msg = true;
 			h->msg_start_ns = ts_ns;
 			h->msg_bytes = 0;

@@ -67,6 +67,9 @@
 #define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
+/* With the connect tracepoint on, /proc's peers are read when the watched
+ * processes change, and at least this often. */
+#define PEERS_FULL_MS      30000
 
 /*
  * --tls auto measures keys mode per target over windows of at least
@@ -180,6 +183,8 @@ struct app {
 	char gone_name[160];         /* who exited, "nginx[1234]" */
 	char stop_reason[200];       /* said once the terminal is ours again */
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
+	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
+	uint64_t peers_ms;           /* ... and when */
 	int exit_code;
 };
 
@@ -445,6 +450,26 @@ static int target_init(struct app *a)
  * the kernel; the ones open already (or opened while the tracepoint was
  * off) come from /proc at each scan. Both go to the filter and the collector.
  */
+/*
+ * Is reading /proc's peers worth it now? It costs a row per connection of
+ * the machine (20,000 connections: most of l7top's CPU at rest). With the
+ * tracepoint on, a connection opened by a watched process is learnt as it
+ * opens: only a process newly watched can hold ones opened before.
+ */
+static bool peers_due(struct app *a)
+{
+	uint64_t h = 1469598103934665603ull, now = now_ms();
+
+	for (size_t i = 0; i < a->target.npids; i++)
+		h = (h ^ (uint64_t)a->target.pids[i]) * 1099511628211ull;
+	if (upstreams_tracing(a->ups) && h == a->peers_pids_hash && a->peers_ms &&
+	    now - a->peers_ms < PEERS_FULL_MS)
+		return false;
+	a->peers_pids_hash = h;
+	a->peers_ms = now;
+	return true;
+}
+
 static void sync_upstreams(struct app *a)
 {
 	struct target_peer p[TARGET_MAX_PEERS];
@@ -454,11 +479,13 @@ static void sync_upstreams(struct app *a)
 	if (!a->ups)
 		return;
 	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
+	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
+	if (!peers_due(a))
+		return;
 	n = target_scan_peers("/proc", &a->target, p, TARGET_MAX_PEERS, &truncated);
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
 	for (size_t i = 0; i < n; i++)
 		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
-	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
 }
 
 static void open_upstreams(struct app *a)

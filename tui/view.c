@@ -619,11 +619,15 @@ static void detail_fill(struct view *v)
 	d->have_requests = v->have_requests;
 	if (e->x) {
 		d->nslow = e->x->nslow;
-		memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
-		qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
+		if (d->nslow) {   /* the lists are NULL while empty */
+			memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
+			qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
+		}
 		struct view_client all[VIEW_CLIENTS_MAX];
-		memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
-		qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
+		if (e->x->nclients) {
+			memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
+			qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
+		}
 		d->nclients = e->x->nclients < 8 ? e->x->nclients : 8;
 		memcpy(d->clients, all, d->nclients * sizeof(all[0]));
 		for (size_t i = 0; i < e->x->ncodes; i++)
