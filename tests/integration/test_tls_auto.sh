@@ -47,13 +47,16 @@ import http.client, ssl, sys, time
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
-c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=10)
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=30)
 n = 0
 end = time.time() + 30
 while time.time() < end:
-    c.request("GET", "/ka?n=%d" % n)
-    r = c.getresponse()
-    r.read()
+    try:
+        c.request("GET", "/ka?n=%d" % n)
+        r = c.getresponse()
+        r.read()
+    except Exception as e:       # said, so a failure here is not a mystery
+        sys.exit("long-lived client: request %d: %r" % (n, e))
     n += 1
     time.sleep(0.1)
     try:
