@@ -25,7 +25,7 @@ SECS=${BENCH_SECONDS:-5}
 ONLY=${BENCH_ONLY:-}
 OUT=${BENCH_OUT:-bench/RESULTS${ONLY:+.${ONLY// /-}}.md}
 section() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
-L7TOP=$PWD/l7top
+L7TOP=${BENCH_L7TOP:-$PWD/l7top}   # BENCH_L7TOP: another build, for a before/after
 PCAPGEN=$PWD/build/bench/pcapgen
 LIBDIR=/usr/lib/x86_64-linux-gnu
 
@@ -516,6 +516,32 @@ mem_run() {   # title goal(0/1) l7top-args... ; traffic from $MEM_TRAFFIC
 }
 MEM_TRAFFIC='LD_LIBRARY_PATH=$T/wrklib wrk -t2 -c10000 -d10s -s "$T/tree4.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
 mem_run "**goal**: 10,000 endpoints x 10,000 connections together, live (wrk -c10000 over the path tree, 10 s)" 1 --max-endpoints 10000
+# The same with the live view (the default): l7top in a detached 120x40
+# tmux pane of its own server, quit with q.
+mem_run_tui() {   # title goal(0/1) l7top-args... ; traffic from $MEM_TRAFFIC
+	local title=$1 goal=$2 sock="l7bench$$" pid="" rss
+	shift 2
+	L7_RUN=$((L7_RUN + 1))
+	# the pane's shell writes its pid, then becomes l7top (exec)
+	tmux -L "$sock" new-session -d -x 120 -y 40 \
+		"echo \$\$ >'$T/run$L7_RUN.pid'; LANG=C.UTF-8 TERM=tmux-256color exec '$L7TOP' --pid $NGINX_PID --interval 1 --db '$T/run$L7_RUN.db' $* 2>'$T/run$L7_RUN.err'"
+	for _ in $(seq 100); do
+		pid=$(cat "$T/run$L7_RUN.pid" 2>/dev/null)
+		[[ -n $pid && $(tmux -L "$sock" display -p '#{alternate_on}' 2>/dev/null) == 1 ]] && break
+		sleep 0.1
+	done
+	[[ -n $pid ]] || { log "memory, $title: l7top did not start ($(cat "$T/run$L7_RUN.err" 2>/dev/null))"; tmux -L "$sock" kill-server 2>/dev/null; return; }
+	sleep 1                # attaching goes on after the screen opens
+	eval "$MEM_TRAFFIC"
+	sleep 1.5
+	rss=$(peak_rss "$pid" 2>/dev/null)
+	[[ -n $rss ]] || { log "memory, $title: l7top exited early ($(cat "$T/run$L7_RUN.err" 2>/dev/null))"; tmux -L "$sock" kill-server 2>/dev/null; return; }
+	tmux -L "$sock" send-keys q
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	tmux -L "$sock" kill-server 2>/dev/null
+	mem_row "$title" "$rss" "$([[ $goal == 1 ]] && echo goal)"
+}
+mem_run_tui "**goal**: the same with the live view (default, no --no-tui)" 1 --max-endpoints 10000
 # The same shape offline, deterministic: every connection open at once,
 # each round one request per connection over the 10,000 leaves.
 if [[ -x $PCAPGEN ]]; then
@@ -552,7 +578,7 @@ mem_run "URL scan, 100,000 unique paths (cap 2000)" 0
 sed 's/LIMIT/1000000/g' "$T/paths.lua" >"$T/p1m.lua"
 MEM_TRAFFIC='wrk -t1 -c32 -d20s -s "$T/p1m.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1'
 mem_run "URL scan, ~1,000,000 unique paths (cap 2000)" 0
-RESULT_MD+="### Memory (peak RSS of l7top, --no-tui, DB on)"$'\n\n'"Goal (issue 19): <= 64 MB with 10,000 endpoints x 10,000 connections together."$'\n\n''| workload | peak RSS | goal | load average |'$'\n''| --- | --- | --- | --- |'$'\n'"$MEM_ROWS"$'\n'
+RESULT_MD+="### Memory (peak RSS of l7top, --no-tui unless the row says live view, DB on)"$'\n\n'"Goal (issue 19): <= 64 MB with 10,000 endpoints x 10,000 connections together."$'\n\n''| workload | peak RSS | goal | load average |'$'\n''| --- | --- | --- | --- |'$'\n'"$MEM_ROWS"$'\n'
 fi
 
 # ---- 6: CPU per request against scale ---------------------------------------------

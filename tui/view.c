@@ -49,8 +49,11 @@ static bool extra_grow(void **arr, size_t n, size_t elem)
 
 struct view_ep {
 	uint8_t target;                /* ep_stats.target; TARGET_ALL for OTHER */
-	char method[METHOD_MAX];
-	char route[ROUTE_MAX];
+	/* "method\0route\0" in one allocation sized by the names (fixed
+	 * arrays were 280 bytes of each row, most routes are short); cut at
+	 * METHOD_MAX - 1 and ROUTE_MAX - 1 bytes as the collector cuts them */
+	char *method;
+	const char *route;
 	struct win_ep w;
 	struct view_extra *x;
 };
@@ -58,6 +61,29 @@ struct view_ep {
 static void copy_str(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* The names of a row in one allocation; NULL on ENOMEM. */
+static char *names_new(const char *method, const char *route)
+{
+	method = method ? method : "";
+	route = route ? route : "";
+	size_t m = strnlen(method, METHOD_MAX - 1), r = strnlen(route, ROUTE_MAX - 1);
+	char *p = malloc(m + r + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, method, m);
+	p[m] = '\0';
+	memcpy(p + m + 1, route, r);
+	p[m + 1 + r] = '\0';
+	return p;
+}
+
+static void ep_set_names(struct view_ep *e, char *names)
+{
+	free(e->method);
+	e->method = names;
+	e->route = names + strlen(names) + 1;
 }
 
 int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
@@ -82,6 +108,7 @@ static void free_eps(struct view *v)
 	for (size_t i = 0; i < v->neps; i++) {
 		win_ep_free(&v->eps[i]->w);
 		extra_free(v->eps[i]->x);
+		free(v->eps[i]->method);
 		free(v->eps[i]);
 	}
 	free(v->eps);
@@ -164,11 +191,13 @@ static struct view_ep *ep_append(struct view *v, uint8_t target, const char *met
 		v->eps = p;
 		v->cap = cap;
 	}
-	if (!(e = calloc(1, sizeof(*e))))
+	char *names = names_new(method, route);
+	if (!names || !(e = calloc(1, sizeof(*e)))) {
+		free(names);
 		return NULL;
+	}
 	e->target = target;
-	copy_str(e->method, sizeof(e->method), method);
-	copy_str(e->route, sizeof(e->route), route);
+	ep_set_names(e, names);
 	win_ep_init(&e->w);
 	ep_find(v, target, method, route, &slot);
 	v->eps[v->neps] = e;
@@ -188,6 +217,7 @@ static struct view_ep *ep_take(struct view *v, uint8_t target, const char *metho
 {
 	struct view_ep *other = ep_find(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE, NULL);
 	size_t victim = SIZE_MAX;
+	char *names;
 
 	if (!other && !(other = ep_append(v, TARGET_ALL, OTHER_METHOD, OTHER_ROUTE)))
 		return NULL;
@@ -197,6 +227,8 @@ static struct view_ep *ep_take(struct view *v, uint8_t target, const char *metho
 			victim = i;
 	if (victim == SIZE_MAX)
 		return other;
+	if (!(names = names_new(method, route)))
+		return NULL;                      /* nothing moved yet */
 	struct view_ep *e = v->eps[victim];
 	win_ep_merge(&other->w, &e->w, &v->clock);
 	v->folded += e->w.all.requests;
@@ -204,8 +236,7 @@ static struct view_ep *ep_take(struct view *v, uint8_t target, const char *metho
 	extra_free(e->x);
 	e->x = NULL;
 	e->target = target;
-	copy_str(e->method, sizeof(e->method), method);
-	copy_str(e->route, sizeof(e->route), route);
+	ep_set_names(e, names);
 	win_ep_init(&e->w);
 	if (rehash(v, v->hcap))
 		return NULL;

@@ -56,8 +56,9 @@ void win_ep_free(struct win_ep *e)
 {
 	hist_free(&e->last.lat);
 	hist_free(&e->all.lat);
-	for (int i = 0; i < WIN_SLOTS; i++)
+	for (unsigned i = 0; i < e->nslot; i++)
 		free(e->slot[i].ent);
+	free(e->slot);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -147,9 +148,65 @@ static void slot_claim(struct win_slot *sl, uint32_t seq)
 	sl->seq = seq;
 }
 
+/* Drops the slots out of every window at slot `now`; the first dropped
+ * one's entry array is kept in *spare for the next new slot. */
+static void slots_expire(struct win_ep *e, uint32_t now, struct win_ent **spare, uint16_t *spare_cap)
+{
+	unsigned k = 0;
+	while (k < e->nslot && e->slot[k].seq + WIN_SLOTS <= now)
+		k++;
+	if (!k)
+		return;
+	if (!*spare) {
+		*spare = e->slot[0].ent;
+		*spare_cap = e->slot[0].cap;
+	} else {
+		free(e->slot[0].ent);
+	}
+	for (unsigned i = 1; i < k; i++)
+		free(e->slot[i].ent);
+	memmove(e->slot, e->slot + k, (e->nslot - k) * sizeof(*e->slot));
+	e->nslot = (uint8_t)(e->nslot - k);
+}
+
+/* The endpoint's slot for seq (seq <= now, within the window span), made
+ * if absent: slots stay sorted, idle ones take no memory. NULL on ENOMEM. */
+static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, uint32_t now)
+{
+	struct win_ent *spare = NULL;
+	uint16_t spare_cap = 0;
+	unsigned i;
+
+	slots_expire(e, now, &spare, &spare_cap);
+	for (i = e->nslot; i > 0 && e->slot[i - 1].seq >= seq; i--)
+		if (e->slot[i - 1].seq == seq) {
+			free(spare);
+			return &e->slot[i - 1];
+		}
+	if (e->nslot == e->slot_cap) {
+		unsigned cap = e->slot_cap ? e->slot_cap * 2u : 2u;
+		if (cap > WIN_SLOTS)
+			cap = WIN_SLOTS;          /* seqs in (now - WIN_SLOTS, now]: never more */
+		struct win_slot *p = realloc(e->slot, cap * sizeof(*p));
+		if (!p) {
+			free(spare);
+			return NULL;
+		}
+		e->slot = p;
+		e->slot_cap = (uint8_t)cap;
+	}
+	memmove(e->slot + i + 1, e->slot + i, (e->nslot - i) * sizeof(*e->slot));
+	e->nslot++;
+	struct win_slot *sl = &e->slot[i];
+	sl->ent = spare;
+	sl->cap = spare_cap;
+	slot_claim(sl, seq);
+	return sl;
+}
+
 int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s)
 {
-	struct win_slot *sl = &e->slot[c->seq % WIN_SLOTS];
+	struct win_slot *sl;
 	uint64_t n;
 	int err = 0;
 
@@ -166,8 +223,8 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	counters_add(&e->all, s);
 	err |= hist_merge(&e->all.lat, &s->lat);
 
-	if (sl->seq != c->seq)
-		slot_claim(sl, c->seq);
+	if (!(sl = slot_at(e, c->seq, c->seq)))
+		return -ENOMEM;                   /* the windows miss it; last and all have it */
 	sl->requests = sat32(sl->requests, s->requests);
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		sl->status[k] = sat32(sl->status[k], s->status[k]);
@@ -198,19 +255,19 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	}
 	counts_add(&dst->all, &src->all);
 	err |= hist_merge(&dst->all.lat, &src->all.lat);
-	for (int i = 0; i < WIN_SLOTS; i++) {
+	for (unsigned i = 0; i < src->nslot; i++) {
 		const struct win_slot *ss = &src->slot[i];
-		struct win_slot *ds = &dst->slot[i];
-		if (!ss->seq || ss->seq + WIN_SLOTS <= c->seq)
-			continue;                 /* never used, or out of every window */
-		if (ds->seq != ss->seq) {
-			if (ds->seq > ss->seq)
-				continue;         /* cannot happen: one clock for both */
-			slot_claim(ds, ss->seq);
+		struct win_slot *ds;
+		if (ss->seq + WIN_SLOTS <= c->seq)
+			continue;                 /* out of every window */
+		if (!(ds = slot_at(dst, ss->seq, c->seq))) {
+			err = -ENOMEM;
+			continue;
 		}
 		ds->requests = sat32(ds->requests, ss->requests);
 		for (int k = 0; k < STATUS_CLASSES; k++)
 			ds->status[k] = sat32(ds->status[k], ss->status[k]);
+		ds->grpc_errors = sat32(ds->grpc_errors, ss->grpc_errors);
 		ds->bytes_in += ss->bytes_in;
 		ds->bytes_out += ss->bytes_out;
 		if (ss->lat_max_us > ds->lat_max_us)
@@ -278,12 +335,16 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 		return;
 	}
 	uint64_t want = win_len_ms(k), hcount = 0;
-	for (uint32_t back = 0; back < WIN_SLOTS - 1 && back < c->seq && out->dur_ms < want; back++) {
-		uint32_t seq = c->seq - back;
-		const struct win_slot *sl = &e->slot[seq % WIN_SLOTS];
-		out->dur_ms += c->dur_ms[seq % WIN_SLOTS];
-		if (sl->seq != seq)
-			continue;                 /* idle in that slot */
+	uint32_t back = 0;
+	/* The window: the newest slots whose durations reach its length. */
+	for (; back < WIN_SLOTS - 1 && back < c->seq && out->dur_ms < want; back++)
+		out->dur_ms += c->dur_ms[(c->seq - back) % WIN_SLOTS];
+	for (unsigned i = e->nslot; i > 0; i--) {
+		const struct win_slot *sl = &e->slot[i - 1];
+		if (sl->seq > c->seq)
+			continue;                 /* cannot happen: one clock */
+		if (sl->seq + back <= c->seq)
+			break;                    /* older than the window */
 		out->requests += sl->requests;
 		for (int s = 0; s < STATUS_CLASSES; s++)
 			out->status[s] += sl->status[s];
@@ -293,9 +354,9 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 		if (sl->lat_max_us > out->lat_max_us)
 			out->lat_max_us = sl->lat_max_us;
 		if (dense)
-			for (unsigned i = 0; i < sl->nent; i++) {
-				dense[sl->ent[i].idx] += sl->ent[i].n;
-				hcount += sl->ent[i].n;
+			for (unsigned j = 0; j < sl->nent; j++) {
+				dense[sl->ent[j].idx] += sl->ent[j].n;
+				hcount += sl->ent[j].n;
 			}
 	}
 	if (dense) {

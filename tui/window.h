@@ -14,11 +14,15 @@
  * "Last interval" and "since start" use full histograms (exact as the
  * collector's).
  *
- * Memory per endpoint: struct win_ep is ~4.4 KB fixed (4 KB slot ring and
- * two struct win_counts of ~170 bytes), plus 8 bytes per
- * distinct coarse bucket per slot (0 for an idle slot, ~20-40 for a busy
- * endpoint whose latencies span 2-3 powers of two), plus the chunks of two
- * full histograms (512 bytes per power of two in use, each).
+ * Memory per endpoint, sized by use: struct win_ep is ~380 bytes fixed
+ * (two struct win_counts), plus 64 bytes per slot the endpoint was active
+ * in within the last WIN_SLOTS slots (an idle slot keeps nothing: slots
+ * are a sorted array of the active ones, grown by doubling, at most
+ * WIN_SLOTS), plus 8 bytes per distinct coarse bucket per active slot
+ * (~20-40 for a busy endpoint whose latencies span 2-3 powers of two),
+ * plus the chunks of two full histograms (512 bytes per power of two in
+ * use, each). A fixed ring of 64 slots was 4 KB per endpoint from its
+ * first request: 41 MB at 10,000 endpoints seen once.
  *
  * Not thread-safe; no globals.
  */
@@ -87,9 +91,10 @@ struct win_counts {
 
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
+	uint8_t nslot, slot_cap;       /* slot[]: active slots, seq ascending */
 	struct win_counts last;        /* the last interval it appeared in */
 	struct win_counts all;         /* since start (lat merged) */
-	struct win_slot slot[WIN_SLOTS];
+	struct win_slot *slot;         /* NULL until the first add */
 };
 
 enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };

@@ -417,6 +417,42 @@ static void test_max_endpoints_other(void **st)
 	view_free(&v);
 }
 
+/* Row names are sized by use: the longest route the collector gives
+ * (ROUTE_MAX - 1 bytes) is kept whole, also when it takes a full view's
+ * least used row (whose short name it replaces), and found again. */
+static void test_names_sized_by_use(void **st)
+{
+	struct view v;
+	char longr[ROUTE_MAX];
+	(void)st;
+	memset(longr, 'x', sizeof(longr) - 1);
+	longr[0] = '/';
+	longr[sizeof(longr) - 1] = '\0';
+	assert_int_equal(view_init(&v, 1000, 2), 0);
+	struct ep_spec a[2] = { { "GET", "/a", .n2 = 1, .lat_us = 100 },
+				{ "DELETE", "/b", .n2 = 5, .lat_us = 100 } };
+	push(&v, 0, a, 2);
+	struct ep_spec b[1] = { { "PATCH", longr, .n2 = 9, .lat_us = 100 } };
+	push(&v, 1000, b, 1);
+	push(&v, 2000, b, 1);                  /* the same row again: found by its name */
+	view_set_window(&v, WIN_ALL);
+	view_refresh(&v, true);
+	bool seen = false;
+	for (size_t i = 0; i < v.nrows; i++) {
+		const struct view_row *r = view_row_at(&v, i);
+		assert_string_not_equal(r->route, "/a");   /* gave way */
+		if (r->route[0] != '/' || r->route[1] != 'x')
+			continue;
+		seen = true;
+		assert_string_equal(r->method, "PATCH");
+		assert_string_equal(r->route, longr);
+		assert_int_equal(r->st.requests, 18);
+	}
+	assert_true(seen);
+	assert_non_null(find(&v, "/b"));
+	view_free(&v);
+}
+
 /* A full view (say of a scan's first one-off paths) still gives a row to
  * an endpoint that comes later: the least used row moves into OTHER (the
  * aggregator's, the one overflow row) with every window, and since start the rows plus OTHER add up to everything. */
@@ -570,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_scroll),
 		cmocka_unit_test(test_pause_and_clear),
 		cmocka_unit_test(test_max_endpoints_other),
+		cmocka_unit_test(test_names_sized_by_use),
 		cmocka_unit_test(test_full_view_gives_way),
 		cmocka_unit_test(test_detail_ranges),
 		cmocka_unit_test(test_detail_requests),

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/* tui window: an endpoint keeps only the slots it was active in. The 1 and
+ * 5 min windows over such sparse slots are checked against a reference the
+ * test keeps itself (every pushed interval, by slot), for counters, gRPC
+ * errors, bytes, max and p50/p90/p99; merging two sparse endpoints (the OTHER
+ * row, folded rows) against the reference of both; slots out of every window
+ * are given back. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/hist.h"
+#include "tui/window.h"
+
+#define NSEQ 200                       /* slots pushed, > 3 x WIN_SLOTS */
+
+/* What the test pushed into one slot, per endpoint. */
+struct ref_slot {
+	uint64_t req, s2, s5, grpc, in, out, max;
+	uint64_t lat[3];                   /* every request one of these */
+};
+
+/* Endpoint a is active in slots where seq % 3 == 0, b where seq % 7 < 2:
+ * idle gaps of every length, overlapping and not. */
+static bool active(int ep, uint32_t seq)
+{
+	return ep == 0 ? seq % 3 == 0 : seq % 7 < 2;
+}
+
+static void fill(struct ref_slot *r, int ep, uint32_t seq)
+{
+	memset(r, 0, sizeof(*r));
+	if (!active(ep, seq))
+		return;
+	r->s2 = 3 + seq % 5 + (uint64_t)ep;
+	r->s5 = seq % 4 == 1;
+	r->req = r->s2 + r->s5;
+	r->grpc = seq % 6 == 0;
+	r->in = 100 + seq;
+	r->out = 1000 + 3 * seq;
+	r->lat[0] = 150 + 11 * (seq % 9);
+	r->lat[1] = 2000 + 97 * (seq % 13) + 500 * (uint64_t)ep;
+	r->lat[2] = 40000 + 1000 * (seq % 17);
+	r->max = r->lat[2];
+}
+
+static void push(struct win_ep *e, const struct win_clock *c, const struct ref_slot *r)
+{
+	struct ep_stats s;
+	memset(&s, 0, sizeof(s));
+	hist_init(&s.lat);
+	s.status[1] = r->s2;
+	s.status[4] = r->s5;
+	s.requests = r->req;
+	s.grpc_errors = r->grpc;
+	s.bytes_in = r->in;
+	s.bytes_out = r->out;
+	s.lat_max_us = r->max;
+	/* s2 at lat[0], one at lat[2] when s5, the rest at lat[1]: spread so
+	 * the percentiles land in different buckets */
+	assert_int_equal(hist_add_n(&s.lat, r->lat[0], r->s2 - 1), 0);
+	assert_int_equal(hist_add_n(&s.lat, r->lat[1], 1), 0);
+	if (r->s5)
+		assert_int_equal(hist_add_n(&s.lat, r->lat[2], 1), 0);
+	s.lat_sum_us = 0;
+	assert_int_equal(win_ep_add(e, c, &s), 0);
+	hist_free(&s.lat);
+}
+
+/* The reference window: slots (now - n, now] of the endpoints in mask. */
+static void expect(const struct ref_slot (*ref)[NSEQ + 1], unsigned mask, uint32_t now, uint32_t n,
+		   const struct win_stats *got)
+{
+	struct win_stats w;
+	struct hist h;
+	uint64_t dense[WIN_CBUCKETS] = { 0 };
+
+	memset(&w, 0, sizeof(w));
+	hist_init(&h);
+	for (uint32_t seq = now > n ? now - n + 1 : 1; seq <= now; seq++)
+		for (int ep = 0; ep < 2; ep++) {
+			const struct ref_slot *r = &ref[ep][seq];
+			if (!(mask & (1u << ep)) || !r->req)
+				continue;
+			w.requests += r->req;
+			w.status[1] += r->s2;
+			w.status[4] += r->s5;
+			w.grpc_errors += r->grpc;
+			w.bytes_in += r->in;
+			w.bytes_out += r->out;
+			if (r->max > w.lat_max_us)
+				w.lat_max_us = r->max;
+			hist_add_n(&h, r->lat[0], r->s2 - 1);
+			hist_add_n(&h, r->lat[1], 1);
+			if (r->s5)
+				hist_add_n(&h, r->lat[2], 1);
+		}
+	win_dense_add(dense, &h);
+	hist_free(&h);
+	assert_int_equal(got->requests, w.requests);
+	assert_int_equal(got->status[1], w.status[1]);
+	assert_int_equal(got->status[4], w.status[4]);
+	assert_int_equal(got->grpc_errors, w.grpc_errors);
+	assert_int_equal(got->bytes_in, w.bytes_in);
+	assert_int_equal(got->bytes_out, w.bytes_out);
+	assert_int_equal(got->lat_max_us, w.lat_max_us);
+	assert_int_equal(got->p50, win_dense_percentile(dense, w.requests, 0.50, w.lat_max_us));
+	assert_int_equal(got->p90, win_dense_percentile(dense, w.requests, 0.90, w.lat_max_us));
+	assert_int_equal(got->p99, win_dense_percentile(dense, w.requests, 0.99, w.lat_max_us));
+	assert_int_equal(got->dur_ms, (uint64_t)(now < n ? now : n) * WIN_SLOT_MS);
+}
+
+static void check_windows(const struct win_ep *e, const struct win_clock *c,
+			  const struct ref_slot (*ref)[NSEQ + 1], unsigned mask)
+{
+	struct win_stats st;
+	uint64_t dense[WIN_CBUCKETS];
+
+	win_ep_stats(e, c, WIN_1MIN, &st, dense);
+	expect(ref, mask, c->seq, 60000 / WIN_SLOT_MS, &st);
+	win_ep_stats(e, c, WIN_5MIN, &st, dense);
+	expect(ref, mask, c->seq, 300000 / WIN_SLOT_MS, &st);
+}
+
+/* Active slots of ep within the last WIN_SLOTS: what it may keep. */
+static unsigned live_slots(int ep, uint32_t now)
+{
+	unsigned n = 0;
+	for (uint32_t seq = now >= WIN_SLOTS ? now - WIN_SLOTS + 1 : 1; seq <= now; seq++)
+		n += active(ep, seq);
+	return n;
+}
+
+static void test_sparse_slots_exact(void **st)
+{
+	(void)st;
+	static struct ref_slot ref[2][NSEQ + 1];
+	struct win_clock c;
+	struct win_ep e[2], m;
+
+	win_clock_init(&c, WIN_SLOT_MS);       /* one interval per slot */
+	win_ep_init(&e[0]);
+	win_ep_init(&e[1]);
+	for (uint32_t seq = 1; seq <= NSEQ; seq++) {
+		win_clock_tick(&c, WIN_SLOT_MS);
+		assert_int_equal(c.seq, seq);
+		for (int ep = 0; ep < 2; ep++) {
+			fill(&ref[ep][seq], ep, seq);
+			if (!active(ep, seq))
+				continue;
+			push(&e[ep], &c, &ref[ep][seq]);
+			/* sized by use: no slot for an idle one, none kept past the
+			 * span (dropped on the next add) */
+			assert_int_equal(e[ep].nslot, live_slots(ep, seq));
+			assert_true(e[ep].slot_cap <= WIN_SLOTS);
+		}
+		check_windows(&e[0], &c, ref, 1);
+		check_windows(&e[1], &c, ref, 2);
+		if (seq % 10 == 0 || seq < 8) {
+			/* both into one row, as the OTHER row or a folded row gets them */
+			win_ep_init(&m);
+			assert_int_equal(win_ep_merge(&m, &e[0], &c), 0);
+			assert_int_equal(win_ep_merge(&m, &e[1], &c), 0);
+			check_windows(&m, &c, ref, 3);
+			win_ep_free(&m);
+		}
+	}
+	win_ep_free(&e[0]);
+	win_ep_free(&e[1]);
+}
+
+/* An endpoint seen once keeps one slot, and after WIN_SLOTS idle slots its
+ * next request finds none of the old ones. */
+static void test_idle_endpoint_gives_back(void **st)
+{
+	(void)st;
+	struct win_clock c;
+	struct win_ep e;
+	struct ref_slot r;
+	struct win_stats s;
+
+	win_clock_init(&c, 1000);              /* 5 intervals per slot */
+	win_ep_init(&e);
+	assert_null(e.slot);
+	win_clock_tick(&c, 1000);
+	fill(&r, 0, 3);
+	push(&e, &c, &r);
+	push(&e, &c, &r);                       /* same interval again: same slot */
+	assert_int_equal(e.nslot, 1);
+	for (int i = 0; i < 4; i++)
+		win_clock_tick(&c, 1000);
+	push(&e, &c, &r);                       /* later interval, same slot */
+	assert_int_equal(e.nslot, 1);
+	win_ep_stats(&e, &c, WIN_1MIN, &s, NULL);
+	assert_int_equal(s.requests, 3 * r.req);
+	for (int i = 0; i < WIN_SLOTS * 5; i++)
+		win_clock_tick(&c, 1000);
+	win_ep_stats(&e, &c, WIN_5MIN, &s, NULL);
+	assert_int_equal(s.requests, 0);        /* out of the window, still held */
+	push(&e, &c, &r);
+	assert_int_equal(e.nslot, 1);           /* the old slot went */
+	win_ep_stats(&e, &c, WIN_5MIN, &s, NULL);
+	assert_int_equal(s.requests, r.req);
+	win_ep_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sparse_slots_exact),
+		cmocka_unit_test(test_idle_endpoint_gives_back),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
