@@ -328,31 +328,40 @@ static bool target_same_netns(const char *proc_root, pid_t a, pid_t b)
 	return na > 0 && na == nb && !memcmp(la, lb, (size_t)na);
 }
 
-/* The socket inodes of every process (s) and of each root's tree (per_root). */
-static int target_collect_inodes(const char *proc_root, const struct target *t, struct inode_set *s,
-				 struct inode_set *per_root)
+int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *k)
 {
 	int err = 0;
 
 	for (size_t i = 0; i < t->npids && !err; i++)
-		err = proc_socket_inodes(proc_root, t->pids[i], 0, &per_root[t->pid_root[i]]);
+		err = proc_socket_inodes(proc_root, t->pids[i], 3, &k->per_root[t->pid_root[i]],
+					 &k->from3);
 	for (size_t r = 0; r < t->nroots && !err; r++) {
-		inode_set_sort(&per_root[r]);
-		for (size_t k = 0; k < per_root[r].n && !err; k++)
-			err = inode_set_add(s, per_root[r].v[k]);
+		inode_set_sort(&k->per_root[r]);
+		for (size_t j = 0; j < k->per_root[r].n && !err; j++)
+			err = inode_set_add(&k->all, k->per_root[r].v[j]);
 	}
-	if (!err)
-		inode_set_sort(s);
+	if (!err) {
+		inode_set_sort(&k->all);
+		inode_set_sort(&k->from3);
+	}
 	return err;
 }
 
-static int target_add_ports(const char *proc_root, struct target *t)
+void target_socks_free(struct target_socks *k)
 {
-	struct inode_set s = { 0 }, per_root[TARGET_MAX_ROOTS] = { { 0 } };
-	char path[PATH_MAX];
-	int err = target_collect_inodes(proc_root, t, &s, per_root);
+	inode_set_free(&k->all);
+	inode_set_free(&k->from3);
+	for (size_t r = 0; r < TARGET_MAX_ROOTS; r++)
+		inode_set_free(&k->per_root[r]);
+}
 
-	if (!err && s.n) {
+static int target_add_ports(const char *proc_root, struct target *t, struct target_socks *k)
+{
+	const struct inode_set *s = &k->all;
+	char path[PATH_MAX];
+	int err = target_socks_read(proc_root, t, k);
+
+	if (!err && s->n) {
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
@@ -361,19 +370,16 @@ static int target_add_ports(const char *proc_root, struct target *t)
 
 			target_netns_find(proc_root, t, t->pids[i], &ns);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			found = target_read_listeners(path, &s, per_root, ns, t);
+			found = target_read_listeners(path, s, k->per_root, ns, t);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			found += target_read_listeners(path, &s, per_root, ns, t);
+			found += target_read_listeners(path, s, k->per_root, ns, t);
 			if (found)
 				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
-			target_read_unix(path, &s, t);
+			target_read_unix(path, s, t);
 		}
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
-	inode_set_free(&s);
-	for (size_t r = 0; r < TARGET_MAX_ROOTS; r++)
-		inode_set_free(&per_root[r]);
 	return err;
 }
 
@@ -520,8 +526,19 @@ bool target_alive(const char *proc_root, pid_t pid)
 
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
 {
+	struct target_socks k = { 0 };
+	int err = target_scan_socks(proc_root, roots, nroots, out, &k);
+
+	target_socks_free(&k);
+	return err;
+}
+
+int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out,
+		      struct target_socks *socks)
+{
 	int err;
 
+	*socks = (struct target_socks){ 0 };
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < nroots; i++) {
 		if (!target_alive(proc_root, roots[i]) || target_has_pid(out, roots[i]))
@@ -546,7 +563,7 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	for (size_t i = 0; !err && i < out->npids; i++)
 		target_add_netns(proc_root, out, out->pids[i]);
 	if (!err)
-		err = target_add_ports(proc_root, out);
+		err = target_add_ports(proc_root, out, socks);
 	return err;
 }
 

@@ -104,19 +104,21 @@ static void peers_read_table(const char *path, const struct inode_set *s, const 
 	fclose(f);
 }
 
-size_t target_scan_peers(const char *proc_root, const struct target *t, struct target_peer *out,
-			 size_t max, bool *truncated)
+size_t target_scan_peers(const char *proc_root, const struct target *t,
+			 const struct target_socks *socks, struct target_peer *out, size_t max,
+			 bool *truncated)
 {
-	struct inode_set s = { 0 };
+	struct target_socks own = { 0 };
 	char path[PATH_MAX];
 	size_t n = 0;
 
 	*truncated = false;
-	for (size_t i = 0; i < t->npids; i++)
-		if (proc_socket_inodes(proc_root, t->pids[i], 0, &s))
-			break;
-	if (s.n) {
-		inode_set_sort(&s);
+	if (!socks) {
+		target_socks_read(proc_root, t, &own);   /* -ENOMEM: what was read */
+		socks = &own;
+	}
+	const struct inode_set *s = &socks->all;
+	if (s->n) {
 		/* /proc/PID/net/tcp lists PID's namespace only: read it once in
 		 * every namespace the target's processes live in (target_scan
 		 * lists them with a process inside), not just the first one's. */
@@ -124,11 +126,11 @@ size_t target_scan_peers(const char *proc_root, const struct target *t, struct t
 		for (size_t k = 0; k < nns; k++) {
 			pid_t pid = t->nnetns ? t->netns[k].pid : t->pids[0];
 			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, pid);
-			peers_read_table(path, &s, t, out, max, &n, truncated);
+			peers_read_table(path, s, t, out, max, &n, truncated);
 			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, pid);
-			peers_read_table(path, &s, t, out, max, &n, truncated);
+			peers_read_table(path, s, t, out, max, &n, truncated);
 		}
 	}
-	inode_set_free(&s);
+	target_socks_free(&own);
 	return n;
 }

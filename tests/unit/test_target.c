@@ -183,12 +183,12 @@ static void test_scan_peers(void **state)
 	bool truncated;
 
 	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
-	assert_int_equal(target_scan_peers(fp->root, &t, p, 4, &truncated), 1);
+	assert_int_equal(target_scan_peers(fp->root, &t, NULL, p, 4, &truncated), 1);
 	assert_false(truncated);
 	assert_int_equal(p[0].family, 4);
 	assert_int_equal(p[0].port, 50000);
 	assert_memory_equal(p[0].addr, lo, 4);
-	assert_int_equal(target_scan_peers(fp->root, &t, p, 0, &truncated), 0);
+	assert_int_equal(target_scan_peers(fp->root, &t, NULL, p, 0, &truncated), 0);
 	assert_true(truncated);
 }
 
@@ -343,7 +343,7 @@ static void test_scan_netns(void **state)
 	snprintf(path, sizeof(path), "%s/101/fd/9", fp->root);
 	assert_int_equal(symlink("socket:[1010]", path), 0);
 	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
-	size_t np = target_scan_peers(fp->root, &t, p, 4, &truncated);
+	size_t np = target_scan_peers(fp->root, &t, NULL, p, 4, &truncated);
 	bool found = false;
 	for (size_t i = 0; i < np; i++)
 		found |= p[i].port == 8081;
