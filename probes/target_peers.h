@@ -3,8 +3,9 @@
  * target_peers: the target's outgoing TCP connections, from /proc alone:
  * the peers (remote address:port) of its established sockets whose local
  * port is not one it listens on, i.e. the backends a reverse proxy or an
- * API client talks to. Read like the listeners (probes/target.c): socket
- * inodes of the target's fds matched against /proc/PID/net/tcp{,6}.
+ * API client talks to: socket inodes of the target's fds matched against
+ * the namespace's TCP sockets, from sock_diag with the listening ports
+ * left out in the kernel (probes/tcp_diag.h), else /proc/PID/net/tcp{,6}.
  * Connections opened later are learnt in the kernel (probes/upstreams.h);
  * this covers the ones already open when l7top starts.
  */
