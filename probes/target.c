@@ -2,6 +2,7 @@
 #include "probes/target.h"
 
 #include "probes/proc_sockets.h"
+#include "probes/tcp_diag.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,6 +357,71 @@ void target_socks_free(struct target_socks *k)
 		inode_set_free(&k->per_root[r]);
 }
 
+struct listen_acc {
+	const struct inode_set *s, *per_root;
+	unsigned long netns;
+	struct target *t;
+	int found;
+};
+
+static void target_listen_cb(const struct tcp_diag_sock *d, void *ctx)
+{
+	struct listen_acc *a = ctx;
+
+	if (!inode_set_has(a->s, d->inode))
+		return;
+	target_add_port(a->t, d->sport);
+	target_add_listener(a->t, a->netns, d->sport, target_root_of(a->t, a->per_root, d->inode));
+	a->found++;
+}
+
+/*
+ * pid's namespace's listeners from sock_diag: the kernel walks its
+ * listening hash only, where /proc/net/tcp goes on to look for the first
+ * established row (a walk of every bucket of the established hash).
+ * How many are the target's, or -errno: then read /proc's tables.
+ */
+static int target_diag_listeners(pid_t pid, const struct inode_set *s,
+				 const struct inode_set *per_root, unsigned long netns,
+				 struct target *t)
+{
+	struct target saved = *t;
+	struct listen_acc a = { s, per_root, netns, t, 0 };
+	char path[64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if ((fd = tcp_diag_open(path)) < 0)
+		return fd;
+	err = tcp_diag_dump(fd, AF_INET, 1u << TCP_LISTEN, NULL, 0, target_listen_cb, &a);
+	if (!err)
+		err = tcp_diag_dump(fd, AF_INET6, 1u << TCP_LISTEN, NULL, 0, target_listen_cb, &a);
+	close(fd);
+	if (err)
+		*t = saved;                  /* the tables give them all again */
+	return err ? err : a.found;
+}
+
+/* The target's listeners in pid's namespace (netns); how many. */
+static int target_find_listeners(const char *proc_root, pid_t pid, const struct inode_set *s,
+				 const struct inode_set *per_root, unsigned long netns,
+				 struct target *t)
+{
+	char path[PATH_MAX];
+	int found;
+
+	/* a fake tree (tests) has tables, not sockets */
+	if (!strcmp(proc_root, "/proc")) {
+		found = target_diag_listeners(pid, s, per_root, netns, t);
+		if (found >= 0)
+			return found;
+	}
+	snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, pid);
+	found = target_read_listeners(path, s, per_root, netns, t);
+	snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, pid);
+	return found + target_read_listeners(path, s, per_root, netns, t);
+}
+
 static int target_add_ports(const char *proc_root, struct target *t, struct target_socks *k)
 {
 	const struct inode_set *s = &k->all;
@@ -369,10 +436,7 @@ static int target_add_ports(const char *proc_root, struct target *t, struct targ
 			int found;
 
 			target_netns_find(proc_root, t, t->pids[i], &ns);
-			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			found = target_read_listeners(path, s, k->per_root, ns, t);
-			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			found += target_read_listeners(path, s, k->per_root, ns, t);
+			found = target_find_listeners(proc_root, t->pids[i], s, k->per_root, ns, t);
 			if (found)
 				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
