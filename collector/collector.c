@@ -1105,13 +1105,16 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
 		cn->last_ns = ts_ns;
 }
 
-void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
-			     const uint8_t srv[16], uint16_t srv_port)
+void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, const uint8_t cli[16],
+			      uint16_t cli_port, const uint8_t srv[16], uint16_t srv_port)
 {
 	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
 	size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
+	bool elsewhere;
+	const struct collector_listener *l = listener_find(c, netns, srv_port, &elsewhere);
 	struct conn *cn;
 
+	k.netns = l && l->netns ? netns : 0;     /* as listener_pick keys its packets */
 	memcpy(k.srv, srv, 16);
 	memcpy(k.cli, cli, 16);
 	/* Its ClientHello may be read after this: a FIFO of the latest tuples. */

@@ -126,8 +126,8 @@ void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id
  * collector_tls_keys_gone() it gets no session at all, so it is never
  * counted twice nor as undecryptable.
  */
-void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
-			     const uint8_t srv[16], uint16_t srv_port);
+void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, const uint8_t cli[16],
+			      uint16_t cli_port, const uint8_t srv[16], uint16_t srv_port);
 /* The keys probe is detached: connections from now on have no secrets. */
 void collector_tls_keys_gone(struct collector *c);
 /* The peer of a process stream, once known (from the accept tracepoint):

@@ -542,6 +542,15 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 	return true;
 }
 
+/* After a refusal, the next HTTP_FAST_REST messages go straight to llhttp. */
+static bool fast_resting(struct http_half *h)
+{
+	if (!h->fast_rest)
+		return false;
+	h->fast_rest--;
+	return true;
+}
+
 /*
  * A whole plain response read by http_fast instead of llhttp, where llhttp
  * stands between messages expecting another and the response answers the
@@ -556,12 +565,14 @@ static bool response_fast(struct http_stream *s, struct http_half *h, const char
 	size_t n;
 
 	if (h->no_fast || !e || e->start_ns > ts || e->method == HTTP_HEAD ||
-	    e->method == HTTP_CONNECT)
+	    e->method == HTTP_CONNECT || fast_resting(h))
 		return false;
 	n = http_fast_response(s->out->fast ? &s->out->fast->resp : NULL, (const uint8_t *)*p,
 			       (size_t)(end - *p), &m);
-	if (!n)
+	if (!n) {
+		h->fast_rest = HTTP_FAST_REST;
 		return false;
+	}
 	*p += n;
 	h->in_chunk_data = false;
 	s->resp_orphan = false;
@@ -580,12 +591,14 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 	struct http_fast_msg m;
 	size_t n;
 
-	if (h->no_fast)
+	if (h->no_fast || fast_resting(h))
 		return false;
 	n = http_fast_request(s->out->fast ? &s->out->fast->req : NULL, (const uint8_t *)*p,
 			      (size_t)(end - *p), &m);
-	if (!n)
+	if (!n) {
+		h->fast_rest = HTTP_FAST_REST;
 		return false;
+	}
 	s->field_len = 0;
 	s->in_host_value = false;
 	h->in_chunk_data = false;

@@ -32,6 +32,7 @@
 #define HTTP_TARGET_MAX   2048   /* request-target bytes kept (rest counted, not kept) */
 #define HTTP_PENDING_MAX  64     /* pipelined requests awaiting answers */
 #define HTTP_HOST_MAX     128    /* Host header bytes kept */
+#define HTTP_FAST_REST    16     /* messages not tried with http_fast after a refusal */
 
 enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
 
@@ -85,6 +86,10 @@ struct http_half {
 	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
 	bool no_fast;                /* llhttp's last message ends the connection: it
 				      * alone judges what follows (no http_fast) */
+	uint8_t fast_rest;           /* messages left to llhttp after http_fast refused
+				      * one: a connection sending chunked bodies (or
+				      * other unusual messages) keeps sending them, and
+				      * each refusal scanned the headers for nothing */
 	uint64_t msg_start_ns;
 	uint64_t msg_bytes;
 };

@@ -912,6 +912,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		memcpy(c.addr, e->addr, sizeof(c.addr));
 		memcpy(c.laddr, e->laddr, sizeof(c.laddr));
 		c.lport = e->lport;
+		c.netns = e->netns;
 		if (s->conn)
 			s->conn(s->ctx, &c);
 		break;

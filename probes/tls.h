@@ -71,6 +71,7 @@ struct tls_conn {
 	uint8_t addr[16];          /* network order */
 	uint16_t lport;            /* the socket's own port, host order */
 	uint8_t laddr[16];         /* ... and address, network order */
+	uint32_t netns;            /* inode of its network namespace; 0 unknown */
 };
 
 /* A session secret caught at a handshake (keys mode). */

@@ -339,6 +339,7 @@ static __always_inline void read_peer(struct tls_event *e, int fd)
 	e->family = family;
 	e->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (family == AF_INET) {
 		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 

@@ -75,7 +75,7 @@ struct tls_event {
 	__u16 lport;         /* CONN: the socket's own port, host order */
 	__u16 pad;
 	__u8 laddr[16];      /* CONN: its own address, network order */
-	__u32 pad2;          /* the header stays a multiple of 8 bytes */
+	__u32 netns;         /* CONN: inode of the socket's network namespace */
 	__u8 data[TLS_DATA_MAX];
 };
 

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,18 +75,26 @@
  * --tls auto measures keys mode per target over windows of at least
  * AUTO_WINDOW_MS and AUTO_MIN_REQS requests (the first AUTO_WARMUP_MS are
  * not counted: the workers are still being probed) and switches new
- * connections to calls when keys mode takes more uprobe traps per request:
- *  - keys: the EVP_KDF_derive traps counted, per request (measured here:
- *    21 per TLS 1.3 handshake of NGINX with Debian's OpenSSL 3.0, 4 per
- *    TLS 1.2 one; none per request on a kept-alive connection);
- *  - calls: AUTO_CALLS_TRAPS_REQ per request (an SSL_write and two
+ * connections to calls when keys mode costs more per request, in µs:
+ *  - keys: the EVP_KDF_derive traps counted per request (measured here: 21
+ *    per TLS 1.3 handshake of NGINX with Debian's OpenSSL 3.0, 4 per full
+ *    TLS 1.2 one, 3 per resumed one; none per request on a kept-alive
+ *    connection) x AUTO_TRAP_US, plus l7top's own CPU per request,
+ *    measured over the window (decryption, packets: on a 2-core box it
+ *    competes with the server as much as a trap does);
+ *  - calls: AUTO_CALLS_TRAPS_REQ traps per request (an SSL_write and two
  *    SSL_read per small request, entry + return each) plus
- *    AUTO_CALLS_TRAPS_HS per handshake (SSL_set_fd, SSL_free).
- * A trap costs the server ~5-15 us here either way, so the counts decide.
- * With TLS 1.3 that is above ~0.32 handshakes per request (a Connection:
- * close load: calls); TLS 1.2 never gets there (keys). l7top's own CPU
- * per handshake in keys mode (decryption, on another core) is not counted.
+ *    AUTO_CALLS_TRAPS_HS per handshake (SSL_set_fd, SSL_free), x
+ *    AUTO_TRAP_US, plus AUTO_CALLS_CPU_US of l7top's CPU per request.
+ * AUTO_TRAP_US: an uprobe hit costs 5 µs on a bare kernel; on this VM's the
+ * bench's empty-uprobe floor (4 traps per keep-alive request) left 0.2 of
+ * the unobserved rate, ~15 µs a trap. AUTO_CALLS_CPU_US: calls mode's CPU
+ * per request in bench/RESULTS.md (5.3 µs, Connection: close). So TLS 1.3
+ * switches above ~0.3 handshakes per request; resumed TLS 1.2 stays keys
+ * unless l7top spends more than ~80 µs per handshake.
  */
+#define AUTO_TRAP_US         15.0
+#define AUTO_CALLS_CPU_US    5.0
 #define AUTO_WARMUP_MS       1000
 #define AUTO_WINDOW_MS       1000
 #define AUTO_MIN_REQS        200
@@ -111,6 +120,7 @@ struct tls_auto {
 	enum auto_phase phase;
 	uint64_t win_ms;             /* window start; 0 = not started */
 	uint64_t hits0, hs0, reqs;   /* traps and handshakes at its start, requests since */
+	uint64_t cpu0_us;            /* l7top's CPU at its start */
 	uint64_t switch_ms;
 	uint64_t sw_hs, sw_fds;      /* handshakes and SSL_set_fds at the switch */
 	bool said;                   /* the first choice was said */
@@ -867,19 +877,34 @@ static void db_health_say(struct app *a, const struct store_health *h)
 
 /* Ends the current interval at end_ms: one snapshot, to every sink. */
 /* One window of measures: the choice, said once, and the switch if it is calls. */
+/* l7top's own CPU time so far (all threads), µs. */
+static uint64_t self_cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t now)
 {
 	struct tls_auto *au = &a->tauto;
 	double h = (double)(hs - au->hs0) / (double)au->reqs;
-	double keys = (double)(hits - au->hits0) / (double)au->reqs;
-	double calls = AUTO_CALLS_TRAPS_REQ + AUTO_CALLS_TRAPS_HS * h;
+	double traps = (double)(hits - au->hits0) / (double)au->reqs;
+	double cpu = (double)(self_cpu_us() - au->cpu0_us) / (double)au->reqs;
+	double keys = traps * AUTO_TRAP_US + cpu;
+	double calls = (AUTO_CALLS_TRAPS_REQ + AUTO_CALLS_TRAPS_HS * h) * AUTO_TRAP_US +
+		       AUTO_CALLS_CPU_US;
 	int err;
 
 	if (keys <= calls) {
 		if (!au->said) {
 			snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: %.2f handshakes "
-				 "per request, %.1f derivation traps per request <= %.1f in calls mode",
-				 a->target_name, h, keys, calls);
+				 "per request, %.1f derivation traps + %.0f us of l7top CPU per request: "
+				 "~%.0f us <= ~%.0f in calls mode", a->target_name, h, traps, cpu, keys,
+				 calls);
 			target_event(a, "%s", au->note);
 			au->said = true;
 		}
@@ -899,8 +924,9 @@ static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t 
 	au->sw_hs = hs;
 	tls_probe_auto_counts(a->tls, &hits, &hs, &au->sw_fds);
 	snprintf(au->note, sizeof(au->note), "tls auto: calls for new connections of %s: %.2f "
-		 "handshakes/request, %.1f derivation traps/request > %.1f in calls mode; "
-		 "open connections stay keyed", a->target_name, h, keys, calls);
+		 "handshakes per request, %.1f derivation traps + %.0f us of l7top CPU per request: "
+		 "~%.0f us > ~%.0f in calls mode; open connections stay keyed", a->target_name, h,
+		 traps, cpu, keys, calls);
 	target_event(a, "%s", au->note);
 	a->tls_mode = tls_probe_modes(a->tls);
 }
@@ -946,6 +972,7 @@ static void tls_auto_step(struct app *a, const struct snapshot *s, uint64_t now)
 		au->win_ms = now;
 		au->hits0 = hits;
 		au->hs0 = hs;
+		au->cpu0_us = self_cpu_us();
 		au->reqs = 0;
 		return;
 	}
@@ -1074,7 +1101,8 @@ static void on_tls_conn(void *ctx, const struct tls_conn *c)
 				      c->ts_ns);
 	/* The calls probes read this one: its ciphertext must not count too. */
 	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
-		collector_tls_calls_conn(a->coll, c->family, c->addr, c->port, c->laddr, c->lport);
+		collector_tls_calls_conn(a->coll, c->netns, c->family, c->addr, c->port, c->laddr,
+					 c->lport);
 }
 
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)

@@ -244,12 +244,15 @@ static void on_lost(void *ctx, int dir, uint64_t len, uint64_t ts)
 	http_stream_gap(&r->http, (enum http_dir)dir, len, ts, &r->hsink);
 }
 
+/* The sink's shared algorithms (NULL: each session fetches its own). */
+static const struct tls_crypto *shared_crypto;
+
 static void result_init(struct result *r, struct tls_secrets *sec, struct tls_session_sink *sink)
 {
 	memset(r, 0, sizeof(*r));
 	r->hsink = (struct http_sink){ .txn = on_txn, .ctx = r, .cnt = &r->hc };
 	*sink = (struct tls_session_sink){ .plain = on_plain, .lost = on_lost, .ctx = r,
-					   .cnt = &r->cnt, .secrets = sec };
+					   .cnt = &r->cnt, .secrets = sec, .crypto = shared_crypto };
 }
 
 static void result_free(struct result *r)
@@ -391,6 +394,32 @@ static void test_tls12_resume(void **st)
 {
 	(void)st;
 	check_fixture(&(struct expect){ "tls12_resume", 0x0303, 0xc02f, true, false });
+}
+
+/*
+ * The same conversations through one tls_crypto shared by every session, as
+ * the collector runs them: HKDF-Expand-Label with SHA-256 and SHA-384, the
+ * TLS 1.2 PRF with both, each cipher.
+ */
+static void test_shared_crypto(void **st)
+{
+	static const struct expect all[] = {
+		{ "tls13_aes256", 0x0304, 0x1302, false, false },
+		{ "tls13_chacha", 0x0304, 0x1303, false, false },
+		{ "tls13_aes128", 0x0304, 0x1301, false, false },
+		{ "tls13_hrr", 0x0304, 0x1302, false, true },
+		{ "tls12_aes256", 0x0303, 0xc030, true, false },
+		{ "tls12_chacha", 0x0303, 0xcca8, true, false },
+	};
+	struct tls_crypto *cr = tls_crypto_new();
+
+	(void)st;
+	assert_non_null(cr);
+	shared_crypto = cr;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		check_fixture(&all[i]);
+	shared_crypto = NULL;
+	tls_crypto_free(cr);
 }
 
 /* openssl s_client sent three requests with a KeyUpdate (asking the server
@@ -1072,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(test_tls12_aes128),
 		cmocka_unit_test(test_tls12_chacha),
 		cmocka_unit_test(test_tls12_resume),
+		cmocka_unit_test(test_shared_crypto),
 		cmocka_unit_test(test_transcript_keyed),
 		cmocka_unit_test(test_split_tls13),
 		cmocka_unit_test(test_split_tls12),
