@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int inode_set_add(struct inode_set *s, unsigned long ino)
@@ -47,7 +49,21 @@ void inode_set_free(struct inode_set *s)
 	*s = (struct inode_set){ 0 };
 }
 
-int proc_socket_inodes(const char *proc_root, pid_t pid, int min_fd, struct inode_set *s)
+/* "socket:[INODE]": 0 for any other link. */
+static unsigned long proc_link_socket(const char *link, ssize_t len)
+{
+	static const char pre[] = "socket:[";
+	char *end;
+	unsigned long ino;
+
+	if (len <= (ssize_t)sizeof(pre) || memcmp(link, pre, sizeof(pre) - 1))
+		return 0;
+	ino = strtoul(link + sizeof(pre) - 1, &end, 10);
+	return *end == ']' ? ino : 0;
+}
+
+int proc_socket_inodes(const char *proc_root, pid_t pid, int high_fd, struct inode_set *all,
+		       struct inode_set *high)
 {
 	char path[PATH_MAX], link[64];
 	struct dirent *de;
@@ -62,15 +78,17 @@ int proc_socket_inodes(const char *proc_root, pid_t pid, int min_fd, struct inod
 		unsigned long ino;
 		ssize_t len;
 
-		if (de->d_name[0] == '.' || atoi(de->d_name) < min_fd)
+		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root, pid, de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
+		len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) == 1)
-			err = inode_set_add(s, ino);
+		if (!(ino = proc_link_socket(link, len)))
+			continue;
+		err = inode_set_add(all, ino);
+		if (!err && high && atoi(de->d_name) >= high_fd)
+			err = inode_set_add(high, ino);
 	}
 	closedir(d);
 	return err;

@@ -25,8 +25,12 @@ void inode_set_sort(struct inode_set *s);
 bool inode_set_has(const struct inode_set *s, unsigned long ino);
 void inode_set_free(struct inode_set *s);
 
-/* Adds the socket inodes of pid's fds from min_fd on to s. A process or fd
- * that went away is not an error (it has none); 0 or -ENOMEM. */
-int proc_socket_inodes(const char *proc_root, pid_t pid, int min_fd, struct inode_set *s);
+/* Adds the socket inodes of pid's fds to all, and those on fds from
+ * high_fd on also to high (NULL: not wanted). One readlink per fd, relative
+ * to the fd directory: with 10,000 connections the fds are most of a
+ * rescan. A process or fd that went away is not an error (it has none);
+ * 0 or -ENOMEM. */
+int proc_socket_inodes(const char *proc_root, pid_t pid, int high_fd, struct inode_set *all,
+		       struct inode_set *high);
 
 #endif

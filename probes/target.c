@@ -2,6 +2,7 @@
 #include "probes/target.h"
 
 #include "probes/proc_sockets.h"
+#include "probes/tcp_diag.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,31 +330,105 @@ static bool target_same_netns(const char *proc_root, pid_t a, pid_t b)
 	return na > 0 && na == nb && !memcmp(la, lb, (size_t)na);
 }
 
-/* The socket inodes of every process (s) and of each root's tree (per_root). */
-static int target_collect_inodes(const char *proc_root, const struct target *t, struct inode_set *s,
-				 struct inode_set *per_root)
+int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *k)
 {
 	int err = 0;
 
 	for (size_t i = 0; i < t->npids && !err; i++)
-		err = proc_socket_inodes(proc_root, t->pids[i], 0, &per_root[t->pid_root[i]]);
+		err = proc_socket_inodes(proc_root, t->pids[i], 3, &k->per_root[t->pid_root[i]],
+					 &k->from3);
 	for (size_t r = 0; r < t->nroots && !err; r++) {
-		inode_set_sort(&per_root[r]);
-		for (size_t k = 0; k < per_root[r].n && !err; k++)
-			err = inode_set_add(s, per_root[r].v[k]);
+		inode_set_sort(&k->per_root[r]);
+		for (size_t j = 0; j < k->per_root[r].n && !err; j++)
+			err = inode_set_add(&k->all, k->per_root[r].v[j]);
 	}
-	if (!err)
-		inode_set_sort(s);
+	if (!err) {
+		inode_set_sort(&k->all);
+		inode_set_sort(&k->from3);
+	}
 	return err;
 }
 
-static int target_add_ports(const char *proc_root, struct target *t)
+void target_socks_free(struct target_socks *k)
 {
-	struct inode_set s = { 0 }, per_root[TARGET_MAX_ROOTS] = { { 0 } };
-	char path[PATH_MAX];
-	int err = target_collect_inodes(proc_root, t, &s, per_root);
+	inode_set_free(&k->all);
+	inode_set_free(&k->from3);
+	for (size_t r = 0; r < TARGET_MAX_ROOTS; r++)
+		inode_set_free(&k->per_root[r]);
+}
 
-	if (!err && s.n) {
+struct listen_acc {
+	const struct inode_set *s, *per_root;
+	unsigned long netns;
+	struct target *t;
+	int found;
+};
+
+static void target_listen_cb(const struct tcp_diag_sock *d, void *ctx)
+{
+	struct listen_acc *a = ctx;
+
+	if (!inode_set_has(a->s, d->inode))
+		return;
+	target_add_port(a->t, d->sport);
+	target_add_listener(a->t, a->netns, d->sport, target_root_of(a->t, a->per_root, d->inode));
+	a->found++;
+}
+
+/*
+ * pid's namespace's listeners from sock_diag: the kernel walks its
+ * listening hash only, where /proc/net/tcp goes on to look for the first
+ * established row (a walk of every bucket of the established hash).
+ * How many are the target's, or -errno: then read /proc's tables.
+ */
+static int target_diag_listeners(pid_t pid, const struct inode_set *s,
+				 const struct inode_set *per_root, unsigned long netns,
+				 struct target *t)
+{
+	struct target saved = *t;
+	struct listen_acc a = { s, per_root, netns, t, 0 };
+	char path[64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if ((fd = tcp_diag_open(path)) < 0)
+		return fd;
+	err = tcp_diag_dump(fd, AF_INET, 1u << TCP_LISTEN, NULL, 0, target_listen_cb, &a);
+	if (!err)
+		err = tcp_diag_dump(fd, AF_INET6, 1u << TCP_LISTEN, NULL, 0, target_listen_cb, &a);
+	close(fd);
+	if (err)
+		*t = saved;                  /* the tables give them all again */
+	return err ? err : a.found;
+}
+
+/* The target's listeners in pid's namespace (netns); how many. */
+static int target_find_listeners(const char *proc_root, pid_t pid, const struct inode_set *s,
+				 const struct inode_set *per_root, unsigned long netns,
+				 struct target *t)
+{
+	char path[PATH_MAX];
+	int found;
+
+	/* a fake tree (tests) has tables, not sockets */
+	if (!strcmp(proc_root, "/proc")) {
+		found = target_diag_listeners(pid, s, per_root, netns, t);
+		if (found >= 0)
+			return found;
+	}
+	snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, pid);
+	found = target_read_listeners(path, s, per_root, netns, t);
+	snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, pid);
+	return found + target_read_listeners(path, s, per_root, netns, t);
+}
+
+static int target_add_ports(const char *proc_root, struct target *t, struct target_socks *k)
+{
+	const struct inode_set *s = &k->all;
+	char path[PATH_MAX];
+	int err = target_socks_read(proc_root, t, k);
+
+	if (!err && s->n) {
 		for (size_t i = 0; i < t->npids; i++) {
 			if (i > 0 && target_same_netns(proc_root, t->pids[0], t->pids[i]))
 				continue;
@@ -360,20 +436,14 @@ static int target_add_ports(const char *proc_root, struct target *t)
 			int found;
 
 			target_netns_find(proc_root, t, t->pids[i], &ns);
-			snprintf(path, sizeof(path), "%s/%d/net/tcp", proc_root, t->pids[i]);
-			found = target_read_listeners(path, &s, per_root, ns, t);
-			snprintf(path, sizeof(path), "%s/%d/net/tcp6", proc_root, t->pids[i]);
-			found += target_read_listeners(path, &s, per_root, ns, t);
+			found = target_find_listeners(proc_root, t->pids[i], s, k->per_root, ns, t);
 			if (found)
 				target_netns_listens(proc_root, t, t->pids[i]);
 			snprintf(path, sizeof(path), "%s/%d/net/unix", proc_root, t->pids[i]);
-			target_read_unix(path, &s, t);
+			target_read_unix(path, s, t);
 		}
 		qsort(t->ports, t->nports, sizeof(*t->ports), target_cmp_u16);
 	}
-	inode_set_free(&s);
-	for (size_t r = 0; r < TARGET_MAX_ROOTS; r++)
-		inode_set_free(&per_root[r]);
 	return err;
 }
 
@@ -520,8 +590,19 @@ bool target_alive(const char *proc_root, pid_t pid)
 
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
 {
+	struct target_socks k = { 0 };
+	int err = target_scan_socks(proc_root, roots, nroots, out, &k);
+
+	target_socks_free(&k);
+	return err;
+}
+
+int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out,
+		      struct target_socks *socks)
+{
 	int err;
 
+	*socks = (struct target_socks){ 0 };
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < nroots; i++) {
 		if (!target_alive(proc_root, roots[i]) || target_has_pid(out, roots[i]))
@@ -546,7 +627,7 @@ int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct
 	for (size_t i = 0; !err && i < out->npids; i++)
 		target_add_netns(proc_root, out, out->pids[i]);
 	if (!err)
-		err = target_add_ports(proc_root, out);
+		err = target_add_ports(proc_root, out, socks);
 	return err;
 }
 

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "probes/proc_sockets.h"
+
 #define TARGET_MAX_PIDS  1024
 #define TARGET_MAX_PORTS 64
 #define TARGET_MAX_NETNS 16
@@ -79,6 +81,23 @@ struct target {
  * the caller decides.
  */
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
+/*
+ * The socket inodes on the target's fds, read once per scan and shared by
+ * its users (listeners here, peers, unix connections): with 10,000
+ * connections each read of every fd cost the main loop ~0.5 s.
+ */
+struct target_socks {
+	struct inode_set all;                         /* every process's, sorted */
+	struct inode_set from3;                       /* on fds 3 and up, sorted */
+	struct inode_set per_root[TARGET_MAX_ROOTS];  /* each root's tree's, sorted */
+};
+/* target_scan, keeping the inodes it read in socks (free them with
+ * target_socks_free, on error too). */
+int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out,
+		      struct target_socks *socks);
+/* Reads t's fds into socks (zero-init): for a target scanned without. */
+int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *socks);
+void target_socks_free(struct target_socks *socks);
 /*
  * A name for people: "host" for the namespace of proc_root's PID 1 or of
  * l7top itself ("self"), the

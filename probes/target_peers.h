@@ -3,8 +3,9 @@
  * target_peers: the target's outgoing TCP connections, from /proc alone:
  * the peers (remote address:port) of its established sockets whose local
  * port is not one it listens on, i.e. the backends a reverse proxy or an
- * API client talks to. Read like the listeners (probes/target.c): socket
- * inodes of the target's fds matched against /proc/PID/net/tcp{,6}.
+ * API client talks to: socket inodes of the target's fds matched against
+ * the namespace's TCP sockets, from sock_diag with the listening ports
+ * left out in the kernel (probes/tcp_diag.h), else /proc/PID/net/tcp{,6}.
  * Connections opened later are learnt in the kernel (probes/upstreams.h);
  * this covers the ones already open when l7top starts.
  */
@@ -27,11 +28,13 @@ struct target_peer {
 
 /*
  * Fills out with at most max distinct peers of t's processes (t from
- * target_scan). Returns how many; *truncated says some did not fit.
+ * target_scan; socks: its fds' sockets from target_scan_socks, NULL reads
+ * them). Returns how many; *truncated says some did not fit.
  * Unreadable processes are skipped (they exited, or are not ours).
  */
-size_t target_scan_peers(const char *proc_root, const struct target *t, struct target_peer *out,
-			 size_t max, bool *truncated);
+size_t target_scan_peers(const char *proc_root, const struct target *t,
+			 const struct target_socks *socks, struct target_peer *out, size_t max,
+			 bool *truncated);
 /* Parses one /proc/net/tcp{,6} row; true for an established socket, with
  * its local port, peer and inode. For tests and target_scan_peers. */
 bool target_peer_parse_row(const char *line, uint16_t *local_port, struct target_peer *peer,

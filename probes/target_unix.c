@@ -115,23 +115,10 @@ static int unix_dump(struct unix_list *l)
 	return err;
 }
 
-/*
- * The socket inodes on the target's fds, fds 0-2 left out: a service run by
- * systemd has its stdout and stderr connected to journald's named socket,
- * which is logging, not a backend.
- */
-static int unix_target_inodes(const char *proc_root, const struct target *t, struct inode_set *s)
+int target_scan_unix(const char *proc_root, const struct target *t,
+		     const struct target_socks *socks, struct target_unix *out)
 {
-	int err = 0;
-
-	for (size_t i = 0; i < t->npids && !err; i++)
-		err = proc_socket_inodes(proc_root, t->pids[i], 3, s);
-	inode_set_sort(s);
-	return err;
-}
-
-int target_scan_unix(const char *proc_root, const struct target *t, struct target_unix *out)
-{
+	struct target_socks own = { 0 };
 	struct unix_list l = { 0 };
 	int err;
 
@@ -140,12 +127,18 @@ int target_scan_unix(const char *proc_root, const struct target *t, struct targe
 		free(l.v);
 		return err;
 	}
-	struct inode_set mine = { 0 };
-	if ((err = unix_target_inodes(proc_root, t, &mine))) {
-		inode_set_free(&mine);
-		free(l.v);
-		return err;
+	if (!socks) {
+		if ((err = target_socks_read(proc_root, t, &own))) {
+			target_socks_free(&own);
+			free(l.v);
+			return err;
+		}
+		socks = &own;
 	}
+	/* fds 0-2 left out: a service run by systemd has its stdout and
+	 * stderr connected to journald's named socket, which is logging, not
+	 * a backend. */
+	const struct inode_set *mine = &socks->from3;
 	qsort(l.v, l.n, sizeof(*l.v), unix_cmp_ino);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct unix_sock *s = &l.v[i], *peer;
@@ -154,12 +147,12 @@ int target_scan_unix(const char *proc_root, const struct target *t, struct targe
 		if (s->type != SOCK_STREAM || s->state != UNIX_STATE_CONNECTED || s->name[0] || !s->peer)
 			continue;
 		peer = bsearch(&key, l.v, l.n, sizeof(*l.v), unix_cmp_ino);
-		if (!peer || !peer->name[0] || !inode_set_has(&mine, s->ino))
+		if (!peer || !peer->name[0] || !inode_set_has(mine, s->ino))
 			continue;
 		if (!out->conns++)
 			snprintf(out->path, sizeof(out->path), "%s", peer->name);
 	}
-	inode_set_free(&mine);
+	target_socks_free(&own);
 	free(l.v);
 	return 0;
 }

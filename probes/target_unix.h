@@ -22,7 +22,9 @@ struct target_unix {
 	char path[108];          /* one of those peers' paths ("@name": abstract) */
 };
 
-/* 0, or -errno (then out is zero): no netlink, or /proc unreadable. */
-int target_scan_unix(const char *proc_root, const struct target *t, struct target_unix *out);
+/* 0, or -errno (then out is zero): no netlink, or /proc unreadable.
+ * socks: t's fds' sockets from target_scan_socks; NULL reads them. */
+int target_scan_unix(const char *proc_root, const struct target *t,
+		     const struct target_socks *socks, struct target_unix *out);
 
 #endif

@@ -52,9 +52,9 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
-/* A rescan reads every fd of every target process and /proc/net/tcp: with
- * 10,000 connections that took ~0.2 s of the main loop (sys time, and the
- * capture ring overflowed meanwhile), every 2 s. The next one waits at
+/* A rescan reads every fd of every target process once (and sock_diag):
+ * with 10,000 connections that takes ~40-60 ms of the main loop (it was
+ * ~0.2 s, reading /proc/net/tcp and the fds thrice). The next one waits at
  * least RESCAN_SHARE times as long as the last took: rescans take at most
  * 1/RESCAN_SHARE of the loop, and a small target is still rescanned every
  * RESCAN_MS. */
@@ -470,7 +470,9 @@ static bool peers_due(struct app *a)
 	return true;
 }
 
-static void sync_upstreams(struct app *a)
+/* socks: the target's fds' sockets, as the scan that gave a->target read
+ * them; NULL reads them again. */
+static void sync_upstreams(struct app *a, const struct target_socks *socks)
 {
 	struct target_peer p[TARGET_MAX_PEERS];
 	bool truncated;
@@ -479,10 +481,10 @@ static void sync_upstreams(struct app *a)
 	if (!a->ups)
 		return;
 	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
-	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
+	target_scan_unix("/proc", &a->target, socks, &a->unix_ups);   /* an error leaves it zero */
 	if (!peers_due(a))
 		return;
-	n = target_scan_peers("/proc", &a->target, p, TARGET_MAX_PEERS, &truncated);
+	n = target_scan_peers("/proc", &a->target, socks, p, TARGET_MAX_PEERS, &truncated);
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
 	for (size_t i = 0; i < n; i++)
 		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
@@ -495,7 +497,7 @@ static void open_upstreams(struct app *a)
 
 	if (e && e != -EOPNOTSUPP)
 		fprintf(stderr, "%s\n", err);   /* the probe still takes /proc's peers */
-	sync_upstreams(a);
+	sync_upstreams(a, NULL);
 }
 
 static void rescan(struct app *a);
@@ -601,7 +603,8 @@ static void target_lost(struct app *a)
 }
 
 /* Applies a scan: TLS probes follow the pids, the filter the ports. */
-static void target_apply(struct app *a, const struct target *t)
+/* socks: t's fds' sockets, from the scan that gave t. */
+static void target_apply(struct app *a, const struct target *t, const struct target_socks *socks)
 {
 	bool changed = t->nports != a->target.nports ||
 		       memcmp(t->ports, a->target.ports, t->nports * sizeof(t->ports[0]));
@@ -621,7 +624,7 @@ static void target_apply(struct app *a, const struct target *t)
 		describe_target(a);
 	if (t->nports)
 		apply_targets(a);
-	sync_upstreams(a);
+	sync_upstreams(a, socks);
 	refresh_tls_ports(a);
 }
 
@@ -634,15 +637,21 @@ static void follow_pidfile(struct app *a)
 	pid_t pid, old = a->opt.nroots ? a->opt.roots[0] : 0;
 	char why[96], was[160];
 	struct target t;
+	struct target_socks socks;
 
 	if (!a->opt.pidfile || target_read_pidfile(a->opt.pidfile, &pid, why, sizeof(why)))
 		return;                          /* missing or empty mid-restart: later */
-	if ((pid == old && !a->target_gone) || !pid_alive(pid) || target_scan("/proc", &pid, 1, &t))
+	if ((pid == old && !a->target_gone) || !pid_alive(pid))
 		return;
+	if (target_scan_socks("/proc", &pid, 1, &t, &socks)) {
+		target_socks_free(&socks);
+		return;
+	}
 	a->opt.roots[0] = pid;
 	a->opt.nroots = 1;
 	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
-	target_apply(a, &t);
+	target_apply(a, &t, &socks);
+	target_socks_free(&socks);
 	watch_roots(a);
 	if (a->target_gone)
 		target_event(a, "%s names %s: watching it (%lu ms after %s exited)", a->opt.pidfile,
@@ -656,23 +665,26 @@ static void follow_pidfile(struct app *a)
 static void rescan(struct app *a)
 {
 	struct target t;
+	struct target_socks socks;
 	int err;
 
 	follow_pidfile(a);
 	if (a->target_gone)
 		return;
-	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
-	if (err == -ESRCH && adopt_survivors(a))
-		err = target_scan("/proc", a->opt.roots, a->opt.nroots, &t);
+	err = target_scan_socks("/proc", a->opt.roots, a->opt.nroots, &t, &socks);
+	if (err == -ESRCH && adopt_survivors(a)) {
+		target_socks_free(&socks);
+		err = target_scan_socks("/proc", a->opt.roots, a->opt.nroots, &t, &socks);
+	}
+	if (!err)
+		target_apply(a, &t, &socks);
+	target_socks_free(&socks);
 	if (err == -ESRCH) {
 		target_lost(a);
 		if (a->target_gone)
 			follow_pidfile(a);           /* the new PID may be there already */
-		return;
 	}
-	if (err)
-		return;                          /* /proc unreadable for now; keep the last view */
-	target_apply(a, &t);
+	/* another error: /proc unreadable for now; keep the last view */
 }
 
 /* --pidfile: looked at often, so a restart costs little of its traffic. */

@@ -22,6 +22,7 @@
 
 #include "probes/target.h"
 #include "probes/target_peers.h"
+#include "probes/tcp_diag.h"
 
 static const char TCP_HDR[] =
 	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
@@ -183,12 +184,12 @@ static void test_scan_peers(void **state)
 	bool truncated;
 
 	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
-	assert_int_equal(target_scan_peers(fp->root, &t, p, 4, &truncated), 1);
+	assert_int_equal(target_scan_peers(fp->root, &t, NULL, p, 4, &truncated), 1);
 	assert_false(truncated);
 	assert_int_equal(p[0].family, 4);
 	assert_int_equal(p[0].port, 50000);
 	assert_memory_equal(p[0].addr, lo, 4);
-	assert_int_equal(target_scan_peers(fp->root, &t, p, 0, &truncated), 0);
+	assert_int_equal(target_scan_peers(fp->root, &t, NULL, p, 0, &truncated), 0);
 	assert_true(truncated);
 }
 
@@ -343,7 +344,7 @@ static void test_scan_netns(void **state)
 	snprintf(path, sizeof(path), "%s/101/fd/9", fp->root);
 	assert_int_equal(symlink("socket:[1010]", path), 0);
 	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
-	size_t np = target_scan_peers(fp->root, &t, p, 4, &truncated);
+	size_t np = target_scan_peers(fp->root, &t, NULL, p, 4, &truncated);
 	bool found = false;
 	for (size_t i = 0; i < np; i++)
 		found |= p[i].port == 8081;
@@ -373,6 +374,107 @@ static void test_scan_real_proc(void **state)
 		found |= t.ports[i] == ntohs(sa.sin_port);
 	assert_true(found);
 	close(fd);
+}
+
+static int lo_listen(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &slen), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Connects to port on loopback; *local: the client's port. */
+static int lo_connect(uint16_t port, uint16_t *local)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(port) };
+	socklen_t slen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &slen), 0);
+	*local = ntohs(sa.sin_port);
+	return fd;
+}
+
+struct diag_count {
+	uint16_t a, b;
+	int on_a, on_b;
+};
+
+static void diag_count_cb(const struct tcp_diag_sock *d, void *ctx)
+{
+	struct diag_count *c = ctx;
+
+	c->on_a += d->sport == c->a || d->dport == c->a;
+	c->on_b += d->sport == c->b || d->dport == c->b;
+}
+
+/* The kernel leaves out the sockets on a skipped port, and only those. */
+static void diag_check_skip(uint16_t l1, uint16_t l2)
+{
+	const uint32_t est = 1u << 1;   /* TCP_ESTABLISHED */
+	struct diag_count all = { l1, l2, 0, 0 }, skip = all;
+	int fd = tcp_diag_open("/proc/self/ns/net");
+
+	assert_true(fd >= 0);
+	assert_int_equal(tcp_diag_dump(fd, AF_INET, est, NULL, 0, diag_count_cb, &all), 0);
+	assert_int_equal(tcp_diag_dump(fd, AF_INET, est, &l1, 1, diag_count_cb, &skip), 0);
+	close(fd);
+	assert_int_equal(all.on_a, 2);       /* both ends of each connection */
+	assert_int_equal(all.on_b, 2);
+	assert_int_equal(skip.on_a, 0);
+	assert_int_equal(skip.on_b, 2);
+}
+
+/*
+ * Real /proc, peers through sock_diag: this process listens on one port
+ * with a connection to itself there (inbound: no peer), and holds both
+ * ends of a connection to a port nobody listens on any more (outgoing both
+ * ways: two peers, the server port and the client's).
+ */
+static void test_peers_real_proc(void **state)
+{
+	const uint8_t lo[4] = { 127, 0, 0, 1 };
+	struct target_peer p[8];
+	struct target_socks k;
+	static struct target t;
+	pid_t self = getpid();
+	uint16_t l1, l2, c1port, c2port;
+	bool truncated, got_l2 = false, got_c2 = false;
+	int fl1 = lo_listen(&l1), fc1 = lo_connect(l1, &c1port), fa1 = accept(fl1, NULL, NULL);
+	int fl2 = lo_listen(&l2), fc2 = lo_connect(l2, &c2port), fa2 = accept(fl2, NULL, NULL);
+
+	(void)state;
+	assert_true(fa1 >= 0 && fa2 >= 0);
+	close(fl2);
+	diag_check_skip(l1, l2);
+	assert_int_equal(target_scan_socks("/proc", &self, 1, &t, &k), 0);
+	size_t n = target_scan_peers("/proc", &t, &k, p, 8, &truncated);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(p[i].family, 4);
+		assert_memory_equal(p[i].addr, lo, 4);
+		assert_int_not_equal(p[i].port, l1);    /* the inbound one is no peer */
+		got_l2 |= p[i].port == l2;
+		got_c2 |= p[i].port == c2port;
+	}
+	assert_int_equal(n, 2);
+	assert_true(got_l2 && got_c2);
+	assert_false(truncated);
+	target_socks_free(&k);
+	close(fa2);
+	close(fc2);
+	close(fa1);
+	close(fc1);
+	close(fl1);
 }
 
 static void test_parse_pids(void **state)
@@ -457,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_two_roots, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
+		cmocka_unit_test(test_peers_real_proc),
 		cmocka_unit_test(test_parse_pids),
 		cmocka_unit_test(test_cmdline_redaction),
 	};
