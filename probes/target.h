@@ -51,7 +51,7 @@ struct target {
 	pid_t pids[TARGET_MAX_PIDS];        /* existing roots first, then descendants */
 	uint8_t pid_root[TARGET_MAX_PIDS];  /* the root each pid descends from */
 	size_t nroots;
-	struct target_root roots[TARGET_MAX_ROOTS];   /* existing roots, in the order given */
+	struct target_root roots[TARGET_MAX_ROOTS];   /* in the order given; comm "" = gone */
 	size_t nlisteners;
 	struct target_listener listeners[TARGET_MAX_LISTENERS];
 	size_t nports;
@@ -79,6 +79,14 @@ struct target {
  * the caller decides.
  */
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
+/*
+ * The same with root i in target groups[i] (< TARGET_MAX_ROOTS): workers
+ * that outlived their master stay one target, the master's. target_scan()
+ * makes each distinct root the next target. Either way a target keeps its
+ * index while its root is gone (roots[] entry with comm "").
+ */
+int target_scan_grouped(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+			size_t nroots, struct target *out);
 /*
  * A name for people: "host" for the namespace of proc_root's PID 1 or of
  * l7top itself ("self"), the
