@@ -11,6 +11,7 @@
 struct agg {
 	struct topk *top;       /* which endpoint owns which row */
 	struct ep_stats *eps;   /* rows, indexed by topk slot; grown up to the cap */
+	char **names;           /* per row: its names, "host\0method\0route\0proto" */
 	uint64_t *own;          /* per row: requests since its endpoint took it */
 	bool *taken;            /* per row: taken from another endpoint (not free) */
 	size_t cap;             /* rows allocated */
@@ -19,18 +20,41 @@ struct agg {
 	uint64_t since_halving_ms;
 	const char *want_host, *want_method, *want_route, *want_proto;   /* for row_is() */
 	uint8_t want_target;
+	long last;              /* the row the last request went to, -1 none: keep-alive
+				 * traffic repeats endpoints, and a row only ever
+				 * changes endpoint through ep_init() */
 };
 
-static void ep_init(struct ep_stats *e, uint8_t target, const char *host, const char *method,
-		    const char *route, const char *proto)
+/* The row's names in one block of their own size (a route is cut at
+ * ROUTE_MAX - 1 bytes, a host at HOST_MAX - 1, as the fixed fields did).
+ * -1 on ENOMEM. */
+static int ep_init(struct ep_stats *e, char **names, uint8_t target, const char *host,
+		   const char *method, const char *route, const char *proto)
 {
+	size_t lh = strnlen(host, HOST_MAX - 1), lm = strnlen(method, METHOD_MAX - 1);
+	size_t lr = strnlen(route, ROUTE_MAX - 1), lp = strnlen(proto, PROTO_MAX - 1);
+	char *p = malloc(lh + lm + lr + lp + 4);
+
 	memset(e, 0, sizeof(*e));
 	hist_init(&e->lat);
 	e->target = target;
-	snprintf(e->host, sizeof(e->host), "%s", host);
-	snprintf(e->method, sizeof(e->method), "%s", method);
-	snprintf(e->route, sizeof(e->route), "%s", route);
-	snprintf(e->proto, sizeof(e->proto), "%s", proto);
+	free(*names);
+	*names = p;
+	if (!p)
+		return -1;
+	e->host = p;
+	p = (char *)memcpy(p, host, lh) + lh;
+	*p++ = '\0';
+	e->method = p;
+	p = (char *)memcpy(p, method, lm) + lm;
+	*p++ = '\0';
+	e->route = p;
+	p = (char *)memcpy(p, route, lr) + lr;
+	*p++ = '\0';
+	e->proto = p;
+	p = (char *)memcpy(p, proto, lp) + lp;
+	*p = '\0';
+	return 0;
 }
 
 struct agg *agg_new(size_t max_endpoints)
@@ -38,6 +62,7 @@ struct agg *agg_new(size_t max_endpoints)
 	struct agg *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	a->last = -1;
 	a->top = topk_new(max_endpoints ? max_endpoints : 1);
 	if (a->top) {
 		a->own = calloc(topk_cap(a->top), sizeof(*a->own));
@@ -48,7 +73,12 @@ struct agg *agg_new(size_t max_endpoints)
 		return NULL;
 	}
 	/* OTHER sums whatever it takes, whichever target served it */
-	ep_init(&a->other, TARGET_ALL, "", AGG_OTHER_METHOD, AGG_OTHER_ROUTE, "");
+	hist_init(&a->other.lat);
+	a->other.host = "";
+	a->other.method = AGG_OTHER_METHOD;
+	a->other.route = AGG_OTHER_ROUTE;
+	a->other.proto = "";
+	a->other.target = TARGET_ALL;
 	return a;
 }
 
@@ -56,10 +86,13 @@ void agg_free(struct agg *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->cap; i++)
-		hist_free(&a->eps[i].lat);
-	hist_free(&a->other.lat);
+	for (size_t i = 0; i < a->cap; i++) {
+		ep_stats_free(&a->eps[i]);
+		free(a->names[i]);
+	}
+	ep_stats_free(&a->other);
 	free(a->eps);
+	free(a->names);
 	free(a->own);
 	free(a->taken);
 	topk_free(a->top);
@@ -87,7 +120,7 @@ static void row_retire(struct agg *a, struct ep_stats *e)
 {
 	if (e->requests)
 		ep_stats_merge(&a->other, e);
-	hist_free(&e->lat);
+	ep_stats_free(e);
 }
 
 static int rows_grow(struct agg *a)
@@ -98,9 +131,16 @@ static int rows_grow(struct agg *a)
 	struct ep_stats *eps = realloc(a->eps, cap * sizeof(*eps));
 	if (!eps)
 		return -1;
-	for (size_t i = a->cap; i < cap; i++)
-		hist_init(&eps[i].lat);
 	a->eps = eps;
+	char **names = realloc(a->names, cap * sizeof(*names));
+	if (!names)
+		return -1;
+	a->names = names;
+	for (size_t i = a->cap; i < cap; i++) {
+		memset(&eps[i], 0, sizeof(eps[i]));
+		hist_init(&eps[i].lat);
+		names[i] = NULL;
+	}
 	a->cap = cap;
 	return 0;
 }
@@ -110,19 +150,25 @@ static int rows_grow(struct agg *a)
 static long row_of(struct agg *a, uint8_t target, const char *host, const char *method,
 		   const char *route, const char *proto)
 {
+	bool evicted;
+
+	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
+	a->want_target = target;
+	if (a->last >= 0 && row_is(a, (size_t)a->last)) {
+		topk_hit(a->top, (size_t)a->last, 1);
+		a->own[a->last]++;
+		return a->last;
+	}
 	/* the protocol is a few known names: its first and last bytes tell them
 	 * apart; the target is a small index, mixed in the same way */
 	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
 		      ((uint32_t)target << 16);
 	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
-	bool evicted;
-
-	a->want_host = host, a->want_method = method, a->want_route = route, a->want_proto = proto;
-	a->want_target = target;
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
 		a->own[slot]++;
+		a->last = slot;
 		return slot;
 	}
 	if (topk_victim(a->top) < 0 && topk_used(a->top) == a->cap && rows_grow(a) < 0)
@@ -131,9 +177,15 @@ static long row_of(struct agg *a, uint8_t target, const char *host, const char *
 	if (victim >= 0)
 		row_retire(a, &a->eps[victim]);
 	slot = (long)topk_admit(a->top, h, &evicted);
-	ep_init(&a->eps[slot], target, host, method, route, proto);
 	a->own[slot] = 1;
 	a->taken[slot] = evicted;
+	if (ep_init(&a->eps[slot], &a->names[slot], target, host, method, route, proto) < 0) {
+		/* a nameless row would match nothing: keep it as OTHER's double */
+		a->eps[slot].host = a->other.host, a->eps[slot].method = a->other.method;
+		a->eps[slot].route = a->other.route, a->eps[slot].proto = a->other.proto;
+		return -1;
+	}
+	a->last = slot;
 	return slot;
 }
 
@@ -149,26 +201,26 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 		e->aborted++;
 		e->bytes_in += r->bytes_in;
 		if (s->client_addr && *s->client_addr)
-			ep_clients_add(e->clients, s->client_addr, 1);
+			ep_clients_add(e, s->client_addr, 1);
 		return;
 	}
 	if (r->grpc && r->grpc_status >= 0 && r->grpc_status < GRPC_CODES)
-		e->grpc[r->grpc_status]++;
+		ep_grpc_add(e, r->grpc_status, 1);
 	/* a call without grpc-status did not succeed either (cut short) */
 	if (r->grpc && r->grpc_status != 0 && r->status < 400)
 		e->grpc_errors++;
 	if (r->status >= 100 && r->status < 600)
 		e->status[r->status / 100 - 1]++;
-	status_counts_add(e->codes, EP_CODES, r->status, 1);
+	ep_codes_add(e, r->status, 1);
 	e->bytes_in += r->bytes_in;
 	e->bytes_out += r->bytes_out;
 	e->lat_sum_us += r->lat_us;
 	if (r->lat_us > e->lat_max_us)
 		e->lat_max_us = r->lat_us;
 	hist_add(&e->lat, r->lat_us);
-	ep_slowest_offer(e->slowest, r);
+	ep_slowest_offer(e, r);
 	if (s->client_addr && *s->client_addr)
-		ep_clients_add(e->clients, s->client_addr, 1);
+		ep_clients_add(e, s->client_addr, 1);
 }
 
 void agg_add(struct agg *a, const struct agg_sample *s)
@@ -178,19 +230,35 @@ void agg_add(struct agg *a, const struct agg_sample *s)
 	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
 }
 
-/* The interval's counters restart; name and histogram storage stay. */
+/* The interval's counters restart with the names kept; what the row owned
+ * (arrays, histogram chunks) has moved to a snapshot or been freed. */
 static void ep_restart(struct ep_stats *e)
 {
+	struct ep_stats named = { .host = e->host, .method = e->method, .route = e->route,
+				  .proto = e->proto };
+	*e = named;
 	hist_init(&e->lat);
-	e->requests = e->aborted = e->bytes_in = e->bytes_out = 0;
-	e->lat_sum_us = e->lat_max_us = 0;
-	memset(e->status, 0, sizeof(e->status));
-	memset(e->slowest, 0, sizeof(e->slowest));
-	memset(e->clients, 0, sizeof(e->clients));
-	memset(e->codes, 0, sizeof(e->codes));
-	memset(e->grpc, 0, sizeof(e->grpc));
-	e->grpc_errors = 0;
-	e->protos = 0;
+}
+
+/* dst gets copies of src's names in s's storage. -1 on ENOMEM. */
+static int names_copy(struct snapshot *s, struct ep_stats *dst, const struct ep_stats *src)
+{
+	dst->host = snapshot_name(s, src->host);
+	dst->method = snapshot_name(s, src->method);
+	dst->route = snapshot_name(s, src->route);
+	dst->proto = snapshot_name(s, src->proto);
+	return dst->host && dst->method && dst->route && dst->proto ? 0 : -1;
+}
+
+/* dst (named already) takes everything else src has. */
+static void ep_move(struct ep_stats *dst, const struct ep_stats *src)
+{
+	struct ep_stats named = *dst;
+	*dst = *src;
+	dst->host = named.host;
+	dst->method = named.method;
+	dst->route = named.route;
+	dst->proto = named.proto;
 }
 
 static bool row_shown(const struct agg *a, size_t slot)
@@ -217,17 +285,25 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 		return NULL;
 	s->ts_ms = ts_ms;
 	s->dur_ms = dur_ms;
+	/* names first: on ENOMEM the rows keep everything for the next one */
+	for (size_t i = 0; i < used; i++)
+		if (row_shown(a, i) && names_copy(s, &s->eps[k++], &a->eps[i]) < 0) {
+			snapshot_free(s);
+			return NULL;
+		}
+	k = 0;
 	for (size_t i = 0; i < used; i++) {
 		if (!row_shown(a, i))
 			continue;
-		/* The histogram's chunks move to the snapshot: no copy, and an
-		 * endpoint that goes quiet holds no chunks afterwards. */
-		s->eps[k++] = a->eps[i];
+		/* The histogram's chunks and the lists move to the snapshot: no
+		 * copy, and an endpoint that goes quiet holds none afterwards. */
+		ep_move(&s->eps[k++], &a->eps[i]);
 		ep_restart(&a->eps[i]);
 	}
 	if (a->other.requests) {
 		a->overflow += a->other.requests;
-		s->eps[k++] = a->other;
+		s->eps[k] = a->other;        /* static names */
+		k++;
 		ep_restart(&a->other);
 	}
 	ranks_age(a, dur_ms);

@@ -45,6 +45,22 @@ struct collector {
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
+	struct tls_crypto *crypto;       /* ... and the algorithms every session shares */
+	/* Sessions with records waiting for keys: what a kick visits. Closed
+	 * connections linger seconds in the table, so walking the table per
+	 * drain cost a quarter of l7top's CPU on a Connection: close load. */
+	struct conn *tls_waiting;
+	/*
+	 * --tls auto's switch to calls: connections the calls probes read
+	 * (SSL_set_fd told us their tuple, sometimes before their first
+	 * packet: then the tuple waits here, FIFO), and a sink for their
+	 * sessions that counts nothing and hands out no plaintext.
+	 */
+	struct conn_key calls_keys[256];
+	size_t ncalls_keys;
+	bool tls_keys_gone;              /* the keys probe is off: no session for those */
+	struct tls_session_counters tls_mute;
+	struct tls_session_sink tls_mute_sink;
 	uint64_t secrets_lost;           /* refused or expired secrets, last seen */
 	struct tls_session_counters tls;
 	struct tls_session_sink tls_sink;
@@ -52,6 +68,15 @@ struct collector {
 	size_t nreqs;
 	uint64_t reqs_skipped;
 	struct http_sink sink;
+	struct http_fast_memos fast;     /* the sink's memo of header blocks */
+	/* The last request target and the route route_name() gave it: keep-alive
+	 * clients repeat theirs, and folding and learning it again gives the
+	 * same route (the learner counts distinct values; a value already
+	 * counted, or a parent already folded, changes nothing). */
+	char route_target[ROUTE_MAX];
+	size_t route_target_len;         /* SIZE_MAX: nothing cached */
+	size_t route_folds;              /* the learner's folds when it was cached */
+	char route_cached[ROUTE_MAX];
 	struct upstream *up;             /* the target's outgoing calls */
 	/* Targets (collector_set_targets): names for snapshots, listeners
 	 * sorted by port and pids sorted, for connections to find theirs. */
@@ -174,9 +199,21 @@ static void route_name(struct collector *c, const struct http_txn *t, char *rout
 			return;
 		}
 	}
+	size_t folds = c->learn ? route_learn_count(c->learn) : 0;
+	if (t->target_len == c->route_target_len && folds == c->route_folds && cap == ROUTE_MAX &&
+	    !memcmp(t->target, c->route_target, t->target_len)) {
+		memcpy(route, c->route_cached, strlen(c->route_cached) + 1);
+		return;
+	}
 	route_fold(t->target, t->target_len, route, cap);
 	if (c->learn)
 		route_learn_apply(c->learn, route, cap);
+	if (t->target_len <= sizeof(c->route_target) && cap == ROUTE_MAX) {
+		memcpy(c->route_target, t->target, t->target_len);
+		c->route_target_len = t->target_len;
+		c->route_folds = c->learn ? route_learn_count(c->learn) : 0;
+		memcpy(c->route_cached, route, strlen(route) + 1);
+	}
 }
 
 /* t's virtual host name, from the one-entry cache when t names the last host. */
@@ -342,6 +379,9 @@ static uint64_t app_body_left(const struct conn *cn, enum http_dir dir)
 static void tls_plain(void *ctx, int dir, const uint8_t *buf, size_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
+	if (c->cur->calls_owned)
+		return;
+	c->cur->tls_plain_seen = true;
 	app_feed(c, c->cur, dir ? HTTP_DIR_RESP : HTTP_DIR_REQ, buf, len, ts);
 }
 
@@ -364,6 +404,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	c->route_target_len = SIZE_MAX;
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
@@ -395,27 +436,40 @@ struct collector *collector_new(const struct collector_config *cfg)
 		return NULL;
 	}
 	c->sink = (struct http_sink){ .txn = on_txn, .noreply = on_noreply, .ctx = c,
-				      .cnt = &c->http };
+				      .cnt = &c->http, .fast = &c->fast };
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
-		if (!c->secrets) {
+		c->crypto = tls_crypto_new();
+		if (!c->secrets || !c->crypto) {
 			collector_free(c);
 			return NULL;
 		}
 	}
 	c->tls_sink = (struct tls_session_sink){ .plain = tls_plain, .lost = tls_lost, .ctx = c,
 						 .cnt = &c->tls, .secrets = c->secrets,
+						 .crypto = c->crypto,
 						 .keyed = cfg->tls_keylog ? tls_keyed : NULL };
+	c->tls_mute_sink = (struct tls_session_sink){ .ctx = c, .cnt = &c->tls_mute,
+						      .secrets = c->secrets, .crypto = c->crypto };
 	return c;
+}
+
+static void tls_wait_unlist(struct collector *c, struct conn *cn);
+
+/* The sink of cn's session: the muted one once the calls path reads cn. */
+static const struct tls_session_sink *tls_sink_of(struct collector *c, const struct conn *cn)
+{
+	return cn->calls_owned ? &c->tls_mute_sink : &c->tls_sink;
 }
 
 static void conn_release(struct collector *c, struct conn *cn)
 {
 	struct conn *was = c->cur;
 	c->cur = cn;                     /* transactions emitted now are cn's */
+	tls_wait_unlist(c, cn);
 	if (cn->tlss)
-		tls_session_free(cn->tlss, &c->tls_sink);
+		tls_session_free(cn->tlss, tls_sink_of(c, cn));
 	reasm_free(&cn->dir[0]);
 	reasm_free(&cn->dir[1]);
 	http_stream_free(&cn->http, &c->sink);
@@ -446,6 +500,7 @@ void collector_free(struct collector *c)
 	upstream_free(c->up);
 	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
+	tls_crypto_free(c->crypto);
 	free(c->reqs);
 	free(c);
 }
@@ -494,28 +549,65 @@ static void tx_fin(void *ctx, uint64_t ts)
 	app_eof(c, c->cur, HTTP_DIR_RESP, ts);
 }
 
+static void tls_wait_unlist(struct collector *c, struct conn *cn)
+{
+	if (!cn->wlisted)
+		return;
+	if (cn->wprev)
+		cn->wprev->wnext = cn->wnext;
+	else
+		c->tls_waiting = cn->wnext;
+	if (cn->wnext)
+		cn->wnext->wprev = cn->wprev;
+	cn->wprev = cn->wnext = NULL;
+	cn->wlisted = false;
+}
+
+/* After bytes went into cn's session: on the waiting list iff it waits. */
+static void tls_wait_note(struct collector *c, struct conn *cn)
+{
+	bool waiting = cn->tlss && tls_session_waiting(cn->tlss);
+
+	if (!waiting) {
+		tls_wait_unlist(c, cn);
+		return;
+	}
+	if (cn->wlisted)
+		return;
+	cn->wprev = NULL;
+	cn->wnext = c->tls_waiting;
+	if (cn->wnext)
+		cn->wnext->wprev = cn;
+	c->tls_waiting = cn;
+	cn->wlisted = true;
+}
+
 static void tls_rx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_feed(c->cur->tlss, TLS_CLIENT, buf, len, ts, &c->tls_sink);
+	tls_session_feed(c->cur->tlss, TLS_CLIENT, buf, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_tx_data(void *ctx, const uint8_t *buf, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_feed(c->cur->tlss, TLS_SERVER, buf, len, ts, &c->tls_sink);
+	tls_session_feed(c->cur->tlss, TLS_SERVER, buf, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_rx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_gap(c->cur->tlss, TLS_CLIENT, len, ts, &c->tls_sink);
+	tls_session_gap(c->cur->tlss, TLS_CLIENT, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static void tls_tx_gap(void *ctx, uint32_t len, uint64_t ts)
 {
 	struct collector *c = ctx;
-	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, &c->tls_sink);
+	tls_session_gap(c->cur->tlss, TLS_SERVER, len, ts, tls_sink_of(c, c->cur));
+	tls_wait_note(c, c->cur);
 }
 
 static const struct reasm_out TLS_OUT_TEMPLATE[2] = {
@@ -590,7 +682,9 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 		return false;
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
-	if (c->secrets) {
+	for (size_t i = 0; i < c->ncalls_keys && !cn->calls_owned; i++)
+		cn->calls_owned = !memcmp(&c->calls_keys[i], &cn->key, sizeof(cn->key));
+	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = tls_session_new(0);
 		if (!cn->tlss)
 			c->tls.undecryptable++;   /* out of memory: counted, not silent */
@@ -1000,11 +1094,51 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 }
 
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port)
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns)
 {
 	struct conn *cn = proc_conn(c, tgid, conn_id, true);
-	if (cn)
-		format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	if (!cn)
+		return;
+	format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	/* Else the next expiry took it for idle before its first call, peer and all. */
+	if (!cn->last_ns)
+		cn->last_ns = ts_ns;
+}
+
+void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
+			     const uint8_t srv[16], uint16_t srv_port)
+{
+	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
+	size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
+	struct conn *cn;
+
+	memcpy(k.srv, srv, 16);
+	memcpy(k.cli, cli, 16);
+	/* Its ClientHello may be read after this: a FIFO of the latest tuples. */
+	memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
+	c->calls_keys[0] = k;
+	c->ncalls_keys += c->ncalls_keys < n;
+	cn = conn_table_find(c->conns, &k);
+	/*
+	 * Clients reuse a port within the seconds a closed connection lingers
+	 * here (seen under Connection: close), and the packets of the old one
+	 * may still be on their way in: a connection that handed out plaintext
+	 * or closed is that older one, not this (the SSL_set_fd comes before
+	 * any request), and the new one finds its tuple in the FIFO.
+	 */
+	if (!cn || cn->closed_ns || cn->tls_plain_seen)
+		return;
+	cn->calls_owned = true;
+	if (cn->tlss && c->tls_keys_gone) {
+		tls_wait_unlist(c, cn);
+		tls_session_free(cn->tlss, &c->tls_mute_sink);
+		cn->tlss = NULL;
+	}
+}
+
+void collector_tls_keys_gone(struct collector *c)
+{
+	c->tls_keys_gone = true;
 }
 
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -1049,17 +1183,20 @@ void collector_tls_decrypt_off(struct collector *c)
 	tls_secrets_free(c->secrets);
 	c->secrets = NULL;
 	c->tls_sink.secrets = NULL;
+	c->tls_mute_sink.secrets = NULL;
 	c->cfg.tls_decrypt = false;
 }
 
 void collector_tls_kick(struct collector *c)
 {
-	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
-		if (!cn->tlss || !tls_session_waiting(cn->tlss))
-			continue;
+	struct conn *cn = c->tls_waiting, *next;
+
+	for (; cn; cn = next) {
+		next = cn->wnext;
 		c->cur = cn;
-		tls_session_kick(cn->tlss, &c->tls_sink);
+		tls_session_kick(cn->tlss, tls_sink_of(c, cn));
 		c->cur = NULL;
+		tls_wait_note(c, cn);
 	}
 }
 

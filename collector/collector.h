@@ -117,10 +117,23 @@ void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, co
 void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id, int dir,
 			   const uint8_t *buf, uint32_t caplen, uint32_t len, uint64_t ts_ns);
 void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns);
+/*
+ * --tls auto switched to calls for new connections: this TCP connection
+ * (client cli:cli_port, server srv:srv_port, family 4 or 6, ports in host
+ * order, IPv4 in the first 4 bytes) is read by the calls probes. Its
+ * ciphertext is parsed only to take the secrets it was given (a muted
+ * session that counts nothing) while the keys probe runs; after
+ * collector_tls_keys_gone() it gets no session at all, so it is never
+ * counted twice nor as undecryptable.
+ */
+void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
+			     const uint8_t srv[16], uint16_t srv_port);
+/* The keys probe is detached: connections from now on have no secrets. */
+void collector_tls_keys_gone(struct collector *c);
 /* The peer of a process stream, once known (from the accept tracepoint):
  * family 4 or 6, addr in network order (4 or 16 bytes), port host order. */
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
-			   const uint8_t *addr, uint16_t port);
+			   const uint8_t *addr, uint16_t port, uint64_t ts_ns);
 /*
  * Server ports on which a TLS ClientHello was seen on the wire. Such
  * connections are not parsed from packets (the TLS path reads them); the

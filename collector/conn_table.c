@@ -18,13 +18,18 @@ static uint32_t key_hash(const struct conn_key *k)
 	uint64_t h = 0x9e3779b97f4a7c15ull, w;
 	size_t i = 0;
 
+	_Static_assert(sizeof(*k) >= 8, "the last word overlaps the one before");
 	for (; i + 8 <= sizeof(*k); i += 8) {
 		memcpy(&w, p + i, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 29;
 	}
-	for (; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+	if (i < sizeof(*k)) {
+		/* the tail as one word ending at the key's end, not byte by byte */
+		memcpy(&w, p + sizeof(*k) - 8, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;

@@ -57,6 +57,11 @@ struct conn {
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
+	struct conn *wprev, *wnext;  /* collector's list of sessions waiting for keys */
+	bool wlisted;                /* ... on it */
+	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
+				      * ciphertext is only parsed for the secrets it takes */
+	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	uint8_t target;              /* the target serving it (collector_set_targets) */

@@ -54,6 +54,17 @@ const uint64_t *hist_chunk(const struct hist *h, unsigned c)
 	return h->cells + (size_t)chunk_rank(h, c) * HIST_CHUNK;
 }
 
+unsigned hist_next_chunk(const struct hist *h, unsigned c)
+{
+	while (c < HIST_NCHUNKS) {
+		uint64_t w = h->present[c / 64] >> (c % 64);
+		if (w)
+			return c + (unsigned)__builtin_ctzll(w);
+		c = (c / 64 + 1) * 64;
+	}
+	return HIST_NCHUNKS;
+}
+
 unsigned hist_bucket_of(uint64_t us)
 {
 	if (us < HIST_LINEAR)
@@ -140,10 +151,9 @@ int hist_merge(struct hist *dst, const struct hist *src)
 {
 	if (src->count == 0)
 		return 0;
-	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
-		const uint64_t *s = hist_chunk(src, i);
-		if (!s)
-			continue;
+	const uint64_t *s = src->cells;      /* src's chunks in order */
+	for (unsigned i = hist_next_chunk(src, 0); i < HIST_NCHUNKS;
+	     i = hist_next_chunk(src, i + 1), s += HIST_CHUNK) {
 		uint64_t *d = chunk_get(dst, i * HIST_CHUNK);
 		if (!d)
 			return -ENOMEM;
@@ -171,9 +181,7 @@ uint64_t hist_percentile(const struct hist *h, double q)
 		rank = h->count;
 	uint64_t seen = 0;
 	const uint64_t *cells = h->cells;
-	for (unsigned i = 0; i < HIST_NCHUNKS; i++) {
-		if (!chunk_present(h, i))
-			continue;
+	for (unsigned i = hist_next_chunk(h, 0); i < HIST_NCHUNKS; i = hist_next_chunk(h, i + 1)) {
 		for (unsigned j = 0; j < HIST_CHUNK; j++) {
 			seen += cells[j];
 			if (seen < rank)
@@ -228,9 +236,10 @@ size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
 	if (cap < 1)
 		return 0;
 	buf[n++] = 1;                          /* format version */
-	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
-		const uint64_t *cells = hist_chunk(h, ch);
-		for (unsigned j = 0; cells && j < HIST_CHUNK; j++) {
+	const uint64_t *cells = h->cells;      /* the chunks in order */
+	for (unsigned ch = hist_next_chunk(h, 0); ch < HIST_NCHUNKS;
+	     ch = hist_next_chunk(h, ch + 1), cells += HIST_CHUNK) {
+		for (unsigned j = 0; j < HIST_CHUNK; j++) {
 			uint64_t c = cells[j];
 			unsigned idx = ch * HIST_CHUNK + j;
 			if (!c)

@@ -15,10 +15,9 @@ struct http_pending {
 	bool req_done, resp_done;
 	bool resp_started;           /* final response's headers seen */
 	bool lost;                   /* bytes of it were lost: dropped, already counted */
-	char *target;
+	char *target;                /* the target, then the Host header's host_len bytes */
 	size_t target_len, target_cap;
 	size_t host_len;
-	char host[HTTP_HOST_MAX];
 };
 
 static struct http_stream *stream_of(llhttp_t *p)
@@ -127,26 +126,34 @@ static int on_chunk_complete(llhttp_t *p)
 	return 0;
 }
 
+/* Appends to the request's buffer at off (target bytes, then Host bytes
+ * behind them); false when it could not grow. */
+static bool req_buf_put(struct http_stream *s, size_t off, const char *at, size_t len)
+{
+	if (off + len > s->target_cap) {
+		size_t cap = s->target_cap ? s->target_cap * 2 : 64;
+		while (cap < off + len)
+			cap *= 2;
+		char *t = realloc(s->target, cap);
+		if (!t)
+			return false;
+		s->target = t;
+		s->target_cap = cap;
+	}
+	memcpy(s->target + off, at, len);
+	return true;
+}
+
+/* The request line comes before any header, so the target is whole
+ * before the Host bytes are put behind it. */
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_stream *s = stream_of(p);
 	size_t room = HTTP_TARGET_MAX - s->target_len;
 	if (len > room)
 		len = room;                   /* the rest is counted in bytes, not kept */
-	if (!len)
-		return 0;
-	if (s->target_len + len > s->target_cap) {
-		size_t cap = s->target_cap ? s->target_cap * 2 : 64;
-		while (cap < s->target_len + len)
-			cap *= 2;
-		char *t = realloc(s->target, cap);
-		if (!t)
-			return 0;
-		s->target = t;
-		s->target_cap = cap;
-	}
-	memcpy(s->target + s->target_len, at, len);
-	s->target_len += len;
+	if (len && req_buf_put(s, s->target_len, at, len))
+		s->target_len += len;
 	return 0;
 }
 
@@ -175,16 +182,16 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct http_stream *s = stream_of(p);
 	if (!s->in_host_value)
 		return 0;
-	size_t room = sizeof(s->host) - s->host_len;
+	size_t room = HTTP_HOST_MAX - s->host_len;
 	if (len > room)
 		len = room;
-	memcpy(s->host + s->host_len, at, len);
-	s->host_len += len;
+	if (len && req_buf_put(s, s->target_len + s->host_len, at, len))
+		s->host_len += len;
 	return 0;
 }
 
 /* A request's headers are in: it joins the queue of requests to answer. */
-static int request_headers_complete(struct http_stream *s, llhttp_t *p)
+static int request_headers_complete(struct http_stream *s, uint8_t method, bool http10)
 {
 	struct http_pending *e;
 
@@ -197,10 +204,9 @@ static int request_headers_complete(struct http_stream *s, llhttp_t *p)
 	if (!e)
 		return -1;
 	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
-	e->method = llhttp_get_method(p);
-	e->http10 = p->http_major == 1 && p->http_minor == 0;
-	memcpy(e->host, s->host, s->host_len);
-	e->host_len = s->host_len;
+	e->method = method;
+	e->http10 = http10;
+	e->host_len = s->host_len;          /* in the buffer, behind the target */
 	s->host_len = 0;
 	if (s->tail)
 		s->tail->next = e;
@@ -221,7 +227,8 @@ static int on_headers_complete(llhttp_t *p)
 
 	h->in_body = true;
 	if (p->type == HTTP_REQUEST)
-		return request_headers_complete(s, p);
+		return request_headers_complete(s, (uint8_t)llhttp_get_method(p),
+						p->http_major == 1 && p->http_minor == 0);
 	/* A response cannot start before its request did: one that does
 	 * answers a request whose bytes were lost, so it pairs with nothing. */
 	if (!s->cur_resp || s->cur_resp->start_ns > h->msg_start_ns) {
@@ -285,7 +292,7 @@ static void txn_of(const struct http_pending *e, bool aborted, struct http_txn *
 			.method = llhttp_method_name(e->method),
 			.target = e->target ? e->target : "",
 			.target_len = e->target_len,
-			.host = e->host,
+			.host = e->target ? e->target + e->target_len : "",
 			.host_len = e->host_len,
 			.proto = e->http10 ? "http/1.0" : "http/1.1",
 			.grpc_status = -1,
@@ -342,7 +349,6 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
 		.target_len = s->target_len,
 		.host_len = s->host_len,
 	};
-	memcpy(e.host, s->host, s->host_len);
 	emit_one(s, &e, true);
 }
 
@@ -429,10 +435,9 @@ static void request_done(struct http_stream *s, uint64_t bytes)
 	emit_ready(s);
 }
 
-static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts)
+static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts, int status)
 {
 	struct http_pending *e = s->cur_resp;
-	int status = llhttp_get_status_code(&s->half[HTTP_DIR_RESP].parser);
 
 	if (!e || s->resp_orphan) {
 		s->resp_orphan = false;
@@ -456,7 +461,9 @@ static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 	if (dir == HTTP_DIR_REQ)
 		request_done(s, h->msg_bytes);
 	else
-		response_done(s, h->msg_bytes, ts);
+		response_done(s, h->msg_bytes, ts, llhttp_get_status_code(&h->parser));
+	/* Flags still say this message's: after a close, llhttp refuses more. */
+	h->no_fast = !llhttp_should_keep_alive(&h->parser);
 	h->in_msg = false;
 	h->in_body = false;
 	h->msg_bytes = 0;
@@ -530,7 +537,72 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 		s->in_host_value = false;
 	}
 	h->in_chunk_data = false;
+	h->no_fast = false;
 	s->wait_sync[dir] = false;
+	return true;
+}
+
+/*
+ * A whole plain response read by http_fast instead of llhttp, where llhttp
+ * stands between messages expecting another and the response answers the
+ * waiting request the usual way (not HEAD's or CONNECT's, nor one that
+ * starts before its request). False: llhttp reads it.
+ */
+static bool response_fast(struct http_stream *s, struct http_half *h, const char **p,
+			  const char *end, uint64_t ts)
+{
+	struct http_pending *e = s->cur_resp;
+	struct http_fast_msg m;
+	size_t n;
+
+	if (h->no_fast || !e || e->start_ns > ts || e->method == HTTP_HEAD ||
+	    e->method == HTTP_CONNECT)
+		return false;
+	n = http_fast_response(s->out->fast ? &s->out->fast->resp : NULL, (const uint8_t *)*p,
+			       (size_t)(end - *p), &m);
+	if (!n)
+		return false;
+	*p += n;
+	h->in_chunk_data = false;
+	s->resp_orphan = false;
+	e->resp_started = true;
+	response_done(s, n, ts, m.status);
+	return true;
+}
+
+/*
+ * A whole plain request read by http_fast: what llhttp's callbacks would
+ * have done, from message begin to message complete. False: llhttp reads it.
+ */
+static bool request_fast(struct http_stream *s, struct http_half *h, const char **p,
+			 const char *end, uint64_t ts)
+{
+	struct http_fast_msg m;
+	size_t n;
+
+	if (h->no_fast)
+		return false;
+	n = http_fast_request(s->out->fast ? &s->out->fast->req : NULL, (const uint8_t *)*p,
+			      (size_t)(end - *p), &m);
+	if (!n)
+		return false;
+	s->field_len = 0;
+	s->in_host_value = false;
+	h->in_chunk_data = false;
+	s->target_len = 0;
+	on_url(&h->parser, *p + m.target_off, m.target_len);
+	s->url_done = true;
+	/* the Host header behind the target, as on_header_value() puts it */
+	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
+	s->host_len = hl && req_buf_put(s, s->target_len, *p + m.host_off, hl) ? hl : 0;
+	h->msg_start_ns = ts;
+	*p += n;
+	if (request_headers_complete(s, m.method, false)) {
+		if (!s->broken)
+			stream_break(s, &s->out->cnt->parse_errors);
+		return true;
+	}
+	request_done(s, n);
 	return true;
 }
 
@@ -548,6 +620,9 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		goto done;
 	while (p < end && !s->broken && !s->upgraded) {
 		if (!h->in_msg) {
+			if (dir == HTTP_DIR_RESP ? response_fast(s, h, &p, end, ts_ns) :
+			    request_fast(s, h, &p, end, ts_ns))
+				continue;
 			h->in_msg = true;
 			h->msg_start_ns = ts_ns;
 			h->msg_bytes = 0;

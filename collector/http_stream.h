@@ -27,6 +27,8 @@
 
 #include <llhttp.h>
 
+#include "collector/http_fast.h"
+
 #define HTTP_TARGET_MAX   2048   /* request-target bytes kept (rest counted, not kept) */
 #define HTTP_PENDING_MAX  64     /* pipelined requests awaiting answers */
 #define HTTP_HOST_MAX     128    /* Host header bytes kept */
@@ -71,6 +73,7 @@ struct http_sink {
 	void (*noreply)(void *ctx, const struct http_txn *t);
 	void *ctx;
 	struct http_counters *cnt;
+	struct http_fast_memos *fast;   /* optional: header blocks seen last (http_fast.h) */
 };
 
 struct http_pending;
@@ -80,6 +83,8 @@ struct http_half {
 	bool in_msg;                 /* some bytes of the current message seen */
 	bool in_body;                /* between headers and message end */
 	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
+	bool no_fast;                /* llhttp's last message ends the connection: it
+				      * alone judges what follows (no http_fast) */
 	uint64_t msg_start_ns;
 	uint64_t msg_bytes;
 };
@@ -94,10 +99,11 @@ struct http_stream {
 	bool client_gone;            /* FIN or RST from the client */
 	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
 				      * CONNECT message: the next protocol's (0 otherwise) */
-	/* request target and Host header being parsed */
+	/* request target and Host header being parsed, in one buffer: the
+	 * target's target_len bytes, then the host's host_len (moved to the
+	 * request's entry at its headers' end) */
 	char *target;
 	size_t target_len, target_cap;
-	char host[HTTP_HOST_MAX];
 	size_t host_len;
 	char field[4];               /* header name prefix, to spot "Host" */
 	size_t field_len;

@@ -66,9 +66,56 @@ struct snapshot *snapshot_new(size_t n)
 			return NULL;
 		}
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct ep_stats *e = &s->eps[i];
+		e->host = e->method = e->route = e->proto = "";   /* as zeroed names were */
+	}
 	s->n = n;
 	s->refs = 1;
 	return s;
+}
+
+/* Name storage: blocks of at least SNAP_NAMES_BLOCK bytes, chained, so a
+ * name once handed out never moves. */
+#define SNAP_NAMES_BLOCK 16384
+struct snap_names {
+	struct snap_names *next;
+	size_t used, cap;
+	char buf[];
+};
+
+const char *snapshot_name(struct snapshot *s, const char *str)
+{
+	size_t len = strlen(str) + 1;
+	struct snap_names *b = s->names;
+
+	if (!b || b->cap - b->used < len) {
+		size_t cap = len > SNAP_NAMES_BLOCK ? len : SNAP_NAMES_BLOCK;
+		if (!(b = malloc(sizeof(*b) + cap)))
+			return NULL;
+		b->next = s->names;
+		b->used = 0;
+		b->cap = cap;
+		s->names = b;
+	}
+	char *p = b->buf + b->used;
+	memcpy(p, str, len);
+	b->used += len;
+	return p;
+}
+
+void ep_stats_free(struct ep_stats *e)
+{
+	hist_free(&e->lat);
+	free(e->slowest);
+	free(e->clients);
+	free(e->codes);
+	free(e->grpc);
+	e->slowest = NULL;
+	e->clients = NULL;
+	e->codes = NULL;
+	e->grpc = NULL;
+	e->nslowest = e->nclients = e->ncodes = 0;
 }
 
 struct snapshot *snapshot_hold(struct snapshot *s)
@@ -82,9 +129,13 @@ void snapshot_free(struct snapshot *s)
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	for (size_t i = 0; i < s->n; i++)
-		hist_free(&s->eps[i].lat);
+		ep_stats_free(&s->eps[i]);
 	free(s->eps);
 	free(s->reqs);
+	for (struct snap_names *b = s->names, *next; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	for (size_t i = 0; i < s->nups; i++) {
 		hist_free(&s->ups[i].lat);
 		hist_free(&s->ups[i].connect);
@@ -181,26 +232,43 @@ uint32_t ep_hash(const char *host, const char *method, const char *route)
 	return fnv_str(fnv_str(fnv_str(2166136261u, host), method), route);
 }
 
-void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r)
+/* One more entry for a row's array of n; false on ENOMEM (the caller makes
+ * do with the entries it has). */
+static bool ep_grow(void **arr, size_t n, size_t elem)
 {
-	int i = EP_SLOWEST;
-	while (i > 0 && (!slowest[i - 1].ts_ms || slowest[i - 1].lat_us < r->lat_us))
+	void *p = realloc(*arr, (n + 1) * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	return true;
+}
+
+void ep_slowest_offer(struct ep_stats *e, const struct req_sample *r)
+{
+	size_t n = e->nslowest, i = n;
+	while (i > 0 && e->slowest[i - 1].lat_us < r->lat_us)
 		i--;
 	if (i == EP_SLOWEST)
 		return;
-	memmove(&slowest[i + 1], &slowest[i], (EP_SLOWEST - 1 - (size_t)i) * sizeof(*slowest));
-	slowest[i] = *r;
+	if (n < EP_SLOWEST && ep_grow((void **)&e->slowest, n, sizeof(*e->slowest)))
+		e->nslowest = (uint8_t)++n;
+	if (i >= n)
+		return;                      /* no room to grow: kept the slower ones */
+	memmove(&e->slowest[i + 1], &e->slowest[i], (n - 1 - i) * sizeof(*e->slowest));
+	e->slowest[i] = *r;
 }
 
 /* Space-Saving top-k: an unseen client takes the slot of least rank and
  * inherits that rank, so a heavy hitter arriving late still gets a slot and
  * keeps it; its n counts only its own requests, so the number shown is
- * exact (what came before it took the slot is not in any slot). */
-void ep_clients_add(struct client_count *c, const char *addr, uint64_t n)
+ * exact (what came before it took the slot is not in any slot). Slots are
+ * added as clients come, up to EP_CLIENTS. */
+void ep_clients_add(struct ep_stats *e, const char *addr, uint64_t n)
 {
-	int min = 0;
-	for (int i = 0; i < EP_CLIENTS; i++) {
-		if (c[i].n && !strcmp(c[i].addr, addr)) {
+	struct client_count *c = e->clients;
+	size_t min = 0;
+	for (size_t i = 0; i < e->nclients; i++) {
+		if (!strcmp(c[i].addr, addr)) {
 			c[i].n += n;
 			c[i].rank += n;
 			return;
@@ -208,9 +276,47 @@ void ep_clients_add(struct client_count *c, const char *addr, uint64_t n)
 		if (c[i].rank < c[min].rank)
 			min = i;
 	}
+	if (e->nclients < EP_CLIENTS &&
+	    ep_grow((void **)&e->clients, e->nclients, sizeof(*e->clients))) {
+		c = e->clients;
+		min = e->nclients++;
+		c[min].rank = 0;
+	} else if (!e->nclients) {
+		return;                      /* ENOMEM before any slot: not counted */
+	}
 	c[min].rank += n;
 	c[min].n = n;
 	snprintf(c[min].addr, sizeof(c[min].addr), "%s", addr);
+}
+
+void ep_codes_add(struct ep_stats *e, uint16_t code, uint64_t n)
+{
+	bool other = false;
+
+	if (code < 100 || code > 599)
+		code = 0;
+	for (size_t i = 0; i < e->ncodes; i++) {
+		if (e->codes[i].code == code) {
+			e->codes[i].n += n;
+			return;
+		}
+		other |= !e->codes[i].code;
+	}
+	/* distinct codes past EP_CODES - 1 go to code 0 */
+	if (code && e->ncodes - other >= EP_CODES - 1) {
+		ep_codes_add(e, 0, n);
+		return;
+	}
+	if (!ep_grow((void **)&e->codes, e->ncodes, sizeof(*e->codes)))
+		return;
+	e->codes[e->ncodes++] = (struct status_count){ .code = code, .n = n };
+}
+
+void ep_grpc_add(struct ep_stats *e, int c, uint64_t n)
+{
+	if (!e->grpc && !(e->grpc = calloc(GRPC_CODES, sizeof(*e->grpc))))
+		return;
+	e->grpc[c] += n;
 }
 
 void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uint64_t n)
@@ -246,18 +352,17 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 	if (src->lat_max_us > dst->lat_max_us)
 		dst->lat_max_us = src->lat_max_us;
 	hist_merge(&dst->lat, &src->lat);
-	for (int i = 0; i < EP_SLOWEST && src->slowest[i].ts_ms; i++)
-		ep_slowest_offer(dst->slowest, &src->slowest[i]);
-	for (int i = 0; i < EP_CLIENTS; i++)
-		if (src->clients[i].n)
-			ep_clients_add(dst->clients, src->clients[i].addr, src->clients[i].n);
-	for (int i = 0; i < EP_CODES; i++)
-		if (src->codes[i].n)
-			status_counts_add(dst->codes, EP_CODES, src->codes[i].code, src->codes[i].n);
+	for (size_t i = 0; i < src->nslowest; i++)
+		ep_slowest_offer(dst, &src->slowest[i]);
+	for (size_t i = 0; i < src->nclients; i++)
+		ep_clients_add(dst, src->clients[i].addr, src->clients[i].n);
+	for (size_t i = 0; i < src->ncodes; i++)
+		ep_codes_add(dst, src->codes[i].code, src->codes[i].n);
 	dst->protos |= src->protos;
 	dst->grpc_errors += src->grpc_errors;
-	for (int i = 0; i < GRPC_CODES; i++)
-		dst->grpc[i] += src->grpc[i];
+	for (int i = 0; src->grpc && i < GRPC_CODES; i++)
+		if (src->grpc[i])
+			ep_grpc_add(dst, i, src->grpc[i]);
 }
 
 const char *snapshot_target(const struct snapshot *s, unsigned t)
@@ -290,26 +395,56 @@ static int by_method_route(const void *a, const void *b)
 	return c ? c : (int)x->target - (int)y->target;
 }
 
+/* Do two rows of s share target, method and route (hosts or protocols
+ * split them)? A hash table of row numbers: linear in rows, where sorting them
+ * every interval cost more than the rest of the view at 10,000 endpoints.
+ * -1 on ENOMEM. */
+static int rows_split(const struct snapshot *s)
+{
+	size_t cap = 16;
+	while (cap < s->n * 2)
+		cap *= 2;
+	uint32_t *h = calloc(cap, sizeof(*h));   /* row + 1; 0 = empty */
+	int split = 0;
+
+	if (!h)
+		return -1;
+	for (size_t i = 0; i < s->n && !split; i++) {
+		const struct ep_stats *e = &s->eps[i];
+		size_t j = ep_hash("", e->method, e->route) & (cap - 1);
+		for (; h[j]; j = (j + 1) & (cap - 1)) {
+			const struct ep_stats *o = &s->eps[h[j] - 1];
+			if (o->target == e->target && !strcmp(o->route, e->route) &&
+			    !strcmp(o->method, e->method)) {
+				split = 1;
+				break;
+			}
+		}
+		h[j] = (uint32_t)i + 1;
+	}
+	free(h);
+	return split;
+}
+
 struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 {
-	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
 	struct snapshot *out;
 	size_t k = 0;
+	int split = rows_split(s);
 
+	if (split < 0)
+		return NULL;
+	if (!split) {
+		/* One host per endpoint (the usual case): s already is the view,
+		 * and copying 2000 histograms every second would be waste. */
+		return s;
+	}
+	const struct ep_stats **idx = calloc(s->n ? s->n : 1, sizeof(*idx));
 	if (!idx)
 		return NULL;
 	for (size_t i = 0; i < s->n; i++)
 		idx[i] = &s->eps[i];
 	qsort(idx, s->n, sizeof(*idx), by_method_route);
-	bool split = false;
-	for (size_t i = 1; i < s->n && !split; i++)
-		split = !by_method_route(&idx[i], &idx[i - 1]);
-	if (!split) {
-		/* One host per endpoint (the usual case): s already is the view,
-		 * and copying 2000 histograms every second would be waste. */
-		free(idx);
-		return s;
-	}
 	out = snapshot_new(s->n);
 	if (!out) {
 		free(idx);
@@ -326,13 +461,21 @@ struct snapshot *snapshot_fold_hosts(struct snapshot *s)
 			struct ep_stats *e = &out->eps[k++];
 			memset(e, 0, sizeof(*e));
 			hist_init(&e->lat);
-			memcpy(e->method, idx[i]->method, sizeof(e->method));
-			memcpy(e->route, idx[i]->route, sizeof(e->route));
-			memcpy(e->proto, idx[i]->proto, sizeof(e->proto));
+			/* names of its own: out may outlive s */
+			e->host = "";
+			e->method = snapshot_name(out, idx[i]->method);
+			e->route = snapshot_name(out, idx[i]->route);
+			e->proto = snapshot_name(out, idx[i]->proto);
 			e->target = idx[i]->target;
+			if (!e->method || !e->route || !e->proto) {
+				out->n = k - 1;
+				snapshot_free(out);
+				free(idx);
+				return NULL;
+			}
 		}
 		if (strcmp(out->eps[k - 1].proto, idx[i]->proto))
-			out->eps[k - 1].proto[0] = '\0';   /* several: see protos */
+			out->eps[k - 1].proto = "";   /* several: see protos */
 		ep_stats_merge(&out->eps[k - 1], idx[i]);
 	}
 	out->n = k;

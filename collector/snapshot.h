@@ -72,25 +72,41 @@ struct client_count {
 
 /*
  * Requests per full status code, for exporters that label by code
- * (Prometheus). A table of EP_CODES slots: the first EP_CODES - 1 hold
- * distinct codes in order of first use (n 0 = free); the last one, code 0,
- * counts every other code and statuses outside 100..599, so the counts
- * always add up to requests.
+ * (Prometheus). At most EP_CODES entries: EP_CODES - 1 distinct codes and
+ * one of code 0 that counts every other code and statuses outside
+ * 100..599, so the counts always add up to requests. (Fixed tables of
+ * status_counts_add() keep code 0 in their last slot.)
  */
 struct status_count {
 	uint16_t code;
 	uint64_t n;
 };
 
+/*
+ * One endpoint's interval. Sized by what it holds: the names are pointers,
+ * the per-request lists are arrays of the entries in use (NULL while
+ * empty), so a row with one client and one status code costs ~250 bytes
+ * plus its histogram chunks and its slowest requests, not the ~1.4 KB of
+ * fixed arrays it had.
+ *
+ * Ownership: the names belong to whoever made the row (the aggregator's
+ * row, a snapshot's name storage: snapshot_name(), or static strings) and
+ * are never freed through it. The arrays and lat's chunks belong to the
+ * struct: copying a struct ep_stats moves them (the source must then be
+ * forgotten or zeroed), ep_stats_free() frees them.
+ */
 struct ep_stats {
-	char host[HOST_MAX];     /* "" when the request had no Host */
-	char method[METHOD_MAX];
-	char route[ROUTE_MAX];
-	char proto[PROTO_MAX];   /* part of the key: "h2", "http/1.1"...; "" in a row
+	const char *host;        /* "" when the request had no Host */
+	const char *method;
+	const char *route;
+	const char *proto;       /* part of the key: "h2", "http/1.1"...; "" in a row
 				  * folded across protocols (see protos) */
 	uint8_t protos;          /* 1 << PROTO_* of every protocol counted in the row */
 	uint8_t target;          /* part of the key: index into snapshot.targets, or
 				  * TARGET_ALL (summed across targets) */
+	uint8_t nslowest;        /* entries of slowest (<= EP_SLOWEST) */
+	uint8_t nclients;        /* entries of clients (<= EP_CLIENTS) */
+	uint8_t ncodes;          /* entries of codes (<= EP_CODES) */
 	uint64_t requests;       /* answered + aborted */
 	uint64_t status[STATUS_CLASSES];
 	uint64_t aborted;        /* client left before the response (no status, no
@@ -100,13 +116,22 @@ struct ep_stats {
 	uint64_t lat_sum_us;
 	uint64_t lat_max_us;
 	struct hist lat;         /* latency, µs */
-	struct req_sample slowest[EP_SLOWEST];   /* slowest first; ts_ms 0 = unused */
-	struct client_count clients[EP_CLIENTS]; /* top-k by Space-Saving; n exact */
-	struct status_count codes[EP_CODES];     /* per full code; see status_count */
+	struct req_sample *slowest;      /* slowest first */
+	struct client_count *clients;    /* top-k by Space-Saving; n exact */
+	struct status_count *codes;      /* per full code; see status_count */
 	uint64_t grpc_errors;    /* gRPC calls with a non-zero grpc-status and an HTTP
 				  * status below 400 (errors the status classes miss) */
-	uint64_t grpc[GRPC_CODES];               /* gRPC calls per grpc-status */
+	uint64_t *grpc;          /* GRPC_CODES calls per grpc-status; NULL: no gRPC call */
 };
+
+/* Frees what the row owns (arrays, histogram chunks), not its names; the
+ * row is left empty of them (counts kept). */
+void ep_stats_free(struct ep_stats *e);
+/* gRPC calls of the row with grpc-status c (0 when none). */
+static inline uint64_t ep_grpc(const struct ep_stats *e, int c)
+{
+	return e->grpc ? e->grpc[c] : 0;
+}
 
 /* A request-log row: an error or a slow request. */
 struct req_record {
@@ -264,6 +289,8 @@ typedef void snap_segment_fn(const char *label, uint64_t value,
 void snap_counters_segments(const struct snap_counters *c, bool traffic, bool all,
 			    snap_segment_fn *fn, void *ctx);
 
+struct snap_names;
+
 struct snapshot {
 	uint64_t ts_ms;            /* interval start, unix ms */
 	uint64_t dur_ms;
@@ -285,9 +312,13 @@ struct snapshot {
 	 * target: outputs look as they did before targets existed. */
 	size_t ntargets;
 	char targets[TARGETS_MAX][TARGET_NAME_MAX];
+	struct snap_names *names;  /* storage of the rows' names (snapshot_name) */
 };
 
 struct snapshot *snapshot_new(size_t n);
+/* A copy of str in s's name storage, valid as long as s; NULL on ENOMEM.
+ * What a row's names point to when the snapshot owns them. */
+const char *snapshot_name(struct snapshot *s, const char *str);
 /* Takes one more reference; returns s. */
 struct snapshot *snapshot_hold(struct snapshot *s);
 /* Drops one reference; the last frees. NULL is fine. */
@@ -306,11 +337,15 @@ uint32_t ep_hash(const char *host, const char *method, const char *route);
 /* Requests that count as errors: 4xx, 5xx and failed gRPC calls. */
 uint64_t ep_errors(const struct ep_stats *e);
 /* Offers r to an endpoint's slowest list (kept slowest first). */
-void ep_slowest_offer(struct req_sample *slowest, const struct req_sample *r);
-/* Counts n requests from addr in an approximate top-EP_CLIENTS table. */
-void ep_clients_add(struct client_count *c, const char *addr, uint64_t n);
-/* Counts n requests answered with code in a table of nslots slots (the
- * layout of struct status_count, any size >= 2). */
+void ep_slowest_offer(struct ep_stats *e, const struct req_sample *r);
+/* Counts n requests from addr in the row's approximate top-EP_CLIENTS. */
+void ep_clients_add(struct ep_stats *e, const char *addr, uint64_t n);
+/* Counts n requests answered with code in the row's codes. */
+void ep_codes_add(struct ep_stats *e, uint16_t code, uint64_t n);
+/* Counts n gRPC calls with grpc-status c (0..GRPC_CODES-1). */
+void ep_grpc_add(struct ep_stats *e, int c, uint64_t n);
+/* Counts n requests answered with code in a fixed table of nslots slots
+ * (any size >= 2; the last slot, code 0, takes the rest). */
 void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uint64_t n);
 /* dst += src: counters, histogram, slowest requests and top clients. */
 void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src);

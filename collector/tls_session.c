@@ -10,7 +10,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #define HDR            5
 #define TAG            16
@@ -34,30 +33,52 @@ static const uint8_t HRR_RANDOM[32] = {
 	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 };
 
+/* Indexes into tls_crypto's fetched algorithms. */
+enum { MD_SHA256, MD_SHA384, MD_COUNT };
+enum { C_AES128GCM, C_AES256GCM, C_CHACHA, C_COUNT };
+
+static const char *const MD_NAMES[MD_COUNT] = { "SHA256", "SHA384" };
+static const char *const CIPHER_NAMES[C_COUNT] = { "AES-128-GCM", "AES-256-GCM",
+						   "ChaCha20-Poly1305" };
+
 struct suite {
 	uint16_t id, version;
-	const char *cipher;          /* EVP name */
+	uint8_t cipher;              /* C_* */
 	uint8_t key_len;
 	uint8_t iv_len;              /* fixed IV: 12, or 4 for TLS 1.2 GCM (salt) */
 	uint8_t explicit_len;        /* per-record nonce on the wire: 8 for TLS 1.2 GCM */
-	const char *md;              /* HKDF / PRF / transcript hash */
+	uint8_t md;                  /* MD_*: HKDF / PRF / transcript hash */
 };
 
 static const struct suite SUITES[] = {
-	{ 0x1301, V13, "AES-128-GCM", 16, 12, 0, "SHA256" },
-	{ 0x1302, V13, "AES-256-GCM", 32, 12, 0, "SHA384" },
-	{ 0x1303, V13, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
-	{ 0xc02b, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* ECDHE-ECDSA */
-	{ 0xc02c, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
-	{ 0xc02f, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* ECDHE-RSA */
-	{ 0xc030, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
-	{ 0x009c, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* RSA */
-	{ 0x009d, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
-	{ 0x009e, V12, "AES-128-GCM", 16, 4, 8, "SHA256" },    /* DHE-RSA */
-	{ 0x009f, V12, "AES-256-GCM", 32, 4, 8, "SHA384" },
-	{ 0xcca8, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
-	{ 0xcca9, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
-	{ 0xccaa, V12, "ChaCha20-Poly1305", 32, 12, 0, "SHA256" },
+	{ 0x1301, V13, C_AES128GCM, 16, 12, 0, MD_SHA256 },
+	{ 0x1302, V13, C_AES256GCM, 32, 12, 0, MD_SHA384 },
+	{ 0x1303, V13, C_CHACHA, 32, 12, 0, MD_SHA256 },
+	{ 0xc02b, V12, C_AES128GCM, 16, 4, 8, MD_SHA256 },    /* ECDHE-ECDSA */
+	{ 0xc02c, V12, C_AES256GCM, 32, 4, 8, MD_SHA384 },
+	{ 0xc02f, V12, C_AES128GCM, 16, 4, 8, MD_SHA256 },    /* ECDHE-RSA */
+	{ 0xc030, V12, C_AES256GCM, 32, 4, 8, MD_SHA384 },
+	{ 0x009c, V12, C_AES128GCM, 16, 4, 8, MD_SHA256 },    /* RSA */
+	{ 0x009d, V12, C_AES256GCM, 32, 4, 8, MD_SHA384 },
+	{ 0x009e, V12, C_AES128GCM, 16, 4, 8, MD_SHA256 },    /* DHE-RSA */
+	{ 0x009f, V12, C_AES256GCM, 32, 4, 8, MD_SHA384 },
+	{ 0xcca8, V12, C_CHACHA, 32, 12, 0, MD_SHA256 },
+	{ 0xcca9, V12, C_CHACHA, 32, 12, 0, MD_SHA256 },
+	{ 0xccaa, V12, C_CHACHA, 32, 12, 0, MD_SHA256 },
+};
+
+/*
+ * Algorithms fetched once. An OpenSSL 3 fetch costs microseconds, and
+ * EVP_KDF_derive must never run here: keys mode's uprobe sits on it in the
+ * very libcrypto l7top maps, so each call of l7top's own would trap (it was
+ * most of l7top's CPU on Connection: close loads). HKDF-Expand and the TLS
+ * 1.2 PRF are therefore built on HMAC (EVP_MAC), as RFC 5869 and RFC 5246
+ * define them.
+ */
+struct tls_crypto {
+	EVP_MD *md[MD_COUNT];
+	EVP_MAC_CTX *hmac[MD_COUNT];     /* keyed with a dummy key; dup'd and rekeyed per use */
+	EVP_CIPHER *cipher[C_COUNT];
 };
 
 struct keys {
@@ -117,6 +138,7 @@ struct tls_session {
 	uint8_t *transcript;         /* ClientHello..ServerHello (TLS 1.3 matching) */
 	uint32_t transcript_len;
 	struct tls_secret_set sec;
+	struct tls_crypto *own_crypto;  /* the sink gave none: fetched for this session */
 	unsigned consumed;           /* TLS_SECRET_BIT()s already turned into keys and wiped */
 	uint32_t wait_bytes, wait_max;
 	bool dead;
@@ -148,14 +170,72 @@ static void keys_wipe(struct keys *k)
 	OPENSSL_cleanse(k, sizeof(*k));
 }
 
-/* HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1. */
-static int expand_label(const char *md, const uint8_t *secret, size_t slen, const char *label,
-			uint8_t *out, size_t len)
+struct tls_crypto *tls_crypto_new(void)
 {
-	uint8_t info[2 + 1 + 6 + 32 + 1];
-	size_t ll = strlen(label), n = 0;
-	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc = -EIO;
+	struct tls_crypto *cr = calloc(1, sizeof(*cr));
+	EVP_MAC *mac = cr ? EVP_MAC_fetch(NULL, "HMAC", NULL) : NULL;
+	static const uint8_t dummy[1];
+	bool ok = mac != NULL;
 
+	for (int i = 0; ok && i < MD_COUNT; i++) {
+		OSSL_PARAM p[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)MD_NAMES[i], 0),
+			OSSL_PARAM_construct_end(),
+		};
+		cr->md[i] = EVP_MD_fetch(NULL, MD_NAMES[i], NULL);
+		cr->hmac[i] = EVP_MAC_CTX_new(mac);
+		ok = cr->md[i] && cr->hmac[i] && EVP_MAC_init(cr->hmac[i], dummy, 1, p);
+	}
+	for (int i = 0; ok && i < C_COUNT; i++)
+		ok = (cr->cipher[i] = EVP_CIPHER_fetch(NULL, CIPHER_NAMES[i], NULL)) != NULL;
+	EVP_MAC_free(mac);
+	if (!ok) {
+		tls_crypto_free(cr);
+		return NULL;
+	}
+	return cr;
+}
+
+void tls_crypto_free(struct tls_crypto *cr)
+{
+	if (!cr)
+		return;
+	for (int i = 0; i < MD_COUNT; i++) {
+		EVP_MD_free(cr->md[i]);
+		EVP_MAC_CTX_free(cr->hmac[i]);
+	}
+	for (int i = 0; i < C_COUNT; i++)
+		EVP_CIPHER_free(cr->cipher[i]);
+	free(cr);
+}
+
+/* HMAC(key, data) with digest md into out (its size); the length or -EIO. */
+static int hmac(const struct tls_crypto *cr, int md, const uint8_t *key, size_t klen,
+		const uint8_t *data, size_t dlen, uint8_t out[EVP_MAX_MD_SIZE])
+{
+	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(cr->hmac[md]);
+	size_t n = 0;
+	int ok = c && EVP_MAC_init(c, key, klen, NULL) && EVP_MAC_update(c, data, dlen) &&
+		 EVP_MAC_final(c, out, &n, EVP_MAX_MD_SIZE);
+
+	EVP_MAC_CTX_free(c);
+	return ok ? (int)n : -EIO;
+}
+
+/*
+ * HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1, len <= one
+ * hash output (what TLS 1.3 asks: keys, ivs, next secrets), so HKDF-Expand
+ * (RFC 5869 2.3) is the single block T(1) = HMAC(secret, info || 0x01).
+ */
+static int expand_label(const struct tls_crypto *cr, int md, const uint8_t *secret, size_t slen,
+			const char *label, uint8_t *out, size_t len)
+{
+	uint8_t info[2 + 1 + 6 + 12 + 1 + 1], t[EVP_MAX_MD_SIZE];
+	size_t ll = strlen(label), n = 0;
+	int hl;
+
+	if (ll > 12)
+		return -EINVAL;
 	info[n++] = (uint8_t)(len >> 8);
 	info[n++] = (uint8_t)len;
 	info[n++] = (uint8_t)(6 + ll);
@@ -163,50 +243,58 @@ static int expand_label(const char *md, const uint8_t *secret, size_t slen, cons
 	memcpy(info + n + 6, label, ll);
 	n += 6 + ll;
 	info[n++] = 0;                 /* empty context */
+	info[n++] = 1;                 /* HKDF-Expand's block counter */
+	hl = hmac(cr, md, secret, slen, info, n, t);
+	if (hl < 0 || len > (size_t)hl) {
+		OPENSSL_cleanse(t, sizeof(t));
+		return -EIO;
+	}
+	memcpy(out, t, len);
+	OPENSSL_cleanse(t, sizeof(t));
+	return 0;
+}
 
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, slen),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n),
-		OSSL_PARAM_construct_end(),
-	};
-	if (kc && EVP_KDF_derive(kc, out, len, p) > 0)
-		rc = 0;
-	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
+/*
+ * TLS 1.2 PRF (RFC 5246 5): P_hash(secret, seed) = HMAC(secret, A(1) + seed)
+ * + HMAC(secret, A(2) + seed) + ..., A(0) = seed, A(i) = HMAC(secret, A(i-1)).
+ */
+static int prf12(const struct tls_crypto *cr, int md, const uint8_t *secret, size_t slen,
+		 const uint8_t *seed, size_t seedlen, uint8_t *out, size_t len)
+{
+	uint8_t a[EVP_MAX_MD_SIZE + 128], t[EVP_MAX_MD_SIZE];
+	size_t alen = seedlen, done = 0;
+	int rc = 0;
+
+	if (seedlen > 128)
+		return -EINVAL;
+	memcpy(a, seed, seedlen);
+	while (done < len) {
+		int hl = hmac(cr, md, secret, slen, a, alen, a);     /* A(i), in place */
+
+		if (hl < 0) {
+			rc = -EIO;
+			break;
+		}
+		alen = (size_t)hl;
+		memcpy(a + alen, seed, seedlen);
+		if (hmac(cr, md, secret, slen, a, alen + seedlen, t) != hl) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(out + done, t, len - done < alen ? len - done : alen);
+		done += alen;
+	}
+	OPENSSL_cleanse(a, sizeof(a));
+	OPENSSL_cleanse(t, sizeof(t));
 	return rc;
 }
 
-/* TLS 1.2 PRF (RFC 5246 5) with the suite's hash: P_SHA256 or P_SHA384. */
-static int prf12(const char *md, const uint8_t *secret, size_t slen, const uint8_t *seed, size_t seedlen,
-		 uint8_t *out, size_t len)
+static int keys_set(const struct tls_crypto *cr, const struct suite *su, const uint8_t *key,
+		    const uint8_t *iv, struct keys *k)
 {
-	int rc = -EIO;
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
-	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret, slen),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)seed, seedlen),
-		OSSL_PARAM_construct_end(),
-	};
-	if (kc && EVP_KDF_derive(kc, out, len, p) > 0)
-		rc = 0;
-	EVP_KDF_CTX_free(kc);
-	EVP_KDF_free(kdf);
-	return rc;
-}
-
-static int keys_set(const struct suite *su, const uint8_t *key, const uint8_t *iv, struct keys *k)
-{
-	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, su->cipher, NULL);
 	keys_wipe(k);
 	k->ctx = EVP_CIPHER_CTX_new();
-	int ok = c && k->ctx && EVP_DecryptInit_ex2(k->ctx, c, key, NULL, NULL);
-	EVP_CIPHER_free(c);
+	int ok = k->ctx && EVP_DecryptInit_ex2(k->ctx, cr->cipher[su->cipher], key, NULL, NULL);
 	if (!ok) {
 		keys_wipe(k);
 		return -EIO;
@@ -216,14 +304,15 @@ static int keys_set(const struct suite *su, const uint8_t *key, const uint8_t *i
 }
 
 /* TLS 1.3 traffic keys from a traffic secret. */
-static int keys_from_secret13(const struct suite *su, const uint8_t *secret, size_t slen, struct keys *k)
+static int keys_from_secret13(const struct tls_crypto *cr, const struct suite *su,
+			      const uint8_t *secret, size_t slen, struct keys *k)
 {
 	uint8_t key[32], iv[12];
-	int rc = expand_label(su->md, secret, slen, "key", key, su->key_len);
+	int rc = expand_label(cr, su->md, secret, slen, "key", key, su->key_len);
 	if (!rc)
-		rc = expand_label(su->md, secret, slen, "iv", iv, 12);
+		rc = expand_label(cr, su->md, secret, slen, "iv", iv, 12);
 	if (!rc)
-		rc = keys_set(su, key, iv, k);
+		rc = keys_set(cr, su, key, iv, k);
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(iv, sizeof(iv));
 	return rc;
@@ -373,6 +462,7 @@ void tls_session_free(struct tls_session *s, const struct tls_session_sink *out)
 		side_wipe(s, &s->side[d]);
 	tls_secret_set_wipe(&s->sec);
 	free(s->transcript);
+	tls_crypto_free(s->own_crypto);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 }
@@ -448,8 +538,18 @@ static enum tls_secret_kind kind13(int d, int epoch)
 	return d == TLS_CLIENT ? TLS_SECRET_CLIENT_AP : TLS_SECRET_SERVER_AP;
 }
 
+/* The sink's algorithms, else the session's own (fetched once); NULL: out of memory. */
+static const struct tls_crypto *crypto(struct tls_session *s, const struct tls_session_sink *out)
+{
+	if (out->crypto)
+		return out->crypto;
+	if (!s->own_crypto)
+		s->own_crypto = tls_crypto_new();
+	return s->own_crypto;
+}
+
 /* TLS 1.2: both directions' keys from the master secret's key block. */
-static int keys12(struct tls_session *s)
+static int keys12(struct tls_session *s, const struct tls_crypto *cr)
 {
 	const struct suite *su = s->suite;
 	uint8_t seed[13 + 64], block[2 * 32 + 2 * 12];
@@ -462,18 +562,18 @@ static int keys12(struct tls_session *s)
 	memcpy(seed, "key expansion", 13);
 	memcpy(seed + 13, s->server_random, 32);
 	memcpy(seed + 45, s->client_random, 32);
-	rc = prf12(su->md, ms, mlen, seed, sizeof(seed), block, 2 * kl + 2 * il);
+	rc = prf12(cr, su->md, ms, mlen, seed, sizeof(seed), block, 2 * kl + 2 * il);
 	if (!rc)
-		rc = keys_set(su, block, block + 2 * kl, &s->side[TLS_CLIENT].k);
+		rc = keys_set(cr, su, block, block + 2 * kl, &s->side[TLS_CLIENT].k);
 	if (!rc)
-		rc = keys_set(su, block + kl, block + 2 * kl + il, &s->side[TLS_SERVER].k);
+		rc = keys_set(cr, su, block + kl, block + 2 * kl + il, &s->side[TLS_SERVER].k);
 	OPENSSL_cleanse(block, sizeof(block));
 	secret_done(s, TLS_SECRET_MASTER);
 	return rc;
 }
 
 /* TLS 1.3: keys of side d's current epoch. */
-static int keys13(struct tls_session *s, int d)
+static int keys13(struct tls_session *s, const struct tls_crypto *cr, int d)
 {
 	struct side *sd = &s->side[d];
 	enum tls_secret_kind kind = kind13(d, sd->epoch);
@@ -482,7 +582,7 @@ static int keys13(struct tls_session *s, int d)
 	if (!sec)
 		return -ENOKEY;
 	uint64_t seq = sd->k.seq;
-	int rc = keys_from_secret13(s->suite, sec, len, &sd->k);
+	int rc = keys_from_secret13(cr, s->suite, sec, len, &sd->k);
 	sd->k.seq = seq;
 	memcpy(sd->secret, sec, len);
 	sd->secret_len = (uint8_t)len;
@@ -499,7 +599,8 @@ static bool keys_ready(struct tls_session *s, int d, const struct tls_session_si
 	if (!s->suite)
 		return false;
 	secrets_fetch(s, out);
-	int rc = s->version == V13 ? keys13(s, d) : keys12(s);
+	const struct tls_crypto *cr = crypto(s, out);
+	int rc = !cr ? -ENOMEM : s->version == V13 ? keys13(s, cr, d) : keys12(s, cr);
 	if (rc && rc != -ENOKEY)
 		give_up(s, out, "key derivation failed");
 	return !rc;
@@ -555,18 +656,23 @@ static int transcript_add(struct tls_session *s, const uint8_t *msg, uint32_t le
 	return 0;
 }
 
-static const EVP_MD *suite_md(const struct suite *su)
+/* The suite's hash, fetched once when the sink shares its algorithms. */
+static const EVP_MD *suite_md(struct tls_session *s, const struct tls_session_sink *out)
 {
-	return su->md[3] == '3' ? EVP_sha384() : EVP_sha256();
+	const struct tls_crypto *cr = crypto(s, out);
+
+	if (cr)
+		return cr->md[s->suite->md];
+	return s->suite->md == MD_SHA384 ? EVP_sha384() : EVP_sha256();
 }
 
 /* After an HRR the transcript starts with message_hash(ClientHello1)
  * (RFC 8446 4.4.1) in place of ClientHello1 itself. */
-static int transcript_hrr(struct tls_session *s)
+static int transcript_hrr(struct tls_session *s, const struct tls_session_sink *out)
 {
 	uint8_t mh[4 + EVP_MAX_MD_SIZE];
 	unsigned hl;
-	if (!EVP_Digest(s->transcript, s->transcript_len, mh + 4, &hl, suite_md(s->suite), NULL))
+	if (!EVP_Digest(s->transcript, s->transcript_len, mh + 4, &hl, suite_md(s, out), NULL))
 		return -EIO;
 	mh[0] = 254;
 	mh[1] = mh[2] = 0;
@@ -631,7 +737,7 @@ static int server_hello_final(struct tls_session *s, const uint8_t *msg, uint32_
 	if (s->version == V13) {
 		if (transcript_add(s, msg, len) ||
 		    !EVP_Digest(s->transcript, s->transcript_len, s->thash, &s->thash_len,
-				suite_md(s->suite), NULL))
+				suite_md(s, out), NULL))
 			return give_up(s, out, "transcript"), -EIO;
 	}
 	free(s->transcript);
@@ -666,7 +772,7 @@ static int server_hello(struct tls_session *s, const uint8_t *msg, uint32_t len,
 	if (s->hrr || s->version != V13 || !s->suite)
 		return give_up(s, out, "bad HelloRetryRequest"), -EPROTO;
 	s->hrr = true;                          /* ClientHello2 and the real ServerHello follow */
-	if (transcript_hrr(s) || transcript_add(s, msg, len))
+	if (transcript_hrr(s, out) || transcript_add(s, msg, len))
 		return give_up(s, out, "transcript"), -EIO;
 	return 0;
 }
@@ -784,24 +890,26 @@ static void content(struct tls_session *s, int d, uint8_t type, const uint8_t *p
 /* TLS 1.3: the next key generation of side d (its application keys while
  * in the handshake epoch, the "traffic upd" keys after), into *k and
  * secret. 0 or -ENOKEY. */
-static int next_gen(struct tls_session *s, int d, struct keys *k, uint8_t *secret, size_t *slen)
+static int next_gen(struct tls_session *s, int d, struct keys *k, uint8_t *secret, size_t *slen,
+		    const struct tls_session_sink *out)
 {
 	struct side *sd = &s->side[d];
 	const uint8_t *cur = sd->secret;
+	const struct tls_crypto *cr = crypto(s, out);
 	size_t len = sd->secret_len;
 
-	if (s->version != V13)
+	if (s->version != V13 || !cr)
 		return -ENOKEY;
 	if (sd->epoch == EP_HS) {
 		cur = secret_use(s, kind13(d, EP_AP), &len);
 		if (!cur)
 			return -ENOKEY;
 		memcpy(secret, cur, len);
-	} else if (!len || expand_label(s->suite->md, cur, len, "traffic upd", secret, len)) {
+	} else if (!len || expand_label(cr, s->suite->md, cur, len, "traffic upd", secret, len)) {
 		return -ENOKEY;
 	}
 	*slen = len;
-	return keys_from_secret13(s->suite, secret, len, k);
+	return keys_from_secret13(cr, s->suite, secret, len, k);
 }
 
 /* Adopts the next key generation (after its Finished or a KeyUpdate). */
@@ -832,7 +940,7 @@ static void after_record(struct tls_session *s, int d, const struct tls_session_
 		struct keys k = { 0 };
 		uint8_t sec[TLS_SECRET_MAX];
 		size_t len;
-		if (next_gen(s, d, &k, sec, &len))
+		if (next_gen(s, d, &k, sec, &len, out))
 			give_up(s, out, "KeyUpdate failed");
 		else
 			gen_adopt(s, d, &k, sec, len);
@@ -871,7 +979,7 @@ static bool trial(struct tls_session *s, int d, const uint8_t *r, uint32_t n, ui
 	size_t slen = 0;
 	uint32_t off;
 	uint8_t *buf = malloc(n);
-	bool have_next = next_gen(s, d, &nk, sec, &slen) == 0, ok = false;
+	bool have_next = next_gen(s, d, &nk, sec, &slen, out) == 0, ok = false;
 
 	for (uint32_t k = 0; buf && k <= kmax && k <= TLS_RESYNC_MAX && !ok; k++) {
 		for (int g = 0; g < 2 && !ok; g++) {

@@ -72,6 +72,14 @@ struct tls_session_counters {
 	uint64_t alerts;             /* other alerts (fatal ones end the direction) */
 };
 
+/*
+ * The algorithms sessions use, fetched once (tls_crypto_new) and shared by
+ * every session of a caller; read-only after that. NULL: OpenSSL lacks one.
+ */
+struct tls_crypto;
+struct tls_crypto *tls_crypto_new(void);
+void tls_crypto_free(struct tls_crypto *cr);
+
 struct tls_session_sink {
 	/* dir: TLS_CLIENT (requests) or TLS_SERVER; ts: timestamp of the chunk
 	 * that completed the record. buf is valid during the call only. */
@@ -81,6 +89,8 @@ struct tls_session_sink {
 	void *ctx;
 	struct tls_session_counters *cnt;
 	struct tls_secrets *secrets;  /* where keys are looked up (taken) */
+	/* Shared algorithms (tls_crypto_new); NULL: each session fetches its own. */
+	const struct tls_crypto *crypto;
 	/* Optional (--keylog): each secret the session takes, once, with the
 	 * connection's client_random (what an NSS key log files it under). */
 	void (*keyed)(void *ctx, const uint8_t client_random[32], enum tls_secret_kind kind,

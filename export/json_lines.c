@@ -30,8 +30,8 @@ static int json_lines_grpc(json_t *o, const struct ep_stats *e)
 	if (!codes || json_object_set_new(o, "grpc_errors", json_integer((json_int_t)e->grpc_errors)))
 		return -1;
 	for (int i = 0; i < GRPC_CODES; i++)
-		if (e->grpc[i] && json_object_set_new(codes, grpc_code_name(i),
-						      json_integer((json_int_t)e->grpc[i])))
+		if (ep_grpc(e, i) && json_object_set_new(codes, grpc_code_name(i),
+							 json_integer((json_int_t)ep_grpc(e, i))))
 			return -1;
 	return json_object_set_new(o, "grpc", codes);
 }
@@ -63,7 +63,7 @@ static json_t *json_lines_obj(const char *ts, const char *target, const struct e
 	}
 	uint64_t grpc = 0;
 	for (int i = 0; i < GRPC_CODES; i++)
-		grpc += e->grpc[i];
+		grpc += ep_grpc(e, i);
 	if (o && grpc && json_lines_grpc(o, e)) {
 		json_decref(o);
 		o = NULL;

@@ -53,6 +53,7 @@ struct prom {
 	uint16_t port;
 	char version[32];
 	char target[64];              /* set once per run; "" = no target label */
+	char tls_mode[16];            /* how HTTPS is read now (--tls auto may switch); "" = not said */
 	size_t max;                   /* series before OTHER */
 	size_t n, cap;
 	struct prom_series *s;
@@ -213,9 +214,7 @@ static unsigned prom_le_slot(uint64_t high_us)
 /* Only the allocated chunks are walked: most endpoints touch a few. */
 static void prom_add_hist(struct prom_series *e, const struct hist *h)
 {
-	for (unsigned ch = 0; ch < HIST_NCHUNKS; ch++) {
-		if (!hist_chunk(h, ch))
-			continue;
+	for (unsigned ch = hist_next_chunk(h, 0); ch < HIST_NCHUNKS; ch = hist_next_chunk(h, ch + 1)) {
 		for (unsigned idx = ch * HIST_CHUNK; idx < (ch + 1) * HIST_CHUNK; idx++) {
 			uint64_t n = hist_bucket_count(h, idx);
 			unsigned k;
@@ -227,9 +226,8 @@ static void prom_add_hist(struct prom_series *e, const struct hist *h)
 
 static void prom_add_ep(struct prom_series *e, const struct ep_stats *s)
 {
-	for (int i = 0; i < EP_CODES; i++)
-		if (s->codes[i].n)
-			status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
+	for (size_t i = 0; i < s->ncodes; i++)
+		status_counts_add(e->codes, PROM_CODES, s->codes[i].code, s->codes[i].n);
 	prom_add_hist(e, &s->lat);
 	e->count += s->requests - s->aborted;   /* aborted ones have no latency */
 	e->aborted += s->aborted;
@@ -385,6 +383,14 @@ static void prom_render_counters(struct prom *p, FILE *f)
 	fputs("l7top_build_info{version=\"", f);
 	prom_label(f, p->version);
 	fputs("\"} 1\n", f);
+	if (*p->tls_mode) {
+		prom_family(f, "l7top_tls_mode_info", "gauge",
+			    "How HTTPS is read now (keys, calls, keys+calls after --tls auto "
+			    "moved new connections to calls); always 1.");
+		fputs("l7top_tls_mode_info{mode=\"", f);
+		prom_label(f, p->tls_mode);
+		fputs("\"} 1\n", f);
+	}
 }
 
 int prom_render(struct prom *p, FILE *f)
@@ -559,7 +565,13 @@ void prom_close(struct prom *p)
 
 static int prom_sink_push(void *self, struct snapshot *s, const struct run_info *run)
 {
-	(void)run;
+	struct prom *p = self;
+
+	if (run && run->show_tls) {
+		pthread_mutex_lock(&p->lock);
+		snprintf(p->tls_mode, sizeof(p->tls_mode), "%s", tls_mode_name(run->tls_mode));
+		pthread_mutex_unlock(&p->lock);
+	}
 	prom_update(self, s);       /* -ENOMEM: the row is missing from scrapes */
 	return 0;
 }

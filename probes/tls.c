@@ -74,6 +74,7 @@ struct tls_proc {
 	bool seen;                       /* in the latest sync */
 	bool ssl;                        /* probes attached */
 	bool keys;                       /* ... in keys mode (else calls) */
+	bool switched;                   /* auto: keys for old connections, calls for new */
 	char lib[112];
 	struct bpf_link *links[TLS_NHOOKS];  /* calls mode, per process (TLS_LINK_PID) */
 };
@@ -85,12 +86,17 @@ struct tls_probe {
 	bool small_ring;                 /* the plaintext ring was sized for keys mode */
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
+	bool switched;                   /* auto: new connections by calls (new_only = 1) */
+	bool keys_off;                   /* ... and the keys probe is gone: new processes are calls */
+	bool was_wide;                   /* calls probes were on the library before the switch */
 	pid_t early[64];                 /* children forked before that, to check */
 	size_t nearly;
 	uint64_t early_unchecked;        /* ... beyond early[]: could not be checked */
 	uint64_t unprobed;               /* children seen to make TLS calls before their probes */
 	struct tls_keys_state *kstate;
 	uint64_t secrets, secrets_unmatched;
+	uint64_t handshakes;             /* server hs secrets + TLS 1.2 master secrets */
+	uint64_t conn_events;            /* SSL_set_fd calls seen (calls probes) */
 	struct ring_buffer *rb;
 	const char *ssl_lib;
 	char target_name[64];
@@ -678,15 +684,17 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		return -errno ? -errno : -ENOMEM;
 	if (!lib->ssl)
 		return -ENOENT;
-	if (t->mode != TLS_MODE_CALLS) {
+	if (t->mode != TLS_MODE_CALLS && !t->keys_off) {
 		char kattach[PATH_MAX], kshown[PATH_MAX];
 		struct tls_lib *klib = NULL;
 
 		if (!tls_locate_kdf(p->pid, attach, shown, kattach, sizeof(kattach), kshown,
 				    sizeof(kshown)))
 			klib = tls_lib_get(t, kattach);
-		if (klib && klib->kdf)
+		if (klib && klib->kdf) {
+			p->switched = t->switched;   /* the library calls probes cover it */
 			return tls_proc_attach_keys(t, p, kattach, kshown, klib);
+		}
 		if (t->mode == TLS_MODE_KEYS)
 			return -ENOTSUP;
 		/* Finding klib may have moved the cache: look lib up again. */
@@ -894,6 +902,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		break;
 	}
 	case TLS_EV_CONN: {
+		t->conn_events++;
 		struct tls_conn c = {
 			.tgid = e->tgid, .conn_id = e->conn_id,
 			.ts_ns = tls_ktime_to_real(e->ts, t->clock_off),
@@ -901,6 +910,8 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 			.family = e->family == AF_INET ? 4 : e->family == AF_INET6 ? 6 : 0,
 		};
 		memcpy(c.addr, e->addr, sizeof(c.addr));
+		memcpy(c.laddr, e->laddr, sizeof(c.laddr));
+		c.lport = e->lport;
 		if (s->conn)
 			s->conn(s->ctx, &c);
 		break;
@@ -944,6 +955,7 @@ static int tls_on_key_record(void *ctx, void *rec, size_t size)
 		return 0;
 	}
 	t->secrets++;
+	t->handshakes += sec.kind == TLS_SECRET_SERVER_HS || sec.kind == TLS_SECRET_MASTER;
 	if (s->secret)
 		s->secret(s->ctx, &sec);
 	return 0;
@@ -1022,10 +1034,93 @@ enum tls_mode tls_probe_modes(const struct tls_probe *t)
 
 	for (size_t i = 0; t && i < t->nprocs; i++) {
 		keys |= t->procs[i].ssl && t->procs[i].keys;
-		calls |= t->procs[i].ssl && !t->procs[i].keys;
+		calls |= t->procs[i].ssl && (!t->procs[i].keys || t->procs[i].switched);
 	}
 	return keys && calls ? TLS_MODE_KEYS_CALLS : keys ? TLS_MODE_KEYS
 	       : calls ? TLS_MODE_CALLS : TLS_MODE_NONE;
+}
+
+/* ---- --tls auto ------------------------------------------------------------- */
+
+void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes,
+			   uint64_t *set_fds)
+{
+	*kdf_hits = t->kskel ? tls_drops(t->kskel->maps.kdf_hits) : 0;
+	*handshakes = t->handshakes;
+	*set_fds = t->conn_events;
+}
+
+/*
+ * Library-wide calls probes (filtered on tgids in the kernel, so forks are
+ * covered) with new_only set first: the first SSL_set_fd after the flip
+ * is the first connection read by calls.
+ */
+int tls_probe_switch_calls(struct tls_probe *t)
+{
+	char attach[PATH_MAX], shown[PATH_MAX];
+	int err = 0;
+
+	t->was_wide = t->calls_wide;
+	__atomic_store_n(&t->skel->bss->new_only, 1, __ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < t->nprocs && !err; i++) {
+		struct tls_proc *p = &t->procs[i];
+		struct tls_lib *lib;
+
+		if (!p->ssl || !p->keys)
+			continue;
+		err = tls_locate(t, p->pid, attach, sizeof(attach), shown, sizeof(shown));
+		lib = err ? NULL : tls_lib_get(t, attach);
+		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
+	}
+	if (err) {
+		for (size_t i = 0; i < t->nlibs; i++)
+			if (t->libs[i].calls_wide && !t->calls_wide) {
+				for (size_t k = 0; k < TLS_NHOOKS; k++) {
+					bpf_link__destroy(t->libs[i].links[k]);
+					t->libs[i].links[k] = NULL;
+				}
+				t->libs[i].calls_wide = false;
+			}
+		__atomic_store_n(&t->skel->bss->new_only, 0, __ATOMIC_SEQ_CST);
+		return err;
+	}
+	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
+	t->calls_wide = true;
+	t->switched = true;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		if (!t->procs[i].keys)
+			tls_proc_unlink(t, &t->procs[i]);   /* the library probes read them now */
+		t->procs[i].switched = t->procs[i].ssl && t->procs[i].keys;
+	}
+	return 0;
+}
+
+void tls_probe_switch_undo(struct tls_probe *t)
+{
+	if (!t->was_wide) {
+		for (size_t i = 0; i < t->nlibs; i++)
+			for (size_t k = 0; k < TLS_NHOOKS; k++) {
+				bpf_link__destroy(t->libs[i].links[k]);
+				t->libs[i].links[k] = NULL;
+			}
+		for (size_t i = 0; i < t->nlibs; i++)
+			t->libs[i].calls_wide = false;
+		t->calls_wide = false;
+		__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&t->skel->bss->new_only, 0, __ATOMIC_SEQ_CST);
+	t->switched = false;
+	for (size_t i = 0; i < t->nprocs; i++)
+		t->procs[i].switched = false;
+}
+
+void tls_probe_keys_off(struct tls_probe *t)
+{
+	t->keys_off = true;
+	for (size_t i = 0; i < t->nlibs; i++) {
+		bpf_link__destroy(t->libs[i].kdf_link);
+		t->libs[i].kdf_link = NULL;
+	}
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -1069,30 +1164,6 @@ static int tls_open_keys(struct tls_probe *t, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * auto: whether every target process can be read in keys mode (or has no
- * OpenSSL). Then the plaintext ring carries only notices, as in keys mode,
- * and need not be 8 MB (16 MB of RSS: it is mapped twice).
- */
-static bool tls_all_keys(struct tls_probe *t, const pid_t *pids, size_t npids)
-{
-	for (size_t i = 0; i < npids; i++) {
-		char attach[PATH_MAX], shown[PATH_MAX], kattach[PATH_MAX], kshown[PATH_MAX];
-		const struct tls_lib *lib = NULL, *klib = NULL;
-
-		if (!tls_locate(t, pids[i], attach, sizeof(attach), shown, sizeof(shown)))
-			lib = tls_lib_get(t, attach);
-		if (!lib || !lib->ssl)
-			continue;
-		if (!tls_locate_kdf(pids[i], attach, shown, kattach, sizeof(kattach), kshown,
-				    sizeof(kshown)))
-			klib = tls_lib_get(t, kattach);
-		if (!klib || !klib->kdf)
-			return false;
-	}
-	return true;
-}
-
 int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char *err, size_t errlen)
 {
 	struct tls_probe *t;
@@ -1121,8 +1192,8 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
 	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
-	t->small_ring = t->mode == TLS_MODE_KEYS ||
-			(t->mode == TLS_MODE_AUTO && tls_all_keys(t, o->pids, o->npids));
+	/* auto keeps the plaintext ring: it may switch to calls (tls_probe_switch_calls). */
+	t->small_ring = t->mode == TLS_MODE_KEYS;
 	if (t->small_ring)
 		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
 	ret = tls_calls_bpf__load(t->skel);

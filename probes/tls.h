@@ -69,6 +69,8 @@ struct tls_conn {
 	uint16_t family;           /* IP version, 4 or 6 (as the collector counts it); 0 unknown */
 	uint16_t port;             /* host order */
 	uint8_t addr[16];          /* network order */
+	uint16_t lport;            /* the socket's own port, host order */
+	uint8_t laddr[16];         /* ... and address, network order */
 };
 
 /* A session secret caught at a handshake (keys mode). */
@@ -140,6 +142,33 @@ void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st);
  * _KEYS_CALLS, or _NONE (no OpenSSL found yet). */
 enum tls_mode tls_probe_modes(const struct tls_probe *t);
 void tls_probe_close(struct tls_probe *t);
+
+/*
+ * --tls auto, per target (one tls_probe): what keys mode costs it.
+ * kdf_hits: EVP_KDF_derive traps its processes took; handshakes: TLS 1.3
+ * server handshake secrets plus TLS 1.2 key expansions caught (one each
+ * per handshake, resumed or not); set_fds: SSL_set_fd calls the calls
+ * probes saw (after tls_probe_switch_calls).
+ */
+void tls_probe_auto_counts(const struct tls_probe *t, uint64_t *kdf_hits, uint64_t *handshakes,
+			   uint64_t *set_fds);
+/*
+ * Switches the keys-mode processes to calls for their new connections:
+ * the calls probes read only an SSL* that meets its socket (SSL_set_fd)
+ * from now on; older connections stay on the keys path. The keys probe
+ * stays until tls_probe_keys_off(), so handshakes in flight finish with
+ * their secrets. 0 or -errno (then nothing changed, and keys mode goes on).
+ */
+int tls_probe_switch_calls(struct tls_probe *t);
+/*
+ * Takes the switch back while the keys probe is still on: the calls probes
+ * leave, every connection stays on the keys path. For servers that never
+ * call SSL_set_fd (BIO-based: Node.js, Apache's mod_ssl), whose new
+ * connections the calls path could not tell from the old ones.
+ */
+void tls_probe_switch_undo(struct tls_probe *t);
+/* Detaches the keys probe (after tls_probe_switch_calls): no trap per derivation. */
+void tls_probe_keys_off(struct tls_probe *t);
 
 /* ---- pure helpers, exposed for the unit tests --------------------------- */
 

@@ -34,6 +34,27 @@ const volatile __u32 capture_bytes = TLS_CAPTURE_DEFAULT;
 /* 0: the per-process uprobes are live; 1: the library ones. Written by user space. */
 volatile __u32 lib_wide;
 
+/*
+ * --tls auto switched a keys-mode target to calls for its new connections:
+ * only an SSL* that met its socket (SSL_set_fd) after the switch is read
+ * here; the connections opened before it stay with the keys path (their
+ * ciphertext is decrypted from the wire), so no request is read twice.
+ */
+volatile __u32 new_only;
+
+struct fresh_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fresh_key);
+	__type(value, __u8);
+} fresh SEC(".maps");
+
 /* Wake the reader only once this much waits; it also drains on a timer. */
 const volatile __u64 wake_bytes = 256 * 1024;
 
@@ -146,6 +167,14 @@ static __always_inline bool hit_wanted(void *ctx)
 	return !lib_wide;
 }
 
+/* new_only: is ssl one of the connections the calls path reads? */
+static __always_inline bool conn_fresh(void *ssl)
+{
+	struct fresh_key k = { .ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+
+	return !new_only || bpf_map_lookup_elem(&fresh, &k) != NULL;
+}
+
 static __always_inline int call_enter(void *ctx, void *ssl, const void *buf, size_t *out_sz,
 				      __u32 dir)
 {
@@ -157,7 +186,7 @@ static __always_inline int call_enter(void *ctx, void *ssl, const void *buf, siz
 		.dir = dir,
 	};
 
-	if (!hit_wanted(ctx))
+	if (!hit_wanted(ctx) || !conn_fresh(ssl))
 		return 0;
 	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
 	return 0;
@@ -309,6 +338,14 @@ static __always_inline void read_peer(struct tls_event *e, int fd)
 	}
 	e->family = family;
 	e->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (family == AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+		__builtin_memcpy(e->laddr, &a, 4);
+	} else {
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+	}
 }
 
 /* The SSL* meets its socket: report the socket's peer. */
@@ -317,6 +354,12 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 {
 	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CONN) : NULL;
 
+	if (e && new_only) {
+		struct fresh_key k = { .ssl = (__u64)ssl, .tgid = e->tgid };
+		__u8 one = 1;
+
+		bpf_map_update_elem(&fresh, &k, &one, BPF_ANY);
+	}
 	if (e) {
 		e->conn_id = (__u64)ssl;
 		e->fd = fd;
@@ -329,8 +372,13 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 SEC("uprobe")
 int BPF_KPROBE(ssl_free, void *ssl)
 {
-	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CLOSE) : NULL;
+	struct tls_event *e = hit_wanted(ctx) && conn_fresh(ssl) ? reserve_hdr(TLS_EV_CLOSE) : NULL;
 
+	if (e && new_only) {
+		struct fresh_key k = { .ssl = (__u64)ssl, .tgid = e->tgid };
+
+		bpf_map_delete_elem(&fresh, &k);
+	}
 	if (e) {
 		e->conn_id = (__u64)ssl;
 		bpf_ringbuf_submit(e, wake_flags());

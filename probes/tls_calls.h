@@ -72,6 +72,10 @@ struct tls_event {
 	__u16 family;        /* AF_INET, AF_INET6 or 0 */
 	__u16 port;          /* peer port, host order */
 	__u8 addr[16];       /* peer address, network order (4 bytes for AF_INET) */
+	__u16 lport;         /* CONN: the socket's own port, host order */
+	__u16 pad;
+	__u8 laddr[16];      /* CONN: its own address, network order */
+	__u32 pad2;          /* the header stays a multiple of 8 bytes */
 	__u8 data[TLS_DATA_MAX];
 };
 

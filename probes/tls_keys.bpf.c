@@ -34,6 +34,14 @@ struct {
 	__type(value, __u64);
 } key_drops SEC(".maps");
 
+/* Derivations the target's processes made (each one a trap): --tls auto's measure. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} kdf_hits SEC(".maps");
+
 /*
  * The target's processes. The loader hands in tls_calls' map
  * (bpf_map__reuse_fd), which user space fills and the fork hook extends.
@@ -262,8 +270,14 @@ static __always_inline int kdf_derive(const void *params)
 	struct kdf_params kp = {};
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
+	__u32 zero = 0;
+	__u64 *hits;
+
 	if (!params || !bpf_map_lookup_elem(&tgids, &tgid))
 		return 0;
+	hits = bpf_map_lookup_elem(&kdf_hits, &zero);
+	if (hits)
+		(*hits)++;
 	params_read(params, &kp);
 	if (kp.label.ptr && kp.key.ptr)
 		return derive13(&kp);

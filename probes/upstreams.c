@@ -43,6 +43,11 @@ int upstreams_open(struct upstream_probe **out, struct capture *c, char *err, si
 	return 0;
 }
 
+bool upstreams_tracing(const struct upstream_probe *u)
+{
+	return u && u->link;
+}
+
 /* Adds the new tgids, then removes the ones gone, so a target process is
  * never missing in between. */
 int upstreams_set_tgids(struct upstream_probe *u, const pid_t *pids, size_t n)

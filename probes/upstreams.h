@@ -30,6 +30,9 @@ struct upstream_probe_stats {
  * in err: then only /proc-found peers are kept (the caller says so).
  */
 int upstreams_open(struct upstream_probe **out, struct capture *c, char *err, size_t errlen);
+/* Is the connect tracepoint attached, so every new connect of the target
+ * is learnt in the kernel? False for NULL. */
+bool upstreams_tracing(const struct upstream_probe *u);
 /* The processes whose connects count (the target's); replaces the set. */
 int upstreams_set_tgids(struct upstream_probe *u, const pid_t *pids, size_t n);
 /* Files peers found in /proc. 0, or -ENOSPC when the map is full (counted). */

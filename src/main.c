@@ -51,6 +51,13 @@
 #include "tui/tui.h"
 
 #define RESCAN_MS          2000
+/* A rescan reads every fd of every target process and /proc/net/tcp: with
+ * 10,000 connections that took ~0.2 s of the main loop (sys time, and the
+ * capture ring overflowed meanwhile), every 2 s. The next one waits at
+ * least RESCAN_SHARE times as long as the last took: rescans take at most
+ * 1/RESCAN_SHARE of the loop, and a small target is still rescanned every
+ * RESCAN_MS. */
+#define RESCAN_SHARE       50
 #define SINKS_MAX          4       /* the DB, /metrics, and one of JSON / live view / batch */
 #define PIDFILE_MS         250
 /* Two of the capture ring's block timeouts (CAPTURE_TIMEOUT_MS, 50 ms). */
@@ -59,6 +66,56 @@
 #define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
+/* With the connect tracepoint on, /proc's peers are read when the watched
+ * processes change, and at least this often. */
+#define PEERS_FULL_MS      30000
+
+/*
+ * --tls auto measures keys mode per target over windows of at least
+ * AUTO_WINDOW_MS and AUTO_MIN_REQS requests (the first AUTO_WARMUP_MS are
+ * not counted: the workers are still being probed) and switches new
+ * connections to calls when keys mode takes more uprobe traps per request:
+ *  - keys: the EVP_KDF_derive traps counted, per request (measured here:
+ *    21 per TLS 1.3 handshake of NGINX with Debian's OpenSSL 3.0, 4 per
+ *    TLS 1.2 one; none per request on a kept-alive connection);
+ *  - calls: AUTO_CALLS_TRAPS_REQ per request (an SSL_write and two
+ *    SSL_read per small request, entry + return each) plus
+ *    AUTO_CALLS_TRAPS_HS per handshake (SSL_set_fd, SSL_free).
+ * A trap costs the server ~5-15 us here either way, so the counts decide.
+ * With TLS 1.3 that is above ~0.32 handshakes per request (a Connection:
+ * close load: calls); TLS 1.2 never gets there (keys). l7top's own CPU
+ * per handshake in keys mode (decryption, on another core) is not counted.
+ */
+#define AUTO_WARMUP_MS       1000
+#define AUTO_WINDOW_MS       1000
+#define AUTO_MIN_REQS        200
+#define AUTO_CALLS_TRAPS_REQ 6.0
+#define AUTO_CALLS_TRAPS_HS  2.0
+/*
+ * The keys probe stays at least this long after the switch: handshakes in
+ * flight finish keyed. It is also the trial: the switch holds only if
+ * SSL_set_fd (how the calls path tells new connections) came for at least
+ * AUTO_SET_FD_SHARE of AUTO_TRIAL_HS handshakes; servers on BIOs (Node.js,
+ * Apache's mod_ssl) never call it, and their new connections stay keyed.
+ * A trial without that many handshakes within AUTO_TRIAL_MAX_MS is undone.
+ */
+#define AUTO_SWITCH_GRACE_MS 1000
+#define AUTO_TRIAL_HS        20
+#define AUTO_SET_FD_SHARE    0.9
+#define AUTO_TRIAL_MAX_MS    10000
+
+enum auto_phase { AUTO_OFF, AUTO_KEYS, AUTO_SWITCHING, AUTO_CALLS };
+
+/* --tls auto's state for the target (one tls_probe). */
+struct tls_auto {
+	enum auto_phase phase;
+	uint64_t win_ms;             /* window start; 0 = not started */
+	uint64_t hits0, hs0, reqs;   /* traps and handshakes at its start, requests since */
+	uint64_t switch_ms;
+	uint64_t sw_hs, sw_fds;      /* handshakes and SSL_set_fds at the switch */
+	bool said;                   /* the first choice was said */
+	char note[512];              /* the choice and why: stderr, session notes, header */
+};
 
 
 struct app {
@@ -82,7 +139,8 @@ struct app {
 	struct run_info run;         /* what every output shows beside the numbers */
 	char pids_str[512];
 	char settings[1024];
-	const char *warnings[2];     /* the live view's status line: unix_warn, the folds */
+	const char *warnings[3];     /* the live view's status line: unix_warn, the folds, auto */
+	struct tls_auto tauto;
 	struct target target;
 	char target_name[160];       /* "nginx[1234]", or every target's: "nginx[1],nginx[2]" */
 	/* Each target's name, as rows carry it: set when its root is first seen
@@ -109,6 +167,7 @@ struct app {
 	uint64_t captured_bytes;     /* bytes the kernel copied to us */
 	uint64_t seen_drops;         /* ring drops already acted on */
 	uint64_t drops_read_ms;      /* when the kernel's drop counter was last read */
+	uint64_t rescan_due_ms;      /* monotonic: no timed rescan before (RESCAN_SHARE) */
 	char db_off[300];            /* why there is no DB ("" when there is one) */
 	char folds_line[VIEW_WARN_LEN];   /* "learned folds: /u/{*} ..." for the live view */
 	uint64_t said_outages, said_recoveries;   /* DB outages told on stderr */
@@ -119,6 +178,8 @@ struct app {
 	char gone_name[160];         /* who exited, "nginx[1234]" */
 	char stop_reason[200];       /* said once the terminal is ours again */
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
+	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
+	uint64_t peers_ms;           /* ... and when */
 	int exit_code;
 };
 
@@ -126,6 +187,13 @@ static uint64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -399,6 +467,26 @@ static int target_init(struct app *a)
  * the kernel; the ones open already (or opened while the tracepoint was
  * off) come from /proc at each scan. Both go to the filter and the collector.
  */
+/*
+ * Is reading /proc's peers worth it now? It costs a row per connection of
+ * the machine (20,000 connections: most of l7top's CPU at rest). With the
+ * tracepoint on, a connection opened by a watched process is learnt as it
+ * opens: only a process newly watched can hold ones opened before.
+ */
+static bool peers_due(struct app *a)
+{
+	uint64_t h = 1469598103934665603ull, now = now_ms();
+
+	for (size_t i = 0; i < a->target.npids; i++)
+		h = (h ^ (uint64_t)a->target.pids[i]) * 1099511628211ull;
+	if (upstreams_tracing(a->ups) && h == a->peers_pids_hash && a->peers_ms &&
+	    now - a->peers_ms < PEERS_FULL_MS)
+		return false;
+	a->peers_pids_hash = h;
+	a->peers_ms = now;
+	return true;
+}
+
 static void sync_upstreams(struct app *a)
 {
 	struct target_peer p[TARGET_MAX_PEERS];
@@ -408,11 +496,13 @@ static void sync_upstreams(struct app *a)
 	if (!a->ups)
 		return;
 	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
+	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
+	if (!peers_due(a))
+		return;
 	n = target_scan_peers("/proc", &a->target, p, TARGET_MAX_PEERS, &truncated);
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
 	for (size_t i = 0; i < n; i++)
 		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
-	target_scan_unix("/proc", &a->target, &a->unix_ups);   /* an error leaves it zero */
 }
 
 static void open_upstreams(struct app *a)
@@ -776,8 +866,9 @@ static void run_refresh(struct app *a, uint64_t now)
 	r->unix_unseen = a->unix_str;
 	a->warnings[0] = a->unix_warn;
 	a->warnings[1] = folds_describe(a);
+	a->warnings[2] = a->tauto.note;
 	r->warnings = a->warnings;
-	r->nwarnings = 2;            /* empty ones are not shown */
+	r->nwarnings = 3;            /* empty ones are not shown */
 	r->db_path = a->store ? a->opt.db : NULL;
 	r->db_error = a->db_off;
 	r->db_dropped = 0;
@@ -811,6 +902,97 @@ static void db_health_say(struct app *a, const struct store_health *h)
 }
 
 /* Ends the current interval at end_ms: one snapshot, to every sink. */
+/* One window of measures: the choice, said once, and the switch if it is calls. */
+static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	double h = (double)(hs - au->hs0) / (double)au->reqs;
+	double keys = (double)(hits - au->hits0) / (double)au->reqs;
+	double calls = AUTO_CALLS_TRAPS_REQ + AUTO_CALLS_TRAPS_HS * h;
+	int err;
+
+	if (keys <= calls) {
+		if (!au->said) {
+			snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: %.2f handshakes "
+				 "per request, %.1f derivation traps per request <= %.1f in calls mode",
+				 a->target_name, h, keys, calls);
+			target_event(a, "%s", au->note);
+			au->said = true;
+		}
+		return;
+	}
+	err = tls_probe_switch_calls(a->tls);
+	if (err) {
+		snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: calls would cost less "
+			 "(%.2f handshakes per request) but its probes failed: %s", a->target_name, h,
+			 strerror(-err));
+		target_event(a, "%s", au->note);
+		au->phase = AUTO_OFF;
+		return;
+	}
+	au->phase = AUTO_SWITCHING;
+	au->switch_ms = now;
+	au->sw_hs = hs;
+	tls_probe_auto_counts(a->tls, &hits, &hs, &au->sw_fds);
+	snprintf(au->note, sizeof(au->note), "tls auto: calls for new connections of %s: %.2f "
+		 "handshakes/request, %.1f derivation traps/request > %.1f in calls mode; "
+		 "open connections stay keyed", a->target_name, h, keys, calls);
+	target_event(a, "%s", au->note);
+	a->tls_mode = tls_probe_modes(a->tls);
+}
+
+/* After the switch: holds it (the keys probe leaves) or takes it back. */
+static void tls_auto_trial(struct app *a, uint64_t hs, uint64_t fds, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	uint64_t dh = hs - au->sw_hs, df = fds - au->sw_fds;
+
+	if (now < au->switch_ms + AUTO_SWITCH_GRACE_MS ||
+	    (dh < AUTO_TRIAL_HS && now < au->switch_ms + AUTO_TRIAL_MAX_MS))
+		return;
+	if (dh >= AUTO_TRIAL_HS && (double)df >= AUTO_SET_FD_SHARE * (double)dh) {
+		tls_probe_keys_off(a->tls);
+		collector_tls_keys_gone(a->coll);
+		au->phase = AUTO_CALLS;
+		return;
+	}
+	tls_probe_switch_undo(a->tls);
+	au->phase = AUTO_OFF;
+	a->tls_mode = tls_probe_modes(a->tls);
+	snprintf(au->note, sizeof(au->note), "tls auto: keys for %s after all: %lu SSL_set_fd for "
+		 "%lu handshakes, so the calls path cannot tell its new connections (BIO-based TLS)",
+		 a->target_name, (unsigned long)df, (unsigned long)dh);
+	target_event(a, "%s", au->note);
+}
+
+/* Per interval: requests into the window; decides when it is full. */
+static void tls_auto_step(struct app *a, const struct snapshot *s, uint64_t now)
+{
+	struct tls_auto *au = &a->tauto;
+	uint64_t hits, hs, fds;
+
+	tls_probe_auto_counts(a->tls, &hits, &hs, &fds);
+	if (au->phase == AUTO_SWITCHING) {
+		tls_auto_trial(a, hs, fds, now);
+		return;
+	}
+	if (au->phase != AUTO_KEYS || now < a->start_ms + AUTO_WARMUP_MS)
+		return;
+	if (!au->win_ms) {
+		au->win_ms = now;
+		au->hits0 = hits;
+		au->hs0 = hs;
+		au->reqs = 0;
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		au->reqs += s->eps[i].requests;
+	if (now < au->win_ms + AUTO_WINDOW_MS || au->reqs < AUTO_MIN_REQS)
+		return;
+	tls_auto_decide(a, hits, hs, now);
+	au->win_ms = 0;
+}
+
 static void interval_close(struct app *a, uint64_t end_ms)
 {
 	struct snapshot *s, *folded = NULL;
@@ -823,6 +1005,8 @@ static void interval_close(struct app *a, uint64_t end_ms)
 		fprintf(stderr, "l7top: out of memory taking a snapshot\n");
 		return;
 	}
+	if (a->tls)
+		tls_auto_step(a, s, now_ms());
 	run_refresh(a, now_ms());
 	/* Learned folds are news for a log reader too (stderr: stdout may be JSON). */
 	for (size_t i = 0; !a->live_view && i < s->nfolds; i++)
@@ -922,7 +1106,11 @@ static void on_tls_conn(void *ctx, const struct tls_conn *c)
 {
 	struct app *a = ctx;
 	if (c->family)
-		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port);
+		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port,
+				      c->ts_ns);
+	/* The calls probes read this one: its ciphertext must not count too. */
+	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
+		collector_tls_calls_conn(a->coll, c->family, c->addr, c->port, c->laddr, c->lport);
 }
 
 static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts_ns)
@@ -1095,6 +1283,8 @@ static int open_tls(struct app *a)
 	if (open_keylog(a))
 		return EXIT_USAGE;
 	a->tls_mode = tls_probe_modes(a->tls);
+	if (a->opt.tls == TLS_MODE_AUTO && a->tls_mode == TLS_MODE_KEYS)
+		a->tauto.phase = AUTO_KEYS;
 	if (a->tls_mode == TLS_MODE_CALLS && !a->opt.keylog_in)
 		collector_tls_decrypt_off(a->coll);
 	if (a->opt.keylog_in)
@@ -1164,7 +1354,13 @@ static void on_rescan(struct loop *l, int fd, void *ctx)
 	struct app *a = ctx;
 	(void)l;
 	loop_timer_ack(fd);
-	rescan(a);
+	uint64_t t0 = mono_ms();
+	if (t0 >= a->rescan_due_ms) {
+		rescan(a);
+		uint64_t wait = (mono_ms() - t0) * RESCAN_SHARE;
+		/* the timer ticks every RESCAN_MS: due a little early is the next tick */
+		a->rescan_due_ms = wait > RESCAN_MS ? t0 + wait - RESCAN_MS / 2 : 0;
+	}
 	collector_expire(a->coll, now_ns());
 }
 

@@ -18,7 +18,7 @@
 #include "storage/store_upstream.h"
 
 #define STORE_BUSY_MS      5000     /* wait this long for a `l7top query` or sqlite3 shell */
-#define STORE_CACHE_MAX    4096     /* endpoint ids remembered; cleared when full */
+#define STORE_CACHE_MAX    65536    /* endpoint ids remembered; cleared when full */
 #define STORE_STEP_ROWS    8000     /* endpoint rows one upkeep transaction may touch */
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
@@ -27,8 +27,11 @@
 
 /*
  * host+method+route → endpoints.id, owned by the writer thread. Open
- * addressing over a power-of-two table; it is only a cache, so it is simply
- * emptied when full or when a transaction that may have added ids rolls back.
+ * addressing over a power-of-two table, grown with the endpoints written
+ * (it held 4096 ids, fewer than the rows of --max-endpoints 10000, and
+ * every interval then looked most of them up in SQLite again); it is only a
+ * cache, so it is simply emptied when full or when a transaction that may
+ * have added ids rolls back.
  */
 struct ep_slot {
 	char *key;                    /* "host\x1fmethod\x1froute"; NULL = empty slot */
@@ -36,8 +39,8 @@ struct ep_slot {
 };
 
 struct ep_cache {
-	struct ep_slot slot[STORE_CACHE_MAX * 2];
-	size_t used;
+	struct ep_slot *slot;         /* cap of them, at most half used */
+	size_t cap, used;
 };
 
 struct store {
@@ -97,11 +100,13 @@ static size_t ep_cache_hash(const char *key)
 	return (size_t)h;
 }
 
-/* The slot holding key, or the empty slot where it would go. */
+/* The slot holding key, or the empty slot where it would go; NULL while
+ * the table has no slots. */
 static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *key)
 {
-	const size_t mask = STORE_CACHE_MAX * 2 - 1;
-	size_t i = ep_cache_hash(key) & mask;
+	if (!c->cap)
+		return NULL;
+	size_t mask = c->cap - 1, i = ep_cache_hash(key) & mask;
 
 	/* At most half full, so an empty slot always ends the probe. */
 	for (;; i = (i + 1) & mask) {
@@ -113,18 +118,46 @@ static struct ep_slot *ep_cache_slot(struct ep_cache *c, const char *key)
 
 static void ep_cache_clear(struct ep_cache *c)
 {
-	for (size_t i = 0; i < STORE_CACHE_MAX * 2; i++) {
+	for (size_t i = 0; i < c->cap; i++) {
 		free(c->slot[i].key);
 		c->slot[i].key = NULL;
 	}
 	c->used = 0;
 }
 
+static void ep_cache_free(struct ep_cache *c)
+{
+	ep_cache_clear(c);
+	free(c->slot);
+	c->slot = NULL;
+	c->cap = 0;
+}
+
+/* Doubles the table (keys rehashed); false on ENOMEM. */
+static bool ep_cache_grow(struct ep_cache *c)
+{
+	struct ep_cache n = { .cap = c->cap ? c->cap * 2 : 1024 };
+	if (!(n.slot = calloc(n.cap, sizeof(*n.slot))))
+		return false;
+	for (size_t i = 0; i < c->cap; i++) {
+		if (!c->slot[i].key)
+			continue;
+		*ep_cache_slot(&n, c->slot[i].key) = c->slot[i];
+		n.used++;
+	}
+	free(c->slot);
+	*c = n;
+	return true;
+}
+
 /* Remembering is best effort: on ENOMEM the id is just looked up again. */
 static void ep_cache_put(struct ep_cache *c, const char *key, sqlite3_int64 id)
 {
-	if (c->used >= STORE_CACHE_MAX)
+	if ((c->used + 1) * 2 > c->cap && (c->cap >= STORE_CACHE_MAX * 2 || !ep_cache_grow(c))) {
+		if (!c->cap)
+			return;
 		ep_cache_clear(c);
+	}
 	struct ep_slot *s = ep_cache_slot(c, key);
 	if (s->key)
 		return;
@@ -152,6 +185,16 @@ static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 	snprintf(dst, cap, "%.*s", (int)strnlen(src, srcmax), src);
 }
 
+/* Appends src (cut at max - 1 bytes, as store_copy() does) and a 0x1f
+ * separator to key at k; returns the new length. */
+static size_t store_key_put(char *key, size_t k, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max - 1);
+	memcpy(key + k, src, n);
+	key[k + n] = '\x1f';
+	return k + n + 1;
+}
+
 /*
  * endpoints.id for host+method+route+protocol+target, inserting the row on
  * first sight. target NULL: the run watches one target, whose rows are ''
@@ -165,17 +208,23 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	char target[TARGET_NAME_MAX];
 	char key[STORE_KEY_MAX];
 
+	/* the key by memcpy (five snprintf()s were most of a cached lookup) */
+	size_t k = store_key_put(key, 0, host_in, HOST_MAX);
+	k = store_key_put(key, k, method_in, METHOD_MAX);
+	k = store_key_put(key, k, route_in, ROUTE_MAX);
+	k = store_key_put(key, k, proto_in, PROTO_MAX);
+	k = store_key_put(key, k, target_in ? target_in : "", TARGET_NAME_MAX);
+	key[k - 1] = '\0';
+	struct ep_slot *s = ep_cache_slot(&st->cache, key);
+	if (s && s->key) {
+		*id = s->id;
+		return SQLITE_OK;
+	}
 	store_copy(host, sizeof(host), host_in, HOST_MAX);
 	store_copy(method, sizeof(method), method_in, METHOD_MAX);
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
 	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
 	store_copy(target, sizeof(target), target_in ? target_in : "", TARGET_NAME_MAX);
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%s\x1f%s", host, method, route, proto, target);
-	struct ep_slot *s = ep_cache_slot(&st->cache, key);
-	if (s->key) {
-		*id = s->id;
-		return SQLITE_OK;
-	}
 	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
@@ -624,6 +673,10 @@ static void store_upkeep(struct store *st)
 	retention = st->retention_ms;
 	rollup = st->rollup_ms;
 	bool stopping = st->stopping;
+	/* Nothing written yet, nothing to keep up: wait for a snapshot (the
+	 * writer spun here, a core's worth, from start to the first write). */
+	if (!st->newest_ms)
+		st->upkeep_more = false;
 	pthread_mutex_unlock(&st->lock);
 	if (stopping || !st->newest_ms)
 		return;
@@ -1123,7 +1176,7 @@ static void store_free(struct store *st)
 		sqlite3_finalize(all[i]);
 	store_upstream_free(st->up);
 	sqlite3_close(st->db);
-	ep_cache_clear(&st->cache);
+	ep_cache_free(&st->cache);
 	pthread_cond_destroy(&st->wake);
 	pthread_cond_destroy(&st->settled);
 	pthread_mutex_destroy(&st->lock);

@@ -99,7 +99,7 @@ void batch_print(FILE *f, const struct snapshot *s, const struct run_info *in, i
 
 	snapshot_total(s, &total);
 	print_header(f, s, in, &total, secs);
-	hist_free(&total.lat);
+	ep_stats_free(&total);
 	if (s->ntargets > 1)
 		fprintf(f, "%-*s ", BATCH_TARGET_W, "TARGET");
 	fprintf(f, "%-7s %-40s %7s %7s %6s %5s %5s %5s %5s %8s %8s %8s %8s %7s %7s\n", "METHOD",

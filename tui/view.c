@@ -15,15 +15,37 @@
 #define OTHER_ROUTE  AGG_OTHER_ROUTE
 
 
-/* Per-request extras, allocated on the first tui_request for an endpoint. */
+/* Per-request extras, allocated on the first tui_request for an endpoint.
+ * The lists are sized by use (most endpoints have a client or two and a
+ * code or two: the fixed arrays were ~1.2 KB of each endpoint's row). */
 struct view_extra {
 	size_t nslow, nclients, ncodes;
 	struct view_slow slow[VIEW_SLOW_MAX];
-	struct view_client clients[VIEW_CLIENTS_MAX];
-	struct view_code codes[VIEW_CODES_MAX];   /* the last slot (code 0): others */
+	struct view_client *clients;              /* nclients (<= VIEW_CLIENTS_MAX) */
+	struct view_code *codes;                  /* ncodes (<= VIEW_CODES_MAX), code 0: others */
 	uint8_t protos;                           /* 1 << PROTO_* seen since start */
-	uint64_t grpc[GRPC_CODES];                /* gRPC calls per grpc-status */
+	uint64_t *grpc;                           /* GRPC_CODES per grpc-status, NULL: none */
 };
+
+static void extra_free(struct view_extra *x)
+{
+	if (!x)
+		return;
+	free(x->clients);
+	free(x->codes);
+	free(x->grpc);
+	free(x);
+}
+
+/* One more entry for an array of n; false on ENOMEM. */
+static bool extra_grow(void **arr, size_t n, size_t elem)
+{
+	void *p = realloc(*arr, (n + 1) * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	return true;
+}
 
 struct view_ep {
 	uint8_t target;                /* ep_stats.target; TARGET_ALL for OTHER */
@@ -59,7 +81,7 @@ static void free_eps(struct view *v)
 {
 	for (size_t i = 0; i < v->neps; i++) {
 		win_ep_free(&v->eps[i]->w);
-		free(v->eps[i]->x);
+		extra_free(v->eps[i]->x);
 		free(v->eps[i]);
 	}
 	free(v->eps);
@@ -179,7 +201,7 @@ static struct view_ep *ep_take(struct view *v, uint8_t target, const char *metho
 	win_ep_merge(&other->w, &e->w, &v->clock);
 	v->folded += e->w.all.requests;
 	win_ep_free(&e->w);
-	free(e->x);
+	extra_free(e->x);
 	e->x = NULL;
 	e->target = target;
 	copy_str(e->method, sizeof(e->method), method);
@@ -268,7 +290,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	span_add(&v->all, &tot);
 	if (hist_merge(&v->all_lat, &tot.lat))
 		err = -ENOMEM;
-	hist_free(&tot.lat);
+	ep_stats_free(&tot);
 	v->all.p50 = hist_percentile(&v->all_lat, 0.50);
 	v->all.p99 = hist_percentile(&v->all_lat, 0.99);
 	v->all.dur_ms = v->clock.total_ms;
@@ -326,29 +348,36 @@ static void client_add(struct view_extra *x, const char *addr, uint64_t n)
 		if (x->clients[i].n < x->clients[min].n)
 			min = i;
 	}
-	if (x->nclients < VIEW_CLIENTS_MAX) {
+	if (x->nclients < VIEW_CLIENTS_MAX &&
+	    extra_grow((void **)&x->clients, x->nclients, sizeof(*x->clients))) {
 		min = x->nclients++;
 		x->clients[min].n = 0;
+	} else if (!x->nclients) {
+		return;                        /* ENOMEM before any slot */
 	}
 	copy_str(x->clients[min].addr, TUI_CLIENT_MAX, addr);
 	x->clients[min].n += n;
 }
 
-/* Distinct codes in order of first use; the last slot (code 0) takes the
- * rest, so the counts always add up. */
+/* Distinct codes in order of first use, up to VIEW_CODES_MAX - 1; code 0
+ * takes the rest, so the counts always add up. */
 static void code_add(struct view_extra *x, uint16_t code, uint64_t n)
 {
-	size_t i;
-	for (i = 0; i < x->ncodes; i++)
-		if (x->codes[i].code == code)
-			break;
-	if (i == x->ncodes) {
-		if (x->ncodes < VIEW_CODES_MAX - 1 && code)
-			x->codes[x->ncodes++].code = code;
-		else
-			i = VIEW_CODES_MAX - 1;       /* codes[] is zeroed: code 0 */
+	bool other = false;
+	for (size_t i = 0; i < x->ncodes; i++) {
+		if (x->codes[i].code == code) {
+			x->codes[i].n += n;
+			return;
+		}
+		other |= !x->codes[i].code;
 	}
-	x->codes[i].n += n;
+	if (code && x->ncodes - other >= VIEW_CODES_MAX - 1) {
+		code_add(x, 0, n);
+		return;
+	}
+	if (!extra_grow((void **)&x->codes, x->ncodes, sizeof(*x->codes)))
+		return;
+	x->codes[x->ncodes++] = (struct view_code){ .code = code, .n = n };
 }
 
 static struct view_extra *extra_of(struct view_ep *e)
@@ -364,26 +393,25 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 	struct view_extra *x = extra_of(e);
 	if (!x)
 		return;
-	for (int k = 0; k < EP_SLOWEST; k++) {
+	for (size_t k = 0; k < s->nslowest; k++) {
 		const struct req_sample *r = &s->slowest[k];
-		if (!r->ts_ms)
-			continue;
 		struct view_slow vs = { .ts_ms = r->ts_ms, .latency_us = r->lat_us, .status = r->status };
 		copy_str(vs.client, sizeof(vs.client), r->client);
 		slow_add(x, &vs);
 		v->have_requests = true;
 	}
-	for (int k = 0; k < EP_CLIENTS; k++)
+	for (size_t k = 0; k < s->nclients; k++)
 		if (s->clients[k].n && s->clients[k].addr[0]) {
 			client_add(x, s->clients[k].addr, s->clients[k].n);
 			v->have_requests = true;
 		}
-	for (int k = 0; k < EP_CODES; k++)
-		if (s->codes[k].n)
-			code_add(x, s->codes[k].code, s->codes[k].n);
+	for (size_t k = 0; k < s->ncodes; k++)
+		code_add(x, s->codes[k].code, s->codes[k].n);
 	x->protos |= s->protos;
-	for (int k = 0; k < GRPC_CODES; k++)
-		x->grpc[k] += s->grpc[k];
+	if (s->grpc && !x->grpc)
+		x->grpc = calloc(GRPC_CODES, sizeof(*x->grpc));   /* NULL: not counted */
+	for (int k = 0; x->grpc && k < GRPC_CODES; k++)
+		x->grpc[k] += ep_grpc(s, k);
 }
 
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
@@ -591,19 +619,24 @@ static void detail_fill(struct view *v)
 	d->have_requests = v->have_requests;
 	if (e->x) {
 		d->nslow = e->x->nslow;
-		memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
-		qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
+		if (d->nslow) {   /* the lists are NULL while empty */
+			memcpy(d->slow, e->x->slow, d->nslow * sizeof(d->slow[0]));
+			qsort(d->slow, d->nslow, sizeof(d->slow[0]), slow_cmp);
+		}
 		struct view_client all[VIEW_CLIENTS_MAX];
-		memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
-		qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
+		if (e->x->nclients) {
+			memcpy(all, e->x->clients, e->x->nclients * sizeof(all[0]));
+			qsort(all, e->x->nclients, sizeof(all[0]), client_cmp);
+		}
 		d->nclients = e->x->nclients < 8 ? e->x->nclients : 8;
 		memcpy(d->clients, all, d->nclients * sizeof(all[0]));
-		for (size_t i = 0; i < VIEW_CODES_MAX; i++)
+		for (size_t i = 0; i < e->x->ncodes; i++)
 			if (e->x->codes[i].n)
 				d->codes[d->ncodes++] = e->x->codes[i];
 		qsort(d->codes, d->ncodes, sizeof(d->codes[0]), code_cmp);
 		d->protos = e->x->protos;
-		memcpy(d->grpc, e->x->grpc, sizeof(d->grpc));
+		if (e->x->grpc)
+			memcpy(d->grpc, e->x->grpc, sizeof(d->grpc));
 	}
 }
 

@@ -73,16 +73,27 @@ uint64_t win_cbucket_high(unsigned c)
 	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
 }
 
-static void counters_add(struct ep_stats *d, const struct ep_stats *s)
+static void counters_add(struct win_counts *d, const struct ep_stats *s)
 {
 	d->requests += s->requests;
 	d->aborted += s->aborted;
 	for (int k = 0; k < STATUS_CLASSES; k++)
 		d->status[k] += s->status[k];
 	d->grpc_errors += s->grpc_errors;
-	for (int k = 0; k < GRPC_CODES; k++)
-		d->grpc[k] += s->grpc[k];
-	d->protos |= s->protos;
+	d->bytes_in += s->bytes_in;
+	d->bytes_out += s->bytes_out;
+	d->lat_sum_us += s->lat_sum_us;
+	if (s->lat_max_us > d->lat_max_us)
+		d->lat_max_us = s->lat_max_us;
+}
+
+static void counts_add(struct win_counts *d, const struct win_counts *s)
+{
+	d->requests += s->requests;
+	d->aborted += s->aborted;
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		d->status[k] += s->status[k];
+	d->grpc_errors += s->grpc_errors;
 	d->bytes_in += s->bytes_in;
 	d->bytes_out += s->bytes_out;
 	d->lat_sum_us += s->lat_sum_us;
@@ -120,10 +131,10 @@ static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
 /* Calls fn for every non-empty fine bucket of h. Reads the chunk pointers
  * only to skip absent chunks quickly. */
 #define HIST_FOREACH(h, i, n)                                                        \
-	for (unsigned i##_c = 0; i##_c < HIST_NCHUNKS; i##_c++)                       \
-		if (hist_chunk((h), i##_c))                                          \
-			for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++) \
-				if (((n) = hist_bucket_count((h), i)) != 0)
+	for (unsigned i##_c = hist_next_chunk((h), 0); i##_c < HIST_NCHUNKS;           \
+	     i##_c = hist_next_chunk((h), i##_c + 1))                                 \
+		for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++)     \
+			if (((n) = hist_bucket_count((h), i)) != 0)
 
 /* A slot made current for seq: counts restart, the entry array stays. */
 static void slot_claim(struct win_slot *sl, uint32_t seq)
@@ -182,10 +193,10 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 			dst->last.lat = keep;
 			dst->last_interval = c->interval_seq;
 		}
-		counters_add(&dst->last, &src->last);
+		counts_add(&dst->last, &src->last);
 		err |= hist_merge(&dst->last.lat, &src->last.lat);
 	}
-	counters_add(&dst->all, &src->all);
+	counts_add(&dst->all, &src->all);
 	err |= hist_merge(&dst->all.lat, &src->all.lat);
 	for (int i = 0; i < WIN_SLOTS; i++) {
 		const struct win_slot *ss = &src->slot[i];
@@ -234,7 +245,7 @@ uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, u
 	return max;
 }
 
-static void stats_from_full(const struct ep_stats *s, struct win_stats *out, uint64_t *dense)
+static void stats_from_full(const struct win_counts *s, struct win_stats *out, uint64_t *dense)
 {
 	out->requests = s->requests;
 	memcpy(out->status, s->status, sizeof(out->status));

@@ -14,9 +14,8 @@
  * "Last interval" and "since start" use full histograms (exact as the
  * collector's).
  *
- * Memory per endpoint: struct win_ep is ~6.9 KB fixed (4 KB slot ring and
- * two struct ep_stats, 1.4 KB each since they grew samples we do not use
- * here: a compact counters struct would save ~2.7 KB), plus 8 bytes per
+ * Memory per endpoint: struct win_ep is ~4.4 KB fixed (4 KB slot ring and
+ * two struct win_counts of ~170 bytes), plus 8 bytes per
  * distinct coarse bucket per slot (0 for an idle slot, ~20-40 for a busy
  * endpoint whose latencies span 2-3 powers of two), plus the chunks of two
  * full histograms (512 bytes per power of two in use, each).
@@ -74,10 +73,22 @@ struct win_stats {
 	uint64_t dur_ms;               /* time the window covers */
 };
 
+/* What the full windows keep of an endpoint's intervals: the counters of
+ * struct ep_stats the table shows, none of its per-request lists. */
+struct win_counts {
+	uint64_t requests;
+	uint64_t aborted;
+	uint64_t status[STATUS_CLASSES];
+	uint64_t grpc_errors;
+	uint64_t bytes_in, bytes_out;
+	uint64_t lat_sum_us, lat_max_us;
+	struct hist lat;
+};
+
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
-	struct ep_stats last;          /* the last interval it appeared in */
-	struct ep_stats all;           /* since start (lat merged) */
+	struct win_counts last;        /* the last interval it appeared in */
+	struct win_counts all;         /* since start (lat merged) */
 	struct win_slot slot[WIN_SLOTS];
 };
 

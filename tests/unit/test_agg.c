@@ -308,32 +308,79 @@ static void test_aborted_counts(void **state)
 static void test_clients_exact(void **state)
 {
 	(void)state;
-	struct client_count c[EP_CLIENTS];
+	struct ep_stats e = { 0 };
 	char addr[32];
-	memset(c, 0, sizeof(c));
 	for (int i = 0; i < 1000; i++) {
 		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 250, i % 250);
-		ep_clients_add(c, addr, 1);
+		ep_clients_add(&e, addr, 1);
 	}
+	assert_int_equal(e.nclients, EP_CLIENTS);
 	for (int i = 0; i < 50; i++) {
-		ep_clients_add(c, "10.9.9.9", 1);
+		ep_clients_add(&e, "10.9.9.9", 1);
 		snprintf(addr, sizeof(addr), "10.2.0.%d", i);
-		ep_clients_add(c, addr, 1);
+		ep_clients_add(&e, addr, 1);
 	}
 	int found = -1;
-	for (int i = 0; i < EP_CLIENTS; i++)
-		if (!strcmp(c[i].addr, "10.9.9.9"))
+	for (int i = 0; i < e.nclients; i++)
+		if (!strcmp(e.clients[i].addr, "10.9.9.9"))
 			found = i;
 	assert_true(found >= 0);
-	assert_int_equal(c[found].n, 50);
-	for (int i = 0; i < EP_CLIENTS; i++)
-		assert_true(c[i].n <= c[i].rank);
+	assert_int_equal(e.clients[found].n, 50);
+	for (int i = 0; i < e.nclients; i++)
+		assert_true(e.clients[i].n <= e.clients[i].rank);
+	ep_stats_free(&e);
+}
+
+/* The lists are sized by what they hold: one client, one code, one
+ * request take one entry each; the slowest list keeps the EP_SLOWEST
+ * slowest in order; codes past EP_CODES - 1 distinct ones go to code 0. */
+static void test_lists_sized_by_use(void **state)
+{
+	(void)state;
+	struct ep_stats e = { 0 };
+	struct req_sample r = { .ts_ms = 1, .lat_us = 50 };
+
+	ep_clients_add(&e, "10.0.0.1", 1);
+	ep_codes_add(&e, 200, 1);
+	ep_slowest_offer(&e, &r);
+	assert_int_equal(e.nclients, 1);
+	assert_int_equal(e.ncodes, 1);
+	assert_int_equal(e.nslowest, 1);
+	assert_null(e.grpc);
+	const uint64_t lats[] = { 10, 90, 70, 20, 100, 5 };
+	for (size_t i = 0; i < sizeof(lats) / sizeof(lats[0]); i++) {
+		r.lat_us = lats[i];
+		ep_slowest_offer(&e, &r);
+	}
+	assert_int_equal(e.nslowest, EP_SLOWEST);
+	assert_int_equal(e.slowest[0].lat_us, 100);
+	assert_int_equal(e.slowest[1].lat_us, 90);
+	assert_int_equal(e.slowest[2].lat_us, 70);
+	for (uint16_t c = 201; c < 220; c++)
+		ep_codes_add(&e, c, 1);
+	ep_codes_add(&e, 42, 3);                 /* outside 100..599 */
+	assert_int_equal(e.ncodes, EP_CODES);
+	uint64_t sum = 0, other = 0;
+	for (size_t i = 0; i < e.ncodes; i++) {
+		sum += e.codes[i].n;
+		if (!e.codes[i].code)
+			other = e.codes[i].n;
+	}
+	assert_int_equal(sum, 1 + 19 + 3);
+	assert_int_equal(other, 19 - (EP_CODES - 2) + 3);
+	ep_grpc_add(&e, 14, 2);
+	assert_int_equal(ep_grpc(&e, 14), 2);
+	assert_int_equal(ep_grpc(&e, 0), 0);
+	ep_stats_free(&e);
+	assert_null(e.slowest);
+	assert_int_equal(e.nslowest, 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_topk_matches_model),
+		cmocka_unit_test(test_lists_sized_by_use),
 		cmocka_unit_test(test_topk_same_hash),
 		cmocka_unit_test(test_scan_keeps_real_endpoint),
 		cmocka_unit_test(test_random_hosts_fold),

@@ -79,7 +79,7 @@ static void test_preface_and_protocol_rows(void **state)
 	assert_non_null(h2);
 	assert_non_null(h1);
 	assert_non_null(g);                        /* gRPC: the path as is, never folded */
-	assert_int_equal(g->grpc[14], 1);
+	assert_int_equal(ep_grpc(g, 14), 1);
 	assert_int_equal(g->grpc_errors, 1);
 	assert_int_equal(ep_errors(g), 1);         /* HTTP 200, an error all the same */
 	assert_int_equal(g->status[1], 1);

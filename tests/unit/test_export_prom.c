@@ -154,7 +154,7 @@ static void test_agg_codes(void **state)
 	assert_int_equal(s->n, 1);
 	assert_int_equal(s->eps[0].codes[0].code, 503);
 	assert_int_equal(s->eps[0].codes[0].n, 1);
-	assert_int_equal(s->eps[0].codes[1].n, 0);
+	assert_int_equal(s->eps[0].ncodes, 1);
 	snapshot_free(s);
 	agg_free(a);
 }

@@ -99,11 +99,12 @@ static uint64_t rng_latency(double med_us)
 	return v < 1 ? 1 : (uint64_t)v;
 }
 
-static void ep_name(struct ep_stats *e, const char *host, const char *method, const char *route)
+static void ep_name(struct snapshot *s, struct ep_stats *e, const char *host, const char *method,
+		    const char *route)
 {
-	snprintf(e->host, sizeof(e->host), "%s", host);
-	snprintf(e->method, sizeof(e->method), "%s", method);
-	snprintf(e->route, sizeof(e->route), "%s", route);
+	assert_non_null(e->host = snapshot_name(s, host));
+	assert_non_null(e->method = snapshot_name(s, method));
+	assert_non_null(e->route = snapshot_name(s, route));
 }
 
 static void ep_add(struct ep_stats *e, uint64_t lat, int status_class)
@@ -191,7 +192,7 @@ static void test_percentiles_exact(void **state)
 		s->ts_ms = T0 + (uint64_t)i * 1000;
 		s->dur_ms = 1000;
 		for (int e = 0; e < P_EPS; e++) {
-			ep_name(&s->eps[e], "", "GET", routes[e]);
+			ep_name(s, &s->eps[e], "", "GET", routes[e]);
 			int k = 5 + (int)(rng() % 30);
 			for (int j = 0; j < k; j++) {
 				uint64_t v = rng_latency(med[e]);
@@ -259,7 +260,7 @@ static struct snapshot *roll_snap(int i)
 	s->c.tls_drops = (uint64_t)i % 3;
 	s->c.reqs_skipped = (uint64_t)i % 2;
 	for (int e = 0; e < 6; e++) {
-		ep_name(&s->eps[e], hosts[e / 3], e % 3 == 2 ? "POST" : "GET", routes[e % 3]);
+		ep_name(s, &s->eps[e], hosts[e / 3], e % 3 == 2 ? "POST" : "GET", routes[e % 3]);
 		int k = 1 + (int)(rng() % 6);
 		for (int j = 0; j < k; j++)
 			ep_add(&s->eps[e], rng_latency(2000.0 * (e + 1)), rng() % 20 ? 2 : 5);
@@ -530,7 +531,7 @@ static void test_migrate_v1(void **state)
 	struct snapshot *s = snapshot_new(1);
 	s->ts_ms = T0 + 5000;
 	s->dur_ms = 1000;
-	ep_name(&s->eps[0], "shop.example", "GET", "/a");
+	ep_name(s, &s->eps[0], "shop.example", "GET", "/a");
 	ep_add(&s->eps[0], 500, 2);
 	push(st, s);
 	store_close(st, T0 + 6000);
@@ -594,11 +595,11 @@ static struct snapshot *host_snap(uint64_t ts)
 	s->ts_ms = ts;
 	s->dur_ms = 1000;
 	for (int h = 0; h < 3; h++) {
-		ep_name(&s->eps[h], hosts[h], "GET", "/users/{id}");
+		ep_name(s, &s->eps[h], hosts[h], "GET", "/users/{id}");
 		for (int k = 0; k <= h; k++)
 			ep_add(&s->eps[h], 1000 * (uint64_t)(h + 1) + (uint64_t)k, h == 1 ? 5 : 2);
 	}
-	ep_name(&s->eps[3], "a.example", "POST", "/login");
+	ep_name(s, &s->eps[3], "a.example", "POST", "/login");
 	ep_add(&s->eps[3], 20000, 4);
 	return s;
 }
@@ -624,13 +625,13 @@ static void test_learned_folds_history(void **state)
 	struct snapshot *s = snapshot_new(3);
 	s->ts_ms = T0;
 	s->dur_ms = 1000;
-	ep_name(&s->eps[0], "", "GET", "/u/alice");
+	ep_name(s, &s->eps[0], "", "GET", "/u/alice");
 	ep_add(&s->eps[0], 1000, 2);
-	ep_name(&s->eps[1], "", "GET", "/u/bob");
+	ep_name(s, &s->eps[1], "", "GET", "/u/bob");
 	ep_add(&s->eps[1], 1000, 2);
 	s->eps[1].requests++;
 	s->eps[1].aborted++;
-	ep_name(&s->eps[2], "", "GET", "/u/{*}");
+	ep_name(s, &s->eps[2], "", "GET", "/u/{*}");
 	ep_add(&s->eps[2], 1000, 2);
 	s->folds = calloc(1, sizeof(*s->folds));
 	snprintf(s->folds[0], ROUTE_MAX, "/u/");

@@ -77,9 +77,11 @@ static struct snapshot *gen_snapshot(uint64_t ts, size_t neps, uint64_t *logged)
 	s->c.conns_open = 100;
 	for (size_t e = 0; e < neps; e++) {
 		struct ep_stats *ep = &s->eps[e];
-		snprintf(ep->host, sizeof(ep->host), "www.example.com");
-		snprintf(ep->method, sizeof(ep->method), "%s", e % 4 == 3 ? "POST" : "GET");
-		snprintf(ep->route, sizeof(ep->route), "/api/v1/resource%zu/{id}", e);
+		char route[ROUTE_MAX];
+		snprintf(route, sizeof(route), "/api/v1/resource%zu/{id}", e);
+		ep->host = "www.example.com";
+		ep->method = e % 4 == 3 ? "POST" : "GET";
+		assert_non_null(ep->route = snapshot_name(s, route));
 		double med = 1000.0 + 39000.0 * (double)(e % 17) / 16.0;
 		int k = 1 + (int)(rng() % 10);
 		for (int j = 0; j < k; j++) {

@@ -48,8 +48,8 @@ static void ep_set(struct snapshot *s, size_t i, const char *method, const char 
 		   const uint64_t *lat, size_t nlat, int status_class)
 {
 	struct ep_stats *e = &s->eps[i];
-	snprintf(e->method, sizeof(e->method), "%s", method);
-	snprintf(e->route, sizeof(e->route), "%s", route);
+	assert_non_null(e->method = snapshot_name(s, method));
+	assert_non_null(e->route = snapshot_name(s, route));
 	for (size_t k = 0; k < nlat; k++) {
 		assert_int_equal(hist_add(&e->lat, lat[k]), 0);
 		e->lat_sum_us += lat[k];

@@ -25,11 +25,15 @@
 
 static const char TCP_HDR[] =
 	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
-/* inode 1001: LISTEN :8080; 1003: ESTABLISHED :9999 (owned, not a listener); 2001: LISTEN :22 (pid 200) */
+/* inode 1001: LISTEN :8080; 2001: LISTEN :22 (pid 200); 1003: ESTABLISHED :9999 (owned,
+ * not a listener). The kernel lists its listening hash first, as here; the
+ * last row is a listener where none can be (after an established row) and
+ * is not read. */
 static const char TCP_ROWS[] =
 	"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0\n"
-	"   1: 0100007F:270F 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1\n"
-	"   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2001 1 0000000000000000 100 0 0 10 0\n";
+	"   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2001 1 0000000000000000 100 0 0 10 0\n"
+	"   2: 0100007F:270F 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0000000000000000 20 4 30 10 -1\n"
+	"   3: 00000000:0017 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0\n";
 static const char TCP6_HDR[] =
 	"  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
 /* inode 1002: LISTEN :8443; 1004: LISTEN :8080 (dup of v4); 1005: LISTEN :80 */

@@ -40,8 +40,8 @@ static void push(struct view *v, uint64_t ts)
 	s->c.conns_open = 17;
 	for (size_t i = 0; i < n; i++) {
 		struct ep_stats *e = &s->eps[i];
-		snprintf(e->method, sizeof(e->method), "%s", eps[i].m);
-		snprintf(e->route, sizeof(e->route), "%s", eps[i].r);
+		e->method = eps[i].m;
+		e->route = eps[i].r;
 		e->status[1] = eps[i].n2;
 		e->status[3] = eps[i].n4;
 		e->status[4] = eps[i].n5;
@@ -382,12 +382,12 @@ static void test_render_detail_grpc(void **st)
 		s->ts_ms = ts;
 		s->dur_ms = 1000;
 		struct ep_stats *e = &s->eps[0];
-		snprintf(e->method, sizeof(e->method), "POST");
-		snprintf(e->route, sizeof(e->route), "/shop.v1.Cart/Add");
+		e->method = "POST";
+		e->route = "/shop.v1.Cart/Add";
 		e->requests = e->status[1] = 8;
-		e->grpc[0] = 5;
-		e->grpc[14] = 2;
-		e->grpc[5] = 1;
+		ep_grpc_add(e, 0, 5);
+		ep_grpc_add(e, 14, 2);
+		ep_grpc_add(e, 5, 1);
 		e->grpc_errors = 3;
 		e->protos = 1u << PROTO_H2;
 		hist_init(&e->lat);
@@ -452,8 +452,8 @@ static void push_targets(struct view *v, uint64_t ts)
 	const uint64_t n[3] = { 120, 60, 7 };
 	for (size_t i = 0; i < 3; i++) {
 		struct ep_stats *e = &s->eps[i];
-		snprintf(e->method, sizeof(e->method), "GET");
-		snprintf(e->route, sizeof(e->route), i < 2 ? "/api/users/{id}" : "/static/app.css");
+		e->method = "GET";
+		e->route = i < 2 ? "/api/users/{id}" : "/static/app.css";
 		e->target = i == 1 ? 1 : 0;
 		e->requests = e->status[1] = n[i];
 		hist_init(&e->lat);
@@ -533,8 +533,8 @@ static void test_hostile_route(void **st)
 	assert_int_equal(view_init(&v, 1000, 0), 0);
 	struct snapshot *s = snapshot_new(1);
 	s->dur_ms = 1000;
-	snprintf(s->eps[0].method, METHOD_MAX, "GET");
-	snprintf(s->eps[0].route, ROUTE_MAX, "/x\x1b[2J\x07\xff\xc3(\xe4\xb8\xad/y");
+	s->eps[0].method = "GET";
+	s->eps[0].route = "/x\x1b[2J\x07\xff\xc3(\xe4\xb8\xad/y";
 	s->eps[0].requests = s->eps[0].status[1] = 1;
 	hist_init(&s->eps[0].lat);
 	hist_add(&s->eps[0].lat, 10);

@@ -33,8 +33,8 @@ static struct snapshot *snap(uint64_t ts_ms, uint64_t dur_ms, const struct ep_sp
 	s->dur_ms = dur_ms;
 	for (size_t i = 0; i < n; i++) {
 		struct ep_stats *x = &s->eps[i];
-		snprintf(x->method, sizeof(x->method), "%s", e[i].method);
-		snprintf(x->route, sizeof(x->route), "%s", e[i].route);
+		assert_non_null(x->method = snapshot_name(s, e[i].method));
+		assert_non_null(x->route = snapshot_name(s, e[i].route));
 		x->status[1] = e[i].n2;
 		x->status[2] = e[i].n3;
 		x->status[3] = e[i].n4;
@@ -531,12 +531,13 @@ static void test_detail_from_snapshot(void **st)
 		struct snapshot *s = snap((uint64_t)i * 1000, 1000,
 					  (struct ep_spec[]){ { "GET", "/s", .n2 = 9, .n4 = 1, .lat_us = 500 } }, 1);
 		struct ep_stats *e = &s->eps[0];
-		e->slowest[0] = (struct req_sample){ .ts_ms = 5000 + (uint64_t)i, .lat_us = 900 + (uint64_t)i, .status = 404 };
-		snprintf(e->slowest[0].client, CLIENT_MAX, "192.0.2.1:5555");
-		ep_clients_add(e->clients, "192.0.2.1", 9);
-		ep_clients_add(e->clients, "192.0.2.2", 1);
-		status_counts_add(e->codes, EP_CODES, 200, 9);
-		status_counts_add(e->codes, EP_CODES, 404, 1);
+		struct req_sample r = { .ts_ms = 5000 + (uint64_t)i, .lat_us = 900 + (uint64_t)i, .status = 404 };
+		snprintf(r.client, CLIENT_MAX, "192.0.2.1:5555");
+		ep_slowest_offer(e, &r);
+		ep_clients_add(e, "192.0.2.1", 9);
+		ep_clients_add(e, "192.0.2.2", 1);
+		ep_codes_add(e, 200, 9);
+		ep_codes_add(e, 404, 1);
 		assert_int_equal(view_push(&v, s, NULL), 0);
 		snapshot_free(s);
 	}
