@@ -674,6 +674,15 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	return cn;
 }
 
+/* The same TCP tuple, whatever namespace the keys hold: SSL_set_fd tells
+ * the calls path a tuple, not the namespace its listener is in. */
+static bool key_same_tuple(const struct conn_key *a, const struct conn_key *b)
+{
+	struct conn_key x = *a, y = *b;
+	x.netns = y.netns = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
 static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
@@ -683,7 +692,7 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
 	for (size_t i = 0; i < c->ncalls_keys && !cn->calls_owned; i++)
-		cn->calls_owned = !memcmp(&c->calls_keys[i], &cn->key, sizeof(cn->key));
+		cn->calls_owned = key_same_tuple(&c->calls_keys[i], &cn->key);
 	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = tls_session_new(0);
 		if (!cn->tlss)
@@ -1105,6 +1114,25 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
 		cn->last_ns = ts_ns;
 }
 
+/*
+ * The wire connection of tuple k (netns 0): its key holds its listener's
+ * namespace, so each namespace listening on the server port is tried (few:
+ * a port is listened on in one or two).
+ */
+static struct conn *conn_find_any_netns(struct collector *c, const struct conn_key *k)
+{
+	struct conn_key t = *k;
+	struct conn *cn = conn_table_find(c->conns, &t);
+
+	for (size_t i = 0; !cn && i < c->nlisteners; i++) {
+		if (c->listeners[i].port != k->srv_port || !c->listeners[i].netns)
+			continue;
+		t.netns = c->listeners[i].netns;
+		cn = conn_table_find(c->conns, &t);
+	}
+	return cn;
+}
+
 void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli[16], uint16_t cli_port,
 			     const uint8_t srv[16], uint16_t srv_port)
 {
@@ -1118,7 +1146,7 @@ void collector_tls_calls_conn(struct collector *c, int family, const uint8_t cli
 	memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
 	c->calls_keys[0] = k;
 	c->ncalls_keys += c->ncalls_keys < n;
-	cn = conn_table_find(c->conns, &k);
+	cn = conn_find_any_netns(c, &k);
 	/*
 	 * Clients reuse a port within the seconds a closed connection lingers
 	 * here (seen under Connection: close), and the packets of the old one
