@@ -182,7 +182,7 @@ $(OUT)/fuzz/fuzz_pcap: tests/fuzz/fuzz_pcap.c probes/pcap_file.c $(FUZZ_SRCS) $(
 	$(call msg,FUZZ-LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -I$(LLHTTP_INC) -D_GNU_SOURCE \
-		-w -o $@ $^ -lcrypto -lm
+		-w -o $@ $^ -lcrypto -lnghttp2 -lm
 
 fuzz: $(OUT)/fuzz/fuzz_collector $(OUT)/fuzz/fuzz_pcap
 	@mkdir -p $(OUT)/fuzz/corpus $(OUT)/fuzz/corpus_pcap

@@ -594,7 +594,7 @@ done
 for d in 1 2 3 4; do
 	scale_run "$((10 ** d)) endpoints, 16 connections" -t1 -c16 -s "$T/tree$d.lua" "http://127.0.0.1:$PORT/"
 done
-RESULT_MD+="### CPU per request against scale (l7top utime + stime / requests logged)"$'\n\n'"${SCALE_SECS} s of wrk per row. Requests seen by l7top and its counted drops (capture ring, TLS ring, h2 resets) say whether it kept up: a run that dropped packets did less work per logged request."$'\n\n''| workload | requests logged | l7top CPU µs/request | requests seen | counted drops | load average |'$'\n''| --- | --- | --- | --- | --- | --- |'$'\n'"$SCALE_ROWS"$'\n'
+RESULT_MD+="### CPU per request against scale (l7top utime + stime / requests logged)"$'\n\n'"${SCALE_SECS} s of wrk per row. Requests seen by l7top and its counted drops (capture ring, TLS ring, unpaired) say whether it kept up: a run that dropped packets did less work per logged request."$'\n\n''| workload | requests logged | l7top CPU µs/request | requests seen | counted drops | load average |'$'\n''| --- | --- | --- | --- | --- | --- |'$'\n'"$SCALE_ROWS"$'\n'
 fi
 
 # ---- write the report ---------------------------------------------------------------

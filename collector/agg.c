@@ -234,8 +234,8 @@ void agg_add(struct agg *a, const struct agg_sample *s)
  * (arrays, histogram chunks) has moved to a snapshot or been freed. */
 static void ep_restart(struct ep_stats *e)
 {
-	struct ep_stats named = { .host = e->host, .method = e->method, .route = e->route,
-				  .proto = e->proto };
+	struct ep_stats named = { .target = e->target, .host = e->host, .method = e->method,
+				  .route = e->route, .proto = e->proto };   /* the key stays */
 	*e = named;
 	hist_init(&e->lat);
 }

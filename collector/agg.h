@@ -32,7 +32,8 @@
  *
  * agg_snapshot() hands the interval over and starts the next one. The
  * snapshot takes each endpoint's histogram chunks with it, so an endpoint
- * that goes quiet keeps its row (about 1.4 KB) but no histogram.
+ * that goes quiet keeps its row (about 300 bytes with its names) but no
+ * histogram and no lists.
  */
 #ifndef L7TOP_AGG_H
 #define L7TOP_AGG_H

@@ -108,7 +108,18 @@ static void test_agg_key_has_target(void **state)
 	assert_non_null(find(snap, 1, "/a"));
 	assert_int_equal(find(snap, 1, "/a")->requests, 1);
 	snapshot_free(snap);
+	/* the next interval: the same two rows, their targets kept */
+	agg_add(a, &s);
+	s.target = 0;
+	agg_add(a, &s);
+	snap = agg_snapshot(a, 1000, 1000);
+	assert_int_equal(snap->n, 2);
+	assert_int_equal(find(snap, 0, "/a")->requests, 1);
+	assert_int_equal(find(snap, 1, "/a")->requests, 1);
+	assert_int_equal(agg_endpoints(a), 2);
+	snapshot_free(snap);
 	agg_free(a);
+	s.target = 1;
 
 	/* one row: a newcomer of target 1 evicts target 0's row into OTHER */
 	a = agg_new(1);
