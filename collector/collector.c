@@ -741,6 +741,15 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	return cn;
 }
 
+/* The same TCP tuple, whatever namespace the keys hold: SSL_set_fd tells
+ * the calls path a tuple, not the namespace its listener is in. */
+static bool key_same_tuple(const struct conn_key *a, const struct conn_key *b)
+{
+	struct conn_key x = *a, y = *b;
+	x.netns = y.netns = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
 static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
@@ -750,7 +759,7 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
 	for (size_t i = 0; i < c->ncalls_keys && !cn->calls_owned; i++)
-		cn->calls_owned = !memcmp(&c->calls_keys[i], &cn->key, sizeof(cn->key));
+		cn->calls_owned = key_same_tuple(&c->calls_keys[i], &cn->key);
 	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = tls_session_new(0);
 		if (!cn->tlss)

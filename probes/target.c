@@ -588,36 +588,62 @@ bool target_alive(const char *proc_root, pid_t pid)
 	return state != 'Z' && state != 'X';
 }
 
-int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
+/*
+ * Root i belongs to target groups[i] (NULL: each distinct root is the next
+ * target). Indices stay as given whether a root is alive or not, so a
+ * target keeps its index (its rows) when another one exits; a group is
+ * named after its first live root.
+ */
+static void target_add_roots(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+			     size_t nroots, struct target *out)
+{
+	size_t next = 0;
+
+	for (size_t i = 0; i < nroots; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = roots[j] == roots[i];
+		if (dup)
+			continue;
+		size_t g = groups ? groups[i] : next++;
+		if (g >= TARGET_MAX_ROOTS) {
+			/* its tree counts with the last target's: watched, not told apart */
+			out->roots_truncated = true;
+			g = TARGET_MAX_ROOTS - 1;
+		}
+		if (g >= out->nroots) {
+			out->nroots = g + 1;
+			out->roots[g].pid = roots[i];
+		}
+		if (!target_alive(proc_root, roots[i]))
+			continue;
+		struct target_root *r = &out->roots[g];
+		if (!r->comm[0]) {
+			r->pid = roots[i];
+			target_read_text(proc_root, roots[i], "comm", r->comm, sizeof(r->comm));
+		}
+		target_add_pid(out, roots[i], (uint8_t)g);
+	}
+}
+
+int target_scan_grouped(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+			size_t nroots, struct target *out)
 {
 	struct target_socks k = { 0 };
-	int err = target_scan_socks(proc_root, roots, nroots, out, &k);
+	int err = target_scan_socks(proc_root, roots, groups, nroots, out, &k);
 
 	target_socks_free(&k);
 	return err;
 }
 
-int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out,
-		      struct target_socks *socks)
+int target_scan_socks(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+		      size_t nroots, struct target *out, struct target_socks *socks)
 {
 	int err;
 
 	*socks = (struct target_socks){ 0 };
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < nroots; i++) {
-		if (!target_alive(proc_root, roots[i]) || target_has_pid(out, roots[i]))
-			continue;
-		if (out->nroots == TARGET_MAX_ROOTS) {
-			/* its tree counts with the last target's: watched, not told apart */
-			out->roots_truncated = true;
-			target_add_pid(out, roots[i], TARGET_MAX_ROOTS - 1);
-			continue;
-		}
-		struct target_root *r = &out->roots[out->nroots];
-		r->pid = roots[i];
-		target_read_text(proc_root, roots[i], "comm", r->comm, sizeof(r->comm));
-		target_add_pid(out, roots[i], (uint8_t)out->nroots++);
-	}
+	target_add_roots(proc_root, roots, groups, nroots, out);
 	if (out->npids == 0)
 		return -ESRCH;
 	target_read_text(proc_root, out->pids[0], "comm", out->comm, sizeof(out->comm));
@@ -629,6 +655,11 @@ int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, 
 	if (!err)
 		err = target_add_ports(proc_root, out, socks);
 	return err;
+}
+
+int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out)
+{
+	return target_scan_grouped(proc_root, roots, NULL, nroots, out);
 }
 
 int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n)

@@ -53,7 +53,7 @@ struct target {
 	pid_t pids[TARGET_MAX_PIDS];        /* existing roots first, then descendants */
 	uint8_t pid_root[TARGET_MAX_PIDS];  /* the root each pid descends from */
 	size_t nroots;
-	struct target_root roots[TARGET_MAX_ROOTS];   /* existing roots, in the order given */
+	struct target_root roots[TARGET_MAX_ROOTS];   /* in the order given; comm "" = gone */
 	size_t nlisteners;
 	struct target_listener listeners[TARGET_MAX_LISTENERS];
 	size_t nports;
@@ -82,6 +82,14 @@ struct target {
  */
 int target_scan(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out);
 /*
+ * The same with root i in target groups[i] (< TARGET_MAX_ROOTS): workers
+ * that outlived their master stay one target, the master's. target_scan()
+ * makes each distinct root the next target. Either way a target keeps its
+ * index while its root is gone (roots[] entry with comm "").
+ */
+int target_scan_grouped(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+			size_t nroots, struct target *out);
+/*
  * The socket inodes on the target's fds, read once per scan and shared by
  * its users (listeners here, peers, unix connections): with 10,000
  * connections each read of every fd cost the main loop ~0.5 s.
@@ -91,10 +99,10 @@ struct target_socks {
 	struct inode_set from3;                       /* on fds 3 and up, sorted */
 	struct inode_set per_root[TARGET_MAX_ROOTS];  /* each root's tree's, sorted */
 };
-/* target_scan, keeping the inodes it read in socks (free them with
+/* target_scan_grouped, keeping the inodes it read in socks (free them with
  * target_socks_free, on error too). */
-int target_scan_socks(const char *proc_root, const pid_t *roots, size_t nroots, struct target *out,
-		      struct target_socks *socks);
+int target_scan_socks(const char *proc_root, const pid_t *roots, const uint8_t *groups,
+		      size_t nroots, struct target *out, struct target_socks *socks);
 /* Reads t's fds into socks (zero-init): for a target scanned without. */
 int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *socks);
 void target_socks_free(struct target_socks *socks);

@@ -153,6 +153,11 @@ struct app {
 	struct tls_auto tauto;
 	struct target target;
 	char target_name[160];       /* "nginx[1234]", or every target's: "nginx[1],nginx[2]" */
+	/* Each target's name, as rows carry it: set when its root is first seen
+	 * alive, kept while it is gone and after its workers are adopted. */
+	char tnames[TARGET_MAX_ROOTS][TARGET_NAME_MAX];
+	uint8_t root_group[64];      /* the target of each of opt.roots */
+	bool adopted;                /* opt.roots include survivors of a gone root */
 	char ports_str[128];
 	char netns_str[128];         /* the namespaces captured in, by name */
 	char unix_str[256];          /* unix listeners packet capture cannot see, "" if none */
@@ -290,17 +295,40 @@ static void root_name(const struct target *t, size_t r, char *buf, size_t n)
 	snprintf(buf, n, "%.15s[%d]", t->roots[r].comm[0] ? t->roots[r].comm : "?", t->roots[r].pid);
 }
 
+/* Each distinct root its own target, in the order given (the last one
+ * past the bound), as target_scan() numbers them. */
+static void roots_ungroup(struct app *a)
+{
+	size_t next = 0;
+
+	for (size_t i = 0; i < a->opt.nroots; i++) {
+		size_t j = 0;
+		while (j < i && a->opt.roots[j] != a->opt.roots[i])
+			j++;
+		size_t g = j < i ? a->root_group[j] : next++;
+		a->root_group[i] = (uint8_t)(g < TARGET_MAX_ROOTS ? g : TARGET_MAX_ROOTS - 1);
+	}
+	a->adopted = false;
+}
+
+/* Names of targets whose root is alive and not yet named; the others keep theirs. */
+static void name_targets(struct app *a)
+{
+	for (size_t r = 0; r < a->target.nroots; r++)
+		if (!a->tnames[r][0] || (a->target.roots[r].comm[0] && !a->adopted))
+			root_name(&a->target, r, a->tnames[r], sizeof(a->tnames[r]));
+}
+
 static void describe_target(struct app *a)
 {
 	size_t n = 0, o = 0;
 	snprintf(a->target_name, sizeof(a->target_name), "%s[%d]",
 		 a->target.comm[0] ? a->target.comm : "?", a->target.npids ? a->target.pids[0] : 0);
+	name_targets(a);
 	/* several targets: the run is all of them (session rows, headers) */
 	for (size_t r = 0; a->target.nroots > 1 && r < a->target.nroots; r++) {
-		char name[TARGET_NAME_MAX];
-		root_name(&a->target, r, name, sizeof(name));
 		o += (size_t)snprintf(a->target_name + o, sizeof(a->target_name) - o, "%s%s",
-				      r ? "," : "", name);
+				      r ? "," : "", a->tnames[r]);
 		if (o >= sizeof(a->target_name))
 			break;
 	}
@@ -357,19 +385,17 @@ static void apply_capture_ports(struct app *a)
 static void apply_targets(struct app *a)
 {
 	const struct target *t = &a->target;
-	static char names[TARGET_MAX_ROOTS][TARGET_NAME_MAX];
 	static struct collector_listener ls[TARGET_MAX_LISTENERS];
 	static struct collector_pid pids[TARGET_MAX_PIDS];
 
-	for (size_t r = 0; r < t->nroots; r++)
-		root_name(t, r, names[r], sizeof(names[r]));
+	name_targets(a);
 	for (size_t i = 0; i < t->nlisteners; i++)
 		ls[i] = (struct collector_listener){ .netns = (uint32_t)t->listeners[i].netns,
 						     .port = t->listeners[i].port,
 						     .target = t->listeners[i].root };
 	for (size_t i = 0; i < t->npids; i++)
 		pids[i] = (struct collector_pid){ .pid = (uint32_t)t->pids[i], .target = t->pid_root[i] };
-	collector_set_targets(a->coll, (const char(*)[TARGET_NAME_MAX])names, t->nroots, ls,
+	collector_set_targets(a->coll, (const char(*)[TARGET_NAME_MAX])a->tnames, t->nroots, ls,
 			      t->nlisteners, pids, t->npids);
 }
 
@@ -419,6 +445,7 @@ static int target_init(struct app *a)
 		fprintf(stderr, "l7top: --pidfile %s: %s\n", a->opt.pidfile, why);
 		return EXIT_USAGE;
 	}
+	roots_ungroup(a);
 	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
 	if (err == -ESRCH) {
 		fprintf(stderr, "l7top: no process with PID %d%s%s\n", a->opt.roots[0],
@@ -556,20 +583,41 @@ static bool pid_alive(pid_t pid)
 }
 
 /*
- * The roots are gone. Descendants that outlived them (workers of a master
- * killed with -9) are still watched processes: they become the roots.
- * Returns how many there are.
+ * A root is gone. Its descendants that outlived it (workers of a master
+ * killed with -9) are still watched processes of its target: they join the
+ * roots, in that target (one master's workers stay one target, under the
+ * master's name), while the gone root keeps its place so no other target's
+ * index moves. Returns true when roots were added.
  */
-static size_t adopt_survivors(struct app *a)
+static bool adopt_survivors(struct app *a)
 {
-	size_t n = 0;
+	size_t n = a->opt.nroots;
+	bool added = false;
 
-	for (size_t i = 0; i < a->target.npids && n < 64; i++)
-		if (pid_alive(a->target.pids[i]))
-			a->opt.roots[n++] = a->target.pids[i];
-	if (n)
-		a->opt.nroots = n;
-	return n;
+	for (size_t i = 0; i < a->opt.nroots; i++) {
+		if (pid_alive(a->opt.roots[i]))
+			continue;
+		for (size_t k = 0; k < a->target.npids && n < 64; k++) {
+			pid_t p = a->target.pids[k];
+			bool known = false;
+			for (size_t j = 0; j < n && !known; j++)
+				known = a->opt.roots[j] == p;
+			if (known || a->target.pid_root[k] != a->root_group[i] || !pid_alive(p))
+				continue;
+			a->root_group[n] = a->root_group[i];
+			a->opt.roots[n++] = p;
+			added = true;
+		}
+	}
+	a->opt.nroots = n;
+	a->adopted |= added;
+	return added;
+}
+
+/* socks: the scan's fds' sockets, for target_apply() (free them, on error too) */
+static int scan_roots(struct app *a, struct target *t, struct target_socks *socks)
+{
+	return target_scan_socks("/proc", a->opt.roots, a->root_group, a->opt.nroots, t, socks);
 }
 
 static void on_linger_done(struct loop *l, int fd, void *ctx)
@@ -618,12 +666,12 @@ static void target_apply(struct app *a, const struct target *t, const struct tar
 	follow_netns(a, &old);
 	if (a->tls)
 		tls_probe_sync_pids(a->tls, t->pids, t->npids);   /* failures are logged per pid */
+	if (t->nports)
+		apply_targets(a);
 	if (changed && t->nports)
 		apply_ports(a);
 	else
 		describe_target(a);
-	if (t->nports)
-		apply_targets(a);
 	sync_upstreams(a, socks);
 	refresh_tls_ports(a);
 }
@@ -643,12 +691,14 @@ static void follow_pidfile(struct app *a)
 		return;                          /* missing or empty mid-restart: later */
 	if ((pid == old && !a->target_gone) || !pid_alive(pid))
 		return;
-	if (target_scan_socks("/proc", &pid, 1, &t, &socks)) {
+	if (target_scan_socks("/proc", &pid, NULL, 1, &t, &socks)) {
 		target_socks_free(&socks);
 		return;
 	}
 	a->opt.roots[0] = pid;
 	a->opt.nroots = 1;
+	roots_ungroup(a);
+	memset(a->tnames, 0, sizeof(a->tnames));  /* a new tree: named after its new root */
 	snprintf(was, sizeof(was), "%s", a->target_gone ? a->gone_name : a->target_name);
 	target_apply(a, &t, &socks);
 	target_socks_free(&socks);
@@ -671,11 +721,8 @@ static void rescan(struct app *a)
 	follow_pidfile(a);
 	if (a->target_gone)
 		return;
-	err = target_scan_socks("/proc", a->opt.roots, a->opt.nroots, &t, &socks);
-	if (err == -ESRCH && adopt_survivors(a)) {
-		target_socks_free(&socks);
-		err = target_scan_socks("/proc", a->opt.roots, a->opt.nroots, &t, &socks);
-	}
+	adopt_survivors(a);
+	err = scan_roots(a, &t, &socks);
 	if (!err)
 		target_apply(a, &t, &socks);
 	target_socks_free(&socks);
@@ -1522,8 +1569,8 @@ static int run_live(struct app *a)
 	}
 	if ((rc = open_dump(a)))
 		return rc;
-	apply_ports(a);
 	apply_targets(a);
+	apply_ports(a);
 	open_upstreams(a);
 	if ((rc = open_tls(a)))
 		return rc;

@@ -50,7 +50,8 @@ static const char query_usage[] =
 	"  --target T       only requests served by target T (\"nginx[1234]\", as the\n"
 	"                   run named it; a run of one target is named by its session)\n"
 	"  --by-target      a row per target too (a target column first): with\n"
-	"                   --pid front,back a proxy's and its backend's rows apart\n"
+	"                   --pid front,back a proxy's and its backend's rows apart;\n"
+	"                   with --requests, each logged request's target first\n"
 	"  --sort KEY       requests (default), p99, errors (4xx+5xx) or bytes (in+out);\n"
 	"                   largest first (within each step)\n"
 	"  --limit N        print the first N rows only (per step; 0: all, the default)\n"
@@ -473,7 +474,8 @@ static int query_run_requests(sqlite3 *db, const struct query_opts *o,
 		return rc;
 	if (o->limit && n > o->limit)
 		n = o->limit;
-	rc = query_print_requests(out, rows, n, o->format, o->by_host ? QUERY_COL_HOST : 0);
+	rc = query_print_requests(out, rows, n, o->format, (o->by_host ? QUERY_COL_HOST : 0) |
+				  (o->by_target ? QUERY_COL_TARGET : 0));
 	free(rows);
 	return rc;
 }

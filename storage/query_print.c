@@ -194,14 +194,19 @@ int query_print(FILE *f, const struct endpoint_row *rows, size_t n, enum query_f
 
 static int query_print_requests_csv(FILE *f, const struct query_req *r, size_t n, unsigned cols)
 {
-	fprintf(f, "%sts,method,route,path,status,latency_ms,bytes_in,bytes_out,client,pid\n",
-		cols & QUERY_COL_HOST ? "host," : "");
+	fprintf(f, "%s%sts,method,route,path,status,latency_ms,bytes_in,bytes_out,client,pid\n",
+		cols & QUERY_COL_TARGET ? "target," : "", cols & QUERY_COL_HOST ? "host," : "");
 	for (size_t i = 0; i < n; i++) {
 		char ts[40];
 		row_iso_time(r[i].ts_ms, true, ts, sizeof(ts));
-		const char *v[] = { r[i].host, ts, r[i].method, r[i].route, r[i].path };
-		bool host = cols & QUERY_COL_HOST;
-		if (query_csv_fields(f, v + !host, 5 - !host))
+		const char *v[6];
+		size_t nv = 0;
+		if (cols & QUERY_COL_TARGET)
+			v[nv++] = r[i].target;
+		if (cols & QUERY_COL_HOST)
+			v[nv++] = r[i].host;
+		v[nv++] = ts, v[nv++] = r[i].method, v[nv++] = r[i].route, v[nv++] = r[i].path;
+		if (query_csv_fields(f, v, nv))
 			return -EIO;
 		fprintf(f, "%u,%.3f,%" PRIu64 ",%" PRIu64 ",", r[i].status, row_ms(r[i].latency_us),
 			r[i].bytes_in, r[i].bytes_out);
@@ -229,8 +234,8 @@ static int query_print_requests_json(FILE *f, const struct query_req *r, size_t 
 					 "bytes_out", row_json_count(r[i].bytes_out),
 					 "client", row_json_text(r[i].client),
 					 "pid", (json_int_t)r[i].pid);
-		json_t *row = query_json_lead(body, (cols & QUERY_COL_HOST) | QUERY_COL_TS, NULL,
-					      r[i].host, NULL, r[i].ts_ms, true);
+		json_t *row = query_json_lead(body, (cols & (QUERY_COL_HOST | QUERY_COL_TARGET)) |
+					      QUERY_COL_TS, r[i].target, r[i].host, NULL, r[i].ts_ms, true);
 		if (json_array_append_new(arr, row))
 			rc = -ENOMEM;
 	}
@@ -244,7 +249,8 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 	int rw = QUERY_WIDTH(r, n, route, 5), cw = QUERY_WIDTH(r, n, client, 6);
 
 	cols |= QUERY_COL_TS;
-	query_table_lead(f, cols, hw, 0, NULL, NULL, NULL, 0, true);
+	int tw = QUERY_WIDTH(r, n, target, 6);
+	query_table_lead(f, cols, hw, tw, NULL, NULL, NULL, 0, true);
 	fprintf(f, "%6s %8s %6s %6s %8s  %-*s %-*s %-*s %s\n", "STATUS", "LATENCY", "IN", "OUT",
 		"PID", cw, "CLIENT", mw, "METHOD", rw, "ROUTE", "PATH");
 	for (size_t i = 0; i < n; i++) {
@@ -252,7 +258,7 @@ static int query_print_requests_table(FILE *f, const struct query_req *r, size_t
 		fmt_latency(r[i].latency_us, l, sizeof(l));
 		fmt_bytes((double)r[i].bytes_in, by[0], sizeof(by[0]));
 		fmt_bytes((double)r[i].bytes_out, by[1], sizeof(by[1]));
-		query_table_lead(f, cols, hw, 0, NULL, r[i].host, NULL, r[i].ts_ms, true);
+		query_table_lead(f, cols, hw, tw, r[i].target, r[i].host, NULL, r[i].ts_ms, true);
 		fprintf(f, "%6u %*s %6s %6s %8" PRIu32 "  %-*s %-*s %-*s %s\n", r[i].status,
 			fmt_width(l, 8), l, by[0], by[1], r[i].pid, cw, *r[i].client ? r[i].client : "-", mw,
 			r[i].method, rw, r[i].route, r[i].path);

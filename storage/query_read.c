@@ -362,6 +362,7 @@ static int read_request_row(sqlite3_stmt *q, void *row)
 	r->bytes_out = query_col_u64(q, 8);
 	query_col_text(q, 9, r->client, sizeof(r->client));
 	r->pid = (uint32_t)query_col_u64(q, 10);
+	query_col_text(q, 11, r->target, sizeof(r->target));
 	return 0;
 }
 
@@ -371,7 +372,7 @@ int query_fetch_requests(sqlite3 *db, const struct query_filter *f, bool errors,
 {
 	char *sql = sqlite3_mprintf(
 		"SELECT r.ts_ms, e.host, e.method, e.route, r.path, r.status, r.latency_us,"
-		" r.bytes_in, r.bytes_out, r.client, r.pid"
+		" r.bytes_in, r.bytes_out, r.client, r.pid, " QUERY_TARGET_SQL
 		" FROM requests r JOIN endpoints e ON e.id = r.endpoint_id"
 		QUERY_JOIN_SESSION("r")
 		" WHERE" QUERY_FILTER_SQL("r") "%s ORDER BY %s LIMIT ?6",

@@ -35,6 +35,7 @@ struct query_filter {
 /* One request-log row. */
 struct query_req {
 	int64_t ts_ms;                  /* request start, unix ms */
+	char target[TARGET_NAME_MAX * 4]; /* as endpoint_row.target */
 	char host[HOST_MAX];
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];

@@ -390,10 +390,13 @@ static void draw_detail(const struct view *v, struct cellbuf *cb, int top, int n
 	}
 	cellbuf_fill(cb, top, 0, cb->cols, ST_COLHDR, ' ');
 	struct pen p = { cb, top, 0, false };
+	if (d->target[0])
+		put(&p, ST_COLHDR, "%s  ", d->target);
 	put(&p, ST_COLHDR, "%s ", d->method);
 	int room = cb->cols - p.col - 24;
 	put(&p, ST_COLHDR, "%s", fmt_middle(d->route, (size_t)(room > 8 ? room : 8), cut, sizeof(cut)));
-	put(&p, ST_COLHDR, "  %s (%s)", win_name(v->win), fmt_uptime((s->dur_ms + 500) / 1000, b[0], 24));
+	put(&p, ST_COLHDR, "  %s (%s)%s", win_name(v->win), fmt_uptime((s->dur_ms + 500) / 1000, b[0], 24),
+	    d->folded ? "  all targets" : "");
 	cellbuf_restyle(cb, top, 0, cb->cols, ST_COLHDR);
 
 	double secs = secs_of(s->dur_ms);

@@ -633,6 +633,29 @@ static int code_cmp(const void *a, const void *b)
 	return cx < cy ? -1 : cx > cy;
 }
 
+/* Targets folded (`t`): the detail of a row is every target's endpoint of
+ * that method + route merged, as the row is. false: nothing to merge. */
+static bool detail_folded_stats(struct view *v, const struct view_ep *e, struct view_detail *d)
+{
+	size_t n = 0;
+
+	if (!v->fold_targets || v->ntargets < 2)
+		return false;
+	if (!v->fold_tmp && !(v->fold_tmp = calloc(1, sizeof(*v->fold_tmp))))
+		return false;
+	win_ep_init(v->fold_tmp);
+	for (size_t i = 0; i < v->neps; i++) {
+		const struct view_ep *o = v->eps[i];
+		if (strcmp(o->route, e->route) || strcmp(o->method, e->method))
+			continue;
+		win_ep_merge(v->fold_tmp, &o->w, &v->clock);   /* -ENOMEM: counts kept */
+		n++;
+	}
+	win_ep_stats(v->fold_tmp, &v->clock, v->win, &d->st, v->dense);
+	win_ep_free(v->fold_tmp);
+	return n > 0;
+}
+
 static void detail_fill(struct view *v)
 {
 	struct view_detail *d = &v->detail;
@@ -645,7 +668,12 @@ static void detail_fill(struct view *v)
 	d->valid = true;
 	copy_str(d->method, sizeof(d->method), e->method);
 	copy_str(d->route, sizeof(d->route), e->route);
-	win_ep_stats(&e->w, &v->clock, v->win, &d->st, v->dense);
+	if (view_shows_targets(v))
+		copy_str(d->target, sizeof(d->target), view_target_name(v, e->target));
+	if (detail_folded_stats(v, e, d))
+		d->folded = true;
+	else
+		win_ep_stats(&e->w, &v->clock, v->win, &d->st, v->dense);
 	detail_ranges(d, v->dense);
 	d->have_requests = v->have_requests;
 	if (e->x) {

@@ -104,6 +104,10 @@ struct view_code {
 
 struct view_detail {
 	bool valid;
+	char target[TARGET_NAME_MAX];  /* "" unless the TARGET column is shown */
+	bool folded;                   /* summed across targets (`t`): counts and
+					* latency are every target's, the request
+					* lists the first one's */
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];
 	struct win_stats st;

@@ -34,6 +34,7 @@ it_nginx_conf "$BE" <<'EOF'
         location = /api/orders { return 201 'created\n'; }
         location = /api/boom { return 503; }
         location = /internal/health { return 204; }
+        location /late/ { return 200 'late\n'; }
 EOF
 T=$ROOT
 # In the foreground, so the test's exit kills it (it_bg); its master is the pid.
@@ -239,3 +240,20 @@ got=$(jq -s '[.[] | select(.route == "/static/one.css") | .requests] | add' "$T/
 [[ $got -eq 7 ]] || it_fail "one target: /static/one.css counted $got, the log has 7"
 grep -qF "l7top: watching $FN (" "$T/l7top.err" || it_fail "one target: the watching line changed"
 it_log "one target: no target key, /static/one.css 7 = the log"
+
+# --- a root killed with -9: its workers stay its target -----------------------
+it_l7top_start --pid "$FRONT_PID,$BACK_PID" --json --no-db --interval 1
+workers=$(pgrep -P "$BACK_PID" | tr '\n' ' ')
+kill -KILL "$BACK_PID"
+# The orphaned workers are ours to end (the exit trap knows only the master).
+trap 'rc=$?; kill $workers 2>/dev/null; tmux -L "$SOCK" kill-server 2>/dev/null || true; it__on_exit $rc' EXIT
+sleep 3          # a rescan (every 2 s) adopts them
+"${C[@]}" $(urls "http://127.0.0.1:$BE" /late/x 9) >/dev/null
+"${C[@]}" $(urls "http://127.0.0.1:$FE" /static/late.css 4) >/dev/null
+sleep 2.5
+it_l7top_stop
+late() { jq -s --arg t "$1" --arg r "$2" '[.[] | select(.route == $r and .target == $t) | .requests] | add // 0' "$T/l7top.out"; }
+[[ $(late "$BN" /late/x) -eq 9 ]] ||
+	it_fail "after kill -9 of $BN, its workers' /late/x counted $(late "$BN" /late/x) under $BN, want 9 ($(jq -c 'select(.route == "/late/x")' "$T/l7top.out"))"
+[[ $(late "$FN" /static/late.css) -eq 4 ]] || it_fail "$FN's /static/late.css counted $(late "$FN" /static/late.css), want 4"
+it_log "kill -9 of the backend's master: its workers ($workers) still count as $BN (/late/x 9 of 9)"

@@ -552,6 +552,12 @@ static void test_targets(void **state)
 	s->eps[1].target = 1;
 	ep_set(s, 2, "*", "OTHER", lat, 1, 2);
 	s->eps[2].target = TARGET_ALL;
+	/* a request-log row of the backend */
+	s->reqs = calloc(1, sizeof(*s->reqs));
+	assert_non_null(s->reqs);
+	s->nreqs = 1;
+	s->reqs[0] = (struct req_record){ .s = { .ts_ms = T0 + 10, .lat_us = 2000, .status = 503 },
+					  .method = "GET", .route = "/api", .path = "/api", .target = 1 };
 	assert_int_equal(store_push(st, s), 0);
 	store_close(st, T0 + 1000);
 
@@ -593,6 +599,13 @@ static void test_targets(void **state)
 	out = query_csv(&o);
 	assert_non_null(strstr(out, "\nGET,/api,2,"));
 	assert_null(strstr(out, "OTHER"));
+	free(out);
+	/* the request log: --by-target names the row's target first */
+	o = (struct query_opts){ .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
+				 .format = QUERY_FMT_CSV, .mode = QUERY_MODE_REQUESTS, .by_target = true };
+	out = query_csv(&o);
+	assert_non_null(strstr(out, "target,ts,method,route,path,status,"));
+	assert_non_null(strstr(out, "\nnginx[200],2024-05-01T10:00:00.010Z,GET,/api,/api,503,"));
 	free(out);
 	tmpdb_remove(&t);
 }

@@ -266,6 +266,32 @@ static void test_scan_two_roots(void **state)
 	assert_false(t.listeners_truncated);
 }
 
+/* Indices stay put: a gone root keeps its target's place; grouped roots
+ * (workers adopted after their master died) are one target. */
+static void test_scan_root_indices(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 999, 100, 200 }, workers[] = { 101, 102 };
+	const uint8_t groups[] = { 0, 0 };
+	static struct target t;
+
+	assert_int_equal(target_scan(fp->root, roots, 3, &t), 0);
+	assert_int_equal(t.nroots, 3);
+	assert_int_equal(t.roots[0].pid, 999);
+	assert_string_equal(t.roots[0].comm, "");
+	assert_string_equal(t.roots[1].comm, "nginx");
+	for (size_t i = 0; i < t.npids; i++)
+		assert_int_equal(t.pid_root[i], t.pids[i] == 200 ? 2 : 1);
+	assert_int_equal(listener(&t, 22)->root, 2);
+
+	assert_int_equal(target_scan_grouped(fp->root, workers, groups, 2, &t), 0);
+	assert_int_equal(t.nroots, 1);
+	assert_int_equal(t.roots[0].pid, 101);
+	assert_int_equal(t.npids, 2);
+	assert_int_equal(t.pid_root[0], 0);
+	assert_int_equal(t.pid_root[1], 0);
+}
+
 static void test_scan_missing_root(void **state)
 {
 	struct fake_proc *fp = *state;
@@ -457,7 +483,7 @@ static void test_peers_real_proc(void **state)
 	assert_true(fa1 >= 0 && fa2 >= 0);
 	close(fl2);
 	diag_check_skip(l1, l2);
-	assert_int_equal(target_scan_socks("/proc", &self, 1, &t, &k), 0);
+	assert_int_equal(target_scan_socks("/proc", &self, NULL, 1, &t, &k), 0);
 	size_t n = target_scan_peers("/proc", &t, &k, p, 8, &truncated);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(p[i].family, 4);
@@ -557,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_peer_rows),
 		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_two_roots, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_root_indices, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_netns, setup_fake, teardown_fake),
 		cmocka_unit_test(test_scan_real_proc),
 		cmocka_unit_test(test_peers_real_proc),

@@ -250,6 +250,54 @@ static void test_same_tuple_two_namespaces(void **state)
 	collector_free(c);
 }
 
+/*
+ * --tls auto's calls path names a connection by its tuple and its socket's
+ * namespace (SSL_set_fd); the wire connection's key holds its listener's.
+ * It must find it: a connection the calls probes read gets no keys-mode
+ * session (else it would be counted twice, or undecryptable). The control
+ * connection, not named by the calls path, waits for keys that never come.
+ */
+static uint64_t tls_counted(struct collector *c, uint16_t cport, bool named)
+{
+	struct flow f = { cport, 443, 1000, 5000 };
+	const uint8_t cli[16] = { 127, 0, 0, 2 }, srv[16] = { 127, 0, 0, 1 };
+	struct snap_counters t;
+
+	if (named)
+		collector_tls_calls_conn(c, 11, 4, cli, cport, srv, 443);
+	seg(c, 11, &f, 1, TCPF_SYN, NULL, 1 * MS);
+	seg(c, 11, &f, 0, TCPF_SYN | TCPF_ACK, NULL, 1 * MS);
+	/* TLS records by their first bytes (seg() sends strings: no NULs) */
+	seg(c, 11, &f, 1, TCPF_ACK | TCPF_PSH, "\x16\x03\x01" "hello", 2 * MS);
+	seg(c, 11, &f, 0, TCPF_ACK | TCPF_PSH, "\x16\x03\x03" "hi", 3 * MS);
+	seg(c, 11, &f, 0, TCPF_ACK | TCPF_PSH, "\x17\x03\x03" "data", 4 * MS);
+	collector_flush(c);
+	collector_totals(c, &t);
+	return t.tls_undecryptable + t.tls_lost;
+}
+
+static void test_calls_path_finds_namespaced_conn(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .tls_decrypt = true };
+	const uint16_t ports[] = { 443 };
+	const struct collector_listener ls[] = { { 11, 443, 0 } };
+
+	struct collector *c = collector_new(&cfg);
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	collector_tls_keys_gone(c);
+	assert_int_equal(tls_counted(c, 40001, true), 0);
+	collector_free(c);
+
+	c = collector_new(&cfg);
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	collector_tls_keys_gone(c);
+	assert_true(tls_counted(c, 40002, false) > 0);
+	collector_free(c);
+}
+
 /* TLS read inside a process: the process says the target. */
 static void test_process_stream_target(void **state)
 {
@@ -300,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_proxy_and_backend_apart),
 		cmocka_unit_test(test_listener_by_namespace),
 		cmocka_unit_test(test_same_tuple_two_namespaces),
+		cmocka_unit_test(test_calls_path_finds_namespaced_conn),
 		cmocka_unit_test(test_process_stream_target),
 		cmocka_unit_test(test_bounds_counted),
 	};

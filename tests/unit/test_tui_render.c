@@ -492,12 +492,25 @@ static void test_render_targets(void **st)
 	assert_true(r > 5);
 	assert_non_null(strstr(line(&cb, r), " 180 "));
 	assert_int_equal(find_row(&cb, "nginx[200]      GET"), -1);
+	/* the folded row's detail is every target's: 180 requests */
+	view_home(&v);
+	keys_dispatch(&v, '\r');
+	render(&v, 24, 100, &cb);
+	expect(&cb, "all targets");
+	expect(&cb, "requests 180");
+	keys_dispatch(&v, KEYS_ESC);
 
 	keys_dispatch(&v, 't');
 	push_targets(&v, 1000);
 	render(&v, 24, 100, &cb);
 	assert_int_equal(v.nrows, 3);
 	expect(&cb, "nginx[200]      GET     /api/users/{id}");
+	/* a row's detail names its target */
+	view_home(&v);
+	keys_dispatch(&v, '\r');
+	render(&v, 24, 100, &cb);
+	expect(&cb, "nginx[100]  GET /api/users/{id}");
+	keys_dispatch(&v, KEYS_ESC);
 	keys_dispatch(&v, '?');
 	render(&v, 40, 100, &cb);
 	expect(&cb, "targets: a row per target");
