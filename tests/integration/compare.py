@@ -53,7 +53,13 @@ ROUTE_MAX = 255
 CUT_SUFFIX = "..."
 
 BYTES_TOL = 0.01          # 1 %
-LAT_ABS_MS = 1.5
+# l7top times a request on the wire (first request byte to last response
+# byte); NGINX's $request_time starts when its worker has woken and read the
+# request, on a clock cached per event-loop turn, in whole ms. On this 2-core
+# VM a worker woken from idle for a single curl request takes 1.5-3.6 ms to
+# read it (logged 0.000, seen by l7top and by the session-start binary alike),
+# so the allowance is 5 ms, not the 1.5 ms that held on a busier machine.
+LAT_ABS_MS = 5.0
 LAT_REL = 0.10
 DRAIN_BYTES_PER_MS = 1024 * 1024 / 20  # 20 ms per MB: see lat_limits()
 DRAIN_MIN_BYTES = 256 * 1024
