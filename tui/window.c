@@ -74,32 +74,30 @@ uint64_t win_cbucket_high(unsigned c)
 	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
 }
 
+/* A slot's counters are an interval row's by the same names: one list of
+ * them, for adding a row (struct ep_stats) or another slot (win_counts). */
+#define WIN_COUNTS_ADD(d, s)                                           \
+	do {                                                           \
+		(d)->requests += (s)->requests;                        \
+		(d)->aborted += (s)->aborted;                          \
+		for (int k_ = 0; k_ < STATUS_CLASSES; k_++)            \
+			(d)->status[k_] += (s)->status[k_];            \
+		(d)->grpc_errors += (s)->grpc_errors;                  \
+		(d)->bytes_in += (s)->bytes_in;                        \
+		(d)->bytes_out += (s)->bytes_out;                      \
+		(d)->lat_sum_us += (s)->lat_sum_us;                    \
+		if ((s)->lat_max_us > (d)->lat_max_us)                 \
+			(d)->lat_max_us = (s)->lat_max_us;             \
+	} while (0)
+
 static void counters_add(struct win_counts *d, const struct ep_stats *s)
 {
-	d->requests += s->requests;
-	d->aborted += s->aborted;
-	for (int k = 0; k < STATUS_CLASSES; k++)
-		d->status[k] += s->status[k];
-	d->grpc_errors += s->grpc_errors;
-	d->bytes_in += s->bytes_in;
-	d->bytes_out += s->bytes_out;
-	d->lat_sum_us += s->lat_sum_us;
-	if (s->lat_max_us > d->lat_max_us)
-		d->lat_max_us = s->lat_max_us;
+	WIN_COUNTS_ADD(d, s);
 }
 
 static void counts_add(struct win_counts *d, const struct win_counts *s)
 {
-	d->requests += s->requests;
-	d->aborted += s->aborted;
-	for (int k = 0; k < STATUS_CLASSES; k++)
-		d->status[k] += s->status[k];
-	d->grpc_errors += s->grpc_errors;
-	d->bytes_in += s->bytes_in;
-	d->bytes_out += s->bytes_out;
-	d->lat_sum_us += s->lat_sum_us;
-	if (s->lat_max_us > d->lat_max_us)
-		d->lat_max_us = s->lat_max_us;
+	WIN_COUNTS_ADD(d, s);
 }
 
 static uint32_t sat32(uint64_t a, uint64_t b)
