@@ -30,7 +30,7 @@ inside the request line: l7top names no endpoint for it but counts it in
 out of the endpoints.
 
 Per endpoint: requests, aborted and every status class must be equal, bytes_in and
-bytes_out within 1%, p50 and p99 within max(1.5 ms, 10%) of the log's
+bytes_out within 1%, p50 and p99 within max(5 ms, 10%) of the log's
 $request_time percentiles (the ceil(q*n)-th smallest value). Endpoints
 present on one side only are failures.
 
@@ -434,7 +434,7 @@ def main(argv=None):
         return 1
     print("compare: OK: %d endpoints match (%s)"
           % (len(eps), "requests and status classes" if args.counts_only else
-             "requests, status classes, bytes within 1%, p50/p99 within max(1.5 ms, 10%)"))
+             "requests, status classes, bytes within 1%, p50/p99 within max(5 ms, 10%)"))
     return 0
 
 

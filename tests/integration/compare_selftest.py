@@ -177,12 +177,14 @@ for r in rs:
 rc, out = run_compare(write_csv([header] + rs))
 check(rc == 0, "reordered rows / other float format pass (rc %d):\n%s" % (rc, out))
 
-# Within tolerance: bytes +0.9%, p99 +1.4 ms on a fast route, +9% on a slow one.
+# Within tolerance: bytes +0.9%, p99 +1.4 ms on a fast route (+4.9 too), +9% on a slow one.
 t = doctored("/static/big.bin", "bytes_out", lambda x: int(int(x) * 1.009))
 rc, out = run_compare(t)
 check(rc == 0, "bytes_out +0.9%% passes:\n%s" % out)
 t = doctored("/users/{id}", "p99_ms", lambda x: float(x) + 1.4)
 check(run_compare(t)[0] == 0, "p99 +1.4 ms on a fast route passes")
+t = doctored("/users/{id}", "p99_ms", lambda x: float(x) + 4.9)
+check(run_compare(t)[0] == 0, "p99 +4.9 ms on a fast route passes (5 ms allowance)")
 t = doctored("/slow/file.txt", "p50_ms", lambda x: float(x) * 1.09)
 check(run_compare(t)[0] == 0, "p50 +9% on a slow route passes")
 
@@ -213,12 +215,12 @@ bad = {
                                               method="HEAD"),
     "discarded body missing from bytes_in": doctored("/api/events", "bytes_in", lambda x: int(x) - 1000,
                                                      method="POST"),
-    "p50 +1.6 ms": doctored("/users/{id}", "p50_ms", lambda x: float(x) + 1.6),
+    "p50 +5.2 ms": doctored("/users/{id}", "p50_ms", lambda x: float(x) + 5.2),
     "p99 -12% slow": doctored("/slow/file.txt", "p99_ms", lambda x: float(x) * 0.88),
-    "p50 -12% big (no drain allowance below)": doctored("/static/big.bin", "p50_ms",
-                                                       lambda x: float(x) * 0.88 - 0.1),
+    "p50 -25% big (no drain allowance below)": doctored("/static/big.bin", "p50_ms",
+                                                       lambda x: float(x) * 0.75),
     "p50 big beyond tolerance + drain": doctored("/static/big.bin", "p50_ms", lambda x: float(x) + 150.0),
-    "p99 of a discarded-body endpoint's neighbour": doctored("/api/upload", "p99_ms", lambda x: float(x) + 5,
+    "p99 of a discarded-body endpoint's neighbour": doctored("/api/upload", "p99_ms", lambda x: float(x) + 5.5,
                                                              method="POST"),
     "route not folded": write_csv([header] + [r if r[1] != "/users/{id}" else [r[0], "/users/17"] + r[2:]
                                               for r in body]),
