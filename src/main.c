@@ -1778,7 +1778,9 @@ int main(int argc, char **argv)
 		.slow_ms = a.opt.slow_ms,
 		.log_status = a.opt.log_status,
 		.skip = on_skip,
-		.tls_cut = on_tls_cut,
+		/* opt-in: under saturation a cut run can meet reordered segments and
+		 * lose a request (counted as gaps), where uncut keys mode is exact */
+		.tls_cut = a.opt.tls_cut ? on_tls_cut : NULL,
 		.skip_ctx = &a,
 		/* auto may still turn it off (open_tls) when every process runs calls */
 		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL

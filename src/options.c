@@ -63,6 +63,9 @@ static void usage(FILE *f)
 		"                          handshake in OpenSSL 3.x, records decrypted here), calls\n"
 		"                          (uprobes on every SSL_read/SSL_write), auto (keys where\n"
 		"                          possible, else calls; the default) or off (plaintext only)\n"
+		"      --tls-cut           keys mode: cut HTTPS response bodies in the kernel (copies\n"
+		"                          ~5%% of a 100 KB body instead of all; experimental: under\n"
+		"                          saturation a few requests can be lost, counted as gaps)\n"
 		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
 		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
 		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
@@ -146,7 +149,7 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
        OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
 
 /* Apart from the enum above, so options added there never collide. */
-enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES };
+enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_TLS_CUT, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES };
 
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
@@ -244,6 +247,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
+		{ "tls-cut", no_argument, NULL, OPT_TLS_CUT },
 		{ "keylog-in", required_argument, NULL, OPT_KEYLOG_IN },
 		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 		{ "write", required_argument, NULL, 'w' },
@@ -317,6 +321,9 @@ int options_parse(int argc, char **argv, struct options *o)
 		case OPT_TLS:
 			if (parse_tls_mode(optarg, &o->tls))
 				return bad_arg("--tls", optarg);
+			break;
+		case OPT_TLS_CUT:
+			o->tls_cut = true;
 			break;
 		case OPT_KEYLOG:
 			o->keylog = optarg;
