@@ -14,7 +14,9 @@
 #
 # The access log ($T/apache/access.log) is in lib.sh's TSV order for the
 # fields compare.py --counts-only reads (method, target, status, bytes sent,
-# request length, time in µs: not comparable as a latency).
+# request length, time in µs: not comparable as a latency), then %X: "X" when
+# the client left before the response was complete (compare.py
+# --client-abort-field 7).
 
 APACHE_PID=""
 APACHE_MODS=/usr/lib/apache2/modules
@@ -41,7 +43,7 @@ User www-data
 Group www-data
 ErrorLog "$T/apache/error.log"
 LogLevel warn
-LogFormat "%m\t%U%q\t%>s\t%O\t%I\t%D" l7tsv
+LogFormat "%m\t%U%q\t%>s\t%O\t%I\t%D\t%X" l7tsv
 CustomLog "$T/apache/access.log" l7tsv
 DocumentRoot "$T/apache/html"
 <Directory "$T/apache/html">

@@ -87,8 +87,12 @@ LUA
 			it_log "$mode: $((logged - got)) requests of a child forked before the switch, counted as not read"
 		fi
 	else
-		"$PY" "$IT_DIR/compare.py" --log "$T/$mode.log" --csv "$T/$mode.csv" --counts-only >"$T/cmp.txt" 2>&1 ||
+		"$PY" "$IT_DIR/compare.py" --log "$T/$mode.log" --csv "$T/$mode.csv" --counts-only \
+			--client-abort-field 7 >"$T/cmp.txt" 2>&1 ||
 			{ sed 's/^/  | /' "$T/cmp.txt"; it_fail "$mode: per-endpoint counts differ"; }
+		# wrk leaves mid-request at the end of each burst; Apache logs 200 for
+		# a request it never got to answer (%X "X"), l7top counts it aborted.
+		grep -o '[0-9]* logged with a status, the client gone[^)]*' "$T/cmp.txt" | sed "s/^/  $mode: /" || true
 	fi
 	[[ $mode == keys ]] || grep -q "calls probes now on the library" "$T/l7top.err" ||
 		it_fail "calls mode did not move to the library when apache forked"
