@@ -138,6 +138,9 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n);
 int tls_probe_fd(const struct tls_probe *t);
 /* Hands every waiting record to sink. Returns the number, or -errno. */
 int tls_probe_consume(struct tls_probe *t, const struct tls_sink *sink);
+/* What the rings hold now, with the clock offset of the last
+ * tls_probe_consume and nothing else: cheap enough to call per packet. */
+int tls_probe_consume_pending(struct tls_probe *t, const struct tls_sink *sink);
 void tls_probe_stats(const struct tls_probe *t, struct tls_stats *st);
 /* Which modes the processes followed run in: TLS_MODE_KEYS, _CALLS,
  * _KEYS_CALLS, or _NONE (no OpenSSL found yet). */

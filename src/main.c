@@ -151,6 +151,7 @@ struct app {
 	char settings[1024];
 	const char *warnings[3];     /* the live view's status line: unix_warn, the folds, auto */
 	struct tls_auto tauto;
+	struct tls_sink tls_sink;        /* where the TLS probe's records go */
 	struct target target;
 	char target_name[160];       /* "nginx[1234]", or every target's: "nginx[1],nginx[2]" */
 	/* Each target's name, as rows carry it: set when its root is first seen
@@ -798,9 +799,22 @@ static void print_capture_summary(struct app *a)
 	fputc('\n', stderr);
 }
 
+/*
+ * Once --tls auto has switched, the calls probes' events are taken before
+ * every packet. A connection's SSL_set_fd precedes its first request, but
+ * it rides another ring than the packets, and one dispatch may read several
+ * capture blocks: a whole short connection (Connection: close) could be
+ * read, decrypted and counted before the event saying the calls path owns
+ * it, and be counted twice, or as undecryptable once the keys probe left.
+ */
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {
 	struct app *a = ctx;
+	if (a->tauto.phase >= AUTO_SWITCHING && tls_probe_consume_pending(a->tls, &a->tls_sink) > 0 &&
+	    a->tls_secrets_new) {
+		a->tls_secrets_new = false;
+		collector_tls_kick(a->coll);
+	}
 	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
 	collector_packet_ns(a->coll, (uint32_t)p->netns, p->ts_ns, p->l3, p->caplen, p->wirelen);
@@ -1193,14 +1207,9 @@ static void on_tls_secret(void *ctx, const struct tls_secret *sec)
  * once, so a new NGINX worker is probed before it takes many requests. */
 static void drain_tls(struct app *a)
 {
-	const struct tls_sink sink = {
-		.data = on_tls_data, .conn = on_tls_conn, .close = on_tls_close, .fork = on_tls_fork,
-		.secret = on_tls_secret, .ctx = a,
-	};
-
 	if (!a->tls)
 		return;
-	tls_probe_consume(a->tls, &sink);
+	tls_probe_consume(a->tls, &a->tls_sink);
 	if (a->tls_secrets_new) {
 		/* Records that arrived before their keys decrypt now. */
 		a->tls_secrets_new = false;
@@ -1330,6 +1339,10 @@ static int open_tls(struct app *a)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_RUNTIME;
 	}
+	a->tls_sink = (struct tls_sink){
+		.data = on_tls_data, .conn = on_tls_conn, .close = on_tls_close, .fork = on_tls_fork,
+		.secret = on_tls_secret, .ctx = a,
+	};
 	if (open_keylog(a))
 		return EXIT_USAGE;
 	a->tls_mode = tls_probe_modes(a->tls);
