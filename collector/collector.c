@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collector/agg.h"
+#include "collector/calls_handoff.h"
 #include "collector/conn_table.h"
 #include "collector/h2_stream.h"
 #include "collector/http_stream.h"
@@ -22,6 +23,10 @@
 /* A closed connection lingers this long so late retransmissions are
  * recognised as duplicates instead of opening a phantom connection. */
 #define CLOSED_LINGER_NS (2ull * 1000000000ull)
+/* Tuples --tls auto's calls path took, waiting for their connection: the TLS
+ * ring runs ahead of the capture by a block or more (thousands of
+ * connections a second under Connection: close). */
+#define CALLS_PENDING_MAX 4096
 
 struct collector {
 	struct collector_config cfg;
@@ -52,12 +57,13 @@ struct collector {
 	struct conn *tls_waiting;
 	/*
 	 * --tls auto's switch to calls: connections the calls probes read
-	 * (SSL_set_fd told us their tuple, sometimes before their first
-	 * packet: then the tuple waits here, FIFO), and a sink for their
-	 * sessions that counts nothing and hands out no plaintext.
+	 * (SSL_set_fd told us their tuple, mostly before their first packet:
+	 * then the tuple waits in calls_pending, made at the switch), and a
+	 * sink for their sessions that counts nothing and hands out no
+	 * plaintext.
 	 */
-	struct conn_key calls_keys[256];
-	size_t ncalls_keys;
+	struct calls_handoff *calls_pending;
+	uint64_t calls_handoff_lost;     /* tuples evicted before their connection came */
 	bool tls_keys_gone;              /* the keys probe is off: no session for those */
 	struct tls_session_counters tls_mute;
 	struct tls_session_sink tls_mute_sink;
@@ -552,6 +558,7 @@ void collector_free(struct collector *c)
 	upstream_free(c->up);
 	route_learn_free(c->learn);
 	tls_secrets_free(c->secrets);
+	calls_handoff_free(c->calls_pending);
 	tls_crypto_free(c->crypto);
 	free(c->reqs);
 	free(c);
@@ -741,14 +748,6 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	return cn;
 }
 
-/* The same TCP tuple, whatever namespace the keys hold: SSL_set_fd tells
- * the calls path a tuple, not the namespace its listener is in. */
-static bool key_same_tuple(const struct conn_key *a, const struct conn_key *b)
-{
-	struct conn_key x = *a, y = *b;
-	x.netns = y.netns = 0;
-	return !memcmp(&x, &y, sizeof(x));
-}
 
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
@@ -758,8 +757,8 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 		return false;
 	cn->tls = true;
 	bit_set(c->tls_port, cn->key.srv_port);
-	for (size_t i = 0; i < c->ncalls_keys && !cn->calls_owned; i++)
-		cn->calls_owned = key_same_tuple(&c->calls_keys[i], &cn->key);
+	if (c->calls_pending && !cn->calls_owned)
+		cn->calls_owned = calls_handoff_take(c->calls_pending, &cn->key);
 	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = tls_session_new(0);
 		if (!cn->tlss)
@@ -1185,7 +1184,6 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 			      uint16_t cli_port, const uint8_t srv[16], uint16_t srv_port)
 {
 	struct conn_key k = { .family = (uint8_t)family, .srv_port = srv_port, .cli_port = cli_port };
-	size_t n = sizeof(c->calls_keys) / sizeof(c->calls_keys[0]);
 	bool elsewhere;
 	const struct collector_listener *l = listener_find(c, netns, srv_port, &elsewhere);
 	struct conn *cn;
@@ -1193,20 +1191,22 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 	k.netns = l && l->netns ? netns : 0;     /* as listener_pick keys its packets */
 	memcpy(k.srv, srv, 16);
 	memcpy(k.cli, cli, 16);
-	/* Its ClientHello may be read after this: a FIFO of the latest tuples. */
-	memmove(&c->calls_keys[1], &c->calls_keys[0], (n - 1) * sizeof(k));
-	c->calls_keys[0] = k;
-	c->ncalls_keys += c->ncalls_keys < n;
 	cn = conn_table_find(c->conns, &k);
 	/*
 	 * Clients reuse a port within the seconds a closed connection lingers
 	 * here (seen under Connection: close), and the packets of the old one
-	 * may still be on their way in: a connection that handed out plaintext
-	 * or closed is that older one, not this (the SSL_set_fd comes before
-	 * any request), and the new one finds its tuple in the FIFO.
+	 * may still be on their way in: a connection that handed out plaintext,
+	 * closed or was taken already is that older one, not this (the
+	 * SSL_set_fd comes before any request). The new one takes its tuple
+	 * from calls_pending when its ClientHello is read.
 	 */
-	if (!cn || cn->closed_ns || cn->tls_plain_seen)
+	if (!cn || cn->closed_ns || cn->tls_plain_seen || cn->calls_owned) {
+		if (!c->calls_pending)
+			c->calls_pending = calls_handoff_new(CALLS_PENDING_MAX);
+		if (!c->calls_pending || calls_handoff_put(c->calls_pending, &k))
+			c->calls_handoff_lost++;
 		return;
+	}
 	cn->calls_owned = true;
 	if (cn->tlss && c->tls_keys_gone) {
 		tls_wait_unlist(c, cn);
@@ -1237,6 +1237,23 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 	for (uint32_t p = 0; p < 65536 && n < max; p++)
 		if (c->tls_port[p >> 3] & (1u << (p & 7)))
 			out[n++] = (uint16_t)p;
+	return n;
+}
+
+size_t collector_tls_keyed_ports(const struct collector *c, uint16_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
+		bool listed = false;
+
+		if (!cn->tlss || cn->calls_owned || cn->closed_ns || cn->upstream)
+			continue;
+		for (size_t i = 0; i < n && !listed; i++)
+			listed = out[i] == cn->key.srv_port;
+		if (!listed && n < max)
+			out[n++] = cn->key.srv_port;
+	}
 	return n;
 }
 
@@ -1326,6 +1343,7 @@ void collector_totals(struct collector *c, struct snap_counters *t)
 	t->tls_undecryptable_bytes = c->tls_blind_bytes;
 	t->tls_lost = c->tls.waiting_overflow + c->tls.records_lost + c->tls.tag_failures;
 	t->tls_cut_unframed = c->tls.cut_unframed;
+	t->tls_handoff_lost = c->calls_handoff_lost;
 	if (c->secrets) {
 		struct tls_secrets_stats st;
 		tls_secrets_get_stats(c->secrets, &st);

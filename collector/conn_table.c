@@ -36,6 +36,11 @@ static uint32_t key_hash(const struct conn_key *k)
 	return (uint32_t)h;
 }
 
+uint32_t conn_key_hash(const struct conn_key *k)
+{
+	return key_hash(k);
+}
+
 struct conn_table *conn_table_new(size_t max)
 {
 	struct conn_table *t = calloc(1, sizeof(*t));

@@ -83,6 +83,9 @@ struct conn {
 
 struct conn_table;
 
+/* The hash of every byte of k (pads included: keys are zeroed first). */
+uint32_t conn_key_hash(const struct conn_key *k);
+
 struct conn_table *conn_table_new(size_t max);
 /* Frees the table; conns must have been released by the caller first
  * (conn_table_first/remove), since their streams hold counters to report. */

@@ -216,6 +216,10 @@ struct req_record {
 	  "runs", "l7top_tls_cut_unframed_total", \
 	  "TLS body records cut in the kernel that did not add up to the body (keys mode): " \
 	  "decrypted again after trial, cutting stopped on that connection.") \
+	X(tls_handoff_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_ERROR, "tls handoffs lost", \
+	  "connections", "l7top_tls_handoffs_lost_total", \
+	  "Connections --tls auto gave to the calls probes whose packets came too late to be " \
+	  "told apart (more than 4096 waiting): they may be counted twice or as undecryptable.") \
 	X(tls_secrets_lost, SNAP_COUNTER, SNAP_SHOW_IF_SET, SNAP_SEV_WARN, "secrets lost", \
 	  "secrets", "l7top_tls_secrets_lost_total", \
 	  "TLS secrets caught but refused (table full) or expired unused.") \

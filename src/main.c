@@ -86,14 +86,21 @@
  *    SSL_read per small request, entry + return each) plus
  *    AUTO_CALLS_TRAPS_HS per handshake (SSL_set_fd, SSL_free), x
  *    AUTO_TRAP_US, plus AUTO_CALLS_CPU_US of l7top's CPU per request.
- * AUTO_TRAP_US: an uprobe hit costs 5 µs on a bare kernel; on this VM's the
- * bench's empty-uprobe floor (4 traps per keep-alive request) left 0.2 of
- * the unobserved rate, ~15 µs a trap. AUTO_CALLS_CPU_US: calls mode's CPU
- * per request in bench/RESULTS.md (5.3 µs, Connection: close). So TLS 1.3
- * switches above ~0.3 handshakes per request; resumed TLS 1.2 stays keys
- * unless l7top spends more than ~80 µs per handshake.
+ * AUTO_TRAP_US is fitted where the choice is close, on this 2-core VM
+ * with NGINX and wrk (own libssl copy), side by side, each µs counted as
+ * the unobserved rate lost per request: under Connection: close with
+ * resumed TLS 1.2, keys mode (3.1 traps + 26-29 µs of l7top CPU per
+ * request) lost ~70 µs, calls mode (8 traps + 4.7 µs) ~33 µs; kept alive,
+ * keys mode (no trap, 1.7 µs) lost ~4.5 µs. So l7top's CPU counts ~2.6
+ * times (it takes a core from the server or its client), and a trap about
+ * as much as one µs of it. On a kept-alive connection a trap costs far
+ * more (the bench's empty-uprobe floor, 4 per request, left ~0.1 of the
+ * rate), but keys mode pays none there and wins at any weight.
+ * AUTO_CALLS_CPU_US: calls mode's CPU per request measured the same way.
+ * So TLS 1.3 switches above ~0.1 handshakes per request, resumed TLS 1.2
+ * above ~0.4.
  */
-#define AUTO_TRAP_US         15.0
+#define AUTO_TRAP_US         1.0
 #define AUTO_CALLS_CPU_US    5.0
 #define AUTO_WARMUP_MS       1000
 #define AUTO_WINDOW_MS       1000
@@ -360,10 +367,20 @@ static bool tls_calls_only(const struct app *a)
 }
 
 /*
+ * TLS ports leave the socket filter when the uprobes read them: in calls
+ * mode, and once --tls auto's keys probe left (then a port leaves when no
+ * connection keyed before the switch is open on it any more).
+ */
+static bool tls_ports_leave(const struct app *a)
+{
+	return tls_calls_only(a) || a->tauto.phase == AUTO_CALLS;
+}
+
+/*
  * The socket filter keeps the target's ports, minus those the collector saw
- * TLS on when the uprobes read them (calls mode): their requests come
- * through the TLS path, and ciphertext would only cost ring slots. (With
- * --tls off the collector sets TLS connections aside itself.)
+ * TLS on when the uprobes read them: their requests come through the TLS
+ * path, and ciphertext would only cost ring slots and CPU. (With --tls off
+ * the collector sets TLS connections aside itself.)
  */
 static void apply_capture_ports(struct app *a)
 {
@@ -373,7 +390,7 @@ static void apply_capture_ports(struct app *a)
 	if (!a->cap || a->opt.read_pcap)
 		return;
 	for (size_t i = 0; i < a->target.nports; i++)
-		if (!tls_calls_only(a) || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
+		if (!tls_ports_leave(a) || !port_in(a->target.ports[i], a->tls_ports, a->ntls_ports))
 			keep[n++] = a->target.ports[i];
 	capture_set_ports(a->cap, keep, n);
 }
@@ -407,19 +424,24 @@ static void apply_ports(struct app *a)
 	describe_target(a);
 }
 
-/* New TLS ports seen on the wire leave the socket filter (calls mode). */
+/* New TLS ports seen on the wire leave the socket filter (tls_ports_leave). */
 static void refresh_tls_ports(struct app *a)
 {
-	uint16_t p[TARGET_MAX_PORTS];
-	size_t n;
+	uint16_t p[TARGET_MAX_PORTS], keyed[TARGET_MAX_PORTS];
+	size_t n, nk = 0, m = 0;
 
-	if (!tls_calls_only(a))
+	if (!tls_ports_leave(a))
 		return;
 	n = collector_tls_ports(a->coll, p, TARGET_MAX_PORTS);
-	if (n == a->ntls_ports && !memcmp(p, a->tls_ports, n * sizeof(p[0])))
+	if (!tls_calls_only(a))
+		nk = collector_tls_keyed_ports(a->coll, keyed, TARGET_MAX_PORTS);
+	for (size_t i = 0; i < n; i++)
+		if (!port_in(p[i], keyed, nk))
+			p[m++] = p[i];
+	if (m == a->ntls_ports && !memcmp(p, a->tls_ports, m * sizeof(p[0])))
 		return;
-	memcpy(a->tls_ports, p, n * sizeof(p[0]));
-	a->ntls_ports = n;
+	memcpy(a->tls_ports, p, m * sizeof(p[0]));
+	a->ntls_ports = m;
 	apply_capture_ports(a);
 }
 

@@ -257,20 +257,27 @@ static void test_same_tuple_two_namespaces(void **state)
  * session (else it would be counted twice, or undecryptable). The control
  * connection, not named by the calls path, waits for keys that never come.
  */
-static uint64_t tls_counted(struct collector *c, uint16_t cport, bool named)
-{
-	struct flow f = { cport, 443, 1000, 5000 };
-	const uint8_t cli[16] = { 127, 0, 0, 2 }, srv[16] = { 127, 0, 0, 1 };
-	struct snap_counters t;
+static const uint8_t TLS_CLI[16] = { 127, 0, 0, 2 }, TLS_SRV[16] = { 127, 0, 0, 1 };
 
-	if (named)
-		collector_tls_calls_conn(c, 11, 4, cli, cport, srv, 443);
+static void tls_conn_packets(struct collector *c, uint16_t cport, uint32_t isn)
+{
+	struct flow f = { cport, 443, isn, 5000 };
+
 	seg(c, 11, &f, 1, TCPF_SYN, NULL, 1 * MS);
 	seg(c, 11, &f, 0, TCPF_SYN | TCPF_ACK, NULL, 1 * MS);
 	/* TLS records by their first bytes (seg() sends strings: no NULs) */
 	seg(c, 11, &f, 1, TCPF_ACK | TCPF_PSH, "\x16\x03\x01" "hello", 2 * MS);
 	seg(c, 11, &f, 0, TCPF_ACK | TCPF_PSH, "\x16\x03\x03" "hi", 3 * MS);
 	seg(c, 11, &f, 0, TCPF_ACK | TCPF_PSH, "\x17\x03\x03" "data", 4 * MS);
+}
+
+static uint64_t tls_counted(struct collector *c, uint16_t cport, bool named)
+{
+	struct snap_counters t;
+
+	if (named)
+		collector_tls_calls_conn(c, 11, 4, TLS_CLI, cport, TLS_SRV, 443);
+	tls_conn_packets(c, cport, 1000);
 	collector_flush(c);
 	collector_totals(c, &t);
 	return t.tls_undecryptable + t.tls_lost;
@@ -295,6 +302,49 @@ static void test_calls_path_finds_namespaced_conn(void **state)
 	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
 	collector_tls_keys_gone(c);
 	assert_true(tls_counted(c, 40002, false) > 0);
+	collector_free(c);
+}
+
+/*
+ * The TLS ring runs ahead of the capture: under Connection: close thousands
+ * of SSL_set_fd may come before their connections' first packets, and a
+ * port may come back while the connection that had it lingers closed. Each
+ * connection takes its own tuple once; past the table's 4096 the oldest is
+ * dropped and counted, never silently.
+ */
+static void test_calls_path_ahead_of_capture(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .tls_decrypt = true };
+	const uint16_t ports[] = { 443 };
+	const struct collector_listener ls[] = { { 11, 443, 0 } };
+	struct collector *c = collector_new(&cfg);
+	struct snap_counters t;
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	collector_tls_keys_gone(c);
+	for (uint16_t i = 0; i < 3000; i++)
+		collector_tls_calls_conn(c, 11, 4, TLS_CLI, (uint16_t)(20000 + i), TLS_SRV, 443);
+	for (uint16_t i = 0; i < 3000; i++)
+		tls_conn_packets(c, (uint16_t)(20000 + i), 1000);
+	/* the port again, named while its closed connection lingers */
+	collector_tls_calls_conn(c, 11, 4, TLS_CLI, 20000, TLS_SRV, 443);
+	tls_conn_packets(c, 20000, 90000);
+	collector_flush(c);
+	collector_totals(c, &t);
+	assert_int_equal(t.tls_undecryptable + t.tls_lost, 0);
+	assert_int_equal(t.tls_handoff_lost, 0);
+
+	for (uint16_t i = 0; i < 4097; i++)
+		collector_tls_calls_conn(c, 11, 4, TLS_CLI, (uint16_t)(30000 + i), TLS_SRV, 443);
+	for (uint16_t i = 1; i < 4097; i++)
+		tls_conn_packets(c, (uint16_t)(30000 + i), 1000);
+	tls_conn_packets(c, 30000, 1000);      /* its tuple made room for the last */
+	collector_flush(c);
+	collector_totals(c, &t);
+	assert_int_equal(t.tls_handoff_lost, 1);
+	assert_int_equal(t.tls_undecryptable, 1);
 	collector_free(c);
 }
 
@@ -349,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_listener_by_namespace),
 		cmocka_unit_test(test_same_tuple_two_namespaces),
 		cmocka_unit_test(test_calls_path_finds_namespaced_conn),
+		cmocka_unit_test(test_calls_path_ahead_of_capture),
 		cmocka_unit_test(test_process_stream_target),
 		cmocka_unit_test(test_bounds_counted),
 	};
