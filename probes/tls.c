@@ -1202,11 +1202,18 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 		goto fail;
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
-	/* Keys mode: this ring only carries fork notices; the plaintext ring is not needed. */
-	/* auto keeps the plaintext ring: it may switch to calls (tls_probe_switch_calls). */
+	/*
+	 * The ring is mapped (twice) for its whole size: all of it is RSS from
+	 * the start. Keys mode: it only carries fork notices. auto keeps a
+	 * quarter of calls mode's: it switches where handshakes are many and
+	 * requests per connection few (Connection: close), and what a burst
+	 * overflows is counted as tls drops.
+	 */
 	t->small_ring = t->mode == TLS_MODE_KEYS;
 	if (t->small_ring)
 		bpf_map__set_max_entries(t->skel->maps.rb, 64 * 1024);
+	else if (t->mode == TLS_MODE_AUTO)
+		bpf_map__set_max_entries(t->skel->maps.rb, 2 * 1024 * 1024);
 	ret = tls_calls_bpf__load(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "l7top: cannot load the TLS probes: %s", strerror(-ret));
