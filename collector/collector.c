@@ -33,6 +33,9 @@ struct collector {
 	struct reasm_limits lim;
 	uint8_t server_port[65536 / 8];
 	uint8_t tls_port[65536 / 8];
+	/* Ports of keyed TLS connections let go while still open (idle): one
+	 * may speak again, so such a port never leaves the capture. */
+	uint8_t tls_keyed_idle_port[65536 / 8];
 	struct conn_table *conns;
 	struct agg *agg;
 	struct route_learn *learn;       /* NULL with fold_off */
@@ -1231,18 +1234,24 @@ void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id
 	conn_release(c, cn);
 }
 
-size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
+/* The ports set in map, ascending, at most max of them. */
+static size_t ports_in(const uint8_t *map, uint16_t *out, size_t max)
 {
 	size_t n = 0;
 	for (uint32_t p = 0; p < 65536 && n < max; p++)
-		if (c->tls_port[p >> 3] & (1u << (p & 7)))
+		if (map[p >> 3] & (1u << (p & 7)))
 			out[n++] = (uint16_t)p;
 	return n;
 }
 
+size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
+{
+	return ports_in(c->tls_port, out, max);
+}
+
 size_t collector_tls_keyed_ports(const struct collector *c, uint16_t *out, size_t max)
 {
-	size_t n = 0;
+	size_t n = ports_in(c->tls_keyed_idle_port, out, max);
 
 	for (const struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next) {
 		bool listed = false;
@@ -1318,6 +1327,8 @@ void collector_expire(struct collector *c, uint64_t now_ns)
 	for (; cn; cn = next) {
 		next = cn->next;
 		bool closed = cn->closed_ns && now_ns > cn->closed_ns + CLOSED_LINGER_NS;
+		if (!closed && now_ns > cn->last_ns + idle && cn->tlss && !cn->calls_owned)
+			bit_set(c->tls_keyed_idle_port, cn->key.srv_port);
 		if (closed || now_ns > cn->last_ns + idle)
 			conn_release(c, cn);
 	}

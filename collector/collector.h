@@ -149,7 +149,8 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
  */
 size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max);
 /* Of those, the ports with a keyed connection still open: one decrypted here
- * from captured ciphertext (not one the calls path reads). */
+ * from captured ciphertext (not one the calls path reads), or one let go
+ * idle while open, which may speak again. */
 size_t collector_tls_keyed_ports(const struct collector *c, uint16_t *out, size_t max);
 /* A backend the target has a connection to (found in /proc): its
  * connections are followed even without their SYN. family 4/6, addr in

@@ -823,11 +823,12 @@ static void print_capture_summary(struct app *a)
 
 /*
  * Once --tls auto has switched, the calls probes' events are taken before
- * every packet. A connection's SSL_set_fd precedes its first request, but
- * it rides another ring than the packets, and one dispatch may read several
- * capture blocks: a whole short connection (Connection: close) could be
- * read, decrypted and counted before the event saying the calls path owns
- * it, and be counted twice, or as undecryptable once the keys probe left.
+ * every packet, not only before each dispatch: one dispatch may read
+ * several capture blocks, and a block retired after the last drain could
+ * hold a whole short connection (Connection: close) whose SSL_set_fd, which
+ * precedes its first request, is still in the ring. Read first, the keys
+ * path would count it too. (Events read ahead of their connection's
+ * packets wait in the collector's handoff table.)
  */
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {

@@ -348,6 +348,36 @@ static void test_calls_path_ahead_of_capture(void **state)
 	collector_free(c);
 }
 
+/*
+ * After --tls auto's switch a TLS port leaves the capture only while no
+ * connection keyed here is open on it: not one the calls path took, and
+ * not after a keyed one was let go idle while still open (it may speak
+ * again).
+ */
+static void test_keyed_ports(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .tls_decrypt = true, .idle_timeout_s = 1 };
+	const uint16_t ports[] = { 443 };
+	const struct collector_listener ls[] = { { 11, 443, 0 } };
+	struct collector *c = collector_new(&cfg);
+	uint16_t out[4];
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	collector_tls_keys_gone(c);
+	collector_tls_calls_conn(c, 11, 4, TLS_CLI, 40001, TLS_SRV, 443);
+	tls_conn_packets(c, 40001, 1000);
+	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 0);
+	tls_conn_packets(c, 40002, 1000);      /* keyed: the calls path never named it */
+	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 1);
+	assert_int_equal(out[0], 443);
+	collector_expire(c, 10000 * MS);       /* both idle: let go */
+	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 1);
+	assert_int_equal(out[0], 443);
+	collector_free(c);
+}
+
 /* TLS read inside a process: the process says the target. */
 static void test_process_stream_target(void **state)
 {
@@ -400,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_same_tuple_two_namespaces),
 		cmocka_unit_test(test_calls_path_finds_namespaced_conn),
 		cmocka_unit_test(test_calls_path_ahead_of_capture),
+		cmocka_unit_test(test_keyed_ports),
 		cmocka_unit_test(test_process_stream_target),
 		cmocka_unit_test(test_bounds_counted),
 	};
