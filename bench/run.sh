@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 PAIRS=${BENCH_PAIRS:-3}
 SECS=${BENCH_SECONDS:-5}
+AUTO_WARMUP=${BENCH_AUTO_WARMUP:-4}   # s of load before --tls auto's measured run
 ONLY=${BENCH_ONLY:-}
 OUT=${BENCH_OUT:-bench/RESULTS${ONLY:+.${ONLY// /-}}.md}
 section() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
@@ -251,13 +252,18 @@ bench_series() {
 	declare -A rps p99 ratios cpu idle bytes csw
 	local w
 	w=$(worker)
-	local losses=""
+	local losses="" autos=""
 	log "$title: ${configs[*]} x $PAIRS rounds of ${SECS}s"
 	for round in $(seq "$PAIRS"); do
 		local base=""
 		for c in "${configs[@]}"; do
 			start_observer "$c"
-			local before after r c0=0 c1=0 j0 j1 s0 s1 t0 t1
+			local before after r c0=0 c1=0 j0 j1 s0 s1 t0 t1 wbefore
+			wbefore=$(wc -l <"$T/access.log")
+			# --tls auto decides once per run from what it measures in its
+			# first seconds: its steady state is what a long watch costs,
+			# so it gets the same load, unmeasured, first.
+			[[ $c == l7top-auto ]] && SECS=$AUTO_WARMUP run_load "$url" "$conns" >/dev/null
 			before=$(wc -l <"$T/access.log")
 			[[ -n $OBS_PID ]] && c0=$(cpu_ns "$OBS_PID")
 			j0=$(cpu_jiffies)
@@ -271,14 +277,14 @@ bench_series() {
 			after=$(wc -l <"$T/access.log")
 			sleep 1.2          # let the last interval close before stopping
 			stop_observer
-			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - before))
+			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - wbefore))
 			csw[$c]+="$(awk -v a="$s0" -v b="$s1" -v ns=$((t1 - t0)) 'BEGIN {split(a, x, " "); split(b, y, " "); s = ns / 1e9; printf "%.0f/%.0f", (s > 0 ? (y[1] - x[1]) / s : 0), (s > 0 ? (y[2] - x[2]) / s : 0)}') "
 			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
 			if [[ $c != none ]]; then
 				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
 			fi
 			if [[ $c == l7top* ]]; then
-				bytes[$c]+="$(awk -v b="$(copied_bytes "$L7_RUN")" -v n="$nreq" 'BEGIN {printf "%.0f", (n > 0 ? b / n : 0)}') "
+				bytes[$c]+="$(awk -v b="$(copied_bytes "$L7_RUN")" -v n="$logged" 'BEGIN {printf "%.0f", (n > 0 ? b / n : 0)}') "
 			fi
 			rps[$c]+="${r%% *} "
 			p99[$c]+="${r##* } "
@@ -290,6 +296,10 @@ bench_series() {
 				losses+="| $c round $round | $(loss_line "$L7_RUN" "$logged" | awk '{printf "%d | %d | %d | %s", $1, $2, $3, ($1 + $2 == $3 ? "yes" : $1 <= $3 && $3 <= $1 + $2 ? "within the drops" : "NO")}') |"$'\n'
 			fi
 			log "  round $round $c: ${r%% *} req/s, p99 ${r##* } ms, observer $(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') µs/request"
+			if [[ $c == l7top-auto ]]; then
+				autos+="- round $round: $(grep -m1 -o 'tls auto: .*' "$T/run$L7_RUN.err" || echo 'no choice said')"$'\n'
+				log "    $(grep -m1 -o 'tls auto: .*' "$T/run$L7_RUN.err")"
+			fi
 		done
 	done
 	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request | NGINX worker switches/s, voluntary/involuntary, per round |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
@@ -305,6 +315,9 @@ bench_series() {
 		[[ $c == l7top* ]] || mb=-
 		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb | ${csw[$c]:-} |"$'\n'
 	done
+	if [[ -n $autos ]]; then
+		md+=$'\n'"l7top-auto is measured after ${AUTO_WARMUP} s of the same load, unmeasured (its choice is made once per run, from its first seconds; its loss check counts them too). What it chose:"$'\n\n'"$autos"
+	fi
 	if [[ -n $losses ]]; then
 		md+=$'\n'"Counted drops: packets the capture ring lost, TLS records lost, and requests l7top saw whose answers never reached the wire (unpaired: for h2, streams cut by the client's close; NGINX logs those it had read, so the log may fall between seen and seen + drops)."$'\n\n'"| l7top run | requests seen | counted drops | access log | seen + drops = log |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'"$losses"
 	fi
