@@ -36,6 +36,8 @@ struct collector {
 	/* Ports of keyed TLS connections let go while still open (idle): one
 	 * may speak again, so such a port never leaves the capture. */
 	uint8_t tls_keyed_idle_port[65536 / 8];
+	/* TLS ports the capture no longer keeps (collector_tls_ports_left). */
+	uint8_t tls_port_left[65536 / 8];
 	struct conn_table *conns;
 	struct agg *agg;
 	struct route_learn *learn;       /* NULL with fold_off */
@@ -1204,6 +1206,8 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 	 * from calls_pending when its ClientHello is read.
 	 */
 	if (!cn || cn->closed_ns || cn->tls_plain_seen || cn->calls_owned) {
+		if (c->tls_port_left[srv_port >> 3] & (1u << (srv_port & 7)))
+			return;          /* no packet of the new one will come */
 		if (!c->calls_pending)
 			c->calls_pending = calls_handoff_new(CALLS_PENDING_MAX);
 		if (!c->calls_pending || calls_handoff_put(c->calls_pending, &k))
@@ -1216,6 +1220,13 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 		tls_session_free(cn->tlss, &c->tls_mute_sink);
 		cn->tlss = NULL;
 	}
+}
+
+void collector_tls_ports_left(struct collector *c, const uint16_t *ports, size_t n)
+{
+	memset(c->tls_port_left, 0, sizeof(c->tls_port_left));
+	for (size_t i = 0; i < n; i++)
+		bit_set(c->tls_port_left, ports[i]);
 }
 
 void collector_tls_keys_gone(struct collector *c)

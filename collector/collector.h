@@ -136,6 +136,9 @@ void collector_stream_close(struct collector *c, uint32_t tgid, uint64_t conn_id
  */
 void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, const uint8_t cli[16],
 			      uint16_t cli_port, const uint8_t srv[16], uint16_t srv_port);
+/* These TLS ports left the capture (the calls path reads them): a tuple
+ * the calls path names there waits for no packet. */
+void collector_tls_ports_left(struct collector *c, const uint16_t *ports, size_t n);
 /* The keys probe is detached: connections from now on have no secrets. */
 void collector_tls_keys_gone(struct collector *c);
 /* The peer of a process stream, once known (from the accept tracepoint):

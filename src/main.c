@@ -442,6 +442,7 @@ static void refresh_tls_ports(struct app *a)
 		return;
 	memcpy(a->tls_ports, p, m * sizeof(p[0]));
 	a->ntls_ports = m;
+	collector_tls_ports_left(a->coll, p, m);
 	apply_capture_ports(a);
 }
 

@@ -283,24 +283,28 @@ static uint64_t tls_counted(struct collector *c, uint16_t cport, bool named)
 	return t.tls_undecryptable + t.tls_lost;
 }
 
+/* A collector on :443 in netns 11 after --tls auto's key probe left. */
+static struct collector *keys_gone_collector(uint32_t idle_timeout_s)
+{
+	struct collector_config cfg = { .tls_decrypt = true, .idle_timeout_s = idle_timeout_s };
+	const uint16_t ports[] = { 443 };
+	const struct collector_listener ls[] = { { 11, 443, 0 } };
+	struct collector *c = collector_new(&cfg);
+
+	collector_set_ports(c, ports, 1);
+	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	collector_tls_keys_gone(c);
+	return c;
+}
+
 static void test_calls_path_finds_namespaced_conn(void **state)
 {
 	(void)state;
-	struct collector_config cfg = { .tls_decrypt = true };
-	const uint16_t ports[] = { 443 };
-	const struct collector_listener ls[] = { { 11, 443, 0 } };
+	struct collector *c = keys_gone_collector(0);
 
-	struct collector *c = collector_new(&cfg);
-	collector_set_ports(c, ports, 1);
-	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
-	collector_tls_keys_gone(c);
 	assert_int_equal(tls_counted(c, 40001, true), 0);
 	collector_free(c);
-
-	c = collector_new(&cfg);
-	collector_set_ports(c, ports, 1);
-	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
-	collector_tls_keys_gone(c);
+	c = keys_gone_collector(0);
 	assert_true(tls_counted(c, 40002, false) > 0);
 	collector_free(c);
 }
@@ -315,15 +319,9 @@ static void test_calls_path_finds_namespaced_conn(void **state)
 static void test_calls_path_ahead_of_capture(void **state)
 {
 	(void)state;
-	struct collector_config cfg = { .tls_decrypt = true };
-	const uint16_t ports[] = { 443 };
-	const struct collector_listener ls[] = { { 11, 443, 0 } };
-	struct collector *c = collector_new(&cfg);
+	struct collector *c = keys_gone_collector(0);
 	struct snap_counters t;
 
-	collector_set_ports(c, ports, 1);
-	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
-	collector_tls_keys_gone(c);
 	for (uint16_t i = 0; i < 3000; i++)
 		collector_tls_calls_conn(c, 11, 4, TLS_CLI, (uint16_t)(20000 + i), TLS_SRV, 443);
 	for (uint16_t i = 0; i < 3000; i++)
@@ -345,6 +343,14 @@ static void test_calls_path_ahead_of_capture(void **state)
 	collector_totals(c, &t);
 	assert_int_equal(t.tls_handoff_lost, 1);
 	assert_int_equal(t.tls_undecryptable, 1);
+
+	/* Once the port left the capture, no packet will come: nothing waits. */
+	const uint16_t left[] = { 443 };
+	collector_tls_ports_left(c, left, 1);
+	for (uint16_t i = 0; i < 5000; i++)
+		collector_tls_calls_conn(c, 11, 4, TLS_CLI, (uint16_t)(40000 + i), TLS_SRV, 443);
+	collector_totals(c, &t);
+	assert_int_equal(t.tls_handoff_lost, 1);
 	collector_free(c);
 }
 
@@ -357,15 +363,9 @@ static void test_calls_path_ahead_of_capture(void **state)
 static void test_keyed_ports(void **state)
 {
 	(void)state;
-	struct collector_config cfg = { .tls_decrypt = true, .idle_timeout_s = 1 };
-	const uint16_t ports[] = { 443 };
-	const struct collector_listener ls[] = { { 11, 443, 0 } };
-	struct collector *c = collector_new(&cfg);
+	struct collector *c = keys_gone_collector(1);
 	uint16_t out[4];
 
-	collector_set_ports(c, ports, 1);
-	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
-	collector_tls_keys_gone(c);
 	collector_tls_calls_conn(c, 11, 4, TLS_CLI, 40001, TLS_SRV, 443);
 	tls_conn_packets(c, 40001, 1000);
 	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 0);
