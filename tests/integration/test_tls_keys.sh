@@ -99,13 +99,15 @@ round() {
 	"${K12[@]}" --ciphers ECDHE-RSA-CHACHA20-POLY1305 "$BT/v12/chacha/$r" "$BT/users/3" >/dev/null
 	"${K12[@]}" --ciphers ECDHE-RSA-AES128-GCM-SHA256 "$BT/v12/aes128/$r" >/dev/null
 	# Resumption: one curl, a new connection per URL, the session reused
-	# (TLS 1.3 tickets, TLS 1.2 tickets / session cache).
+	# (TLS 1.3 tickets, TLS 1.2 tickets / session cache). Four connections
+	# for two resumed ones: a TLS 1.3 ticket may come after curl is done
+	# with the connection that got it (seen once: fresh fresh resumed).
 	local v out
 	for v in 13 12; do
 		if [[ $v == 13 ]]; then
-			out=$("${K13[@]}" -H 'Connection: close' "$BT/v13/resume/"{1,2,3})
+			out=$("${K13[@]}" -H 'Connection: close' "$BT/v13/resume/"{1,2,3,4})
 		else
-			out=$("${K12[@]}" -H 'Connection: close' "$BT/v12/resume/"{1,2,3})
+			out=$("${K12[@]}" -H 'Connection: close' "$BT/v12/resume/"{1,2,3,4})
 		fi
 		[[ $(grep -c resumed <<<"$out") -ge 2 ]] ||
 			it_fail "TLS 1.${v#1}: curl did not resume its session: $(tr '\n' ' ' <<<"$out")"
