@@ -101,14 +101,19 @@ struct collector {
 	uint8_t cur_target;              /* its listener's target */
 };
 
-static bool port_is_server(const struct collector *c, uint16_t port)
+static bool bit_get(const uint8_t *map, uint16_t port)
 {
-	return c->server_port[port >> 3] & (1u << (port & 7));
+	return map[port >> 3] & (1u << (port & 7));
 }
 
 static void bit_set(uint8_t *map, uint16_t port)
 {
 	map[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+static bool port_is_server(const struct collector *c, uint16_t port)
+{
+	return bit_get(c->server_port, port);
 }
 
 /* "addr:port" -> "addr" (for top clients, which count hosts, not ports). */
@@ -753,7 +758,6 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	return cn;
 }
 
-
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
 static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
@@ -1206,7 +1210,7 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 	 * from calls_pending when its ClientHello is read.
 	 */
 	if (!cn || cn->closed_ns || cn->tls_plain_seen || cn->calls_owned) {
-		if (c->tls_port_left[srv_port >> 3] & (1u << (srv_port & 7)))
+		if (bit_get(c->tls_port_left, srv_port))
 			return;          /* no packet of the new one will come */
 		if (!c->calls_pending)
 			c->calls_pending = calls_handoff_new(CALLS_PENDING_MAX);
@@ -1250,7 +1254,7 @@ static size_t ports_in(const uint8_t *map, uint16_t *out, size_t max)
 {
 	size_t n = 0;
 	for (uint32_t p = 0; p < 65536 && n < max; p++)
-		if (map[p >> 3] & (1u << (p & 7)))
+		if (bit_get(map, (uint16_t)p))
 			out[n++] = (uint16_t)p;
 	return n;
 }
@@ -1338,9 +1342,10 @@ void collector_expire(struct collector *c, uint64_t now_ns)
 	for (; cn; cn = next) {
 		next = cn->next;
 		bool closed = cn->closed_ns && now_ns > cn->closed_ns + CLOSED_LINGER_NS;
-		if (!closed && now_ns > cn->last_ns + idle && cn->tlss && !cn->calls_owned)
+		bool silent = now_ns > cn->last_ns + idle;
+		if (!closed && silent && cn->tlss && !cn->calls_owned)
 			bit_set(c->tls_keyed_idle_port, cn->key.srv_port);
-		if (closed || now_ns > cn->last_ns + idle)
+		if (closed || silent)
 			conn_release(c, cn);
 	}
 	upstream_expire(c->up, now_ns, false);
