@@ -146,6 +146,9 @@ done
 mapfile -t W1 < <(for w in "${W1[@]}"; do [[ " ${W0[*]} " == *" $w "* ]] || echo "$w"; done)
 tls_wait_probed "${W1[@]}"
 it_log "reload: new workers ${W1[*]} probed (old: ${W0[*]})"
+# Round 2's resumption needs the new workers' ticket keys on every
+# connection: the old workers finish their connections first.
+for w in "${W0[@]}"; do it__wait_gone "$w" 50 || it_fail "old worker $w still running 5 s after the reload"; done
 before=$(wc -l <"$T/access.log")
 
 round 2
