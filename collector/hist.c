@@ -301,3 +301,100 @@ int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len)
 	hist_free(&tmp);
 	return err;
 }
+
+void hist_packed_free(struct hist_packed *p)
+{
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/* The non-empty buckets of a full histogram in index order. */
+struct bucket_cursor {
+	const struct hist *h;
+	const uint64_t *cells;         /* chunk ch's counters */
+	unsigned ch, j;
+};
+
+/* The next non-empty bucket's index and count; HIST_BUCKETS at the end. */
+static unsigned cursor_next(struct bucket_cursor *c, uint64_t *n)
+{
+	while (c->ch < HIST_NCHUNKS) {
+		for (; c->j < HIST_CHUNK; c->j++)
+			if ((*n = c->cells[c->j])) {
+				unsigned idx = c->ch * HIST_CHUNK + c->j++;
+				return idx;
+			}
+		c->ch = hist_next_chunk(c->h, c->ch + 1);
+		c->cells += HIST_CHUNK;
+		c->j = 0;
+	}
+	return HIST_BUCKETS;
+}
+
+/* One bucket onto an encoding whose last bucket was *prev. */
+static size_t put_bucket(uint8_t *out, unsigned *prev, unsigned idx, uint64_t n)
+{
+	size_t k = put_varint(out, idx - *prev);
+	k += put_varint(out + k, n);
+	*prev = idx;
+	return k;
+}
+
+int hist_packed_add(struct hist_packed *p, const struct hist *h)
+{
+	if (!h->count)
+		return 0;
+	/* Every bucket of h may be new: two varints of at most 10 bytes each. */
+	size_t cap = (p->len ? p->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
+	uint8_t *out = malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	struct bucket_cursor cur = { .h = h, .cells = h->cells, .ch = hist_next_chunk(h, 0) };
+	const uint8_t *q = p->buf ? p->buf + 1 : NULL, *end = p->buf ? p->buf + p->len : NULL;
+	uint64_t old_idx = 0, delta, old_n = 0, new_n = 0;
+	unsigned new_idx = cursor_next(&cur, &new_n), prev = 0, idx_old = HIST_BUCKETS;
+	size_t n = 0;
+
+	/* The blob is ours (hist_encode()d here), so it decodes. */
+	if (q < end && !get_varint(&q, end, &delta) && !get_varint(&q, end, &old_n))
+		idx_old = (unsigned)(old_idx += delta);
+	out[n++] = 1;
+	while (idx_old < HIST_BUCKETS || new_idx < HIST_BUCKETS) {
+		if (idx_old <= new_idx) {
+			uint64_t c = old_n + (idx_old == new_idx ? new_n : 0);
+			n += put_bucket(out + n, &prev, idx_old, c);
+			if (idx_old == new_idx)
+				new_idx = cursor_next(&cur, &new_n);
+			idx_old = HIST_BUCKETS;
+			if (q < end && !get_varint(&q, end, &delta) && !get_varint(&q, end, &old_n))
+				idx_old = (unsigned)(old_idx += delta);
+		} else {
+			n += put_bucket(out + n, &prev, new_idx, new_n);
+			new_idx = cursor_next(&cur, &new_n);
+		}
+	}
+	uint8_t *fit = realloc(out, n);
+	free(p->buf);
+	p->buf = fit ? fit : out;
+	p->len = (uint32_t)n;
+	p->min = p->count && p->min < h->min ? p->min : h->min;
+	p->max = p->max > h->max ? p->max : h->max;
+	p->count += h->count;
+	p->sum += h->sum;
+	return 0;
+}
+
+int hist_unpack_merge(struct hist *out, const struct hist_packed *p)
+{
+	if (!p->count)
+		return 0;
+	uint64_t min = out->count && out->min < p->min ? out->min : p->min;
+	uint64_t max = out->max > p->max ? out->max : p->max, sum = out->sum + p->sum;
+	int err = hist_decode_merge(out, p->buf, p->len);
+	if (err)
+		return err;
+	out->min = min;
+	out->max = max;
+	out->sum = sum;
+	return 0;
+}

@@ -84,4 +84,25 @@ size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
  * Returns 0, -EINVAL on a malformed blob (dst unchanged), -ENOMEM. */
 int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
 
+/*
+ * A histogram kept as its encoding, for rows that live long and are read
+ * rarely (the live view's "since start" per endpoint): 2-3 bytes per
+ * non-empty bucket instead of 32 per chunk, the same buckets (exact as a
+ * struct hist). A wide latency spread touches a new chunk with most values,
+ * so 10,000 endpoints held ~6 MB of full histograms, ~0.6 MB packed.
+ * Zero-initialised is empty.
+ */
+struct hist_packed {
+	uint64_t count, sum, min, max;
+	uint8_t *buf;                  /* hist_encode()'s format; NULL when empty */
+	uint32_t len;
+};
+
+void hist_packed_free(struct hist_packed *p);
+/* p += h, merging in the encoded form (no full histogram is built).
+ * Returns 0 or -ENOMEM (p unchanged). */
+int hist_packed_add(struct hist_packed *p, const struct hist *h);
+/* out (hist_init()ed by the caller) += p, with p's min/max/sum. 0, -ENOMEM. */
+int hist_unpack_merge(struct hist *out, const struct hist_packed *p);
+
 #endif

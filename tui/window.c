@@ -48,14 +48,13 @@ static uint64_t win_len_ms(enum win_kind k)
 void win_ep_init(struct win_ep *e)
 {
 	memset(e, 0, sizeof(*e));
-	hist_init(&e->last.lat);
-	hist_init(&e->all.lat);
+	hist_init(&e->last_lat);
 }
 
 void win_ep_free(struct win_ep *e)
 {
-	hist_free(&e->last.lat);
-	hist_free(&e->all.lat);
+	hist_free(&e->last_lat);
+	hist_packed_free(&e->all_lat);
 	for (unsigned i = 0; i < e->nslot; i++)
 		free(e->slot[i].ent);
 	free(e->slot);
@@ -202,24 +201,32 @@ static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, uint32_t now)
 	return sl;
 }
 
+/*
+ * The last interval is replaced unless this is the same interval again.
+ * Its chunks go with it: kept for reuse, they piled up to every chunk the
+ * endpoint ever used (hist_reset() keeps them), as many as since start.
+ */
+static void last_start(struct win_ep *e, const struct win_clock *c)
+{
+	if (e->last_interval == c->interval_seq)
+		return;
+	memset(&e->last, 0, sizeof(e->last));
+	hist_free(&e->last_lat);
+	hist_init(&e->last_lat);
+	e->last_interval = c->interval_seq;
+}
+
 int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s)
 {
 	struct win_slot *sl;
 	uint64_t n;
 	int err = 0;
 
-	/* The last interval: replaced unless this is the same interval again. */
-	if (e->last_interval != c->interval_seq) {
-		struct hist keep = e->last.lat;
-		memset(&e->last, 0, sizeof(e->last));
-		hist_reset(&keep);
-		e->last.lat = keep;
-		e->last_interval = c->interval_seq;
-	}
+	last_start(e, c);
 	counters_add(&e->last, s);
-	err |= hist_merge(&e->last.lat, &s->lat);
+	err |= hist_merge(&e->last_lat, &s->lat);
 	counters_add(&e->all, s);
-	err |= hist_merge(&e->all.lat, &s->lat);
+	err |= hist_packed_add(&e->all_lat, &s->lat);
 
 	if (!(sl = slot_at(e, c->seq, c->seq)))
 		return -ENOMEM;                   /* the windows miss it; last and all have it */
@@ -241,18 +248,16 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	int err = 0;
 
 	if (src->last_interval == c->interval_seq && c->interval_seq) {
-		if (dst->last_interval != c->interval_seq) {
-			struct hist keep = dst->last.lat;
-			memset(&dst->last, 0, sizeof(dst->last));
-			hist_reset(&keep);
-			dst->last.lat = keep;
-			dst->last_interval = c->interval_seq;
-		}
+		last_start(dst, c);
 		counts_add(&dst->last, &src->last);
-		err |= hist_merge(&dst->last.lat, &src->last.lat);
+		err |= hist_merge(&dst->last_lat, &src->last_lat);
 	}
 	counts_add(&dst->all, &src->all);
-	err |= hist_merge(&dst->all.lat, &src->all.lat);
+	struct hist all;
+	hist_init(&all);
+	err |= hist_unpack_merge(&all, &src->all_lat);
+	err |= hist_packed_add(&dst->all_lat, &all);
+	hist_free(&all);
 	for (unsigned i = 0; i < src->nslot; i++) {
 		const struct win_slot *ss = &src->slot[i];
 		struct win_slot *ds;
@@ -300,7 +305,8 @@ uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, u
 	return max;
 }
 
-static void stats_from_full(const struct win_counts *s, struct win_stats *out, uint64_t *dense)
+static void stats_from_full(const struct win_counts *s, const struct hist *lat,
+			    struct win_stats *out, uint64_t *dense)
 {
 	out->requests = s->requests;
 	memcpy(out->status, s->status, sizeof(out->status));
@@ -308,11 +314,11 @@ static void stats_from_full(const struct win_counts *s, struct win_stats *out, u
 	out->bytes_in = s->bytes_in;
 	out->bytes_out = s->bytes_out;
 	out->lat_max_us = s->lat_max_us;
-	out->p50 = hist_percentile(&s->lat, 0.50);
-	out->p90 = hist_percentile(&s->lat, 0.90);
-	out->p99 = hist_percentile(&s->lat, 0.99);
+	out->p50 = hist_percentile(lat, 0.50);
+	out->p90 = hist_percentile(lat, 0.90);
+	out->p99 = hist_percentile(lat, 0.99);
 	if (dense)
-		win_dense_add(dense, &s->lat);
+		win_dense_add(dense, lat);
 }
 
 void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_kind k,
@@ -324,12 +330,16 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 	if (k == WIN_LAST) {
 		out->dur_ms = c->last_ms;
 		if (e->last_interval == c->interval_seq && c->interval_seq)
-			stats_from_full(&e->last, out, dense);
+			stats_from_full(&e->last, &e->last_lat, out, dense);
 		return;
 	}
 	if (k == WIN_ALL) {
+		struct hist all;
+		hist_init(&all);
 		out->dur_ms = c->total_ms;
-		stats_from_full(&e->all, out, dense);
+		hist_unpack_merge(&all, &e->all_lat);   /* ENOMEM: counts without percentiles */
+		stats_from_full(&e->all, &all, out, dense);
+		hist_free(&all);
 		return;
 	}
 	uint64_t want = win_len_ms(k), hcount = 0;

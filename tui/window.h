@@ -14,15 +14,17 @@
  * "Last interval" and "since start" use full histograms (exact as the
  * collector's).
  *
- * Memory per endpoint, sized by use: struct win_ep is ~380 bytes fixed
- * (two struct win_counts), plus 64 bytes per slot the endpoint was active
- * in within the last WIN_SLOTS slots (an idle slot keeps nothing: slots
- * are a sorted array of the active ones, grown by doubling, at most
- * WIN_SLOTS), plus 8 bytes per distinct coarse bucket per active slot
- * (~20-40 for a busy endpoint whose latencies span 2-3 powers of two),
- * plus the chunks of two full histograms (512 bytes per power of two in
- * use, each). A fixed ring of 64 slots was 4 KB per endpoint from its
- * first request: 41 MB at 10,000 endpoints seen once.
+ * Memory per endpoint, sized by use: struct win_ep is ~370 bytes fixed,
+ * plus 64 bytes per slot the endpoint was active in within the last
+ * WIN_SLOTS slots (an idle slot keeps nothing: slots are a sorted array of
+ * the active ones, grown by doubling, at most WIN_SLOTS), plus 8 bytes per
+ * distinct coarse bucket per active slot (~20-40 for a busy endpoint whose
+ * latencies span 2-3 powers of two), plus the chunks of the last interval's
+ * full histogram (freed when a newer interval replaces it), plus 2-3 bytes
+ * per non-empty bucket since start (struct hist_packed). A fixed ring of 64
+ * slots was 4 KB per endpoint from its first request: 41 MB at 10,000
+ * endpoints seen once; two full histograms that kept every chunk ever used
+ * were 1.2 KB per endpoint after 10 s of wide latencies.
  *
  * Not thread-safe; no globals.
  */
@@ -86,14 +88,15 @@ struct win_counts {
 	uint64_t grpc_errors;
 	uint64_t bytes_in, bytes_out;
 	uint64_t lat_sum_us, lat_max_us;
-	struct hist lat;
 };
 
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
 	uint8_t nslot, slot_cap;       /* slot[]: active slots, seq ascending */
 	struct win_counts last;        /* the last interval it appeared in */
-	struct win_counts all;         /* since start (lat merged) */
+	struct win_counts all;         /* since start */
+	struct hist last_lat;          /* of `last` */
+	struct hist_packed all_lat;    /* of `all`: long-lived, read when shown */
 	struct win_slot *slot;         /* NULL until the first add */
 };
 

@@ -133,6 +133,51 @@ static void test_merge_and_encode(void **state)
 	hist_free(&dec);
 }
 
+/* Intervals added packed, one by one, hold exactly what one full
+ * histogram of every value holds: buckets, count, sum, min, max. */
+static void test_packed_equals_full(void **state)
+{
+	(void)state;
+	struct hist_packed p = { 0 };
+	struct hist all, iv, un;
+
+	hist_init(&all);
+	hist_init(&un);
+	srand(7);
+	for (int round = 0; round < 40; round++) {
+		hist_init(&iv);
+		/* some rounds empty, some one value, most many */
+		int n = round % 10 == 3 ? 0 : round % 10 == 5 ? 1 : rand() % 300;
+		for (int i = 0; i < n; i++) {
+			uint64_t x = round == 9 ? 5 : draw();   /* one round all in bucket 5 */
+			assert_int_equal(hist_add(&iv, x), 0);
+			assert_int_equal(hist_add(&all, x), 0);
+		}
+		assert_int_equal(hist_packed_add(&p, &iv), 0);
+		hist_free(&iv);
+		assert_int_equal(p.count, all.count);
+	}
+	assert_int_equal(hist_unpack_merge(&un, &p), 0);
+	assert_int_equal(un.count, all.count);
+	assert_int_equal(un.sum, all.sum);
+	assert_int_equal(un.min, all.min);
+	assert_int_equal(un.max, all.max);
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		assert_int_equal(hist_bucket_count(&un, i), hist_bucket_count(&all, i));
+	for (double q = 0.05; q < 1.0; q += 0.05)
+		assert_int_equal(hist_percentile(&un, q), hist_percentile(&all, q));
+	/* byte for byte what encoding the full one gives */
+	static uint8_t blob[HIST_ENCODED_MAX];
+	size_t n = hist_encode(&all, blob, sizeof(blob));
+	assert_int_equal(p.len, n);
+	assert_memory_equal(p.buf, blob, n);
+	hist_packed_free(&p);
+	assert_null(p.buf);
+	assert_int_equal(p.count, 0);
+	hist_free(&all);
+	hist_free(&un);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_small_values_exact),
 		cmocka_unit_test(test_bucket_geometry),
 		cmocka_unit_test(test_merge_and_encode),
+		cmocka_unit_test(test_packed_equals_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
