@@ -2,6 +2,7 @@
 #include "collector/hist.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,34 +341,43 @@ static size_t put_bucket(uint8_t *out, unsigned *prev, unsigned idx, uint64_t n)
 	return k;
 }
 
+/* The next bucket of an encoding at *q: its index (HIST_BUCKETS at the end)
+ * and count. The blob is ours (hist_encode()d here), so it decodes. */
+static unsigned blob_next(const uint8_t **q, const uint8_t *end, uint64_t *idx, uint64_t *n)
+{
+	uint64_t delta;
+	if (*q >= end || get_varint(q, end, &delta) || get_varint(q, end, n))
+		return HIST_BUCKETS;
+	*idx += delta;
+	return (unsigned)*idx;
+}
+
 int hist_packed_add(struct hist_packed *p, const struct hist *h)
 {
+	static const uint8_t none[1] = { 1 };
 	if (!h->count)
 		return 0;
-	/* Every bucket of h may be new: two varints of at most 10 bytes each. */
+	/* Every bucket of h may be new: two varints of at most 10 bytes each;
+	 * an old bucket's delta only shrinks. */
 	size_t cap = (p->len ? p->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
 	uint8_t *out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
 	struct bucket_cursor cur = { .h = h, .cells = h->cells, .ch = hist_next_chunk(h, 0) };
-	const uint8_t *q = p->buf ? p->buf + 1 : NULL, *end = p->buf ? p->buf + p->len : NULL;
-	uint64_t old_idx = 0, delta, old_n = 0, new_n = 0;
-	unsigned new_idx = cursor_next(&cur, &new_n), prev = 0, idx_old = HIST_BUCKETS;
+	const uint8_t *q = p->buf ? p->buf + 1 : none + 1, *end = p->buf ? p->buf + p->len : q;
+	uint64_t at = 0, old_n = 0, new_n = 0;
+	unsigned old_idx = blob_next(&q, end, &at, &old_n), new_idx = cursor_next(&cur, &new_n);
+	unsigned prev = 0;
 	size_t n = 0;
 
-	/* The blob is ours (hist_encode()d here), so it decodes. */
-	if (q < end && !get_varint(&q, end, &delta) && !get_varint(&q, end, &old_n))
-		idx_old = (unsigned)(old_idx += delta);
-	out[n++] = 1;
-	while (idx_old < HIST_BUCKETS || new_idx < HIST_BUCKETS) {
-		if (idx_old <= new_idx) {
-			uint64_t c = old_n + (idx_old == new_idx ? new_n : 0);
-			n += put_bucket(out + n, &prev, idx_old, c);
-			if (idx_old == new_idx)
+	out[n++] = 1;                          /* format version */
+	while (old_idx < HIST_BUCKETS || new_idx < HIST_BUCKETS) {
+		if (old_idx <= new_idx) {
+			bool both = old_idx == new_idx;
+			n += put_bucket(out + n, &prev, old_idx, old_n + (both ? new_n : 0));
+			if (both)
 				new_idx = cursor_next(&cur, &new_n);
-			idx_old = HIST_BUCKETS;
-			if (q < end && !get_varint(&q, end, &delta) && !get_varint(&q, end, &old_n))
-				idx_old = (unsigned)(old_idx += delta);
+			old_idx = blob_next(&q, end, &at, &old_n);
 		} else {
 			n += put_bucket(out + n, &prev, new_idx, new_n);
 			new_idx = cursor_next(&cur, &new_n);
