@@ -88,9 +88,9 @@ int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
  * A histogram kept as its encoding, for rows that live long and are read
  * rarely (the live view's "since start" per endpoint): 2-3 bytes per
  * non-empty bucket instead of 32 per chunk, the same buckets (exact as a
- * struct hist). A wide latency spread touches a new chunk with most values,
- * so 10,000 endpoints held ~6 MB of full histograms, ~0.6 MB packed.
- * Zero-initialised is empty.
+ * struct hist). A wide latency spread touches a new chunk with most values:
+ * 10,000 endpoints after 10 s under 10,000 connections held 5.9 MB of such
+ * chunks (18.8 per endpoint). Zero-initialised is empty.
  */
 struct hist_packed {
 	uint64_t count, sum, min, max;
