@@ -25,13 +25,6 @@ static unsigned chunks_in_use(const struct hist *h)
 	return n;
 }
 
-void hist_reset(struct hist *h)
-{
-	if (h->cells)
-		memset(h->cells, 0, (size_t)chunks_in_use(h) * HIST_CHUNK * sizeof(uint64_t));
-	h->count = h->sum = h->min = h->max = 0;
-}
-
 static int chunk_present(const struct hist *h, unsigned c)
 {
 	return (int)(h->present[c / 64] >> (c % 64) & 1);

@@ -44,8 +44,6 @@ struct hist {
 void hist_init(struct hist *h);
 /* Frees the chunks; the struct may be reused after hist_init(). */
 void hist_free(struct hist *h);
-/* Zeroes counts but keeps the chunks allocated for the next interval. */
-void hist_reset(struct hist *h);
 /* Returns 0, or -ENOMEM when a chunk could not be allocated (value lost). */
 int hist_add(struct hist *h, uint64_t us);
 int hist_add_n(struct hist *h, uint64_t us, uint64_t n);

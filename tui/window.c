@@ -203,8 +203,8 @@ static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, uint32_t now)
 
 /*
  * The last interval is replaced unless this is the same interval again.
- * Its chunks go with it: kept for reuse, they piled up to every chunk the
- * endpoint ever used (hist_reset() keeps them), as many as since start.
+ * Its chunks go with it: kept for reuse (zeroed), they piled up to every
+ * chunk the endpoint ever used, as many as since start.
  */
 static void last_start(struct win_ep *e, const struct win_clock *c)
 {
