@@ -200,8 +200,8 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 		/* no response: nothing for the status, latency or slowest lists */
 		e->aborted++;
 		e->bytes_in += r->bytes_in;
-		if (s->client_addr && *s->client_addr)
-			ep_clients_add(e, s->client_addr, 1);
+		if (r->client.family)
+			ep_clients_add(e, &r->client, 1);
 		return;
 	}
 	if (r->grpc && r->grpc_status >= 0 && r->grpc_status < GRPC_CODES)
@@ -219,8 +219,8 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 		e->lat_max_us = r->lat_us;
 	hist_add(&e->lat, r->lat_us);
 	ep_slowest_offer(e, r);
-	if (s->client_addr && *s->client_addr)
-		ep_clients_add(e, s->client_addr, 1);
+	if (r->client.family)
+		ep_clients_add(e, &r->client, 1);
 }
 
 void agg_add(struct agg *a, const struct agg_sample *s)

@@ -57,10 +57,10 @@ struct agg_sample {
 	const char *route;
 	const char *proto;       /* PROTO_NAMES entry */
 	uint8_t target;          /* which target served it (snapshot.targets index) */
-	const char *client_addr; /* without port, for top clients; "" unknown */
 	bool aborted;            /* the client left before the response: no status,
 				  * no latency (see http_txn.aborted) */
-	struct req_sample req;   /* status, latency, bytes, time, client */
+	struct req_sample req;   /* status, latency, bytes, time, client (top
+				  * clients count its address) */
 };
 
 struct agg *agg_new(size_t max_endpoints);

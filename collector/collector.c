@@ -116,21 +116,6 @@ static bool port_is_server(const struct collector *c, uint16_t port)
 	return bit_get(c->server_port, port);
 }
 
-/* "addr:port" -> "addr" (for top clients, which count hosts, not ports). */
-static void client_addr(const char *client, char *out, size_t n)
-{
-	const char *colon = strrchr(client, ':');
-	size_t len = colon ? (size_t)(colon - client) : strlen(client);
-	if (client[0] == '[' && len > 2 && client[len - 1] == ']') {
-		client++;
-		len -= 2;
-	}
-	if (len >= n)
-		len = n - 1;
-	memcpy(out, client, len);             /* once per request: no printf */
-	out[len] = '\0';
-}
-
 /* Errors (failed gRPC calls too) and slow requests go to the request log,
  * up to max_reqs each interval; what the cap turns away is counted. */
 static void log_request(struct collector *c, const struct agg_sample *s, const struct http_txn *t)
@@ -252,7 +237,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
 	struct conn *cn = c->cur;
-	char route[ROUTE_MAX], addr[CLIENT_MAX];
+	char route[ROUTE_MAX];
 
 	if (cn && cn->upstream) {
 		on_upstream_txn(c, cn, t);
@@ -261,14 +246,12 @@ static void on_txn(void *ctx, const struct http_txn *t)
 	route_name(c, t, route, sizeof(route));
 	if (upstream_any(c->up))
 		upstream_add_inbound(c->up, t, route);
-	client_addr(cn ? cn->client : "", addr, sizeof(addr));
 	struct agg_sample s = {
 		.target = cn ? cn->target : 0,
 		.host = txn_host(c, t),
 		.method = t->method,
 		.route = route,
 		.proto = t->proto ? t->proto : PROTO_NAMES[PROTO_HTTP11],
-		.client_addr = addr,
 		.aborted = t->aborted,
 		.req = {
 			.ts_ms = t->start_ns / 1000000,
@@ -282,7 +265,7 @@ static void on_txn(void *ctx, const struct http_txn *t)
 		},
 	};
 	if (cn)
-		memcpy(s.req.client, cn->client, sizeof(s.req.client));
+		s.req.client = cn->client;
 	agg_add(c->agg, &s);
 	if (!t->aborted)
 		log_request(c, &s, t);
@@ -298,7 +281,7 @@ static bool conn_is_tls(const struct conn *cn)
 
 static void conn_h2_start(struct collector *c, struct conn *cn, bool preface, bool mid)
 {
-	cn->h2 = h2_stream_new(conn_is_tls(cn) ? "h2" : "h2c", preface, mid);
+	cn->h2 = h2_stream_new(PROTO_NAMES[conn_is_tls(cn) ? PROTO_H2 : PROTO_H2C], preface, mid);
 	if (cn->h2)
 		cn->app = APP_H2;
 	else
@@ -725,6 +708,13 @@ static void format_peer(int family, const uint8_t *addr, uint16_t port, char *ou
 	snprintf(out, n, family == 4 ? "%s:%u" : "[%s]:%u", a, port);
 }
 
+static struct peer_addr peer_of(int family, const uint8_t *addr, uint16_t port)
+{
+	struct peer_addr p = { .family = (uint8_t)family, .port = port };
+	memcpy(p.addr, addr, family == 4 ? 4 : 16);
+	return p;
+}
+
 static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
 {
 	struct conn_key k = { .family = s->family, .netns = c->cur_key_ns };
@@ -752,7 +742,7 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 		return cn;
 	cn = conn_new(c, &k);
 	if (cn) {
-		format_peer(k.family, k.cli, k.cli_port, cn->client, sizeof(cn->client));
+		cn->client = peer_of(k.family, k.cli, k.cli_port);
 		cn->target = c->cur_target;
 	}
 	return cn;
@@ -1183,7 +1173,7 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
 	struct conn *cn = proc_conn(c, tgid, conn_id, true);
 	if (!cn)
 		return;
-	format_peer(family, addr, port, cn->client, sizeof(cn->client));
+	cn->client = peer_of(family, addr, port);
 	/* Else the next expiry took it for idle before its first call, peer and all. */
 	if (!cn->last_ns)
 		cn->last_ns = ts_ns;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "collector/http_stream.h"
+#include "collector/snapshot.h"
 #include "collector/tcp_reasm.h"
 
 struct tls_session;
@@ -70,7 +71,7 @@ struct conn {
 	uint32_t skip_until[2];      /* last skip announced per direction */
 	uint32_t pid;                /* server process when known (TLS path) */
 	uint8_t target;              /* the target serving it (collector_set_targets) */
-	char client[48];             /* "addr:port" of the peer, "" unknown */
+	struct peer_addr client;     /* the peer; family 0 unknown */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */
 	bool upstream;

@@ -146,14 +146,18 @@ static bool req_buf_put(struct http_stream *s, size_t off, const char *at, size_
 
 /* The request line comes before any header, so the target is whole
  * before the Host bytes are put behind it. */
-static int on_url(llhttp_t *p, const char *at, size_t len)
+static void url_append(struct http_stream *s, const char *at, size_t len)
 {
-	struct http_stream *s = stream_of(p);
 	size_t room = HTTP_TARGET_MAX - s->target_len;
 	if (len > room)
 		len = room;                   /* the rest is counted in bytes, not kept */
 	if (len && req_buf_put(s, s->target_len, at, len))
 		s->target_len += len;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	url_append(stream_of(p), at, len);
 	return 0;
 }
 
@@ -274,10 +278,22 @@ static const llhttp_settings_t http_settings = {
 void http_stream_init(struct http_stream *s)
 {
 	memset(s, 0, sizeof(*s));
-	llhttp_init(&s->half[HTTP_DIR_REQ].parser, HTTP_REQUEST, &http_settings);
-	llhttp_init(&s->half[HTTP_DIR_RESP].parser, HTTP_RESPONSE, &http_settings);
-	s->half[HTTP_DIR_REQ].parser.data = s;
-	s->half[HTTP_DIR_RESP].parser.data = s;
+}
+
+/* dir's llhttp, made at its first use in the state a new one starts in: a
+ * message boundary, where http_fast leaves the stream too. NULL on ENOMEM. */
+static llhttp_t *half_parser(struct http_stream *s, enum http_dir dir)
+{
+	struct http_half *h = &s->half[dir];
+
+	if (h->parser)
+		return h->parser;
+	h->parser = malloc(sizeof(*h->parser));
+	if (!h->parser)
+		return NULL;
+	llhttp_init(h->parser, dir == HTTP_DIR_REQ ? HTTP_REQUEST : HTTP_RESPONSE, &http_settings);
+	h->parser->data = s;
+	return h->parser;
 }
 
 static void txn_of(const struct http_pending *e, bool aborted, struct http_txn *out)
@@ -336,7 +352,7 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
 	if (!rq->in_msg || s->cur_req || s->wait_sync[HTTP_DIR_REQ] ||
 	    !(rq->msg_bytes || s->target_len))
 		return;
-	if (!s->url_done) {
+	if (!s->url_done || !rq->parser) {
 		out->cnt->partial++;
 		return;
 	}
@@ -344,7 +360,7 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
 		.start_ns = rq->msg_start_ns,
 		.end_ns = rq->msg_start_ns,
 		.bytes_in = rq->msg_bytes,
-		.method = (uint8_t)llhttp_get_method(&rq->parser),
+		.method = (uint8_t)llhttp_get_method(rq->parser),
 		.target = s->target,
 		.target_len = s->target_len,
 		.host_len = s->host_len,
@@ -407,6 +423,10 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	free(s->target);
 	s->target = NULL;
 	s->target_cap = 0;
+	for (int d = 0; d < 2; d++) {
+		free(s->half[d].parser);
+		s->half[d].parser = NULL;
+	}
 	s->out = NULL;
 }
 
@@ -461,9 +481,9 @@ static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 	if (dir == HTTP_DIR_REQ)
 		request_done(s, h->msg_bytes);
 	else
-		response_done(s, h->msg_bytes, ts, llhttp_get_status_code(&h->parser));
+		response_done(s, h->msg_bytes, ts, llhttp_get_status_code(h->parser));
 	/* Flags still say this message's: after a close, llhttp refuses more. */
-	h->no_fast = !llhttp_should_keep_alive(&h->parser);
+	h->no_fast = !llhttp_should_keep_alive(h->parser);
 	h->in_msg = false;
 	h->in_body = false;
 	h->msg_bytes = 0;
@@ -529,7 +549,8 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 	if (dir == HTTP_DIR_RESP && !resync_response(s, ts))
 		return false;
 	struct http_half *h = &s->half[dir];
-	llhttp_reset(&h->parser);
+	if (h->parser)
+		llhttp_reset(h->parser);
 	h->in_msg = h->in_body = false;
 	h->msg_bytes = 0;
 	if (dir == HTTP_DIR_REQ) {
@@ -603,7 +624,7 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 	s->in_host_value = false;
 	h->in_chunk_data = false;
 	s->target_len = 0;
-	on_url(&h->parser, *p + m.target_off, m.target_len);
+	url_append(s, *p + m.target_off, m.target_len);
 	s->url_done = true;
 	/* the Host header behind the target, as on_header_value() puts it */
 	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
@@ -640,7 +661,12 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 			h->msg_start_ns = ts_ns;
 			h->msg_bytes = 0;
 		}
-		llhttp_errno_t err = llhttp_execute(&h->parser, p, (size_t)(end - p));
+		llhttp_t *lp = half_parser(s, dir);
+		if (!lp) {
+			stream_break(s, &out->cnt->parse_errors);   /* out of memory: counted */
+			break;
+		}
+		llhttp_errno_t err = llhttp_execute(lp, p, (size_t)(end - p));
 		if (err == HPE_OK) {
 			h->msg_bytes += (size_t)(end - p);
 			break;
@@ -656,19 +682,19 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 			 * --http2 sends one to every server): HTTP/1.x goes on unless
 			 * it was CONNECT or the server answers 101, which the response
 			 * side sees. */
-			if (dir == HTTP_DIR_REQ && llhttp_get_method(&h->parser) != HTTP_CONNECT) {
-				p = llhttp_get_error_pos(&h->parser);
-				llhttp_resume_after_upgrade(&h->parser);
+			if (dir == HTTP_DIR_REQ && llhttp_get_method(lp) != HTTP_CONNECT) {
+				p = llhttp_get_error_pos(lp);
+				llhttp_resume_after_upgrade(lp);
 				continue;
 			}
 			s->upgraded = true;
-			s->upgrade_tail = (size_t)(end - llhttp_get_error_pos(&h->parser));
+			s->upgrade_tail = (size_t)(end - llhttp_get_error_pos(lp));
 			break;
 		}
-		const char *stop = llhttp_get_error_pos(&h->parser);
+		const char *stop = llhttp_get_error_pos(lp);
 		h->msg_bytes += (size_t)(stop - p);
 		p = stop;
-		llhttp_resume(&h->parser);
+		llhttp_resume(lp);
 		message_done(s, dir, ts_ns);
 		if (s->upgraded)
 			s->upgrade_tail = (size_t)(end - p);
@@ -684,13 +710,13 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 
 	if (dir == HTTP_DIR_REQ)
 		s->client_gone = true;
-	if (s->broken || s->upgraded || !h->in_msg)
+	if (s->broken || s->upgraded || !h->in_msg || !h->parser)
 		return;
 	s->out = out;
 	/* Only a response delimited by the close completes here; a request cut
 	 * short stays unanswered and is counted when the stream is freed. */
-	if (llhttp_finish(&h->parser) == HPE_PAUSED) {
-		llhttp_resume(&h->parser);
+	if (llhttp_finish(h->parser) == HPE_PAUSED) {
+		llhttp_resume(h->parser);
 		message_done(s, dir, ts_ns);
 	}
 	s->out = NULL;
@@ -700,11 +726,11 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
  * data of one chunk (not its size line). */
 static bool body_known(const struct http_half *h)
 {
-	if (!h->in_body)
+	if (!h->in_body || !h->parser)
 		return false;
-	if (h->parser.flags & F_CHUNKED)
+	if (h->parser->flags & F_CHUNKED)
 		return h->in_chunk_data;
-	return h->parser.flags & F_CONTENT_LENGTH;
+	return h->parser->flags & F_CONTENT_LENGTH;
 }
 
 /* Zeros stand in for body bytes that were not captured: llhttp only counts
@@ -716,7 +742,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 		     const struct http_sink *out)
 {
 	struct http_half *h = &s->half[dir];
-	llhttp_t *p = &h->parser;
+	llhttp_t *p = h->parser;             /* there when body_known() */
 
 	if (s->broken || s->upgraded || s->wait_sync[dir])
 		return;
@@ -749,7 +775,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir)
 {
 	const struct http_half *h = &s->half[dir];
-	if (h->parser.flags & F_CHUNKED)
+	if (h->parser && (h->parser->flags & F_CHUNKED))
 		return 0;
 	return http_stream_body_left(s, dir);
 }
@@ -759,5 +785,5 @@ uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 	const struct http_half *h = &s->half[dir];
 	if (s->broken || s->upgraded || s->wait_sync[dir] || !body_known(h))
 		return 0;
-	return h->parser.content_length;
+	return h->parser->content_length;
 }

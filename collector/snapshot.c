@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "collector/snapshot.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -198,6 +199,11 @@ const char *const PROTO_NAMES[PROTO_COUNT] = {
 
 enum proto_id proto_id(const char *name)
 {
+	/* The collector passes PROTO_NAMES' own pointers: once per request,
+	 * so the addresses are tried before the names. */
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if (name == PROTO_NAMES[i])
+			return (enum proto_id)i;
 	for (int i = 0; i < PROTO_COUNT; i++)
 		if (!strcmp(name, PROTO_NAMES[i]))
 			return (enum proto_id)i;
@@ -225,6 +231,28 @@ static uint32_t fnv_str(uint32_t h, const char *s)
 	for (const char *p = s; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	return (h ^ 0xff) * 16777619u;       /* a separator: "ab"+"c" != "a"+"bc" */
+}
+
+const char *peer_text(const struct peer_addr *p, char *out, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!n)
+		return out;
+	out[0] = '\0';
+	if ((p->family != 4 && p->family != 6) ||
+	    !inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a)))
+		return out;
+	if (!p->port)
+		snprintf(out, n, "%s", a);
+	else
+		snprintf(out, n, p->family == 4 ? "%s:%u" : "[%s]:%u", a, p->port);
+	return out;
+}
+
+bool peer_same_host(const struct peer_addr *a, const struct peer_addr *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
 }
 
 uint32_t ep_hash(const char *host, const char *method, const char *route)
@@ -263,12 +291,12 @@ void ep_slowest_offer(struct ep_stats *e, const struct req_sample *r)
  * keeps it; its n counts only its own requests, so the number shown is
  * exact (what came before it took the slot is not in any slot). Slots are
  * added as clients come, up to EP_CLIENTS. */
-void ep_clients_add(struct ep_stats *e, const char *addr, uint64_t n)
+void ep_clients_add(struct ep_stats *e, const struct peer_addr *addr, uint64_t n)
 {
 	struct client_count *c = e->clients;
 	size_t min = 0;
 	for (size_t i = 0; i < e->nclients; i++) {
-		if (!strcmp(c[i].addr, addr)) {
+		if (peer_same_host(&c[i].addr, addr)) {
 			c[i].n += n;
 			c[i].rank += n;
 			return;
@@ -286,7 +314,8 @@ void ep_clients_add(struct ep_stats *e, const char *addr, uint64_t n)
 	}
 	c[min].rank += n;
 	c[min].n = n;
-	snprintf(c[min].addr, sizeof(c[min].addr), "%s", addr);
+	c[min].addr = *addr;
+	c[min].addr.port = 0;
 }
 
 void ep_codes_add(struct ep_stats *e, uint16_t code, uint64_t n)
@@ -355,7 +384,7 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 	for (size_t i = 0; i < src->nslowest; i++)
 		ep_slowest_offer(dst, &src->slowest[i]);
 	for (size_t i = 0; i < src->nclients; i++)
-		ep_clients_add(dst, src->clients[i].addr, src->clients[i].n);
+		ep_clients_add(dst, &src->clients[i].addr, src->clients[i].n);
 	for (size_t i = 0; i < src->ncodes; i++)
 		ep_codes_add(dst, src->codes[i].code, src->codes[i].n);
 	dst->protos |= src->protos;

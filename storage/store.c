@@ -344,7 +344,7 @@ static int store_write_request(struct store *st, const struct snapshot *snap,
 		return rc;
 	store_copy(path, sizeof(path), r->path, ROUTE_MAX);
 	path[strcspn(path, "?#")] = '\0';
-	store_copy(client, sizeof(client), r->s.client, CLIENT_MAX);
+	peer_text(&r->s.client, client, sizeof(client));
 	sqlite3_bind_int64(q, 1, st->session_id);
 	sqlite3_bind_int64(q, 2, store_i64(r->s.ts_ms));
 	sqlite3_bind_int64(q, 3, id);

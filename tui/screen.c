@@ -353,7 +353,8 @@ static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int ro
 			cellbuf_text_right(cb, p.row, p.col, 8, ST_VALUE,
 					   fmt_latency(d->slow[i].latency_us, b, sizeof(b)));
 			p.col += 9;
-			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL, d->slow[i].client);
+			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL,
+				     peer_text(&d->slow[i].client, b, sizeof(b)));
 		}
 	}
 	if (row - r0 >= maxrows)
@@ -366,7 +367,8 @@ static int draw_requests(const struct view_detail *d, struct cellbuf *cb, int ro
 		for (size_t i = 0; i < d->nclients && row - r0 < maxrows; i++) {
 			p = (struct pen){ cb, row++, col + 2, false };
 			put(&p, ST_VALUE, "%7s ", fmt_count(d->clients[i].n, b, sizeof(b)));
-			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL, d->clients[i].addr);
+			cellbuf_text(cb, p.row, p.col, w - (p.col - col), ST_NORMAL,
+				     peer_text(&d->clients[i].addr, b, sizeof(b)));
 		}
 	}
 	return row - r0;

@@ -368,11 +368,11 @@ static void slow_add(struct view_extra *x, const struct view_slow *r)
 
 /* Space-saving top-k: a full table replaces its smallest counter, which
  * over-counts the newcomer by at most that counter (Metwally et al.). */
-static void client_add(struct view_extra *x, const char *addr, uint64_t n)
+static void client_add(struct view_extra *x, const struct peer_addr *addr, uint64_t n)
 {
 	size_t i, min = 0;
 	for (i = 0; i < x->nclients; i++) {
-		if (!strcmp(x->clients[i].addr, addr)) {
+		if (peer_same_host(&x->clients[i].addr, addr)) {
 			x->clients[i].n += n;
 			return;
 		}
@@ -386,7 +386,8 @@ static void client_add(struct view_extra *x, const char *addr, uint64_t n)
 	} else if (!x->nclients) {
 		return;                        /* ENOMEM before any slot */
 	}
-	copy_str(x->clients[min].addr, TUI_CLIENT_MAX, addr);
+	x->clients[min].addr = *addr;
+	x->clients[min].addr.port = 0;
 	x->clients[min].n += n;
 }
 
@@ -426,14 +427,14 @@ static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep
 		return;
 	for (size_t k = 0; k < s->nslowest; k++) {
 		const struct req_sample *r = &s->slowest[k];
-		struct view_slow vs = { .ts_ms = r->ts_ms, .latency_us = r->lat_us, .status = r->status };
-		copy_str(vs.client, sizeof(vs.client), r->client);
+		struct view_slow vs = { .ts_ms = r->ts_ms, .latency_us = r->lat_us, .status = r->status,
+					.client = r->client };
 		slow_add(x, &vs);
 		v->have_requests = true;
 	}
 	for (size_t k = 0; k < s->nclients; k++)
-		if (s->clients[k].n && s->clients[k].addr[0]) {
-			client_add(x, s->clients[k].addr, s->clients[k].n);
+		if (s->clients[k].n && s->clients[k].addr.family) {
+			client_add(x, &s->clients[k].addr, s->clients[k].n);
 			v->have_requests = true;
 		}
 	for (size_t k = 0; k < s->ncodes; k++)
@@ -456,11 +457,10 @@ void view_add_requests(struct view *v, const struct tui_request *r, size_t n)
 			continue;
 		v->have_requests = true;
 		struct view_slow vs = { .ts_ms = r[i].ts_ms, .latency_us = r[i].latency_us,
-					.status = r[i].status };
-		copy_str(vs.client, sizeof(vs.client), r[i].client);
+					.status = r[i].status, .client = r[i].client };
 		slow_add(e->x, &vs);
-		if (r[i].client[0])
-			client_add(e->x, r[i].client, 1);
+		if (r[i].client.family)
+			client_add(e->x, &r[i].client, 1);
 	}
 	if (!v->paused && v->mode == VIEW_DETAIL)
 		view_refresh(v, false);
@@ -623,7 +623,11 @@ static int slow_cmp(const void *a, const void *b)
 static int client_cmp(const void *a, const void *b)
 {
 	const struct view_client *x = a, *y = b;
-	return x->n < y->n ? 1 : x->n > y->n ? -1 : strcmp(x->addr, y->addr);
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	return memcmp(x->addr.addr, y->addr.addr, sizeof(x->addr.addr));
 }
 
 static int code_cmp(const void *a, const void *b)

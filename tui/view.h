@@ -35,7 +35,6 @@
 #define VIEW_CLIENTS_MAX 16     /* clients counted per endpoint (space-saving) */
 #define VIEW_RANGES_MAX  12     /* bars in the detail's latency chart */
 #define VIEW_RECENT_MS   300000 /* "recent" slow requests: the last 5 min */
-#define TUI_CLIENT_MAX   48
 
 /*
  * One request, for the detail's "slowest recent requests" and "top
@@ -49,7 +48,7 @@ struct tui_request {
 	uint16_t status;
 	char method[METHOD_MAX];
 	char route[ROUTE_MAX];         /* folded route, as in ep_stats */
-	char client[TUI_CLIENT_MAX];   /* "203.0.113.7" or "2001:db8::1" */
+	struct peer_addr client;       /* port 0: top clients count the address */
 };
 
 enum view_mode { VIEW_TABLE, VIEW_DETAIL };
@@ -82,11 +81,11 @@ struct view_header {
 struct view_slow {
 	uint64_t ts_ms, latency_us;
 	uint16_t status;
-	char client[TUI_CLIENT_MAX];
+	struct peer_addr client;       /* text only when drawn (peer_text) */
 };
 
 struct view_client {
-	char addr[TUI_CLIENT_MAX];
+	struct peer_addr addr;         /* port 0 */
 	uint64_t n;
 };
 

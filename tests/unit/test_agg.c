@@ -15,6 +15,7 @@
 
 #include "collector/agg.h"
 #include "collector/topk.h"
+#include "peer_text.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -29,8 +30,9 @@ static uint64_t next_rand(void)
 static void add(struct agg *a, const char *host, const char *route, const char *client)
 {
 	struct agg_sample s = {
-		.host = host, .method = "GET", .route = route, .client_addr = client,
-		.req = { .ts_ms = 1, .lat_us = 100, .bytes_in = 10, .bytes_out = 20, .status = 200 },
+		.host = host, .method = "GET", .route = route,
+		.req = { .ts_ms = 1, .lat_us = 100, .bytes_in = 10, .bytes_out = 20, .status = 200,
+			 .client = peer_from(client) },
 	};
 	agg_add(a, &s);
 }
@@ -174,7 +176,7 @@ static void test_scan_keeps_real_endpoint(void **state)
 			/* counts in a row are the endpoint's own: bytes and the
 			 * client say so */
 			assert_int_equal(g->bytes_in, 10 * g->requests);
-			assert_string_equal(g->clients[0].addr, "10.0.0.3");
+			assert_string_equal(peer_str(&g->clients[0].addr), "10.0.0.3");
 			assert_int_equal(g->clients[0].n, g->requests);
 		}
 		snapshot_free(s);
@@ -284,9 +286,9 @@ static void test_aborted_counts(void **state)
 {
 	(void)state;
 	struct agg *a = agg_new(10);
-	struct agg_sample ok = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+	struct agg_sample ok = { .host = "", .method = "GET", .route = "/a",
 				 .req = { .lat_us = 5000, .bytes_in = 30, .status = 200 } };
-	struct agg_sample cut = { .host = "", .method = "GET", .route = "/a", .client_addr = "",
+	struct agg_sample cut = { .host = "", .method = "GET", .route = "/a",
 				  .aborted = true, .req = { .bytes_in = 12 } };
 	agg_add(a, &ok);
 	agg_add(a, &cut);
@@ -312,17 +314,17 @@ static void test_clients_exact(void **state)
 	char addr[32];
 	for (int i = 0; i < 1000; i++) {
 		snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 250, i % 250);
-		ep_clients_add(&e, addr, 1);
+		ep_clients_add(&e, PEER(addr), 1);
 	}
 	assert_int_equal(e.nclients, EP_CLIENTS);
 	for (int i = 0; i < 50; i++) {
-		ep_clients_add(&e, "10.9.9.9", 1);
+		ep_clients_add(&e, PEER("10.9.9.9"), 1);
 		snprintf(addr, sizeof(addr), "10.2.0.%d", i);
-		ep_clients_add(&e, addr, 1);
+		ep_clients_add(&e, PEER(addr), 1);
 	}
 	int found = -1;
 	for (int i = 0; i < e.nclients; i++)
-		if (!strcmp(e.clients[i].addr, "10.9.9.9"))
+		if (!strcmp(peer_str(&e.clients[i].addr), "10.9.9.9"))
 			found = i;
 	assert_true(found >= 0);
 	assert_int_equal(e.clients[found].n, 50);
@@ -340,7 +342,7 @@ static void test_lists_sized_by_use(void **state)
 	struct ep_stats e = { 0 };
 	struct req_sample r = { .ts_ms = 1, .lat_us = 50 };
 
-	ep_clients_add(&e, "10.0.0.1", 1);
+	ep_clients_add(&e, PEER("10.0.0.1"), 1);
 	ep_codes_add(&e, 200, 1);
 	ep_slowest_offer(&e, &r);
 	assert_int_equal(e.nclients, 1);
@@ -376,6 +378,48 @@ static void test_lists_sized_by_use(void **state)
 	assert_int_equal(e.nslowest, 0);
 }
 
+/* Peers stay binary until an output names them: the text is what the
+ * old "addr:port" strings were, top clients count one address over every
+ * port, and an unknown peer counts nowhere. */
+static void test_peer_text(void **state)
+{
+	(void)state;
+	char b[CLIENT_MAX];
+	struct peer_addr v6 = { .family = 6, .port = 443,
+				.addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	struct peer_addr full = { .family = 6, .port = 65535 };
+	memset(full.addr, 0xab, sizeof(full.addr));
+
+	assert_string_equal(peer_text(PEER("203.0.113.7:51000"), b, sizeof(b)), "203.0.113.7:51000");
+	assert_string_equal(peer_text(PEER("203.0.113.7"), b, sizeof(b)), "203.0.113.7");
+	assert_string_equal(peer_text(&v6, b, sizeof(b)), "[2001:db8::1]:443");
+	assert_string_equal(peer_text(&(struct peer_addr){ 0 }, b, sizeof(b)), "");
+	/* the longest text there is fits CLIENT_MAX */
+	assert_string_equal(peer_text(&full, b, sizeof(b)),
+			    "[abab:abab:abab:abab:abab:abab:abab:abab]:65535");
+
+	struct ep_stats e = { 0 };
+	ep_clients_add(&e, PEER("10.0.0.1:1000"), 1);
+	ep_clients_add(&e, PEER("10.0.0.1:2000"), 2);
+	ep_clients_add(&e, PEER("[::ffff:10.0.0.1]:1000"), 4);   /* v6: another address */
+	assert_int_equal(e.nclients, 2);
+	assert_string_equal(peer_str(&e.clients[0].addr), "10.0.0.1");
+	assert_int_equal(e.clients[0].n, 3);
+	assert_string_equal(peer_str(&e.clients[1].addr), "::ffff:10.0.0.1");
+	assert_int_equal(e.clients[1].n, 4);
+	ep_stats_free(&e);
+
+	struct agg *a = agg_new(4);
+	struct agg_sample anon = { .host = "", .method = "GET", .route = "/a",
+				   .req = { .lat_us = 10, .status = 200 } };
+	agg_add(a, &anon);
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	assert_int_equal(s->eps[0].requests, 1);
+	assert_int_equal(s->eps[0].nclients, 0);
+	snapshot_free(s);
+	agg_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_halving_lets_new_traffic_in),
 		cmocka_unit_test(test_clients_exact),
 		cmocka_unit_test(test_aborted_counts),
+		cmocka_unit_test(test_peer_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "collector/agg.h"
 #include "collector/collector.h"
 #include "collector/pkt_decode.h"
+#include "peer_text.h"
 
 struct flow {
 	int family;
@@ -359,14 +360,14 @@ static void test_hosts_request_log_and_detail(void **state)
 	assert_string_equal(s->reqs[0].path, "/u/0");
 	assert_string_equal(s->reqs[0].route, "/u/{id}");
 	assert_int_equal(s->reqs[0].s.status, 503);
-	assert_string_equal(s->reqs[0].s.client, "127.0.0.2:50040");
+	assert_string_equal(peer_str(&s->reqs[0].s.client), "127.0.0.2:50040");
 
 	const struct ep_stats *a = !strcmp(s->eps[0].host, "a.example") ? &s->eps[0] : &s->eps[1];
 	assert_int_equal(a->requests, 2);
 	assert_int_equal(a->slowest[0].lat_us, 62000);
 	assert_int_equal(a->slowest[1].lat_us, 60000);
 	assert_int_equal(a->nslowest, 2);
-	assert_string_equal(a->clients[0].addr, "127.0.0.2");
+	assert_string_equal(peer_str(&a->clients[0].addr), "127.0.0.2");
 	assert_int_equal(a->clients[0].n, 2);
 
 	struct snapshot *m = snapshot_fold_hosts(s);

@@ -25,7 +25,7 @@ static void add(struct agg *a, const char *method, const char *route, uint16_t s
 		uint64_t lat_us)
 {
 	struct agg_sample s = {
-		.host = "", .method = method, .route = route, .client_addr = "",
+		.host = "", .method = method, .route = route,
 		.req = { .ts_ms = 1, .lat_us = lat_us, .status = status,
 			 .bytes_in = 100, .bytes_out = 1000 },
 	};
@@ -116,7 +116,7 @@ static void test_lines_parse_back(void **state)
 static void test_target_key(void **state)
 {
 	struct agg *a = agg_new(100);
-	struct agg_sample smp = { .host = "", .method = "GET", .route = "/api", .client_addr = "",
+	struct agg_sample smp = { .host = "", .method = "GET", .route = "/api",
 				  .req = { .ts_ms = 1, .lat_us = 10, .status = 200 } };
 	size_t n;
 	json_error_t je;

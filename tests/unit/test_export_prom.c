@@ -30,7 +30,7 @@ static void add(struct agg *a, const char *host, const char *method, const char 
 		uint16_t status, uint64_t lat_us, uint64_t in, uint64_t out)
 {
 	struct agg_sample s = {
-		.host = host, .method = method, .route = route, .client_addr = "",
+		.host = host, .method = method, .route = route,
 		.req = { .ts_ms = 1, .lat_us = lat_us, .status = status,
 			 .bytes_in = in, .bytes_out = out },
 	};
@@ -447,7 +447,7 @@ static void test_several_targets(void **state)
 {
 	struct agg *a = agg_new(2);
 	struct prom *p = state_only(0);
-	struct agg_sample smp = { .host = "h", .method = "GET", .route = "/api", .client_addr = "",
+	struct agg_sample smp = { .host = "h", .method = "GET", .route = "/api",
 				  .req = { .ts_ms = 1, .lat_us = 100, .status = 200 } };
 	(void)state;
 

@@ -731,7 +731,8 @@ static void req_set(struct req_record *r, uint64_t ts, const char *host, const c
 	r->s.bytes_in = 300;
 	r->s.bytes_out = 4000 + status;
 	r->s.pid = 4242;
-	snprintf(r->s.client, CLIENT_MAX, "127.0.0.1:%u", 40000u + status);
+	r->s.client = (struct peer_addr){ .family = 4, .port = (uint16_t)(40000u + status),
+					   .addr = { 127, 0, 0, 1 } };
 	snprintf(r->host, HOST_MAX, "%s", host);
 	snprintf(r->method, METHOD_MAX, "%s", method);
 	snprintf(r->route, ROUTE_MAX, "%s", route);

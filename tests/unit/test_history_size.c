@@ -107,8 +107,9 @@ static struct snapshot *gen_snapshot(uint64_t ts, size_t neps, uint64_t *logged)
 							    .bytes_in = in, .bytes_out = out,
 							    .status = (uint16_t)(cls == 5 ? 503 : 200),
 							    .pid = 1234 };
-				snprintf(q->s.client, CLIENT_MAX, "10.0.%u.%u:%u", (unsigned)(rng() % 256),
-					 (unsigned)(rng() % 256), 30000 + (unsigned)(rng() % 30000));
+				q->s.client = (struct peer_addr){
+					.family = 4, .addr = { 10, 0, (uint8_t)(rng() % 256), (uint8_t)(rng() % 256) },
+					.port = (uint16_t)(30000 + rng() % 30000) };
 				snprintf(q->host, HOST_MAX, "%s", ep->host);
 				snprintf(q->method, METHOD_MAX, "%s", ep->method);
 				snprintf(q->route, ROUTE_MAX, "%s", ep->route);

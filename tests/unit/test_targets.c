@@ -95,7 +95,7 @@ static void test_agg_key_has_target(void **state)
 {
 	(void)state;
 	struct agg *a = agg_new(2);
-	struct agg_sample s = { .host = "h", .method = "GET", .route = "/a", .client_addr = "",
+	struct agg_sample s = { .host = "h", .method = "GET", .route = "/a",
 				.req = { .ts_ms = 1, .lat_us = 10, .status = 200 } };
 	for (int i = 0; i < 3; i++)
 		agg_add(a, &s);

@@ -16,6 +16,7 @@
 #include "tui/keys.h"
 #include "tui/screen.h"
 #include "tui/view.h"
+#include "peer_text.h"
 
 #define LONG_ROUTE "/api/v2/organisations/:id/projects/:id/pipelines/:id/jobs/:id/artifacts/download"
 
@@ -251,7 +252,7 @@ static void test_render_detail(void **st)
 	struct tui_request req = { .ts_ms = 3723000, .latency_us = 98765, .status = 503 };
 	snprintf(req.method, sizeof(req.method), "GET");
 	snprintf(req.route, sizeof(req.route), "/api/users/:id");
-	snprintf(req.client, sizeof(req.client), "203.0.113.7");
+	req.client = peer_from("203.0.113.7");
 	view_add_requests(&v, &req, 1);
 	setenv("TZ", "UTC", 1);
 	tzset();

@@ -16,6 +16,7 @@
 #include "tui/keys.h"
 #include "tui/view.h"
 #include "tui/window.h"
+#include "peer_text.h"
 
 /* One endpoint of a test snapshot. */
 struct ep_spec {
@@ -540,7 +541,7 @@ static void test_detail_requests(void **st)
 					     .status = i % 7 ? 200 : 503 };
 		snprintf(r[i].method, sizeof(r[i].method), "GET");
 		snprintf(r[i].route, sizeof(r[i].route), "/slow");
-		snprintf(r[i].client, sizeof(r[i].client), "10.0.0.%d", i % 3 ? 1 : 2);
+		r[i].client = peer_from(i % 3 ? "10.0.0.1" : "10.0.0.2");
 	}
 	view_add_requests(&v, r, 30);
 	assert_true(view_open_detail(&v));
@@ -550,7 +551,7 @@ static void test_detail_requests(void **st)
 	assert_int_equal(d->slow[0].latency_us, 1000 + 29 * 100);
 	assert_int_equal(d->slow[VIEW_SLOW_MAX - 1].latency_us, 1000 + 22 * 100);
 	assert_int_equal(d->nclients, 2);
-	assert_string_equal(d->clients[0].addr, "10.0.0.1");
+	assert_string_equal(peer_str(&d->clients[0].addr), "10.0.0.1");
 	assert_int_equal(d->clients[0].n, 20);
 	assert_int_equal(d->clients[1].n, 10);
 	view_free(&v);
@@ -568,10 +569,10 @@ static void test_detail_from_snapshot(void **st)
 					  (struct ep_spec[]){ { "GET", "/s", .n2 = 9, .n4 = 1, .lat_us = 500 } }, 1);
 		struct ep_stats *e = &s->eps[0];
 		struct req_sample r = { .ts_ms = 5000 + (uint64_t)i, .lat_us = 900 + (uint64_t)i, .status = 404 };
-		snprintf(r.client, CLIENT_MAX, "192.0.2.1:5555");
+		r.client = peer_from("192.0.2.1:5555");
 		ep_slowest_offer(e, &r);
-		ep_clients_add(e, "192.0.2.1", 9);
-		ep_clients_add(e, "192.0.2.2", 1);
+		ep_clients_add(e, PEER("192.0.2.1"), 9);
+		ep_clients_add(e, PEER("192.0.2.2"), 1);
 		ep_codes_add(e, 200, 9);
 		ep_codes_add(e, 404, 1);
 		assert_int_equal(view_push(&v, s, NULL), 0);
@@ -583,7 +584,7 @@ static void test_detail_from_snapshot(void **st)
 	assert_int_equal(d->nslow, 3);
 	assert_int_equal(d->slow[0].latency_us, 902);
 	assert_int_equal(d->nclients, 2);
-	assert_string_equal(d->clients[0].addr, "192.0.2.1");
+	assert_string_equal(peer_str(&d->clients[0].addr), "192.0.2.1");
 	assert_int_equal(d->clients[0].n, 27);
 	assert_int_equal(d->ncodes, 2);
 	assert_int_equal(d->codes[0].code, 200);
