@@ -160,34 +160,41 @@ int hist_merge(struct hist *dst, const struct hist *src)
 	return 0;
 }
 
+/* The rank (1-based, at least 1, at most count) of quantile q of count values. */
+static uint64_t quantile_rank(uint64_t count, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)count);
+	if ((double)rank < q * (double)count)
+		rank++;                      /* ceil without libm */
+	if (rank < 1)
+		rank = 1;
+	return rank > count ? count : rank;
+}
+
+/* What a percentile landing in bucket idx reports: its midpoint (exact
+ * buckets: the value), kept within what was seen. */
+static uint64_t bucket_value(unsigned idx, uint64_t min, uint64_t max)
+{
+	uint64_t lo = hist_bucket_low(idx), hi = hist_bucket_high(idx);
+	uint64_t mid = idx < HIST_LINEAR ? lo : lo + (hi - lo) / 2;
+	if (max && mid > max)
+		mid = max;
+	return mid < min ? min : mid;
+}
+
 uint64_t hist_percentile(const struct hist *h, double q)
 {
 	if (h->count == 0)
 		return 0;
 	if (q <= 0)
 		return h->min;
-	uint64_t rank = (uint64_t)(q * (double)h->count);
-	if ((double)rank < q * (double)h->count)
-		rank++;                      /* ceil without libm */
-	if (rank < 1)
-		rank = 1;
-	if (rank > h->count)
-		rank = h->count;
-	uint64_t seen = 0;
+	uint64_t rank = quantile_rank(h->count, q), seen = 0;
 	const uint64_t *cells = h->cells;
 	for (unsigned i = hist_next_chunk(h, 0); i < HIST_NCHUNKS; i = hist_next_chunk(h, i + 1)) {
 		for (unsigned j = 0; j < HIST_CHUNK; j++) {
 			seen += cells[j];
-			if (seen < rank)
-				continue;
-			unsigned idx = i * HIST_CHUNK + j;
-			uint64_t lo = hist_bucket_low(idx), hi = hist_bucket_high(idx);
-			uint64_t mid = idx < HIST_LINEAR ? lo : lo + (hi - lo) / 2;
-			if (h->max && mid > h->max)
-				mid = h->max;
-			if (mid < h->min)
-				mid = h->min;
-			return mid;
+			if (seen >= rank)
+				return bucket_value(i * HIST_CHUNK + j, h->min, h->max);
 		}
 		cells += HIST_CHUNK;
 	}
@@ -296,9 +303,16 @@ int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len)
 	return err;
 }
 
+void hist_blob_free(struct hist_blob *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->len = 0;
+}
+
 void hist_packed_free(struct hist_packed *p)
 {
-	free(p->buf);
+	hist_blob_free(&p->b);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -345,19 +359,21 @@ static unsigned blob_next(const uint8_t **q, const uint8_t *end, uint64_t *idx, 
 	return (unsigned)*idx;
 }
 
-int hist_packed_add(struct hist_packed *p, const struct hist *h)
+/* An empty blob reads as this one: the version byte, no buckets. */
+static const uint8_t blob_none[1] = { 1 };
+
+int hist_blob_add(struct hist_blob *b, const struct hist *h)
 {
-	static const uint8_t none[1] = { 1 };
 	if (!h->count)
 		return 0;
 	/* Every bucket of h may be new: two varints of at most 10 bytes each;
 	 * an old bucket's delta only shrinks. */
-	size_t cap = (p->len ? p->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
+	size_t cap = (b->len ? b->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
 	uint8_t *out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
 	struct bucket_cursor cur = { .h = h, .cells = h->cells, .ch = hist_next_chunk(h, 0) };
-	const uint8_t *q = p->buf ? p->buf + 1 : none + 1, *end = p->buf ? p->buf + p->len : q;
+	const uint8_t *q = b->buf ? b->buf + 1 : blob_none + 1, *end = b->buf ? b->buf + b->len : q;
 	uint64_t at = 0, old_n = 0, new_n = 0;
 	unsigned old_idx = blob_next(&q, end, &at, &old_n), new_idx = cursor_next(&cur, &new_n);
 	unsigned prev = 0;
@@ -377,9 +393,47 @@ int hist_packed_add(struct hist_packed *p, const struct hist *h)
 		}
 	}
 	uint8_t *fit = realloc(out, n);
-	free(p->buf);
-	p->buf = fit ? fit : out;
-	p->len = (uint32_t)n;
+	free(b->buf);
+	b->buf = fit ? fit : out;
+	b->len = (uint32_t)n;
+	return 0;
+}
+
+void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
+		    void *ctx)
+{
+	const uint8_t *q = b->buf ? b->buf + 1 : blob_none + 1, *end = b->buf ? b->buf + b->len : q;
+	uint64_t at = 0, n;
+
+	for (unsigned idx = blob_next(&q, end, &at, &n); idx < HIST_BUCKETS;
+	     idx = blob_next(&q, end, &at, &n))
+		fn(ctx, idx, n);
+}
+
+uint64_t hist_packed_percentile(const struct hist_packed *p, double q)
+{
+	if (p->count == 0)
+		return 0;
+	if (q <= 0)
+		return p->min;
+	const uint8_t *b = p->b.buf + 1, *end = p->b.buf + p->b.len;
+	uint64_t rank = quantile_rank(p->count, q), seen = 0, at = 0, n;
+	for (unsigned idx = blob_next(&b, end, &at, &n); idx < HIST_BUCKETS;
+	     idx = blob_next(&b, end, &at, &n)) {
+		seen += n;
+		if (seen >= rank)
+			return bucket_value(idx, p->min, p->max);
+	}
+	return p->max;
+}
+
+int hist_packed_add(struct hist_packed *p, const struct hist *h)
+{
+	if (!h->count)
+		return 0;
+	int err = hist_blob_add(&p->b, h);
+	if (err)
+		return err;
 	p->min = p->count && p->min < h->min ? p->min : h->min;
 	p->max = p->max > h->max ? p->max : h->max;
 	p->count += h->count;
@@ -393,7 +447,7 @@ int hist_unpack_merge(struct hist *out, const struct hist_packed *p)
 		return 0;
 	uint64_t min = out->count && out->min < p->min ? out->min : p->min;
 	uint64_t max = out->max > p->max ? out->max : p->max, sum = out->sum + p->sum;
-	int err = hist_decode_merge(out, p->buf, p->len);
+	int err = hist_decode_merge(out, p->b.buf, p->b.len);
 	if (err)
 		return err;
 	out->min = min;

@@ -83,24 +83,40 @@ size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
 int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
 
 /*
- * A histogram kept as its encoding, for rows that live long and are read
- * rarely (the live view's "since start" per endpoint): 2-3 bytes per
- * non-empty bucket instead of 32 per chunk, the same buckets (exact as a
- * struct hist). A wide latency spread touches a new chunk with most values:
- * 10,000 endpoints after 10 s under 10,000 connections held 5.9 MB of such
- * chunks (18.8 per endpoint). Zero-initialised is empty.
+ * A histogram's buckets kept as their encoding (hist_encode()'s format):
+ * 2-3 bytes per non-empty bucket instead of 32 per chunk, the same
+ * buckets, merged in the encoded form. For what lives long and is read
+ * rarely: the live view's windows per endpoint. Zero-initialised is empty.
  */
-struct hist_packed {
-	uint64_t count, sum, min, max;
-	uint8_t *buf;                  /* hist_encode()'s format; NULL when empty */
+struct hist_blob {
+	uint8_t *buf;                  /* NULL when empty */
 	uint32_t len;
 };
 
+void hist_blob_free(struct hist_blob *b);
+/* b += h's buckets (no full histogram is built). 0 or -ENOMEM (b unchanged). */
+int hist_blob_add(struct hist_blob *b, const struct hist *h);
+/* fn(ctx, bucket, n) for every non-empty bucket, in index order. */
+void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
+		    void *ctx);
+
+/*
+ * A blob with the histogram's count, sum, min and max: exact as a struct
+ * hist (the live view's "since start"). A wide latency spread touches a new
+ * chunk with most values: 10,000 endpoints after 10 s under 10,000
+ * connections held 5.9 MB of such chunks (18.8 per endpoint).
+ */
+struct hist_packed {
+	uint64_t count, sum, min, max;
+	struct hist_blob b;
+};
+
 void hist_packed_free(struct hist_packed *p);
-/* p += h, merging in the encoded form (no full histogram is built).
- * Returns 0 or -ENOMEM (p unchanged). */
+/* p += h. Returns 0 or -ENOMEM (p unchanged). */
 int hist_packed_add(struct hist_packed *p, const struct hist *h);
 /* out (hist_init()ed by the caller) += p, with p's min/max/sum. 0, -ENOMEM. */
 int hist_unpack_merge(struct hist *out, const struct hist_packed *p);
+/* hist_percentile() of what p holds, read off the encoding. */
+uint64_t hist_packed_percentile(const struct hist_packed *p, double q);
 
 #endif

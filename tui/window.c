@@ -48,15 +48,14 @@ static uint64_t win_len_ms(enum win_kind k)
 void win_ep_init(struct win_ep *e)
 {
 	memset(e, 0, sizeof(*e));
-	hist_init(&e->last_lat);
 }
 
 void win_ep_free(struct win_ep *e)
 {
-	hist_free(&e->last_lat);
+	hist_packed_free(&e->last_lat);
 	hist_packed_free(&e->all_lat);
 	for (unsigned i = 0; i < e->nslot; i++)
-		free(e->slot[i].ent);
+		hist_blob_free(&e->slot[i].lat);
 	free(e->slot);
 	memset(e, 0, sizeof(*e));
 }
@@ -105,27 +104,6 @@ static uint32_t sat32(uint64_t a, uint64_t b)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-/* Adds n to coarse bucket idx of a slot's sparse histogram. */
-static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
-{
-	for (unsigned i = 0; i < sl->nent; i++) {
-		if (sl->ent[i].idx == idx) {
-			sl->ent[i].n = sat32(sl->ent[i].n, n);
-			return 0;
-		}
-	}
-	if (sl->nent == sl->cap) {
-		unsigned cap = sl->cap ? sl->cap * 2u : 8u;
-		struct win_ent *e = realloc(sl->ent, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		sl->ent = e;
-		sl->cap = (uint16_t)cap;
-	}
-	sl->ent[sl->nent++] = (struct win_ent){ .n = sat32(0, n), .idx = idx };
-	return 0;
-}
-
 /* Calls fn for every non-empty fine bucket of h. Reads the chunk pointers
  * only to skip absent chunks quickly. */
 #define HIST_FOREACH(h, i, n)                                                        \
@@ -134,34 +112,14 @@ static int slot_add(struct win_slot *sl, uint16_t idx, uint64_t n)
 		for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++)     \
 			if (((n) = hist_bucket_count((h), i)) != 0)
 
-/* A slot made current for seq: counts restart, the entry array stays. */
-static void slot_claim(struct win_slot *sl, uint32_t seq)
-{
-	struct win_ent *ent = sl->ent;
-	uint16_t cap = sl->cap;
-	memset(sl, 0, sizeof(*sl));
-	sl->ent = ent;
-	sl->cap = cap;
-	sl->seq = seq;
-}
-
-/* Drops the slots out of every window at slot `now`; the first dropped
- * one's entry array is kept in *spare for the next new slot. */
-static void slots_expire(struct win_ep *e, uint32_t now, struct win_ent **spare, uint16_t *spare_cap)
+/* Drops the slots out of every window at slot `now`. */
+static void slots_expire(struct win_ep *e, uint32_t now)
 {
 	unsigned k = 0;
 	while (k < e->nslot && e->slot[k].seq + WIN_SLOTS <= now)
-		k++;
+		hist_blob_free(&e->slot[k++].lat);
 	if (!k)
 		return;
-	if (!*spare) {
-		*spare = e->slot[0].ent;
-		*spare_cap = e->slot[0].cap;
-	} else {
-		free(e->slot[0].ent);
-	}
-	for (unsigned i = 1; i < k; i++)
-		free(e->slot[i].ent);
 	memmove(e->slot, e->slot + k, (e->nslot - k) * sizeof(*e->slot));
 	e->nslot = (uint8_t)(e->nslot - k);
 }
@@ -170,61 +128,48 @@ static void slots_expire(struct win_ep *e, uint32_t now, struct win_ent **spare,
  * if absent: slots stay sorted, idle ones take no memory. NULL on ENOMEM. */
 static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, uint32_t now)
 {
-	struct win_ent *spare = NULL;
-	uint16_t spare_cap = 0;
 	unsigned i;
 
-	slots_expire(e, now, &spare, &spare_cap);
+	slots_expire(e, now);
 	for (i = e->nslot; i > 0 && e->slot[i - 1].seq >= seq; i--)
-		if (e->slot[i - 1].seq == seq) {
-			free(spare);
+		if (e->slot[i - 1].seq == seq)
 			return &e->slot[i - 1];
-		}
 	if (e->nslot == e->slot_cap) {
 		unsigned cap = e->slot_cap ? e->slot_cap * 2u : 2u;
 		if (cap > WIN_SLOTS)
 			cap = WIN_SLOTS;          /* seqs in (now - WIN_SLOTS, now]: never more */
 		struct win_slot *p = realloc(e->slot, cap * sizeof(*p));
-		if (!p) {
-			free(spare);
+		if (!p)
 			return NULL;
-		}
 		e->slot = p;
 		e->slot_cap = (uint8_t)cap;
 	}
 	memmove(e->slot + i + 1, e->slot + i, (e->nslot - i) * sizeof(*e->slot));
 	e->nslot++;
 	struct win_slot *sl = &e->slot[i];
-	sl->ent = spare;
-	sl->cap = spare_cap;
-	slot_claim(sl, seq);
+	memset(sl, 0, sizeof(*sl));
+	sl->seq = seq;
 	return sl;
 }
 
-/*
- * The last interval is replaced unless this is the same interval again.
- * Its chunks go with it: kept for reuse (zeroed), they piled up to every
- * chunk the endpoint ever used, as many as since start.
- */
+/* The last interval is replaced unless this is the same interval again. */
 static void last_start(struct win_ep *e, const struct win_clock *c)
 {
 	if (e->last_interval == c->interval_seq)
 		return;
 	memset(&e->last, 0, sizeof(e->last));
-	hist_free(&e->last_lat);
-	hist_init(&e->last_lat);
+	hist_packed_free(&e->last_lat);
 	e->last_interval = c->interval_seq;
 }
 
 int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stats *s)
 {
 	struct win_slot *sl;
-	uint64_t n;
 	int err = 0;
 
 	last_start(e, c);
 	counters_add(&e->last, s);
-	err |= hist_merge(&e->last_lat, &s->lat);
+	err |= hist_packed_add(&e->last_lat, &s->lat);
 	counters_add(&e->all, s);
 	err |= hist_packed_add(&e->all_lat, &s->lat);
 
@@ -238,9 +183,20 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	sl->bytes_out += s->bytes_out;
 	if (s->lat_max_us > sl->lat_max_us)
 		sl->lat_max_us = sat32(0, s->lat_max_us);
-	HIST_FOREACH(&s->lat, i, n)
-		err |= slot_add(sl, (uint16_t)(i / 4), n);
+	err |= hist_blob_add(&sl->lat, &s->lat);
 	return err ? -ENOMEM : 0;
+}
+
+/* dst += src, through a full histogram (a fold into OTHER: rare). */
+static int packed_merge(struct hist_packed *dst, const struct hist_packed *src)
+{
+	struct hist h;
+	hist_init(&h);
+	int err = hist_unpack_merge(&h, src);
+	if (!err)
+		err = hist_packed_add(dst, &h);
+	hist_free(&h);
+	return err;
 }
 
 int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_clock *c)
@@ -250,14 +206,10 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	if (src->last_interval == c->interval_seq && c->interval_seq) {
 		last_start(dst, c);
 		counts_add(&dst->last, &src->last);
-		err |= hist_merge(&dst->last_lat, &src->last_lat);
+		err |= packed_merge(&dst->last_lat, &src->last_lat);
 	}
 	counts_add(&dst->all, &src->all);
-	struct hist all;
-	hist_init(&all);
-	err |= hist_unpack_merge(&all, &src->all_lat);
-	err |= hist_packed_add(&dst->all_lat, &all);
-	hist_free(&all);
+	err |= packed_merge(&dst->all_lat, &src->all_lat);
 	for (unsigned i = 0; i < src->nslot; i++) {
 		const struct win_slot *ss = &src->slot[i];
 		struct win_slot *ds;
@@ -275,10 +227,27 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 		ds->bytes_out += ss->bytes_out;
 		if (ss->lat_max_us > ds->lat_max_us)
 			ds->lat_max_us = ss->lat_max_us;
-		for (unsigned e = 0; e < ss->nent; e++)
-			err |= slot_add(ds, ss->ent[e].idx, ss->ent[e].n);
+		struct hist lat;
+		hist_init(&lat);
+		if (ss->lat.buf)
+			err |= hist_decode_merge(&lat, ss->lat.buf, ss->lat.len);
+		err |= hist_blob_add(&ds->lat, &lat);
+		hist_free(&lat);
 	}
 	return err ? -ENOMEM : 0;
+}
+
+/* A window's coarse histogram, summed from its slots' fine buckets. */
+struct dense_sum {
+	uint64_t *dense;
+	uint64_t count;
+};
+
+static void dense_put(void *ctx, unsigned idx, uint64_t n)
+{
+	struct dense_sum *d = ctx;
+	d->dense[idx / 4] += n;
+	d->count += n;
 }
 
 void win_dense_add(uint64_t *dense, const struct hist *h)
@@ -305,8 +274,10 @@ uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, u
 	return max;
 }
 
-static void stats_from_full(const struct win_counts *s, const struct hist *lat,
-			    struct win_stats *out, uint64_t *dense)
+/* Read off the encodings: the table asks every row for its window's
+ * percentiles at each refresh, 10,000 rows included. */
+static void stats_from_packed(const struct win_counts *s, const struct hist_packed *lat,
+			      struct win_stats *out, uint64_t *dense)
 {
 	out->requests = s->requests;
 	memcpy(out->status, s->status, sizeof(out->status));
@@ -314,11 +285,13 @@ static void stats_from_full(const struct win_counts *s, const struct hist *lat,
 	out->bytes_in = s->bytes_in;
 	out->bytes_out = s->bytes_out;
 	out->lat_max_us = s->lat_max_us;
-	out->p50 = hist_percentile(lat, 0.50);
-	out->p90 = hist_percentile(lat, 0.90);
-	out->p99 = hist_percentile(lat, 0.99);
-	if (dense)
-		win_dense_add(dense, lat);
+	out->p50 = hist_packed_percentile(lat, 0.50);
+	out->p90 = hist_packed_percentile(lat, 0.90);
+	out->p99 = hist_packed_percentile(lat, 0.99);
+	if (dense) {
+		struct dense_sum sum = { .dense = dense };
+		hist_blob_each(&lat->b, dense_put, &sum);
+	}
 }
 
 void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_kind k,
@@ -330,19 +303,16 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 	if (k == WIN_LAST) {
 		out->dur_ms = c->last_ms;
 		if (e->last_interval == c->interval_seq && c->interval_seq)
-			stats_from_full(&e->last, &e->last_lat, out, dense);
+			stats_from_packed(&e->last, &e->last_lat, out, dense);
 		return;
 	}
 	if (k == WIN_ALL) {
-		struct hist all;
-		hist_init(&all);
 		out->dur_ms = c->total_ms;
-		hist_unpack_merge(&all, &e->all_lat);   /* ENOMEM: counts without percentiles */
-		stats_from_full(&e->all, &all, out, dense);
-		hist_free(&all);
+		stats_from_packed(&e->all, &e->all_lat, out, dense);
 		return;
 	}
-	uint64_t want = win_len_ms(k), hcount = 0;
+	uint64_t want = win_len_ms(k);
+	struct dense_sum sum = { .dense = dense };
 	uint32_t back = 0;
 	/* The window: the newest slots whose durations reach its length. */
 	for (; back < WIN_SLOTS - 1 && back < c->seq && out->dur_ms < want; back++)
@@ -362,14 +332,11 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 		if (sl->lat_max_us > out->lat_max_us)
 			out->lat_max_us = sl->lat_max_us;
 		if (dense)
-			for (unsigned j = 0; j < sl->nent; j++) {
-				dense[sl->ent[j].idx] += sl->ent[j].n;
-				hcount += sl->ent[j].n;
-			}
+			hist_blob_each(&sl->lat, dense_put, &sum);
 	}
 	if (dense) {
-		out->p50 = win_dense_percentile(dense, hcount, 0.50, out->lat_max_us);
-		out->p90 = win_dense_percentile(dense, hcount, 0.90, out->lat_max_us);
-		out->p99 = win_dense_percentile(dense, hcount, 0.99, out->lat_max_us);
+		out->p50 = win_dense_percentile(dense, sum.count, 0.50, out->lat_max_us);
+		out->p90 = win_dense_percentile(dense, sum.count, 0.90, out->lat_max_us);
+		out->p99 = win_dense_percentile(dense, sum.count, 0.99, out->lat_max_us);
 	}
 }

@@ -133,6 +133,21 @@ static void test_merge_and_encode(void **state)
 	hist_free(&dec);
 }
 
+struct each_check {
+	const struct hist *h;
+	uint64_t total;
+	int last;
+};
+
+static void each_bucket(void *ctx, unsigned idx, uint64_t n)
+{
+	struct each_check *c = ctx;
+	assert_true((int)idx > c->last || (c->total == 0 && idx == 0));
+	assert_int_equal(n, hist_bucket_count(c->h, idx));
+	c->last = (int)idx;
+	c->total += n;
+}
+
 /* Intervals added packed, one by one, hold exactly what one full
  * histogram of every value holds: buckets, count, sum, min, max. */
 static void test_packed_equals_full(void **state)
@@ -166,13 +181,21 @@ static void test_packed_equals_full(void **state)
 		assert_int_equal(hist_bucket_count(&un, i), hist_bucket_count(&all, i));
 	for (double q = 0.05; q < 1.0; q += 0.05)
 		assert_int_equal(hist_percentile(&un, q), hist_percentile(&all, q));
+	/* read off the encoding as off the full one, the ends included */
+	static const double qs[] = { 0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1 };
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+		assert_int_equal(hist_packed_percentile(&p, qs[i]), hist_percentile(&all, qs[i]));
+	/* every bucket once, in order, with its count */
+	struct each_check ec = { .h = &all };
+	hist_blob_each(&p.b, each_bucket, &ec);
+	assert_int_equal(ec.total, all.count);
 	/* byte for byte what encoding the full one gives */
 	static uint8_t blob[HIST_ENCODED_MAX];
 	size_t n = hist_encode(&all, blob, sizeof(blob));
-	assert_int_equal(p.len, n);
-	assert_memory_equal(p.buf, blob, n);
+	assert_int_equal(p.b.len, n);
+	assert_memory_equal(p.b.buf, blob, n);
 	hist_packed_free(&p);
-	assert_null(p.buf);
+	assert_null(p.b.buf);
 	assert_int_equal(p.count, 0);
 	hist_free(&all);
 	hist_free(&un);
