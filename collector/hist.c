@@ -316,15 +316,18 @@ void hist_packed_free(struct hist_packed *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The non-empty buckets of a full histogram in index order. */
+/* The non-empty buckets of a full histogram in index order, each index
+ * shifted right by shift (coarser buckets: a run of them sums into one). */
 struct bucket_cursor {
 	const struct hist *h;
 	const uint64_t *cells;         /* chunk ch's counters */
-	unsigned ch, j;
+	unsigned ch, j, shift;
+	unsigned ahead;                /* the next fine bucket read, HIST_BUCKETS none */
+	uint64_t ahead_n;
 };
 
-/* The next non-empty bucket's index and count; HIST_BUCKETS at the end. */
-static unsigned cursor_next(struct bucket_cursor *c, uint64_t *n)
+/* The next non-empty fine bucket's index and count; HIST_BUCKETS at the end. */
+static unsigned cursor_fine(struct bucket_cursor *c, uint64_t *n)
 {
 	while (c->ch < HIST_NCHUNKS) {
 		for (; c->j < HIST_CHUNK; c->j++)
@@ -337,6 +340,27 @@ static unsigned cursor_next(struct bucket_cursor *c, uint64_t *n)
 		c->j = 0;
 	}
 	return HIST_BUCKETS;
+}
+
+static struct bucket_cursor cursor_start(const struct hist *h, unsigned shift)
+{
+	struct bucket_cursor c = { .h = h, .cells = h->cells, .ch = hist_next_chunk(h, 0), .shift = shift };
+	c.ahead = cursor_fine(&c, &c.ahead_n);
+	return c;
+}
+
+/* The next non-empty (shifted) bucket's index and count; HIST_BUCKETS at the end. */
+static unsigned cursor_next(struct bucket_cursor *c, uint64_t *n)
+{
+	if (c->ahead >= HIST_BUCKETS)
+		return HIST_BUCKETS;
+	unsigned idx = c->ahead >> c->shift;
+	*n = 0;
+	do {
+		*n += c->ahead_n;
+		c->ahead = cursor_fine(c, &c->ahead_n);
+	} while (c->ahead < HIST_BUCKETS && c->ahead >> c->shift == idx);
+	return idx;
 }
 
 /* One bucket onto an encoding whose last bucket was *prev. */
@@ -364,15 +388,23 @@ static const uint8_t blob_none[1] = { 1 };
 
 int hist_blob_add(struct hist_blob *b, const struct hist *h)
 {
+	return hist_blob_add_shifted(b, h, 0);
+}
+
+int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned shift)
+{
 	if (!h->count)
 		return 0;
 	/* Every bucket of h may be new: two varints of at most 10 bytes each;
 	 * an old bucket's delta only shrinks. */
 	size_t cap = (b->len ? b->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
-	uint8_t *out = malloc(cap);
+	/* Built on the stack when it fits, then copied at its size: a heap
+	 * scratch of the worst case, shrunk after, left holes behind that
+	 * doubled the heap of a view merging 10,000 blobs per interval. */
+	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
 	if (!out)
 		return -ENOMEM;
-	struct bucket_cursor cur = { .h = h, .cells = h->cells, .ch = hist_next_chunk(h, 0) };
+	struct bucket_cursor cur = cursor_start(h, shift);
 	const uint8_t *q = b->buf ? b->buf + 1 : blob_none + 1, *end = b->buf ? b->buf + b->len : q;
 	uint64_t at = 0, old_n = 0, new_n = 0;
 	unsigned old_idx = blob_next(&q, end, &at, &old_n), new_idx = cursor_next(&cur, &new_n);
@@ -392,7 +424,12 @@ int hist_blob_add(struct hist_blob *b, const struct hist *h)
 			new_idx = cursor_next(&cur, &new_n);
 		}
 	}
-	uint8_t *fit = realloc(out, n);
+	uint8_t *fit = out == stack ? malloc(n) : realloc(out, n);
+	if (out == stack) {
+		if (!fit)
+			return -ENOMEM;
+		memcpy(fit, stack, n);
+	}
 	free(b->buf);
 	b->buf = fit ? fit : out;
 	b->len = (uint32_t)n;

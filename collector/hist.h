@@ -96,6 +96,9 @@ struct hist_blob {
 void hist_blob_free(struct hist_blob *b);
 /* b += h's buckets (no full histogram is built). 0 or -ENOMEM (b unchanged). */
 int hist_blob_add(struct hist_blob *b, const struct hist *h);
+/* The same into coarser buckets: bucket i of h counts in bucket i >> shift
+ * of b (a blob is one or the other, never both). */
+int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned shift);
 /* fn(ctx, bucket, n) for every non-empty bucket, in index order. */
 void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
 		    void *ctx);

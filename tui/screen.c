@@ -70,6 +70,11 @@ static void draw_title(const struct view *v, struct cellbuf *cb)
 	put(&p, ST_NORMAL, "  ");
 	put_kv(&p, "up", fmt_uptime(h->uptime_ms / 1000, up, sizeof(up)), ST_VALUE);
 	put_kv(&p, "window", win_name(v->win), ST_TITLE);
+	if ((v->win == WIN_1MIN || v->win == WIN_5MIN) && h->slot_ms > WIN_SLOT_MS) {
+		char step[24];
+		/* slots made longer for memory (VIEW_SLOTS_MAX): the window covers up to one more */
+		put_kv(&p, "in steps of", fmt_uptime(h->slot_ms / 1000, step, sizeof(step)), ST_WARN);
+	}
 	if (v->paused) {
 		snprintf(paused, sizeof(paused), v->paused_pushes ? "(%u new)" : "", v->paused_pushes);
 		put_kv(&p, "PAUSED", paused, ST_ERROR);

@@ -294,6 +294,27 @@ static void header_from(struct view *v, const struct run_info *h)
 
 static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s);
 
+static size_t slots_in_use(const struct view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->neps; i++)
+		n += v->eps[i]->w.nslot;
+	return n;
+}
+
+/* Keeps the windows' slots under VIEW_SLOTS_MAX by making them longer. */
+static int slots_bound(struct view *v)
+{
+	int err = 0;
+	while (slots_in_use(v) > VIEW_SLOTS_MAX &&
+	       (uint64_t)v->clock.ips * 2 * v->interval_ms <= VIEW_SLOT_MAX_MS) {
+		win_clock_coarsen(&v->clock);
+		for (size_t i = 0; i < v->neps; i++)
+			err |= win_ep_coarsen(&v->eps[i]->w);
+	}
+	return err;
+}
+
 int view_push(struct view *v, const struct snapshot *s, const struct run_info *h)
 {
 	struct ep_stats tot;
@@ -311,6 +332,8 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 			err = -ENOMEM;
 		extras_from_stats(v, e, es);
 	}
+	if (slots_bound(v))
+		err = -ENOMEM;
 
 	snapshot_total(s, &tot);
 	memset(&v->live.last, 0, sizeof(v->live.last));
@@ -332,6 +355,7 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	v->live.neps = v->neps;
 	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
+	v->live.slot_ms = (uint64_t)v->clock.ips * v->interval_ms;
 	v->ntargets = s->ntargets < TARGETS_MAX ? s->ntargets : TARGETS_MAX;
 	memcpy(v->targets, s->targets, sizeof(v->targets));
 	header_from(v, h);

@@ -76,6 +76,7 @@ struct view_header {
 	char warn[VIEW_WARN_MAX][VIEW_WARN_LEN];
 	size_t nwarn;
 	uint32_t intervals;
+	uint64_t slot_ms;              /* the 1 and 5 min windows' step (see VIEW_SLOTS_MAX) */
 };
 
 struct view_slow {
@@ -123,6 +124,16 @@ struct view_detail {
 };
 
 struct view_ep;
+
+/*
+ * The 1 and 5 min windows keep a slot per endpoint and ~5 s: 10,000
+ * endpoints busy for 5 min held 60 each, 98 MB. Past this many slots in
+ * all, slots double in length (up to VIEW_SLOT_MAX_MS), which halves their
+ * number (~150 bytes each with their latency buckets: ~10 MB); the title
+ * shows the step then.
+ */
+#define VIEW_SLOTS_MAX   65536
+#define VIEW_SLOT_MAX_MS 80000
 
 struct view {
 	/* model */

@@ -29,6 +29,26 @@ void win_clock_tick(struct win_clock *c, uint64_t dur_ms)
 	c->last_ms = dur_ms;
 }
 
+/*
+ * Slots of twice the length from now on: old slots 2t-1 and 2t become slot
+ * t, their durations summed, the current one keeping what it has had.
+ */
+void win_clock_coarsen(struct win_clock *c)
+{
+	uint64_t dur[WIN_SLOTS] = { 0 };
+	uint32_t s = c->seq, ns = (s + 1) / 2;
+
+	for (uint32_t t = ns; t >= 1 && t + WIN_SLOTS > ns; t--)
+		for (uint32_t o = 2 * t - 1; o <= 2 * t; o++)
+			if (o <= s && o + WIN_SLOTS > s)
+				dur[t % WIN_SLOTS] += c->dur_ms[o % WIN_SLOTS];
+	memcpy(c->dur_ms, dur, sizeof(dur));
+	if (s && s % 2 == 0)
+		c->in_cur += c->ips;              /* the current slot was a pair's second */
+	c->seq = ns;
+	c->ips *= 2;
+}
+
 const char *win_name(enum win_kind k)
 {
 	static const char *const names[WIN_KINDS] = {
@@ -183,7 +203,7 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	sl->bytes_out += s->bytes_out;
 	if (s->lat_max_us > sl->lat_max_us)
 		sl->lat_max_us = sat32(0, s->lat_max_us);
-	err |= hist_blob_add(&sl->lat, &s->lat);
+	err |= hist_blob_add_shifted(&sl->lat, &s->lat, 2);   /* coarse: fine / 4 */
 	return err ? -ENOMEM : 0;
 }
 
@@ -197,6 +217,61 @@ static int packed_merge(struct hist_packed *dst, const struct hist_packed *src)
 		err = hist_packed_add(dst, &h);
 	hist_free(&h);
 	return err;
+}
+
+/* Slot d += slot s: counters and latency buckets (coarse indexes stand in
+ * for fine ones in the scratch histogram: only the blob is read back). */
+static int slot_merge(struct win_slot *d, const struct win_slot *s)
+{
+	struct hist lat;
+	int err = 0;
+
+	d->requests = sat32(d->requests, s->requests);
+	for (int k = 0; k < STATUS_CLASSES; k++)
+		d->status[k] = sat32(d->status[k], s->status[k]);
+	d->grpc_errors = sat32(d->grpc_errors, s->grpc_errors);
+	d->bytes_in += s->bytes_in;
+	d->bytes_out += s->bytes_out;
+	if (s->lat_max_us > d->lat_max_us)
+		d->lat_max_us = s->lat_max_us;
+	hist_init(&lat);
+	if (s->lat.buf)
+		err = hist_decode_merge(&lat, s->lat.buf, s->lat.len);
+	if (!err)
+		err = hist_blob_add(&d->lat, &lat);
+	hist_free(&lat);
+	return err;
+}
+
+int win_ep_coarsen(struct win_ep *e)
+{
+	unsigned k = 0;
+	int err = 0;
+
+	for (unsigned i = 0; i < e->nslot; i++) {
+		struct win_slot *sl = &e->slot[i];
+		uint32_t seq = (sl->seq + 1) / 2;
+		if (k && e->slot[k - 1].seq == seq) {
+			err |= slot_merge(&e->slot[k - 1], sl);
+			hist_blob_free(&sl->lat);
+			continue;
+		}
+		e->slot[k] = *sl;
+		e->slot[k++].seq = seq;
+	}
+	e->nslot = (uint8_t)k;
+	/* the array shrinks with the slots: half of them went */
+	unsigned cap = e->slot_cap;
+	while (cap > 2 && cap / 2 >= k)
+		cap /= 2;
+	if (cap < e->slot_cap) {
+		struct win_slot *p = realloc(e->slot, cap * sizeof(*p));
+		if (p) {
+			e->slot = p;
+			e->slot_cap = (uint8_t)cap;
+		}
+	}
+	return err ? -ENOMEM : 0;
 }
 
 int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_clock *c)
@@ -219,20 +294,7 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 			err = -ENOMEM;
 			continue;
 		}
-		ds->requests = sat32(ds->requests, ss->requests);
-		for (int k = 0; k < STATUS_CLASSES; k++)
-			ds->status[k] = sat32(ds->status[k], ss->status[k]);
-		ds->grpc_errors = sat32(ds->grpc_errors, ss->grpc_errors);
-		ds->bytes_in += ss->bytes_in;
-		ds->bytes_out += ss->bytes_out;
-		if (ss->lat_max_us > ds->lat_max_us)
-			ds->lat_max_us = ss->lat_max_us;
-		struct hist lat;
-		hist_init(&lat);
-		if (ss->lat.buf)
-			err |= hist_decode_merge(&lat, ss->lat.buf, ss->lat.len);
-		err |= hist_blob_add(&ds->lat, &lat);
-		hist_free(&lat);
+		err |= slot_merge(ds, ss);
 	}
 	return err ? -ENOMEM : 0;
 }
@@ -246,8 +308,13 @@ struct dense_sum {
 static void dense_put(void *ctx, unsigned idx, uint64_t n)
 {
 	struct dense_sum *d = ctx;
-	d->dense[idx / 4] += n;
+	d->dense[idx] += n;
 	d->count += n;
+}
+
+static void dense_put_fine(void *ctx, unsigned idx, uint64_t n)
+{
+	dense_put(ctx, idx / 4, n);
 }
 
 void win_dense_add(uint64_t *dense, const struct hist *h)
@@ -290,7 +357,7 @@ static void stats_from_packed(const struct win_counts *s, const struct hist_pack
 	out->p99 = hist_packed_percentile(lat, 0.99);
 	if (dense) {
 		struct dense_sum sum = { .dense = dense };
-		hist_blob_each(&lat->b, dense_put, &sum);
+		hist_blob_each(&lat->b, dense_put_fine, &sum);
 	}
 }
 

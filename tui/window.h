@@ -14,8 +14,8 @@
  * actually covered. "Last interval" and "since start" use the full buckets
  * (exact as the collector's).
  *
- * Memory per endpoint, sized by use: struct win_ep is ~330 bytes fixed,
- * plus 64 bytes per slot the endpoint was active in within the last
+ * Memory per endpoint, sized by use: struct win_ep is ~300 bytes fixed,
+ * plus 72 bytes per slot the endpoint was active in within the last
  * WIN_SLOTS slots (an idle slot keeps nothing: slots are a sorted array of
  * the active ones, grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
  * per non-empty fine bucket in each of them, in the last interval and
@@ -60,7 +60,7 @@ struct win_slot {
 	uint32_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
 	uint32_t lat_max_us;           /* clamped to 2^32-1 */
 	uint64_t bytes_in, bytes_out;
-	struct hist_blob lat;          /* its fine buckets, read coarse */
+	struct hist_blob lat;          /* its latency, coarse buckets */
 };
 
 /* Counters of a window, as the table shows them. */
@@ -100,6 +100,16 @@ enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };
 void win_clock_init(struct win_clock *c, uint64_t interval_ms);
 /* Call once per snapshot before win_ep_add() for that snapshot. */
 void win_clock_tick(struct win_clock *c, uint64_t dur_ms);
+/*
+ * Doubles the slot length, for a view whose slots outgrow its memory: call
+ * win_ep_coarsen() on every endpoint right after, before anything else.
+ * Windows stay honest (rates divide by the time covered) and get coarser:
+ * "1 min" covers 60 s up to 60 s + one slot.
+ */
+void win_clock_coarsen(struct win_clock *c);
+/* The endpoint's slots on the coarsened clock: each pair becomes one.
+ * Returns 0 or -ENOMEM (latency data partly lost, counts kept). */
+int win_ep_coarsen(struct win_ep *e);
 /* The window's length in ms (0 for WIN_LAST / WIN_ALL) and its name. */
 const char *win_name(enum win_kind k);
 

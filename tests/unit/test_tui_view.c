@@ -594,9 +594,49 @@ static void test_detail_from_snapshot(void **st)
 	view_free(&v);
 }
 
+/* More endpoints than VIEW_SLOTS_MAX slots hold over 5 min: the windows'
+ * slots get longer instead of the heap growing, the title is told the
+ * step, and every rate stays what was pushed (1 request per 5 s interval
+ * per endpoint: requests x 5000 = the window's ms, in every row). */
+static void test_slots_bounded(void **st)
+{
+	enum { NEP = VIEW_SLOTS_MAX / (WIN_SLOTS - 4) + 100 };
+	static char names[NEP][16];
+	static struct ep_spec spec[NEP];
+	struct view v;
+	(void)st;
+
+	assert_int_equal(view_init(&v, WIN_SLOT_MS, NEP), 0);   /* one interval a slot */
+	for (int i = 0; i < NEP; i++) {
+		snprintf(names[i], sizeof(names[i]), "/e%d", i);
+		spec[i] = (struct ep_spec){ "GET", names[i], .n2 = 1, .lat_us = 300 + (uint64_t)i % 50 };
+	}
+	for (uint64_t t = 0; t < WIN_SLOTS + 8; t++) {
+		struct snapshot *s = snap(t * WIN_SLOT_MS, WIN_SLOT_MS, spec, NEP);
+		struct run_info h = { .target = "nginx[42]", .npids = 1, .now_ms = (t + 1) * WIN_SLOT_MS };
+		assert_int_equal(view_push(&v, s, &h), 0);
+		snapshot_free(s);
+	}
+	assert_true(v.live.slot_ms > WIN_SLOT_MS);
+	assert_true(v.live.slot_ms <= VIEW_SLOT_MAX_MS);
+	view_set_window(&v, WIN_5MIN);
+	assert_int_equal(v.nvis, NEP);
+	for (size_t i = 0; i < v.nvis; i++) {
+		const struct view_row *r = view_row_at(&v, i);
+		assert_true(r->st.requests >= 300000 / WIN_SLOT_MS);   /* the window's 5 min, or more */
+		assert_int_equal(r->st.requests * WIN_SLOT_MS, r->st.dur_ms);
+		/* one latency per endpoint, read coarse (within ~3%) */
+		uint64_t lat = 300 + (uint64_t)atoi(r->route + 2) % 50;
+		assert_int_equal(r->st.p50, r->st.p99);
+		assert_true(r->st.p50 * 100 >= lat * 96 && r->st.p50 * 100 <= lat * 104);
+	}
+	view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slots_bounded),
 		cmocka_unit_test(test_format_units),
 		cmocka_unit_test(test_format_middle),
 		cmocka_unit_test(test_windows),

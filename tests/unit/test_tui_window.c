@@ -208,11 +208,64 @@ static void test_idle_endpoint_gives_back(void **st)
 	win_ep_free(&e);
 }
 
+/* Coarsened at any point (the current slot first or second of its pair),
+ * an endpoint's windows are from then on those of one that had the longer
+ * slots from the start: same slots, counters, percentiles and durations. */
+static void test_coarsen_equals_long_slots(void **st)
+{
+	(void)st;
+	static const uint32_t at[] = { 33, 37, 300 };   /* slot 7 (odd), 8 (even); late */
+
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		struct win_clock a, b;
+		struct win_ep ea, eb;
+		struct ref_slot r;
+
+		win_clock_init(&a, 1000);      /* 5 intervals per slot */
+		win_clock_init(&b, 500);       /* 10 per slot, ticked with 1 s intervals */
+		assert_int_equal(b.ips, 2 * a.ips);
+		win_ep_init(&ea);
+		win_ep_init(&eb);
+		for (uint32_t i = 1; i <= 420; i++) {
+			win_clock_tick(&a, 1000);
+			win_clock_tick(&b, 1000);
+			fill(&r, 1, i);
+			if (r.req) {
+				push(&ea, &a, &r);
+				push(&eb, &b, &r);
+			}
+			if (i == at[k]) {
+				unsigned before = ea.nslot;
+				win_clock_coarsen(&a);
+				assert_int_equal(win_ep_coarsen(&ea), 0);
+				assert_true(ea.nslot <= before && ea.nslot >= before / 2);
+			}
+			if (i < at[k])
+				continue;
+			assert_int_equal(a.seq, b.seq);
+			assert_int_equal(a.in_cur, b.in_cur);
+			assert_int_equal(a.ips, b.ips);
+			assert_int_equal(ea.nslot, eb.nslot);
+			for (enum win_kind w = WIN_1MIN; w <= WIN_5MIN; w++) {
+				struct win_stats sa, sb;
+				uint64_t da[WIN_CBUCKETS], db[WIN_CBUCKETS];
+				win_ep_stats(&ea, &a, w, &sa, da);
+				win_ep_stats(&eb, &b, w, &sb, db);
+				assert_memory_equal(&sa, &sb, sizeof(sa));
+				assert_memory_equal(da, db, sizeof(da));
+			}
+		}
+		win_ep_free(&ea);
+		win_ep_free(&eb);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sparse_slots_exact),
 		cmocka_unit_test(test_idle_endpoint_gives_back),
+		cmocka_unit_test(test_coarsen_equals_long_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
