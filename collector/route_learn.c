@@ -20,12 +20,24 @@ struct route_learn {
 	uint64_t refused;
 };
 
-static uint32_t fnv(const char *s, size_t n)
+#define FNV_START 2166136261u
+
+static uint32_t fnv_more(uint32_t h, const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+/* A parent's or value's hash, from fnv_more()'s running one. */
+static uint32_t fnv_done(uint32_t h)
+{
 	return h | 1;             /* never 0: 0 marks a free slot */
+}
+
+static uint32_t fnv(const char *s, size_t n)
+{
+	return fnv_done(fnv_more(FNV_START, s, n));
 }
 
 struct route_learn *route_learn_new(unsigned max_values, size_t slots, size_t max_folds)
@@ -124,10 +136,11 @@ static size_t slot_of(struct route_learn *l, uint32_t h)
 	return s;
 }
 
-/* Counts value v under parent p[0..n); true when the parent folds now. */
-static bool count_value(struct route_learn *l, const char *p, size_t n, const char *v, size_t vn)
+/* Counts value v under parent p[0..n) (hash ph); true when the parent folds now. */
+static bool count_value(struct route_learn *l, uint32_t ph, const char *p, size_t n, const char *v,
+			size_t vn)
 {
-	size_t s = slot_of(l, fnv(p, n));
+	size_t s = slot_of(l, ph);
 	uint32_t vh = fnv(v, vn), *vals = &l->vals[s * l->max_values];
 
 	for (unsigned i = 0; i < l->nvals[s]; i++)
@@ -158,29 +171,42 @@ static void put(char *out, size_t cap, size_t *o, const char *s, size_t n)
 /*
  * The walk both apply and rewrite share: route → out, calling fold() for
  * each segment after the first that is not a placeholder, with its parent
- * (out so far). fold() says whether it becomes "{*}".
+ * (out so far) and the parent's hash, kept running as out grows: hashing
+ * each parent anew was quadratic in the route, on every request whose
+ * route the collector's cache had not seen last. fold() says whether the
+ * segment becomes "{*}".
  */
-typedef bool (*fold_fn)(void *ctx, const char *parent, size_t n, const char *seg, size_t sn);
+typedef bool (*fold_fn)(void *ctx, uint32_t ph, const char *parent, size_t n, const char *seg,
+			size_t sn);
+
+/* put(), the running hash following what it wrote. */
+static void put_hashed(char *out, size_t cap, size_t *o, uint32_t *h, const char *s, size_t n)
+{
+	size_t at = *o;
+	put(out, cap, o, s, n);
+	*h = fnv_more(*h, out + at, *o - at);
+}
 
 static size_t walk(const char *route, char *out, size_t cap, fold_fn fold, void *ctx)
 {
 	const char *p = route;
 	size_t o = 0;
+	uint32_t h = FNV_START;
 
 	if (cap > LEARN_ROUTE_MAX)
 		cap = LEARN_ROUTE_MAX;
 	if (*p == '/')
-		put(out, cap, &o, p++, 1);
+		put_hashed(out, cap, &o, &h, p++, 1);
 	size_t first = strcspn(p, "/");
-	put(out, cap, &o, p, first);
+	put_hashed(out, cap, &o, &h, p, first);
 	p += first;
 	while (*p == '/') {
-		put(out, cap, &o, p++, 1);
+		put_hashed(out, cap, &o, &h, p++, 1);
 		size_t sn = strcspn(p, "/");
-		if (sn && !is_placeholder(p, sn) && fold(ctx, out, o, p, sn))
-			put(out, cap, &o, ROUTE_LEARN_FOLD, sizeof(ROUTE_LEARN_FOLD) - 1);
+		if (sn && !is_placeholder(p, sn) && fold(ctx, fnv_done(h), out, o, p, sn))
+			put_hashed(out, cap, &o, &h, ROUTE_LEARN_FOLD, sizeof(ROUTE_LEARN_FOLD) - 1);
 		else
-			put(out, cap, &o, p, sn);
+			put_hashed(out, cap, &o, &h, p, sn);
 		p += sn;
 	}
 	out[o] = '\0';
@@ -192,12 +218,13 @@ struct apply_ctx {
 	bool learned;
 };
 
-static bool apply_fold(void *ctx, const char *parent, size_t n, const char *seg, size_t sn)
+static bool apply_fold(void *ctx, uint32_t ph, const char *parent, size_t n, const char *seg,
+		       size_t sn)
 {
 	struct apply_ctx *a = ctx;
-	if (fold_has(a->l, fnv(parent, n), parent, n))
+	if (fold_has(a->l, ph, parent, n))
 		return true;
-	if (!count_value(a->l, parent, n, seg, sn))
+	if (!count_value(a->l, ph, parent, n, seg, sn))
 		return false;
 	a->learned = true;
 	return true;
@@ -235,9 +262,11 @@ struct list_ctx {
 	size_t n;
 };
 
-static bool list_fold(void *ctx, const char *parent, size_t n, const char *seg, size_t sn)
+static bool list_fold(void *ctx, uint32_t ph, const char *parent, size_t n, const char *seg,
+		      size_t sn)
 {
 	const struct list_ctx *c = ctx;
+	(void)ph;
 	(void)seg;
 	(void)sn;
 	for (size_t i = 0; i < c->n; i++)

@@ -14,6 +14,8 @@
 char *fmt_bytes(double bytes, char *buf, size_t n);
 /* 0.3, 12.5, 1234, 12.3k, 4.5M */
 char *fmt_rate(double per_s, char *buf, size_t n);
+/* x with one decimal, as printf's "%.1f" ("12.5"). */
+char *fmt_fixed1(double x, char *buf, size_t n);
 /* s cut to width display columns by replacing its middle with "..": a
  * route's start and end are what tell routes apart. */
 char *fmt_middle(const char *s, size_t width, char *buf, size_t n);

@@ -2,6 +2,7 @@
 /* tui view model: formatting, windows from pushed snapshots, sorting by
  * every column, filtering, selection, keys, clear, the OTHER row, the
  * detail's latency ranges and request extras. No terminal involved. */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -69,6 +70,68 @@ static const struct view_row *find(const struct view *v, const char *route)
 
 /* ---- format -------------------------------------------------------------- */
 
+/* fmt_latency() as it was, with printf's %f: the reference. */
+static void latency_printf(uint64_t us, char *buf, size_t n)
+{
+	double v = (double)us;
+	if (us < 1000)
+		snprintf(buf, n, "%lu\u00b5s", (unsigned long)us);
+	else if (us < 9995)
+		snprintf(buf, n, "%.2fms", v / 1e3);
+	else if (us < 99950)
+		snprintf(buf, n, "%.1fms", v / 1e3);
+	else if (us < 999500)
+		snprintf(buf, n, "%.0fms", v / 1e3);
+	else if (us < 9995000)
+		snprintf(buf, n, "%.2fs", v / 1e6);
+	else if (us < 99950000)
+		snprintf(buf, n, "%.1fs", v / 1e6);
+	else if (us < 999500000)
+		snprintf(buf, n, "%.0fs", v / 1e6);
+	else
+		snprintf(buf, n, "%.1fm", v / 6e7);
+}
+
+/* fmt_bytes() and fmt_rate() as they were, with printf's %f. */
+static void bytes_printf(double v, char *buf, size_t n)
+{
+	static const char unit[] = "BKMGTP";
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%.0fB", v);
+	else
+		snprintf(buf, n, v < 10 ? "%.1f%c" : "%.0f%c", v, unit[u]);
+}
+
+static void rate_printf(double r, char *buf, size_t n)
+{
+	if (r < 10)
+		snprintf(buf, n, "%.1f", r);
+	else if (r < 10000)
+		snprintf(buf, n, "%.0f", r);
+	else if (r < 1e6)
+		snprintf(buf, n, "%.1fk", r / 1e3);
+	else
+		snprintf(buf, n, "%.1fM", r / 1e6);
+}
+
+/* The first value at or above us exactly halfway between two shown ones. */
+static uint64_t half_above(uint64_t us)
+{
+	static const struct { uint64_t below, unit; } step[] = {
+		{ 9995, 10 }, { 99950, 100 }, { 999500, 1000 }, { 9995000, 10000 },
+		{ 99950000, 100000 }, { 999500000, 1000000 }, { UINT64_MAX, 6000000 },
+	};
+	for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++)
+		if (us < step[i].below)
+			return us / step[i].unit * step[i].unit + step[i].unit / 2;
+	return us;
+}
+
 static void test_format_units(void **st)
 {
 	char b[32];
@@ -99,6 +162,39 @@ static void test_format_units(void **st)
 	/* Every short latency fits a 6-column field. */
 	for (uint64_t us = 1; us < 10000000000ull; us = us * 3 + 7)
 		assert_true(strlen(fmt_latency(us, b, sizeof(b))) <= 7);   /* µ = 2 bytes */
+	/* In integers, as printf's %.Nf wrote it, halves included (printf
+	 * rounds the nearest double: 398.5 ms is exact and even, 4.005 lies
+	 * below). Every value to 20 ms, then a step of 5 %, the halves too. */
+	for (uint64_t us = 0; us < 20000000000ull; us = us < 20000 ? us + 1 : us * 21 / 20 + 1) {
+		char want[32];
+		latency_printf(us, want, sizeof(want));
+		assert_string_equal(fmt_latency(us, b, sizeof(b)), want);
+		uint64_t h = half_above(us);
+		latency_printf(h, want, sizeof(want));
+		assert_string_equal(fmt_latency(h, b, sizeof(b)), want);
+	}
+	/* Bytes, rates and percents the same way, against printf itself: steps
+	 * of 1/40 (exact halves among them), then spread doubles to 1e13. */
+	uint64_t x = 12345;
+	for (int i = 0; i < 400000; i++) {
+		double v;
+		if (i < 200000) {
+			v = i / 40.0;
+		} else {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			v = (double)(x >> 11) / (double)(1ull << 53) * pow(10, (double)(i % 14));
+		}
+		char want[32];
+		bytes_printf(v, want, sizeof(want));
+		assert_string_equal(fmt_bytes(v, b, sizeof(b)), want);
+		rate_printf(v, want, sizeof(want));
+		assert_string_equal(fmt_rate(v, b, sizeof(b)), want);
+		snprintf(want, sizeof(want), "%.1f", v);
+		assert_string_equal(fmt_fixed1(v, b, sizeof(b)), want);
+	}
+	assert_string_equal(fmt_latency(398500, b, sizeof(b)), "398ms");
+	assert_string_equal(fmt_latency(4005, b, sizeof(b)), "4.00ms");
+	assert_string_equal(fmt_latency(1234567, b, 4), "1.2");   /* cut to the buffer */
 }
 
 static void test_format_middle(void **st)
