@@ -109,21 +109,17 @@ static char *fixed(char *buf, size_t n, uint64_t value, uint64_t div, int dec, c
 
 char *fmt_latency(uint64_t us, char *buf, size_t n)
 {
-	if (us < 1000)
-		return fixed(buf, n, us, 1, 0, "\u00b5s");
-	if (us < 9995)
-		return fixed(buf, n, us, 1000, 2, "ms");
-	if (us < 99950)
-		return fixed(buf, n, us, 1000, 1, "ms");
-	if (us < 999500)
-		return fixed(buf, n, us, 1000, 0, "ms");
-	if (us < 9995000)
-		return fixed(buf, n, us, 1000000, 2, "s");
-	if (us < 99950000)
-		return fixed(buf, n, us, 1000000, 1, "s");
-	if (us < 999500000)
-		return fixed(buf, n, us, 1000000, 0, "s");
-	return fixed(buf, n, us, 60000000, 1, "m");
+	/* Below each bound: the divisor, decimals and unit; the bounds keep
+	 * every text within 6 columns (9995 µs would round to "10.00ms"). */
+	static const struct { uint64_t below, div; int dec; const char *unit; } ladder[] = {
+		{ 1000, 1, 0, "\u00b5s" }, { 9995, 1000, 2, "ms" }, { 99950, 1000, 1, "ms" },
+		{ 999500, 1000, 0, "ms" }, { 9995000, 1000000, 2, "s" }, { 99950000, 1000000, 1, "s" },
+		{ 999500000, 1000000, 0, "s" }, { UINT64_MAX, 60000000, 1, "m" },
+	};
+	size_t i = 0;
+	while (us >= ladder[i].below && ladder[i].below != UINT64_MAX)
+		i++;
+	return fixed(buf, n, us, ladder[i].div, ladder[i].dec, ladder[i].unit);
 }
 
 char *fmt_count(uint64_t v, char *buf, size_t n)

@@ -124,6 +124,20 @@ static uint32_t sat32(uint64_t a, uint64_t b)
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
+/* A slot's counters (32 bits, saturating) += an interval row's or another
+ * slot's, by the same names. */
+#define SLOT_COUNTS_ADD(d, s)                                          \
+	do {                                                           \
+		(d)->requests = sat32((d)->requests, (s)->requests);   \
+		for (int k_ = 0; k_ < STATUS_CLASSES; k_++)            \
+			(d)->status[k_] = sat32((d)->status[k_], (s)->status[k_]); \
+		(d)->grpc_errors = sat32((d)->grpc_errors, (s)->grpc_errors); \
+		(d)->bytes_in += (s)->bytes_in;                        \
+		(d)->bytes_out += (s)->bytes_out;                      \
+		if ((s)->lat_max_us > (d)->lat_max_us)                 \
+			(d)->lat_max_us = sat32(0, (s)->lat_max_us);   \
+	} while (0)
+
 /* Calls fn for every non-empty fine bucket of h. Reads the chunk pointers
  * only to skip absent chunks quickly. */
 #define HIST_FOREACH(h, i, n)                                                        \
@@ -195,14 +209,7 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 
 	if (!(sl = slot_at(e, c->seq, c->seq)))
 		return -ENOMEM;                   /* the windows miss it; last and all have it */
-	sl->requests = sat32(sl->requests, s->requests);
-	for (int k = 0; k < STATUS_CLASSES; k++)
-		sl->status[k] = sat32(sl->status[k], s->status[k]);
-	sl->grpc_errors = sat32(sl->grpc_errors, s->grpc_errors);
-	sl->bytes_in += s->bytes_in;
-	sl->bytes_out += s->bytes_out;
-	if (s->lat_max_us > sl->lat_max_us)
-		sl->lat_max_us = sat32(0, s->lat_max_us);
+	SLOT_COUNTS_ADD(sl, s);
 	err |= hist_blob_add_shifted(&sl->lat, &s->lat, 2);   /* coarse: fine / 4 */
 	return err ? -ENOMEM : 0;
 }
@@ -226,14 +233,7 @@ static int slot_merge(struct win_slot *d, const struct win_slot *s)
 	struct hist lat;
 	int err = 0;
 
-	d->requests = sat32(d->requests, s->requests);
-	for (int k = 0; k < STATUS_CLASSES; k++)
-		d->status[k] = sat32(d->status[k], s->status[k]);
-	d->grpc_errors = sat32(d->grpc_errors, s->grpc_errors);
-	d->bytes_in += s->bytes_in;
-	d->bytes_out += s->bytes_out;
-	if (s->lat_max_us > d->lat_max_us)
-		d->lat_max_us = s->lat_max_us;
+	SLOT_COUNTS_ADD(d, s);
 	hist_init(&lat);
 	if (s->lat.buf)
 		err = hist_decode_merge(&lat, s->lat.buf, s->lat.len);
