@@ -386,6 +386,22 @@ static unsigned blob_next(const uint8_t **q, const uint8_t *end, uint64_t *idx, 
 /* An empty blob reads as this one: the version byte, no buckets. */
 static const uint8_t blob_none[1] = { 1 };
 
+/* b becomes the n bytes at out (the caller's stack buffer, or a heap one
+ * of a bigger size), at their size. 0 or -ENOMEM (b unchanged). */
+static int blob_keep(struct hist_blob *b, uint8_t *out, const uint8_t *stack, size_t n)
+{
+	uint8_t *fit = out == stack ? malloc(n) : realloc(out, n);
+	if (out == stack) {
+		if (!fit)
+			return -ENOMEM;
+		memcpy(fit, stack, n);
+	}
+	free(b->buf);
+	b->buf = fit ? fit : out;
+	b->len = (uint32_t)n;
+	return 0;
+}
+
 int hist_blob_add(struct hist_blob *b, const struct hist *h)
 {
 	return hist_blob_add_shifted(b, h, 0);
@@ -424,15 +440,53 @@ int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned sh
 			new_idx = cursor_next(&cur, &new_n);
 		}
 	}
-	uint8_t *fit = out == stack ? malloc(n) : realloc(out, n);
-	if (out == stack) {
-		if (!fit)
-			return -ENOMEM;
-		memcpy(fit, stack, n);
+	return blob_keep(b, out, stack, n);
+}
+
+int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s)
+{
+	if (!s->buf)
+		return 0;
+	/* A merged bucket's delta is at most either side's, its count one byte
+	 * longer at most: both blobs plus one byte per bucket of s bound it. */
+	size_t cap = (d->len ? d->len : 1) + 2 * (size_t)s->len;
+	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	const uint8_t *q = d->buf ? d->buf + 1 : blob_none + 1, *qend = d->buf ? d->buf + d->len : q;
+	const uint8_t *r = s->buf + 1, *rend = s->buf + s->len;
+	uint64_t qa = 0, ra = 0, qn = 0, rn = 0;
+	unsigned qi = blob_next(&q, qend, &qa, &qn), ri = blob_next(&r, rend, &ra, &rn), prev = 0;
+	size_t n = 0;
+
+	out[n++] = 1;                          /* format version */
+	while (qi < HIST_BUCKETS || ri < HIST_BUCKETS) {
+		if (qi == ri) {
+			n += put_bucket(out + n, &prev, qi, qn + rn);
+			qi = blob_next(&q, qend, &qa, &qn);
+			ri = blob_next(&r, rend, &ra, &rn);
+		} else if (qi < ri) {
+			n += put_bucket(out + n, &prev, qi, qn);
+			qi = blob_next(&q, qend, &qa, &qn);
+		} else {
+			n += put_bucket(out + n, &prev, ri, rn);
+			ri = blob_next(&r, rend, &ra, &rn);
+		}
 	}
-	free(b->buf);
-	b->buf = fit ? fit : out;
-	b->len = (uint32_t)n;
+	return blob_keep(d, out, stack, n);
+}
+
+int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s)
+{
+	if (!s->count)
+		return 0;
+	int err = hist_blob_merge(&d->b, &s->b);
+	if (err)
+		return err;
+	d->min = d->count && d->min < s->min ? d->min : s->min;
+	d->max = d->max > s->max ? d->max : s->max;
+	d->count += s->count;
+	d->sum += s->sum;
 	return 0;
 }
 

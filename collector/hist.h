@@ -99,6 +99,8 @@ int hist_blob_add(struct hist_blob *b, const struct hist *h);
 /* The same into coarser buckets: bucket i of h counts in bucket i >> shift
  * of b (a blob is one or the other, never both). */
 int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned shift);
+/* d += s, merged in the encoded form. 0 or -ENOMEM (d unchanged). */
+int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s);
 /* fn(ctx, bucket, n) for every non-empty bucket, in index order. */
 void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
 		    void *ctx);
@@ -119,6 +121,8 @@ void hist_packed_free(struct hist_packed *p);
 int hist_packed_add(struct hist_packed *p, const struct hist *h);
 /* out (hist_init()ed by the caller) += p, with p's min/max/sum. 0, -ENOMEM. */
 int hist_unpack_merge(struct hist *out, const struct hist_packed *p);
+/* d += s, in the encoded form. 0 or -ENOMEM (d unchanged). */
+int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s);
 /* hist_percentile() of what p holds, read off the encoding. */
 uint64_t hist_packed_percentile(const struct hist_packed *p, double q);
 

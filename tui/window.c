@@ -214,33 +214,11 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	return err ? -ENOMEM : 0;
 }
 
-/* dst += src, through a full histogram (a fold into OTHER: rare). */
-static int packed_merge(struct hist_packed *dst, const struct hist_packed *src)
-{
-	struct hist h;
-	hist_init(&h);
-	int err = hist_unpack_merge(&h, src);
-	if (!err)
-		err = hist_packed_add(dst, &h);
-	hist_free(&h);
-	return err;
-}
-
-/* Slot d += slot s: counters and latency buckets (coarse indexes stand in
- * for fine ones in the scratch histogram: only the blob is read back). */
+/* Slot d += slot s: counters and latency buckets. */
 static int slot_merge(struct win_slot *d, const struct win_slot *s)
 {
-	struct hist lat;
-	int err = 0;
-
 	SLOT_COUNTS_ADD(d, s);
-	hist_init(&lat);
-	if (s->lat.buf)
-		err = hist_decode_merge(&lat, s->lat.buf, s->lat.len);
-	if (!err)
-		err = hist_blob_add(&d->lat, &lat);
-	hist_free(&lat);
-	return err;
+	return hist_blob_merge(&d->lat, &s->lat);
 }
 
 int win_ep_coarsen(struct win_ep *e)
@@ -281,10 +259,10 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	if (src->last_interval == c->interval_seq && c->interval_seq) {
 		last_start(dst, c);
 		counts_add(&dst->last, &src->last);
-		err |= packed_merge(&dst->last_lat, &src->last_lat);
+		err |= hist_packed_merge(&dst->last_lat, &src->last_lat);
 	}
 	counts_add(&dst->all, &src->all);
-	err |= packed_merge(&dst->all_lat, &src->all_lat);
+	err |= hist_packed_merge(&dst->all_lat, &src->all_lat);
 	for (unsigned i = 0; i < src->nslot; i++) {
 		const struct win_slot *ss = &src->slot[i];
 		struct win_slot *ds;

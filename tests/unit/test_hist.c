@@ -201,6 +201,48 @@ static void test_packed_equals_full(void **state)
 	hist_free(&un);
 }
 
+/* Two packed histograms merged in their encoding hold what one of every
+ * value holds, byte for byte; empty sides change nothing. */
+static void test_packed_merge(void **state)
+{
+	(void)state;
+	struct hist_packed a = { 0 }, b = { 0 }, none = { 0 };
+	struct hist all, ha, hb;
+	static uint8_t blob[HIST_ENCODED_MAX];
+
+	srand(11);
+	hist_init(&all);
+	for (int round = 0; round < 20; round++) {
+		hist_init(&ha);
+		hist_init(&hb);
+		for (int i = rand() % 200; i > 0; i--) {
+			uint64_t x = draw();
+			assert_int_equal(hist_add(i % 3 ? &ha : &hb, x), 0);
+			assert_int_equal(hist_add(&all, x), 0);
+		}
+		assert_int_equal(hist_packed_add(&a, &ha), 0);
+		assert_int_equal(hist_packed_add(&b, &hb), 0);
+		hist_free(&ha);
+		hist_free(&hb);
+	}
+	assert_int_equal(hist_packed_merge(&a, &none), 0);
+	assert_int_equal(hist_packed_merge(&none, &b), 0);     /* into an empty one */
+	assert_int_equal(none.b.len, b.b.len);
+	assert_memory_equal(none.b.buf, b.b.buf, b.b.len);
+	assert_int_equal(hist_packed_merge(&a, &b), 0);
+	size_t n = hist_encode(&all, blob, sizeof(blob));
+	assert_int_equal(a.b.len, n);
+	assert_memory_equal(a.b.buf, blob, n);
+	assert_int_equal(a.count, all.count);
+	assert_int_equal(a.sum, all.sum);
+	assert_int_equal(a.min, all.min);
+	assert_int_equal(a.max, all.max);
+	hist_packed_free(&a);
+	hist_packed_free(&b);
+	hist_packed_free(&none);
+	hist_free(&all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_geometry),
 		cmocka_unit_test(test_merge_and_encode),
 		cmocka_unit_test(test_packed_equals_full),
+		cmocka_unit_test(test_packed_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
