@@ -476,6 +476,16 @@ int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s)
 	return blob_keep(d, out, stack, n);
 }
 
+/* p's count, sum, min and max take in those of what its blob just took. */
+static void packed_note(struct hist_packed *p, uint64_t count, uint64_t sum, uint64_t min,
+			uint64_t max)
+{
+	p->min = p->count && p->min < min ? p->min : min;
+	p->max = p->max > max ? p->max : max;
+	p->count += count;
+	p->sum += sum;
+}
+
 int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s)
 {
 	if (!s->count)
@@ -483,10 +493,7 @@ int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s)
 	int err = hist_blob_merge(&d->b, &s->b);
 	if (err)
 		return err;
-	d->min = d->count && d->min < s->min ? d->min : s->min;
-	d->max = d->max > s->max ? d->max : s->max;
-	d->count += s->count;
-	d->sum += s->sum;
+	packed_note(d, s->count, s->sum, s->min, s->max);
 	return 0;
 }
 
@@ -525,24 +532,6 @@ int hist_packed_add(struct hist_packed *p, const struct hist *h)
 	int err = hist_blob_add(&p->b, h);
 	if (err)
 		return err;
-	p->min = p->count && p->min < h->min ? p->min : h->min;
-	p->max = p->max > h->max ? p->max : h->max;
-	p->count += h->count;
-	p->sum += h->sum;
-	return 0;
-}
-
-int hist_unpack_merge(struct hist *out, const struct hist_packed *p)
-{
-	if (!p->count)
-		return 0;
-	uint64_t min = out->count && out->min < p->min ? out->min : p->min;
-	uint64_t max = out->max > p->max ? out->max : p->max, sum = out->sum + p->sum;
-	int err = hist_decode_merge(out, p->b.buf, p->b.len);
-	if (err)
-		return err;
-	out->min = min;
-	out->max = max;
-	out->sum = sum;
+	packed_note(p, h->count, h->sum, h->min, h->max);
 	return 0;
 }

@@ -119,8 +119,6 @@ struct hist_packed {
 void hist_packed_free(struct hist_packed *p);
 /* p += h. Returns 0 or -ENOMEM (p unchanged). */
 int hist_packed_add(struct hist_packed *p, const struct hist *h);
-/* out (hist_init()ed by the caller) += p, with p's min/max/sum. 0, -ENOMEM. */
-int hist_unpack_merge(struct hist *out, const struct hist_packed *p);
 /* d += s, in the encoded form. 0 or -ENOMEM (d unchanged). */
 int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s);
 /* hist_percentile() of what p holds, read off the encoding. */
