@@ -122,16 +122,19 @@ char *fmt_latency(uint64_t us, char *buf, size_t n)
 	return fixed(buf, n, us, ladder[i].div, ladder[i].dec, ladder[i].unit);
 }
 
+char *fmt_uint(uint64_t v, char *buf, size_t n)
+{
+	return put_fixed(buf, n, v, 1, 0, "");
+}
+
 char *fmt_count(uint64_t v, char *buf, size_t n)
 {
 	static const char unit[] = "kMGTPE";
 	double d = (double)v;
 	int u = -1;
 
-	if (v < 100000) {
-		snprintf(buf, n, "%lu", (unsigned long)v);
-		return buf;
-	}
+	if (v < 100000)
+		return fmt_uint(v, buf, n);
 	while (d >= 999.5 && u < 5) {
 		d /= 1000;
 		u++;

@@ -16,6 +16,8 @@ char *fmt_bytes(double bytes, char *buf, size_t n);
 char *fmt_rate(double per_s, char *buf, size_t n);
 /* x with one decimal, as printf's "%.1f" ("12.5"). */
 char *fmt_fixed1(double x, char *buf, size_t n);
+/* v in decimal digits, as printf's "%lu" ("1234"). */
+char *fmt_uint(uint64_t v, char *buf, size_t n);
 /* s cut to width display columns by replacing its middle with "..": a
  * route's start and end are what tell routes apart. */
 char *fmt_middle(const char *s, size_t width, char *buf, size_t n);

@@ -102,12 +102,7 @@ static void put_text(struct row_line *l, const char *s, size_t max, int width, b
 static void put_count(struct row_line *l, uint64_t v, int width)
 {
 	char d[24];
-	int i = (int)sizeof(d) - 1;
-	d[i] = '\0';
-	do
-		d[--i] = (char)('0' + v % 10);
-	while ((v /= 10));
-	put_text(l, d + i, sizeof(d), width, false);
+	put_text(l, fmt_uint(v, d, sizeof(d)), sizeof(d), width, false);
 }
 
 static void print_row(FILE *f, const struct snapshot *s, const struct ep_stats *e, double secs)

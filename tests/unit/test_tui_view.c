@@ -192,6 +192,12 @@ static void test_format_units(void **st)
 		snprintf(want, sizeof(want), "%.1f", v);
 		assert_string_equal(fmt_fixed1(v, b, sizeof(b)), want);
 	}
+	for (uint64_t v = 0; v < UINT64_MAX / 7; v = v * 7 + 3) {
+		char want[32];
+		snprintf(want, sizeof(want), "%lu", (unsigned long)v);
+		assert_string_equal(fmt_uint(v, b, sizeof(b)), want);
+	}
+	assert_string_equal(fmt_uint(UINT64_MAX, b, sizeof(b)), "18446744073709551615");
 	assert_string_equal(fmt_latency(398500, b, sizeof(b)), "398ms");
 	assert_string_equal(fmt_latency(4005, b, sizeof(b)), "4.00ms");
 	assert_string_equal(fmt_latency(1234567, b, 4), "1.2");   /* cut to the buffer */
