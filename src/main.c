@@ -1798,6 +1798,8 @@ int main(int argc, char **argv)
 	struct app a = { 0 };
 	int rc;
 
+	store_library_init();
+
 	malloc_tune();
 
 	if (argc > 1 && !strcmp(argv[1], "query"))

@@ -643,6 +643,13 @@ static void test_learned_folds_history(void **state)
 	char got[256] = "";
 	assert_int_equal(store_folds(st, fold_seen, got), 0);
 	assert_string_equal(got, "/u/ ");
+	/* the first snapshot hands the (unlocked) connection to the writer */
+	struct snapshot *later = snapshot_new(0);
+	later->ts_ms = T0 + 1000;
+	later->dur_ms = 1000;
+	push(st, later);
+	assert_int_equal(store_folds(st, fold_seen, got), -EBUSY);
+	assert_string_equal(got, "/u/ ");
 	store_close(st, T0 + 2000);
 
 	struct query_opts o = { .db = t.path, .since_ms = 0, .until_ms = INT64_MAX,
