@@ -66,6 +66,50 @@ static void test_cut(void **state)
 	assert_true(n >= ROUTE_MAX - 3);
 }
 
+/* The longest whole-escape prefix of full that fits cap (with its NUL). */
+static size_t fitting_prefix(const char *full, size_t cap)
+{
+	size_t n = 0;
+	while (full[n]) {
+		size_t tok = full[n] == '%' ? 3 : 1;
+		if (n + tok > cap - 1)
+			break;
+		n += tok;
+	}
+	return n;
+}
+
+/*
+ * Any target, any buffer: the route in a short buffer is the full route cut
+ * before the first byte or escape that does not fit, nothing skipped after
+ * it (runs of plain bytes are copied at once, escapes one by one).
+ */
+static void test_cut_anywhere(void **state)
+{
+	(void)state;
+	static const char alphabet[] = "ab/;%? 1f-\x01\xff#";
+	uint32_t rng = 12345;
+	char target[48], full[256], out[256];
+
+	for (int round = 0; round < 20000; round++) {
+		size_t len = 0, n;
+		rng = rng * 1103515245u + 12345u;
+		len = (rng >> 16) % sizeof(target);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 1103515245u + 12345u;
+			target[i] = alphabet[(rng >> 16) % (sizeof(alphabet) - 1)];
+		}
+		route_fold(target, len, full, sizeof(full));
+		for (size_t cap = 1; cap < strlen(full) + 4; cap++) {
+			n = route_fold(target, len, out, cap);
+			size_t want = fitting_prefix(full, cap);
+			assert_int_equal(n, want);
+			assert_memory_equal(out, full, want);
+			assert_int_equal(out[n], '\0');
+		}
+	}
+}
+
 static void expect_host(const char *host, const char *want)
 {
 	char out[HOST_MAX];
@@ -92,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_cut_anywhere),
 		cmocka_unit_test(test_hosts_and_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
