@@ -15,7 +15,9 @@
 # Per configuration it prints the ratio to unobserved req/s, the observer's
 # CPU time per request (all its threads, /proc/PID/task/*/schedstat, over
 # the load run only: loading BPF is not counted), the share of the machine
-# left idle during the run (/proc/stat), and for l7top the bytes that
+# left idle during the run and the host's steal (both /proc/stat: steal is
+# time a hypervisor gave these CPUs to other guests; a round with it ran on
+# a busier machine than its neighbours), and for l7top the bytes that
 # crossed to user space per request (packets, plus TLS plaintext in calls mode).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -215,7 +217,9 @@ cpu_ns() {
 # observer's wake-ups push the NGINX worker off its CPU.
 ctx_switches() { awk '/^voluntary_ctxt/ {v=$2} /^nonvoluntary_ctxt/ {n=$2} END {print v+0, n+0}' /proc/"$1"/status 2>/dev/null; }
 # "idle total" jiffies of the whole machine (idle + iowait, all).
-cpu_jiffies() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit}' /proc/stat; }
+# idle, all, and steal (time the hypervisor gave this VM's CPUs to others):
+# a round with steal ran on a busier host than its neighbours.
+cpu_jiffies() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9; exit}' /proc/stat; }
 
 # Bytes l7top run N copied to user space: packets, plus TLS plaintext
 # from the calls-mode probes (its exit line says both).
@@ -250,7 +254,7 @@ bench_series() {
 	local title=$1 url=$2 conns=$3
 	shift 3
 	local configs=("$@") round c
-	declare -A rps p99 ratios cpu idle bytes csw
+	declare -A rps p99 ratios cpu idle steal bytes csw
 	local w
 	w=$(worker)
 	local losses="" autos=""
@@ -281,6 +285,7 @@ bench_series() {
 			local nreq=$((after - before)) logged=$(($(wc -l <"$T/access.log") - wbefore))
 			csw[$c]+="$(awk -v a="$s0" -v b="$s1" -v ns=$((t1 - t0)) 'BEGIN {split(a, x, " "); split(b, y, " "); s = ns / 1e9; printf "%.0f/%.0f", (s > 0 ? (y[1] - x[1]) / s : 0), (s > 0 ? (y[2] - x[2]) / s : 0)}') "
 			idle[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}') "
+			steal[$c]+="$(awk -v a="$j0" -v b="$j1" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.1f", (t > 0 ? 100 * (y[3] - x[3]) / t : 0)}') "
 			if [[ $c != none ]]; then
 				cpu[$c]+="$(awk -v d=$((c1 - c0)) -v n="$nreq" 'BEGIN {printf "%.3f", (n > 0 ? d / n / 1000 : 0)}') "
 			fi
@@ -303,7 +308,7 @@ bench_series() {
 			fi
 		done
 	done
-	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | bytes to user space/request | NGINX worker switches/s, voluntary/involuntary, per round |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
+	local md="### $title"$'\n\n'"| configuration | median req/s | median p99 ms | ratio to unobserved, per round | median ratio | observer CPU µs/request | machine idle % | host steal %, per round | bytes to user space/request | NGINX worker switches/s, voluntary/involuntary, per round |"$'\n'"| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"$'\n'
 	for c in "${configs[@]}"; do
 		local mr mp ra mc mi mb
 		mr=$(tr ' ' '\n' <<<"${rps[$c]}" | grep . | median)
@@ -314,7 +319,7 @@ bench_series() {
 		mb=$(tr ' ' '\n' <<<"${bytes[$c]:-}" | grep . | median)
 		[[ $c == none ]] && ra=1 && mc=-
 		[[ $c == l7top* ]] || mb=-
-		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | $mb | ${csw[$c]:-} |"$'\n'
+		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | ${steal[$c]:-} | $mb | ${csw[$c]:-} |"$'\n'
 	done
 	if [[ -n $autos ]]; then
 		md+=$'\n'"l7top-auto is measured after ${AUTO_WARMUP} s of the same load, unmeasured (its choice is made once per run, from its first seconds; its loss check counts them too). What it chose:"$'\n\n'"$autos"
