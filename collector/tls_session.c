@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "collector/tls_aead.h"
+
 #define HDR            5
 #define TAG            16
 #define REC_MAX        (16384u + 2048u)   /* TLS 1.2 ciphertext bound (1.3's is lower) */
@@ -40,6 +42,8 @@ enum { C_AES128GCM, C_AES256GCM, C_CHACHA, C_COUNT };
 static const char *const MD_NAMES[MD_COUNT] = { "SHA256", "SHA384" };
 static const char *const CIPHER_NAMES[C_COUNT] = { "AES-128-GCM", "AES-256-GCM",
 						   "ChaCha20-Poly1305" };
+/* The block cipher under each AEAD, for tls_aead's small-record way. */
+static const char *const ECB_NAMES[C_COUNT] = { "AES-128-ECB", "AES-256-ECB", NULL };
 
 struct suite {
 	uint16_t id, version;
@@ -79,10 +83,11 @@ struct tls_crypto {
 	EVP_MD *md[MD_COUNT];
 	EVP_MAC_CTX *hmac[MD_COUNT];     /* keyed with a dummy key; dup'd and rekeyed per use */
 	EVP_CIPHER *cipher[C_COUNT];
+	EVP_CIPHER *ecb[C_COUNT];        /* NULL where the AEAD is no block cipher mode */
 };
 
 struct keys {
-	EVP_CIPHER_CTX *ctx;         /* key set; NULL = no keys */
+	struct tls_aead *aead;       /* NULL = no keys */
 	uint8_t iv[12];
 	uint64_t seq;                /* implicit sequence number of the next record */
 };
@@ -171,7 +176,7 @@ static void cnt_add(const struct tls_session_sink *out, size_t off, uint64_t n)
 
 static void keys_wipe(struct keys *k)
 {
-	EVP_CIPHER_CTX_free(k->ctx);   /* cleanses the key schedule */
+	tls_aead_free(k->aead);        /* cleanses the key schedule */
 	OPENSSL_cleanse(k, sizeof(*k));
 }
 
@@ -191,8 +196,11 @@ struct tls_crypto *tls_crypto_new(void)
 		cr->hmac[i] = EVP_MAC_CTX_new(mac);
 		ok = cr->md[i] && cr->hmac[i] && EVP_MAC_init(cr->hmac[i], dummy, 1, p);
 	}
-	for (int i = 0; ok && i < C_COUNT; i++)
+	for (int i = 0; ok && i < C_COUNT; i++) {
 		ok = (cr->cipher[i] = EVP_CIPHER_fetch(NULL, CIPHER_NAMES[i], NULL)) != NULL;
+		if (ok && ECB_NAMES[i])
+			ok = (cr->ecb[i] = EVP_CIPHER_fetch(NULL, ECB_NAMES[i], NULL)) != NULL;
+	}
 	EVP_MAC_free(mac);
 	if (!ok) {
 		tls_crypto_free(cr);
@@ -209,8 +217,10 @@ void tls_crypto_free(struct tls_crypto *cr)
 		EVP_MD_free(cr->md[i]);
 		EVP_MAC_CTX_free(cr->hmac[i]);
 	}
-	for (int i = 0; i < C_COUNT; i++)
+	for (int i = 0; i < C_COUNT; i++) {
 		EVP_CIPHER_free(cr->cipher[i]);
+		EVP_CIPHER_free(cr->ecb[i]);
+	}
 	free(cr);
 }
 
@@ -298,12 +308,9 @@ static int keys_set(const struct tls_crypto *cr, const struct suite *su, const u
 		    const uint8_t *iv, struct keys *k)
 {
 	keys_wipe(k);
-	k->ctx = EVP_CIPHER_CTX_new();
-	int ok = k->ctx && EVP_DecryptInit_ex2(k->ctx, cr->cipher[su->cipher], key, NULL, NULL);
-	if (!ok) {
-		keys_wipe(k);
+	k->aead = tls_aead_new(cr->cipher[su->cipher], cr->ecb[su->cipher], key, su->key_len);
+	if (!k->aead)
 		return -EIO;
-	}
 	memcpy(k->iv, iv, su->iv_len);
 	return 0;
 }
@@ -321,19 +328,6 @@ static int keys_from_secret13(const struct tls_crypto *cr, const struct suite *s
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(iv, sizeof(iv));
 	return rc;
-}
-
-/* Opens buf[0..len) in place; 0 or -EBADMSG (tag) / -EIO. */
-static int aead_open(EVP_CIPHER_CTX *c, const uint8_t *nonce, const uint8_t *aad, int aadlen,
-		     uint8_t *buf, int len, const uint8_t *tag)
-{
-	int outl, fl;
-	if (!EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) ||
-	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG, (void *)tag) ||
-	    !EVP_DecryptUpdate(c, NULL, &outl, aad, aadlen) ||
-	    !EVP_DecryptUpdate(c, buf, &outl, buf, len))
-		return -EIO;
-	return EVP_DecryptFinal_ex(c, buf + outl, &fl) > 0 ? 0 : -EBADMSG;
 }
 
 /* iv XOR the sequence number, left-padded (RFC 8446 5.3, RFC 7905). */
@@ -361,7 +355,7 @@ static int record_open(const struct tls_session *s, const struct keys *k, uint64
 	clen = n - HDR - ex - TAG;
 	if (s->version == V13) {
 		nonce_xor(k->iv, seq, nonce);
-		if (aead_open(k->ctx, nonce, r, HDR, r + HDR, (int)clen, r + n - TAG))
+		if (tls_aead_open(k->aead, nonce, r, HDR, r + HDR, clen, r + n - TAG))
 			return -EBADMSG;
 		while (clen && !r[HDR + clen - 1])    /* zero padding, then the real type */
 			clen--;
@@ -382,7 +376,7 @@ static int record_open(const struct tls_session *s, const struct keys *k, uint64
 	memcpy(aad + 8, r, 3);
 	aad[11] = (uint8_t)(clen >> 8);
 	aad[12] = (uint8_t)clen;
-	if (aead_open(k->ctx, nonce, aad, sizeof(aad), r + HDR + ex, (int)clen, r + n - TAG))
+	if (tls_aead_open(k->aead, nonce, aad, sizeof(aad), r + HDR + ex, clen, r + n - TAG))
 		return -EBADMSG;
 	*type = r[0];
 	*off = HDR + ex;
@@ -495,7 +489,7 @@ void tls_session_get_info(const struct tls_session *s, struct tls_session_info *
 	out->ems = s->ems;
 	out->hrr = s->hrr;
 	for (int d = 0; d < 2; d++) {
-		out->keyed[d] = s->side[d].k.ctx != NULL;
+		out->keyed[d] = s->side[d].k.aead != NULL;
 		out->records[d] = s->side[d].records;
 		out->key_updates[d] = s->side[d].key_updates;
 	}
@@ -603,7 +597,7 @@ static int keys13(struct tls_session *s, const struct tls_crypto *cr, int d)
  * secrets just arrived)? */
 static bool keys_ready(struct tls_session *s, int d, const struct tls_session_sink *out)
 {
-	if (s->side[d].k.ctx)
+	if (s->side[d].k.aead)
 		return true;
 	if (!s->suite)
 		return false;
@@ -993,7 +987,7 @@ static bool trial(struct tls_session *s, int d, const uint8_t *r, uint32_t n, ui
 	for (uint32_t k = 0; buf && k <= kmax && k <= TLS_RESYNC_MAX && !ok; k++) {
 		for (int g = 0; g < 2 && !ok; g++) {
 			struct keys *kk = g ? &nk : &sd->k;
-			if (!kk->ctx || (g && !have_next))
+			if (!kk->aead || (g && !have_next))
 				continue;
 			memcpy(buf, r, n);
 			int len = record_open(s, kk, (g ? 0 : sd->k.seq) + k, buf, n, &type, &off);
@@ -1551,7 +1545,7 @@ static bool cut_head_prefix(struct tls_session *s, int d, uint64_t ts, uint32_t 
 	uint8_t nonce[12], aad[13], *r = sd->rec;
 	uint32_t ex = su->explicit_len, tail = TAG + (s->version == V13);
 	uint32_t clen = sd->need - HDR - ex - TAG, have = sd->have - HDR - ex;
-	int aadlen = HDR, outl;
+	size_t aadlen = HDR;
 
 	if (r[0] != CT_APPDATA || sd->have <= HDR + ex || sd->need - sd->have <= tail)
 		return false;
@@ -1575,9 +1569,7 @@ static bool cut_head_prefix(struct tls_session *s, int d, uint64_t ts, uint32_t 
 	/* Deciphered in a copy: a prefix that is no response start (so the
 	 * sequence number is not what the arithmetic said) stays as it was. */
 	uint8_t *p = malloc(have);
-	bool ok = p && EVP_DecryptInit_ex2(sd->k.ctx, NULL, NULL, nonce, NULL) &&
-		  EVP_DecryptUpdate(sd->k.ctx, NULL, &outl, aad, aadlen) &&
-		  EVP_DecryptUpdate(sd->k.ctx, p, &outl, r + HDR + ex, (int)have) &&
+	bool ok = p && !tls_aead_peek(sd->k.aead, nonce, aad, aadlen, r + HDR + ex, p, have) &&
 		  have >= 7 && !memcmp(p, "HTTP/1.", 7);
 	if (ok)
 		memcpy(r + HDR + ex, p, have);

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+#include "collector/tls_aead.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/modes.h>
+
+/* Counter blocks enciphered per ECB call: 512 bytes of keystream on the stack. */
+#define CTR_CHUNK 32
+
+struct tls_aead {
+	EVP_CIPHER *aead;            /* referenced: the bulk context is made from it */
+	EVP_CIPHER_CTX *bulk;        /* EVP AEAD context, made at the first large record */
+	EVP_CIPHER_CTX *ecb;         /* NULL: EVP only */
+	GCM128_CONTEXT *gcm;         /* GCM mode over ecb */
+	bool ecb_failed;             /* an ECB call failed inside the mode functions */
+	uint8_t key[32];             /* for the bulk context; cleansed with the rest */
+	size_t key_len;
+};
+
+/* The mode functions' block cipher: one block, or CTR_CHUNK at a time. They
+ * cannot return an error, so a failure is kept for the caller to see. */
+static void ecb_block(const unsigned char in[16], unsigned char out[16], const void *key)
+{
+	struct tls_aead *a = (struct tls_aead *)key;
+	int outl;
+	if (!EVP_EncryptUpdate(a->ecb, out, &outl, in, 16))
+		a->ecb_failed = true;
+}
+
+/* CTR with a 32-bit big-endian counter in the last word of ivec, as GCM wants:
+ * the counter blocks enciphered in one ECB call, then XORed in 8-byte words. */
+static void ecb_ctr32(const unsigned char *in, unsigned char *out, size_t blocks, const void *key,
+		      const unsigned char ivec[16])
+{
+	struct tls_aead *a = (struct tls_aead *)key;
+	uint64_t ks[CTR_CHUNK * 2], head, tail;
+	uint32_t ctr = (uint32_t)ivec[12] << 24 | (uint32_t)ivec[13] << 16 |
+		       (uint32_t)ivec[14] << 8 | ivec[15];
+
+	memcpy(&head, ivec, 8);
+	memcpy(&tail, ivec + 8, 8);
+	while (blocks) {
+		size_t n = blocks < CTR_CHUNK ? blocks : CTR_CHUNK;
+		int outl;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t be = __builtin_bswap32(ctr + (uint32_t)i);
+			ks[2 * i] = head;
+			ks[2 * i + 1] = tail;
+			memcpy((uint8_t *)&ks[2 * i + 1] + 4, &be, 4);
+		}
+		if (!EVP_EncryptUpdate(a->ecb, (uint8_t *)ks, &outl, (uint8_t *)ks, (int)(n * 16)))
+			a->ecb_failed = true;
+		for (size_t j = 0; j < n * 2; j++) {
+			uint64_t w;
+			memcpy(&w, in + 8 * j, 8);
+			w ^= ks[j];
+			memcpy(out + 8 * j, &w, 8);
+		}
+		ctr += (uint32_t)n;
+		in += n * 16;
+		out += n * 16;
+		blocks -= n;
+	}
+}
+
+struct tls_aead *tls_aead_new(EVP_CIPHER *aead, EVP_CIPHER *ecb, const uint8_t *key, size_t key_len)
+{
+	struct tls_aead *a = calloc(1, sizeof(*a));
+
+	if (!a || !aead || key_len > sizeof(a->key) || !EVP_CIPHER_up_ref(aead)) {
+		free(a);
+		return NULL;
+	}
+	a->aead = aead;
+	memcpy(a->key, key, key_len);
+	a->key_len = key_len;
+	if (ecb) {
+		a->ecb = EVP_CIPHER_CTX_new();
+		if (!a->ecb || !EVP_EncryptInit_ex2(a->ecb, ecb, key, NULL, NULL) ||
+		    !EVP_CIPHER_CTX_set_padding(a->ecb, 0) ||
+		    !(a->gcm = CRYPTO_gcm128_new(a, ecb_block)) || a->ecb_failed) {
+			tls_aead_free(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+void tls_aead_free(struct tls_aead *a)
+{
+	if (!a)
+		return;
+	CRYPTO_gcm128_release(a->gcm);   /* cleansed: it holds H and the counters */
+	EVP_CIPHER_CTX_free(a->ecb);     /* cleanses the key schedule */
+	EVP_CIPHER_CTX_free(a->bulk);
+	EVP_CIPHER_free(a->aead);
+	OPENSSL_cleanse(a, sizeof(*a));
+	free(a);
+}
+
+static bool small_way(const struct tls_aead *a, size_t len)
+{
+	return a->gcm && len < TLS_AEAD_BULK;
+}
+
+/* The EVP context keyed, nonce set and aad fed: true when ready for data. */
+static bool bulk_start(struct tls_aead *a, const uint8_t *nonce, const uint8_t *aad, size_t aad_len)
+{
+	int outl;
+
+	if (aad_len > INT_MAX)
+		return false;
+	if (!a->bulk) {
+		a->bulk = EVP_CIPHER_CTX_new();
+		if (!a->bulk || !EVP_DecryptInit_ex2(a->bulk, a->aead, a->key, NULL, NULL)) {
+			EVP_CIPHER_CTX_free(a->bulk);
+			a->bulk = NULL;
+			return false;
+		}
+	}
+	return EVP_DecryptInit_ex2(a->bulk, NULL, NULL, nonce, NULL) &&
+	       EVP_DecryptUpdate(a->bulk, NULL, &outl, aad, (int)aad_len);
+}
+
+static bool small_start(struct tls_aead *a, const uint8_t *nonce, const uint8_t *aad, size_t aad_len)
+{
+	a->ecb_failed = false;
+	CRYPTO_gcm128_setiv(a->gcm, nonce, TLS_AEAD_NONCE);
+	return CRYPTO_gcm128_aad(a->gcm, aad, aad_len) == 0;
+}
+
+int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
+		  size_t aad_len, uint8_t *buf, size_t len, const uint8_t tag[TLS_AEAD_TAG])
+{
+	int outl, fl;
+
+	if (small_way(a, len)) {
+		if (!small_start(a, nonce, aad, aad_len) ||
+		    CRYPTO_gcm128_decrypt_ctr32(a->gcm, buf, buf, len, ecb_ctr32) || a->ecb_failed)
+			return -EIO;
+		return CRYPTO_gcm128_finish(a->gcm, tag, TLS_AEAD_TAG) == 0 ? 0 : -EBADMSG;
+	}
+	if (len > INT_MAX || !bulk_start(a, nonce, aad, aad_len) ||
+	    !EVP_CIPHER_CTX_ctrl(a->bulk, EVP_CTRL_AEAD_SET_TAG, TLS_AEAD_TAG, (void *)tag) ||
+	    !EVP_DecryptUpdate(a->bulk, buf, &outl, buf, (int)len))
+		return -EIO;
+	return EVP_DecryptFinal_ex(a->bulk, buf + outl, &fl) > 0 ? 0 : -EBADMSG;
+}
+
+int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
+		  size_t aad_len, const uint8_t *in, uint8_t *out, size_t len)
+{
+	int outl;
+
+	if (small_way(a, len))
+		return small_start(a, nonce, aad, aad_len) &&
+		       !CRYPTO_gcm128_decrypt_ctr32(a->gcm, in, out, len, ecb_ctr32) && !a->ecb_failed ?
+		       0 : -EIO;
+	return len <= INT_MAX && bulk_start(a, nonce, aad, aad_len) &&
+	       EVP_DecryptUpdate(a->bulk, out, &outl, in, (int)len) ? 0 : -EIO;
+}
