@@ -13,55 +13,103 @@
 /* Counter blocks enciphered per ECB call: 512 bytes of keystream on the stack. */
 #define CTR_CHUNK 32
 
+/* A small record's keystream, made in one ECB call before the mode functions
+ * run: counter 1 (the tag's mask), the data's blocks, one spare. */
+#define KS_BLOCKS (TLS_AEAD_BULK / 16 + 2)
+
+struct keystream {
+	uint8_t nonce[TLS_AEAD_NONCE];
+	uint32_t blocks;             /* counters 1..blocks */
+	uint64_t w[KS_BLOCKS * 2];
+};
+
 struct tls_aead {
 	EVP_CIPHER *aead;            /* referenced: the bulk context is made from it */
 	EVP_CIPHER_CTX *bulk;        /* EVP AEAD context, made at the first large record */
 	EVP_CIPHER_CTX *ecb;         /* NULL: EVP only */
 	GCM128_CONTEXT *gcm;         /* GCM mode over ecb */
 	bool ecb_failed;             /* an ECB call failed inside the mode functions */
+	const struct keystream *ks;  /* during a small-way call: its precomputed blocks */
 	uint8_t key[32];             /* for the bulk context; cleansed with the rest */
 	size_t key_len;
 };
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The precomputed block for counter block cb, or NULL. */
+static const uint64_t *ks_find(const struct tls_aead *a, const uint8_t cb[16])
+{
+	const struct keystream *ks = a->ks;
+	uint32_t ctr = be32(cb + 12);
+	if (!ks || ctr - 1 >= ks->blocks || memcmp(cb, ks->nonce, TLS_AEAD_NONCE))
+		return NULL;
+	return ks->w + 2 * (ctr - 1);
+}
 
 /* The mode functions' block cipher: one block, or CTR_CHUNK at a time. They
  * cannot return an error, so a failure is kept for the caller to see. */
 static void ecb_block(const unsigned char in[16], unsigned char out[16], const void *key)
 {
 	struct tls_aead *a = (struct tls_aead *)key;
+	const uint64_t *w = ks_find(a, in);
 	int outl;
-	if (!EVP_EncryptUpdate(a->ecb, out, &outl, in, 16))
+
+	if (w)
+		memcpy(out, w, 16);
+	else if (!EVP_EncryptUpdate(a->ecb, out, &outl, in, 16))
 		a->ecb_failed = true;
 }
 
+/* Counter blocks nonce || ctr.., n of them, into w. */
+static void counter_blocks(uint64_t *w, const uint8_t prefix[12], uint32_t ctr, size_t n)
+{
+	uint64_t head, tail;
+
+	memcpy(&head, prefix, 8);
+	memcpy(&tail, prefix + 8, 8);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t be = __builtin_bswap32(ctr + (uint32_t)i);
+		w[2 * i] = head;
+		w[2 * i + 1] = tail;
+		memcpy((uint8_t *)&w[2 * i + 1] + 4, &be, 4);
+	}
+}
+
+static void xor_words(const uint8_t *in, uint8_t *out, const uint64_t *w, size_t words)
+{
+	for (size_t j = 0; j < words; j++) {
+		uint64_t x;
+		memcpy(&x, in + 8 * j, 8);
+		x ^= w[j];
+		memcpy(out + 8 * j, &x, 8);
+	}
+}
+
 /* CTR with a 32-bit big-endian counter in the last word of ivec, as GCM wants:
- * the counter blocks enciphered in one ECB call, then XORed in 8-byte words. */
+ * the keystream precomputed, or the counter blocks enciphered in one ECB call
+ * per CTR_CHUNK; XORed in 8-byte words. */
 static void ecb_ctr32(const unsigned char *in, unsigned char *out, size_t blocks, const void *key,
 		      const unsigned char ivec[16])
 {
 	struct tls_aead *a = (struct tls_aead *)key;
-	uint64_t ks[CTR_CHUNK * 2], head, tail;
-	uint32_t ctr = (uint32_t)ivec[12] << 24 | (uint32_t)ivec[13] << 16 |
-		       (uint32_t)ivec[14] << 8 | ivec[15];
+	const uint64_t *pre = ks_find(a, ivec);
+	uint64_t ks[CTR_CHUNK * 2];
+	uint32_t ctr = be32(ivec + 12);
 
-	memcpy(&head, ivec, 8);
-	memcpy(&tail, ivec + 8, 8);
+	if (pre && ctr - 1 + blocks <= a->ks->blocks) {
+		xor_words(in, out, pre, blocks * 2);
+		return;
+	}
 	while (blocks) {
 		size_t n = blocks < CTR_CHUNK ? blocks : CTR_CHUNK;
 		int outl;
-		for (size_t i = 0; i < n; i++) {
-			uint32_t be = __builtin_bswap32(ctr + (uint32_t)i);
-			ks[2 * i] = head;
-			ks[2 * i + 1] = tail;
-			memcpy((uint8_t *)&ks[2 * i + 1] + 4, &be, 4);
-		}
+		counter_blocks(ks, ivec, ctr, n);
 		if (!EVP_EncryptUpdate(a->ecb, (uint8_t *)ks, &outl, (uint8_t *)ks, (int)(n * 16)))
 			a->ecb_failed = true;
-		for (size_t j = 0; j < n * 2; j++) {
-			uint64_t w;
-			memcpy(&w, in + 8 * j, 8);
-			w ^= ks[j];
-			memcpy(out + 8 * j, &w, 8);
-		}
+		xor_words(in, out, ks, n * 2);
 		ctr += (uint32_t)n;
 		in += n * 16;
 		out += n * 16;
@@ -128,11 +176,30 @@ static bool bulk_start(struct tls_aead *a, const uint8_t *nonce, const uint8_t *
 	       EVP_DecryptUpdate(a->bulk, NULL, &outl, aad, (int)aad_len);
 }
 
-static bool small_start(struct tls_aead *a, const uint8_t *nonce, const uint8_t *aad, size_t aad_len)
+/* The record's whole keystream in one ECB call (each EVP call costs more than
+ * enciphering a few blocks), then the mode set up to draw from it. */
+static bool small_start(struct tls_aead *a, struct keystream *ks, const uint8_t *nonce,
+			const uint8_t *aad, size_t aad_len, size_t len)
 {
+	int outl;
+
+	memcpy(ks->nonce, nonce, TLS_AEAD_NONCE);
+	ks->blocks = (uint32_t)((len + 15) / 16 + 1);
+	counter_blocks(ks->w, nonce, 1, ks->blocks);
 	a->ecb_failed = false;
+	a->ks = NULL;
+	if (!EVP_EncryptUpdate(a->ecb, (uint8_t *)ks->w, &outl, (uint8_t *)ks->w, (int)(ks->blocks * 16)))
+		return false;
+	a->ks = ks;
 	CRYPTO_gcm128_setiv(a->gcm, nonce, TLS_AEAD_NONCE);
 	return CRYPTO_gcm128_aad(a->gcm, aad, aad_len) == 0;
+}
+
+/* Keystream is as secret as the plaintext it opens. */
+static void small_end(struct tls_aead *a, struct keystream *ks)
+{
+	a->ks = NULL;
+	OPENSSL_cleanse(ks->w, ks->blocks * 16);
 }
 
 int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
@@ -141,10 +208,13 @@ int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 	int outl, fl;
 
 	if (small_way(a, len)) {
-		if (!small_start(a, nonce, aad, aad_len) ||
-		    CRYPTO_gcm128_decrypt_ctr32(a->gcm, buf, buf, len, ecb_ctr32) || a->ecb_failed)
-			return -EIO;
-		return CRYPTO_gcm128_finish(a->gcm, tag, TLS_AEAD_TAG) == 0 ? 0 : -EBADMSG;
+		struct keystream ks;
+		int rc = -EIO;
+		if (small_start(a, &ks, nonce, aad, aad_len, len) &&
+		    !CRYPTO_gcm128_decrypt_ctr32(a->gcm, buf, buf, len, ecb_ctr32) && !a->ecb_failed)
+			rc = CRYPTO_gcm128_finish(a->gcm, tag, TLS_AEAD_TAG) == 0 ? 0 : -EBADMSG;
+		small_end(a, &ks);
+		return rc;
 	}
 	if (len > INT_MAX || !bulk_start(a, nonce, aad, aad_len) ||
 	    !EVP_CIPHER_CTX_ctrl(a->bulk, EVP_CTRL_AEAD_SET_TAG, TLS_AEAD_TAG, (void *)tag) ||
@@ -158,10 +228,13 @@ int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 {
 	int outl;
 
-	if (small_way(a, len))
-		return small_start(a, nonce, aad, aad_len) &&
-		       !CRYPTO_gcm128_decrypt_ctr32(a->gcm, in, out, len, ecb_ctr32) && !a->ecb_failed ?
-		       0 : -EIO;
+	if (small_way(a, len)) {
+		struct keystream ks;
+		bool ok = small_start(a, &ks, nonce, aad, aad_len, len) &&
+			  !CRYPTO_gcm128_decrypt_ctr32(a->gcm, in, out, len, ecb_ctr32) && !a->ecb_failed;
+		small_end(a, &ks);
+		return ok ? 0 : -EIO;
+	}
 	return len <= INT_MAX && bulk_start(a, nonce, aad, aad_len) &&
 	       EVP_DecryptUpdate(a->bulk, out, &outl, in, (int)len) ? 0 : -EIO;
 }
