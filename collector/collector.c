@@ -1254,6 +1254,11 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
 	return ports_in(c->tls_port, out, max);
 }
 
+void collector_tls_counters(const struct collector *c, struct tls_session_counters *out)
+{
+	*out = c->tls;
+}
+
 size_t collector_tls_keyed_ports(const struct collector *c, uint16_t *out, size_t max)
 {
 	size_t n = ports_in(c->tls_keyed_idle_port, out, max);

@@ -15,6 +15,7 @@
 #include "collector/route_pattern.h"
 #include "collector/snapshot.h"
 #include "collector/tls_kinds.h"
+#include "collector/tls_session.h"
 
 struct collector_config {
 	size_t max_conns;           /* 0 = 65536 */
@@ -155,6 +156,8 @@ size_t collector_tls_ports(const struct collector *c, uint16_t *out, size_t max)
  * from captured ciphertext (not one the calls path reads), or one let go
  * idle while open, which may speak again. */
 size_t collector_tls_keyed_ports(const struct collector *c, uint16_t *out, size_t max);
+/* Keys mode's record counts over the run (decrypted, skipped, cut). */
+void collector_tls_counters(const struct collector *c, struct tls_session_counters *out);
 /* A backend the target has a connection to (found in /proc): its
  * connections are followed even without their SYN. family 4/6, addr in
  * network order, port host order. */

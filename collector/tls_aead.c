@@ -66,10 +66,10 @@ static void ecb_block(const unsigned char in[16], unsigned char out[16], const v
 /* Counter blocks nonce || ctr.., n of them, into w. */
 static void counter_blocks(uint64_t *w, const uint8_t prefix[12], uint32_t ctr, size_t n)
 {
-	uint64_t head, tail;
+	uint64_t head, tail = 0;
 
 	memcpy(&head, prefix, 8);
-	memcpy(&tail, prefix + 8, 8);
+	memcpy(&tail, prefix + 8, 4);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t be = __builtin_bswap32(ctr + (uint32_t)i);
 		w[2 * i] = head;
@@ -237,4 +237,26 @@ int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 	}
 	return len <= INT_MAX && bulk_start(a, nonce, aad, aad_len) &&
 	       EVP_DecryptUpdate(a->bulk, out, &outl, in, (int)len) ? 0 : -EIO;
+}
+
+int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], size_t off,
+		     const uint8_t *in, uint8_t *out, size_t len)
+{
+	uint64_t w[4];
+	uint8_t *ks = (uint8_t *)w;
+	size_t skip = off % 16, n = (skip + len + 15) / 16;
+	int outl;
+
+	if (!a->gcm)
+		return -EOPNOTSUPP;
+	if (len > 16 || off / 16 > UINT32_MAX - 4)
+		return -EIO;
+	/* GCM's counter 1 masks the tag: data block i is enciphered under i + 2 */
+	counter_blocks(w, nonce, (uint32_t)(off / 16) + 2, n);
+	if (!EVP_EncryptUpdate(a->ecb, ks, &outl, ks, (int)(n * 16)))
+		return -EIO;
+	for (size_t i = 0; i < len; i++)
+		out[i] = in[i] ^ ks[skip + i];
+	OPENSSL_cleanse(w, sizeof(w));
+	return 0;
 }

@@ -39,4 +39,11 @@ int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
 		  size_t aad_len, const uint8_t *in, uint8_t *out, size_t len);
 
+/* Deciphers in[0..len), the ciphertext at byte off of a record's data,
+ * without the tag: a TLS 1.3 record's last byte (its inner content type)
+ * read without opening the rest. AES-GCM only, len <= 16: 0, -EIO, or
+ * -EOPNOTSUPP (a key without the small-record way). */
+int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], size_t off,
+		     const uint8_t *in, uint8_t *out, size_t len);
+
 #endif

@@ -72,6 +72,8 @@ struct tls_session_counters {
 	uint64_t alerts;             /* other alerts (fatal ones end the direction) */
 	uint64_t records_cut;        /* records the capture cut on purpose, counted by arithmetic */
 	uint64_t cut_unframed;       /* cut runs that did not add up (framing found by trial) */
+	uint64_t records_skipped;    /* body records counted without opening them (body_skip) */
+	uint64_t skipped_bytes;      /* ... their plaintext bytes */
 };
 
 /*

@@ -790,9 +790,24 @@ static void on_tls_cut(void *ctx, int family, const uint8_t *saddr, const uint8_
 
 /* Like tcpdump's closing lines: what crossed from the kernel, and what the
  * filter spared us by skipping bodies. */
+/* What keys mode (or --keylog-in) did with the records it saw. */
+static void print_tls_records(struct app *a)
+{
+	struct tls_session_counters tc;
+
+	collector_tls_counters(a->coll, &tc);
+	if (tc.records || tc.records_skipped || tc.records_cut)
+		fprintf(stderr, "l7top: tls records: %lu decrypted, %lu body records counted without "
+			"decrypting (%lu bytes), %lu cut by the kernel\n", (unsigned long)tc.records,
+			(unsigned long)tc.records_skipped, (unsigned long)tc.skipped_bytes,
+			(unsigned long)tc.records_cut);
+}
+
 static void print_capture_summary(struct app *a)
 {
 	struct capture_stats cs;
+
+	print_tls_records(a);
 	if (a->tls) {
 		struct tls_stats ts;
 
@@ -1776,6 +1791,7 @@ static int run_offline(struct app *a)
 	if (a->clock.started)
 		interval_close(a, a->clock.start_ms + a->opt.interval_ms);
 	sinks_close(a, a->interval_start_ms);
+	print_tls_records(a);
 	return a->exit_code;
 }
 
