@@ -84,6 +84,7 @@ struct tls_probe {
 	struct tls_keys_bpf *kskel;      /* NULL in calls mode */
 	enum tls_mode mode;
 	bool small_ring;                 /* the plaintext ring was sized for keys mode */
+	bool data_ring;                  /* ... and is mapped (at the first calls probe) */
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
 	bool switched;                   /* auto: new connections by calls (new_only = 1) */
@@ -587,9 +588,17 @@ static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
  * the library file itself (pid -1), cookie saying which. 0 or -errno; on
  * failure nothing stays attached.
  */
+static int tls_on_record(void *ctx, void *rec, size_t size);
+
 static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
 			    pid_t pid, struct bpf_link **out, bool *early_hit)
 {
+	/* The ring is read from before its first writer exists. */
+	if (!t->data_ring) {
+		if (ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.rb), tls_on_record, t))
+			return -errno;
+		t->data_ring = true;
+	}
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		const struct tls_hook *h = &TLS_HOOKS[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = h->retprobe,
@@ -1203,11 +1212,11 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	t->skel->rodata->capture_bytes = o->capture_bytes ? o->capture_bytes : TLS_CAPTURE_DEFAULT;
 	/*
-	 * The ring is mapped (twice) for its whole size: all of it is RSS from
-	 * the start. Keys mode: it only carries fork notices. auto keeps a
-	 * quarter of calls mode's: it switches where handshakes are many and
-	 * requests per connection few (Connection: close), and what a burst
-	 * overflows is counted as tls drops.
+	 * The calls ring, once mapped (at the first calls probe, twice over), is
+	 * RSS for its whole size. Keys mode never maps it. auto keeps a quarter
+	 * of calls mode's: it switches where handshakes are many and requests
+	 * per connection few (Connection: close), and what a burst overflows is
+	 * counted as tls drops.
 	 */
 	t->small_ring = t->mode == TLS_MODE_KEYS;
 	if (t->small_ring)
@@ -1225,7 +1234,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 			 strerror(-ret));
 		goto fail;
 	}
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.rb), tls_on_record, t, NULL);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.forks), tls_on_record, t, NULL);
 	if (!t->rb) {
 		ret = -errno;
 		snprintf(err, errlen, "l7top: cannot open the TLS ring buffer: %s", strerror(-ret));

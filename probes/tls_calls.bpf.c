@@ -58,10 +58,19 @@ struct {
 /* Wake the reader only once this much waits; it also drains on a timer. */
 const volatile __u64 wake_bytes = 256 * 1024;
 
+/* The calls probes' events. Mapped (twice: its size is RSS twice over) only
+ * when a calls probe first attaches, so keys mode and auto before a switch
+ * do not hold it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024);   /* mapped twice: 16 MB of RSS */
+	__uint(max_entries, 8 * 1024 * 1024);
 } rb SEC(".maps");
+
+/* Fork notices, in every mode: a ring of their own, mapped from the start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024);         /* ~400 notices between reads */
+} forks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -403,7 +412,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (ctgid == ptgid || !tgid_watched(ptgid))
 		return 0;
 	bpf_map_update_elem(&tgids, &ctgid, &one, BPF_ANY);
-	e = bpf_ringbuf_reserve(&rb, TLS_EVENT_HDR_SZ, 0);
+	e = bpf_ringbuf_reserve(&forks, TLS_EVENT_HDR_SZ, 0);
 	if (!e) {
 		count_drop();
 		return 0;

@@ -76,10 +76,12 @@ LUA
 		[[ $mode == calls ]] || it_fail "$mode: l7top $got, access log $logged"
 		# Or, an open defect (1-2 requests in some runs, the session-start
 		# binary too): a calls-mode stream breaks and the request is in
-		# parse_errors. Counted and shown, so accepted only within that count.
-		perr=$(sqlite3 "$T/$mode.db" "select coalesce(sum(parse_errors), 0) from intervals")
+		# parse_errors, or its answer is never seen and it is in unpaired
+		# (seen once in nine runs here). Counted and shown, so accepted within
+		# those counts.
+		perr=$(sqlite3 "$T/$mode.db" "select coalesce(sum(parse_errors), 0) + coalesce(sum(unpaired), 0) from intervals")
 		if ((unread == 0 && logged - got <= perr)); then
-			it_log "$mode: $((logged - got)) requests lost in broken streams, counted in parse_errors ($perr)"
+			it_log "$mode: $((logged - got)) requests lost in broken streams, counted in parse_errors + unpaired ($perr)"
 		else
 			((unread > 0)) || it_fail "$mode: $((logged - got)) requests missed and nothing counted as not read"
 			grep -q "made TLS calls before it could be probed" "$T/l7top.err" ||
