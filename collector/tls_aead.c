@@ -49,8 +49,10 @@ static const uint64_t *ks_find(const struct tls_aead *a, const uint8_t cb[16])
 	return ks->w + 2 * (ctr - 1);
 }
 
-/* The mode functions' block cipher: one block, or CTR_CHUNK at a time. They
- * cannot return an error, so a failure is kept for the caller to see. */
+/* The mode functions' block cipher (H at setup, then the tag's mask and a
+ * short last block per record): from the precomputed keystream when it has
+ * the block. The mode functions cannot return an error, so a failure is kept
+ * for the caller to see. */
 static void ecb_block(const unsigned char in[16], unsigned char out[16], const void *key)
 {
 	struct tls_aead *a = (struct tls_aead *)key;
