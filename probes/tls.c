@@ -583,13 +583,13 @@ static int tls_bp_intact(pid_t pid, const struct tls_lib *lib, uint64_t off)
 	return ret;
 }
 
+static int tls_on_record(void *ctx, void *rec, size_t size);
+
 /*
  * The calls-mode uprobes on pid's process (pid > 0, links into out[]) or on
  * the library file itself (pid -1), cookie saying which. 0 or -errno; on
  * failure nothing stays attached.
  */
-static int tls_on_record(void *ctx, void *rec, size_t size);
-
 static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
 			    pid_t pid, struct bpf_link **out, bool *early_hit)
 {
