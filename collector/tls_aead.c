@@ -10,9 +10,6 @@
 #include <openssl/crypto.h>
 #include <openssl/modes.h>
 
-/* Counter blocks enciphered per ECB call: 512 bytes of keystream on the stack. */
-#define CTR_CHUNK 32
-
 /* A small record's keystream, made in one ECB call before the mode functions
  * run: counter 1 (the tag's mask), the data's blocks, one spare. */
 #define KS_BLOCKS (TLS_AEAD_BULK / 16 + 2)
@@ -65,19 +62,23 @@ static void ecb_block(const unsigned char in[16], unsigned char out[16], const v
 		a->ecb_failed = true;
 }
 
-/* Counter blocks nonce || ctr.., n of them, into w. */
-static void counter_blocks(uint64_t *w, const uint8_t prefix[12], uint32_t ctr, size_t n)
+/* The keystream blocks E(nonce || ctr), E(nonce || ctr + 1).., n of them,
+ * into w, in one ECB call. */
+static bool keystream_make(struct tls_aead *a, uint64_t *w, const uint8_t nonce[TLS_AEAD_NONCE],
+			   uint32_t ctr, size_t n)
 {
 	uint64_t head, tail = 0;
+	int outl;
 
-	memcpy(&head, prefix, 8);
-	memcpy(&tail, prefix + 8, 4);
+	memcpy(&head, nonce, 8);
+	memcpy(&tail, nonce + 8, 4);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t be = __builtin_bswap32(ctr + (uint32_t)i);
 		w[2 * i] = head;
 		w[2 * i + 1] = tail;
 		memcpy((uint8_t *)&w[2 * i + 1] + 4, &be, 4);
 	}
+	return EVP_EncryptUpdate(a->ecb, (uint8_t *)w, &outl, (uint8_t *)w, (int)(n * 16)) == 1;
 }
 
 static void xor_words(const uint8_t *in, uint8_t *out, const uint64_t *w, size_t words)
@@ -90,33 +91,19 @@ static void xor_words(const uint8_t *in, uint8_t *out, const uint64_t *w, size_t
 	}
 }
 
-/* CTR with a 32-bit big-endian counter in the last word of ivec, as GCM wants:
- * the keystream precomputed, or the counter blocks enciphered in one ECB call
- * per CTR_CHUNK; XORed in 8-byte words. */
+/* CTR with a 32-bit big-endian counter in the last word of ivec, as GCM wants,
+ * XORed in 8-byte words from the keystream small_start() made: it holds every
+ * block a record under TLS_AEAD_BULK needs, so a miss is a failure. */
 static void ecb_ctr32(const unsigned char *in, unsigned char *out, size_t blocks, const void *key,
 		      const unsigned char ivec[16])
 {
 	struct tls_aead *a = (struct tls_aead *)key;
 	const uint64_t *pre = ks_find(a, ivec);
-	uint64_t ks[CTR_CHUNK * 2];
-	uint32_t ctr = be32(ivec + 12);
 
-	if (pre && ctr - 1 + blocks <= a->ks->blocks) {
+	if (pre && be32(ivec + 12) - 1 + blocks <= a->ks->blocks)
 		xor_words(in, out, pre, blocks * 2);
-		return;
-	}
-	while (blocks) {
-		size_t n = blocks < CTR_CHUNK ? blocks : CTR_CHUNK;
-		int outl;
-		counter_blocks(ks, ivec, ctr, n);
-		if (!EVP_EncryptUpdate(a->ecb, (uint8_t *)ks, &outl, (uint8_t *)ks, (int)(n * 16)))
-			a->ecb_failed = true;
-		xor_words(in, out, ks, n * 2);
-		ctr += (uint32_t)n;
-		in += n * 16;
-		out += n * 16;
-		blocks -= n;
-	}
+	else
+		a->ecb_failed = true;
 }
 
 struct tls_aead *tls_aead_new(EVP_CIPHER *aead, EVP_CIPHER *ecb, const uint8_t *key, size_t key_len)
@@ -183,25 +170,30 @@ static bool bulk_start(struct tls_aead *a, const uint8_t *nonce, const uint8_t *
 static bool small_start(struct tls_aead *a, struct keystream *ks, const uint8_t *nonce,
 			const uint8_t *aad, size_t aad_len, size_t len)
 {
-	int outl;
-
 	memcpy(ks->nonce, nonce, TLS_AEAD_NONCE);
 	ks->blocks = (uint32_t)((len + 15) / 16 + 1);
-	counter_blocks(ks->w, nonce, 1, ks->blocks);
 	a->ecb_failed = false;
 	a->ks = NULL;
-	if (!EVP_EncryptUpdate(a->ecb, (uint8_t *)ks->w, &outl, (uint8_t *)ks->w, (int)(ks->blocks * 16)))
+	if (!keystream_make(a, ks->w, nonce, 1, ks->blocks))
 		return false;
 	a->ks = ks;
 	CRYPTO_gcm128_setiv(a->gcm, nonce, TLS_AEAD_NONCE);
 	return CRYPTO_gcm128_aad(a->gcm, aad, aad_len) == 0;
 }
 
-/* Keystream is as secret as the plaintext it opens. */
-static void small_end(struct tls_aead *a, struct keystream *ks)
+/* in[0..len) deciphered into out the small way, the tag left to check (the
+ * mode functions keep its mask). The keystream is as secret as the plaintext
+ * it opens: cleansed before returning. */
+static bool small_decrypt(struct tls_aead *a, const uint8_t *nonce, const uint8_t *aad,
+			  size_t aad_len, const uint8_t *in, uint8_t *out, size_t len)
 {
+	struct keystream ks;
+	bool ok = small_start(a, &ks, nonce, aad, aad_len, len) &&
+		  !CRYPTO_gcm128_decrypt_ctr32(a->gcm, in, out, len, ecb_ctr32) && !a->ecb_failed;
+
 	a->ks = NULL;
-	OPENSSL_cleanse(ks->w, ks->blocks * 16);
+	OPENSSL_cleanse(ks.w, ks.blocks * 16);
+	return ok;
 }
 
 int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
@@ -210,13 +202,9 @@ int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 	int outl, fl;
 
 	if (small_way(a, len)) {
-		struct keystream ks;
-		int rc = -EIO;
-		if (small_start(a, &ks, nonce, aad, aad_len, len) &&
-		    !CRYPTO_gcm128_decrypt_ctr32(a->gcm, buf, buf, len, ecb_ctr32) && !a->ecb_failed)
-			rc = CRYPTO_gcm128_finish(a->gcm, tag, TLS_AEAD_TAG) == 0 ? 0 : -EBADMSG;
-		small_end(a, &ks);
-		return rc;
+		if (!small_decrypt(a, nonce, aad, aad_len, buf, buf, len))
+			return -EIO;
+		return CRYPTO_gcm128_finish(a->gcm, tag, TLS_AEAD_TAG) == 0 ? 0 : -EBADMSG;
 	}
 	if (len > INT_MAX || !bulk_start(a, nonce, aad, aad_len) ||
 	    !EVP_CIPHER_CTX_ctrl(a->bulk, EVP_CTRL_AEAD_SET_TAG, TLS_AEAD_TAG, (void *)tag) ||
@@ -230,13 +218,8 @@ int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 {
 	int outl;
 
-	if (small_way(a, len)) {
-		struct keystream ks;
-		bool ok = small_start(a, &ks, nonce, aad, aad_len, len) &&
-			  !CRYPTO_gcm128_decrypt_ctr32(a->gcm, in, out, len, ecb_ctr32) && !a->ecb_failed;
-		small_end(a, &ks);
-		return ok ? 0 : -EIO;
-	}
+	if (small_way(a, len))
+		return small_decrypt(a, nonce, aad, aad_len, in, out, len) ? 0 : -EIO;
 	return len <= INT_MAX && bulk_start(a, nonce, aad, aad_len) &&
 	       EVP_DecryptUpdate(a->bulk, out, &outl, in, (int)len) ? 0 : -EIO;
 }
@@ -247,15 +230,12 @@ int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], si
 	uint64_t w[4];
 	uint8_t *ks = (uint8_t *)w;
 	size_t skip = off % 16, n = (skip + len + 15) / 16;
-	int outl;
 
 	if (!a->gcm)
 		return -EOPNOTSUPP;
-	if (len > 16 || off / 16 > UINT32_MAX - 4)
-		return -EIO;
 	/* GCM's counter 1 masks the tag: data block i is enciphered under i + 2 */
-	counter_blocks(w, nonce, (uint32_t)(off / 16) + 2, n);
-	if (!EVP_EncryptUpdate(a->ecb, ks, &outl, ks, (int)(n * 16)))
+	if (len > 16 || off / 16 > UINT32_MAX - 4 ||
+	    !keystream_make(a, w, nonce, (uint32_t)(off / 16) + 2, n))
 		return -EIO;
 	for (size_t i = 0; i < len; i++)
 		out[i] = in[i] ^ ks[skip + i];
