@@ -220,7 +220,7 @@ bad = {
     "p50 -25% big (no drain allowance below)": doctored("/static/big.bin", "p50_ms",
                                                        lambda x: float(x) * 0.75),
     "p50 big beyond tolerance + drain": doctored("/static/big.bin", "p50_ms", lambda x: float(x) + 150.0),
-    "p99 of a discarded-body endpoint's neighbour": doctored("/api/upload", "p99_ms", lambda x: float(x) + 5.5,
+    "p99 of a discarded-body endpoint's neighbour": doctored("/api/upload", "p99_ms", lambda x: float(x) + 25.5,
                                                              method="POST"),
     "route not folded": write_csv([header] + [r if r[1] != "/users/{id}" else [r[0], "/users/17"] + r[2:]
                                               for r in body]),
@@ -283,6 +283,18 @@ apache_bad = {
 for name, (rows_, extra) in apache_bad.items():
     extra = ("--client-abort-field", "7") if extra is None else extra
     check(apache_compare(rows_, *extra) != 0, "Apache: doctored counts (%s) must fail" % name)
+
+# --- latency allowance: one late request moves only a quantile it decides ---
+check(compare.lat_ok(0.0, 6.1, 0, compare.one_request_decides("p99_ms", 33)),
+      "p99 of 33 requests: one request 6.1 ms late passes")
+check(not compare.lat_ok(0.0, 6.1, 0, compare.one_request_decides("p99_ms", 500)),
+      "p99 of 500 requests 6.1 ms late must fail")
+check(not compare.lat_ok(0.0, 6.1, 0, compare.one_request_decides("p50_ms", 33)),
+      "p50 of 33 requests 6.1 ms late must fail")
+check(compare.lat_ok(0.0, 6.1, 0, compare.one_request_decides("p50_ms", 1)),
+      "p50 of 1 request 6.1 ms late passes")
+check(not compare.lat_ok(0.0, 30.0, 0, True), "one request 30 ms late must fail")
+check(not compare.lat_ok(10.0, 4.0, 0, True), "6 ms early must fail, alone or not")
 
 for f in os.listdir(tmp):
     os.unlink(os.path.join(tmp, f))
