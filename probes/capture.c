@@ -29,11 +29,6 @@
 #include "probes/sockfilter.h"
 #include "sockfilter.skel.h"
 
-/* Bodies are cut in the kernel, so 16 MB holds bursts. It is all RSS; 8 MB
- * lost packets (counted) when 10,000 connections opened at once on a loaded
- * machine while an interval of 10,000 endpoints was being closed. */
-#define CAPTURE_DEFAULT_BUFFER_MB 16
-#define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
 #define CAPTURE_DEFAULT_SNAPLEN   262144
 /* TPACKET_V3 hands a block over when full or after this; bounds latency. */
 #define CAPTURE_TIMEOUT_MS        50

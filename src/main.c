@@ -825,6 +825,9 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.received, (unsigned long)a->captured_bytes,
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
+	if (cs.kernel_drops)
+		fprintf(stderr, " (ring %u MB: raise --capture-buffer)",
+			a->opt.capture_buffer_mb ? a->opt.capture_buffer_mb : CAPTURE_DEFAULT_BUFFER_MB);
 	if (cs.filter_tls_records || cs.filter_tls_desync)
 		fprintf(stderr, "; TLS: %lu bodies cut, %lu lost their record framing",
 			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);
@@ -1611,7 +1614,8 @@ static int run_live(struct app *a)
 	if (rc >= 0)
 		return rc;
 	struct capture_netns ns[CAPTURE_MAX_NETNS];
-	struct capture_opts co = { .netns = ns, .nnetns = target_capture_netns(&a->target, ns) };
+	struct capture_opts co = { .netns = ns, .nnetns = target_capture_netns(&a->target, ns),
+				   .buffer_mb = a->opt.capture_buffer_mb };
 	/* libbpf's warnings (both probe families); the live view will hand its log file. */
 	capture_set_libbpf_log(stderr);
 	int e = capture_open_live(&a->cap, &co, err, sizeof(err));

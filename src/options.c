@@ -9,6 +9,7 @@
 
 #include "collector/route_learn.h"
 #include "export/prom.h"
+#include "probes/capture.h"
 #include "probes/tls.h"
 #include "storage/query.h"
 
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
+		"      --capture-buffer MB the kernel's packet ring (default 16, max 1024): raise\n"
+		"                          it when the header counts drops; all of it is RSS\n"
 		"      --json              one JSON object per endpoint per interval on stdout,\n"
 		"                          then one of the interval's counters, nothing else\n"
 		"                          there (implies --no-tui)\n"
@@ -149,7 +152,8 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
        OPT_RETENTION, OPT_SLOW_MS, OPT_LOG_STATUS };
 
 /* Apart from the enum above, so options added there never collide. */
-enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_TLS_CUT, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES };
+enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_TLS_CUT, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES,
+       OPT_CAPTURE_BUFFER };
 
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
@@ -244,6 +248,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "ssl-lib", required_argument, NULL, OPT_SSL_LIB },
 		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE_BYTES },
+		{ "capture-buffer", required_argument, NULL, OPT_CAPTURE_BUFFER },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
@@ -341,6 +346,11 @@ int options_parse(int argc, char **argv, struct options *o)
 			if (parse_u64(optarg, 1, TLS_CAPTURE_BYTES_MAX, &v))
 				return bad_arg("--capture-bytes", optarg);
 			o->capture_bytes = (uint32_t)v;
+			break;
+		case OPT_CAPTURE_BUFFER:
+			if (parse_u64(optarg, 1, CAPTURE_MAX_BUFFER_MB, &v))
+				return bad_arg("--capture-buffer", optarg);
+			o->capture_buffer_mb = (unsigned)v;
 			break;
 		case OPT_JSON:
 			o->json = true;

@@ -265,6 +265,46 @@ static void live_exchange(int family)
 	capture_close(c);
 }
 
+/* KiB of packet-socket rings mapped into this process (/proc/self/maps
+ * names them "socket:[inode]"). */
+static unsigned long ring_kib(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, kib = 0;
+	char line[512];
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "socket:[") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			kib += (hi - lo) >> 10;
+	fclose(f);
+	return kib;
+}
+
+/* The ring is what --capture-buffer says, 16 MB by default: every page of
+ * it counts in l7top's RSS. */
+static void test_live_buffer_size(void **state)
+{
+	static const unsigned sizes[] = { 0, 3 };   /* 0: CAPTURE_DEFAULT_BUFFER_MB */
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct capture_opts o = { .buffer_mb = sizes[i] };
+		unsigned long want = (sizes[i] ? sizes[i] : CAPTURE_DEFAULT_BUFFER_MB) << 10;
+		struct capture *c;
+		char err[256] = "";
+		unsigned long before = ring_kib();
+
+		assert_int_equal(capture_open_live(&c, &o, err, sizeof(err)), 0);
+		unsigned long got = ring_kib() - before;
+		/* libpcap rounds to whole blocks: within one 512 KiB block below */
+		assert_true(got <= want && got + 512 >= want);
+		capture_close(c);
+		assert_int_equal(ring_kib(), before);
+	}
+}
+
 static void test_live_ipv4(void **state)
 {
 	(void)state;
@@ -483,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_offline_missing),
 		cmocka_unit_test(test_live_needs_privilege),
 		cmocka_unit_test(test_live_ipv4),
+		cmocka_unit_test(test_live_buffer_size),
 		cmocka_unit_test(test_live_ipv6),
 		cmocka_unit_test(test_live_set_ports_replaces),
 	};
