@@ -473,6 +473,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	/* Above Linux's 200 ms minimum RTO, so a real retransmission still
 	 * fills its hole; a hole the capture made never fills. */
 	c->lim.max_wait_ns = 1000ull * 1000000ull;
+	c->lim.max_queued_bytes = COLLECTOR_QUEUED_BYTES_MAX;
 	c->conns = conn_table_new(c->cfg.max_conns);
 	c->agg = agg_new(c->cfg.max_endpoints);
 	c->reqs = calloc(c->cfg.max_reqs, sizeof(*c->reqs));
@@ -521,8 +522,8 @@ static void conn_release(struct collector *c, struct conn *cn)
 	tls_wait_unlist(c, cn);
 	if (cn->tlss)
 		tls_session_free(cn->tlss, tls_sink_of(c, cn));
-	reasm_free(&cn->dir[0]);
-	reasm_free(&cn->dir[1]);
+	reasm_free(&cn->dir[0], &c->reasm);
+	reasm_free(&cn->dir[1], &c->reasm);
 	http_stream_free(&cn->http, &c->sink);
 	h2_stream_free(cn->h2, &c->sink);
 	cn->h2 = NULL;

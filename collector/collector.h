@@ -92,6 +92,10 @@ struct collector_pid {
 	uint32_t pid;
 	uint8_t target;
 };
+/* Out-of-order bytes waiting in all connections together (each direction
+ * also has its own 256 KiB): a run whose capture ring dropped packets at
+ * 10,000 connections held 9 MB of them, behind holes that never fill. */
+#define COLLECTOR_QUEUED_BYTES_MAX (8u << 20)
 #define COLLECTOR_MAX_LISTENERS 256
 #define COLLECTOR_MAX_PIDS      1024
 /*

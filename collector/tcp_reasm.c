@@ -14,6 +14,13 @@ struct reasm_seg {
 	uint8_t data[];
 };
 
+/* What a waiting segment holds of the heap: small segments are mostly
+ * header, so max_queued_bytes counts it. */
+static uint64_t seg_size(uint32_t caplen)
+{
+	return sizeof(struct reasm_seg) + caplen;
+}
+
 /* Sequence arithmetic modulo 2^32 (RFC 1982). */
 static int32_t seq_diff(uint32_t a, uint32_t b)
 {
@@ -25,11 +32,13 @@ void reasm_init(struct reasm *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void reasm_free(struct reasm *r)
+void reasm_free(struct reasm *r, struct reasm_stats *st)
 {
 	struct reasm_seg *s = r->ooo, *n;
 	for (; s; s = n) {
 		n = s->next;
+		if (st)
+			st->queued_bytes -= seg_size(s->caplen);
 		free(s);
 	}
 	r->ooo = NULL;
@@ -105,6 +114,7 @@ static void drain(struct reasm *r, struct reasm_stats *st, const struct reasm_ou
 		r->ooo = s->next;
 		r->ooo_bytes -= s->caplen;
 		r->ooo_segs--;
+		st->queued_bytes -= seg_size(s->caplen);
 		deliver_range(r, st, s->seq, s->data, s->caplen, s->len, s->ts_ns, out);
 		if (s->fin)
 			note_fin(r, s->seq + s->len);
@@ -150,6 +160,16 @@ static void enqueue(struct reasm *r, struct reasm_stats *st, uint32_t seq, uint8
 	r->ooo_bytes += caplen;
 	r->ooo_segs++;
 	st->ooo_segs++;
+	st->queued_bytes += seg_size(caplen);
+}
+
+/* Must the stream's first hole be given up now? */
+static bool over_limits(const struct reasm *r, const struct reasm_limits *lim,
+			const struct reasm_stats *st, uint64_t now_ns)
+{
+	return r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs ||
+	       (lim->max_queued_bytes && st->queued_bytes > lim->max_queued_bytes) ||
+	       reasm_stale(r, lim, now_ns);
 }
 
 void reasm_give_up(struct reasm *r, struct reasm_stats *st, const struct reasm_out *out)
@@ -180,8 +200,7 @@ void reasm_feed(struct reasm *r, const struct reasm_limits *lim, struct reasm_st
 		}
 		if (len)
 			enqueue(r, st, seq, flags, payload, caplen, len, ts_ns);
-		while (r->ooo && (r->ooo_bytes > lim->max_ooo_bytes || r->ooo_segs > lim->max_ooo_segs ||
-				  reasm_stale(r, lim, ts_ns)))
+		while (r->ooo && over_limits(r, lim, st, ts_ns))
 			skip_hole(r, st, out);
 		return;
 	}

@@ -22,6 +22,12 @@ struct reasm_limits {
 	uint32_t max_ooo_bytes;     /* bytes waiting in one direction */
 	uint32_t max_ooo_segs;
 	uint64_t max_wait_ns;       /* how long a hole may wait for its bytes; 0 = forever */
+	/* Heap held by waiting segments in all the streams that share one
+	 * reasm_stats (a collector's every connection); 0 = no such bound.
+	 * Past it, the stream being fed gives its holes up (counted in gaps,
+	 * like the other limits): after capture drops, thousands of
+	 * connections can each hold a hole that never fills. */
+	uint64_t max_queued_bytes;
 };
 
 struct reasm_out {
@@ -40,6 +46,8 @@ struct reasm_stats {
 	uint64_t gaps;              /* holes declared lost */
 	uint64_t gap_bytes;
 	uint64_t cut_bytes;         /* not captured on purpose (snap length, skipped body) */
+	uint64_t queued_bytes;      /* gauge: heap held by waiting segments (headers too),
+				     * in every stream counted here */
 };
 
 struct reasm {
@@ -54,8 +62,8 @@ struct reasm {
 };
 
 void reasm_init(struct reasm *r);
-/* Frees waiting segments. */
-void reasm_free(struct reasm *r);
+/* Frees waiting segments; st (NULL: none) stops counting their bytes. */
+void reasm_free(struct reasm *r, struct reasm_stats *st);
 /* Starts the stream at seq (after a SYN: its seq + 1). */
 void reasm_sync(struct reasm *r, uint32_t seq);
 /*

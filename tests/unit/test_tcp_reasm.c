@@ -120,7 +120,7 @@ static void test_shuffled_duplicated_overlapping(void **state)
 		feed_all(&r, &out, segs, n, 0xfffff000u + seed);
 		check_stream(&out);
 		assert_int_equal(r.ooo_segs, 0);
-		reasm_free(&r);
+		reasm_free(&r, NULL);
 	}
 }
 
@@ -134,7 +134,7 @@ static void test_unsynced_ignores_data(void **state)
 	reasm_init(&r);
 	feed_all(&r, &out, &s, 1, 7);
 	assert_int_equal(out.len, 0);
-	reasm_free(&r);
+	reasm_free(&r, NULL);
 }
 
 static void test_hole_declared_when_bound_hit(void **state)
@@ -158,7 +158,53 @@ static void test_hole_declared_when_bound_hit(void **state)
 	assert_int_equal(out.len, 700);
 	assert_memory_equal(out.data + 100, src + 200, 600);
 	assert_int_equal(st.gaps, 1);
-	reasm_free(&r);
+	reasm_free(&r, NULL);
+}
+
+/* Streams sharing one reasm_stats share max_queued_bytes: the stream whose
+ * segment crosses it gives its hole up; the others keep waiting. */
+static void test_queued_bytes_bound_all_streams(void **state)
+{
+	(void)state;
+	struct reasm_limits lim2 = { .max_ooo_bytes = 1000, .max_ooo_segs = 100 };
+	struct reasm_stats st = { 0 };
+	static struct sinkbuf out[3];
+	struct reasm r[3];
+	uint64_t one = 0;
+
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < 3; i++) {
+		struct reasm_out o = { on_data, on_gap, on_fin, &out[i], NULL };
+		reasm_init(&r[i]);
+		reasm_sync(&r[i], 1000);
+		/* bytes 0..99 never come; 100 bytes wait behind them */
+		reasm_feed(&r[i], &lim2, &st, 1100, TCPF_ACK, src + 100, 100, 100, 1, &o);
+		if (!i) {
+			one = st.queued_bytes;     /* a segment and its header */
+			assert_true(one > 100);
+			lim2.max_queued_bytes = one * 5 / 2;
+		}
+	}
+	/* two segments wait; the third stream's crossed 2.5 of them */
+	assert_int_equal(out[0].gaps, 0);
+	assert_int_equal(out[1].gaps, 0);
+	assert_int_equal(out[2].gaps, 1);
+	assert_int_equal(out[2].gap_bytes, 100);
+	assert_int_equal(out[2].len, 100);
+	assert_memory_equal(out[2].data, src + 100, 100);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.queued_bytes, 2 * one);
+	/* the hole of the first fills: its bytes leave the count */
+	struct reasm_out o0 = { on_data, on_gap, on_fin, &out[0], NULL };
+	reasm_feed(&r[0], &lim2, &st, 1000, TCPF_ACK, src, 100, 100, 1, &o0);
+	assert_int_equal(out[0].len, 200);
+	assert_int_equal(st.queued_bytes, one);
+	/* freeing a stream with bytes waiting takes them off too */
+	reasm_free(&r[1], &st);
+	assert_int_equal(st.queued_bytes, 0);
+	reasm_free(&r[0], &st);
+	reasm_free(&r[2], &st);
+	assert_int_equal(st.queued_bytes, 0);
 }
 
 static void test_snaplen_tail_is_a_gap(void **state)
@@ -177,7 +223,7 @@ static void test_snaplen_tail_is_a_gap(void **state)
 	assert_int_equal(out.len, 50);
 	assert_int_equal(out.gap_bytes, 960);
 	assert_int_equal(out.fins, 1);
-	reasm_free(&r);
+	reasm_free(&r, NULL);
 }
 
 static int fill_src(void **state)
@@ -194,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_shuffled_duplicated_overlapping),
 		cmocka_unit_test(test_unsynced_ignores_data),
 		cmocka_unit_test(test_hole_declared_when_bound_hit),
+		cmocka_unit_test(test_queued_bytes_bound_all_streams),
 		cmocka_unit_test(test_snaplen_tail_is_a_gap),
 	};
 	return cmocka_run_group_tests(tests, fill_src, NULL);

@@ -183,8 +183,8 @@ static struct fixture *fixture_load(const char *name)
 static void fixture_free(struct fixture *fx)
 {
 	for (int i = 0; i < fx->nconv; i++) {
-		reasm_free(&fx->conv[i]->r[0]);
-		reasm_free(&fx->conv[i]->r[1]);
+		reasm_free(&fx->conv[i]->r[0], NULL);
+		reasm_free(&fx->conv[i]->r[1], NULL);
 		free(fx->conv[i]->bytes[0]);
 		free(fx->conv[i]->bytes[1]);
 		free(fx->conv[i]);
