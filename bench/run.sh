@@ -176,6 +176,14 @@ start_observer() {   # name
 		OBS_PID=$!
 		sleep 1
 		;;
+	tap)
+		# A packet socket whose filter matches nothing: the kernel's tap
+		# alone (on lo, a clone of every packet sent), the ceiling of any
+		# packet capture, l7top's or tcpdump's.
+		tcpdump -i lo -w /dev/null "tcp port 1" 2>"$T/tcpdump.err" &
+		OBS_PID=$!
+		sleep 1
+		;;
 	floor)
 		# Empty uprobes on exactly what the calls mode probes, worker only.
 		local w lib=$LIBDIR/libssl.so.3
@@ -321,6 +329,9 @@ bench_series() {
 		[[ $c == l7top* ]] || mb=-
 		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | ${steal[$c]:-} | $mb | ${csw[$c]:-} |"$'\n'
 	done
+	if [[ " ${configs[*]} " == *" tap "* ]]; then
+		md+=$'\n'"tap: tcpdump on lo with a filter that matches nothing (\`tcp port 1\`): the cost of the kernel's packet tap alone, before any filter keeps a packet, so the best ratio any packet capture (l7top's, tcpdump's) can reach here."$'\n'
+	fi
 	if [[ -n $autos ]]; then
 		md+=$'\n'"l7top-auto is measured after ${AUTO_WARMUP} s of the same load, unmeasured (its choice is made once per run, from its first seconds; its loss check counts them too). What it chose:"$'\n\n'"$autos"
 	fi
@@ -356,7 +367,7 @@ write_report() {
 # ---- 1 and 2: server cost ----------------------------------------------------
 if section plain; then
 bench_series "Plaintext, small responses (return 200), 16 connections" \
-	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump
+	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump tap
 small_bytes=$(bytes_per_request "$L7_RUN")
 
 bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
