@@ -22,8 +22,8 @@ struct entry {
 
 /*
  * Entries in one array, chained from a power-of-two bucket array; unused
- * entries form a free list, past the never-used tail. Lookups happen while a connection waits for its
- * keys, so they must not scan the table.
+ * entries form a free list, then the never-used tail. Lookups happen while
+ * a connection waits for its keys, so they must not scan the table.
  */
 struct tls_secrets {
 	struct entry *e;

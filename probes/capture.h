@@ -30,10 +30,12 @@ struct capture_netns {
 };
 
 /* Bodies are cut in the kernel, so 16 MB holds bursts. Every page of it is
- * RSS from the start (--capture-buffer); 8 MB dropped packets when 10,000
+ * RSS from the start (--capture-buffer). 8 MB dropped packets when 10,000
  * connections opened at once while an interval of 10,000 endpoints was
- * being closed (7,248 in one run of ten, and the holes they left held 9 MB
- * of segments in the reassembly queues). */
+ * being closed: on a loaded machine (session 3), and with l7top slowed by
+ * heaptrack (3,573-7,248 per run, whose holes held up to 9 MB of waiting
+ * segments); unslowed, 1 packet in one run of three with a CPU hog beside
+ * it, none in the others checked. */
 #define CAPTURE_DEFAULT_BUFFER_MB 16
 #define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
 
