@@ -4,17 +4,19 @@
  *
  * Uprobes on OpenSSL's SSL_read/SSL_write(_ex) read the plaintext inside
  * the server process; SSL_set_fd and SSL_free mark a connection's start
- * and end; SSL_set_fd's fd gives its peer. Everything reaches user
- * space through one ring buffer ("rb") as struct tls_event records whose
- * length depends on the payload: a reader must check the record's size
- * against TLS_EVENT_HDR_SZ + data_len before reading the payload.
+ * and end; SSL_set_fd's fd gives its peer. The calls reach user space
+ * through ring buffer "rb" as struct tls_event records whose length
+ * depends on the payload: a reader must check the record's size against
+ * TLS_EVENT_HDR_SZ + data_len before reading the payload. Fork notices
+ * (header only) come through a small ring of their own, "forks", so that
+ * keys mode can follow forks without mapping "rb".
  *
  * Map "tgids": key __u32 tgid, value __u8 (ignored). User space fills it
  * with the target's processes; the fork hook reports their forks and adds
  * the children itself. Per-process uprobes need no filter; library-wide
  * ones (after a fork, see tls_calls.bpf.c) and the key probe filter on it.
- * Map "drops": per-CPU __u64 array, index 0, records the ring could not
- * take; user space sums the CPUs.
+ * Map "drops": per-CPU __u64 array, index 0, records either ring could
+ * not take; user space sums the CPUs.
  */
 #ifndef L7TOP_TLS_CALLS_H
 #define L7TOP_TLS_CALLS_H

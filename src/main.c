@@ -788,8 +788,6 @@ static void on_tls_cut(void *ctx, int family, const uint8_t *saddr, const uint8_
 		capture_tls_cut(a->cap, family, saddr, daddr, sport, dport, on);
 }
 
-/* Like tcpdump's closing lines: what crossed from the kernel, and what the
- * filter spared us by skipping bodies. */
 /* What keys mode (or --keylog-in) did with the records it saw. */
 static void print_tls_records(struct app *a)
 {
@@ -803,6 +801,8 @@ static void print_tls_records(struct app *a)
 			(unsigned long)tc.records_cut);
 }
 
+/* Like tcpdump's closing lines: what crossed from the kernel, and what the
+ * filter spared us by skipping bodies. */
 static void print_capture_summary(struct app *a)
 {
 	struct capture_stats cs;

@@ -3,9 +3,10 @@
  * tls_aead against OpenSSL's EVP AEAD encryption as ground truth: every
  * record length around the block size and around TLS_AEAD_BULK (where the
  * small-record way hands over to EVP), each cipher TLS uses, the same key
- * alternating between small and large records; a flipped byte in the
- * ciphertext, the tag or the additional data fails the tag; a peek deciphers
- * any prefix without the tag.
+ * alternating between small and large records, with TLS 1.2's 13 bytes of
+ * additional data and TLS 1.3's 5; a flipped byte in the ciphertext, the tag
+ * or the additional data fails the tag; a peek deciphers any prefix without
+ * the tag, and peek_at any 1 or 16 bytes of a record by their offset.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,7 +38,7 @@ static const struct cipher_case CASES[] = {
 struct sealed {
 	uint8_t nonce[TLS_AEAD_NONCE], aad[13], tag[TLS_AEAD_TAG];
 	uint8_t plain[MAXLEN], cipher[MAXLEN];
-	size_t len;
+	size_t len, aad_len;        /* aad_len: 13 (TLS 1.2) or 5 (TLS 1.3) */
 };
 
 static void fill(uint8_t *p, size_t n)
@@ -47,7 +48,8 @@ static void fill(uint8_t *p, size_t n)
 }
 
 /* The reference: EVP's own encryption of a random record. */
-static void seal(const char *name, const uint8_t *key, size_t len, struct sealed *s)
+static void seal_aad(const char *name, const uint8_t *key, size_t len, size_t aad_len,
+		     struct sealed *s)
 {
 	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, name, NULL);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -56,16 +58,22 @@ static void seal(const char *name, const uint8_t *key, size_t len, struct sealed
 	assert_non_null(c);
 	assert_non_null(ctx);
 	s->len = len;
+	s->aad_len = aad_len;
 	fill(s->nonce, sizeof(s->nonce));
-	fill(s->aad, sizeof(s->aad));
+	fill(s->aad, aad_len);
 	fill(s->plain, len);
 	assert_true(EVP_EncryptInit_ex2(ctx, c, key, s->nonce, NULL));
-	assert_true(EVP_EncryptUpdate(ctx, NULL, &outl, s->aad, sizeof(s->aad)));
+	assert_true(EVP_EncryptUpdate(ctx, NULL, &outl, s->aad, (int)aad_len));
 	assert_true(EVP_EncryptUpdate(ctx, s->cipher, &outl, s->plain, (int)len));
 	assert_true(EVP_EncryptFinal_ex(ctx, s->cipher + outl, &fl));
 	assert_true(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TLS_AEAD_TAG, s->tag));
 	EVP_CIPHER_CTX_free(ctx);
 	EVP_CIPHER_free(c);
+}
+
+static void seal(const char *name, const uint8_t *key, size_t len, struct sealed *s)
+{
+	seal_aad(name, key, len, 13, s);
 }
 
 static struct tls_aead *make(const struct cipher_case *cc, const uint8_t *key)
@@ -84,7 +92,7 @@ static struct tls_aead *make(const struct cipher_case *cc, const uint8_t *key)
 static int open_copy(struct tls_aead *a, const struct sealed *s, uint8_t *buf)
 {
 	memcpy(buf, s->cipher, s->len);
-	return tls_aead_open(a, s->nonce, s->aad, sizeof(s->aad), buf, s->len, s->tag);
+	return tls_aead_open(a, s->nonce, s->aad, s->aad_len, buf, s->len, s->tag);
 }
 
 /* Lengths around every 16-byte edge up to 100, around the hand-over, and
@@ -105,11 +113,12 @@ static void test_opens_what_evp_sealed(void **state)
 	for (size_t c = 0; c < sizeof(CASES) / sizeof(CASES[0]); c++) {
 		fill(key, sizeof(key));
 		struct tls_aead *a = make(&CASES[c], key);
-		/* twice over, so one key serves small and large records in turn */
+		/* twice over, so one key serves small and large records in turn;
+		 * the second time with TLS 1.3's 5 bytes of additional data */
 		for (int round = 0; round < 2; round++) {
 			for (size_t i = 0; i < sizeof(LENS) / sizeof(LENS[0]); i++) {
 				size_t len = LENS[round ? sizeof(LENS) / sizeof(LENS[0]) - 1 - i : i];
-				seal(CASES[c].aead, key, len, &s);
+				seal_aad(CASES[c].aead, key, len, round ? 5 : 13, &s);
 				assert_int_equal(open_copy(a, &s, buf), 0);
 				if (len)
 					assert_memory_equal(buf, s.plain, len);
@@ -166,10 +175,46 @@ static void test_peek_reads_any_prefix(void **state)
 		seal(CASES[c].aead, key, 16384, &s);
 		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 			memset(out, 0, sizeof(out));
-			assert_int_equal(tls_aead_peek(a, s.nonce, s.aad, sizeof(s.aad), s.cipher, out,
+			assert_int_equal(tls_aead_peek(a, s.nonce, s.aad, s.aad_len, s.cipher, out,
 						       prefixes[i]), 0);
 			assert_memory_equal(out, s.plain, prefixes[i]);
 			assert_int_equal(out[prefixes[i]], 0);   /* nothing past the prefix */
+		}
+		tls_aead_free(a);
+	}
+}
+
+/* What body_skip() reads of a TLS 1.3 record: its last byte (or any 16) by
+ * offset, the rest left enciphered; ChaCha20 keys have no such way. */
+static void test_peek_at_reads_by_offset(void **state)
+{
+	(void)state;
+	static struct sealed s;
+	static const size_t lens[] = { 1, 17, TLS_AEAD_BULK - 1, TLS_AEAD_BULK, 5000, 16384 + 256 };
+	uint8_t key[32], out[16];
+
+	for (size_t c = 0; c < sizeof(CASES) / sizeof(CASES[0]); c++) {
+		fill(key, sizeof(key));
+		struct tls_aead *a = make(&CASES[c], key);
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			size_t len = lens[i];
+			seal_aad(CASES[c].aead, key, len, 5, &s);
+			const size_t offs[] = { 0, 1, 15, 16, 17, len / 2, len - 1 };
+			for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+				size_t off = offs[k] < len ? offs[k] : len - 1;
+				size_t n = len - off < 16 ? len - off : 16;
+				const size_t sizes[2] = { 1, n };   /* one byte, and all that fit */
+				for (size_t j = 0; j < 2; j++) {
+					size_t m = sizes[j];
+					int rc = tls_aead_peek_at(a, s.nonce, off, s.cipher + off, out, m);
+					if (!CASES[c].ecb) {
+						assert_int_equal(rc, -EOPNOTSUPP);
+						continue;
+					}
+					assert_int_equal(rc, 0);
+					assert_memory_equal(out, s.plain + off, m);
+				}
+			}
 		}
 		tls_aead_free(a);
 	}
@@ -193,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_opens_what_evp_sealed),
 		cmocka_unit_test(test_flipped_byte_fails_the_tag),
 		cmocka_unit_test(test_peek_reads_any_prefix),
+		cmocka_unit_test(test_peek_at_reads_by_offset),
 		cmocka_unit_test(test_refuses_oversized_key),
 	};
 	srand(19);
