@@ -826,8 +826,7 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.filter_cut, (unsigned long)cs.filter_cut_bytes,
 		(unsigned long)cs.kernel_drops);
 	if (cs.kernel_drops)
-		fprintf(stderr, " (ring %u MB: raise --capture-buffer)",
-			a->opt.capture_buffer_mb ? a->opt.capture_buffer_mb : CAPTURE_DEFAULT_BUFFER_MB);
+		fprintf(stderr, " (ring %u MB: raise --capture-buffer)", a->opt.capture_buffer_mb);
 	if (cs.filter_tls_records || cs.filter_tls_desync)
 		fprintf(stderr, "; TLS: %lu bodies cut, %lu lost their record framing",
 			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);

@@ -273,6 +273,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->interval_ms = 1000;
 	o->max_endpoints = 2000;
 	o->max_conns = 65536;
+	o->capture_buffer_mb = CAPTURE_DEFAULT_BUFFER_MB;
 	o->retention_ms = 7ull * 24 * 3600 * 1000;
 	o->slow_ms = 100;
 	o->log_status = 500;

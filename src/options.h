@@ -41,7 +41,7 @@ struct options {
 	enum tls_mode tls;         /* TLS_MODE_OFF, _CALLS, _KEYS or _AUTO */
 	const char *ssl_lib;       /* --ssl-lib: NULL = find libssl per process */
 	uint32_t capture_bytes;    /* 0 = the probe's default */
-	unsigned capture_buffer_mb; /* --capture-buffer: 0 = CAPTURE_DEFAULT_BUFFER_MB */
+	unsigned capture_buffer_mb; /* --capture-buffer (default CAPTURE_DEFAULT_BUFFER_MB) */
 	bool json;                 /* --json: JSON lines on stdout instead of batch */
 	const char *prometheus;    /* --prometheus [ADDR:]PORT, NULL = off */
 	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
