@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_packet.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,6 +54,7 @@ struct capture {
 	capture_cb cb;                 /* valid during capture_dispatch only */
 	void *cb_ctx;
 	unsigned long cb_netns;        /* namespace of the handle being dispatched */
+	bool lo_only;                  /* capture_loopback_only() */
 	uint64_t received;
 	uint64_t link_unknown;
 	/* Offline: the classic pcap reader (file != NULL), or libpcap's (pcapng). */
@@ -129,6 +131,13 @@ static int capture_pcap_errno(int status)
 	}
 }
 
+static int capture_ignore_outgoing(pcap_t *p, bool on)
+{
+	int v = on;
+
+	return setsockopt(pcap_fileno(p), SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof(v));
+}
+
 static int capture_activate(struct capture *c, pcap_t **out, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -160,6 +169,10 @@ static int capture_activate(struct capture *c, pcap_t **out, char *err, size_t e
 	if (pcap_setnonblock(p, 1, ebuf)) {
 		snprintf(err, errlen, "l7top: pcap_setnonblock: %s", ebuf);
 		return -EIO;
+	}
+	if (c->lo_only && capture_ignore_outgoing(p, true)) {
+		snprintf(err, errlen, "l7top: PACKET_IGNORE_OUTGOING: %s", strerror(errno));
+		return -errno;
 	}
 	if (c->nh && pcap_datalink(p) != c->linktype) {
 		snprintf(err, errlen, "l7top: capture on %s: link type differs between namespaces", dev);
@@ -725,6 +738,8 @@ static void capture_filter_stats(struct capture *c, struct capture_stats *st)
 			st->filter_tls_records = sum;
 		else if (idx == SOCKFILTER_STAT_TLS_DESYNC)
 			st->filter_tls_desync = sum;
+		else if (idx == SOCKFILTER_STAT_LO_OUT)
+			st->filter_lo_out = sum;
 	}
 	free(v);
 }
@@ -781,6 +796,30 @@ uint64_t capture_drops(struct capture *c)
 		if (!pcap_stats(c->h[i].pcap, &ps))
 			sum += ps.ps_drop;
 	return sum;
+}
+
+int capture_loopback_only(struct capture *c, bool on)
+{
+	if (!c->skel || c->opts.device)
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < c->nh; i++)
+		if (capture_ignore_outgoing(c->h[i].pcap, on)) {
+			int ret = -errno;
+
+			/* Never leave some sockets deaf to what leaves: all hear it again. */
+			for (size_t k = 0; k < c->nh; k++)
+				capture_ignore_outgoing(c->h[k].pcap, false);
+			c->lo_only = false;
+			return ret;
+		}
+	c->lo_only = on;
+	return 0;
+}
+
+bool capture_left_loopback(const struct capture *c, uint32_t *connects)
+{
+	*connects = c->skel ? c->skel->bss->left_lo_connects : 0;
+	return c->skel && c->skel->bss->left_lo_packets;
 }
 
 void capture_get_stats(struct capture *c, struct capture_stats *st)

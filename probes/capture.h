@@ -69,6 +69,7 @@ struct capture_stats {
 	uint64_t filter_cut_bytes; /* payload bytes those did not copy */
 	uint64_t filter_tls_records; /* TLS response bodies cut (keys mode) */
 	uint64_t filter_tls_desync;  /* TLS responses the kernel lost the framing of */
+	uint64_t filter_lo_out;      /* loopback packets on their way out the filter dropped */
 };
 
 /* Returns 0 or -errno with a one-line reason in err. */
@@ -130,6 +131,20 @@ int capture_tls_cut(struct capture *c, int family, const uint8_t *saddr, const u
  * their ClientHello (a map entry each), so that it can cut. Live only. */
 void capture_tls_follow(struct capture *c, bool on);
 void capture_get_stats(struct capture *c, struct capture_stats *st);
+/*
+ * Loopback-only mode: the packet sockets ignore packets on their way out,
+ * so a loopback packet (which each socket sees leaving lo and coming back
+ * in, and the filter keeps the second) is no longer cloned for the socket
+ * first: on lo the kernel's tap costs half. Every packet leaving by another
+ * interface is lost while it is on: turn it on only while all the watched
+ * traffic is on lo. New namespaces' sockets follow. 0, or -errno (-EOPNOTSUPP
+ * offline or on a --device socket).
+ */
+int capture_loopback_only(struct capture *c, bool on);
+/* What the kernel saw of the watched traffic leaving lo: a kept packet that
+ * came in by another interface (returns true), and in *connects how many
+ * target connects went to a peer off loopback. */
+bool capture_left_loopback(const struct capture *c, uint32_t *connects);
 /* Packets the kernel ring dropped so far (cheap: no BPF map reads). */
 uint64_t capture_drops(struct capture *c);
 /*

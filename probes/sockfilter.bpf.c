@@ -114,6 +114,16 @@ struct {
 	__type(value, __u8);
 } tls_cut_ok SEC(".maps");
 
+/*
+ * Where the target's traffic goes, for the packet socket's loopback-only
+ * mode (user space reads both through the skeleton's mmap): a kept packet
+ * came in on another interface than lo, and how many target connects went
+ * to a peer off loopback (as the SYN is about to leave: the one moment the
+ * kernel can tell before such traffic exists).
+ */
+__u32 left_lo_packets;
+__u32 left_lo_connects;
+
 /* Keys mode, set by user space: until then no packet pays for a lookup. */
 __u32 tls_cut_on;
 
@@ -815,8 +825,10 @@ int sockfilter(struct __sk_buff *skb)
 	 * A packet socket sees each loopback segment twice: leaving lo
 	 * (OUTGOING) and coming back in (HOST). Keep the second copy only.
 	 */
-	if (skb->pkt_type == PACKET_OUTGOING && skb->ifindex == lo_ifindex)
+	if (skb->pkt_type == PACKET_OUTGOING && skb->ifindex == lo_ifindex) {
+		stat_inc(SOCKFILTER_STAT_LO_OUT);
 		return 0;
+	}
 	if (parse_seg(skb, &s))
 		return 0;
 	stat_inc(SOCKFILTER_STAT_SEEN);
@@ -828,7 +840,23 @@ int sockfilter(struct __sk_buff *skb)
 		stat_inc(SOCKFILTER_STAT_UP_KEPT);
 	}
 	stat_inc(SOCKFILTER_STAT_KEPT);
+	if (skb->ifindex != lo_ifindex && !left_lo_packets)
+		left_lo_packets = 1;
 	return keep_len(skb, &s);
+}
+
+/* 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104, as target_addr_loopback(). */
+static __always_inline bool peer_loopback(const struct upstream_key *k)
+{
+	if (k->family == 4)
+		return k->addr[0] == 127;
+	for (int i = 0; i < 10; i++)
+		if (k->addr[i])
+			return false;
+	if (k->addr[10] == 0xff && k->addr[11] == 0xff)
+		return k->addr[12] == 127;
+	return !k->addr[10] && !k->addr[11] && !k->addr[12] && !k->addr[13] && !k->addr[14] &&
+	       k->addr[15] == 1;
 }
 
 /*
@@ -858,6 +886,8 @@ static __always_inline int learn_upstream(const struct sock *sk, int newstate)
 	} else {
 		return 0;
 	}
+	if (!peer_loopback(&k))
+		__sync_fetch_and_add(&left_lo_connects, 1);
 	if (!bpf_map_lookup_elem(&upstreams, &k)) {
 		if (bpf_map_update_elem(&upstreams, &k, &one, BPF_NOEXIST) == 0)
 			stat_inc(SOCKFILTER_STAT_UP_LEARNT);

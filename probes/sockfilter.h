@@ -24,6 +24,8 @@ enum sockfilter_stat {
 	SOCKFILTER_STAT_UP_KEPT,   /* segments kept because they go to or come from an upstream */
 	SOCKFILTER_STAT_TLS_RECORDS, /* TLS response bodies cut (their packets count in CUT too) */
 	SOCKFILTER_STAT_TLS_DESYNC,  /* TLS bodies whose record framing the kernel lost before cutting */
+	SOCKFILTER_STAT_LO_OUT,      /* loopback packets on their way out, dropped: each is kept
+				      * on its way back in (the socket ignores them when it can) */
 	SOCKFILTER_NSTATS,
 };
 

@@ -176,16 +176,69 @@ static uint8_t target_root_of(const struct target *t, const struct inode_set *pe
 	return 0;
 }
 
-static void target_add_listener(struct target *t, unsigned long netns, uint16_t port, uint8_t root)
+bool target_addr_loopback(int family, const uint8_t *addr)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (family == 4)
+		return addr[0] == 127;
+	if (family != 6)
+		return false;
+	if (!memcmp(addr, mapped, sizeof(mapped)))
+		return addr[12] == 127;
+	for (int i = 0; i < 15; i++)
+		if (addr[i])
+			return false;
+	return addr[15] == 1;
+}
+
+/* One port may be bound on several addresses: loopback only if all are. */
+static void target_add_listener(struct target *t, unsigned long netns, uint16_t port, uint8_t root,
+				bool loopback)
 {
 	for (size_t i = 0; i < t->nlisteners; i++)
-		if (t->listeners[i].netns == netns && t->listeners[i].port == port)
+		if (t->listeners[i].netns == netns && t->listeners[i].port == port) {
+			t->listeners[i].loopback &= loopback;
 			return;
+		}
 	if (t->nlisteners == TARGET_MAX_LISTENERS) {
 		t->listeners_truncated = true;
 		return;
 	}
-	t->listeners[t->nlisteners++] = (struct target_listener){ netns, port, root };
+	t->listeners[t->nlisteners++] = (struct target_listener){ netns, port, root, loopback };
+}
+
+bool target_listeners_loopback(const struct target *t)
+{
+	if (!t->nlisteners || t->listeners_truncated)
+		return false;
+	for (size_t i = 0; i < t->nlisteners; i++)
+		if (!t->listeners[i].loopback)
+			return false;
+	return true;
+}
+
+/*
+ * A local address as /proc/net/tcp{,6} prints it: 8 or 32 hex digits, each
+ * group of 8 a 32-bit word of the address in this machine's byte order.
+ */
+static bool target_proc_addr_loopback(const char *hex)
+{
+	size_t n = strlen(hex);
+	uint8_t addr[16];
+
+	if (n != 8 && n != 32)
+		return false;
+	for (size_t w = 0; w < n / 8; w++) {
+		char word[9];
+		uint32_t v;
+
+		memcpy(word, hex + 8 * w, 8);
+		word[8] = '\0';
+		v = (uint32_t)strtoul(word, NULL, 16);
+		memcpy(addr + 4 * w, &v, 4);
+	}
+	return target_addr_loopback(n == 8 ? 4 : 6, addr);
 }
 
 /* Returns how many of the target's listeners the table lists; each is
@@ -205,6 +258,7 @@ static int target_read_listeners(const char *path, const struct inode_set *s,
 	while (target_read_line(line, sizeof(line), f, &too_long)) {
 		unsigned port, st;
 		unsigned long ino;
+		char local[40];
 
 		/* The kernel lists listeners first; a huge table only costs us
 		 * its established rows, which we do not need. */
@@ -214,12 +268,13 @@ static int target_read_listeners(const char *path, const struct inode_set *s,
 		}
 		if (too_long)
 			continue;
-		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
-			   &port, &st, &ino) != 3)
+		if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+			   local, &port, &st, &ino) != 4)
 			continue;   /* the header line */
 		if (st == TCP_LISTEN && inode_set_has(s, ino)) {
 			target_add_port(t, (uint16_t)port);
-			target_add_listener(t, netns, (uint16_t)port, target_root_of(t, per_root, ino));
+			target_add_listener(t, netns, (uint16_t)port, target_root_of(t, per_root, ino),
+					    target_proc_addr_loopback(local));
 			found++;
 		}
 		/* The kernel prints its listening hash first, then the
@@ -371,7 +426,8 @@ static void target_listen_cb(const struct tcp_diag_sock *d, void *ctx)
 	if (!inode_set_has(a->s, d->inode))
 		return;
 	target_add_port(a->t, d->sport);
-	target_add_listener(a->t, a->netns, d->sport, target_root_of(a->t, a->per_root, d->inode));
+	target_add_listener(a->t, a->netns, d->sport, target_root_of(a->t, a->per_root, d->inode),
+			    target_addr_loopback(d->family, d->src));
 	a->found++;
 }
 

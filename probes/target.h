@@ -46,6 +46,7 @@ struct target_listener {
 	unsigned long netns;                /* inode of its network namespace */
 	uint16_t port;
 	uint8_t root;                       /* index into roots */
+	bool loopback;                      /* bound to loopback addresses only */
 };
 
 struct target {
@@ -132,6 +133,12 @@ int target_read_pidfile(const char *path, pid_t *pid, char *why, size_t whylen);
 bool target_read_line(char *buf, size_t size, FILE *f, bool *too_long);
 /* Exists and has not exited (a zombie has). */
 bool target_alive(const char *proc_root, pid_t pid);
+/* addr (network order; family 4 or 6, IPv4 in the first 4 bytes) is on
+ * loopback: 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6. */
+bool target_addr_loopback(int family, const uint8_t *addr);
+/* Every listener of t is bound to a loopback address (and t has some):
+ * then all of its traffic crosses lo, none another interface. */
+bool target_listeners_loopback(const struct target *t);
 /* Parses "123" or "123,456". Returns 0 or -EINVAL. */
 int target_parse_pids(const char *arg, pid_t *pids, size_t max, size_t *n);
 

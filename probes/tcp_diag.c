@@ -107,6 +107,7 @@ static void diag_parse(const struct nlmsghdr *h, void (*cb)(const struct tcp_dia
 	s.family = m->idiag_family == AF_INET6 ? 6 : 4;
 	s.sport = ntohs(m->id.idiag_sport);
 	s.dport = ntohs(m->id.idiag_dport);
+	memcpy(s.src, m->id.idiag_src, s.family == 6 ? 16 : 4);
 	memcpy(s.dst, m->id.idiag_dst, s.family == 6 ? 16 : 4);
 	s.inode = m->idiag_inode;
 	cb(&s, ctx);

@@ -14,7 +14,7 @@
 struct tcp_diag_sock {
 	uint8_t family;          /* 4 or 6 */
 	uint16_t sport, dport;   /* host order */
-	uint8_t dst[16];         /* network order; IPv4 in the first 4 bytes */
+	uint8_t src[16], dst[16];  /* network order; IPv4 in the first 4 bytes */
 	unsigned long inode;
 };
 

@@ -198,6 +198,8 @@ struct app {
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
 	uint64_t peers_ms;           /* ... and when */
+	bool lo_only;                /* the capture ignores packets on their way out */
+	bool lo_left;                /* the target's traffic left lo: never again */
 	int exit_code;
 };
 
@@ -496,6 +498,69 @@ static int target_init(struct app *a)
 	return -1;
 }
 
+__attribute__((format(printf, 2, 3)))
+static void target_event(struct app *a, const char *fmt, ...);
+
+/*
+ * Loopback-only capture. While every listener of the target is bound to
+ * loopback and every peer it talks to is on loopback, all its packets cross
+ * lo, where a packet socket sees each twice: the copy on its way out is
+ * cloned for the socket, only for the filter to drop it. Ignoring outgoing
+ * packets saves that clone (make bench: the kernel's tap costs half).
+ * Once the target's traffic leaves lo, outgoing packets are read again, for
+ * good: switching back would race its next connect out.
+ */
+static void loopback_leave(struct app *a, const char *why)
+{
+	bool was = a->lo_only;
+
+	if (a->lo_left)
+		return;
+	a->lo_left = true;
+	if (!was)
+		return;
+	/* Failing, the sockets hear outgoing packets again all the same (capture.c). */
+	capture_loopback_only(a->cap, false);
+	a->lo_only = false;
+	target_event(a, "%s: packets are read on their way out too from now on", why);
+}
+
+/* Each wake-up: two loads from the filter's mapped .bss. */
+static void loopback_check(struct app *a)
+{
+	uint32_t connects;
+
+	bool packet;
+
+	if (!a->lo_only)
+		return;
+	packet = capture_left_loopback(a->cap, &connects);
+	if (connects) {
+		char why[128];
+
+		/* Its SYN left while outgoing packets were ignored, and maybe more. */
+		snprintf(why, sizeof(why), "the target connected to a peer off loopback (%u connection%s "
+			 "may miss its first packets)", connects, connects == 1 ? "" : "s");
+		loopback_leave(a, why);
+	} else if (packet) {
+		loopback_leave(a, "a watched packet came in off loopback");
+	}
+}
+
+/* After each scan of the target: on while everything it has is on lo. */
+static void loopback_apply(struct app *a)
+{
+	if (!a->cap || a->opt.read_pcap || a->lo_left || !a->target.nlisteners)
+		return;
+	if (!target_listeners_loopback(&a->target)) {
+		loopback_leave(a, "a listener is not on loopback");
+		return;
+	}
+	loopback_check(a);
+	if (!a->lo_only && !a->lo_left && !capture_loopback_only(a->cap, true))
+		a->lo_only = true;
+}
+
 /*
  * The target's outgoing connections: its processes' connects are learnt in
  * the kernel; the ones open already (or opened while the tracepoint was
@@ -537,8 +602,11 @@ static void sync_upstreams(struct app *a, const struct target_socks *socks)
 		return;
 	n = target_scan_peers("/proc", &a->target, socks, p, TARGET_MAX_PEERS, &truncated);
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		collector_note_upstream(a->coll, p[i].family, p[i].addr, p[i].port);
+		if (!target_addr_loopback(p[i].family, p[i].addr))
+			loopback_leave(a, "the target talks to a peer off loopback");
+	}
 }
 
 static void open_upstreams(struct app *a)
@@ -698,6 +766,7 @@ static void target_apply(struct app *a, const struct target *t, const struct tar
 		describe_target(a);
 	sync_upstreams(a, socks);
 	refresh_tls_ports(a);
+	loopback_apply(a);
 }
 
 /*
@@ -1415,6 +1484,7 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 	(void)fd;
 	drain_keys_first(a);
 	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
+	loopback_check(a);
 	if (n < 0 && n != -EAGAIN) {
 		fprintf(stderr, "l7top: capture failed: %s\n", capture_error(a->cap));
 		a->exit_code = EXIT_RUNTIME;
@@ -1449,6 +1519,7 @@ static void on_interval(struct loop *l, int fd, void *ctx)
 	drain_keys_first(a);
 	drain_capture(a);
 	drain_tls(a);
+	loopback_check(a);
 	refresh_tls_ports(a);
 	interval_close(a, now_ms());
 }
@@ -1627,6 +1698,7 @@ static int run_live(struct app *a)
 	apply_targets(a);
 	apply_ports(a);
 	open_upstreams(a);
+	loopback_apply(a);
 	if ((rc = open_tls(a)))
 		return rc;
 	/* Keys mode: the filter follows TLS records so that it can cut bodies. */
@@ -1649,10 +1721,11 @@ static int run_live(struct app *a)
 	if (a->prom)
 		prom_set_target(a->prom, a->target_name);
 	a->interval_start_ms = now_ms();
-	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s%s%s\n",
+	fprintf(stderr, "l7top: watching %s (%zu pids), ports %s, netns %s, db %s, tls %s%s%s%s\n",
 		a->target_name, a->target.npids, a->ports_str, a->netns_str,
-		a->store ? a->opt.db : "none", tls_mode_name(a->tls_mode), a->unix_warn[0] ? "; " : "",
-		a->unix_warn);
+		a->store ? a->opt.db : "none", tls_mode_name(a->tls_mode),
+		a->lo_only ? "; loopback only: packets read as they arrive" : "",
+		a->unix_warn[0] ? "; " : "", a->unix_warn);
 	/* After the last line on stderr: curses owns the terminal from here. */
 	if ((rc = open_view(a, true)))
 		return rc;

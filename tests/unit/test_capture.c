@@ -234,10 +234,17 @@ static void check_stats(struct capture *c, const struct tally *t)
 	assert_true(st.filter_seen > st.filter_kept);
 }
 
-static void live_exchange(int family)
+/*
+ * lo_only: the sockets ignore packets on their way out. Every segment must
+ * still come once (its copy coming back in), and the filter must not have
+ * run on a single outgoing copy; without it, it drops each of them.
+ */
+static void live_exchange(int family, bool lo_only)
 {
 	struct capture *c = open_live();
+	struct capture_stats st;
 	struct tally t = { 0 };
+	uint32_t connects;
 	int lfd, ofd;
 
 	if (!c)
@@ -245,6 +252,7 @@ static void live_exchange(int family)
 	lfd = listen_on(family, &t.watched);
 	ofd = listen_on(family, &t.other);
 	assert_int_equal(capture_set_ports(c, &t.watched, 1), 0);
+	assert_int_equal(capture_loopback_only(c, lo_only), 0);
 	exchange(lfd);
 	exchange(ofd);
 	collect(c, &t);
@@ -260,6 +268,14 @@ static void live_exchange(int family)
 	assert_int_equal(t.other_port, 0);
 	assert_int_equal(t.bad_ts, 0);
 	check_stats(c, &t);
+	capture_get_stats(c, &st);
+	if (lo_only)
+		assert_int_equal(st.filter_lo_out, 0);
+	else
+		assert_true(st.filter_lo_out >= (uint64_t)t.segs);
+	/* all on lo, no connect probe attached */
+	assert_false(capture_left_loopback(c, &connects));
+	assert_int_equal(connects, 0);
 	close(lfd);
 	close(ofd);
 	capture_close(c);
@@ -308,13 +324,20 @@ static void test_live_buffer_size(void **state)
 static void test_live_ipv4(void **state)
 {
 	(void)state;
-	live_exchange(AF_INET);
+	live_exchange(AF_INET, false);
 }
 
 static void test_live_ipv6(void **state)
 {
 	(void)state;
-	live_exchange(AF_INET6);
+	live_exchange(AF_INET6, false);
+}
+
+static void test_live_loopback_only(void **state)
+{
+	(void)state;
+	live_exchange(AF_INET, true);
+	live_exchange(AF_INET6, true);
 }
 
 /* Without root or the capabilities, fail early with the reason. */
@@ -525,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_live_ipv4),
 		cmocka_unit_test(test_live_buffer_size),
 		cmocka_unit_test(test_live_ipv6),
+		cmocka_unit_test(test_live_loopback_only),
 		cmocka_unit_test(test_live_set_ports_replaces),
 	};
 

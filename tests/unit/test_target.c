@@ -170,6 +170,38 @@ static void test_scan_tree(void **state)
 	assert_string_equal(t.cmdline, "nginx -g daemon off;");
 	assert_int_equal(t.nunix, 1);
 	assert_string_equal(t.unix_paths[0], "/run/app.sock");
+	/* ::1 for :80; 8080 and 8443 on the wildcard addresses */
+	for (size_t i = 0; i < t.nlisteners; i++)
+		assert_int_equal(t.listeners[i].loopback, t.listeners[i].port == 80);
+	assert_false(target_listeners_loopback(&t));
+}
+
+static const uint8_t *addr_of(const char *text, int *family)
+{
+	static uint8_t a[16];
+
+	*family = strchr(text, ':') ? 6 : 4;
+	assert_int_equal(inet_pton(*family == 6 ? AF_INET6 : AF_INET, text, a), 1);
+	return a;
+}
+
+static void test_addr_loopback(void **state)
+{
+	static const char *const yes[] = { "127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1" };
+	static const char *const no[] = { "0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2",
+					  "::ffff:10.0.0.1", "fe80::1", "1::1" };
+	int family;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		const uint8_t *a = addr_of(yes[i], &family);
+		assert_true(target_addr_loopback(family, a));
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		const uint8_t *a = addr_of(no[i], &family);
+		assert_false(target_addr_loopback(family, a));
+	}
+	assert_false(target_addr_loopback(5, addr_of("127.0.0.1", &family)));
 }
 
 /* 1003 (127.0.0.1:9999 -> 127.0.0.1:50000, ESTABLISHED) is the tree's one
@@ -399,6 +431,20 @@ static void test_scan_real_proc(void **state)
 	for (size_t i = 0; i < t.nports; i++)
 		found |= t.ports[i] == ntohs(sa.sin_port);
 	assert_true(found);
+	/* sock_diag gives the bound address: 127.0.0.1, then the wildcard too */
+	assert_true(target_listeners_loopback(&t));
+	int any = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in wild = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+	slen = sizeof(wild);
+	assert_true(any >= 0);
+	assert_int_equal(bind(any, (struct sockaddr *)&wild, sizeof(wild)), 0);
+	assert_int_equal(listen(any, 4), 0);
+	assert_int_equal(getsockname(any, (struct sockaddr *)&wild, &slen), 0);
+	assert_int_equal(target_scan("/proc", &self, 1, &t), 0);
+	for (size_t i = 0; i < t.nlisteners; i++)
+		assert_int_equal(t.listeners[i].loopback, t.listeners[i].port == ntohs(sa.sin_port));
+	assert_false(target_listeners_loopback(&t));
+	close(any);
 	close(fd);
 }
 
@@ -577,6 +623,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_line_bounds),
+		cmocka_unit_test(test_addr_loopback),
 		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
