@@ -1702,7 +1702,8 @@ static int run_live(struct app *a)
 	if ((rc = open_tls(a)))
 		return rc;
 	/* Keys mode: the filter follows TLS records so that it can cut bodies. */
-	capture_tls_follow(a->cap, a->tls_mode != TLS_MODE_OFF && a->tls_mode != TLS_MODE_CALLS);
+	capture_tls_follow(a->cap, a->opt.tls_cut && a->tls_mode != TLS_MODE_OFF &&
+			   a->tls_mode != TLS_MODE_CALLS);
 	if ((rc = open_store(a)))
 		return rc;
 
