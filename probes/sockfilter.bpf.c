@@ -159,53 +159,71 @@ static __always_inline void stat_inc(__u32 idx)
 	stat_add(idx, 1);
 }
 
-static __always_inline int parse_ipv4(struct __sk_buff *skb, struct seg *s)
-{
+/*
+ * The IP header and the TCP header after it come in one helper call (the
+ * program's dearest step, on every packet of the machine): an IPv4 header
+ * with options is the rare case that needs a second.
+ */
+struct hdrs4 {
 	struct iphdr ip;
+	struct tcphdr th;
+};
 
-	if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip), BPF_HDR_START_NET))
+struct hdrs6 {
+	struct ipv6hdr ip6;
+	struct tcphdr th;
+};
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, struct seg *s, struct tcphdr *th)
+{
+	struct hdrs4 h;
+
+	if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET))
 		return -1;
-	if (ip.protocol != IPPROTO_TCP || ip.ihl < 5)
+	if (h.ip.protocol != IPPROTO_TCP || h.ip.ihl < 5)
 		return -1;
 	/*
 	 * TCP does its own segmentation, so fragments are rare; a later
 	 * fragment has no TCP header to read, so drop all of them.
 	 */
-	if (ip.frag_off & bpf_htons(IP_MF_OFFSET))
+	if (h.ip.frag_off & bpf_htons(IP_MF_OFFSET))
 		return -1;
-	s->l4off = ip.ihl * 4;
-	s->iplen = bpf_ntohs(ip.tot_len);
+	s->l4off = h.ip.ihl * 4;
+	s->iplen = bpf_ntohs(h.ip.tot_len);
 	s->key.family = 4;
-	__builtin_memcpy(s->key.saddr, &ip.saddr, 4);
-	__builtin_memcpy(s->key.daddr, &ip.daddr, 4);
-	return 0;
+	__builtin_memcpy(s->key.saddr, &h.ip.saddr, 4);
+	__builtin_memcpy(s->key.daddr, &h.ip.daddr, 4);
+	if (s->l4off == sizeof(struct iphdr)) {
+		*th = h.th;
+		return 0;
+	}
+	return bpf_skb_load_bytes_relative(skb, s->l4off, th, sizeof(*th), BPF_HDR_START_NET) ? -1 : 0;
 }
 
 /* No extension headers: a next header other than TCP is not ours. */
-static __always_inline int parse_ipv6(struct __sk_buff *skb, struct seg *s)
+static __always_inline int parse_ipv6(struct __sk_buff *skb, struct seg *s, struct tcphdr *th)
 {
-	struct ipv6hdr ip6;
+	struct hdrs6 h;
 	__u16 plen;
 
-	if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET))
+	if (bpf_skb_load_bytes_relative(skb, 0, &h, sizeof(h), BPF_HDR_START_NET))
 		return -1;
-	if (ip6.nexthdr != IPPROTO_TCP)
+	if (h.ip6.nexthdr != IPPROTO_TCP)
 		return -1;
-	plen = bpf_ntohs(ip6.payload_len);
-	s->l4off = sizeof(ip6);
-	s->iplen = plen ? sizeof(ip6) + plen : 0;
+	plen = bpf_ntohs(h.ip6.payload_len);
+	s->l4off = sizeof(h.ip6);
+	s->iplen = plen ? sizeof(h.ip6) + plen : 0;
 	s->key.family = 6;
-	__builtin_memcpy(s->key.saddr, &ip6.saddr, 16);
-	__builtin_memcpy(s->key.daddr, &ip6.daddr, 16);
+	__builtin_memcpy(s->key.saddr, &h.ip6.saddr, 16);
+	__builtin_memcpy(s->key.daddr, &h.ip6.daddr, 16);
+	*th = h.th;
 	return 0;
 }
 
-static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
+static __always_inline int parse_tcp(const struct tcphdr *thp, struct seg *s)
 {
-	struct tcphdr th;
+	const struct tcphdr th = *thp;
 
-	if (bpf_skb_load_bytes_relative(skb, s->l4off, &th, sizeof(th), BPF_HDR_START_NET))
-		return -1;
 	if (th.doff < 5)
 		return -1;
 	s->hdrlen = s->l4off + th.doff * 4;
@@ -223,15 +241,16 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct seg *s)
 
 static __always_inline int parse_seg(struct __sk_buff *skb, struct seg *s)
 {
+	struct tcphdr th;
 	int err;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP))
-		err = parse_ipv4(skb, s);
+		err = parse_ipv4(skb, s, &th);
 	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		err = parse_ipv6(skb, s);
+		err = parse_ipv6(skb, s, &th);
 	else
 		return -1;
-	return err ? err : parse_tcp(skb, s);
+	return err ? err : parse_tcp(&th, s);
 }
 
 static __always_inline bool port_bit(__u16 port)
