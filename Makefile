@@ -195,12 +195,16 @@ $(OUT)/bench/pcapgen: bench/pcapgen.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -Wall -Wextra -o $@ $<
 
+$(OUT)/bench/tap_in: bench/tap_in.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -Wall -Wextra -o $@ $<
+
 # The live view's heap over 5 minutes of 10,000 endpoints, without a terminal.
 $(OUT)/bench/view_heap: bench/view_heap.c $(LIB_OBJS) $(LLHTTP_OBJS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS)
 
-bench: l7top $(OUT)/bench/pcapgen $(OUT)/bench/view_heap
+bench: l7top $(OUT)/bench/pcapgen $(OUT)/bench/tap_in $(OUT)/bench/view_heap
 	bash bench/run.sh
 
 # The unit is installed, not enabled: it is an example to adapt. Its

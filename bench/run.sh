@@ -30,6 +30,7 @@ OUT=${BENCH_OUT:-bench/RESULTS${ONLY:+.${ONLY// /-}}.md}
 section() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
 L7TOP=${BENCH_L7TOP:-$PWD/l7top}   # BENCH_L7TOP: another build, for a before/after
 PCAPGEN=$PWD/build/bench/pcapgen
+TAP_IN=$PWD/build/bench/tap_in
 VIEW_HEAP=$PWD/build/bench/view_heap
 LIBDIR=/usr/lib/x86_64-linux-gnu
 
@@ -178,9 +179,16 @@ start_observer() {   # name
 		;;
 	tap)
 		# A packet socket whose filter matches nothing: the kernel's tap
-		# alone (on lo, a clone of every packet sent), the ceiling of any
-		# packet capture, l7top's or tcpdump's.
+		# alone (on lo, a clone of every packet sent), the ceiling of a
+		# packet capture that sees packets on their way out, as tcpdump's.
 		tcpdump -i lo -w /dev/null "tcp port 1" 2>"$T/tcpdump.err" &
+		OBS_PID=$!
+		sleep 1
+		;;
+	tap-in)
+		# The same ignoring packets on their way out: the ceiling of
+		# l7top's loopback-only capture (bench/tap_in.c).
+		"$TAP_IN" &
 		OBS_PID=$!
 		sleep 1
 		;;
@@ -330,7 +338,7 @@ bench_series() {
 		md+="| $c | $mr | $mp | ${ratios[$c]:-1} | ${ra:-1} | $mc | $mi | ${steal[$c]:-} | $mb | ${csw[$c]:-} |"$'\n'
 	done
 	if [[ " ${configs[*]} " == *" tap "* ]]; then
-		md+=$'\n'"tap: tcpdump on lo with a filter that matches nothing (\`tcp port 1\`): the cost of the kernel's packet tap alone, before any filter keeps a packet, so the best ratio any packet capture (l7top's, tcpdump's) can reach here."$'\n'
+		md+=$'\n'"tap: tcpdump on lo with a filter that matches nothing (\`tcp port 1\`): the cost of the kernel's packet tap alone, before any filter keeps a packet, so the best ratio a packet capture that sees packets on their way out (tcpdump's) can reach here. tap-in: the same socket ignoring packets on their way out (\`PACKET_IGNORE_OUTGOING\`, bench/tap_in.c), the best l7top's loopback-only capture (on here: NGINX listens on 127.0.0.1) can reach."$'\n'
 	fi
 	if [[ -n $autos ]]; then
 		md+=$'\n'"l7top-auto is measured after ${AUTO_WARMUP} s of the same load, unmeasured (its choice is made once per run, from its first seconds; its loss check counts them too). What it chose:"$'\n\n'"$autos"
@@ -367,7 +375,7 @@ write_report() {
 # ---- 1 and 2: server cost ----------------------------------------------------
 if section plain; then
 bench_series "Plaintext, small responses (return 200), 16 connections" \
-	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump tap
+	"http://127.0.0.1:$PORT/small" 16 none l7top tcpdump tap tap-in
 small_bytes=$(bytes_per_request "$L7_RUN")
 
 bench_series "Plaintext, 1 MB static file (sendfile), 4 connections" \
