@@ -25,6 +25,11 @@ static unsigned chunks_in_use(const struct hist *h)
 	return n;
 }
 
+size_t hist_bytes(const struct hist *h)
+{
+	return (size_t)chunks_in_use(h) * HIST_CHUNK * sizeof(*h->cells);
+}
+
 static int chunk_present(const struct hist *h, unsigned c)
 {
 	return (int)(h->present[c / 64] >> (c % 64) & 1);

@@ -46,6 +46,8 @@ void hist_init(struct hist *h);
 void hist_free(struct hist *h);
 /* Returns 0, or -ENOMEM when a chunk could not be allocated (value lost). */
 int hist_add(struct hist *h, uint64_t us);
+/* Heap bytes h holds (its chunks; the struct itself is the caller's). */
+size_t hist_bytes(const struct hist *h);
 int hist_add_n(struct hist *h, uint64_t us, uint64_t n);
 /* dst += src. Returns 0 or -ENOMEM. */
 int hist_merge(struct hist *dst, const struct hist *src);

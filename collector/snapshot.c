@@ -125,6 +125,33 @@ struct snapshot *snapshot_hold(struct snapshot *s)
 	return s;
 }
 
+static size_t ep_bytes(const struct ep_stats *e)
+{
+	return hist_bytes(&e->lat) + e->nslowest * sizeof(*e->slowest) +
+	       e->nclients * sizeof(*e->clients) + e->ncodes * sizeof(*e->codes) +
+	       (e->grpc ? GRPC_CODES * sizeof(*e->grpc) : 0);
+}
+
+size_t snapshot_bytes(const struct snapshot *s)
+{
+	size_t n = sizeof(*s) + s->n * sizeof(*s->eps) + s->nreqs * sizeof(*s->reqs) +
+		   s->nups * sizeof(*s->ups) + s->nup_routes * sizeof(*s->up_routes) +
+		   s->nfolds * sizeof(*s->folds);
+
+	for (size_t i = 0; i < s->n; i++)
+		n += ep_bytes(&s->eps[i]);
+	for (const struct snap_names *b = s->names; b; b = b->next)
+		n += sizeof(*b) + b->cap;
+	for (size_t i = 0; i < s->nups; i++)
+		n += hist_bytes(&s->ups[i].lat) + hist_bytes(&s->ups[i].connect);
+	for (size_t i = 0; i < s->nup_routes; i++) {
+		const struct up_route_stats *r = &s->up_routes[i];
+		n += hist_bytes(&r->lat) + hist_bytes(&r->before) + hist_bytes(&r->upstream_time) +
+		     hist_bytes(&r->after);
+	}
+	return n;
+}
+
 void snapshot_free(struct snapshot *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))

@@ -347,6 +347,9 @@ struct snapshot *snapshot_new(size_t n);
 /* A copy of str in s's name storage, valid as long as s; NULL on ENOMEM.
  * What a row's names point to when the snapshot owns them. */
 const char *snapshot_name(struct snapshot *s, const char *str);
+/* Heap bytes s holds, its rows' arrays, histograms and names included
+ * (what a queue of snapshots is bounded by, beside their number). */
+size_t snapshot_bytes(const struct snapshot *s);
 /* Takes one more reference; returns s. */
 struct snapshot *snapshot_hold(struct snapshot *s);
 /* Drops one reference; the last frees. NULL is fine. */

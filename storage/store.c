@@ -56,6 +56,7 @@ struct store {
 	pthread_cond_t settled;       /* a snapshot was written (or failed) and freed */
 	uint64_t pushed, finished;    /* snapshots queued / done with, ever */
 	struct snapshot *queue[STORE_QUEUE_MAX];   /* ring */
+	size_t qbytes[STORE_QUEUE_MAX];            /* snapshot_bytes() of each */
 	size_t head, len;
 	bool stopping;
 	bool upkeep_more;             /* rollup or retention has work left: no need to wait */
@@ -729,6 +730,7 @@ static struct snapshot *store_next(struct store *st, bool *done)
 		pthread_cond_wait(&st->wake, &st->lock);
 	if (st->len) {
 		s = st->queue[st->head];
+		st->health.queued_bytes -= st->qbytes[st->head];
 		st->head = (st->head + 1) % STORE_QUEUE_MAX;
 		st->len--;
 	}
@@ -820,6 +822,7 @@ static void store_account(struct store *st, int rc, const char *why, uint64_t us
 	}
 	for (; rc != SQLITE_OK && st->stopping && st->len; st->len--) {
 		snapshot_free(st->queue[st->head]);
+		st->health.queued_bytes -= st->qbytes[st->head];
 		st->head = (st->head + 1) % STORE_QUEUE_MAX;
 		st->health.dropped++;
 	}
@@ -896,17 +899,25 @@ static int store_start_writer(struct store *st)
 int store_push(struct store *st, struct snapshot *snap)
 {
 	bool queued = false;
+	size_t bytes;
 
 	if (!snap)
 		return -EINVAL;
+	bytes = snapshot_bytes(snap);     /* outside the lock: a walk of the rows */
 	int rc = store_start_writer(st);
 	if (rc) {
 		snapshot_free(snap);
 		return rc;
 	}
 	pthread_mutex_lock(&st->lock);
-	if (!st->stopping && st->len < STORE_QUEUE_MAX) {
-		st->queue[(st->head + st->len) % STORE_QUEUE_MAX] = snap;
+	/* One snapshot is always taken, however large: the bound is on waiting. */
+	if (!st->stopping && st->len < STORE_QUEUE_MAX &&
+	    (!st->len || st->health.queued_bytes + bytes <= STORE_QUEUE_MAX_BYTES)) {
+		size_t at = (st->head + st->len) % STORE_QUEUE_MAX;
+
+		st->queue[at] = snap;
+		st->qbytes[at] = bytes;
+		st->health.queued_bytes += bytes;
 		st->len++;
 		st->pushed++;
 		queued = true;

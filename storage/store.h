@@ -32,6 +32,8 @@
 
 #define STORE_SCHEMA_VERSION 7
 #define STORE_QUEUE_MAX      64      /* snapshots waiting for the writer */
+/* ... and the heap they hold: 64 snapshots of 10,000 endpoints are ~200 MB */
+#define STORE_QUEUE_MAX_BYTES (32u << 20)
 #define STORE_RETENTION_DEFAULT_MS (7 * 86400000ULL)   /* --retention 7d */
 #define STORE_ROLLUP_DEFAULT_MS    (3600000ULL)        /* per-interval rows kept 1 h */
 #define STORE_ROLLUP_STEP_MS       60000ULL            /* rollup row length */
@@ -40,8 +42,9 @@ struct store;
 
 struct store_health {
 	uint64_t queued;         /* snapshots waiting now */
+	uint64_t queued_bytes;   /* the heap they hold (snapshot_bytes) */
 	uint64_t written;        /* snapshots committed */
-	uint64_t dropped;        /* snapshots refused: queue full or DB failing */
+	uint64_t dropped;        /* snapshots refused: queue full (count or bytes) or DB failing */
 	uint64_t errors;         /* failed transactions (writes and upkeep) */
 	uint64_t rolled;         /* per-interval endpoint rows merged into minute rows */
 	uint64_t deleted;        /* rows removed by retention */

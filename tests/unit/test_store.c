@@ -382,6 +382,70 @@ static void test_queue_full(void **state)
 	tmpdb_remove(&t);
 }
 
+/* n endpoints, each with latencies spread over a few histogram chunks. */
+static struct snapshot *snap_big(uint64_t ts, size_t n)
+{
+	static const uint64_t lat[] = { 90, 1500, 40000, 900000 };
+	struct snapshot *s = snapshot_new(n);
+	char route[32];
+
+	assert_non_null(s);
+	s->ts_ms = ts;
+	s->dur_ms = 1000;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(route, sizeof(route), "/big/%zu", i);
+		ep_set(s, i, "GET", route, lat, 4, 2);
+	}
+	return s;
+}
+
+/*
+ * The queue is bounded by the heap its snapshots hold too: with the writer
+ * blocked, snapshots of 20,000 endpoints stop well before STORE_QUEUE_MAX,
+ * the one refused is counted, and the bytes waiting never pass the bound.
+ * One snapshot alone is taken whatever its size.
+ */
+static void test_queue_bytes_bound(void **state)
+{
+	(void)state;
+	struct tmpdb t;
+	struct store_health h;
+	int pushed = 0, rc = 0;
+	tmpdb_make(&t, "store");
+
+	struct snapshot *probe = snap_big(T0, 20000);
+	size_t one = snapshot_bytes(probe);
+	/* rows, four histogram chunks each, the names */
+	assert_true(one > 20000 * (sizeof(struct ep_stats) + 4 * HIST_CHUNK * sizeof(uint64_t)));
+	snapshot_free(probe);
+
+	struct store *st = store_open_ok(t.path);
+	sqlite3 *db = db_open(t.path);
+	db_exec(db, "BEGIN IMMEDIATE");
+	for (int i = 0; i < STORE_QUEUE_MAX; i++) {
+		rc = store_push(st, snap_big(T0 + (uint64_t)i * 1000, 20000));
+		if (rc)
+			break;
+		pushed++;
+		store_get_health(st, &h);
+		assert_true(h.queued_bytes <= STORE_QUEUE_MAX_BYTES || h.queued == 1);
+	}
+	assert_int_equal(rc, -EAGAIN);
+	/* the writer may hold one off the queue, blocked on the lock */
+	assert_in_range(pushed, STORE_QUEUE_MAX_BYTES / one, STORE_QUEUE_MAX_BYTES / one + 1);
+	store_get_health(st, &h);
+	assert_int_equal(h.dropped, 1);
+	assert_int_equal(h.queued_bytes, h.queued * one);
+	db_exec(db, "COMMIT");
+
+	wait_handled(st, (uint64_t)pushed, &h);
+	assert_int_equal(h.written, pushed);
+	assert_int_equal(h.queued_bytes, 0);
+	store_close(st, T0);
+	sqlite3_close(db);
+	tmpdb_remove(&t);
+}
+
 /*
  * A trigger makes one snapshot's transaction fail half-way, after it
  * inserted a new endpoint: the whole snapshot must roll back, the error be
@@ -619,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_files_refused),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_queue_full),
+		cmocka_unit_test(test_queue_bytes_bound),
 		cmocka_unit_test(test_write_failure_recovers),
 		cmocka_unit_test(test_sql_functions),
 		cmocka_unit_test(test_targets),
