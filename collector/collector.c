@@ -1037,6 +1037,54 @@ void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, co
 		upstream_gave_up(c, cn);
 }
 
+/*
+ * The key collector_packet_ns() will look p up by, guessed without side
+ * effects: a server-side packet only (upstream calls are few), its
+ * namespace as listener_pick() would choose it.
+ */
+static bool prefetch_key(const struct collector *c, const struct collector_pkt *p,
+			 struct conn_key *k)
+{
+	const struct collector_listener *l;
+	struct tcp_seg s;
+	bool req, elsewhere = false;
+
+	if (pkt_decode(p->l3, p->caplen, p->wirelen, &s))
+		return false;
+	req = port_is_server(c, s.dport);
+	if (!req && !port_is_server(c, s.sport))
+		return false;
+	l = listener_find(c, p->netns, req ? s.dport : s.sport, &elsewhere);
+	*k = (struct conn_key){ .family = s.family, .netns = l && l->netns ? p->netns : 0 };
+	memcpy(k->srv, req ? s.daddr : s.saddr, 16);
+	memcpy(k->cli, req ? s.saddr : s.daddr, 16);
+	k->srv_port = req ? s.dport : s.sport;
+	k->cli_port = req ? s.sport : s.dport;
+	return true;
+}
+
+void collector_prefetch(struct collector *c, const struct collector_pkt *p, size_t n)
+{
+	uint32_t hash[COLLECTOR_PREFETCH_MAX];
+	bool ok[COLLECTOR_PREFETCH_MAX];
+	struct conn_key k;
+
+	if (n > COLLECTOR_PREFETCH_MAX)
+		n = COLLECTOR_PREFETCH_MAX;
+	for (size_t i = 0; i < n; i++)
+		if ((ok[i] = prefetch_key(c, &p[i], &k)))
+			hash[i] = conn_table_prefetch_bucket(c->conns, &k);
+	/* By now the first buckets are in: the entries they point to next. */
+	for (size_t i = 0; i < n; i++)
+		if (ok[i])
+			conn_table_prefetch_entry(c->conns, hash[i]);
+}
+
+size_t collector_conns(const struct collector *c)
+{
+	return conn_table_count(c->conns);
+}
+
 void collector_note_upstream(struct collector *c, int family, const uint8_t *addr, uint16_t port)
 {
 	char peer[48];

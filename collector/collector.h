@@ -117,6 +117,26 @@ uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t 
 
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen);
+
+/* A packet as collector_packet_ns() takes it, for collector_prefetch(). */
+struct collector_pkt {
+	uint32_t netns;
+	uint32_t caplen, wirelen;
+	const uint8_t *l3;
+};
+
+#define COLLECTOR_PREFETCH_MAX 32
+/*
+ * A hint before handing these packets over one by one: fetches into the
+ * cache the connection entries they will look up, all at once, so that
+ * their misses overlap instead of each packet waiting for two in turn (a
+ * third of l7top's time at 10,000 connections). Changes nothing; packets
+ * past COLLECTOR_PREFETCH_MAX are not looked at. Worth it only when the
+ * table is larger than the cache: collector_conns().
+ */
+void collector_prefetch(struct collector *c, const struct collector_pkt *p, size_t n);
+/* Connections followed now. */
+size_t collector_conns(const struct collector *c);
 /* The same, from a packet socket opened in namespace netns (inode; 0 unknown). */
 void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, const uint8_t *l3,
 			 uint32_t caplen, uint32_t wirelen);

@@ -63,6 +63,31 @@ static uint32_t key_hash(const struct conn_key *k)
 	return (uint32_t)h;
 }
 
+size_t conn_table_count(const struct conn_table *t)
+{
+	return t->count;
+}
+
+uint32_t conn_table_prefetch_bucket(const struct conn_table *t, const struct conn_key *k)
+{
+	uint32_t h = key_hash(k);
+
+	__builtin_prefetch(&t->buckets[h & (t->nbuckets - 1)]);
+	return h;
+}
+
+void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash)
+{
+	const char *c = (const char *)t->buckets[hash & (t->nbuckets - 1)];
+
+	if (!c)
+		return;
+	/* A segment touches the key, its direction's reassembly and HTTP
+	 * state, the timestamps and the TLS pointer: most of the lines. */
+	for (size_t off = 0; off < sizeof(struct conn); off += 64)
+		__builtin_prefetch(c + off);
+}
+
 static bool key_equal(const struct conn_key *a, const struct conn_key *b)
 {
 	struct key_words x = key_words(a), y = key_words(b);

@@ -92,6 +92,14 @@ struct conn_table *conn_table_new(size_t max);
  * (conn_table_first/remove), since their streams hold counters to report. */
 void conn_table_free(struct conn_table *t);
 struct conn *conn_table_find(struct conn_table *t, const struct conn_key *k);
+/*
+ * Cache hints for a batch of lookups, in two passes over the batch: the
+ * bucket of each key (returns its hash), then the entry that heads each
+ * bucket, all of it. Nothing changes; a wrong guess costs a prefetch.
+ */
+size_t conn_table_count(const struct conn_table *t);
+uint32_t conn_table_prefetch_bucket(const struct conn_table *t, const struct conn_key *k);
+void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash);
 /* A zeroed conn with its key set; NULL when full or out of memory. */
 struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
 /* Unlinks and frees c (the caller has released its streams). */

@@ -198,6 +198,7 @@ struct app {
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
 	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
 	uint64_t peers_ms;           /* ... and when */
+	struct pkt_batch *batch;     /* live packets held for collector_prefetch() */
 	bool lo_only;                /* the capture ignores packets on their way out */
 	bool lo_left;                /* the target's traffic left lo: never again */
 	int exit_code;
@@ -930,6 +931,57 @@ static void on_packet(void *ctx, const struct capture_pkt *p)
 	collector_packet_ns(a->coll, (uint32_t)p->netns, p->ts_ns, p->l3, p->caplen, p->wirelen);
 }
 
+/*
+ * Live packets go to the collector in batches once it follows enough
+ * connections that their table entries no longer stay in the cache (shared
+ * with the server and its clients): collector_prefetch() fetches a batch's
+ * entries at once, then each packet goes through on_packet() in order.
+ * Copies, because libpcap hands a capture block back to the kernel as soon
+ * as it moves past it; a large packet goes at once, after the batch.
+ */
+#define PKT_BATCH_BYTES 2048
+#define PKT_BATCH_CONNS 2048
+
+struct pkt_batch {
+	size_t n;
+	struct capture_pkt p[COLLECTOR_PREFETCH_MAX];
+	uint8_t buf[COLLECTOR_PREFETCH_MAX][PKT_BATCH_BYTES];
+};
+
+/* After every live capture_dispatch(): nothing stays held past it. */
+static void batch_flush(struct app *a)
+{
+	struct pkt_batch *b = a->batch;
+	struct collector_pkt cp[COLLECTOR_PREFETCH_MAX];
+
+	if (!b || !b->n)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		cp[i] = (struct collector_pkt){ .netns = (uint32_t)b->p[i].netns, .l3 = b->p[i].l3,
+						.caplen = b->p[i].caplen, .wirelen = b->p[i].wirelen };
+	collector_prefetch(a->coll, cp, b->n);
+	for (size_t i = 0; i < b->n; i++)
+		on_packet(a, &b->p[i]);
+	b->n = 0;
+}
+
+static void on_live_packet(void *ctx, const struct capture_pkt *p)
+{
+	struct app *a = ctx;
+	struct pkt_batch *b = a->batch;
+
+	if (!b || p->caplen > PKT_BATCH_BYTES || collector_conns(a->coll) < PKT_BATCH_CONNS) {
+		batch_flush(a);
+		on_packet(a, p);
+		return;
+	}
+	memcpy(b->buf[b->n], p->l3, p->caplen);
+	b->p[b->n] = *p;
+	b->p[b->n].l3 = b->buf[b->n];
+	if (++b->n == COLLECTOR_PREFETCH_MAX)
+		batch_flush(a);
+}
+
 /* --write: each interval reaches the disk; on a write error the file is
  * closed (what it holds stays readable) and monitoring goes on. */
 static void flush_dump(struct app *a)
@@ -1260,8 +1312,9 @@ static int open_view(struct app *a, bool live)
 
 static void drain_capture(struct app *a)
 {
-	while (capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a) > 0)
+	while (capture_dispatch(a->cap, DISPATCH_BATCH, on_live_packet, a) > 0)
 		;
+	batch_flush(a);
 }
 
 /* ---- TLS ------------------------------------------------------------------ */
@@ -1483,7 +1536,8 @@ static void on_capture(struct loop *l, int fd, void *ctx)
 	struct app *a = ctx;
 	(void)fd;
 	drain_keys_first(a);
-	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_packet, a);
+	int n = capture_dispatch(a->cap, DISPATCH_BATCH, on_live_packet, a);
+	batch_flush(a);
 	loopback_check(a);
 	if (n < 0 && n != -EAGAIN) {
 		fprintf(stderr, "l7top: capture failed: %s\n", capture_error(a->cap));
@@ -1695,6 +1749,7 @@ static int run_live(struct app *a)
 	}
 	if ((rc = open_dump(a)))
 		return rc;
+	a->batch = calloc(1, sizeof(*a->batch));   /* NULL: packets one by one, as offline */
 	apply_targets(a);
 	apply_ports(a);
 	open_upstreams(a);
@@ -1942,6 +1997,7 @@ int main(int argc, char **argv)
 		fclose(a.keylog);
 	if (a.cap)
 		capture_close(a.cap);
+	free(a.batch);
 	collector_free(a.coll);
 	loop_free(a.loop);
 	options_free(&a.opt);

@@ -125,6 +125,81 @@ static void test_exchange_v4_and_v6(void **state)
 	collector_free(c);
 }
 
+/*
+ * collector_prefetch() is a hint: 40 connections' requests and responses,
+ * each batch of them hinted first (more than COLLECTOR_PREFETCH_MAX at a
+ * time, a truncated packet, an unwatched port, a connection not open yet
+ * among them), then fed, give the same snapshot as the same packets fed
+ * alone; collector_conns() counts what is open.
+ */
+static void feed_batched(struct collector *c, bool hint)
+{
+	enum { CONNS = 40 };
+	static uint8_t pkt[CONNS + 2][256];
+	struct collector_pkt cp[CONNS + 2];
+	struct flow f[CONNS];
+	const char *req = "GET /p/1 HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	for (int i = 0; i < CONNS; i++) {
+		f[i] = (struct flow){ 4, (uint16_t)(30000 + i), 8080, 100u * i, 7000u * i };
+		handshake(c, &f[i], 1 * MS);
+	}
+	for (int dir = 1; dir >= 0; dir--) {
+		for (int i = 0; i < CONNS; i++) {
+			size_t n = build(pkt[i], &f[i], dir, TCPF_ACK | TCPF_PSH, dir ? req : resp,
+					 strlen(dir ? req : resp));
+			cp[i] = (struct collector_pkt){ .l3 = pkt[i], .caplen = (uint32_t)n,
+							.wirelen = (uint32_t)n };
+		}
+		cp[CONNS] = (struct collector_pkt){ .l3 = pkt[0], .caplen = 10, .wirelen = 60 };
+		struct flow other = { 4, 5555, 9999, 1, 1 };
+		size_t n = build(pkt[CONNS + 1], &other, 1, TCPF_ACK, NULL, 0);
+		cp[CONNS + 1] = (struct collector_pkt){ .l3 = pkt[CONNS + 1], .caplen = (uint32_t)n,
+							.wirelen = (uint32_t)n };
+		if (hint) {
+			collector_prefetch(c, cp, CONNS + 2);
+			collector_prefetch(c, cp + CONNS - 3, 5);
+		}
+		for (int i = 0; i < CONNS; i++) {
+			collector_packet(c, (dir ? 10 : 12) * MS, cp[i].l3, cp[i].caplen, cp[i].wirelen);
+			if (dir)
+				f[i].cseq += (uint32_t)strlen(req);
+			else
+				f[i].sseq += (uint32_t)strlen(resp);
+		}
+	}
+	assert_int_equal(collector_conns(c), CONNS);
+}
+
+static void test_prefetch_changes_nothing(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct snapshot *s[2];
+
+	for (int hint = 0; hint <= 1; hint++) {
+		struct collector *c = collector_new(&cfg);
+		collector_set_ports(c, PORTS, 1);
+		assert_int_equal(collector_conns(c), 0);
+		feed_batched(c, hint);
+		s[hint] = collector_snapshot(c, 0, 1000);
+		collector_free(c);
+	}
+	assert_int_equal(s[0]->n, 1);
+	assert_int_equal(s[1]->n, 1);
+	assert_int_equal(s[1]->eps[0].requests, 40);
+	assert_int_equal(s[0]->eps[0].requests, s[1]->eps[0].requests);
+	assert_int_equal(s[0]->eps[0].bytes_in, s[1]->eps[0].bytes_in);
+	assert_int_equal(s[0]->eps[0].bytes_out, s[1]->eps[0].bytes_out);
+	assert_int_equal(s[0]->eps[0].lat_max_us, 2000);
+	assert_int_equal(s[1]->eps[0].lat_max_us, 2000);
+	assert_int_equal(s[0]->c.conns_new, s[1]->c.conns_new);
+	assert_int_equal(s[0]->c.parse_errors + s[1]->c.parse_errors, 0);
+	snapshot_free(s[0]);
+	snapshot_free(s[1]);
+}
+
 static void test_junk_isolated_and_unwatched_ports_ignored(void **state)
 {
 	(void)state;
@@ -576,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_upstream_calls),
 		cmocka_unit_test(test_upstream_timeout_links_in_time),
 		cmocka_unit_test(test_exchange_v4_and_v6),
+		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
