@@ -171,8 +171,10 @@ static int capture_activate(struct capture *c, pcap_t **out, char *err, size_t e
 		return -EIO;
 	}
 	if (c->lo_only && capture_ignore_outgoing(p, true)) {
-		snprintf(err, errlen, "l7top: PACKET_IGNORE_OUTGOING: %s", strerror(errno));
-		return -errno;
+		int ret = -errno;
+
+		snprintf(err, errlen, "l7top: PACKET_IGNORE_OUTGOING: %s", strerror(-ret));
+		return ret;
 	}
 	if (c->nh && pcap_datalink(p) != c->linktype) {
 		snprintf(err, errlen, "l7top: capture on %s: link type differs between namespaces", dev);

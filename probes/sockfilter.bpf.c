@@ -117,7 +117,7 @@ struct {
 /*
  * Where the target's traffic goes, for the packet socket's loopback-only
  * mode (user space reads both through the skeleton's mmap): a kept packet
- * came in on another interface than lo, and how many target connects went
+ * to a watched port came by another interface than lo, and how many target connects went
  * to a peer off loopback (as the SYN is about to leave: the one moment the
  * kernel can tell before such traffic exists).
  */
@@ -859,7 +859,9 @@ int sockfilter(struct __sk_buff *skb)
 		stat_inc(SOCKFILTER_STAT_UP_KEPT);
 	}
 	stat_inc(SOCKFILTER_STAT_KEPT);
-	if (skb->ifindex != lo_ifindex && !left_lo_packets)
+	/* Only a packet to a watched port: one from a port 80 somewhere else
+	 * answers another program's client on this host, not the target. */
+	if (skb->ifindex != lo_ifindex && !left_lo_packets && port_bit(s.dport))
 		left_lo_packets = 1;
 	return keep_len(skb, &s);
 }

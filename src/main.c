@@ -199,6 +199,7 @@ struct app {
 	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
 	uint64_t peers_ms;           /* ... and when */
 	struct pkt_batch *batch;     /* live packets held for collector_prefetch() */
+	uint64_t batched;            /* ... that went through it */
 	bool lo_only;                /* the capture ignores packets on their way out */
 	bool lo_left;                /* the target's traffic left lo: never again */
 	int exit_code;
@@ -526,39 +527,51 @@ static void loopback_leave(struct app *a, const char *why)
 	target_event(a, "%s: packets are read on their way out too from now on", why);
 }
 
-/* Each wake-up: two loads from the filter's mapped .bss. */
-static void loopback_check(struct app *a)
+/* What the kernel saw of the target's traffic leaving lo: true when it did
+ * (said through loopback_leave()). Two loads from the filter's mapped .bss. */
+static bool loopback_left(struct app *a)
 {
 	uint32_t connects;
+	bool packet = capture_left_loopback(a->cap, &connects);
 
-	bool packet;
-
-	if (!a->lo_only)
-		return;
-	packet = capture_left_loopback(a->cap, &connects);
 	if (connects) {
 		char why[128];
 
-		/* Its SYN left while outgoing packets were ignored, and maybe more. */
-		snprintf(why, sizeof(why), "the target connected to a peer off loopback (%u connection%s "
-			 "may miss its first packets)", connects, connects == 1 ? "" : "s");
+		/* Its SYN may have left while outgoing packets were ignored, and more. */
+		snprintf(why, sizeof(why), "the target connected to a peer off loopback (%u "
+			 "connection%s may miss %s first packets)", connects,
+			 connects == 1 ? "" : "s", connects == 1 ? "its" : "their");
 		loopback_leave(a, why);
 	} else if (packet) {
-		loopback_leave(a, "a watched packet came in off loopback");
+		loopback_leave(a, "a packet came in off loopback to a watched port");
 	}
+	return connects || packet;
 }
 
-/* After each scan of the target: on while everything it has is on lo. */
+/* Each wake-up while the mode is on. */
+static void loopback_check(struct app *a)
+{
+	if (a->lo_only)
+		loopback_left(a);
+}
+
+/* A scan found a listener off loopback: before sockets are opened for it. */
+static void loopback_listeners(struct app *a, const struct target *t)
+{
+	if (!a->lo_left && t->nlisteners && !target_listeners_loopback(t))
+		loopback_leave(a, "a listener is not on loopback");
+}
+
+/* After each scan of the target: on while everything it has is on lo (the
+ * kernel's counters count from the filter's load, before the mode is on). */
 static void loopback_apply(struct app *a)
 {
 	if (!a->cap || a->opt.read_pcap || a->lo_left || !a->target.nlisteners)
 		return;
-	if (!target_listeners_loopback(&a->target)) {
-		loopback_leave(a, "a listener is not on loopback");
+	loopback_listeners(a, &a->target);
+	if (a->lo_left || loopback_left(a) || a->lo_only)
 		return;
-	}
-	loopback_check(a);
-	if (!a->lo_only && !a->lo_left && !capture_loopback_only(a->cap, true))
+	if (!capture_loopback_only(a->cap, true))
 		a->lo_only = true;
 }
 
@@ -755,6 +768,8 @@ static void target_apply(struct app *a, const struct target *t, const struct tar
 		fprintf(stderr, "l7top: /proc/%d/net has a socket table of more than %d rows: the "
 			"rest is not read\n", t->pids[0], TARGET_PROC_MAX_LINES);
 	a->said_proc |= t->proc_truncated;
+	if (a->cap && !a->opt.read_pcap)
+		loopback_listeners(a, t);    /* new namespaces' sockets must hear what leaves */
 	a->target = *t;
 	follow_netns(a, &old);
 	if (a->tls)
@@ -897,6 +912,11 @@ static void print_capture_summary(struct app *a)
 		(unsigned long)cs.kernel_drops);
 	if (cs.kernel_drops)
 		fprintf(stderr, " (ring %u MB: raise --capture-buffer)", a->opt.capture_buffer_mb);
+	/* How the capture ran: loopback copies made leaving only to be dropped
+	 * (none while loopback-only), packets that went in prefetched batches. */
+	fprintf(stderr, ", %lu loopback copies dropped leaving", (unsigned long)cs.filter_lo_out);
+	if (a->batched)
+		fprintf(stderr, ", %lu in prefetched batches", (unsigned long)a->batched);
 	if (cs.filter_tls_records || cs.filter_tls_desync)
 		fprintf(stderr, "; TLS: %lu bodies cut, %lu lost their record framing",
 			(unsigned long)cs.filter_tls_records, (unsigned long)cs.filter_tls_desync);
@@ -960,6 +980,7 @@ static void batch_flush(struct app *a)
 		cp[i] = (struct collector_pkt){ .netns = (uint32_t)b->p[i].netns, .l3 = b->p[i].l3,
 						.caplen = b->p[i].caplen, .wirelen = b->p[i].wirelen };
 	collector_prefetch(a->coll, cp, b->n);
+	a->batched += b->n;
 	for (size_t i = 0; i < b->n; i++)
 		on_packet(a, &b->p[i]);
 	b->n = 0;

@@ -128,8 +128,7 @@ static void test_exchange_v4_and_v6(void **state)
 /*
  * collector_prefetch() is a hint: 40 connections' requests and responses,
  * each batch of them hinted first (more than COLLECTOR_PREFETCH_MAX at a
- * time, a truncated packet, an unwatched port, a connection not open yet
- * among them), then fed, give the same snapshot as the same packets fed
+ * time, a truncated packet and an unwatched port among them), then fed, give the same snapshot as the same packets fed
  * alone; collector_conns() counts what is open.
  */
 static void feed_batched(struct collector *c, bool hint)
