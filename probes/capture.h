@@ -135,7 +135,7 @@ void capture_get_stats(struct capture *c, struct capture_stats *st);
  * Loopback-only mode: the packet sockets ignore packets on their way out,
  * so a loopback packet (which each socket sees leaving lo and coming back
  * in, and the filter keeps the second) is no longer cloned for the socket
- * first: on lo the kernel's tap costs half. Every packet leaving by another
+ * and filtered only to be dropped. Every packet leaving by another
  * interface is lost while it is on: turn it on only while all the watched
  * traffic is on lo. New namespaces' sockets follow. 0, or -errno (-EOPNOTSUPP
  * offline or on a --device socket).
