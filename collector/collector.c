@@ -716,9 +716,10 @@ static struct peer_addr peer_of(int family, const uint8_t *addr, uint16_t port)
 	return p;
 }
 
-static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
+/* The connection key of a segment going dir, in namespace netns (0: any). */
+static struct conn_key conn_key_of(const struct tcp_seg *s, enum http_dir dir, uint32_t netns)
 {
-	struct conn_key k = { .family = s->family, .netns = c->cur_key_ns };
+	struct conn_key k = { .family = s->family, .netns = netns };
 	if (dir == HTTP_DIR_REQ) {
 		memcpy(k.srv, s->daddr, 16);
 		memcpy(k.cli, s->saddr, 16);
@@ -730,6 +731,12 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 		k.srv_port = s->sport;
 		k.cli_port = s->dport;
 	}
+	return k;
+}
+
+static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, enum http_dir dir)
+{
+	struct conn_key k = conn_key_of(s, dir, c->cur_key_ns);
 	struct conn *cn = conn_table_find(c->conns, &k);
 	bool syn_only = (s->flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 	/* A new SYN on a tuple we follow: the old connection ended unseen (its
@@ -998,6 +1005,18 @@ static bool listener_pick(struct collector *c, uint32_t netns, uint16_t port)
 	return true;
 }
 
+/* A segment to or from one of the server ports: which way it goes. */
+static bool server_dir(const struct collector *c, const struct tcp_seg *s, enum http_dir *dir)
+{
+	if (port_is_server(c, s->dport))
+		*dir = HTTP_DIR_REQ;
+	else if (port_is_server(c, s->sport))
+		*dir = HTTP_DIR_RESP;
+	else
+		return false;
+	return true;
+}
+
 void collector_packet(struct collector *c, uint64_t ts_ns, const uint8_t *l3,
 		      uint32_t caplen, uint32_t wirelen)
 {
@@ -1015,11 +1034,7 @@ void collector_packet_ns(struct collector *c, uint32_t netns, uint64_t ts_ns, co
 		return;
 	if (c->cfg.learn_ports && (s.flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
 		bit_set(c->server_port, s.dport);
-	if (port_is_server(c, s.dport))
-		dir = HTTP_DIR_REQ;
-	else if (port_is_server(c, s.sport))
-		dir = HTTP_DIR_RESP;
-	else if (!(up = upstream_dir(c, &s, &dir)))
+	if (!server_dir(c, &s, &dir) && !(up = upstream_dir(c, &s, &dir)))
 		return;
 	c->cur_netns = netns;
 	c->cur_key_ns = 0;
@@ -1047,19 +1062,13 @@ static bool prefetch_key(const struct collector *c, const struct collector_pkt *
 {
 	const struct collector_listener *l;
 	struct tcp_seg s;
-	bool req, elsewhere = false;
+	enum http_dir dir;
+	bool elsewhere = false;
 
-	if (pkt_decode(p->l3, p->caplen, p->wirelen, &s))
+	if (pkt_decode(p->l3, p->caplen, p->wirelen, &s) || !server_dir(c, &s, &dir))
 		return false;
-	req = port_is_server(c, s.dport);
-	if (!req && !port_is_server(c, s.sport))
-		return false;
-	l = listener_find(c, p->netns, req ? s.dport : s.sport, &elsewhere);
-	*k = (struct conn_key){ .family = s.family, .netns = l && l->netns ? p->netns : 0 };
-	memcpy(k->srv, req ? s.daddr : s.saddr, 16);
-	memcpy(k->cli, req ? s.saddr : s.daddr, 16);
-	k->srv_port = req ? s.dport : s.sport;
-	k->cli_port = req ? s.sport : s.dport;
+	l = listener_find(c, p->netns, dir == HTTP_DIR_REQ ? s.dport : s.sport, &elsewhere);
+	*k = conn_key_of(&s, dir, l && l->netns ? p->netns : 0);
 	return true;
 }
 

@@ -556,21 +556,24 @@ static void loopback_check(struct app *a)
 		loopback_left(a);
 }
 
-/* A scan found a listener off loopback: before sockets are opened for it. */
-static void loopback_listeners(struct app *a, const struct target *t)
+/* A scan found a listener off loopback: before sockets are opened for it.
+ * False when the mode cannot be on (offline, no listener yet, left). */
+static bool loopback_listeners(struct app *a, const struct target *t)
 {
-	if (!a->lo_left && t->nlisteners && !target_listeners_loopback(t))
+	if (!a->cap || a->opt.read_pcap || a->lo_left || !t->nlisteners)
+		return false;
+	if (!target_listeners_loopback(t)) {
 		loopback_leave(a, "a listener is not on loopback");
+		return false;
+	}
+	return true;
 }
 
 /* After each scan of the target: on while everything it has is on lo (the
  * kernel's counters count from the filter's load, before the mode is on). */
 static void loopback_apply(struct app *a)
 {
-	if (!a->cap || a->opt.read_pcap || a->lo_left || !a->target.nlisteners)
-		return;
-	loopback_listeners(a, &a->target);
-	if (a->lo_left || loopback_left(a) || a->lo_only)
+	if (!loopback_listeners(a, &a->target) || loopback_left(a) || a->lo_only)
 		return;
 	if (!capture_loopback_only(a->cap, true))
 		a->lo_only = true;
@@ -769,8 +772,7 @@ static void target_apply(struct app *a, const struct target *t, const struct tar
 		fprintf(stderr, "l7top: /proc/%d/net has a socket table of more than %d rows: the "
 			"rest is not read\n", t->pids[0], TARGET_PROC_MAX_LINES);
 	a->said_proc |= t->proc_truncated;
-	if (a->cap && !a->opt.read_pcap)
-		loopback_listeners(a, t);    /* new namespaces' sockets must hear what leaves */
+	loopback_listeners(a, t);        /* new namespaces' sockets must hear what leaves */
 	a->target = *t;
 	follow_netns(a, &old);
 	if (a->tls)

@@ -717,6 +717,17 @@ out:
 
 /* ---- the writer thread ------------------------------------------------- */
 
+/* The oldest queued snapshot, off the queue and its bytes (under lock, len > 0). */
+static struct snapshot *queue_pop(struct store *st)
+{
+	struct snapshot *s = st->queue[st->head];
+
+	st->health.queued_bytes -= st->qbytes[st->head];
+	st->head = (st->head + 1) % STORE_QUEUE_MAX;
+	st->len--;
+	return s;
+}
+
 /*
  * Next snapshot to write; NULL with *done false when there is none but
  * upkeep has work left, NULL with *done true once stopping and drained.
@@ -728,12 +739,8 @@ static struct snapshot *store_next(struct store *st, bool *done)
 	pthread_mutex_lock(&st->lock);
 	while (!st->len && !st->stopping && !st->upkeep_more)
 		pthread_cond_wait(&st->wake, &st->lock);
-	if (st->len) {
-		s = st->queue[st->head];
-		st->health.queued_bytes -= st->qbytes[st->head];
-		st->head = (st->head + 1) % STORE_QUEUE_MAX;
-		st->len--;
-	}
+	if (st->len)
+		s = queue_pop(st);
 	*done = !s && st->stopping;
 	pthread_mutex_unlock(&st->lock);
 	return s;
@@ -820,10 +827,8 @@ static void store_account(struct store *st, int rc, const char *why, uint64_t us
 		snprintf(st->health.last_error, sizeof(st->health.last_error),
 			 "DB write failed: %s — stats kept in memory", why);
 	}
-	for (; rc != SQLITE_OK && st->stopping && st->len; st->len--) {
-		snapshot_free(st->queue[st->head]);
-		st->health.queued_bytes -= st->qbytes[st->head];
-		st->head = (st->head + 1) % STORE_QUEUE_MAX;
+	while (rc != SQLITE_OK && st->stopping && st->len) {
+		snapshot_free(queue_pop(st));
 		st->health.dropped++;
 	}
 	pthread_mutex_unlock(&st->lock);
