@@ -17,11 +17,27 @@ void hist_free(struct hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/*
+ * Bits set in x. Debian builds for the x86-64 baseline, which has no
+ * POPCNT instruction, so the builtin became a call into libgcc for every
+ * chunk lookup (9 % of the instructions of a view merging 10,000
+ * histograms an interval); this is the same count inline.
+ */
+static unsigned bits_set(uint64_t x)
+{
+	if (!x)
+		return 0;              /* most words of a map: a few chunks in use */
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 static unsigned chunks_in_use(const struct hist *h)
 {
 	unsigned n = 0;
 	for (unsigned w = 0; w < HIST_MAP_WORDS; w++)
-		n += (unsigned)__builtin_popcountll(h->present[w]);
+		n += bits_set(h->present[w]);
 	return n;
 }
 
@@ -40,9 +56,9 @@ static unsigned chunk_rank(const struct hist *h, unsigned c)
 {
 	unsigned r = 0;
 	for (unsigned w = 0; w < c / 64; w++)
-		r += (unsigned)__builtin_popcountll(h->present[w]);
+		r += bits_set(h->present[w]);
 	if (c % 64)
-		r += (unsigned)__builtin_popcountll(h->present[c / 64] & ((1ull << (c % 64)) - 1));
+		r += bits_set(h->present[c / 64] & ((1ull << (c % 64)) - 1));
 	return r;
 }
 
