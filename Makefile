@@ -15,6 +15,7 @@ OUT        := build
 CC         ?= cc
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
+LLVM_STRIP ?= llvm-strip
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 PREFIX     ?= /usr/local
@@ -37,7 +38,7 @@ CFLAGS ?= -g -O2
 INCS   := -I$(OUT) -I. -I$(LLHTTP_INC)
 ALL_CFLAGS = $(CFLAGS) $(WARN) $(INCS) -D_GNU_SOURCE -pthread -MMD -MP
 LIBS   := -lbpf -lelf -lz -lpcap -lsqlite3 -ljansson -lcsv -lncursesw -ltinfo \
-          -lmicrohttpd -lcrypto -lnghttp2 -lpthread -lm
+          -lcrypto -lnghttp2 -lpthread -lm -ldl
 
 # Every .c in the module folders is part of the program; main.c is kept out
 # of the library so unit tests can link everything else.
@@ -82,6 +83,9 @@ $(OUT)/vmlinux.h: | build-deps
 $(OUT)/%.bpf.o: probes/%.bpf.c probes/%.h $(OUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(OUT) -I. -c $< -o $@
+	@# The skeleton embeds the object in l7top; its DWARF (1.3 of 1.5 MB)
+	@# serves no one there, BTF (kept) carries the types and line info.
+	$(Q)$(LLVM_STRIP) -g $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)

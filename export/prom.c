@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "export/prom.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -34,6 +35,22 @@ static const uint64_t prom_le_us[] = {
 };
 #define PROM_LE_N (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
+/*
+ * libmicrohttpd, opened when a listener is asked for. Linked, it brings
+ * GnuTLS, p11-kit, nettle and gmp, which initialise themselves at load:
+ * 2.4 MB of RSS in every run, /metrics or not. Types come from its header.
+ */
+struct mhd_api {
+	void *dl;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+};
+
 /* One target + virtual host + method + route since start. */
 struct prom_series {
 	char target[TARGET_NAME_MAX]; /* "" with one target: the run's label (prom.target) */
@@ -49,6 +66,7 @@ struct prom_series {
 
 struct prom {
 	pthread_mutex_t lock;         /* guards everything below mhd */
+	struct mhd_api api;           /* dl NULL until a listener is asked for */
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	char version[32];
@@ -408,25 +426,58 @@ int prom_render(struct prom *p, FILE *f)
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
-static enum MHD_Result prom_reply(struct MHD_Connection *conn, unsigned status,
-				  const char *type, char *body, size_t len)
+static const char *const MHD_LIBS[] = { "libmicrohttpd.so.12", "libmicrohttpd.so" };
+
+/* 0, or -ENOENT with err saying what to install. */
+static int mhd_load(struct mhd_api *m, char *err, size_t errlen)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	for (size_t i = 0; !m->dl && i < sizeof(MHD_LIBS) / sizeof(MHD_LIBS[0]); i++)
+		m->dl = dlopen(MHD_LIBS[i], RTLD_NOW | RTLD_LOCAL);
+	if (!m->dl) {
+		snprintf(err, errlen, "l7top: --prometheus needs libmicrohttpd: apt install "
+			 "libmicrohttpd12 (%s)", dlerror());
+		return -ENOENT;
+	}
+	struct { const char *name; void **fn; } syms[] = {
+		{ "MHD_start_daemon", (void **)&m->start_daemon },
+		{ "MHD_stop_daemon", (void **)&m->stop_daemon },
+		{ "MHD_get_daemon_info", (void **)&m->get_daemon_info },
+		{ "MHD_create_response_from_buffer", (void **)&m->create_response_from_buffer },
+		{ "MHD_add_response_header", (void **)&m->add_response_header },
+		{ "MHD_queue_response", (void **)&m->queue_response },
+		{ "MHD_destroy_response", (void **)&m->destroy_response },
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
+		if (!(*syms[i].fn = dlsym(m->dl, syms[i].name))) {
+			snprintf(err, errlen, "l7top: --prometheus: libmicrohttpd lacks %s: "
+				 "apt install libmicrohttpd12", syms[i].name);
+			dlclose(m->dl);
+			*m = (struct mhd_api){ 0 };
+			return -ENOENT;
+		}
+	return 0;
+}
+
+static enum MHD_Result prom_reply(const struct prom *p, struct MHD_Connection *conn,
+				  unsigned status, const char *type, char *body, size_t len)
+{
+	const struct mhd_api *m = &p->api;
+	struct MHD_Response *r = m->create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
+	m->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	enum MHD_Result ret = m->queue_response(conn, status, r);
+	m->destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result prom_reply_text(struct MHD_Connection *conn, unsigned status,
-				       const char *text)
+static enum MHD_Result prom_reply_text(const struct prom *p, struct MHD_Connection *conn,
+				       unsigned status, const char *text)
 {
 	char *body = strdup(text);
-	return body ? prom_reply(conn, status, "text/plain; charset=utf-8", body, strlen(body))
+	return body ? prom_reply(p, conn, status, "text/plain; charset=utf-8", body, strlen(body))
 		    : MHD_NO;
 }
 
@@ -442,20 +493,20 @@ static enum MHD_Result prom_handle(void *cls, struct MHD_Connection *conn, const
 	(void)version, (void)upload, (void)con_cls;
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return prom_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n");
+		return prom_reply_text(p, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n");
 	if (*upload_size)
 		return MHD_NO;
 	if (strcmp(url, "/metrics"))
-		return prom_reply_text(conn, MHD_HTTP_NOT_FOUND, "l7top: try /metrics\n");
+		return prom_reply_text(p, conn, MHD_HTTP_NOT_FOUND, "l7top: try /metrics\n");
 	FILE *f = open_memstream(&body, &len);
 	if (!f)
 		return MHD_NO;
 	int rc = prom_render(p, f);
 	if (fclose(f) || rc) {
 		free(body);
-		return prom_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "l7top: out of memory\n");
+		return prom_reply_text(p, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "l7top: out of memory\n");
 	}
-	return prom_reply(conn, MHD_HTTP_OK, PROM_CONTENT_TYPE, body, len);
+	return prom_reply(p, conn, MHD_HTTP_OK, PROM_CONTENT_TYPE, body, len);
 }
 
 static int prom_resolve(const char *listen, struct addrinfo **ai, char *err, size_t errlen)
@@ -484,9 +535,13 @@ static int prom_listen(struct prom *p, const char *listen, char *err, size_t err
 	int rc = prom_resolve(listen, &ai, err, errlen);
 	if (rc)
 		return rc;
+	if ((rc = mhd_load(&p->api, err, errlen))) {
+		freeaddrinfo(ai);
+		return rc;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	errno = 0;
-	p->mhd = MHD_start_daemon(flags, 0, NULL, NULL, prom_handle, p,
+	p->mhd = p->api.start_daemon(flags, 0, NULL, NULL, prom_handle, p,
 				  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)PROM_CONN_LIMIT,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PROM_CONN_TIMEOUT_S,
@@ -498,7 +553,7 @@ static int prom_listen(struct prom *p, const char *listen, char *err, size_t err
 			 strerror(-rc));
 		return rc;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *di = p->api.get_daemon_info(p->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	p->port = di ? di->port : 0;
 	return 0;
 }
@@ -553,7 +608,9 @@ void prom_close(struct prom *p)
 	if (!p)
 		return;
 	if (p->mhd)
-		MHD_stop_daemon(p->mhd);   /* joins the thread: no scrape runs after */
+		p->api.stop_daemon(p->mhd);   /* joins the thread: no scrape runs after */
+	if (p->api.dl)
+		dlclose(p->api.dl);
 	pthread_mutex_destroy(&p->lock);
 	prom_upstream_free(p->up);
 	free(p->s);
