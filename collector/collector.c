@@ -490,8 +490,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (cfg->tls_decrypt) {
 		/* one entry per handshake in flight; unused secrets live 30 s */
 		c->secrets = tls_secrets_new(4096, 30ull * 1000000000ull);
-		c->crypto = tls_crypto_new();
-		if (!c->secrets || !c->crypto) {
+		if (!c->secrets) {
 			collector_free(c);
 			return NULL;
 		}
@@ -756,6 +755,20 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
 	return cn;
 }
 
+/*
+ * The algorithms the sessions share, fetched at the first TLS connection:
+ * loading OpenSSL's default provider makes 1.8 MB of libcrypto resident,
+ * which a server without HTTPS never needs. false: none to be had.
+ */
+static bool crypto_ready(struct collector *c)
+{
+	if (!c->crypto && (c->crypto = tls_crypto_new())) {
+		c->tls_sink.crypto = c->crypto;
+		c->tls_mute_sink.crypto = c->crypto;
+	}
+	return c->crypto != NULL;
+}
+
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
 static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
@@ -767,7 +780,7 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	if (c->calls_pending && !cn->calls_owned)
 		cn->calls_owned = calls_handoff_take(c->calls_pending, &cn->key);
 	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
-		cn->tlss = tls_session_new(0);
+		cn->tlss = crypto_ready(c) ? tls_session_new(0) : NULL;
 		if (!cn->tlss)
 			c->tls.undecryptable++;   /* out of memory: counted, not silent */
 	}

@@ -29,14 +29,16 @@ struct capture_netns {
 	int pid;
 };
 
-/* Bodies are cut in the kernel, so 16 MB holds bursts. Every page of it is
- * RSS from the start (--capture-buffer). 8 MB dropped packets when 10,000
+/* Bodies are cut in the kernel, so 8 MB (4 x tcpdump's 2) holds bursts.
+ * Every page of it is RSS from the start (--capture-buffer). What fills it
+ * is the loop away from the ring: 8 MB once dropped packets when 10,000
  * connections opened at once while an interval of 10,000 endpoints was
- * being closed: on a loaded machine (session 3), and with l7top slowed by
- * heaptrack (3,573-7,248 per run, whose holes held up to 9 MB of waiting
- * segments); unslowed, 1 packet in one run of three with a CPU hog beside
- * it, none in the others checked. */
-#define CAPTURE_DEFAULT_BUFFER_MB 16
+ * closed in one piece (70-220 ms in the live view). That view now takes a
+ * snapshot in slices (view_push_begin), the longest time away ~40-70 ms;
+ * since, no drop at 8 MB in any case of make bench, in 10,000 x 10,000
+ * live with one or two CPU hogs beside it, or at TLS 100 KB in keys mode,
+ * every ciphertext byte copied (~600 MB/s). */
+#define CAPTURE_DEFAULT_BUFFER_MB 8
 #define CAPTURE_MAX_BUFFER_MB     1024   /* keeps mb << 20 in an int */
 
 struct capture_opts {

@@ -21,6 +21,8 @@ struct loop {
 	int epfd;
 	bool stop;
 	struct loop_entry e[LOOP_MAX_FDS];
+	loop_idle_fn idle;
+	void *idle_ctx;
 };
 
 struct loop *loop_new(void)
@@ -107,13 +109,20 @@ uint64_t loop_timer_ack(int fd)
 	return n;
 }
 
+void loop_set_idle(struct loop *l, loop_idle_fn fn, void *ctx)
+{
+	l->idle = fn;
+	l->idle_ctx = ctx;
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event ev[LOOP_MAX_FDS];
 
 	l->stop = false;
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, ev, LOOP_MAX_FDS, -1);
+		bool more = l->idle && l->idle(l->idle_ctx);
+		int n = epoll_wait(l->epfd, ev, LOOP_MAX_FDS, more ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

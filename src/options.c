@@ -74,7 +74,7 @@ static void usage(FILE *f)
 		"      --ssl-lib PATH      the OpenSSL library to probe (default: the libssl each\n"
 		"                          process maps, or SSL_read in its executable)\n"
 		"      --capture-bytes N   plaintext bytes kept per SSL call (default and max 16384)\n"
-		"      --capture-buffer MB the kernel's packet ring (default 16, max 1024): raise\n"
+		"      --capture-buffer MB the kernel's packet ring (default 8, max 1024): raise\n"
 		"                          it when the header counts drops; all of it is RSS\n"
 		"      --json              one JSON object per endpoint per interval on stdout,\n"
 		"                          then one of the interval's counters, nothing else\n"

@@ -50,7 +50,9 @@ void tui_on_input(struct tui *t);
 void tui_draw(struct tui *t);
 /* Restores the terminal (if started), unregisters, frees. NULL is fine. */
 void tui_free(struct tui *t);
-/* t as a sink (hosts folded): push draws each interval, close is tui_free(). */
+/* t as a sink (hosts folded): push draws each interval, close is tui_free().
+ * Once started on a loop, a snapshot of many endpoints is taken in slices
+ * between the loop's waits (view_push_begin), drawn when whole. */
 struct sink tui_sink(struct tui *t);
 
 #endif

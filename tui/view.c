@@ -120,6 +120,7 @@ static void free_eps(struct view *v)
 
 void view_free(struct view *v)
 {
+	snapshot_free(v->pend);      /* a push never finished: its endpoints are moot */
 	free_eps(v);
 	if (v->fold_tmp)
 		win_ep_free(v->fold_tmp);
@@ -315,26 +316,13 @@ static int slots_bound(struct view *v)
 	return err;
 }
 
-int view_push(struct view *v, const struct snapshot *s, const struct run_info *h)
+/* The interval's clock, totals and header: all of a push but its endpoints. */
+static int push_start(struct view *v, const struct snapshot *s, const struct run_info *h)
 {
 	struct ep_stats tot;
 	int err = 0;
 
 	win_clock_tick(&v->clock, s->dur_ms ? s->dur_ms : v->interval_ms);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct ep_stats *es = &s->eps[i];
-		struct view_ep *e = ep_get(v, es->target, es->method, es->route, true);
-		if (!e) {
-			err = -ENOMEM;
-			continue;
-		}
-		if (win_ep_add(&e->w, &v->clock, es))
-			err = -ENOMEM;
-		extras_from_stats(v, e, es);
-	}
-	if (slots_bound(v))
-		err = -ENOMEM;
-
 	snapshot_total(s, &tot);
 	memset(&v->live.last, 0, sizeof(v->live.last));
 	span_add(&v->live.last, &tot);
@@ -352,19 +340,90 @@ int view_push(struct view *v, const struct snapshot *s, const struct run_info *h
 	v->live.c_last = s->c;
 	snap_counters_add(&v->c_all, &s->c);
 	v->live.c_all = v->c_all;
-	v->live.neps = v->neps;
-	v->live.folded = v->folded;
 	v->live.intervals = v->clock.interval_seq;
-	v->live.slot_ms = (uint64_t)v->clock.ips * v->interval_ms;
 	v->ntargets = s->ntargets < TARGETS_MAX ? s->ntargets : TARGETS_MAX;
 	memcpy(v->targets, s->targets, sizeof(v->targets));
 	header_from(v, h);
 	if (v->ups && view_up_push(v->ups, s))
 		err = -ENOMEM;
+	return err;
+}
 
+/* Endpoints [from, to) of s into their windows. */
+static int push_eps(struct view *v, const struct snapshot *s, size_t from, size_t to)
+{
+	int err = 0;
+
+	for (size_t i = from; i < to; i++) {
+		const struct ep_stats *es = &s->eps[i];
+		struct view_ep *e = ep_get(v, es->target, es->method, es->route, true);
+		if (!e) {
+			err = -ENOMEM;
+			continue;
+		}
+		if (win_ep_add(&e->w, &v->clock, es))
+			err = -ENOMEM;
+		extras_from_stats(v, e, es);
+	}
+	return err;
+}
+
+static int push_end(struct view *v)
+{
+	int err = slots_bound(v) ? -ENOMEM : 0;
+
+	v->live.neps = v->neps;
+	v->live.folded = v->folded;
+	v->live.slot_ms = (uint64_t)v->clock.ips * v->interval_ms;
 	if (v->paused)
 		v->paused_pushes++;
 	view_refresh(v, false);
+	return err;
+}
+
+int view_push(struct view *v, const struct snapshot *s, const struct run_info *h)
+{
+	view_push_finish(v);
+	int err = push_start(v, s, h);
+	err |= push_eps(v, s, 0, s->n);
+	err |= push_end(v);
+	return err ? -ENOMEM : 0;
+}
+
+void view_push_begin(struct view *v, struct snapshot *s, const struct run_info *h)
+{
+	view_push_finish(v);
+	v->pend_err = push_start(v, s, h);
+	v->pend = snapshot_hold(s);
+	v->pend_at = 0;
+}
+
+bool view_push_step(struct view *v, size_t n)
+{
+	struct snapshot *s = v->pend;
+
+	if (!s)
+		return true;
+	if (v->pend_at < s->n) {
+		size_t to = s->n - v->pend_at > n ? v->pend_at + n : s->n;
+		v->pend_err |= push_eps(v, s, v->pend_at, to);
+		v->pend_at = to;
+		if (n != SIZE_MAX)
+			return false;  /* the rows' refresh (every row, sorted) is a slice of its own */
+	}
+	v->pend = NULL;
+	snapshot_free(s);
+	v->pend_err |= push_end(v);
+	return true;
+}
+
+int view_push_finish(struct view *v)
+{
+	int err;
+
+	view_push_step(v, SIZE_MAX);
+	err = v->pend_err ? -ENOMEM : 0;
+	v->pend_err = 0;
 	return err;
 }
 

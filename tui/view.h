@@ -150,6 +150,9 @@ struct view {
 	uint64_t folded;
 	bool have_requests;
 	struct view_header live;       /* updated on every push */
+	struct snapshot *pend;         /* a push in steps (view_push_begin), held; NULL: none */
+	size_t pend_at;                /* its endpoints taken so far */
+	int pend_err;
 	uint64_t *dense;               /* WIN_CBUCKETS scratch */
 
 	/* what the screen shows */
@@ -190,6 +193,18 @@ void view_free(struct view *v);
 /* One interval. Returns 0 or -ENOMEM (some numbers lost, view consistent). */
 /* h: the header's facts (copied; NULL keeps the last ones). */
 int view_push(struct view *v, const struct snapshot *s, const struct run_info *h);
+/*
+ * The same push in steps, for a loop that reads packets between them: in
+ * one piece, 10,000 endpoints kept the loop away from the capture ring for
+ * 70-220 ms. begin takes the interval's totals and header and holds s;
+ * each step takes n more endpoints, the one after the last refreshes the
+ * rows and returns true: the push is complete. Until then call nothing but view_push_step(),
+ * view_push_finish() (the rest at once; 0 or -ENOMEM for the whole push),
+ * view_push() (finishes first) and view_free().
+ */
+void view_push_begin(struct view *v, struct snapshot *s, const struct run_info *h);
+bool view_push_step(struct view *v, size_t n);
+int view_push_finish(struct view *v);
 /* Optional per-request data (see struct tui_request). */
 void view_add_requests(struct view *v, const struct tui_request *r, size_t n);
 

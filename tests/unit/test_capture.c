@@ -297,7 +297,7 @@ static unsigned long ring_kib(void)
 	return kib;
 }
 
-/* The ring is what --capture-buffer says, 16 MB by default: every page of
+/* The ring is what --capture-buffer says, 8 MB by default: every page of
  * it counts in l7top's RSS. */
 static void test_live_buffer_size(void **state)
 {

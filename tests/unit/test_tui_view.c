@@ -735,10 +735,77 @@ static void test_slots_bounded(void **st)
 	view_free(&v);
 }
 
+/* A push in steps leaves the model a whole push leaves, whatever the step,
+ * over several intervals and with a full view moving rows into OTHER; a
+ * step stops where it says, and the snapshot is held until the last one. */
+static void test_push_in_steps(void **st)
+{
+	struct ep_spec e[40];
+	char routes[40][16];
+	struct run_info h = { .target = "nginx[42]", .npids = 3 };
+	(void)st;
+	for (int i = 0; i < 40; i++) {
+		snprintf(routes[i], sizeof(routes[i]), "/s%d", i);
+		e[i] = (struct ep_spec){ "GET", routes[i], .n2 = (uint64_t)i + 1, .n5 = (uint64_t)i % 3,
+					 .lat_us = 100 + 37 * (uint64_t)i, .in = 10, .out = 99 };
+	}
+	for (size_t step = 1; step <= 41; step += 8) {
+		struct view whole, steps;
+		assert_int_equal(view_init(&whole, 1000, 30), 0);
+		assert_int_equal(view_init(&steps, 1000, 30), 0);
+		for (uint64_t t = 0; t < 4; t++) {
+			size_t n = 20 + 6 * t;               /* new endpoints each interval */
+			struct snapshot *s = snap(t * 1000, 1000, e, n);
+			h.now_ms = t * 1000 + 1000;
+			assert_int_equal(view_push(&whole, s, &h), 0);
+			view_push_begin(&steps, s, &h);
+			snapshot_free(s);                    /* the view holds its own reference */
+			size_t calls = 1;
+			while (!view_push_step(&steps, step))
+				calls++;
+			assert_int_equal(calls, (n + step - 1) / step + 1);   /* + the rows' refresh */
+			assert_int_equal(view_push_finish(&steps), 0);
+			assert_null(steps.pend);
+		}
+		assert_int_equal(steps.nrows, whole.nrows);
+		assert_int_equal(steps.live.neps, whole.live.neps);
+		assert_int_equal(steps.live.folded, whole.live.folded);
+		assert_int_equal(steps.live.all.requests, whole.live.all.requests);
+		assert_int_equal(steps.live.last.p99, whole.live.last.p99);
+		for (size_t i = 0; i < whole.nvis; i++) {
+			const struct view_row *a = view_row_at(&whole, i), *b = view_row_at(&steps, i);
+			assert_string_equal(a->route, b->route);
+			assert_memory_equal(&a->st, &b->st, sizeof(a->st));
+		}
+		view_free(&whole);
+		view_free(&steps);
+	}
+}
+
+/* A push begun and never finished is freed with the view (ASan: no leak). */
+static void test_push_in_steps_abandoned(void **st)
+{
+	struct ep_spec e[3] = { { "GET", "/a", .n2 = 1, .lat_us = 10 },
+				{ "GET", "/b", .n2 = 2, .lat_us = 20 },
+				{ "GET", "/c", .n2 = 3, .lat_us = 30 } };
+	struct run_info h = { .target = "nginx[42]" };
+	struct view v;
+	(void)st;
+	assert_int_equal(view_init(&v, 1000, 0), 0);
+	struct snapshot *s = snap(0, 1000, e, 3);
+	view_push_begin(&v, s, &h);
+	snapshot_free(s);
+	assert_false(view_push_step(&v, 1));
+	assert_int_equal(v.neps, 1);
+	view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slots_bounded),
+		cmocka_unit_test(test_push_in_steps),
+		cmocka_unit_test(test_push_in_steps_abandoned),
 		cmocka_unit_test(test_format_units),
 		cmocka_unit_test(test_format_middle),
 		cmocka_unit_test(test_windows),
