@@ -529,7 +529,22 @@ void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned id
 		fn(ctx, idx, n);
 }
 
-uint64_t hist_packed_percentile(const struct hist_packed *p, double q)
+/* The middle of coarse bucket idx (fine buckets idx << shift onwards). */
+static uint64_t coarse_value(unsigned idx, unsigned shift, uint64_t min, uint64_t max)
+{
+	unsigned first = idx << shift, last = first + (1u << shift) - 1;
+	if (!shift)
+		return bucket_value(idx, min, max);
+	if (last >= HIST_BUCKETS)
+		last = HIST_BUCKETS - 1;
+	uint64_t lo = hist_bucket_low(first), hi = hist_bucket_high(last);
+	uint64_t mid = lo + (hi - lo) / 2;
+	if (max && mid > max)
+		mid = max;
+	return mid < min ? min : mid;
+}
+
+uint64_t hist_packed_percentile_shifted(const struct hist_packed *p, double q, unsigned shift)
 {
 	if (p->count == 0)
 		return 0;
@@ -541,18 +556,28 @@ uint64_t hist_packed_percentile(const struct hist_packed *p, double q)
 	     idx = blob_next(&b, end, &at, &n)) {
 		seen += n;
 		if (seen >= rank)
-			return bucket_value(idx, p->min, p->max);
+			return coarse_value(idx, shift, p->min, p->max);
 	}
 	return p->max;
 }
 
-int hist_packed_add(struct hist_packed *p, const struct hist *h)
+uint64_t hist_packed_percentile(const struct hist_packed *p, double q)
+{
+	return hist_packed_percentile_shifted(p, q, 0);
+}
+
+int hist_packed_add_shifted(struct hist_packed *p, const struct hist *h, unsigned shift)
 {
 	if (!h->count)
 		return 0;
-	int err = hist_blob_add(&p->b, h);
+	int err = hist_blob_add_shifted(&p->b, h, shift);
 	if (err)
 		return err;
 	packed_note(p, h->count, h->sum, h->min, h->max);
 	return 0;
+}
+
+int hist_packed_add(struct hist_packed *p, const struct hist *h)
+{
+	return hist_packed_add_shifted(p, h, 0);
 }

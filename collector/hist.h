@@ -121,9 +121,15 @@ struct hist_packed {
 void hist_packed_free(struct hist_packed *p);
 /* p += h. Returns 0 or -ENOMEM (p unchanged). */
 int hist_packed_add(struct hist_packed *p, const struct hist *h);
-/* d += s, in the encoded form. 0 or -ENOMEM (d unchanged). */
+/* The same into coarser buckets (hist_blob_add_shifted); count, sum, min
+ * and max stay exact. A packed histogram is one or the other, never both. */
+int hist_packed_add_shifted(struct hist_packed *p, const struct hist *h, unsigned shift);
+/* d += s, in the encoded form (both of one shift). 0 or -ENOMEM (d unchanged). */
 int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s);
 /* hist_percentile() of what p holds, read off the encoding. */
 uint64_t hist_packed_percentile(const struct hist_packed *p, double q);
+/* The same of one added with hist_packed_add_shifted(p, h, shift): the
+ * coarse bucket's middle, clamped to [min, max]. */
+uint64_t hist_packed_percentile_shifted(const struct hist_packed *p, double q, unsigned shift);
 
 #endif

@@ -205,12 +205,12 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	counters_add(&e->last, s);
 	err |= hist_packed_add(&e->last_lat, &s->lat);
 	counters_add(&e->all, s);
-	err |= hist_packed_add(&e->all_lat, &s->lat);
+	err |= hist_packed_add_shifted(&e->all_lat, &s->lat, WIN_SHIFT);
 
 	if (!(sl = slot_at(e, c->seq, c->seq)))
 		return -ENOMEM;                   /* the windows miss it; last and all have it */
 	SLOT_COUNTS_ADD(sl, s);
-	err |= hist_blob_add_shifted(&sl->lat, &s->lat, 2);   /* coarse: fine / 4 */
+	err |= hist_blob_add_shifted(&sl->lat, &s->lat, WIN_SHIFT);
 	return err ? -ENOMEM : 0;
 }
 
@@ -292,14 +292,14 @@ static void dense_put(void *ctx, unsigned idx, uint64_t n)
 
 static void dense_put_fine(void *ctx, unsigned idx, uint64_t n)
 {
-	dense_put(ctx, idx / 4, n);
+	dense_put(ctx, idx >> WIN_SHIFT, n);
 }
 
 void win_dense_add(uint64_t *dense, const struct hist *h)
 {
 	uint64_t n;
 	HIST_FOREACH(h, i, n)
-		dense[i / 4] += n;
+		dense[i >> WIN_SHIFT] += n;
 }
 
 uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, uint64_t max)
@@ -322,7 +322,7 @@ uint64_t win_dense_percentile(const uint64_t *dense, uint64_t count, double q, u
 /* Read off the encodings: the table asks every row for its window's
  * percentiles at each refresh, 10,000 rows included. */
 static void stats_from_packed(const struct win_counts *s, const struct hist_packed *lat,
-			      struct win_stats *out, uint64_t *dense)
+			      unsigned shift, struct win_stats *out, uint64_t *dense)
 {
 	out->requests = s->requests;
 	memcpy(out->status, s->status, sizeof(out->status));
@@ -330,12 +330,12 @@ static void stats_from_packed(const struct win_counts *s, const struct hist_pack
 	out->bytes_in = s->bytes_in;
 	out->bytes_out = s->bytes_out;
 	out->lat_max_us = s->lat_max_us;
-	out->p50 = hist_packed_percentile(lat, 0.50);
-	out->p90 = hist_packed_percentile(lat, 0.90);
-	out->p99 = hist_packed_percentile(lat, 0.99);
+	out->p50 = hist_packed_percentile_shifted(lat, 0.50, shift);
+	out->p90 = hist_packed_percentile_shifted(lat, 0.90, shift);
+	out->p99 = hist_packed_percentile_shifted(lat, 0.99, shift);
 	if (dense) {
 		struct dense_sum sum = { .dense = dense };
-		hist_blob_each(&lat->b, dense_put_fine, &sum);
+		hist_blob_each(&lat->b, shift ? dense_put : dense_put_fine, &sum);
 	}
 }
 
@@ -348,12 +348,12 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 	if (k == WIN_LAST) {
 		out->dur_ms = c->last_ms;
 		if (e->last_interval == c->interval_seq && c->interval_seq)
-			stats_from_packed(&e->last, &e->last_lat, out, dense);
+			stats_from_packed(&e->last, &e->last_lat, 0, out, dense);
 		return;
 	}
 	if (k == WIN_ALL) {
 		out->dur_ms = c->total_ms;
-		stats_from_packed(&e->all, &e->all_lat, out, dense);
+		stats_from_packed(&e->all, &e->all_lat, WIN_SHIFT, out, dense);
 		return;
 	}
 	uint64_t want = win_len_ms(k);

@@ -204,6 +204,48 @@ static void test_packed_equals_full(void **state)
 
 /* Two packed histograms merged in their encoding hold what one of every
  * value holds, byte for byte; empty sides change nothing. */
+/* Packed into coarse buckets (fine >> 2): count, sum, min and max exact;
+ * each percentile in the coarse bucket of the exact one, so within its
+ * width (a sixteenth of a power of two) of the full histogram's answer;
+ * one value alone read back exactly (clamped to min = max). */
+static void test_packed_shifted(void **state)
+{
+	(void)state;
+	struct hist_packed p = { 0 }, one = { 0 };
+	struct hist all, iv;
+
+	hist_init(&all);
+	srand(11);
+	for (int round = 0; round < 30; round++) {
+		hist_init(&iv);
+		for (int i = 0; i < 200; i++) {
+			uint64_t x = draw();
+			assert_int_equal(hist_add(&iv, x), 0);
+			assert_int_equal(hist_add(&all, x), 0);
+		}
+		assert_int_equal(hist_packed_add_shifted(&p, &iv, 2), 0);
+		hist_free(&iv);
+	}
+	assert_int_equal(p.count, all.count);
+	assert_int_equal(p.sum, all.sum);
+	assert_int_equal(p.min, all.min);
+	assert_int_equal(p.max, all.max);
+	for (double q = 0.05; q < 1.0; q += 0.05) {
+		uint64_t exact = hist_percentile(&all, q), coarse = hist_packed_percentile_shifted(&p, q, 2);
+		uint64_t d = exact > coarse ? exact - coarse : coarse - exact;
+		assert_true(d <= exact / 16 + 1);
+	}
+	hist_init(&iv);
+	assert_int_equal(hist_add_n(&iv, 12345, 7), 0);
+	assert_int_equal(hist_packed_add_shifted(&one, &iv, 2), 0);
+	assert_int_equal(hist_packed_percentile_shifted(&one, 0.99, 2), 12345);
+	assert_int_equal(hist_packed_percentile_shifted(&one, 0.5, 2), 12345);
+	hist_free(&iv);
+	hist_free(&all);
+	hist_packed_free(&p);
+	hist_packed_free(&one);
+}
+
 static void test_packed_merge(void **state)
 {
 	(void)state;
@@ -253,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_merge_and_encode),
 		cmocka_unit_test(test_packed_equals_full),
 		cmocka_unit_test(test_packed_merge),
+		cmocka_unit_test(test_packed_shifted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
