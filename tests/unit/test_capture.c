@@ -245,6 +245,7 @@ static void live_exchange(int family, bool lo_only)
 	struct capture_stats st;
 	struct tally t = { 0 };
 	uint32_t connects;
+	uint64_t lo_out_before;
 	int lfd, ofd;
 
 	if (!c)
@@ -253,6 +254,11 @@ static void live_exchange(int family, bool lo_only)
 	ofd = listen_on(family, &t.other);
 	assert_int_equal(capture_set_ports(c, &t.watched, 1), 0);
 	assert_int_equal(capture_loopback_only(c, lo_only), 0);
+	/* Other programs' loopback traffic before the switch (any port) is
+	 * counted too; from the switch on, none leaving reaches the filter. */
+	usleep(20 * 1000);
+	capture_get_stats(c, &st);
+	lo_out_before = st.filter_lo_out;
 	exchange(lfd);
 	exchange(ofd);
 	collect(c, &t);
@@ -270,9 +276,9 @@ static void live_exchange(int family, bool lo_only)
 	check_stats(c, &t);
 	capture_get_stats(c, &st);
 	if (lo_only)
-		assert_int_equal(st.filter_lo_out, 0);
+		assert_int_equal(st.filter_lo_out - lo_out_before, 0);
 	else
-		assert_true(st.filter_lo_out >= (uint64_t)t.segs);
+		assert_true(st.filter_lo_out - lo_out_before >= (uint64_t)t.segs);
 	/* all on lo, no connect probe attached */
 	assert_false(capture_left_loopback(c, &connects));
 	assert_int_equal(connects, 0);
