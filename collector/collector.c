@@ -55,7 +55,10 @@ struct collector {
 	struct snap_counters last;       /* totals at the previous snapshot */
 	struct conn *cur;                /* connection being fed (for callbacks) */
 	struct tls_secrets *secrets;     /* keys mode: secrets waiting for connections */
-	struct tls_crypto *crypto;       /* ... and the algorithms every session shares */
+	struct tls_crypto *crypto;       /* ... and the algorithms every session shares,
+					  * fetched at the first TLS connection */
+	bool crypto_failed;              /* ... this OpenSSL lacks one: every TLS
+					  * connection counts undecryptable */
 	/* Sessions with records waiting for keys: what a kick visits. Closed
 	 * connections linger seconds in the table, so walking the table per
 	 * drain cost a quarter of l7top's CPU on a Connection: close load. */
@@ -762,7 +765,9 @@ static struct conn *conn_lookup(struct collector *c, const struct tcp_seg *s, en
  */
 static bool crypto_ready(struct collector *c)
 {
-	if (!c->crypto && (c->crypto = tls_crypto_new())) {
+	if (!c->crypto && !c->crypto_failed) {
+		c->crypto = tls_crypto_new();
+		c->crypto_failed = !c->crypto;   /* tried once, not per connection */
 		c->tls_sink.crypto = c->crypto;
 		c->tls_mute_sink.crypto = c->crypto;
 	}
@@ -782,7 +787,7 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
 		cn->tlss = crypto_ready(c) ? tls_session_new(0) : NULL;
 		if (!cn->tlss)
-			c->tls.undecryptable++;   /* out of memory: counted, not silent */
+			c->tls.undecryptable++;   /* no memory or no algorithms: counted, not silent */
 	}
 	return true;
 }

@@ -539,8 +539,8 @@ static uint64_t coarse_value(unsigned idx, unsigned shift, uint64_t min, uint64_
 		last = HIST_BUCKETS - 1;
 	uint64_t lo = hist_bucket_low(first), hi = hist_bucket_high(last);
 	uint64_t mid = lo + (hi - lo) / 2;
-	if (max && mid > max)
-		mid = max;
+	if (mid > max)
+		mid = max;             /* count > 0: max is a value seen (0 too) */
 	return mid < min ? min : mid;
 }
 

@@ -109,7 +109,8 @@ void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned id
 
 /*
  * A blob with the histogram's count, sum, min and max: exact as a struct
- * hist (the live view's "since start"). A wide latency spread touches a new
+ * hist (the live view's last interval), or in coarser buckets (its since
+ * start: hist_packed_add_shifted). A wide latency spread touches a new
  * chunk with most values: 10,000 endpoints after 10 s under 10,000
  * connections held 5.9 MB of such chunks (18.8 per endpoint).
  */

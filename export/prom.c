@@ -431,11 +431,18 @@ static const char *const MHD_LIBS[] = { "libmicrohttpd.so.12", "libmicrohttpd.so
 /* 0, or -ENOENT with err saying what to install. */
 static int mhd_load(struct mhd_api *m, char *err, size_t errlen)
 {
-	for (size_t i = 0; !m->dl && i < sizeof(MHD_LIBS) / sizeof(MHD_LIBS[0]); i++)
-		m->dl = dlopen(MHD_LIBS[i], RTLD_NOW | RTLD_LOCAL);
+	char why[256] = "";
+
+	/* The versioned name first; its failure is the one worth telling (a
+	 * library there that does not load), not the fallback's absence. */
+	for (size_t i = 0; !m->dl && i < sizeof(MHD_LIBS) / sizeof(MHD_LIBS[0]); i++) {
+		const char *e;
+		if (!(m->dl = dlopen(MHD_LIBS[i], RTLD_NOW | RTLD_LOCAL)) && !why[0] && (e = dlerror()))
+			snprintf(why, sizeof(why), "%s", e);
+	}
 	if (!m->dl) {
 		snprintf(err, errlen, "l7top: --prometheus needs libmicrohttpd: apt install "
-			 "libmicrohttpd12 (%s)", dlerror());
+			 "libmicrohttpd12 (%s)", why[0] ? why : "not found");
 		return -ENOENT;
 	}
 	struct { const char *name; void **fn; } syms[] = {

@@ -1175,10 +1175,10 @@ static void tls_auto_decide(struct app *a, uint64_t hits, uint64_t hs, uint64_t 
 					 "l7top CPU per request: ~%.0f us <= ~%.0f in calls mode",
 					 a->target_name, h, traps, cpu, keys, calls);
 			else
-				snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: %.2f "
-					 "handshakes per request, too few for calls mode to save on "
-					 "(%.0f us of l7top CPU per request is not TLS's alone)",
-					 a->target_name, h, cpu);
+				snprintf(au->note, sizeof(au->note), "tls auto: keys for %s: %.3f "
+					 "handshakes per request, under %.2f: too few for calls mode "
+					 "to save on (%.0f us of l7top CPU per request is not TLS's "
+					 "alone)", a->target_name, h, AUTO_MIN_HS_REQ, cpu);
 			target_event(a, "%s", au->note);
 			au->said = true;
 		}
@@ -1269,7 +1269,8 @@ static void tls_auto_step(struct app *a, const struct snapshot *s, uint64_t now)
 #define TRIM_EVERY 10
 static void heap_give_back(struct app *a)
 {
-	if (++a->intervals_untrimmed < TRIM_EVERY)
+	/* offline, intervals follow the capture's clock: hundreds a second */
+	if (a->opt.read_pcap || ++a->intervals_untrimmed < TRIM_EVERY)
 		return;
 	a->intervals_untrimmed = 0;
 	malloc_trim(0);

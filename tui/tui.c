@@ -97,7 +97,10 @@ void tui_on_input(struct tui *t)
 	int k, react = 0;
 	if (!t->crt)
 		return;
-	view_push_finish(&t->view);   /* keys act on a whole interval */
+	if (t->view.pend) {           /* keys act on a whole interval, drawn */
+		view_push_finish(&t->view);
+		react = REACT_REDRAW;
+	}
 	while ((k = crt_read_key(t->crt)) >= 0) {
 		react |= keys_dispatch(&t->view, k);
 		if (react & REACT_QUIT)
@@ -151,7 +154,9 @@ void tui_free(struct tui *t)
 static int tui_sink_push(void *self, struct snapshot *s, const struct run_info *run)
 {
 	struct tui *t = self;
-	if (t->loop && s->n > TUI_STEP_EPS) {
+	/* the rows' refresh covers every row the view holds, not only this
+	 * interval's: a view of many is sliced too */
+	if (t->loop && (s->n > TUI_STEP_EPS || t->view.neps > TUI_STEP_EPS)) {
 		view_push_begin(&t->view, s, run);   /* tui_idle() goes on */
 		return 0;
 	}

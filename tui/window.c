@@ -80,15 +80,15 @@ void win_ep_free(struct win_ep *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Coarse bucket c spans fine buckets 4c .. 4c+3. */
+/* Coarse bucket c spans fine buckets c << WIN_SHIFT onwards (4c .. 4c+3). */
 uint64_t win_cbucket_low(unsigned c)
 {
-	return hist_bucket_low(c * 4);
+	return hist_bucket_low(c << WIN_SHIFT);
 }
 
 uint64_t win_cbucket_high(unsigned c)
 {
-	unsigned last = c * 4 + 3;
+	unsigned last = ((c + 1) << WIN_SHIFT) - 1;
 	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
 }
 
@@ -277,7 +277,8 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	return err ? -ENOMEM : 0;
 }
 
-/* A window's coarse histogram, summed from its slots' fine buckets. */
+/* A window's coarse histogram, summed from its slots' coarse buckets (or
+ * the last interval's fine ones, folded). */
 struct dense_sum {
 	uint64_t *dense;
 	uint64_t count;

@@ -21,9 +21,9 @@
  * plus 72 bytes per slot the endpoint was active in within the last
  * WIN_SLOTS slots (an idle slot keeps nothing: slots are a sorted array of
  * the active ones, grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
- * per non-empty fine bucket in each of them, in the last interval and
- * since start (struct hist_blob / hist_packed: the histograms' encoding,
- * merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
+ * per non-empty coarse bucket in each of them and since start, per fine
+ * bucket in the last interval (struct hist_blob / hist_packed: the
+ * histograms' encoding, merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
  * from its first request: 41 MB at 10,000 endpoints seen once; full
  * histograms were 32 bytes per chunk and sparse coarse entries 8 bytes per
  * bucket in arrays grown by doubling (10,000 endpoints x 5 requests per
@@ -44,7 +44,7 @@
 #define WIN_SLOT_MS   5000
 /* Coarse buckets: fine index / 4 (fine = hist_bucket_of()). */
 #define WIN_SHIFT     2
-#define WIN_CBUCKETS  ((HIST_BUCKETS + 3) / 4)
+#define WIN_CBUCKETS  ((HIST_BUCKETS + (1 << WIN_SHIFT) - 1) >> WIN_SHIFT)
 
 /* Global slot clock, one per view. */
 struct win_clock {

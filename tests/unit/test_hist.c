@@ -202,12 +202,11 @@ static void test_packed_equals_full(void **state)
 	hist_free(&un);
 }
 
-/* Two packed histograms merged in their encoding hold what one of every
- * value holds, byte for byte; empty sides change nothing. */
 /* Packed into coarse buckets (fine >> 2): count, sum, min and max exact;
  * each percentile in the coarse bucket of the exact one, so within its
- * width (a sixteenth of a power of two) of the full histogram's answer;
- * one value alone read back exactly (clamped to min = max). */
+ * width (a sixteenth of a power of two, 4 µs below 128) of the full
+ * histogram's answer; one value alone read back exactly (clamped to
+ * min = max), 0 µs included. */
 static void test_packed_shifted(void **state)
 {
 	(void)state;
@@ -235,17 +234,34 @@ static void test_packed_shifted(void **state)
 		uint64_t d = exact > coarse ? exact - coarse : coarse - exact;
 		assert_true(d <= exact / 16 + 1);
 	}
+	/* one value alone, at the linear range's ends, an octave edge, the clamp */
+	static const uint64_t lone[] = { 0, 5, 127, 128, 12345, 1ull << 41 };
+	for (size_t k = 0; k < sizeof(lone) / sizeof(lone[0]); k++) {
+		hist_init(&iv);
+		assert_int_equal(hist_add_n(&iv, lone[k], 7), 0);
+		assert_int_equal(hist_packed_add_shifted(&one, &iv, 2), 0);
+		assert_int_equal(hist_packed_percentile_shifted(&one, 0.99, 2), iv.max);
+		assert_int_equal(hist_packed_percentile_shifted(&one, 0.5, 2), iv.min);
+		hist_free(&iv);
+		hist_packed_free(&one);
+	}
+	/* values below 128 µs: within the coarse bucket's 4 µs */
 	hist_init(&iv);
-	assert_int_equal(hist_add_n(&iv, 12345, 7), 0);
+	for (uint64_t x = 0; x < 128; x++)
+		assert_int_equal(hist_add(&iv, x), 0);
 	assert_int_equal(hist_packed_add_shifted(&one, &iv, 2), 0);
-	assert_int_equal(hist_packed_percentile_shifted(&one, 0.99, 2), 12345);
-	assert_int_equal(hist_packed_percentile_shifted(&one, 0.5, 2), 12345);
+	for (double q = 0.05; q < 1.0; q += 0.05) {
+		uint64_t exact = hist_percentile(&iv, q), coarse = hist_packed_percentile_shifted(&one, q, 2);
+		assert_true(exact > coarse ? exact - coarse < 4 : coarse - exact < 4);
+	}
 	hist_free(&iv);
 	hist_free(&all);
 	hist_packed_free(&p);
 	hist_packed_free(&one);
 }
 
+/* Two packed histograms merged in their encoding hold what one of every
+ * value holds, byte for byte; empty sides change nothing. */
 static void test_packed_merge(void **state)
 {
 	(void)state;
