@@ -529,15 +529,22 @@ void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned id
 		fn(ctx, idx, n);
 }
 
-/* The middle of coarse bucket idx (fine buckets idx << shift onwards). */
+uint64_t hist_coarse_low(unsigned idx, unsigned shift)
+{
+	return hist_bucket_low(idx << shift);
+}
+
+uint64_t hist_coarse_high(unsigned idx, unsigned shift)
+{
+	unsigned last = ((idx + 1) << shift) - 1;
+	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
+}
+
+/* The middle of coarse bucket idx, clamped to [min, max]. Shift 0 is
+ * bucket_value()'s answer: a linear bucket is 1 µs wide, its middle its low. */
 static uint64_t coarse_value(unsigned idx, unsigned shift, uint64_t min, uint64_t max)
 {
-	unsigned first = idx << shift, last = first + (1u << shift) - 1;
-	if (!shift)
-		return bucket_value(idx, min, max);
-	if (last >= HIST_BUCKETS)
-		last = HIST_BUCKETS - 1;
-	uint64_t lo = hist_bucket_low(first), hi = hist_bucket_high(last);
+	uint64_t lo = hist_coarse_low(idx, shift), hi = hist_coarse_high(idx, shift);
 	uint64_t mid = lo + (hi - lo) / 2;
 	if (mid > max)
 		mid = max;             /* count > 0: max is a value seen (0 too) */

@@ -80,16 +80,15 @@ void win_ep_free(struct win_ep *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Coarse bucket c spans fine buckets c << WIN_SHIFT onwards (4c .. 4c+3). */
+/* Coarse bucket c spans fine buckets 4c .. 4c+3. */
 uint64_t win_cbucket_low(unsigned c)
 {
-	return hist_bucket_low(c << WIN_SHIFT);
+	return hist_coarse_low(c, WIN_SHIFT);
 }
 
 uint64_t win_cbucket_high(unsigned c)
 {
-	unsigned last = ((c + 1) << WIN_SHIFT) - 1;
-	return hist_bucket_high(last < HIST_BUCKETS ? last : HIST_BUCKETS - 1);
+	return hist_coarse_high(c, WIN_SHIFT);
 }
 
 /* A slot's counters are an interval row's by the same names: one list of
