@@ -295,11 +295,15 @@ static void header_from(struct view *v, const struct run_info *h)
 
 static void extras_from_stats(struct view *v, struct view_ep *e, const struct ep_stats *s);
 
-static size_t slots_in_use(const struct view *v)
+/* Slots held, once those out of every window are dropped: an idle
+ * endpoint's stay until its next request otherwise. */
+static size_t slots_in_use(struct view *v)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < v->neps; i++)
+	for (size_t i = 0; i < v->neps; i++) {
+		win_ep_expire(&v->eps[i]->w, &v->clock);
 		n += v->eps[i]->w.nslot;
+	}
 	return n;
 }
 

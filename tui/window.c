@@ -15,6 +15,27 @@ void win_clock_init(struct win_clock *c, uint64_t interval_ms)
 		c->ips = 1;
 }
 
+/* How many of the newest slots a window of want ms sums: until their
+ * durations reach it, the current (partial) slot included. */
+static uint32_t slots_back(const struct win_clock *c, uint64_t want)
+{
+	uint64_t dur = 0;
+	uint32_t back = 0;
+
+	for (; back < WIN_SLOTS - 1 && back < c->seq && dur < want; back++)
+		dur += c->dur_ms[(c->seq - back) % WIN_SLOTS];
+	return back;
+}
+
+/*
+ * A new slot only adds to the newest end, so the oldest slot the widest
+ * window needs never moves back: what is dropped is never needed again.
+ */
+static void keep_update(struct win_clock *c)
+{
+	c->keep = slots_back(c, WIN_5MIN_MS);
+}
+
 void win_clock_tick(struct win_clock *c, uint64_t dur_ms)
 {
 	if (c->seq == 0 || c->in_cur >= c->ips) {
@@ -27,6 +48,7 @@ void win_clock_tick(struct win_clock *c, uint64_t dur_ms)
 	c->dur_ms[c->seq % WIN_SLOTS] += dur_ms;
 	c->total_ms += dur_ms;
 	c->last_ms = dur_ms;
+	keep_update(c);
 }
 
 /*
@@ -47,6 +69,7 @@ void win_clock_coarsen(struct win_clock *c)
 		c->in_cur += c->ips;              /* the current slot was a pair's second */
 	c->seq = ns;
 	c->ips *= 2;
+	keep_update(c);
 }
 
 const char *win_name(enum win_kind k)
@@ -62,7 +85,7 @@ const char *win_name(enum win_kind k)
 
 static uint64_t win_len_ms(enum win_kind k)
 {
-	return k == WIN_1MIN ? 60000 : k == WIN_5MIN ? 300000 : 0;
+	return k == WIN_1MIN ? 60000 : k == WIN_5MIN ? WIN_5MIN_MS : 0;
 }
 
 void win_ep_init(struct win_ep *e)
@@ -145,11 +168,17 @@ static uint32_t sat32(uint64_t a, uint64_t b)
 		for (unsigned i = i##_c * HIST_CHUNK; i < (i##_c + 1) * HIST_CHUNK; i++)     \
 			if (((n) = hist_bucket_count((h), i)) != 0)
 
-/* Drops the slots out of every window at slot `now`. */
-static void slots_expire(struct win_ep *e, uint32_t now)
+/* A slot the newest c->keep do not reach is out of every window. */
+static bool slot_expired(const struct win_clock *c, uint32_t seq)
+{
+	return seq + c->keep <= c->seq;
+}
+
+/* Drops the slots out of every window. */
+static void slots_expire(struct win_ep *e, const struct win_clock *c)
 {
 	unsigned k = 0;
-	while (k < e->nslot && e->slot[k].seq + WIN_SLOTS <= now)
+	while (k < e->nslot && slot_expired(c, e->slot[k].seq))
 		hist_blob_free(&e->slot[k++].lat);
 	if (!k)
 		return;
@@ -157,13 +186,41 @@ static void slots_expire(struct win_ep *e, uint32_t now)
 	e->nslot = (uint8_t)(e->nslot - k);
 }
 
+/* The slot array at cap entries (>= nslot); kept as it was on ENOMEM. */
+static void slots_resize(struct win_ep *e, unsigned cap)
+{
+	if (!cap) {
+		free(e->slot);
+		e->slot = NULL;
+		e->slot_cap = 0;
+		return;
+	}
+	struct win_slot *p = realloc(e->slot, cap * sizeof(*p));
+	if (p) {
+		e->slot = p;
+		e->slot_cap = (uint8_t)cap;
+	}
+}
+
+void win_ep_expire(struct win_ep *e, const struct win_clock *c)
+{
+	slots_expire(e, c);
+	/* a quarter full or less: half, room for the next add without a
+	 * realloc back; the array of 64 slots an endpoint had at 5 s slots
+	 * was 4.6 KB */
+	if (!e->nslot)
+		slots_resize(e, 0);
+	else if (e->slot_cap >= 8 && e->nslot <= e->slot_cap / 4)
+		slots_resize(e, e->slot_cap / 2);
+}
+
 /* The endpoint's slot for seq (seq <= now, within the window span), made
  * if absent: slots stay sorted, idle ones take no memory. NULL on ENOMEM. */
-static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, uint32_t now)
+static struct win_slot *slot_at(struct win_ep *e, uint32_t seq, const struct win_clock *c)
 {
 	unsigned i;
 
-	slots_expire(e, now);
+	slots_expire(e, c);
 	for (i = e->nslot; i > 0 && e->slot[i - 1].seq >= seq; i--)
 		if (e->slot[i - 1].seq == seq)
 			return &e->slot[i - 1];
@@ -206,7 +263,7 @@ int win_ep_add(struct win_ep *e, const struct win_clock *c, const struct ep_stat
 	counters_add(&e->all, s);
 	err |= hist_packed_add_shifted(&e->all_lat, &s->lat, WIN_SHIFT);
 
-	if (!(sl = slot_at(e, c->seq, c->seq)))
+	if (!(sl = slot_at(e, c->seq, c)))
 		return -ENOMEM;                   /* the windows miss it; last and all have it */
 	SLOT_COUNTS_ADD(sl, s);
 	err |= hist_blob_add_shifted(&sl->lat, &s->lat, WIN_SHIFT);
@@ -241,13 +298,8 @@ int win_ep_coarsen(struct win_ep *e)
 	unsigned cap = e->slot_cap;
 	while (cap > 2 && cap / 2 >= k)
 		cap /= 2;
-	if (cap < e->slot_cap) {
-		struct win_slot *p = realloc(e->slot, cap * sizeof(*p));
-		if (p) {
-			e->slot = p;
-			e->slot_cap = (uint8_t)cap;
-		}
-	}
+	if (cap < e->slot_cap)
+		slots_resize(e, cap);
 	return err ? -ENOMEM : 0;
 }
 
@@ -265,9 +317,9 @@ int win_ep_merge(struct win_ep *dst, const struct win_ep *src, const struct win_
 	for (unsigned i = 0; i < src->nslot; i++) {
 		const struct win_slot *ss = &src->slot[i];
 		struct win_slot *ds;
-		if (ss->seq + WIN_SLOTS <= c->seq)
+		if (slot_expired(c, ss->seq))
 			continue;                 /* out of every window */
-		if (!(ds = slot_at(dst, ss->seq, c->seq))) {
+		if (!(ds = slot_at(dst, ss->seq, c))) {
 			err = -ENOMEM;
 			continue;
 		}
@@ -356,12 +408,11 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 		stats_from_packed(&e->all, &e->all_lat, WIN_SHIFT, out, dense);
 		return;
 	}
-	uint64_t want = win_len_ms(k);
 	struct dense_sum sum = { .dense = dense };
-	uint32_t back = 0;
 	/* The window: the newest slots whose durations reach its length. */
-	for (; back < WIN_SLOTS - 1 && back < c->seq && out->dur_ms < want; back++)
-		out->dur_ms += c->dur_ms[(c->seq - back) % WIN_SLOTS];
+	uint32_t back = slots_back(c, win_len_ms(k));
+	for (uint32_t b = 0; b < back; b++)
+		out->dur_ms += c->dur_ms[(c->seq - b) % WIN_SLOTS];
 	for (unsigned i = e->nslot; i > 0; i--) {
 		const struct win_slot *sl = &e->slot[i - 1];
 		if (sl->seq > c->seq)

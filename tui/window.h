@@ -42,6 +42,7 @@
 
 #define WIN_SLOTS     64
 #define WIN_SLOT_MS   5000
+#define WIN_5MIN_MS   300000          /* the widest window */
 /* Coarse buckets: fine index / 4 (fine = hist_bucket_of()). */
 #define WIN_SHIFT     2
 #define WIN_CBUCKETS  ((HIST_BUCKETS + (1 << WIN_SHIFT) - 1) >> WIN_SHIFT)
@@ -55,6 +56,10 @@ struct win_clock {
 	uint64_t dur_ms[WIN_SLOTS];    /* by seq % WIN_SLOTS */
 	uint64_t total_ms;             /* since the last clear */
 	uint64_t last_ms;              /* duration of the last interval */
+	/* Newest slots the 5 min window reaches (win_ep_stats sums them): the
+	 * slots an endpoint keeps. Kept WIN_SLOTS deep once slots had doubled
+	 * to 80 s, 10,000 endpoints held 64 each after 85 min, not 5. */
+	uint32_t keep;
 };
 
 struct win_slot {
@@ -114,6 +119,10 @@ void win_clock_coarsen(struct win_clock *c);
 /* The endpoint's slots on the coarsened clock: each pair becomes one.
  * Returns 0 or -ENOMEM (latency data partly lost, counts kept). */
 int win_ep_coarsen(struct win_ep *e);
+/* Drops e's slots out of every window, and gives back the array an idle
+ * endpoint no longer fills (adding drops them too, but an idle endpoint
+ * adds nothing). Call once per interval, not per add: it may shrink. */
+void win_ep_expire(struct win_ep *e, const struct win_clock *c);
 /* The window's length in ms (0 for WIN_LAST / WIN_ALL) and its name. */
 const char *win_name(enum win_kind k);
 

@@ -126,11 +126,11 @@ static void check_windows(const struct win_ep *e, const struct win_clock *c,
 	expect(ref, mask, c->seq, 300000 / WIN_SLOT_MS, &st);
 }
 
-/* Active slots of ep within the last WIN_SLOTS: what it may keep. */
-static unsigned live_slots(int ep, uint32_t now)
+/* Active slots of ep among the newest keep: what it may hold. */
+static unsigned live_slots(int ep, uint32_t now, uint32_t keep)
 {
 	unsigned n = 0;
-	for (uint32_t seq = now >= WIN_SLOTS ? now - WIN_SLOTS + 1 : 1; seq <= now; seq++)
+	for (uint32_t seq = now >= keep ? now - keep + 1 : 1; seq <= now; seq++)
 		n += active(ep, seq);
 	return n;
 }
@@ -148,6 +148,8 @@ static void test_sparse_slots_exact(void **st)
 	for (uint32_t seq = 1; seq <= NSEQ; seq++) {
 		win_clock_tick(&c, WIN_SLOT_MS);
 		assert_int_equal(c.seq, seq);
+		/* 5 s slots: the 5 min window's 60, fewer at the start */
+		assert_int_equal(c.keep, seq < 60 ? seq : 60);
 		for (int ep = 0; ep < 2; ep++) {
 			fill(&ref[ep][seq], ep, seq);
 			if (!active(ep, seq))
@@ -155,7 +157,7 @@ static void test_sparse_slots_exact(void **st)
 			push(&e[ep], &c, &ref[ep][seq]);
 			/* sized by use: no slot for an idle one, none kept past the
 			 * span (dropped on the next add) */
-			assert_int_equal(e[ep].nslot, live_slots(ep, seq));
+			assert_int_equal(e[ep].nslot, live_slots(ep, seq, c.keep));
 			assert_true(e[ep].slot_cap <= WIN_SLOTS);
 		}
 		check_windows(&e[0], &c, ref, 1);
@@ -260,12 +262,56 @@ static void test_coarsen_equals_long_slots(void **st)
 	}
 }
 
+/*
+ * Slots doubled to 80 s (as a view of 10,000 endpoints gets them within 5
+ * min): an endpoint busy for 30 min holds the slots the 5 min window sums,
+ * at most 5, not the WIN_SLOTS it held before (64 x 80 s), and its windows
+ * still add up to every interval they cover. An idle one gives its slots
+ * and their array back at the next expiry.
+ */
+static void test_long_slots_keep_the_window(void **st)
+{
+	(void)st;
+	struct win_clock c;
+	struct win_ep e, idle;
+	struct ref_slot r;
+	struct win_stats s;
+
+	win_clock_init(&c, 1000);
+	for (int i = 0; i < 4; i++)
+		win_clock_coarsen(&c);         /* 5 s -> 80 s, before any tick */
+	assert_int_equal(c.ips, 80);
+	win_ep_init(&e);
+	win_ep_init(&idle);
+	fill(&r, 1, 1);                        /* r.req requests per interval */
+	for (uint32_t i = 1; i <= 1800; i++) {
+		win_clock_tick(&c, 1000);
+		push(&e, &c, &r);
+		if (i <= 100)
+			push(&idle, &c, &r);
+		assert_true(c.keep <= 5 && (i < 400 || c.keep >= 4));
+		assert_true(e.nslot <= c.keep);
+		win_ep_stats(&e, &c, WIN_5MIN, &s, NULL);
+		assert_true(s.dur_ms >= (i < 300 ? i : 300) * 1000ull);
+		assert_int_equal(s.requests, s.dur_ms / 1000 * r.req);
+		win_ep_stats(&e, &c, WIN_1MIN, &s, NULL);
+		assert_int_equal(s.requests, s.dur_ms / 1000 * r.req);
+	}
+	assert_true(idle.nslot > 0);           /* nothing expires it without an add */
+	win_ep_expire(&idle, &c);
+	assert_int_equal(idle.nslot, 0);
+	assert_null(idle.slot);
+	win_ep_free(&e);
+	win_ep_free(&idle);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sparse_slots_exact),
 		cmocka_unit_test(test_idle_endpoint_gives_back),
 		cmocka_unit_test(test_coarsen_equals_long_slots),
+		cmocka_unit_test(test_long_slots_keep_the_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
