@@ -2,6 +2,7 @@
 #include "collector/hist.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,14 +328,30 @@ int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len)
 void hist_blob_free(struct hist_blob *b)
 {
 	free(b->buf);
-	b->buf = NULL;
-	b->len = 0;
+	memset(b, 0, sizeof(*b));
+}
+
+/* An empty blob reads as this one: the version byte, no buckets. */
+static const uint8_t blob_none[1] = { 1 };
+
+void hist_blob_clear(struct hist_blob *b)
+{
+	if (!b->buf)
+		return;
+	memcpy(b->buf, blob_none, sizeof(blob_none));
+	b->len = sizeof(blob_none);
 }
 
 void hist_packed_free(struct hist_packed *p)
 {
 	hist_blob_free(&p->b);
 	memset(p, 0, sizeof(*p));
+}
+
+void hist_packed_clear(struct hist_packed *p)
+{
+	p->count = p->sum = p->min = p->max = 0;
+	hist_blob_clear(&p->b);
 }
 
 /* The non-empty buckets of a full histogram in index order, each index
@@ -404,13 +421,20 @@ static unsigned blob_next(const uint8_t **q, const uint8_t *end, uint64_t *idx, 
 	return (unsigned)*idx;
 }
 
-/* An empty blob reads as this one: the version byte, no buckets. */
-static const uint8_t blob_none[1] = { 1 };
-
-/* b becomes the n bytes at out (the caller's stack buffer, or a heap one
- * of a bigger size), at their size. 0 or -ENOMEM (b unchanged). */
+/*
+ * b becomes the n bytes at out (the caller's stack buffer, or a heap one
+ * of a bigger size). In b's own buffer when they fit: a new block per add,
+ * the old one freed, left holes of every older size behind (10,000
+ * endpoints' view: 20 MB in use in 38 MB of heap). Else at their size.
+ * 0 or -ENOMEM (b unchanged).
+ */
 static int blob_keep(struct hist_blob *b, uint8_t *out, const uint8_t *stack, size_t n)
 {
+	if (out == stack && n <= b->cap) {
+		memcpy(b->buf, stack, n);
+		b->len = (uint32_t)n;
+		return 0;
+	}
 	uint8_t *fit = out == stack ? malloc(n) : realloc(out, n);
 	if (out == stack) {
 		if (!fit)
@@ -420,6 +444,8 @@ static int blob_keep(struct hist_blob *b, uint8_t *out, const uint8_t *stack, si
 	free(b->buf);
 	b->buf = fit ? fit : out;
 	b->len = (uint32_t)n;
+	/* malloc rounds up; what it gave is ours to grow into */
+	b->cap = fit ? (uint32_t)malloc_usable_size(fit) : (uint32_t)n;
 	return 0;
 }
 

@@ -93,9 +93,14 @@ int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
 struct hist_blob {
 	uint8_t *buf;                  /* NULL when empty */
 	uint32_t len;
+	uint32_t cap;                  /* bytes buf can hold: a blob that grows by a
+					* byte or none is rewritten in place */
 };
 
 void hist_blob_free(struct hist_blob *b);
+/* Empties b, its buffer kept for the next add (one interval's blob after
+ * another's: no free and malloc each time). */
+void hist_blob_clear(struct hist_blob *b);
 /* b += h's buckets (no full histogram is built). 0 or -ENOMEM (b unchanged). */
 int hist_blob_add(struct hist_blob *b, const struct hist *h);
 /* The same into coarser buckets: bucket i of h counts in bucket i >> shift
@@ -120,6 +125,8 @@ struct hist_packed {
 };
 
 void hist_packed_free(struct hist_packed *p);
+/* Empties p, its blob's buffer kept (hist_blob_clear). */
+void hist_packed_clear(struct hist_packed *p);
 /* p += h. Returns 0 or -ENOMEM (p unchanged). */
 int hist_packed_add(struct hist_packed *p, const struct hist *h);
 /* The same into coarser buckets (hist_blob_add_shifted); count, sum, min

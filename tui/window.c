@@ -248,7 +248,7 @@ static void last_start(struct win_ep *e, const struct win_clock *c)
 	if (e->last_interval == c->interval_seq)
 		return;
 	memset(&e->last, 0, sizeof(e->last));
-	hist_packed_free(&e->last_lat);
+	hist_packed_clear(&e->last_lat);
 	e->last_interval = c->interval_seq;
 }
 

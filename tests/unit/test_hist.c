@@ -302,6 +302,53 @@ static void test_packed_merge(void **state)
 	hist_free(&all);
 }
 
+/* A cleared packed histogram reads as a new one and takes the next
+ * interval's values in the same buffer; adds that fit are made in place;
+ * every encoding equals hist_encode()'s of the same values. */
+static void test_packed_clear_reuses(void **state)
+{
+	(void)state;
+	struct hist_packed p = { 0 };
+	struct hist h, all;
+	static uint8_t blob[HIST_ENCODED_MAX];
+
+	srand(5);
+	for (int round = 0; round < 30; round++) {
+		hist_packed_clear(&p);
+		assert_int_equal(p.count, 0);
+		assert_int_equal(hist_packed_percentile(&p, 0.5), 0);
+		uint8_t *buf = p.b.buf;
+		uint32_t cap = p.b.cap;
+		hist_init(&all);
+		for (int k = 0; k < 3; k++) {
+			hist_init(&h);
+			for (int i = 1 + rand() % 20; i > 0; i--) {
+				uint64_t x = draw();
+				assert_int_equal(hist_add(&h, x), 0);
+				assert_int_equal(hist_add(&all, x), 0);
+			}
+			assert_int_equal(hist_packed_add(&p, &h), 0);
+			/* in place whenever it fits what the buffer holds */
+			if (buf && p.b.len <= cap)
+				assert_ptr_equal(p.b.buf, buf);
+			buf = p.b.buf;
+			cap = p.b.cap;
+			assert_true(p.b.len <= p.b.cap);
+			hist_free(&h);
+		}
+		size_t n = hist_encode(&all, blob, sizeof(blob));
+		assert_int_equal(p.b.len, n);
+		assert_memory_equal(p.b.buf, blob, n);
+		assert_int_equal(p.count, all.count);
+		assert_int_equal(p.min, all.min);
+		assert_int_equal(p.max, all.max);
+		assert_int_equal(hist_packed_percentile(&p, 0.9), hist_percentile(&all, 0.9));
+		hist_free(&all);
+	}
+	hist_packed_free(&p);
+	assert_null(p.b.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_packed_equals_full),
 		cmocka_unit_test(test_packed_merge),
 		cmocka_unit_test(test_packed_shifted),
+		cmocka_unit_test(test_packed_clear_reuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
