@@ -396,7 +396,8 @@ void status_counts_add(struct status_count *c, size_t nslots, uint16_t code, uin
 	c[last].n += n;
 }
 
-void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
+/* dst += src's counters and histogram, not its lists (slowest, clients, codes). */
+static void ep_counts_merge(struct ep_stats *dst, const struct ep_stats *src)
 {
 	dst->requests += src->requests;
 	dst->aborted += src->aborted;
@@ -408,17 +409,22 @@ void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
 	if (src->lat_max_us > dst->lat_max_us)
 		dst->lat_max_us = src->lat_max_us;
 	hist_merge(&dst->lat, &src->lat);
+	dst->protos |= src->protos;
+	dst->grpc_errors += src->grpc_errors;
+	for (int i = 0; src->grpc && i < GRPC_CODES; i++)
+		if (src->grpc[i])
+			ep_grpc_add(dst, i, src->grpc[i]);
+}
+
+void ep_stats_merge(struct ep_stats *dst, const struct ep_stats *src)
+{
+	ep_counts_merge(dst, src);
 	for (size_t i = 0; i < src->nslowest; i++)
 		ep_slowest_offer(dst, &src->slowest[i]);
 	for (size_t i = 0; i < src->nclients; i++)
 		ep_clients_add(dst, &src->clients[i].addr, src->clients[i].n);
 	for (size_t i = 0; i < src->ncodes; i++)
 		ep_codes_add(dst, src->codes[i].code, src->codes[i].n);
-	dst->protos |= src->protos;
-	dst->grpc_errors += src->grpc_errors;
-	for (int i = 0; src->grpc && i < GRPC_CODES; i++)
-		if (src->grpc[i])
-			ep_grpc_add(dst, i, src->grpc[i]);
 }
 
 const char *snapshot_target(const struct snapshot *s, unsigned t)
@@ -437,8 +443,10 @@ void snapshot_total(const struct snapshot *s, struct ep_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	hist_init(&out->lat);
+	/* the headers read counts and percentiles only: merging every row's
+	 * slowest, clients and codes lists cost as much as the rest */
 	for (size_t i = 0; i < s->n; i++)
-		ep_stats_merge(out, &s->eps[i]);
+		ep_counts_merge(out, &s->eps[i]);
 }
 
 static int by_method_route(const void *a, const void *b)

@@ -360,7 +360,8 @@ const char *snapshot_target(const struct snapshot *s, unsigned t);
  * target (they look as before targets), the name with several, "*" for a
  * row summed across them (OTHER). */
 const char *snapshot_row_target(const struct snapshot *s, unsigned t);
-/* Totals across endpoints; lat is merged (caller frees it with hist_free). */
+/* Totals across endpoints: the counters, and lat merged (caller frees it with
+ * hist_free); not the slowest, clients or codes lists. */
 void snapshot_total(const struct snapshot *s, struct ep_stats *out);
 /* The hash every endpoint table keys by (FNV-1a over host, method, route;
  * host "" where hosts are not split). */

@@ -181,6 +181,16 @@ static int store_step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The same for a statement whose every parameter is bound before each step
+ * (endpoint_stats: one per row, 10,000 an interval): clearing them first
+ * would only release what the next binds replace. */
+static int store_step_bound(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* The collector NUL-terminates; copying with a bound makes that true whatever it did. */
 static void store_copy(char *dst, size_t cap, const char *src, size_t srcmax)
 {
@@ -305,9 +315,11 @@ static int store_put_stat(struct store *st, sqlite3_int64 session, sqlite3_int64
 		sqlite3_bind_int64(q, 5 + i, v[i]);
 	if (blob)
 		sqlite3_bind_blob(q, 15, blob, blen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 15);
 	sqlite3_bind_int64(q, 16, p99_us);
 	sqlite3_bind_int64(q, 17, v[10]);
-	return store_step_done(q);
+	return store_step_bound(q);
 }
 
 static int store_write_endpoint(struct store *st, const struct snapshot *s,
