@@ -262,12 +262,26 @@ static void test_packed_shifted(void **state)
 
 /* Two packed histograms merged in their encoding hold what one of every
  * value holds, byte for byte; empty sides change nothing. */
+/* p holds what h holds: hist_encode()'s bytes and the exact count, sum,
+ * min and max. */
+static void assert_packed_is(const struct hist_packed *p, const struct hist *h)
+{
+	static uint8_t blob[HIST_ENCODED_MAX];
+	size_t n = hist_encode(h, blob, sizeof(blob));
+
+	assert_int_equal(p->b.len, n);
+	assert_memory_equal(p->b.buf, blob, n);
+	assert_int_equal(p->count, h->count);
+	assert_int_equal(p->sum, h->sum);
+	assert_int_equal(p->min, h->min);
+	assert_int_equal(p->max, h->max);
+}
+
 static void test_packed_merge(void **state)
 {
 	(void)state;
 	struct hist_packed a = { 0 }, b = { 0 }, none = { 0 };
 	struct hist all, ha, hb;
-	static uint8_t blob[HIST_ENCODED_MAX];
 
 	srand(11);
 	hist_init(&all);
@@ -289,13 +303,7 @@ static void test_packed_merge(void **state)
 	assert_int_equal(none.b.len, b.b.len);
 	assert_memory_equal(none.b.buf, b.b.buf, b.b.len);
 	assert_int_equal(hist_packed_merge(&a, &b), 0);
-	size_t n = hist_encode(&all, blob, sizeof(blob));
-	assert_int_equal(a.b.len, n);
-	assert_memory_equal(a.b.buf, blob, n);
-	assert_int_equal(a.count, all.count);
-	assert_int_equal(a.sum, all.sum);
-	assert_int_equal(a.min, all.min);
-	assert_int_equal(a.max, all.max);
+	assert_packed_is(&a, &all);
 	hist_packed_free(&a);
 	hist_packed_free(&b);
 	hist_packed_free(&none);
@@ -310,7 +318,6 @@ static void test_packed_clear_reuses(void **state)
 	(void)state;
 	struct hist_packed p = { 0 };
 	struct hist h, all;
-	static uint8_t blob[HIST_ENCODED_MAX];
 
 	srand(5);
 	for (int round = 0; round < 30; round++) {
@@ -336,12 +343,7 @@ static void test_packed_clear_reuses(void **state)
 			assert_true(p.b.len <= p.b.cap);
 			hist_free(&h);
 		}
-		size_t n = hist_encode(&all, blob, sizeof(blob));
-		assert_int_equal(p.b.len, n);
-		assert_memory_equal(p.b.buf, blob, n);
-		assert_int_equal(p.count, all.count);
-		assert_int_equal(p.min, all.min);
-		assert_int_equal(p.max, all.max);
+		assert_packed_is(&p, &all);
 		assert_int_equal(hist_packed_percentile(&p, 0.9), hist_percentile(&all, 0.9));
 		hist_free(&all);
 	}
