@@ -2,10 +2,10 @@
 /*
  * view_heap: the live view's heap at 10,000 endpoints, each with 5
  * requests of spread latencies (0.2-20 ms) in every 1 s interval, after
- * 12 intervals and after 320 (the 5 min window full), or as many as asked
- * (15 min: 900). A benchmark's
- * figure, no assertion: the bench's live runs last seconds, and the view
- * grows with its windows for 5 minutes.
+ * 12 intervals and after 320 (the 5 min window full), or after as many as
+ * asked (make bench adds 900: 15 min, past which the view must not grow).
+ * A benchmark's figure, no assertion: the bench's live runs last seconds,
+ * and the view grows with its windows for 5 minutes.
  *
  *   view_heap [ENDPOINTS] [INTERVALS...]
  */

@@ -5,10 +5,11 @@
  * keeping requests around.
  *
  * Time is cut into slots of whole intervals, ~5 s each (one interval when
- * the interval is longer). Each endpoint keeps a ring of WIN_SLOTS slots:
- * counters plus the slot's latency buckets, read *coarse* for the 1 and 5
- * min windows (16 buckets per power of two: the reported value is within
- * ~3% of the true one, the full buckets are within 0.8%). A window is the
+ * the interval is longer). Each endpoint keeps the slots the 5 min window
+ * reaches (win_clock.keep, at most WIN_SLOTS): counters plus the slot's
+ * latency buckets, read *coarse* for the 1 and 5 min windows (16 buckets
+ * per power of two: the reported value is within ~3% of the true one,
+ * the full buckets are within 0.8%). A window is the
  * sum of the newest slots whose durations reach the window's length, so
  * "1 min" covers 60 s up to 60 s + one slot, and rates divide by the time
  * actually covered. "Last interval" uses the full buckets (exact as the
@@ -18,9 +19,9 @@
  * quarter of that.
  *
  * Memory per endpoint, sized by use: struct win_ep is ~300 bytes fixed,
- * plus 72 bytes per slot the endpoint was active in within the last
- * WIN_SLOTS slots (an idle slot keeps nothing: slots are a sorted array of
- * the active ones, grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
+ * plus 72 bytes per slot the endpoint was active in among those kept (an
+ * idle slot keeps nothing: slots are a sorted array of the active ones,
+ * grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
  * per non-empty coarse bucket in each of them and since start, per fine
  * bucket in the last interval (struct hist_blob / hist_packed: the
  * histograms' encoding, merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
