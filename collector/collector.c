@@ -823,10 +823,11 @@ static void tls_join_blind(struct collector *c, struct conn *cn)
  * The socket filter reads a response's Content-Length itself when the
  * headers come in a segment of their own or with the body's start, and
  * cuts from there. Telling it again was a bpf() call per response, a
- * third of l7top's CPU on 100 KB files. So a response body waits for its
- * next segment: cut to no payload, the kernel has it (a snap length never
- * cuts that far); with payload, the kernel missed it and is told then
- * (one segment more copied).
+ * third of l7top's CPU on 100 KB files. So such a body waits for its next
+ * segment: cut to no payload, the kernel has it (a snap length never cuts
+ * that far); with payload, the kernel missed it, or dropped its guess
+ * since (it does at what looks like a response inside the body), and is
+ * told then, once: a body told is the kernel's to the end.
  */
 static void announce_skip(struct collector *c, struct conn *cn, enum http_dir dir,
 			  const struct tcp_seg *s)
@@ -837,19 +838,20 @@ static void announce_skip(struct collector *c, struct conn *cn, enum http_dir di
 	if (!c->cfg.skip || left < c->cfg.skip_min || left > (1u << 30))
 		return;
 	uint32_t until = cn->dir[dir].next_seq + (uint32_t)left;
-	if (until == cn->skip_until[dir])
-		return;
-	if (dir == HTTP_DIR_RESP) {
-		if (!s->len)
-			return;                    /* a FIN alone tells nothing */
+	if (dir == HTTP_DIR_RESP && !cn->h2 && http_stream_body_sized(&cn->http, dir)) {
+		if (!s->len || until == cn->skip_told)
+			return;                    /* a FIN alone tells nothing; told already */
 		if (!s->caplen) {
-			cn->skip_until[dir] = until;   /* cut whole: the kernel skips the body */
+			cn->skip_until[dir] = until;   /* cut whole: the kernel has the body */
 			return;
 		}
-		if (until != cn->skip_wait) {
+		if (until != cn->skip_wait && until != cn->skip_until[dir]) {
 			cn->skip_wait = until;     /* its headers: see what the next segment says */
 			return;
 		}
+		cn->skip_told = until;
+	} else if (until == cn->skip_until[dir]) {
+		return;
 	}
 	cn->skip_until[dir] = until;
 	if (dir == HTTP_DIR_REQ)

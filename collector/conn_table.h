@@ -71,6 +71,7 @@ struct conn {
 	uint32_t skip_until[2];      /* last skip announced (or the kernel's) per direction */
 	uint32_t skip_wait;          /* a response body's end, not announced yet: the
 				      * kernel may be cutting it already */
+	uint32_t skip_told;          /* ... and the last one announced after all */
 	uint32_t pid;                /* server process when known (TLS path) */
 	uint8_t target;              /* the target serving it (collector_set_targets) */
 	struct peer_addr client;     /* the peer; family 0 unknown */

@@ -787,3 +787,8 @@ uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 		return 0;
 	return h->parser->content_length;
 }
+
+bool http_stream_body_sized(const struct http_stream *s, enum http_dir dir)
+{
+	return http_stream_body_left(s, dir) && !(s->half[dir].parser->flags & F_CHUNKED);
+}

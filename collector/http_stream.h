@@ -159,6 +159,9 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
  * Those bytes only need counting, so the capture may skip them.
  */
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir);
+/* A body framed by Content-Length (not chunks), with bytes left: the one
+ * kind the socket filter can cut on its own. */
+bool http_stream_body_sized(const struct http_stream *s, enum http_dir dir);
 /* The same for a Content-Length body only (0 inside a chunked one): what
  * is left of the whole message, not of one chunk. */
 uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir);

@@ -773,6 +773,13 @@ static __always_inline bool headers_alone(struct __sk_buff *skb, struct seg *s, 
 	return w == WORD_CRLF2;
 }
 
+/* Does s start inside the body a skip cuts? What looks like a response
+ * there may be body content: a download of a capture, say. */
+static __always_inline bool inside_skip(const struct skip_val *sk, const struct seg *s)
+{
+	return sk && (__s32)(s->seq - sk->until) < 0;
+}
+
 static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 {
 	/* Both candidates are read into scalars first: clang would otherwise
@@ -807,7 +814,8 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 	 */
 	if (paylen < SOCKFILTER_SCAN_MIN) {
 		if (port_bit(s->sport) && headers_alone(skb, s, paylen) &&
-		    (payload_head(skb, s, paylen) & 0xffffffffffffffull) == WORD_HTTP1)
+		    (payload_head(skb, s, paylen) & 0xffffffffffffffull) == WORD_HTTP1 &&
+		    !inside_skip(bpf_map_lookup_elem(&skips, &s->key), s))
 			response_start(skb, s, paylen);
 		return full;
 	}
@@ -817,8 +825,15 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 		 * is any skip it has already passed (keep-alive leaves one per
 		 * body behind). */
 		if (sk && (sk->origin == SKIP_KERNEL || (__s32)(s->seq - sk->until) >= 0)) {
+			bool inside = inside_skip(sk, s);
 			bpf_map_delete_elem(&skips, &s->key);
 			sk = NULL;
+			/* The guess may have been wrong (a length a response never
+			 * sends), or this is body that looks like a response: no
+			 * guess from it, it passes whole and user space, which
+			 * knows, tells the kernel what follows. */
+			if (inside)
+				return full;
 		}
 		if (!sk && (keep = response_start(skb, s, paylen)) > 0)
 			return keep;

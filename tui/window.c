@@ -30,10 +30,17 @@ static uint32_t slots_back(const struct win_clock *c, uint64_t want)
 /*
  * A new slot only adds to the newest end, so the oldest slot the widest
  * window needs never moves back: what is dropped is never needed again.
+ * Coarsening joins slots 2t-1 and 2t into t, so an even oldest slot keeps
+ * its odd partner: once they are one slot, the window sums both (without
+ * it, 40 s slots doubled late showed 3,000 requests in 340 s for 3,400).
  */
 static void keep_update(struct win_clock *c)
 {
-	c->keep = slots_back(c, WIN_5MIN_MS);
+	uint32_t keep = slots_back(c, WIN_5MIN_MS), oldest = c->seq - keep + 1;
+
+	if (keep && oldest > 1 && oldest % 2 == 0)
+		keep++;                           /* <= WIN_SLOTS: back stops at WIN_SLOTS - 1 */
+	c->keep = keep;
 }
 
 void win_clock_tick(struct win_clock *c, uint64_t dur_ms)

@@ -57,9 +57,10 @@ struct win_clock {
 	uint64_t dur_ms[WIN_SLOTS];    /* by seq % WIN_SLOTS */
 	uint64_t total_ms;             /* since the last clear */
 	uint64_t last_ms;              /* duration of the last interval */
-	/* Newest slots the 5 min window reaches (win_ep_stats sums them): the
-	 * slots an endpoint keeps. Kept WIN_SLOTS deep once slots had doubled
-	 * to 80 s, 10,000 endpoints held 64 each after 85 min, not 5. */
+	/* Newest slots the 5 min window reaches (win_ep_stats sums them), and
+	 * the odd partner of an even oldest one: the slots an endpoint keeps.
+	 * Kept WIN_SLOTS deep once slots had doubled to 80 s, 10,000
+	 * endpoints held 64 each after 85 min, not 5 or 6. */
 	uint32_t keep;
 };
 

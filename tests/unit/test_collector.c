@@ -86,6 +86,83 @@ static const struct ep_stats *find(const struct snapshot *s, const char *m, cons
 static const uint16_t PORTS[] = { 8080 };
 #define MS 1000000ull
 
+/* n payload bytes of body; cut: only the headers captured, as the socket
+ * filter hands over a segment it cut. */
+static void send_body(struct collector *c, struct flow *f, int to_server, size_t n, bool cut,
+		      uint64_t ts)
+{
+	uint8_t pkt[2048], data[1400];
+	memset(data, 'b', sizeof(data));
+	assert_true(n <= sizeof(data));
+	size_t len = build(pkt, f, to_server, TCPF_ACK, data, n);
+	collector_packet(c, ts, pkt, (uint32_t)(cut ? len - n : len), (uint32_t)len);
+	if (to_server)
+		f->cseq += (uint32_t)n;
+	else
+		f->sseq += (uint32_t)n;
+}
+
+struct skips_told {
+	unsigned n;
+	uint32_t until;
+};
+
+static void note_skip(void *ctx, int family, const uint8_t *saddr, const uint8_t *daddr,
+		      uint16_t sport, uint16_t dport, uint32_t until)
+{
+	struct skips_told *t = ctx;
+	(void)family, (void)saddr, (void)daddr, (void)sport, (void)dport;
+	t->n++;
+	t->until = until;
+}
+
+/*
+ * A response body the kernel cuts by itself (its next segment came with no
+ * payload) is not told again; one whose next segment came whole is told
+ * once, where the body ends; so is one the kernel stops cutting halfway
+ * (it drops its guess at what looks like a response inside the body).
+ * Every body is counted to the byte either way.
+ */
+static void test_response_skips_told_once(void **state)
+{
+	(void)state;
+	struct skips_told told = { 0 };
+	struct collector_config cfg = { .skip = note_skip, .skip_ctx = &told, .skip_min = 1000 };
+	struct collector *c = collector_new(&cfg);
+	const char *req = "GET /dl HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n";
+	/* per case: which of the 5 body segments of 1000 bytes come cut */
+	static const bool cut[3][5] = {
+		{ true, true, true, true, true },      /* the kernel had it */
+		{ false, true, true, true, true },     /* it missed it */
+		{ true, true, false, false, true },    /* it dropped it halfway */
+	};
+	static const unsigned want_told[3] = { 0, 1, 1 };
+
+	collector_set_ports(c, PORTS, 1);
+	for (int k = 0; k < 3; k++) {
+		struct flow f = { 4, (uint16_t)(41000 + k), 8080, 1000, 5000 };
+		handshake(c, &f, 1 * MS);
+		send_seg(c, &f, 1, TCPF_ACK | TCPF_PSH, req, 10 * MS);
+		send_seg(c, &f, 0, TCPF_ACK | TCPF_PSH, head, 11 * MS);
+		uint32_t body = f.sseq;
+		told.n = 0;
+		for (int i = 0; i < 5; i++)
+			send_body(c, &f, 0, 1000, cut[k][i], 12 * MS);
+		assert_int_equal(told.n, want_told[k]);
+		if (want_told[k])
+			assert_int_equal(told.until, body + 5000);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	const struct ep_stats *e = find(s, "GET", "/dl");
+	assert_non_null(e);
+	assert_int_equal(e->requests, 3);
+	assert_int_equal(e->status[1], 3);
+	assert_int_equal(e->bytes_out, 3 * (strlen(head) + 5000));
+	snapshot_free(s);
+	collector_free(c);
+}
+
 static void test_exchange_v4_and_v6(void **state)
 {
 	(void)state;
@@ -659,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_process_stream),
 		cmocka_unit_test(test_hosts_request_log_and_detail),
 		cmocka_unit_test(test_lost_response_resyncs_by_time),
+		cmocka_unit_test(test_response_skips_told_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

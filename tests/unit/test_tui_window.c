@@ -148,8 +148,9 @@ static void test_sparse_slots_exact(void **st)
 	for (uint32_t seq = 1; seq <= NSEQ; seq++) {
 		win_clock_tick(&c, WIN_SLOT_MS);
 		assert_int_equal(c.seq, seq);
-		/* 5 s slots: the 5 min window's 60, fewer at the start */
-		assert_int_equal(c.keep, seq < 60 ? seq : 60);
+		/* 5 s slots: the 5 min window's 60 (fewer at the start), and the
+		 * odd partner of an even oldest one */
+		assert_int_equal(c.keep, seq < 60 ? seq : 60 + ((seq - 59) % 2 == 0));
 		for (int ep = 0; ep < 2; ep++) {
 			fill(&ref[ep][seq], ep, seq);
 			if (!active(ep, seq))
@@ -264,8 +265,8 @@ static void test_coarsen_equals_long_slots(void **st)
 
 /*
  * Slots doubled to 80 s (as a view of 10,000 endpoints gets them within 5
- * min): an endpoint busy for 30 min holds the slots the 5 min window sums,
- * at most 5, not the WIN_SLOTS it held before (64 x 80 s), and its windows
+ * min): an endpoint busy for 30 min holds the slots the 5 min window sums
+ * and a partner, at most 6, not the WIN_SLOTS it held before (64 x 80 s), and its windows
  * still add up to every interval they cover. An idle one gives its slots
  * and their array back at the next expiry.
  */
@@ -289,7 +290,7 @@ static void test_long_slots_keep_the_window(void **st)
 		push(&e, &c, &r);
 		if (i <= 100)
 			push(&idle, &c, &r);
-		assert_true(c.keep <= 5 && (i < 400 || c.keep >= 4));
+		assert_true(c.keep <= 6 && (i < 400 || c.keep >= 4));
 		assert_true(e.nslot <= c.keep);
 		win_ep_stats(&e, &c, WIN_5MIN, &s, NULL);
 		assert_true(s.dur_ms >= (i < 300 ? i : 300) * 1000ull);
@@ -305,6 +306,43 @@ static void test_long_slots_keep_the_window(void **st)
 	win_ep_free(&idle);
 }
 
+/*
+ * Slots doubled after the 5 min window is full, at every phase of the
+ * clock, expiring every interval as the view does (win_ep_expire before
+ * coarsening): each window still sums every interval it covers, the one
+ * the joined oldest slot brings in too.
+ */
+static void test_coarsen_late_keeps_the_window(void **st)
+{
+	(void)st;
+	for (uint32_t at = 600; at < 640; at++) {
+		struct win_clock c;
+		struct win_ep e;
+		struct ref_slot r;
+		struct win_stats s;
+
+		win_clock_init(&c, 1000);      /* 5 intervals per slot */
+		win_clock_coarsen(&c);
+		win_clock_coarsen(&c);         /* 20 s slots */
+		win_ep_init(&e);
+		fill(&r, 1, 1);
+		for (uint32_t i = 1; i <= at + 400; i++) {
+			win_clock_tick(&c, 1000);
+			push(&e, &c, &r);
+			win_ep_expire(&e, &c);
+			if (i == at) {
+				win_clock_coarsen(&c);
+				assert_int_equal(win_ep_coarsen(&e), 0);
+			}
+			for (enum win_kind w = WIN_1MIN; w <= WIN_5MIN; w++) {
+				win_ep_stats(&e, &c, w, &s, NULL);
+				assert_int_equal(s.requests, s.dur_ms / 1000 * r.req);
+			}
+		}
+		win_ep_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_idle_endpoint_gives_back),
 		cmocka_unit_test(test_coarsen_equals_long_slots),
 		cmocka_unit_test(test_long_slots_keep_the_window),
+		cmocka_unit_test(test_coarsen_late_keeps_the_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
