@@ -16,14 +16,17 @@ void win_clock_init(struct win_clock *c, uint64_t interval_ms)
 }
 
 /* How many of the newest slots a window of want ms sums: until their
- * durations reach it, the current (partial) slot included. */
-static uint32_t slots_back(const struct win_clock *c, uint64_t want)
+ * durations reach it, the current (partial) slot included. *dur_ms (may be
+ * NULL): the time they cover. */
+static uint32_t slots_back(const struct win_clock *c, uint64_t want, uint64_t *dur_ms)
 {
 	uint64_t dur = 0;
 	uint32_t back = 0;
 
 	for (; back < WIN_SLOTS - 1 && back < c->seq && dur < want; back++)
 		dur += c->dur_ms[(c->seq - back) % WIN_SLOTS];
+	if (dur_ms)
+		*dur_ms = dur;
 	return back;
 }
 
@@ -36,7 +39,7 @@ static uint32_t slots_back(const struct win_clock *c, uint64_t want)
  */
 static void keep_update(struct win_clock *c)
 {
-	uint32_t keep = slots_back(c, WIN_5MIN_MS), oldest = c->seq - keep + 1;
+	uint32_t keep = slots_back(c, WIN_5MIN_MS, NULL), oldest = c->seq - keep + 1;
 
 	if (keep && oldest > 1 && oldest % 2 == 0)
 		keep++;                           /* <= WIN_SLOTS: back stops at WIN_SLOTS - 1 */
@@ -417,9 +420,7 @@ void win_ep_stats(const struct win_ep *e, const struct win_clock *c, enum win_ki
 	}
 	struct dense_sum sum = { .dense = dense };
 	/* The window: the newest slots whose durations reach its length. */
-	uint32_t back = slots_back(c, win_len_ms(k));
-	for (uint32_t b = 0; b < back; b++)
-		out->dur_ms += c->dur_ms[(c->seq - b) % WIN_SLOTS];
+	uint32_t back = slots_back(c, win_len_ms(k), &out->dur_ms);
 	for (unsigned i = e->nslot; i > 0; i--) {
 		const struct win_slot *sl = &e->slot[i - 1];
 		if (sl->seq > c->seq)
