@@ -138,9 +138,9 @@ int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s);
 uint64_t hist_packed_percentile(const struct hist_packed *p, double q);
 /* The same of one added with hist_packed_add_shifted(p, h, shift): the
  * coarse bucket's middle, clamped to [min, max]. */
+uint64_t hist_packed_percentile_shifted(const struct hist_packed *p, double q, unsigned shift);
 /* Coarse bucket idx: fine buckets idx << shift onwards; high is exclusive. */
 uint64_t hist_coarse_low(unsigned idx, unsigned shift);
 uint64_t hist_coarse_high(unsigned idx, unsigned shift);
-uint64_t hist_packed_percentile_shifted(const struct hist_packed *p, double q, unsigned shift);
 
 #endif
