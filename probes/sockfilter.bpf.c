@@ -824,8 +824,8 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 		/* A new response: a guess about the previous one is over, and so
 		 * is any skip it has already passed (keep-alive leaves one per
 		 * body behind). */
-		if (sk && (sk->origin == SKIP_KERNEL || (__s32)(s->seq - sk->until) >= 0)) {
-			bool inside = inside_skip(sk, s);
+		bool inside = inside_skip(sk, s);
+		if (sk && (sk->origin == SKIP_KERNEL || !inside)) {
 			bpf_map_delete_elem(&skips, &s->key);
 			sk = NULL;
 			/* The guess may have been wrong (a length a response never
@@ -845,7 +845,7 @@ static __always_inline int keep_len(struct __sk_buff *skb, struct seg *s)
 		stat_add(SOCKFILTER_STAT_CUT_BYTES, paylen);
 		return hdr;
 	}
-	if ((__s32)(s->seq - sk->until) >= 0)
+	if (!inside_skip(sk, s))
 		bpf_map_delete_elem(&skips, &s->key);
 	return full;
 }
