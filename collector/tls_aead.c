@@ -224,6 +224,11 @@ int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 	       EVP_DecryptUpdate(a->bulk, out, &outl, in, (int)len) ? 0 : -EIO;
 }
 
+bool tls_aead_can_peek_at(const struct tls_aead *a)
+{
+	return a->gcm != NULL;
+}
+
 int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], size_t off,
 		     const uint8_t *in, uint8_t *out, size_t len)
 {
@@ -231,7 +236,7 @@ int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], si
 	uint8_t *ks = (uint8_t *)w;
 	size_t skip = off % 16, n = (skip + len + 15) / 16;
 
-	if (!a->gcm)
+	if (!tls_aead_can_peek_at(a))
 		return -EOPNOTSUPP;
 	/* GCM's counter 1 masks the tag: data block i is enciphered under i + 2 */
 	if (len > 16 || off / 16 > UINT32_MAX - 4 ||

@@ -12,6 +12,7 @@
  * than on decrypting a keep-alive request. Large records take EVP's stitched
  * AES-NI/PCLMUL code, faster in bulk.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,8 @@ int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
  * -EOPNOTSUPP (a key without the small-record way). */
 int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], size_t off,
 		     const uint8_t *in, uint8_t *out, size_t len);
+
+/* Would tls_aead_peek_at work with this key (not -EOPNOTSUPP)? */
+bool tls_aead_can_peek_at(const struct tls_aead *a);
 
 #endif

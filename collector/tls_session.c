@@ -105,6 +105,8 @@ struct side {
 	uint8_t *rec;
 	uint32_t cap, have, need;    /* need: HDR until the header is read */
 	uint32_t skip;               /* rest of a record broken by a gap */
+	bool skim;                   /* the record is a body one, counted unread (skim_starts) */
+	uint8_t skim_last;           /* its last data byte (TLS 1.3: the inner content type) */
 	bool resync;                 /* framing lost: rec holds raw bytes to scan */
 	bool resync_counted;         /* what trial mode finds counts as a resync */
 	uint32_t trial_k;            /* >0: seq (and key generation) uncertain by this much */
@@ -1157,25 +1159,33 @@ static void cut_settle_last(struct tls_session *s, int d, const struct tls_sessi
  * padding in the last byte, deciphered alone (one block): it must read
  * application data, unpadded. The record that ends the body is opened, and
  * its tag verifies the sequence number the skipped ones used up.
+ *
+ * body_fits says so from the header alone; body_count then needs only the
+ * record's last data byte (`last`), so a record known to fit from its header
+ * is not even copied together (skim_starts).
  */
-static bool body_skip(struct tls_session *s, int d, const uint8_t *r, uint32_t n, uint64_t ts,
+static bool body_fits(const struct tls_session *s, int d, uint8_t type, uint32_t n,
 		      const struct tls_session_sink *out)
 {
-	struct side *sd = &s->side[d];
-	uint32_t ex = s->suite->explicit_len, clen, plain;
-	uint8_t nonce[12], type;
+	const struct side *sd = &s->side[d];
+	uint32_t ex = s->suite->explicit_len;
 
-	if (!out->body_left || !out->lost || r[0] != CT_APPDATA || n < HDR + ex + TAG + TLS_AEAD_BULK ||
+	if (!out->body_left || !out->lost || type != CT_APPDATA || n < HDR + ex + TAG + TLS_AEAD_BULK ||
 	    (s->version == V13 && sd->epoch != EP_AP))
 		return false;
-	clen = n - HDR - ex - TAG;
-	plain = clen - (s->version == V13);
-	if (plain >= out->body_left(out->ctx, d))
-		return false;
+	return n - HDR - ex - TAG - (s->version == V13) < out->body_left(out->ctx, d);
+}
+
+static bool body_count(struct tls_session *s, int d, uint32_t n, const uint8_t *last, uint64_t ts,
+		       const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint32_t clen = n - HDR - s->suite->explicit_len - TAG, plain = clen - (s->version == V13);
+	uint8_t nonce[12], type;
+
 	if (s->version == V13) {
 		nonce_xor(sd->k.iv, sd->k.seq, nonce);
-		if (tls_aead_peek_at(sd->k.aead, nonce, clen - 1, r + HDR + clen - 1, &type, 1) ||
-		    type != CT_APPDATA)
+		if (tls_aead_peek_at(sd->k.aead, nonce, clen - 1, last, &type, 1) || type != CT_APPDATA)
 			return false;
 	}
 	sd->k.seq++;
@@ -1184,6 +1194,12 @@ static bool body_skip(struct tls_session *s, int d, const uint8_t *r, uint32_t n
 	COUNT(out, skipped_bytes, plain);
 	out->lost(out->ctx, d, plain, ts);
 	return true;
+}
+
+static bool body_skip(struct tls_session *s, int d, const uint8_t *r, uint32_t n, uint64_t ts,
+		      const struct tls_session_sink *out)
+{
+	return body_fits(s, d, r[0], n, out) && body_count(s, d, n, r + n - TAG - 1, ts, out);
 }
 
 static void cipher_record(struct tls_session *s, int d, uint8_t *r, uint32_t n, uint64_t ts,
@@ -1503,6 +1519,55 @@ static void bad_header(struct tls_session *s, int d, const struct tls_session_si
 	resync_start(s, d, 1, out);
 }
 
+/*
+ * The header of side d's next record was read: is it a body record that
+ * body_skip would count unread, with nothing queued that it would have to
+ * wait behind? Then its bytes are passed over instead of copied together:
+ * a download's ciphertext is otherwise copied once more in user space,
+ * which cost more than the records it decrypts.
+ */
+static bool skim_starts(struct tls_session *s, int d, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+
+	/* The common case, a short record, is told first, before the keys. */
+	if (sd->rec[0] != CT_APPDATA || sd->need < HDR + TAG + TLS_AEAD_BULK || sd->trial_k ||
+	    sd->cut_len || sd->dropping || tls_session_waiting(s) ||
+	    classify(s, d, CT_APPDATA) != R_CIPHER || !keys_ready(s, d, out) || s->dead)
+		return false;
+	if (s->version == V13 && !tls_aead_can_peek_at(sd->k.aead))
+		return false;                   /* ChaCha20: the record is opened */
+	return body_fits(s, d, sd->rec[0], sd->need, out);
+}
+
+/* Up to len bytes of a skimmed record: only its last data byte is kept. */
+static size_t skim_bytes(struct side *sd, const uint8_t *buf, size_t len)
+{
+	uint32_t last = sd->need - TAG - 1;
+	size_t n = sd->need - sd->have < len ? sd->need - sd->have : len;
+
+	if (last >= sd->have && last < sd->have + n)
+		sd->skim_last = buf[last - sd->have];
+	sd->have += (uint32_t)n;
+	return n;
+}
+
+/* A skimmed record is all here. Its last byte must still say application
+ * data (TLS 1.3): if not, the record, unkept, is lost as one that did not
+ * verify would be. */
+static void skim_end(struct tls_session *s, int d, uint64_t ts, const struct tls_session_sink *out)
+{
+	struct side *sd = &s->side[d];
+	uint32_t n = sd->need;
+	sd->skim = false;
+	sd->have = 0;
+	sd->need = HDR;
+	if (!body_fits(s, d, sd->rec[0], n, out) || !body_count(s, d, n, &sd->skim_last, ts, out))
+		tag_failure(s, d, n, ts, out);
+	if (!s->dead)
+		after_record(s, d, out);
+}
+
 static void frame(struct tls_session *s, int d, const uint8_t *buf, size_t len, uint64_t ts,
 		  const struct tls_session_sink *out)
 {
@@ -1528,6 +1593,14 @@ static void frame(struct tls_session *s, int d, const uint8_t *buf, size_t len, 
 			len -= n;
 			continue;
 		}
+		if (sd->skim) {
+			size_t n = skim_bytes(sd, buf, len);
+			buf += n;
+			len -= n;
+			if (sd->have == sd->need)
+				skim_end(s, d, ts, out);
+			continue;
+		}
 		if (rec_reserve(sd, sd->need)) {
 			give_up(s, out, "out of memory");
 			return;
@@ -1543,6 +1616,8 @@ static void frame(struct tls_session *s, int d, const uint8_t *buf, size_t len, 
 				continue;
 			}
 			sd->need = HDR + be16(sd->rec + 3);
+			sd->skim = skim_starts(s, d, out);
+			continue;
 		}
 		if (sd->have == sd->need && sd->need > HDR)
 			frame_record(s, d, ts, out);
@@ -1649,7 +1724,7 @@ void tls_session_cut(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		tls_session_gap(s, dir, len, ts, out);
 		return;
 	}
-	ready = !sd->skip && !sd->resync && !sd->trial_k && !sd->wait && !sd->dropping &&
+	ready = !sd->skip && !sd->skim && !sd->resync && !sd->trial_k && !sd->wait && !sd->dropping &&
 		classify(s, d, CT_APPDATA) == R_CIPHER && keys_ready(s, d, out);
 	if (s->dead)
 		return;
@@ -1705,6 +1780,7 @@ void tls_session_gap(struct tls_session *s, int dir, uint64_t len, uint64_t ts,
 		 * other direction sends next. If the gap ends inside it, the next
 		 * record starts exactly where its header said. */
 		uint32_t rest = sd->need - sd->have;
+		sd->skim = false;
 		sd->lost_cipher += sd->need;
 		report_lost(s, d, 1, ts, out);
 		sd->k.seq++;

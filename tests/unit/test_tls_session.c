@@ -1051,6 +1051,77 @@ static void test_body_skip(void **st)
 	skip_case("tls13_chacha", false);
 }
 
+/*
+ * A body record counted unread is passed over, not copied together (skim).
+ * Split anywhere in it (its header, its last data byte and its tag each
+ * fall on a chunk's edge), it counts as when it came whole; a gap inside it
+ * loses that record alone, and so does a last byte (TLS 1.3's inner type)
+ * that does not read application data: the 404 after it still decrypts.
+ */
+static void skim_run(const struct fixture *fx, const struct chunk *ch, size_t n, struct result *r)
+{
+	struct tls_session_sink sink;
+	struct tls_secrets *sec = keylog_table(fx);
+	result_init(r, sec, &sink);
+	r->body_stretch = 1u << 20;           /* as skip_case: the record looks inside the body */
+	struct tls_session *s = tls_session_new(0);
+	http_stream_init(&r->http);
+	feed_chunks(s, fx->conv[0]->bytes, ch, n, &sink);
+	tls_session_free(s, &sink);
+	http_stream_free(&r->http, &r->hsink);
+	tls_secrets_free(sec);
+	assert_int_equal(r->cnt.undecryptable, 0);
+	assert_int_equal(r->hc.parse_errors, 0);
+	assert_int_equal(r->len[1] + r->lost[1], fx->exp_len[1]);
+	assert_mem(r->plain[0], r->len[0], fx->exp[0], fx->exp_len[0]);
+	assert_int_equal(r->ntxn, 3);
+	assert_int_equal(r->status[2], 404);
+	assert_tail_is_404(r, fx);
+}
+
+static void skim_case(const char *name, bool v13)
+{
+	struct fixture *fx = fixture_load(name);
+	struct conv *c = fx->conv[0];
+	size_t rlen, roff = record_holding(c, 1, c->len[1] - 3000, &rlen);
+	static struct chunk ch[MAX_CHUNKS + 2];
+	struct result r;
+
+	assert_true(rlen >= TLS_AEAD_BULK + 64);
+	for (size_t k = roff; k <= roff + rlen; k++) {
+		if (k > roff + 32 && k < roff + rlen - 40 && (k - roff) % 97)
+			continue;                  /* every edge, and a sample between */
+		struct chunk sp[4];
+		skim_run(fx, sp, split_at(c, k, sp), &r);
+		assert_int_equal(r.cnt.tag_failures, 0);
+		assert_int_equal(r.cnt.records_skipped, 1);
+		assert_int_equal(r.lost[1], r.cnt.skipped_bytes);
+		result_free(&r);
+	}
+	skim_run(fx, ch, with_gap(c, roff + rlen / 2, 100, ch), &r);
+	assert_int_equal(r.cnt.tag_failures, 0);
+	assert_int_equal(r.cnt.records_skipped, 0);
+	assert_int_equal(r.cnt.records_lost, 1);
+	assert_int_equal(r.cnt.desyncs, 0);
+	result_free(&r);
+	if (v13) {
+		c->bytes[1][roff + rlen - TLS_AEAD_TAG - 1] ^= 0x55;
+		skim_run(fx, c->ch, c->nch, &r);
+		assert_int_equal(r.cnt.tag_failures, 1);
+		assert_int_equal(r.cnt.records_skipped, 0);
+		result_free(&r);
+	}
+	fixture_free(fx);
+}
+
+static void test_body_skim(void **st)
+{
+	(void)st;
+	skim_case("tls13_aes256", true);
+	skim_case("tls12_aes128", false);
+	skim_case("tls12_chacha", false);
+}
+
 static void test_cut(void **st)
 {
 	(void)st;
@@ -1395,6 +1466,7 @@ int main(void)
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_body_skip),
+		cmocka_unit_test(test_body_skim),
 		cmocka_unit_test(test_cut_then_head),
 		cmocka_unit_test(test_cut_unaligned),
 		cmocka_unit_test(test_unsupported),
