@@ -80,16 +80,23 @@ unsigned hist_next_chunk(const struct hist *h, unsigned c);
  */
 #define HIST_ENCODED_MAX (1 + HIST_BUCKETS * 13)
 size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
-/* Adds the blob's buckets to dst (count too; sum/min/max left to the caller).
+/* Adds the blob's buckets to dst (count too; sum/min/max left to the caller);
+ * reads a struct hist_blob's encoding as well.
  * Returns 0, -EINVAL on a malformed blob (dst unchanged), -ENOMEM. */
 int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
 
 /*
- * A histogram's buckets kept as their encoding (hist_encode()'s format):
- * 2-3 bytes per non-empty bucket instead of 32 per chunk, the same
- * buckets, merged in the encoded form. For what lives long and is read
+ * A histogram's buckets kept encoded: a version byte (HIST_BLOB_VERSION),
+ * then per non-empty bucket a varint of (count << 1 | gap), followed by
+ * one of gap - 1 when the bucket is not the one after the last (gap: the
+ * empty buckets skipped). hist_encode()'s delta cost a byte per bucket,
+ * mostly 1 in a window's coarse buckets: 1-2 bytes per non-empty bucket
+ * of those instead of 2-3 (32 per chunk in a struct hist), the same
+ * buckets, merged in the encoded form. hist_decode_merge() reads it too. For what lives long and is read
  * rarely: the live view's windows per endpoint. Zero-initialised is empty.
  */
+#define HIST_BLOB_VERSION 2
+
 struct hist_blob {
 	uint8_t *buf;                  /* NULL when empty */
 	uint32_t len;
