@@ -488,27 +488,23 @@ int hist_blob_add(struct hist_blob *b, const struct hist *h)
 	return hist_blob_add_shifted(b, h, 0);
 }
 
-int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned shift)
+size_t hist_enc_add_bound(size_t len, const struct hist *h)
 {
-	if (!h->count)
-		return 0;
 	/* Every bucket of h may be new: two varints of at most 10 bytes each;
-	 * an old bucket's delta only shrinks. */
-	size_t cap = (b->len ? b->len : 1) + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
-	/* Built on the stack when it fits, then copied at its size: a heap
-	 * scratch of the worst case, shrunk after, left holes behind that
-	 * doubled the heap of a view merging 10,000 blobs per interval. */
-	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
-	if (!out)
-		return -ENOMEM;
+	 * an old bucket's gap only shrinks. */
+	return len + (size_t)chunks_in_use(h) * HIST_CHUNK * 20;
+}
+
+size_t hist_enc_add(const uint8_t *old, size_t len, const struct hist *h, unsigned shift,
+		    uint8_t *out)
+{
 	struct bucket_cursor cur = cursor_start(h, shift);
-	const uint8_t *q = b->buf ? b->buf + 1 : blob_none + 1, *end = b->buf ? b->buf + b->len : q;
+	const uint8_t *q = old, *end = old + len;
 	uint64_t at = 0, old_n = 0, new_n = 0;
 	unsigned old_idx = blob_next(&q, end, &at, &old_n), new_idx = cursor_next(&cur, &new_n);
 	unsigned next = 0;
 	size_t n = 0;
 
-	out[n++] = HIST_BLOB_VERSION;
 	while (old_idx < HIST_BUCKETS || new_idx < HIST_BUCKETS) {
 		if (old_idx <= new_idx) {
 			bool both = old_idx == new_idx;
@@ -521,26 +517,23 @@ int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned sh
 			new_idx = cursor_next(&cur, &new_n);
 		}
 	}
-	return blob_keep(b, out, stack, n);
+	return n;
 }
 
-int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s)
+size_t hist_enc_merge_bound(size_t dlen, size_t slen)
 {
-	if (!s->buf)
-		return 0;
-	/* A merged bucket's delta is at most either side's, its count one byte
-	 * longer at most: both blobs plus one byte per bucket of s bound it. */
-	size_t cap = (d->len ? d->len : 1) + 2 * (size_t)s->len;
-	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
-	if (!out)
-		return -ENOMEM;
-	const uint8_t *q = d->buf ? d->buf + 1 : blob_none + 1, *qend = d->buf ? d->buf + d->len : q;
-	const uint8_t *r = s->buf + 1, *rend = s->buf + s->len;
+	/* A merged bucket's gap is at most either side's, its count one byte
+	 * longer at most: both plus one byte per bucket of s bound it. */
+	return dlen + 2 * slen;
+}
+
+size_t hist_enc_merge(const uint8_t *d, size_t dlen, const uint8_t *s, size_t slen, uint8_t *out)
+{
+	const uint8_t *q = d, *qend = d + dlen, *r = s, *rend = s + slen;
 	uint64_t qa = 0, ra = 0, qn = 0, rn = 0;
 	unsigned qi = blob_next(&q, qend, &qa, &qn), ri = blob_next(&r, rend, &ra, &rn), next = 0;
 	size_t n = 0;
 
-	out[n++] = HIST_BLOB_VERSION;
 	while (qi < HIST_BUCKETS || ri < HIST_BUCKETS) {
 		if (qi == ri) {
 			n += put_bucket(out + n, &next, qi, qn + rn);
@@ -554,7 +547,56 @@ int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s)
 			ri = blob_next(&r, rend, &ra, &rn);
 		}
 	}
-	return blob_keep(d, out, stack, n);
+	return n;
+}
+
+void hist_enc_each(const uint8_t *b, size_t len, void (*fn)(void *ctx, unsigned idx, uint64_t n),
+		   void *ctx)
+{
+	const uint8_t *q = b, *end = b + len;
+	uint64_t at = 0, n;
+
+	for (unsigned idx = blob_next(&q, end, &at, &n); idx < HIST_BUCKETS;
+	     idx = blob_next(&q, end, &at, &n))
+		fn(ctx, idx, n);
+}
+
+/* A blob's buckets (after its version byte) and their length. */
+static const uint8_t *blob_bytes(const struct hist_blob *b, size_t *len)
+{
+	*len = b->buf ? b->len - 1 : 0;
+	return b->buf ? b->buf + 1 : blob_none + 1;
+}
+
+int hist_blob_add_shifted(struct hist_blob *b, const struct hist *h, unsigned shift)
+{
+	if (!h->count)
+		return 0;
+	size_t len;
+	const uint8_t *old = blob_bytes(b, &len);
+	size_t cap = 1 + hist_enc_add_bound(len, h);
+	/* Built on the stack when it fits, then copied at its size: a heap
+	 * scratch of the worst case, shrunk after, left holes behind that
+	 * doubled the heap of a view merging 10,000 blobs per interval. */
+	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	out[0] = HIST_BLOB_VERSION;
+	return blob_keep(b, out, stack, 1 + hist_enc_add(old, len, h, shift, out + 1));
+}
+
+int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s)
+{
+	if (!s->buf)
+		return 0;
+	size_t dlen, slen;
+	const uint8_t *dq = blob_bytes(d, &dlen), *sq = blob_bytes(s, &slen);
+	size_t cap = 1 + hist_enc_merge_bound(dlen, slen);
+	uint8_t stack[2048], *out = cap <= sizeof(stack) ? stack : malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	out[0] = HIST_BLOB_VERSION;
+	return blob_keep(d, out, stack, 1 + hist_enc_merge(dq, dlen, sq, slen, out + 1));
 }
 
 /* p's count, sum, min and max take in those of what its blob just took. */
@@ -581,12 +623,9 @@ int hist_packed_merge(struct hist_packed *d, const struct hist_packed *s)
 void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
 		    void *ctx)
 {
-	const uint8_t *q = b->buf ? b->buf + 1 : blob_none + 1, *end = b->buf ? b->buf + b->len : q;
-	uint64_t at = 0, n;
-
-	for (unsigned idx = blob_next(&q, end, &at, &n); idx < HIST_BUCKETS;
-	     idx = blob_next(&q, end, &at, &n))
-		fn(ctx, idx, n);
+	size_t len;
+	const uint8_t *q = blob_bytes(b, &len);
+	hist_enc_each(q, len, fn, ctx);
 }
 
 uint64_t hist_coarse_low(unsigned idx, unsigned shift)

@@ -120,6 +120,21 @@ void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned id
 		    void *ctx);
 
 /*
+ * The same encoding without its version byte, in the caller's buffers: for
+ * one buffer holding many histograms (the windows' slots of an endpoint,
+ * one allocation instead of one per slot). out must hold the bound's
+ * bytes; the functions return the bytes written. old/d/s are the buckets
+ * of a blob this code wrote (zero length: empty).
+ */
+size_t hist_enc_add_bound(size_t len, const struct hist *h);
+size_t hist_enc_add(const uint8_t *old, size_t len, const struct hist *h, unsigned shift,
+		    uint8_t *out);
+size_t hist_enc_merge_bound(size_t dlen, size_t slen);
+size_t hist_enc_merge(const uint8_t *d, size_t dlen, const uint8_t *s, size_t slen, uint8_t *out);
+void hist_enc_each(const uint8_t *b, size_t len, void (*fn)(void *ctx, unsigned idx, uint64_t n),
+		   void *ctx);
+
+/*
  * A blob with the histogram's count, sum, min and max: exact as a struct
  * hist (the live view's last interval), or in coarser buckets (its since
  * start: hist_packed_add_shifted). A wide latency spread touches a new

@@ -18,11 +18,12 @@
  * ms), 12 MB of 10,000 endpoints' view after 5 min, the coarse one a
  * quarter of that.
  *
- * Memory per endpoint, sized by use: struct win_ep is ~300 bytes fixed,
- * plus 72 bytes per slot the endpoint was active in among those kept (an
+ * Memory per endpoint, sized by use: struct win_ep is ~320 bytes fixed,
+ * plus 56 bytes per slot the endpoint was active in among those kept (an
  * idle slot keeps nothing: slots are a sorted array of the active ones,
- * grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
- * per non-empty coarse bucket in each of them and since start, per fine
+ * grown by doubling, at most WIN_SLOTS), plus 1-3 bytes
+ * per non-empty coarse bucket in each of them (every slot's in one buffer,
+ * win_ep.lat) and since start, per fine
  * bucket in the last interval (struct hist_blob / hist_packed: the
  * histograms' encoding, merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
  * from its first request: 41 MB at 10,000 endpoints seen once; full
@@ -64,14 +65,18 @@ struct win_clock {
 	uint32_t keep;
 };
 
+/* 56 bytes: a struct hist_blob of its own was 16 more, and its malloc
+ * 16-31 bytes of header and rounding, per slot. */
 struct win_slot {
+	uint64_t bytes_in, bytes_out;
 	uint32_t seq;                  /* slot number this holds; stale if old */
 	uint32_t requests;
 	uint32_t status[STATUS_CLASSES];
 	uint32_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
 	uint32_t lat_max_us;           /* clamped to 2^32-1 */
-	uint64_t bytes_in, bytes_out;
-	struct hist_blob lat;          /* its latency, coarse buckets */
+	uint16_t lat_len;              /* bytes of its coarse latency buckets in
+					* win_ep.lat (at most WIN_CBUCKETS buckets
+					* of 12 bytes: fits) */
 };
 
 /* Counters of a window, as the table shows them. */
@@ -99,11 +104,16 @@ struct win_counts {
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
 	uint8_t nslot, slot_cap;       /* slot[]: active slots, seq ascending */
+	uint32_t lat_len, lat_cap;     /* bytes used and allocated in lat */
 	struct win_counts last;        /* the last interval it appeared in */
 	struct win_counts all;         /* since start */
 	struct hist_packed last_lat;   /* of `last` */
 	struct hist_packed all_lat;    /* of `all` */
 	struct win_slot *slot;         /* NULL until the first add */
+	/* The slots' latency buckets (hist_enc_*), slot after slot in slot[]'s
+	 * order, each slot's lat_len long: one allocation for all of them.
+	 * NULL while no slot has any. */
+	uint8_t *lat;
 };
 
 enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };

@@ -343,6 +343,81 @@ static void test_coarsen_late_keeps_the_window(void **st)
 	}
 }
 
+/* The slots' buckets sit in one buffer per endpoint, slot after slot:
+ * each slot's length adds up to the buffer's, within what it has. */
+static void assert_lat_whole(const struct win_ep *e)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < e->nslot; i++)
+		n += e->slot[i].lat_len;
+	assert_int_equal(n, e->lat_len);
+	assert_true(e->lat_len <= e->lat_cap);
+	assert_true(e->lat_len ? e->lat != NULL : 1);
+}
+
+/* The 5 min window's whole coarse histogram: the reference's, every bucket. */
+static void expect_dense(const struct win_ep *e, const struct win_clock *c,
+			 const struct ref_slot (*ref)[NSEQ + 1], unsigned mask)
+{
+	uint64_t got[WIN_CBUCKETS], want[WIN_CBUCKETS] = { 0 };
+	struct win_stats st;
+	struct hist h;
+	uint32_t n = 300000 / WIN_SLOT_MS;
+
+	hist_init(&h);
+	for (uint32_t seq = c->seq > n ? c->seq - n + 1 : 1; seq <= c->seq; seq++)
+		for (int ep = 0; ep < 2; ep++) {
+			const struct ref_slot *r = &ref[ep][seq];
+			if (!(mask & (1u << ep)) || !r->req)
+				continue;
+			hist_add_n(&h, r->lat[0], r->s2 - 1);
+			hist_add_n(&h, r->lat[1], 1);
+			if (r->s5)
+				hist_add_n(&h, r->lat[2], 1);
+		}
+	win_dense_add(want, &h);
+	hist_free(&h);
+	win_ep_stats(e, c, WIN_5MIN, &st, got);
+	assert_memory_equal(got, want, sizeof(got));
+}
+
+/* Adds, merges into a row already holding slots (new slots between its
+ * own), expiry and the buffer's trim keep every slot's buckets its own. */
+static void test_slot_buckets_one_buffer(void **st)
+{
+	(void)st;
+	static struct ref_slot ref[2][NSEQ + 1];
+	struct win_clock c;
+	struct win_ep e[2], m;
+
+	win_clock_init(&c, WIN_SLOT_MS);
+	win_ep_init(&e[0]);
+	win_ep_init(&e[1]);
+	for (uint32_t seq = 1; seq <= NSEQ; seq++) {
+		win_clock_tick(&c, WIN_SLOT_MS);
+		for (int ep = 0; ep < 2; ep++) {
+			fill(&ref[ep][seq], ep, seq);
+			if (active(ep, seq))
+				push(&e[ep], &c, &ref[ep][seq]);
+			win_ep_expire(&e[ep], &c);
+			assert_lat_whole(&e[ep]);
+			expect_dense(&e[ep], &c, ref, 1u << ep);
+		}
+		if (seq % 25 == 0) {
+			win_ep_init(&m);
+			assert_int_equal(win_ep_merge(&m, &e[1], &c), 0);
+			assert_lat_whole(&m);
+			assert_int_equal(win_ep_merge(&m, &e[0], &c), 0);
+			assert_lat_whole(&m);
+			expect_dense(&m, &c, ref, 3);
+			win_ep_free(&m);
+		}
+	}
+	win_ep_free(&e[0]);
+	win_ep_free(&e[1]);
+	assert_null(e[0].lat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_coarsen_equals_long_slots),
 		cmocka_unit_test(test_long_slots_keep_the_window),
 		cmocka_unit_test(test_coarsen_late_keeps_the_window),
+		cmocka_unit_test(test_slot_buckets_one_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
