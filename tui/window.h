@@ -37,6 +37,7 @@
 #ifndef L7TOP_WINDOW_H
 #define L7TOP_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "collector/hist.h"
@@ -63,6 +64,10 @@ struct win_clock {
 	 * Kept WIN_SLOTS deep once slots had doubled to 80 s, 10,000
 	 * endpoints held 64 each after 85 min, not 5 or 6. */
 	uint32_t keep;
+	/* Longest slots (intervals per slot) the owner will coarsen to; 0
+	 * none. Slots that long keep no partner: it would only be needed by
+	 * a coarsening that never comes (a sixth slot of every endpoint's). */
+	uint32_t max_ips;
 };
 
 /* 56 bytes: a struct hist_blob of its own was 16 more, and its malloc
@@ -128,6 +133,11 @@ void win_clock_tick(struct win_clock *c, uint64_t dur_ms);
  * "1 min" covers 60 s up to 60 s + one slot.
  */
 void win_clock_coarsen(struct win_clock *c);
+/* Slots will not be coarsened past max_slot_ms (0: no bound, the default):
+ * call after win_clock_init(). */
+void win_clock_limit(struct win_clock *c, uint64_t interval_ms, uint64_t max_slot_ms);
+/* Whether win_clock_coarsen() stays within that bound. */
+bool win_clock_can_coarsen(const struct win_clock *c);
 /* The endpoint's slots on the coarsened clock: each pair becomes one.
  * Returns 0 or -ENOMEM (latency data partly lost, counts kept). */
 int win_ep_coarsen(struct win_ep *e);

@@ -343,6 +343,49 @@ static void test_coarsen_late_keeps_the_window(void **st)
 	}
 }
 
+/* Slots at the longest the owner coarsens to keep no partner for a
+ * coarsening that never comes: at most 5 of 80 s, not 6, and the windows
+ * still add up to every interval they cover. */
+static void test_last_coarsening_keeps_no_partner(void **st)
+{
+	(void)st;
+	struct win_clock c;
+	struct win_ep e;
+	struct ref_slot r;
+	struct win_stats s;
+	uint32_t most = 0;
+
+	win_clock_init(&c, 1000);
+	win_clock_limit(&c, 1000, 80000);
+	for (int i = 0; i < 4; i++) {
+		assert_true(win_clock_can_coarsen(&c));
+		win_clock_coarsen(&c);         /* 5 s -> 80 s */
+	}
+	assert_false(win_clock_can_coarsen(&c));
+	win_ep_init(&e);
+	fill(&r, 1, 1);
+	for (uint32_t i = 1; i <= 1800; i++) {
+		win_clock_tick(&c, 1000);
+		push(&e, &c, &r);
+		win_ep_expire(&e, &c);
+		most = c.keep > most ? c.keep : most;
+		assert_true(e.nslot <= c.keep);
+		for (enum win_kind w = WIN_1MIN; w <= WIN_5MIN; w++) {
+			win_ep_stats(&e, &c, w, &s, NULL);
+			assert_int_equal(s.requests, s.dur_ms / 1000 * r.req);
+		}
+	}
+	assert_int_equal(most, 5);
+	win_ep_free(&e);
+	/* no bound: coarsening goes on */
+	win_clock_init(&c, 1000);
+	win_clock_limit(&c, 1000, 0);
+	for (int i = 0; i < 8; i++) {
+		assert_true(win_clock_can_coarsen(&c));
+		win_clock_coarsen(&c);
+	}
+}
+
 /* The slots' buckets sit in one buffer per endpoint, slot after slot:
  * each slot's length adds up to the buffer's, within what it has. */
 static void assert_lat_whole(const struct win_ep *e)
@@ -427,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_long_slots_keep_the_window),
 		cmocka_unit_test(test_coarsen_late_keeps_the_window),
 		cmocka_unit_test(test_slot_buckets_one_buffer),
+		cmocka_unit_test(test_last_coarsening_keeps_no_partner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
