@@ -143,13 +143,11 @@ uint64_t win_cbucket_high(unsigned c)
 #define WIN_COUNTS_ADD(d, s)                                           \
 	do {                                                           \
 		(d)->requests += (s)->requests;                        \
-		(d)->aborted += (s)->aborted;                          \
 		for (int k_ = 0; k_ < STATUS_CLASSES; k_++)            \
 			(d)->status[k_] += (s)->status[k_];            \
 		(d)->grpc_errors += (s)->grpc_errors;                  \
 		(d)->bytes_in += (s)->bytes_in;                        \
 		(d)->bytes_out += (s)->bytes_out;                      \
-		(d)->lat_sum_us += (s)->lat_sum_us;                    \
 		if ((s)->lat_max_us > (d)->lat_max_us)                 \
 			(d)->lat_max_us = (s)->lat_max_us;             \
 	} while (0)
