@@ -19,13 +19,17 @@
  * The lists are sized by use (most endpoints have a client or two and a
  * code or two: the fixed arrays were ~1.2 KB of each endpoint's row). */
 struct view_extra {
-	size_t nslow, nclients, ncodes;
+	/* at most VIEW_SLOW_MAX, VIEW_CLIENTS_MAX, VIEW_CODES_MAX: bytes do
+	 * (three size_t and a padded byte were 24 bytes of every endpoint) */
+	uint8_t nslow, nclients, ncodes;
+	uint8_t protos;                           /* 1 << PROTO_* seen since start */
 	struct view_slow slow[VIEW_SLOW_MAX];
 	struct view_client *clients;              /* nclients (<= VIEW_CLIENTS_MAX) */
 	struct view_code *codes;                  /* ncodes (<= VIEW_CODES_MAX), code 0: others */
-	uint8_t protos;                           /* 1 << PROTO_* seen since start */
 	uint64_t *grpc;                           /* GRPC_CODES per grpc-status, NULL: none */
 };
+_Static_assert(VIEW_SLOW_MAX <= UINT8_MAX && VIEW_CLIENTS_MAX <= UINT8_MAX &&
+	       VIEW_CODES_MAX <= UINT8_MAX, "view_extra counts are bytes");
 
 static void extra_free(struct view_extra *x)
 {
