@@ -250,6 +250,16 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 	return -EINVAL;
 }
 
+size_t hist_varint_put(uint8_t *p, uint64_t v)
+{
+	return put_varint(p, v);
+}
+
+int hist_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	return get_varint(p, end, out);
+}
+
 size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
 {
 	uint8_t tmp[24];

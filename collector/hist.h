@@ -133,6 +133,11 @@ size_t hist_enc_merge_bound(size_t dlen, size_t slen);
 size_t hist_enc_merge(const uint8_t *d, size_t dlen, const uint8_t *s, size_t slen, uint8_t *out);
 void hist_enc_each(const uint8_t *b, size_t len, void (*fn)(void *ctx, unsigned idx, uint64_t n),
 		   void *ctx);
+/* The encodings' LEB128 varint, for records that carry counters beside
+ * buckets: put writes at most 10 bytes and returns them; get returns 0 or
+ * -EINVAL (cut short), *p past what it read. */
+size_t hist_varint_put(uint8_t *p, uint64_t v);
+int hist_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 /*
  * A blob with the histogram's count, sum, min and max: exact as a struct

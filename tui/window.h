@@ -19,11 +19,11 @@
  * quarter of that.
  *
  * Memory per endpoint, sized by use: struct win_ep is ~290 bytes fixed,
- * plus 56 bytes per slot the endpoint was active in among those kept (an
+ * plus per slot the endpoint was active in among those kept 8 bytes (an
  * idle slot keeps nothing: slots are a sorted array of the active ones,
- * grown by doubling, at most WIN_SLOTS), plus 1-3 bytes
- * per non-empty coarse bucket in each of them (every slot's in one buffer,
- * win_ep.lat) and since start, per fine
+ * at most WIN_SLOTS) and a record of ~15 bytes of counters and 1-3 bytes
+ * per non-empty coarse bucket (every slot's in one buffer, win_ep.rec),
+ * plus 1-3 bytes per coarse bucket since start, per fine
  * bucket in the last interval (struct hist_blob / hist_packed: the
  * histograms' encoding, merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
  * from its first request: 41 MB at 10,000 endpoints seen once; full
@@ -70,18 +70,12 @@ struct win_clock {
 	uint32_t max_ips;
 };
 
-/* 56 bytes: a struct hist_blob of its own was 16 more, and its malloc
- * 16-31 bytes of header and rounding, per slot. */
+/* A slot the endpoint was active in: its counters and latency buckets are
+ * its record in win_ep.rec (window.c). The fixed fields of a slot were 72
+ * bytes, then 56 (a struct hist_blob and a malloc of its own gone). */
 struct win_slot {
-	uint64_t bytes_in, bytes_out;
 	uint32_t seq;                  /* slot number this holds; stale if old */
-	uint32_t requests;
-	uint32_t status[STATUS_CLASSES];
-	uint32_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
-	uint32_t lat_max_us;           /* clamped to 2^32-1 */
-	uint16_t lat_len;              /* bytes of its coarse latency buckets in
-					* win_ep.lat (at most WIN_CBUCKETS buckets
-					* of 12 bytes: fits) */
+	uint16_t len;                  /* bytes of its record in win_ep.rec */
 };
 
 /* Counters of a window, as the table shows them. */
@@ -110,16 +104,17 @@ struct win_counts {
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
 	uint8_t nslot, slot_cap;       /* slot[]: active slots, seq ascending */
-	uint32_t lat_len, lat_cap;     /* bytes used and allocated in lat */
+	uint32_t rec_len, rec_cap;     /* bytes used and allocated in rec */
 	struct win_counts last;        /* the last interval it appeared in */
 	struct win_counts all;         /* since start */
 	struct hist_packed last_lat;   /* of `last` */
 	struct hist_packed all_lat;    /* of `all` */
 	struct win_slot *slot;         /* NULL until the first add */
-	/* The slots' latency buckets (hist_enc_*), slot after slot in slot[]'s
-	 * order, each slot's lat_len long: one allocation for all of them.
-	 * NULL while no slot has any. */
-	uint8_t *lat;
+	/* The slots' records (counters as varints, then coarse latency
+	 * buckets, hist_enc_*), slot after slot in slot[]'s order, each its
+	 * slot's len long: one allocation for all of them. NULL while no slot
+	 * holds anything. */
+	uint8_t *rec;
 };
 
 enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };

@@ -386,16 +386,16 @@ static void test_last_coarsening_keeps_no_partner(void **st)
 	}
 }
 
-/* The slots' buckets sit in one buffer per endpoint, slot after slot:
+/* The slots' records sit in one buffer per endpoint, slot after slot:
  * each slot's length adds up to the buffer's, within what it has. */
-static void assert_lat_whole(const struct win_ep *e)
+static void assert_rec_whole(const struct win_ep *e)
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < e->nslot; i++)
-		n += e->slot[i].lat_len;
-	assert_int_equal(n, e->lat_len);
-	assert_true(e->lat_len <= e->lat_cap);
-	assert_true(e->lat_len ? e->lat != NULL : 1);
+		n += e->slot[i].len;
+	assert_int_equal(n, e->rec_len);
+	assert_true(e->rec_len <= e->rec_cap);
+	assert_true(e->rec_len ? e->rec != NULL : 1);
 }
 
 /* The 5 min window's whole coarse histogram: the reference's, every bucket. */
@@ -425,8 +425,9 @@ static void expect_dense(const struct win_ep *e, const struct win_clock *c,
 }
 
 /* Adds, merges into a row already holding slots (new slots between its
- * own), expiry and the buffer's trim keep every slot's buckets its own. */
-static void test_slot_buckets_one_buffer(void **st)
+ * own), expiry and the buffer's trim keep every slot's record its own:
+ * counters (test_sparse_slots_exact) and every bucket. */
+static void test_slot_records_one_buffer(void **st)
 {
 	(void)st;
 	static struct ref_slot ref[2][NSEQ + 1];
@@ -443,22 +444,22 @@ static void test_slot_buckets_one_buffer(void **st)
 			if (active(ep, seq))
 				push(&e[ep], &c, &ref[ep][seq]);
 			win_ep_expire(&e[ep], &c);
-			assert_lat_whole(&e[ep]);
+			assert_rec_whole(&e[ep]);
 			expect_dense(&e[ep], &c, ref, 1u << ep);
 		}
 		if (seq % 25 == 0) {
 			win_ep_init(&m);
 			assert_int_equal(win_ep_merge(&m, &e[1], &c), 0);
-			assert_lat_whole(&m);
+			assert_rec_whole(&m);
 			assert_int_equal(win_ep_merge(&m, &e[0], &c), 0);
-			assert_lat_whole(&m);
+			assert_rec_whole(&m);
 			expect_dense(&m, &c, ref, 3);
 			win_ep_free(&m);
 		}
 	}
 	win_ep_free(&e[0]);
 	win_ep_free(&e[1]);
-	assert_null(e[0].lat);
+	assert_null(e[0].rec);
 }
 
 int main(void)
@@ -469,7 +470,7 @@ int main(void)
 		cmocka_unit_test(test_coarsen_equals_long_slots),
 		cmocka_unit_test(test_long_slots_keep_the_window),
 		cmocka_unit_test(test_coarsen_late_keeps_the_window),
-		cmocka_unit_test(test_slot_buckets_one_buffer),
+		cmocka_unit_test(test_slot_records_one_buffer),
 		cmocka_unit_test(test_last_coarsening_keeps_no_partner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
