@@ -80,16 +80,23 @@ unsigned hist_next_chunk(const struct hist *h, unsigned c);
  */
 #define HIST_ENCODED_MAX (1 + HIST_BUCKETS * 13)
 size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
-/* Adds the blob's buckets to dst (count too; sum/min/max left to the caller).
+/* Adds the blob's buckets to dst (count too; sum/min/max left to the caller);
+ * reads a struct hist_blob's encoding as well.
  * Returns 0, -EINVAL on a malformed blob (dst unchanged), -ENOMEM. */
 int hist_decode_merge(struct hist *dst, const uint8_t *buf, size_t len);
 
 /*
- * A histogram's buckets kept as their encoding (hist_encode()'s format):
- * 2-3 bytes per non-empty bucket instead of 32 per chunk, the same
- * buckets, merged in the encoded form. For what lives long and is read
+ * A histogram's buckets kept encoded: a version byte (HIST_BLOB_VERSION),
+ * then per non-empty bucket a varint of (count << 1 | gap), followed by
+ * one of gap - 1 when the bucket is not the one after the last (gap: the
+ * empty buckets skipped). hist_encode()'s delta cost a byte per bucket,
+ * mostly 1 in a window's coarse buckets: 1-2 bytes per non-empty bucket
+ * of those instead of 2-3 (32 per chunk in a struct hist), the same
+ * buckets, merged in the encoded form. hist_decode_merge() reads it too. For what lives long and is read
  * rarely: the live view's windows per endpoint. Zero-initialised is empty.
  */
+#define HIST_BLOB_VERSION 2
+
 struct hist_blob {
 	uint8_t *buf;                  /* NULL when empty */
 	uint32_t len;
@@ -111,6 +118,26 @@ int hist_blob_merge(struct hist_blob *d, const struct hist_blob *s);
 /* fn(ctx, bucket, n) for every non-empty bucket, in index order. */
 void hist_blob_each(const struct hist_blob *b, void (*fn)(void *ctx, unsigned idx, uint64_t n),
 		    void *ctx);
+
+/*
+ * The same encoding without its version byte, in the caller's buffers: for
+ * one buffer holding many histograms (the windows' slots of an endpoint,
+ * one allocation instead of one per slot). out must hold the bound's
+ * bytes; the functions return the bytes written. old/d/s are the buckets
+ * of a blob this code wrote (zero length: empty).
+ */
+size_t hist_enc_add_bound(size_t len, const struct hist *h);
+size_t hist_enc_add(const uint8_t *old, size_t len, const struct hist *h, unsigned shift,
+		    uint8_t *out);
+size_t hist_enc_merge_bound(size_t dlen, size_t slen);
+size_t hist_enc_merge(const uint8_t *d, size_t dlen, const uint8_t *s, size_t slen, uint8_t *out);
+void hist_enc_each(const uint8_t *b, size_t len, void (*fn)(void *ctx, unsigned idx, uint64_t n),
+		   void *ctx);
+/* The encodings' LEB128 varint, for records that carry counters beside
+ * buckets: put writes at most 10 bytes and returns them; get returns 0 or
+ * -EINVAL (cut short), *p past what it read. */
+size_t hist_varint_put(uint8_t *p, uint64_t v);
+int hist_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 /*
  * A blob with the histogram's count, sum, min and max: exact as a struct

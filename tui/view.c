@@ -19,13 +19,17 @@
  * The lists are sized by use (most endpoints have a client or two and a
  * code or two: the fixed arrays were ~1.2 KB of each endpoint's row). */
 struct view_extra {
-	size_t nslow, nclients, ncodes;
+	/* at most VIEW_SLOW_MAX, VIEW_CLIENTS_MAX, VIEW_CODES_MAX: bytes do
+	 * (three size_t and a padded byte were 24 bytes of every endpoint) */
+	uint8_t nslow, nclients, ncodes;
+	uint8_t protos;                           /* 1 << PROTO_* seen since start */
 	struct view_slow slow[VIEW_SLOW_MAX];
 	struct view_client *clients;              /* nclients (<= VIEW_CLIENTS_MAX) */
 	struct view_code *codes;                  /* ncodes (<= VIEW_CODES_MAX), code 0: others */
-	uint8_t protos;                           /* 1 << PROTO_* seen since start */
 	uint64_t *grpc;                           /* GRPC_CODES per grpc-status, NULL: none */
 };
+_Static_assert(VIEW_SLOW_MAX <= UINT8_MAX && VIEW_CLIENTS_MAX <= UINT8_MAX &&
+	       VIEW_CODES_MAX <= UINT8_MAX, "view_extra counts are bytes");
 
 static void extra_free(struct view_extra *x)
 {
@@ -92,6 +96,7 @@ int view_init(struct view *v, uint64_t interval_ms, size_t max_eps)
 	v->interval_ms = interval_ms ? interval_ms : 1000;
 	v->max_eps = max_eps ? max_eps : 2000;
 	win_clock_init(&v->clock, v->interval_ms);
+	win_clock_limit(&v->clock, v->interval_ms, VIEW_SLOT_MAX_MS);
 	hist_init(&v->all_lat);
 	v->sort = COL_RATE;
 	v->sort_desc = true;
@@ -311,8 +316,7 @@ static size_t slots_in_use(struct view *v)
 static int slots_bound(struct view *v)
 {
 	int err = 0;
-	while (slots_in_use(v) > VIEW_SLOTS_MAX &&
-	       (uint64_t)v->clock.ips * 2 * v->interval_ms <= VIEW_SLOT_MAX_MS) {
+	while (slots_in_use(v) > VIEW_SLOTS_MAX && win_clock_can_coarsen(&v->clock)) {
 		win_clock_coarsen(&v->clock);
 		for (size_t i = 0; i < v->neps; i++)
 			err |= win_ep_coarsen(&v->eps[i]->w);
@@ -996,6 +1000,7 @@ void view_clear(struct view *v)
 	free_eps(v);
 	hist_free(&v->all_lat);
 	win_clock_init(&v->clock, v->interval_ms);
+	win_clock_limit(&v->clock, v->interval_ms, VIEW_SLOT_MAX_MS);
 	memset(&v->all, 0, sizeof(v->all));
 	memset(&v->c_all, 0, sizeof(v->c_all));
 	v->folded = 0;

@@ -18,11 +18,12 @@
  * ms), 12 MB of 10,000 endpoints' view after 5 min, the coarse one a
  * quarter of that.
  *
- * Memory per endpoint, sized by use: struct win_ep is ~300 bytes fixed,
- * plus 72 bytes per slot the endpoint was active in among those kept (an
+ * Memory per endpoint, sized by use: struct win_ep is ~290 bytes fixed,
+ * plus per slot the endpoint was active in among those kept 8 bytes (an
  * idle slot keeps nothing: slots are a sorted array of the active ones,
- * grown by doubling, at most WIN_SLOTS), plus 2-3 bytes
- * per non-empty coarse bucket in each of them and since start, per fine
+ * at most WIN_SLOTS) and a record of ~15 bytes of counters and 1-3 bytes
+ * per non-empty coarse bucket (every slot's in one buffer, win_ep.rec),
+ * plus 1-3 bytes per coarse bucket since start, per fine
  * bucket in the last interval (struct hist_blob / hist_packed: the
  * histograms' encoding, merged and read in place). A fixed ring of 64 slots was 4 KB per endpoint
  * from its first request: 41 MB at 10,000 endpoints seen once; full
@@ -36,6 +37,7 @@
 #ifndef L7TOP_WINDOW_H
 #define L7TOP_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "collector/hist.h"
@@ -62,16 +64,18 @@ struct win_clock {
 	 * Kept WIN_SLOTS deep once slots had doubled to 80 s, 10,000
 	 * endpoints held 64 each after 85 min, not 5 or 6. */
 	uint32_t keep;
+	/* Longest slots (intervals per slot) the owner will coarsen to; 0
+	 * none. Slots that long keep no partner: it would only be needed by
+	 * a coarsening that never comes (a sixth slot of every endpoint's). */
+	uint32_t max_ips;
 };
 
+/* A slot the endpoint was active in: its counters and latency buckets are
+ * its record in win_ep.rec (window.c). The fixed fields of a slot were 72
+ * bytes, then 56 (a struct hist_blob and a malloc of its own gone). */
 struct win_slot {
 	uint32_t seq;                  /* slot number this holds; stale if old */
-	uint32_t requests;
-	uint32_t status[STATUS_CLASSES];
-	uint32_t grpc_errors;          /* failed gRPC calls outside 4xx/5xx */
-	uint32_t lat_max_us;           /* clamped to 2^32-1 */
-	uint64_t bytes_in, bytes_out;
-	struct hist_blob lat;          /* its latency, coarse buckets */
+	uint16_t len;                  /* bytes of its record in win_ep.rec */
 };
 
 /* Counters of a window, as the table shows them. */
@@ -86,24 +90,31 @@ struct win_stats {
 };
 
 /* What the full windows keep of an endpoint's intervals: the counters of
- * struct ep_stats the table shows, none of its per-request lists. */
+ * struct ep_stats the table shows (struct win_stats), none of its
+ * per-request lists. (aborted and lat_sum_us were kept too, and never
+ * read: 32 bytes of each endpoint.) */
 struct win_counts {
 	uint64_t requests;
-	uint64_t aborted;
 	uint64_t status[STATUS_CLASSES];
 	uint64_t grpc_errors;
 	uint64_t bytes_in, bytes_out;
-	uint64_t lat_sum_us, lat_max_us;
+	uint64_t lat_max_us;
 };
 
 struct win_ep {
 	uint32_t last_interval;        /* clock interval_seq of `last` */
 	uint8_t nslot, slot_cap;       /* slot[]: active slots, seq ascending */
+	uint32_t rec_len, rec_cap;     /* bytes used and allocated in rec */
 	struct win_counts last;        /* the last interval it appeared in */
 	struct win_counts all;         /* since start */
 	struct hist_packed last_lat;   /* of `last` */
 	struct hist_packed all_lat;    /* of `all` */
 	struct win_slot *slot;         /* NULL until the first add */
+	/* The slots' records (counters as varints, then coarse latency
+	 * buckets, hist_enc_*), slot after slot in slot[]'s order, each its
+	 * slot's len long: one allocation for all of them. NULL while no slot
+	 * holds anything. */
+	uint8_t *rec;
 };
 
 enum win_kind { WIN_LAST, WIN_1MIN, WIN_5MIN, WIN_ALL, WIN_KINDS };
@@ -118,6 +129,11 @@ void win_clock_tick(struct win_clock *c, uint64_t dur_ms);
  * "1 min" covers 60 s up to 60 s + one slot.
  */
 void win_clock_coarsen(struct win_clock *c);
+/* Slots will not be coarsened past max_slot_ms (0: no bound, the default):
+ * call after win_clock_init(). */
+void win_clock_limit(struct win_clock *c, uint64_t interval_ms, uint64_t max_slot_ms);
+/* Whether win_clock_coarsen() stays within that bound. */
+bool win_clock_can_coarsen(const struct win_clock *c);
 /* The endpoint's slots on the coarsened clock: each pair becomes one.
  * Returns 0 or -ENOMEM (latency data partly lost, counts kept). */
 int win_ep_coarsen(struct win_ep *e);

@@ -343,6 +343,125 @@ static void test_coarsen_late_keeps_the_window(void **st)
 	}
 }
 
+/* Slots at the longest the owner coarsens to keep no partner for a
+ * coarsening that never comes: at most 5 of 80 s, not 6, and the windows
+ * still add up to every interval they cover. */
+static void test_last_coarsening_keeps_no_partner(void **st)
+{
+	(void)st;
+	struct win_clock c;
+	struct win_ep e;
+	struct ref_slot r;
+	struct win_stats s;
+	uint32_t most = 0;
+
+	win_clock_init(&c, 1000);
+	win_clock_limit(&c, 1000, 80000);
+	for (int i = 0; i < 4; i++) {
+		assert_true(win_clock_can_coarsen(&c));
+		win_clock_coarsen(&c);         /* 5 s -> 80 s */
+	}
+	assert_false(win_clock_can_coarsen(&c));
+	win_ep_init(&e);
+	fill(&r, 1, 1);
+	for (uint32_t i = 1; i <= 1800; i++) {
+		win_clock_tick(&c, 1000);
+		push(&e, &c, &r);
+		win_ep_expire(&e, &c);
+		most = c.keep > most ? c.keep : most;
+		assert_true(e.nslot <= c.keep);
+		for (enum win_kind w = WIN_1MIN; w <= WIN_5MIN; w++) {
+			win_ep_stats(&e, &c, w, &s, NULL);
+			assert_int_equal(s.requests, s.dur_ms / 1000 * r.req);
+		}
+	}
+	assert_int_equal(most, 5);
+	win_ep_free(&e);
+	/* no bound: coarsening goes on */
+	win_clock_init(&c, 1000);
+	win_clock_limit(&c, 1000, 0);
+	for (int i = 0; i < 8; i++) {
+		assert_true(win_clock_can_coarsen(&c));
+		win_clock_coarsen(&c);
+	}
+}
+
+/* The slots' records sit in one buffer per endpoint, slot after slot:
+ * each slot's length adds up to the buffer's, within what it has. */
+static void assert_rec_whole(const struct win_ep *e)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < e->nslot; i++)
+		n += e->slot[i].len;
+	assert_int_equal(n, e->rec_len);
+	assert_true(e->rec_len <= e->rec_cap);
+	assert_true(e->rec_len ? e->rec != NULL : 1);
+}
+
+/* The 5 min window's whole coarse histogram: the reference's, every bucket. */
+static void expect_dense(const struct win_ep *e, const struct win_clock *c,
+			 const struct ref_slot (*ref)[NSEQ + 1], unsigned mask)
+{
+	uint64_t got[WIN_CBUCKETS], want[WIN_CBUCKETS] = { 0 };
+	struct win_stats st;
+	struct hist h;
+	uint32_t n = 300000 / WIN_SLOT_MS;
+
+	hist_init(&h);
+	for (uint32_t seq = c->seq > n ? c->seq - n + 1 : 1; seq <= c->seq; seq++)
+		for (int ep = 0; ep < 2; ep++) {
+			const struct ref_slot *r = &ref[ep][seq];
+			if (!(mask & (1u << ep)) || !r->req)
+				continue;
+			hist_add_n(&h, r->lat[0], r->s2 - 1);
+			hist_add_n(&h, r->lat[1], 1);
+			if (r->s5)
+				hist_add_n(&h, r->lat[2], 1);
+		}
+	win_dense_add(want, &h);
+	hist_free(&h);
+	win_ep_stats(e, c, WIN_5MIN, &st, got);
+	assert_memory_equal(got, want, sizeof(got));
+}
+
+/* Adds, merges into a row already holding slots (new slots between its
+ * own), expiry and the buffer's trim keep every slot's record its own:
+ * counters (test_sparse_slots_exact) and every bucket. */
+static void test_slot_records_one_buffer(void **st)
+{
+	(void)st;
+	static struct ref_slot ref[2][NSEQ + 1];
+	struct win_clock c;
+	struct win_ep e[2], m;
+
+	win_clock_init(&c, WIN_SLOT_MS);
+	win_ep_init(&e[0]);
+	win_ep_init(&e[1]);
+	for (uint32_t seq = 1; seq <= NSEQ; seq++) {
+		win_clock_tick(&c, WIN_SLOT_MS);
+		for (int ep = 0; ep < 2; ep++) {
+			fill(&ref[ep][seq], ep, seq);
+			if (active(ep, seq))
+				push(&e[ep], &c, &ref[ep][seq]);
+			win_ep_expire(&e[ep], &c);
+			assert_rec_whole(&e[ep]);
+			expect_dense(&e[ep], &c, ref, 1u << ep);
+		}
+		if (seq % 25 == 0) {
+			win_ep_init(&m);
+			assert_int_equal(win_ep_merge(&m, &e[1], &c), 0);
+			assert_rec_whole(&m);
+			assert_int_equal(win_ep_merge(&m, &e[0], &c), 0);
+			assert_rec_whole(&m);
+			expect_dense(&m, &c, ref, 3);
+			win_ep_free(&m);
+		}
+	}
+	win_ep_free(&e[0]);
+	win_ep_free(&e[1]);
+	assert_null(e[0].rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +470,8 @@ int main(void)
 		cmocka_unit_test(test_coarsen_equals_long_slots),
 		cmocka_unit_test(test_long_slots_keep_the_window),
 		cmocka_unit_test(test_coarsen_late_keeps_the_window),
+		cmocka_unit_test(test_slot_records_one_buffer),
+		cmocka_unit_test(test_last_coarsening_keeps_no_partner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
