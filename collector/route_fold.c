@@ -121,10 +121,16 @@ static size_t skip_authority(const char *t, size_t len)
 static size_t fold(const char *target, size_t len, char *out, size_t cap, bool ids)
 {
 	struct route_buf b = { .out = out, .cap = cap, .len = 0 };
-	size_t i = skip_authority(target, len), end = i;
+	size_t i = skip_authority(target, len), end = len;
 
-	while (end < len && target[end] != '?' && target[end] != '#')
-		end++;
+	/* memchr, not a loop of two compares a byte: ~7 instructions per
+	 * path byte on every request */
+	const char *q = memchr(target + i, '?', len - i);
+	if (q)
+		end = (size_t)(q - target);
+	q = memchr(target + i, '#', end - i);
+	if (q)
+		end = (size_t)(q - target);
 	if (i == end)
 		put_byte(&b, '/');
 	while (i < end) {
