@@ -81,27 +81,10 @@ static void put_byte(struct route_buf *b, unsigned char c)
 	}
 }
 
-/*
- * put_byte() of each byte of s, with runs of plain bytes copied in one
- * loop: a byte at a time through put_byte() this was ~45 instructions per
- * path byte, on every request (and the live scale rows' paths grow a word
- * per level with the endpoint count). A plain byte past cap - 1 is dropped
- * whichever way it is put, so a run copies what fits and drops the rest.
- */
 static void put_str(struct route_buf *b, const char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		size_t room = b->len + 1 < b->cap ? b->cap - 1 - b->len : 0;
-		char *o = b->out + b->len;
-		size_t k = 0;
-		for (; i < n && is_plain((unsigned char)s[i]); i++)
-			if (k < room)
-				o[k++] = s[i];
-		b->len += k;
-		if (i < n)
-			put_byte(b, (unsigned char)s[i++]);
-	}
+	for (size_t i = 0; i < n; i++)
+		put_byte(b, (unsigned char)s[i]);
 }
 
 /* Skips "scheme://authority" of an absolute-form target (RFC 7230 5.3.2). */
@@ -115,6 +98,37 @@ static size_t skip_authority(const char *t, size_t len)
 	size_t i = (size_t)(sep - t) + 3;
 	while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
 		i++;
+	return i;
+}
+
+/*
+ * put_str() of the segment t[seg..) up to its end (the next '/' or end),
+ * returning where it ends; *params gets where its path parameters start
+ * (";jsessionid=..." and the like carry sessions as a query string does:
+ * dropped the same way), the end when there are none. One pass, plain
+ * bytes stored inline: a byte at a time through put_byte() after two
+ * scans of the segment this was ~45 instructions per path byte, on every
+ * request, and the live scale rows' paths grow a word per level with the
+ * endpoint count. A plain byte past cap - 1 is dropped as put_byte()
+ * drops it.
+ */
+static size_t put_segment(struct route_buf *b, const char *t, size_t seg, size_t end,
+			  size_t *params)
+{
+	size_t i = seg;
+	for (; i < end && t[i] != '/'; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c == ';') {
+			const char *slash = memchr(t + i, '/', end - i);
+			*params = i;
+			return slash ? (size_t)(slash - t) : end;
+		}
+		if (is_plain(c) && b->len + 1 < b->cap)
+			b->out[b->len++] = (char)c;
+		else if (!is_plain(c))
+			put_byte(b, c);
+	}
+	*params = i;
 	return i;
 }
 
@@ -139,19 +153,13 @@ static size_t fold(const char *target, size_t len, char *out, size_t cap, bool i
 			put_byte(&b, '/');
 			seg++;
 		}
-		/* ";jsessionid=..." and other path parameters carry sessions
-		 * like a query string does: dropped the same way. One pass
-		 * finds the segment's end and its first ';'. */
-		size_t stop = seg, params = SIZE_MAX;
-		for (; stop < end && target[stop] != '/'; stop++)
-			if (target[stop] == ';' && params == SIZE_MAX)
-				params = stop;
-		if (params == SIZE_MAX)
-			params = stop;
-		if (ids && is_id_segment(target + seg, params - seg))
+		/* put as it is read, taken back if it is an id */
+		struct route_buf before = b;
+		size_t params, stop = put_segment(&b, target, seg, end, &params);
+		if (ids && is_id_segment(target + seg, params - seg)) {
+			b = before;
 			put_str(&b, "{id}", 4);
-		else
-			put_str(&b, target + seg, params - seg);
+		}
 		i = stop;
 	}
 	out[b.len] = '\0';
