@@ -7,7 +7,7 @@
  * packet. DLT_RAW: the file holds IPv4 packets only.
  *
  *   pcapgen OUT.pcap REQUESTS [REQUESTS_PER_CONN]
- *   pcapgen -e ENDPOINTS -c CONNS OUT.pcap REQUESTS
+ *   pcapgen -e ENDPOINTS -c CONNS [-l] OUT.pcap REQUESTS
  *
  * With -c, CONNS connections are opened first and stay open together: each
  * round sends one request on every connection, then the responses in the
@@ -15,7 +15,11 @@
  * the connections close at the end. With -e, routes are ENDPOINTS leaves of
  * a path tree of fan-out 10 (/alpha/bravo/charlie/delta: letters only and
  * at most 10 values under any parent, so no folding rule merges them); the
- * i-th request of the file goes to leaf i % ENDPOINTS.
+ * i-th request of the file goes to leaf i % ENDPOINTS. With -l the paths
+ * take the shape of `make bench`'s live tree (bench/run.sh tree_lua):
+ * "/ep" then one word per level, as many levels as ENDPOINTS has digits
+ * after the first (/ep/alpha for 10, /ep/alpha/alpha/alpha/alpha for
+ * 10,000), so a replay costs what the live scale rows cost per path byte.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -44,6 +48,7 @@ struct flow {
 };
 
 static uint64_t clock_us = 1764000000ull * 1000000;
+static int live_tree;     /* -l: paths as the live bench's tree */
 
 static uint16_t ip_checksum(const uint8_t *p, size_t n)
 {
@@ -106,8 +111,9 @@ static void tree_path(char *out, size_t cap, unsigned long i, unsigned long leav
 {
 	static const char *const words[10] = { "alpha", "bravo", "charlie", "delta", "echo",
 					       "foxtrot", "golf", "hotel", "india", "juliet" };
-	size_t n = 0;
-	for (unsigned long span = leaves > 10000 ? leaves : 10000; span > 1; span /= 10) {
+	size_t n = live_tree ? (size_t)snprintf(out, cap, "/ep") : 0;
+	unsigned long top = live_tree || leaves > 10000 ? leaves : 10000;
+	for (unsigned long span = top; span > 1; span /= 10) {
 		unsigned long digit = i / (span / 10) % 10;
 		n += (size_t)snprintf(out + n, cap - n, "/%s", words[digit]);
 		if (n >= cap)
@@ -202,18 +208,20 @@ int main(int argc, char **argv)
 {
 	unsigned long endpoints = 0, open_conns = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "e:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "e:c:l")) != -1) {
 		if (opt == 'e')
 			endpoints = strtoul(optarg, NULL, 10);
 		else if (opt == 'c')
 			open_conns = strtoul(optarg, NULL, 10);
+		else if (opt == 'l')
+			live_tree = 1;
 		else
 			return 2;
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
 	if (argc < 3) {
-		fprintf(stderr, "usage: pcapgen [-e ENDPOINTS] [-c CONNS] OUT.pcap REQUESTS "
+		fprintf(stderr, "usage: pcapgen [-e ENDPOINTS] [-c CONNS] [-l] OUT.pcap REQUESTS "
 			"[REQUESTS_PER_CONN]\n");
 		return 2;
 	}

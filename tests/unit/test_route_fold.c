@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -110,6 +111,104 @@ static void test_cut_anywhere(void **state)
 	}
 }
 
+/*
+ * The folding as it was first written, a byte at a time through one
+ * escape function: route_fold() copies runs of plain bytes at once and
+ * must give the same route, cut at the same byte, for every target and
+ * buffer size.
+ */
+struct ref_buf {
+	char *out;
+	size_t cap, len;
+};
+
+static void ref_put(struct ref_buf *b, unsigned char c)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	if (c >= 0x21 && c <= 0x7e && c != '%') {
+		if (b->len + 1 < b->cap)
+			b->out[b->len++] = (char)c;
+		return;
+	}
+	if (b->len + 3 < b->cap) {
+		b->out[b->len++] = '%';
+		b->out[b->len++] = hexd[c >> 4];
+		b->out[b->len++] = hexd[c & 15];
+	} else {
+		b->cap = b->len + 1;
+	}
+}
+
+static bool ref_id(const char *s, size_t n)
+{
+	bool digits = n > 0, hex = n >= 16, uuid = n == 36;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool h = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		digits &= c >= '0' && c <= '9';
+		hex &= h;
+		uuid &= dash ? c == '-' : h;
+	}
+	return digits || hex || uuid;
+}
+
+static size_t ref_fold(const char *t, size_t len, char *out, size_t cap)
+{
+	struct ref_buf b = { .out = out, .cap = cap };
+	size_t i = 0, end = 0;
+	while (end < len && t[end] != '?' && t[end] != '#')
+		end++;
+	if (i == end)
+		ref_put(&b, '/');
+	while (i < end) {
+		size_t seg = i, stop, params;
+		if (t[seg] == '/')
+			ref_put(&b, t[seg++]);
+		for (stop = seg; stop < end && t[stop] != '/'; stop++)
+			;
+		for (params = seg; params < stop && t[params] != ';'; params++)
+			;
+		if (ref_id(t + seg, params - seg))
+			for (const char *p = "{id}"; *p; p++)
+				ref_put(&b, (unsigned char)*p);
+		else
+			for (size_t k = seg; k < params; k++)
+				ref_put(&b, (unsigned char)t[k]);
+		i = stop;
+	}
+	out[b.len] = '\0';
+	return b.len;
+}
+
+static void test_same_as_bytewise(void **state)
+{
+	(void)state;
+	/* letters, digits and hex (ids), separators, escapes */
+	static const char alphabet[] = "abz/;%?#017f-A\x01\x7f\xff ";
+	uint32_t rng = 777;
+	char target[64], want[300], got[300];
+
+	for (int round = 0; round < 20000; round++) {
+		rng = rng * 1103515245u + 12345u;
+		size_t len = (rng >> 16) % sizeof(target);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 1103515245u + 12345u;
+			/* mostly '/' and letters: segments of every length */
+			unsigned r = (rng >> 16) % 64;
+			target[i] = r < 8 ? '/' : r < 32 ? "abcdef0123456789"[r % 16]
+					      : alphabet[r % (sizeof(alphabet) - 1)];
+		}
+		if (len)
+			target[0] = '/';
+		for (size_t cap = 1; cap < 260; cap += cap < 70 ? 1 : 63) {
+			size_t n = route_fold(target, len, got, cap);
+			assert_int_equal(n, ref_fold(target, len, want, cap));
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 static void expect_host(const char *host, const char *want)
 {
 	char out[HOST_MAX];
@@ -137,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_cut_anywhere),
+		cmocka_unit_test(test_same_as_bytewise),
 		cmocka_unit_test(test_hosts_and_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

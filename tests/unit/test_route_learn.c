@@ -121,6 +121,35 @@ static void test_bounds(void **state)
 	route_learn_free(l);
 }
 
+/*
+ * A route cut by the caller's buffer: a value is counted by all its bytes,
+ * not the ones that fit (values alike up to the cut are still distinct),
+ * and a fold writes "{*}" where the cut value stood.
+ */
+static void test_cut_values(void **state)
+{
+	(void)state;
+	struct route_learn *l = route_learn_new(16, 0, 0);
+	char r[64];
+
+	for (int v = 1; v <= 16; v++) {
+		snprintf(r, sizeof(r), "/u/aaaa-%d/x", v);
+		route_learn_apply(l, r, 8);
+		assert_string_equal(r, "/u/aaaa");
+	}
+	assert_int_equal(route_learn_count(l), 0);
+	snprintf(r, sizeof(r), "/u/aaaa-17/x");
+	assert_true(route_learn_apply(l, r, 8));
+	assert_string_equal(r, "/u/{*}/");
+	assert_string_equal(route_learn_prefix(l, 0), "/u/");
+	/* the parent's hash follows what was written: "/u/{*}/" is a parent
+	 * of its own, counted like any other */
+	snprintf(r, sizeof(r), "/u/zzzz/x");
+	route_learn_apply(l, r, 64);
+	assert_string_equal(r, "/u/{*}/x");
+	route_learn_free(l);
+}
+
 static void test_patterns(void **state)
 {
 	(void)state;
@@ -179,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_learns_templates),
 		cmocka_unit_test(test_known_folds_and_rewrite),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_cut_values),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_pattern_file),
 	};
