@@ -49,41 +49,55 @@ struct conn_key {
 	uint8_t srv[16], cli[16];
 };
 
+/*
+ * Hot fields first, cold ones after CONN_HOT_BYTES. At 10,000 connections
+ * each segment's connection is out of cache, and every line of it the
+ * segment touches is a miss: fields read per segment (the key, reassembly,
+ * HTTP state, what on_txn reads) sit together in the first lines, and the
+ * table allocates conns on line boundaries so they stay as few lines. The
+ * expiry and totals scans read next, closed_ns and last_ns: the first two
+ * lines.
+ */
 struct conn {
 	struct conn_key key;
-	struct conn *hnext;          /* hash chain */
-	struct conn *prev, *next;    /* list of all, for expiry */
-	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
-	struct http_stream http;
-	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
 	enum conn_app app;
+	struct conn *hnext;          /* hash chain */
+	struct conn *next;           /* list of all, for expiry */
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
+	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
-	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
-	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
-	struct conn *wprev, *wnext;  /* collector's list of sessions waiting for keys */
-	bool wlisted;                /* ... on it */
-	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
-				      * ciphertext is only parsed for the secrets it takes */
-	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
+	/* The target's own outgoing connection (it is the client; key.srv is
+	 * the upstream): collector/upstream.h. */
+	bool upstream;
+	uint8_t target;              /* the target serving it (collector_set_targets) */
+	uint32_t pid;                /* server process when known (TLS path) */
+	struct peer_addr client;     /* the peer; family 0 unknown */
+	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
+	struct http_stream http;
+	/* ---- cold: once per connection, per body skipped, or TLS only ---- */
+	struct conn *prev;           /* list of all */
 	uint32_t skip_until[2];      /* last skip announced (or the kernel's) per direction */
 	uint32_t skip_wait;          /* a response body's end, not announced yet: the
 				      * kernel may be cutting it already */
 	uint32_t skip_told;          /* ... and the last one announced after all */
-	uint32_t pid;                /* server process when known (TLS path) */
-	uint8_t target;              /* the target serving it (collector_set_targets) */
-	struct peer_addr client;     /* the peer; family 0 unknown */
-	/* The target's own outgoing connection (it is the client; key.srv is
-	 * the upstream): collector/upstream.h. */
-	bool upstream;
-	bool connect_failed;         /* its SYN was answered by RST */
-	uint64_t syn_ns, synack_ns;  /* handshake as seen, 0 = not seen */
+	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
+	bool wlisted;                /* on the collector's list of sessions waiting for keys */
+	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
+				      * ciphertext is only parsed for the secrets it takes */
+	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
+	bool connect_failed;         /* upstream: its SYN was answered by RST */
+	struct conn *wprev, *wnext;  /* ... that list */
+	uint64_t syn_ns, synack_ns;  /* upstream handshake as seen, 0 = not seen */
 	uint64_t fin_ns;             /* the target's first FIN or RST on it */
 	uint32_t calls;              /* exchanges it carried so far */
 	char server[48];             /* "addr:port" of the upstream */
 };
+
+/* The bytes of struct conn a segment touches: what a prefetch fetches. */
+#define CONN_HOT_BYTES offsetof(struct conn, prev)
 
 struct conn_table;
 
