@@ -353,8 +353,8 @@ static void app_feed(struct collector *c, struct conn *cn, enum http_dir dir, co
 	}
 	bool was = cn->http.upgraded;
 	http_stream_feed(&cn->http, dir, buf, len, ts, &c->sink);
-	size_t tail = cn->http.upgrade_tail;
-	if (!was && cn->http.upgraded && tail) {
+	size_t tail = !was && cn->http.upgraded ? cn->http.upgrade_tail : 0;
+	if (tail) {
 		conn_after_upgrade(c, cn, dir, buf + len - tail, tail);
 		if (cn->h2)
 			h2_stream_feed(cn->h2, dir, buf + len - tail, tail, ts, &c->sink);
@@ -940,10 +940,12 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 		announce_skip(c, cn, dir, s);   /* plaintext lengths are not TCP lengths */
 	/* Requests keep coming while responses wait behind a hole: the client
 	 * got those responses, so the hole is ours and will not fill. */
-	if (dir == HTTP_DIR_REQ && cn->dir[HTTP_DIR_RESP].ooo &&
-	    cn->http.npending > HTTP_PENDING_MAX / 2)
+	/* (The tests read this direction's state first: the other one's is
+	 * another cache line.) */
+	if (dir == HTTP_DIR_REQ && cn->http.npending > HTTP_PENDING_MAX / 2 &&
+	    cn->dir[HTTP_DIR_RESP].ooo)
 		conn_give_up(c, cn, HTTP_DIR_RESP);
-	if (cn->dir[0].fin_done && cn->dir[1].fin_done)
+	if (r->fin_done && cn->dir[!dir].fin_done)
 		conn_close(c, cn, ts);
 }
 

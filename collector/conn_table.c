@@ -4,9 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The hot fields in six lines: a field added before prev costs every
+/* The lines conn_table.h counts: a field added to a hot line costs every
  * segment of every connection a line more once they outgrow the cache. */
-_Static_assert(CONN_HOT_BYTES <= 6 * 64, "struct conn's hot fields outgrew six cache lines");
+_Static_assert(offsetof(struct conn, tlss) == 64 && offsetof(struct conn, dir) == 128,
+	       "struct conn's first lines moved");
+_Static_assert(offsetof(struct conn, dir[1].ooo) + sizeof(void *) <= 192,
+	       "the second direction's in-order state left line 2");
+_Static_assert(offsetof(struct conn, http) == 256 && HTTP_STREAM_HOT_BYTES <= 128,
+	       "struct conn's HTTP lines moved");
 
 struct conn_table {
 	size_t max, count, nbuckets;   /* nbuckets: power of two */

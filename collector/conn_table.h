@@ -50,23 +50,25 @@ struct conn_key {
 };
 
 /*
- * Hot fields first, cold ones after CONN_HOT_BYTES. At 10,000 connections
- * each segment's connection is out of cache, and every line of it the
- * segment touches is a miss: fields read per segment (the key, reassembly,
- * HTTP state, what on_txn reads) sit together in the first lines, and the
- * table allocates conns on line boundaries so they stay as few lines. The
- * expiry and totals scans read next, closed_ns and last_ns: the first two
- * lines.
+ * Hot fields first. At 10,000 connections each segment's connection is out
+ * of cache and every line of it the segment touches is a miss, so the
+ * table allocates conns on line boundaries and a segment of plain HTTP/1.x
+ * touches five: the key and chain; the pointers, times and what on_txn
+ * reads; both directions' reassembly state (in-order part); the two HTTP
+ * halves; HTTP's common state. The expiry scan reads next, closed_ns and
+ * last_ns: one line.
  */
 struct conn {
+	/* line 0 */
 	struct conn_key key;
 	enum conn_app app;
 	struct conn *hnext;          /* hash chain */
-	struct conn *next;           /* list of all, for expiry */
+	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
+	/* line 1 */
+	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
 	uint64_t last_ns;            /* last segment seen */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
-	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
-	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
+	struct conn *next;           /* list of all, for expiry */
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	/* The target's own outgoing connection (it is the client; key.srv is
@@ -75,8 +77,8 @@ struct conn {
 	uint8_t target;              /* the target serving it (collector_set_targets) */
 	uint32_t pid;                /* server process when known (TLS path) */
 	struct peer_addr client;     /* the peer; family 0 unknown */
+	/* line 2, and the other direction's rarely read part in line 3 */
 	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
-	struct http_stream http;
 	/* ---- cold: once per connection, per body skipped, or TLS only ---- */
 	struct conn *prev;           /* list of all */
 	uint32_t skip_until[2];      /* last skip announced (or the kernel's) per direction */
@@ -89,15 +91,18 @@ struct conn {
 				      * ciphertext is only parsed for the secrets it takes */
 	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
 	bool connect_failed;         /* upstream: its SYN was answered by RST */
-	struct conn *wprev, *wnext;  /* ... that list */
+	/* lines 4 and 5 (its hot part), on a line of their own */
+	_Alignas(64) struct http_stream http;
+	struct conn *wprev, *wnext;  /* the list of sessions waiting for keys */
 	uint64_t syn_ns, synack_ns;  /* upstream handshake as seen, 0 = not seen */
 	uint64_t fin_ns;             /* the target's first FIN or RST on it */
 	uint32_t calls;              /* exchanges it carried so far */
 	char server[48];             /* "addr:port" of the upstream */
 };
 
-/* The bytes of struct conn a segment touches: what a prefetch fetches. */
-#define CONN_HOT_BYTES offsetof(struct conn, prev)
+/* The bytes of struct conn a segment touches: what a prefetch fetches
+ * (line 3 among them: one prefetch more, instead of two loops). */
+#define CONN_HOT_BYTES (offsetof(struct conn, http) + HTTP_STREAM_HOT_BYTES)
 
 struct conn_table;
 

@@ -20,6 +20,17 @@ struct http_pending {
 	size_t host_len;
 };
 
+_Static_assert((HTTP_TARGET_MAX + HTTP_HOST_MAX) * 2 <= UINT16_MAX, "target_cap is 16 bits");
+_Static_assert(HTTP_PENDING_MAX <= UINT8_MAX, "npending is 8 bits");
+
+/* The request being received (its headers are in, not its end), or NULL:
+ * always the newest entry, so a flag says it (a pointer more was a cache
+ * line more per segment). */
+static struct http_pending *cur_req(const struct http_stream *s)
+{
+	return s->req_open ? s->tail : NULL;
+}
+
 static struct http_stream *stream_of(llhttp_t *p)
 {
 	return p->data;
@@ -84,7 +95,8 @@ static void stream_break(struct http_stream *s, uint64_t *why)
 			s->out->cnt->unpaired++;
 		pending_free(e);
 	}
-	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	s->head = s->tail = s->cur_resp = NULL;
+	s->req_open = false;
 	s->npending = 0;
 }
 
@@ -99,7 +111,7 @@ static int on_message_begin(llhttp_t *p)
 	if (p->type == HTTP_REQUEST) {
 		s->target_len = s->host_len = s->field_len = 0;
 		s->in_host_value = false;
-		s->url_done = false;
+		s->half[HTTP_DIR_REQ].url_done = false;
 	}
 	half_of(p)->in_chunk_data = false;
 	return 0;
@@ -107,7 +119,7 @@ static int on_message_begin(llhttp_t *p)
 
 static int on_url_complete(llhttp_t *p)
 {
-	stream_of(p)->url_done = true;
+	stream_of(p)->half[HTTP_DIR_REQ].url_done = true;
 	return 0;
 }
 
@@ -199,7 +211,6 @@ static int request_headers_complete(struct http_stream *s, uint8_t method, bool 
 {
 	struct http_pending *e;
 
-	s->in_host_value = false;
 	if (s->npending >= HTTP_PENDING_MAX) {
 		stream_break(s, s->out ? &s->out->cnt->pending_overflow : NULL);
 		return -1;
@@ -217,7 +228,7 @@ static int request_headers_complete(struct http_stream *s, uint8_t method, bool 
 	else
 		s->head = e;
 	s->tail = e;
-	s->cur_req = e;
+	s->req_open = true;
 	if (!s->cur_resp)
 		s->cur_resp = e;
 	s->npending++;
@@ -230,9 +241,11 @@ static int on_headers_complete(llhttp_t *p)
 	struct http_half *h = half_of(p);
 
 	h->in_body = true;
-	if (p->type == HTTP_REQUEST)
+	if (p->type == HTTP_REQUEST) {
+		s->in_host_value = false;     /* (http_fast never sets it) */
 		return request_headers_complete(s, (uint8_t)llhttp_get_method(p),
 						p->http_major == 1 && p->http_minor == 0);
+	}
 	/* A response cannot start before its request did: one that does
 	 * answers a request whose bytes were lost, so it pairs with nothing. */
 	if (!s->cur_resp || s->cur_resp->start_ns > h->msg_start_ns) {
@@ -349,10 +362,10 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
 {
 	struct http_half *rq = &s->half[HTTP_DIR_REQ];
 
-	if (!rq->in_msg || s->cur_req || s->wait_sync[HTTP_DIR_REQ] ||
+	if (!rq->in_msg || cur_req(s) || s->half[HTTP_DIR_REQ].wait_sync ||
 	    !(rq->msg_bytes || s->target_len))
 		return;
-	if (!s->url_done || !rq->parser) {
+	if (!s->half[HTTP_DIR_REQ].url_done || !rq->parser) {
 		out->cnt->partial++;
 		return;
 	}
@@ -386,16 +399,14 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 			continue;
 		}
 		if (out && !s->broken && (e->resp_done || e->resp_started)) {
-			if (!e->resp_done) {
+			if (!e->resp_done)          /* end_ns: its last bytes (cur_resp) */
 				e->bytes_out += rs->msg_bytes;
-				e->end_ns = s->last_resp_ns;
-			}
 			if (!e->req_done)
-				e->bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+				e->bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
 			emit_one(s, e, false);
 		} else if (out && !s->broken && s->client_gone) {
 			if (!e->req_done)
-				e->bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+				e->bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
 			e->end_ns = e->start_ns;
 			e->status = 0;
 			emit_one(s, e, true);
@@ -408,7 +419,7 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 				t.status = 0;
 				t.end_ns = 0;
 				if (!e->req_done)
-					t.bytes_in = e == s->cur_req ? rq->msg_bytes : e->bytes_in;
+					t.bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
 				out->noreply(out->ctx, &t);
 			}
 		}
@@ -416,7 +427,8 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	}
 	if (out && !s->broken && !s->upgraded && s->client_gone)
 		request_cut(s, out);
-	s->head = s->tail = s->cur_req = s->cur_resp = NULL;
+	s->head = s->tail = s->cur_resp = NULL;
+	s->req_open = false;
 	if (s->spare)
 		pending_free(s->spare);
 	s->spare = NULL;
@@ -446,12 +458,12 @@ void http_stream_client_reset(struct http_stream *s)
 
 static void request_done(struct http_stream *s, uint64_t bytes)
 {
-	struct http_pending *e = s->cur_req;
+	struct http_pending *e = cur_req(s);
 	if (!e)
 		return;
 	e->bytes_in = bytes;
 	e->req_done = true;
-	s->cur_req = NULL;
+	s->req_open = false;
 	emit_ready(s);
 }
 
@@ -507,8 +519,8 @@ static void pending_lose(struct http_stream *s, struct http_pending *e)
 	e->resp_done = true;
 	if (s->cur_resp == e)
 		s->cur_resp = e->next;
-	if (s->cur_req == e) {
-		s->cur_req = NULL;
+	if (cur_req(s) == e) {
+		s->req_open = false;
 		e->req_done = true;
 	}
 }
@@ -559,7 +571,7 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 	}
 	h->in_chunk_data = false;
 	h->no_fast = false;
-	s->wait_sync[dir] = false;
+	s->half[dir].wait_sync = false;
 	return true;
 }
 
@@ -620,12 +632,13 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 		h->fast_rest = HTTP_FAST_REST;
 		return false;
 	}
-	s->field_len = 0;
-	s->in_host_value = false;
+	/* field_len and in_host_value are 0 and false between messages
+	 * (llhttp's callbacks end each header so): not written here, where
+	 * every request would touch one more cache line */
 	h->in_chunk_data = false;
 	s->target_len = 0;
 	url_append(s, *p + m.target_off, m.target_len);
-	s->url_done = true;
+	s->half[HTTP_DIR_REQ].url_done = true;
 	/* the Host header behind the target, as on_header_value() puts it */
 	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
 	s->host_len = hl && req_buf_put(s, s->target_len, *p + m.host_off, hl) ? hl : 0;
@@ -647,10 +660,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
-	s->upgrade_tail = 0;
-	if (dir == HTTP_DIR_RESP && !s->upgraded && !s->broken)
-		s->last_resp_ns = ts_ns;
-	if (s->wait_sync[dir] && !resync(s, dir, buf, len, ts_ns))
+	if (s->half[dir].wait_sync && !resync(s, dir, buf, len, ts_ns))
 		goto done;
 	while (p < end && !s->broken && !s->upgraded) {
 		if (!h->in_msg) {
@@ -700,6 +710,10 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 			s->upgrade_tail = (size_t)(end - p);
 	}
 done:
+	/* The response being answered ends here if the connection ends next
+	 * (http_stream_free), as servers log one cut short. */
+	if (dir == HTTP_DIR_RESP && s->cur_resp && !s->upgraded && !s->broken)
+		s->cur_resp->end_ns = ts_ns;
 	s->out = NULL;
 }
 
@@ -744,7 +758,7 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	struct http_half *h = &s->half[dir];
 	llhttp_t *p = h->parser;             /* there when body_known() */
 
-	if (s->broken || s->upgraded || s->wait_sync[dir])
+	if (s->broken || s->upgraded || s->half[dir].wait_sync)
 		return;
 	/* Inside a Content-Length body or one chunk's data, the length is known. */
 	if (body_known(h) && p->content_length >= len) {
@@ -762,12 +776,13 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	 */
 	s->out = out;
 	out->cnt->gaps++;
-	if (dir == HTTP_DIR_REQ && s->cur_req && !s->cur_req->req_done)
-		pending_lose(s, s->cur_req);
+	struct http_pending *rq = cur_req(s);
+	if (dir == HTTP_DIR_REQ && rq && !rq->req_done)
+		pending_lose(s, rq);
 	else if (dir == HTTP_DIR_RESP && s->cur_resp && h->in_msg && !s->resp_orphan)
 		pending_lose(s, s->cur_resp);
 	s->resp_orphan = dir == HTTP_DIR_RESP ? false : s->resp_orphan;
-	s->wait_sync[dir] = true;
+	s->half[dir].wait_sync = true;
 	emit_ready(s);
 	s->out = NULL;
 }
@@ -783,7 +798,7 @@ uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir)
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 {
 	const struct http_half *h = &s->half[dir];
-	if (s->broken || s->upgraded || s->wait_sync[dir] || !body_known(h))
+	if (s->broken || s->upgraded || s->half[dir].wait_sync || !body_known(h))
 		return 0;
 	return h->parser->content_length;
 }

@@ -79,11 +79,16 @@ struct http_sink {
 
 struct http_pending;
 
+/* Both halves fill one cache line (a segment reads its own), then
+ * http_stream's common hot fields fill the next one; at 10,000 connections
+ * each line a segment touches is a miss. */
 struct http_half {
 	llhttp_t *parser;            /* made when llhttp first reads this direction:
 				      * http_fast takes the common messages, and two
 				      * parsers in every connection were 1.9 MB of
 				      * 10,000 connections; NULL until then */
+	uint64_t msg_start_ns;
+	uint64_t msg_bytes;
 	bool in_msg;                 /* some bytes of the current message seen */
 	bool in_body;                /* between headers and message end */
 	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
@@ -93,44 +98,49 @@ struct http_half {
 				      * one: a connection sending chunked bodies (or
 				      * other unusual messages) keeps sending them, and
 				      * each refusal scanned the headers for nothing */
-	uint64_t msg_start_ns;
-	uint64_t msg_bytes;
+	bool wait_sync;              /* bytes lost: wait for a message start to resync */
+	bool url_done;               /* requests: the one being received has its target */
 };
 
 /*
- * Every segment of a connection reads and writes most of this, so it is
- * kept small and without holes: 200 bytes of size_t counters and padding
- * were a line more of cache misses per segment at 10,000 connections
- * (counts and lengths here are bounded far below 2^32).
+ * Every segment of a connection reads its half and the line after the
+ * halves (HTTP_STREAM_HOT_BYTES in all), so what the common messages need
+ * is packed there without holes (lengths here are bounded far below 2^16)
+ * and the rest comes after.
  */
 struct http_stream {
 	struct http_half half[2];
 	const struct http_sink *out; /* valid during feed/eof only */
-	/* requests in arrival order; cur_req is the one being received,
-	 * cur_resp the oldest without a final response */
-	struct http_pending *head, *tail, *cur_req, *cur_resp;
+	/* requests in arrival order; cur_resp is the oldest without a final
+	 * response (its end_ns holds the time of the last response bytes
+	 * until it has one) */
+	struct http_pending *head, *tail, *cur_resp;
 	struct http_pending *spare;  /* the last answered entry, for the next request:
 				      * keep-alive costs no allocation per request */
 	/* request target and Host header being parsed, in one buffer: the
 	 * target's target_len bytes, then the host's host_len (moved to the
 	 * request's entry at its headers' end) */
 	char *target;
-	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
-				      * CONNECT message: the next protocol's (0 otherwise) */
-	uint64_t last_resp_ns;       /* last response bytes seen */
-	uint32_t target_len, target_cap;   /* <= HTTP_TARGET_MAX + HTTP_HOST_MAX, rounded up */
-	uint32_t host_len;
-	unsigned npending;
+	uint16_t target_len;         /* <= HTTP_TARGET_MAX */
+	uint16_t host_len;           /* <= HTTP_HOST_MAX */
+	uint16_t target_cap;         /* a power of two <= 2 x (both maxima) */
+	uint8_t npending;            /* <= HTTP_PENDING_MAX */
+	bool req_open;               /* tail is the request being received: its headers
+				      * are in, not yet its end (cur_req() in the .c) */
+	bool broken;                 /* parse error or overflow: ignore the rest */
+	bool resp_orphan;            /* the response being parsed answers no known request */
+	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	/* ---- llhttp's header callbacks, upgrades, the end ---- */
 	char field[4];               /* header name prefix, to spot "Host" */
 	uint8_t field_len;           /* <= sizeof(field) + 1 */
 	bool in_host_value;
-	bool broken;                 /* parse error or overflow: ignore the rest */
-	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
-	bool resp_orphan;            /* the response being parsed answers no known request */
-	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
-	bool url_done;               /* the request being received has its target */
 	bool client_gone;            /* FIN or RST from the client */
+	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
+				      * CONNECT message: the next protocol's. Set by the
+				      * feed that sets upgraded, and only meaningful then */
 };
+
+#define HTTP_STREAM_HOT_BYTES offsetof(struct http_stream, field)
 
 void http_stream_init(struct http_stream *s);
 /* Frees everything. An exchange whose response had begun is emitted with
