@@ -281,6 +281,19 @@ static void on_txn(void *ctx, const struct http_txn *t)
 
 /* ---- which reader: HTTP/1.x or HTTP/2, decided per connection ---- */
 
+/* cn's HTTP/2 reader, or NULL: app says first (conn.h2 is another cache
+ * line, which HTTP/1.x segments no longer read). */
+static struct h2_stream *conn_h2(const struct conn *cn)
+{
+	return cn->app == APP_H2 ? cn->h2 : NULL;
+}
+
+/* cn's TLS session, or NULL: tls is set whenever it is (the same line). */
+static struct tls_session *conn_tlss(const struct conn *cn)
+{
+	return cn->tls ? cn->tlss : NULL;
+}
+
 /* TLS on the wire (keys mode) or read inside the process (calls mode). */
 static bool conn_is_tls(const struct conn *cn)
 {
@@ -347,7 +360,7 @@ static void app_feed(struct collector *c, struct conn *cn, enum http_dir dir, co
 		return;
 	if (cn->app == APP_HTTP1 && cn->http.upgraded && !cn->h2)
 		conn_after_upgrade(c, cn, dir, buf, len);
-	if (cn->h2) {
+	if (conn_h2(cn)) {
 		h2_stream_feed(cn->h2, dir, buf, len, ts, &c->sink);
 		return;
 	}
@@ -364,7 +377,7 @@ static void app_feed(struct collector *c, struct conn *cn, enum http_dir dir, co
 static void app_gap(struct collector *c, struct conn *cn, enum http_dir dir, uint64_t len,
 		    uint64_t ts)
 {
-	if (cn->h2)
+	if (conn_h2(cn))
 		h2_stream_gap(cn->h2, dir, len, ts, &c->sink);
 	else if (cn->app == APP_HTTP1)
 		http_stream_gap(&cn->http, dir, len, ts, &c->sink);
@@ -372,13 +385,13 @@ static void app_gap(struct collector *c, struct conn *cn, enum http_dir dir, uin
 
 static void app_eof(struct collector *c, struct conn *cn, enum http_dir dir, uint64_t ts)
 {
-	if (!cn->h2)                             /* h2 ends streams by frames, or at release */
+	if (!conn_h2(cn))                        /* h2 ends streams by frames, or at release */
 		http_stream_eof(&cn->http, dir, ts, &c->sink);
 }
 
 static uint64_t app_body_left(const struct conn *cn, enum http_dir dir)
 {
-	return cn->h2 ? h2_stream_body_left(cn->h2, dir) : http_stream_body_left(&cn->http, dir);
+	return conn_h2(cn) ? h2_stream_body_left(cn->h2, dir) : http_stream_body_left(&cn->http, dir);
 }
 
 /* Keys mode: reassembled ciphertext goes to the connection's TLS session,
@@ -845,7 +858,7 @@ static void announce_skip(struct collector *c, struct conn *cn, enum http_dir di
 	if (!c->cfg.skip || left < c->cfg.skip_min || left > (1u << 30))
 		return;
 	uint32_t until = cn->dir[dir].next_seq + (uint32_t)left;
-	if (dir == HTTP_DIR_RESP && !cn->h2 && http_stream_body_sized(&cn->http, dir)) {
+	if (dir == HTTP_DIR_RESP && !conn_h2(cn) && http_stream_body_sized(&cn->http, dir)) {
 		if (!s->len || until == cn->skip_told)
 			return;                    /* a FIN alone tells nothing; told already */
 		if (!s->caplen) {
@@ -904,7 +917,7 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	else if (!cn->tls && c->secrets && !r->synced && !(s->flags & TCPF_SYN) &&
 		 tls_record_start(s))
 		tls_join_blind(c, cn);
-	if (cn->tls && !cn->tlss) {
+	if (cn->tls && !conn_tlss(cn)) {
 		if (cn->tls_blind)
 			c->tls_blind_bytes += s->len;
 		/* Nothing to parse here, but a closed TLS connection must not
@@ -913,7 +926,7 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 			conn_close(c, cn, ts);
 		return;
 	}
-	if (cn->tlss)
+	if (conn_tlss(cn))
 		out = TLS_OUT_TEMPLATE[dir];
 	if (s->flags & TCPF_RST) {
 		conn_close(c, cn, ts);
@@ -936,7 +949,7 @@ static void conn_feed(struct collector *c, struct conn *cn, const struct tcp_seg
 	c->cur = cn;
 	reasm_feed(r, &c->lim, &c->reasm, s->seq, s->flags, s->payload, s->caplen, s->len, ts, &out);
 	c->cur = NULL;
-	if (!cn->tlss)
+	if (!conn_tlss(cn))
 		announce_skip(c, cn, dir, s);   /* plaintext lengths are not TCP lengths */
 	/* Requests keep coming while responses wait behind a hole: the client
 	 * got those responses, so the hole is ours and will not fill. */

@@ -6,7 +6,7 @@
 
 /* The lines conn_table.h counts: a field added to a hot line costs every
  * segment of every connection a line more once they outgrow the cache. */
-_Static_assert(offsetof(struct conn, tlss) == 64 && offsetof(struct conn, dir) == 128,
+_Static_assert(offsetof(struct conn, last_ns) == 56 && offsetof(struct conn, dir) == 128,
 	       "struct conn's first lines moved");
 _Static_assert(offsetof(struct conn, dir[1].ooo) + sizeof(void *) <= 192,
 	       "the second direction's in-order state left line 2");

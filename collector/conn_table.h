@@ -53,27 +53,28 @@ struct conn_key {
  * Hot fields first. At 10,000 connections each segment's connection is out
  * of cache and every line of it the segment touches is a miss, so the
  * table allocates conns on line boundaries and a segment of plain HTTP/1.x
- * touches five: the key and chain; the pointers, times and what on_txn
- * reads; both directions' reassembly state (in-order part); the two HTTP
- * halves; HTTP's common state. The expiry scan reads next, closed_ns and
- * last_ns: one line.
+ * touches four: the key, chain, flags and time; both directions'
+ * reassembly state (in-order part); the two HTTP halves; HTTP's common
+ * state. The answer's segment reads a fifth, what on_txn reads. The h2
+ * and TLS pointers there are read only when app and tls say they are set
+ * (conn_h2(), conn_tlss() in collector.c).
  */
 struct conn {
 	/* line 0 */
 	struct conn_key key;
-	enum conn_app app;
-	struct conn *hnext;          /* hash chain */
-	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
-	/* line 1 */
-	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
-	uint64_t last_ns;            /* last segment seen */
-	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
-	struct conn *next;           /* list of all, for expiry */
+	uint8_t app;                 /* enum conn_app */
 	bool tls;                    /* ciphertext on the wire */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */
 	bool upstream;
+	struct conn *hnext;          /* hash chain */
+	uint64_t last_ns;            /* last segment seen */
+	/* line 1 */
+	struct h2_stream *h2;        /* HTTP/2 reader once detected (app APP_H2), else NULL */
+	struct tls_session *tlss;    /* keys mode (tls set): its decryption, else NULL */
+	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+	struct conn *next;           /* list of all, for expiry */
 	uint8_t target;              /* the target serving it (collector_set_targets) */
 	uint32_t pid;                /* server process when known (TLS path) */
 	struct peer_addr client;     /* the peer; family 0 unknown */
