@@ -241,6 +241,17 @@ static const char *txn_host(struct collector *c, const struct http_txn *t)
 	return c->host_name;
 }
 
+static struct peer_addr peer_of(int family, const uint8_t *addr, uint16_t port);
+
+/* cn's peer: a wire connection's is its key's client side (as
+ * conn_lookup() set it), read from line 0 rather than line 1. */
+static struct peer_addr conn_client(const struct conn *cn)
+{
+	if (cn->key.family == CONN_FAMILY_PROC)
+		return cn->client;
+	return peer_of(cn->key.family, cn->key.cli, cn->key.cli_port);
+}
+
 static void on_txn(void *ctx, const struct http_txn *t)
 {
 	struct collector *c = ctx;
@@ -269,11 +280,12 @@ static void on_txn(void *ctx, const struct http_txn *t)
 			.status = t->status,
 			.grpc = t->grpc,
 			.grpc_status = (int16_t)t->grpc_status,
-			.pid = cn ? cn->pid : 0,
+			/* (set for CONN_FAMILY_PROC only: line 1 unread otherwise) */
+			.pid = cn && cn->key.family == CONN_FAMILY_PROC ? cn->pid : 0,
 		},
 	};
 	if (cn)
-		s.req.client = cn->client;
+		s.req.client = conn_client(cn);
 	agg_add(c->agg, &s);
 	if (!t->aborted)
 		log_request(c, &s, t);

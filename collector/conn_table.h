@@ -53,21 +53,20 @@ struct conn_key {
  * Hot fields first. At 10,000 connections each segment's connection is out
  * of cache and every line of it the segment touches is a miss, so the
  * table allocates conns on line boundaries and a segment of plain HTTP/1.x
- * touches four: the key, chain, flags and time; both directions'
+ * touches four: the key, chain, flags, target and time; both directions'
  * reassembly state (in-order part); the two HTTP halves; HTTP's common
- * state. The answer's segment reads a fifth, what on_txn reads. The h2
- * and TLS pointers there are read only when app and tls say they are set
- * (conn_h2(), conn_tlss() in collector.c).
+ * state. Line 1 is read only when app, tls or the key's family say its
+ * fields are set (conn_h2(), conn_tlss(), conn_client() in collector.c).
  */
 struct conn {
 	/* line 0 */
 	struct conn_key key;
 	uint8_t app;                 /* enum conn_app */
 	bool tls;                    /* ciphertext on the wire */
-	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
 	/* The target's own outgoing connection (it is the client; key.srv is
 	 * the upstream): collector/upstream.h. */
 	bool upstream;
+	uint8_t target;              /* the target serving it (collector_set_targets) */
 	struct conn *hnext;          /* hash chain */
 	uint64_t last_ns;            /* last segment seen */
 	/* line 1 */
@@ -75,9 +74,10 @@ struct conn {
 	struct tls_session *tlss;    /* keys mode (tls set): its decryption, else NULL */
 	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
 	struct conn *next;           /* list of all, for expiry */
-	uint8_t target;              /* the target serving it (collector_set_targets) */
-	uint32_t pid;                /* server process when known (TLS path) */
-	struct peer_addr client;     /* the peer; family 0 unknown */
+	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
+	uint32_t pid;                /* server process: CONN_FAMILY_PROC only, else 0 */
+	struct peer_addr client;     /* the peer (family 0 unknown); for a wire
+				      * connection, its key's client side */
 	/* line 2, and the other direction's rarely read part in line 3 */
 	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
 	/* ---- cold: once per connection, per body skipped, or TLS only ---- */
