@@ -91,9 +91,11 @@ void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash)
 
 	if (!c)
 		return;
-	/* A segment touches the hot fields only (conn_table.h); the entry
-	 * starts on a line (conn_alloc). */
-	for (size_t off = 0; off < CONN_HOT_BYTES; off += 64)
+	/* The lines a plain HTTP/1.x segment touches (conn_table.h); the
+	 * entry starts on a line (conn_alloc). */
+	__builtin_prefetch(c);
+	__builtin_prefetch(c + offsetof(struct conn, dir));
+	for (size_t off = offsetof(struct conn, http); off < CONN_HOT_BYTES; off += 64)
 		__builtin_prefetch(c + off);
 }
 

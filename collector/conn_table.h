@@ -101,8 +101,8 @@ struct conn {
 	char server[48];             /* "addr:port" of the upstream */
 };
 
-/* The bytes of struct conn a segment touches: what a prefetch fetches
- * (line 3 among them: one prefetch more, instead of two loops). */
+/* The end of the hot bytes of struct conn (lines 1 and 3 among them are
+ * not read by plain HTTP/1.x segments). */
 #define CONN_HOT_BYTES (offsetof(struct conn, http) + HTTP_STREAM_HOT_BYTES)
 
 struct conn_table;
