@@ -1467,7 +1467,11 @@ void collector_skip_holes(struct collector *c)
 
 void collector_expire(struct collector *c, uint64_t now_ns)
 {
-	for (struct conn *cn = conn_table_first(c->conns); cn; cn = cn->next)
+	/* Every waiting segment of every connection is counted in c->reasm:
+	 * none, no hole to give up, and no walk reading each connection's
+	 * reassembly line (10,000 misses per rescan tick at 10,000). */
+	for (struct conn *cn = c->reasm.queued_bytes ? conn_table_first(c->conns) : NULL; cn;
+	     cn = cn->next)
 		for (int d = 0; d < 2; d++)
 			if (reasm_stale(&cn->dir[d], &c->lim, now_ns))
 				conn_give_up(c, cn, (enum http_dir)d);
