@@ -10,7 +10,7 @@ _Static_assert(offsetof(struct conn, last_ns) == 56 && offsetof(struct conn, dir
 	       "struct conn's first lines moved");
 _Static_assert(offsetof(struct conn, dir[1].ooo) + sizeof(void *) <= 192,
 	       "the second direction's in-order state left line 2");
-_Static_assert(offsetof(struct conn, http) == 256 && HTTP_STREAM_HOT_BYTES <= 128,
+_Static_assert(offsetof(struct conn, http) == 256 && HTTP_STREAM_HOT_BYTES <= 64,
 	       "struct conn's HTTP lines moved");
 
 struct conn_table {
@@ -95,8 +95,7 @@ void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash)
 	 * entry starts on a line (conn_alloc). */
 	__builtin_prefetch(c);
 	__builtin_prefetch(c + offsetof(struct conn, dir));
-	for (size_t off = offsetof(struct conn, http); off < CONN_HOT_BYTES; off += 64)
-		__builtin_prefetch(c + off);
+	__builtin_prefetch(c + offsetof(struct conn, http));
 }
 
 static bool key_equal(const struct conn_key *a, const struct conn_key *b)

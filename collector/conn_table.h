@@ -53,10 +53,11 @@ struct conn_key {
  * Hot fields first. At 10,000 connections each segment's connection is out
  * of cache and every line of it the segment touches is a miss, so the
  * table allocates conns on line boundaries and a segment of plain HTTP/1.x
- * touches four: the key, chain, flags, target and time; both directions'
- * reassembly state (in-order part); the two HTTP halves; HTTP's common
- * state. Line 1 is read only when app, tls or the key's family say its
- * fields are set (conn_h2(), conn_tlss(), conn_client() in collector.c).
+ * read by http_fast touches three: the key, chain, flags, target and time;
+ * both directions' reassembly state (in-order part); HTTP's state. Line 1
+ * is read only when app, tls or the key's family say its fields are set
+ * (conn_h2(), conn_tlss(), conn_client() in collector.c), line 5 when
+ * llhttp reads.
  */
 struct conn {
 	/* line 0 */
@@ -92,7 +93,7 @@ struct conn {
 				      * ciphertext is only parsed for the secrets it takes */
 	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
 	bool connect_failed;         /* upstream: its SYN was answered by RST */
-	/* lines 4 and 5 (its hot part), on a line of their own */
+	/* line 4 (its hot part), on a line of its own */
 	_Alignas(64) struct http_stream http;
 	struct conn *wprev, *wnext;  /* the list of sessions waiting for keys */
 	uint64_t syn_ns, synack_ns;  /* upstream handshake as seen, 0 = not seen */
@@ -101,9 +102,6 @@ struct conn {
 	char server[48];             /* "addr:port" of the upstream */
 };
 
-/* The end of the hot bytes of struct conn (lines 1 and 3 among them are
- * not read by plain HTTP/1.x segments). */
-#define CONN_HOT_BYTES (offsetof(struct conn, http) + HTTP_STREAM_HOT_BYTES)
 
 struct conn_table;
 

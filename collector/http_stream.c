@@ -252,11 +252,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 
 /*
  * A request's headers are in: it joins the queue of requests to answer,
- * with a copy of its target and Host (tlen and hlen bytes, within their
- * maxima): from the stream's buffer (llhttp) or the segment (http_fast).
+ * with its start and a copy of its target and Host (tlen and hlen bytes,
+ * within their maxima): from the stream's buffer (llhttp) or the segment
+ * (http_fast).
  */
-static int request_headers_complete(struct http_stream *s, uint8_t method, bool http10,
-				    const char *target, size_t tlen, const char *host, size_t hlen)
+static int request_headers_complete(struct http_stream *s, uint64_t start_ns, uint8_t method,
+				    bool http10, const char *target, size_t tlen, const char *host,
+				    size_t hlen)
 {
 	struct http_pending *e;
 
@@ -268,10 +270,9 @@ static int request_headers_complete(struct http_stream *s, uint8_t method, bool 
 	if (!e)
 		return -1;
 	pending_set_text(e, target, tlen, host, hlen);
-	e->start_ns = s->half[HTTP_DIR_REQ].msg_start_ns;
+	e->start_ns = start_ns;
 	e->method = method;
 	e->http10 = http10;
-	s->target_len = s->host_len = 0;
 	if (s->tail)
 		s->tail->next = e;
 	else
@@ -292,13 +293,18 @@ static int on_headers_complete(llhttp_t *p)
 	h->in_body = true;
 	if (p->type == HTTP_REQUEST) {
 		s->in_host_value = false;     /* (http_fast never sets it) */
-		return request_headers_complete(s, (uint8_t)llhttp_get_method(p),
-						p->http_major == 1 && p->http_minor == 0, s->target,
-						s->target_len, s->target + s->target_len, s->host_len);
+		int rc = request_headers_complete(s, s->msg[HTTP_DIR_REQ].start_ns,
+						  (uint8_t)llhttp_get_method(p),
+						  p->http_major == 1 && p->http_minor == 0, s->target,
+						  s->target_len, s->target + s->target_len,
+						  s->host_len);
+		if (!rc)
+			s->target_len = s->host_len = 0;   /* copied to the entry */
+		return rc;
 	}
 	/* A response cannot start before its request did: one that does
 	 * answers a request whose bytes were lost, so it pairs with nothing. */
-	if (!s->cur_resp || s->cur_resp->start_ns > h->msg_start_ns) {
+	if (!s->cur_resp || s->cur_resp->start_ns > s->msg[HTTP_DIR_RESP].start_ns) {
 		s->resp_orphan = true;
 		if (s->out)
 			s->out->cnt->unpaired++;
@@ -347,16 +353,16 @@ void http_stream_init(struct http_stream *s)
  * message boundary, where http_fast leaves the stream too. NULL on ENOMEM. */
 static llhttp_t *half_parser(struct http_stream *s, enum http_dir dir)
 {
-	struct http_half *h = &s->half[dir];
+	struct http_msg *m = &s->msg[dir];
 
-	if (h->parser)
-		return h->parser;
-	h->parser = malloc(sizeof(*h->parser));
-	if (!h->parser)
+	if (m->parser)
+		return m->parser;
+	m->parser = malloc(sizeof(*m->parser));
+	if (!m->parser)
 		return NULL;
-	llhttp_init(h->parser, dir == HTTP_DIR_REQ ? HTTP_REQUEST : HTTP_RESPONSE, &http_settings);
-	h->parser->data = s;
-	return h->parser;
+	llhttp_init(m->parser, dir == HTTP_DIR_REQ ? HTTP_REQUEST : HTTP_RESPONSE, &http_settings);
+	m->parser->data = s;
+	return m->parser;
 }
 
 /* e as a transaction, its target and Host at text. */
@@ -418,20 +424,20 @@ static void emit_ready(struct http_stream *s)
  */
 static void request_cut(struct http_stream *s, const struct http_sink *out)
 {
-	struct http_half *rq = &s->half[HTTP_DIR_REQ];
+	const struct http_half *rq = &s->half[HTTP_DIR_REQ];
+	const struct http_msg *m = &s->msg[HTTP_DIR_REQ];
 
-	if (!rq->in_msg || cur_req(s) || s->half[HTTP_DIR_REQ].wait_sync ||
-	    !(rq->msg_bytes || s->target_len))
+	if (!rq->in_msg || cur_req(s) || rq->wait_sync || !(m->bytes || s->target_len))
 		return;
-	if (!s->half[HTTP_DIR_REQ].url_done || !rq->parser) {
+	if (!rq->url_done || !m->parser) {
 		out->cnt->partial++;
 		return;
 	}
 	struct http_pending e = {
-		.start_ns = rq->msg_start_ns,
-		.end_ns = rq->msg_start_ns,
-		.bytes_in = rq->msg_bytes,
-		.method = (uint8_t)llhttp_get_method(rq->parser),
+		.start_ns = m->start_ns,
+		.end_ns = m->start_ns,
+		.bytes_in = m->bytes,
+		.method = (uint8_t)llhttp_get_method(m->parser),
 		.target_len = s->target_len,
 		.host_len = s->host_len,
 	};
@@ -446,7 +452,7 @@ static void request_cut(struct http_stream *s, const struct http_sink *out)
  */
 void http_stream_free(struct http_stream *s, const struct http_sink *out)
 {
-	const struct http_half *rq = &s->half[HTTP_DIR_REQ], *rs = &s->half[HTTP_DIR_RESP];
+	const struct http_msg *rq = &s->msg[HTTP_DIR_REQ], *rs = &s->msg[HTTP_DIR_RESP];
 
 	s->out = out;
 	for (struct http_pending *e = s->head, *n; e; e = n) {
@@ -457,13 +463,13 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 		}
 		if (out && !s->broken && (e->resp_done || e->resp_started)) {
 			if (!e->resp_done)          /* end_ns: its last bytes (cur_resp) */
-				e->bytes_out += rs->msg_bytes;
+				e->bytes_out += rs->bytes;
 			if (!e->req_done)
-				e->bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
+				e->bytes_in = e == cur_req(s) ? rq->bytes : e->bytes_in;
 			emit_one(s, e, false);
 		} else if (out && !s->broken && s->client_gone) {
 			if (!e->req_done)
-				e->bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
+				e->bytes_in = e == cur_req(s) ? rq->bytes : e->bytes_in;
 			e->end_ns = e->start_ns;
 			e->status = 0;
 			emit_one(s, e, true);
@@ -476,7 +482,7 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 				t.status = 0;
 				t.end_ns = 0;
 				if (!e->req_done)
-					t.bytes_in = e == cur_req(s) ? rq->msg_bytes : e->bytes_in;
+					t.bytes_in = e == cur_req(s) ? rq->bytes : e->bytes_in;
 				out->noreply(out->ctx, &t);
 			}
 		}
@@ -493,8 +499,8 @@ void http_stream_free(struct http_stream *s, const struct http_sink *out)
 	s->target = NULL;
 	s->target_cap = 0;
 	for (int d = 0; d < 2; d++) {
-		free(s->half[d].parser);
-		s->half[d].parser = NULL;
+		free(s->msg[d].parser);
+		s->msg[d].parser = NULL;
 	}
 	s->out = NULL;
 }
@@ -547,15 +553,16 @@ static void response_done(struct http_stream *s, uint64_t bytes, uint64_t ts, in
 static void message_done(struct http_stream *s, enum http_dir dir, uint64_t ts)
 {
 	struct http_half *h = &s->half[dir];
+	struct http_msg *m = &s->msg[dir];
 	if (dir == HTTP_DIR_REQ)
-		request_done(s, h->msg_bytes);
+		request_done(s, m->bytes);
 	else
-		response_done(s, h->msg_bytes, ts, llhttp_get_status_code(h->parser));
+		response_done(s, m->bytes, ts, llhttp_get_status_code(m->parser));
 	/* Flags still say this message's: after a close, llhttp refuses more. */
-	h->no_fast = !llhttp_should_keep_alive(h->parser);
+	h->no_fast = !llhttp_should_keep_alive(m->parser);
 	h->in_msg = false;
 	h->in_body = false;
-	h->msg_bytes = 0;
+	m->bytes = 0;
 }
 
 bool http_message_start(enum http_dir dir, const uint8_t *p, size_t n)
@@ -618,10 +625,10 @@ static bool resync(struct http_stream *s, enum http_dir dir, const uint8_t *buf,
 	if (dir == HTTP_DIR_RESP && !resync_response(s, ts))
 		return false;
 	struct http_half *h = &s->half[dir];
-	if (h->parser)
-		llhttp_reset(h->parser);
+	if (s->msg[dir].parser)
+		llhttp_reset(s->msg[dir].parser);
 	h->in_msg = h->in_body = false;
-	h->msg_bytes = 0;
+	s->msg[dir].bytes = 0;
 	if (dir == HTTP_DIR_REQ) {
 		s->target_len = s->host_len = s->field_len = 0;
 		s->in_host_value = false;
@@ -699,10 +706,9 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 	size_t tl = m.target_len < HTTP_TARGET_MAX ? m.target_len : HTTP_TARGET_MAX;
 	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
 	const char *msg = *p;
-	h->msg_start_ns = ts;
 	*p += n;
-	if (request_headers_complete(s, m.method, false, msg + m.target_off, tl, msg + m.host_off,
-				     hl)) {
+	if (request_headers_complete(s, ts, m.method, false, msg + m.target_off, tl,
+				     msg + m.host_off, hl)) {
 		if (!s->broken)
 			stream_break(s, &s->out->cnt->parse_errors);
 		return true;
@@ -715,6 +721,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		      uint64_t ts_ns, const struct http_sink *out)
 {
 	struct http_half *h = &s->half[dir];
+	struct http_msg *m = &s->msg[dir];
 	const char *p = (const char *)buf, *end = p + len;
 
 	s->out = out;
@@ -726,8 +733,8 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 			    request_fast(s, h, &p, end, ts_ns))
 				continue;
 			h->in_msg = true;
-			h->msg_start_ns = ts_ns;
-			h->msg_bytes = 0;
+			m->start_ns = ts_ns;
+			m->bytes = 0;
 		}
 		llhttp_t *lp = half_parser(s, dir);
 		if (!lp) {
@@ -736,7 +743,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 		}
 		llhttp_errno_t err = llhttp_execute(lp, p, (size_t)(end - p));
 		if (err == HPE_OK) {
-			h->msg_bytes += (size_t)(end - p);
+			m->bytes += (size_t)(end - p);
 			break;
 		}
 		if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
@@ -760,7 +767,7 @@ void http_stream_feed(struct http_stream *s, enum http_dir dir, const uint8_t *b
 			break;
 		}
 		const char *stop = llhttp_get_error_pos(lp);
-		h->msg_bytes += (size_t)(stop - p);
+		m->bytes += (size_t)(stop - p);
 		p = stop;
 		llhttp_resume(lp);
 		message_done(s, dir, ts_ns);
@@ -779,16 +786,17 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 		     const struct http_sink *out)
 {
 	struct http_half *h = &s->half[dir];
+	llhttp_t *lp = s->msg[dir].parser;
 
 	if (dir == HTTP_DIR_REQ)
 		s->client_gone = true;
-	if (s->broken || s->upgraded || !h->in_msg || !h->parser)
+	if (s->broken || s->upgraded || !h->in_msg || !lp)
 		return;
 	s->out = out;
 	/* Only a response delimited by the close completes here; a request cut
 	 * short stays unanswered and is counted when the stream is freed. */
-	if (llhttp_finish(h->parser) == HPE_PAUSED) {
-		llhttp_resume(h->parser);
+	if (llhttp_finish(lp) == HPE_PAUSED) {
+		llhttp_resume(lp);
 		message_done(s, dir, ts_ns);
 	}
 	s->out = NULL;
@@ -796,13 +804,18 @@ void http_stream_eof(struct http_stream *s, enum http_dir dir, uint64_t ts_ns,
 
 /* In a body whose remaining length llhttp knows: Content-Length, or the
  * data of one chunk (not its size line). */
-static bool body_known(const struct http_half *h)
+static bool body_known(const struct http_stream *s, enum http_dir dir)
 {
-	if (!h->in_body || !h->parser)
+	const struct http_half *h = &s->half[dir];
+
+	if (!h->in_body)                     /* first: the parser is another cache line */
 		return false;
-	if (h->parser->flags & F_CHUNKED)
+	const llhttp_t *p = s->msg[dir].parser;
+	if (!p)
+		return false;
+	if (p->flags & F_CHUNKED)
 		return h->in_chunk_data;
-	return h->parser->flags & F_CONTENT_LENGTH;
+	return p->flags & F_CONTENT_LENGTH;
 }
 
 /* Zeros stand in for body bytes that were not captured: llhttp only counts
@@ -814,12 +827,12 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 		     const struct http_sink *out)
 {
 	struct http_half *h = &s->half[dir];
-	llhttp_t *p = h->parser;             /* there when body_known() */
+	llhttp_t *p = s->msg[dir].parser;    /* there when body_known() */
 
 	if (s->broken || s->upgraded || s->half[dir].wait_sync)
 		return;
 	/* Inside a Content-Length body or one chunk's data, the length is known. */
-	if (body_known(h) && p->content_length >= len) {
+	if (body_known(s, dir) && p->content_length >= len) {
 		while (len && !s->broken && h->in_body) {
 			size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
 			http_stream_feed(s, dir, zeros, n, ts_ns, out);
@@ -847,21 +860,20 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 
 uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir)
 {
-	const struct http_half *h = &s->half[dir];
-	if (h->parser && (h->parser->flags & F_CHUNKED))
+	const llhttp_t *p = s->msg[dir].parser;
+	if (p && (p->flags & F_CHUNKED))
 		return 0;
 	return http_stream_body_left(s, dir);
 }
 
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 {
-	const struct http_half *h = &s->half[dir];
-	if (s->broken || s->upgraded || s->half[dir].wait_sync || !body_known(h))
+	if (s->broken || s->upgraded || s->half[dir].wait_sync || !body_known(s, dir))
 		return 0;
-	return h->parser->content_length;
+	return s->msg[dir].parser->content_length;
 }
 
 bool http_stream_body_sized(const struct http_stream *s, enum http_dir dir)
 {
-	return http_stream_body_left(s, dir) && !(s->half[dir].parser->flags & F_CHUNKED);
+	return http_stream_body_left(s, dir) && !(s->msg[dir].parser->flags & F_CHUNKED);
 }

@@ -79,17 +79,9 @@ struct http_sink {
 
 struct http_pending;
 
-/* Both halves fill one cache line (a segment reads its own), then
- * http_stream's common hot fields fill the next one; at 10,000 connections
- * each line a segment touches is a miss. */
+/* A direction's state that every segment reads: flags only (8 bytes). */
 struct http_half {
-	llhttp_t *parser;            /* made when llhttp first reads this direction:
-				      * http_fast takes the common messages, and two
-				      * parsers in every connection were 1.9 MB of
-				      * 10,000 connections; NULL until then */
-	uint64_t msg_start_ns;
-	uint64_t msg_bytes;
-	bool in_msg;                 /* some bytes of the current message seen */
+	bool in_msg;                 /* llhttp has some bytes of the current message */
 	bool in_body;                /* between headers and message end */
 	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
 	bool no_fast;                /* llhttp's last message ends the connection: it
@@ -102,11 +94,22 @@ struct http_half {
 	bool url_done;               /* requests: the one being received has its target */
 };
 
+/* A direction's message as llhttp reads it (http_fast reads whole
+ * messages and needs none of this). */
+struct http_msg {
+	llhttp_t *parser;            /* made when llhttp first reads this direction:
+				      * http_fast takes the common messages, and two
+				      * parsers in every connection were 1.9 MB of
+				      * 10,000 connections; NULL until then */
+	uint64_t start_ns;
+	uint64_t bytes;
+};
+
 /*
- * Every segment of a connection reads its half and the line after the
- * halves (HTTP_STREAM_HOT_BYTES in all), so what the common messages need
- * is packed there without holes (lengths here are bounded far below 2^16)
- * and the rest comes after.
+ * What a segment read by http_fast touches fills the first cache line
+ * (HTTP_STREAM_HOT_BYTES), packed without holes: at 10,000 connections
+ * each line a segment touches is a miss. What llhttp, Host parsing,
+ * upgrades and the end need comes after.
  */
 struct http_stream {
 	struct http_half half[2];
@@ -117,20 +120,21 @@ struct http_stream {
 	struct http_pending *head, *tail, *cur_resp;
 	struct http_pending *spare;  /* the last answered entry, for the next request:
 				      * keep-alive costs no allocation per request */
-	/* request target and Host header being parsed, in one buffer: the
-	 * target's target_len bytes, then the host's host_len (moved to the
-	 * request's entry at its headers' end) */
-	char *target;
-	uint16_t target_len;         /* <= HTTP_TARGET_MAX */
-	uint16_t host_len;           /* <= HTTP_HOST_MAX */
-	uint16_t target_cap;         /* a power of two <= 2 x (both maxima) */
 	uint8_t npending;            /* <= HTTP_PENDING_MAX */
 	bool req_open;               /* tail is the request being received: its headers
 				      * are in, not yet its end (cur_req() in the .c) */
 	bool broken;                 /* parse error or overflow: ignore the rest */
 	bool resp_orphan;            /* the response being parsed answers no known request */
 	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
-	/* ---- llhttp's header callbacks, upgrades, the end ---- */
+	/* ---- llhttp's ---- */
+	struct http_msg msg[2];
+	/* request target and Host header being parsed, in one buffer: the
+	 * target's target_len bytes, then the host's host_len (copied to the
+	 * request's entry at its headers' end) */
+	char *target;
+	uint16_t target_len;         /* <= HTTP_TARGET_MAX */
+	uint16_t host_len;           /* <= HTTP_HOST_MAX */
+	uint16_t target_cap;         /* a power of two <= 2 x (both maxima) */
 	char field[4];               /* header name prefix, to spot "Host" */
 	uint8_t field_len;           /* <= sizeof(field) + 1 */
 	bool in_host_value;
@@ -140,7 +144,7 @@ struct http_stream {
 				      * feed that sets upgraded, and only meaningful then */
 };
 
-#define HTTP_STREAM_HOT_BYTES offsetof(struct http_stream, field)
+#define HTTP_STREAM_HOT_BYTES offsetof(struct http_stream, msg)
 
 void http_stream_init(struct http_stream *s);
 /* Frees everything. An exchange whose response had begun is emitted with
