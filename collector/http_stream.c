@@ -661,6 +661,11 @@ static bool response_fast(struct http_stream *s, struct http_half *h, const char
 	struct http_fast_msg m;
 	size_t n;
 
+	/* The answer reads e's fields now and its text (the route) soon: at
+	 * 10,000 connections both lines are out of cache, so the second one's
+	 * fetch starts beside the first one's instead of after the parse. */
+	if (e)
+		__builtin_prefetch(e->text);
 	if (h->no_fast || !e || e->start_ns > ts || e->method == HTTP_HEAD ||
 	    e->method == HTTP_CONNECT || fast_resting(h))
 		return false;
