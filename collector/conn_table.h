@@ -49,41 +49,59 @@ struct conn_key {
 	uint8_t srv[16], cli[16];
 };
 
+/*
+ * Hot fields first. At 10,000 connections each segment's connection is out
+ * of cache and every line of it the segment touches is a miss, so the
+ * table allocates conns on line boundaries and a segment of plain HTTP/1.x
+ * read by http_fast touches three: the key, chain, flags, target and time;
+ * both directions' reassembly state (in-order part); HTTP's state. Line 1
+ * is read only when app, tls or the key's family say its fields are set
+ * (conn_h2(), conn_tlss(), conn_client() in collector.c), line 5 when
+ * llhttp reads.
+ */
 struct conn {
+	/* line 0 */
 	struct conn_key key;
-	struct conn *hnext;          /* hash chain */
-	struct conn *prev, *next;    /* list of all, for expiry */
-	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
-	struct http_stream http;
-	struct h2_stream *h2;        /* HTTP/2 reader once detected, else NULL */
-	enum conn_app app;
-	uint64_t last_ns;            /* last segment seen */
-	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+	uint8_t app;                 /* enum conn_app */
 	bool tls;                    /* ciphertext on the wire */
+	/* The target's own outgoing connection (it is the client; key.srv is
+	 * the upstream): collector/upstream.h. */
+	bool upstream;
+	uint8_t target;              /* the target serving it (collector_set_targets) */
+	struct conn *hnext;          /* hash chain */
+	uint64_t last_ns;            /* last segment seen */
+	/* line 1 */
+	struct h2_stream *h2;        /* HTTP/2 reader once detected (app APP_H2), else NULL */
+	struct tls_session *tlss;    /* keys mode (tls set): its decryption, else NULL */
+	uint64_t closed_ns;          /* both FINs delivered or RST; 0 = open */
+	struct conn *next;           /* list of all, for expiry */
 	bool tls_blind;              /* keys mode: TLS joined mid-stream, its secrets never seen */
-	struct tls_session *tlss;    /* keys mode: its decryption, else NULL */
-	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
-	struct conn *wprev, *wnext;  /* collector's list of sessions waiting for keys */
-	bool wlisted;                /* ... on it */
-	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
-				      * ciphertext is only parsed for the secrets it takes */
-	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
+	uint32_t pid;                /* server process: CONN_FAMILY_PROC only, else 0 */
+	struct peer_addr client;     /* the peer (family 0 unknown); for a wire
+				      * connection, its key's client side */
+	/* line 2, and the other direction's rarely read part in line 3 */
+	struct reasm dir[2];         /* HTTP_DIR_REQ: client->server */
+	/* ---- cold: once per connection, per body skipped, or TLS only ---- */
+	struct conn *prev;           /* list of all */
 	uint32_t skip_until[2];      /* last skip announced (or the kernel's) per direction */
 	uint32_t skip_wait;          /* a response body's end, not announced yet: the
 				      * kernel may be cutting it already */
 	uint32_t skip_told;          /* ... and the last one announced after all */
-	uint32_t pid;                /* server process when known (TLS path) */
-	uint8_t target;              /* the target serving it (collector_set_targets) */
-	struct peer_addr client;     /* the peer; family 0 unknown */
-	/* The target's own outgoing connection (it is the client; key.srv is
-	 * the upstream): collector/upstream.h. */
-	bool upstream;
-	bool connect_failed;         /* its SYN was answered by RST */
-	uint64_t syn_ns, synack_ns;  /* handshake as seen, 0 = not seen */
+	uint8_t tls_cut;             /* enum conn_tls_cut: may the capture cut its bodies? */
+	bool wlisted;                /* on the collector's list of sessions waiting for keys */
+	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
+				      * ciphertext is only parsed for the secrets it takes */
+	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
+	bool connect_failed;         /* upstream: its SYN was answered by RST */
+	/* line 4 (its hot part), on a line of its own */
+	_Alignas(64) struct http_stream http;
+	struct conn *wprev, *wnext;  /* the list of sessions waiting for keys */
+	uint64_t syn_ns, synack_ns;  /* upstream handshake as seen, 0 = not seen */
 	uint64_t fin_ns;             /* the target's first FIN or RST on it */
 	uint32_t calls;              /* exchanges it carried so far */
 	char server[48];             /* "addr:port" of the upstream */
 };
+
 
 struct conn_table;
 

@@ -79,12 +79,9 @@ struct http_sink {
 
 struct http_pending;
 
+/* A direction's state that every segment reads: flags only (8 bytes). */
 struct http_half {
-	llhttp_t *parser;            /* made when llhttp first reads this direction:
-				      * http_fast takes the common messages, and two
-				      * parsers in every connection were 1.9 MB of
-				      * 10,000 connections; NULL until then */
-	bool in_msg;                 /* some bytes of the current message seen */
+	bool in_msg;                 /* llhttp has some bytes of the current message */
 	bool in_body;                /* between headers and message end */
 	bool in_chunk_data;          /* inside a chunk's data (not its size line) */
 	bool no_fast;                /* llhttp's last message ends the connection: it
@@ -93,38 +90,61 @@ struct http_half {
 				      * one: a connection sending chunked bodies (or
 				      * other unusual messages) keeps sending them, and
 				      * each refusal scanned the headers for nothing */
-	uint64_t msg_start_ns;
-	uint64_t msg_bytes;
+	bool wait_sync;              /* bytes lost: wait for a message start to resync */
+	bool url_done;               /* requests: the one being received has its target */
 };
 
+/* A direction's message as llhttp reads it (http_fast reads whole
+ * messages and needs none of this). */
+struct http_msg {
+	llhttp_t *parser;            /* made when llhttp first reads this direction:
+				      * http_fast takes the common messages, and two
+				      * parsers in every connection were 1.9 MB of
+				      * 10,000 connections; NULL until then */
+	uint64_t start_ns;
+	uint64_t bytes;
+};
+
+/*
+ * What a segment read by http_fast touches fills the first cache line
+ * (HTTP_STREAM_HOT_BYTES), packed without holes: at 10,000 connections
+ * each line a segment touches is a miss. What llhttp, Host parsing,
+ * upgrades and the end need comes after.
+ */
 struct http_stream {
 	struct http_half half[2];
-	bool broken;                 /* parse error or overflow: ignore the rest */
-	bool wait_sync[2];           /* bytes lost: wait for a message start to resync */
-	bool resp_orphan;            /* the response being parsed answers no known request */
-	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
-	bool url_done;               /* the request being received has its target */
-	bool client_gone;            /* FIN or RST from the client */
-	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
-				      * CONNECT message: the next protocol's (0 otherwise) */
-	/* request target and Host header being parsed, in one buffer: the
-	 * target's target_len bytes, then the host's host_len (moved to the
-	 * request's entry at its headers' end) */
-	char *target;
-	size_t target_len, target_cap;
-	size_t host_len;
-	char field[4];               /* header name prefix, to spot "Host" */
-	size_t field_len;
-	bool in_host_value;
-	/* requests in arrival order; cur_req is the one being received,
-	 * cur_resp the oldest without a final response */
-	struct http_pending *head, *tail, *cur_req, *cur_resp;
+	const struct http_sink *out; /* valid during feed/eof only */
+	/* requests in arrival order; cur_resp is the oldest without a final
+	 * response (its end_ns holds the time of the last response bytes
+	 * until it has one) */
+	struct http_pending *head, *tail, *cur_resp;
 	struct http_pending *spare;  /* the last answered entry, for the next request:
 				      * keep-alive costs no allocation per request */
-	unsigned npending;
-	uint64_t last_resp_ns;       /* last response bytes seen */
-	const struct http_sink *out; /* valid during feed/eof only */
+	uint8_t npending;            /* <= HTTP_PENDING_MAX */
+	bool req_open;               /* tail is the request being received: its headers
+				      * are in, not yet its end (cur_req() in the .c) */
+	bool broken;                 /* parse error or overflow: ignore the rest */
+	bool resp_orphan;            /* the response being parsed answers no known request */
+	bool upgraded;               /* 101 / CONNECT: no longer HTTP/1.x */
+	/* ---- llhttp's ---- */
+	struct http_msg msg[2];
+	/* request target and Host header being parsed, in one buffer: the
+	 * target's target_len bytes, then the host's host_len (copied to the
+	 * request's entry at its headers' end) */
+	char *target;
+	uint16_t target_len;         /* <= HTTP_TARGET_MAX */
+	uint16_t host_len;           /* <= HTTP_HOST_MAX */
+	uint16_t target_cap;         /* a power of two <= 2 x (both maxima) */
+	char field[4];               /* header name prefix, to spot "Host" */
+	uint8_t field_len;           /* <= sizeof(field) + 1 */
+	bool in_host_value;
+	bool client_gone;            /* FIN or RST from the client */
+	size_t upgrade_tail;         /* bytes of the chunk that upgraded, after the 101 /
+				      * CONNECT message: the next protocol's. Set by the
+				      * feed that sets upgraded, and only meaningful then */
 };
+
+#define HTTP_STREAM_HOT_BYTES offsetof(struct http_stream, msg)
 
 void http_stream_init(struct http_stream *s);
 /* Frees everything. An exchange whose response had begun is emitted with

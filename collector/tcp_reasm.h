@@ -50,15 +50,17 @@ struct reasm_stats {
 				     * in every stream counted here */
 };
 
+/* What an in-order segment reads comes first (16 bytes): in a conn the
+ * other direction's reassembly shares a cache line with these. */
 struct reasm {
+	uint32_t next_seq;
 	bool synced;                /* next_seq is meaningful */
 	bool fin_seen, fin_done;
 	bool delivered;             /* some byte has gone out */
-	uint32_t next_seq;
+	struct reasm_seg *ooo;      /* sorted by seq, may overlap */
 	uint32_t fin_seq;
 	uint32_t ooo_bytes, ooo_segs;
 	uint64_t ooo_since;         /* when the current hole was first seen */
-	struct reasm_seg *ooo;      /* sorted by seq, may overlap */
 };
 
 void reasm_init(struct reasm *r);

@@ -203,6 +203,80 @@ static void test_exchange_v4_and_v6(void **state)
 }
 
 /*
+ * collector_expire() gives a hole up once it has waited past the limit
+ * (1 s), not before; it skips the walk only when nothing waits anywhere.
+ */
+static void test_expire_gives_up_stale_hole(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .idle_timeout_s = 60 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 42000, 8080, 1000, 5000 };
+	struct flow g = { 4, 42001, 8080, 1000, 5000 };
+	struct snapshot *s;
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &g, 1 * MS);                /* a connection without holes */
+	handshake(c, &f, 1 * MS);
+	send_seg(c, &f, 1, TCPF_ACK | TCPF_PSH, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", 2 * MS);
+	f.sseq += 10;                            /* ten bytes never seen: the rest waits */
+	send_seg(c, &f, 0, TCPF_ACK | TCPF_PSH, "tail", 3 * MS);
+	collector_expire(c, 500 * MS);
+	s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->c.reasm_gaps, 0);
+	snapshot_free(s);
+	collector_expire(c, 2000 * MS);
+	s = collector_snapshot(c, 1000, 1000);
+	assert_true(s->c.reasm_gaps > 0);
+	assert_int_equal(s->c.conns_open, 2);
+	snapshot_free(s);
+	collector_expire(c, 3000 * MS);          /* nothing waits now: counted once */
+	s = collector_snapshot(c, 2000, 1000);
+	assert_int_equal(s->c.reasm_gaps, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/*
+ * conns_open is kept as connections close and go (not counted by walking
+ * them): three open, one reset, one closed by FINs both ways, one left
+ * open; then all expired.
+ */
+static void test_conns_open(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { .idle_timeout_s = 5 };
+	struct collector *c = collector_new(&cfg);
+	const char *req = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+	collector_set_ports(c, PORTS, 1);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct flow f = { 4, (uint16_t)(41000 + i), 8080, 1000, 5000 };
+		handshake(c, &f, 1 * MS);
+		send_seg(c, &f, 1, TCPF_ACK | TCPF_PSH, req, 2 * MS);
+		send_seg(c, &f, 0, TCPF_ACK | TCPF_PSH, resp, 3 * MS);
+		if (i == 0) {
+			send_seg(c, &f, 1, TCPF_RST, NULL, 4 * MS);
+			send_seg(c, &f, 1, TCPF_RST, NULL, 5 * MS);   /* a second end counts once */
+		} else if (i == 1) {
+			send_seg(c, &f, 1, TCPF_ACK | TCPF_FIN, NULL, 4 * MS);
+			send_seg(c, &f, 0, TCPF_ACK | TCPF_FIN, NULL, 4 * MS);
+		}
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->c.conns_new, 3);
+	assert_int_equal(s->c.conns_open, 1);
+	snapshot_free(s);
+	collector_expire(c, 10000 * MS);
+	assert_int_equal(collector_conns(c), 0);
+	s = collector_snapshot(c, 1000, 1000);
+	assert_int_equal(s->c.conns_open, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
+/*
  * collector_prefetch() is a hint: 40 connections' requests and responses,
  * each batch of them hinted first (more than COLLECTOR_PREFETCH_MAX at a
  * time, a truncated packet and an unwatched port among them), then fed, give the same snapshot as the same packets fed
@@ -727,6 +801,8 @@ int main(void)
 		cmocka_unit_test(test_upstream_calls),
 		cmocka_unit_test(test_upstream_timeout_links_in_time),
 		cmocka_unit_test(test_exchange_v4_and_v6),
+		cmocka_unit_test(test_conns_open),
+		cmocka_unit_test(test_expire_gives_up_stale_hole),
 		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),

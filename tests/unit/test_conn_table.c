@@ -38,6 +38,9 @@ static void test_grow_find_remove(void **state)
 		struct conn_key k = key_of(i);
 		assert_null(conn_table_find(t, &k));
 		assert_non_null(c[i] = conn_table_insert(t, &k));
+		/* on a line boundary, zeroed but for the key */
+		assert_int_equal((uintptr_t)c[i] % 64, 0);
+		assert_int_equal(c[i]->last_ns | c[i]->http.npending | c[i]->calls, 0);
 	}
 	for (unsigned i = 0; i < N; i++) {
 		struct conn_key k = key_of(i);

@@ -310,6 +310,100 @@ static void test_cut_response_counted_at_close(void **state)
 	assert_int_equal(g.cnt.unpaired, 1);
 }
 
+/*
+ * Targets and Hosts of every size on one keep-alive connection, read whole
+ * (http_fast) and a byte at a time (llhttp): each transaction names its
+ * own exactly, whichever storage held it (a request entry's own text or
+ * its heap buffer, reused), and a target over HTTP_TARGET_MAX is cut.
+ */
+struct named {
+	size_t n;
+	size_t tlen[8], hlen[8];
+	char target[8][HTTP_TARGET_MAX + 1], host[8][HTTP_HOST_MAX + 1];
+};
+
+static void on_named(void *ctx, const struct http_txn *t)
+{
+	struct named *g = ctx;
+	assert_true(g->n < 8);
+	assert_true(t->target_len <= HTTP_TARGET_MAX && t->host_len <= HTTP_HOST_MAX);
+	g->tlen[g->n] = t->target_len;
+	g->hlen[g->n] = t->host_len;
+	memcpy(g->target[g->n], t->target, t->target_len);
+	memcpy(g->host[g->n], t->host, t->host_len);
+	g->n++;
+}
+
+static void test_targets_of_every_size(void **state)
+{
+	(void)state;
+	static const size_t tl[] = { 10, 300, 20, 3000, 60, 2047, 1 };
+	static const size_t hl[] = { 9, 100, 0, 128, 40, 5, 64 };
+	enum { N = sizeof(tl) / sizeof(tl[0]) };
+	static char req[N][4000];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	for (int step = 0; step < 2; step++) {
+		static struct named g;
+		struct http_counters cnt = { 0 };
+		struct http_sink sink = { .txn = on_named, .ctx = &g, .cnt = &cnt };
+		struct http_stream s;
+
+		memset(&g, 0, sizeof(g));
+		http_stream_init(&s);
+		for (size_t i = 0; i < N; i++) {
+			size_t n = (size_t)sprintf(req[i], "GET /");
+			memset(req[i] + n, (int)('a' + i), tl[i] - 1);
+			n += tl[i] - 1;
+			n += (size_t)sprintf(req[i] + n, " HTTP/1.1\r\n");
+			if (hl[i]) {
+				n += (size_t)sprintf(req[i] + n, "Host: ");
+				memset(req[i] + n, (int)('A' + i), hl[i]);
+				n += hl[i];
+				n += (size_t)sprintf(req[i] + n, "\r\n");
+			}
+			n += (size_t)sprintf(req[i] + n, "\r\n");
+			for (size_t off = 0; off < n; off += step ? 1 : n)
+				http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req[i] + off,
+						 step ? 1 : n, 10 * i + 1, &sink);
+			http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp),
+					 10 * i + 2, &sink);
+		}
+		http_stream_free(&s, &sink);
+		assert_int_equal(g.n, N);
+		for (size_t i = 0; i < N; i++) {
+			size_t want = tl[i] < HTTP_TARGET_MAX ? tl[i] : HTTP_TARGET_MAX;
+			assert_int_equal(g.tlen[i], want);
+			assert_int_equal(g.hlen[i], hl[i]);
+			assert_int_equal(g.target[i][0], '/');
+			for (size_t k = 1; k < want; k++)
+				assert_int_equal(g.target[i][k], 'a' + (int)i);
+			for (size_t k = 0; k < hl[i]; k++)
+				assert_int_equal(g.host[i][k], 'A' + (int)i);
+		}
+	}
+}
+
+/* A response cut by the close ends at its last bytes, not its first. */
+static void test_cut_response_ends_at_last_bytes(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /big HTTP/1.1\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial";
+
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)resp, strlen(resp), 7, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)"more", 4, 9, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].end_ns, 9);
+	assert_int_equal(g.t[0].bytes_out, strlen(resp) + 4);
+}
+
 /* Review findings: a chunk-size line is not chunk data; an Upgrade offer
  * the server ignores does not end HTTP; CONNECT's latency is its answer. */
 static void test_chunk_size_line_not_skippable(void **state)
@@ -445,6 +539,8 @@ int main(void)
 		cmocka_unit_test(test_gap_inside_body_is_skipped),
 		cmocka_unit_test(test_gap_in_headers_resyncs),
 		cmocka_unit_test(test_cut_response_counted_at_close),
+		cmocka_unit_test(test_cut_response_ends_at_last_bytes),
+		cmocka_unit_test(test_targets_of_every_size),
 		cmocka_unit_test(test_chunk_size_line_not_skippable),
 		cmocka_unit_test(test_ignored_upgrade_offer),
 		cmocka_unit_test(test_connect_latency_is_its_answer),
