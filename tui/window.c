@@ -316,6 +316,20 @@ static uint8_t *scratch(uint8_t *stack, size_t stack_len, size_t cap)
 	return cap <= stack_len ? stack : malloc(cap);
 }
 
+/* Slot i's record (at off) becomes out[0..n), and out's heap scratch, if it
+ * had one, goes. 0 or -ENOMEM (the slot unchanged). */
+static int slot_store(struct win_ep *e, unsigned i, size_t off, uint8_t *out, const uint8_t *stack,
+		      size_t n)
+{
+	int err = rec_replace(e, off, e->slot[i].len, out, n);
+
+	if (!err)
+		e->slot[i].len = (uint16_t)n;
+	if (out != stack)
+		free(out);
+	return err;
+}
+
 /* Slot i += an interval row: counters and coarse buckets. 0 or -ENOMEM
  * (the slot unchanged: the windows miss the row). */
 static int slot_add(struct win_ep *e, unsigned i, const struct ep_stats *s)
@@ -332,12 +346,7 @@ static int slot_add(struct win_ep *e, unsigned i, const struct ep_stats *s)
 	SLOT_COUNTS_ADD(&c, s);
 	size_t n = counts_put(&c, out);
 	n += hist_enc_add(r + h, len - h, &s->lat, WIN_SHIFT, out + n);
-	int err = rec_replace(e, off, len, out, n);
-	if (!err)
-		e->slot[i].len = (uint16_t)n;
-	if (out != stack)
-		free(out);
-	return err;
+	return slot_store(e, i, off, out, stack, n);
 }
 
 /*
@@ -393,12 +402,7 @@ static int slot_merge_rec(struct win_ep *e, unsigned i, const uint8_t *s, size_t
 	SLOT_COUNTS_ADD(&cd, &cs);
 	size_t n = counts_put(&cd, out);
 	n += hist_enc_merge(r + hd, len - hd, s + hs, slen - hs, out + n);
-	int err = rec_replace(e, off, len, out, n);
-	if (!err)
-		e->slot[i].len = (uint16_t)n;
-	if (out != stack)
-		free(out);
-	return err;
+	return slot_store(e, i, off, out, stack, n);
 }
 
 /* A slot the newest c->keep do not reach is out of every window. */
