@@ -23,6 +23,14 @@
 #define STORE_STEP_IVS_MAX 64       /* intervals one rollup step may merge */
 #define STORE_RETAIN_EVERY 10000    /* look for expired rows every 10 s of data */
 #define STORE_WAL_LIMIT    (16 * 1024 * 1024)   /* WAL truncated to this after a checkpoint */
+/*
+ * The writer's page cache, KiB. Its writes go where the keys say: to the
+ * end of the tables (time first), and the few pages on the way there stay
+ * hot; SQLite's default 2 MB kept an interval of 10,000 rows that is never
+ * read again. At 512 KiB the writer's arena peaked at 1.1 MB instead of
+ * 2.6 MB (10,000 endpoints x 10,000 connections, 90 s) for the same CPU.
+ */
+#define STORE_PAGE_CACHE_KB 512
 #define STORE_KEY_MAX      (HOST_MAX + METHOD_MAX + ROUTE_MAX + PROTO_MAX + TARGET_NAME_MAX + 5)
 
 /*
@@ -1216,8 +1224,9 @@ static int store_setup(struct store *st, const struct run_info *sess,
 	 * endpoints) could never fail. PRAGMA foreign_key_check still audits.
 	 */
 	char *sql = sqlite3_mprintf("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-				    " PRAGMA temp_store = MEMORY;"
-				    " PRAGMA journal_size_limit = %d;", STORE_WAL_LIMIT);
+				    " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -%d;"
+				    " PRAGMA journal_size_limit = %d;", STORE_PAGE_CACHE_KB,
+				    STORE_WAL_LIMIT);
 	rc = sql ? sqlite3_exec(st->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
 	sqlite3_free(sql);
 	if (rc)
