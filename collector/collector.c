@@ -554,6 +554,7 @@ static void conn_release(struct collector *c, struct conn *cn)
 	tls_wait_unlist(c, cn);
 	if (cn->tlss)
 		tls_session_free(cn->tlss, tls_sink_of(c, cn));
+	c->tls_blind_conns += cn->tls_late && !cn->calls_owned;   /* neither path read it */
 	reasm_free(&cn->dir[0], &c->reasm);
 	reasm_free(&cn->dir[1], &c->reasm);
 	http_stream_free(&cn->http, &c->sink);
@@ -816,7 +817,16 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	bit_set(c->tls_port, cn->key.srv_port);
 	if (c->calls_pending && !cn->calls_owned)
 		cn->calls_owned = calls_handoff_take(c->calls_pending, &cn->key);
-	if (c->secrets && !(cn->calls_owned && c->tls_keys_gone)) {
+	/*
+	 * Once the keys probe is gone no secret comes for a new handshake: a
+	 * session could only hold its records until they expire, and it would
+	 * keep the port in the capture (collector_tls_keyed_ports), every
+	 * packet of every new connection copied for nothing. The calls probes
+	 * read it, or nothing does: conn_release counts it then.
+	 */
+	if (c->secrets && c->tls_keys_gone) {
+		cn->tls_late = !cn->calls_owned;
+	} else if (c->secrets) {
 		cn->tlss = crypto_ready(c) ? tls_session_new(0) : NULL;
 		if (!cn->tlss)
 			c->tls.undecryptable++;   /* no memory or no algorithms: counted, not silent */

@@ -92,6 +92,8 @@ struct conn {
 	bool calls_owned;            /* --tls auto switched: the calls probes read it, its
 				      * ciphertext is only parsed for the secrets it takes */
 	bool tls_plain_seen;         /* its session handed plaintext to HTTP */
+	bool tls_late;               /* started after the keys probe left, not (yet)
+				      * the calls probes': no session, no secrets */
 	bool connect_failed;         /* upstream: its SYN was answered by RST */
 	/* line 4 (its hot part), on a line of its own */
 	_Alignas(64) struct http_stream http;

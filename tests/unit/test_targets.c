@@ -255,7 +255,7 @@ static void test_same_tuple_two_namespaces(void **state)
  * namespace (SSL_set_fd); the wire connection's key holds its listener's.
  * It must find it: a connection the calls probes read gets no keys-mode
  * session (else it would be counted twice, or undecryptable). The control
- * connection, not named by the calls path, waits for keys that never come.
+ * connection, named by neither path, is counted undecryptable.
  */
 static const uint8_t TLS_CLI[16] = { 127, 0, 0, 2 }, TLS_SRV[16] = { 127, 0, 0, 1 };
 
@@ -283,8 +283,8 @@ static uint64_t tls_counted(struct collector *c, uint16_t cport, bool named)
 	return t.tls_undecryptable + t.tls_lost;
 }
 
-/* A collector on :443 in netns 11 after --tls auto's key probe left. */
-static struct collector *keys_gone_collector(uint32_t idle_timeout_s)
+/* A collector on :443 in netns 11, decrypting. */
+static struct collector *keys_collector(uint32_t idle_timeout_s)
 {
 	struct collector_config cfg = { .tls_decrypt = true, .idle_timeout_s = idle_timeout_s };
 	const uint16_t ports[] = { 443 };
@@ -293,6 +293,14 @@ static struct collector *keys_gone_collector(uint32_t idle_timeout_s)
 
 	collector_set_ports(c, ports, 1);
 	collector_set_targets(c, NAMES, 1, ls, 1, NULL, 0);
+	return c;
+}
+
+/* The same after --tls auto's key probe left. */
+static struct collector *keys_gone_collector(uint32_t idle_timeout_s)
+{
+	struct collector *c = keys_collector(idle_timeout_s);
+
 	collector_tls_keys_gone(c);
 	return c;
 }
@@ -306,6 +314,16 @@ static void test_calls_path_finds_namespaced_conn(void **state)
 	collector_free(c);
 	c = keys_gone_collector(0);
 	assert_true(tls_counted(c, 40002, false) > 0);
+	collector_free(c);
+
+	/* its SSL_set_fd read after its ClientHello: the calls path's after all */
+	struct snap_counters t;
+	c = keys_gone_collector(0);
+	tls_conn_packets(c, 40003, 1000);
+	collector_tls_calls_conn(c, 11, 4, TLS_CLI, 40003, TLS_SRV, 443);
+	collector_flush(c);
+	collector_totals(c, &t);
+	assert_int_equal(t.tls_undecryptable + t.tls_lost, 0);
 	collector_free(c);
 }
 
@@ -369,10 +387,19 @@ static void test_keyed_ports(void **state)
 	collector_tls_calls_conn(c, 11, 4, TLS_CLI, 40001, TLS_SRV, 443);
 	tls_conn_packets(c, 40001, 1000);
 	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 0);
-	tls_conn_packets(c, 40002, 1000);      /* keyed: the calls path never named it */
+	/* Named by neither path, but begun after the keys probe left: no
+	 * secret will ever come for it, so it holds no port (live, each new
+	 * connection began so until the port came back: every packet copied) */
+	tls_conn_packets(c, 40002, 1000);
+	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 0);
+	collector_free(c);
+
+	c = keys_collector(1);
+	tls_conn_packets(c, 40003, 1000);      /* begun while keys were caught */
+	collector_tls_keys_gone(c);
 	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 1);
 	assert_int_equal(out[0], 443);
-	collector_expire(c, 10000 * MS);       /* both idle: let go */
+	collector_expire(c, 10000 * MS);       /* idle: let go */
 	assert_int_equal(collector_tls_keyed_ports(c, out, 4), 1);
 	assert_int_equal(out[0], 443);
 	collector_free(c);
