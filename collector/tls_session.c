@@ -148,7 +148,7 @@ struct tls_session {
 	uint8_t thash[EVP_MAX_MD_SIZE];
 	unsigned thash_len;
 	uint8_t *transcript;         /* ClientHello..ServerHello (TLS 1.3 matching) */
-	uint32_t transcript_len;
+	uint32_t transcript_len, transcript_cap;
 	struct tls_secret_set sec;
 	struct tls_crypto *own_crypto;  /* the sink gave none: fetched for this session */
 	unsigned consumed;           /* TLS_SECRET_BIT()s already turned into keys and wiped */
@@ -226,26 +226,42 @@ void tls_crypto_free(struct tls_crypto *cr)
 	free(cr);
 }
 
-/* HMAC(key, data) with digest md into out (its size); the length or -EIO. */
-static int hmac(const struct tls_crypto *cr, int md, const uint8_t *key, size_t klen,
-		const uint8_t *data, size_t dlen, uint8_t out[EVP_MAX_MD_SIZE])
+/*
+ * A copy of the digest's HMAC context keyed with key, for every MAC
+ * hmac_next() makes under that key: the key's pads are hashed once. The
+ * PRF makes 4 to 6 MACs under one master secret, a TLS 1.3 secret gives a
+ * key and an iv: a fresh copy keyed per MAC was a fifth of l7top's CPU
+ * per TLS 1.2 handshake under Connection: close. NULL on failure; the
+ * caller frees it (EVP_MAC_CTX_free cleanses the key it holds).
+ */
+static EVP_MAC_CTX *hmac_keyed(const struct tls_crypto *cr, int md, const uint8_t *key, size_t klen)
 {
 	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(cr->hmac[md]);
-	size_t n = 0;
-	int ok = c && EVP_MAC_init(c, key, klen, NULL) && EVP_MAC_update(c, data, dlen) &&
-		 EVP_MAC_final(c, out, &n, EVP_MAX_MD_SIZE);
 
-	EVP_MAC_CTX_free(c);
-	return ok ? (int)n : -EIO;
+	if (c && !EVP_MAC_init(c, key, klen, NULL)) {
+		EVP_MAC_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* HMAC(c's key, data) into out (its size); the length or -EIO. A NULL key
+ * starts again from the keyed state (OpenSSL's HMAC keeps it). */
+static int hmac_next(EVP_MAC_CTX *c, const uint8_t *data, size_t dlen, uint8_t out[EVP_MAX_MD_SIZE])
+{
+	size_t n = 0;
+
+	return c && EVP_MAC_init(c, NULL, 0, NULL) && EVP_MAC_update(c, data, dlen) &&
+	       EVP_MAC_final(c, out, &n, EVP_MAX_MD_SIZE) ? (int)n : -EIO;
 }
 
 /*
- * HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1, len <= one
- * hash output (what TLS 1.3 asks: keys, ivs, next secrets), so HKDF-Expand
- * (RFC 5869 2.3) is the single block T(1) = HMAC(secret, info || 0x01).
+ * HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1, the secret
+ * keyed in c, len <= one hash output (what TLS 1.3 asks: keys, ivs, next
+ * secrets), so HKDF-Expand (RFC 5869 2.3) is the single block
+ * T(1) = HMAC(secret, info || 0x01).
  */
-static int expand_label(const struct tls_crypto *cr, int md, const uint8_t *secret, size_t slen,
-			const char *label, uint8_t *out, size_t len)
+static int expand_label(EVP_MAC_CTX *c, const char *label, uint8_t *out, size_t len)
 {
 	uint8_t info[2 + 1 + 6 + 12 + 1 + 1], t[EVP_MAX_MD_SIZE];
 	size_t ll = strlen(label), n = 0;
@@ -261,7 +277,7 @@ static int expand_label(const struct tls_crypto *cr, int md, const uint8_t *secr
 	n += 6 + ll;
 	info[n++] = 0;                 /* empty context */
 	info[n++] = 1;                 /* HKDF-Expand's block counter */
-	hl = hmac(cr, md, secret, slen, info, n, t);
+	hl = hmac_next(c, info, n, t);
 	if (hl < 0 || len > (size_t)hl) {
 		OPENSSL_cleanse(t, sizeof(t));
 		return -EIO;
@@ -280,13 +296,13 @@ static int prf12(const struct tls_crypto *cr, int md, const uint8_t *secret, siz
 {
 	uint8_t a[EVP_MAX_MD_SIZE + 128], t[EVP_MAX_MD_SIZE];
 	size_t alen = seedlen, done = 0;
-	int rc = 0;
+	EVP_MAC_CTX *c = seedlen > 128 ? NULL : hmac_keyed(cr, md, secret, slen);
+	int rc = c ? 0 : -EIO;
 
-	if (seedlen > 128)
-		return -EINVAL;
-	memcpy(a, seed, seedlen);
-	while (done < len) {
-		int hl = hmac(cr, md, secret, slen, a, alen, a);     /* A(i), in place */
+	if (c)
+		memcpy(a, seed, seedlen);
+	while (!rc && done < len) {
+		int hl = hmac_next(c, a, alen, a);     /* A(i), in place */
 
 		if (hl < 0) {
 			rc = -EIO;
@@ -294,13 +310,14 @@ static int prf12(const struct tls_crypto *cr, int md, const uint8_t *secret, siz
 		}
 		alen = (size_t)hl;
 		memcpy(a + alen, seed, seedlen);
-		if (hmac(cr, md, secret, slen, a, alen + seedlen, t) != hl) {
+		if (hmac_next(c, a, alen + seedlen, t) != hl) {
 			rc = -EIO;
 			break;
 		}
 		memcpy(out + done, t, len - done < alen ? len - done : alen);
 		done += alen;
 	}
+	EVP_MAC_CTX_free(c);
 	OPENSSL_cleanse(a, sizeof(a));
 	OPENSSL_cleanse(t, sizeof(t));
 	return rc;
@@ -322,9 +339,11 @@ static int keys_from_secret13(const struct tls_crypto *cr, const struct suite *s
 			      const uint8_t *secret, size_t slen, struct keys *k)
 {
 	uint8_t key[32], iv[12];
-	int rc = expand_label(cr, su->md, secret, slen, "key", key, su->key_len);
+	EVP_MAC_CTX *c = hmac_keyed(cr, su->md, secret, slen);
+	int rc = c ? expand_label(c, "key", key, su->key_len) : -EIO;
 	if (!rc)
-		rc = expand_label(cr, su->md, secret, slen, "iv", iv, 12);
+		rc = expand_label(c, "iv", iv, 12);
+	EVP_MAC_CTX_free(c);
 	if (!rc)
 		rc = keys_set(cr, su, key, iv, k);
 	OPENSSL_cleanse(key, sizeof(key));
@@ -417,6 +436,14 @@ static void side_wipe(struct tls_session *s, struct side *sd)
 	sd->cap = sd->have = 0;
 }
 
+/* The hellos kept for the transcript, no longer needed. */
+static void transcript_drop(struct tls_session *s)
+{
+	free(s->transcript);
+	s->transcript = NULL;
+	s->transcript_len = s->transcript_cap = 0;
+}
+
 /* Stops decrypting for good: counted once, named in s->reason. */
 __attribute__((format(printf, 3, 4)))
 static void give_up(struct tls_session *s, const struct tls_session_sink *out, const char *fmt, ...)
@@ -432,8 +459,7 @@ static void give_up(struct tls_session *s, const struct tls_session_sink *out, c
 	for (int d = 0; d < 2; d++)
 		side_wipe(s, &s->side[d]);
 	tls_secret_set_wipe(&s->sec);
-	free(s->transcript);
-	s->transcript = NULL;
+	transcript_drop(s);
 }
 
 struct tls_session *tls_session_new(uint32_t wait_max)
@@ -652,10 +678,23 @@ static void sh_ext(struct tls_session *s, int d, uint16_t type, const uint8_t *p
 /* Appends a handshake message to the transcript kept for TLS 1.3 matching. */
 static int transcript_add(struct tls_session *s, const uint8_t *msg, uint32_t len)
 {
-	if (s->transcript_len + len > HELLO_MAX)
+	uint32_t need = s->transcript_len + len;
+
+	if (need > HELLO_MAX)
 		return -E2BIG;
-	if (!s->transcript && !(s->transcript = malloc(HELLO_MAX)))
-		return -ENOMEM;
+	/* As large as the hellos: most are under 2 KB. A HELLO_MAX buffer
+	 * per handshake was 64 KB malloc'd and freed per connection, the
+	 * heap's top grown and trimmed back (brk, page faults) under
+	 * Connection: close. */
+	if (need > s->transcript_cap) {
+		uint32_t cap = need < 2048 ? 2048 : need;
+		uint8_t *p = realloc(s->transcript, cap);
+
+		if (!p)
+			return -ENOMEM;
+		s->transcript = p;
+		s->transcript_cap = cap;
+	}
 	memcpy(s->transcript + s->transcript_len, msg, len);
 	s->transcript_len += len;
 	return 0;
@@ -745,9 +784,7 @@ static int server_hello_final(struct tls_session *s, const uint8_t *msg, uint32_
 				suite_md(s, out), NULL))
 			return give_up(s, out, "transcript"), -EIO;
 	}
-	free(s->transcript);
-	s->transcript = NULL;
-	s->transcript_len = 0;
+	transcript_drop(s);
 	return 0;
 }
 
@@ -910,8 +947,13 @@ static int next_gen(struct tls_session *s, int d, struct keys *k, uint8_t *secre
 		if (!cur)
 			return -ENOKEY;
 		memcpy(secret, cur, len);
-	} else if (!len || expand_label(cr, s->suite->md, cur, len, "traffic upd", secret, len)) {
-		return -ENOKEY;
+	} else {
+		EVP_MAC_CTX *c = len ? hmac_keyed(cr, s->suite->md, cur, len) : NULL;
+		int rc = c ? expand_label(c, "traffic upd", secret, len) : -EIO;
+
+		EVP_MAC_CTX_free(c);
+		if (rc)
+			return -ENOKEY;
 	}
 	*slen = len;
 	return keys_from_secret13(cr, s->suite, secret, len, k);
