@@ -825,6 +825,15 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	 * read it, or nothing does: conn_release counts it then.
 	 */
 	if (c->secrets && c->tls_keys_gone) {
+		/*
+		 * On a port that left the capture this hello was caught just
+		 * before it left: its SSL_set_fd was set aside for that (no packet
+		 * was to come) and its FIN will not come. A new connection there
+		 * is the calls probes' (the switch held because they name >= 90%
+		 * of handshakes), so it is not counted unread.
+		 */
+		if (bit_get(c->tls_port_left, cn->key.srv_port))
+			cn->calls_owned = true;
 		cn->tls_late = !cn->calls_owned;
 	} else if (c->secrets) {
 		cn->tlss = crypto_ready(c) ? tls_session_new(0) : NULL;

@@ -358,18 +358,23 @@ static __always_inline void read_peer(struct tls_event *e, int fd)
 	}
 }
 
-/* The SSL* meets its socket: report the socket's peer. */
+/*
+ * The SSL* meets its socket: report the socket's peer. With new_only, the
+ * SSL* is marked fresh before its report is reserved: a full ring loses
+ * the report (counted), not every request the connection will carry.
+ */
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 {
-	struct tls_event *e = hit_wanted(ctx) ? reserve_hdr(TLS_EV_CONN) : NULL;
+	struct fresh_key k = { .ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct tls_event *e;
+	__u8 one = 1;
 
-	if (e && new_only) {
-		struct fresh_key k = { .ssl = (__u64)ssl, .tgid = e->tgid };
-		__u8 one = 1;
-
+	if (!hit_wanted(ctx))
+		return 0;
+	if (new_only)
 		bpf_map_update_elem(&fresh, &k, &one, BPF_ANY);
-	}
+	e = reserve_hdr(TLS_EV_CONN);
 	if (e) {
 		e->conn_id = (__u64)ssl;
 		e->fd = fd;
@@ -379,16 +384,18 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd)
 	return 0;
 }
 
+/* The SSL* ends: reported if it was read here, forgotten either way. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free, void *ssl)
 {
-	struct tls_event *e = hit_wanted(ctx) && conn_fresh(ssl) ? reserve_hdr(TLS_EV_CLOSE) : NULL;
+	struct fresh_key k = { .ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct tls_event *e;
 
-	if (e && new_only) {
-		struct fresh_key k = { .ssl = (__u64)ssl, .tgid = e->tgid };
-
+	if (!hit_wanted(ctx) || !conn_fresh(ssl))
+		return 0;
+	if (new_only)
 		bpf_map_delete_elem(&fresh, &k);
-	}
+	e = reserve_hdr(TLS_EV_CLOSE);
 	if (e) {
 		e->conn_id = (__u64)ssl;
 		bpf_ringbuf_submit(e, wake_flags());

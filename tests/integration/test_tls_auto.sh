@@ -139,8 +139,13 @@ it_log "requests: l7top $got, access log $total_log; long-lived connection: l7to
 notes=$(sqlite3 "$T/l7.db" "select notes from sessions" 2>/dev/null || true)
 grep -q 'tls auto: keys for' <<<"$notes" || it_fail "the session notes do not say auto chose keys"
 grep -q 'tls auto: calls for new connections' <<<"$notes" || it_fail "the session notes do not say auto chose calls"
+# Said on every run: when a check below fails, these tell which path lost it.
+it_log "counters: $(sqlite3 "$T/l7.db" "select 'tls drops ' || coalesce(sum(tls_drops), 0) ||
+	', undecryptable ' || coalesce(sum(tls_undecryptable), 0) || ', handoffs lost ' ||
+	coalesce(sum(tls_handoff_lost), 0) || ', tls lost ' || coalesce(sum(tls_lost), 0) ||
+	', parse errors ' || coalesce(sum(parse_errors), 0) from intervals")"
+grep -q 'tls drops [1-9]' "$T/l7top.out" && it_fail "the TLS rings dropped records"
 undec=$(sqlite3 "$T/l7.db" "select coalesce(sum(tls_undecryptable), 0) from intervals")
 [[ $undec -eq 0 ]] || it_fail "$undec connections were counted undecryptable (a new connection the calls path reads kept its ciphertext session)"
-grep -q 'tls drops [1-9]' "$T/l7top.out" && it_fail "the TLS rings dropped records"
 [[ $stop_ok -eq 1 ]] || it_fail "$IT_STOP_ERR"
 [[ $rc -eq 0 ]] || it_fail "l7top's totals do not match the access log across the auto switch"

@@ -369,6 +369,16 @@ static void test_calls_path_ahead_of_capture(void **state)
 		collector_tls_calls_conn(c, 11, 4, TLS_CLI, (uint16_t)(40000 + i), TLS_SRV, 443);
 	collector_totals(c, &t);
 	assert_int_equal(t.tls_handoff_lost, 1);
+	/*
+	 * Yet a hello the capture caught just before the port left is still
+	 * read after it (seen live, one connection in five runs under load):
+	 * its SSL_set_fd was set aside above, its FIN never comes. The calls
+	 * probes read it; it is not counted unread.
+	 */
+	tls_conn_packets(c, 40000, 1000);
+	collector_flush(c);
+	collector_totals(c, &t);
+	assert_int_equal(t.tls_undecryptable, 1);
 	collector_free(c);
 }
 
