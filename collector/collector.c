@@ -1331,10 +1331,20 @@ void collector_stream_data(struct collector *c, uint32_t tgid, uint64_t conn_id,
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
 			   const uint8_t *addr, uint16_t port, uint64_t ts_ns)
 {
-	struct conn *cn = proc_conn(c, tgid, conn_id, true);
+	struct conn *cn = proc_conn(c, tgid, conn_id, false);
+	/*
+	 * SSL_set_fd begins a connection. A stream that already carried data
+	 * under this SSL* is the previous connection, its SSL_free unseen (a
+	 * lost report): fed on, the new requests would follow a response that
+	 * said Connection: close, and be lost.
+	 */
+	if (cn && cn->pid)
+		collector_stream_close(c, tgid, conn_id, ts_ns);
+	cn = proc_conn(c, tgid, conn_id, true);
 	if (!cn)
 		return;
-	cn->client = peer_of(family, addr, port);
+	if (family)
+		cn->client = peer_of(family, addr, port);
 	/* Else the next expiry took it for idle before its first call, peer and all. */
 	if (!cn->last_ns)
 		cn->last_ns = ts_ns;

@@ -166,8 +166,9 @@ void collector_tls_calls_conn(struct collector *c, uint32_t netns, int family, c
 void collector_tls_ports_left(struct collector *c, const uint16_t *ports, size_t n);
 /* The keys probe is detached: connections from now on have no secrets. */
 void collector_tls_keys_gone(struct collector *c);
-/* The peer of a process stream, once known (from the accept tracepoint):
- * family 4 or 6, addr in network order (4 or 16 bytes), port host order. */
+/* A process stream begins (SSL_set_fd), with its peer: family 4 or 6, addr
+ * in network order (4 or 16 bytes), port host order; family 0: unknown. A
+ * stream that carried data under the same conn_id ends first. */
 void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id, int family,
 			   const uint8_t *addr, uint16_t port, uint64_t ts_ns);
 /*

@@ -37,7 +37,13 @@ static const char *const TLS_FUNC_NAMES[F_COUNT] = {
 	[F_KDF] = "EVP_KDF_derive",  /* libcrypto (OpenSSL 3.x), or node's executable */
 };
 
-/* One uprobe: which function, which program, entry or return. */
+/*
+ * One uprobe: which function, which program, entry or return. Attached in
+ * this order: SSL_free before SSL_set_fd, so that under --tls auto's
+ * switch every connection reported begun is reported ended (one begun in
+ * between would leave its stream open, and the next connection given the
+ * same SSL* would be read as more of it).
+ */
 static const struct tls_hook {
 	enum tls_func func;
 	const char *prog;
@@ -47,8 +53,8 @@ static const struct tls_hook {
 	{ F_WRITE, "ssl_write_enter", false },      { F_WRITE, "ssl_write_exit", true },
 	{ F_READ_EX, "ssl_read_ex_enter", false },  { F_READ_EX, "ssl_read_ex_exit", true },
 	{ F_WRITE_EX, "ssl_write_ex_enter", false }, { F_WRITE_EX, "ssl_write_ex_exit", true },
-	{ F_SET_FD, "ssl_set_fd", false },
 	{ F_FREE, "ssl_free", false },
+	{ F_SET_FD, "ssl_set_fd", false },
 };
 #define TLS_NHOOKS (sizeof(TLS_HOOKS) / sizeof(TLS_HOOKS[0]))
 

@@ -1385,14 +1385,13 @@ static void on_tls_data(void *ctx, const struct tls_data *d)
 			      d->ts_ns);
 }
 
-/* Calls mode: SSL_set_fd on an accepted socket names the client, for the
- * request log and "top clients" (keys mode reads it from the packets). */
+/* Calls mode: SSL_set_fd on an accepted socket begins its stream and names
+ * the client, for the request log and "top clients" (keys mode reads it
+ * from the packets). */
 static void on_tls_conn(void *ctx, const struct tls_conn *c)
 {
 	struct app *a = ctx;
-	if (c->family)
-		collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port,
-				      c->ts_ns);
+	collector_stream_peer(a->coll, c->tgid, c->conn_id, c->family, c->addr, c->port, c->ts_ns);
 	/* The calls probes read this one: its ciphertext must not count too. */
 	if (c->family && a->tauto.phase >= AUTO_SWITCHING)
 		collector_tls_calls_conn(a->coll, c->netns, c->family, c->addr, c->port, c->laddr,

@@ -441,6 +441,37 @@ static void test_process_stream_target(void **state)
 	collector_free(c);
 }
 
+/*
+ * An SSL* freed unseen (--tls auto attaches SSL_free last) is reused by the
+ * process's next connection: its SSL_set_fd begins a new stream, not more
+ * of the old one, whose last response said Connection: close (seen live:
+ * the next connection's request was parsed as the old one's and lost).
+ */
+static void test_stream_reused_ssl(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const uint8_t peer[16] = { 127, 0, 0, 1 };
+	const char *req = "GET /close HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t t = (uint64_t)(10 * i) * MS;
+		collector_stream_peer(c, 100, 0x5640, 4, peer, (uint16_t)(40000 + i), t + 1 * MS);
+		collector_stream_data(c, 100, 0x5640, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+				      (uint32_t)strlen(req), t + 2 * MS);
+		collector_stream_data(c, 100, 0x5640, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+				      (uint32_t)strlen(resp), t + 3 * MS);
+	}
+	collector_stream_close(c, 100, 0x5640, 40 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(find(s, 0, "/close")->requests, 3);
+	assert_int_equal(s->c.parse_errors + s->c.unpaired, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 /* Bounds: names past TARGETS_MAX and listeners past the table are counted. */
 static void test_bounds_counted(void **state)
 {
@@ -469,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_calls_path_ahead_of_capture),
 		cmocka_unit_test(test_keyed_ports),
 		cmocka_unit_test(test_process_stream_target),
+		cmocka_unit_test(test_stream_reused_ssl),
 		cmocka_unit_test(test_bounds_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
