@@ -456,6 +456,8 @@ static void give_up(struct tls_session *s, const struct tls_session_sink *out, c
 	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
 	va_end(ap);
 	COUNT(out, undecryptable, 1);
+	if (out->cnt)
+		snprintf(out->cnt->last_give_up, sizeof(out->cnt->last_give_up), "%s", s->reason);
 	for (int d = 0; d < 2; d++)
 		side_wipe(s, &s->side[d]);
 	tls_secret_set_wipe(&s->sec);

@@ -74,6 +74,9 @@ struct tls_session_counters {
 	uint64_t cut_unframed;       /* cut runs that did not add up (framing found by trial) */
 	uint64_t records_skipped;    /* body records counted without opening them (body_skip) */
 	uint64_t skipped_bytes;      /* ... their plaintext bytes */
+	/* Why the last session counted in undecryptable gave up ("" none):
+	 * said at exit, so that a run that lost a connection says how. */
+	char last_give_up[64];
 };
 
 /*

@@ -897,6 +897,9 @@ static void print_tls_records(struct app *a)
 			"decrypting (%lu bytes), %lu cut by the kernel\n", (unsigned long)tc.records,
 			(unsigned long)tc.records_skipped, (unsigned long)tc.skipped_bytes,
 			(unsigned long)tc.records_cut);
+	if (tc.undecryptable)
+		fprintf(stderr, "l7top: tls: %lu sessions given up, the last for: %s\n",
+			(unsigned long)tc.undecryptable, tc.last_give_up);
 }
 
 /* Like tcpdump's closing lines: what crossed from the kernel, and what the

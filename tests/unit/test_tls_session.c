@@ -763,7 +763,7 @@ static void test_client_key_late(void **st)
 	fixture_free(fx);
 }
 
-/* Keys never come: counted undecryptable ("no keys") when freed. */
+/* Keys never come: counted undecryptable ("no keys", the reason kept) when freed. */
 static void test_keys_never(void **st)
 {
 	(void)st;
@@ -778,8 +778,10 @@ static void test_keys_never(void **st)
 	tls_session_get_info(s, &info);
 	assert_int_equal(info.version, 0x0304);
 	assert_false(info.keyed[0] || info.keyed[1]);
+	assert_string_equal(r.cnt.last_give_up, "");
 	tls_session_free(s, &sink);
 	assert_int_equal(r.cnt.undecryptable, 1);
+	assert_string_equal(r.cnt.last_give_up, "no keys");   /* said at l7top's exit */
 	assert_int_equal(r.len[0] + r.len[1], 0);
 	result_free(&r);
 	tls_secrets_free(sec);
