@@ -1334,9 +1334,10 @@ void collector_stream_peer(struct collector *c, uint32_t tgid, uint64_t conn_id,
 	struct conn *cn = proc_conn(c, tgid, conn_id, false);
 	/*
 	 * SSL_set_fd begins a connection. A stream that already carried data
-	 * under this SSL* is the previous connection, its SSL_free unseen (a
-	 * lost report): fed on, the new requests would follow a response that
-	 * said Connection: close, and be lost.
+	 * under this SSL* (pid is set by its first) is the previous
+	 * connection, its SSL_free unseen (a lost report): fed on, the new
+	 * requests would follow a response that said Connection: close, and
+	 * be lost.
 	 */
 	if (cn && cn->pid)
 		collector_stream_close(c, tgid, conn_id, ts_ns);

@@ -296,12 +296,15 @@ static int prf12(const struct tls_crypto *cr, int md, const uint8_t *secret, siz
 {
 	uint8_t a[EVP_MAX_MD_SIZE + 128], t[EVP_MAX_MD_SIZE];
 	size_t alen = seedlen, done = 0;
-	EVP_MAC_CTX *c = seedlen > 128 ? NULL : hmac_keyed(cr, md, secret, slen);
-	int rc = c ? 0 : -EIO;
+	EVP_MAC_CTX *c;
+	int rc = 0;
 
-	if (c)
-		memcpy(a, seed, seedlen);
-	while (!rc && done < len) {
+	if (seedlen > 128)
+		return -EINVAL;
+	if (!(c = hmac_keyed(cr, md, secret, slen)))
+		return -EIO;
+	memcpy(a, seed, seedlen);
+	while (done < len) {
 		int hl = hmac_next(c, a, alen, a);     /* A(i), in place */
 
 		if (hl < 0) {

@@ -76,7 +76,7 @@ struct tls_session_counters {
 	uint64_t skipped_bytes;      /* ... their plaintext bytes */
 	/* Why the last session counted in undecryptable gave up ("" none):
 	 * said at exit, so that a run that lost a connection says how. */
-	char last_give_up[64];
+	char last_give_up[TLS_REASON_MAX];
 };
 
 /*

@@ -442,10 +442,11 @@ static void test_process_stream_target(void **state)
 }
 
 /*
- * An SSL* freed unseen (--tls auto attaches SSL_free last) is reused by the
- * process's next connection: its SSL_set_fd begins a new stream, not more
- * of the old one, whose last response said Connection: close (seen live:
- * the next connection's request was parsed as the old one's and lost).
+ * An SSL* freed unseen (its report lost; --tls auto's switch attached
+ * SSL_free after SSL_set_fd until e1af206) is reused by the process's next
+ * connection: its SSL_set_fd begins a new stream, not more of the old one,
+ * whose last response said Connection: close (seen live: the next
+ * connection's request was parsed as the old one's and lost).
  */
 static void test_stream_reused_ssl(void **state)
 {
