@@ -68,6 +68,7 @@ struct collector {
 	 * connections linger seconds in the table, so walking the table per
 	 * drain cost a quarter of l7top's CPU on a Connection: close load. */
 	struct conn *tls_waiting;
+	bool tls_keys_wanted;            /* a session waited since collector_tls_keys_wanted() */
 	/*
 	 * --tls auto's switch to calls: connections the calls probes read
 	 * (SSL_set_fd told us their tuple, mostly before their first packet:
@@ -660,6 +661,7 @@ static void tls_wait_note(struct collector *c, struct conn *cn)
 		tls_wait_unlist(c, cn);
 		return;
 	}
+	c->tls_keys_wanted = true;
 	if (cn->wlisted)
 		return;
 	cn->wprev = NULL;
@@ -1474,6 +1476,14 @@ void collector_tls_decrypt_off(struct collector *c)
 	c->cfg.tls_decrypt = false;
 }
 
+bool collector_tls_keys_wanted(struct collector *c)
+{
+	bool wanted = c->tls_keys_wanted;
+
+	c->tls_keys_wanted = false;
+	return wanted;
+}
+
 void collector_tls_kick(struct collector *c)
 {
 	struct conn *cn = c->tls_waiting, *next;
@@ -1485,6 +1495,8 @@ void collector_tls_kick(struct collector *c)
 		c->cur = NULL;
 		tls_wait_note(c, cn);
 	}
+	/* who still waits lacks a secret the ring had: asked again at its next bytes */
+	c->tls_keys_wanted = false;
 }
 
 void collector_skip_holes(struct collector *c)

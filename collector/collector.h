@@ -205,6 +205,14 @@ int collector_tls_keylog(struct collector *c, const char *buf, size_t len, uint6
 			 size_t *bad_lines);
 void collector_tls_kick(struct collector *c);
 /*
+ * Has a session's record waited for keys since the last call? Its secret
+ * was caught before the server sent it, so it is in the probe's ring: read
+ * the ring and kick now, not after the batch. A batch read late (l7top
+ * descheduled under load) can hold a new connection's whole first second,
+ * more than a session may hold waiting (TLS_WAIT_MAX).
+ */
+bool collector_tls_keys_wanted(struct collector *c);
+/*
  * Keys mode off after all (the TLS probe chose calls mode for every
  * process): wire TLS is set aside again instead of waiting for keys that
  * will never come. Call before the first packet; the secrets are wiped.

@@ -149,6 +149,68 @@ static void test_joined_midstream_counted(void **st)
 	collector_free(m.c);
 }
 
+/* The secrets reach l7top in a ring of their own, beside the packets. */
+struct late_keys {
+	struct collector *c;
+	const char *keys;
+	size_t keys_len;
+	size_t pkt, first_wish;   /* packets fed; the one after which keys were wished (0: none) */
+	size_t wishes_after;      /* wishes once every secret was in */
+};
+
+static void feed_late_keys(void *ctx, const struct capture_pkt *p)
+{
+	struct late_keys *lk = ctx;
+	size_t bad = 0;
+
+	collector_packet(lk->c, p->ts_ns, p->l3, p->caplen, p->wirelen);
+	lk->pkt++;
+	if (!collector_tls_keys_wanted(lk->c))
+		return;
+	if (lk->first_wish) {
+		lk->wishes_after++;
+		return;
+	}
+	lk->first_wish = lk->pkt;
+	assert_true(collector_tls_keylog(lk->c, lk->keys, lk->keys_len, 1, &bad) >= 0);
+	collector_tls_kick(lk->c);
+	assert_false(collector_tls_keys_wanted(lk->c));   /* the kick answered it */
+}
+
+/* A record that must wait for its keys says so at once, so that the caller
+ * reads the secrets' ring then, not after the whole batch of packets: the
+ * keys given at that wish read every exchange, as keys given up front do. */
+static void test_keys_wanted_at_first_wait(void **st)
+{
+	char err[256];
+	struct collector_config cfg = { .tls_decrypt = true, .learn_ports = true };
+	struct late_keys lk = { .c = collector_new(&cfg) };
+	struct capture *cap;
+	(void)st;
+
+	assert_non_null(lk.c);
+	lk.keys = slurp("tests/fixtures/tls/tls13_aes256.keys", &lk.keys_len);
+	assert_false(collector_tls_keys_wanted(lk.c));
+	assert_int_equal(capture_open_offline(&cap, "tests/fixtures/tls/tls13_aes256.pcap", err,
+					      sizeof(err)), 0);
+	while (capture_dispatch(cap, 1000, feed_late_keys, &lk) > 0)
+		;
+	capture_close(cap);
+	collector_flush(lk.c);
+	struct snapshot *s = collector_snapshot(lk.c, 0, 1000);
+	/* not on the SYNs or the ClientHello: at the first record needing keys */
+	assert_true(lk.first_wish > 3);
+	assert_true(lk.first_wish < lk.pkt);
+	assert_int_equal(lk.wishes_after, 0);
+	assert_true(count(s, 0) >= 3);
+	assert_int_equal(count(s, 0) % 3, 0);
+	assert_int_equal(count(s, 4), count(s, 0) / 3);
+	assert_int_equal(s->c.tls_undecryptable, 0);
+	assert_int_equal(s->c.tls_lost, 0);
+	snapshot_free(s);
+	collector_free(lk.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_tls12_resume),
 		cmocka_unit_test(test_no_keys_counted),
 		cmocka_unit_test(test_joined_midstream_counted),
+		cmocka_unit_test(test_keys_wanted_at_first_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
