@@ -2035,9 +2035,9 @@ int main(int argc, char **argv)
 		.slow_ms = a.opt.slow_ms,
 		.log_status = a.opt.log_status,
 		.skip = on_skip,
-		/* opt-in: under saturation a cut run can meet reordered segments and
-		 * lose a request (counted as gaps), where uncut keys mode is exact */
-		.tls_cut = a.opt.tls_cut ? on_tls_cut : NULL,
+		/* live only: a pcap's cut records are read without it (--no-tls-cut
+		 * copies bodies whole) */
+		.tls_cut = a.opt.tls_cut && !a.opt.read_pcap ? on_tls_cut : NULL,
 		.skip_ctx = &a,
 		/* auto may still turn it off (open_tls) when every process runs calls */
 		.tls_decrypt = a.opt.read_pcap ? a.opt.keylog_in != NULL

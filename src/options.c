@@ -64,9 +64,9 @@ static void usage(FILE *f)
 		"                          handshake in OpenSSL 3.x, records decrypted here), calls\n"
 		"                          (uprobes on every SSL_read/SSL_write), auto (keys where\n"
 		"                          possible, else calls; the default) or off (plaintext only)\n"
-		"      --tls-cut           keys mode: cut HTTPS response bodies in the kernel (copies\n"
-		"                          ~5%% of a 100 KB body instead of all; experimental: under\n"
-		"                          saturation a few requests can be lost, counted as gaps)\n"
+		"      --no-tls-cut        keys mode: copy HTTPS response bodies whole instead of\n"
+		"                          cutting them in the kernel (by default ~5%% of a 100 KB\n"
+		"                          body is copied, bytes still counted to the byte)\n"
 		"      --keylog FILE       also write the caught secrets to FILE (NSS key log, mode\n"
 		"                          0600) for Wireshark; nothing writes secrets otherwise\n"
 		"      --keylog-in FILE    decrypt with the secrets of an NSS key log (SSLKEYLOGFILE),\n"
@@ -153,7 +153,7 @@ enum { OPT_NO_TUI = 256, OPT_DB, OPT_NO_DB, OPT_DURATION, OPT_MAX_EP, OPT_MAX_CO
 
 /* Apart from the enum above, so options added there never collide. */
 enum { OPT_KEYLOG = 400, OPT_KEYLOG_IN, OPT_TLS_CUT, OPT_PIDFILE, OPT_FOLD_AFTER, OPT_ROUTE, OPT_ROUTES,
-       OPT_CAPTURE_BUFFER };
+       OPT_CAPTURE_BUFFER, OPT_NO_TLS_CUT };
 
 static int parse_tls_mode(const char *s, enum tls_mode *out)
 {
@@ -252,7 +252,8 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
 		{ "keylog", required_argument, NULL, OPT_KEYLOG },
-		{ "tls-cut", no_argument, NULL, OPT_TLS_CUT },
+		{ "tls-cut", no_argument, NULL, OPT_TLS_CUT },   /* once opt-in, now the default: kept for scripts */
+		{ "no-tls-cut", no_argument, NULL, OPT_NO_TLS_CUT },
 		{ "keylog-in", required_argument, NULL, OPT_KEYLOG_IN },
 		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 		{ "write", required_argument, NULL, 'w' },
@@ -278,6 +279,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->slow_ms = 100;
 	o->log_status = 500;
 	o->tls = TLS_MODE_AUTO;
+	o->tls_cut = true;
 	o->fold_after = ROUTE_LEARN_VALUES;
 	while ((c = getopt_long(argc, argv, "p:d:r:w:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -330,6 +332,9 @@ int options_parse(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TLS_CUT:
 			o->tls_cut = true;
+			break;
+		case OPT_NO_TLS_CUT:
+			o->tls_cut = false;
 			break;
 		case OPT_KEYLOG:
 			o->keylog = optarg;

@@ -45,7 +45,7 @@ struct options {
 	bool json;                 /* --json: JSON lines on stdout instead of batch */
 	const char *prometheus;    /* --prometheus [ADDR:]PORT, NULL = off */
 	const char *write_pcap;    /* --write FILE.pcap, NULL = off */
-	bool tls_cut;              /* --tls-cut: keys mode cuts response bodies in the kernel */
+	bool tls_cut;              /* keys mode cuts response bodies in the kernel (--no-tls-cut: not) */
 	const char *keylog;        /* --keylog FILE: caught secrets, NSS format, NULL = off */
 	const char *keylog_in;     /* --keylog-in FILE: an NSS key log to decrypt with */
 	unsigned fold_after;       /* --fold-after: distinct values before a learned fold; 0 = never */
