@@ -955,8 +955,8 @@ static void print_capture_summary(struct app *a)
  * packets wait in the collector's handoff table.) In keys mode the ring is
  * also read after a packet whose records wait for their keys: caught in the
  * handshake, before the server sent them, the keys are in the ring, and a
- * late batch can hold more of a new connection than may wait (CI lost 4 of
- * 6,432 requests with cut bodies and a whole keep-alive connection uncut).
+ * late batch can hold more of a new connection than may wait (with cut
+ * bodies CI once lost 4 of 6,432 requests so).
  */
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {
