@@ -479,6 +479,22 @@ struct tls_session *tls_session_new(uint32_t wait_max)
 }
 
 static void cut_settle_last(struct tls_session *s, int d, const struct tls_session_sink *out);
+static unsigned secrets_wanted(const struct tls_session *s);
+
+/* A session freed while waiting: what of its handshake it lacked, so that
+ * a lost connection says whether capture or the key probe missed it. */
+static void give_up_waiting(struct tls_session *s, const struct tls_session_sink *out)
+{
+	unsigned want = secrets_wanted(s);
+
+	if (!s->ch_done)
+		give_up(s, out, "no keys: its ClientHello never read");
+	else if (!s->sh_done)
+		give_up(s, out, "no keys: its ServerHello never read");
+	else
+		give_up(s, out, "no keys: TLS 1.%d, %d of %d secrets caught", s->version == V13 ? 3 : 2,
+			__builtin_popcount(s->sec.have & want), __builtin_popcount(want));
+}
 
 void tls_session_free(struct tls_session *s, const struct tls_session_sink *out)
 {
@@ -487,7 +503,7 @@ void tls_session_free(struct tls_session *s, const struct tls_session_sink *out)
 	for (int d = 0; d < 2; d++)
 		cut_settle_last(s, d, out);
 	if (tls_session_waiting(s))
-		give_up(s, out, "no keys");
+		give_up_waiting(s, out);
 	for (int d = 0; d < 2 && !s->dead; d++) {
 		/* a record cut short, or bytes never framed again: not silent */
 		struct side *sd = &s->side[d];

@@ -763,7 +763,8 @@ static void test_client_key_late(void **st)
 	fixture_free(fx);
 }
 
-/* Keys never come: counted undecryptable ("no keys", the reason kept) when freed. */
+/* Keys never come: counted undecryptable when freed, the reason kept and
+ * naming what the handshake lacked (here every secret, the hellos read). */
 static void test_keys_never(void **st)
 {
 	(void)st;
@@ -781,8 +782,33 @@ static void test_keys_never(void **st)
 	assert_string_equal(r.cnt.last_give_up, "");
 	tls_session_free(s, &sink);
 	assert_int_equal(r.cnt.undecryptable, 1);
-	assert_string_equal(r.cnt.last_give_up, "no keys");   /* said at l7top's exit */
+	/* said at l7top's exit */
+	assert_string_equal(r.cnt.last_give_up, "no keys: TLS 1.3, 0 of 4 secrets caught");
 	assert_int_equal(r.len[0] + r.len[1], 0);
+	result_free(&r);
+	tls_secrets_free(sec);
+	fixture_free(fx);
+}
+
+/* Only the server's side was captured: its records wait for a ClientHello
+ * that never comes, and the reason says so rather than blame the keys. */
+static void test_no_hello_reason(void **st)
+{
+	(void)st;
+	struct fixture *fx = fixture_load("tls13_chacha");
+	const struct conv *c = fx->conv[0];
+	struct tls_secrets *sec = tls_secrets_new(4, 1000);
+	struct result r;
+	struct tls_session_sink sink;
+	result_init(&r, sec, &sink);
+	struct tls_session *s = tls_session_new(0);
+	for (size_t i = 0; i < c->nch; i++)
+		if (c->ch[i].dir == 1 && !c->ch[i].cut && !c->ch[i].gap)
+			tls_session_feed(s, 1, c->bytes[1] + c->ch[i].off, c->ch[i].len, c->ch[i].ts, &sink);
+	assert_true(tls_session_waiting(s));
+	tls_session_free(s, &sink);
+	assert_int_equal(r.cnt.undecryptable, 1);
+	assert_string_equal(r.cnt.last_give_up, "no keys: its ClientHello never read");
 	result_free(&r);
 	tls_secrets_free(sec);
 	fixture_free(fx);
@@ -1463,6 +1489,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_handshake),
 		cmocka_unit_test(test_keys_late),
 		cmocka_unit_test(test_keys_never),
+		cmocka_unit_test(test_no_hello_reason),
 		cmocka_unit_test(test_client_key_late),
 		cmocka_unit_test(test_wait_overflow),
 		cmocka_unit_test(test_gap),
