@@ -100,8 +100,9 @@ check() {
 	got_n=$(awk -F, 'NR > 1 {n += $3} END {print n + 0}' "$T/$name.csv")
 	# Only packets the kernel dropped (a full capture ring: l7top starved of
 	# CPU under wrk, counted) may lose requests, and never more than the log.
-	# CI once saw 4 of 6,432 lost without a drop: records that waited for
-	# keys past their bound while the secrets' ring was read late (fixed).
+	# CI once saw 4 of 6,432 lost without a drop; the stress runs that did
+	# the same lost records that waited for keys past their bound while the
+	# secrets' ring was read late (fixed in e6ce471).
 	if ((got_n < log_n)) && grep -Eq ' [1-9][0-9]* dropped by the kernel' "$T/$name.err"; then
 		lossy=1
 		it_log "$name: the capture ring dropped packets: $((log_n - got_n)) of $log_n requests lost, counted:" \
