@@ -261,9 +261,20 @@ static __always_inline int parse_seg(struct __sk_buff *skb, struct seg *s)
 	return err ? err : parse_tcp(&th, s);
 }
 
+/* One bit a port in a 65536-bit set (port_bits, up_port_bits, tls_port_bits). */
+static __always_inline bool port_in(const __u64 *bits, __u16 port)
+{
+	return bits[(port >> 6) & 1023] & (1ull << (port & 63));
+}
+
+static __always_inline void port_add(__u64 *bits, __u16 port)
+{
+	__sync_fetch_and_or(&bits[(port >> 6) & 1023], 1ull << (port & 63));
+}
+
 static __always_inline bool port_bit(__u16 port)
 {
-	return port_bits[(port >> 6) & 1023] & (1ull << (port & 63));
+	return port_in(port_bits, port);
 }
 
 static __always_inline bool port_watched(const struct seg *s)
@@ -273,12 +284,12 @@ static __always_inline bool port_watched(const struct seg *s)
 
 static __always_inline bool tls_port(__u16 port)
 {
-	return tls_port_bits[(port >> 6) & 1023] & (1ull << (port & 63));
+	return port_in(tls_port_bits, port);
 }
 
 static __always_inline bool up_port_bit(__u16 port)
 {
-	return up_port_bits[(port >> 6) & 1023] & (1ull << (port & 63));
+	return port_in(up_port_bits, port);
 }
 
 static __always_inline bool upstream_is(__u8 family, __u16 port, const __u8 *addr)
@@ -771,7 +782,7 @@ static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 p
 	if (tls_client_hello(skb, s, paylen)) {
 		struct tls_cut_val nv = { .state = TLS_CUT_HEAD, .cli_hi = s->seq + paylen };
 		if (!tls_port(s->dport))
-			__sync_fetch_and_or(&tls_port_bits[(s->dport >> 6) & 1023], 1ull << (s->dport & 63));
+			port_add(tls_port_bits, s->dport);
 		bpf_map_update_elem(&tls_conns, &rk, &nv, BPF_NOEXIST);
 		return full;
 	}
@@ -947,7 +958,7 @@ static __always_inline int learn_upstream(const struct sock *sk, int newstate)
 		else
 			stat_inc(SOCKFILTER_STAT_UP_FULL);
 	}
-	__sync_fetch_and_or(&up_port_bits[(k.port >> 6) & 1023], 1ull << (k.port & 63));
+	port_add(up_port_bits, k.port);
 	return 0;
 }
 

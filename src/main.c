@@ -945,6 +945,16 @@ static void print_capture_summary(struct app *a)
 	fputc('\n', stderr);
 }
 
+/* The TLS probes' events waiting in their ring, between two packets; keys
+ * filed by them decrypt at once. */
+static void take_tls_events_now(struct app *a)
+{
+	if (tls_probe_consume_pending(a->tls, &a->tls_sink) > 0 && a->tls_secrets_new) {
+		a->tls_secrets_new = false;
+		collector_tls_kick(a->coll);
+	}
+}
+
 /*
  * Once --tls auto has switched, the calls probes' events are taken before
  * every packet, not only before each dispatch: one dispatch may read
@@ -961,19 +971,13 @@ static void print_capture_summary(struct app *a)
 static void on_packet(void *ctx, const struct capture_pkt *p)
 {
 	struct app *a = ctx;
-	if (a->tauto.phase >= AUTO_SWITCHING && tls_probe_consume_pending(a->tls, &a->tls_sink) > 0 &&
-	    a->tls_secrets_new) {
-		a->tls_secrets_new = false;
-		collector_tls_kick(a->coll);
-	}
+	if (a->tauto.phase >= AUTO_SWITCHING)
+		take_tls_events_now(a);
 	a->captured_bytes += p->caplen;
 	a->last_pkt_ns = p->ts_ns;
 	collector_packet_ns(a->coll, (uint32_t)p->netns, p->ts_ns, p->l3, p->caplen, p->wirelen);
-	if (a->tls && collector_tls_keys_wanted(a->coll) &&
-	    tls_probe_consume_pending(a->tls, &a->tls_sink) > 0 && a->tls_secrets_new) {
-		a->tls_secrets_new = false;
-		collector_tls_kick(a->coll);
-	}
+	if (a->tls && collector_tls_keys_wanted(a->coll))
+		take_tls_events_now(a);
 }
 
 /*
