@@ -809,10 +809,39 @@ static bool crypto_ready(struct collector *c)
 	return c->crypto != NULL;
 }
 
+/*
+ * The start of a TLS record: content type 20..23, version 3.x, a length a
+ * record may have. HTTP/1.x never starts with those bytes (control
+ * characters), so a segment starting so on a connection joined without
+ * its SYN is TLS whose handshake happened before l7top was there.
+ */
+static bool tls_record_start(const struct tcp_seg *s)
+{
+	const uint8_t *p = s->payload;
+	if (s->caplen < 5 || p[0] < 20 || p[0] > 23 || p[1] != 3 || p[2] > 4)
+		return false;
+	return ((unsigned)p[3] << 8 | p[4]) <= 16384 + 2048;
+}
+
+/*
+ * A TLS alert opening the client side: a client that gave up before its
+ * ClientHello (wrk, stopped mid-connect, sends close_notify in the clear).
+ * It carries no request; parsed as HTTP it was a parse error that no
+ * request explained.
+ */
+static bool tls_alert_first(const struct tcp_seg *s)
+{
+	return tls_record_start(s) && s->payload[0] == 21;
+}
+
 /* A TLS handshake record (content type 22, version 3.x) opening the client
  * side: the bytes are ciphertext, for the TLS path to read, not HTTP. */
 static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg *s)
 {
+	if (tls_alert_first(s)) {
+		cn->tls = true;
+		return true;
+	}
 	if (s->caplen < 3 || s->payload[0] != 0x16 || s->payload[1] != 0x03)
 		return false;
 	cn->tls = true;
@@ -845,19 +874,6 @@ static bool tls_start(struct collector *c, struct conn *cn, const struct tcp_seg
 	return true;
 }
 
-/*
- * The start of a TLS record: content type 20..23, version 3.x, a length a
- * record may have. HTTP/1.x never starts with those bytes (control
- * characters), so a segment starting so on a connection joined without
- * its SYN is TLS whose handshake happened before l7top was there.
- */
-static bool tls_record_start(const struct tcp_seg *s)
-{
-	const uint8_t *p = s->payload;
-	if (s->caplen < 5 || p[0] < 20 || p[0] > 23 || p[1] != 3 || p[2] > 4)
-		return false;
-	return ((unsigned)p[3] << 8 | p[4]) <= 16384 + 2048;
-}
 
 /* Keys mode: a TLS connection met mid-stream cannot be decrypted (its
  * secrets went by before the probe did); it is counted, with its bytes,

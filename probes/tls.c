@@ -838,6 +838,27 @@ static void tls_calls_go_wide(struct tls_probe *t)
 			"filtered on its processes in the kernel\n", t->target_name);
 }
 
+/*
+ * Calls mode on a server of several processes (a master and its workers,
+ * a prefork pool) starts on the library itself. Such a server forks a
+ * child that serves at once (Apache prefork as load grows, NGINX at a
+ * reload), and per-process uprobes leave that child unprobed for the
+ * 6-12 ms that moving them to the library takes: under Apache prefork its
+ * first requests were lost in most runs, not always seen as such. Other
+ * processes mapping the same library trap at their SSL calls too, filtered
+ * out in the kernel by tgid.
+ */
+static void tls_calls_wide_from_start(struct tls_probe *t, size_t npids)
+{
+	if (t->mode != TLS_MODE_CALLS || npids < 2)
+		return;
+	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
+	t->calls_wide = true;
+	if (t->log)
+		fprintf(t->log, "l7top: tls: %s runs %zu processes: calls probes on the library, "
+			"filtered on its processes in the kernel\n", t->target_name, npids);
+}
+
 /* A target forked and calls mode is still per process: move it now. */
 static void tls_follow_forks(struct tls_probe *t)
 {
@@ -1248,6 +1269,7 @@ int tls_probe_open(struct tls_probe **out, const struct tls_probe_opts *o, char 
 	}
 	if (t->mode != TLS_MODE_CALLS && (ret = tls_open_keys(t, err, errlen)))
 		goto fail;
+	tls_calls_wide_from_start(t, o->npids);
 	ret = tls_probe_sync_pids(t, o->pids, o->npids);
 	if (ret < 0) {
 		snprintf(err, errlen, "l7top: cannot follow %s: %s", t->target_name, strerror(-ret));

@@ -8,15 +8,16 @@
  * user space attaches to new NGINX workers before they take traffic.
  *
  * Thin on purpose: no parsing here, and no wake-up per event (see emit()).
- * The uprobes are attached per process by the loader (cookie TLS_LINK_PID),
- * which keeps every other process mapping libssl untrapped, until a target
- * process forks: a child would run unprobed until user space attached to
- * it, so the loader then moves them to the library itself (cookie
- * TLS_LINK_LIB, every process traps) and they filter on "tgids", which the
- * fork hook extends in the kernel before the child runs. Until "lib_wide"
- * flips, the library ones serve only processes without per-process links
+ * A target of one process gets per-process uprobes (cookie TLS_LINK_PID),
+ * which keep every other process mapping libssl untrapped, until it forks:
+ * a child would run unprobed until user space attached to it, so the
+ * loader then moves them to the library itself (cookie TLS_LINK_LIB, every
+ * process traps) and they filter on "tgids", which the fork hook extends
+ * in the kernel before the child runs. A target of several processes is on
+ * the library from the start (see tls.c). Until "lib_wide" flips, the
+ * library ones serve only processes without per-process links
  * ("pid_linked"); the flip then moves the rest at once, so no call is seen
- * twice or not at all.
+ * twice or not at all (see call_wanted() for the SSL calls themselves).
  * Every hook here is a uprobe or BTF-typed: none needs tracefs mounted.
  */
 #include "vmlinux.h"
@@ -176,6 +177,20 @@ static __always_inline bool hit_wanted(void *ctx)
 	return !lib_wide;
 }
 
+/*
+ * An SSL_read/SSL_write entry: while both kinds of link exist, both take
+ * it. The per-thread entry in "calls" is one whichever took it, and one
+ * return reports it, so nothing is read twice; and no flip of lib_wide can
+ * fall between the two links' decisions on one call and leave it to
+ * neither, as hit_wanted() could.
+ */
+static __always_inline bool call_wanted(void *ctx)
+{
+	if (bpf_get_attach_cookie(ctx) == TLS_LINK_LIB)
+		return tgid_watched(bpf_get_current_pid_tgid() >> 32);
+	return true;
+}
+
 /* new_only: is ssl one of the connections the calls path reads? */
 static __always_inline bool conn_fresh(void *ssl)
 {
@@ -195,7 +210,7 @@ static __always_inline int call_enter(void *ctx, void *ssl, const void *buf, siz
 		.dir = dir,
 	};
 
-	if (!hit_wanted(ctx) || !conn_fresh(ssl))
+	if (!call_wanted(ctx) || !conn_fresh(ssl))
 		return 0;
 	bpf_map_update_elem(&calls, &id, &c, BPF_ANY);
 	return 0;

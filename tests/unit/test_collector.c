@@ -394,6 +394,35 @@ static void test_midstream_join(void **state)
 	collector_free(c);
 }
 
+/* A client gone before its ClientHello sends a TLS alert in the clear
+ * (wrk stopped mid-connect): no HTTP in it, so no parse error. */
+static void test_tls_alert_first_not_http(void **state)
+{
+	(void)state;
+	static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00 };
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow gone = { 4, 50020, 8080, 5, 9 }, good = { 4, 50021, 8080, 7, 11 };
+	uint8_t pkt[256];
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &gone, MS);
+	handshake(c, &good, MS);
+	size_t n = build(pkt, &gone, 1, TCPF_ACK, (const char *)alert, sizeof(alert));
+	collector_packet(c, 2 * MS, pkt, (uint32_t)n, (uint32_t)n);
+	gone.cseq += sizeof(alert);
+	send_seg(c, &gone, 1, TCPF_FIN | TCPF_ACK, NULL, 2 * MS);
+	send_seg(c, &good, 1, TCPF_ACK, "GET /ok HTTP/1.1\r\n\r\n", 2 * MS);
+	send_seg(c, &good, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(s->n, 1);
+	assert_non_null(find(s, "GET", "/ok"));
+	assert_int_equal(s->c.parse_errors, 0);
+	assert_int_equal(s->c.unpaired, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 static void test_endpoint_cap_folds_into_other(void **state)
 {
 	(void)state;
@@ -806,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_junk_isolated_and_unwatched_ports_ignored),
 		cmocka_unit_test(test_midstream_join),
+		cmocka_unit_test(test_tls_alert_first_not_http),
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
 		cmocka_unit_test(test_learned_folds_and_patterns),
 		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),
