@@ -93,6 +93,7 @@ struct tls_probe {
 	bool data_ring;                  /* ... and is mapped (at the first calls probe) */
 	bool fork_seen;                  /* a target forked: calls mode goes library-wide */
 	bool calls_wide;                 /* ... and has (lib_wide = 1) */
+	bool wide_refused;               /* the library refused its uprobes: per process for good */
 	bool switched;                   /* auto: new connections by calls (new_only = 1) */
 	bool keys_off;                   /* ... and the keys probe is gone: new processes are calls */
 	bool was_wide;                   /* calls probes were on the library before the switch */
@@ -682,6 +683,30 @@ static int tls_proc_attach_keys(struct tls_probe *t, struct tls_proc *p, const c
 	return 0;
 }
 
+static bool tls_any_lib_wide(const struct tls_probe *t)
+{
+	for (size_t i = 0; i < t->nlibs; i++)
+		if (t->libs[i].calls_wide)
+			return true;
+	return false;
+}
+
+/* The library refused its calls uprobes (err): calls mode stays per process,
+ * and a child is probed once l7top sees it. Said once, not tried again. */
+static void tls_calls_narrow(struct tls_probe *t, int err)
+{
+	for (size_t i = 0; i < t->nlibs; i++)
+		if (t->libs[i].calls_wide)
+			tls_lib_unlink(&t->libs[i]);
+	__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
+	t->calls_wide = false;
+	t->wide_refused = true;
+	if (t->log)
+		fprintf(t->log, "l7top: tls: cannot attach to the library itself (%s): calls probes "
+			"per process, forked processes are probed once l7top sees them\n",
+			strerror(-err));
+}
+
 /*
  * Attaches p->pid in the probe's mode. Returns 0, -ENOENT (no OpenSSL),
  * -ENOTSUP (--tls keys, but no EVP_KDF_derive) or -errno.
@@ -724,10 +749,13 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 			"through a ring sized for keys mode, records it loses are counted as tls "
 			"drops (--tls calls sizes the ring for calls)\n", comm, (int)p->pid);
 	}
-	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
 	if (t->calls_wide) {
 		err = tls_lib_go_wide(t, lib, attach);
-	} else {
+		if (err && !tls_any_lib_wide(t))
+			tls_calls_narrow(t, err);   /* wide from the start, refused: per process */
+	}
+	/* The pid is what keeps every other process mapping libssl untrapped, until a fork. */
+	if (!t->calls_wide) {
 		__u32 k = (__u32)p->pid;
 		__u8 one = 1;
 
@@ -821,12 +849,7 @@ static void tls_calls_go_wide(struct tls_probe *t)
 		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
 	}
 	if (err) {
-		if (t->log)
-			fprintf(t->log, "l7top: tls: cannot attach to the library itself (%s): "
-				"forked processes are probed once l7top sees them\n", strerror(-err));
-		for (size_t i = 0; i < t->nlibs; i++)
-			if (t->libs[i].calls_wide)
-				tls_lib_unlink(&t->libs[i]);
+		tls_calls_narrow(t, err);
 		return;
 	}
 	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
@@ -862,7 +885,7 @@ static void tls_calls_wide_from_start(struct tls_probe *t, size_t npids)
 /* A target forked and calls mode is still per process: move it now. */
 static void tls_follow_forks(struct tls_probe *t)
 {
-	if (t->fork_seen && !t->calls_wide && tls_probe_modes(t) != TLS_MODE_KEYS &&
+	if (t->fork_seen && !t->calls_wide && !t->wide_refused && tls_probe_modes(t) != TLS_MODE_KEYS &&
 	    tls_probe_modes(t) != TLS_MODE_NONE)
 		tls_calls_go_wide(t);
 }
