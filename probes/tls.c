@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "probes/link_batch.h"
 #include "probes/tls_calls.h"
 #include "probes/tls_keys.h"
 #include "tls_calls.skel.h"
@@ -97,9 +98,12 @@ struct tls_probe {
 	bool switched;                   /* auto: new connections by calls (new_only = 1) */
 	bool keys_off;                   /* ... and the keys probe is gone: new processes are calls */
 	bool was_wide;                   /* calls probes were on the library before the switch */
+	struct link_reaper reaper;       /* links the BPF side ignores, destroyed off the loop */
 	pid_t early[64];                 /* children forked before that, to check */
 	size_t nearly;
-	uint64_t early_unchecked;        /* ... beyond early[]: could not be checked */
+	uint64_t early_unchecked;        /* ... beyond early[], or gone first: not checked */
+	unsigned proc_lines;             /* per-process lines written (TLS_PROC_LINES) */
+	uint64_t moved_ns;               /* CLOCK_MONOTONIC when the move to the library ended */
 	uint64_t unprobed;               /* children seen to make TLS calls before their probes */
 	struct tls_keys_state *kstate;
 	uint64_t secrets, secrets_unmatched;
@@ -519,36 +523,56 @@ static int tls_locate_kdf(pid_t pid, const char *ssl_attach, const char *ssl_sho
 	return err;
 }
 
-static void tls_proc_unlink(struct tls_probe *t, struct tls_proc *p)
+/* p's per-process links into b (destroyed when b is); p leaves pid_linked
+ * now, which only matters while lib_wide is 0, and then p is gone. */
+static void tls_proc_unlink(struct tls_probe *t, struct tls_proc *p, struct link_batch *b)
 {
 	__u32 k = (__u32)p->pid;
 	bool had = false;
 
 	for (size_t i = 0; i < TLS_NHOOKS; i++) {
 		had |= p->links[i] != NULL;
-		bpf_link__destroy(p->links[i]);
-		p->links[i] = NULL;
+		link_batch_take(b, &p->links[i]);
 	}
 	if (had)
 		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.pid_linked), &k);
 }
 
-static void tls_proc_detach(struct tls_probe *t, struct tls_proc *p)
+static void tls_proc_detach(struct tls_probe *t, struct tls_proc *p, struct link_batch *b)
 {
-	tls_proc_unlink(t, p);
+	tls_proc_unlink(t, p, b);
 	p->ssl = false;
 	p->keys = false;
 }
 
-static void tls_lib_unlink(struct tls_lib *l)
+static void tls_lib_unlink(struct tls_lib *l, struct link_batch *b)
 {
-	for (size_t i = 0; i < TLS_NHOOKS; i++) {
-		bpf_link__destroy(l->links[i]);
-		l->links[i] = NULL;
-	}
-	bpf_link__destroy(l->kdf_link);
-	l->kdf_link = NULL;
+	for (size_t i = 0; i < TLS_NHOOKS; i++)
+		link_batch_take(b, &l->links[i]);
+	link_batch_take(b, &l->kdf_link);
 	l->calls_wide = false;
+}
+
+/* What the checks of an early child's inherited breakpoints found. */
+#define EARLY_BP_SPENT 1   /* one was gone: the child called that function unseen */
+
+/* pid runs (not gone, not a zombie waiting to be reaped). */
+static bool tls_proc_runs(pid_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *st = strrchr(buf, ')');   /* comm may hold anything but the last ')' */
+	return st && st[1] == ' ' && st[2] != 'Z' && st[2] != 'X';
 }
 
 /*
@@ -598,7 +622,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size);
  * failure nothing stays attached.
  */
 static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, const char *attach,
-			    pid_t pid, struct bpf_link **out, bool *early_hit)
+			    pid_t pid, struct bpf_link **out, uint8_t *early_bp)
 {
 	/* The ring is read from before its first writer exists. */
 	if (!t->data_ring) {
@@ -621,8 +645,10 @@ static int tls_attach_calls(struct tls_probe *t, const struct tls_lib *lib, cons
 		 * is spent already called this function unseen. Checked just
 		 * before the attach puts the breakpoints back.
 		 */
-		for (size_t k = 0; early_hit && !h->retprobe && k < t->nearly; k++)
-			early_hit[k] |= tls_bp_intact(t->early[k], lib, lib->off[h->func]) == 0;
+		for (size_t k = 0; early_bp && !h->retprobe && k < t->nearly; k++) {
+			int r = tls_bp_intact(t->early[k], lib, lib->off[h->func]);
+			early_bp[k] |= r == 0 ? EARLY_BP_SPENT : 0;
+		}
 		prog = bpf_object__find_program_by_name(t->skel->obj, h->prog);
 		out[i] = prog ? bpf_program__attach_uprobe_opts(prog, pid, attach, lib->off[h->func],
 								&uo) : NULL;
@@ -645,16 +671,26 @@ static int tls_lib_go_wide(struct tls_probe *t, struct tls_lib *lib, const char 
 
 	if (lib->calls_wide)
 		return 0;
-	bool hit[sizeof(t->early) / sizeof(t->early[0])] = { false };
+	uint8_t bp[sizeof(t->early) / sizeof(t->early[0])] = { 0 };
 
-	err = tls_attach_calls(t, lib, attach, -1, lib->links, hit);
+	err = tls_attach_calls(t, lib, attach, -1, lib->links, bp);
 	lib->calls_wide = !err;
-	/* What such children read and wrote until then is lost: counted, never silent. */
+	/*
+	 * What such children read and wrote until then is lost: counted, never
+	 * silent. One that ended meanwhile is counted too: the first attach
+	 * takes 10-30 ms here, and a child forked per connection (Python's
+	 * ForkingMixIn) served its request and exited inside it, its
+	 * breakpoints still intact when they were checked.
+	 */
 	for (size_t k = 0; !err && k < t->nearly; k++) {
-		t->unprobed += hit[k];
-		if (hit[k] && t->log)
-			fprintf(t->log, "l7top: tls: process %d made TLS calls before it could be "
-				"probed: what it read and wrote until then is not seen\n", t->early[k]);
+		bool spent = bp[k] & EARLY_BP_SPENT, unread = !spent && !tls_proc_runs(t->early[k]);
+
+		t->unprobed += spent;
+		t->early_unchecked += unread;
+		if ((spent || unread) && t->log)
+			fprintf(t->log, "l7top: tls: process %d %s before its probes were in place: "
+				"what it read and wrote until then is not seen\n", t->early[k],
+				spent ? "made TLS calls" : "ended");
 	}
 	if (!err)
 		t->nearly = 0;
@@ -695,9 +731,12 @@ static bool tls_any_lib_wide(const struct tls_probe *t)
  * and a child is probed once l7top sees it. Said once, not tried again. */
 static void tls_calls_narrow(struct tls_probe *t, int err)
 {
+	struct link_batch b = { .n = 0 };
+
 	for (size_t i = 0; i < t->nlibs; i++)
 		if (t->libs[i].calls_wide)
-			tls_lib_unlink(&t->libs[i]);
+			tls_lib_unlink(&t->libs[i], &b);
+	link_batch_destroy(&b);
 	__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
 	t->calls_wide = false;
 	t->wide_refused = true;
@@ -763,8 +802,12 @@ static int tls_proc_attach(struct tls_probe *t, struct tls_proc *p)
 		if (!err && bpf_map_update_elem(bpf_map__fd(t->skel->maps.pid_linked), &k, &one,
 						BPF_ANY))
 			err = -errno;   /* the library uprobes would read it twice */
-		if (err)
-			tls_proc_unlink(t, p);
+		if (err) {
+			struct link_batch b = { .n = 0 };
+
+			tls_proc_unlink(t, p, &b);
+			link_batch_destroy(&b);
+		}
 	}
 	if (err)
 		return err;
@@ -781,12 +824,21 @@ static struct tls_proc *tls_proc_find(struct tls_probe *t, pid_t pid)
 	return NULL;
 }
 
-static void tls_log_proc(const struct tls_probe *t, const struct tls_proc *p, int err)
+/* Per-process lines a run writes: a server that forks a child per
+ * connection would otherwise write one per connection. */
+#define TLS_PROC_LINES 64
+
+static void tls_log_proc(struct tls_probe *t, const struct tls_proc *p, int err)
 {
 	char comm[32];
 
-	if (!t->log)
+	if (!t->log || t->proc_lines > TLS_PROC_LINES)
 		return;
+	if (++t->proc_lines > TLS_PROC_LINES) {
+		fprintf(t->log, "l7top: tls: %d processes listed: later ones are probed the same "
+			"way without a line each\n", TLS_PROC_LINES);
+		return;
+	}
 	tls_comm(p->pid, comm, sizeof(comm));
 	if (p->ssl)
 		fprintf(t->log, "l7top: tls: probes on %s[%d] in %s, mode %s\n", comm, p->pid,
@@ -854,8 +906,11 @@ static void tls_calls_go_wide(struct tls_probe *t)
 	}
 	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
 	t->calls_wide = true;
+	t->moved_ns = tls_clock_ns(CLOCK_MONOTONIC);
+	struct link_batch b = { .n = 0 };
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_unlink(t, &t->procs[i]);
+		tls_proc_unlink(t, &t->procs[i], &b);
+	link_reaper_start(&t->reaper, &b);   /* lib_wide: the BPF side ignores them */
 	if (t->log)
 		fprintf(t->log, "l7top: tls: %s forks: calls probes now on the library, "
 			"filtered on its processes in the kernel\n", t->target_name);
@@ -923,19 +978,37 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 		tls_log_proc(t, p, err);
 	}
 	/* Gone processes: their uprobes went with their mm; free the links. */
+	struct link_batch gone = { .n = 0 };
 	for (size_t i = 0; i < t->nprocs;) {
 		if (t->procs[i].seen) {
 			i++;
 			continue;
 		}
-		tls_proc_detach(t, &t->procs[i]);
+		tls_proc_detach(t, &t->procs[i], &gone);
 		t->procs[i] = t->procs[--t->nprocs];
 	}
+	link_reaper_start(&t->reaper, &gone);
 	int err = tls_sync_tgids(t);
 	return err ? err : attached;
 }
 
 /* ---- ring buffer ---------------------------------------------------------- */
+
+/*
+ * A child forked while the calls probes moved to the library, its fork
+ * read only after: it ran while they were going in (the first attach
+ * takes 10-30 ms), and its breakpoints, put back since, say nothing of
+ * what it called meanwhile. Counted as not checked, never silent.
+ */
+static void tls_fork_in_move(struct tls_probe *t, const struct tls_event *e)
+{
+	if (!t->calls_wide || e->ts >= t->moved_ns)
+		return;
+	t->early_unchecked++;
+	if (t->log)
+		fprintf(t->log, "l7top: tls: process %u forked while the probes moved to the library: "
+			"what it read and wrote until they were in place may not be seen\n", e->tid);
+}
 
 static int tls_on_record(void *ctx, void *rec, size_t size)
 {
@@ -984,7 +1057,7 @@ static int tls_on_record(void *ctx, void *rec, size_t size)
 		t->fork_seen = true;
 		/* Keys mode needs none of this: its probe filters on tgids from the start. */
 		if (t->calls_wide || tls_probe_modes(t) == TLS_MODE_KEYS)
-			;
+			tls_fork_in_move(t, e);
 		else if (t->nearly < sizeof(t->early) / sizeof(t->early[0]))
 			t->early[t->nearly++] = (pid_t)e->tid;
 		else
@@ -1143,36 +1216,40 @@ int tls_probe_switch_calls(struct tls_probe *t)
 		err = lib ? tls_lib_go_wide(t, lib, attach) : 0;   /* gone meanwhile: skip */
 	}
 	if (err) {
+		struct link_batch b = { .n = 0 };
+
 		for (size_t i = 0; i < t->nlibs; i++)
 			if (t->libs[i].calls_wide && !t->calls_wide) {
-				for (size_t k = 0; k < TLS_NHOOKS; k++) {
-					bpf_link__destroy(t->libs[i].links[k]);
-					t->libs[i].links[k] = NULL;
-				}
+				for (size_t k = 0; k < TLS_NHOOKS; k++)
+					link_batch_take(&b, &t->libs[i].links[k]);
 				t->libs[i].calls_wide = false;
 			}
+		link_batch_destroy(&b);
 		__atomic_store_n(&t->skel->bss->new_only, 0, __ATOMIC_SEQ_CST);
 		return err;
 	}
 	__atomic_store_n(&t->skel->bss->lib_wide, 1, __ATOMIC_SEQ_CST);
 	t->calls_wide = true;
 	t->switched = true;
+	struct link_batch b = { .n = 0 };
 	for (size_t i = 0; i < t->nprocs; i++) {
 		if (!t->procs[i].keys)
-			tls_proc_unlink(t, &t->procs[i]);   /* the library probes read them now */
+			tls_proc_unlink(t, &t->procs[i], &b);   /* the library probes read them now */
 		t->procs[i].switched = t->procs[i].ssl && t->procs[i].keys;
 	}
+	link_reaper_start(&t->reaper, &b);
 	return 0;
 }
 
 void tls_probe_switch_undo(struct tls_probe *t)
 {
 	if (!t->was_wide) {
+		struct link_batch b = { .n = 0 };
+
 		for (size_t i = 0; i < t->nlibs; i++)
-			for (size_t k = 0; k < TLS_NHOOKS; k++) {
-				bpf_link__destroy(t->libs[i].links[k]);
-				t->libs[i].links[k] = NULL;
-			}
+			for (size_t k = 0; k < TLS_NHOOKS; k++)
+				link_batch_take(&b, &t->libs[i].links[k]);
+		link_batch_destroy(&b);
 		for (size_t i = 0; i < t->nlibs; i++)
 			t->libs[i].calls_wide = false;
 		t->calls_wide = false;
@@ -1186,11 +1263,12 @@ void tls_probe_switch_undo(struct tls_probe *t)
 
 void tls_probe_keys_off(struct tls_probe *t)
 {
+	struct link_batch b = { .n = 0 };
+
 	t->keys_off = true;
-	for (size_t i = 0; i < t->nlibs; i++) {
-		bpf_link__destroy(t->libs[i].kdf_link);
-		t->libs[i].kdf_link = NULL;
-	}
+	for (size_t i = 0; i < t->nlibs; i++)
+		link_batch_take(&b, &t->libs[i].kdf_link);
+	link_batch_destroy(&b);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
@@ -1311,10 +1389,13 @@ void tls_probe_close(struct tls_probe *t)
 {
 	if (!t)
 		return;
+	struct link_batch b = { .n = 0 };
+	link_reaper_wait(&t->reaper);
 	for (size_t i = 0; i < t->nprocs; i++)
-		tls_proc_detach(t, &t->procs[i]);
+		tls_proc_detach(t, &t->procs[i], &b);
 	for (size_t i = 0; i < t->nlibs; i++)
-		tls_lib_unlink(&t->libs[i]);
+		tls_lib_unlink(&t->libs[i], &b);
+	link_batch_destroy(&b);
 	ring_buffer__free(t->rb);
 	tls_keys_bpf__destroy(t->kskel);
 	tls_calls_bpf__destroy(t->skel);
