@@ -1298,6 +1298,26 @@ static const struct collector_listener *listener_find(const struct collector *c,
 	return NULL;
 }
 
+int collector_pid_forked(struct collector *c, uint32_t parent, uint32_t child)
+{
+	struct collector_pid key = { .pid = child };
+	const struct collector_pid *p = bsearch(&(struct collector_pid){ .pid = parent }, c->pids,
+						c->npids, sizeof(key), pid_cmp);
+	size_t at = 0;
+
+	if (!p || bsearch(&key, c->pids, c->npids, sizeof(key), pid_cmp))
+		return 0;                  /* not a target's, or known already */
+	if (c->npids == COLLECTOR_MAX_PIDS)
+		return -ENOSPC;
+	key.target = p->target;
+	while (at < c->npids && c->pids[at].pid < child)
+		at++;
+	memmove(&c->pids[at + 1], &c->pids[at], (c->npids - at) * sizeof(key));
+	c->pids[at] = key;
+	c->npids++;
+	return 0;
+}
+
 uint8_t collector_target_of(const struct collector *c, uint32_t netns, uint16_t port)
 {
 	bool elsewhere;

@@ -106,6 +106,11 @@ struct collector_pid {
 size_t collector_set_targets(struct collector *c, const char (*names)[TARGET_NAME_MAX], size_t n,
 			     const struct collector_listener *ls, size_t nls,
 			     const struct collector_pid *pids, size_t npids);
+/* child forked from parent, a target process: child is of parent's target
+ * from now on, not only from the next collector_set_targets() (a calls-mode
+ * child's first requests were the first target's meanwhile). 0, also when
+ * parent is no target's; -ENOSPC past COLLECTOR_MAX_PIDS. */
+int collector_pid_forked(struct collector *c, uint32_t parent, uint32_t child);
 /*
  * The target of a server port seen in namespace netns: the listener of that
  * namespace (a listener of namespace 0, or netns 0, matches any), else 0.

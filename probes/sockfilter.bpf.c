@@ -968,5 +968,25 @@ int BPF_PROG(upstream_connect, const struct sock *sk, const int oldstate, const 
 	return learn_upstream(sk, newstate);
 }
 
+/*
+ * A target process forked: the child is followed from its first connect,
+ * not from the next /proc rescan. It holds no connection the tracepoint
+ * missed (what it inherits, its parent opened), so user space can skip
+ * the scan of the namespace's sockets that a new process needs: a server
+ * forking a child per connection made l7top walk the TCP hash at every
+ * fork, most of its CPU (upstreams_followed()). A full map leaves the
+ * child to that scan.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(upstream_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 one = 1;
+
+	if (ctgid != ptgid && bpf_map_lookup_elem(&target_tgids, &ptgid))
+		bpf_map_update_elem(&target_tgids, &ctgid, &one, BPF_NOEXIST);
+	return 0;
+}
+
 /* GPL-compatible so any helper stays usable; the source itself is MIT. */
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

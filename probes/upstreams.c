@@ -2,6 +2,7 @@
 #include "probes/upstreams.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 struct upstream_probe {
 	struct sockfilter_bpf *skel;
 	struct bpf_link *link;     /* NULL: the tracepoint would not attach */
+	struct bpf_link *fork;     /* NULL: children wait for the rescan (and its socket scan) */
 };
 
 int upstreams_open(struct upstream_probe **out, struct capture *c, char *err, size_t errlen)
@@ -40,6 +42,7 @@ int upstreams_open(struct upstream_probe **out, struct capture *c, char *err, si
 			 strerror(-ret));
 		return ret;
 	}
+	u->fork = bpf_program__attach(u->skel->progs.upstream_fork);   /* NULL: scans stay */
 	return 0;
 }
 
@@ -71,11 +74,27 @@ int upstreams_set_tgids(struct upstream_probe *u, const pid_t *pids, size_t n)
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		for (size_t i = 0; i < n && !keep; i++)
 			keep = (__u32)pids[i] == key;
+		/* a child the fork hook added after the scan that gave pids is ours */
+		if (!keep && (kill((pid_t)key, 0) == 0 || errno != ESRCH))
+			keep = true;
 		if (!keep)
 			bpf_map_delete_elem(fd, &key);
 		key = next;
 	}
 	return err;
+}
+
+bool upstreams_followed(struct upstream_probe *u, const pid_t *pids, size_t n)
+{
+	__u8 v;
+
+	if (!u || !u->link)
+		return false;
+	int fd = bpf_map__fd(u->skel->maps.target_tgids);
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_lookup_elem(fd, &(__u32){ (__u32)pids[i] }, &v))
+			return false;
+	return true;
 }
 
 int upstreams_add(struct upstream_probe *u, const struct target_peer *p, size_t n)
@@ -146,6 +165,7 @@ void upstreams_close(struct upstream_probe *u)
 {
 	if (!u)
 		return;
+	bpf_link__destroy(u->fork);
 	bpf_link__destroy(u->link);
 	free(u);
 }

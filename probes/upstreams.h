@@ -35,6 +35,11 @@ int upstreams_open(struct upstream_probe **out, struct capture *c, char *err, si
 bool upstreams_tracing(const struct upstream_probe *u);
 /* The processes whose connects count (the target's); replaces the set. */
 int upstreams_set_tgids(struct upstream_probe *u, const pid_t *pids, size_t n);
+/* Every one of pids is followed by the tracepoint already: set by
+ * upstreams_set_tgids(), or added by the fork hook as it forked from one.
+ * Then none holds a connection the tracepoint missed. False without the
+ * tracepoint. Call it before upstreams_set_tgids() adds pids. */
+bool upstreams_followed(struct upstream_probe *u, const pid_t *pids, size_t n);
 /* Files peers found in /proc. 0, or -ENOSPC when the map is full (counted). */
 int upstreams_add(struct upstream_probe *u, const struct target_peer *p, size_t n);
 /* Every peer in the map, at most max. */

@@ -67,6 +67,8 @@
 #define DROPS_READ_MS      50     /* ring drop counter read at most this often */
 /* The TLS probes wake l7top only when 256 KiB wait; this bounds the delay otherwise. */
 #define TLS_DRAIN_MS       50
+/* Forks within this of the last fork's rescan wait for the next drain. */
+#define FORK_RESCAN_MS     50
 /* With the connect tracepoint on, /proc's peers are read when the watched
  * processes change, and at least this often. */
 #define PEERS_FULL_MS      30000
@@ -188,6 +190,7 @@ struct app {
 	uint16_t tls_ports[TARGET_MAX_PORTS];   /* ports the TLS path owns (calls mode) */
 	size_t ntls_ports;
 	bool resync_pids;            /* a target process forked: attach at once */
+	uint64_t fork_rescan_ms;     /* monotonic: the last rescan a fork asked for */
 	uint64_t last_pkt_ns;        /* offline: the capture's clock */
 	struct replay_clock clock;   /* offline: which interval a packet is in */
 	char jump[96];               /* offline: the first clock jump, "" if none */
@@ -206,8 +209,7 @@ struct app {
 	char gone_name[160];         /* who exited, "nginx[1234]" */
 	char stop_reason[200];       /* said once the terminal is ours again */
 	bool said_proc;              /* /proc/net/tcp over its bound, said */
-	uint64_t peers_pids_hash;    /* the pids /proc's peers were last read for */
-	uint64_t peers_ms;           /* ... and when */
+	uint64_t peers_ms;           /* when /proc's peers were last read */
 	struct pkt_batch *batch;     /* live packets held for collector_prefetch() */
 	uint64_t batched;            /* ... that went through it */
 	bool lo_only;                /* the capture ignores packets on their way out */
@@ -595,21 +597,19 @@ static void loopback_apply(struct app *a)
  * off) come from /proc at each scan. Both go to the filter and the collector.
  */
 /*
- * Is reading /proc's peers worth it now? It costs a row per connection of
- * the machine (20,000 connections: most of l7top's CPU at rest). With the
- * tracepoint on, a connection opened by a watched process is learnt as it
- * opens: only a process newly watched can hold ones opened before.
+ * Is reading /proc's peers worth it now? It walks the namespace's TCP hash
+ * (20,000 connections: most of l7top's CPU at rest). With the tracepoint
+ * on, a connection opened by a watched process is learnt as it opens:
+ * only a process the kernel did not follow from its fork can hold ones
+ * opened before. Asked before upstreams_set_tgids() adds the new pids.
  */
 static bool peers_due(struct app *a)
 {
-	uint64_t h = 1469598103934665603ull, now = now_ms();
+	uint64_t now = now_ms();
 
-	for (size_t i = 0; i < a->target.npids; i++)
-		h = (h ^ (uint64_t)a->target.pids[i]) * 1099511628211ull;
-	if (upstreams_tracing(a->ups) && h == a->peers_pids_hash && a->peers_ms &&
+	if (upstreams_followed(a->ups, a->target.pids, a->target.npids) && a->peers_ms &&
 	    now - a->peers_ms < PEERS_FULL_MS)
 		return false;
-	a->peers_pids_hash = h;
 	a->peers_ms = now;
 	return true;
 }
@@ -624,9 +624,10 @@ static void sync_upstreams(struct app *a, const struct target_socks *socks)
 
 	if (!a->ups)
 		return;
+	bool due = peers_due(a);
 	upstreams_set_tgids(a->ups, a->target.pids, a->target.npids);
 	target_scan_unix("/proc", &a->target, socks, &a->unix_ups);   /* an error leaves it zero */
-	if (!peers_due(a))
+	if (!due)
 		return;
 	n = target_scan_peers("/proc", &a->target, socks, p, TARGET_MAX_PEERS, &truncated);
 	upstreams_add(a->ups, p, n);          /* -ENOSPC: counted by the filter's stats */
@@ -1423,7 +1424,8 @@ static void on_tls_close(void *ctx, uint32_t tgid, uint64_t conn_id, uint64_t ts
 static void on_tls_fork(void *ctx, uint32_t parent, uint32_t child)
 {
 	struct app *a = ctx;
-	(void)parent, (void)child;
+
+	collector_pid_forked(a->coll, parent, child);   /* -ENOSPC: the rescan counts it */
 	a->resync_pids = true;
 }
 
@@ -1452,8 +1454,13 @@ static void drain_tls(struct app *a)
 		a->tls_secrets_new = false;
 		collector_tls_kick(a->coll);
 	}
-	if (a->resync_pids) {
+	/* One rescan per FORK_RESCAN_MS at most: the kernel follows the
+	 * children meanwhile (tgids), and a server forking a child per
+	 * connection had l7top rescan at each one. The TLS drain timer takes
+	 * a fork left waiting. */
+	if (a->resync_pids && mono_ms() - a->fork_rescan_ms >= FORK_RESCAN_MS) {
 		a->resync_pids = false;
+		a->fork_rescan_ms = mono_ms();
 		rescan(a);
 	}
 }

@@ -11,7 +11,8 @@
 #          to the library. A child that ran before they were in place may
 #          go unread, but never silently: the shortfall must be at most the
 #          processes l7top counted as probed too late (one request each).
-# Both: the per-process lines stop at 64, with one line saying so.
+# Both: at most 64 per-process lines (children that live a few ms are mostly
+# gone before a rescan, which forks ask for at most every 50 ms).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tls_lib.sh"
@@ -83,7 +84,7 @@ for mode in keys calls; do
 	want_a=$(served '/a/') want_m=$(served '/missing')
 	late=$(db_sum tls_unprobed) perr=$(db_sum parse_errors)
 	short=$((want_a + want_m - ${got_a:-0} - ${got_m:-0}))
-	it_log "--tls $mode: server answered /a/{id} $want_a, /missing $want_m; l7top ${got_a:-0} and ${got_m:-0}; processes probed too late $late; parse errors $perr"
+	it_log "--tls $mode: server answered /a/{id} $want_a, /missing $want_m; l7top ${got_a:-0} and ${got_m:-0}; processes probed too late $late; parse errors $perr; cpu ${IT_L7_CPU}s"
 	grep -E "forks:|before its probes|forked while|processes listed" "$T/l7top.err" | sed 's/^/  /' || true
 	if ((want_a + want_m != 100)); then
 		echo "  the server answered $((want_a + want_m)) of 100 requests" >&2
@@ -107,9 +108,9 @@ for mode in keys calls; do
 		echo "  --tls $mode: $perr parse errors" >&2
 		rc=1
 	fi
-	if [[ $(grep -c "probes on python" "$T/l7top.err") -gt 64 ]] ||
-		[[ $(grep -c "64 processes listed" "$T/l7top.err") -ne 1 ]]; then
-		echo "  --tls $mode: want at most 64 per-process lines and one line saying the rest are not listed" >&2
+	lines=$(grep -c "probes on python" "$T/l7top.err" || true)
+	if ((lines > 64)) || [[ $(grep -c "64 processes listed" "$T/l7top.err") -gt 1 ]]; then
+		echo "  --tls $mode: $lines per-process lines; want at most 64, then one line saying the rest are not listed" >&2
 		rc=1
 	fi
 	((rc == 0)) || { it_show "l7top stderr" "$T/l7top.err"; it_fail "--tls $mode against a server forking per connection"; }

@@ -176,6 +176,36 @@ static void test_scan_tree(void **state)
 	assert_false(target_listeners_loopback(&t));
 }
 
+/*
+ * With /proc/PID/task/TID/children the tree is read from its own files:
+ * 103 is listed as 100's child though its stat names another parent (the
+ * stat walk would not find it), and 104 comes from the file of 100's
+ * thread 105, the thread that forked it.
+ */
+static void test_scan_tree_children(void **state)
+{
+	struct fake_proc *fp = *state;
+	const pid_t roots[] = { 100 };
+	static struct target t;
+
+	fake_process(fp->root, 103, 1, "listed", NULL, 0);
+	fake_process(fp->root, 104, 100, "by a thread", NULL, 0);
+	fake_puts(fp->root, "100/task/100/children", "101 103 ");
+	fake_puts(fp->root, "100/task/105/children", "104 ");
+	fake_puts(fp->root, "101/task/101/children", "102 ");
+	fake_puts(fp->root, "102/task/102/children", "");
+	fake_puts(fp->root, "103/task/103/children", "");
+	fake_puts(fp->root, "104/task/104/children", "");
+	assert_int_equal(target_scan(fp->root, roots, 1, &t), 0);
+	assert_int_equal(t.npids, 5);
+	assert_int_equal(t.pids[0], 100);
+	assert_int_equal(t.pids[1], 101);
+	assert_int_equal(t.pids[2], 103);
+	assert_int_equal(t.pids[3], 104);
+	assert_int_equal(t.pids[4], 102);   /* breadth-first: the grandchild last */
+	assert_false(t.pids_truncated);
+}
+
 static const uint8_t *addr_of(const char *text, int *family)
 {
 	static uint8_t a[16];
@@ -625,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_read_line_bounds),
 		cmocka_unit_test(test_addr_loopback),
 		cmocka_unit_test_setup_teardown(test_scan_tree, setup_fake, teardown_fake),
+		cmocka_unit_test_setup_teardown(test_scan_tree_children, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_unrelated, setup_fake, teardown_fake),
 		cmocka_unit_test_setup_teardown(test_scan_peers, setup_fake, teardown_fake),
 		cmocka_unit_test(test_peer_rows),
