@@ -441,6 +441,36 @@ static void test_process_stream_target(void **state)
 	collector_free(c);
 }
 
+/* A child forked from a target's process is that target's from its fork,
+ * before any rescan lists it (it was the first target's until then). */
+static void test_forked_child_target(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	const struct collector_pid pids[] = { { 100, 0 }, { 200, 1 } };
+	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	collector_set_targets(c, NAMES, 2, NULL, 0, pids, 2);
+	assert_int_equal(collector_pid_forked(c, 200, 150), 0);
+	assert_int_equal(collector_pid_forked(c, 200, 150), 0);   /* known: no second entry */
+	assert_int_equal(collector_pid_forked(c, 999, 151), 0);   /* not a target's parent */
+	collector_stream_data(c, 150, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+			      (uint32_t)strlen(req), 1 * MS);
+	collector_stream_data(c, 150, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 2 * MS);
+	collector_stream_data(c, 151, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+			      (uint32_t)strlen(req), 1 * MS);
+	collector_stream_data(c, 151, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 2 * MS);
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(find(s, 1, "/x")->requests, 1);   /* 150, forked from 200 */
+	assert_int_equal(find(s, 0, "/x")->requests, 1);   /* 151: unknown, the first */
+	snapshot_free(s);
+	collector_free(c);
+}
+
 /*
  * An SSL* freed unseen (its report lost; --tls auto's switch attached
  * SSL_free after SSL_set_fd until e1af206) is reused by the process's next
@@ -501,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_calls_path_ahead_of_capture),
 		cmocka_unit_test(test_keyed_ports),
 		cmocka_unit_test(test_process_stream_target),
+		cmocka_unit_test(test_forked_child_target),
 		cmocka_unit_test(test_stream_reused_ssl),
 		cmocka_unit_test(test_bounds_counted),
 	};
