@@ -127,7 +127,7 @@ struct snapshot *snapshot_hold(struct snapshot *s)
 
 static size_t ep_bytes(const struct ep_stats *e)
 {
-	return hist_bytes(&e->lat) + (e->slowest ? EP_SLOWEST * sizeof(*e->slowest) : 0) +
+	return hist_bytes(&e->lat) + e->nslowest * sizeof(*e->slowest) +
 	       e->nclients * sizeof(*e->clients) + e->ncodes * sizeof(*e->codes) +
 	       (e->grpc ? GRPC_CODES * sizeof(*e->grpc) : 0);
 }
@@ -301,16 +301,14 @@ static bool ep_grow(void **arr, size_t n, size_t elem)
 void ep_slowest_offer(struct ep_stats *e, const struct req_sample *r)
 {
 	size_t n = e->nslowest, i = n;
-	/* The list's room in one allocation: grown by one, its three reallocs
-	 * per row and interval were most of what 10,000 rows cost a request. */
-	if (!e->slowest && !(e->slowest = malloc(EP_SLOWEST * sizeof(*e->slowest))))
-		return;                      /* ENOMEM: the row keeps no slowest */
 	while (i > 0 && e->slowest[i - 1].lat_us < r->lat_us)
 		i--;
 	if (i == EP_SLOWEST)
 		return;
-	if (n < EP_SLOWEST)
+	if (n < EP_SLOWEST && ep_grow((void **)&e->slowest, n, sizeof(*e->slowest)))
 		e->nslowest = (uint8_t)++n;
+	if (i >= n)
+		return;                      /* no room to grow: kept the slower ones */
 	memmove(&e->slowest[i + 1], &e->slowest[i], (n - 1 - i) * sizeof(*e->slowest));
 	e->slowest[i] = *r;
 }
