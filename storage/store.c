@@ -84,6 +84,7 @@ struct store {
 	uint64_t retained_at_ms;      /* newest_ms when retention last looked */
 	uint64_t avg_rows;            /* running mean of endpoint rows per snapshot */
 	uint8_t blob[HIST_ENCODED_MAX];
+	bool eps_new;                 /* endpoints was empty at open: insert before looking */
 	struct ep_cache cache;
 	struct store_upstream *up;    /* the upstream tables' statements */
 };
@@ -220,6 +221,35 @@ static size_t store_key_put(char *key, size_t k, const char *src, size_t max)
 	return k + n + 1;
 }
 
+static void store_ep_bind(sqlite3_stmt *q, const char *const names[5])
+{
+	for (int i = 0; i < 5; i++)
+		sqlite3_bind_text(q, i + 1, names[i], -1, SQLITE_STATIC);
+}
+
+/* SQLITE_OK with *id of a new endpoints row, SQLITE_CONSTRAINT when the
+ * names are taken, or another error. */
+static int store_ep_insert(struct store *st, const char *const names[5], sqlite3_int64 *id)
+{
+	store_ep_bind(st->ins_ep, names);
+	int rc = store_step_done(st->ins_ep);
+	if (rc == SQLITE_OK)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return (rc & 0xff) == SQLITE_CONSTRAINT ? SQLITE_CONSTRAINT : rc;
+}
+
+/* SQLITE_OK with *id, SQLITE_DONE when no row has the names, or an error. */
+static int store_ep_find(struct store *st, const char *const names[5], sqlite3_int64 *id)
+{
+	store_ep_bind(st->find_ep, names);
+	int rc = sqlite3_step(st->find_ep);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st->find_ep, 0);
+	sqlite3_reset(st->find_ep);
+	sqlite3_clear_bindings(st->find_ep);
+	return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 /*
  * endpoints.id for host+method+route+protocol+target, inserting the row on
  * first sight. target NULL: the run watches one target, whose rows are ''
@@ -250,26 +280,21 @@ static int store_endpoint_id(struct store *st, const char *host_in, const char *
 	store_copy(route, sizeof(route), route_in, ROUTE_MAX);
 	store_copy(proto, sizeof(proto), proto_in, PROTO_MAX);
 	store_copy(target, sizeof(target), target_in ? target_in : "", TARGET_NAME_MAX);
-	sqlite3_bind_text(st->find_ep, 1, host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->find_ep, 2, method, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->find_ep, 3, route, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->find_ep, 4, proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->find_ep, 5, target, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st->find_ep);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st->find_ep, 0);
-	sqlite3_reset(st->find_ep);
-	sqlite3_clear_bindings(st->find_ep);
-	if (rc == SQLITE_DONE) {
-		sqlite3_bind_text(st->ins_ep, 1, host, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_ep, 2, method, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_ep, 3, route, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_ep, 4, proto, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_ep, 5, target, -1, SQLITE_STATIC);
-		rc = store_step_done(st->ins_ep);
-		*id = sqlite3_last_insert_rowid(st->db);
-	} else if (rc == SQLITE_ROW) {
-		rc = SQLITE_OK;
+	const char *const names[5] = { host, method, route, proto, target };
+	/*
+	 * A DB that had no endpoints at open holds only the ones this run
+	 * inserted, and those are cached: a miss is new, so insert first and
+	 * look only if another writer took the name (the UNIQUE constraint
+	 * says so). 10,000 new endpoints: one walk of the names' index each,
+	 * not two. Otherwise look first: an earlier run likely has it.
+	 */
+	int rc = st->eps_new ? store_ep_insert(st, names, id) : SQLITE_CONSTRAINT;
+	if (rc == SQLITE_CONSTRAINT) {
+		rc = store_ep_find(st, names, id);
+		if (rc == SQLITE_DONE && st->eps_new)
+			rc = SQLITE_CONSTRAINT;      /* the insert failed on something else */
+		else if (rc == SQLITE_DONE)
+			rc = store_ep_insert(st, names, id);
 	}
 	if (rc == SQLITE_OK)
 		ep_cache_put(&st->cache, key, *id);
@@ -1078,6 +1103,19 @@ static char *store_roll_intervals_sql(void)
 	return sqlite3_str_finish(q);
 }
 
+/* No endpoints row yet; false when that cannot be read (then looking first
+ * is the safe order). */
+static bool store_endpoints_empty(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM endpoints LIMIT 1", -1, &q, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE;
+}
+
 static int store_prepare(struct store *st)
 {
 	char *put_interval = store_put_interval_sql(), *roll_ivs = store_roll_intervals_sql();
@@ -1248,6 +1286,7 @@ static int store_setup(struct store *st, const struct run_info *sess,
 		return (sqlite3_errcode(st->db) & 0xff) == SQLITE_FULL ? -ENOSPC : rc;
 	if (store_prepare(st) || store_insert_session(st, sess))
 		return store_setup_error(st, err, errlen);
+	st->eps_new = store_endpoints_empty(st->db);
 	return 0;
 }
 

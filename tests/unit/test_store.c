@@ -512,6 +512,41 @@ static void test_write_failure_recovers(void **state)
 	tmpdb_remove(&t);
 }
 
+/*
+ * A fresh DB's writer inserts a name before looking it up (what it has not
+ * cached is new). Another writer taking the name meanwhile (a second l7top
+ * on the same DB) sends it back to looking: the row is shared, not doubled
+ * and not an error.
+ */
+static void test_endpoint_taken_meanwhile(void **state)
+{
+	(void)state;
+	struct tmpdb t;
+	struct store_health h;
+	tmpdb_make(&t, "store");
+
+	struct store *st = store_open_ok(t.path);
+	sqlite3 *db = db_open(t.path);
+	assert_int_equal(store_push(st, snap_one(T0, "/a", 10)), 0);
+	wait_handled(st, 1, &h);
+	db_exec(db, "INSERT INTO endpoints (host, method, route, protocol, target)"
+		    " SELECT host, method, '/b', protocol, target FROM endpoints WHERE route = '/a'");
+	int64_t taken = db_int(db, "SELECT id FROM endpoints WHERE route = '/b'");
+	assert_int_equal(store_push(st, snap_one(T0 + 1000, "/b", 20)), 0);
+	assert_int_equal(store_push(st, snap_one(T0 + 2000, "/c", 30)), 0);
+	wait_handled(st, 3, &h);
+	assert_int_equal(h.errors, 0);
+	assert_int_equal(h.written, 3);
+	store_close(st, T0 + 3000);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoints"), 3);
+	assert_int_equal(db_int(db, "SELECT endpoint_id FROM endpoint_stats WHERE ts_ms = "
+				"1714557601000"), taken);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM endpoint_stats s"
+				" JOIN endpoints e ON e.id = s.endpoint_id AND e.route = '/c'"), 1);
+	sqlite3_close(db);
+	tmpdb_remove(&t);
+}
+
 static void test_sql_functions(void **state)
 {
 	(void)state;
@@ -685,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_queue_bytes_bound),
 		cmocka_unit_test(test_write_failure_recovers),
+		cmocka_unit_test(test_endpoint_taken_meanwhile),
 		cmocka_unit_test(test_sql_functions),
 		cmocka_unit_test(test_targets),
 	};
