@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "probes/link_batch.h"
+#include "probes/tgid_map.h"
 #include "probes/tls_calls.h"
 #include "probes/tls_keys.h"
 #include "tls_calls.skel.h"
@@ -850,34 +851,6 @@ static void tls_log_proc(struct tls_probe *t, const struct tls_proc *p, int err)
 					  : strerror(-err));
 }
 
-/* Makes the fork hook's tgid filter equal to the processes we follow. */
-static int tls_sync_tgids(struct tls_probe *t)
-{
-	int fd = bpf_map__fd(t->skel->maps.tgids);
-	__u32 key, next;
-	__u8 one = 1;
-	bool more;
-
-	for (size_t i = 0; i < t->nprocs; i++) {
-		__u32 k = (__u32)t->procs[i].pid;
-
-		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
-			return -errno;
-	}
-	for (more = !bpf_map_get_next_key(fd, NULL, &key); more; key = next) {
-		/* Fetch the successor first: deleting key would lose our place. */
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		/*
-		 * Only processes gone for good leave: a child the fork hook added
-		 * after our /proc scan started is not in t->procs yet, but is ours.
-		 */
-		if (tls_proc_find(t, (pid_t)key) || !kill((pid_t)key, 0) || errno != ESRCH)
-			continue;
-		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
 
 /*
  * A target forked: from now on calls mode uses the library-wide uprobes
@@ -988,7 +961,8 @@ int tls_probe_sync_pids(struct tls_probe *t, const pid_t *pids, size_t n)
 		t->procs[i] = t->procs[--t->nprocs];
 	}
 	link_reaper_start(&t->reaper, &gone);
-	int err = tls_sync_tgids(t);
+	/* the fork hook's filter: what we follow, and children it added since the scan */
+	int err = tgid_map_sync(bpf_map__fd(t->skel->maps.tgids), pids, n);
 	return err ? err : attached;
 }
 

@@ -2,7 +2,6 @@
 #include "probes/upstreams.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "probes/sockfilter.h"
+#include "probes/tgid_map.h"
 #include "sockfilter.skel.h"
 
 struct upstream_probe {
@@ -51,37 +51,12 @@ bool upstreams_tracing(const struct upstream_probe *u)
 	return u && u->link;
 }
 
-/* Adds the new tgids, then removes the ones gone, so a target process is
- * never missing in between. */
 int upstreams_set_tgids(struct upstream_probe *u, const pid_t *pids, size_t n)
 {
-	int fd;
-	__u32 key, next;
-	__u8 one = 1;
-	int err = 0;
-
 	if (!u)
 		return -EOPNOTSUPP;
-	fd = bpf_map__fd(u->skel->maps.target_tgids);
-	for (size_t i = 0; i < n && i < SOCKFILTER_MAX_TGIDS; i++) {
-		key = (__u32)pids[i];
-		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
-			err = -errno;
-	}
-	for (int more = !bpf_map_get_next_key(fd, NULL, &key); more;) {
-		bool keep = false;
-
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = (__u32)pids[i] == key;
-		/* a child the fork hook added after the scan that gave pids is ours */
-		if (!keep && (kill((pid_t)key, 0) == 0 || errno != ESRCH))
-			keep = true;
-		if (!keep)
-			bpf_map_delete_elem(fd, &key);
-		key = next;
-	}
-	return err;
+	return tgid_map_sync(bpf_map__fd(u->skel->maps.target_tgids), pids,
+			     n < SOCKFILTER_MAX_TGIDS ? n : SOCKFILTER_MAX_TGIDS);
 }
 
 bool upstreams_followed(struct upstream_probe *u, const pid_t *pids, size_t n)
