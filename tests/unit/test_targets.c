@@ -415,6 +415,18 @@ static void test_keyed_ports(void **state)
 	collector_free(c);
 }
 
+/* One GET /x and its 200 on SSL* 9 of process tgid, as the calls probes report them. */
+static void stream_exchange(struct collector *c, uint32_t tgid)
+{
+	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	collector_stream_data(c, tgid, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
+			      (uint32_t)strlen(req), 1 * MS);
+	collector_stream_data(c, tgid, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
+			      (uint32_t)strlen(resp), 2 * MS);
+}
+
 /* TLS read inside a process: the process says the target. */
 static void test_process_stream_target(void **state)
 {
@@ -422,18 +434,10 @@ static void test_process_stream_target(void **state)
 	struct collector_config cfg = { 0 };
 	struct collector *c = collector_new(&cfg);
 	const struct collector_pid pids[] = { { 201, 1 }, { 100, 0 }, { 200, 1 } };
-	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
-	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
 	collector_set_targets(c, NAMES, 2, NULL, 0, pids, 3);
-	collector_stream_data(c, 201, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
-			      (uint32_t)strlen(req), 1 * MS);
-	collector_stream_data(c, 201, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
-			      (uint32_t)strlen(resp), 2 * MS);
-	collector_stream_data(c, 100, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
-			      (uint32_t)strlen(req), 1 * MS);
-	collector_stream_data(c, 100, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
-			      (uint32_t)strlen(resp), 2 * MS);
+	stream_exchange(c, 201);
+	stream_exchange(c, 100);
 	struct snapshot *s = collector_snapshot(c, 0, 1000);
 	assert_int_equal(find(s, 1, "/x")->requests, 1);
 	assert_int_equal(find(s, 0, "/x")->requests, 1);
@@ -449,21 +453,13 @@ static void test_forked_child_target(void **state)
 	struct collector_config cfg = { 0 };
 	struct collector *c = collector_new(&cfg);
 	const struct collector_pid pids[] = { { 100, 0 }, { 200, 1 } };
-	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
-	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
 	collector_set_targets(c, NAMES, 2, NULL, 0, pids, 2);
 	assert_int_equal(collector_pid_forked(c, 200, 150), 0);
 	assert_int_equal(collector_pid_forked(c, 200, 150), 0);   /* known: no second entry */
 	assert_int_equal(collector_pid_forked(c, 999, 151), 0);   /* not a target's parent */
-	collector_stream_data(c, 150, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
-			      (uint32_t)strlen(req), 1 * MS);
-	collector_stream_data(c, 150, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
-			      (uint32_t)strlen(resp), 2 * MS);
-	collector_stream_data(c, 151, 9, 0, (const uint8_t *)req, (uint32_t)strlen(req),
-			      (uint32_t)strlen(req), 1 * MS);
-	collector_stream_data(c, 151, 9, 1, (const uint8_t *)resp, (uint32_t)strlen(resp),
-			      (uint32_t)strlen(resp), 2 * MS);
+	stream_exchange(c, 150);
+	stream_exchange(c, 151);
 	struct snapshot *s = collector_snapshot(c, 0, 1000);
 	assert_int_equal(find(s, 1, "/x")->requests, 1);   /* 150, forked from 200 */
 	assert_int_equal(find(s, 0, "/x")->requests, 1);   /* 151: unknown, the first */
