@@ -102,7 +102,7 @@ struct tls_probe {
 	struct link_reaper reaper;       /* links the BPF side ignores, destroyed off the loop */
 	pid_t early[64];                 /* children forked before that, to check */
 	size_t nearly;
-	uint64_t early_unchecked;        /* ... beyond early[], or gone first: not checked */
+	uint64_t early_unchecked;        /* ... beyond early[], or not shown to be read whole */
 	unsigned proc_lines;             /* per-process lines written (TLS_PROC_LINES) */
 	uint64_t moved_ns;               /* CLOCK_MONOTONIC when the move to the library ended */
 	uint64_t unprobed;               /* children seen to make TLS calls before their probes */
@@ -557,25 +557,6 @@ static void tls_lib_unlink(struct tls_lib *l, struct link_batch *b)
 /* What the checks of an early child's inherited breakpoints found. */
 #define EARLY_BP_SPENT 1   /* one was gone: the child called that function unseen */
 
-/* pid runs (not gone, not a zombie waiting to be reaped). */
-static bool tls_proc_runs(pid_t pid)
-{
-	char path[64], buf[256];
-	ssize_t n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	const char *st = strrchr(buf, ')');   /* comm may hold anything but the last ')' */
-	return st && st[1] == ' ' && st[2] != 'Z' && st[2] != 'X';
-}
-
 /*
  * Is the uprobe breakpoint (int3) still at lib's offset off in pid? A child
  * inherits its parent's breakpoints; the kernel removes one from the child
@@ -678,20 +659,23 @@ static int tls_lib_go_wide(struct tls_probe *t, struct tls_lib *lib, const char 
 	lib->calls_wide = !err;
 	/*
 	 * What such children read and wrote until then is lost: counted, never
-	 * silent. One that ended meanwhile is counted too: the first attach
-	 * takes 10-30 ms here, and a child forked per connection (Python's
-	 * ForkingMixIn) served its request and exited inside it, its
-	 * breakpoints still intact when they were checked.
+	 * silent. A spent breakpoint says a child called unseen. One intact
+	 * says nothing of the attach itself: the first takes 10-30 ms here, and
+	 * a child forked per connection (Python's ForkingMixIn) served its
+	 * request and exited inside it. So every child that ran before the
+	 * probes were in place is counted, as one whose calls may be missing.
 	 */
 	for (size_t k = 0; !err && k < t->nearly; k++) {
-		bool spent = bp[k] & EARLY_BP_SPENT, unread = !spent && !tls_proc_runs(t->early[k]);
+		bool spent = bp[k] & EARLY_BP_SPENT;
 
 		t->unprobed += spent;
-		t->early_unchecked += unread;
-		if ((spent || unread) && t->log)
-			fprintf(t->log, "l7top: tls: process %d %s before its probes were in place: "
-				"what it read and wrote until then is not seen\n", t->early[k],
-				spent ? "made TLS calls" : "ended");
+		t->early_unchecked += !spent;
+		if (t->log)
+			fprintf(t->log, "l7top: tls: process %d %s: what it read and wrote until "
+				"they were in place %s\n", t->early[k],
+				spent ? "made TLS calls before its probes were in place"
+				      : "ran while the probes moved to the library",
+				spent ? "is not seen" : "may not be seen");
 	}
 	if (!err)
 		t->nearly = 0;

@@ -8,9 +8,10 @@
 #   keys:  the key probe is on the library from the start, filtered on the
 #          target's processes: every request equals the server's log.
 #   calls: the uprobes start on the one process; its first fork moves them
-#          to the library. A child that ran before they were in place may
-#          go unread, but never silently: the shortfall must be at most the
-#          processes l7top counted as probed too late (one request each).
+#          to the library. A child that ran before they were in place (forked
+#          before the move or during it) may go unread, but never silently:
+#          the shortfall must be at most the processes l7top counted as
+#          probed too late (one request each).
 # Both: at most 64 per-process lines (children that live a few ms are mostly
 # gone before a rescan, which forks ask for at most every 50 ms).
 set -euo pipefail
@@ -85,7 +86,7 @@ for mode in keys calls; do
 	late=$(db_sum tls_unprobed) perr=$(db_sum parse_errors)
 	short=$((want_a + want_m - ${got_a:-0} - ${got_m:-0}))
 	it_log "--tls $mode: server answered /a/{id} $want_a, /missing $want_m; l7top ${got_a:-0} and ${got_m:-0}; processes probed too late $late; parse errors $perr; cpu ${IT_L7_CPU}s"
-	grep -E "forks:|before its probes|forked while|processes listed" "$T/l7top.err" | sed 's/^/  /' || true
+	grep -E "forks:|ran while|before its probes|forked while|processes listed" "$T/l7top.err" | sed 's/^/  /' || true
 	if ((want_a + want_m != 100)); then
 		echo "  the server answered $((want_a + want_m)) of 100 requests" >&2
 		rc=1
