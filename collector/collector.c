@@ -13,6 +13,7 @@
 #include "collector/h2_stream.h"
 #include "collector/http_stream.h"
 #include "collector/pkt_decode.h"
+#include "collector/route_cache.h"
 #include "collector/route_fold.h"
 #include "collector/route_learn.h"
 #include "collector/tcp_reasm.h"
@@ -89,14 +90,7 @@ struct collector {
 	uint64_t reqs_skipped;
 	struct http_sink sink;
 	struct http_fast_memos fast;     /* the sink's memo of header blocks */
-	/* The last request target and the route route_name() gave it: keep-alive
-	 * clients repeat theirs, and folding and learning it again gives the
-	 * same route (the learner counts distinct values; a value already
-	 * counted, or a parent already folded, changes nothing). */
-	char route_target[ROUTE_MAX];
-	size_t route_target_len;         /* SIZE_MAX: nothing cached */
-	size_t route_folds;              /* the learner's folds when it was cached */
-	char route_cached[ROUTE_MAX];
+	struct route_cache *routes;      /* targets and the routes route_name() gave them */
 	struct upstream *up;             /* the target's outgoing calls */
 	/* Targets (collector_set_targets): names for snapshots, listeners
 	 * sorted by port and pids sorted, for connections to find theirs. */
@@ -210,20 +204,18 @@ static void route_name(struct collector *c, const struct http_txn *t, char *rout
 		}
 	}
 	size_t folds = c->learn ? route_learn_count(c->learn) : 0;
-	if (t->target_len == c->route_target_len && folds == c->route_folds && cap == ROUTE_MAX &&
-	    !memcmp(t->target, c->route_target, t->target_len)) {
-		memcpy(route, c->route_cached, strlen(c->route_cached) + 1);
+	struct route_slot *slot = NULL;
+	const char *cached = cap == ROUTE_MAX ?
+		route_cache_get(c->routes, t->target, t->target_len, folds, &slot) : NULL;
+	if (cached) {
+		memcpy(route, cached, strlen(cached) + 1);
 		return;
 	}
 	route_fold(t->target, t->target_len, route, cap);
 	if (c->learn)
 		route_learn_apply(c->learn, route, cap);
-	if (t->target_len <= sizeof(c->route_target) && cap == ROUTE_MAX) {
-		memcpy(c->route_target, t->target, t->target_len);
-		c->route_target_len = t->target_len;
-		c->route_folds = c->learn ? route_learn_count(c->learn) : 0;
-		memcpy(c->route_cached, route, strlen(route) + 1);
-	}
+	route_cache_fill(slot, t->target, t->target_len, c->learn ? route_learn_count(c->learn) : 0,
+			 route);
 }
 
 /* t's virtual host name, from the one-entry cache when t names the last host. */
@@ -487,7 +479,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	c->route_target_len = SIZE_MAX;
+	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
@@ -587,6 +579,7 @@ void collector_free(struct collector *c)
 	agg_free(c->agg);
 	upstream_free(c->up);
 	route_learn_free(c->learn);
+	route_cache_free(c->routes);
 	tls_secrets_free(c->secrets);
 	calls_handoff_free(c->calls_pending);
 	tls_crypto_free(c->crypto);

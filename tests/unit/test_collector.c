@@ -535,6 +535,31 @@ static void test_learned_folds_and_patterns(void **state)
 	route_patterns_free(p);
 }
 
+/* A target cached before its parent folded takes the fold when it comes
+ * back: /blog/my-post-1000, first of 20 distinct posts, returns after the
+ * 17th folded /blog/ (the route cache keeps the learner's fold count). */
+static void test_cached_route_follows_learning(void **state)
+{
+	(void)state;
+	struct collector_config cfg = { 0 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50031, 8080, 5, 5 };
+	char req[96];
+
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	for (int i = 0; i <= 20; i++) {
+		snprintf(req, sizeof(req), "GET /blog/my-post-%d HTTP/1.1\r\n\r\n", 1000 + i % 20);
+		send_seg(c, &f, 1, TCPF_ACK, req, 2 * MS);
+		send_seg(c, &f, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3 * MS);
+	}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_int_equal(find(s, "GET", "/blog/my-post-1000")->requests, 1);
+	assert_int_equal(find(s, "GET", "/blog/{*}")->requests, 20 - 16 + 1);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 /* Ciphertext on a watched port is left to the TLS path, not a parse error. */
 static void test_tls_on_the_wire_is_set_aside(void **state)
 {
@@ -838,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_tls_alert_first_not_http),
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
 		cmocka_unit_test(test_learned_folds_and_patterns),
+		cmocka_unit_test(test_cached_route_follows_learning),
 		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),
 		cmocka_unit_test(test_process_stream),
 		cmocka_unit_test(test_hosts_request_log_and_detail),

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+#include "collector/route_cache.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+struct route_slot {               /* 256 bytes: 1,024 of them in 256 KB */
+	uint32_t hash;
+	uint16_t len;                 /* 0: empty (an empty target is never cached) */
+	uint32_t folds;               /* the learner's fold count (at most its max_folds) */
+	char target[ROUTE_CACHE_TARGET];
+	char route[ROUTE_CACHE_ROUTE];
+};
+
+struct route_cache {
+	struct route_slot slot[ROUTE_CACHE_SLOTS];
+};
+
+/* Eight bytes a step, each word through its own multiply: a target is
+ * hashed on every request, a byte at a time it cost ~90 instructions. */
+static uint32_t target_hash(const char *s, size_t n)
+{
+	uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, s + i, n - i);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	}
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+struct route_cache *route_cache_new(void)
+{
+	return calloc(1, sizeof(struct route_cache));
+}
+
+void route_cache_free(struct route_cache *rc)
+{
+	free(rc);
+}
+
+const char *route_cache_get(struct route_cache *rc, const char *target, size_t len, size_t folds,
+			    struct route_slot **slot)
+{
+	*slot = NULL;
+	if (!rc || !len || len > ROUTE_CACHE_TARGET)
+		return NULL;
+	uint32_t h = target_hash(target, len);
+	struct route_slot *s = &rc->slot[(h ^ h >> 16) % ROUTE_CACHE_SLOTS];
+	if (s->hash == h && s->len == len && s->folds == (uint32_t)folds &&
+	    !memcmp(s->target, target, len))
+		return s->route;
+	s->hash = h;
+	s->len = 0;                   /* empty until filled */
+	*slot = s;
+	return NULL;
+}
+
+void route_cache_fill(struct route_slot *s, const char *target, size_t len, size_t folds,
+		      const char *route)
+{
+	size_t rlen = strnlen(route, ROUTE_CACHE_ROUTE);
+
+	if (!s || rlen == ROUTE_CACHE_ROUTE)
+		return;                   /* a route that long is folded every time */
+	s->len = (uint16_t)len;
+	s->folds = (uint32_t)folds;
+	memcpy(s->target, target, len);
+	memcpy(s->route, route, rlen + 1);
+}

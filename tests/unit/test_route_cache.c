@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* route_cache: hits, the learner's fold count, replacement, bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "collector/route_cache.h"
+
+static const char *get(struct route_cache *rc, const char *target, size_t folds,
+		       struct route_slot **slot)
+{
+	return route_cache_get(rc, target, strlen(target), folds, slot);
+}
+
+static void test_hit_and_fold_count(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new();
+	struct route_slot *slot;
+
+	assert_non_null(rc);
+	assert_null(get(rc, "/users/42", 0, &slot));
+	assert_non_null(slot);
+	route_cache_fill(slot, "/users/42", 9, 0, "/users/{id}");
+	assert_string_equal(get(rc, "/users/42", 0, &slot), "/users/{id}");
+	/* the learner learnt a fold since: folded again, then cached anew */
+	assert_null(get(rc, "/users/42", 1, &slot));
+	assert_non_null(slot);
+	route_cache_fill(slot, "/users/42", 9, 1, "/users/{*}");
+	assert_string_equal(get(rc, "/users/42", 1, &slot), "/users/{*}");
+	/* another target of the same length is not this one */
+	assert_null(get(rc, "/users/43", 1, &slot));
+	route_cache_free(rc);
+}
+
+/* Every target a slot, direct-mapped: a later one may take an earlier
+ * one's slot, never its route. */
+static void test_replacement(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new();
+	struct route_slot *slot;
+	char t[32], r[32];
+	int hits = 0;
+
+	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+		snprintf(t, sizeof(t), "/p/%d", i);
+		snprintf(r, sizeof(r), "route %d", i);
+		assert_null(get(rc, t, 0, &slot));
+		route_cache_fill(slot, t, strlen(t), 0, r);
+	}
+	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+		snprintf(t, sizeof(t), "/p/%d", i);
+		snprintf(r, sizeof(r), "route %d", i);
+		const char *got = get(rc, t, 0, &slot);
+		if (got) {
+			assert_string_equal(got, r);
+			hits++;
+		}
+	}
+	assert_true(hits > 0 && hits <= ROUTE_CACHE_SLOTS);
+	route_cache_free(rc);
+}
+
+static void test_bounds(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new();
+	struct route_slot *slot;
+	char longt[ROUTE_CACHE_TARGET + 2], longr[ROUTE_CACHE_ROUTE + 1];
+
+	memset(longt, 'a', sizeof(longt) - 1);
+	longt[0] = '/';
+	longt[sizeof(longt) - 1] = '\0';
+	assert_null(get(rc, longt, 0, &slot));
+	assert_null(slot);                          /* not cachable: folded every time */
+	route_cache_fill(slot, longt, strlen(longt), 0, "/x");   /* NULL slot: nothing */
+	assert_null(get(rc, "", 0, &slot));
+	assert_null(slot);
+	memset(longr, 'r', sizeof(longr) - 1);
+	longr[sizeof(longr) - 1] = '\0';
+	assert_null(get(rc, "/long/route", 0, &slot));
+	route_cache_fill(slot, "/long/route", 11, 0, longr);      /* a route that long: not kept */
+	assert_null(get(rc, "/long/route", 0, &slot));
+	assert_null(route_cache_get(NULL, "/a", 2, 0, &slot));     /* no cache (ENOMEM): misses */
+	assert_null(slot);
+	route_cache_free(rc);
+	route_cache_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hit_and_fold_count),
+		cmocka_unit_test(test_replacement),
+		cmocka_unit_test(test_bounds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
