@@ -546,12 +546,18 @@ static void tls_proc_detach(struct tls_probe *t, struct tls_proc *p, struct link
 	p->keys = false;
 }
 
-static void tls_lib_unlink(struct tls_lib *l, struct link_batch *b)
+/* l's library-wide calls links into b; its key probe stays. */
+static void tls_lib_unlink_calls(struct tls_lib *l, struct link_batch *b)
 {
 	for (size_t i = 0; i < TLS_NHOOKS; i++)
 		link_batch_take(b, &l->links[i]);
-	link_batch_take(b, &l->kdf_link);
 	l->calls_wide = false;
+}
+
+static void tls_lib_unlink(struct tls_lib *l, struct link_batch *b)
+{
+	tls_lib_unlink_calls(l, b);
+	link_batch_take(b, &l->kdf_link);
 }
 
 /* What the checks of an early child's inherited breakpoints found. */
@@ -720,7 +726,7 @@ static void tls_calls_narrow(struct tls_probe *t, int err)
 
 	for (size_t i = 0; i < t->nlibs; i++)
 		if (t->libs[i].calls_wide)
-			tls_lib_unlink(&t->libs[i], &b);
+			tls_lib_unlink_calls(&t->libs[i], &b);
 	link_batch_destroy(&b);
 	__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
 	t->calls_wide = false;
@@ -1177,11 +1183,8 @@ int tls_probe_switch_calls(struct tls_probe *t)
 		struct link_batch b = { .n = 0 };
 
 		for (size_t i = 0; i < t->nlibs; i++)
-			if (t->libs[i].calls_wide && !t->calls_wide) {
-				for (size_t k = 0; k < TLS_NHOOKS; k++)
-					link_batch_take(&b, &t->libs[i].links[k]);
-				t->libs[i].calls_wide = false;
-			}
+			if (t->libs[i].calls_wide && !t->calls_wide)
+				tls_lib_unlink_calls(&t->libs[i], &b);
 		link_batch_destroy(&b);
 		__atomic_store_n(&t->skel->bss->new_only, 0, __ATOMIC_SEQ_CST);
 		return err;
@@ -1205,11 +1208,8 @@ void tls_probe_switch_undo(struct tls_probe *t)
 		struct link_batch b = { .n = 0 };
 
 		for (size_t i = 0; i < t->nlibs; i++)
-			for (size_t k = 0; k < TLS_NHOOKS; k++)
-				link_batch_take(&b, &t->libs[i].links[k]);
+			tls_lib_unlink_calls(&t->libs[i], &b);
 		link_batch_destroy(&b);
-		for (size_t i = 0; i < t->nlibs; i++)
-			t->libs[i].calls_wide = false;
 		t->calls_wide = false;
 		__atomic_store_n(&t->skel->bss->lib_wide, 0, __ATOMIC_SEQ_CST);
 	}
