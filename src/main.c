@@ -1458,9 +1458,10 @@ static void drain_tls(struct app *a)
 	 * children meanwhile (tgids), and a server forking a child per
 	 * connection had l7top rescan at each one. The TLS drain timer takes
 	 * a fork left waiting. */
-	if (a->resync_pids && mono_ms() - a->fork_rescan_ms >= FORK_RESCAN_MS) {
+	uint64_t now = mono_ms();
+	if (a->resync_pids && now - a->fork_rescan_ms >= FORK_RESCAN_MS) {
 		a->resync_pids = false;
-		a->fork_rescan_ms = mono_ms();
+		a->fork_rescan_ms = now;
 		rescan(a);
 	}
 }
