@@ -1219,14 +1219,18 @@ void tls_probe_switch_undo(struct tls_probe *t)
 		t->procs[i].switched = false;
 }
 
+/* The probe reports nothing once keys_off is set, so its links close on the
+ * reaper: on the loop their ~100 ms each held every ring unread. */
 void tls_probe_keys_off(struct tls_probe *t)
 {
 	struct link_batch b = { .n = 0 };
 
 	t->keys_off = true;
+	if (t->kskel)
+		__atomic_store_n(&t->kskel->bss->keys_off, 1, __ATOMIC_SEQ_CST);
 	for (size_t i = 0; i < t->nlibs; i++)
 		link_batch_take(&b, &t->libs[i].kdf_link);
-	link_batch_destroy(&b);
+	link_reaper_start(&t->reaper, &b);
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */

@@ -22,6 +22,13 @@
 /* Wake the reader only once this much waits (~32 secrets). */
 const volatile __u64 wake_bytes = 4096;
 
+/*
+ * Written by user space when --tls auto lets the keys path go: from then
+ * on a derivation is let through untouched. Closing the probe's link takes
+ * ~100 ms, on a thread (tls_probe_keys_off), so it may still trap a while.
+ */
+volatile __u32 keys_off;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);   /* ~6,000 secrets; mapped twice: 2 MB of RSS */
@@ -273,7 +280,7 @@ static __always_inline int kdf_derive(const void *params)
 	__u32 zero = 0;
 	__u64 *hits;
 
-	if (!params || !bpf_map_lookup_elem(&tgids, &tgid))
+	if (!params || keys_off || !bpf_map_lookup_elem(&tgids, &tgid))
 		return 0;
 	hits = bpf_map_lookup_elem(&kdf_hits, &zero);
 	if (hits)
