@@ -36,14 +36,15 @@ int tls_aead_open(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const
 		  size_t aad_len, uint8_t *buf, size_t len, const uint8_t tag[TLS_AEAD_TAG]);
 
 /* Deciphers in[0..len) into out without the tag (a record's first bytes,
- * the rest of it cut): 0 or -EIO. */
+ * the rest of it cut): 0 or -EIO. in and out may be the same. */
 int tls_aead_peek(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], const uint8_t *aad,
 		  size_t aad_len, const uint8_t *in, uint8_t *out, size_t len);
 
 /* Deciphers in[0..len), the ciphertext at byte off of a record's data,
  * without the tag: a TLS 1.3 record's last byte (its inner content type)
- * read without opening the rest. AES-GCM only, len <= 16: 0, -EIO, or
- * -EOPNOTSUPP (a key without the small-record way). */
+ * read without opening the rest, or a response head read piece by piece.
+ * AES-GCM only: 0, -EIO, or -EOPNOTSUPP (a key without the small-record
+ * way). in and out may be the same. */
 int tls_aead_peek_at(struct tls_aead *a, const uint8_t nonce[TLS_AEAD_NONCE], size_t off,
 		     const uint8_t *in, uint8_t *out, size_t len);
 

@@ -6,7 +6,8 @@
  * alternating between small and large records, with TLS 1.2's 13 bytes of
  * additional data and TLS 1.3's 5; a flipped byte in the ciphertext, the tag
  * or the additional data fails the tag; a peek deciphers any prefix without
- * the tag, and peek_at any 1 or 16 bytes of a record by their offset.
+ * the tag, and peek_at any 1 or 16 bytes of a record by their offset, or
+ * all of it from there on.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -191,6 +192,7 @@ static void test_peek_at_reads_by_offset(void **state)
 	(void)state;
 	static struct sealed s;
 	static const size_t lens[] = { 1, 17, TLS_AEAD_BULK - 1, TLS_AEAD_BULK, 5000, 16384 + 256 };
+	static uint8_t rest[MAXLEN + 1];   /* and a byte that must stay */
 	uint8_t key[32], out[16];
 
 	for (size_t c = 0; c < sizeof(CASES) / sizeof(CASES[0]); c++) {
@@ -213,6 +215,13 @@ static void test_peek_at_reads_by_offset(void **state)
 				assert_int_equal(out[0], s.plain[off]);
 				assert_int_equal(tls_aead_peek_at(a, s.nonce, off, s.cipher + off, out, fit), 0);
 				assert_memory_equal(out, s.plain + off, fit);
+				/* the rest of the record, in place, across the
+				 * keystream's 512-byte pieces */
+				memcpy(rest, s.cipher + off, len - off);
+				rest[len - off] = 0x5a;
+				assert_int_equal(tls_aead_peek_at(a, s.nonce, off, rest, rest, len - off), 0);
+				assert_memory_equal(rest, s.plain + off, len - off);
+				assert_int_equal(rest[len - off], 0x5a);
 			}
 		}
 		tls_aead_free(a);
