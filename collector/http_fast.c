@@ -191,8 +191,8 @@ static void http_fast_remember(struct http_fast_memo *memo, const uint8_t *p,
 	memo->m = *m;
 }
 
-size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t n,
-			  struct http_fast_msg *out)
+size_t http_fast_response_head(struct http_fast_memo *memo, const uint8_t *p, size_t n,
+			       struct http_fast_msg *out)
 {
 	struct http_fast_msg m = { 0 };
 	bool seen = false;
@@ -207,7 +207,16 @@ size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t 
 		m.host_len = 0;
 		http_fast_remember(memo, p, &m);
 	}
-	if (m.clen > n - m.hdr_len)
+	*out = m;
+	return m.hdr_len;
+}
+
+size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t n,
+			  struct http_fast_msg *out)
+{
+	struct http_fast_msg m;
+
+	if (!http_fast_response_head(memo, p, n, &m) || m.clen > n - m.hdr_len)
 		return 0;                  /* the body goes on in a later chunk */
 	*out = m;
 	return m.hdr_len + (size_t)m.clen;

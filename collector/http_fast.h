@@ -53,6 +53,10 @@ struct http_fast_memos {
  */
 size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t n,
 			  struct http_fast_msg *out);
+/* The same for a response's header block alone, its body (out->clen bytes)
+ * in this chunk or not: the header block's length, 0 when not read here. */
+size_t http_fast_response_head(struct http_fast_memo *memo, const uint8_t *p, size_t n,
+			       struct http_fast_msg *out);
 size_t http_fast_request(struct http_fast_memo *memo, const uint8_t *p, size_t n,
 			 struct http_fast_msg *out);
 

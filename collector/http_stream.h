@@ -92,6 +92,9 @@ struct http_half {
 				      * each refusal scanned the headers for nothing */
 	bool wait_sync;              /* bytes lost: wait for a message start to resync */
 	bool url_done;               /* requests: the one being received has its target */
+	bool fast_body;              /* responses: http_fast read the headers, and the
+				      * body (msg.fast_left bytes more) is counted here,
+				      * llhttp untouched */
 };
 
 /* A direction's message as llhttp reads it (http_fast reads whole
@@ -103,6 +106,8 @@ struct http_msg {
 				      * 10,000 connections; NULL until then */
 	uint64_t start_ns;
 	uint64_t bytes;
+	uint64_t fast_left;          /* fast_body: bytes of the message still to come */
+	uint16_t fast_status;        /* fast_body: its status */
 };
 
 /*

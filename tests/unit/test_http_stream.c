@@ -404,6 +404,61 @@ static void test_cut_response_ends_at_last_bytes(void **state)
 	assert_int_equal(g.t[0].bytes_out, strlen(resp) + 4);
 }
 
+/*
+ * A response whose body goes on past its head's chunk is read by http_fast
+ * and its body counted without llhttp: the length left is known at once,
+ * a gap inside it is skipped, the response after it in the same chunk is
+ * read; a gap past its end loses the framing (counted) until a status line.
+ */
+static void test_fast_body_counted_in_pieces(void **state)
+{
+	(void)state;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct http_stream s;
+	const char *req = "GET /dl HTTP/1.1\r\n\r\nGET /n HTTP/1.1\r\n\r\n";
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\nabc";
+	const char *next = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno";
+	static char tail[2048];
+	size_t hl = strlen(head) - 3, nl = strlen(next);
+
+	memset(tail, 'x', 997);
+	memcpy(tail + 997, next, nl);
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)head, strlen(head), 2, &sink);
+	assert_int_equal(http_stream_body_left(&s, HTTP_DIR_RESP), 9997);
+	assert_true(http_stream_body_sized(&s, HTTP_DIR_RESP));
+	assert_int_equal(http_stream_sized_left(&s, HTTP_DIR_RESP), 9997);
+	http_stream_gap(&s, HTTP_DIR_RESP, 9000, 3, &sink);
+	assert_int_equal(http_stream_body_left(&s, HTTP_DIR_RESP), 997);
+	assert_int_equal(g.n, 0);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)tail, 997 + nl, 9, &sink);
+	assert_int_equal(http_stream_body_left(&s, HTTP_DIR_RESP), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.t[0].target, "/dl");
+	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.t[0].bytes_out, hl + 10000);
+	assert_int_equal(g.t[0].end_ns, 9);
+	assert_string_equal(g.t[1].target, "/n");
+	assert_int_equal(g.t[1].status, 404);
+	assert_int_equal(g.t[1].bytes_out, nl);
+
+	/* a gap longer than the body left: the framing is lost */
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, strlen(req), 10, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)head, strlen(head), 11, &sink);
+	http_stream_gap(&s, HTTP_DIR_RESP, 20000, 12, &sink);
+	assert_int_equal(g.cnt.gaps, 1);
+	assert_int_equal(http_stream_body_left(&s, HTTP_DIR_RESP), 0);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)next, nl, 13, &sink);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.t[2].target, "/n");
+	assert_int_equal(g.t[2].status, 404);
+	assert_int_equal(g.cnt.parse_errors, 0);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 3);
+}
+
 /* Review findings: a chunk-size line is not chunk data; an Upgrade offer
  * the server ignores does not end HTTP; CONNECT's latency is its answer. */
 static void test_chunk_size_line_not_skippable(void **state)
@@ -541,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_cut_response_counted_at_close),
 		cmocka_unit_test(test_cut_response_ends_at_last_bytes),
 		cmocka_unit_test(test_targets_of_every_size),
+		cmocka_unit_test(test_fast_body_counted_in_pieces),
 		cmocka_unit_test(test_chunk_size_line_not_skippable),
 		cmocka_unit_test(test_ignored_upgrade_offer),
 		cmocka_unit_test(test_connect_latency_is_its_answer),
