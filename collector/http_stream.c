@@ -884,6 +884,8 @@ void http_stream_gap(struct http_stream *s, enum http_dir dir, uint64_t len, uin
 	if (h->fast_body && s->msg[dir].fast_left >= len) {
 		s->out = out;
 		fast_body_count(s, h, len, ts_ns);
+		if (h->fast_body && s->cur_resp)
+			s->cur_resp->end_ns = ts_ns;   /* its last bytes, as a feed's */
 		s->out = NULL;
 		return;
 	}

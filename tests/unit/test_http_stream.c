@@ -457,6 +457,19 @@ static void test_fast_body_counted_in_pieces(void **state)
 	assert_int_equal(g.cnt.parse_errors, 0);
 	http_stream_free(&s, &sink);
 	assert_int_equal(g.n, 3);
+
+	/* cut short after a gap: emitted at the close with the bytes that
+	 * crossed, ending at the gap's time */
+	memset(&g, 0, sizeof(g));
+	http_stream_init(&s);
+	http_stream_feed(&s, HTTP_DIR_REQ, (const uint8_t *)req, 20, 1, &sink);
+	http_stream_feed(&s, HTTP_DIR_RESP, (const uint8_t *)head, strlen(head), 2, &sink);
+	http_stream_gap(&s, HTTP_DIR_RESP, 100, 3, &sink);
+	http_stream_free(&s, &sink);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.t[0].status, 200);
+	assert_int_equal(g.t[0].bytes_out, hl + 3 + 100);
+	assert_int_equal(g.t[0].end_ns, 3);
 }
 
 /* Review findings: a chunk-size line is not chunk data; an Upgrade offer
