@@ -149,6 +149,7 @@ struct seg {
 	__u32 hdrlen;   /* IP + TCP headers */
 	__u16 sport, dport;   /* host order */
 	__u32 seq;
+	__u32 ack_seq;  /* the peer's bytes received when this was sent */
 	bool syn_fin_rst;
 	bool syn, ack, rst;
 	struct skip_key key;
@@ -238,6 +239,7 @@ static __always_inline int parse_tcp(const struct tcphdr *thp, struct seg *s)
 	s->sport = bpf_ntohs(th.source);
 	s->dport = bpf_ntohs(th.dest);
 	s->seq = bpf_ntohl(th.seq);
+	s->ack_seq = bpf_ntohl(th.ack_seq);
 	s->syn_fin_rst = th.syn || th.fin || th.rst;
 	s->syn = th.syn;
 	s->ack = th.ack;
@@ -725,6 +727,13 @@ static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, 
 	 * is cut as its bytes were the first time; it begins nothing. */
 	if (old)
 		return v->cutting ? tls_cut_keep(v, s, paylen, full) : full;
+	/* The server had more of the client's bytes when it sent this than
+	 * when it began its last answer: a request came, and this segment
+	 * begins the answer (its head record). */
+	if (s->ack && (__s32)(s->ack_seq - v->srv_ack) > 0) {
+		v->srv_ack = s->ack_seq;
+		v->state = TLS_CUT_HEAD;
+	}
 	if (v->state == TLS_CUT_HEAD)
 		return tls_head(skb, s, v, paylen, full);
 	/* Framing lost in the body: a segment that starts with a record header
@@ -741,14 +750,18 @@ static __always_inline int tls_server_seg(struct __sk_buff *skb, struct seg *s, 
 	return tls_body_walk(skb, s, v, paylen, full);
 }
 
-/* A ClientHello (handshake record, version 3.x) opening a connection. */
-static __always_inline bool tls_client_hello(struct __sk_buff *skb, struct seg *s, __u32 paylen)
+/* A client segment that starts with a TLS record header: 1, or 2 for a
+ * ClientHello (handshake record, first message type 1) opening a
+ * connection; 0 for anything else. */
+static __always_inline int tls_client_record(struct __sk_buff *skb, struct seg *s, __u32 paylen)
 {
 	__u8 h[6];
 
 	if (paylen < 6 || bpf_skb_load_bytes(skb, s->hdrlen, h, 6))
-		return false;
-	return h[0] == 22 && h[1] == 3 && h[5] == 1;
+		return 0;
+	if (h[1] != 3 || h[0] < 20 || h[0] > 24)
+		return 0;
+	return h[0] == 22 && h[5] == 1 ? 2 : 1;
 }
 
 /*
@@ -768,25 +781,21 @@ static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 p
 		v = bpf_map_lookup_elem(&tls_conns, &s->key);
 		return v ? tls_server_seg(skb, s, paylen, v, full) : -1;
 	}
-	reverse_key(&s->key, &rk);
-	v = tls_port(s->dport) ? bpf_map_lookup_elem(&tls_conns, &rk) : NULL;
-	if (v) {
-		/* New bytes are a request: the next record is a head. A
-		 * retransmitted request is not a new one. */
-		if ((__s32)(s->seq + paylen - v->cli_hi) > 0) {
-			v->cli_hi = s->seq + paylen;
-			v->state = TLS_CUT_HEAD;
-		}
-		return full;
-	}
-	if (tls_client_hello(skb, s, paylen)) {
-		struct tls_cut_val nv = { .state = TLS_CUT_HEAD, .cli_hi = s->seq + paylen };
+	/*
+	 * A client segment looks nothing up: the server's ACK tells its side
+	 * of a request. Noting it here was a write to the connection's entry
+	 * on the client's CPU and a read on the server's, a cache line moved
+	 * twice a request (60 of 210 ns per keep-alive segment).
+	 */
+	int rec = tls_client_record(skb, s, paylen);
+	if (rec == 2) {
+		struct tls_cut_val nv = { .state = TLS_CUT_HEAD, .srv_ack = s->seq + paylen };
+		reverse_key(&s->key, &rk);
 		if (!tls_port(s->dport))
 			port_add(tls_port_bits, s->dport);
 		bpf_map_update_elem(&tls_conns, &rk, &nv, BPF_NOEXIST);
-		return full;
 	}
-	return -1;
+	return rec && tls_port(s->dport) ? full : -1;
 }
 
 /* Does the payload end in CRLF CRLF, i.e. is it a header block alone? */

@@ -71,8 +71,9 @@ struct skip_val {
  * headers inside one record), and deletes both when a cut did not add up.
  * The kernel decides per packet, because user space reads the ring too late
  * to say anything about one response:
- *  - a client payload segment is a request (TLS_CUT_HEAD): the server's next
- *    segment starts with the response head's record, which passes whole, or
+ *  - a request (TLS_CUT_HEAD) is what the server's ACK number says: a server
+ *    segment acknowledging client bytes past those its last answer began
+ *    after starts the response head's record, which passes whole, or
  *    its first SOCKFILTER_TLS_HEAD_KEEP bytes when it is longer;
  *  - the body is everything after it until the next client payload
  *    (TLS_CUT_BODY): once allowed, every byte from there on (cut_start) is
@@ -105,13 +106,15 @@ struct tls_cut_val {
 	__u32 exp;              /* walking: sequence number of the next new server byte */
 	__u32 next_hdr;         /* walking: sequence number of the next record header */
 	__u32 cut_start;        /* cutting: the body's bytes from here on are cut */
-	__u32 srv_hi, cli_hi;   /* end of the newest byte seen each way (retransmissions
-				 * and late segments start before it) */
+	__u32 srv_hi;           /* end of the newest server byte (retransmissions and
+				 * late segments start before it) */
+	__u32 srv_ack;          /* the server's ACK when it began its last answer (or
+				 * the ClientHello's end): one past it is a request */
 	__u8 state;             /* enum tls_cut_state */
 	__u8 cutting;           /* cut from cut_start (else walking) */
 	__u8 hdr_have;          /* bytes of a split record header in hdr */
 	__u8 ok;                /* found in tls_cut_ok: cutting allowed */
-	__u8 hi_ok;             /* srv_hi is set (cli_hi is from the ClientHello) */
+	__u8 hi_ok;             /* srv_hi is set */
 	__u8 pad2[3];
 	__u8 hdr[8];
 };
