@@ -11,6 +11,7 @@
 #include "collector/calls_handoff.h"
 #include "collector/conn_table.h"
 #include "collector/h2_stream.h"
+#include "collector/hpack_pool.h"
 #include "collector/http_stream.h"
 #include "collector/pkt_decode.h"
 #include "collector/route_cache.h"
@@ -91,6 +92,7 @@ struct collector {
 	struct http_sink sink;
 	struct http_fast_memos fast;     /* the sink's memo of header blocks */
 	struct route_cache *routes;      /* targets and the routes route_name() gave them */
+	struct hpack_pool *hpack;        /* the h2 readers' HPACK memory (NULL: malloc's) */
 	struct upstream *up;             /* the target's outgoing calls */
 	/* Targets (collector_set_targets): names for snapshots, listeners
 	 * sorted by port and pids sorted, for connections to find theirs. */
@@ -307,7 +309,8 @@ static bool conn_is_tls(const struct conn *cn)
 
 static void conn_h2_start(struct collector *c, struct conn *cn, bool preface, bool mid)
 {
-	cn->h2 = h2_stream_new(PROTO_NAMES[conn_is_tls(cn) ? PROTO_H2 : PROTO_H2C], preface, mid);
+	cn->h2 = h2_stream_new(PROTO_NAMES[conn_is_tls(cn) ? PROTO_H2 : PROTO_H2C], preface, mid,
+			       hpack_pool_mem(c->hpack));
 	if (cn->h2)
 		cn->app = APP_H2;
 	else
@@ -480,6 +483,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 		return NULL;
 	c->cfg = *cfg;
 	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
+	c->hpack = hpack_pool_new();     /* NULL: libnghttp2's allocator (the same) */
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
@@ -576,6 +580,7 @@ void collector_free(struct collector *c)
 		collector_flush(c);
 		conn_table_free(c->conns);
 	}
+	hpack_pool_free(c->hpack);       /* after every h2 reader gave its blocks back */
 	agg_free(c->agg);
 	upstream_free(c->up);
 	route_learn_free(c->learn);

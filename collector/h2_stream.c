@@ -85,6 +85,7 @@ struct h2_dir {
 
 struct h2_stream {
 	const char *proto;
+	nghttp2_mem *mem;            /* the inflaters' allocator (NULL: libnghttp2's) */
 	bool mid;
 	struct h2_dir dir[2];
 	struct h2_strm **streams;    /* open streams, unordered */
@@ -266,10 +267,10 @@ static void response_field(struct h2_block *b, struct h2_strm *st, const nghttp2
 
 /* ---- header blocks ---- */
 
-static nghttp2_hd_inflater *inflater_new(void)
+static nghttp2_hd_inflater *inflater_new(nghttp2_mem *mem)
 {
 	nghttp2_hd_inflater *inf = NULL;
-	if (nghttp2_hd_inflate_new(&inf))
+	if (nghttp2_hd_inflate_new2(&inf, mem))
 		return NULL;
 	/* the peer may raise the table later; a larger one is refused */
 	nghttp2_hd_inflate_change_table_size(inf, 4096);
@@ -290,7 +291,7 @@ static nghttp2_hd_inflater *inflater_new(void)
 #define H2_PLACEHOLDERS  128
 #define PLACEHOLDER_MARK ":?"
 
-static nghttp2_hd_inflater *inflater_primed(void)
+static nghttp2_hd_inflater *inflater_primed(nghttp2_mem *mem)
 {
 	nghttp2_hd_inflater *inf = NULL;
 	nghttp2_hd_deflater *def = NULL;
@@ -300,7 +301,7 @@ static nghttp2_hd_inflater *inflater_primed(void)
 	uint8_t blk[H2_PLACEHOLDERS * 8 + 16];
 	int ok = 0;
 
-	if (nghttp2_hd_inflate_new(&inf) || nghttp2_hd_deflate_new(&def, H2_TABLE_MAX))
+	if (nghttp2_hd_inflate_new2(&inf, mem) || nghttp2_hd_deflate_new(&def, H2_TABLE_MAX))
 		goto out;
 	nghttp2_hd_inflate_change_table_size(inf, H2_TABLE_MAX);
 	nghttp2_hd_deflate_change_table_size(def, H2_TABLE_MAX);
@@ -354,7 +355,7 @@ static void dir_hpack_lost(struct h2_dir *d)
 	d->lost = true;
 }
 
-static void block_start(struct h2_dir *d, bool for_request, uint32_t target)
+static void block_start(struct h2_dir *d, nghttp2_mem *mem, bool for_request, uint32_t target)
 {
 	struct h2_block *b = &d->blk;
 	memset(b, 0, sizeof(*b));
@@ -364,7 +365,7 @@ static void block_start(struct h2_dir *d, bool for_request, uint32_t target)
 	b->target = target;
 	b->end_stream = d->type == FT_HEADERS && (d->flags & FL_END_STREAM);
 	if (!d->inf && d->lost)
-		d->inf = inflater_primed();
+		d->inf = inflater_primed(mem);
 	if (!d->inf)
 		b->failed = true;
 }
@@ -538,13 +539,13 @@ static void frame_prefix_done(struct h2_stream *s, enum http_dir dir)
 	}
 	d->frag_end = d->len - pad;
 	if (d->type == FT_HEADERS) {
-		block_start(d, dir == HTTP_DIR_REQ, d->sid);
+		block_start(d, s->mem, dir == HTTP_DIR_REQ, d->sid);
 	} else if (d->type == FT_PUSH_PROMISE) {
 		uint32_t promised = be32(d->pre + d->pre_want - 4) & 0x7fffffff;
 		struct h2_strm *st = strm_find(s, promised);
 		if (!st && (st = strm_new(s, promised, d->frame_ts)))
 			st->req_end = true;  /* a pushed stream has no request frames */
-		block_start(d, true, promised);
+		block_start(d, s->mem, true, promised);
 	}
 }
 
@@ -782,17 +783,18 @@ uint64_t h2_stream_body_left(const struct h2_stream *s, enum http_dir dir)
 	return d->len - d->off;
 }
 
-struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid)
+struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid, nghttp2_mem *mem)
 {
 	struct h2_stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->proto = proto;
+	s->mem = mem;
 	s->mid = mid;
 	for (int i = 0; i < 2; i++) {
 		s->dir[i].max_frame = FRAME_DEFAULT_MAX;
 		s->dir[i].lost = mid;
-		s->dir[i].inf = mid ? inflater_primed() : inflater_new();
+		s->dir[i].inf = mid ? inflater_primed(mem) : inflater_new(mem);
 		if (!s->dir[i].inf) {
 			h2_stream_free(s, NULL);
 			return NULL;

@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nghttp2/nghttp2.h>
+
 #include "collector/http_stream.h"
 
 #define H2_STREAMS_MAX   512        /* open streams tracked per connection */
@@ -65,9 +67,10 @@ struct h2_stream;
  * frame boundary (after an h2c upgrade's 101, or attached mid-connection).
  * mid: the HPACK state of both directions is unknown (see above), and a
  * response on a stream whose request came before l7top is still counted.
- * NULL when out of memory.
+ * mem: the HPACK inflaters' allocator (hpack_pool_mem(); NULL: libnghttp2's
+ * own), to outlive the reader. NULL when out of memory.
  */
-struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid);
+struct h2_stream *h2_stream_new(const char *proto, bool expect_preface, bool mid, nghttp2_mem *mem);
 /* Ends the connection: open streams are counted as h2_stream.h says. */
 void h2_stream_free(struct h2_stream *s, const struct http_sink *out);
 void h2_stream_feed(struct h2_stream *s, enum http_dir dir, const uint8_t *buf, size_t len,

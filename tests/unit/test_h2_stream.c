@@ -103,7 +103,7 @@ static void test_two_streams_out_of_order(void **state)
 	struct pair p;
 	struct got g = { 0 };
 	build_two(&p);
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, p.srv.n, &g);
 
 	assert_int_equal(g.n, 2);
 	assert_string_equal(g.t[0].method, "POST");      /* finished first */
@@ -142,7 +142,7 @@ static void test_bytes_are_the_streams_frames(void **state)
 	data(&p.cli, 1, true, 0);
 	headers(&p.srv, p.sd, 1, false, RESP("200"));
 	data(&p.srv, 1, true, 7);
-	run_split(h2_stream_new("h2c", true, false), &p, p.cli.n, p.srv.n, &g);
+	run_split(h2_stream_new("h2c", true, false, NULL), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.t[0].bytes_in, p.cli.n - c0);
 	assert_int_equal(g.t[0].bytes_out, p.srv.n - s0);
@@ -158,7 +158,7 @@ static void test_every_split_same_result(void **state)
 	struct pair p;
 	struct got ref = { 0 }, g;
 	build_two(&p);
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &ref);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, p.srv.n, &ref);
 	assert_int_equal(ref.n, 2);
 
 	size_t stream3_headers = 0;     /* offset of stream 3's HEADERS in cli */
@@ -170,7 +170,7 @@ static void test_every_split_same_result(void **state)
 	}
 	for (size_t rq = 0; rq <= p.cli.n; rq++) {
 		memset(&g, 0, sizeof(g));
-		run_split(h2_stream_new("h2", true, false), &p, rq, p.srv.n, &g);
+		run_split(h2_stream_new("h2", true, false, NULL), &p, rq, p.srv.n, &g);
 		assert_int_equal(g.n, 2);
 		for (int i = 0; i < 2; i++) {
 			assert_string_equal(g.t[i].target, ref.t[i].target);
@@ -182,7 +182,7 @@ static void test_every_split_same_result(void **state)
 	}
 	for (size_t rs = 0; rs <= p.srv.n; rs++) {
 		memset(&g, 0, sizeof(g));
-		run_split(h2_stream_new("h2", true, false), &p, p.cli.n, rs, &g);
+		run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, rs, &g);
 		assert_int_equal(g.n, 2);
 		assert_int_equal(g.cnt.parse_errors, 0);
 		for (int i = 0; i < 2; i++) {
@@ -230,7 +230,7 @@ static void test_hpack_across_continuation(void **state)
 		":path", "/big", ":authority", "h", NULL });
 	headers(&p.srv, p.sd, 1, true, RESP("200"));
 	headers(&p.srv, p.sd, 3, true, RESP("200"));
-	run_split(h2_stream_new("h2", true, false), &p, 16390, 20, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, 16390, 20, &g);
 	assert_int_equal(g.n, 2);
 	for (int i = 0; i < 2; i++) {
 		assert_string_equal(g.t[i].target, "/big");
@@ -262,7 +262,7 @@ static void test_interleaved_hundred(void **state)
 	for (int round = 0; round < 2; round++)
 		for (int i = 99; i >= 0; i--)
 			out[i] += data(&p.srv, (uint32_t)(2 * i + 1), round == 1, (size_t)i);
-	run_split(h2_stream_new("h2", true, false), &p, 777, 1234, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, 777, 1234, &g);
 	assert_int_equal(g.n, 100);
 	for (int k = 0; k < 100; k++) {
 		int i = 99 - k;
@@ -312,7 +312,7 @@ static void test_mid_connection(void **state)
 	(void)c0;
 	(void)s0;
 
-	struct h2_stream *s = h2_stream_new("h2", false, true);
+	struct h2_stream *s = h2_stream_new("h2", false, true, NULL);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b + s1, frame_off(&p.srv, s1, 1) - s1, 5, &sink);
 	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b + c1, p.cli.n - c1, 10, &sink);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b + frame_off(&p.srv, s1, 1),
@@ -348,7 +348,7 @@ static void test_mid_connection(void **state)
 	headers(&p.cli, p.cd, 7, true, fresh);
 	headers(&p.srv, p.sd, 5, true, (const char *const[]){ ":status", "201", NULL });
 	headers(&p.srv, p.sd, 7, true, (const char *const[]){ ":status", "201", NULL });
-	s = h2_stream_new("h2", false, true);
+	s = h2_stream_new("h2", false, true, NULL);
 	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b + c1, p.cli.n - c1, 10, &sink);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b + s1, p.srv.n - s1, 20, &sink);
 	h2_stream_free(s, &sink);
@@ -385,7 +385,7 @@ static void test_mid_connection_response_only(void **state)
 	size_t s0 = p.srv.n;
 	headers(&p.srv, p.sd, 5, false, RESP("304"));
 	data(&p.srv, 5, true, 0);
-	struct h2_stream *s = h2_stream_new("h2", false, true);
+	struct h2_stream *s = h2_stream_new("h2", false, true, NULL);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b + s0, p.srv.n - s0, 20, &sink);
 	h2_stream_free(s, &sink);
 	assert_int_equal(g.n, 1);
@@ -413,7 +413,7 @@ static void test_rst_stream_and_goaway(void **state)
 	data(&p.srv, 3, false, 50);
 	frame(&p.srv, NGHTTP2_GOAWAY, 0, 0, away_last1, 8);           /* 5 refused */
 	frame(&p.srv, NGHTTP2_RST_STREAM, 0, 3, cancel, 4);           /* 3 cut mid-body */
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_string_equal(g.t[0].target, "/dl");
 	assert_int_equal(g.t[0].status, 200);
@@ -444,7 +444,7 @@ static void test_grpc_trailers(void **state)
 		":path", "/pkg.Svc/Get", ":authority", "g", "content-type", "application/grpc", NULL });
 	headers(&p.srv, p.sd, 3, true, (const char *const[]){ ":status", "200", "content-type",
 		"application/grpc", "grpc-status", "0", NULL });
-	run_split(h2_stream_new("h2c", true, false), &p, 100, 30, &g);
+	run_split(h2_stream_new("h2c", true, false, NULL), &p, 100, 30, &g);
 	assert_int_equal(g.n, 2);
 	assert_true(g.t[0].grpc);
 	assert_int_equal(g.t[0].status, 200);
@@ -473,7 +473,7 @@ static void test_settings_header_table_size(void **state)
 	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 8192), 0);
 	headers(&p.cli, p.cd, 1, true, REQ("GET", "/t"));
 	headers(&p.srv, p.sd, 1, true, RESP("200"));
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.t[0].status, 200);
 	assert_int_equal(g.cnt.h2_unreadable, 0);
@@ -493,7 +493,7 @@ static void test_settings_header_table_size(void **state)
 	frame(&p.srv, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
 	assert_int_equal(nghttp2_hd_deflate_change_table_size(p.sd, 1024), 0);
 	headers(&p.srv, p.sd, 3, true, RESP("204"));
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, p.srv.n, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, p.srv.n, &g);
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.t[0].status, 200);
 	assert_int_equal(g.t[1].status, 204);
@@ -515,7 +515,7 @@ static void test_push_promise(void **state)
 	headers(&p.srv, p.sd, 1, true, RESP("200"));
 	headers(&p.srv, p.sd, 2, false, RESP("200"));
 	data(&p.srv, 2, true, 30);
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n, 7, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n, 7, &g);
 	assert_int_equal(g.n, 2);
 	assert_string_equal(g.t[0].target, "/index.html");
 	assert_string_equal(g.t[1].target, "/style.css");
@@ -529,7 +529,7 @@ static void test_bad_preface(void **state)
 	(void)state;
 	struct got g = { 0 };
 	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
-	struct h2_stream *s = h2_stream_new("h2c", true, false);
+	struct h2_stream *s = h2_stream_new("h2c", true, false, NULL);
 	const char *req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	assert_true(h2_preface_start((const uint8_t *)"PRI * HT", 8));
 	assert_false(h2_preface_start((const uint8_t *)req, strlen(req)));
@@ -555,7 +555,7 @@ static void test_stream_bound(void **state)
 	for (uint32_t i = 0; i < 200; i++)
 		headers(&p.srv, p.sd, 2 * i + 1, true, RESP("200"));
 	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
-	struct h2_stream *s = h2_stream_new("h2", true, false);
+	struct h2_stream *s = h2_stream_new("h2", true, false, NULL);
 	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b, p.cli.n, 1, &sink);
 	assert_int_equal(h2_stream_open(s), H2_STREAMS_MAX);
 	assert_int_equal(g.cnt.h2_bounds, 10);
@@ -584,7 +584,7 @@ static void test_header_block_bound(void **state)
 	frame(&p.cli, NGHTTP2_CONTINUATION, NGHTTP2_FLAG_END_HEADERS | 0, 1, junk, 1);
 	frame(&p.cli, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, NULL, 0);
 	headers(&p.srv, p.sd, 1, true, RESP("431"));
-	run_split(h2_stream_new("h2", true, false), &p, p.cli.n / 2, p.srv.n, &g);
+	run_split(h2_stream_new("h2", true, false, NULL), &p, p.cli.n / 2, p.srv.n, &g);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.t[0].status, 431);
 	assert_int_equal(g.cnt.h2_unreadable, 1);
@@ -605,7 +605,7 @@ static void test_gaps(void **state)
 	size_t s0 = p.srv.n;
 	size_t out = headers(&p.srv, p.sd, 1, false, RESP("200"));
 	out += data(&p.srv, 1, true, 10000);
-	struct h2_stream *s = h2_stream_new("h2", true, false);
+	struct h2_stream *s = h2_stream_new("h2", true, false, NULL);
 	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b, p.cli.n, 1, &sink);
 	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b, s0 + out - 10000 + 100, 2, &sink);
 	assert_int_equal(h2_stream_body_left(s, HTTP_DIR_RESP), 9900);
