@@ -785,7 +785,8 @@ static __always_inline int tls_cut(struct __sk_buff *skb, struct seg *s, __u32 p
 	 * A client segment looks nothing up: the server's ACK tells its side
 	 * of a request. Noting it here was a write to the connection's entry
 	 * on the client's CPU and a read on the server's, a cache line moved
-	 * twice a request (60 of 210 ns per keep-alive segment).
+	 * twice a request (a keep-alive TLS segment cost the filter 220 ns,
+	 * 142 without it).
 	 */
 	int rec = tls_client_record(skb, s, paylen);
 	if (rec == 2) {

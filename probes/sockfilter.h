@@ -75,7 +75,7 @@ struct skip_val {
  *    segment acknowledging client bytes past those its last answer began
  *    after starts the response head's record, which passes whole, or
  *    its first SOCKFILTER_TLS_HEAD_KEEP bytes when it is longer;
- *  - the body is everything after it until the next client payload
+ *  - the body is everything after it until the next answer begins
  *    (TLS_CUT_BODY): once allowed, every byte from there on (cut_start) is
  *    cut, decided by sequence number alone, so
  *    segments filtered out of order on two CPUs are cut alike. A packet
@@ -109,7 +109,7 @@ struct tls_cut_val {
 	__u32 srv_hi;           /* end of the newest server byte (retransmissions and
 				 * late segments start before it) */
 	__u32 srv_ack;          /* the server's ACK when it began its last answer (or
-				 * the ClientHello's end): one past it is a request */
+				 * the ClientHello's end): an ACK past it is a request */
 	__u8 state;             /* enum tls_cut_state */
 	__u8 cutting;           /* cut from cut_start (else walking) */
 	__u8 hdr_have;          /* bytes of a split record header in hdr */
