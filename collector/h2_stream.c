@@ -38,8 +38,10 @@ struct h2_strm {
 	char method[H2_METHOD_MAX];
 	char host[HTTP_HOST_MAX];
 	size_t host_len;
-	char *path;                  /* NULL until :path is read */
+	char *path;                  /* NULL until :path is read, then buf */
 	size_t path_len;
+	char *buf;                   /* the path's bytes, kept when the stream is reused */
+	size_t buf_cap;
 };
 
 /* The header block being read in one direction. */
@@ -89,6 +91,8 @@ struct h2_stream {
 	bool mid;
 	struct h2_dir dir[2];
 	struct h2_strm **streams;    /* open streams, unordered */
+	struct h2_strm *spare;       /* the last one removed, for the next: a stream
+				      * and its path were two mallocs and frees each */
 	size_t n, cap;
 	size_t hint;                 /* index of the last stream found */
 	const struct http_sink *out; /* valid during feed/gap/free */
@@ -125,14 +129,31 @@ static struct h2_strm *strm_new(struct h2_stream *s, uint32_t id, uint64_t ts)
 		s->streams = v;
 		s->cap = cap;
 	}
-	struct h2_strm *st = calloc(1, sizeof(*st));
-	if (!st)
+	struct h2_strm *st = s->spare;
+	if (st) {
+		char *buf = st->buf;
+		size_t cap = st->buf_cap;
+
+		s->spare = NULL;
+		memset(st, 0, sizeof(*st));
+		st->buf = buf;
+		st->buf_cap = cap;
+	} else if (!(st = calloc(1, sizeof(*st)))) {
 		return NULL;
+	}
 	st->id = id;
 	st->start_ns = st->end_ns = ts;
 	st->grpc_status = -1;
 	s->streams[s->n++] = st;
 	return st;
+}
+
+static void strm_free(struct h2_strm *st)
+{
+	if (st) {
+		free(st->buf);
+		free(st);
+	}
 }
 
 static void strm_remove(struct h2_stream *s, struct h2_strm *st)
@@ -142,8 +163,11 @@ static void strm_remove(struct h2_stream *s, struct h2_strm *st)
 			s->streams[i] = s->streams[--s->n];
 			break;
 		}
-	free(st->path);
-	free(st);
+	if (!s->spare) {
+		s->spare = st;
+		return;
+	}
+	strm_free(st);
 }
 
 static void strm_emit(struct h2_stream *s, struct h2_strm *st)
@@ -236,13 +260,16 @@ static void request_field(struct h2_strm *st, const nghttp2_nv *nv)
 		field_copy(st->method, sizeof(st->method), NULL, nv->value, nv->valuelen);
 	} else if (name_is(nv, ":path")) {
 		size_t n = nv->valuelen < HTTP_TARGET_MAX ? nv->valuelen : HTTP_TARGET_MAX;
-		char *p = malloc(n + 1);
-		if (!p)
-			return;
-		memcpy(p, nv->value, n);
-		p[n] = '\0';
-		free(st->path);
-		st->path = p;
+		if (n + 1 > st->buf_cap) {
+			char *p = realloc(st->buf, n + 1);
+			if (!p)
+				return;              /* the path stays as it was: unread, or the last */
+			st->buf = p;
+			st->buf_cap = n + 1;
+		}
+		memcpy(st->buf, nv->value, n);
+		st->buf[n] = '\0';
+		st->path = st->buf;
 		st->path_len = n;
 	} else if (name_is(nv, ":authority") || (name_is(nv, "host") && !st->host_len)) {
 		field_copy(st->host, sizeof(st->host), &st->host_len, nv->value, nv->valuelen);
@@ -820,6 +847,7 @@ void h2_stream_free(struct h2_stream *s, const struct http_sink *out)
 		if (s->dir[i].inf)
 			nghttp2_hd_inflate_del(s->dir[i].inf);
 	}
+	strm_free(s->spare);
 	free(s->streams);
 	free(s);
 }

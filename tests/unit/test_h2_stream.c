@@ -97,6 +97,58 @@ static void run_split(struct h2_stream *s, const struct pair *p, size_t rq, size
 	h2_stream_free(s, &sink);
 }
 
+/*
+ * Streams one after another on a connection reuse the last one's memory:
+ * none of its fields carry over (a request without :path or :authority
+ * after one with a long path and a host), and a shorter path after it
+ * reads as itself.
+ */
+static void test_reused_stream_starts_clean(void **state)
+{
+	(void)state;
+	static const char *const bare[] = { ":method", "GET", ":scheme", "https", NULL };
+	char longp[120];
+	struct pair p;
+	struct got g = { 0 };
+	struct http_sink sink = { .txn = on_txn, .ctx = &g, .cnt = &g.cnt };
+	struct h2_stream *s = h2_stream_new("h2", true, false, NULL);
+
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	pair_init(&p);
+	preface(&p.cli, &p.srv);
+	h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b, p.cli.n, 1, &sink);
+	h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b, p.srv.n, 1, &sink);
+	for (uint32_t sid = 1; sid <= 5; sid += 2) {
+		p.cli.n = p.srv.n = 0;
+		if (sid == 1)
+			headers(&p.cli, p.cd, sid, true, REQ("POST", longp));
+		else if (sid == 3)
+			headers(&p.cli, p.cd, sid, true, bare);
+		else
+			headers(&p.cli, p.cd, sid, true, REQ("GET", "/x"));
+		headers(&p.srv, p.sd, sid, true, RESP(sid == 3 ? "404" : "200"));
+		h2_stream_feed(s, HTTP_DIR_REQ, p.cli.b, p.cli.n, 10 * sid, &sink);
+		h2_stream_feed(s, HTTP_DIR_RESP, p.srv.b, p.srv.n, 10 * sid + 5, &sink);
+		assert_int_equal(g.n, (sid + 1) / 2);
+	}
+	h2_stream_free(s, &sink);
+	assert_string_equal(g.method[0], "POST");
+	assert_int_equal(g.t[0].target_len, strlen(longp));
+	assert_string_equal(g.host[0], "Shop.example:8443");
+	assert_string_equal(g.method[1], "GET");
+	assert_string_equal(g.target[1], H2_ROUTE_UNREADABLE);
+	assert_true(g.t[1].path_unknown);
+	assert_int_equal(g.t[1].host_len, 0);
+	assert_int_equal(g.t[1].status, 404);
+	assert_string_equal(g.target[2], "/x");
+	assert_false(g.t[2].path_unknown);
+	assert_int_equal(g.t[2].status, 200);
+	assert_int_equal(g.t[2].start_ns, 50);
+	pair_free(&p);
+}
+
 static void test_two_streams_out_of_order(void **state)
 {
 	(void)state;
@@ -627,6 +679,7 @@ static void test_gaps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reused_stream_starts_clean),
 		cmocka_unit_test(test_two_streams_out_of_order),
 		cmocka_unit_test(test_bytes_are_the_streams_frames),
 		cmocka_unit_test(test_every_split_same_result),
