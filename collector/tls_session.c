@@ -363,33 +363,20 @@ static void nonce_xor(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
 }
 
 /*
- * Decrypts record r (header included, n bytes) in place with k at seq.
- * Returns the content length, *type the (inner) content type and *off where
- * the content starts in r; -EBADMSG when it does not verify.
+ * The nonce record r (header first, clen bytes of content) was sealed with
+ * at seq, and its additional data: TLS 1.3's is the header itself (the
+ * pointer returned is r), TLS 1.2's is built in aad. *aad_len its length.
  */
-static int record_open(const struct tls_session *s, const struct keys *k, uint64_t seq, uint8_t *r,
-		       uint32_t n, uint8_t *type, uint32_t *off)
+static const uint8_t *record_nonce_aad(const struct tls_session *s, const struct keys *k,
+				       uint64_t seq, const uint8_t *r, uint32_t clen,
+				       uint8_t nonce[12], uint8_t aad[13], size_t *aad_len)
 {
-	const struct suite *su = s->suite;
-	uint8_t nonce[12], aad[13];
-	uint32_t ex = su->explicit_len, clen;
-
-	if (n < HDR + ex + TAG + (s->version == V13))
-		return -EBADMSG;
-	clen = n - HDR - ex - TAG;
 	if (s->version == V13) {
 		nonce_xor(k->iv, seq, nonce);
-		if (tls_aead_open(k->aead, nonce, r, HDR, r + HDR, clen, r + n - TAG))
-			return -EBADMSG;
-		while (clen && !r[HDR + clen - 1])    /* zero padding, then the real type */
-			clen--;
-		if (!clen)
-			return -EBADMSG;
-		*type = r[HDR + --clen];
-		*off = HDR;
-		return (int)clen;
+		*aad_len = HDR;
+		return r;
 	}
-	if (ex) {
+	if (s->suite->explicit_len) {
 		memcpy(nonce, k->iv, 4);
 		memcpy(nonce + 4, r + HDR, 8);
 	} else {
@@ -400,10 +387,39 @@ static int record_open(const struct tls_session *s, const struct keys *k, uint64
 	memcpy(aad + 8, r, 3);
 	aad[11] = (uint8_t)(clen >> 8);
 	aad[12] = (uint8_t)clen;
-	if (tls_aead_open(k->aead, nonce, aad, sizeof(aad), r + HDR + ex, clen, r + n - TAG))
+	*aad_len = 13;
+	return aad;
+}
+
+/*
+ * Decrypts record r (header included, n bytes) in place with k at seq.
+ * Returns the content length, *type the (inner) content type and *off where
+ * the content starts in r; -EBADMSG when it does not verify.
+ */
+static int record_open(const struct tls_session *s, const struct keys *k, uint64_t seq, uint8_t *r,
+		       uint32_t n, uint8_t *type, uint32_t *off)
+{
+	uint8_t nonce[12], aad_buf[13];
+	uint32_t ex = s->suite->explicit_len, clen;
+	const uint8_t *aad;
+	size_t aad_len;
+
+	if (n < HDR + ex + TAG + (s->version == V13))
 		return -EBADMSG;
-	*type = r[0];
+	clen = n - HDR - ex - TAG;
+	aad = record_nonce_aad(s, k, seq, r, clen, nonce, aad_buf, &aad_len);
+	if (tls_aead_open(k->aead, nonce, aad, aad_len, r + HDR + ex, clen, r + n - TAG))
+		return -EBADMSG;
 	*off = HDR + ex;
+	if (s->version != V13) {
+		*type = r[0];
+		return (int)clen;
+	}
+	while (clen && !r[HDR + clen - 1])    /* zero padding, then the real type */
+		clen--;
+	if (!clen)
+		return -EBADMSG;
+	*type = r[HDR + --clen];
 	return (int)clen;
 }
 
@@ -1726,30 +1742,15 @@ static bool cut_head_prefix(struct tls_session *s, int d, uint64_t ts, uint32_t 
 {
 	struct side *sd = &s->side[d];
 	const struct suite *su = s->suite;
-	uint8_t nonce[12], aad[13], piece[HEAD_PIECE], *r = sd->rec;
+	uint8_t nonce[12], aad_buf[13], piece[HEAD_PIECE], *r = sd->rec;
 	uint32_t ex = su->explicit_len, tail = TAG + (s->version == V13);
 	uint32_t clen = sd->need - HDR - ex - TAG, have = sd->have - HDR - ex;
-	size_t aadlen = HDR;
+	const uint8_t *aad;
+	size_t aadlen;
 
 	if (r[0] != CT_APPDATA || sd->have <= HDR + ex || sd->need - sd->have <= tail)
 		return false;
-	if (s->version == V13) {
-		nonce_xor(sd->k.iv, sd->k.seq, nonce);
-		memcpy(aad, r, HDR);
-	} else {
-		if (ex) {
-			memcpy(nonce, sd->k.iv, 4);
-			memcpy(nonce + 4, r + HDR, 8);
-		} else {
-			nonce_xor(sd->k.iv, sd->k.seq, nonce);
-		}
-		for (int i = 0; i < 8; i++)
-			aad[i] = (uint8_t)(sd->k.seq >> (56 - 8 * i));
-		memcpy(aad + 8, r, 3);
-		aad[11] = (uint8_t)(clen >> 8);
-		aad[12] = (uint8_t)clen;
-		aadlen = 13;
-	}
+	aad = record_nonce_aad(s, &sd->k, sd->k.seq, r, clen, nonce, aad_buf, &aadlen);
 	/* Deciphered in a copy: a prefix that is no response start (so the
 	 * sequence number is not what the arithmetic said) stays as it was. */
 	uint8_t *c = r + HDR + ex;
