@@ -211,16 +211,6 @@ size_t http_fast_response_head(struct http_fast_memo *memo, const uint8_t *p, si
 	return m.hdr_len;
 }
 
-size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t n,
-			  struct http_fast_msg *out)
-{
-	struct http_fast_msg m;
-
-	if (!http_fast_response_head(memo, p, n, &m) || m.clen > n - m.hdr_len)
-		return 0;                  /* the body goes on in a later chunk */
-	*out = m;
-	return m.hdr_len + (size_t)m.clen;
-}
 
 /* The methods read here; any other goes to llhttp. */
 static int http_fast_method(const uint8_t *p, size_t n)

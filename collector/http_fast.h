@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http_fast: a quick reader for the commonest HTTP/1.1 messages, whole in
- * one chunk. A response: "HTTP/1.1 NNN reason", plain header lines, a
- * Content-Length and all its body. A request: "METHOD /path[?query]
- * HTTP/1.1", plain header lines, no body. It says how long the message is
- * and what the collector keeps of it, or 0 when anything at all is unusual
- * (llhttp then reads it, as before): no Content-Length in a response, a
- * body in a request, chunked, Connection other than keep-alive, Upgrade, a
- * status without a body or an interim one, a byte outside the strict
- * grammar, a message not yet all in the chunk. What it accepts, llhttp
- * accepts the same way, so the two never disagree on a message's end.
+ * http_fast: a quick reader for the commonest HTTP/1.1 messages. A
+ * response's header block whole in one chunk: "HTTP/1.1 NNN reason", plain
+ * header lines, a Content-Length (its body, in this chunk or later ones, is
+ * the caller's to count: http_stream's fast_body). A request whole in one
+ * chunk: "METHOD /path[?query] HTTP/1.1", plain header lines, no body. It
+ * says how long the headers or the message are and what the collector
+ * keeps, or 0 when anything at all is unusual (llhttp then reads it, as
+ * before): no Content-Length in a response, a body in a request, chunked,
+ * Connection other than keep-alive, Upgrade, a status without a body or an
+ * interim one, a byte outside the strict grammar, headers not yet all in the
+ * chunk. What it accepts, llhttp accepts the same way, so the two never
+ * disagree on a message's end.
  *
  * A memo of the last header block read in each direction makes a repeated
  * one (the same client's request again; NGINX's responses within one
@@ -48,15 +50,14 @@ struct http_fast_memos {
 };
 
 /*
- * Bytes of the message at p (headers and body), with *out filled; 0: not
- * read here. memo may be NULL.
+ * A response's header block at p, its body (out->clen bytes) in this chunk
+ * or not: the block's length, with *out filled; 0: not read here. memo may
+ * be NULL.
  */
-size_t http_fast_response(struct http_fast_memo *memo, const uint8_t *p, size_t n,
-			  struct http_fast_msg *out);
-/* The same for a response's header block alone, its body (out->clen bytes)
- * in this chunk or not: the header block's length, 0 when not read here. */
 size_t http_fast_response_head(struct http_fast_memo *memo, const uint8_t *p, size_t n,
 			       struct http_fast_msg *out);
+/* Bytes of the request at p (it has no body), with *out filled; 0: not
+ * read here. memo may be NULL. */
 size_t http_fast_request(struct http_fast_memo *memo, const uint8_t *p, size_t n,
 			 struct http_fast_msg *out);
 
