@@ -367,9 +367,9 @@ static void nonce_xor(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
  * at seq, and its additional data: TLS 1.3's is the header itself (the
  * pointer returned is r), TLS 1.2's is built in aad. *aad_len its length.
  */
-static const uint8_t *record_nonce_aad(const struct tls_session *s, const struct keys *k,
-				       uint64_t seq, const uint8_t *r, uint32_t clen,
-				       uint8_t nonce[12], uint8_t aad[13], size_t *aad_len)
+static inline const uint8_t *record_nonce_aad(const struct tls_session *s, const struct keys *k,
+					      uint64_t seq, const uint8_t *r, uint32_t clen,
+					      uint8_t nonce[12], uint8_t aad[13], size_t *aad_len)
 {
 	if (s->version == V13) {
 		nonce_xor(k->iv, seq, nonce);
