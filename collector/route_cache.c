@@ -6,7 +6,7 @@
 #include <string.h>
 
 
-struct route_slot {               /* 256 bytes: 1,024 of them in 256 KB */
+struct route_slot {               /* 256 bytes */
 	uint32_t hash;
 	uint16_t len;                 /* 0: empty (an empty target is never cached) */
 	uint32_t folds;               /* the learner's fold count (at most its max_folds) */
@@ -15,8 +15,19 @@ struct route_slot {               /* 256 bytes: 1,024 of them in 256 KB */
 };
 
 struct route_cache {
-	struct route_slot slot[ROUTE_CACHE_SLOTS];
+	size_t mask;                  /* slots - 1 */
+	struct route_slot slot[];
 };
+
+/* The part of the target its route depends on: up to '?' or '#'. */
+static size_t key_len(const char *target, size_t len)
+{
+	const char *q = memchr(target, '?', len);
+	if (q)
+		len = (size_t)(q - target);
+	q = memchr(target, '#', len);
+	return q ? (size_t)(q - target) : len;
+}
 
 /* Eight bytes a step, each word through its own multiply: a target is
  * hashed on every request, a byte at a time it cost ~90 instructions. */
@@ -39,9 +50,20 @@ static uint32_t target_hash(const char *s, size_t n)
 	return (uint32_t)h;
 }
 
-struct route_cache *route_cache_new(void)
+struct route_cache *route_cache_new(size_t endpoints)
 {
-	return calloc(1, sizeof(struct route_cache));
+	size_t n = ROUTE_CACHE_MIN_SLOTS;
+	while (n < endpoints && n < ROUTE_CACHE_MAX_SLOTS)
+		n <<= 1;
+	struct route_cache *rc = calloc(1, sizeof(*rc) + n * sizeof(rc->slot[0]));
+	if (rc)
+		rc->mask = n - 1;
+	return rc;
+}
+
+size_t route_cache_slots(const struct route_cache *rc)
+{
+	return rc ? rc->mask + 1 : 0;
 }
 
 void route_cache_free(struct route_cache *rc)
@@ -53,10 +75,13 @@ const char *route_cache_get(struct route_cache *rc, const char *target, size_t l
 			    struct route_slot **slot)
 {
 	*slot = NULL;
-	if (!rc || !len || len > ROUTE_CACHE_TARGET)
+	if (!rc)
+		return NULL;
+	len = key_len(target, len);
+	if (!len || len > ROUTE_CACHE_TARGET)
 		return NULL;
 	uint32_t h = target_hash(target, len);
-	struct route_slot *s = &rc->slot[(h ^ h >> 16) % ROUTE_CACHE_SLOTS];
+	struct route_slot *s = &rc->slot[(h ^ h >> 16) & rc->mask];
 	if (s->hash == h && s->len == len && s->folds == (uint32_t)folds &&
 	    !memcmp(s->target, target, len))
 		return s->route;
@@ -73,6 +98,7 @@ void route_cache_fill(struct route_slot *s, const char *target, size_t len, size
 
 	if (!s || rlen == ROUTE_CACHE_ROUTE)
 		return;                   /* a route that long is folded every time */
+	len = key_len(target, len);   /* as route_cache_get() keyed it */
 	s->len = (uint16_t)len;
 	s->folds = (uint32_t)folds;
 	memcpy(s->target, target, len);

@@ -9,7 +9,10 @@ struct topk {
 	uint32_t *hash;     /* per slot */
 	uint32_t *pos;      /* per slot: its index in heap[] */
 	uint32_t *heap;     /* slots, least rank first (binary min-heap) */
-	uint32_t *tab;      /* open addressing by hash: slot + 1, 0 = empty */
+	uint64_t *tab;      /* open addressing by hash: hash << 32 | slot + 1, 0 = empty.
+			     * The hash beside the slot: a probe compares it
+			     * without a load from hash[], a cache miss per
+			     * lookup once thousands of endpoints are in use */
 	size_t mask;        /* table size - 1; size a power of two >= 2k */
 };
 
@@ -59,13 +62,23 @@ size_t topk_used(const struct topk *t)
 	return t->used;
 }
 
+static size_t tab_slot(uint64_t e)
+{
+	return (uint32_t)e - 1;
+}
+
+static uint32_t tab_hash(uint64_t e)
+{
+	return (uint32_t)(e >> 32);
+}
+
 long topk_find(const struct topk *t, uint32_t h, topk_eq_fn eq, void *ctx)
 {
-	for (size_t i = h & t->mask; t->tab[i]; i = (i + 1) & t->mask) {
-		size_t slot = t->tab[i] - 1;
-		if (t->hash[slot] == h && (!eq || eq(ctx, slot)))
-			return (long)slot;
-	}
+	uint64_t e;
+
+	for (size_t i = h & t->mask; (e = t->tab[i]); i = (i + 1) & t->mask)
+		if (tab_hash(e) == h && (!eq || eq(ctx, tab_slot(e))))
+			return (long)tab_slot(e);
 	return -1;
 }
 
@@ -74,10 +87,10 @@ long topk_find(const struct topk *t, uint32_t h, topk_eq_fn eq, void *ctx)
 static void tab_remove(struct topk *t, size_t slot)
 {
 	size_t i = t->hash[slot] & t->mask;
-	while (t->tab[i] != slot + 1)
+	while (tab_slot(t->tab[i]) != slot)
 		i = (i + 1) & t->mask;
 	for (size_t j = (i + 1) & t->mask; t->tab[j]; j = (j + 1) & t->mask) {
-		size_t home = t->hash[t->tab[j] - 1] & t->mask;
+		size_t home = tab_hash(t->tab[j]) & t->mask;
 		/* j's entry may fill the hole at i unless its home lies in (i, j] */
 		if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
 			t->tab[i] = t->tab[j];
@@ -92,7 +105,7 @@ static void tab_insert(struct topk *t, size_t slot)
 	size_t i = t->hash[slot] & t->mask;
 	while (t->tab[i])
 		i = (i + 1) & t->mask;
-	t->tab[i] = (uint32_t)slot + 1;
+	t->tab[i] = (uint64_t)t->hash[slot] << 32 | (uint32_t)(slot + 1);
 }
 
 static void heap_swap(struct topk *t, size_t a, size_t b)

@@ -19,7 +19,7 @@
  * quiet long ago give way to the traffic of now.
  *
  * Keys are known to topk by a 32-bit hash; eq() tells two keys with one hash
- * apart (NULL: the hash is the key). Memory: about 40 bytes per slot, fixed
+ * apart (NULL: the hash is the key). Memory: about 60 bytes per slot, fixed
  * at topk_new(). No globals, no I/O.
  */
 #ifndef L7TOP_TOPK_H

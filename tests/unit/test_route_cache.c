@@ -18,7 +18,7 @@ static const char *get(struct route_cache *rc, const char *target, size_t folds,
 static void test_hit_and_fold_count(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 
 	assert_non_null(rc);
@@ -41,18 +41,19 @@ static void test_hit_and_fold_count(void **state)
 static void test_replacement(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 	char t[32], r[32];
 	int hits = 0;
 
-	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+	assert_int_equal(route_cache_slots(rc), ROUTE_CACHE_MIN_SLOTS);
+	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		assert_null(get(rc, t, 0, &slot));
 		route_cache_fill(slot, t, strlen(t), 0, r);
 	}
-	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		const char *got = get(rc, t, 0, &slot);
@@ -61,14 +62,62 @@ static void test_replacement(void **state)
 			hits++;
 		}
 	}
-	assert_true(hits > 0 && hits <= ROUTE_CACHE_SLOTS);
+	assert_true(hits > 0 && hits <= ROUTE_CACHE_MIN_SLOTS);
 	route_cache_free(rc);
+}
+
+/* The route depends on the path only: a query string or a fragment does
+ * not make a target new, and the path's bytes alone are compared. */
+static void test_keyed_by_path(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new(0);
+	struct route_slot *slot;
+
+	assert_null(get(rc, "/search?q=shoes", 0, &slot));
+	assert_non_null(slot);
+	route_cache_fill(slot, "/search?q=shoes", 15, 0, "/search");
+	assert_string_equal(get(rc, "/search?q=socks&page=2", 0, &slot), "/search");
+	assert_string_equal(get(rc, "/search#top", 0, &slot), "/search");
+	assert_string_equal(get(rc, "/search", 0, &slot), "/search");
+	assert_null(get(rc, "/searches?q=shoes", 0, &slot));
+	assert_null(get(rc, "/search/?q=shoes", 0, &slot));
+	/* only a query string: no path to key by, folded every time */
+	assert_null(get(rc, "?q=1", 0, &slot));
+	assert_null(slot);
+	/* a long query string after a short path is cachable */
+	char longq[ROUTE_CACHE_TARGET * 2];
+	memset(longq, 'q', sizeof(longq) - 1);
+	longq[sizeof(longq) - 1] = '\0';
+	memcpy(longq, "/p?", 3);
+	assert_null(get(rc, longq, 0, &slot));
+	assert_non_null(slot);
+	route_cache_fill(slot, longq, strlen(longq), 0, "/p");
+	assert_string_equal(get(rc, "/p?x", 0, &slot), "/p");
+	route_cache_free(rc);
+}
+
+/* As many slots as endpoints, a power of two within the bounds. */
+static void test_sized_by_endpoints(void **state)
+{
+	(void)state;
+	const size_t eps[] = { 0, 1000, 2000, 10000, 1000000 };
+	const size_t want[] = { ROUTE_CACHE_MIN_SLOTS, ROUTE_CACHE_MIN_SLOTS, 2048, 16384,
+				ROUTE_CACHE_MAX_SLOTS };
+
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		struct route_cache *rc = route_cache_new(eps[i]);
+		assert_non_null(rc);
+		assert_int_equal(route_cache_slots(rc), want[i]);
+		route_cache_free(rc);
+	}
+	assert_int_equal(route_cache_slots(NULL), 0);
 }
 
 static void test_bounds(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 	char longt[ROUTE_CACHE_TARGET + 2], longr[ROUTE_CACHE_ROUTE + 1];
 
@@ -96,6 +145,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_and_fold_count),
 		cmocka_unit_test(test_replacement),
+		cmocka_unit_test(test_keyed_by_path),
+		cmocka_unit_test(test_sized_by_endpoints),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
