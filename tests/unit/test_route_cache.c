@@ -102,7 +102,7 @@ static void test_sized_by_endpoints(void **state)
 {
 	(void)state;
 	const size_t eps[] = { 0, 1000, 2000, 10000, 1000000 };
-	const size_t want[] = { ROUTE_CACHE_MIN_SLOTS, ROUTE_CACHE_MIN_SLOTS, 2048, 16384,
+	const size_t want[] = { ROUTE_CACHE_MIN_SLOTS, ROUTE_CACHE_MIN_SLOTS, 2048, 4096,
 				ROUTE_CACHE_MAX_SLOTS };
 
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
