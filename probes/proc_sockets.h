@@ -28,8 +28,9 @@ void inode_set_free(struct inode_set *s);
 /* Adds the socket inodes of pid's fds to all, and those on fds from
  * high_fd on also to high (NULL: not wanted). One readlink per fd, relative
  * to the fd directory: with 10,000 connections the fds are most of a
- * rescan. A process or fd that went away is not an error (it has none);
- * 0 or -ENOMEM. */
+ * rescan, which reads them through sock_iter where the kernel allows. A
+ * process or fd that went away is not an error (it has none); 0 or
+ * -ENOMEM. */
 int proc_socket_inodes(const char *proc_root, pid_t pid, int high_fd, struct inode_set *all,
 		       struct inode_set *high);
 

@@ -2,6 +2,7 @@
 #include "probes/target.h"
 
 #include "probes/proc_sockets.h"
+#include "probes/sock_iter.h"
 #include "probes/tcp_diag.h"
 
 #include <ctype.h>
@@ -445,9 +446,18 @@ int target_socks_read(const char *proc_root, const struct target *t, struct targ
 {
 	int err = 0;
 
-	for (size_t i = 0; i < t->npids && !err; i++)
-		err = proc_socket_inodes(proc_root, t->pids[i], 3, &k->per_root[t->pid_root[i]],
-					 &k->from3);
+	for (size_t i = 0; i < t->npids && !err; i++) {
+		struct inode_set *own = &k->per_root[t->pid_root[i]];
+		/* a fake tree (tests) has links only */
+		int rc = k->iter && !strcmp(proc_root, "/proc") ?
+			 sock_iter_read(k->iter, t->pids[i], 3, own, &k->from3) : -ENOTSUP;
+		if (rc == 0 || rc == -ENOMEM) {
+			err = rc;
+			continue;
+		}
+		/* what a failed read added comes again: a set may hold an inode twice */
+		err = proc_socket_inodes(proc_root, t->pids[i], 3, own, &k->from3);
+	}
 	for (size_t r = 0; r < t->nroots && !err; r++) {
 		inode_set_sort(&k->per_root[r]);
 		for (size_t j = 0; j < k->per_root[r].n && !err; j++)
@@ -742,18 +752,19 @@ int target_scan_grouped(const char *proc_root, const pid_t *roots, const uint8_t
 			size_t nroots, struct target *out)
 {
 	struct target_socks k = { 0 };
-	int err = target_scan_socks(proc_root, roots, groups, nroots, out, &k);
+	int err = target_scan_socks(proc_root, roots, groups, nroots, NULL, out, &k);
 
 	target_socks_free(&k);
 	return err;
 }
 
 int target_scan_socks(const char *proc_root, const pid_t *roots, const uint8_t *groups,
-		      size_t nroots, struct target *out, struct target_socks *socks)
+		      size_t nroots, struct sock_iter *iter, struct target *out,
+		      struct target_socks *socks)
 {
 	int err;
 
-	*socks = (struct target_socks){ 0 };
+	*socks = (struct target_socks){ .iter = iter };
 	memset(out, 0, sizeof(*out));
 	target_add_roots(proc_root, roots, groups, nroots, out);
 	if (out->npids == 0)

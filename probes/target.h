@@ -95,15 +95,21 @@ int target_scan_grouped(const char *proc_root, const pid_t *roots, const uint8_t
  * its users (listeners here, peers, unix connections): with 10,000
  * connections each read of every fd cost the main loop ~0.5 s.
  */
+struct sock_iter;
+
 struct target_socks {
 	struct inode_set all;                         /* every process's, sorted */
 	struct inode_set from3;                       /* on fds 3 and up, sorted */
 	struct inode_set per_root[TARGET_MAX_ROOTS];  /* each root's tree's, sorted */
+	struct sock_iter *iter;   /* reads the fds when set (a process it cannot
+				   * read, and NULL, go through /proc's links) */
 };
 /* target_scan_grouped, keeping the inodes it read in socks (free them with
- * target_socks_free, on error too). */
+ * target_socks_free, on error too); the fds are read through iter when
+ * set (sock_iter.h), else through /proc/PID/fd's links. */
 int target_scan_socks(const char *proc_root, const pid_t *roots, const uint8_t *groups,
-		      size_t nroots, struct target *out, struct target_socks *socks);
+		      size_t nroots, struct sock_iter *iter, struct target *out,
+		      struct target_socks *socks);
 /* Reads t's fds into socks (zero-init): for a target scanned without. */
 int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *socks);
 void target_socks_free(struct target_socks *socks);

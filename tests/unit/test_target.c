@@ -559,7 +559,7 @@ static void test_peers_real_proc(void **state)
 	assert_true(fa1 >= 0 && fa2 >= 0);
 	close(fl2);
 	diag_check_skip(l1, l2);
-	assert_int_equal(target_scan_socks("/proc", &self, NULL, 1, &t, &k), 0);
+	assert_int_equal(target_scan_socks("/proc", &self, NULL, 1, NULL, &t, &k), 0);
 	size_t n = target_scan_peers("/proc", &t, &k, p, 8, &truncated);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(p[i].family, 4);
