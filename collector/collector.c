@@ -487,8 +487,7 @@ struct collector *collector_new(const struct collector_config *cfg)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
 		c->cfg.max_endpoints = 2000;
-	/* NULL: every target folded (ENOMEM costs time only) */
-	c->routes = route_cache_new(c->cfg.max_endpoints);
+	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
 	if (!c->cfg.log_status)

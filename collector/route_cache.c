@@ -15,8 +15,7 @@ struct route_slot {               /* 256 bytes */
 };
 
 struct route_cache {
-	size_t mask;                  /* slots - 1 */
-	struct route_slot slot[];
+	struct route_slot slot[ROUTE_CACHE_SLOTS];
 };
 
 /* The part of the target its route depends on: up to '?' or '#'. */
@@ -50,20 +49,9 @@ static uint32_t target_hash(const char *s, size_t n)
 	return (uint32_t)h;
 }
 
-struct route_cache *route_cache_new(size_t endpoints)
+struct route_cache *route_cache_new(void)
 {
-	size_t n = ROUTE_CACHE_MIN_SLOTS;
-	while (n < endpoints && n < ROUTE_CACHE_MAX_SLOTS)
-		n <<= 1;
-	struct route_cache *rc = calloc(1, sizeof(*rc) + n * sizeof(rc->slot[0]));
-	if (rc)
-		rc->mask = n - 1;
-	return rc;
-}
-
-size_t route_cache_slots(const struct route_cache *rc)
-{
-	return rc ? rc->mask + 1 : 0;
+	return calloc(1, sizeof(struct route_cache));
 }
 
 void route_cache_free(struct route_cache *rc)
@@ -81,7 +69,7 @@ const char *route_cache_get(struct route_cache *rc, const char *target, size_t l
 	if (!len || len > ROUTE_CACHE_TARGET)
 		return NULL;
 	uint32_t h = target_hash(target, len);
-	struct route_slot *s = &rc->slot[(h ^ h >> 16) & rc->mask];
+	struct route_slot *s = &rc->slot[(h ^ h >> 16) % ROUTE_CACHE_SLOTS];
 	if (s->hash == h && s->len == len && s->folds == (uint32_t)folds &&
 	    !memcmp(s->target, target, len))
 		return s->route;

@@ -13,30 +13,27 @@
  *
  * An entry is keyed by the target's path: its route never depends on the
  * query string or the fragment (route_fold drops them), and keyed by the
- * whole target a search box or a cache-buster missed every time. Slots
- * come from the endpoint bound, as many as endpoints within the bounds
- * below (the default 2,000 get 2,048). More did not pay: 16,384 slots for
- * 10,000 endpoints hit on 54 % of a round-robin replay's requests (10.3 k
- * -> 9.2 k instructions each) but saved no CPU live, where such a request
- * is cache misses whichever way it goes, and held 4 MB more.
+ * whole target a search box or a cache-buster missed every time.
+ *
+ * 1,024 slots whatever the endpoint bound: 16,384 for 10,000 endpoints hit
+ * on 54 % of a round-robin replay's requests (10.3 k -> 9.2 k instructions
+ * each) but saved no CPU live, where such a request is cache misses
+ * whichever way it goes, and held 4 MB more (4,096: 1 MB more).
  */
 #ifndef L7TOP_ROUTE_CACHE_H
 #define L7TOP_ROUTE_CACHE_H
 
 #include <stddef.h>
 
-#define ROUTE_CACHE_MIN_SLOTS 1024   /* 256 KB */
-#define ROUTE_CACHE_MAX_SLOTS 4096   /* 1 MB */
+#define ROUTE_CACHE_SLOTS  1024  /* 256 KB */
 #define ROUTE_CACHE_TARGET 116   /* longer paths are folded every time */
 #define ROUTE_CACHE_ROUTE  128   /* so are ones whose route is this long or longer */
 
 struct route_cache;
 struct route_slot;
 
-/* Slots for endpoints endpoints (a power of two, within the bounds above).
- * NULL on ENOMEM: then nothing is cached, every call below is a no-op miss. */
-struct route_cache *route_cache_new(size_t endpoints);
-size_t route_cache_slots(const struct route_cache *rc);
+/* NULL on ENOMEM: then nothing is cached, every call below is a no-op miss. */
+struct route_cache *route_cache_new(void);
 void route_cache_free(struct route_cache *rc);
 /*
  * The route cached for target[0..len)'s path at the learner's fold count folds,

@@ -18,7 +18,7 @@ static const char *get(struct route_cache *rc, const char *target, size_t folds,
 static void test_hit_and_fold_count(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new(0);
+	struct route_cache *rc = route_cache_new();
 	struct route_slot *slot;
 
 	assert_non_null(rc);
@@ -41,19 +41,18 @@ static void test_hit_and_fold_count(void **state)
 static void test_replacement(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new(0);
+	struct route_cache *rc = route_cache_new();
 	struct route_slot *slot;
 	char t[32], r[32];
 	int hits = 0;
 
-	assert_int_equal(route_cache_slots(rc), ROUTE_CACHE_MIN_SLOTS);
-	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
+	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		assert_null(get(rc, t, 0, &slot));
 		route_cache_fill(slot, t, strlen(t), 0, r);
 	}
-	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
+	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		const char *got = get(rc, t, 0, &slot);
@@ -62,7 +61,7 @@ static void test_replacement(void **state)
 			hits++;
 		}
 	}
-	assert_true(hits > 0 && hits <= ROUTE_CACHE_MIN_SLOTS);
+	assert_true(hits > 0 && hits <= ROUTE_CACHE_SLOTS);
 	route_cache_free(rc);
 }
 
@@ -71,7 +70,7 @@ static void test_replacement(void **state)
 static void test_keyed_by_path(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new(0);
+	struct route_cache *rc = route_cache_new();
 	struct route_slot *slot;
 
 	assert_null(get(rc, "/search?q=shoes", 0, &slot));
@@ -97,27 +96,10 @@ static void test_keyed_by_path(void **state)
 	route_cache_free(rc);
 }
 
-/* As many slots as endpoints, a power of two within the bounds. */
-static void test_sized_by_endpoints(void **state)
-{
-	(void)state;
-	const size_t eps[] = { 0, 1000, 2000, 10000, 1000000 };
-	const size_t want[] = { ROUTE_CACHE_MIN_SLOTS, ROUTE_CACHE_MIN_SLOTS, 2048, 4096,
-				ROUTE_CACHE_MAX_SLOTS };
-
-	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-		struct route_cache *rc = route_cache_new(eps[i]);
-		assert_non_null(rc);
-		assert_int_equal(route_cache_slots(rc), want[i]);
-		route_cache_free(rc);
-	}
-	assert_int_equal(route_cache_slots(NULL), 0);
-}
-
 static void test_bounds(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new(0);
+	struct route_cache *rc = route_cache_new();
 	struct route_slot *slot;
 	char longt[ROUTE_CACHE_TARGET + 2], longr[ROUTE_CACHE_ROUTE + 1];
 
@@ -146,7 +128,6 @@ int main(void)
 		cmocka_unit_test(test_hit_and_fold_count),
 		cmocka_unit_test(test_replacement),
 		cmocka_unit_test(test_keyed_by_path),
-		cmocka_unit_test(test_sized_by_endpoints),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
