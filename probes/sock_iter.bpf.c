@@ -14,11 +14,12 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-static __always_inline int sock_fd(struct seq_file *seq, struct file *file, __u32 fd)
+static __always_inline int sock_fd(struct seq_file *seq, struct task_struct *task,
+				   struct file *file, __u32 fd)
 {
 	/* BTF pointers the iterator hands over: read directly, no probe_read */
 	struct inode *inode = file->f_inode;
-	struct sock_iter_rec r = { .fd = fd };
+	struct sock_iter_rec r = { .fd = fd, .tgid = task->tgid };
 
 	if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
 		return 0;
@@ -30,9 +31,11 @@ static __always_inline int sock_fd(struct seq_file *seq, struct file *file, __u3
 SEC("iter/task_file")
 int sock_inodes(struct bpf_iter__task_file *ctx)
 {
-	struct file *file = ctx->file;   /* null-checked in the register it is used from */
+	/* null-checked in the registers they are used from */
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
 
-	if (!ctx->task || !file)
+	if (!task || !file)
 		return 0;
-	return sock_fd(ctx->meta->seq, file, ctx->fd);
+	return sock_fd(ctx->meta->seq, task, file, ctx->fd);
 }

@@ -16,7 +16,8 @@
 struct sock_iter_rec {
 	__u64 ino;      /* the socket's inode, as "socket:[INODE]" names it */
 	__u32 fd;
-	__u32 pad;
+	__u32 tgid;     /* the process, as the kernel numbers it (init's pid
+			 * namespace): one read must name one process */
 };
 
 #ifndef __VMLINUX_H__
@@ -27,15 +28,20 @@ struct sock_iter_rec {
 
 struct sock_iter;
 
-/* Loads the iterator program: NULL (with *err set to -errno) when this
- * kernel cannot run it; callers then read /proc's links. */
+/*
+ * Loads the iterator program and checks it on this process against
+ * /proc's links: NULL (with *err set to -errno) when this kernel cannot
+ * run it or bind it to one process (before 6.1 an iterator walks them
+ * all), callers then read the links.
+ */
 struct sock_iter *sock_iter_open(int *err);
 void sock_iter_close(struct sock_iter *it);
 /*
  * proc_socket_inodes() of pid through the iterator: its socket inodes
  * into all, those on fds from high_fd on into high too (NULL: not
  * wanted). A process gone has none (0). -errno when the iterator could not
- * be made for pid (the caller reads /proc instead); -ENOMEM.
+ * be made for pid, -ENOTSUP when its records named more than one process
+ * (the caller reads /proc instead; what was added may come twice); -ENOMEM.
  */
 int sock_iter_read(struct sock_iter *it, pid_t pid, int high_fd, struct inode_set *all,
 		   struct inode_set *high);
