@@ -110,7 +110,7 @@ struct target_socks {
 int target_scan_socks(const char *proc_root, const pid_t *roots, const uint8_t *groups,
 		      size_t nroots, struct sock_iter *iter, struct target *out,
 		      struct target_socks *socks);
-/* Reads t's fds into socks (zero-init): for a target scanned without. */
+/* Reads t's fds into socks (zero-init but for its iter): for a target scanned without. */
 int target_socks_read(const char *proc_root, const struct target *t, struct target_socks *socks);
 void target_socks_free(struct target_socks *socks);
 /*

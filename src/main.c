@@ -489,7 +489,10 @@ static int target_init(struct app *a)
 		return EXIT_USAGE;
 	}
 	roots_ungroup(a);
-	err = target_scan("/proc", a->opt.roots, a->opt.nroots, &a->target);
+	struct target_socks socks;
+	err = target_scan_socks("/proc", a->opt.roots, NULL, a->opt.nroots, a->sock_iter,
+				&a->target, &socks);
+	target_socks_free(&socks);
 	if (err == -ESRCH) {
 		fprintf(stderr, "l7top: no process with PID %d%s%s\n", a->opt.roots[0],
 			a->opt.pidfile ? ", as " : "", a->opt.pidfile ? a->opt.pidfile : "");
@@ -648,7 +651,11 @@ static void open_upstreams(struct app *a)
 
 	if (e && e != -EOPNOTSUPP)
 		fprintf(stderr, "%s\n", err);   /* the probe still takes /proc's peers */
-	sync_upstreams(a, NULL);
+	/* one read of the fds for both the unix and the TCP peers */
+	struct target_socks socks = { .iter = a->sock_iter };
+	e = target_socks_read("/proc", &a->target, &socks);
+	sync_upstreams(a, e ? NULL : &socks);
+	target_socks_free(&socks);
 }
 
 static void rescan(struct app *a);
@@ -1820,6 +1827,9 @@ static int open_prom(struct app *a)
 static int run_live(struct app *a)
 {
 	char err[256];
+	int e;
+	/* NULL where the kernel has no task_file iterator: the links then */
+	a->sock_iter = sock_iter_open(&e);
 	int rc = target_init(a);
 	if (rc >= 0)
 		return rc;
@@ -1828,15 +1838,13 @@ static int run_live(struct app *a)
 				   .buffer_mb = a->opt.capture_buffer_mb };
 	/* libbpf's warnings (both probe families); the live view will hand its log file. */
 	capture_set_libbpf_log(stderr);
-	int e = capture_open_live(&a->cap, &co, err, sizeof(err));
+	e = capture_open_live(&a->cap, &co, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "%s\n", err);
 		return e == -EPERM ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	if ((rc = open_dump(a)))
 		return rc;
-	/* NULL where the kernel has no task_file iterator: the links then */
-	a->sock_iter = sock_iter_open(&e);
 	a->batch = calloc(1, sizeof(*a->batch));   /* NULL: packets one by one, as offline */
 	apply_targets(a);
 	apply_ports(a);
