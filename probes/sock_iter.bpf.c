@@ -3,7 +3,10 @@
  * A process's socket inodes: a task_file iterator, bound by user space to
  * one pid (bpf_iter_link_info.task.pid), writes a sock_iter_rec for every
  * fd whose file is a socket. Threads sharing the fd table are visited
- * once (the kernel skips them), so every fd comes once.
+ * once (the kernel skips them), so every fd comes once. Task iterators
+ * take a pid since Linux 6.1; a kernel that ignores it walks every
+ * process, so each record names its process and user space refuses a
+ * read that names two.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -64,7 +64,6 @@ struct sock_iter *sock_iter_open(int *err)
 	return it;
 }
 
-
 /* The records of one read, into the sets; 0, -ENOMEM, or -ENOTSUP when
  * they name a second process (*tgid: the first's, 0 before it). */
 static int recs_add(const struct sock_iter_rec *r, size_t n, int high_fd, __u32 *tgid,

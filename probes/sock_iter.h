@@ -31,8 +31,8 @@ struct sock_iter;
 /*
  * Loads the iterator program and checks it on this process against
  * /proc's links: NULL (with *err set to -errno) when this kernel cannot
- * run it or bind it to one process (before 6.1 an iterator walks them
- * all), callers then read the links.
+ * run it or bind it to one process (task iterators take a pid since Linux
+ * 6.1), callers then read the links.
  */
 struct sock_iter *sock_iter_open(int *err);
 void sock_iter_close(struct sock_iter *it);
