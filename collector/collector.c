@@ -482,12 +482,12 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
 	c->hpack = hpack_pool_new();     /* NULL: libnghttp2's allocator (the same) */
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
 		c->cfg.max_endpoints = 2000;
-	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
 	if (!c->cfg.log_status)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "collector/route_cache.h"
 
+#include "collector/route_fold.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +19,6 @@ struct route_slot {               /* 256 bytes */
 struct route_cache {
 	struct route_slot slot[ROUTE_CACHE_SLOTS];
 };
-
-/* The part of the target its route depends on: up to '?' or '#'. */
-static size_t key_len(const char *target, size_t len)
-{
-	const char *q = memchr(target, '?', len);
-	if (q)
-		len = (size_t)(q - target);
-	q = memchr(target, '#', len);
-	return q ? (size_t)(q - target) : len;
-}
 
 /* Eight bytes a step, each word through its own multiply: a target is
  * hashed on every request, a byte at a time it cost ~90 instructions. */
@@ -65,7 +57,7 @@ const char *route_cache_get(struct route_cache *rc, const char *target, size_t l
 	*slot = NULL;
 	if (!rc)
 		return NULL;
-	len = key_len(target, len);
+	len = route_path_len(target, len);
 	if (!len || len > ROUTE_CACHE_TARGET)
 		return NULL;
 	uint32_t h = target_hash(target, len);
@@ -86,7 +78,7 @@ void route_cache_fill(struct route_slot *s, const char *target, size_t len, size
 
 	if (!s || rlen == ROUTE_CACHE_ROUTE)
 		return;                   /* a route that long is folded every time */
-	len = key_len(target, len);   /* as route_cache_get() keyed it */
+	len = route_path_len(target, len);   /* as route_cache_get() keyed it */
 	s->len = (uint16_t)len;
 	s->folds = (uint32_t)folds;
 	memcpy(s->target, target, len);

@@ -24,6 +24,9 @@
 size_t route_fold(const char *target, size_t len, char *out, size_t cap);
 /* The same without folding ids: the path as sent, minus query string. */
 size_t route_path(const char *target, size_t len, char *out, size_t cap);
+/* How much of target[0..len) comes before its query string or fragment:
+ * the part a route depends on. */
+size_t route_path_len(const char *target, size_t len);
 /* A Host header as a virtual host name: lower case, port dropped, escaped
  * like routes. "" stays "" (HTTP/1.0 without Host). */
 size_t route_host(const char *host, size_t len, char *out, size_t cap);

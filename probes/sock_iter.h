@@ -2,8 +2,8 @@
 /*
  * sock_iter: a process's socket inodes from a BPF task_file iterator, one
  * read() for all its fds, in place of a readlink of each /proc/PID/fd
- * entry (~2 µs each in the kernel: with 10,000 connections a rescan held
- * the loop 20-50 ms). Types shared by sock_iter.bpf.c and its loader.
+ * entry (an NGINX worker with 8,000 connections, under load: 5-10 ms
+ * against 86-104 ms). Types shared by sock_iter.bpf.c and its loader.
  */
 #ifndef L7TOP_SOCK_ITER_H
 #define L7TOP_SOCK_ITER_H
