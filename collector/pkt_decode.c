@@ -14,20 +14,6 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/*
- * An IPv4 address into the 16 bytes of a v6 one as a single 16-byte store.
- * The connection key is built from it right after, with 8- and 16-byte
- * loads; a memset and a 4-byte copy are stores the CPU cannot forward to
- * those, so every packet stalled until they had been written to cache.
- */
-static void addr_v4(uint8_t out[16], const uint8_t *p)
-{
-	uint8_t a[16] = { 0 };
-
-	memcpy(a, p, 4);
-	memcpy(out, a, 16);
-}
-
 /* l4 points at the TCP header; l4_wire is the TCP segment's length on the wire. */
 static int decode_tcp(const uint8_t *l4, uint32_t l4_cap, uint32_t l4_wire, struct tcp_seg *s)
 {
@@ -63,8 +49,8 @@ static int decode_v4(const uint8_t *p, uint32_t cap, uint32_t wire, struct tcp_s
 	if (tot < ihl)
 		return -EINVAL;
 	s->family = 4;
-	addr_v4(s->saddr, p + 12);
-	addr_v4(s->daddr, p + 16);
+	addr16_from_v4(s->saddr, p + 12);
+	addr16_from_v4(s->daddr, p + 16);
 	uint32_t l4cap = (cap < tot ? cap : tot) - ihl;
 	return decode_tcp(p + ihl, l4cap, tot - ihl, s);
 }

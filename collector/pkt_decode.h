@@ -6,6 +6,7 @@
 #define L7TOP_PKT_DECODE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
@@ -23,6 +24,25 @@ struct tcp_seg {
 	uint32_t caplen;            /* payload bytes present in the buffer */
 	uint32_t len;               /* payload bytes on the wire */
 };
+
+/*
+ * An IPv4 address into the 16 bytes of a v6 one, zero-padded, as two
+ * 8-byte stores from registers. Connection keys and client addresses are
+ * read right after they are written, with 4- to 16-byte loads; a memset
+ * followed by a 4-byte copy (or a padded copy built on the stack) is a
+ * set of stores the CPU cannot forward to such a load, and each packet
+ * stalled until they reached the cache.
+ */
+static inline void addr16_from_v4(uint8_t out[16], const uint8_t *v4)
+{
+	uint32_t a;
+	uint64_t lo, hi = 0;
+
+	memcpy(&a, v4, 4);
+	lo = a;
+	memcpy(out, &lo, 8);
+	memcpy(out + 8, &hi, 8);
+}
 
 /*
  * caplen: bytes present from l3; wirelen: the packet's length on the wire.
