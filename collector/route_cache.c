@@ -20,6 +20,32 @@ struct route_cache {
 	struct route_slot slot[ROUTE_CACHE_SLOTS];
 };
 
+/*
+ * Bytes i..n-1 of s (1 to 7 of them) as one word, zero above, as a copy
+ * into a zeroed word would make it on little-endian. That copy is a run
+ * of small stores the 8-byte load after it cannot take from the store
+ * buffer: a stall on every request. A target of 8 bytes or more gives
+ * its last eight in one load, shifted; a shorter one is put together in
+ * a register.
+ */
+static uint64_t tail_word(const char *s, size_t i, size_t n)
+{
+	unsigned drop = (unsigned)(8 - (n - i)) * 8;
+	uint64_t w = 0;
+
+	if (n >= 8) {
+		memcpy(&w, s + n - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		return w >> drop;
+#else
+		return w & (~0ull >> drop);
+#endif
+	}
+	for (size_t k = n; k-- > i;)
+		w = w << 8 | (uint8_t)s[k];
+	return w;
+}
+
 /* Eight bytes a step, each word through its own multiply: a target is
  * hashed on every request, a byte at a time it cost ~90 instructions. */
 static uint32_t target_hash(const char *s, size_t n)
@@ -32,11 +58,8 @@ static uint32_t target_hash(const char *s, size_t n)
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 29;
 	}
-	if (i < n) {
-		w = 0;
-		memcpy(&w, s + i, n - i);
-		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	}
+	if (i < n)
+		h = (h ^ tail_word(s, i, n)) * 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 32;
 	return (uint32_t)h;
 }

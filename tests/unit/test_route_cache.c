@@ -2,6 +2,7 @@
 /* route_cache: hits, the learner's fold count, replacement, bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,6 +97,39 @@ static void test_keyed_by_path(void **state)
 	route_cache_free(rc);
 }
 
+/* Every length of target is hashed to its last byte: the tail of 1 to 7
+ * bytes after the last whole word is read without going past the end
+ * (ASan checks) and picks the slot, so targets that differ only there
+ * do not all land in one. */
+static void test_tail_bytes_hashed(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new();
+	char t[32], r[32];
+
+	for (size_t len = 2; len <= 24; len++) {
+		struct route_slot *first = NULL, *slot;
+		bool apart = false;
+
+		for (char last = 'a'; last <= 'd'; last++) {
+			memset(t, 'x', len);
+			t[0] = '/';
+			t[len - 1] = last;
+			t[len] = '\0';
+			snprintf(r, sizeof(r), "route %zu%c", len, last);
+			assert_null(get(rc, t, 0, &slot));
+			assert_non_null(slot);
+			if (!first)
+				first = slot;
+			apart |= slot != first;
+			route_cache_fill(slot, t, len, 0, r);
+			assert_string_equal(get(rc, t, 0, &slot), r);
+		}
+		assert_true(apart);
+	}
+	route_cache_free(rc);
+}
+
 static void test_bounds(void **state)
 {
 	(void)state;
@@ -128,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_hit_and_fold_count),
 		cmocka_unit_test(test_replacement),
 		cmocka_unit_test(test_keyed_by_path),
+		cmocka_unit_test(test_tail_bytes_hashed),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
