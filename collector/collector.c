@@ -1209,17 +1209,21 @@ void collector_prefetch(struct collector *c, const struct collector_pkt *p, size
 {
 	uint32_t hash[COLLECTOR_PREFETCH_MAX];
 	bool ok[COLLECTOR_PREFETCH_MAX];
-	struct conn_key k;
+	struct conn_key k[COLLECTOR_PREFETCH_MAX];
 
 	if (n > COLLECTOR_PREFETCH_MAX)
 		n = COLLECTOR_PREFETCH_MAX;
 	for (size_t i = 0; i < n; i++)
-		if ((ok[i] = prefetch_key(c, &p[i], &k)))
-			hash[i] = conn_table_prefetch_bucket(c->conns, &k);
+		if ((ok[i] = prefetch_key(c, &p[i], &k[i])))
+			hash[i] = conn_table_prefetch_bucket(c->conns, &k[i]);
 	/* By now the first buckets are in: the entries they point to next. */
 	for (size_t i = 0; i < n; i++)
 		if (ok[i])
 			conn_table_prefetch_entry(c->conns, hash[i]);
+	/* And the heads: where one is another connection's, the entry after it. */
+	for (size_t i = 0; i < n; i++)
+		if (ok[i])
+			conn_table_prefetch_next(c->conns, hash[i], &k[i]);
 }
 
 size_t collector_conns(const struct collector *c)

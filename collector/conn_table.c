@@ -85,17 +85,23 @@ uint32_t conn_table_prefetch_bucket(const struct conn_table *t, const struct con
 	return h;
 }
 
-void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash)
+/* The lines a plain HTTP/1.x segment touches (conn_table.h); an entry
+ * starts on a line (conn_alloc). */
+static void prefetch_conn(const struct conn *e)
 {
-	const char *c = (const char *)t->buckets[hash & (t->nbuckets - 1)];
+	const char *c = (const char *)e;
 
-	if (!c)
-		return;
-	/* The lines a plain HTTP/1.x segment touches (conn_table.h); the
-	 * entry starts on a line (conn_alloc). */
 	__builtin_prefetch(c);
 	__builtin_prefetch(c + offsetof(struct conn, dir));
 	__builtin_prefetch(c + offsetof(struct conn, http));
+}
+
+void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash)
+{
+	const struct conn *c = t->buckets[hash & (t->nbuckets - 1)];
+
+	if (c)
+		prefetch_conn(c);
 }
 
 static bool key_equal(const struct conn_key *a, const struct conn_key *b)
@@ -104,6 +110,14 @@ static bool key_equal(const struct conn_key *a, const struct conn_key *b)
 
 	return a->family == b->family && x.w[0] == y.w[0] && x.w[1] == y.w[1] &&
 	       x.w[2] == y.w[2] && x.w[3] == y.w[3] && x.w[4] == y.w[4];
+}
+
+void conn_table_prefetch_next(const struct conn_table *t, uint32_t hash, const struct conn_key *k)
+{
+	const struct conn *c = t->buckets[hash & (t->nbuckets - 1)];
+
+	if (c && c->hnext && !key_equal(&c->key, k))
+		prefetch_conn(c->hnext);
 }
 
 uint32_t conn_key_hash(const struct conn_key *k)

