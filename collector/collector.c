@@ -760,7 +760,9 @@ static void peer_fill(struct peer_addr *p, int family, const uint8_t *addr, uint
 		addr16_from_v4(p->addr, addr);
 	else
 		memcpy(p->addr, addr, 16);
-}/*
+}
+
+/*
  * The connection key of a segment going dir, in namespace netns (0: any),
  * written field by field where the lookup reads it. Returned by value, it
  * was built in one stack slot and copied to another with 16-byte loads

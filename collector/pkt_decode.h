@@ -39,7 +39,11 @@ static inline void addr16_from_v4(uint8_t out[16], const uint8_t *v4)
 	uint64_t lo, hi = 0;
 
 	memcpy(&a, v4, 4);
-	lo = a;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	lo = a;                    /* the address in the word's first 4 bytes */
+#else
+	lo = (uint64_t)a << 32;
+#endif
 	memcpy(out, &lo, 8);
 	memcpy(out + 8, &hi, 8);
 }
