@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "collector/hist.h"
 
+#include "collector/array_room.h"
+
 #include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
@@ -44,7 +46,7 @@ static unsigned chunks_in_use(const struct hist *h)
 
 size_t hist_bytes(const struct hist *h)
 {
-	return (size_t)chunks_in_use(h) * HIST_CHUNK * sizeof(*h->cells);
+	return array_room(chunks_in_use(h), HIST_NCHUNKS) * HIST_CHUNK * sizeof(*h->cells);
 }
 
 static int chunk_present(const struct hist *h, unsigned c)
@@ -116,18 +118,22 @@ uint64_t hist_bucket_count(const struct hist *h, unsigned idx)
 	return c ? c[idx % HIST_CHUNK] : 0;
 }
 
-/* The chunk holding bucket idx, added (zeroed, in order) when missing. A
- * histogram grows one chunk at a time: the cells array is exactly what is
- * used, and a handful of chunks is the common case. */
+/* The chunk holding bucket idx, added (zeroed, in order) when missing.
+ * cells has room for array_room() of the chunks in use: a handful is the
+ * common case, and a realloc for each was one per request at 10,000
+ * endpoints (see array_room.h). */
 static uint64_t *chunk_get(struct hist *h, unsigned idx)
 {
 	unsigned c = idx / HIST_CHUNK, r = chunk_rank(h, c);
 	if (chunk_present(h, c))
 		return h->cells + (size_t)r * HIST_CHUNK;
 	size_t n = chunks_in_use(h), sz = HIST_CHUNK * sizeof(uint64_t);
-	uint64_t *cells = realloc(h->cells, (n + 1) * sz);
-	if (!cells)
-		return NULL;
+	uint64_t *cells = h->cells;
+	if (n == array_room(n, HIST_NCHUNKS)) {
+		cells = realloc(h->cells, array_room(n + 1, HIST_NCHUNKS) * sz);
+		if (!cells)
+			return NULL;
+	}
 	memmove(cells + (size_t)(r + 1) * HIST_CHUNK, cells + (size_t)r * HIST_CHUNK, (n - r) * sz);
 	memset(cells + (size_t)r * HIST_CHUNK, 0, sz);
 	h->cells = cells;

@@ -10,8 +10,9 @@
  * Buckets live in 4-bucket chunks allocated on first use, packed in one
  * array in chunk order; a bitmap says which chunks exist. A histogram that
  * holds a few values costs 112 bytes plus 32 per chunk in use (a value
- * range of a sixteenth of a power of two), not the 18 KB a flat array
- * would, and one allocation. (Chunks of 16 cost 128 bytes a chunk: an
+ * range of a sixteenth of a power of two), rounded up to a power of two of
+ * chunks (the array grows by doubling), not the 18 KB a flat array would,
+ * and one allocation. (Chunks of 16 cost 128 bytes a chunk: an
  * endpoint with three requests of spread latencies held 384 bytes of
  * mostly zero counters, the largest item of 10,000 such endpoints.) Percentiles over any range come from hist_merge() of
  * the interval histograms, never from averaging percentiles.

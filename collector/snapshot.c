@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "collector/snapshot.h"
 
+#include "collector/array_room.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -127,8 +129,9 @@ struct snapshot *snapshot_hold(struct snapshot *s)
 
 static size_t ep_bytes(const struct ep_stats *e)
 {
-	return hist_bytes(&e->lat) + e->nslowest * sizeof(*e->slowest) +
-	       e->nclients * sizeof(*e->clients) + e->ncodes * sizeof(*e->codes) +
+	return hist_bytes(&e->lat) + array_room(e->nslowest, EP_SLOWEST) * sizeof(*e->slowest) +
+	       array_room(e->nclients, EP_CLIENTS) * sizeof(*e->clients) +
+	       array_room(e->ncodes, EP_CODES) * sizeof(*e->codes) +
 	       (e->grpc ? GRPC_CODES * sizeof(*e->grpc) : 0);
 }
 
@@ -287,11 +290,16 @@ uint32_t ep_hash(const char *host, const char *method, const char *route)
 	return fnv_str(fnv_str(fnv_str(2166136261u, host), method), route);
 }
 
-/* One more entry for a row's array of n; false on ENOMEM (the caller makes
- * do with the entries it has). */
-static bool ep_grow(void **arr, size_t n, size_t elem)
+/* Room for one more entry in a row's array of n, which holds
+ * array_room(n, max); false when it has max already or on ENOMEM (the
+ * caller makes do with the entries it has). */
+static bool ep_grow(void **arr, size_t n, size_t max, size_t elem)
 {
-	void *p = realloc(*arr, (n + 1) * elem);
+	if (n >= max)
+		return false;
+	if (n < array_room(n, max))
+		return true;
+	void *p = realloc(*arr, array_room(n + 1, max) * elem);
 	if (!p)
 		return false;
 	*arr = p;
@@ -305,7 +313,7 @@ void ep_slowest_offer(struct ep_stats *e, const struct req_sample *r)
 		i--;
 	if (i == EP_SLOWEST)
 		return;
-	if (n < EP_SLOWEST && ep_grow((void **)&e->slowest, n, sizeof(*e->slowest)))
+	if (n < EP_SLOWEST && ep_grow((void **)&e->slowest, n, EP_SLOWEST, sizeof(*e->slowest)))
 		e->nslowest = (uint8_t)++n;
 	if (i >= n)
 		return;                      /* no room to grow: kept the slower ones */
@@ -332,7 +340,7 @@ void ep_clients_add(struct ep_stats *e, const struct peer_addr *addr, uint64_t n
 			min = i;
 	}
 	if (e->nclients < EP_CLIENTS &&
-	    ep_grow((void **)&e->clients, e->nclients, sizeof(*e->clients))) {
+	    ep_grow((void **)&e->clients, e->nclients, EP_CLIENTS, sizeof(*e->clients))) {
 		c = e->clients;
 		min = e->nclients++;
 		c[min].rank = 0;
@@ -363,7 +371,7 @@ void ep_codes_add(struct ep_stats *e, uint16_t code, uint64_t n)
 		ep_codes_add(e, 0, n);
 		return;
 	}
-	if (!ep_grow((void **)&e->codes, e->ncodes, sizeof(*e->codes)))
+	if (!ep_grow((void **)&e->codes, e->ncodes, EP_CODES, sizeof(*e->codes)))
 		return;
 	e->codes[e->ncodes++] = (struct status_count){ .code = code, .n = n };
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <cmocka.h>
 
+#include "collector/array_room.h"
 #include "collector/hist.h"
 
 #define N 20000
@@ -426,6 +427,43 @@ static void test_packed_clear_reuses(void **state)
 	assert_null(p.b.buf);
 }
 
+/* The room an array grown by doubling has: a power of two, capped. */
+static void test_array_room(void **state)
+{
+	(void)state;
+	static const size_t want[][3] = {   /* n, max, room */
+		{ 0, 8, 0 }, { 1, 8, 1 }, { 2, 8, 2 }, { 3, 8, 4 }, { 5, 8, 8 },
+		{ 8, 8, 8 }, { 3, 3, 3 }, { 2, 3, 2 }, { 5, 560, 8 }, { 513, 560, 560 },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(array_room(want[i][0], want[i][1]), want[i][2]);
+}
+
+/* Chunks added from the top bucket down (each new one goes first, the
+ * others move up) into an array grown by doubling: every count stays where
+ * it was put, and the bytes held are the room, not one chunk more each
+ * time (ASan: nothing is written past the room). */
+static void test_chunks_grow_by_doubling(void **state)
+{
+	(void)state;
+	struct hist h;
+	unsigned first = HIST_LINEAR / HIST_CHUNK, n = 40;
+
+	hist_init(&h);
+	for (unsigned k = 0; k < n; k++) {
+		unsigned idx = (first + n - 1 - k) * HIST_CHUNK + k % HIST_CHUNK;
+		assert_int_equal(hist_add_n(&h, hist_bucket_low(idx), k + 1), 0);
+		assert_int_equal(hist_bytes(&h), array_room(k + 1, HIST_NCHUNKS) * HIST_CHUNK * 8);
+		for (unsigned j = 0; j <= k; j++) {
+			unsigned at = (first + n - 1 - j) * HIST_CHUNK + j % HIST_CHUNK;
+			assert_int_equal(hist_bucket_count(&h, at), j + 1);
+			assert_int_equal(hist_bucket_count(&h, at ^ 1), 0);
+		}
+	}
+	assert_int_equal(h.count, n * (n + 1) / 2);
+	hist_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_packed_merge),
 		cmocka_unit_test(test_packed_shifted),
 		cmocka_unit_test(test_packed_clear_reuses),
+		cmocka_unit_test(test_array_room),
+		cmocka_unit_test(test_chunks_grow_by_doubling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
