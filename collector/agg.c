@@ -8,6 +8,24 @@
 
 #include "collector/topk.h"
 
+/*
+ * Past AGG_BATCH_ROWS rows in use a request's row, its names, its lists and
+ * its histogram are cache misses, each waiting on the one before (the
+ * table entry names the row, the row points to the rest): at 10,000
+ * endpoints about a dozen a request. Requests then wait here, AGG_BATCH at
+ * a time, and are counted in passes that fetch each level for all of them
+ * before reading it, so their misses overlap. A sample's strings are
+ * copies: the caller's are its own again once agg_add() returns.
+ */
+#define AGG_BATCH      16
+#define AGG_BATCH_ROWS 256
+
+struct agg_pending {
+	struct agg_sample s;     /* its host, method and route are the copies below */
+	uint32_t h;              /* row_hash() of its key */
+	char host[HOST_MAX], method[METHOD_MAX], route[ROUTE_MAX];
+};
+
 struct agg {
 	struct topk *top;       /* which endpoint owns which row */
 	struct ep_stats *eps;   /* rows, indexed by topk slot; grown up to the cap */
@@ -23,6 +41,8 @@ struct agg {
 	long last;              /* the row the last request went to, -1 none: keep-alive
 				 * traffic repeats endpoints, and a row only ever
 				 * changes endpoint through ep_init() */
+	size_t npending;
+	struct agg_pending pending[AGG_BATCH];
 };
 
 /* The row's names in one block of their own size (a route is cut at
@@ -145,10 +165,21 @@ static int rows_grow(struct agg *a)
 	return 0;
 }
 
+static uint32_t row_hash(uint8_t target, const char *host, const char *method, const char *route,
+			 const char *proto)
+{
+	/* the protocol is a few known names: its first and last bytes tell them
+	 * apart; the target is a small index, mixed in the same way */
+	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
+		      ((uint32_t)target << 16);
+	return ep_hash(host, method, route) ^ ph * 2654435761u;
+}
+
 /* The endpoint's row: found, new, or taken from the endpoint of least rank.
- * -1 only on ENOMEM (then the request is counted in OTHER). */
+ * hp: the key's row_hash() when known (NULL: worked out if needed). -1 only
+ * on ENOMEM (then the request is counted in OTHER). */
 static long row_of(struct agg *a, uint8_t target, const char *host, const char *method,
-		   const char *route, const char *proto)
+		   const char *route, const char *proto, const uint32_t *hp)
 {
 	bool evicted;
 
@@ -159,11 +190,7 @@ static long row_of(struct agg *a, uint8_t target, const char *host, const char *
 		a->own[a->last]++;
 		return a->last;
 	}
-	/* the protocol is a few known names: its first and last bytes tell them
-	 * apart; the target is a small index, mixed in the same way */
-	uint32_t ph = (uint32_t)(uint8_t)proto[0] * 31u + (uint8_t)proto[strlen(proto) - 1] +
-		      ((uint32_t)target << 16);
-	uint32_t h = ep_hash(host, method, route) ^ ph * 2654435761u;
+	uint32_t h = hp ? *hp : row_hash(target, host, method, route, proto);
 	long slot = topk_find(a->top, h, row_is, a);
 	if (slot >= 0) {
 		topk_hit(a->top, (size_t)slot, 1);
@@ -223,11 +250,74 @@ static void ep_count(struct ep_stats *e, const struct agg_sample *s, const char 
 		ep_clients_add(e, &r->client, 1);
 }
 
+static const char *sample_proto(const struct agg_sample *s)
+{
+	return s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
+}
+
+static void sample_count(struct agg *a, const struct agg_sample *s, const uint32_t *hp)
+{
+	const char *proto = sample_proto(s);
+	long slot = row_of(a, s->target, s->host, s->method, s->route, proto, hp);
+	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
+}
+
+/* dst gets src cut as ep_init() cuts names (cap - 1 bytes at most). */
+static const char *name_copy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return dst;
+}
+
+/* Counts the waiting requests, in arrival order (see AGG_BATCH). */
+static void pending_count(struct agg *a)
+{
+	size_t n = a->npending;
+	long slot[AGG_BATCH];
+
+	a->npending = 0;
+	for (size_t i = 0; i < n; i++) {
+		slot[i] = topk_peek(a->top, a->pending[i].h);
+		if (slot[i] < 0)
+			continue;
+		const char *e = (const char *)&a->eps[slot[i]];
+		for (size_t off = 0; off < sizeof(struct ep_stats); off += 64)
+			__builtin_prefetch(e + off, 1);
+		__builtin_prefetch(&a->own[slot[i]], 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (slot[i] < 0)
+			continue;
+		const struct ep_stats *e = &a->eps[slot[i]];
+		__builtin_prefetch(e->host);
+		__builtin_prefetch(e->route);
+		hist_prefetch(&e->lat, a->pending[i].s.req.lat_us);
+		__builtin_prefetch(e->clients, 1);
+		__builtin_prefetch(e->codes, 1);
+		__builtin_prefetch(e->slowest, 1);
+	}
+	for (size_t i = 0; i < n; i++)
+		sample_count(a, &a->pending[i].s, &a->pending[i].h);
+}
+
 void agg_add(struct agg *a, const struct agg_sample *s)
 {
-	const char *proto = s->proto && *s->proto ? s->proto : PROTO_NAMES[PROTO_HTTP11];
-	long slot = row_of(a, s->target, s->host, s->method, s->route, proto);
-	ep_count(slot >= 0 ? &a->eps[slot] : &a->other, s, proto);
+	if (topk_used(a->top) < AGG_BATCH_ROWS) {   /* (rows in use never fall) */
+		sample_count(a, s, NULL);
+		return;
+	}
+	struct agg_pending *p = &a->pending[a->npending++];
+	p->s = *s;
+	p->s.host = name_copy(p->host, s->host, HOST_MAX);
+	p->s.method = name_copy(p->method, s->method, METHOD_MAX);
+	p->s.route = name_copy(p->route, s->route, ROUTE_MAX);
+	p->s.proto = sample_proto(s);
+	p->h = row_hash(p->s.target, p->host, p->method, p->route, p->s.proto);
+	topk_prefetch(a->top, p->h);
+	if (a->npending == AGG_BATCH)
+		pending_count(a);
 }
 
 /* The interval's counters restart with the names kept; what the row owned
@@ -277,6 +367,7 @@ static void ranks_age(struct agg *a, uint64_t dur_ms)
 
 struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 {
+	pending_count(a);
 	size_t n = a->other.requests > 0, k = 0, used = topk_used(a->top);
 	for (size_t i = 0; i < used; i++)
 		n += row_shown(a, i);
@@ -312,6 +403,7 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 
 void agg_settle(struct agg *a)
 {
+	pending_count(a);
 	for (size_t i = 0; i < topk_used(a->top); i++) {
 		if (confirmed(a->taken, a->own, i) || !a->eps[i].requests)
 			continue;
@@ -320,13 +412,15 @@ void agg_settle(struct agg *a)
 	}
 }
 
-size_t agg_endpoints(const struct agg *a)
+size_t agg_endpoints(struct agg *a)
 {
+	pending_count(a);
 	return topk_used(a->top);
 }
 
-uint64_t agg_held(const struct agg *a)
+uint64_t agg_held(struct agg *a)
 {
+	pending_count(a);
 	uint64_t n = 0;
 	for (size_t i = 0; i < topk_used(a->top); i++)
 		if (!confirmed(a->taken, a->own, i))

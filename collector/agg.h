@@ -65,6 +65,9 @@ struct agg_sample {
 
 struct agg *agg_new(size_t max_endpoints);
 void agg_free(struct agg *a);
+/* Counts s (its strings are copied if need be: the caller may reuse them).
+ * With many rows in use a request waits to be counted with the next few
+ * (agg.c, AGG_BATCH); every call below counts the waiting ones first. */
 void agg_add(struct agg *a, const struct agg_sample *s);
 /* A new snapshot of the endpoints with requests this interval (NULL on
  * ENOMEM); the interval's counters restart at zero. Held-back counts of
@@ -73,8 +76,8 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms);
 /* Moves every held-back count into OTHER (l7top is stopping), so the next
  * snapshot holds everything. */
 void agg_settle(struct agg *a);
-size_t agg_endpoints(const struct agg *a);   /* rows in use */
-uint64_t agg_held(const struct agg *a);      /* requests held back now */
+size_t agg_endpoints(struct agg *a);         /* rows in use */
+uint64_t agg_held(struct agg *a);            /* requests held back now */
 uint64_t agg_overflow(const struct agg *a);  /* requests shown in OTHER, ever */
 
 #endif

@@ -164,6 +164,13 @@ int hist_add_n(struct hist *h, uint64_t us, uint64_t n)
 	return 0;
 }
 
+void hist_prefetch(const struct hist *h, uint64_t us)
+{
+	unsigned c = hist_bucket_of(us) / HIST_CHUNK;
+	if (chunk_present(h, c))
+		__builtin_prefetch(h->cells + (size_t)chunk_rank(h, c) * HIST_CHUNK, 1);
+}
+
 int hist_add(struct hist *h, uint64_t us)
 {
 	return hist_add_n(h, us, 1);

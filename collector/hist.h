@@ -50,6 +50,9 @@ int hist_add(struct hist *h, uint64_t us);
 /* Heap bytes h holds (its chunks; the struct itself is the caller's). */
 size_t hist_bytes(const struct hist *h);
 int hist_add_n(struct hist *h, uint64_t us, uint64_t n);
+/* Fetches the line hist_add(h, us) will count in (when its chunk exists):
+ * a pass ahead, for a caller counting a batch. */
+void hist_prefetch(const struct hist *h, uint64_t us);
 /* dst += src. Returns 0 or -ENOMEM. */
 int hist_merge(struct hist *dst, const struct hist *src);
 /*

@@ -82,6 +82,22 @@ long topk_find(const struct topk *t, uint32_t h, topk_eq_fn eq, void *ctx)
 	return -1;
 }
 
+void topk_prefetch(const struct topk *t, uint32_t h)
+{
+	__builtin_prefetch(&t->tab[h & t->mask]);
+}
+
+long topk_peek(const struct topk *t, uint32_t h)
+{
+	long slot = topk_find(t, h, NULL, NULL);
+
+	if (slot >= 0) {
+		__builtin_prefetch(&t->rank[slot], 1);
+		__builtin_prefetch(&t->pos[slot]);
+	}
+	return slot;
+}
+
 /* Removes slot from the hash table; later entries of its probe run move
  * back so lookups never stop at a hole (no tombstones to pile up). */
 static void tab_remove(struct topk *t, size_t slot)

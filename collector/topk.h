@@ -40,6 +40,12 @@ size_t topk_cap(const struct topk *t);
 size_t topk_used(const struct topk *t);
 /* The slot holding the key of hash h, or -1. */
 long topk_find(const struct topk *t, uint32_t h, topk_eq_fn eq, void *ctx);
+/* For a caller that looks up a batch of keys, a pass ahead of topk_find():
+ * fetch the table line where h's probe starts; then the slot found there
+ * with hash h (its key unchecked: -1 when none), and fetch what
+ * topk_hit() will read of it. Neither changes anything. */
+void topk_prefetch(const struct topk *t, uint32_t h);
+long topk_peek(const struct topk *t, uint32_t h);
 /*
  * Gives the key of hash h (known absent) a slot, with rank 1 + err, and
  * returns it. While slots are free err is 0 and *evicted false; else the

@@ -420,6 +420,64 @@ static void test_peer_text(void **state)
 	agg_free(a);
 }
 
+/* Past a few hundred rows, requests wait in agg and are counted a batch at
+ * a time: every one reaches the snapshot in its own row with its own
+ * status, latency, bytes and client, though the caller's strings are
+ * overwritten after each call; agg_endpoints() and the snapshot count the
+ * ones still waiting. */
+static void test_batched_rows_exact(void **state)
+{
+	(void)state;
+	enum { EPS = 700, ROUNDS = 5 };
+	struct agg *a = agg_new(1000);
+	char host[32], method[16], route[64], client[32];
+
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < EPS; i++) {
+			if (r > i % ROUNDS)
+				continue;          /* endpoint i gets i % ROUNDS + 1 requests */
+			snprintf(host, sizeof(host), "h%d.example", i % 3);
+			snprintf(method, sizeof(method), "%s", i % 2 ? "POST" : "GET");
+			snprintf(route, sizeof(route), "/ep/%d", i);
+			snprintf(client, sizeof(client), "10.0.%d.%d", i / 250, i % 250);
+			struct agg_sample smp = {
+				.host = host, .method = method, .route = route,
+				.req = { .ts_ms = 1, .lat_us = 100 + 10 * (uint64_t)i + (uint64_t)r,
+					 .bytes_in = (uint64_t)i, .bytes_out = 1, .status = 200 + i % 300,
+					 .client = peer_from(client) },
+			};
+			agg_add(a, &smp);
+			memset(host, 'x', sizeof(host) - 1);
+			memset(route, 'y', sizeof(route) - 1);
+			method[0] = 'Z';
+			if (r == 0)
+				assert_int_equal(agg_endpoints(a), (size_t)i + 1);
+		}
+	struct snapshot *s = agg_snapshot(a, 0, 1000);
+	assert_non_null(s);
+	assert_int_equal(s->n, EPS);
+	for (int i = 0; i < EPS; i++) {
+		uint64_t n = (uint64_t)(i % ROUNDS) + 1;
+		snprintf(route, sizeof(route), "/ep/%d", i);
+		const struct ep_stats *e = find(s, route);
+		assert_non_null(e);
+		snprintf(host, sizeof(host), "h%d.example", i % 3);
+		assert_string_equal(e->host, host);
+		assert_string_equal(e->method, i % 2 ? "POST" : "GET");
+		assert_int_equal(e->requests, n);
+		assert_int_equal(e->bytes_in, n * (uint64_t)i);
+		assert_int_equal(e->status[(200 + i % 300) / 100 - 1], n);
+		assert_int_equal(e->lat.count, n);
+		assert_int_equal(e->lat_max_us, 100 + 10 * (uint64_t)i + n - 1);
+		snprintf(client, sizeof(client), "10.0.%d.%d", i / 250, i % 250);
+		assert_int_equal(e->nclients, 1);
+		assert_string_equal(peer_str(&e->clients[0].addr), client);
+		assert_int_equal(e->clients[0].n, n);
+	}
+	snapshot_free(s);
+	agg_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_clients_exact),
 		cmocka_unit_test(test_aborted_counts),
 		cmocka_unit_test(test_peer_text),
+		cmocka_unit_test(test_batched_rows_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
