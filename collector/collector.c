@@ -1222,10 +1222,14 @@ void collector_prefetch(struct collector *c, const struct collector_pkt *p, size
 	for (size_t i = 0; i < n; i++)
 		if (ok[i])
 			conn_table_prefetch_entry(c->conns, hash[i]);
-	/* And the heads: where one is another connection's, the entry after it. */
-	for (size_t i = 0; i < n; i++)
-		if (ok[i])
-			conn_table_prefetch_next(c->conns, hash[i], &k[i]);
+	/* And the heads: where one is another connection's, the entry after it;
+	 * where it is the packet's, the request entry its HTTP/1.x reader
+	 * reads (fetched last: it needed the entry's line). */
+	for (size_t i = 0; i < n; i++) {
+		const struct conn *cn = ok[i] ? conn_table_prefetch_next(c->conns, hash[i], &k[i]) : NULL;
+		if (cn && cn->app == APP_HTTP1)
+			http_stream_prefetch(&cn->http);
+	}
 }
 
 size_t collector_conns(const struct collector *c)

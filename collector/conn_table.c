@@ -112,12 +112,16 @@ static bool key_equal(const struct conn_key *a, const struct conn_key *b)
 	       x.w[2] == y.w[2] && x.w[3] == y.w[3] && x.w[4] == y.w[4];
 }
 
-void conn_table_prefetch_next(const struct conn_table *t, uint32_t hash, const struct conn_key *k)
+const struct conn *conn_table_prefetch_next(const struct conn_table *t, uint32_t hash,
+					    const struct conn_key *k)
 {
 	const struct conn *c = t->buckets[hash & (t->nbuckets - 1)];
 
-	if (c && c->hnext && !key_equal(&c->key, k))
+	if (!c || key_equal(&c->key, k))
+		return c;
+	if (c->hnext)
 		prefetch_conn(c->hnext);
+	return NULL;
 }
 
 uint32_t conn_key_hash(const struct conn_key *k)

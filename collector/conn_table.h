@@ -126,7 +126,10 @@ struct conn *conn_table_find(struct conn_table *t, const struct conn_key *k);
 size_t conn_table_count(const struct conn_table *t);
 uint32_t conn_table_prefetch_bucket(const struct conn_table *t, const struct conn_key *k);
 void conn_table_prefetch_entry(const struct conn_table *t, uint32_t hash);
-void conn_table_prefetch_next(const struct conn_table *t, uint32_t hash, const struct conn_key *k);
+/* ... and returns the head when it is k's connection (its lines are in
+ * by now: the caller may read it for a pass of its own), else NULL. */
+const struct conn *conn_table_prefetch_next(const struct conn_table *t, uint32_t hash,
+					    const struct conn_key *k);
 /* A zeroed conn with its key set; NULL when full or out of memory. */
 struct conn *conn_table_insert(struct conn_table *t, const struct conn_key *k);
 /* Unlinks and frees c (the caller has released its streams). */

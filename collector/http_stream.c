@@ -929,6 +929,16 @@ uint64_t http_stream_sized_left(const struct http_stream *s, enum http_dir dir)
 	return body_sized(s, dir) ? http_stream_body_left(s, dir) : 0;
 }
 
+void http_stream_prefetch(const struct http_stream *s)
+{
+	const struct http_pending *e = s->cur_resp ? s->cur_resp : s->spare;
+
+	if (e) {
+		__builtin_prefetch(e, 1);
+		__builtin_prefetch((const char *)e + 64, 1);
+	}
+}
+
 uint64_t http_stream_body_left(const struct http_stream *s, enum http_dir dir)
 {
 	if (s->broken || s->upgraded || s->half[dir].wait_sync || !body_known(s, dir))
