@@ -184,6 +184,14 @@ static void on_noreply(void *ctx, const struct http_txn *t)
 	on_upstream_txn(c, cn, t);            /* status 0: ends when the target gave up */
 }
 
+/* A request's route slot, fetched while its answer is on its way: set as
+ * the readers' hook while the route cache misses (route_cache_missing). */
+static void on_request_seen(void *ctx, const char *target, size_t len)
+{
+	struct collector *c = ctx;
+	route_cache_prefetch(c->routes, target, len);
+}
+
 /* The route of t: gRPC methods are names, not paths to fold, and an
  * unreadable h2 path is the honest row; else the first user pattern that
  * matches the path, else the path with ids folded, then learned folds. */
@@ -209,6 +217,7 @@ static void route_name(struct collector *c, const struct http_txn *t, char *rout
 	struct route_slot *slot = NULL;
 	const char *cached = cap == ROUTE_MAX ?
 		route_cache_get(c->routes, t->target, t->target_len, folds, &slot) : NULL;
+	c->sink.request_seen = route_cache_missing(c->routes) ? on_request_seen : NULL;
 	if (cached) {
 		memcpy(route, cached, strlen(cached) + 1);
 		return;
@@ -483,12 +492,13 @@ struct collector *collector_new(const struct collector_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	c->routes = route_cache_new();   /* NULL: every target folded (ENOMEM costs time only) */
 	c->hpack = hpack_pool_new();     /* NULL: libnghttp2's allocator (the same) */
 	if (!c->cfg.max_conns)
 		c->cfg.max_conns = 65536;
 	if (!c->cfg.max_endpoints)
 		c->cfg.max_endpoints = 2000;
+	/* NULL: every target folded (ENOMEM costs time only) */
+	c->routes = route_cache_new(c->cfg.max_endpoints);
 	if (!c->cfg.idle_timeout_s)
 		c->cfg.idle_timeout_s = 300;
 	if (!c->cfg.log_status)

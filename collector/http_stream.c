@@ -747,6 +747,8 @@ static bool request_fast(struct http_stream *s, struct http_half *h, const char 
 	size_t hl = m.host_len < HTTP_HOST_MAX ? m.host_len : HTTP_HOST_MAX;
 	const char *msg = *p;
 	*p += n;
+	if (s->out->request_seen)
+		s->out->request_seen(s->out->ctx, msg + m.target_off, tl);
 	if (request_headers_complete(s, ts, m.method, false, msg + m.target_off, tl,
 				     msg + m.host_off, hl)) {
 		if (!s->broken)

@@ -72,6 +72,10 @@ struct http_sink {
 	/* Optional: a request the connection ended on without any answer, at
 	 * http_stream_free() (status 0, end_ns 0; still counted unpaired). */
 	void (*noreply)(void *ctx, const struct http_txn *t);
+	/* Optional: a request's target (valid during the call) once its
+	 * headers are read, an answer's round trip before txn() has it: time
+	 * to fetch what naming it will read. http_fast's requests only. */
+	void (*request_seen)(void *ctx, const char *target, size_t len);
 	void *ctx;
 	struct http_counters *cnt;
 	struct http_fast_memos *fast;   /* optional: header blocks seen last (http_fast.h) */

@@ -460,6 +460,51 @@ static void test_endpoint_cap_folds_into_other(void **state)
 	collector_free(c);
 }
 
+/* With a large endpoint bound the route cache is big, its slots are
+ * fetched when each request comes, and past a few hundred rows requests
+ * are counted in batches: every endpoint still has its exact count and
+ * latency, its route named as with the small defaults. */
+static void test_many_endpoints_exact(void **state)
+{
+	(void)state;
+	/* a fan-out-10 path tree: at most 10 values under a parent, which
+	 * no learned fold merges */
+	static const char *const w[10] = { "alpha", "bravo", "charlie", "delta", "echo",
+					   "foxtrot", "golf", "hotel", "india", "juliet" };
+	enum { EPS = 1000, EACH = 2 };
+	struct collector_config cfg = { .max_endpoints = 10000 };
+	struct collector *c = collector_new(&cfg);
+	struct flow f = { 4, 50040, 8080, 5, 5 };
+	char req[128], route[64];
+
+	assert_non_null(c);
+	collector_set_ports(c, PORTS, 1);
+	handshake(c, &f, MS);
+	for (int r = 0; r < EACH; r++)
+		for (int i = 0; i < EPS; i++) {
+			uint64_t t = (uint64_t)(2 + 10 * (r * EPS + i)) * MS;
+			snprintf(req, sizeof(req), "GET /ep/%s/%s/%s?page=%d HTTP/1.1\r\nHost: a\r\n\r\n",
+				 w[i / 100], w[i / 10 % 10], w[i % 10], r);
+			send_seg(c, &f, 1, TCPF_ACK, req, t);
+			send_seg(c, &f, 0, TCPF_ACK, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+				 t + (uint64_t)(i % 7 + 1) * MS);
+		}
+	struct snapshot *s = collector_snapshot(c, 0, 1000);
+	assert_non_null(s);
+	assert_int_equal(s->n, EPS);
+	for (int i = 0; i < EPS; i++) {
+		snprintf(route, sizeof(route), "/ep/%s/%s/%s", w[i / 100], w[i / 10 % 10], w[i % 10]);
+		const struct ep_stats *e = find(s, "GET", route);
+		assert_non_null(e);
+		assert_int_equal(e->requests, EACH);
+		assert_int_equal(e->status[1], EACH);
+		assert_int_equal(e->lat_max_us, (uint64_t)(i % 7 + 1) * 1000);
+	}
+	assert_int_equal(s->c.unpaired, 0);
+	snapshot_free(s);
+	collector_free(c);
+}
+
 /* The mix of issue 18: slugs, names and SKUs, plus a route with an id. */
 static void feed_mix(struct collector *c)
 {
@@ -862,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_midstream_join),
 		cmocka_unit_test(test_tls_alert_first_not_http),
 		cmocka_unit_test(test_endpoint_cap_folds_into_other),
+		cmocka_unit_test(test_many_endpoints_exact),
 		cmocka_unit_test(test_learned_folds_and_patterns),
 		cmocka_unit_test(test_cached_route_follows_learning),
 		cmocka_unit_test(test_tls_on_the_wire_is_set_aside),

@@ -19,7 +19,7 @@ static const char *get(struct route_cache *rc, const char *target, size_t folds,
 static void test_hit_and_fold_count(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 
 	assert_non_null(rc);
@@ -42,18 +42,18 @@ static void test_hit_and_fold_count(void **state)
 static void test_replacement(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 	char t[32], r[32];
 	int hits = 0;
 
-	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		assert_null(get(rc, t, 0, &slot));
 		route_cache_fill(slot, t, strlen(t), 0, r);
 	}
-	for (int i = 0; i < 3 * ROUTE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < 3 * ROUTE_CACHE_MIN_SLOTS; i++) {
 		snprintf(t, sizeof(t), "/p/%d", i);
 		snprintf(r, sizeof(r), "route %d", i);
 		const char *got = get(rc, t, 0, &slot);
@@ -62,7 +62,7 @@ static void test_replacement(void **state)
 			hits++;
 		}
 	}
-	assert_true(hits > 0 && hits <= ROUTE_CACHE_SLOTS);
+	assert_true(hits > 0 && hits <= ROUTE_CACHE_MIN_SLOTS);
 	route_cache_free(rc);
 }
 
@@ -71,7 +71,7 @@ static void test_replacement(void **state)
 static void test_keyed_by_path(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 
 	assert_null(get(rc, "/search?q=shoes", 0, &slot));
@@ -104,7 +104,7 @@ static void test_keyed_by_path(void **state)
 static void test_tail_bytes_hashed(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	char t[32], r[32];
 
 	for (size_t len = 2; len <= 24; len++) {
@@ -133,7 +133,7 @@ static void test_tail_bytes_hashed(void **state)
 static void test_bounds(void **state)
 {
 	(void)state;
-	struct route_cache *rc = route_cache_new();
+	struct route_cache *rc = route_cache_new(0);
 	struct route_slot *slot;
 	char longt[ROUTE_CACHE_TARGET + 2], longr[ROUTE_CACHE_ROUTE + 1];
 
@@ -156,6 +156,67 @@ static void test_bounds(void **state)
 	route_cache_free(NULL);
 }
 
+/* A slot per endpoint row, a power of two within the bounds; a bigger
+ * table keeps more of many targets. */
+static void test_sized_by_endpoints(void **state)
+{
+	(void)state;
+	static const size_t want[][2] = {
+		{ 0, 1024 }, { 1024, 1024 }, { 2000, 2048 }, { 10000, 16384 }, { 1000000, 16384 },
+	};
+	struct route_slot *slot;
+	char t[32];
+	int hits[2] = { 0, 0 };
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct route_cache *rc = route_cache_new(want[i][0]);
+		assert_int_equal(route_cache_slots(rc), want[i][1]);
+		route_cache_free(rc);
+	}
+	for (int k = 0; k < 2; k++) {
+		struct route_cache *rc = route_cache_new(k ? 10000 : 0);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(t, sizeof(t), "/ep/%d", i);
+			route_cache_prefetch(rc, t, strlen(t));   /* a hint: changes nothing */
+			assert_null(get(rc, t, 0, &slot));
+			route_cache_fill(slot, t, strlen(t), 0, t);
+		}
+		for (int i = 0; i < 10000; i++) {
+			snprintf(t, sizeof(t), "/ep/%d", i);
+			const char *got = get(rc, t, 0, &slot);
+			if (got) {
+				assert_string_equal(got, t);
+				hits[k]++;
+			}
+		}
+		route_cache_free(rc);
+	}
+	assert_true(hits[0] <= 1024);
+	assert_true(hits[1] > 5000);          /* 10,000 targets in 16,384 slots: ~7,400 */
+}
+
+/* Worth fetching ahead while lookups miss, judged a window at a time. */
+static void test_missing_judged_by_window(void **state)
+{
+	(void)state;
+	struct route_cache *rc = route_cache_new(0);
+	struct route_slot *slot;
+	char t[32];
+
+	assert_false(route_cache_missing(rc));
+	for (int i = 0; i < ROUTE_CACHE_WINDOW; i++) {      /* all new: misses */
+		snprintf(t, sizeof(t), "/new/%d", i);
+		assert_null(get(rc, t, 0, &slot));
+		assert_int_equal(route_cache_missing(rc), i == ROUTE_CACHE_WINDOW - 1);
+	}
+	assert_null(get(rc, "/hot", 0, &slot));
+	route_cache_fill(slot, "/hot", 4, 0, "/hot");
+	for (int i = 1; i < ROUTE_CACHE_WINDOW; i++)         /* one miss, then hits */
+		assert_non_null(get(rc, "/hot", 0, &slot));
+	assert_false(route_cache_missing(rc));
+	route_cache_free(rc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +225,8 @@ int main(void)
 		cmocka_unit_test(test_keyed_by_path),
 		cmocka_unit_test(test_tail_bytes_hashed),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_sized_by_endpoints),
+		cmocka_unit_test(test_missing_judged_by_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
