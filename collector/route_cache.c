@@ -2,6 +2,7 @@
 #include "collector/route_cache.h"
 
 #include "collector/route_fold.h"
+#include "collector/word_hash.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,48 +27,10 @@ struct route_cache {
 	bool missing;                 /* the last window missed often */
 };
 
-/*
- * Bytes i..n-1 of s (1 to 7 of them) as one word, zero above, as a copy
- * into a zeroed word would make it on little-endian. That copy is a run
- * of small stores the 8-byte load after it cannot take from the store
- * buffer: a stall on every request. A target of 8 bytes or more gives
- * its last eight in one load, shifted; a shorter one is put together in
- * a register.
- */
-static uint64_t tail_word(const char *s, size_t i, size_t n)
-{
-	unsigned drop = (unsigned)(8 - (n - i)) * 8;
-	uint64_t w = 0;
-
-	if (n >= 8) {
-		memcpy(&w, s + n - 8, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		return w >> drop;
-#else
-		return w & (~0ull >> drop);
-#endif
-	}
-	for (size_t k = n; k-- > i;)
-		w = w << 8 | (uint8_t)s[k];
-	return w;
-}
-
-/* Eight bytes a step, each word through its own multiply: a target is
- * hashed on every request, a byte at a time it cost ~90 instructions. */
+/* A target is hashed on every request (word_hash.h). */
 static uint32_t target_hash(const char *s, size_t n)
 {
-	uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	if (i < n)
-		h = (h ^ tail_word(s, i, n)) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return word_hash32(word_hash(0, s, n));
 }
 
 struct route_cache *route_cache_new(size_t endpoints)

@@ -2,6 +2,7 @@
 #include "collector/snapshot.h"
 
 #include "collector/array_room.h"
+#include "collector/word_hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -256,13 +257,6 @@ uint64_t ep_errors(const struct ep_stats *e)
 	return e->status[3] + e->status[4] + e->grpc_errors;
 }
 
-static uint32_t fnv_str(uint32_t h, const char *s)
-{
-	for (const char *p = s; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return (h ^ 0xff) * 16777619u;       /* a separator: "ab"+"c" != "a"+"bc" */
-}
-
 const char *peer_text(const struct peer_addr *p, char *out, size_t n)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -287,7 +281,9 @@ bool peer_same_host(const struct peer_addr *a, const struct peer_addr *b)
 
 uint32_t ep_hash(const char *host, const char *method, const char *route)
 {
-	return fnv_str(fnv_str(fnv_str(2166136261u, host), method), route);
+	uint64_t h = word_hash(0, host, strlen(host));
+	h = word_hash(h, method, strlen(method));
+	return word_hash32(word_hash(h, route, strlen(route)));
 }
 
 /* Room for one more entry in a row's array of n, which holds
