@@ -43,6 +43,7 @@ struct agg {
 				 * changes endpoint through ep_init() */
 	size_t npending;
 	struct agg_pending pending[AGG_BATCH];
+	struct snapshot_rows *rows;   /* the snapshots' row arrays, reused (NULL: new each) */
 };
 
 /* The row's names in one block of their own size (a route is cut at
@@ -83,6 +84,7 @@ struct agg *agg_new(size_t max_endpoints)
 	if (!a)
 		return NULL;
 	a->last = -1;
+	a->rows = snapshot_rows_new();   /* NULL: every snapshot's rows in a new array */
 	a->top = topk_new(max_endpoints ? max_endpoints : 1);
 	if (a->top) {
 		a->own = calloc(topk_cap(a->top), sizeof(*a->own));
@@ -116,6 +118,7 @@ void agg_free(struct agg *a)
 	free(a->own);
 	free(a->taken);
 	topk_free(a->top);
+	snapshot_rows_put(a->rows);
 	free(a);
 }
 
@@ -371,7 +374,7 @@ struct snapshot *agg_snapshot(struct agg *a, uint64_t ts_ms, uint64_t dur_ms)
 	size_t n = a->other.requests > 0, k = 0, used = topk_used(a->top);
 	for (size_t i = 0; i < used; i++)
 		n += row_shown(a, i);
-	struct snapshot *s = snapshot_new(n);
+	struct snapshot *s = snapshot_new_rows(a->rows, n);
 	if (!s)
 		return NULL;
 	s->ts_ms = ts_ms;

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,94 @@ void snap_counters_segments(const struct snap_counters *c, bool traffic, bool al
 	}
 }
 
+/* Zeroed rows get "" for names, as zeroed names were. */
+static void rows_unnamed(struct ep_stats *eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		eps[i].host = eps[i].method = eps[i].route = eps[i].proto = "";
+}
+
+struct snapshot_rows {
+	pthread_mutex_t lock;      /* taken once an interval: by the maker, by the freer */
+	unsigned refs;
+	struct ep_stats *spare;
+	size_t cap;
+};
+
+struct snapshot_rows *snapshot_rows_new(void)
+{
+	struct snapshot_rows *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	r->refs = 1;
+	return r;
+}
+
+void snapshot_rows_put(struct snapshot_rows *r)
+{
+	if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	free(r->spare);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* The spare array when it has room for n (then r holds none), else NULL. */
+static struct ep_stats *rows_take(struct snapshot_rows *r, size_t n, size_t *cap)
+{
+	struct ep_stats *eps = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->spare && r->cap >= n) {
+		eps = r->spare;
+		*cap = r->cap;
+		r->spare = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return eps;
+}
+
+/* eps becomes the spare, unless the spare already has more room. */
+static void rows_give(struct snapshot_rows *r, struct ep_stats *eps, size_t cap)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->spare || r->cap < cap) {
+		struct ep_stats *old = r->spare;
+		r->spare = eps;
+		r->cap = cap;
+		eps = old;
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(eps);
+}
+
+struct snapshot *snapshot_new_rows(struct snapshot_rows *r, size_t n)
+{
+	size_t cap = 0;
+	struct ep_stats *eps = r && n ? rows_take(r, n, &cap) : NULL;
+	struct snapshot *s = snapshot_new(eps ? 0 : n);
+
+	if (!s) {
+		if (eps)
+			rows_give(r, eps, cap);
+		return NULL;
+	}
+	if (eps) {
+		memset(eps, 0, n * sizeof(*eps));
+		rows_unnamed(eps, n);
+		s->eps = eps;
+		s->n = n;
+		s->eps_cap = cap;
+	}
+	if (r && s->eps) {              /* its rows go back to r when it is freed */
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+		s->rows_home = r;
+	}
+	return s;
+}
+
 struct snapshot *snapshot_new(size_t n)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -70,11 +159,9 @@ struct snapshot *snapshot_new(size_t n)
 			return NULL;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct ep_stats *e = &s->eps[i];
-		e->host = e->method = e->route = e->proto = "";   /* as zeroed names were */
-	}
+	rows_unnamed(s->eps, n);
 	s->n = n;
+	s->eps_cap = n;
 	s->refs = 1;
 	return s;
 }
@@ -162,7 +249,12 @@ void snapshot_free(struct snapshot *s)
 		return;
 	for (size_t i = 0; i < s->n; i++)
 		ep_stats_free(&s->eps[i]);
-	free(s->eps);
+	if (s->rows_home && s->eps) {
+		rows_give(s->rows_home, s->eps, s->eps_cap);
+		snapshot_rows_put(s->rows_home);
+	} else {
+		free(s->eps);
+	}
 	free(s->reqs);
 	for (struct snap_names *b = s->names, *next; b; b = next) {
 		next = b->next;
